@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the pinned tools the test suites use. Idempotent; safe to run on a developer machine.
+# Go tools go to .tools/bin (gitignored); Debian packages through apt-get when run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=v3.22.0
+ACTIONLINT_VERSION=v1.7.12
+
+export GOBIN="$PWD/.tools/bin"
+export GOFLAGS=-mod=mod
+mkdir -p "$GOBIN"
+
+log() { printf '[tools] %s\n' "$*"; }
+
+if [ "${SKIP_APT:-}" != 1 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  command -v yamllint >/dev/null || missing+=(yamllint)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+if command -v go >/dev/null 2>&1; then
+  if ! "$GOBIN/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+    log "go install helm ${HELM_VERSION}"
+    go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  fi
+  if ! "$GOBIN/actionlint" -version 2>/dev/null | head -1 | grep -q "^${ACTIONLINT_VERSION#v}"; then
+    log "go install actionlint ${ACTIONLINT_VERSION}"
+    go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+  fi
+else
+  log "go not found: helm and actionlint not installed"
+fi

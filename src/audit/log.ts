@@ -1,0 +1,49 @@
+import type { AuditEntry, AuditEventV1, AuditType } from './event.ts';
+
+/** Filters for a newest-first page of the audit log (GET /v1/audit). */
+export interface AuditQuery {
+  stage?: string;
+  /** exact type ("decision") or a family prefix ending in "." ("breakglass.") */
+  type?: AuditType | `${string}.`;
+  /** only records with at >= since (ISO instant) */
+  since?: string;
+  /** page size, 1..500 */
+  limit: number;
+  /** continue below this seq (the previous page's nextCursor) */
+  cursor?: number;
+}
+
+export interface AuditPage {
+  /** newest first */
+  records: AuditEventV1[];
+  /** pass as `cursor` for the next (older) page; null when there is none */
+  nextCursor: number | null;
+}
+
+/** Thrown (rejected) when the log cannot make a record durable. Nothing of that append is in the log. */
+export class AuditUnavailableError extends Error {
+  override name = 'AuditUnavailableError';
+}
+
+/**
+ * The append-only audit log. There is no update and no delete.
+ */
+export interface AuditLog {
+  /**
+   * Appends the entries, in order, as one group. Resolves once every one of them is written and
+   * fsynced (group commit: concurrent appends share one write and one fsync). Rejects with
+   * AuditUnavailableError when they could not be made durable; then none of them is in the log
+   * and the log reports writable() === false until it recovers.
+   */
+  append(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
+  /** Newest-first page of records matching the query. */
+  query(q: AuditQuery): Promise<AuditPage>;
+  /** Records with seq > afterSeq, oldest first (crash recovery replays these into the state). */
+  since(afterSeq: number): Promise<AuditEventV1[]>;
+  /** The last durable record's seq (0 when empty) and hash (GENESIS_HASH when empty). */
+  head(): { seq: number; hash: string };
+  /** false while appends fail (disk full, NFS gone...); /readyz reports it. */
+  writable(): boolean;
+  /** Flushes what is queued and releases the files. */
+  close(): Promise<void>;
+}
