@@ -1,0 +1,97 @@
+/**
+ * Validation of operator-configured market extras (closures and early closes added without a release).
+ */
+import type { MarketExtras } from './market-hours.ts';
+import { civilFromDays, parseIsoDate } from './civil-date.ts';
+import { SUPPORTED_YEARS } from './holidays.ts';
+
+/** Extras after validation, keyed by New York date (yyyy-MM-dd). */
+export interface NormalizedExtras {
+  readonly closures: ReadonlyMap<string, string>;
+  readonly earlyCloses: ReadonlyMap<string, { readonly close: string; readonly name: string }>;
+}
+
+export const DEFAULT_CLOSURE_NAME = 'Operator-configured closure';
+export const DEFAULT_EARLY_CLOSE_NAME = 'Operator-configured early close';
+
+const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const OPEN_MINUTES = 9 * 60 + 30;
+const CLOSE_MINUTES = 16 * 60;
+
+function describe(list: string, index: number, entry: unknown): string {
+  let shown: string;
+  try {
+    shown = JSON.stringify(entry) ?? String(entry);
+  } catch {
+    shown = String(entry);
+  }
+  return `${list}[${index}] ${shown}`;
+}
+
+function entries(extras: unknown, list: 'extraClosures' | 'extraEarlyCloses'): unknown[] {
+  const value = (extras as Record<string, unknown>)[list];
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new RangeError(`market extras: ${list} must be an array`);
+  return value;
+}
+
+function checkDate(where: string, date: unknown): string {
+  const day = typeof date === 'string' ? parseIsoDate(date) : null;
+  if (day === null) throw new RangeError(`market extras: ${where}: date must be a real yyyy-MM-dd date`);
+  const { year } = civilFromDays(day);
+  if (year < SUPPORTED_YEARS.from || year > SUPPORTED_YEARS.to) {
+    throw new RangeError(
+      `market extras: ${where}: date is outside the supported years ${SUPPORTED_YEARS.from}-${SUPPORTED_YEARS.to}`,
+    );
+  }
+  return date as string;
+}
+
+function checkName(where: string, name: unknown, fallback: string): string {
+  if (name === undefined || name === null) return fallback;
+  if (typeof name !== 'string' || name.trim() === '') throw new RangeError(`market extras: ${where}: name must be a non-empty string`);
+  return name;
+}
+
+function checkClose(where: string, close: unknown): string {
+  const m = typeof close === 'string' ? HH_MM.exec(close) : null;
+  if (!m) throw new RangeError(`market extras: ${where}: close must be HH:mm (24-hour New York time)`);
+  const minutes = Number(m[1]) * 60 + Number(m[2]);
+  if (minutes >= CLOSE_MINUTES) throw new RangeError(`market extras: ${where}: close must be before 16:00`);
+  if (minutes <= OPEN_MINUTES) throw new RangeError(`market extras: ${where}: close must be after the 09:30 open`);
+  return close as string;
+}
+
+/**
+ * Validates extras and indexes them by date. Throws RangeError naming the offending entry for a
+ * malformed or out-of-range date, a close that is not HH:mm or not strictly between 09:30 and 16:00,
+ * a blank name, or two early closes on one date with different times. `undefined` means no extras.
+ */
+export function normalizeMarketExtras(extras: MarketExtras | undefined): NormalizedExtras {
+  const closures = new Map<string, string>();
+  const earlyCloses = new Map<string, { close: string; name: string }>();
+  if (extras === undefined || extras === null) return { closures, earlyCloses };
+  if (typeof extras !== 'object') throw new RangeError('market extras must be an object');
+  entries(extras, 'extraClosures').forEach((entry, i) => {
+    const where = describe('extraClosures', i, entry);
+    if (typeof entry !== 'object' || entry === null) throw new RangeError(`market extras: ${where}: must be an object { date, name? }`);
+    const e = entry as Record<string, unknown>;
+    const date = checkDate(where, e.date);
+    const name = checkName(where, e.name, DEFAULT_CLOSURE_NAME);
+    if (!closures.has(date)) closures.set(date, name);
+  });
+  entries(extras, 'extraEarlyCloses').forEach((entry, i) => {
+    const where = describe('extraEarlyCloses', i, entry);
+    if (typeof entry !== 'object' || entry === null) throw new RangeError(`market extras: ${where}: must be an object { date, close, name? }`);
+    const e = entry as Record<string, unknown>;
+    const date = checkDate(where, e.date);
+    const close = checkClose(where, e.close);
+    const name = checkName(where, e.name, DEFAULT_EARLY_CLOSE_NAME);
+    const before = earlyCloses.get(date);
+    if (before && before.close !== close) {
+      throw new RangeError(`market extras: ${where}: conflicts with an earlier early close at ${before.close} on the same date`);
+    }
+    if (!before) earlyCloses.set(date, { close, name });
+  });
+  return { closures, earlyCloses };
+}
