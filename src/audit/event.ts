@@ -30,7 +30,7 @@ export const ActorSchema = z.object({
   /** local roles, or Kubernetes groups */
   groups: z.array(z.string()),
   /** how the identity was established */
-  via: z.enum(['local-token', 'kubernetes', 'proxy-header', 'none']),
+  via: z.enum(['local-token', 'kubernetes', 'proxy-header', 'system', 'none']),
 });
 export type Actor = z.infer<typeof ActorSchema>;
 

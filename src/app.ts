@@ -1,0 +1,193 @@
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { AuditUnavailableError } from './audit/log.ts';
+import type { Deps } from './deps.ts';
+import { createDecisionService } from './gate/decision-service.ts';
+import { createRecorder } from './gate/recorder.ts';
+import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
+import { createGuard } from './http/guard.ts';
+import { isRefusalAudited, markRefusalAudited, pathOf, refusalEntry } from './http/refusals.ts';
+import { identityOf } from './http/request-identity.ts';
+import { createMetrics } from './metrics.ts';
+import type { RouteContext } from './routes/context.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { decisionRoutes } from './routes/decisions.ts';
+import { healthRoutes } from './routes/health.ts';
+import { marketRoutes } from './routes/market.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { openapiRoutes } from './routes/openapi.ts';
+import { statusRoutes } from './routes/status.ts';
+
+export const BODY_LIMIT = 64 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+interface Fault {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Maps anything thrown while handling a request to a status and a JSON body naming the field at fault. */
+function toFault(err: FastifyError | Error): Fault {
+  if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.extra) };
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const context = (err as FastifyError).validationContext ?? 'body';
+    const issues = err.validation.map((v) => {
+      const keys = (v.params as { keys?: string[] }).keys;
+      const path = v.instancePath.split('/').filter(Boolean);
+      const field = [context, ...path, ...(keys && keys.length ? [keys[0]] : [])].join('.');
+      const message = v.keyword === 'unrecognized_keys' ? `unknown field${keys && keys.length > 1 ? 's' : ''} ${(keys ?? []).join(', ')}` : v.message;
+      return { field, message };
+    });
+    const first = issues[0] ?? { field: context, message: 'invalid' };
+    return { status: 400, body: errorBody('invalid_request', `${first.field}: ${first.message}`, { field: first.field, issues }) };
+  }
+  const fe = err as FastifyError;
+  const status = fe.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    switch (fe.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return { status: 413, body: errorBody('payload_too_large', `request body exceeds the limit for this endpoint`, { field: 'body' }) };
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return { status: 415, body: errorBody('unsupported_media_type', 'send the body as application/json', { field: 'headers.content-type' }) };
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return { status: 400, body: errorBody('invalid_request', 'body: a JSON body is required', { field: 'body' }) };
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return { status: 400, body: errorBody('invalid_request', 'headers.content-length does not match the body', { field: 'headers.content-length' }) };
+      default:
+        if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+          return { status: 400, body: errorBody('invalid_json', `body: not valid JSON (${err.message})`, { field: 'body' }) };
+        }
+        return { status, body: errorBody(fe.code ? fe.code.toLowerCase() : 'bad_request', err.message) };
+    }
+  }
+  if (err instanceof AuditUnavailableError) {
+    const e = auditUnavailable();
+    return { status: e.status, body: errorBody(e.code, e.message, e.extra) };
+  }
+  return { status: 500, body: errorBody('internal_error', 'The gate failed to handle this request; it has been logged.') };
+}
+
+/** Refusals of state-changing requests are audited; reads that fail validation are not. */
+function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
+  if (status === 401 || status === 403 || status === 429) return true;
+  return status >= 400 && status < 500 && status !== 404 && req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+/**
+ * Builds the gate's HTTP application from its dependencies. Never listens and never reads the
+ * environment: server.ts does that. Close the app to stop its background sweep.
+ */
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const { config, clock, audit, store, calendar } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger ? undefined : false,
+    bodyLimit: BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : deps.newId('req');
+    },
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  // JSON only: any other content type is 415
+  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const metrics = createMetrics({
+    isMarketOpen: () => calendar.state(clock.now()).open,
+    isAuditWritable: () => audit.writable(),
+    processMetrics: deps.processMetrics ?? true,
+  });
+  const recorder = createRecorder(audit, store, metrics, (err) => app.log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'));
+  const reserved = new Set<string>();
+  const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });
+  const guards = createGuard({ auth: deps.auth, recorder, metrics, clock, project: config.project });
+
+  const ctx: RouteContext = {
+    config,
+    clock,
+    newId: deps.newId,
+    store,
+    audit,
+    auth: deps.auth,
+    recorder,
+    metrics,
+    calendar,
+    decisions,
+    reserved,
+    guard: guards.guard,
+    deployedTags: deps.deployedTags ?? null,
+    calendarGuard: (fn, field) => {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof RangeError) throw new HttpError(400, 'invalid_request', `${field}: ${err.message}`, { field });
+        throw err;
+      }
+    },
+  };
+
+  app.addHook('onRequest', guards.rejectQueryCredentials);
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    let fault = toFault(err);
+    if (fault.status >= 500) req.log.error({ err, path: pathOf(req) }, 'request failed');
+    else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
+    if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
+      try {
+        await recorder.record([
+          refusalEntry(req, clock.now().toISO() as string, identityOf(req), fault.status, String(fault.body['error']), String(fault.body['message']), config.project),
+        ]);
+        markRefusalAudited(req);
+        metrics.refusals.inc({ status: String(fault.status), error: String(fault.body['error']) });
+      } catch (auditErr) {
+        req.log.error({ err: auditErr }, 'refusal could not be recorded');
+        const e = auditUnavailable();
+        fault = { status: e.status, body: errorBody(e.code, e.message, e.extra) };
+      }
+    }
+    return reply.code(fault.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
+  });
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send(errorBody('not_found', `no route ${req.method} ${pathOf(req)}`)),
+  );
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Stonks Oracle promotion gate', version: '1.0.0', description: 'May this promotion proceed? allow | wait | deny, with a durable audit log.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  await app.register(decisionRoutes(ctx));
+  await app.register(marketRoutes(ctx));
+  await app.register(statusRoutes(ctx));
+  await app.register(auditRoutes(ctx));
+  await app.register(healthRoutes(ctx));
+  await app.register(metricsRoutes(ctx));
+  await app.register(openapiRoutes());
+
+  // record expiries of grants and approvals nobody asked about, once a minute
+  let sweep: NodeJS.Timeout | null = null;
+  app.addHook('onReady', async () => {
+    sweep = setInterval(() => {
+      decisions.sweepExpired().catch((err) => app.log.warn({ err }, 'expiry sweep could not be recorded'));
+    }, 60_000);
+    sweep.unref();
+  });
+  app.addHook('onClose', async () => {
+    if (sweep) clearInterval(sweep);
+  });
+  return app;
+}

@@ -1,0 +1,347 @@
+import { join } from 'node:path';
+import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
+import type { AuditEntry, AuditEventV1 } from './event.ts';
+import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
+import { readTail, type AuditLogger } from './file-tail.ts';
+import { AuditUnavailableError, type AuditLog } from './log.ts';
+import { collectPage, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
+import { formatRecordLine, parseEntries, sealRecord } from './record.ts';
+import { listSegments, segmentName, utcDay, type Segment } from './segments.ts';
+
+export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
+
+export interface FileAuditLogOptions {
+  /** the audit directory (created if missing); its lock is the caller's business */
+  dir: string;
+  /** fdatasync each batch, fsync the directory on new files (default true) */
+  fsync?: boolean;
+  /** start a new file before one would grow past this (default 64 MiB) */
+  maxFileBytes?: number;
+  /** clock for a record whose `at` is not a valid instant, to pick its file's day */
+  now?: () => Date;
+  /** how often a background probe retries while unwritable (default 5000 ms) */
+  recoveryProbeMs?: number;
+  logger?: AuditLogger;
+  /** file-system layer (tests inject failures and count bytes through it) */
+  fs?: AuditFs;
+  /** query(): how far before `since` the scan continues (default 1 h) */
+  sinceSlackMs?: number;
+}
+
+export interface FileAuditLogStats {
+  /** successful write batches: one write and one fsync each (more only when a batch spans files) */
+  batches: number;
+  /** records made durable by this instance */
+  records: number;
+  largestBatch: number;
+  failedBatches: number;
+  recoveries: number;
+  bytesWritten: number;
+  datasyncs: number;
+  /** bytes read since open, start-up included */
+  bytesRead: number;
+  /** bytes read by open() to find the head: constant, whatever the log size */
+  startupBytesRead: number;
+  files: number;
+  headFile: string | null;
+  queued: number;
+}
+
+export type FileAuditLog = AuditLog & { stats(): FileAuditLogStats };
+
+interface Pending {
+  entries: AuditEntry[];
+  resolve(records: AuditEventV1[]): void;
+  reject(err: Error): void;
+}
+
+/** the last durable record and where it ends */
+interface Durable {
+  seq: number;
+  hash: string;
+  file: Segment | null;
+  size: number;
+}
+
+interface Run {
+  seg: Segment;
+  isNew: boolean;
+  start: number;
+  bufs: Buffer[];
+  bytes: number;
+}
+
+const silentLogger: AuditLogger = { warn() {}, info() {} };
+const PROBE_FILE = '.audit-probe';
+
+/**
+ * Opens (or creates) the JSON Lines audit log in `opts.dir`. Reads only the tail of the newest
+ * file, repairing a torn last line. Rejects with AuditCorruptError when the newest complete
+ * record does not check out, and with the file-system error when the directory cannot be read.
+ */
+export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileAuditLog> {
+  const dir = opts.dir;
+  const fsync = opts.fsync ?? true;
+  const maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
+  const now = opts.now ?? (() => new Date());
+  const probeMs = opts.recoveryProbeMs ?? 5000;
+  const logger = opts.logger ?? silentLogger;
+  const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
+  const counters: FsCounters = { bytesRead: 0, bytesWritten: 0, datasyncs: 0 };
+  const fs = countingFs(opts.fs ?? nodeAuditFs, counters);
+
+  await fs.mkdir(dir);
+  const tail = await readTail(fs, dir, logger);
+  const startupBytesRead = counters.bytesRead;
+
+  let durable: Durable = { seq: tail.seq, hash: tail.hash, file: tail.file, size: tail.size };
+  let fh: AuditFileHandle | null = tail.fh;
+  const segments: Segment[] = tail.segments;
+  let failed = false;
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  let queue: Pending[] = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  let flushScheduled = false;
+  let probeTimer: NodeJS.Timeout | null = null;
+  let recovering: Promise<boolean> | null = null;
+  let lastAttemptMs = 0;
+  const stats = { batches: 0, records: 0, largestBatch: 0, failedBatches: 0, recoveries: 0 };
+
+  /** runs disk mutations one after another: a flush, a rollback and a recovery never overlap */
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = chain.then(fn);
+    chain = p.catch(() => {});
+    return p;
+  }
+
+  function scheduleFlush(): void {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    void serial(async () => {
+      flushScheduled = false;
+      await flushOnce();
+    });
+  }
+
+  function unavailable(msg: string, cause?: unknown): AuditUnavailableError {
+    return new AuditUnavailableError(msg, cause === undefined ? undefined : { cause });
+  }
+
+  async function flushOnce(): Promise<void> {
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    if (failed) {
+      const err = unavailable('audit log is not writable');
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const created: { seg: Segment; fh: AuditFileHandle }[] = [];
+    let results: AuditEventV1[][];
+    try {
+      let seq = durable.seq;
+      let prev = durable.hash;
+      results = batch.map((p) =>
+        p.entries.map((e) => {
+          const rec = sealRecord(e, ++seq, prev);
+          prev = rec.hash;
+          return rec;
+        }),
+      );
+      const runs = planRuns(results.flat());
+      for (const run of runs) {
+        let target = fh;
+        if (run.isNew) {
+          target = await fs.open(join(dir, run.seg.name), 'w+');
+          created.push({ seg: run.seg, fh: target });
+        }
+        await writeAllAt(target!, Buffer.concat(run.bufs, run.bytes), run.start);
+        if (fsync) await target!.datasync();
+      }
+      if (created.length > 0 && fsync) await fs.syncDir(dir);
+      const last = runs[runs.length - 1]!;
+      if (created.length > 0) {
+        const old = fh;
+        fh = created[created.length - 1]!.fh;
+        for (const c of [...created.slice(0, -1).map((c) => c.fh), old]) await c?.close().catch(() => {});
+        segments.push(...created.map((c) => c.seg));
+      }
+      const lastRec = results[results.length - 1]!.at(-1)!;
+      durable = { seq: lastRec.seq, hash: lastRec.hash, file: last.seg, size: last.start + last.bytes };
+    } catch (err) {
+      await failBatch(batch, created, err);
+      return;
+    }
+    stats.batches += 1;
+    stats.records += durable.seq - (results[0]![0]!.seq - 1);
+    stats.largestBatch = Math.max(stats.largestBatch, batch.length);
+    batch.forEach((p, i) => p.resolve(results[i]!));
+  }
+
+  /** splits a batch's lines into per-file runs: a new file on a new UTC day or at the size limit */
+  function planRuns(records: AuditEventV1[]): Run[] {
+    const runs: Run[] = [];
+    let run: Run | null = durable.file ? { seg: durable.file, isNew: false, start: durable.size, bufs: [], bytes: 0 } : null;
+    let size = durable.size;
+    for (const rec of records) {
+      const buf = Buffer.from(formatRecordLine(rec));
+      const day = utcDay(rec.at, now);
+      if (run === null || day !== run.seg.day || (size > 0 && size + buf.length > maxFileBytes)) {
+        if (run !== null && run.bytes > 0) runs.push(run);
+        run = { seg: { name: segmentName(day, rec.seq), day, firstSeq: rec.seq }, isNew: true, start: 0, bufs: [], bytes: 0 };
+        size = 0;
+      }
+      run.bufs.push(buf);
+      run.bytes += buf.length;
+      size += buf.length;
+    }
+    if (run !== null && run.bytes > 0) runs.push(run);
+    return runs;
+  }
+
+  async function failBatch(batch: Pending[], created: { seg: Segment; fh: AuditFileHandle }[], err: unknown): Promise<void> {
+    failed = true;
+    stats.failedBatches += 1;
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    logger.warn({ err, code, head: durable.seq }, 'audit: write failed; appends are refused until the log is writable again');
+    try {
+      for (const c of created) {
+        await c.fh.close().catch(() => {});
+        await fs.unlink(join(dir, c.seg.name)).catch((e: { code?: string }) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+      }
+      if (created.length > 0 && fsync) await fs.syncDir(dir);
+      if (fh !== null) {
+        //MUT
+        if (fsync) await fh.datasync();
+      }
+    } catch (rollbackErr) {
+      logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
+    }
+    const error = unavailable(`audit log write failed (${code})`, err);
+    for (const p of batch) p.reject(error);
+    for (const p of queue.splice(0)) p.reject(error);
+    startProbe();
+  }
+
+  /** makes the directory take durable writes again, from the last durable record */
+  async function repair(): Promise<void> {
+    if (fh !== null) {
+      await fh.close().catch(() => {});
+      fh = null;
+    }
+    for (const s of await listSegments(fs, dir)) {
+      if (s.firstSeq > durable.seq) await fs.unlink(join(dir, s.name));
+    }
+    if (durable.file !== null) {
+      const h = await fs.open(join(dir, durable.file.name), 'r+');
+      try {
+        const { size } = await h.stat();
+        if (size < durable.size) throw new Error(`${durable.file.name} is shorter (${size}) than its durable size (${durable.size})`);
+        await h.truncate(durable.size);
+        if (fsync) await h.datasync();
+      } catch (err) {
+        await h.close().catch(() => {});
+        throw err;
+      }
+      fh = h;
+    }
+    const probePath = join(dir, PROBE_FILE);
+    const p = await fs.open(probePath, 'w');
+    try {
+      await writeAllAt(p, Buffer.from(`audit probe ${new Date().toISOString()}\n`), 0);
+      if (fsync) await p.datasync();
+    } finally {
+      await p.close().catch(() => {});
+    }
+    await fs.unlink(probePath);
+    if (fsync) await fs.syncDir(dir);
+  }
+
+  function recover(trigger: 'probe' | 'append'): Promise<boolean> {
+    if (!failed) return Promise.resolve(true);
+    if (recovering) return recovering;
+    // appends may retry too, but not more often than this, so a dead disk is not hammered
+    if (trigger === 'append' && Date.now() - lastAttemptMs < Math.min(250, probeMs)) return Promise.resolve(false);
+    recovering = serial(async () => {
+      lastAttemptMs = Date.now();
+      if (!failed) return true;
+      try {
+        await repair();
+      } catch (err) {
+        if (trigger === 'probe') logger.warn({ err, head: durable.seq }, 'audit: still not writable');
+        return false;
+      }
+      failed = false;
+      stats.recoveries += 1;
+      stopProbe();
+      logger.info({ head: durable.seq, trigger }, 'audit: writable again');
+      return true;
+    }).finally(() => {
+      recovering = null;
+    });
+    return recovering;
+  }
+
+  function startProbe(): void {
+    if (probeTimer !== null || closing) return;
+    probeTimer = setInterval(() => void recover('probe'), probeMs);
+    probeTimer.unref();
+  }
+
+  function stopProbe(): void {
+    if (probeTimer !== null) clearInterval(probeTimer);
+    probeTimer = null;
+  }
+
+  function snapshot(): ReadSnapshot {
+    const upTo = segments.findLastIndex((s) => s.firstSeq <= durable.seq);
+    return { fs, dir, segments: segments.slice(0, upTo + 1), headSeq: durable.seq, headFileSize: durable.size };
+  }
+
+  return {
+    async append(entries) {
+      if (closing) throw unavailable('audit log is closed');
+      const parsed = parseEntries(entries);
+      if (parsed.length === 0) return [];
+      if (failed && !(await recover('append'))) throw unavailable('audit log is not writable');
+      if (closing) throw unavailable('audit log is closed');
+      return new Promise<AuditEventV1[]>((resolve, reject) => {
+        queue.push({ entries: parsed, resolve, reject });
+        scheduleFlush();
+      });
+    },
+    async query(q) {
+      const pq = prepareQuery(q, sinceSlackMs);
+      return collectPage(recordsNewestFirst(snapshot(), pq.below, pq.mayMatchLine), pq);
+    },
+    async since(afterSeq) {
+      if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new RangeError(`audit since: not a seq: ${afterSeq}`);
+      return recordsAfter(snapshot(), afterSeq);
+    },
+    head: () => ({ seq: durable.seq, hash: durable.hash }),
+    writable: () => !failed && !closing,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        stopProbe();
+        await serial(flushOnce);
+        await fh?.close().catch(() => {});
+        fh = null;
+      })();
+      return closed;
+    },
+    stats: () => ({
+      ...stats,
+      bytesWritten: counters.bytesWritten,
+      datasyncs: counters.datasyncs,
+      bytesRead: counters.bytesRead,
+      startupBytesRead,
+      files: segments.length,
+      headFile: durable.file?.name ?? null,
+      queued: queue.length,
+    }),
+  };
+}

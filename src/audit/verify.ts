@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { nodeAuditFs, type AuditFs } from './audit-fs.ts';
+import { canonicalJson, hashRecord } from './canonical-json.ts';
+import { AuditEventV1Schema, GENESIS_HASH } from './event.ts';
+import { readLinesForward } from './line-reader.ts';
+import { listSegments } from './segments.ts';
+
+export type VerifyResult =
+  | { ok: true; count: number; head: { seq: number; hash: string }; files: number }
+  | {
+      ok: false;
+      /** records checked good before the broken one */
+      count: number;
+      /** seq is null when the line has no readable seq; line is 1-based within file */
+      firstBroken: { seq: number | null; file: string; line: number; reason: string };
+    };
+
+const StrictRecordSchema = AuditEventV1Schema.strict();
+
+/**
+ * Walks every audit file in `dir` in order, one chunk at a time, and checks each line: it is
+ * terminated, parses, matches AuditEventV1 (no extra keys), is stored as canonical JSON, has
+ * seq one above the previous record (across files, starting at 1, and equal to the file name's
+ * first seq on a file's first line), prev equal to the previous hash (GENESIS_HASH first), and
+ * a hash that recomputes. Returns the first record failing any check, or the head when all pass.
+ * An empty file is passed over. Rejects only when the directory or a file cannot be read.
+ */
+export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Promise<VerifyResult> {
+  const segments = await listSegments(fs, dir);
+  let count = 0;
+  let seq = 0;
+  let hash = GENESIS_HASH;
+  for (const seg of segments) {
+    const fh = await fs.open(join(dir, seg.name), 'r');
+    try {
+      const { size } = await fh.stat();
+      let lineNo = 0;
+      for await (const line of readLinesForward(fh, 0, size)) {
+        lineNo += 1;
+        const broken = (reason: string, brokenSeq: number | null): VerifyResult => ({
+          ok: false,
+          count,
+          firstBroken: { seq: brokenSeq, file: seg.name, line: lineNo, reason },
+        });
+        let value: unknown;
+        try {
+          value = JSON.parse(line.text);
+        } catch {
+          return broken(line.terminated ? 'not valid JSON' : 'torn last line: not valid JSON and no final newline', null);
+        }
+        const rawSeq = (value as { seq?: unknown } | null)?.seq;
+        const seenSeq = typeof rawSeq === 'number' ? rawSeq : null;
+        if (!line.terminated) return broken('torn last line: no final newline', seenSeq);
+        const parsed = StrictRecordSchema.safeParse(value);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          return broken(`not an AuditEventV1: ${issue?.path.join('.') || '(record)'}: ${issue?.message}`, seenSeq);
+        }
+        const rec = parsed.data;
+        if (rec.seq !== seq + 1) {
+          const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
+          return broken(`seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`, rec.seq);
+        }
+        if (lineNo === 1 && rec.seq !== seg.firstSeq) return broken(`file name says the first seq is ${seg.firstSeq}`, rec.seq);
+        if (rec.prev !== hash) {
+          return broken(seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`, rec.seq);
+        }
+        if (hashRecord(rec.prev, value as object) !== rec.hash) return broken('hash does not match the record content', rec.seq);
+        if (canonicalJson(value) !== line.text) return broken('line is not canonical JSON (rewritten by something else)', rec.seq);
+        seq = rec.seq;
+        hash = rec.hash;
+        count += 1;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return { ok: true, count, head: { seq, hash }, files: segments.length };
+}

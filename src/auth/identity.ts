@@ -1,0 +1,59 @@
+import type { Actor } from '../audit/event.ts';
+
+/** Who is asking, as the audit log records it. */
+export type Identity = Actor;
+
+/** The virtual resources of API group gate.stonks-oracle.io that permissions are checked on. */
+export const RESOURCES = ['decisions', 'breakglassgrants', 'approvals', 'stagetoggles', 'testresults'] as const;
+export type Resource = (typeof RESOURCES)[number];
+export type Verb = 'create' | 'update' | 'delete';
+
+export interface Permission {
+  resource: Resource;
+  verb: Verb;
+}
+
+/** Local roles and the permissions each grants; `admin` holds every permission. */
+export const ROLES = ['caller', 'operator', 'approver', 'admin', 'ci'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ROLE_FOR_RESOURCE: Record<Resource, Role> = {
+  decisions: 'caller',
+  breakglassgrants: 'operator',
+  approvals: 'approver',
+  stagetoggles: 'admin',
+  testresults: 'ci',
+};
+
+export const ANONYMOUS: Identity = { name: 'anonymous', groups: [], via: 'none' };
+
+/** The outcome of checking credentials: an identity, or why there is none. */
+export type AuthResult =
+  | { ok: true; identity: Identity }
+  | { ok: false; status: 401 | 503; error: string; message: string; presented: Identity };
+
+/** The outcome of a permission check. */
+export type AuthzResult = { ok: true } | { ok: false; status: 403 | 503; error: string; message: string };
+
+/** What the HTTP layer sees of a request when authenticating it. */
+export interface AuthRequest {
+  headers: Record<string, string | string[] | undefined>;
+  /** the TCP peer address (not X-Forwarded-For) */
+  remoteAddress: string;
+}
+
+/** Establishes identity and permission. Implementations: local token file, Kubernetes reviews. */
+export interface Authenticator {
+  readonly mode: 'local' | 'kubernetes';
+  authenticate(req: AuthRequest): Promise<AuthResult>;
+  authorize(identity: Identity, permission: Permission, namespace: string): Promise<AuthzResult>;
+}
+
+/** The bearer token of an Authorization header, or null. */
+export function bearerToken(headers: AuthRequest['headers']): string | null {
+  const h = headers['authorization'];
+  const value = Array.isArray(h) ? h[0] : h;
+  if (!value) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(value);
+  return m?.[1] ?? null;
+}

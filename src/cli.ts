@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
+import { runAuditVerify } from './audit/verify-command.ts';
+import { createToken, parseRoles, tokenFilePath } from './auth/local-tokens.ts';
+import { ConfigError, parseConfig } from './config.ts';
+import { createIdFactory } from './ids.ts';
+import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
+
+const USAGE = `usage: npm run gate -- <command> [options]
+
+commands:
+  token create --name NAME --roles ROLE[,ROLE...]   create a local token (roles: caller, operator, approver, admin, ci);
+                                                      prints it once, stores only its SHA-256
+  audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming
+                                                      the first broken record
+  market [--at ISO]                                   the market state, as GET /v1/market gives it
+
+options:
+  --data-dir DIR   the data directory (default: GATE_DATA_DIR, else ./data)
+`;
+
+/** Runs one CLI command; returns the exit code. `out`/`err` receive lines. */
+export async function runCli(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { 'data-dir': { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, at: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (e) {
+    err(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    (values.help ? out : err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  let config;
+  try {
+    config = parseConfig(env, env['GATE_CONFIG'] ? await readFile(env['GATE_CONFIG'], 'utf8') : null);
+  } catch (e) {
+    err(`gate: ${(e as Error).message}`);
+    return 2;
+  }
+  const dataDir = resolve(values['data-dir'] ?? config.dataDir);
+  const command = positionals.join(' ');
+  switch (command) {
+    case 'token create': {
+      if (!values.name || !values.roles) {
+        err(`token create needs --name and --roles\n\n${USAGE}`);
+        return 2;
+      }
+      try {
+        const roles = parseRoles(values.roles);
+        const { token, entry } = await createToken(tokenFilePath(dataDir), values.name, roles, new Date(), createIdFactory()('tok'));
+        out(`created token "${entry.name}" (roles ${entry.roles.join(',')}) in ${tokenFilePath(dataDir)}`);
+        out('it is shown only now; store it in a secret manager:');
+        out(token);
+        return 0;
+      } catch (e) {
+        err(`gate: ${(e as Error).message}`);
+        return 1;
+      }
+    }
+    case 'audit verify':
+      return runAuditVerify(dataDir, out);
+    case 'market': {
+      const at = values.at ? DateTime.fromISO(values.at, { setZone: true }) : DateTime.utc();
+      if (!at.isValid) {
+        err(`--at: "${values.at}" is not an ISO-8601 instant (e.g. 2026-11-27T17:59:59Z)`);
+        return 2;
+      }
+      try {
+        out(JSON.stringify(marketStateToJson(createMarketCalendar(config.market).state(at.toUTC())), null, 2));
+        return 0;
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof ConfigError) {
+          err(`gate: ${e.message}`);
+          return 2;
+        }
+        throw e;
+      }
+    }
+    default:
+      err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  const code = await runCli(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));
+  process.exitCode = code;
+}

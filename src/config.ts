@@ -1,0 +1,221 @@
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { STAGES, type Stage } from './stages.ts';
+
+/**
+ * Configuration: environment variables (GATE_*) over an optional YAML file (GATE_CONFIG) over
+ * defaults that run on a laptop. parseConfig is pure; server.ts reads the environment and the file.
+ */
+
+const MarketHoursAnswer = z.enum(['wait', 'deny']);
+
+const StagePolicySchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  requireIntegrationTests: z.boolean().default(false),
+  /** what the gate answers while the NYSE session is open; absent = market hours do not matter */
+  marketHours: MarketHoursAnswer.nullable().default(null),
+  requireApproval: z.boolean().default(false),
+});
+export type StagePolicy = z.infer<typeof StagePolicySchema>;
+
+/** A stage entry in the config file: only the keys given override the defaults. */
+const StageOverrideSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  requireIntegrationTests: z.boolean().optional(),
+  marketHours: MarketHoursAnswer.nullable().optional(),
+  requireApproval: z.boolean().optional(),
+});
+
+const DEFAULT_STAGES: Record<Stage, z.input<typeof StagePolicySchema>> = {
+  ci: { enabled: true },
+  integration: { enabled: true },
+  beta: { enabled: true, requireIntegrationTests: true },
+  paper: { enabled: true, requireIntegrationTests: true, marketHours: 'wait' },
+  live: { enabled: true, requireIntegrationTests: true, marketHours: 'deny', requireApproval: true },
+};
+
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD');
+const ExtraClosureSchema = z.union([
+  IsoDate.transform((date) => ({ date })),
+  z.strictObject({ date: IsoDate, name: z.string().min(1).optional() }),
+]);
+const ExtraEarlyCloseSchema = z.strictObject({
+  date: IsoDate,
+  close: z.string().regex(/^\d{2}:\d{2}$/, 'expected HH:mm'),
+  name: z.string().min(1).optional(),
+});
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const FileSchema = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  dataDir: z.string().min(1).optional(),
+  auth: z.enum(['local', 'kubernetes']).optional(),
+  logLevel: z.enum(LOG_LEVELS).optional(),
+  project: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),
+  stages: z
+    .strictObject({
+      ci: StageOverrideSchema.optional(),
+      integration: StageOverrideSchema.optional(),
+      beta: StageOverrideSchema.optional(),
+      paper: StageOverrideSchema.optional(),
+      live: StageOverrideSchema.optional(),
+    })
+    .optional(),
+  market: z
+    .strictObject({
+      extraClosures: z.array(ExtraClosureSchema).default([]),
+      extraEarlyCloses: z.array(ExtraEarlyCloseSchema).default([]),
+    })
+    .optional(),
+  approvals: z
+    .strictObject({
+      ttlHours: z.number().positive().max(24 * 30).optional(),
+      separationOfDuties: z.boolean().optional(),
+    })
+    .optional(),
+  breakGlass: z
+    .strictObject({
+      defaultTtlMinutes: z.number().int().min(1).optional(),
+      maxTtlMinutes: z.number().int().min(1).max(24 * 60).optional(),
+      requestsPerMinute: z.number().int().min(1).optional(),
+    })
+    .optional(),
+  audit: z
+    .strictObject({
+      fsync: z.boolean().optional(),
+      maxFileBytes: z.number().int().min(4096).optional(),
+    })
+    .optional(),
+  kubernetes: z
+    .strictObject({
+      stagePollSeconds: z.number().int().min(1).max(30).optional(),
+      reviewCacheSeconds: z.number().min(0).max(10).optional(),
+      apiTimeoutMs: z.number().int().min(100).max(2000).optional(),
+    })
+    .optional(),
+  proxyAuth: z
+    .strictObject({
+      trustedCidrs: z.array(z.string()).optional(),
+      userHeader: z.string().min(1).optional(),
+      groupsHeader: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  auth: 'local' | 'kubernetes';
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** GATE_NOW: the clock starts here and runs on (demos and tests) */
+  now: string | null;
+  configFile: string | null;
+  project: string;
+  stages: Record<Stage, StagePolicy>;
+  market: { extraClosures: { date: string; name?: string }[]; extraEarlyCloses: { date: string; close: string; name?: string }[] };
+  approvals: { ttlHours: number; separationOfDuties: boolean };
+  breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
+  audit: { fsync: boolean; maxFileBytes: number };
+  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number };
+  proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
+}
+
+/** A configuration that cannot be used; the message names the key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const EnvSchema = z.object({
+  GATE_HOST: z.string().min(1).optional(),
+  GATE_PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, 'expected a port number 0..65535')
+    .transform(Number)
+    .refine((n) => n <= 65535, 'expected a port number 0..65535')
+    .optional(),
+  GATE_DATA_DIR: z.string().min(1).optional(),
+  GATE_CONFIG: z.string().min(1).optional(),
+  GATE_AUTH: z.enum(['local', 'kubernetes']).optional(),
+  GATE_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
+  GATE_NOW: z.iso.datetime({ offset: true }).optional(),
+  GATE_PROJECT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),
+});
+
+function describe(prefix: string, error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const key = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+      return `${key}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Builds the configuration from environment variables and the YAML text of GATE_CONFIG (if any).
+ * Throws ConfigError naming the offending key. Empty environment values count as unset.
+ */
+export function parseConfig(env: Record<string, string | undefined>, fileText: string | null = null): Config {
+  const cleanEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GATE_') && v !== undefined && v !== ''));
+  const envResult = EnvSchema.safeParse(cleanEnv);
+  if (!envResult.success) throw new ConfigError(`invalid environment: ${describe('', envResult.error)}`);
+  const e = envResult.data;
+
+  let raw: unknown = {};
+  if (fileText !== null) {
+    try {
+      raw = parseYaml(fileText) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${e.GATE_CONFIG ?? ''} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  const fileResult = FileSchema.safeParse(raw);
+  if (!fileResult.success) throw new ConfigError(`invalid config file ${e.GATE_CONFIG ?? ''}: ${describe('', fileResult.error)}`);
+  const f = fileResult.data;
+
+  const stages = Object.fromEntries(
+    STAGES.map((s) => [s, StagePolicySchema.parse({ ...DEFAULT_STAGES[s], ...(f.stages?.[s] ?? {}) })]),
+  ) as Record<Stage, StagePolicy>;
+  for (const s of ['ci', 'integration'] as const) {
+    if (stages[s].marketHours || stages[s].requireApproval || stages[s].requireIntegrationTests) {
+      throw new ConfigError(`invalid config file: stages.${s}: only "enabled" applies to the ${s} stage (it runs in GitHub Actions)`);
+    }
+  }
+
+  const breakGlass = {
+    defaultTtlMinutes: f.breakGlass?.defaultTtlMinutes ?? 30,
+    maxTtlMinutes: f.breakGlass?.maxTtlMinutes ?? 240,
+    requestsPerMinute: f.breakGlass?.requestsPerMinute ?? 10,
+  };
+  if (breakGlass.defaultTtlMinutes > breakGlass.maxTtlMinutes) {
+    throw new ConfigError('invalid config file: breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
+  }
+
+  return {
+    host: e.GATE_HOST ?? f.host ?? '127.0.0.1',
+    port: e.GATE_PORT ?? f.port ?? 8080,
+    dataDir: e.GATE_DATA_DIR ?? f.dataDir ?? './data',
+    auth: e.GATE_AUTH ?? f.auth ?? 'local',
+    logLevel: e.GATE_LOG_LEVEL ?? f.logLevel ?? 'info',
+    now: e.GATE_NOW ?? null,
+    configFile: e.GATE_CONFIG ?? null,
+    project: e.GATE_PROJECT ?? f.project ?? 'stonks-pipeline',
+    stages,
+    market: { extraClosures: f.market?.extraClosures ?? [], extraEarlyCloses: f.market?.extraEarlyCloses ?? [] },
+    approvals: { ttlHours: f.approvals?.ttlHours ?? 24, separationOfDuties: f.approvals?.separationOfDuties ?? false },
+    breakGlass,
+    audit: { fsync: f.audit?.fsync ?? true, maxFileBytes: f.audit?.maxFileBytes ?? 64 * 1024 * 1024 },
+    kubernetes: {
+      stagePollSeconds: f.kubernetes?.stagePollSeconds ?? 30,
+      reviewCacheSeconds: f.kubernetes?.reviewCacheSeconds ?? 10,
+      apiTimeoutMs: f.kubernetes?.apiTimeoutMs ?? 2000,
+    },
+    proxyAuth: {
+      trustedCidrs: f.proxyAuth?.trustedCidrs ?? [],
+      userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
+      groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
+    },
+  };
+}

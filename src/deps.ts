@@ -1,0 +1,28 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuditLog } from './audit/log.ts';
+import type { Authenticator } from './auth/identity.ts';
+import type { Config } from './config.ts';
+import type { Clock } from './policy/clock.ts';
+import type { MarketCalendar } from './policy/market-hours.ts';
+import type { Stage } from './stages.ts';
+import type { StateStore } from './store/store.ts';
+
+/** Everything buildApp needs from the outside world; server.ts makes the real ones, tests the fakes. */
+export interface Deps {
+  config: Config;
+  clock: Clock;
+  /** new unique ids, e.g. newId('dec') → "dec_01k…" */
+  newId: (kind: string) => string;
+  audit: AuditLog;
+  store: StateStore;
+  auth: Authenticator;
+  calendar: MarketCalendar;
+  /** where test-result artifacts are written (the data directory) */
+  dataDir: string;
+  /** Kubernetes mode: the tag of each stage's current freight from Kargo; null locally */
+  deployedTags?: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
+  /** a pino logger, or false for none (tests) */
+  logger?: FastifyBaseLogger | false;
+  /** mark the process's metrics (GC, memory...) too; off in tests that build many apps */
+  processMetrics?: boolean;
+}

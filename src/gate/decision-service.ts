@@ -1,0 +1,199 @@
+import type { DateTime } from 'luxon';
+import type { Actor, AuditEntry, AuditEventV1 } from '../audit/event.ts';
+import type { Config } from '../config.ts';
+import { type DecisionInput, type Outcome, decide } from '../policy/decide.ts';
+import type { MarketCalendar } from '../policy/market-hours.ts';
+import { marketStateToJson } from '../policy/market-hours.ts';
+import type { ApprovalRecord, GrantRecord } from '../policy/state.ts';
+import { findExpiredGrants } from '../policy/grants.ts';
+import { findExpiredApprovals } from '../policy/approvals.ts';
+import { promotionKey } from '../policy/state.ts';
+import type { Clock } from '../policy/clock.ts';
+import type { StateStore } from '../store/store.ts';
+import type { Recorder } from './recorder.ts';
+import { SYSTEM_ACTOR } from './system-actor.ts';
+
+/** Request details recorded with a decision besides the policy input. */
+export interface DecisionMeta {
+  actor: Actor;
+  requestedBy: string | null;
+  freight: string | null;
+  rollback: boolean | null;
+  requestId: string;
+}
+
+export interface RecordedDecision {
+  /** the decision id the caller sees (for a replay: the original allow's id) */
+  id: string;
+  outcome: Outcome;
+  at: DateTime;
+  record: AuditEventV1;
+}
+
+/** Audit entries for grants and approvals found expired (each recorded once). */
+export function expiryEntries(at: string, grants: readonly GrantRecord[], approvals: readonly ApprovalRecord[]): AuditEntry[] {
+  const common = { at, actor: SYSTEM_ACTOR, requestedBy: null, promotion: null, decision: null, reasons: [], data: null };
+  return [
+    ...grants.map((g): AuditEntry => ({
+      ...common,
+      type: 'breakglass.expired',
+      id: g.id,
+      project: g.project,
+      stage: g.stage,
+      imageTag: g.imageTag,
+      breakGlass: { id: g.id, requestedBy: g.requestedBy, justification: g.justification, issuedAt: g.issuedAt, expiresAt: g.expiresAt },
+      approval: null,
+    })),
+    ...approvals.map((a): AuditEntry => ({
+      ...common,
+      type: 'approval.expired',
+      id: a.id,
+      project: a.project,
+      stage: a.stage,
+      imageTag: a.imageTag,
+      breakGlass: null,
+      approval: { id: a.id, approvedBy: a.approvedBy, notes: a.notes, approvedAt: a.approvedAt, expiresAt: a.expiresAt },
+    })),
+  ];
+}
+
+/**
+ * The shell around decide(): evaluates against the state plus the grants and approvals that
+ * in-flight decisions hold (so one grant can cover only one allow even under concurrency),
+ * records the answer and what it consumes in one audit append, then releases the hold.
+ * Requests for the same promotion are handled one after the other, so a repeat sees the first
+ * answer and gets it back as a replay.
+ */
+export function createDecisionService(deps: {
+  config: Config;
+  clock: Clock;
+  newId: (kind: string) => string;
+  store: StateStore;
+  recorder: Recorder;
+  calendar: MarketCalendar;
+  /** grant/approval ids held by changes whose audit append is in flight (shared with the other writers) */
+  reserved: Set<string>;
+}) {
+  const { config, clock, newId, store, recorder, calendar, reserved } = deps;
+  const perPromotion = new Map<string, Promise<unknown>>();
+
+  const evaluate = (input: DecisionInput, at: DateTime): Outcome =>
+    decide(
+      input,
+      { project: config.project, policies: config.stages, state: store.read(), reserved, calendar, separationOfDuties: config.approvals.separationOfDuties },
+      at,
+    );
+
+  async function decideOnce(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
+    const at = clock.now();
+    const outcome = evaluate(input, at);
+    const atIso = at.toISO() as string;
+    const id = newId('dec');
+    const consumes = outcome.decision === 'allow' && outcome.replayOf === null;
+    const expiredGrants = outcome.expired.grants.filter((g) => !reserved.has(g.id));
+    const expiredApprovals = outcome.expired.approvals.filter((a) => !reserved.has(a.id));
+    const held = [
+      ...(consumes && outcome.grant ? [outcome.grant.id] : []),
+      ...(consumes && outcome.approval ? [outcome.approval.id] : []),
+      ...expiredGrants.map((g) => g.id),
+      ...expiredApprovals.map((a) => a.id),
+    ];
+    for (const h of held) reserved.add(h);
+
+    const grant = outcome.grant;
+    const approval = outcome.approval;
+    const entries: AuditEntry[] = [
+      ...expiryEntries(atIso, expiredGrants, expiredApprovals),
+      {
+        at: atIso,
+        type: 'decision',
+        id,
+        actor: meta.actor,
+        requestedBy: meta.requestedBy,
+        project: input.project,
+        stage: input.stage,
+        imageTag: input.imageTag,
+        promotion: input.promotion,
+        decision: outcome.decision,
+        reasons: outcome.reasons,
+        breakGlass: grant
+          ? { id: grant.id, requestedBy: grant.requestedBy, justification: grant.justification, expiresAt: grant.expiresAt, consumed: consumes }
+          : null,
+        approval: approval ? { id: approval.id, approvedBy: approval.approvedBy, notes: approval.notes, consumed: consumes } : null,
+        data: {
+          skip: outcome.skip,
+          message: outcome.message,
+          replayOf: outcome.replayOf,
+          market: marketStateToJson(outcome.market),
+          freight: meta.freight,
+          rollback: meta.rollback,
+          requestId: meta.requestId,
+        },
+      },
+    ];
+    const consumedCommon = { at: atIso, actor: meta.actor, requestedBy: meta.requestedBy, project: input.project, stage: input.stage, imageTag: input.imageTag, promotion: input.promotion, decision: null, reasons: [], data: null };
+    if (consumes && grant) {
+      entries.push({
+        ...consumedCommon,
+        type: 'breakglass.consumed',
+        id: grant.id,
+        breakGlass: { id: grant.id, decisionId: id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
+        approval: null,
+      });
+    }
+    if (consumes && approval) {
+      entries.push({
+        ...consumedCommon,
+        type: 'approval.consumed',
+        id: approval.id,
+        breakGlass: null,
+        approval: { id: approval.id, decisionId: id, approvedBy: approval.approvedBy, notes: approval.notes, approvedAt: approval.approvedAt },
+      });
+    }
+    try {
+      const records = await recorder.record(entries);
+      const record = records.find((r) => r.type === 'decision') as AuditEventV1;
+      return { id: outcome.replayOf ?? id, outcome, at, record };
+    } finally {
+      for (const h of held) reserved.delete(h);
+    }
+  }
+
+  return {
+    /** Decides, records and applies; rejects with AuditUnavailableError when it cannot be recorded. */
+    async decide(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
+      if (input.promotion === null) return decideOnce(input, meta);
+      const key = promotionKey(input.project, input.stage, input.promotion);
+      const before = perPromotion.get(key) ?? Promise.resolve();
+      const mine = before.catch(() => undefined).then(() => decideOnce(input, meta));
+      perPromotion.set(key, mine);
+      try {
+        return await mine;
+      } finally {
+        if (perPromotion.get(key) === mine) perPromotion.delete(key);
+      }
+    },
+    /** The same evaluation at any instant; consumes and records nothing. */
+    preview(input: DecisionInput, at: DateTime): Outcome {
+      return evaluate(input, at);
+    },
+    /** Records the expiry of grants and approvals nobody has noticed yet; returns how many. */
+    async sweepExpired(): Promise<number> {
+      const now = clock.now();
+      const state = store.read();
+      const grants = findExpiredGrants(Object.values(state.grants), now).filter((g) => !reserved.has(g.id));
+      const approvals = findExpiredApprovals(Object.values(state.approvals), now).filter((a) => !reserved.has(a.id));
+      const held = [...grants.map((g) => g.id), ...approvals.map((a) => a.id)];
+      if (held.length === 0) return 0;
+      for (const h of held) reserved.add(h);
+      try {
+        await recorder.record(expiryEntries(now.toISO() as string, grants, approvals));
+        return held.length;
+      } finally {
+        for (const h of held) reserved.delete(h);
+      }
+    },
+  };
+}
+
+export type DecisionService = ReturnType<typeof createDecisionService>;

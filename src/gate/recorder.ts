@@ -1,0 +1,60 @@
+import type { AuditEntry, AuditEventV1 } from '../audit/event.ts';
+import type { AuditLog } from '../audit/log.ts';
+import { applyRecord } from '../policy/apply-record.ts';
+import type { StateStore } from '../store/store.ts';
+import type { Metrics } from '../metrics.ts';
+
+/**
+ * The single path by which anything changes: entries are made durable in the audit log first
+ * (the commit point), then folded into the state. If the append fails nothing changes and the
+ * error (AuditUnavailableError) reaches the caller, which answers 503.
+ */
+export interface Recorder {
+  record(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
+}
+
+export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metrics, onPersistError: (err: Error) => void): Recorder {
+  return {
+    async record(entries) {
+      const started = performance.now();
+      let records: AuditEventV1[];
+      try {
+        records = await audit.append(entries);
+      } catch (err) {
+        metrics.auditFailures.inc(entries.length);
+        throw err;
+      } finally {
+        metrics.auditAppendSeconds.observe((performance.now() - started) / 1000);
+      }
+      // the checkpoint write is coalesced and off the answer's path: the audit log already holds the change
+      store
+        .update((state) => {
+          for (const r of records) applyRecord(state, r);
+        })
+        .catch(onPersistError);
+      return records;
+    },
+  };
+}
+
+/**
+ * Brings the state checkpoint up to the audit log's head: folds in every record newer than
+ * state.auditSeq (the writes a crash lost). Returns how many were replayed. Refuses when the
+ * state is ahead of the log (the log was replaced or truncated behind the gate's back).
+ */
+export async function replayAuditTail(audit: AuditLog, store: StateStore): Promise<number> {
+  const head = audit.head();
+  const state = store.read();
+  if (state.auditSeq > head.seq) {
+    throw new Error(
+      `state file is at audit seq ${state.auditSeq} but the audit log ends at seq ${head.seq}: the audit log is missing records. ` +
+        `Restore the audit directory, or move the state file aside to rebuild it from the log.`,
+    );
+  }
+  if (state.auditSeq === head.seq) return 0;
+  const records = await audit.since(state.auditSeq);
+  await store.update((s) => {
+    for (const r of records) applyRecord(s, r);
+  });
+  return records.length;
+}

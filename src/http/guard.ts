@@ -1,0 +1,81 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
+import { AuditUnavailableError } from '../audit/log.ts';
+import type { Recorder } from '../gate/recorder.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Clock } from '../policy/clock.ts';
+import { HttpError, auditUnavailable } from './errors.ts';
+import { markRefusalAudited, refusalEntry } from './refusals.ts';
+import { setIdentity } from './request-identity.ts';
+
+/** Who may call a route: anyone, any authenticated identity, or holders of a permission. */
+export type Access = 'public' | 'authenticated' | Permission;
+
+/** Query parameters that look like credentials: a token in a URL ends up in logs and proxies. */
+const CREDENTIAL_PARAM = /^(access[_-]?token|token|bearer|auth|authorization|api[_-]?key|password|secret|breakglasstoken|id[_-]?token)$/i;
+
+export interface GuardDeps {
+  auth: Authenticator;
+  recorder: Recorder;
+  metrics: Metrics;
+  clock: Clock;
+  project: string;
+}
+
+/**
+ * Builds the onRequest hooks that enforce access. They run before the body is read, so an
+ * unauthenticated client cannot make the gate parse anything. Every refusal is recorded in the
+ * audit log before it is answered (if it cannot be recorded, the answer is 503).
+ */
+export function createGuard(deps: GuardDeps) {
+  const refuse = async (req: FastifyRequest, identity: Identity, status: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<never> => {
+    deps.metrics.refusals.inc({ status: String(status), error: code });
+    try {
+      await deps.recorder.record([refusalEntry(req, deps.clock.now().toISO() as string, identity, status, code, message, deps.project)]);
+    } catch (err) {
+      if (err instanceof AuditUnavailableError) throw auditUnavailable();
+      throw err;
+    }
+    markRefusalAudited(req);
+    throw new HttpError(status, code, message, extra);
+  };
+
+  /** Refuses credentials in the query string on every route (400). */
+  const rejectQueryCredentials = async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const q = req.url.indexOf('?');
+    if (q === -1) return;
+    for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
+      if (CREDENTIAL_PARAM.test(key)) {
+        await refuse(req, { name: 'anonymous', groups: [], via: 'none' }, 400, 'credentials_in_url', `query parameter "${key}" looks like a credential; send tokens only in the Authorization header`, {
+          field: `querystring.${key}`,
+        });
+      }
+    }
+  };
+
+  const guard = (access: Access) => async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    if (access === 'public') return;
+    let result;
+    try {
+      result = await deps.auth.authenticate({ headers: req.headers, remoteAddress: req.socket?.remoteAddress ?? '' });
+    } catch (err) {
+      req.log.error({ err }, 'authentication failed unexpectedly');
+      result = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'identity could not be checked', presented: { name: 'anonymous', groups: [], via: 'none' as const } };
+    }
+    if (!result.ok) return refuse(req, result.presented, result.status, result.error, result.message);
+    setIdentity(req, result.identity);
+    if (access === 'authenticated') return;
+    let authz;
+    try {
+      authz = await deps.auth.authorize(result.identity, access, deps.project);
+    } catch (err) {
+      req.log.error({ err }, 'authorization failed unexpectedly');
+      authz = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'permission could not be checked' };
+    }
+    if (!authz.ok) return refuse(req, result.identity, authz.status, authz.error, authz.message);
+  };
+
+  return { guard, rejectQueryCredentials, refuse };
+}
+
+export type Guard = ReturnType<typeof createGuard>;

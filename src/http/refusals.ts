@@ -1,0 +1,50 @@
+import type { FastifyRequest } from 'fastify';
+import type { Actor, AuditEntry } from '../audit/event.ts';
+
+const audited = new WeakSet<FastifyRequest>();
+
+/** Marks the request's refusal as already recorded (so the error handler does not record it twice). */
+export function markRefusalAudited(req: FastifyRequest): void {
+  audited.add(req);
+}
+
+export function isRefusalAudited(req: FastifyRequest): boolean {
+  return audited.has(req);
+}
+
+/** The path of a request without its query string (query strings may carry secrets; never log or record them). */
+export function pathOf(req: FastifyRequest): string {
+  const q = req.url.indexOf('?');
+  return q === -1 ? req.url : req.url.slice(0, q);
+}
+
+/** The audit entry of a refused request: who presented what, where, and why it was refused. */
+export function refusalEntry(
+  req: FastifyRequest,
+  at: string,
+  actor: Actor,
+  status: number,
+  code: string,
+  message: string,
+  project: string,
+): AuditEntry {
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  const stage = typeof params['stage'] === 'string' ? params['stage'].slice(0, 64) : null;
+  const imageTag = typeof params['imageTag'] === 'string' ? params['imageTag'].slice(0, 128) : null;
+  return {
+    at,
+    type: 'refusal',
+    id: req.id,
+    actor,
+    requestedBy: null,
+    project,
+    stage,
+    imageTag,
+    promotion: null,
+    decision: null,
+    reasons: [{ code, message }],
+    breakGlass: null,
+    approval: null,
+    data: { status, error: code, method: req.method, path: pathOf(req).slice(0, 512), remoteAddress: req.socket?.remoteAddress ?? null },
+  };
+}

@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The gate's Prometheus metrics, on a registry of its own (so tests can build many apps). */
+export interface Metrics {
+  registry: Registry;
+  decisions: Counter<'stage' | 'decision'>;
+  refusals: Counter<'status' | 'error'>;
+  marketOpen: Gauge;
+  auditAppendSeconds: Histogram;
+  auditFailures: Counter;
+  auditWritable: Gauge;
+}
+
+/**
+ * Creates the metrics. `marketOpen` and `auditWritable` are computed when scraped from the two
+ * callbacks, so they are never stale.
+ */
+export function createMetrics(opts: { isMarketOpen: () => boolean; isAuditWritable: () => boolean; processMetrics?: boolean }): Metrics {
+  const registry = new Registry();
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gate_' });
+  return {
+    registry,
+    decisions: new Counter({
+      name: 'gate_decisions_total',
+      help: 'Decisions answered, by stage and answer (allow, wait, deny)',
+      labelNames: ['stage', 'decision'] as const,
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: 'gate_refusals_total',
+      help: 'Requests refused before any policy ran (401, 403, 429, ...), by status and error code',
+      labelNames: ['status', 'error'] as const,
+      registers: [registry],
+    }),
+    marketOpen: new Gauge({
+      name: 'gate_market_open',
+      help: '1 while the NYSE regular session is open (by the gate clock), else 0',
+      registers: [registry],
+      collect() {
+        this.set(opts.isMarketOpen() ? 1 : 0);
+      },
+    }),
+    auditAppendSeconds: new Histogram({
+      name: 'gate_audit_append_seconds',
+      help: 'Time to make audit records durable (write + fsync, group commit included)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    auditFailures: new Counter({
+      name: 'gate_audit_failures_total',
+      help: 'Audit records that could not be made durable (the request was refused with 503)',
+      registers: [registry],
+    }),
+    auditWritable: new Gauge({
+      name: 'gate_audit_writable',
+      help: '1 while the audit log accepts appends, else 0 (the gate refuses decisions)',
+      registers: [registry],
+      collect() {
+        this.set(opts.isAuditWritable() ? 1 : 0);
+      },
+    }),
+  };
+}

@@ -1,0 +1,38 @@
+import type { DateTime } from 'luxon';
+import type { ApprovalRecord } from './state.ts';
+import type { GrantTarget } from './grants.ts';
+
+/** True while an approval can still be used: open and not past its expiry. */
+export function isApprovalLive(approval: ApprovalRecord, now: DateTime): boolean {
+  return approval.status === 'open' && now.toMillis() < Date.parse(approval.expiresAt);
+}
+
+/** Open approvals whose expiry has passed (recorded as expired the first time they are noticed). */
+export function findExpiredApprovals(approvals: Iterable<ApprovalRecord>, now: DateTime): ApprovalRecord[] {
+  const out: ApprovalRecord[] = [];
+  for (const a of approvals) if (a.status === 'open' && now.toMillis() >= Date.parse(a.expiresAt)) out.push(a);
+  return out;
+}
+
+/**
+ * Live, unreserved approvals of exactly this project+stage+imageTag, oldest first, split by
+ * whether `excludedApprover` gave them (separation of duties: the person who requested the
+ * break-glass grant may not be the only approver).
+ */
+export function findApprovals(
+  approvals: Iterable<ApprovalRecord>,
+  target: GrantTarget,
+  now: DateTime,
+  reserved: ReadonlySet<string>,
+  excludedApprover: string | null,
+): { usable: ApprovalRecord[]; excluded: ApprovalRecord[] } {
+  const usable: ApprovalRecord[] = [];
+  const excluded: ApprovalRecord[] = [];
+  for (const a of approvals) {
+    if (a.project !== target.project || a.stage !== target.stage || a.imageTag !== target.imageTag) continue;
+    if (!isApprovalLive(a, now) || reserved.has(a.id)) continue;
+    (excludedApprover !== null && a.approvedBy === excludedApprover ? excluded : usable).push(a);
+  }
+  const byAge = (x: ApprovalRecord, y: ApprovalRecord) => x.approvedAt.localeCompare(y.approvedAt);
+  return { usable: usable.sort(byAge), excluded: excluded.sort(byAge) };
+}

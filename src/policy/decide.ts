@@ -1,0 +1,239 @@
+import type { DateTime } from 'luxon';
+import type { StagePolicy } from '../config.ts';
+import { isStage, type Stage } from '../stages.ts';
+import { findApprovals, findExpiredApprovals } from './approvals.ts';
+import { formatTimeLeft } from './durations.ts';
+import { findCoveringGrant, findExpiredGrants, findGrantByTokenHash, grantMatches, isGrantLive } from './grants.ts';
+import type { MarketCalendar, MarketState } from './market-hours.ts';
+import { type Effect, type Reason, reason, strictest, summarize } from './reasons.ts';
+import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } from './state.ts';
+import { MARKET_ZONE } from './market-hours.ts';
+
+/** What Kargo asks: may this promotion of this image tag into this stage proceed now? */
+export interface DecisionInput {
+  project: string;
+  stage: string;
+  imageTag: string;
+  /** Kargo's Promotion name: unique per promotion, the key of idempotent replays */
+  promotion: string | null;
+  /** sha256 hex of a break-glass token presented with the request, if any */
+  breakGlassTokenHash: string | null;
+}
+
+/** Everything decide() reads besides the input and the instant. */
+export interface DecisionState {
+  project: string;
+  policies: Record<Stage, StagePolicy>;
+  state: GateState;
+  /** ids of grants and approvals an in-flight decision is about to consume */
+  reserved: ReadonlySet<string>;
+  calendar: MarketCalendar;
+  separationOfDuties: boolean;
+}
+
+/** The answer and what the shell must apply with it (atomically with its audit record). */
+export interface Outcome {
+  decision: Effect;
+  skip: boolean;
+  /** set when this repeats an allow already given to the same promotion */
+  replayOf: string | null;
+  reasons: Reason[];
+  message: string;
+  market: MarketState;
+  /** the break-glass grant that covered the market-hours reason (consumed only if decision is allow) */
+  grant: GrantRecord | null;
+  /** the approval that satisfied the approval policy (consumed only if decision is allow) */
+  approval: ApprovalRecord | null;
+  /** grants and approvals found expired while deciding, to be recorded as expired */
+  expired: { grants: GrantRecord[]; approvals: ApprovalRecord[] };
+}
+
+interface PolicyContext {
+  input: DecisionInput;
+  stage: Stage;
+  policy: StagePolicy;
+  ds: DecisionState;
+  now: DateTime;
+  market: MarketState;
+  /** filled by the market-hours policy when a grant covers it */
+  grant: GrantRecord | null;
+}
+
+interface PolicyResult {
+  reasons: Reason[];
+  grant?: GrantRecord | null;
+  approval?: ApprovalRecord | null;
+}
+
+type Policy = (ctx: PolicyContext) => PolicyResult;
+
+function describeCounts(c: { passed: number | null; failed: number | null; skipped: number | null; total: number | null }): string {
+  const parts: string[] = [];
+  if (c.failed !== null) parts.push(`${c.failed} failed`);
+  if (c.passed !== null) parts.push(`${c.passed} passed`);
+  if (c.skipped !== null) parts.push(`${c.skipped} skipped`);
+  if (c.total !== null) parts.push(`${c.total} total`);
+  return parts.length ? parts.join(', ') : 'no counts reported';
+}
+
+/** Integration tests: required by the stage and the integration stage enabled → a passing result must exist. */
+const integrationTests: Policy = ({ input, policy, ds }) => {
+  if (!policy.requireIntegrationTests) return { reasons: [] };
+  if (!ds.state.stages.integration.enabled) {
+    return { reasons: [reason('tests_not_required', 'allow', 'Integration stage is disabled, so integration tests are not required.')] };
+  }
+  const result = ds.state.testResults[input.imageTag];
+  if (!result) {
+    return { reasons: [reason('tests_pending', 'wait', `No integration-test result for ${input.imageTag} yet.`)] };
+  }
+  if (!result.passed) {
+    return {
+      reasons: [
+        reason(
+          'tests_failed',
+          'deny',
+          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)} (recorded ${result.recordedAt}).`,
+        ),
+      ],
+    };
+  }
+  return { reasons: [reason('tests_passed', 'allow', `Integration tests passed for ${input.imageTag} (${describeCounts(result.counts)}).`)] };
+};
+
+function closeLabel(market: MarketState): string {
+  const close = market.nextClose.setZone(MARKET_ZONE).toFormat('HH:mm');
+  return market.session?.earlyClose ? `${close} ET (early close)` : `${close} ET`;
+}
+
+/** Market hours: while the NYSE session is open the stage's answer holds, unless a live grant covers it. */
+const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
+  if (policy.marketHours === null) return { reasons: [] };
+  const reasons: Reason[] = [];
+  const target = { project: input.project, stage, imageTag: input.imageTag };
+  let grant: GrantRecord | null = null;
+
+  if (input.breakGlassTokenHash !== null) {
+    const named = findGrantByTokenHash(Object.values(ds.state.grants), input.breakGlassTokenHash);
+    if (named === null) {
+      reasons.push(reason('break_glass_invalid', 'allow', 'The break-glass token presented is not known.'));
+    } else if (!grantMatches(named, target)) {
+      reasons.push(reason('break_glass_invalid', 'allow', `Break-glass grant ${named.id} is for ${named.stage} ${named.imageTag}, not this promotion.`));
+    } else if (!isGrantLive(named, now) || ds.reserved.has(named.id)) {
+      const state = named.status === 'open' ? (ds.reserved.has(named.id) ? 'being used' : 'expired') : named.status;
+      reasons.push(reason('break_glass_invalid', 'allow', `Break-glass grant ${named.id} is ${state}.`));
+    } else {
+      grant = named;
+    }
+  }
+  if (!market.open) {
+    reasons.push(reason('market_closed', 'allow', `NYSE regular session is closed (${market.reason.replace('_', ' ')}${market.holiday ? `: ${market.holiday}` : ''}).`));
+    return { reasons, grant: null };
+  }
+  grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved);
+  const left = formatTimeLeft(now, market.nextClose);
+  if (grant !== null) {
+    reasons.push(
+      reason(
+        'break_glass_applied',
+        'allow',
+        `NYSE regular session is open (closes ${closeLabel(market)}, in ${left}); break-glass grant ${grant.id} by ${grant.requestedBy} covers it: "${grant.justification}".`,
+      ),
+    );
+    return { reasons, grant };
+  }
+  const message =
+    policy.marketHours === 'wait'
+      ? `NYSE regular session is open; closes ${closeLabel(market)} (in ${left}). The promotion waits for the close. Request break-glass to override.`
+      : `NYSE regular session is open; ${stage} promotions are refused during market hours (closes ${closeLabel(market)}, in ${left}). Promote again after the close, or request break-glass to override.`;
+  reasons.push(reason('market_open', policy.marketHours, message));
+  return { reasons, grant: null };
+};
+
+/** Approval: the stage needs a live approval of this image tag (not only by the grant's requester, under separation of duties). */
+const approvalRequired: Policy = ({ input, stage, policy, ds, now, grant }) => {
+  if (!policy.requireApproval) return { reasons: [] };
+  const target = { project: input.project, stage, imageTag: input.imageTag };
+  const excludedApprover = ds.separationOfDuties && grant !== null ? grant.requestedBy : null;
+  const { usable, excluded } = findApprovals(Object.values(ds.state.approvals), target, now, ds.reserved, excludedApprover);
+  const approval = usable[0];
+  if (approval) {
+    return {
+      reasons: [reason('approval_applied', 'allow', `Approved by ${approval.approvedBy} at ${approval.approvedAt}: "${approval.notes}".`)],
+      approval,
+    };
+  }
+  const sod = excluded.length
+    ? ` The approval by ${excludedApprover} does not count: they requested the break-glass grant (separation of duties).`
+    : '';
+  return {
+    reasons: [reason('awaiting_approval', 'wait', `Waiting for an approval of ${input.imageTag} for ${stage} (with notes).${sod}`)],
+    approval: null,
+  };
+};
+
+/** The stage policies, evaluated in this order; each unmet one adds a reason. */
+export const POLICIES: readonly Policy[] = [integrationTests, marketHours, approvalRequired];
+
+/**
+ * Decides one promotion. Pure: reads only its arguments. Returns the answer (deny over wait over
+ * allow, every reason listed) and what an allow consumes; the caller records and applies it.
+ */
+export function decide(input: DecisionInput, ds: DecisionState, now: DateTime): Outcome {
+  const market = ds.calendar.state(now);
+  const expired = {
+    grants: findExpiredGrants(Object.values(ds.state.grants), now),
+    approvals: findExpiredApprovals(Object.values(ds.state.approvals), now),
+  };
+  const base = { market, grant: null, approval: null, expired, replayOf: null, skip: false };
+  const finish = (reasons: Reason[], extra: Partial<Outcome> = {}): Outcome => ({
+    ...base,
+    decision: strictest(reasons),
+    reasons,
+    message: summarize(reasons),
+    ...extra,
+  });
+
+  // 1. unknown project or stage
+  if (input.project !== ds.project) {
+    return finish([reason('unknown_stage', 'deny', `Unknown project "${input.project}": this gate serves project "${ds.project}".`)]);
+  }
+  if (!isStage(input.stage)) {
+    return finish([reason('unknown_stage', 'deny', `Unknown stage "${input.stage}": expected one of ci, integration, beta, paper, live.`)]);
+  }
+  const stage = input.stage;
+
+  // 2. a promotion already allowed gets the same answer again
+  if (input.promotion !== null) {
+    const earlier = ds.state.promotions[promotionKey(input.project, stage, input.promotion)];
+    if (earlier) {
+      if (earlier.imageTag !== input.imageTag) {
+        return finish([
+          reason('promotion_mismatch', 'deny', `Promotion ${input.promotion} was allowed for image tag ${earlier.imageTag}, not ${input.imageTag}.`),
+        ]);
+      }
+      const replayed = reason('replayed', 'allow', `Promotion ${input.promotion} was already allowed by decision ${earlier.decisionId} at ${earlier.at}; same answer, nothing consumed.`);
+      return { ...finish([replayed]), replayOf: earlier.decisionId };
+    }
+  }
+
+  // 3. a disabled stage passes the freight through
+  if (!ds.state.stages[stage].enabled) {
+    const toggle = ds.state.stages[stage];
+    const note = toggle.note ? ` (${toggle.changedBy ?? 'configuration'}: "${toggle.note}")` : '';
+    return finish([reason('stage_disabled', 'allow', `Stage ${stage} is disabled${note}; the promotion steps are skipped and the freight passes through.`)], {
+      skip: true,
+    });
+  }
+
+  // the stage's policies
+  const ctx: PolicyContext = { input, stage, policy: ds.policies[stage], ds, now, market, grant: null };
+  const reasons: Reason[] = [];
+  let approval: ApprovalRecord | null = null;
+  for (const policy of POLICIES) {
+    const result = policy(ctx);
+    reasons.push(...result.reasons);
+    if (result.grant !== undefined) ctx.grant = result.grant;
+    if (result.approval !== undefined) approval = result.approval;
+  }
+  return finish(reasons, { grant: ctx.grant, approval });
+}

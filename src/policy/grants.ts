@@ -1,0 +1,60 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { DateTime } from 'luxon';
+import type { GrantRecord } from './state.ts';
+
+/** True while a grant can still cover a promotion: open and not past its expiry. */
+export function isGrantLive(grant: GrantRecord, now: DateTime): boolean {
+  return grant.status === 'open' && now.toMillis() < Date.parse(grant.expiresAt);
+}
+
+/** Open grants whose expiry has passed: the shell records their expiry the first time they are noticed. */
+export function findExpiredGrants(grants: Iterable<GrantRecord>, now: DateTime): GrantRecord[] {
+  const out: GrantRecord[] = [];
+  for (const g of grants) if (g.status === 'open' && now.toMillis() >= Date.parse(g.expiresAt)) out.push(g);
+  return out;
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+/**
+ * The grant a presented token names, compared in constant time against every stored hash, or
+ * null when no grant carries that token.
+ */
+export function findGrantByTokenHash(grants: Iterable<GrantRecord>, tokenHash: string): GrantRecord | null {
+  let found: GrantRecord | null = null;
+  for (const g of grants) if (sameHash(g.tokenHash, tokenHash) && found === null) found = g;
+  return found;
+}
+
+export interface GrantTarget {
+  project: string;
+  stage: string;
+  imageTag: string;
+}
+
+/** Whether the grant is bound to exactly this project, stage and image tag. */
+export function grantMatches(grant: GrantRecord, target: GrantTarget): boolean {
+  return grant.project === target.project && grant.stage === target.stage && grant.imageTag === target.imageTag;
+}
+
+/**
+ * The oldest live grant for this project+stage+imageTag that no in-flight decision holds, or null.
+ * Oldest first, so the grant closest to expiring is the one spent.
+ */
+export function findCoveringGrant(
+  grants: Iterable<GrantRecord>,
+  target: GrantTarget,
+  now: DateTime,
+  reserved: ReadonlySet<string>,
+): GrantRecord | null {
+  let best: GrantRecord | null = null;
+  for (const g of grants) {
+    if (!grantMatches(g, target) || !isGrantLive(g, now) || reserved.has(g.id)) continue;
+    if (best === null || g.expiresAt < best.expiresAt) best = g;
+  }
+  return best;
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/** An OCI image tag (the Git SHA in this pipeline). */
+export const OciTag = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}');
+
+/** A Kubernetes-style name (project, stage, promotion, freight). */
+export const KubeName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(253, 'must be at most 253 characters')
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lowercase Kubernetes name');
+
+export const ErrorSchema = z
+  .object({
+    error: z.string().describe('machine-readable code'),
+    message: z.string().describe('what went wrong, for humans'),
+    field: z.string().optional().describe('the request field at fault, e.g. body.imageTag'),
+  })
+  .catchall(z.unknown());
+
+export const ReasonSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  effect: z.enum(['allow', 'wait', 'deny']),
+});
+
+export const SessionJson = z.object({ date: z.string(), open: z.string(), close: z.string(), earlyClose: z.boolean() });
+
+export const MarketJson = z.object({
+  at: z.string(),
+  open: z.boolean(),
+  reason: z.enum(['open', 'pre_open', 'after_close', 'early_close', 'weekend', 'holiday', 'closure']),
+  holiday: z.string().nullable(),
+  session: SessionJson.nullable(),
+  nextOpen: z.string(),
+  nextClose: z.string(),
+});
+
+/** Error responses every authenticated route can give. */
+export const authErrors = { 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } as const;
+
+/** An ISO-8601 instant with an offset (e.g. 2026-11-27T17:59:59Z). */
+export const IsoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant with offset, e.g. 2026-11-27T17:59:59Z' });

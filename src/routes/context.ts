@@ -1,0 +1,33 @@
+import type { onRequestHookHandler } from 'fastify';
+import type { AuditLog } from '../audit/log.ts';
+import type { Authenticator } from '../auth/identity.ts';
+import type { Config } from '../config.ts';
+import type { DecisionService } from '../gate/decision-service.ts';
+import type { Recorder } from '../gate/recorder.ts';
+import type { Access } from '../http/guard.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Clock } from '../policy/clock.ts';
+import type { MarketCalendar } from '../policy/market-hours.ts';
+import type { StateStore } from '../store/store.ts';
+import type { Stage } from '../stages.ts';
+
+/** What route files get from buildApp: the deps plus the services built from them. */
+export interface RouteContext {
+  config: Config;
+  clock: Clock;
+  newId: (kind: string) => string;
+  store: StateStore;
+  audit: AuditLog;
+  auth: Authenticator;
+  recorder: Recorder;
+  metrics: Metrics;
+  calendar: MarketCalendar;
+  decisions: DecisionService;
+  /** grant and approval ids an in-flight change holds (shared by every writer) */
+  reserved: Set<string>;
+  guard: (access: Access) => onRequestHookHandler;
+  /** in Kubernetes mode: the image tag of each stage's current freight, read from Kargo */
+  deployedTags: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
+  /** runs a calendar computation, turning an out-of-range instant into a 400 naming `field` */
+  calendarGuard: <T>(fn: () => T, field: string) => T;
+}

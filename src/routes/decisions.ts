@@ -1,0 +1,147 @@
+import type { FastifyInstance } from 'fastify';
+import { DateTime } from 'luxon';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { hashToken } from '../auth/local-tokens.ts';
+import { AuditUnavailableError } from '../audit/log.ts';
+import { auditUnavailable } from '../http/errors.ts';
+import { identityOf } from '../http/request-identity.ts';
+import type { DecisionInput, Outcome } from '../policy/decide.ts';
+import { marketStateToJson } from '../policy/market-hours.ts';
+import type { RouteContext } from './context.ts';
+import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, authErrors } from './common-schemas.ts';
+
+/** Optional free text Kargo may render empty (e.g. the actor of an auto-promotion): empty means absent. */
+const OptionalText = z
+  .string()
+  .max(256, 'must be at most 256 characters')
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? null : v));
+
+export const DecisionRequest = z.strictObject({
+  project: KubeName.max(63),
+  stage: KubeName.max(63),
+  imageTag: OciTag,
+  promotion: KubeName.optional(),
+  freight: KubeName.optional(),
+  actor: OptionalText,
+  rollback: z.boolean().optional(),
+  breakGlassToken: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
+});
+
+export const PreviewRequest = DecisionRequest.extend({ at: IsoInstant.optional() });
+
+export const DecisionResponse = z.object({
+  id: z.string().describe('decision id (for a replay: the id of the original allow)'),
+  decision: z.enum(['allow', 'wait', 'deny']),
+  allowed: z.boolean(),
+  skip: z.boolean().describe('true when the stage is disabled: the promotion steps after the gate are skipped'),
+  replayed: z.boolean(),
+  preview: z.boolean(),
+  reasons: z.array(ReasonSchema),
+  message: z.string(),
+  project: z.string(),
+  stage: z.string(),
+  imageTag: z.string(),
+  promotion: z.string().nullable(),
+  market: MarketJson,
+  breakGlass: z
+    .object({ id: z.string(), requestedBy: z.string(), justification: z.string(), expiresAt: z.string(), consumed: z.boolean() })
+    .nullable(),
+  approval: z.object({ id: z.string(), approvedBy: z.string(), notes: z.string(), consumed: z.boolean() }).nullable(),
+  audit: z.object({ seq: z.number(), hash: z.string() }).nullable(),
+  at: z.string(),
+});
+type DecisionResponseBody = z.infer<typeof DecisionResponse>;
+
+function toInput(body: z.infer<typeof DecisionRequest>): DecisionInput {
+  return {
+    project: body.project,
+    stage: body.stage,
+    imageTag: body.imageTag,
+    promotion: body.promotion ?? null,
+    breakGlassTokenHash: body.breakGlassToken ? hashToken(body.breakGlassToken) : null,
+  };
+}
+
+function toResponse(
+  id: string,
+  input: DecisionInput,
+  outcome: Outcome,
+  at: DateTime,
+  audit: { seq: number; hash: string } | null,
+): DecisionResponseBody {
+  const consumed = outcome.decision === 'allow' && outcome.replayOf === null && audit !== null;
+  return {
+    id,
+    decision: outcome.decision,
+    allowed: outcome.decision === 'allow',
+    skip: outcome.skip,
+    replayed: outcome.replayOf !== null,
+    preview: audit === null,
+    reasons: outcome.reasons,
+    message: outcome.message,
+    project: input.project,
+    stage: input.stage,
+    imageTag: input.imageTag,
+    promotion: input.promotion,
+    market: marketStateToJson(outcome.market),
+    breakGlass: outcome.grant
+      ? { id: outcome.grant.id, requestedBy: outcome.grant.requestedBy, justification: outcome.grant.justification, expiresAt: outcome.grant.expiresAt, consumed }
+      : null,
+    approval: outcome.approval ? { id: outcome.approval.id, approvedBy: outcome.approval.approvedBy, notes: outcome.approval.notes, consumed } : null,
+    audit,
+    at: at.toISO() as string,
+  };
+}
+
+/** POST /v1/decisions (Kargo's gate step) and POST /v1/decisions/preview. */
+export function decisionRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+
+    r.post('/v1/decisions', {
+      onRequest: ctx.guard({ resource: 'decisions', verb: 'create' }),
+      schema: {
+        summary: 'May this promotion proceed? Records the answer in the audit log before replying.',
+        tags: ['decisions'],
+        body: DecisionRequest,
+        response: { 200: DecisionResponse, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const input = toInput(req.body);
+        try {
+          const done = await ctx.decisions.decide(input, {
+            actor: identityOf(req),
+            requestedBy: req.body.actor,
+            freight: req.body.freight ?? null,
+            rollback: req.body.rollback ?? null,
+            requestId: req.id,
+          });
+          ctx.metrics.decisions.inc({ stage: input.stage, decision: done.outcome.decision });
+          req.log.info({ decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq }, 'decision');
+          return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
+        } catch (err) {
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        }
+      },
+    });
+
+    r.post('/v1/decisions/preview', {
+      onRequest: ctx.guard('authenticated'),
+      schema: {
+        summary: 'The same evaluation at an optional instant; consumes and records nothing.',
+        tags: ['decisions'],
+        body: PreviewRequest,
+        response: { 200: DecisionResponse, 400: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const input = toInput(req.body);
+        const at = req.body.at ? DateTime.fromISO(req.body.at, { setZone: true }).toUTC() : ctx.clock.now();
+        const outcome = ctx.calendarGuard(() => ctx.decisions.preview(input, at), 'body.at');
+        return toResponse(`preview-${req.id}`, input, outcome, at, null);
+      },
+    });
+  };
+}

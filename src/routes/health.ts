@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { RouteContext } from './context.ts';
+
+const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string() })) });
+
+/** GET /healthz (the process serves) and GET /readyz (the audit log can be written). Public. */
+export function healthRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.get('/healthz', { schema: { tags: ['health'], response: { 200: Health } } }, async () => ({
+      status: 'ok' as const,
+      checks: { process: { ok: true, message: 'serving' } },
+    }));
+    r.get('/readyz', { schema: { tags: ['health'], response: { 200: Health, 503: Health } } }, async (_req, reply) => {
+      const writable = ctx.audit.writable();
+      const persistError = ctx.store.lastWriteError();
+      const checks = {
+        audit: { ok: writable, message: writable ? `writable, head seq ${ctx.audit.head().seq}` : 'audit log cannot be written: decisions are refused (503)' },
+        state: { ok: persistError === null, message: persistError ? `state checkpoint not written (${persistError.message}); the audit log still holds every change` : 'checkpoint written' },
+      };
+      // readiness follows the audit log only: the state checkpoint is rebuilt from it
+      reply.code(writable ? 200 : 503);
+      return { status: writable ? ('ok' as const) : ('unavailable' as const), checks };
+    });
+  };
+}

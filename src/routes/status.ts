@@ -1,0 +1,102 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { isApprovalLive } from '../policy/approvals.ts';
+import { isGrantLive } from '../policy/grants.ts';
+import { marketStateToJson } from '../policy/market-hours.ts';
+import { STAGES } from '../stages.ts';
+import type { RouteContext } from './context.ts';
+import { MarketJson, ReasonSchema } from './common-schemas.ts';
+
+const LastDecision = z.object({
+  id: z.string(),
+  at: z.string(),
+  decision: z.enum(['allow', 'wait', 'deny']),
+  imageTag: z.string(),
+  promotion: z.string().nullable(),
+  skip: z.boolean(),
+  reasons: z.array(ReasonSchema),
+  message: z.string(),
+});
+
+export const StatusResponse = z.object({
+  at: z.string(),
+  project: z.string(),
+  authMode: z.enum(['local', 'kubernetes']),
+  market: MarketJson,
+  stages: z.array(
+    z.object({
+      name: z.enum(STAGES),
+      enabled: z.boolean(),
+      note: z.string().nullable(),
+      changedBy: z.string().nullable(),
+      changedAt: z.string().nullable(),
+      policy: z.object({ requireIntegrationTests: z.boolean(), marketHours: z.enum(['wait', 'deny']).nullable(), requireApproval: z.boolean() }),
+      /** true while the market is open and the stage's policy holds promotions for it */
+      blockedByMarket: z.boolean(),
+      deployed: z.object({ imageTag: z.string(), source: z.enum(['kargo', 'gate']), at: z.string().nullable() }).nullable(),
+      lastDecision: LastDecision.nullable(),
+    }),
+  ),
+  grants: z.array(
+    z.object({ id: z.string(), project: z.string(), stage: z.string(), imageTag: z.string(), justification: z.string(), requestedBy: z.string(), issuedAt: z.string(), expiresAt: z.string() }),
+  ),
+  approvals: z.array(
+    z.object({ id: z.string(), project: z.string(), stage: z.string(), imageTag: z.string(), notes: z.string(), approvedBy: z.string(), approvedAt: z.string(), expiresAt: z.string() }),
+  ),
+  waiting: z.array(
+    z.object({ project: z.string(), stage: z.string(), imageTag: z.string(), promotion: z.string(), since: z.string(), lastSeen: z.string(), reasons: z.array(ReasonSchema), message: z.string() }),
+  ),
+  audit: z.object({ seq: z.number(), hash: z.string(), writable: z.boolean() }),
+});
+
+/** GET /status and /v1/status: the dashboards' view. Public; never carries tokens or their hashes. */
+export function statusRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    const handler = async () => {
+      const now = ctx.clock.now();
+      const state = ctx.store.read();
+      const market = ctx.calendar.state(now);
+      const kargoTags = ctx.deployedTags?.() ?? null;
+      return {
+        at: now.toISO() as string,
+        project: ctx.config.project,
+        authMode: ctx.config.auth,
+        market: marketStateToJson(market),
+        stages: STAGES.map((name) => {
+          const policy = ctx.config.stages[name];
+          const toggle = state.stages[name];
+          const fromKargo = kargoTags?.[name];
+          const fromGate = state.allowedTags[name];
+          return {
+            name,
+            enabled: toggle.enabled,
+            note: toggle.note,
+            changedBy: toggle.changedBy,
+            changedAt: toggle.changedAt,
+            policy: { requireIntegrationTests: policy.requireIntegrationTests, marketHours: policy.marketHours, requireApproval: policy.requireApproval },
+            blockedByMarket: market.open && toggle.enabled && policy.marketHours !== null,
+            deployed: fromKargo
+              ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at }
+              : fromGate
+                ? { imageTag: fromGate.imageTag, source: 'gate' as const, at: fromGate.at }
+                : null,
+            lastDecision: state.lastDecisions[name] ?? null,
+          };
+        }),
+        grants: Object.values(state.grants)
+          .filter((g) => isGrantLive(g, now))
+          .map(({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt }) => ({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt })),
+        approvals: Object.values(state.approvals)
+          .filter((a) => isApprovalLive(a, now))
+          .map(({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt }) => ({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt })),
+        waiting: Object.values(state.waiting).sort((a, b) => a.since.localeCompare(b.since)),
+        audit: { ...ctx.audit.head(), writable: ctx.audit.writable() },
+      };
+    };
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const schema = { summary: 'Market, stages, open grants, pending approvals, waiting promotions', tags: ['status'], response: { 200: StatusResponse } };
+    r.get('/v1/status', { schema }, handler);
+    r.get('/status', { schema: { ...schema, hide: true } }, handler);
+  };
+}

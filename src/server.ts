@@ -1,0 +1,93 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import closeWithGrace from 'close-with-grace';
+import { DateTime } from 'luxon';
+import { buildApp } from './app.ts';
+import { openFileAuditLog } from './audit/file-log.ts';
+import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
+import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
+import { ConfigError, parseConfig } from './config.ts';
+import { replayAuditTail } from './gate/recorder.ts';
+import { createIdFactory } from './ids.ts';
+import { createLogger } from './logger.ts';
+import { clockFrom, type Clock } from './policy/clock.ts';
+import { createMarketCalendar } from './policy/market-hours.ts';
+import { emptyState } from './policy/state.ts';
+import { acquireDataDirLock, isProcessAlive } from './store/data-dir-lock.ts';
+import { openLowdbStore } from './store/lowdb-store.ts';
+
+/**
+ * The process: the only place that reads the environment, touches the real clock, listens and
+ * handles signals. Everything else is built by buildApp from what this file hands it.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    const file = process.env['GATE_CONFIG'];
+    config = parseConfig(process.env, file ? await readFile(file, 'utf8') : null);
+  } catch (err) {
+    if (err instanceof ConfigError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      process.stderr.write(`gate: cannot start: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const realClock: Clock = { now: () => DateTime.utc() };
+  const clock = config.now ? clockFrom(DateTime.fromISO(config.now, { setZone: true }), () => performance.now()) : realClock;
+  if (config.now) log.warn({ GATE_NOW: config.now }, '*** GATE_NOW is set: the gate clock started at this instant, not the real time. Demos and tests only. ***');
+
+  const newId = createIdFactory();
+  const dataDir = resolve(config.dataDir);
+  await mkdir(join(dataDir, 'audit'), { recursive: true });
+  const lock = await acquireDataDirLock({ dir: dataDir, host: hostname(), pid: process.pid, now: Date.now, isAlive: isProcessAlive });
+
+  const audit = await openFileAuditLog({
+    dir: join(dataDir, 'audit'),
+    fsync: config.audit.fsync,
+    maxFileBytes: config.audit.maxFileBytes,
+    logger: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
+  });
+  const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages));
+  const replayed = await replayAuditTail(audit, store);
+  if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
+
+  let auth;
+  if (config.auth === 'local') {
+    const file = tokenFilePath(dataDir);
+    const made = await bootstrapLocalTokens(file, new Date(), newId);
+    if (made.length > 0) {
+      // printed once, on stderr, never through the logger
+      process.stderr.write(
+        `\n=== First start: local tokens created in ${file} (only their hashes are stored). They are shown once: ===\n` +
+          made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n') +
+          `\n=== Create more with: npm run gate -- token create --name NAME --roles operator,approver,ci ===\n\n`,
+      );
+    }
+    auth = createLocalAuthenticator(file);
+  } else {
+    throw new ConfigError('GATE_AUTH=kubernetes is not available in this build yet');
+  }
+
+  const calendar = createMarketCalendar(config.market);
+  const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log });
+
+  closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'fatal error, shutting down');
+    else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+    await app.close();
+    await audit.close();
+    await store.flush();
+    await lock.release();
+    log.info('stopped cleanly');
+  });
+
+  const address = await app.listen({ host: config.host, port: config.port });
+  log.info({ address, dataDir, auth: config.auth, project: config.project, auditHead: audit.head() }, 'gate listening');
+}
+
+main().catch((err) => {
+  process.stderr.write(`gate: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

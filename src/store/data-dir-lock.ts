@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The data directory is held by another live gate. */
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError';
+}
+
+interface LockFile {
+  owner: string;
+  host: string;
+  pid: number;
+  acquiredAt: string;
+  renewedAt: string;
+}
+
+export interface LockOptions {
+  dir: string;
+  host: string;
+  pid: number;
+  /** wall-clock milliseconds (leases are real time, never the GATE_NOW demo clock) */
+  now: () => number;
+  /** is a process with this pid alive on this host? */
+  isAlive: (pid: number) => boolean;
+  /** a lease not renewed for this long is taken over (another host, e.g. the pod moved) */
+  leaseMs?: number;
+  /** renewal period; default leaseMs / 3 */
+  renewMs?: number;
+}
+
+export interface DataDirLock {
+  readonly file: string;
+  /** Stops renewing and removes the lock file if it is still ours. */
+  release(): Promise<void>;
+}
+
+async function readLock(file: string): Promise<LockFile | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as LockFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (err instanceof SyntaxError) return null; // a torn lock file holds nothing
+    throw err;
+  }
+}
+
+/**
+ * Takes the single-writer lock of a data directory (`<dir>/gate.lock`). Refuses with
+ * DataDirLockedError while another live gate holds it. Never blocks the restart of a crashed
+ * gate: on the same host a holder whose process is gone (or is this very pid, as after a
+ * container restart) is stale; on another host (NFS, the pod moved) the holder's lease must
+ * have expired.
+ */
+export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const renewMs = opts.renewMs ?? Math.floor(leaseMs / 3);
+  const file = join(opts.dir, 'gate.lock');
+  const owner = randomUUID();
+  const stamp = (acquiredAt: string): LockFile => {
+    const now = new Date(opts.now()).toISOString();
+    return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now };
+  };
+  const write = async (lock: LockFile, exclusive: boolean): Promise<void> => {
+    if (exclusive) {
+      await writeFile(file, JSON.stringify(lock), { flag: 'wx' });
+      return;
+    }
+    const tmp = `${file}.${owner}.tmp`;
+    await writeFile(tmp, JSON.stringify(lock));
+    await rename(tmp, file);
+  };
+
+  const acquiredAt = new Date(opts.now()).toISOString();
+  try {
+    await write(stamp(acquiredAt), true);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const held = await readLock(file);
+    if (held) {
+      const sameHost = held.host === opts.host;
+      const gone = sameHost && (held.pid === opts.pid || !opts.isAlive(held.pid));
+      const expired = opts.now() - Date.parse(held.renewedAt) > leaseMs;
+      if (!gone && !(expired && !sameHost)) {
+        const why = sameHost
+          ? `process ${held.pid} on this host is still running`
+          : `its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - (opts.now() - Date.parse(held.renewedAt))) / 1000)} s from now`;
+        throw new DataDirLockedError(
+          `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${why}. ` +
+            `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere.`,
+        );
+      }
+    }
+    await write(stamp(acquiredAt), false);
+    const check = await readLock(file);
+    if (check?.owner !== owner) throw new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock at the same moment`);
+  }
+
+  let stopped = false;
+  const timer = setInterval(() => {
+    void (async () => {
+      const current = await readLock(file).catch(() => null);
+      if (stopped) return;
+      if (current && current.owner !== owner) return; // taken over: our lease expired; the audit log refuses via its own checks
+      await write(stamp(acquiredAt), false).catch(() => undefined);
+    })();
+  }, renewMs);
+  timer.unref();
+
+  return {
+    file,
+    release: async () => {
+      stopped = true;
+      clearInterval(timer);
+      const current = await readLock(file).catch(() => null);
+      if (current?.owner === owner) await rm(file, { force: true });
+    },
+  };
+}
+
+/** process.kill(pid, 0) as a liveness probe: true unless the process does not exist. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,63 @@
+import type { GateState } from '../policy/state.ts';
+
+/**
+ * The gate's mutable state behind one serialised transaction. The state is a checkpoint of the
+ * audit log: losing the latest writes is recoverable (start-up replays the newer audit records),
+ * so persisting is coalesced and never on the answer's critical path.
+ */
+export interface StateStore {
+  /** The current state. Treat it as read-only: change it only inside update(). */
+  read(): GateState;
+  /**
+   * Runs fn on the state (synchronously, so no other update interleaves), then persists.
+   * Resolves with fn's result once a write that includes this change has finished.
+   * Concurrent updates share writes.
+   */
+  update<T>(fn: (state: GateState) => T): Promise<T>;
+  /** Resolves when everything changed so far is written. */
+  flush(): Promise<void>;
+  /** Whether the last write failed (reported on /readyz as a warning, not fatal: the audit log is the source of truth). */
+  lastWriteError(): Error | null;
+}
+
+/**
+ * Coalesces writes: at most one in flight and one pending; every update resolves after a write
+ * that started after it. `write` receives nothing: it persists the current state.
+ */
+export function createWriteCoalescer(write: () => Promise<void>): { schedule(): Promise<void>; lastError(): Error | null } {
+  let inFlight: Promise<void> | null = null;
+  let pending: Promise<void> | null = null;
+  let lastError: Error | null = null;
+
+  const run = async (): Promise<void> => {
+    try {
+      await write();
+      lastError = null;
+    } catch (err) {
+      lastError = err as Error;
+      throw err;
+    }
+  };
+
+  const schedule = (): Promise<void> => {
+    if (pending) return pending;
+    if (!inFlight) {
+      inFlight = run().finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
+    }
+    const after = inFlight;
+    pending = after
+      .catch(() => undefined)
+      .then(() => {
+        pending = null;
+        inFlight = run().finally(() => {
+          inFlight = null;
+        });
+        return inFlight;
+      });
+    return pending;
+  };
+  return { schedule, lastError: () => lastError };
+}

@@ -1,0 +1,226 @@
+import t from 'tap';
+import { DateTime } from 'luxon';
+import { parseConfig } from '../../src/config.ts';
+import { type DecisionInput, type DecisionState, decide } from '../../src/policy/decide.ts';
+import { createMarketCalendar } from '../../src/policy/market-hours.ts';
+import { type ApprovalRecord, type GateState, type GrantRecord, emptyState, promotionKey } from '../../src/policy/state.ts';
+
+const OPEN = '2026-11-25T15:00:00Z'; // Wed 10:00 ET, closes 16:00 ET
+const CLOSED = '2026-11-25T22:00:00Z'; // Wed 17:00 ET
+const WEEKEND = '2026-11-28T15:00:00Z'; // Saturday
+const config = parseConfig({});
+const calendar = createMarketCalendar(config.market);
+
+const PASSED = { imageTag: 'abc123', passed: true, exitCode: 0, counts: { passed: 10, failed: 0, skipped: 0, total: 10 }, recordedAt: '2026-11-25T14:00:00Z', recordedBy: 'ci', artifact: 'a' };
+const FAILED = { ...PASSED, passed: false, exitCode: 3, counts: { passed: 7, failed: 3, skipped: null, total: 10 } };
+
+function grant(over: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    id: 'bg_1',
+    project: 'stonks-pipeline',
+    stage: 'paper',
+    imageTag: 'abc123',
+    tokenHash: 'aa'.repeat(32),
+    justification: 'hotfix for a broken order router',
+    requestedBy: 'olivia',
+    issuedAt: '2026-11-25T14:50:00Z',
+    expiresAt: '2026-11-25T15:20:00Z',
+    status: 'open',
+    closedAt: null,
+    closedBy: null,
+    consumedBy: null,
+    ...over,
+  };
+}
+
+function approval(over: Partial<ApprovalRecord> = {}): ApprovalRecord {
+  return {
+    id: 'ap_1',
+    project: 'stonks-pipeline',
+    stage: 'live',
+    imageTag: 'abc123',
+    notes: 'reviewed the diff and the paper P&L',
+    approvedBy: 'alice',
+    approvedAt: '2026-11-25T14:00:00Z',
+    expiresAt: '2026-11-26T14:00:00Z',
+    status: 'open',
+    closedAt: null,
+    consumedBy: null,
+    ...over,
+  };
+}
+
+interface Setup {
+  tests?: 'passed' | 'failed' | 'none';
+  grants?: GrantRecord[];
+  approvals?: ApprovalRecord[];
+  disabled?: string[];
+  reserved?: string[];
+  promotions?: GateState['promotions'];
+  sod?: boolean;
+}
+
+function state(s: Setup): DecisionState {
+  const st = emptyState(config.stages);
+  if ((s.tests ?? 'passed') !== 'none') st.testResults['abc123'] = s.tests === 'failed' ? FAILED : PASSED;
+  for (const g of s.grants ?? []) st.grants[g.id] = g;
+  for (const a of s.approvals ?? []) st.approvals[a.id] = a;
+  for (const d of s.disabled ?? []) st.stages[d as 'beta'].enabled = false;
+  st.promotions = s.promotions ?? {};
+  return { project: 'stonks-pipeline', policies: config.stages, state: st, reserved: new Set(s.reserved ?? []), calendar, separationOfDuties: s.sod ?? false };
+}
+
+function input(over: Partial<DecisionInput> = {}): DecisionInput {
+  return { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', promotion: 'promo-1', breakGlassTokenHash: null, ...over };
+}
+
+interface Case {
+  name: string;
+  at: string;
+  input?: Partial<DecisionInput>;
+  setup?: Setup;
+  decision: 'allow' | 'wait' | 'deny';
+  codes: string[];
+  skip?: boolean;
+  grant?: string | null;
+  approval?: string | null;
+  message?: RegExp;
+}
+
+const cases: Case[] = [
+  // rules before any policy
+  { name: 'unknown project', at: CLOSED, input: { project: 'stonks-oracle' }, decision: 'deny', codes: ['unknown_stage'], message: /Unknown project "stonks-oracle"/ },
+  { name: 'unknown stage', at: CLOSED, input: { stage: 'prod' }, decision: 'deny', codes: ['unknown_stage'], message: /Unknown stage "prod"/ },
+  {
+    name: 'replay of an allowed promotion, even while the market is open',
+    at: OPEN,
+    setup: { promotions: { [promotionKey('stonks-pipeline', 'paper', 'promo-1')]: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', promotion: 'promo-1', decisionId: 'dec_9', at: CLOSED } } },
+    decision: 'allow',
+    codes: ['replayed'],
+  },
+  {
+    name: 'same promotion name with another tag is refused',
+    at: CLOSED,
+    input: { imageTag: 'def456' },
+    setup: { promotions: { [promotionKey('stonks-pipeline', 'paper', 'promo-1')]: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', promotion: 'promo-1', decisionId: 'dec_9', at: CLOSED } } },
+    decision: 'deny',
+    codes: ['promotion_mismatch'],
+  },
+  { name: 'disabled stage passes through even with failed tests and open market', at: OPEN, setup: { disabled: ['paper'], tests: 'failed' }, decision: 'allow', codes: ['stage_disabled'], skip: true },
+  // market hours
+  { name: 'paper, market open: wait naming 16:00 ET and the time left', at: OPEN, decision: 'wait', codes: ['tests_passed', 'market_open'], message: /closes 16:00 ET \(in 6h 0m\)/ },
+  { name: 'paper, market closed (after hours)', at: CLOSED, decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+  { name: 'paper, weekend', at: WEEKEND, decision: 'allow', codes: ['tests_passed', 'market_closed'], message: /weekend/ },
+  { name: 'paper, Thanksgiving (holiday named)', at: '2026-11-26T15:00:00Z', decision: 'allow', codes: ['tests_passed', 'market_closed'], message: /Thanksgiving/ },
+  { name: 'paper, 12:59:59 on the early close', at: '2026-11-27T17:59:59Z', decision: 'wait', codes: ['tests_passed', 'market_open'], message: /13:00 ET \(early close\)/ },
+  { name: 'paper, 13:00:00 on the early close', at: '2026-11-27T18:00:00Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+  { name: 'paper, 09:29:59', at: '2026-11-25T14:29:59Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+  { name: 'paper, 09:30:00', at: '2026-11-25T14:30:00Z', decision: 'wait', codes: ['tests_passed', 'market_open'] },
+  { name: 'paper, 15:59:59', at: '2026-11-25T20:59:59Z', decision: 'wait', codes: ['tests_passed', 'market_open'], message: /in 1s/ },
+  { name: 'paper, 16:00:00', at: '2026-11-25T21:00:00Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+  { name: 'beta ignores the market', at: OPEN, input: { stage: 'beta' }, decision: 'allow', codes: ['tests_passed'] },
+  {
+    name: 'live, market open: deny (and still lists the missing approval)',
+    at: OPEN,
+    input: { stage: 'live' },
+    decision: 'deny',
+    codes: ['tests_passed', 'market_open', 'awaiting_approval'],
+    message: /live promotions are refused during market hours/,
+  },
+  { name: 'live, market closed, no approval: wait', at: CLOSED, input: { stage: 'live' }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
+  { name: 'live, market closed, approved: allow consuming the approval', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval()] }, decision: 'allow', codes: ['tests_passed', 'market_closed', 'approval_applied'], approval: 'ap_1' },
+  // tests
+  { name: 'tests pending: wait', at: CLOSED, setup: { tests: 'none' }, decision: 'wait', codes: ['tests_pending', 'market_closed'] },
+  { name: 'tests failed: deny with counts and exit code', at: CLOSED, setup: { tests: 'failed' }, decision: 'deny', codes: ['tests_failed', 'market_closed'], message: /exit code 3, 3 failed, 7 passed, 10 total/ },
+  { name: 'tests failed beats market open (deny over wait), all reasons listed', at: OPEN, setup: { tests: 'failed' }, decision: 'deny', codes: ['tests_failed', 'market_open'] },
+  { name: 'tests pending and market open: wait with both reasons', at: OPEN, setup: { tests: 'none' }, decision: 'wait', codes: ['tests_pending', 'market_open'] },
+  { name: 'integration stage disabled lifts the test requirement', at: CLOSED, setup: { tests: 'none', disabled: ['integration'] }, decision: 'allow', codes: ['tests_not_required', 'market_closed'] },
+  // grants
+  { name: 'grant covers the market for its project+stage+tag', at: OPEN, setup: { grants: [grant()] }, decision: 'allow', codes: ['tests_passed', 'break_glass_applied'], grant: 'bg_1' },
+  { name: 'grant does not cover failed tests', at: OPEN, setup: { grants: [grant()], tests: 'failed' }, decision: 'deny', codes: ['tests_failed', 'break_glass_applied'], grant: 'bg_1' },
+  { name: 'grant covers market but approval still missing (live): wait, grant not consumed', at: OPEN, input: { stage: 'live' }, setup: { grants: [grant({ stage: 'live' })] }, decision: 'wait', codes: ['tests_passed', 'break_glass_applied', 'awaiting_approval'], grant: 'bg_1' },
+  { name: 'grant + approval on live: allow', at: OPEN, input: { stage: 'live' }, setup: { grants: [grant({ stage: 'live' })], approvals: [approval()] }, decision: 'allow', codes: ['tests_passed', 'break_glass_applied', 'approval_applied'], grant: 'bg_1', approval: 'ap_1' },
+  { name: 'grant for another stage never applies', at: OPEN, setup: { grants: [grant({ stage: 'live' })] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'grant for another tag never applies', at: OPEN, setup: { grants: [grant({ imageTag: 'zzz999' })] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'expired grant never applies', at: OPEN, setup: { grants: [grant({ expiresAt: '2026-11-25T15:00:00Z' })] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'revoked grant never applies', at: OPEN, setup: { grants: [grant({ status: 'revoked' })] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'consumed grant never applies', at: OPEN, setup: { grants: [grant({ status: 'consumed' })] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'grant held by an in-flight decision does not apply', at: OPEN, setup: { grants: [grant()], reserved: ['bg_1'] }, decision: 'wait', codes: ['tests_passed', 'market_open'], grant: null },
+  { name: 'grant is not needed (nor used) while the market is closed', at: CLOSED, setup: { grants: [grant()] }, decision: 'allow', codes: ['tests_passed', 'market_closed'], grant: null },
+  { name: 'presented token selects its grant', at: OPEN, input: { breakGlassTokenHash: 'aa'.repeat(32) }, setup: { grants: [grant()] }, decision: 'allow', codes: ['tests_passed', 'break_glass_applied'], grant: 'bg_1' },
+  { name: 'unknown token: noted, market still holds', at: OPEN, input: { breakGlassTokenHash: 'bb'.repeat(32) }, decision: 'wait', codes: ['tests_passed', 'break_glass_invalid', 'market_open'] },
+  { name: 'token of a grant for another tag: noted, not applied', at: OPEN, input: { breakGlassTokenHash: 'aa'.repeat(32) }, setup: { grants: [grant({ imageTag: 'zzz999' })] }, decision: 'wait', codes: ['tests_passed', 'break_glass_invalid', 'market_open'] },
+  // separation of duties
+  {
+    name: 'SoD: the grant requester as only approver does not count',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: { sod: true, grants: [grant({ stage: 'live', requestedBy: 'alice' })], approvals: [approval({ approvedBy: 'alice' })] },
+    decision: 'wait',
+    codes: ['tests_passed', 'break_glass_applied', 'awaiting_approval'],
+    message: /separation of duties/,
+  },
+  {
+    name: 'SoD: another approver counts',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: { sod: true, grants: [grant({ stage: 'live', requestedBy: 'alice' })], approvals: [approval({ approvedBy: 'alice' }), approval({ id: 'ap_2', approvedBy: 'bob' })] },
+    decision: 'allow',
+    codes: ['tests_passed', 'break_glass_applied', 'approval_applied'],
+    approval: 'ap_2',
+  },
+  {
+    name: 'SoD off: the grant requester may approve',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: { grants: [grant({ stage: 'live', requestedBy: 'alice' })], approvals: [approval({ approvedBy: 'alice' })] },
+    decision: 'allow',
+    codes: ['tests_passed', 'break_glass_applied', 'approval_applied'],
+  },
+  // approvals
+  { name: 'approval for another tag does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ imageTag: 'zzz999' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
+  { name: 'expired approval does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ expiresAt: '2026-11-25T21:00:00Z' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
+  { name: 'consumed approval does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ status: 'consumed' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
+];
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const out = decide(input(c.input), state(c.setup ?? {}), DateTime.fromISO(c.at, { zone: 'utc' }));
+    t.equal(out.decision, c.decision, 'decision');
+    t.same(
+      out.reasons.map((r) => r.code),
+      c.codes,
+      'every reason listed, in policy order',
+    );
+    t.equal(out.skip, c.skip ?? false, 'skip');
+    if (c.grant !== undefined) t.equal(out.grant?.id ?? null, c.grant, 'grant');
+    if (c.approval !== undefined) t.equal(out.approval?.id ?? null, c.approval, 'approval');
+    if (c.message) t.match(out.message, c.message, 'message');
+    // the message leads with what decides it
+    const deciding = out.reasons.find((r) => r.effect === out.decision);
+    if (deciding && out.decision !== 'allow') t.ok(out.message.startsWith(deciding.message), 'message starts with the deciding reason');
+  });
+}
+
+t.test('expired grants and approvals are reported for recording', async (t) => {
+  const out = decide(
+    input(),
+    state({ grants: [grant({ expiresAt: '2026-11-25T14:00:00Z' })], approvals: [approval({ expiresAt: '2026-11-25T14:00:00Z' })] }),
+    DateTime.fromISO(OPEN),
+  );
+  t.same(out.expired.grants.map((g) => g.id), ['bg_1']);
+  t.same(out.expired.approvals.map((a) => a.id), ['ap_1']);
+});
+
+t.test('the oldest-expiring of two matching grants is the one used', async (t) => {
+  const out = decide(input(), state({ grants: [grant({ id: 'bg_late', expiresAt: '2026-11-25T16:00:00Z' }), grant({ id: 'bg_soon' })] }), DateTime.fromISO(OPEN));
+  t.equal(out.grant?.id, 'bg_soon');
+});
+
+t.test('decide is pure: the state is not changed', async (t) => {
+  const ds = state({ grants: [grant()], approvals: [approval()] });
+  const before = JSON.stringify(ds.state);
+  decide(input(), ds, DateTime.fromISO(OPEN));
+  decide(input({ stage: 'live' }), ds, DateTime.fromISO(CLOSED));
+  t.equal(JSON.stringify(ds.state), before);
+});
