@@ -214,7 +214,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       }
       if (created.length > 0 && fsync) await fs.syncDir(dir);
       if (fh !== null) {
-        //MUT
+        await fh.truncate(durable.size);
         if (fsync) await fh.datasync();
       }
     } catch (rollbackErr) {
