@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import t from 'tap';
+import { canonicalJson, hashRecord } from '../../src/audit/canonical-json.ts';
+import { GENESIS_HASH } from '../../src/audit/event.ts';
+
+t.test('canonicalJson', async (t) => {
+  const cases: { name: string; value: unknown; want: string }[] = [
+    { name: 'keys sorted', value: { b: 1, a: 2, c: 3 }, want: '{"a":2,"b":1,"c":3}' },
+    { name: 'nested keys sorted, arrays in order', value: { z: [3, { y: 1, x: 2 }, 1], a: { d: null, c: 'x' } }, want: '{"a":{"c":"x","d":null},"z":[3,{"x":2,"y":1},1]}' },
+    { name: 'no whitespace, strings escaped', value: { 'k"ey': 'line\nbreak "q"' }, want: '{"k\\"ey":"line\\nbreak \\"q\\""}' },
+    { name: 'undefined members dropped, undefined array items null', value: { a: undefined, b: [undefined, 1] }, want: '{"b":[null,1]}' },
+    { name: 'non-finite numbers are null', value: [Number.NaN, Infinity, -0, 1.5e300], want: '[null,null,0,1.5e+300]' },
+    { name: 'toJSON honoured (Date)', value: { at: new Date('2026-11-26T00:00:00Z') }, want: '{"at":"2026-11-26T00:00:00.000Z"}' },
+    { name: 'code-unit key order', value: { b: 1, B: 2, é: 3, a10: 4, a9: 5 }, want: '{"B":2,"a10":4,"a9":5,"b":1,"é":3}' },
+    { name: 'scalars', value: 'x', want: '"x"' },
+    { name: 'empty containers', value: { a: {}, b: [] }, want: '{"a":{},"b":[]}' },
+  ];
+  for (const c of cases) t.equal(canonicalJson(c.value), c.want, c.name);
+
+  t.test('same value, any key order: same text', async (t) => {
+    t.equal(canonicalJson({ a: 1, b: { c: 2, d: 3 } }), canonicalJson({ b: { d: 3, c: 2 }, a: 1 }));
+  });
+
+  t.test('agrees with JSON.parse(JSON.stringify()) on content', async (t) => {
+    const v = { b: [1, 'two', { three: 3 }], a: { nested: true, n: null } };
+    t.same(JSON.parse(canonicalJson(v)), JSON.parse(JSON.stringify(v)));
+  });
+
+  t.test('refuses what JSON cannot hold', async (t) => {
+    t.throws(() => canonicalJson({ n: 1n }), TypeError);
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    t.throws(() => canonicalJson(loop), TypeError);
+  });
+
+  t.test('a shared (non-circular) object twice is fine', async (t) => {
+    const shared = { x: 1 };
+    t.equal(canonicalJson({ a: shared, b: shared }), '{"a":{"x":1},"b":{"x":1}}');
+  });
+});
+
+t.test('hashRecord = sha256(prev + canonical JSON without hash)', async (t) => {
+  const rec = { seq: 1, b: 'x', a: [1] };
+  const want = createHash('sha256').update(GENESIS_HASH + '{"a":[1],"b":"x","seq":1}').digest('hex');
+  t.equal(hashRecord(GENESIS_HASH, rec), want);
+  t.equal(hashRecord(GENESIS_HASH, { ...rec, hash: 'ignored' }), want, 'hash member ignored');
+  t.not(hashRecord('1'.repeat(64), rec), want, 'prev is part of the hash');
+  t.not(hashRecord(GENESIS_HASH, { ...rec, b: 'y' }), want, 'content is part of the hash');
+});

@@ -1,0 +1,131 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { AuditUnavailableError } from '../../src/audit/log.ts';
+import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { entry, faultyFs, memoryLogger, waitFor, type FsOp } from './helpers.ts';
+
+const DAY1 = '2026-11-26T10:00:00.000Z';
+const DAY2 = '2026-11-27T10:00:00.000Z';
+
+function snapshotDir(dir: string): Record<string, string> {
+  return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'latin1')]));
+}
+
+const cases: { name: string; faults: Partial<Record<FsOp, string>>; partialWrite?: boolean; at: string }[] = [
+  { name: 'disk full mid-write (half the bytes land)', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY1 },
+  { name: 'fsync fails after a full write', faults: { datasync: 'EIO' }, at: DAY1 },
+  { name: 'write and the rollback truncate both fail', faults: { write: 'EIO', truncate: 'EIO' }, partialWrite: true, at: DAY1 },
+  { name: 'new day: the new file cannot be created', faults: { open: 'EACCES' }, at: DAY2 },
+  { name: 'new day: writing the new file fails', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY2 },
+  { name: 'new day: the directory fsync fails', faults: { syncDir: 'EIO' }, at: DAY2 },
+];
+
+for (const c of cases) {
+  t.test(`fail closed, then recover by the probe: ${c.name}`, async (t) => {
+    const dir = t.testdir();
+    const ffs = faultyFs();
+    const logger = memoryLogger();
+    const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 20, logger });
+    for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1 })]);
+    const head = log.head();
+    const before = snapshotDir(dir);
+
+    Object.assign(ffs.faults, c.faults);
+    ffs.state.partialWrite = c.partialWrite ?? false;
+    const attempts = Array.from({ length: 5 }, (_, i) => log.append([entry(10 + i, { at: c.at })]));
+    const late = (async () => {
+      await new Promise((r) => setImmediate(r));
+      return log.append([entry(20, { at: c.at })]);
+    })();
+    const settled = await Promise.allSettled([...attempts, late]);
+    for (const s of settled) t.ok(s.status === 'rejected' && s.reason instanceof AuditUnavailableError, 'append rejected with AuditUnavailableError');
+    t.equal(log.writable(), false, 'writable() false');
+    t.same(log.head(), head, 'head stays at the last durable record');
+    t.equal(log.stats().failedBatches, 1, 'one failed batch; later appends were refused without writing');
+    t.ok(logger.lines.some((l) => l.level === 'warn' && /write failed/.test(l.msg)), 'failure logged');
+
+    const page = await log.query({ limit: 50 });
+    t.same(page.records.map((r) => r.seq), [3, 2, 1], 'queries see durable records only');
+    t.same((await log.since(0)).map((r) => r.seq), [1, 2, 3]);
+
+    await new Promise((r) => setTimeout(r, 60));
+    t.equal(log.writable(), false, 'still unwritable while the fault lasts (probes fail)');
+
+    for (const k of Object.keys(c.faults) as FsOp[]) delete ffs.faults[k];
+    await waitFor(() => log.writable());
+    t.same(snapshotDir(dir), before, 'no partial record, no stray file: the directory is as before the failure');
+    t.equal(log.stats().recoveries, 1);
+    t.ok(logger.lines.some((l) => l.level === 'info' && /writable again/.test(l.msg)), 'recovery logged');
+
+    const [next] = await log.append([entry(30, { at: c.at })]);
+    t.equal(next!.seq, 4, 'next append takes seq 4');
+    t.equal(next!.prev, head.hash, 'chained to the last durable head');
+    await log.close();
+    t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
+  });
+}
+
+t.test('an append attempt retries recovery itself (probe far away), at most every 250 ms', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1)]);
+  ffs.faults.datasync = 'EIO';
+  await t.rejects(log.append([entry(2)]), AuditUnavailableError);
+  await t.rejects(log.append([entry(3)]), AuditUnavailableError, 'append retries recovery, which fails');
+  const opensAfterFirstRetry = ffs.calls.open;
+  await t.rejects(log.append([entry(4)]), AuditUnavailableError, 'refused at once right after a failed retry');
+  t.equal(ffs.calls.open, opensAfterFirstRetry, 'no second retry within 250 ms');
+  delete ffs.faults.datasync;
+  await new Promise((r) => setTimeout(r, 260));
+  const [rec] = await log.append([entry(5)]);
+  t.equal(rec!.seq, 2, 'append recovered the log and was written');
+  t.equal(log.writable(), true);
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
+});
+
+t.test('a log whose durable bytes vanished stays closed', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1)]);
+  await log.append([entry(2)]);
+  ffs.faults.write = 'EIO';
+  await t.rejects(log.append([entry(3)]), AuditUnavailableError);
+  delete ffs.faults.write;
+  const [file] = readdirSync(dir);
+  const { truncateSync } = await import('node:fs');
+  truncateSync(join(dir, file!), 10); // someone cut the file
+  await t.rejects(log.append([entry(4)]), AuditUnavailableError, 'recovery refuses to extend a shortened file');
+  t.equal(log.writable(), false);
+  await log.close();
+});
+
+t.test('close while unwritable: resolves, stops the probe, refuses what is queued', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 10 });
+  await log.append([entry(1)]);
+  ffs.faults.write = 'ENOSPC';
+  await t.rejects(log.append([entry(2)]), AuditUnavailableError);
+  await log.close();
+  const opens = ffs.calls.open;
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(ffs.calls.open, opens, 'no probe after close');
+  await t.rejects(log.append([entry(3)]), AuditUnavailableError);
+  delete ffs.faults.write;
+  t.match(await verifyAuditLog(dir), { ok: true, count: 1 });
+});
+
+t.test('without fsync nothing is synced, everything else holds', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, fsync: false });
+  await Promise.all([log.append([entry(1)]), log.append([entry(2, { at: DAY2 })])]);
+  t.equal(ffs.calls.datasync + ffs.calls.syncDir, 0);
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 2, files: 2 });
+});

@@ -1,0 +1,157 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { hashRecord } from '../../src/audit/canonical-json.ts';
+import { GENESIS_HASH, type AuditEventV1 } from '../../src/audit/event.ts';
+import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { entry } from './helpers.ts';
+
+function readAll(dir: string): { file: string; records: AuditEventV1[] }[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .map((file) => ({
+      file,
+      records: readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEventV1),
+    }));
+}
+
+function assertChain(t: Test, records: AuditEventV1[]): void {
+  let prev = GENESIS_HASH;
+  records.forEach((r, i) => {
+    t.equal(r.seq, i + 1, `seq ${i + 1}`);
+    t.equal(r.prev, prev, `prev of seq ${r.seq}`);
+    t.equal(r.hash, hashRecord(r.prev, r), `hash of seq ${r.seq} recomputes`);
+    prev = r.hash;
+  });
+}
+
+t.test('appends chain records, in one file, and the returned records are what is stored', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir });
+  t.same(log.head(), { seq: 0, hash: GENESIS_HASH }, 'empty log head is genesis');
+  const a = await log.append([entry(1)]);
+  const b = await log.append([entry(2), entry(3)]);
+  const c = await log.append([entry(4)]);
+  t.same([...a, ...b, ...c].map((r) => r.seq), [1, 2, 3, 4]);
+  t.same(log.head(), { seq: 4, hash: c[0]!.hash });
+  await log.close();
+  const files = readAll(dir);
+  t.equal(files.length, 1);
+  t.equal(files[0]!.file, 'audit-20261126-000000000001.jsonl');
+  t.same(files[0]!.records, [...a, ...b, ...c], 'file holds exactly the returned records');
+  assertChain(t, files[0]!.records);
+  t.match(await verifyAuditLog(dir), { ok: true, count: 4, files: 1, head: { seq: 4, hash: c[0]!.hash } });
+});
+
+t.test('entries become plain JSON; a bad entry is refused alone', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir });
+  const [rec] = await log.append([entry(1, { data: { when: new Date('2026-01-02T03:04:05Z'), gone: undefined } as Record<string, unknown> })]);
+  t.same(rec!.data, { when: '2026-01-02T03:04:05.000Z' });
+  const bad = { ...entry(2), type: 'nope' } as unknown as ReturnType<typeof entry>;
+  await t.rejects(log.append([entry(2), bad]), TypeError);
+  t.same(await log.append([]), [], 'empty append is a no-op');
+  const [next] = await log.append([entry(3)]);
+  t.equal(next!.seq, 2, 'the refused append used no seq');
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
+});
+
+t.test('day rollover: by the record at (UTC), and by now() when at is not an instant', async (t) => {
+  const cases = [
+    {
+      name: 'record at crosses midnight UTC',
+      ats: ['2026-11-26T23:59:59.999Z', '2026-11-27T00:00:00.000Z', '2026-11-27T09:00:00-05:00', '2026-11-28T00:00:00.000Z'],
+      nows: [] as string[],
+      files: ['audit-20261126-000000000001.jsonl', 'audit-20261127-000000000002.jsonl', 'audit-20261128-000000000004.jsonl'],
+    },
+    {
+      name: 'injected now decides for an at that is not an instant',
+      ats: ['not-an-instant', 'not-an-instant', 'not-an-instant'],
+      nows: ['2026-11-26T12:00:00Z', '2026-11-26T23:00:00Z', '2026-11-27T01:00:00Z'],
+      files: ['audit-20261126-000000000001.jsonl', 'audit-20261127-000000000003.jsonl'],
+    },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const dir = t.testdir();
+      let i = 0;
+      const log = await openFileAuditLog({ dir, now: () => new Date(c.nows[Math.min(i, c.nows.length - 1)] ?? 0) });
+      for (const at of c.ats) {
+        await log.append([entry(i, { at })]);
+        i += 1;
+      }
+      t.equal(log.stats().files, c.files.length);
+      await log.close();
+      const files = readAll(dir);
+      t.same(files.map((f) => f.file), c.files);
+      const all = files.flatMap((f) => f.records);
+      assertChain(t, all);
+      for (let f = 1; f < files.length; f++) {
+        t.equal(files[f]!.records[0]!.prev, files[f - 1]!.records.at(-1)!.hash, `${files[f]!.file} starts from the previous file's last hash`);
+      }
+      t.match(await verifyAuditLog(dir), { ok: true, count: c.ats.length, files: c.files.length });
+    });
+  }
+});
+
+t.test('size rollover: no file grows past maxFileBytes; an oversized record sits alone', async (t) => {
+  const dir = t.testdir();
+  const maxFileBytes = 2000;
+  const log = await openFileAuditLog({ dir, maxFileBytes });
+  for (let i = 0; i < 20; i++) await log.append([entry(i)]);
+  await log.append([entry(99, { data: { blob: 'x'.repeat(5000) } })]);
+  await Promise.all([log.append([entry(100)]), log.append([entry(101), entry(102)])]);
+  await log.close();
+  const files = readAll(dir);
+  t.ok(files.length >= 5, `${files.length} files`);
+  for (const f of files) {
+    const size = statSync(join(dir, f.file)).size;
+    if (f.records.some((r) => r.id === 'dec-99')) t.equal(f.records.length, 1, 'oversized record alone');
+    else t.ok(size <= maxFileBytes, `${f.file} ${size} <= ${maxFileBytes}`);
+    t.equal(f.file, `audit-20261126-${String(f.records[0]!.seq).padStart(12, '0')}.jsonl`, 'named after its first seq');
+  }
+  assertChain(t, files.flatMap((f) => f.records));
+  t.match(await verifyAuditLog(dir), { ok: true, count: 24 });
+});
+
+t.test('one append spanning a day change lands in two files and stays one group', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir });
+  await log.append([entry(0, { at: '2026-11-26T12:00:00.000Z' })]);
+  const group = await log.append([entry(1, { at: '2026-11-26T23:59:59.000Z' }), entry(2, { at: '2026-11-27T00:00:01.000Z' })]);
+  t.same(group.map((r) => r.seq), [2, 3]);
+  t.equal(log.stats().batches, 2);
+  await log.close();
+  t.same(readAll(dir).map((f) => f.records.map((r) => r.seq)), [[1, 2], [3]]);
+  t.match(await verifyAuditLog(dir), { ok: true, count: 3, files: 2 });
+});
+
+t.test('reopening continues the chain from the stored head', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  await first.append([entry(1), entry(2)]);
+  const head = first.head();
+  await first.close();
+  const second = await openFileAuditLog({ dir });
+  t.same(second.head(), head);
+  const [r] = await second.append([entry(3)]);
+  t.equal(r!.seq, 3);
+  t.equal(r!.prev, head.hash);
+  await second.close();
+  await t.rejects(second.append([entry(4)]), { name: 'AuditUnavailableError' }, 'closed log refuses');
+  t.equal(second.writable(), false);
+  t.match(await verifyAuditLog(dir), { ok: true, count: 3 });
+});
+
+t.test('close() flushes appends still queued', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir });
+  const pending = Array.from({ length: 10 }, (_, i) => log.append([entry(i)]));
+  await log.close();
+  const done = await Promise.all(pending);
+  t.same(done.map((r) => r[0]!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.match(await verifyAuditLog(dir), { ok: true, count: 10 });
+});

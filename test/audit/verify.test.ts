@@ -1,0 +1,159 @@
+import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { hashRecord } from '../../src/audit/canonical-json.ts';
+import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { runAuditVerify } from '../../src/audit/verify-command.ts';
+import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { entry } from './helpers.ts';
+
+/** 12 records in 3 files of 4, one file per day (26, 27, 28 Nov 2026) */
+async function makeLog(dir: string): Promise<string[]> {
+  const log = await openFileAuditLog({ dir });
+  for (let i = 1; i <= 12; i++) await log.append([entry(i, { at: `2026-11-${26 + Math.floor((i - 1) / 4)}T10:00:00.000Z` })]);
+  await log.close();
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+}
+
+function editLines(dir: string, file: string, edit: (lines: string[]) => string[]): void {
+  const p = join(dir, file);
+  const lines = readFileSync(p, 'utf8').split('\n').slice(0, -1);
+  writeFileSync(p, edit(lines).map((l) => `${l}\n`).join(''));
+}
+
+t.test('an intact log verifies', async (t) => {
+  const dir = t.testdir();
+  const files = await makeLog(dir);
+  t.ok(files.length >= 3, `${files.length} files`);
+  const res = await verifyAuditLog(dir);
+  t.match(res, { ok: true, count: 12, files: files.length, head: { seq: 12 } });
+});
+
+t.test('an empty or missing log', async (t) => {
+  t.same(await verifyAuditLog(t.testdir()), { ok: true, count: 0, head: { seq: 0, hash: '0'.repeat(64) }, files: 0 });
+  await t.rejects(verifyAuditLog(join(t.testdir(), 'nope')), { code: 'ENOENT' });
+});
+
+type Tamper = { name: string; apply(dir: string, files: string[]): void; seq: number | null; fileIndex: number; file?: string; line: number; reason: RegExp; count: number };
+
+// Every file holds 4 records: file 0 = seq 1..4, file 1 = seq 5..8, file 2 = seq 9..12.
+const tampers: Tamper[] = [
+  {
+    name: 'one byte of one record changed',
+    apply: (dir, files) => editLines(dir, files[1]!, (ls) => ls.map((l, i) => (i === 1 ? l.replace('"id":"dec-6"', '"id":"dec-X"') : l))),
+    seq: 6, fileIndex: 1, line: 2, reason: /hash does not match/, count: 5,
+  },
+  {
+    name: 'a line deleted',
+    apply: (dir, files) => editLines(dir, files[1]!, (ls) => ls.filter((_, i) => i !== 2)),
+    seq: 8, fileIndex: 1, line: 3, reason: /seq 8 follows seq 6 \(expected 7: record 7 missing\)/, count: 6,
+  },
+  {
+    name: 'two lines swapped',
+    apply: (dir, files) => editLines(dir, files[0]!, (ls) => [ls[0]!, ls[2]!, ls[1]!, ls[3]!]),
+    seq: 3, fileIndex: 0, line: 2, reason: /seq 3 follows seq 1/, count: 1,
+  },
+  {
+    name: 'prev changed (hash recomputed to match)',
+    apply: (dir, files) =>
+      editLines(dir, files[2]!, (ls) =>
+        ls.map((l, i) => {
+          if (i !== 0) return l;
+          const r = JSON.parse(l);
+          r.prev = 'a'.repeat(64);
+          r.hash = hashRecord(r.prev, r);
+          return JSON.stringify(Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1))));
+        }),
+      ),
+    seq: 9, fileIndex: 2, line: 1, reason: /prev does not match the hash of seq 8/, count: 8,
+  },
+  {
+    name: 'first record prev not genesis',
+    apply: (dir, files) => editLines(dir, files[0]!, (ls) => ls.map((l, i) => (i === 0 ? l.replace(/"prev":"0{64}"/, `"prev":"${'1'.repeat(64)}"`) : l))),
+    seq: 1, fileIndex: 0, line: 1, reason: /prev is not the genesis hash/, count: 0,
+  },
+  {
+    name: 'a whole middle file deleted',
+    apply: (dir, files) => unlinkSync(join(dir, files[1]!)),
+    seq: 9, fileIndex: 2, line: 1, reason: /records 5\.\.8 missing/, count: 4,
+  },
+  {
+    name: 'a file renamed out of order',
+    apply: (dir, files) => renameSync(join(dir, files[2]!), join(dir, files[2]!.replace(/\d{12}/, '000000000010'))),
+    seq: 9, fileIndex: 2, file: 'audit-20261128-000000000010.jsonl', line: 1, reason: /file name says the first seq is 10/, count: 8,
+  },
+  {
+    name: 'a line that is not JSON',
+    apply: (dir, files) => editLines(dir, files[0]!, (ls) => ls.map((l, i) => (i === 3 ? l.slice(0, 40) : l))),
+    seq: null, fileIndex: 0, line: 4, reason: /not valid JSON/, count: 3,
+  },
+  {
+    name: 'torn last line (no final newline)',
+    apply: (dir, files) => {
+      const p = join(dir, files[2]!);
+      writeFileSync(p, readFileSync(p, 'utf8').slice(0, -1));
+    },
+    seq: 12, fileIndex: 2, line: 4, reason: /torn last line: no final newline/, count: 11,
+  },
+  {
+    name: 'record reformatted (whitespace), same content',
+    apply: (dir, files) => editLines(dir, files[0]!, (ls) => ls.map((l, i) => (i === 1 ? JSON.stringify(JSON.parse(l), null, 0).replace('{', '{ ') : l))),
+    seq: 2, fileIndex: 0, line: 2, reason: /not canonical JSON/, count: 1,
+  },
+  {
+    name: 'an extra member added',
+    apply: (dir, files) => editLines(dir, files[0]!, (ls) => ls.map((l, i) => (i === 2 ? l.replace('{', '{"zzz":1,') : l))),
+    seq: 3, fileIndex: 0, line: 3, reason: /not an AuditEventV1/, count: 2,
+  },
+  {
+    name: 'a record missing a member',
+    apply: (dir, files) => editLines(dir, files[1]!, (ls) => ls.map((l, i) => (i === 0 ? l.replace(/"stage":"prod",/, '') : l))),
+    seq: 5, fileIndex: 1, line: 1, reason: /not an AuditEventV1: stage/, count: 4,
+  },
+];
+
+for (const c of tampers) {
+  t.test(`tampering is named: ${c.name}`, async (t) => {
+    const dir = t.testdir();
+    const files = await makeLog(dir);
+    c.apply(dir, files);
+    const res = await verifyAuditLog(dir);
+    t.equal(res.ok, false);
+    if (res.ok) return;
+    t.equal(res.firstBroken.seq, c.seq, 'seq');
+    t.equal(res.firstBroken.file, c.file ?? files[c.fileIndex], 'file');
+    t.equal(res.firstBroken.line, c.line, 'line');
+    t.match(res.firstBroken.reason, c.reason, 'reason');
+    t.equal(res.count, c.count, 'records checked good before it');
+  });
+}
+
+t.test('runAuditVerify prints one line and returns the exit code', async (t) => {
+  const cases = [
+    {
+      name: 'intact',
+      setup: async (dataDir: string) => void (await makeLog(join(dataDir, 'audit'))),
+      code: 0,
+      line: /^audit log OK: 12 records in 3 files, head seq 12 hash [0-9a-f]{64}$/,
+    },
+    {
+      name: 'broken',
+      setup: async (dataDir: string) => {
+        const dir = join(dataDir, 'audit');
+        const files = await makeLog(dir);
+        tampers[0]!.apply(dir, files);
+      },
+      code: 1,
+      line: /^audit log BROKEN at record seq 6 \(file audit-20261127-000000000005\.jsonl line 2\): hash does not match the record content$/,
+    },
+    { name: 'missing directory', setup: async () => {}, code: 2, line: /^audit log UNREADABLE at .*audit: ENOENT/ },
+  ];
+  for (const c of cases) {
+    const dataDir = t.testdir();
+    await c.setup(dataDir);
+    const out: string[] = [];
+    t.equal(await runAuditVerify(dataDir, (l) => out.push(l)), c.code, `${c.name}: exit code`);
+    t.equal(out.length, 1, `${c.name}: one line`);
+    t.match(out[0], c.line, `${c.name}: line`);
+  }
+});
