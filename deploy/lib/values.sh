@@ -1,0 +1,160 @@
+# shellcheck shell=bash
+# Helm values of every release, rendered from the settings. Each function prints YAML on stdout.
+# Keys were checked against each chart's values.yaml at the pinned version (docs/deployment.md).
+
+# Annotations that put an Ingress behind Traefik's TLS entrypoint with a cert-manager certificate.
+render_ingress_annotations() {
+  local indent=$1
+  cat <<EOF | sed "s/^/$indent/"
+cert-manager.io/cluster-issuer: $CLUSTER_ISSUER
+traefik.ingress.kubernetes.io/router.entrypoints: websecure
+traefik.ingress.kubernetes.io/router.tls: "true"
+EOF
+}
+
+# gha-runner-scale-set-controller: defaults; one controller for the cluster.
+render_values_arc_controller() {
+  cat <<EOF
+replicaCount: 1
+flags:
+  logLevel: info
+EOF
+}
+
+# gha-runner-scale-set: ephemeral runner pods for the repository, scaling from zero. The release
+# name is the scale set name, i.e. the label workflows target.
+render_values_arc_runners() {
+  cat <<EOF
+githubConfigUrl: https://github.com/$GITHUB_REPOSITORY
+githubConfigSecret: $ARC_GITHUB_SECRET
+runnerScaleSetName: $RUNNER_LABEL
+minRunners: $ARC_MIN_RUNNERS
+maxRunners: $ARC_MAX_RUNNERS
+controllerServiceAccount:
+  namespace: $NS_ARC_SYSTEMS
+  name: $REL_ARC_CONTROLLER-gha-rs-controller
+EOF
+  if [[ -n $ARC_CONTAINER_MODE ]]; then
+    cat <<EOF
+containerMode:
+  type: $ARC_CONTAINER_MODE
+EOF
+  fi
+  cat <<EOF
+template:
+  spec:
+    # gate-ci: the identity whose token CI presents to the gate to record test results.
+    serviceAccountName: $GATE_CI_SA
+    containers:
+      - name: runner
+        image: $RUNNER_IMAGE
+        command: ["/home/runner/run.sh"]
+EOF
+}
+
+# argo-cd: UI behind Traefik (TLS terminated there, so the server runs plain HTTP), CRDs kept on
+# uninstall, no Dex (local admin; add SSO later).
+render_values_argocd() {
+  cat <<EOF
+global:
+  domain: $ARGOCD_HOST
+crds:
+  install: true
+  keep: true
+configs:
+  params:
+    server.insecure: true
+dex:
+  enabled: false
+server:
+  ingress:
+    enabled: true
+    ingressClassName: $INGRESS_CLASS
+    hostname: $ARGOCD_HOST
+    tls: true
+    annotations:
+$(render_ingress_annotations '      ')
+EOF
+}
+
+# argo-rollouts: the controller only (Kargo's verification runs AnalysisRuns through it).
+render_values_rollouts() {
+  cat <<EOF
+keepCRDs: true
+installCRDs: true
+controller:
+  replicas: 1
+dashboard:
+  enabled: false
+EOF
+}
+
+# kargo: API/UI behind Traefik with a cert from the ClusterIssuer, admin account from an
+# operator-provided Secret, Rollouts integration on, CRDs (and so all Kargo state) kept on uninstall.
+render_values_kargo() {
+  cat <<EOF
+crds:
+  install: true
+  keep: true
+api:
+  host: $KARGO_HOST
+  secret:
+    name: $KARGO_ADMIN_SECRET
+  tls:
+    enabled: false
+    terminatedUpstream: true
+  ingress:
+    enabled: true
+    ingressClassName: $INGRESS_CLASS
+    pathType: Prefix
+    annotations:
+$(render_ingress_annotations '      ')
+    tls:
+      enabled: true
+      selfSignedCert: false
+      secretName: kargo-api-ingress-cert
+  argocd:
+    urls:
+      "": https://$ARGOCD_HOST
+controller:
+  rollouts:
+    integrationEnabled: true
+EOF
+}
+
+# gate-service (this repository's chart): its claim on the gate/ volume, ingress, the caller
+# and CI bindings, and the NetworkPolicy.
+render_values_gate() {
+  cat <<EOF
+image:
+  repository: $GATE_IMAGE_REPOSITORY
+  tag: "$GATE_IMAGE_TAG"
+EOF
+  if [[ -n $GATE_IMAGE_PULL_SECRET ]]; then
+    printf 'imagePullSecrets: [%s]\n' "$GATE_IMAGE_PULL_SECRET"
+  fi
+  cat <<EOF
+persistence:
+  existingClaim: $GATE_CLAIM
+ingress:
+  enabled: true
+  className: $INGRESS_CLASS
+  host: $GATE_HOST_NAME
+  clusterIssuer: $CLUSTER_ISSUER
+rbac:
+  createClusterRoles: true
+  bindings:
+    - role: caller
+      name: gate-caller
+      subjects:
+        - { kind: ServiceAccount, name: $GATE_CALLER_SA, namespace: $NS_PROJECT }
+    - role: ci
+      name: gate-ci
+      subjects:
+        - { kind: ServiceAccount, name: $GATE_CI_SA, namespace: $NS_ARC_RUNNERS }
+networkPolicy:
+  enabled: $GATE_NETWORK_POLICY
+  allowedNamespaces: [$NS_KARGO, $NS_ROLLOUTS, $NS_ARC_RUNNERS, $NS_PROJECT]
+  ingressNamespace: $INGRESS_NAMESPACE
+EOF
+}

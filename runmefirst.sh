@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Stands the Stonks Oracle delivery pipeline up on the cluster, idempotently: namespaces, NFS
+# volumes (Retain, pre-bound, re-bound after a teardown), ARC controller and runner scale set,
+# Argo CD, Argo Rollouts, Kargo, the promotion gate, then the Kargo resources in kargo/.
+# A second run changes nothing. The application namespace stonks-oracle is never changed.
+#
+# Usage: ./runmefirst.sh [--dry-run] [--from STEP] [--list-steps]
+# Settings: deploy/pipeline.env (defaults) and deploy/pipeline.local.env (yours).
+# Documentation: docs/deployment.md
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=deploy/lib/common.sh
+source "$ROOT/deploy/lib/common.sh"
+# shellcheck source=deploy/lib/manifests.sh
+source "$ROOT/deploy/lib/manifests.sh"
+# shellcheck source=deploy/lib/values.sh
+source "$ROOT/deploy/lib/values.sh"
+SCRIPT_NAME=runmefirst.sh
+
+STEPS=(preflight namespaces nfs-dirs volumes accounts arc-controller arc-runners argo-cd argo-rollouts kargo gate kargo-resources summary)
+
+usage() {
+  cat <<EOF
+Usage: ./runmefirst.sh [--dry-run] [--from STEP] [--list-steps]
+
+  --dry-run     print every change it would make, change nothing (queries still run)
+  --from STEP   resume at STEP after a failure (preflight always runs)
+  --list-steps  print the steps and exit
+
+Steps: ${STEPS[*]}
+Settings: deploy/pipeline.env, overridden by deploy/pipeline.local.env or \$PIPELINE_ENV_FILE.
+EOF
+}
+
+FROM=""
+while (($#)); do
+  case $1 in
+    --dry-run) DRY_RUN=1 ;;
+    --from)
+      FROM=${2:-}
+      [[ -n $FROM ]] || die "--from needs a step name" 2
+      shift
+      ;;
+    --from=*) FROM=${1#--from=} ;;
+    --list-steps)
+      printf '%s\n' "${STEPS[@]}"
+      exit 0
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      usage >&2
+      die "unknown argument: $1" 2
+      ;;
+  esac
+  shift
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/runmefirst.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+trap 'pl_on_error $LINENO $?' ERR
+
+# --- helpers -------------------------------------------------------------------------------
+
+# helm_release NAME NAMESPACE CHART VERSION VALUES_FUNC [REPO_URL] [CHART_DIR] — installs or
+# upgrades a release, unless the deployed revision already carries the same fingerprint (chart,
+# version, values, and for a local chart its files): then it changes nothing.
+helm_release() {
+  local name=$1 ns=$2 chart=$3 version=$4 render=$5 repo=${6:-} chart_dir=${7:-} values fp history
+  local extra=""
+  values="$WORK/values-$name.yaml"
+  "$render" >"$values"
+  if [[ $name == "$REL_GATE" && -n $GATE_VALUES_FILE ]]; then
+    [[ -f $GATE_VALUES_FILE ]] || die "GATE_VALUES_FILE=$GATE_VALUES_FILE does not exist"
+    extra=$GATE_VALUES_FILE
+  fi
+  fp=$({
+    printf '%s\n%s\n%s\n%s\n' "$name" "$repo" "$chart" "$version"
+    cat "$values"
+    [[ -z $extra ]] || cat "$extra"
+    if [[ -n $chart_dir ]]; then (cd "$chart_dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); fi
+  } | sha256sum | cut -c1-16)
+  history=$(helm_read history "$name" -n "$ns" --max 1 -o json 2>/dev/null || true)
+  if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
+    log "helm release $name in $ns is up to date (fp=$fp): unchanged"
+    return 0
+  fi
+  local args=(upgrade --install "$name" "$chart" -n "$ns" -f "$values")
+  [[ -z $extra ]] || args+=(-f "$extra")
+  [[ -z $repo ]] || args+=(--repo "$repo")
+  [[ -z $version ]] || args+=(--version "$version")
+  args+=(--wait --timeout "${WAIT_TIMEOUT}s" --description "stonks-pipeline fp=$fp")
+  if ((DRY_RUN)); then
+    printf '[dry-run] values for %s:\n%s\n' "$name" "$(sed 's/^/    /' "$values")"
+  fi
+  helm_mut "${args[@]}"
+}
+
+# secret_hint NS NAME — the command that creates a missing operator Secret.
+secret_hint() {
+  case $2 in
+    "$ARC_GITHUB_SECRET")
+      printf '  kubectl -n %s create secret generic %s --from-literal=github_app_id=ID --from-literal=github_app_installation_id=ID --from-file=github_app_private_key=app.pem\n' "$1" "$2"
+      printf '      (or a PAT: --from-literal=github_token=ghp_...)\n' ;;
+    "$KARGO_ADMIN_SECRET")
+      # shellcheck disable=SC2016 # printed for the operator to run, not expanded here
+      printf '  kubectl -n %s create secret generic %s --from-literal=ADMIN_ACCOUNT_PASSWORD_HASH="$(htpasswd -bnBC 10 "" PASSWORD | tr -d ":\\n")" --from-literal=ADMIN_ACCOUNT_TOKEN_SIGNING_KEY="$(openssl rand -base64 29 | tr -d "=+/")"\n' "$1" "$2" ;;
+    "$GIT_CREDENTIALS_SECRET")
+      printf '  kubectl -n %s create secret generic %s --from-literal=repoURL=https://github.com/%s.git --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=git\n' "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
+    "$GHCR_CREDENTIALS_SECRET")
+      printf '  kubectl -n %s create secret generic %s --from-literal=repoURL=ghcr.io/%s --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=image\n' "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
+    *) printf '  kubectl -n %s create secret generic %s ...\n' "$1" "$2" ;;
+  esac
+}
+
+# --- steps ---------------------------------------------------------------------------------
+
+step_preflight() {
+  pl_require_tools kubectl helm sha256sum find sort sed
+  pl_check_versions
+  pl_check_context
+  kc_exists clusterissuer "$CLUSTER_ISSUER" ||
+    die "cert-manager ClusterIssuer '$CLUSTER_ISSUER' not found (CLUSTER_ISSUER). Install cert-manager and the issuer, or change CLUSTER_ISSUER." 2
+  kc_exists ingressclass "$INGRESS_CLASS" ||
+    die "IngressClass '$INGRESS_CLASS' not found (INGRESS_CLASS). Is Traefik installed?" 2
+  [[ -d $ROOT/helm/gate-service ]] || die "helm/gate-service is missing: run from a full checkout" 2
+
+  local missing=() entry ns name
+  for entry in "$NS_ARC_RUNNERS/$ARC_GITHUB_SECRET" "$NS_KARGO/$KARGO_ADMIN_SECRET" \
+    "$NS_PROJECT/$GIT_CREDENTIALS_SECRET" "$NS_PROJECT/$GHCR_CREDENTIALS_SECRET" \
+    ${GATE_IMAGE_PULL_SECRET:+"$NS_GATE/$GATE_IMAGE_PULL_SECRET"}; do
+    ns=${entry%%/*} name=${entry#*/}
+    if kc_exists secret "$name" -n "$ns"; then
+      log "secret $ns/$name: present"
+    else
+      missing+=("$entry")
+    fi
+  done
+  if kc_exists secret "$GATE_CALLER_SECRET" -n "$NS_PROJECT"; then
+    log "secret $NS_PROJECT/$GATE_CALLER_SECRET: present"
+  else
+    log "secret $NS_PROJECT/$GATE_CALLER_SECRET: absent, will be created as a token of ServiceAccount $GATE_CALLER_SA"
+  fi
+  if ((${#missing[@]})); then
+    {
+      printf '\nThese Secrets are missing (names from deploy/pipeline.env):\n'
+      printf '  %s\n' "${missing[@]}"
+      printf '\nCreate the namespaces (harmless if they exist), then the Secrets, and run ./runmefirst.sh again:\n'
+      printf '  ./runmefirst.sh --dry-run | sed -n "/kind: Namespace/,/^    ---/p"   # what will be created\n'
+      printf '  kubectl create namespace %s   # for each of: %s %s %s\n' "NS" "$NS_ARC_RUNNERS" "$NS_KARGO" "$NS_PROJECT"
+      printf '  kubectl label namespace %s kargo.akuity.io/project=true   # lets Kargo adopt the project namespace\n' "$NS_PROJECT"
+      for entry in "${missing[@]}"; do secret_hint "${entry%%/*}" "${entry#*/}"; done
+    } >&2
+    if ((DRY_RUN)); then
+      warn "preflight would stop here (missing Secrets); --dry-run goes on to show the plan"
+    else
+      die "preflight: ${#missing[@]} Secret(s) missing (see above)" 2
+    fi
+  fi
+  log "preflight passed"
+}
+
+step_namespaces() {
+  render_namespaces | pl_apply "namespaces"
+}
+
+step_nfs_dirs() {
+  if [[ $NFS_INIT != true ]]; then
+    log "NFS_INIT=$NFS_INIT: expecting ${NFS_SUBDIRS[*]} to exist under $NFS_SERVER:$NFS_PATH"
+    return 0
+  fi
+  local entry pv need=0
+  for entry in "${PIPELINE_VOLUMES[@]}"; do
+    pv=${entry%%|*}
+    kc_exists pv "$pv" || need=1
+  done
+  if ((!need)); then
+    log "all volumes exist already, so their directories do: nothing to do"
+    return 0
+  fi
+  log "creating ${NFS_SUBDIRS[*]} under $NFS_SERVER:$NFS_PATH"
+  if kc_exists job stonks-pipeline-nfs-init -n "$NS_KARGO"; then
+    kc_mut delete job stonks-pipeline-nfs-init -n "$NS_KARGO" --wait=true
+  fi
+  render_nfs_init_job | pl_apply "NFS directory init job"
+  if ((!DRY_RUN)); then
+    kc_read wait --for=condition=complete job/stonks-pipeline-nfs-init -n "$NS_KARGO" --timeout=180s ||
+      die "the NFS init job did not complete: kubectl -n $NS_KARGO logs job/stonks-pipeline-nfs-init. If the export squashes root, create the directories by hand and set NFS_INIT=false."
+  fi
+}
+
+step_volumes() {
+  local entry pv phase policy
+  for entry in "${PIPELINE_VOLUMES[@]}"; do
+    pv=${entry%%|*}
+    if kc_exists pv "$pv"; then
+      phase=$(kc_read get pv "$pv" -o 'jsonpath={.status.phase}')
+      policy=$(kc_read get pv "$pv" -o 'jsonpath={.spec.persistentVolumeReclaimPolicy}')
+      if [[ $policy != Retain ]]; then
+        warn "pv $pv had reclaim policy '$policy': setting Retain"
+        kc_mut patch pv "$pv" --type merge -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'
+      fi
+      if [[ $phase == Released ]]; then
+        # Left by an earlier teardown (its claim was deleted): forget the old claim's uid so
+        # the same-named claim binds again and finds the old data.
+        log "pv $pv is Released: making it bindable again for its claim"
+        kc_mut patch pv "$pv" --type json \
+          -p '[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]'
+      else
+        log "pv $pv is ${phase:-unknown}"
+      fi
+    fi
+    render_volume "$entry" | pl_apply "volume $pv"
+  done
+}
+
+step_accounts() {
+  render_accounts | pl_apply "gate-caller and gate-ci ServiceAccounts"
+  if kc_exists secret "$GATE_CALLER_SECRET" -n "$NS_PROJECT"; then
+    log "secret $NS_PROJECT/$GATE_CALLER_SECRET exists: left as it is"
+  else
+    render_gate_caller_secret | pl_apply "gate-caller token Secret"
+  fi
+}
+
+step_arc_controller() {
+  helm_release "$REL_ARC_CONTROLLER" "$NS_ARC_SYSTEMS" "$ARC_CHART_REPO/gha-runner-scale-set-controller" \
+    "$ARC_CHART_VERSION" render_values_arc_controller
+}
+
+step_arc_runners() {
+  helm_release "$RUNNER_LABEL" "$NS_ARC_RUNNERS" "$ARC_CHART_REPO/gha-runner-scale-set" \
+    "$ARC_CHART_VERSION" render_values_arc_runners
+}
+
+step_argo_cd() {
+  # The argo-helm charts come from their repository URL: no `helm repo add` state to manage.
+  helm_release "$REL_ARGOCD" "$NS_ARGOCD" argo-cd "$ARGOCD_CHART_VERSION" render_values_argocd "$ARGO_HELM_REPO"
+}
+
+step_argo_rollouts() {
+  helm_release "$REL_ROLLOUTS" "$NS_ROLLOUTS" "argo-rollouts" "$ROLLOUTS_CHART_VERSION" render_values_rollouts "$ARGO_HELM_REPO"
+}
+
+step_kargo() {
+  helm_release "$REL_KARGO" "$NS_KARGO" "$KARGO_CHART" "$KARGO_CHART_VERSION" render_values_kargo
+}
+
+step_gate() {
+  helm_release "$REL_GATE" "$NS_GATE" "$ROOT/helm/gate-service" "" render_values_gate "" "$ROOT/helm/gate-service"
+  if ((!DRY_RUN)); then
+    kc_read rollout status deployment/"$REL_GATE" -n "$NS_GATE" --timeout="${WAIT_TIMEOUT}s"
+  fi
+}
+
+# kargo_files — the files of KARGO_RESOURCES_DIR to apply: YAML, not under examples/, not
+# *.example.yaml, not a kustomization; files declaring a Project first.
+kargo_files() {
+  local dir=$1 f
+  find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' \) \
+    ! -path '*/examples/*' ! -name '*.example.yaml' ! -name '*.example.yml' \
+    ! -name 'kustomization.yaml' ! -name 'kustomization.yml' | LC_ALL=C sort >"$WORK/kargo-files"
+  while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" && printf '%s\n' "$f"; done <"$WORK/kargo-files"
+  while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" || printf '%s\n' "$f"; done <"$WORK/kargo-files"
+}
+
+step_kargo_resources() {
+  local dir=$KARGO_RESOURCES_DIR f applied=0
+  [[ $dir == /* ]] || dir="$ROOT/$dir"
+  if [[ ! -d $dir ]]; then
+    warn "no $KARGO_RESOURCES_DIR/ directory: no Kargo resources applied"
+    return 0
+  fi
+  if ((!DRY_RUN)); then
+    kc_read wait --for=condition=established --timeout=180s \
+      crd/projects.kargo.akuity.io crd/warehouses.kargo.akuity.io crd/stages.kargo.akuity.io \
+      crd/applications.argoproj.io crd/analysistemplates.argoproj.io
+  fi
+  while IFS= read -r f; do
+    if grep -Eq '^kind:[[:space:]]*Secret[[:space:]]*$' "$f"; then
+      warn "skipped ${f#"$ROOT"/}: it declares a Secret (create Secrets yourself; see docs/deployment.md)"
+      continue
+    fi
+    if grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$f" &&
+      grep -Eq '^[[:space:]]+namespace:[[:space:]]*"?stonks-oracle"?[[:space:]]*$' "$f" &&
+      grep -Eq '^[[:space:]]+automated:' "$f"; then
+      pl_refuse "${f#"$ROOT"/} is an Argo CD Application for stonks-oracle with automated sync: applying it would change the live application. Kargo must sync live, not Argo CD on its own."
+    fi
+    kc_mut apply -f "$f"
+    applied=$((applied + 1))
+  done < <(kargo_files "$dir")
+  log "$applied file(s) from $KARGO_RESOURCES_DIR/ applied"
+}
+
+step_summary() {
+  cat >&2 <<EOF
+
+The pipeline is up$( ((DRY_RUN)) && printf ' (dry run: nothing was changed)').
+  Argo CD   https://$ARGOCD_HOST   (admin password: kubectl -n $NS_ARGOCD get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)
+  Kargo     https://$KARGO_HOST    (admin password: the one hashed in secret $NS_KARGO/$KARGO_ADMIN_SECRET)
+  Gate      https://$GATE_HOST_NAME  in-cluster http://$REL_GATE.$NS_GATE.svc.cluster.local:8080
+  Runners   runs-on: $RUNNER_LABEL  (https://github.com/$GITHUB_REPOSITORY, $ARC_MIN_RUNNERS..$ARC_MAX_RUNNERS pods)
+  Data      $NFS_SERVER:$NFS_PATH/{${NFS_SUBDIRS[*]}}  (PersistentVolumes stonks-pipeline-*, Retain)
+Take it down with ./runmelast.sh (keeps every volume and writes a snapshot to backups/).
+EOF
+}
+
+pl_load_env "$ROOT"
+((DRY_RUN)) && log "DRY RUN: printing every change, changing nothing"
+pl_run_steps "$FROM" "${STEPS[@]}"
