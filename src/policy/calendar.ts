@@ -70,7 +70,7 @@ export function buildYearTable(year: number, extras: NormalizedExtras): YearTabl
     const date = formatDays(firstDay + i);
     midnights[i] = wallClock.utcMillis(firstDay + i, 0);
     const holiday = holidays.get(date);
-    const closure = adHocClosures.get(date);
+    const closure = adHocClosures.get(date) ?? extras.closures.get(date);
     if (weekdayOfDays(firstDay + i) >= SATURDAY) {
       days.push(closed('weekend', null));
     } else if (holiday !== undefined) {
