@@ -1,0 +1,34 @@
+/**
+ * Structural schema of a Warehouse image subscription. The v1.11.2 Warehouse CRD stores
+ * subscriptions as free-form JSON (x-kubernetes-preserve-unknown-fields); Kargo checks them
+ * against its Go type `ImageSubscription` (api/v1alpha1, generated from its JSON schema). The
+ * fields and limits below are those of that type.
+ */
+export const imageSubscriptionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['image'],
+  properties: {
+    image: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['repoURL'],
+      properties: {
+        // our own statement of an OCI repository name: [registry[:port]/]component(/component)*,
+        // lower-case components separated by . _ or -
+        repoURL: { type: 'string', minLength: 1, pattern: '^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$' },
+        imageSelectionStrategy: { enum: ['Digest', 'Lexical', 'NewestBuild', 'SemVer'] },
+        strictSemvers: { type: 'boolean' },
+        constraint: { type: 'string' },
+        allowTags: { type: 'string' },
+        allowTagsRegexes: { type: 'array', items: { type: 'string' } },
+        ignoreTags: { type: 'array', items: { type: 'string' } },
+        ignoreTagsRegexes: { type: 'array', items: { type: 'string' } },
+        platform: { type: 'string' },
+        insecureSkipTLSVerify: { type: 'boolean' },
+        cacheByTag: { type: 'boolean' },
+        discoveryLimit: { type: 'integer', minimum: 1, maximum: 100 },
+      },
+    },
+  },
+} as const;

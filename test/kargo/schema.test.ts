@@ -1,0 +1,229 @@
+// Every YAML document under kargo/ parses and validates against the released upstream schema
+// of its kind (../shared/reference/crds), with unknown fields as errors; the step configs
+// validate against Kargo's step schemas; plus the fixed names and wiring other parts rely on.
+import t from 'tap';
+import AjvModule from 'ajv';
+import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
+import type { KargoDoc } from './lib/kargo-docs.ts';
+import { ManifestValidator, formatErrors } from './lib/crd-validator.ts';
+import { crdDir, inCI, sharedPresent } from './lib/paths.ts';
+import { imageSubscriptionSchema } from './lib/image-subscription.ts';
+import { stepConfigValidators, validateStepConfig } from './lib/step-schemas.ts';
+
+const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as typeof AjvModule.default;
+
+type Step = { uses?: string; task?: unknown; as?: string; if?: string; config?: unknown };
+
+const all = loadKargoDocs({ includeExamples: true });
+const deployed = all.filter((d) => !d.file.startsWith('kargo/examples/'));
+const examples = all.filter((d) => d.file.startsWith('kargo/examples/'));
+const clone = <T>(v: T): T => structuredClone(v);
+const stepsOf = (stage: KargoDoc): Step[] => at(stage.doc, 'spec', 'promotionTemplate', 'spec', 'steps') as Step[];
+const docNamed = (kind: string, name: string): KargoDoc => {
+  const d = docsOfKind(all, kind).find((x) => at(x.doc, 'metadata', 'name') === name);
+  if (!d) throw new Error(`no ${kind} ${name}`);
+  return d;
+};
+
+t.test('every YAML document under kargo/ parses', async (t) => {
+  t.ok(deployed.length >= 12, `found ${deployed.length} deployable documents`);
+  t.ok(examples.length >= 5, `found ${examples.length} example documents`);
+  for (const d of all) {
+    t.type(d.doc.apiVersion, 'string', `${d.file}#${d.index} has apiVersion`);
+    t.type(d.doc.kind, 'string', `${d.file}#${d.index} has kind`);
+  }
+});
+
+t.test('schema validation against ../shared/reference/crds', async (t) => {
+  if (!sharedPresent()) {
+    if (inCI()) t.fail(`${crdDir} is missing and CI=true`);
+    else t.skip(`NOTICE: ${crdDir} is missing; CRD schema validation skipped`);
+    return;
+  }
+  const validator = new ManifestValidator(crdDir);
+
+  t.test('each document validates against the schema of its kind', async (t) => {
+    for (const d of all) {
+      t.same(validator.validate(d.doc), [], `${d.file}#${d.index} ${String(d.doc.kind)} ${String(at(d.doc, 'metadata', 'name'))}`);
+    }
+  });
+
+  t.test('unknown fields and wrong types are errors', async (t) => {
+    const stage = docNamed('Stage', 'beta').doc;
+    const cases: { name: string; doc: Record<string, unknown>; mutate: (d: Record<string, unknown>) => void; expect: RegExp }[] = [
+      { name: 'Stage spec', doc: stage, mutate: (d) => ((d.spec as Record<string, unknown>).bogus = 1), expect: /\/spec: must NOT have additional properties \(bogus\)/ },
+      { name: 'Stage step retry', doc: stage, mutate: (d) => ((stepsOf({ file: '', index: 0, doc: d })[0] as Record<string, Record<string, unknown>>).retry!.bogus = 1), expect: /retry: must NOT have additional properties \(bogus\)/ },
+      { name: 'Stage step retry type', doc: stage, mutate: (d) => ((stepsOf({ file: '', index: 0, doc: d })[0] as Record<string, Record<string, unknown>>).retry!.errorThreshold = 'many'), expect: /errorThreshold: must be integer/ },
+      { name: 'Stage requestedFreight origin kind', doc: stage, mutate: (d) => ((at(d, 'spec', 'requestedFreight', 0, 'origin') as Record<string, unknown>).kind = 'Git'), expect: /must be equal to one of the allowed values/ },
+      { name: 'Stage verification arg', doc: stage, mutate: (d) => ((at(d, 'spec', 'verification', 'args', 0) as Record<string, unknown>).valueFrom = {}), expect: /additional properties \(valueFrom\)/ },
+      { name: 'metadata', doc: stage, mutate: (d) => ((d.metadata as Record<string, unknown>).labelz = {}), expect: /\/metadata: must NOT have additional properties \(labelz\)/ },
+      { name: 'Warehouse spec', doc: docNamed('Warehouse', 'stonks-oracle').doc, mutate: (d) => ((d.spec as Record<string, unknown>).pollInterval = '1m'), expect: /additional properties \(pollInterval\)/ },
+      { name: 'ProjectConfig policy', doc: docNamed('ProjectConfig', 'stonks-pipeline').doc, mutate: (d) => ((at(d, 'spec', 'promotionPolicies', 0) as Record<string, unknown>).autoPromote = true), expect: /additional properties \(autoPromote\)/ },
+      { name: 'Project spec (none in v1.11.2)', doc: docNamed('Project', 'stonks-pipeline').doc, mutate: (d) => (d.spec = { promotionPolicies: [] }), expect: /additional properties \(spec\)/ },
+      { name: 'AnalysisTemplate web provider', doc: docNamed('AnalysisTemplate', 'integration-tests').doc, mutate: (d) => ((at(d, 'spec', 'metrics', 0, 'provider', 'web') as Record<string, unknown>).basicAuth = {}), expect: /additional properties \(basicAuth\)/ },
+      { name: 'AnalysisTemplate header valueFrom', doc: docNamed('AnalysisTemplate', 'integration-tests').doc, mutate: (d) => ((at(d, 'spec', 'metrics', 0, 'provider', 'web', 'headers', 0) as Record<string, unknown>).valueFrom = {}), expect: /additional properties \(valueFrom\)/ },
+      { name: 'Application helm', doc: docNamed('Application', 'stonks-oracle-paper').doc, mutate: (d) => ((at(d, 'spec', 'source', 'helm') as Record<string, unknown>).valueFile = 'x'), expect: /additional properties \(valueFile\)/ },
+      { name: 'Secret', doc: docNamed('Secret', 'gate-caller').doc, mutate: (d) => (d.strngData = {}), expect: /additional properties \(strngData\)/ },
+      { name: 'cluster-scoped Project with a namespace', doc: docNamed('Project', 'stonks-pipeline').doc, mutate: (d) => ((d.metadata as Record<string, unknown>).namespace = 'x'), expect: /cluster-scoped kind with metadata.namespace/ },
+    ];
+    for (const c of cases) {
+      const doc = clone(c.doc);
+      t.same(validator.validate(doc), [], `${c.name}: valid before the change`);
+      c.mutate(doc);
+      const errors = validator.validate(doc);
+      t.ok(errors.some((e) => c.expect.test(e)), `${c.name}: rejected (${errors.join(' | ')})`);
+    }
+  });
+});
+
+t.test('step configs validate against Kargo v1.11 step schemas', async (t) => {
+  const validators = stepConfigValidators();
+  for (const stage of docsOfKind(deployed, 'Stage')) {
+    for (const [i, step] of stepsOf(stage).entries()) {
+      t.ok(step.uses, `${stage.file} step ${i} uses a built-in step`);
+      t.same(validateStepConfig(validators, step.uses!, step.config), [], `${stage.file} step ${i} (${step.uses}) config`);
+    }
+  }
+  const gate = stepsOf(docNamed('Stage', 'live'))[0]!.config as Record<string, unknown>;
+  const negatives: { name: string; uses: string; config: unknown; expect: RegExp }[] = [
+    { name: 'unknown http field (bodyFromFile is main-only)', uses: 'http', config: { ...gate, bodyFromFile: 'x' }, expect: /additional properties/ },
+    { name: 'empty header value', uses: 'http', config: { ...gate, headers: [{ name: 'Authorization', value: '' }] }, expect: /must NOT have fewer than 1 characters/ },
+    { name: 'bad method', uses: 'http', config: { ...gate, method: 'FETCH' }, expect: /must match pattern/ },
+    { name: 'output without expression', uses: 'http', config: { ...gate, outputs: [{ name: 'x' }] }, expect: /required property 'fromExpression'/ },
+    { name: 'git-clone branch and tag', uses: 'git-clone', config: { repoURL: 'x', checkout: [{ branch: 'main', tag: 'v1', path: './r' }] }, expect: /must match exactly one schema in oneOf/ },
+    { name: 'argocd-update updateTargetRevision without desiredRevision', uses: 'argocd-update', config: { apps: [{ name: 'a', sources: [{ repoURL: 'x', updateTargetRevision: true }] }] }, expect: /oneOf/ },
+  ];
+  for (const n of negatives) {
+    const errors = validateStepConfig(validators, n.uses, n.config);
+    t.ok(errors.some((e) => n.expect.test(e)), `${n.name}: rejected (${errors.join(' | ')})`);
+  }
+});
+
+t.test('warehouse: one marker image, full-SHA tags only, never latest', async (t) => {
+  const wh = docNamed('Warehouse', 'stonks-oracle').doc;
+  const subs = at(wh, 'spec', 'subscriptions') as Record<string, Record<string, unknown>>[];
+  t.equal(subs.length, 1, 'exactly one subscription: the marker image');
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const validate = ajv.compile(imageSubscriptionSchema);
+  t.same(validate(subs[0]) ? [] : formatErrors(validate.errors), [], 'image subscription matches the ImageSubscription type');
+  t.notOk(validate({ image: { ...subs[0]!.image, allowTag: 'x' } }), 'a misspelt subscription field is rejected');
+  const image = subs[0]!.image!;
+  t.equal(image.repoURL, 'ghcr.io/celesrenata/stonks-oracle/superset');
+  t.equal(image.imageSelectionStrategy, 'NewestBuild', 'SHA tags have no order: newest build wins');
+  t.notOk('allowTags' in image, 'allowTags is deprecated and fails discovery since v1.11; allowTagsRegexes is used');
+  const regexes = (image.allowTagsRegexes as string[]).map((r) => new RegExp(r));
+  const matches = (tag: string): boolean => regexes.some((r) => r.test(tag));
+  for (const [tag, ok] of [
+    ['0123456789abcdef0123456789abcdef01234567', true],
+    ['latest', false],
+    ['main', false],
+    ['0123456', false],
+    ['0123456789ABCDEF0123456789ABCDEF01234567', false],
+    ['0123456789abcdef0123456789abcdef01234567-dirty', false],
+    ['sha-0123456789abcdef0123456789abcdef01234567', false],
+  ] as const) {
+    t.equal(matches(tag), ok, `tag ${tag} ${ok ? 'is' : 'is not'} freight`);
+  }
+  for (const stage of docsOfKind(deployed, 'Stage')) {
+    const vars = Object.fromEntries((at(stage.doc, 'spec', 'vars') as { name: string; value: string }[]).map((v) => [v.name, v.value]));
+    t.equal(vars.markerImage, image.repoURL, `${stage.file}: vars.markerImage is the warehouse's subscription`);
+  }
+});
+
+t.test('fixed names, namespaces and wiring', async (t) => {
+  t.equal(docsOfKind(deployed, 'Project').length, 1);
+  t.equal(at(docNamed('Project', 'stonks-pipeline').doc, 'metadata', 'name'), 'stonks-pipeline', 'project is stonks-pipeline, never stonks-oracle');
+  for (const d of deployed) {
+    const ns = at(d.doc, 'metadata', 'namespace');
+    if (d.doc.kind === 'Project') t.equal(ns, undefined, 'Project is cluster-scoped');
+    else if (d.doc.kind === 'Application') t.equal(ns, 'argocd', `${d.file}: Application in argocd`);
+    else t.equal(ns, 'stonks-pipeline', `${d.file}#${d.index}: ${String(d.doc.kind)} in the project namespace`);
+  }
+  const policies = at(docNamed('ProjectConfig', 'stonks-pipeline').doc, 'spec', 'promotionPolicies') as Record<string, unknown>[];
+  const auto = Object.fromEntries(policies.map((p) => [at(p, 'stageSelector', 'name'), p.autoPromotionEnabled]));
+  t.same(auto, { beta: true, paper: true, live: false }, 'auto-promotion on for beta and paper, off for live');
+  for (const p of policies) t.ok(('stage' in p) !== ('stageSelector' in p), 'policy has exactly one of stage/stageSelector (CEL rule)');
+
+  const chain: Record<string, Record<string, unknown>> = {
+    beta: { direct: true },
+    paper: { stages: ['beta'] },
+    live: { stages: ['paper'] },
+  };
+  const apps: Record<string, { ns: string; files: string[] }> = {
+    beta: { ns: 'stonks-oracle-beta', files: ['values.yaml', 'values-beta.yaml'] },
+    paper: { ns: 'stonks-oracle-paper', files: ['values.yaml', 'values-paper.yaml'] },
+    live: { ns: 'stonks-oracle', files: ['values.yaml', 'values-live.yaml'] },
+  };
+  for (const [stageName, sources] of Object.entries(chain)) {
+    const stage = docNamed('Stage', stageName);
+    t.same(at(stage.doc, 'spec', 'requestedFreight'), [{ origin: { kind: 'Warehouse', name: 'stonks-oracle' }, sources }], `${stageName} freight source`);
+    const vars = Object.fromEntries((at(stage.doc, 'spec', 'vars') as { name: string; value: string }[]).map((v) => [v.name, v.value]));
+    t.equal(vars.gateURL, 'http://gate-service.stonks-gate.svc.cluster.local:8080', `${stageName} vars.gateURL`);
+    t.equal(vars.valuesFile, `infra/helm/stonks-oracle/values-${stageName}.yaml`, `${stageName} values file`);
+    t.equal(vars.argocdApp, `stonks-oracle-${stageName}`, `${stageName} Argo CD application`);
+    t.ok(vars.imageTagKey, `${stageName} sets the image tag key by a stage variable`);
+
+    const steps = stepsOf(stage);
+    t.equal(steps[0]!.uses, 'http', `${stageName}: the first step is the http gate`);
+    t.equal(steps[0]!.as, 'gate', `${stageName}: alias gate`);
+    t.same(steps.map((s) => s.uses), ['http', 'git-clone', 'yaml-update', 'git-commit', 'git-push', 'argocd-update'], `${stageName}: step sequence`);
+    for (const s of steps) t.ok((s.uses === undefined) !== (s.task === undefined), 'exactly one of uses/task (CEL rule)');
+    t.equal(steps[0]!.if, undefined, 'the gate itself always runs');
+    for (const s of steps.slice(1)) {
+      t.equal(s.if, '${{ success() && !outputs.gate.skip }}', `${stageName}/${s.as}: skipped when the gate says skip or an earlier step failed`);
+    }
+    t.match(at(steps[3], 'config', 'message'), /outputs\.gate\.decisionId/, `${stageName}: commit message names the gate decision`);
+    t.match(at(steps[3], 'config', 'message'), /\[skip ci\]/, `${stageName}: Kargo's own commit does not trigger a CI image build`);
+    t.equal(at(steps[5], 'config', 'apps', 0, 'name'), '${{ vars.argocdApp }}');
+
+    const app = docNamed('Application', `stonks-oracle-${stageName}`).doc;
+    t.equal(at(app, 'metadata', 'annotations', 'kargo.akuity.io/authorized-stage'), `stonks-pipeline:${stageName}`, `${stageName} app authorizes its stage`);
+    t.equal(at(app, 'spec', 'source', 'repoURL'), vars.gitRepo, `${stageName} app source = the repo Kargo writes`);
+    t.equal(at(app, 'spec', 'source', 'path'), 'infra/helm/stonks-oracle');
+    t.same(at(app, 'spec', 'source', 'helm', 'valueFiles'), apps[stageName]!.files, `${stageName} value files`);
+    t.equal(at(app, 'spec', 'destination', 'namespace'), apps[stageName]!.ns, `${stageName} destination namespace`);
+    t.equal(at(app, 'spec', 'syncPolicy', 'automated'), undefined, `${stageName}: no automated sync, only promotions deploy`);
+  }
+  const liveOpts = at(docNamed('Application', 'stonks-oracle-live').doc, 'spec', 'syncPolicy', 'syncOptions') as string[];
+  t.notOk(liveOpts.includes('CreateNamespace=true'), 'live uses the existing namespace');
+  const paperEnv = at(docNamed('Application', 'stonks-oracle-paper').doc, 'spec', 'source', 'helm', 'valuesObject', 'global', 'extraEnv') as Record<string, unknown>[];
+  const env = Object.fromEntries(paperEnv.map((e) => [e.name, e.value ?? at(e, 'valueFrom', 'secretKeyRef', 'name')]));
+  t.same(env, {
+    BROKER_MODE: 'paper',
+    BROKER_PROVIDER: 'alpaca',
+    ALPACA_BASE_URL: 'https://paper-api.alpaca.markets',
+    ALPACA_API_KEY_ID: 'alpaca-paper-credentials',
+    ALPACA_API_SECRET_KEY: 'alpaca-paper-credentials',
+  }, 'paper: broker mode, provider and credentials from a Secret');
+
+  const templates = Object.fromEntries(docsOfKind(deployed, 'Stage').map((s) => [at(s.doc, 'metadata', 'name'), (at(s.doc, 'spec', 'verification', 'analysisTemplates') as { name: string }[]).map((x) => x.name)]));
+  t.same(templates, { beta: ['integration-tests', 'app-health'], paper: ['app-health'], live: ['app-health'] }, 'verification per stage');
+  const tokenArg = (at(docNamed('AnalysisTemplate', 'integration-tests').doc, 'spec', 'args') as Record<string, unknown>[]).find((a) => a.name === 'gate-token');
+  t.same(tokenArg, { name: 'gate-token', valueFrom: { secretKeyRef: { name: 'gate-caller', key: 'token' } } }, 'caller token by secretKeyRef');
+});
+
+t.test('secrets by reference only', async (t) => {
+  const secrets = docsOfKind(deployed, 'Secret');
+  t.equal(secrets.length, 1, 'the only deployed Secret is the service-account token placeholder');
+  const sa = secrets[0]!.doc;
+  t.equal(sa.type, 'kubernetes.io/service-account-token');
+  t.equal(at(sa, 'metadata', 'annotations', 'kubernetes.io/service-account.name'), 'gate-caller');
+  t.equal(at(sa, 'metadata', 'labels', 'kargo.akuity.io/cred-type'), 'generic');
+  t.notOk('data' in sa || 'stringData' in sa, 'no token material committed: the token controller fills it in');
+  t.equal(docsOfKind(deployed, 'ServiceAccount').length, 1, 'the gate-caller ServiceAccount');
+  const labels: Record<string, string> = {
+    'gate-caller': 'generic',
+    'stonks-oracle-git': 'git',
+    'ghcr-read': 'image',
+  };
+  for (const ex of docsOfKind(examples, 'Secret')) {
+    const name = String(at(ex.doc, 'metadata', 'name'));
+    const values = Object.values((ex.doc.stringData ?? {}) as Record<string, string>);
+    t.notOk('data' in ex.doc, `${ex.file}: placeholders in stringData only`);
+    t.ok(values.some((v) => /^REPLACE_WITH_[A-Z_]+$/.test(v)), `${ex.file}: carries placeholders`);
+    for (const [k, v] of Object.entries((ex.doc.stringData ?? {}) as Record<string, string>)) {
+      if (/password|token|secret|key/i.test(k)) t.match(v, /^REPLACE_WITH_[A-Z_]+$/, `${ex.file}: ${k} is a placeholder`);
+    }
+    if (labels[name]) t.equal(at(ex.doc, 'metadata', 'labels', 'kargo.akuity.io/cred-type'), labels[name], `${ex.file}: Kargo credential label`);
+  }
+});
