@@ -34,7 +34,7 @@ export const ActorSchema = z.object({
 });
 export type Actor = z.infer<typeof ActorSchema>;
 
-export const ReasonSchema = z.object({ code: z.string(), message: z.string() });
+export const ReasonSchema = z.object({ code: z.string(), message: z.string(), effect: z.enum(['allow', 'wait', 'deny']).optional() });
 
 export const AuditEventV1Schema = z.object({
   v: z.literal(1),

@@ -1,5 +1,6 @@
 import type { AuditEventV1 } from '../audit/event.ts';
 import { isStage } from '../stages.ts';
+import { getOwn, setOwn } from './own.ts';
 import type { Reason } from './reasons.ts';
 import {
   type ApprovalRecord,
@@ -35,7 +36,7 @@ function prune(state: GateState, nowIso: string): void {
 }
 
 function closeGrant(state: GateState, id: string, status: GrantRecord['status'], at: string, by: string | null, consumedBy: GrantRecord['consumedBy'] = null): void {
-  const g = state.grants[id];
+  const g = getOwn(state.grants, id);
   if (!g || g.status !== 'open') return;
   g.status = status;
   g.closedAt = at;
@@ -44,7 +45,7 @@ function closeGrant(state: GateState, id: string, status: GrantRecord['status'],
 }
 
 function closeApproval(state: GateState, id: string, status: ApprovalRecord['status'], at: string, consumedBy: ApprovalRecord['consumedBy'] = null): void {
-  const a = state.approvals[id];
+  const a = getOwn(state.approvals, id);
   if (!a || a.status !== 'open') return;
   a.status = status;
   a.closedAt = at;
@@ -72,8 +73,8 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   if (r.promotion === null || r.project === null) return;
   const key = promotionKey(r.project, stage, r.promotion);
   if (r.decision === 'wait') {
-    const earlier = state.waiting[key];
-    state.waiting[key] = {
+    const earlier = getOwn(state.waiting, key);
+    setOwn(state.waiting, key, {
       project: r.project,
       stage,
       imageTag: r.imageTag,
@@ -83,12 +84,12 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
       lastDecisionId: r.id,
       reasons,
       message,
-    };
+    });
     return;
   }
   delete state.waiting[key];
   if (r.decision === 'allow' && replayOf === null) {
-    state.promotions[key] = { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at };
+    setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at });
     trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at);
   }
 }
@@ -109,7 +110,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
       const b = r.breakGlass ?? {};
       const stage = r.stage;
       if (stage === null || !isStage(stage) || r.project === null || r.imageTag === null) break;
-      state.grants[r.id] = {
+      setOwn(state.grants, r.id, {
         id: r.id,
         project: r.project,
         stage,
@@ -123,7 +124,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
         closedAt: null,
         closedBy: null,
         consumedBy: null,
-      };
+      });
       break;
     }
     case 'breakglass.consumed': {
@@ -141,7 +142,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
       const a = r.approval ?? {};
       const stage = r.stage;
       if (stage === null || !isStage(stage) || r.project === null || r.imageTag === null) break;
-      state.approvals[r.id] = {
+      setOwn(state.approvals, r.id, {
         id: r.id,
         project: r.project,
         stage,
@@ -153,7 +154,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
         status: 'open',
         closedAt: null,
         consumedBy: null,
-      };
+      });
       break;
     }
     case 'approval.consumed': {
@@ -175,7 +176,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
       const summary = r.data?.['summary'] as TestSummary | undefined;
       if (!summary || r.imageTag === null) break;
       delete state.testResults[r.imageTag]; // re-insert so the newest is last
-      state.testResults[r.imageTag] = summary;
+      setOwn(state.testResults, r.imageTag, summary);
       trimOldest(state.testResults, TEST_RESULTS_KEPT, (s) => s.recordedAt);
       break;
     }

@@ -8,6 +8,7 @@ import type { MarketCalendar, MarketState } from './market-hours.ts';
 import { type Effect, type Reason, reason, strictest, summarize } from './reasons.ts';
 import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } from './state.ts';
 import { MARKET_ZONE } from './market-hours.ts';
+import { getOwn } from './own.ts';
 
 /** What Kargo asks: may this promotion of this image tag into this stage proceed now? */
 export interface DecisionInput {
@@ -82,7 +83,7 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
   if (!ds.state.stages.integration.enabled) {
     return { reasons: [reason('tests_not_required', 'allow', 'Integration stage is disabled, so integration tests are not required.')] };
   }
-  const result = ds.state.testResults[input.imageTag];
+  const result = getOwn(ds.state.testResults, input.imageTag);
   if (!result) {
     return { reasons: [reason('tests_pending', 'wait', `No integration-test result for ${input.imageTag} yet.`)] };
   }
@@ -204,7 +205,7 @@ export function decide(input: DecisionInput, ds: DecisionState, now: DateTime): 
 
   // 2. a promotion already allowed gets the same answer again
   if (input.promotion !== null) {
-    const earlier = ds.state.promotions[promotionKey(input.project, stage, input.promotion)];
+    const earlier = getOwn(ds.state.promotions, promotionKey(input.project, stage, input.promotion));
     if (earlier) {
       if (earlier.imageTag !== input.imageTag) {
         return finish([

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { createMemoryAuditLog, type MemoryAuditLog } from '../../src/audit/memory-log.ts';
 import type { Authenticator } from '../../src/auth/identity.ts';
@@ -35,7 +35,7 @@ export interface TestApp {
   /** tokens by role name: caller, operator, approver, admin, ci, plus "operator2"/"approver2" */
   tokens: Record<string, string>;
   /** app.inject with a bearer token for the named role (or none) */
-  as(role: string | null, opts: InjectOptions): ReturnType<FastifyInstance['inject']>;
+  as(role: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
 interface TapLike {

@@ -1,0 +1,142 @@
+import t from 'tap';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+const OPEN = '2026-11-25T15:00:00Z';
+const CLOSED = '2026-11-25T22:00:00Z';
+const NO_TESTS_CONFIG = 'stages:\n  beta: { requireIntegrationTests: false }\n  paper: { requireIntegrationTests: false }\n  live: { requireIntegrationTests: false, requireApproval: false }\n';
+
+t.test('inside a session: paper waits naming 16:00 ET, live is denied, beta allowed; after the close all allowed', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: NO_TESTS_CONFIG });
+  const ask = (stage: string, promotion: string) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage, promotion }) });
+
+  const paper = await ask('paper', 'p1');
+  t.equal(paper.statusCode, 200);
+  const pb = paper.json();
+  t.equal(pb.decision, 'wait');
+  t.equal(pb.allowed, false);
+  t.match(pb.message, /closes 16:00 ET \(in 6h 0m\)/);
+  t.equal(pb.reasons[0].code, 'market_open');
+  t.equal(pb.market.open, true);
+  t.same(pb.audit, { seq: 1, hash: g.audit.records()[0]?.hash });
+
+  const live = (await ask('live', 'l1')).json();
+  t.equal(live.decision, 'deny');
+  t.match(live.message, /live promotions are refused during market hours/);
+
+  const beta = (await ask('beta', 'b1')).json();
+  t.equal(beta.decision, 'allow');
+  t.equal(beta.allowed, true);
+  t.equal(beta.skip, false);
+
+  g.clock.set(CLOSED);
+  for (const stage of ['beta', 'paper', 'live']) {
+    const after = (await ask(stage, `${stage}-after`)).json();
+    t.equal(after.decision, 'allow', `${stage} allowed after the close`);
+    t.equal(after.market.open, false);
+  }
+  // every answered decision is in the audit log, in order
+  const records = g.audit.records();
+  t.same(
+    records.map((r) => [r.type, r.stage, r.decision]),
+    [
+      ['decision', 'paper', 'wait'],
+      ['decision', 'live', 'deny'],
+      ['decision', 'beta', 'allow'],
+      ['decision', 'beta', 'allow'],
+      ['decision', 'paper', 'allow'],
+      ['decision', 'live', 'allow'],
+    ],
+  );
+  t.equal(records[0]?.actor.name, 'caller', 'the authenticated identity is the actor');
+});
+
+t.test('a disabled stage is allow with skip: true', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'stages:\n  paper: { enabled: false }\n' });
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper' }) });
+  const b = res.json();
+  t.equal(b.decision, 'allow');
+  t.equal(b.skip, true);
+  t.equal(b.reasons[0].code, 'stage_disabled');
+});
+
+t.test('replay: the same allowed promotion gets the same allow back; actor and requestedBy recorded apart', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  const body = decisionBody({ stage: 'paper', promotion: 'paper.01abc', actor: 'admin@example.com', freight: 'f00d', rollback: false });
+  const first = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: body })).json();
+  g.clock.set(OPEN); // even when the market has opened since
+  const again = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: body })).json();
+  t.equal(first.decision, 'allow');
+  t.equal(again.decision, 'allow');
+  t.equal(again.id, first.id, 'same decision id');
+  t.equal(again.replayed, true);
+  t.equal(first.replayed, false);
+  t.not(again.audit.seq, first.audit.seq, 'the replay is recorded too');
+  const rec = g.audit.records()[0];
+  t.equal(rec?.requestedBy, 'admin@example.com');
+  t.equal(rec?.actor.name, 'caller');
+  t.equal(rec?.data?.['freight'], 'f00d');
+});
+
+t.test('concurrent repeats of one promotion: one evaluation, the rest replays', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  const body = decisionBody({ stage: 'paper', promotion: 'p-concurrent' });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: body })));
+  const bodies = answers.map((a) => a.json());
+  t.equal(new Set(bodies.map((b) => b.id)).size, 1, 'one decision id');
+  t.equal(bodies.filter((b) => !b.replayed).length, 1, 'exactly one original');
+});
+
+t.test('preview evaluates at any instant and records nothing', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  const res = await g.as('admin', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ stage: 'paper', at: '2026-11-27T17:59:59Z' }) });
+  t.equal(res.statusCode, 200);
+  const b = res.json();
+  t.equal(b.preview, true);
+  t.equal(b.decision, 'wait');
+  t.match(b.message, /13:00 ET \(early close\)/);
+  t.equal(b.audit, null);
+  t.equal(g.audit.records().length, 0, 'nothing recorded');
+  const unauth = await g.as(null, { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody() });
+  t.equal(unauth.statusCode, 401);
+});
+
+t.test('auth: no token 401, wrong role 403, both audited as refusals', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const none = await g.as(null, { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(none.statusCode, 401);
+  t.equal(none.json().error, 'unauthorized');
+  const bad = await g.as('not-a-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(bad.statusCode, 401);
+  const wrong = await g.as('operator', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(wrong.statusCode, 403);
+  t.match(wrong.json().message, /role "caller" required/);
+  const admin = await g.as('admin', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(admin.statusCode, 200, 'admin holds every permission');
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.same(
+    refusals.map((r) => [r.data?.['status'], r.actor.name]),
+    [
+      [401, 'anonymous'],
+      [401, refusals[1]?.actor.name],
+      [403, 'operator'],
+    ],
+  );
+  t.match(refusals[1]?.actor.name, /^unknown-token:[0-9a-f]{8}$/);
+  t.notMatch(JSON.stringify(g.audit.records()), /gate_/, 'no token in the audit log');
+});
+
+t.test('fail closed: when the audit log cannot be written the decision is a 503 JSON error, not an answer', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  g.audit.failNextAppends(1);
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-fail' }) });
+  t.equal(res.statusCode, 503);
+  t.equal(res.json().error, 'audit_unavailable');
+  t.notOk('decision' in res.json(), 'no decision field');
+  const ready = await g.app.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 503, 'readyz false while the log cannot be written');
+  // recovers by itself: the next append succeeds
+  const retry = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-fail' }) });
+  t.equal(retry.statusCode, 200);
+  t.equal(retry.json().replayed, false, 'the failed attempt left no trace in the state');
+  t.equal((await g.app.inject({ url: '/readyz' })).statusCode, 200);
+});

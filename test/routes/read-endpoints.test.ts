@@ -1,0 +1,81 @@
+import t from 'tap';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+t.test('GET /v1/market: the issue examples', async (t) => {
+  const g = await buildTestApp(t);
+  const open = (await g.app.inject({ url: '/v1/market?at=2026-11-27T17:59:59Z' })).json();
+  t.equal(open.open, true);
+  t.equal(open.session.close, '2026-11-27T18:00:00Z');
+  t.equal(open.session.earlyClose, true);
+  const closed = (await g.app.inject({ url: '/v1/market?at=2026-11-27T18:00:00Z' })).json();
+  t.equal(closed.open, false);
+  t.equal(closed.reason, 'early_close');
+  t.equal(closed.nextOpen, '2026-11-30T14:30:00Z');
+  const offset = (await g.app.inject({ url: '/v1/market?at=2026-11-27T12:59:59-05:00' })).json();
+  t.equal(offset.open, true, 'offsets are honoured');
+  t.equal(offset.at, '2026-11-27T17:59:59Z');
+  const now = (await g.app.inject({ url: '/v1/market' })).json();
+  t.equal(now.at, '2026-11-25T15:00:00Z', 'defaults to the gate clock');
+});
+
+t.test('GET /status and /v1/status: stages, policy, market, never secrets', async (t) => {
+  const g = await buildTestApp(t, { configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
+  await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', promotion: 'b1', imageTag: 'cafe01' }) });
+  await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: 'p1' }) });
+  for (const url of ['/status', '/v1/status']) {
+    const res = await g.app.inject({ url });
+    t.equal(res.statusCode, 200, url);
+    const s = res.json();
+    t.same(s.stages.map((x: { name: string }) => x.name), ['ci', 'integration', 'beta', 'paper', 'live']);
+    const beta = s.stages[2];
+    t.equal(beta.deployed.imageTag, 'cafe01', 'local mode: the tag of the last allowed decision');
+    t.equal(beta.deployed.source, 'gate');
+    t.equal(beta.lastDecision.decision, 'allow');
+    const paper = s.stages[3];
+    t.equal(paper.blockedByMarket, true);
+    t.equal(paper.lastDecision.decision, 'wait');
+    t.equal(s.waiting.length, 1);
+    t.equal(s.waiting[0].promotion, 'p1');
+    t.equal(s.market.open, true);
+    t.equal(s.audit.seq, 2);
+    t.notMatch(res.body, /tokenHash|sha256|gate_/);
+  }
+});
+
+t.test('/healthz, /readyz, /metrics, /openapi.json', async (t) => {
+  const g = await buildTestApp(t);
+  t.equal((await g.app.inject({ url: '/healthz' })).statusCode, 200);
+  t.equal((await g.app.inject({ url: '/readyz' })).json().status, 'ok');
+  await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper' }) });
+  const metrics = await g.app.inject({ url: '/metrics' });
+  t.equal(metrics.statusCode, 200);
+  t.match(metrics.headers['content-type'], /text\/plain/);
+  t.match(metrics.body, /gate_decisions_total\{stage="paper",decision="wait"\} 1/);
+  t.match(metrics.body, /gate_market_open 1/);
+  t.match(metrics.body, /gate_audit_append_seconds_count 1/);
+  t.match(metrics.body, /gate_audit_failures_total 0/);
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  t.equal(doc.openapi, '3.1.0');
+  const post = doc.paths['/v1/decisions'].post;
+  const schema = post.requestBody.content['application/json'].schema;
+  t.same(schema.required.sort(), ['imageTag', 'project', 'stage']);
+  t.equal(schema.additionalProperties, false, 'unknown fields are rejected in the document too');
+  t.equal(schema.properties.imageTag.pattern, '^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$');
+  t.ok(post.responses['200'], 'response schema documented');
+  t.ok(doc.paths['/v1/market'].get);
+});
+
+t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) => {
+  const g = await buildTestApp(t, { configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
+  for (let i = 0; i < 5; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: i % 2 ? 'paper' : 'beta' }) });
+  t.equal((await g.app.inject({ url: '/v1/audit' })).statusCode, 401);
+  const page1 = (await g.as('approver', { url: '/v1/audit?limit=2' })).json();
+  t.same(page1.records.map((r: { seq: number }) => r.seq), [6, 5], 'the 401 above is record 6, newest first');
+  const page2 = (await g.as('approver', { url: `/v1/audit?limit=2&cursor=${page1.nextCursor}` })).json();
+  t.same(page2.records.map((r: { seq: number }) => r.seq), [4, 3]);
+  const paper = (await g.as('approver', { url: '/v1/audit?stage=paper&type=decision' })).json();
+  t.same(paper.records.map((r: { seq: number }) => r.seq), [4, 2]);
+  const refusals = (await g.as('approver', { url: '/v1/audit?type=refusal' })).json();
+  t.equal(refusals.records.length, 1);
+  t.equal(page1.head.seq, 6);
+});
