@@ -10,17 +10,44 @@ import { createHash } from 'node:crypto';
  * Throws TypeError for a BigInt or a circular structure (neither has a JSON form).
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, new Set());
+  return write(value, []) ?? 'null';
 }
 
-function write(value: unknown, seen: Set<object>): string {
-  const v = toJsonValue(value);
-  if (v === null) return 'null';
+/**
+ * The members of an object as canonical JSON would write them: sorted by key, members without a
+ * JSON form left out, each as `"key":value`. Lets a caller build the text with and without one
+ * member (the record with and without `hash`) from a single pass.
+ */
+export function canonicalMembers(obj: object): { key: string; text: string }[] {
+  const out: { key: string; text: string }[] = [];
+  const stack: object[] = [obj];
+  const rec = obj as Record<string, unknown>;
+  for (const key of Object.keys(rec).sort()) {
+    const text = write(rec[key], stack);
+    if (text !== undefined) out.push({ key, text: `${JSON.stringify(key)}:${text}` });
+  }
+  return out;
+}
+
+/** The canonical JSON object text of members from canonicalMembers, leaving out `skipKey`. */
+export function joinMembers(members: readonly { key: string; text: string }[], skipKey?: string): string {
+  let out = '{';
+  let first = true;
+  for (const m of members) {
+    if (m.key === skipKey) continue;
+    out += first ? m.text : `,${m.text}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/** canonical text of v, or undefined when v has no JSON form (undefined, function, symbol) */
+function write(v: unknown, stack: object[]): string | undefined {
   switch (typeof v) {
     case 'string':
       return JSON.stringify(v);
     case 'number':
-      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+      return Number.isFinite(v) ? String(v) : 'null';
     case 'boolean':
       return v ? 'true' : 'false';
     case 'bigint':
@@ -28,33 +55,38 @@ function write(value: unknown, seen: Set<object>): string {
     case 'object':
       break;
     default:
-      return 'null'; // undefined, function, symbol at the top level or in an array
+      return undefined;
   }
-  const obj = v as object;
-  if (seen.has(obj)) throw new TypeError('canonicalJson: circular structure');
-  seen.add(obj);
-  try {
-    if (Array.isArray(obj)) {
-      return `[${obj.map((item) => write(item, seen)).join(',')}]`;
+  if (v === null) return 'null';
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return write((v as { toJSON(): unknown }).toJSON(), stack);
+  if (stack.includes(v)) throw new TypeError('canonicalJson: circular structure');
+  stack.push(v);
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (write(v[i], stack) ?? 'null');
+    out += ']';
+  } else {
+    const rec = v as Record<string, unknown>;
+    const keys = Object.keys(rec);
+    if (keys.length > 1) keys.sort();
+    out = '{';
+    let first = true;
+    for (const key of keys) {
+      const text = write(rec[key], stack);
+      if (text === undefined) continue;
+      out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
+      first = false;
     }
-    const rec = obj as Record<string, unknown>;
-    const parts: string[] = [];
-    for (const key of Object.keys(rec).sort()) {
-      const member = toJsonValue(rec[key]);
-      if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
-      parts.push(`${JSON.stringify(key)}:${write(member, seen)}`);
-    }
-    return `{${parts.join(',')}}`;
-  } finally {
-    seen.delete(obj);
+    out += '}';
   }
+  stack.pop();
+  return out;
 }
 
-function toJsonValue(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return (value as { toJSON(): unknown }).toJSON();
-  }
-  return value;
+/** sha256 hex of prev followed by a canonical text */
+export function chainHash(prev: string, canonicalWithoutHash: string): string {
+  return createHash('sha256').update(prev).update(canonicalWithoutHash).digest('hex');
 }
 
 /**
@@ -62,6 +94,5 @@ function toJsonValue(value: unknown): unknown {
  * the record without its `hash` member. Pass the record with or without `hash`; it is ignored.
  */
 export function hashRecord(prev: string, recordWithoutHash: object): string {
-  const { hash: _ignored, ...rest } = recordWithoutHash as Record<string, unknown>;
-  return createHash('sha256').update(prev).update(canonicalJson(rest)).digest('hex');
+  return chainHash(prev, joinMembers(canonicalMembers(recordWithoutHash), 'hash'));
 }

@@ -5,7 +5,7 @@ import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read
 import { readTail, type AuditLogger } from './file-tail.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
 import { collectPage, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
-import { formatRecordLine, parseEntries, sealRecord } from './record.ts';
+import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
 import { listSegments, segmentName, utcDay, type Segment } from './segments.ts';
 
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
@@ -142,14 +142,16 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     try {
       let seq = durable.seq;
       let prev = durable.hash;
+      const sealed: SealedRecord[] = [];
       results = batch.map((p) =>
         p.entries.map((e) => {
-          const rec = sealRecord(e, ++seq, prev);
-          prev = rec.hash;
-          return rec;
+          const s = sealRecord(e, ++seq, prev);
+          prev = s.record.hash;
+          sealed.push(s);
+          return s.record;
         }),
       );
-      const runs = planRuns(results.flat());
+      const runs = planRuns(sealed);
       for (const run of runs) {
         let target = fh;
         if (run.isNew) {
@@ -180,12 +182,12 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   }
 
   /** splits a batch's lines into per-file runs: a new file on a new UTC day or at the size limit */
-  function planRuns(records: AuditEventV1[]): Run[] {
+  function planRuns(records: SealedRecord[]): Run[] {
     const runs: Run[] = [];
     let run: Run | null = durable.file ? { seg: durable.file, isNew: false, start: durable.size, bufs: [], bytes: 0 } : null;
     let size = durable.size;
-    for (const rec of records) {
-      const buf = Buffer.from(formatRecordLine(rec));
+    for (const { record: rec, line } of records) {
+      const buf = Buffer.from(line);
       const day = utcDay(rec.at, now);
       if (run === null || day !== run.seg.day || (size > 0 && size + buf.length > maxFileBytes)) {
         if (run !== null && run.bytes > 0) runs.push(run);

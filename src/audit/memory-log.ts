@@ -53,7 +53,7 @@ export function createMemoryAuditLog(opts: MemoryAuditLogOptions = {}): MemoryAu
     let prev = log.at(-1)?.hash ?? GENESIS_HASH;
     for (const p of batch) {
       const recs = p.entries.map((e) => {
-        const rec = sealRecord(e, log.length + 1, prev);
+        const rec = sealRecord(e, log.length + 1, prev).record;
         prev = rec.hash;
         log.push(rec);
         return rec;

@@ -1,4 +1,4 @@
-import { canonicalJson, hashRecord } from './canonical-json.ts';
+import { canonicalJson, canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
 import { AuditEventV1Schema, type AuditEntry, type AuditEventV1 } from './event.ts';
 
 /** The shape a caller hands to append(): an AuditEventV1 without v, seq, prev and hash. */
@@ -26,13 +26,21 @@ export function parseEntries(entries: readonly AuditEntry[]): AuditEntry[] {
   });
 }
 
-/** Gives an already checked entry its place in the chain: v, seq, prev, and the hash over them. */
-export function sealRecord(entry: AuditEntry, seq: number, prev: string): AuditEventV1 {
-  const unsealed = { v: 1 as const, seq, ...entry, prev };
-  return { ...unsealed, hash: hashRecord(prev, unsealed) };
+/** A record with its place in the chain, and its stored line (canonical JSON + newline). */
+export interface SealedRecord {
+  record: AuditEventV1;
+  line: string;
 }
 
-/** The record as stored: canonical JSON and a newline. */
-export function formatRecordLine(record: AuditEventV1): string {
-  return `${canonicalJson(record)}\n`;
+/**
+ * Gives an already checked entry its place in the chain: v, seq, prev, and the hash over them
+ * (hashRecord), plus the line to store. The canonical text is built once for both.
+ */
+export function sealRecord(entry: AuditEntry, seq: number, prev: string): SealedRecord {
+  const unsealed = { v: 1 as const, seq, ...entry, prev };
+  const members = canonicalMembers(unsealed);
+  const hash = chainHash(prev, joinMembers(members));
+  const at = members.findIndex((m) => m.key > 'hash');
+  members.splice(at === -1 ? members.length : at, 0, { key: 'hash', text: `"hash":"${hash}"` });
+  return { record: { ...unsealed, hash }, line: `${joinMembers(members)}\n` };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { nodeAuditFs, type AuditFs } from './audit-fs.ts';
-import { canonicalJson, hashRecord } from './canonical-json.ts';
+import { canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
 import { AuditEventV1Schema, GENESIS_HASH } from './event.ts';
 import { readLinesForward } from './line-reader.ts';
 import { listSegments } from './segments.ts';
@@ -65,8 +65,9 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Pr
         if (rec.prev !== hash) {
           return broken(seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`, rec.seq);
         }
-        if (hashRecord(rec.prev, value as object) !== rec.hash) return broken('hash does not match the record content', rec.seq);
-        if (canonicalJson(value) !== line.text) return broken('line is not canonical JSON (rewritten by something else)', rec.seq);
+        const members = canonicalMembers(value as object);
+        if (chainHash(rec.prev, joinMembers(members, 'hash')) !== rec.hash) return broken('hash does not match the record content', rec.seq);
+        if (joinMembers(members) !== line.text) return broken('line is not canonical JSON (rewritten by something else)', rec.seq);
         seq = rec.seq;
         hash = rec.hash;
         count += 1;
