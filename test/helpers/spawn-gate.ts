@@ -1,0 +1,71 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface SpawnedGate {
+  child: ChildProcess;
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  dataDir: string;
+  /** tokens printed at first start, by name ("admin", "kargo") */
+  tokens: Record<string, string>;
+  stdout: () => string;
+  stderr: () => string;
+  /** resolves with the exit code (or signal) */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts the real gate (`node src/server.ts`) on a free loopback port with its own data
+ * directory, and waits until it listens. Env adds to / overrides the defaults.
+ */
+export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number } = {}): Promise<SpawnedGate> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gate-proc-')));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gate did not start within ${opts.timeoutMs ?? 15000} ms\nstdout: ${out}\nstderr: ${err}`)), opts.timeoutMs ?? 15000);
+    const check = () => {
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`gate exited with ${code} before listening\nstdout: ${out}\nstderr: ${err}`), { code, stderr: err }));
+    });
+  });
+  const tokens: Record<string, string> = {};
+  for (const m of err.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)) tokens[m[1] as string] = m[2] as string;
+  return {
+    child,
+    url,
+    dataDir,
+    tokens,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

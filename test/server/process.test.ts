@@ -1,0 +1,182 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { REPO_ROOT, spawnGate } from '../helpers/spawn-gate.ts';
+
+const decision = (stage: string, promotion: string) => ({ project: 'stonks-pipeline', stage, imageTag: 'abc123', promotion });
+
+async function post(url: string, token: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+function runCli(args: string[], dataDir: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), ...args, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+t.test('first start on no configuration: serves, prints an admin and a caller token once, stores only hashes', async (t) => {
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.ok(gate.tokens['admin'] && gate.tokens['kargo'], 'two tokens printed');
+  t.match(gate.stdout(), /GATE_NOW is set/, 'GATE_NOW is logged loudly');
+  const file = await readFile(join(gate.dataDir, 'tokens.json'), 'utf8');
+  t.notMatch(file, /gate_/, 'the token file holds no token');
+  t.notMatch(gate.stdout(), /gate_[A-Za-z0-9_-]{20}/, 'no token in the JSON logs');
+  const res = await post(`${gate.url}/v1/decisions`, gate.tokens['kargo'] as string, decision('paper', 'p1'));
+  t.equal(res.status, 200);
+  const body = (await res.json()) as { decision: string };
+  t.equal(body.decision, 'wait', 'GATE_NOW inside a session');
+  t.match(gate.stdout(), /"reqId":"req_/, 'request ids in the logs');
+  t.notMatch(gate.stdout(), new RegExp(gate.tokens['kargo'] as string), 'the caller token never reaches the logs');
+  const stopped = await gate.stop('SIGTERM');
+  t.equal(stopped.code, 0, 'SIGTERM exits 0');
+  // a restart does not print tokens again
+  const again = await spawnGate({ dataDir: gate.dataDir });
+  t.teardown(() => again.stop('SIGKILL'));
+  t.same(again.tokens, {}, 'tokens only on the first start');
+  await again.stop();
+});
+
+t.test('a second instance on the same data directory refuses to start with a clear message', async (t) => {
+  const first = await spawnGate();
+  t.teardown(() => first.stop('SIGKILL'));
+  const second = spawnGate({ dataDir: first.dataDir, timeoutMs: 10000 });
+  await t.rejects(second, /in use by another gate .* process \d+ on this host is still running/);
+  await first.stop();
+  const third = await spawnGate({ dataDir: first.dataDir });
+  t.pass('after a clean stop the directory is free again');
+  await third.stop();
+});
+
+t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
+  const first = await spawnGate();
+  await first.stop('SIGKILL');
+  const second = await spawnGate({ dataDir: first.dataDir });
+  t.teardown(() => second.stop('SIGKILL'));
+  t.pass('restarted over the stale lock');
+  await second.stop();
+});
+
+t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every 200 is in the log', async (t) => {
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const token = gate.tokens['kargo'] as string;
+  const acknowledged: number[] = [];
+  const other: number[] = [];
+  let running = true;
+  const worker = async (w: number) => {
+    for (let i = 0; running; i++) {
+      try {
+        const res = await post(`${gate.url}/v1/decisions`, token, decision('beta', `t-${w}-${i}`));
+        if (res.status === 200) acknowledged.push(((await res.json()) as { audit: { seq: number } }).audit.seq);
+        else other.push(res.status);
+      } catch {
+        return; // connection closed: the server stopped accepting
+      }
+    }
+  };
+  const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+  await new Promise((r) => setTimeout(r, 500));
+  const started = Date.now();
+  const stopped = await gate.stop('SIGTERM');
+  const took = Date.now() - started;
+  running = false;
+  await Promise.all(workers);
+  t.equal(stopped.code, 0, 'exit 0');
+  t.ok(took < 10_000, `stopped in ${took} ms`);
+  t.ok(acknowledged.length > 20, `load was running (${acknowledged.length} answered)`);
+  t.ok(other.every((s) => s === 503), 'requests arriving while closing get 503, never an unrecorded answer');
+  const verify = await runCli(['audit', 'verify'], gate.dataDir);
+  t.equal(verify.code, 0, verify.out + verify.err);
+  const count = Number(/OK: (\d+) records/.exec(verify.out)?.[1]);
+  t.ok(count >= Math.max(...acknowledged), `every answered decision is in the log (highest answered seq ${Math.max(...acknowledged)}, ${count} recorded)`);
+});
+
+t.test('kill -9 under concurrent load: the restarted log verifies and holds every decision that got a 200', async (t) => {
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const token = gate.tokens['kargo'] as string;
+  const acknowledged = new Set<number>();
+  let stop = false;
+  const worker = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        const res = await post(`${gate.url}/v1/decisions`, token, decision('beta', `k-${w}-${i}`));
+        if (res.status === 200) acknowledged.add(((await res.json()) as { audit: { seq: number } }).audit.seq);
+      } catch {
+        return; // the server died
+      }
+    }
+  };
+  const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+  await new Promise((r) => setTimeout(r, 700));
+  gate.child.kill('SIGKILL');
+  stop = true;
+  await Promise.all(workers);
+  await gate.exited;
+  t.ok(acknowledged.size > 50, `load was running (${acknowledged.size} acknowledged)`);
+
+  const restarted = await spawnGate({ dataDir: gate.dataDir });
+  t.teardown(() => restarted.stop('SIGKILL'));
+  const res = await fetch(`${restarted.url}/v1/status`);
+  const head = ((await res.json()) as { audit: { seq: number } }).audit.seq;
+  t.ok(head >= Math.max(...acknowledged), `every acknowledged seq is in the log (head ${head})`);
+  await restarted.stop();
+  const verify = await runCli(['audit', 'verify'], gate.dataDir);
+  t.equal(verify.code, 0, verify.out + verify.err);
+  // and each acknowledged record is really there
+  const { readdir } = await import('node:fs/promises');
+  const files = (await readdir(join(gate.dataDir, 'audit'))).filter((f) => f.endsWith('.jsonl')).sort();
+  const seqs = new Set<number>();
+  for (const f of files) for (const line of (await readFile(join(gate.dataDir, 'audit', f), 'utf8')).split('\n')) if (line) seqs.add((JSON.parse(line) as { seq: number }).seq);
+  t.equal([...acknowledged].filter((s) => !seqs.has(s)).length, 0, 'no acknowledged record is missing');
+});
+
+t.test('a bad configuration stops start-up with a message naming the key', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const cfg = join(dir, 'gate.yaml');
+  await writeFile(cfg, 'stages:\n  paper: { marketHours: maybe }\n');
+  await t.rejects(spawnGate({ env: { GATE_CONFIG: cfg } }), /stages\.paper\.marketHours/);
+  await t.rejects(spawnGate({ env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
+  await t.rejects(spawnGate({ env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
+});
+
+t.test('CLI: token create, audit verify naming the first broken record, market', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-'));
+  const made = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'caller,operator,approver'], dir);
+  t.equal(made.code, 0, made.err);
+  const token = /^(gate_\S+)$/m.exec(made.out)?.[1];
+  t.ok(token, 'prints the token');
+  t.notMatch(await readFile(join(dir, 'tokens.json'), 'utf8'), new RegExp(token as string));
+  const dup = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'operator'], dir);
+  t.equal(dup.code, 1);
+  t.match(dup.err, /already exists/);
+  const badRole = await runCli(['token', 'create', '--name', 'x', '--roles', 'root'], dir);
+  t.match(badRole.err, /unknown role "root"/);
+
+  const market = await runCli(['market', '--at', '2026-11-27T18:00:00Z'], dir);
+  t.equal(market.code, 0);
+  t.match(JSON.parse(market.out), { open: false, reason: 'early_close', nextOpen: '2026-11-30T14:30:00Z' });
+
+  // a log with a tampered record
+  const gate = await spawnGate({ dataDir: dir, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  for (let i = 0; i < 5; i++) await post(`${gate.url}/v1/decisions`, token as string, decision('beta', `c-${i}`));
+  await gate.stop();
+  t.equal((await runCli(['audit', 'verify'], dir)).code, 0);
+  const { readdir } = await import('node:fs/promises');
+  const file = join(dir, 'audit', (await readdir(join(dir, 'audit'))).filter((f) => f.endsWith('.jsonl'))[0] as string);
+  const lines = (await readFile(file, 'utf8')).split('\n');
+  lines[2] = (lines[2] as string).replace('"decision":"', '"decision":"x');
+  await writeFile(file, lines.join('\n'));
+  const broken = await runCli(['audit', 'verify'], dir);
+  t.equal(broken.code, 1);
+  t.match(broken.out + broken.err, /seq 3/);
+});
