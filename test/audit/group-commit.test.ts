@@ -63,12 +63,14 @@ t.test('appends arriving while a write is in flight go into the next single writ
   await log.append([entry(0)]); // creates the file outside the measured part
   const before = log.stats();
   g.hold();
-  const first = log.append([entry(1)]);
+  let firstResolved = false;
+  const first = log.append([entry(1)]).then((r) => ((firstResolved = true), r));
   while (g.gate.waiting === 0) await new Promise((r) => setImmediate(r));
   const queued = Array.from({ length: 99 }, (_, i) => log.append([entry(i + 2)]));
   await new Promise((r) => setTimeout(r, 20));
   t.equal(log.stats().queued, 99, 'queued behind the write in flight');
-  t.equal(log.head().seq, 1, 'nothing acknowledged while its fsync is pending');
+  t.equal(log.head().seq, 1, 'head does not move while the fsync is pending');
+  t.equal(firstResolved, false, 'the append does not resolve before its fsync returns');
   g.release();
   const all = await Promise.all([first, ...queued]);
   t.same(all.map((r) => r[0]!.seq), Array.from({ length: 100 }, (_, i) => i + 2));
