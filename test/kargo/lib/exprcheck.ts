@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { Test } from 'tap';
 import { repoRoot } from './paths.ts';
+import { skipWithNotice } from './skip-with-notice.ts';
 
 /** Where the Go toolchain is looked for: .tools/bin, /usr/local/go/bin, then PATH. */
 function findGo(): string | undefined {
@@ -72,10 +74,11 @@ export function evalAll(bin: string, ops: unknown[]): unknown[] {
  * The exprcheck binary for a test, or undefined after recording why it is missing: a visible
  * skip locally, a failure under CI=true.
  */
-export function exprcheckOrSkip(t: { fail: (m: string) => void; skip: (m: string) => void }): string | undefined {
+export function exprcheckOrSkip(t: Test): string | undefined {
   const bin = buildExprcheck();
   if (bin) return bin;
   if (process.env.CI === 'true') t.fail('no Go toolchain (looked in .tools/bin, /usr/local/go/bin, PATH) and CI=true');
-  else t.skip('NOTICE: no Go toolchain found; expression checks skipped (install Go or run bash .ci/tools.sh)');
+  else skipWithNotice(t, 'no Go toolchain found (install Go or run bash .ci/tools.sh); expression checks skipped');
   return undefined;
 }
+

@@ -1,0 +1,190 @@
+// The pure half of the contract: the gate step and the verification metrics, rendered from the
+// YAML in kargo/ the way Kargo and Argo Rollouts would, evaluated (with the same expr engine)
+// against recorded responses shaped exactly like the gate's contract. The live half, against
+// the running gate, is contract.test.ts.
+import t from 'tap';
+import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
+import type { KargoDoc } from './lib/kargo-docs.ts';
+import { evalAll, exprcheckOrSkip } from './lib/exprcheck.ts';
+import { httpOutcome, laterStepConditions, renderGateRequest, renderStepConfig, sampleEnv } from './lib/gate-step.ts';
+import type { HttpOutcome, RecordedResponse, SamplePromotion } from './lib/gate-step.ts';
+import { stepConfigValidators, validateStepConfig } from './lib/step-schemas.ts';
+import { analysisArgs, measure, resolveArgs } from './lib/verification.ts';
+import type { TemplateMetric } from './lib/verification.ts';
+import { assessMetric } from './lib/rollouts-metric.ts';
+import type { MeasurementPhase } from './lib/rollouts-metric.ts';
+
+const docs = loadKargoDocs();
+const stage = (name: string): KargoDoc => docsOfKind(docs, 'Stage').find((d) => at(d.doc, 'metadata', 'name') === name)!;
+const template = (name: string): KargoDoc => docsOfKind(docs, 'AnalysisTemplate').find((d) => at(d.doc, 'metadata', 'name') === name)!;
+const TAG = '3f9a1c0d5e7b2a4c6d8e0f1a3b5c7d9e1f2a4b6c';
+const TOKEN = 'gate_sampleCallerToken_0123456789abcdefABCDEF';
+const json = (status: number, body: unknown): RecordedResponse => ({ status, headers: { 'content-type': ['application/json; charset=utf-8'] }, body: JSON.stringify(body) });
+
+/** A 200 decision exactly as the gate's contract describes it. */
+function decision(stageName: string, d: 'allow' | 'wait' | 'deny', opts: { skip?: boolean; message?: string; reasons?: { code: string; message: string }[] } = {}): RecordedResponse {
+  return json(200, {
+    id: 'dec_01m8cs9k774ye71ndv33q6b1e6',
+    decision: d,
+    allowed: d === 'allow',
+    skip: opts.skip ?? false,
+    reasons: opts.reasons ?? [],
+    message: opts.message ?? (d === 'allow' ? 'allowed' : ''),
+    stage: stageName,
+    imageTag: TAG,
+    market: { open: false },
+    audit: { seq: 7, hash: 'ab'.repeat(32) },
+    at: '2026-11-25T15:00:03.285Z',
+  });
+}
+
+const sample = (name: string, extra: Partial<SamplePromotion> = {}): SamplePromotion => ({
+  stage: stage(name),
+  gateURL: 'http://gate-service.stonks-gate.svc.cluster.local:8080',
+  token: TOKEN,
+  tag: TAG,
+  ...extra,
+});
+
+t.test('the gate request rendered from each stage', async (t) => {
+  const bin = exprcheckOrSkip(t);
+  if (!bin) return;
+  const validators = stepConfigValidators();
+  for (const name of ['beta', 'paper', 'live']) {
+    const p = sample(name, { actor: 'alice@example.com' });
+    const req = renderGateRequest(bin, p);
+    const ctx = sampleEnv(p).env.ctx;
+    t.same(validateStepConfig(validators, 'http', req.config), [], `${name}: rendered config passes Kargo's http schema`);
+    t.equal(req.method, 'POST');
+    t.equal(req.url, 'http://gate-service.stonks-gate.svc.cluster.local:8080/v1/decisions', `${name}: url`);
+    t.same(req.headers, [['Authorization', `Bearer ${TOKEN}`], ['Content-Type', 'application/json']], `${name}: headers`);
+    t.same(JSON.parse(req.body), {
+      project: 'stonks-pipeline',
+      stage: name,
+      promotion: ctx.promotion,
+      freight: ctx.targetFreight.name,
+      actor: 'alice@example.com',
+      rollback: false,
+      imageTag: TAG,
+    }, `${name}: body carries exactly the contract's fields`);
+  }
+  const edge: { name: string; extra: Partial<SamplePromotion>; check: (b: Record<string, unknown>) => unknown }[] = [
+    { name: 'a tag that looks like a float stays a string', extra: { tag: '0000000000000000000000000000000000001e10' }, check: (b) => b.imageTag === '0000000000000000000000000000000000001e10' },
+    { name: 'an all-digit tag stays a string', extra: { tag: '1234567890123456789012345678901234567890' }, check: (b) => b.imageTag === '1234567890123456789012345678901234567890' },
+    { name: 'rollback is a JSON boolean', extra: { rollback: true }, check: (b) => b.rollback === true },
+    { name: 'an auto-promotion with no actor sends ""', extra: { actor: '' }, check: (b) => b.actor === '' },
+    { name: 'quotes and unicode in the actor stay valid JSON', extra: { actor: 'O"Brien \\ Zoë' }, check: (b) => b.actor === 'O"Brien \\ Zoë' },
+  ];
+  for (const e of edge) {
+    const req = renderGateRequest(bin, sample('paper', e.extra));
+    t.ok(e.check(JSON.parse(req.body) as Record<string, unknown>), `${e.name}: ${req.body.trim()}`);
+  }
+  // Why the quote() matters wherever the tag stands alone (yaml-update): unquoted, Kargo's
+  // template engine turns a float-looking tag into a number.
+  const floaty = sample('beta', { tag: '0000000000000000000000000000000000001e10' });
+  const { env, data } = sampleEnv(floaty);
+  const [bare, quoted] = evalAll(bin, [
+    { op: 'render', value: '${{ imageFrom(vars.markerImage).Tag }}', env, data },
+    { op: 'render', value: '${{ quote(imageFrom(vars.markerImage).Tag) }}', env, data },
+  ]) as { value: unknown }[];
+  t.equal(bare!.value, 1e10, 'unquoted, the tag would be written as the number 1e10');
+  t.equal(quoted!.value, '0000000000000000000000000000000000001e10', 'quoted, it stays the tag');
+  const update = renderStepConfig(bin, floaty, 'update', { gate: { decisionId: 'dec_x', skip: false } });
+  t.same(update, { path: './repo/infra/helm/stonks-oracle/values-beta.yaml', updates: [{ key: 'global.image.tag', value: '0000000000000000000000000000000000001e10' }] }, 'yaml-update writes the tag as a string');
+  t.same(validateStepConfig(validators, 'yaml-update', update), []);
+});
+
+t.test('recorded gate answers -> Kargo step outcome', async (t) => {
+  const bin = exprcheckOrSkip(t);
+  if (!bin) return;
+  const marketOpenPaper = 'NYSE regular session is open; closes 16:00 ET (in 5h 59m). The promotion waits for the close. Request break-glass to override.';
+  const marketOpenLive = 'NYSE regular session is open; live promotions are refused during market hours (closes 16:00 ET, in 5h 59m). Promote again after the close, or request break-glass to override.';
+  const testsFailed = 'Integration tests failed for 3f9a1c0d: 3 of 120 failed (exit code 1).';
+  const cases: { name: string; stage: string; response: RecordedResponse; expect: Partial<HttpOutcome> & { later?: boolean } }[] = [
+    { name: 'allow', stage: 'beta', response: decision('beta', 'allow'), expect: { status: 'Succeeded', outputs: { decisionId: 'dec_01m8cs9k774ye71ndv33q6b1e6', skip: false }, later: true } },
+    { name: 'market open at paper: wait', stage: 'paper', response: decision('paper', 'wait', { message: marketOpenPaper }), expect: { status: 'Running' } },
+    { name: 'market open at live: deny', stage: 'live', response: decision('live', 'deny', { message: marketOpenLive }), expect: { status: 'Failed', terminal: true, message: `HTTP (200) response met failure criteria: ${JSON.stringify(marketOpenLive)}`, later: false } },
+    { name: 'market closed: allow', stage: 'paper', response: decision('paper', 'allow'), expect: { status: 'Succeeded', later: true } },
+    { name: 'stage disabled: allow + skip', stage: 'paper', response: decision('paper', 'allow', { skip: true, reasons: [{ code: 'stage_disabled', message: 'paper is disabled' }] }), expect: { status: 'Succeeded', outputs: { decisionId: 'dec_01m8cs9k774ye71ndv33q6b1e6', skip: true }, later: false } },
+    { name: 'tests failed: deny', stage: 'beta', response: decision('beta', 'deny', { message: testsFailed }), expect: { status: 'Failed', terminal: true, message: `HTTP (200) response met failure criteria: ${JSON.stringify(testsFailed)}`, later: false } },
+    { name: 'tests pending: wait', stage: 'beta', response: decision('beta', 'wait', { message: 'No integration-test result yet.' }), expect: { status: 'Running' } },
+    { name: 'audit log down: 503 keeps polling', stage: 'live', response: json(503, { error: 'audit_unavailable', message: 'the audit log cannot be written' }), expect: { status: 'Running' } },
+    { name: 'bad token: 401 fails loudly', stage: 'live', response: json(401, { error: 'unauthorized', message: 'the bearer token is not valid' }), expect: { status: 'Failed', message: 'HTTP (401) response met failure criteria: "the bearer token is not valid"' } },
+    { name: 'no permission: 403 fails loudly', stage: 'paper', response: json(403, { error: 'forbidden', message: 'system:serviceaccount:stonks-pipeline:gate-caller may not create decisions' }), expect: { status: 'Failed', terminal: true } },
+    { name: 'malformed body: 400 fails loudly', stage: 'beta', response: json(400, { error: 'invalid_request', message: 'body.bogus: unknown field bogus' }), expect: { status: 'Failed', message: 'HTTP (400) response met failure criteria: "body.bogus: unknown field bogus"' } },
+    { name: 'wrong URL: 404 fails loudly', stage: 'beta', response: json(404, { error: 'not_found', message: 'no route POST /v1/decision' }), expect: { status: 'Failed' } },
+    { name: 'proxy error page (502, HTML) keeps polling', stage: 'beta', response: { status: 502, headers: { 'content-type': ['text/html'] }, body: '<html>Bad Gateway</html>' }, expect: { status: 'Running' } },
+    { name: 'unknown decision value keeps polling', stage: 'beta', response: json(200, { decision: 'maybe' }), expect: { status: 'Running' } },
+    { name: 'a 404 without a JSON body still names the status', stage: 'beta', response: { status: 404, headers: {}, body: '' }, expect: { status: 'Failed', message: 'HTTP (404) response met failure criteria: "gate answered HTTP 404"' } },
+  ];
+  for (const c of cases) {
+    const p = sample(c.stage);
+    const req = renderGateRequest(bin, p);
+    const outcome = httpOutcome(bin, req.config, c.response);
+    const { later, ...want } = c.expect;
+    t.match(outcome, want, `${c.name}: ${outcome.status}${outcome.message ? ` (${outcome.message})` : ''}`);
+    if (later !== undefined) {
+      const conditions = laterStepConditions(bin, p, outcome);
+      t.same(Object.values(conditions), [later, later, later, later, later], `${c.name}: later steps' if = ${later} (${JSON.stringify(conditions)})`);
+    }
+  }
+  // The commit names the gate decision.
+  const message = renderStepConfig(bin, sample('live'), 'commit', { gate: { decisionId: 'dec_01m8cs9k774ye71ndv33q6b1e6', skip: false } }).message;
+  t.match(message, /^kargo\(live\): stonks-oracle 3f9a1c0d5e7b2a4c6d8e0f1a3b5c7d9e1f2a4b6c \[skip ci\]\n\nGate-Decision: dec_01m8cs9k774ye71ndv33q6b1e6\n/, 'commit message');
+  const deploy = renderStepConfig(bin, sample('live'), 'deploy', { gate: { decisionId: 'd', skip: false }, push: { commit: 'c0ffee0000000000000000000000000000000000' } });
+  t.same(deploy, { apps: [{ name: 'stonks-oracle-live', namespace: 'argocd', sources: [{ repoURL: 'https://github.com/celesrenata/stonks-oracle.git', desiredRevision: 'c0ffee0000000000000000000000000000000000', updateTargetRevision: true }] }] }, 'argocd-update pins the pushed commit');
+});
+
+t.test('verification: recorded test results and health answers -> Rollouts outcome', async (t) => {
+  const bin = exprcheckOrSkip(t);
+  if (!bin) return;
+  const tplTests = template('integration-tests');
+  const tests = (at(tplTests.doc, 'spec', 'metrics') as TemplateMetric[])[0]!;
+  const health = (at(template('app-health').doc, 'spec', 'metrics') as TemplateMetric[])[0]!;
+
+  const args = analysisArgs(bin, stage('beta'), tplTests, { tag: TAG, gateURL: 'http://gate-service.stonks-gate.svc.cluster.local:8080', secrets: { 'gate-caller': { token: TOKEN } } });
+  t.same(args, { 'gate-url': 'http://gate-service.stonks-gate.svc.cluster.local:8080', 'image-tag': TAG, 'gate-token': TOKEN }, 'AnalysisRun args: rendered by Kargo, token from the Secret');
+  t.equal(resolveArgs(tests.provider.web.url, args), `http://gate-service.stonks-gate.svc.cluster.local:8080/v1/test-results/${TAG}`, 'GET /v1/test-results/{tag}');
+
+  const result = (found: boolean, passed: boolean | null) => json(200, { imageTag: TAG, found, passed, exitCode: passed === null ? null : passed ? 0 : 1, counts: found ? { total: 120, failed: passed ? 0 : 3 } : null, recordedAt: found ? '2026-11-25T14:00:00Z' : null });
+  const measurementCases: { name: string; metric: TemplateMetric; response: RecordedResponse; phase: MeasurementPhase }[] = [
+    { name: 'tests passed', metric: tests, response: result(true, true), phase: 'Successful' },
+    { name: 'tests failed', metric: tests, response: result(true, false), phase: 'Failed' },
+    { name: 'no result yet', metric: tests, response: result(false, null), phase: 'Inconclusive' },
+    { name: 'found, outcome unknown', metric: tests, response: result(true, null), phase: 'Inconclusive' },
+    { name: 'gate 503', metric: tests, response: json(503, { error: 'unavailable', message: 'x' }), phase: 'Error' },
+    { name: 'health ok', metric: health, response: json(200, { status: 'ok' }), phase: 'Successful' },
+    { name: 'health JSON without status', metric: health, response: json(200, { uptime: 12 }), phase: 'Successful' },
+    { name: 'health down', metric: health, response: json(200, { status: 'down' }), phase: 'Failed' },
+    { name: 'health 500', metric: health, response: json(500, { status: 'error' }), phase: 'Error' },
+    { name: 'health non-JSON 200 (Rollouts <= 1.10: not evaluated)', metric: health, response: { status: 200, headers: {}, body: 'DOWN' }, phase: 'Successful' },
+  ];
+  const measured = measure(bin, tests, []);
+  t.same(measured, [], 'no responses, no measurements');
+  for (const c of measurementCases) {
+    const [m] = measure(bin, c.metric, [c.response]);
+    t.equal(m!.phase, c.phase, `${c.name}: ${m!.phase}${m!.message ? ` (${m!.message})` : ''}`);
+  }
+
+  // Metric level: enough measurements that a result still arriving is not a failure.
+  const P = result(true, true);
+  const F = result(true, false);
+  const N = result(false, null);
+  const E = json(503, { error: 'unavailable', message: 'x' });
+  const sequences: { name: string; responses: RecordedResponse[]; phase: string; taken?: number }[] = [
+    { name: 'passed from the start', responses: Array(10).fill(P), phase: 'Successful', taken: 10 },
+    { name: 'result arrives after 4 polls (2 min)', responses: [N, N, N, N, ...Array(6).fill(P)], phase: 'Successful', taken: 10 },
+    { name: 'result arrives at the 10th poll', responses: [...Array(9).fill(N), P], phase: 'Successful', taken: 10 },
+    { name: 'never arrives', responses: Array(10).fill(N), phase: 'Inconclusive', taken: 10 },
+    { name: 'fails after 2 pending polls', responses: [N, N, F], phase: 'Failed', taken: 3 },
+    { name: 'gate restarts: 4 errors, then passed', responses: [E, E, E, E, ...Array(10).fill(P)], phase: 'Successful', taken: 14 },
+    { name: 'gate down: 5 errors in a row', responses: Array(5).fill(E), phase: 'Error', taken: 5 },
+  ];
+  for (const s of sequences) {
+    const phases = measure(bin, tests, s.responses).map((m) => m.phase);
+    const a = assessMetric(tests, phases);
+    t.match(a, { phase: s.phase, taken: s.taken }, `${s.name}: ${a.phase} after ${a.taken} (${a.message})`);
+  }
+  const healthy = assessMetric(health, measure(bin, health, [E, E, E, json(200, { status: 'ok' }), json(200, { status: 'ok' }), json(200, { status: 'ok' })]).map((m) => m.phase));
+  t.match(healthy, { phase: 'Successful' }, `app-health: pods still rolling, then healthy: ${healthy.message}`);
+});
