@@ -6,7 +6,7 @@ import t from 'tap';
 import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
 import type { KargoDoc } from './lib/kargo-docs.ts';
 import { evalAll, exprcheckOrSkip } from './lib/exprcheck.ts';
-import { httpOutcome, laterStepConditions, renderGateRequest, renderStepConfig, sampleEnv } from './lib/gate-step.ts';
+import { httpOutcome, laterStepConditions, renderGateRequest, renderStepConfig, sampleEnv, stepsOf } from './lib/gate-step.ts';
 import type { HttpOutcome, RecordedResponse, SamplePromotion } from './lib/gate-step.ts';
 import { stepConfigValidators, validateStepConfig } from './lib/step-schemas.ts';
 import { analysisArgs, measure, resolveArgs } from './lib/verification.ts';
@@ -127,6 +127,20 @@ t.test('recorded gate answers -> Kargo step outcome', async (t) => {
       const conditions = laterStepConditions(bin, p, outcome);
       t.same(Object.values(conditions), [later, later, later, later, later], `${c.name}: later steps' if = ${later} (${JSON.stringify(conditions)})`);
     }
+  }
+  // Why the later steps say `success() && !outputs.gate.skip` and not just `!outputs.gate.skip`.
+  const literal = '${{ !outputs.gate.skip }}';
+  const ours = stepsOf(stage('beta'))[1]!.if!;
+  const situations = [
+    { name: 'after a deny (outputs.gate unset)', outputs: {}, statuses: [{ alias: 'gate', status: 'Failed' }], literal: /cannot fetch skip from <nil>/, ours: false },
+    { name: 'after git-commit failed', outputs: { gate: { decisionId: 'd', skip: false } }, statuses: [{ alias: 'gate', status: 'Succeeded' }, { alias: 'commit', status: 'Failed' }], literal: true, ours: false },
+  ];
+  for (const s of situations) {
+    const { env, data } = sampleEnv(sample('beta'), s.outputs);
+    const [lit, our] = evalAll(bin, [literal, ours].map((value) => ({ op: 'render', value, env, data: { ...data, stepStatuses: s.statuses } }))) as { ok: boolean; value?: unknown; error?: string }[];
+    if (s.literal instanceof RegExp) t.match(lit!.error, s.literal, `${s.name}: the bare condition is an evaluation error`);
+    else t.equal(lit!.value, s.literal, `${s.name}: the bare condition would let the next step run`);
+    t.same(our, { ok: true, value: s.ours }, `${s.name}: our condition skips the step`);
   }
   // The commit names the gate decision.
   const message = renderStepConfig(bin, sample('live'), 'commit', { gate: { decisionId: 'dec_01m8cs9k774ye71ndv33q6b1e6', skip: false } }).message;
