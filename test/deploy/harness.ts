@@ -198,3 +198,9 @@ export function findTool(name: string): string | null {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
 }
+
+type RunResult = ReturnType<Sandbox['run']>;
+/** Asserts a run's exit code; on a mismatch the run's output is shown as a comment. */
+export function expectExit(t: { equal: (a: unknown, b: unknown, m?: string) => boolean; comment: (...a: unknown[]) => void }, r: RunResult, code: number, what = 'the script'): void {
+  if (!t.equal(r.status, code, `${what} exits ${code}`)) t.comment(r.output);
+}

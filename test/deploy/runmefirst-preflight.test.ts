@@ -1,0 +1,48 @@
+// Plan tests of runmefirst.sh (preflight): the real script runs against recording stand-ins for kubectl and
+// helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import {
+  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
+  type Call,
+} from './harness.ts';
+
+const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
+const RELEASES_IN_ORDER = [
+  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],
+  ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'], ['gate-service', 'stonks-gate'],
+];
+
+/** Every object that a call applied from stdin. */
+function appliedDocs(calls: Call[]) {
+  return calls.filter((c) => c.stdin).flatMap((c) => YAML.parseAllDocuments(c.stdin!).map((d) => d.toJSON()).filter(Boolean));
+}
+const helmUpgrades = (calls: Call[]) => calls.filter((c) => c.tool === 'helm' && bare(c)[0] === 'upgrade');
+const valuesOf = (call: Call) => YAML.parse(Object.values(call.files ?? {})[0] ?? '');
+
+t.test('preflight fails early, saying what to do', async (t) => {
+  const cases: { name: string; edit: (s: ReturnType<typeof freshCluster>) => void; settings?: Record<string, string>; expect: RegExp }[] = [
+    { name: 'missing operator Secrets', edit: (s) => { delete s.objects[keyOf('Secret', 'arc-runners', 'arc-github-app')]; delete s.objects[keyOf('Secret', 'stonks-pipeline', 'ghcr-credentials')]; }, expect: /arc-runners\/arc-github-app[\s\S]*stonks-pipeline\/ghcr-credentials[\s\S]*kubectl -n arc-runners create secret generic arc-github-app/ },
+    { name: 'no ClusterIssuer', edit: (s) => { delete s.objects[keyOf('ClusterIssuer', '', 'ca-issuer')]; }, expect: /ClusterIssuer 'ca-issuer' not found/ },
+    { name: 'no Traefik IngressClass', edit: (s) => { delete s.objects[keyOf('IngressClass', '', 'traefik')]; }, expect: /IngressClass 'traefik' not found/ },
+    { name: 'an unknown kube context', edit: () => {}, settings: { KUBE_CONTEXT: 'prod-elsewhere' }, expect: /context 'prod-elsewhere' \(KUBE_CONTEXT\) does not exist/ },
+    { name: 'an unreachable cluster', edit: (s) => { s.unreachable = true; }, expect: /does not answer/ },
+    { name: 'helm too old', edit: (s) => { s.versions = { helm: 'v3.9.4' }; }, expect: /helm v3\.9\.4 is too old/ },
+    { name: 'kubectl too old', edit: (s) => { s.versions = { kubectl: 'v1.24.0' }; }, expect: /kubectl v1\.24\.0 is too old/ },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const state = freshCluster();
+      c.edit(state);
+      const sb = new Sandbox(state, c.settings);
+      t.teardown(() => sb.cleanup());
+      const r = sb.run('runmefirst.sh');
+      expectExit(t, r, 2);
+      t.match(r.output, c.expect);
+      t.same(mutations(r.calls).map(show), [], 'nothing was changed');
+    });
+  }
+});
+

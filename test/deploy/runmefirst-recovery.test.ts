@@ -1,0 +1,93 @@
+// Plan tests of runmefirst.sh (rebinding volumes, failures and resuming, refusals): the real script runs against recording stand-ins for kubectl and
+// helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import {
+  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
+  type Call,
+} from './harness.ts';
+
+const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
+const RELEASES_IN_ORDER = [
+  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],
+  ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'], ['gate-service', 'stonks-gate'],
+];
+
+/** Every object that a call applied from stdin. */
+function appliedDocs(calls: Call[]) {
+  return calls.filter((c) => c.stdin).flatMap((c) => YAML.parseAllDocuments(c.stdin!).map((d) => d.toJSON()).filter(Boolean));
+}
+const helmUpgrades = (calls: Call[]) => calls.filter((c) => c.tool === 'helm' && bare(c)[0] === 'upgrade');
+const valuesOf = (call: Call) => YAML.parse(Object.values(call.files ?? {})[0] ?? '');
+
+t.test('a volume left Released is made bindable again before its claim is applied; any volume is kept Retain', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  t.equal(sb.run('runmefirst.sh').status, 0);
+  const state = sb.state();
+  // The claim was deleted (e.g. with its namespace): the volume keeps the old claim's uid.
+  delete state.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')];
+  const pv = state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!;
+  pv.status = { phase: 'Released' };
+  pv.spec.claimRef.resourceVersion = '4711';
+  // And someone switched another volume to Delete.
+  state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-kargo')]!.spec.persistentVolumeReclaimPolicy = 'Delete';
+  sb.writeState(state);
+
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  const muts = mutations(r.calls);
+  const patch = indexOf(muts, /^kubectl patch pv stonks-pipeline-gate --type json -p .*claimRef\/uid/);
+  const apply = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === 'gate-data'));
+  t.ok(patch >= 0, 'the Released volume is patched');
+  t.ok(patch < apply, 'before its claim is applied');
+  t.equal(indexOf(muts, /^kubectl patch pv stonks-pipeline-(backups|argocd|arc)/), -1, 'Bound Retain volumes are left alone');
+  t.ok(indexOf(muts, /^kubectl patch pv stonks-pipeline-kargo --type merge -p .*"Retain"/) >= 0, 'a volume that is not Retain is switched to Retain');
+  const after = sb.state();
+  t.equal(after.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!.status.phase, 'Bound', 'the new claim binds the old volume (and its data)');
+  t.equal(after.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')]!.status.phase, 'Bound');
+  t.equal(indexOf(muts, /stonks-pipeline-nfs-init/), -1, 'no NFS init when every volume exists');
+  t.equal(after.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-kargo')]!.spec.persistentVolumeReclaimPolicy, 'Retain');
+});
+
+t.test('a failed step says which and how to resume; --from resumes there', async (t) => {
+  const state = freshCluster();
+  state.failHelm = { kargo: 'Error: context deadline exceeded' };
+  const sb = new Sandbox(state);
+  t.teardown(() => sb.cleanup());
+  const r = sb.run('runmefirst.sh');
+  t.not(r.status, 0);
+  t.match(r.output, /FAILED: step "kargo"/);
+  t.match(r.output, /resume from this step:\s+\.\/runmefirst\.sh --from kargo/);
+  t.equal(indexOf(r.calls, /upgrade --install gate-service/), -1, 'later steps did not run');
+
+  const fixed = sb.state();
+  delete fixed.failHelm;
+  sb.writeState(fixed);
+  const resumed = sb.run('runmefirst.sh', ['--from', 'kargo']);
+  expectExit(t, resumed, 0);
+  const muts = mutations(resumed.calls).map(show);
+  t.match(muts[0], /^helm upgrade --install kargo /, 'the first change is the failed step');
+  t.notOk(muts.some((m) => /upgrade --install (arc|argocd|argo-rollouts) /.test(m)), 'earlier steps are skipped');
+  t.ok(muts.some((m) => /upgrade --install gate-service /.test(m)), 'later steps run');
+  t.match(resumed.output, /\[namespaces\] \[2\/13\] skipped \(resuming from kargo\)/);
+
+  const bad = sb.run('runmefirst.sh', ['--from', 'nonsense']);
+  expectExit(t, bad, 2);
+  t.match(bad.output, /unknown step 'nonsense'; steps: preflight namespaces/);
+});
+
+t.test('an Argo CD Application that would auto-sync the live namespace is refused', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  sb.kargoFile('apps/live.yaml', [
+    'apiVersion: argoproj.io/v1alpha1', 'kind: Application', 'metadata:', '  name: oracle-live', '  namespace: argocd',
+    'spec:', '  destination:', '    namespace: stonks-oracle', '  syncPolicy:', '    automated:', '      prune: true', '',
+  ].join('\n'));
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 3);
+  t.match(r.output, /REFUSED: .*apps\/live\.yaml is an Argo CD Application for stonks-oracle with automated sync/);
+  t.equal(r.calls.filter((c) => c.file).length, 0, 'the file was not applied');
+});

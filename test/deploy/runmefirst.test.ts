@@ -1,0 +1,172 @@
+// Plan tests of runmefirst.sh (install, idempotence, --dry-run, settings): the real script runs against recording stand-ins for kubectl and
+// helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import {
+  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
+  type Call,
+} from './harness.ts';
+
+const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
+const RELEASES_IN_ORDER = [
+  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],
+  ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'], ['gate-service', 'stonks-gate'],
+];
+
+/** Every object that a call applied from stdin. */
+function appliedDocs(calls: Call[]) {
+  return calls.filter((c) => c.stdin).flatMap((c) => YAML.parseAllDocuments(c.stdin!).map((d) => d.toJSON()).filter(Boolean));
+}
+const helmUpgrades = (calls: Call[]) => calls.filter((c) => c.tool === 'helm' && bare(c)[0] === 'upgrade');
+const valuesOf = (call: Call) => YAML.parse(Object.values(call.files ?? {})[0] ?? '');
+
+t.test('a first install on a prepared cluster', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  sb.kargoFile('project.yaml', 'apiVersion: kargo.akuity.io/v1alpha1\nkind: Project\nmetadata:\n  name: stonks-pipeline\n');
+  sb.kargoFile('stages/beta.yaml', 'apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: beta\n  namespace: stonks-pipeline\nspec: {}\n');
+  sb.kargoFile('examples/secret.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: git-credentials\n  namespace: stonks-pipeline\n');
+  sb.kargoFile('ghcr.example.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: ghcr\n  namespace: stonks-pipeline\n');
+  sb.kargoFile('secrets/caller.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n  namespace: stonks-pipeline\nstringData:\n  token: CHANGE-ME\n');
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  const muts = mutations(r.calls);
+  const texts = muts.map(show);
+
+  t.test('steps run in order: namespaces, NFS dirs, volumes, accounts, releases, Kargo resources', async (t) => {
+    const order = [
+      /apply -f - .*/, // namespaces (first change of all)
+    ];
+    t.match(appliedDocs([muts[0]!]).map((d) => d.kind), ['Namespace'], 'the first change creates namespaces');
+    t.ok(order.length);
+    const at = (re: RegExp) => indexOf(muts, re);
+    const firstPv = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'PersistentVolume'));
+    const job = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'Job'));
+    const accounts = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'ServiceAccount'));
+    const helms = RELEASES_IN_ORDER.map(([rel, ns]) => at(new RegExp(`^helm upgrade --install ${rel} \\S+ -n ${ns} `)));
+    const kargoApply = at(/^kubectl apply -f \S+project\.yaml$/);
+    t.ok(job > 0 && job < firstPv, 'the NFS init job runs before the volumes');
+    t.ok(firstPv < accounts, 'volumes before accounts');
+    t.ok(helms.every((i) => i > accounts), 'releases after volumes and accounts');
+    t.same([...helms].sort((a, b) => a - b), helms, `releases in order ${RELEASES_IN_ORDER.map((r) => r[0]).join(', ')}`);
+    t.ok(helms.every((i) => i >= 0), 'every release is installed');
+    t.ok(kargoApply > helms.at(-1)!, 'Kargo resources are applied last');
+  });
+
+  t.test('only the pipeline namespaces are created or changed', async (t) => {
+    const nsDocs = appliedDocs(muts).filter((d) => d.kind === 'Namespace').map((d) => d.metadata.name);
+    t.same(nsDocs.sort(), [...PIPELINE_NAMESPACES].sort());
+    const project = appliedDocs(muts).find((d) => d.kind === 'Namespace' && d.metadata.name === 'stonks-pipeline');
+    t.equal(project.metadata.labels['kargo.akuity.io/project'], 'true', 'Kargo may adopt the project namespace');
+    const gate = appliedDocs(muts).find((d) => d.kind === 'Namespace' && d.metadata.name === 'stonks-gate');
+    t.equal(gate.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+    for (const c of muts) {
+      const ns = namespaceOf(c);
+      if (ns) t.ok(PIPELINE_NAMESPACES.includes(ns), `${show(c).slice(0, 80)} names pipeline namespace ${ns}`);
+    }
+    for (const d of appliedDocs(muts)) {
+      if (d.metadata.namespace) t.ok(PIPELINE_NAMESPACES.includes(d.metadata.namespace), `${d.kind}/${d.metadata.name} in ${d.metadata.namespace}`);
+    }
+  });
+
+  t.test('every volume is NFS, Retain, in its own subdirectory and pre-bound to its claim', async (t) => {
+    const pvs = appliedDocs(muts).filter((d) => d.kind === 'PersistentVolume');
+    const pvcs = appliedDocs(muts).filter((d) => d.kind === 'PersistentVolumeClaim');
+    t.equal(pvs.length, 5);
+    const dirs = pvs.map((pv) => pv.spec.nfs.path);
+    t.same(dirs.sort(), ['argocd', 'arc', 'backups', 'gate', 'kargo'].map((d) => `/volume1/Kubernetes/pipelines/${d}`).sort());
+    for (const pv of pvs) {
+      t.equal(pv.spec.persistentVolumeReclaimPolicy, 'Retain', `${pv.metadata.name} is Retain`);
+      t.equal(pv.spec.nfs.server, '192.168.42.8');
+      t.equal(pv.spec.storageClassName, '');
+      const claim = pvcs.find((c) => c.metadata.name === pv.spec.claimRef.name && c.metadata.namespace === pv.spec.claimRef.namespace);
+      t.ok(claim, `${pv.metadata.name} is pre-bound to an applied claim`);
+      t.equal(claim?.spec.volumeName, pv.metadata.name, 'and the claim names the volume');
+    }
+    const state = sb.state();
+    for (const pv of pvs) t.equal(state.objects[keyOf('PersistentVolume', '', pv.metadata.name)]!.status.phase, 'Bound');
+    t.match(pvcs.find((c) => c.metadata.name === 'gate-data'), { metadata: { namespace: 'stonks-gate' } });
+  });
+
+  t.test('the charts are pinned and configured for the cluster', async (t) => {
+    const ups = helmUpgrades(r.calls);
+    const byRel = Object.fromEntries(ups.map((c) => [bare(c)[2], c]));
+    const version = (rel: string) => { const a = bare(byRel[rel]!); return a[a.indexOf('--version') + 1]; };
+    t.equal(version('arc'), '0.14.2');
+    t.equal(version('stonks-oracle-runners'), '0.14.2');
+    t.equal(version('argocd'), '10.4.1');
+    t.equal(version('argo-rollouts'), '2.41.0');
+    t.equal(version('kargo'), '1.11.2');
+    t.match(show(byRel['kargo']!), /oci:\/\/ghcr\.io\/akuity\/kargo-charts\/kargo/);
+    t.match(show(byRel['argocd']!), /--repo https:\/\/argoproj\.github\.io\/argo-helm/);
+    for (const c of ups) t.ok(bare(c).includes('--wait'), `${bare(c)[2]} waits`);
+
+    const runners = valuesOf(byRel['stonks-oracle-runners']!);
+    t.match(runners, {
+      githubConfigUrl: 'https://github.com/celesrenata/stonks-oracle', githubConfigSecret: 'arc-github-app',
+      runnerScaleSetName: 'stonks-oracle-runners', minRunners: 0, controllerServiceAccount: { namespace: 'arc-systems' },
+      template: { spec: { serviceAccountName: 'gate-ci' } },
+    });
+    const argocd = valuesOf(byRel['argocd']!);
+    t.match(argocd, { global: { domain: 'argocd.celestium.life' }, crds: { keep: true }, server: { ingress: { enabled: true, ingressClassName: 'traefik', hostname: 'argocd.celestium.life', tls: true, annotations: { 'cert-manager.io/cluster-issuer': 'ca-issuer' } } } });
+    t.equal(argocd.configs.params['server.insecure'], true, 'TLS ends at Traefik');
+    const kargo = valuesOf(byRel['kargo']!);
+    t.match(kargo, { crds: { keep: true }, api: { host: 'kargo.celestium.life', secret: { name: 'kargo-admin' }, ingress: { enabled: true, ingressClassName: 'traefik', annotations: { 'cert-manager.io/cluster-issuer': 'ca-issuer' }, tls: { enabled: true, selfSignedCert: false } } }, controller: { rollouts: { integrationEnabled: true } } });
+    t.match(valuesOf(byRel['argo-rollouts']!), { keepCRDs: true });
+    t.match(valuesOf(byRel['gate-service']!), { persistence: { existingClaim: 'gate-data' }, ingress: { host: 'gate.celestium.life', clusterIssuer: 'ca-issuer' }, networkPolicy: { enabled: true } });
+  });
+
+  t.test('Kargo resources: examples, *.example.yaml and Secrets are not applied; the Project goes first', async (t) => {
+    const files = r.calls.filter((c) => c.file).map((c) => c.file!.replace(sb.kargoDir + '/', ''));
+    t.same(files, ['project.yaml', 'stages/beta.yaml']);
+    t.match(r.output, /skipped .*secrets\/caller\.yaml: it declares a Secret/);
+  });
+
+  t.test('no change names stonks-oracle; reading it is allowed', async (t) => {
+    const naming = r.calls.filter(namesLiveNamespace);
+    t.ok(naming.length > 0, 'the preflight reads the application namespace');
+    for (const c of naming) t.ok(isReadOnly(c), `read-only: ${show(c)}`);
+  });
+
+  t.test('a second run changes nothing and succeeds', async (t) => {
+    const before = readFileSync(sb.statePath, 'utf8');
+    const again = sb.run('runmefirst.sh');
+    expectExit(t, again, 0);
+    t.same(helmUpgrades(again.calls).map(show), [], 'no release is upgraded');
+    t.same(mutations(again.calls).filter((c) => !(bare(c)[0] === 'apply')).map(show), [], 'only idempotent applies');
+    const results = again.calls.flatMap((c) => c.results ?? []);
+    t.ok(results.length > 10);
+    t.same(results.filter((x) => !x.endsWith(' unchanged')), [], 'every applied object is unchanged');
+    const after = JSON.parse(readFileSync(sb.statePath, 'utf8'));
+    const strip = (s: any) => { delete s.uidCounter; return s; };
+    t.same(strip(after), strip(JSON.parse(before)), 'the cluster is the same');
+  });
+});
+
+t.test('--dry-run prints every action and changes nothing', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  const before = createHash('sha256').update(readFileSync(sb.statePath)).digest('hex');
+  const r = sb.run('runmefirst.sh', ['--dry-run']);
+  expectExit(t, r, 0);
+  t.same(mutations(r.calls).map(show), [], 'only read-only calls reach kubectl and helm');
+  t.equal(createHash('sha256').update(readFileSync(sb.statePath)).digest('hex'), before, 'the fake cluster is untouched');
+  for (const [rel, ns] of RELEASES_IN_ORDER) t.match(r.stdout, new RegExp(`\\[dry-run\\] helm --kube-context celestium upgrade --install ${rel} \\S+ -n ${ns} `), `plans ${rel}`);
+  t.match(r.stdout, /\[dry-run\] kubectl apply -f - \(namespaces\)/);
+  t.match(r.stdout, /persistentVolumeReclaimPolicy: Retain/);
+  t.match(r.stdout, /\[dry-run\] kubectl apply -f - \(NFS directory init job\)/);
+});
+
+t.test('settings come from the env file', async (t) => {
+  const sb = new Sandbox(freshCluster(), { NFS_SERVER: '10.9.8.7', NFS_PATH: '/export/pipes', DOMAIN: 'example.test', ARC_MAX_RUNNERS: '9', RUNNER_LABEL: 'stonks-oracle-runners' });
+  t.teardown(() => sb.cleanup());
+  const r = sb.run('runmefirst.sh', ['--dry-run']);
+  expectExit(t, r, 0);
+  t.match(r.stdout, /server: 10\.9\.8\.7\n\s+path: \/export\/pipes\/gate/);
+  t.match(r.stdout, /hostname: argocd\.example\.test/);
+  t.match(r.stdout, /host: kargo\.example\.test/);
+  t.match(r.stdout, /maxRunners: 9/);
+});
+
