@@ -9,6 +9,7 @@ import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
 import { createGuard } from './http/guard.ts';
 import { isRefusalAudited, markRefusalAudited, pathOf, refusalEntry } from './http/refusals.ts';
 import { identityOf } from './http/request-identity.ts';
+import { logFieldsOf } from './http/log-fields.ts';
 import { createMetrics } from './metrics.ts';
 import type { RouteContext } from './routes/context.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -89,6 +90,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : deps.newId('req');
     },
     requestIdHeader: false,
+    // one log line per request (onResponse below) instead of fastify's two
+    disableRequestLogging: true,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -136,6 +139,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
     return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
   });
 
   app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {

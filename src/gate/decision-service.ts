@@ -30,6 +30,12 @@ export interface RecordedDecision {
   record: AuditEventV1;
 }
 
+/** What the audit record keeps of the market: enough to say why, small enough for every decision. */
+function compactMarket(m: Outcome['market']): Record<string, unknown> {
+  const j = marketStateToJson(m);
+  return { open: j.open, reason: j.reason, holiday: j.holiday, close: j.session?.close ?? null, nextOpen: j.nextOpen };
+}
+
 /** Audit entries for grants and approvals found expired (each recorded once). */
 export function expiryEntries(at: string, grants: readonly GrantRecord[], approvals: readonly ApprovalRecord[]): AuditEntry[] {
   const common = { at, actor: SYSTEM_ACTOR, requestedBy: null, promotion: null, decision: null, reasons: [], data: null };
@@ -124,7 +130,7 @@ export function createDecisionService(deps: {
           skip: outcome.skip,
           message: outcome.message,
           replayOf: outcome.replayOf,
-          market: marketStateToJson(outcome.market),
+          market: compactMarket(outcome.market),
           freight: meta.freight,
           rollback: meta.rollback,
           requestId: meta.requestId,

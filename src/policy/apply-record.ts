@@ -21,15 +21,23 @@ function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
+/**
+ * Keeps the newest `keep` entries. Entries are inserted in time order (re-inserted when
+ * replaced), so the oldest are first — unless a key looks like an array index, which JavaScript
+ * orders first; then fall back to sorting by time.
+ */
 function trimOldest<T>(map: Record<string, T>, keep: number, at: (v: T) => string): void {
   const keys = Object.keys(map);
   if (keys.length <= keep) return;
-  keys.sort((a, b) => at(map[a] as T).localeCompare(at(map[b] as T)));
+  if (keys.some((k) => /^(0|[1-9]\d*)$/.test(k))) keys.sort((a, b) => at(map[a] as T).localeCompare(at(map[b] as T)));
   for (const k of keys.slice(0, keys.length - keep)) delete map[k];
 }
 
+/** Drops stale waiting promotions and long-closed grants and approvals; at most once a minute of record time. */
 function prune(state: GateState, nowIso: string): void {
   const now = Date.parse(nowIso);
+  if (state.prunedAt !== null && now - Date.parse(state.prunedAt) < 60_000) return;
+  state.prunedAt = nowIso;
   for (const [k, w] of Object.entries(state.waiting)) if (now - Date.parse(w.lastSeen) > WAITING_STALE_MS) delete state.waiting[k];
   for (const [k, g] of Object.entries(state.grants)) if (g.closedAt && now - Date.parse(g.closedAt) > CLOSED_KEPT_MS) delete state.grants[k];
   for (const [k, a] of Object.entries(state.approvals)) if (a.closedAt && now - Date.parse(a.closedAt) > CLOSED_KEPT_MS) delete state.approvals[k];
@@ -90,7 +98,8 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   delete state.waiting[key];
   if (r.decision === 'allow' && replayOf === null) {
     setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at });
-    trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at);
+    // trim in steps (every 256th insert), so the hot path does not count the map each time
+    if (r.seq % 256 === 0) trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at);
   }
 }
 

@@ -21,6 +21,8 @@ export interface GateState {
   lastDecisions: Partial<Record<Stage, LastDecision>>;
   /** promotions the gate is holding (last answer wait), by promotionKey() */
   waiting: Record<string, WaitingPromotion>;
+  /** record time of the last prune of stale entries (they are pruned at most once a minute) */
+  prunedAt: string | null;
   /** the image tag each stage last let through (allow without skip): the local-mode "deployed" tag */
   allowedTags: Partial<Record<Stage, { imageTag: string; decisionId: string; at: string }>>;
 }
@@ -126,5 +128,5 @@ export function emptyState(policies: Record<Stage, StagePolicy>): GateState {
   const stages = Object.fromEntries(
     STAGES.map((s) => [s, { enabled: policies[s].enabled, note: null, changedBy: null, changedAt: null }]),
   ) as Record<Stage, StageToggle>;
-  return { version: 1, auditSeq: 0, stages, grants: {}, approvals: {}, testResults: {}, promotions: {}, lastDecisions: {}, waiting: {}, allowedTags: {} };
+  return { version: 1, auditSeq: 0, stages, grants: {}, approvals: {}, testResults: {}, promotions: {}, lastDecisions: {}, waiting: {}, allowedTags: {}, prunedAt: null };
 }

@@ -6,6 +6,7 @@ import { hashToken } from '../auth/local-tokens.ts';
 import { AuditUnavailableError } from '../audit/log.ts';
 import { auditUnavailable } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
+import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
@@ -102,6 +103,9 @@ export function decisionRoutes(ctx: RouteContext) {
 
     r.post('/v1/decisions', {
       onRequest: ctx.guard({ resource: 'decisions', verb: 'create' }),
+      // the hot path: toResponse builds exactly the documented shape, so plain JSON.stringify
+      // serialises it (the zod schema still documents it in /openapi.json)
+      serializerCompiler: () => (data) => JSON.stringify(data),
       schema: {
         summary: 'May this promotion proceed? Records the answer in the audit log before replying.',
         tags: ['decisions'],
@@ -119,7 +123,7 @@ export function decisionRoutes(ctx: RouteContext) {
             requestId: req.id,
           });
           ctx.metrics.decisions.inc({ stage: input.stage, decision: done.outcome.decision });
-          req.log.info({ decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq }, 'decision');
+          addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
           return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
         } catch (err) {
           if (err instanceof AuditUnavailableError) throw auditUnavailable();

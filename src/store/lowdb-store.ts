@@ -1,20 +1,32 @@
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
+import { DataFile } from 'lowdb/node';
 import type { GateState } from '../policy/state.ts';
 import { type StateStore, createWriteCoalescer } from './store.ts';
 
 /**
  * StateStore on a lowdb JSON file (written atomically: temp file + rename). `fresh` gives the
- * state when the file does not exist yet. The file is validated loosely: a file of another
- * version is an error, never silently replaced.
+ * state when the file does not exist yet; a file of another version is an error, never
+ * silently replaced.
+ *
+ * Checkpoints are throttled to one per `minIntervalMs` (default 1 s): the audit log is the
+ * write-ahead log, so a crash loses nothing (start-up replays the records after the
+ * checkpoint), and serialising the whole state on every change would cost the hot path.
  */
-export async function openLowdbStore(file: string, fresh: () => GateState): Promise<StateStore> {
-  const db = new Low<GateState>(new JSONFile<GateState>(file), fresh());
+export async function openLowdbStore(file: string, fresh: () => GateState, opts: { minIntervalMs?: number } = {}): Promise<StateStore> {
+  const minIntervalMs = opts.minIntervalMs ?? 1000;
+  // compact JSON: the checkpoint is for the gate, not for people, and is a fraction of the size
+  const db = new Low<GateState>(new DataFile<GateState>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), fresh());
   await db.read();
   if (db.data.version !== 1) throw new Error(`state file ${file} has version ${String(db.data.version)}, expected 1`);
   // tolerate state files written before a field existed
   db.data = { ...fresh(), ...db.data, stages: { ...fresh().stages, ...db.data.stages } };
-  const writer = createWriteCoalescer(() => db.write());
+  let lastWrite = 0;
+  const writer = createWriteCoalescer(async () => {
+    const wait = lastWrite + minIntervalMs - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    lastWrite = Date.now();
+    await db.write();
+  });
   return {
     read: () => db.data,
     update: async (fn) => {
@@ -23,6 +35,7 @@ export async function openLowdbStore(file: string, fresh: () => GateState): Prom
       return result;
     },
     flush: async () => {
+      lastWrite = 0;
       await writer.schedule();
     },
     lastWriteError: writer.lastError,

@@ -1,0 +1,106 @@
+// npm run bench: throughput and latency of POST /v1/decisions (allow path, audit log on local
+// disk, fsync on) against a bare fastify route answering JSON of the same size, at 1, 10 and 50
+// connections, in one run; then the audit log's own figures (append cost at 1,000 vs 1,000,000
+// records, start-up with 1,000,000 records).
+//   npm run bench -- [--seconds=5] [--connections=1,10,50] [--no-audit] [--big=1000000]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { REPO_ROOT, spawnGate } from '../test/helpers/spawn-gate.ts';
+import { runAuditBench } from './audit.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '1,10,50' },
+    'no-audit': { type: 'boolean', default: false },
+    big: { type: 'string', default: '1000000' },
+  },
+});
+const seconds = Number(values.seconds);
+const levels = values.connections.split(',').map(Number);
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function load(url: string, connections: number, opts: { headers?: Record<string, string>; body?: string; uniquePromotions?: boolean }): Promise<Figures> {
+  let n = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+    ...(opts.uniquePromotions
+      ? {
+          // every request is a new Kargo promotion: the allow is recorded and the promotion remembered
+          requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: (opts.body as string).replace('"PROMOTION"', `"bench-${connections}-${++n}"`) }) }],
+        }
+      : { body: opts.body }),
+  });
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+}
+
+function startBare(bodyFile: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bench', 'bare-server.ts'), bodyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening (\S+)/.exec(out);
+      if (m?.[1]) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`bare server exited ${code}`)));
+  });
+}
+
+const work = await mkdtemp(join(tmpdir(), 'gate-bench-'));
+const cfg = join(work, 'gate.yaml');
+// the allow path: beta, tests recorded as passed (integration-test requirement lifted), market closed
+await writeFile(cfg, 'stages:\n  beta: { requireIntegrationTests: false }\naudit: { fsync: true }\n');
+const gate = await spawnGate({ dataDir: join(work, 'data'), env: { GATE_CONFIG: cfg, GATE_NOW: '2026-11-25T22:00:00Z' } });
+const token = gate.tokens['kargo'] as string;
+const decisionBody = JSON.stringify({ project: 'stonks-pipeline', stage: 'beta', imageTag: '3f2a9c1e5b7d4a6f8e0c2b4d6a8f0e1c3b5d7a9f', promotion: 'PROMOTION', freight: '9a8b7c6d5e4f', actor: 'admin' });
+const sample = await fetch(`${gate.url}/v1/decisions`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  body: decisionBody.replace('"PROMOTION"', '"bench-sample"'),
+});
+const sampleText = await sample.text();
+if (JSON.parse(sampleText).decision !== 'allow') throw new Error(`bench: the sample decision is not an allow: ${sampleText}`);
+const bodyFile = join(work, 'body.json');
+await writeFile(bodyFile, sampleText);
+const bare = await startBare(bodyFile);
+
+console.log(`# POST /v1/decisions (allow, unique promotion per request, audit fsync on) vs bare fastify route, ${seconds}s each`);
+console.log(`# answer size ${Buffer.byteLength(sampleText)} bytes; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
+console.log('| connections | bare req/s | bare p50 ms | bare p99 ms | gate req/s | gate p50 ms | gate p99 ms | gate/bare | errors |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const rows = [];
+for (const c of levels) {
+  const a = await load(`${bare.url}/bare`, c, { body: decisionBody });
+  const b = await load(`${gate.url}/v1/decisions`, c, { headers: { authorization: `Bearer ${token}` }, body: decisionBody, uniquePromotions: true });
+  const ratio = b.rps / a.rps;
+  rows.push({ c, a, b, ratio });
+  console.log(`| ${c} | ${a.rps.toFixed(0)} | ${a.p50} | ${a.p99} | ${b.rps.toFixed(0)} | ${b.p50} | ${b.p99} | ${ratio.toFixed(2)} | ${a.errors + a.non2xx + b.errors + b.non2xx} |`);
+}
+const at50 = rows.find((r) => r.c === 50);
+if (at50) {
+  console.log(`target at 50 connections: gate/bare >= 0.5 -> ${at50.ratio.toFixed(2)} ${at50.ratio >= 0.5 ? 'PASS' : 'MISS'}; gate p99 <= 20 ms -> ${at50.b.p99} ms ${at50.b.p99 <= 20 ? 'PASS' : 'MISS'}`);
+}
+bare.child.kill('SIGTERM');
+await gate.stop('SIGTERM');
+await rm(work, { recursive: true, force: true });
+
+if (!values['no-audit']) {
+  console.log('\n# audit log');
+  await runAuditBench({ big: Number(values.big), print: (line) => console.log(line) });
+}
