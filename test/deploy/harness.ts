@@ -201,6 +201,6 @@ export function findTool(name: string): string | null {
 
 type RunResult = ReturnType<Sandbox['run']>;
 /** Asserts a run's exit code; on a mismatch the run's output is shown as a comment. */
-export function expectExit(t: { equal: (a: unknown, b: unknown, m?: string) => boolean; comment: (...a: unknown[]) => void }, r: RunResult, code: number, what = 'the script'): void {
+export function expectExit(t: { equal(...args: any[]): boolean; comment(...args: any[]): void }, r: RunResult, code: number, what = 'the script'): void {
   if (!t.equal(r.status, code, `${what} exits ${code}`)) t.comment(r.output);
 }
