@@ -19,6 +19,10 @@ import { marketRoutes } from './routes/market.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { statusRoutes } from './routes/status.ts';
+import { approvalRoutes } from './routes/approvals.ts';
+import { grantRoutes } from './routes/grants.ts';
+import { stageRoutes } from './routes/stages.ts';
+import { testResultRoutes } from './routes/test-results.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -113,6 +117,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const ctx: RouteContext = {
     config,
     clock,
+    dataDir: deps.dataDir,
     newId: deps.newId,
     store,
     audit,
@@ -183,6 +188,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(auditRoutes(ctx));
   await app.register(healthRoutes(ctx));
   await app.register(metricsRoutes(ctx));
+  await app.register(grantRoutes(ctx));
+  await app.register(approvalRoutes(ctx));
+  await app.register(stageRoutes(ctx));
+  await app.register(testResultRoutes(ctx));
   await app.register(openapiRoutes());
 
   // record expiries of grants and approvals nobody asked about, once a minute
@@ -190,7 +199,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     sweep = setInterval(() => {
       decisions.sweepExpired().catch((err) => app.log.warn({ err }, 'expiry sweep could not be recorded'));
-    }, 60_000);
+    }, deps.sweepIntervalMs ?? 60_000);
     sweep.unref();
   });
   app.addHook('onClose', async () => {

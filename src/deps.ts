@@ -21,6 +21,8 @@ export interface Deps {
   dataDir: string;
   /** Kubernetes mode: the tag of each stage's current freight from Kargo; null locally */
   deployedTags?: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
+  /** how often expired grants and approvals nobody asked about are recorded (default 60 s) */
+  sweepIntervalMs?: number;
   /** a pino logger, or false for none (tests) */
   logger?: FastifyBaseLogger | false;
   /** mark the process's metrics (GC, memory...) too; off in tests that build many apps */

@@ -15,6 +15,8 @@ import type { Stage } from '../stages.ts';
 export interface RouteContext {
   config: Config;
   clock: Clock;
+  /** the data directory (test-result artifacts live under it) */
+  dataDir: string;
   newId: (kind: string) => string;
   store: StateStore;
   audit: AuditLog;

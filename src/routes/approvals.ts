@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AuditUnavailableError } from '../audit/log.ts';
+import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { identityOf } from '../http/request-identity.ts';
+import { isApprovalLive } from '../policy/approvals.ts';
+import { isStage } from '../stages.ts';
+import type { RouteContext } from './context.ts';
+import { ErrorSchema, KubeName, OciTag, authErrors } from './common-schemas.ts';
+
+export const ApprovalRequest = z.strictObject({
+  project: KubeName.max(63),
+  stage: KubeName.max(63),
+  imageTag: OciTag,
+  notes: z.string().trim().min(10, 'must be at least 10 characters: say what you checked').max(4000, 'must be at most 4000 characters'),
+});
+
+const ApprovalView = z.object({
+  id: z.string(),
+  project: z.string(),
+  stage: z.string(),
+  imageTag: z.string(),
+  notes: z.string(),
+  approvedBy: z.string(),
+  approvedAt: z.string(),
+  expiresAt: z.string(),
+  status: z.enum(['open', 'consumed', 'expired']),
+});
+
+/** POST /v1/approvals (approver) and GET /v1/approvals (pending ones). */
+export function approvalRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+
+    r.post('/v1/approvals', {
+      onRequest: ctx.guard({ resource: 'approvals', verb: 'create' }),
+      schema: {
+        summary: 'Approve an image tag for a stage that requires approval (approver), with notes',
+        tags: ['approvals'],
+        body: ApprovalRequest,
+        response: { 201: ApprovalView, 400: ErrorSchema, ...authErrors },
+      },
+      handler: async (req, reply) => {
+        const { project, stage, imageTag, notes } = req.body;
+        if (project !== ctx.config.project) throw new HttpError(400, 'invalid_request', `body.project: unknown project "${project}"`, { field: 'body.project' });
+        if (!isStage(stage)) throw new HttpError(400, 'invalid_request', `body.stage: unknown stage "${stage}"`, { field: 'body.stage' });
+        if (!ctx.config.stages[stage].requireApproval) {
+          throw new HttpError(400, 'invalid_request', `body.stage: ${stage} does not require approvals`, { field: 'body.stage' });
+        }
+        const now = ctx.clock.now();
+        const id = ctx.newId('ap');
+        const approvedAt = now.toISO() as string;
+        const expiresAt = now.plus({ hours: ctx.config.approvals.ttlHours }).toISO() as string;
+        const actor = identityOf(req);
+        try {
+          await ctx.recorder.record([
+            {
+              at: approvedAt,
+              type: 'approval.recorded',
+              id,
+              actor,
+              requestedBy: null,
+              project,
+              stage,
+              imageTag,
+              promotion: null,
+              decision: null,
+              reasons: [],
+              breakGlass: null,
+              approval: { id, notes, approvedAt, expiresAt },
+              data: { requestId: req.id },
+            },
+          ]);
+        } catch (err) {
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        }
+        reply.code(201);
+        return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
+      },
+    });
+
+    r.get('/v1/approvals', {
+      onRequest: ctx.guard('authenticated'),
+      schema: { summary: 'Pending (unused, unexpired) approvals', tags: ['approvals'], response: { 200: z.object({ approvals: z.array(ApprovalView) }), ...authErrors } },
+      handler: async () => {
+        const now = ctx.clock.now();
+        return { approvals: Object.values(ctx.store.read().approvals).filter((a) => isApprovalLive(a, now)) };
+      },
+    });
+  };
+}

@@ -1,0 +1,170 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AuditUnavailableError } from '../audit/log.ts';
+import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { createRateLimiter } from '../http/rate-limiter.ts';
+import { identityOf } from '../http/request-identity.ts';
+import { isGrantLive } from '../policy/grants.ts';
+import { getOwn } from '../policy/own.ts';
+import { isStage } from '../stages.ts';
+import { expiryEntries } from '../gate/decision-service.ts';
+import type { RouteContext } from './context.ts';
+import { ErrorSchema, KubeName, OciTag, authErrors } from './common-schemas.ts';
+
+export const BreakGlassRequest = z.strictObject({
+  project: KubeName.max(63),
+  stage: KubeName.max(63),
+  imageTag: OciTag,
+  justification: z.string().trim().min(20, 'must be at least 20 characters: say why this cannot wait for the close').max(2000, 'must be at most 2000 characters'),
+  ttlMinutes: z.number().int('must be a whole number of minutes').min(1, 'must be at least 1').optional(),
+});
+
+const GrantView = z.object({
+  id: z.string(),
+  project: z.string(),
+  stage: z.string(),
+  imageTag: z.string(),
+  justification: z.string(),
+  requestedBy: z.string(),
+  issuedAt: z.string(),
+  expiresAt: z.string(),
+  status: z.enum(['open', 'consumed', 'revoked', 'expired']),
+});
+
+/** The one-time break-glass token: "gbg_" + 256 random bits. */
+export function newBreakGlassToken(): string {
+  return `gbg_${randomBytes(32).toString('base64url')}`;
+}
+
+/** POST /v1/break-glass, DELETE /v1/break-glass/{id}, GET /v1/break-glass. */
+export function grantRoutes(ctx: RouteContext) {
+  const limiter = createRateLimiter(ctx.config.breakGlass.requestsPerMinute, 60_000);
+  return async (app: FastifyInstance) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+
+    r.post('/v1/break-glass', {
+      onRequest: ctx.guard({ resource: 'breakglassgrants', verb: 'create' }),
+      // counted per identity before the body is even validated: a flood of bad requests is limited too
+      preValidation: async (req, reply) => {
+        const taken = limiter.take(identityOf(req).name, ctx.clock.now().toMillis());
+        if (!taken.ok) {
+          reply.header('retry-after', String(taken.retryAfterSeconds));
+          throw new HttpError(429, 'rate_limited', `at most ${ctx.config.breakGlass.requestsPerMinute} break-glass requests a minute per identity; retry in ${taken.retryAfterSeconds} s`);
+        }
+      },
+      schema: {
+        summary: 'Request a one-shot break-glass grant (operator). The token is shown once.',
+        tags: ['break-glass'],
+        body: BreakGlassRequest,
+        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, ...authErrors },
+      },
+      handler: async (req, reply) => {
+        const { project, stage, imageTag, justification } = req.body;
+        const ttlMinutes = req.body.ttlMinutes ?? ctx.config.breakGlass.defaultTtlMinutes;
+        if (project !== ctx.config.project) throw new HttpError(400, 'invalid_request', `body.project: unknown project "${project}"`, { field: 'body.project' });
+        if (!isStage(stage)) throw new HttpError(400, 'invalid_request', `body.stage: unknown stage "${stage}"`, { field: 'body.stage' });
+        if (ctx.config.stages[stage].marketHours === null) {
+          throw new HttpError(400, 'invalid_request', `body.stage: ${stage} is not held by market hours, so break-glass does not apply`, { field: 'body.stage' });
+        }
+        if (ttlMinutes > ctx.config.breakGlass.maxTtlMinutes) {
+          throw new HttpError(400, 'invalid_request', `body.ttlMinutes: must be at most ${ctx.config.breakGlass.maxTtlMinutes}`, { field: 'body.ttlMinutes' });
+        }
+        const now = ctx.clock.now();
+        const id = ctx.newId('bg');
+        const token = newBreakGlassToken();
+        const issuedAt = now.toISO() as string;
+        const expiresAt = now.plus({ minutes: ttlMinutes }).toISO() as string;
+        const actor = identityOf(req);
+        try {
+          await ctx.recorder.record([
+            {
+              at: issuedAt,
+              type: 'breakglass.issued',
+              id,
+              actor,
+              requestedBy: null,
+              project,
+              stage,
+              imageTag,
+              promotion: null,
+              decision: null,
+              reasons: [],
+              breakGlass: { id, tokenHash: createHash('sha256').update(token).digest('hex'), justification, issuedAt, expiresAt, ttlMinutes },
+              approval: null,
+              data: { requestId: req.id },
+            },
+          ]);
+        } catch (err) {
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        }
+        reply.code(201);
+        return { id, token, project, stage, imageTag, justification, requestedBy: actor.name, issuedAt, expiresAt, ttlMinutes, status: 'open' as const };
+      },
+    });
+
+    r.delete('/v1/break-glass/:id', {
+      onRequest: ctx.guard({ resource: 'breakglassgrants', verb: 'delete' }),
+      schema: {
+        summary: 'Revoke an unused grant (operator)',
+        tags: ['break-glass'],
+        params: z.strictObject({ id: z.string().regex(/^[a-z]+_[0-9a-z]{1,40}$/, 'must be a grant id such as bg_01k…') }),
+        response: { 200: GrantView, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const grant = getOwn(ctx.store.read().grants, req.params.id);
+        if (!grant) throw new HttpError(404, 'not_found', `no break-glass grant ${req.params.id}`, { field: 'params.id' });
+        const now = ctx.clock.now();
+        if (ctx.reserved.has(grant.id)) throw new HttpError(409, 'conflict', `grant ${grant.id} is being used by a decision right now`);
+        if (grant.status === 'open' && !isGrantLive(grant, now)) {
+          await ctx.recorder.record(expiryEntries(now.toISO() as string, [grant], [])).catch(() => undefined);
+          throw new HttpError(409, 'conflict', `grant ${grant.id} has already expired (at ${grant.expiresAt})`);
+        }
+        if (grant.status !== 'open') throw new HttpError(409, 'conflict', `grant ${grant.id} is already ${grant.status}`);
+        const actor = identityOf(req);
+        ctx.reserved.add(grant.id);
+        try {
+          await ctx.recorder.record([
+            {
+              at: now.toISO() as string,
+              type: 'breakglass.revoked',
+              id: grant.id,
+              actor,
+              requestedBy: null,
+              project: grant.project,
+              stage: grant.stage,
+              imageTag: grant.imageTag,
+              promotion: null,
+              decision: null,
+              reasons: [],
+              breakGlass: { id: grant.id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
+              approval: null,
+              data: { requestId: req.id },
+            },
+          ]);
+        } catch (err) {
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        } finally {
+          ctx.reserved.delete(grant.id);
+        }
+        const { tokenHash: _hidden, ...view } = getOwn(ctx.store.read().grants, grant.id) ?? { ...grant, status: 'revoked' as const };
+        return view;
+      },
+    });
+
+    r.get('/v1/break-glass', {
+      onRequest: ctx.guard('authenticated'),
+      schema: { summary: 'Open break-glass grants (never their tokens)', tags: ['break-glass'], response: { 200: z.object({ grants: z.array(GrantView) }), ...authErrors } },
+      handler: async () => {
+        const now = ctx.clock.now();
+        const grants = Object.values(ctx.store.read().grants)
+          .filter((g) => isGrantLive(g, now))
+          .map(({ tokenHash: _hidden, ...g }) => g);
+        return { grants };
+      },
+    });
+  };
+}

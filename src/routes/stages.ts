@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AuditUnavailableError } from '../audit/log.ts';
+import { auditUnavailable } from '../http/errors.ts';
+import { identityOf } from '../http/request-identity.ts';
+import { STAGES } from '../stages.ts';
+import type { RouteContext } from './context.ts';
+import { ErrorSchema, authErrors } from './common-schemas.ts';
+
+export const ToggleRequest = z.strictObject({
+  enabled: z.boolean(),
+  note: z.string().trim().min(3, 'must be at least 3 characters: say why').max(1000, 'must be at most 1000 characters'),
+});
+
+const StageToggleView = z.object({
+  stage: z.enum(STAGES),
+  enabled: z.boolean(),
+  note: z.string().nullable(),
+  changedBy: z.string().nullable(),
+  changedAt: z.string().nullable(),
+});
+
+/** GET /v1/stages (public: the CI pipeline reads the ci and integration toggles) and PUT /v1/stages/{stage} (admin). */
+export function stageRoutes(ctx: RouteContext) {
+  const view = () => {
+    const stages = ctx.store.read().stages;
+    return STAGES.map((stage) => ({ stage, ...stages[stage] }));
+  };
+  return async (app: FastifyInstance) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.get('/v1/stages', {
+      schema: { summary: 'Every stage toggle, in pipeline order', tags: ['stages'], response: { 200: z.object({ stages: z.array(StageToggleView) }) } },
+      handler: async () => ({ stages: view() }),
+    });
+
+    r.put('/v1/stages/:stage', {
+      onRequest: ctx.guard({ resource: 'stagetoggles', verb: 'update' }),
+      schema: {
+        summary: 'Switch a stage on or off (admin), with a note',
+        tags: ['stages'],
+        params: z.strictObject({ stage: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }) }),
+        body: ToggleRequest,
+        response: { 200: StageToggleView, 400: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const { stage } = req.params;
+        const previous = ctx.store.read().stages[stage];
+        try {
+          await ctx.recorder.record([
+            {
+              at: ctx.clock.now().toISO() as string,
+              type: 'stage.toggled',
+              id: req.id,
+              actor: identityOf(req),
+              requestedBy: null,
+              project: ctx.config.project,
+              stage,
+              imageTag: null,
+              promotion: null,
+              decision: null,
+              reasons: [],
+              breakGlass: null,
+              approval: null,
+              data: { enabled: req.body.enabled, note: req.body.note, previous: { enabled: previous.enabled, note: previous.note } },
+            },
+          ]);
+        } catch (err) {
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        }
+        return { stage, ...ctx.store.read().stages[stage] };
+      },
+    });
+  };
+}

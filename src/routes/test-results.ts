@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AuditUnavailableError } from '../audit/log.ts';
+import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { identityOf } from '../http/request-identity.ts';
+import { getOwn } from '../policy/own.ts';
+import type { TestCounts, TestSummary } from '../policy/state.ts';
+import type { RouteContext } from './context.ts';
+import { ErrorSchema, OciTag, authErrors } from './common-schemas.ts';
+
+export const RESULTS_BODY_LIMIT = 1024 * 1024;
+
+const Count = z.number().int('must be an integer').min(0, 'must not be negative');
+const CountsShape = { passed: Count.optional(), failed: Count.optional(), skipped: Count.optional(), total: Count.optional() };
+
+/**
+ * inttest-results.json: any JSON object with an integer exitCode. Counts are read from the top
+ * level ({passed, failed, skipped, total}) or, when absent there, from {tests: {...}}; every
+ * other field is kept verbatim in the artifact and ignored.
+ */
+export const TestResultsBody = z.looseObject({
+  exitCode: z.number({ message: 'must be an integer (the runner exit code)' }).int('must be an integer (the runner exit code)'),
+  ...CountsShape,
+  tests: z.looseObject(CountsShape).optional(),
+});
+
+const Params = z.strictObject({ imageTag: OciTag });
+
+export const TestResultView = z.object({
+  imageTag: z.string(),
+  found: z.boolean(),
+  passed: z.boolean().nullable(),
+  exitCode: z.number().nullable(),
+  counts: z.object({ passed: z.number().nullable(), failed: z.number().nullable(), skipped: z.number().nullable(), total: z.number().nullable() }).nullable(),
+  recordedAt: z.string().nullable(),
+  recordedBy: z.string().nullable().optional(),
+  artifact: z.string().nullable().optional(),
+});
+
+/** The summary the gate keeps of a results file; passed only with exit code 0 and no failed test. */
+export function summarize(body: z.infer<typeof TestResultsBody>): { passed: boolean; exitCode: number; counts: TestCounts } {
+  const pick = (k: keyof TestCounts): number | null => body[k] ?? body.tests?.[k] ?? null;
+  const counts = { passed: pick('passed'), failed: pick('failed'), skipped: pick('skipped'), total: pick('total') };
+  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0, exitCode: body.exitCode, counts };
+}
+
+const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+
+/** Writes the artifact under a name nobody has used (imageTag.json, then imageTag.2.json, ...) and fsyncs it. */
+async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (let n = 1; n < 10_000; n++) {
+    const name = n === 1 ? `${imageTag}.json` : `${imageTag}.${n}.json`;
+    let fh;
+    try {
+      fh = await open(join(dir, name), 'wx', 0o640);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    try {
+      await fh.writeFile(raw);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return name;
+  }
+  throw new HttpError(409, 'conflict', `too many results stored for ${imageTag}`);
+}
+
+/** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag} (public, always 200 JSON for a valid tag). */
+export function testResultRoutes(ctx: RouteContext) {
+  const dir = join(ctx.dataDir, 'artifacts', 'inttest');
+  return async (app: FastifyInstance) => {
+    // keep the exact bytes: the artifact is stored verbatim
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RESULTS_BODY_LIMIT }, (req, body, done) => {
+      try {
+        rawBodies.set(req, body as Buffer);
+        done(null, JSON.parse((body as Buffer).toString('utf8')));
+      } catch (err) {
+        done(Object.assign(new SyntaxError((err as Error).message), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
+      }
+    });
+    const r = app.withTypeProvider<ZodTypeProvider>();
+
+    r.put('/v1/test-results/:imageTag', {
+      onRequest: ctx.guard({ resource: 'testresults', verb: 'update' }),
+      bodyLimit: RESULTS_BODY_LIMIT,
+      schema: {
+        summary: 'Record the integration-test results of an image tag (ci); stored verbatim plus a summary',
+        tags: ['test-results'],
+        params: Params,
+        body: TestResultsBody,
+        response: { 200: TestResultView, 400: ErrorSchema, 413: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const { imageTag } = req.params;
+        const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
+        const artifactName = await writeArtifact(dir, imageTag, raw);
+        const artifact = join('artifacts', 'inttest', artifactName);
+        const recordedAt = ctx.clock.now().toISO() as string;
+        const actor = identityOf(req);
+        const summary: TestSummary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
+        try {
+          await ctx.recorder.record([
+            {
+              at: recordedAt,
+              type: 'testresult.recorded',
+              id: req.id,
+              actor,
+              requestedBy: null,
+              project: ctx.config.project,
+              stage: 'integration',
+              imageTag,
+              promotion: null,
+              decision: null,
+              reasons: [],
+              breakGlass: null,
+              approval: null,
+              data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
+            },
+          ]);
+        } catch (err) {
+          await rm(join(dir, artifactName), { force: true });
+          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          throw err;
+        }
+        return { found: true, ...summary };
+      },
+    });
+
+    r.get('/v1/test-results/:imageTag', {
+      schema: {
+        summary: 'The recorded integration-test result of an image tag: always 200 JSON (Argo Rollouts web metric)',
+        tags: ['test-results'],
+        params: Params,
+        response: { 200: TestResultView, 400: ErrorSchema },
+      },
+      handler: async (req) => {
+        const s = getOwn(ctx.store.read().testResults, req.params.imageTag);
+        if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null };
+        return { found: true, ...s };
+      },
+    });
+  };
+}

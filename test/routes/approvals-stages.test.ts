@@ -1,0 +1,103 @@
+import t from 'tap';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+const CLOSED = '2026-11-25T22:00:00Z';
+const OPEN = '2026-11-25T15:00:00Z';
+const approve = (over: Record<string, unknown> = {}) => ({ project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'paper P&L reviewed, diff read', ...over });
+
+t.test('live waits for an approval with notes, then the allow consumes it', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
+  const ask = (promotion: string) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', promotion }) });
+  const before = (await ask('live.1')).json();
+  t.equal(before.decision, 'wait');
+  t.equal(before.reasons.at(-1).code, 'awaiting_approval');
+  const res = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve() });
+  t.equal(res.statusCode, 201);
+  const ap = res.json();
+  t.equal(ap.approvedBy, 'approver');
+  t.equal(ap.expiresAt, '2026-11-26T22:00:00.000Z', '24 h by default');
+  const pending = (await g.as('caller', { url: '/v1/approvals' })).json();
+  t.equal(pending.approvals.length, 1);
+  const after = (await ask('live.1')).json();
+  t.equal(after.decision, 'allow');
+  t.equal(after.approval.id, ap.id);
+  t.equal(after.approval.notes, 'paper P&L reviewed, diff read');
+  t.equal((await ask('live.2')).json().decision, 'wait', 'the approval was consumed by the allow');
+  t.equal((await g.as('caller', { url: '/v1/approvals' })).json().approvals.length, 0);
+  const rec = g.audit.records().find((r) => r.type === 'approval.recorded');
+  t.equal(rec?.actor.name, 'approver');
+  t.equal(rec?.approval?.['notes'], 'paper P&L reviewed, diff read');
+  t.ok(g.audit.records().some((r) => r.type === 'approval.consumed' && r.id === ap.id));
+});
+
+t.test('approval validation and roles', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const cases: [Record<string, unknown>, string][] = [
+    [{ notes: 'short' }, 'body.notes'],
+    [{ notes: '          ' }, 'body.notes'],
+    [{ stage: 'beta' }, 'body.stage'],
+    [{ imageTag: 'a b' }, 'body.imageTag'],
+    [{ project: 'nope' }, 'body.project'],
+  ];
+  for (const [over, field] of cases) {
+    const res = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve(over) });
+    t.equal(res.statusCode, 400, JSON.stringify(over));
+    t.equal(res.json().field, field);
+  }
+  t.equal((await g.as('operator', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 403);
+  t.equal((await g.as(null, { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 401);
+});
+
+t.test('separation of duties: the grant requester alone cannot approve the promotion', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'approvals: { separationOfDuties: true }\n' });
+  // one person holding both roles
+  const { createToken, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const { token } = await createToken(tokenFilePath(g.dataDir), 'dana', ['operator', 'approver'], new Date(), 'tok_dana');
+  await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
+  await g.as(token, { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', justification: 'margin call logic broken, must ship now' } });
+  await g.as(token, { method: 'POST', url: '/v1/approvals', payload: approve() });
+  const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', promotion: 'live.sod' }) });
+  const held = (await ask()).json();
+  t.equal(held.decision, 'wait');
+  t.match(held.message, /separation of duties/);
+  await g.as('approver2', { method: 'POST', url: '/v1/approvals', payload: approve({ notes: 'second pair of eyes on the fix' }) });
+  const through = (await ask()).json();
+  t.equal(through.decision, 'allow');
+  t.equal(through.approval.approvedBy, 'approver2');
+});
+
+t.test('stage toggles: admin only, persisted, audited, read by anyone; disabled integration lifts the test requirement', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const all = (await g.app.inject({ url: '/v1/stages' })).json();
+  t.same(all.stages.map((s: { stage: string }) => s.stage), ['ci', 'integration', 'beta', 'paper', 'live']);
+  t.ok(all.stages.every((s: { enabled: boolean }) => s.enabled));
+  t.equal((await g.as('operator', { method: 'PUT', url: '/v1/stages/paper', payload: { enabled: false, note: 'broker maintenance' } })).statusCode, 403);
+  const res = await g.as('admin', { method: 'PUT', url: '/v1/stages/paper', payload: { enabled: false, note: 'broker maintenance' } });
+  t.equal(res.statusCode, 200);
+  t.match(res.json(), { stage: 'paper', enabled: false, note: 'broker maintenance', changedBy: 'admin' });
+  const rec = g.audit.records().find((r) => r.type === 'stage.toggled');
+  t.same(rec?.data, { enabled: false, note: 'broker maintenance', previous: { enabled: true, note: null } });
+  const d = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper' }) })).json();
+  t.equal(d.skip, true);
+  t.match(d.message, /broker maintenance/);
+
+  // tests pending holds beta, until the integration stage is switched off
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'feed01' }) })).json().decision, 'wait');
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/integration', payload: { enabled: false, note: 'sandbox down' } });
+  const lifted = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'feed01' }) })).json();
+  t.equal(lifted.decision, 'allow');
+  t.equal(lifted.reasons[0].code, 'tests_not_required');
+
+  for (const [url, payload, field] of [
+    ['/v1/stages/prod', { enabled: true, note: 'x' }, 'params.stage'],
+    ['/v1/stages/beta', { enabled: 'no', note: 'why not' }, 'body.enabled'],
+    ['/v1/stages/beta', { enabled: true }, 'body.note'],
+    ['/v1/stages/beta', { enabled: true, note: 'ok!', extra: 1 }, 'body.extra'],
+  ] as const) {
+    const r = await g.as('admin', { method: 'PUT', url, payload });
+    t.equal(r.statusCode, 400, url);
+    t.equal(r.json().field, field);
+  }
+  t.equal(g.store.read().stages.paper.enabled, false, 'still off');
+});

@@ -1,0 +1,172 @@
+import t from 'tap';
+import { buildTestApp, decisionBody, type TestApp } from '../helpers/build-app.ts';
+
+const OPEN = '2026-11-25T15:00:00Z';
+const JUSTIFY = 'order router drops fills; hotfix cannot wait for the close';
+
+async function passTests(g: TestApp, imageTag = 'abc123') {
+  const res = await g.as('ci', { method: 'PUT', url: `/v1/test-results/${imageTag}`, payload: { exitCode: 0, passed: 10, failed: 0 } });
+  if (res.statusCode !== 200) throw new Error(res.body);
+}
+
+async function requestGrant(g: TestApp, over: Record<string, unknown> = {}, role = 'operator') {
+  return g.as(role, { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: JUSTIFY, ...over } });
+}
+
+t.test('issue a grant: 201 with a one-time token, stored only as a hash, audited with who and why', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const res = await requestGrant(g, { ttlMinutes: 45 });
+  t.equal(res.statusCode, 201);
+  const b = res.json();
+  t.match(b.token, /^gbg_[A-Za-z0-9_-]{43}$/);
+  t.equal(b.expiresAt, '2026-11-25T15:45:00.000Z');
+  t.equal(b.requestedBy, 'operator');
+  const state = JSON.stringify(g.store.read());
+  t.notMatch(state, new RegExp(b.token), 'the token is not in the state');
+  t.notMatch(JSON.stringify(g.audit.records()), new RegExp(b.token), 'nor in the audit log');
+  const rec = g.audit.records().at(-1);
+  t.equal(rec?.type, 'breakglass.issued');
+  t.equal(rec?.actor.name, 'operator');
+  t.equal(rec?.breakGlass?.['justification'], JUSTIFY);
+  t.equal(rec?.stage, 'paper');
+  const listed = (await g.as('approver', { url: '/v1/break-glass' })).json();
+  t.equal(listed.grants.length, 1);
+  t.notOk('tokenHash' in listed.grants[0], 'lists never show the hash');
+  const status = await g.app.inject({ url: '/v1/status' });
+  t.equal(status.json().grants.length, 1);
+  t.notMatch(status.body, /tokenHash/);
+});
+
+t.test('grant validation: justification, ttl, stage, project, role', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const cases: [Record<string, unknown>, number, string][] = [
+    [{ justification: 'too short' }, 400, 'body.justification'],
+    [{ ttlMinutes: 241 }, 400, 'body.ttlMinutes'],
+    [{ ttlMinutes: 0 }, 400, 'body.ttlMinutes'],
+    [{ ttlMinutes: 1.5 }, 400, 'body.ttlMinutes'],
+    [{ stage: 'beta' }, 400, 'body.stage'],
+    [{ stage: 'prod' }, 400, 'body.stage'],
+    [{ project: 'other' }, 400, 'body.project'],
+    [{ token: 'x' }, 400, 'body.token'],
+  ];
+  for (const [over, status, field] of cases) {
+    const res = await requestGrant(g, over);
+    t.equal(res.statusCode, status, JSON.stringify(over));
+    t.equal(res.json().field, field, `${JSON.stringify(over)} names ${field}`);
+  }
+  t.equal((await requestGrant(g, {}, 'approver')).statusCode, 403);
+  t.equal((await g.as(null, { method: 'POST', url: '/v1/break-glass', payload: {} })).statusCode, 401);
+  t.equal((await requestGrant(g, { ttlMinutes: 240 })).statusCode, 201, '4 h is the maximum');
+  t.equal((await requestGrant(g, { stage: 'live' })).statusCode, 201, 'live has market hours too');
+});
+
+t.test('a grant lets exactly one promotion through, replay gets the same allow, a second promotion waits again', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  await passTests(g);
+  const grant = (await requestGrant(g)).json();
+  const ask = (promotion: string) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion }) });
+  const first = (await ask('paper.001')).json();
+  t.equal(first.decision, 'allow');
+  t.equal(first.breakGlass.id, grant.id);
+  t.equal(first.breakGlass.consumed, true);
+  const replay = (await ask('paper.001')).json();
+  t.equal(replay.decision, 'allow');
+  t.equal(replay.id, first.id);
+  t.equal(replay.replayed, true);
+  const second = (await ask('paper.002')).json();
+  t.equal(second.decision, 'wait', 'another promotion finds the grant spent');
+  t.equal(g.store.read().grants[grant.id]?.status, 'consumed');
+  t.same(g.store.read().grants[grant.id]?.consumedBy, { decisionId: first.id, promotion: 'paper.001' });
+  const types = g.audit.records().map((r) => r.type);
+  t.same(types.slice(-4), ['decision', 'breakglass.consumed', 'decision', 'decision']);
+});
+
+t.test('exactly once under concurrency: 100 promotions against one grant → one allow', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  await passTests(g);
+  const grant = (await requestGrant(g)).json();
+  const answers = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: `paper.${i}` }) })),
+  );
+  const bodies = answers.map((a) => a.json());
+  const allowed = bodies.filter((b) => b.decision === 'allow');
+  t.equal(allowed.length, 1, 'exactly one allow');
+  t.equal(bodies.filter((b) => b.decision === 'wait').length, 99);
+  t.equal(allowed[0].breakGlass.id, grant.id);
+  const winner = allowed[0].promotion;
+  const again = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: winner }) })).json();
+  t.equal(again.decision, 'allow');
+  t.equal(again.replayed, true);
+  t.equal(g.audit.records().filter((r) => r.type === 'breakglass.consumed').length, 1, 'one consumption recorded');
+});
+
+t.test('a grant for another stage, another tag, expired or revoked never applies', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  await passTests(g);
+  await passTests(g, 'def456');
+  await requestGrant(g, { stage: 'live' });
+  await requestGrant(g, { imageTag: 'def456' });
+  const short = (await requestGrant(g, { ttlMinutes: 1 })).json();
+  const ask = (promotion: string) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion }) });
+  g.clock.set('2026-11-25T15:01:00Z');
+  const expired = (await ask('p-expired')).json();
+  t.equal(expired.decision, 'wait', 'expired grant does not apply');
+  t.equal(g.store.read().grants[short.id]?.status, 'expired', 'expiry recorded the first time it is noticed');
+  const expiryRecords = g.audit.records().filter((r) => r.type === 'breakglass.expired');
+  t.equal(expiryRecords.length, 1);
+  t.equal(expiryRecords[0]?.id, short.id);
+  const revocable = (await requestGrant(g)).json();
+  const del = await g.as('operator2', { method: 'DELETE', url: `/v1/break-glass/${revocable.id}` });
+  t.equal(del.statusCode, 200);
+  t.equal(del.json().status, 'revoked');
+  t.equal((await ask('p-revoked')).json().decision, 'wait', 'revoked grant does not apply');
+  const revoked = g.audit.records().find((r) => r.type === 'breakglass.revoked');
+  t.equal(revoked?.actor.name, 'operator2', 'revocation records who');
+  t.equal((await g.as('operator', { method: 'DELETE', url: `/v1/break-glass/${revocable.id}` })).statusCode, 409, 'revoking twice is a conflict');
+  t.equal((await g.as('operator', { method: 'DELETE', url: '/v1/break-glass/bg_nope' })).statusCode, 404);
+  t.equal((await g.as('operator', { method: 'DELETE', url: '/v1/break-glass/..%2F..' })).statusCode, 400);
+});
+
+t.test('presenting the token selects the grant', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  await passTests(g);
+  const grant = (await requestGrant(g)).json();
+  const res = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: 'p1', breakGlassToken: grant.token }) })).json();
+  t.equal(res.decision, 'allow');
+  t.equal(res.breakGlass.id, grant.id);
+  const wrong = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: 'p2', breakGlassToken: grant.token }) })).json();
+  t.equal(wrong.decision, 'wait');
+  t.match(wrong.message, /is consumed/);
+});
+
+t.test('the sweep records expiries nobody asked about (grants and approvals)', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, deps: { sweepIntervalMs: 20 } });
+  await g.app.ready();
+  const grant = (await requestGrant(g, { ttlMinutes: 5 })).json();
+  const approval = (await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'checked the paper P&L' } })).json();
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(g.store.read().grants[grant.id]?.status, 'open', 'nothing expires early');
+  g.clock.set('2026-11-26T15:00:01Z');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(g.store.read().grants[grant.id]?.status, 'expired');
+  t.equal(g.store.read().approvals[approval.id]?.status, 'expired', 'approvals expire after 24 h');
+  const records = g.audit.records().filter((r) => r.type.endsWith('.expired'));
+  t.same(records.map((r) => [r.type, r.id, r.actor.name]), [
+    ['breakglass.expired', grant.id, 'gate'],
+    ['approval.expired', approval.id, 'gate'],
+  ], 'recorded once each, by the gate');
+});
+
+t.test('break-glass requests are limited per identity (429, audited)', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  for (let i = 0; i < 10; i++) t.equal((await requestGrant(g)).statusCode, 201);
+  const limited = await requestGrant(g);
+  t.equal(limited.statusCode, 429);
+  t.equal(limited.json().error, 'rate_limited');
+  t.ok(Number(limited.headers['retry-after']) > 0);
+  t.equal((await requestGrant(g, {}, 'operator2')).statusCode, 201, 'another identity has its own budget');
+  const refusal = g.audit.records().find((r) => r.type === 'refusal' && r.data?.['status'] === 429);
+  t.equal(refusal?.actor.name, 'operator');
+  g.clock.set('2026-11-25T15:01:01Z');
+  t.equal((await requestGrant(g)).statusCode, 201, 'the window moves on');
+});

@@ -1,0 +1,97 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+const CLOSED = '2026-11-25T22:00:00Z';
+
+t.test('PUT stores the file verbatim plus a summary; GET always answers 200 JSON', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const missing = await g.app.inject({ url: '/v1/test-results/abc123' });
+  t.equal(missing.statusCode, 200);
+  t.same(missing.json(), { imageTag: 'abc123', found: false, passed: null, exitCode: null, counts: null, recordedAt: null });
+
+  const raw = '{\n  "exitCode": 1,\n  "tests": {"passed": 118, "failed": 2},\n  "suites": [{"name": "orders", "failures": ["fills"]}]\n}\n';
+  const put = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: raw });
+  t.equal(put.statusCode, 200);
+  t.match(put.json(), { found: true, passed: false, exitCode: 1, counts: { passed: 118, failed: 2, skipped: null, total: null } });
+  t.equal(await readFile(join(g.dataDir, 'artifacts', 'inttest', 'abc123.json'), 'utf8'), raw, 'stored byte for byte');
+
+  const denied = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta' }) })).json();
+  t.equal(denied.decision, 'deny');
+  t.equal(denied.reasons[0].code, 'tests_failed');
+  t.match(denied.message, /exit code 1, 2 failed, 118 passed/);
+
+  const fixed = { exitCode: 0, passed: 120, failed: 0, skipped: 3, total: 123 };
+  const again = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: fixed });
+  t.equal(again.json().passed, true);
+  t.same(again.json().counts, { passed: 120, failed: 0, skipped: 3, total: 123 });
+  const files = (await readdir(join(g.dataDir, 'artifacts', 'inttest'))).sort();
+  t.same(files, ['abc123.2.json', 'abc123.json'], 'the earlier artifact is kept');
+  t.equal(await readFile(join(g.dataDir, 'artifacts', 'inttest', 'abc123.json'), 'utf8'), raw, 'untouched');
+  const got = (await g.app.inject({ url: '/v1/test-results/abc123' })).json();
+  t.match(got, { imageTag: 'abc123', found: true, passed: true, exitCode: 0, artifact: 'artifacts/inttest/abc123.2.json' });
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta' }) })).json().decision, 'allow');
+
+  const rec = g.audit.records().filter((r) => r.type === 'testresult.recorded');
+  t.equal(rec.length, 2);
+  t.match(rec[0]?.data, { bytes: Buffer.byteLength(raw), sha256: /^[0-9a-f]{64}$/ });
+  t.equal(rec[0]?.actor.name, 'ci');
+});
+
+t.test('exit code 0 with failed tests counts as failed; counts at the top level win', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const r = (await g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 0, failed: 1, tests: { failed: 0 } } })).json();
+  t.equal(r.passed, false);
+  t.equal(r.counts.failed, 1);
+});
+
+t.test('bad results are refused with the field named; nothing stored', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const cases: [unknown, string][] = [
+    [{ passed: 3 }, 'body.exitCode'],
+    [{ exitCode: '0' }, 'body.exitCode'],
+    [{ exitCode: 0.5 }, 'body.exitCode'],
+    [{ exitCode: 0, passed: -1 }, 'body.passed'],
+    [{ exitCode: 0, failed: 1.5 }, 'body.failed'],
+    [{ exitCode: 0, tests: { passed: 'many' } }, 'body.tests.passed'],
+    [{ exitCode: 0, tests: [] }, 'body.tests'],
+    [[1, 2], 'body'],
+  ];
+  for (const [payload, field] of cases) {
+    const r = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } });
+    t.equal(r.statusCode, 400, JSON.stringify(payload));
+    t.equal(r.json().field, field, `${JSON.stringify(payload)} names ${field}`);
+  }
+  const bad = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: '{"exitCode": 0,', headers: { 'content-type': 'application/json' } });
+  t.equal(bad.statusCode, 400);
+  t.equal(bad.json().error, 'invalid_json');
+  const huge = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0, log: 'x'.repeat(1024 * 1024) } });
+  t.equal(huge.statusCode, 413);
+  const big = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t3', payload: { exitCode: 0, log: 'x'.repeat(200 * 1024) } });
+  t.equal(big.statusCode, 200, 'up to 1 MiB is accepted (more than the 64 KiB elsewhere)');
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/-bad', payload: { exitCode: 0 } })).statusCode, 400);
+  const dots = await g.as('ci', { method: 'PUT', url: '/v1/test-results/..', payload: { exitCode: 0 } });
+  t.ok(dots.statusCode >= 400 && dots.statusCode < 500, `".." is refused (${dots.statusCode})`);
+  t.equal((await g.app.inject({ url: '/v1/test-results/a%2Fb' })).statusCode, 400);
+  t.equal((await g.as('caller', { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0 } })).statusCode, 403);
+  t.equal((await g.as(null, { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0 } })).statusCode, 401);
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2?token=x', payload: { exitCode: 0 } })).statusCode, 400);
+  const dir = await readdir(join(g.dataDir, 'artifacts', 'inttest')).catch(() => []);
+  t.same(dir, ['t3.json'], 'only the accepted file is stored');
+  t.equal((await g.app.inject({ url: '/v1/test-results/t2' })).json().found, false);
+});
+
+t.test('the newest 1,000 summaries are kept', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  for (let i = 0; i < 1003; i++) {
+    g.clock.set(new Date(Date.parse(CLOSED) + i * 1000).toISOString());
+    await g.as('ci', { method: 'PUT', url: `/v1/test-results/tag${i}`, payload: { exitCode: 0 } });
+  }
+  const kept = Object.keys(g.store.read().testResults);
+  t.equal(kept.length, 1000);
+  t.notOk(kept.includes('tag0'));
+  t.ok(kept.includes('tag1002'));
+  t.equal((await g.app.inject({ url: '/v1/test-results/tag1' })).json().found, false, 'dropped from the summaries');
+  t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, 1003, 'artifacts stay on disk');
+});
