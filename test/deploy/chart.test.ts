@@ -1,0 +1,225 @@
+// The gate-service chart: helm lint, and helm template with the default and with full values,
+// parsed and asserted on (pod security, probes, strategy, RBAC, volume, ingress TLS, schema).
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { findTool, fixtures, repoRoot } from './harness.ts';
+
+const helm = findTool('helm');
+if (!helm) {
+  if (process.env.CI === 'true') t.fail('helm is missing (run bash .ci/tools.sh)');
+  else t.comment('NOTICE: helm not found in .tools/bin or on PATH: chart tests skipped (bash .ci/tools.sh installs it)');
+  t.end();
+} else {
+  const chart = join(repoRoot, 'helm', 'gate-service');
+  const fullValues = join(fixtures, 'gate-values-full.yaml');
+  const run = (...args: string[]) => spawnSync(helm, args, { encoding: 'utf8' });
+  const template = (...extra: string[]) => run('template', 'gate-service', chart, '-n', 'stonks-gate', ...extra);
+  type Obj = { kind: string; metadata: { name: string; namespace?: string; labels?: any; annotations?: any }; [k: string]: any };
+  function render(...extra: string[]): Obj[] {
+    const r = template(...extra);
+    if (r.status !== 0) throw new Error(r.stderr);
+    return YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
+  }
+  const find = (objs: Obj[], kind: string, name?: string) => objs.filter((o) => o.kind === kind && (!name || o.metadata.name === name));
+  const one = (objs: Obj[], kind: string, name?: string) => {
+    const found = find(objs, kind, name);
+    if (found.length !== 1) throw new Error(`expected one ${kind} ${name ?? ''}, found ${found.length}`);
+    return found[0]!;
+  };
+
+  /** The violations of the Kubernetes `restricted` Pod Security Standard in a pod spec. */
+  function restrictedViolations(spec: any): string[] {
+    const v: string[] = [];
+    const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+    for (const vol of spec.volumes ?? []) {
+      const type = Object.keys(vol).find((k) => k !== 'name');
+      if (!allowedVolumes.includes(type!)) v.push(`volume ${vol.name} of type ${type}`);
+    }
+    if (spec.hostNetwork || spec.hostPID || spec.hostIPC) v.push('host namespaces');
+    const pod = spec.securityContext ?? {};
+    for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+      const sc = c.securityContext ?? {};
+      if (sc.privileged) v.push(`${c.name}: privileged`);
+      if (sc.allowPrivilegeEscalation !== false) v.push(`${c.name}: allowPrivilegeEscalation not false`);
+      if (!(sc.runAsNonRoot ?? pod.runAsNonRoot)) v.push(`${c.name}: runAsNonRoot not set`);
+      if ((sc.runAsUser ?? pod.runAsUser) === 0) v.push(`${c.name}: runs as uid 0`);
+      const seccomp = sc.seccompProfile?.type ?? pod.seccompProfile?.type;
+      if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) v.push(`${c.name}: seccomp ${seccomp}`);
+      if (!(sc.capabilities?.drop ?? []).includes('ALL')) v.push(`${c.name}: capabilities not dropped`);
+      for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') v.push(`${c.name}: adds ${cap}`);
+      for (const p of c.ports ?? []) if (p.hostPort) v.push(`${c.name}: hostPort`);
+    }
+    return v;
+  }
+
+  t.test('helm lint passes with the default and with full values', async (t) => {
+    for (const args of [[], ['-f', fullValues]]) {
+      const r = run('lint', chart, '--strict', ...args);
+      t.equal(r.status, 0, `helm lint --strict ${args.join(' ')}`);
+      if (r.status !== 0) t.comment(r.stdout + r.stderr);
+    }
+  });
+
+  t.test('default values', async (t) => {
+    const objs = render();
+    t.same(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Ingress', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'], 'the objects it renders');
+    const dep = one(objs, 'Deployment', 'gate-service');
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+
+    t.test('one replica, Recreate (single audit writer)', async (t) => {
+      t.equal(dep.spec.replicas, 1);
+      t.same(dep.spec.strategy, { type: 'Recreate' });
+    });
+    t.test('pod security at the restricted level', async (t) => {
+      t.same(restrictedViolations(pod), []);
+      t.match(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+      t.match(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+      t.notOk(c.securityContext.capabilities.add, 'no capability is added');
+    });
+    t.test('probes, port, command and resources', async (t) => {
+      t.match(c.livenessProbe, { httpGet: { path: '/healthz', port: 'http' } });
+      t.match(c.readinessProbe, { httpGet: { path: '/readyz', port: 'http' } });
+      t.match(c.startupProbe, { httpGet: { path: '/healthz', port: 'http' } });
+      t.same(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+      t.same(c.command, ['node', 'dist/server.js']);
+      t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory, 'requests and limits');
+    });
+    t.test('environment and writable paths', async (t) => {
+      const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+      t.same(env, { GATE_HOST: '0.0.0.0', GATE_PORT: '8080', GATE_DATA_DIR: '/data', GATE_CONFIG: '/etc/gate/config.yaml', GATE_AUTH: 'kubernetes', GATE_LOG_LEVEL: 'info' }, 'GATE_NOW is not set');
+      const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m]));
+      t.same(Object.keys(mounts).sort(), ['/data', '/etc/gate', '/tmp']);
+      t.equal(mounts['/etc/gate'].readOnly, true);
+      const vols = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+      t.same(vols.data.persistentVolumeClaim, { claimName: 'gate-service-data' });
+      t.same(vols.config.configMap, { name: 'gate-service-config' });
+      t.ok(vols.tmp.emptyDir.sizeLimit, '/tmp is a bounded emptyDir');
+      t.match(dep.spec.template.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/, 'config changes roll the pod');
+    });
+    t.test('the data volume: a claim bound to the gate NFS volume, kept on uninstall', async (t) => {
+      const pvc = one(objs, 'PersistentVolumeClaim');
+      t.equal(pvc.metadata.name, 'gate-service-data');
+      t.equal(pvc.spec.volumeName, 'stonks-pipeline-gate');
+      t.equal(pvc.spec.storageClassName, '');
+      t.equal(pvc.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    });
+    t.test('the config file holds the stage policy and market extras', async (t) => {
+      const cfg = YAML.parse(one(objs, 'ConfigMap').data['config.yaml']);
+      t.same(cfg, {
+        project: 'stonks-pipeline',
+        stages: {
+          ci: { enabled: true }, integration: { enabled: true },
+          beta: { enabled: true, requireIntegrationTests: true },
+          paper: { enabled: true, requireIntegrationTests: true, marketHours: 'wait' },
+          live: { enabled: true, requireIntegrationTests: true, marketHours: 'deny', requireApproval: true },
+        },
+        market: { extraClosures: [], extraEarlyCloses: [] },
+        approvals: { ttlHours: 24, separationOfDuties: false },
+        breakGlass: { defaultTtlMinutes: 30, maxTtlMinutes: 240, requestsPerMinute: 10 },
+        audit: { fsync: true, maxFileBytes: 67108864 },
+        kubernetes: { stagePollSeconds: 30 },
+        proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' },
+      });
+    });
+    t.test('Service gate-service:8080', async (t) => {
+      const svc = one(objs, 'Service', 'gate-service');
+      t.same(svc.spec.ports, [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+      t.same(svc.spec.selector, dep.spec.selector.matchLabels);
+    });
+    t.test('RBAC: auth-delegator, Stage reader, the five gate roles', async (t) => {
+      const crb = one(objs, 'ClusterRoleBinding');
+      t.equal(crb.roleRef.name, 'system:auth-delegator');
+      t.same(crb.subjects, [{ kind: 'ServiceAccount', name: 'gate-service', namespace: 'stonks-gate' }]);
+      const role = one(objs, 'Role');
+      t.equal(role.metadata.namespace, 'stonks-pipeline');
+      t.same(role.rules, [{ apiGroups: ['kargo.akuity.io'], resources: ['stages'], verbs: ['get', 'list', 'watch'] }]);
+      const expected: Record<string, [string, string[]][]> = {
+        'gate-caller': [['decisions', ['create']]],
+        'gate-operator': [['breakglassgrants', ['create', 'delete']]],
+        'gate-approver': [['approvals', ['create']]],
+        'gate-ci': [['testresults', ['update']]],
+        'gate-admin': [['decisions', ['create']], ['breakglassgrants', ['create', 'delete']], ['approvals', ['create']], ['stagetoggles', ['update']], ['testresults', ['update']]],
+      };
+      for (const [name, rules] of Object.entries(expected)) {
+        const cr = one(objs, 'ClusterRole', name);
+        t.same(cr.rules, rules.map(([res, verbs]) => ({ apiGroups: ['gate.stonks-oracle.io'], resources: [res], verbs })), name);
+      }
+      const caller = find(objs, 'RoleBinding').find((b) => b.roleRef.kind === 'ClusterRole')!;
+      t.match(caller, { metadata: { namespace: 'stonks-pipeline' }, roleRef: { name: 'gate-caller' }, subjects: [{ kind: 'ServiceAccount', name: 'gate-caller', namespace: 'stonks-pipeline' }] });
+    });
+    t.test('Ingress through Traefik with TLS from ca-issuer', async (t) => {
+      const ing = one(objs, 'Ingress');
+      t.equal(ing.spec.ingressClassName, 'traefik');
+      t.equal(ing.metadata.annotations['cert-manager.io/cluster-issuer'], 'ca-issuer');
+      t.same(ing.spec.tls, [{ hosts: ['gate.celestium.life'], secretName: 'gate-service-tls' }]);
+      t.equal(ing.spec.rules[0].host, 'gate.celestium.life');
+      t.same(ing.spec.rules[0].http.paths[0].backend, { service: { name: 'gate-service', port: { name: 'http' } } });
+    });
+  });
+
+  t.test('full values', async (t) => {
+    const objs = render('-f', fullValues);
+    const dep = one(objs, 'Deployment', 'gate-service');
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    t.same(restrictedViolations(pod), [], 'still restricted');
+    t.equal(find(objs, 'PersistentVolumeClaim').length, 0, 'an existing claim: none is created');
+    t.same(pod.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim, { claimName: 'gate-data' });
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+    t.match(env, { GATE_NOW: '2027-03-08T14:29:00-05:00', GATE_AUTH: 'local', GATE_LOG_LEVEL: 'debug', NODE_OPTIONS: '--max-old-space-size=256' });
+    t.equal(c.image, 'ghcr.io/celesrenata/stonks-gate:3f2a9c1');
+    t.same(pod.imagePullSecrets, [{ name: 'ghcr-pull' }]);
+    t.equal(pod.serviceAccountName, 'gate');
+    const cfg = YAML.parse(one(objs, 'ConfigMap').data['config.yaml']);
+    t.same(cfg.market.extraClosures, ['2027-01-09', { date: '2027-02-01', name: 'Exchange outage' }]);
+    t.same(cfg.stages.integration, { enabled: false });
+    const np = one(objs, 'NetworkPolicy');
+    t.same(np.spec.policyTypes, ['Ingress']);
+    const allowed = np.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
+    t.same(allowed, ['arc-runners', 'argo-rollouts', 'kargo', 'kube-system', 'monitoring', 'stonks-pipeline'], 'only Kargo, Rollouts, the runners, the ingress and monitoring');
+    const sm = one(objs, 'ServiceMonitor');
+    t.same(sm.spec.endpoints, [{ port: 'http', path: '/metrics', interval: '15s' }]);
+    t.equal(sm.metadata.labels.release, 'prometheus');
+    const bindings = find(objs, 'RoleBinding').filter((b) => b.roleRef.kind === 'ClusterRole');
+    t.same(bindings.map((b) => b.roleRef.name).sort(), ['gate-admin', 'gate-approver', 'gate-caller', 'gate-ci', 'gate-operator']);
+    t.ok(bindings.every((b) => b.metadata.namespace === 'stonks-pipeline'), 'bound in the project namespace');
+    t.ok(bindings.some((b) => b.metadata.name === 'oncall-operators'));
+    t.same(one(objs, 'Ingress').spec.tls, [{ hosts: ['gate.celestium.life'], secretName: 'gate-cert' }]);
+  });
+
+  t.test('switches', async (t) => {
+    t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
+    t.equal(find(render('--set', 'rbac.createClusterRoles=false'), 'ClusterRole').length, 0, 'cluster roles off');
+    const r = template('--set', 'persistence.volumeName=');
+    t.not(r.status, 0, 'no claim and no volume is an error');
+    t.match(r.stderr, /persistence: set existingClaim, or volumeName/);
+  });
+
+  t.test('the schema rejects bad values', async (t) => {
+    const cases: [string, string[], RegExp][] = [
+      ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],
+      ['unknown auth mode', ['--set', 'gate.auth=oauth'], /gate\/auth/],
+      ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
+      ['GATE_NOW not an ISO instant', ['--set', 'gate.now=tomorrow'], /gate\/now/],
+      ['closure not a date', ['--set-json', 'config.market.extraClosures=["Jan 9"]'], /extraClosures/],
+      ['early close not HH:MM', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"1pm"}]'], /close/],
+      ['break-glass longer than 4 h', ['--set', 'config.breakGlass.maxTtlMinutes=600'], /maxTtlMinutes/],
+      ['a missing stage', ['--set', 'config.stages.live=null'], /stages/],
+      ['an unknown stage key', ['--set', 'config.stages.beta.marketHours=wait'], /beta/],
+      ['an unknown role', ['--set-json', 'rbac.bindings=[{"role":"root","subjects":[{"kind":"User","name":"x"}]}]'], /role/],
+      ['a binding without subjects', ['--set-json', 'rbac.bindings=[{"role":"caller","subjects":[]}]'], /subjects/],
+      ['ingress host not a DNS name', ['--set', 'ingress.host=not a host'], /ingress\/host/],
+      ['an unknown top-level key', ['--set', 'replicas=2'], /replicas/],
+      ['resources without limits', ['--set', 'resources.limits=null'], /limits/],
+      ['a port out of range', ['--set', 'service.port=70000'], /port/],
+    ];
+    for (const [name, args, expect] of cases) {
+      const r = template(...args);
+      t.not(r.status, 0, `${name}: rejected`);
+      t.match(r.stderr, expect, `${name}: the message names the key`);
+    }
+  });
+}
