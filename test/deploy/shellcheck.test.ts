@@ -17,9 +17,10 @@ if (!shellcheck) {
   if (process.env.CI === 'true') t.fail('shellcheck is missing (apt-get install shellcheck, or bash .ci/tools.sh)');
   else t.comment('NOTICE: shellcheck not found in .tools/bin or on PATH: shell lint skipped');
 } else {
+  const bin: string = shellcheck;
   t.ok(scripts.length >= 8, `${scripts.length} scripts to check`);
   for (const s of scripts) {
-    const r = spawnSync(shellcheck, ['--shell=bash', '--external-sources', '--severity=style', s], { cwd: repoRoot, encoding: 'utf8' });
+    const r = spawnSync(bin, ['--shell=bash', '--external-sources', '--severity=style', s], { cwd: repoRoot, encoding: 'utf8' });
     t.equal(r.status, 0, `shellcheck ${s}`);
     if (r.status !== 0) t.comment(r.stdout + r.stderr);
   }
