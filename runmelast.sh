@@ -232,7 +232,7 @@ step_summary() {
 The pipeline is down$( ((DRY_RUN)) && printf ' (dry run: nothing was changed)').
 Kept: the PersistentVolumes stonks-pipeline-* (Retain) and their claims, the NFS data under
 $NFS_SERVER:$NFS_PATH, the namespaces and your Secrets, the CRDs and every Kargo resource
-(projects, warehouses, stages, freight, promotions) and Argo CD AppProject in etcd, and the
+(projects, warehouses, stages, freight, promotions) and Argo CD AppProjects in etcd, and the
 application in stonks-oracle, stonks-oracle-beta and stonks-oracle-paper.
 Snapshot: $NFS_PATH/backups/<timestamp>/ on the backups volume.
 Stand it up again with ./runmefirst.sh: the gate finds its audit log and state on its volume.
