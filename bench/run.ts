@@ -33,19 +33,22 @@ interface Figures {
 
 async function load(url: string, connections: number, opts: { headers?: Record<string, string>; body?: string; uniquePromotions?: boolean }): Promise<Figures> {
   let n = 0;
-  const result = await autocannon({
+  const base: autocannon.Options = {
     url,
     connections,
     duration: seconds,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
-    ...(opts.uniquePromotions
+  };
+  const result = await autocannon(
+    opts.uniquePromotions
       ? {
+          ...base,
           // every request is a new Kargo promotion: the allow is recorded and the promotion remembered
-          requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, body: (opts.body as string).replace('"PROMOTION"', `"bench-${connections}-${++n}"`) }) }],
+          requests: [{ setupRequest: (req) => ({ ...req, body: (opts.body as string).replace('"PROMOTION"', `"bench-${connections}-${++n}"`) }) }],
         }
-      : { body: opts.body }),
-  });
+      : { ...base, body: opts.body },
+  );
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
 }
 

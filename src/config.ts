@@ -93,6 +93,7 @@ const FileSchema = z.strictObject({
       stagePollSeconds: z.number().int().min(1).max(30).optional(),
       reviewCacheSeconds: z.number().min(0).max(10).optional(),
       apiTimeoutMs: z.number().int().min(100).max(2000).optional(),
+      imageRepoPrefix: z.string().min(1).optional(),
     })
     .optional(),
   proxyAuth: z
@@ -119,7 +120,7 @@ export interface Config {
   approvals: { ttlHours: number; separationOfDuties: boolean };
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
   audit: { fsync: boolean; maxFileBytes: number };
-  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number };
+  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
   proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
 }
 
@@ -211,6 +212,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       stagePollSeconds: f.kubernetes?.stagePollSeconds ?? 30,
       reviewCacheSeconds: f.kubernetes?.reviewCacheSeconds ?? 10,
       apiTimeoutMs: f.kubernetes?.apiTimeoutMs ?? 2000,
+      imageRepoPrefix: f.kubernetes?.imageRepoPrefix ?? 'ghcr.io/celesrenata/stonks-oracle/',
     },
     proxyAuth: {
       trustedCidrs: f.proxyAuth?.trustedCidrs ?? [],

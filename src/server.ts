@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import closeWithGrace from 'close-with-grace';
 import { DateTime } from 'luxon';
 import { buildApp } from './app.ts';
@@ -16,6 +17,10 @@ import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
+import { serverOf } from './k8s/api-call.ts';
+import { createKargoStageReader } from './k8s/kargo-stages.ts';
+import { createKubernetesAuthenticator } from './k8s/kubernetes-auth.ts';
+import type { Stage } from './stages.ts';
 
 /**
  * The process: the only place that reads the environment, touches the real clock, listens and
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
   if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
   let auth;
+  let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; stop: () => void } | null = null;
   if (config.auth === 'local') {
     const file = tokenFilePath(dataDir);
     const made = await bootstrapLocalTokens(file, new Date(), newId);
@@ -67,11 +73,25 @@ async function main(): Promise<void> {
     }
     auth = createLocalAuthenticator(file);
   } else {
-    throw new ConfigError('GATE_AUTH=kubernetes is not available in this build yet');
+    const kc = new KubeConfig();
+    if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+    else kc.loadFromDefault();
+    log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
+    auth = createKubernetesAuthenticator({ kubeConfig: kc, timeoutMs: config.kubernetes.apiTimeoutMs, cacheSeconds: config.kubernetes.reviewCacheSeconds });
+    const reader = createKargoStageReader({
+      kubeConfig: kc,
+      namespace: config.project,
+      pollMs: config.kubernetes.stagePollSeconds * 1000,
+      timeoutMs: config.kubernetes.apiTimeoutMs,
+      repoPrefix: config.kubernetes.imageRepoPrefix,
+      onError: (err) => log.warn({ err: err.message }, 'could not read the Kargo stages; /v1/status keeps the last known tags'),
+    });
+    await reader.start();
+    kargo = reader;
   }
 
   const calendar = createMarketCalendar(config.market);
-  const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log });
+  const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
   closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
@@ -81,6 +101,7 @@ async function main(): Promise<void> {
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
     await app.close();
     clearInterval(reaper);
+    kargo?.stop();
     await audit.close();
     await store.flush();
     await lock.release();

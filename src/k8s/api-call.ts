@@ -1,0 +1,52 @@
+import { type KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+
+/** The Kubernetes API could not give an answer in time (unreachable, slow, error status, malformed). */
+export class KubeUnavailableError extends Error {
+  override name = 'KubeUnavailableError';
+}
+
+/**
+ * Per-call options for @kubernetes/client-node that abort the request after `timeoutMs`
+ * (the library's fetch takes the signal from the request context).
+ */
+export function timeoutOptions(timeoutMs: number) {
+  return {
+    middleware: [
+      {
+        pre: (ctx: RequestContext) => {
+          ctx.setSignal(AbortSignal.timeout(timeoutMs));
+          return new Observable(Promise.resolve(ctx));
+        },
+        post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
+      },
+    ],
+    middlewareMergeStrategy: 'append' as const,
+  };
+}
+
+/**
+ * Runs one API call with a hard deadline: whatever the library does, the promise settles within
+ * `timeoutMs`, and every failure (timeout, connection refused, HTTP error, unparsable body)
+ * becomes KubeUnavailableError naming what happened.
+ */
+export async function callWithDeadline<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([call(), deadline]);
+  } catch (err) {
+    if (err instanceof KubeUnavailableError) throw err;
+    const e = err as { code?: number; message?: string; name?: string };
+    const detail = typeof e.code === 'number' ? `HTTP ${e.code}` : e.name === 'AbortError' || e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.message ?? String(err));
+    throw new KubeUnavailableError(`${what}: ${detail}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The API server a KubeConfig talks to (for log lines). */
+export function serverOf(kc: KubeConfig): string {
+  return kc.getCurrentCluster()?.server ?? 'unknown';
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { type Authenticator, type AuthResult, type AuthzResult, type Identity, bearerToken } from '../auth/identity.ts';
+import { KubeUnavailableError, callWithDeadline, timeoutOptions } from './api-call.ts';
+
+/** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
+export const GATE_API_GROUP = 'gate.stonks-oracle.io';
+
+export interface KubernetesAuthOptions {
+  kubeConfig: KubeConfig;
+  /** a review that takes longer than this is a 503 (default 2000 ms) */
+  timeoutMs?: number;
+  /** how long a review result is reused (at most 10 s) */
+  cacheSeconds?: number;
+  /** milliseconds, for the cache (injected in tests) */
+  now?: () => number;
+  /** the most results kept per cache; the cache is cleared when it fills */
+  maxEntries?: number;
+}
+
+interface Cached<T> {
+  value: T;
+  until: number;
+}
+
+function cache<T>(max: number) {
+  const m = new Map<string, Cached<T>>();
+  return {
+    get(key: string, now: number): T | undefined {
+      const hit = m.get(key);
+      if (!hit) return undefined;
+      if (hit.until <= now) {
+        m.delete(key);
+        return undefined;
+      }
+      return hit.value;
+    },
+    set(key: string, value: T, until: number): void {
+      if (m.size >= max) m.clear();
+      m.set(key, { value, until });
+    },
+  };
+}
+
+const unavailable = (message: string): { ok: false; status: 503; error: string; message: string } => ({ ok: false, status: 503, error: 'auth_unavailable', message });
+
+/**
+ * Identity and permission from the Kubernetes API: bearer tokens are checked with a TokenReview
+ * (the reviewed user is the audit actor), permissions with a SubjectAccessReview on the virtual
+ * resources of gate.stonks-oracle.io in the Kargo project's namespace, so ordinary RBAC grants
+ * them. Results are reused for at most 10 s. An API server that is unreachable, slower than the
+ * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
+ */
+export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Authenticator {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const ttlMs = Math.min(opts.cacheSeconds ?? 10, 10) * 1000;
+  const now = opts.now ?? Date.now;
+  const authn = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
+  const authz = opts.kubeConfig.makeApiClient(AuthorizationV1Api);
+  const reviews = cache<AuthResult>(opts.maxEntries ?? 10_000);
+  const access = cache<AuthzResult>(opts.maxEntries ?? 10_000);
+
+  return {
+    mode: 'kubernetes',
+    async authenticate(req): Promise<AuthResult> {
+      const token = bearerToken(req.headers);
+      const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
+      if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: anonymous };
+      const key = createHash('sha256').update(token).digest('hex');
+      const hit = reviews.get(key, now());
+      if (hit) return hit;
+      let review;
+      try {
+        review = await callWithDeadline('TokenReview', timeoutMs, () =>
+          authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, timeoutOptions(timeoutMs)),
+        );
+      } catch (err) {
+        return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+      }
+      const status = review?.status;
+      if (!status || typeof status.authenticated !== 'boolean') {
+        return { ...unavailable('identity could not be checked: the TokenReview answer has no status.authenticated'), presented: anonymous };
+      }
+      let result: AuthResult;
+      if (!status.authenticated) {
+        result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+      } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
+        return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
+      } else {
+        const groups = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
+        result = { ok: true, identity: { name: status.user.username, groups, via: 'kubernetes' } };
+      }
+      reviews.set(key, result, now() + ttlMs);
+      return result;
+    },
+
+    async authorize(identity, permission, namespace): Promise<AuthzResult> {
+      const key = JSON.stringify([identity.name, identity.groups, permission.resource, permission.verb, namespace]);
+      const hit = access.get(key, now());
+      if (hit) return hit;
+      let review;
+      try {
+        review = await callWithDeadline('SubjectAccessReview', timeoutMs, () =>
+          authz.createSubjectAccessReview(
+            {
+              body: {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SubjectAccessReview',
+                spec: {
+                  user: identity.name,
+                  groups: identity.groups,
+                  resourceAttributes: { group: GATE_API_GROUP, resource: permission.resource, verb: permission.verb, namespace },
+                },
+              },
+            },
+            timeoutOptions(timeoutMs),
+          ),
+        );
+      } catch (err) {
+        if (err instanceof KubeUnavailableError) return unavailable(`permission could not be checked: ${err.message}`);
+        return unavailable(`permission could not be checked: ${(err as Error).message}`);
+      }
+      const status = review?.status;
+      if (!status || typeof status.allowed !== 'boolean') return unavailable('permission could not be checked: the SubjectAccessReview answer has no status.allowed');
+      const result: AuthzResult = status.allowed
+        ? { ok: true }
+        : {
+            ok: false,
+            status: 403,
+            error: 'forbidden',
+            message: `${identity.name} may not ${permission.verb} ${permission.resource}.${GATE_API_GROUP} in namespace ${namespace}${status.reason ? `: ${status.reason}` : ''}`,
+          };
+      access.set(key, result, now() + ttlMs);
+      return result;
+    },
+  };
+}

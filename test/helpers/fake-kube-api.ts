@@ -1,0 +1,128 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+
+/** How one endpoint of the fake API server answers. */
+export type Behaviour =
+  | { kind: 'normal' }
+  | { kind: 'status'; code: number; body?: string }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'raw'; body: string; contentType?: string }
+  | { kind: 'hangup' };
+
+export interface SarSpec {
+  user?: string;
+  groups?: string[];
+  resourceAttributes?: { group?: string; resource?: string; verb?: string; namespace?: string };
+}
+
+export interface FakeKube {
+  url: string;
+  /** a KubeConfig pointing at the fake, authenticating as the gate's service account */
+  kubeConfig(): KubeConfig;
+  /** token → reviewed user */
+  users: Map<string, { username: string; groups: string[] }>;
+  /** decides SubjectAccessReviews */
+  allow: (spec: SarSpec) => { allowed: boolean; reason?: string };
+  stages: unknown[];
+  behaviour: { tokenreviews: Behaviour; subjectaccessreviews: Behaviour; stages: Behaviour };
+  /** every request seen: method, path, the caller's Authorization header, parsed body */
+  requests: { method: string; path: string; authorization: string | undefined; body: unknown }[];
+  close(): Promise<void>;
+}
+
+export const GATE_SA_TOKEN = 'gate-service-account-token';
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * A local HTTP server speaking the parts of the Kubernetes API the gate uses: TokenReview,
+ * SubjectAccessReview, and the list of Kargo Stages — with switchable faults.
+ */
+export async function startFakeKube(): Promise<FakeKube> {
+  const fake = {
+    users: new Map<string, { username: string; groups: string[] }>(),
+    allow: (_: SarSpec) => ({ allowed: false, reason: 'no RBAC rule' }),
+    stages: [] as unknown[],
+    behaviour: { tokenreviews: { kind: 'normal' }, subjectaccessreviews: { kind: 'normal' }, stages: { kind: 'normal' } } as FakeKube['behaviour'],
+    requests: [] as FakeKube['requests'],
+  };
+  const send = (res: ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const server: Server = createServer(async (req, res) => {
+    const path = (req.url ?? '').split('?')[0] as string;
+    const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
+    fake.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+    const which = path.endsWith('/tokenreviews') ? 'tokenreviews' : path.endsWith('/subjectaccessreviews') ? 'subjectaccessreviews' : path.endsWith('/stages') ? 'stages' : null;
+    if (which === null) return send(res, 404, { kind: 'Status', code: 404 });
+    if (req.headers.authorization !== `Bearer ${GATE_SA_TOKEN}`) return send(res, 401, { kind: 'Status', code: 401, message: 'Unauthorized' });
+    const b = fake.behaviour[which];
+    if (b.kind === 'status') {
+      res.writeHead(b.code, { 'content-type': 'application/json' });
+      return res.end(b.body ?? JSON.stringify({ kind: 'Status', code: b.code, message: 'injected failure' }));
+    }
+    if (b.kind === 'raw') {
+      res.writeHead(200, { 'content-type': b.contentType ?? 'application/json' });
+      return res.end(b.body);
+    }
+    if (b.kind === 'hangup') return req.socket.destroy();
+    if (b.kind === 'delay') await new Promise((r) => setTimeout(r, b.ms));
+    if (which === 'tokenreviews') {
+      const token = (body as { spec?: { token?: string } })?.spec?.token ?? '';
+      const user = fake.users.get(token);
+      return send(res, 201, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token },
+        status: user ? { authenticated: true, user: { username: user.username, groups: user.groups } } : { authenticated: false, error: 'invalid bearer token' },
+      });
+    }
+    if (which === 'subjectaccessreviews') {
+      const spec = (body as { spec?: SarSpec })?.spec ?? {};
+      return send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec, status: fake.allow(spec) });
+    }
+    return send(res, 200, { apiVersion: 'kargo.akuity.io/v1alpha1', kind: 'StageList', metadata: {}, items: fake.stages });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return Object.assign(fake, {
+    url,
+    kubeConfig() {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+        users: [{ name: 'gate', token: GATE_SA_TOKEN }],
+        contexts: [{ name: 'fake', cluster: 'fake', user: 'gate' }],
+        currentContext: 'fake',
+      });
+      return kc;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
+
+/** A Kargo Stage object with a current freight of `tag`. */
+export function kargoStage(name: string, tag: string, finishedAt = '2026-11-25T21:05:00Z'): unknown {
+  return {
+    apiVersion: 'kargo.akuity.io/v1alpha1',
+    kind: 'Stage',
+    metadata: { name, namespace: 'stonks-pipeline' },
+    status: {
+      freightHistory: [
+        { id: 'fc1', items: { 'Warehouse/stonks-oracle': { name: 'f1', origin: { kind: 'Warehouse', name: 'stonks-oracle' }, images: [{ repoURL: 'ghcr.io/celesrenata/stonks-oracle/superset', tag }] } } },
+        { id: 'fc0', items: { 'Warehouse/stonks-oracle': { name: 'f0', images: [{ repoURL: 'ghcr.io/celesrenata/stonks-oracle/superset', tag: 'older' }] } } },
+      ],
+      lastPromotion: { name: `${name}.p1`, finishedAt },
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import t from 'tap';
+import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
+import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { GATE_SA_TOKEN, kargoStage, startFakeKube, type FakeKube } from '../helpers/fake-kube-api.ts';
+
+const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
+const req = (token: string | null) => ({ headers: token ? { authorization: `Bearer ${token}` } : {}, remoteAddress: '127.0.0.1' });
+
+async function fakeWithUsers(t: { teardown(fn: () => unknown): void }): Promise<FakeKube> {
+  const fake = await startFakeKube();
+  t.teardown(() => fake.close());
+  fake.users.set('kargo-token', { username: KARGO_SA, groups: ['system:serviceaccounts', 'system:serviceaccounts:stonks-pipeline'] });
+  fake.users.set('olivia-token', { username: 'olivia@celestium.life', groups: ['oncall'] });
+  fake.allow = (spec) =>
+    spec.resourceAttributes?.group === 'gate.stonks-oracle.io' &&
+    spec.resourceAttributes.namespace === 'stonks-pipeline' &&
+    ((spec.user === KARGO_SA && spec.resourceAttributes.resource === 'decisions' && spec.resourceAttributes.verb === 'create') ||
+      (spec.groups?.includes('oncall') === true && spec.resourceAttributes.resource === 'breakglassgrants'))
+      ? { allowed: true }
+      : { allowed: false, reason: 'RBAC: no rule grants it' };
+  return fake;
+}
+
+t.test('TokenReview names the actor, SubjectAccessReview decides; over real HTTP with the real client', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const who = await auth.authenticate(req('kargo-token'));
+  t.same(who, { ok: true, identity: { name: KARGO_SA, groups: ['system:serviceaccounts', 'system:serviceaccounts:stonks-pipeline'], via: 'kubernetes' } });
+  const review = fake.requests.find((r) => r.path === '/apis/authentication.k8s.io/v1/tokenreviews');
+  t.equal(review?.authorization, `Bearer ${GATE_SA_TOKEN}`, 'the gate authenticates as its own service account');
+  t.match(review?.body, { kind: 'TokenReview', spec: { token: 'kargo-token' } });
+  if (!who.ok) throw new Error('unreachable');
+  t.same(await auth.authorize(who.identity, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline'), { ok: true });
+  const sar = fake.requests.find((r) => r.path === '/apis/authorization.k8s.io/v1/subjectaccessreviews');
+  t.match(sar?.body, { spec: { user: KARGO_SA, resourceAttributes: { group: 'gate.stonks-oracle.io', resource: 'decisions', verb: 'create', namespace: 'stonks-pipeline' } } });
+  const denied = await auth.authorize(who.identity, { resource: 'breakglassgrants', verb: 'create' }, 'stonks-pipeline');
+  t.match(denied, { ok: false, status: 403, message: /may not create breakglassgrants\.gate\.stonks-oracle\.io in namespace stonks-pipeline: RBAC/ });
+  t.match(await auth.authenticate(req('stolen-token')), { ok: false, status: 401, message: /invalid bearer token/ });
+  t.match(await auth.authenticate(req(null)), { ok: false, status: 401 });
+});
+
+t.test('the API server failing is a 503, never an identity or a permission', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const cases: [string, FakeKube['behaviour']['tokenreviews']][] = [
+    ['401 from the API server', { kind: 'status', code: 401 }],
+    ['403 from the API server', { kind: 'status', code: 403 }],
+    ['500 from the API server', { kind: 'status', code: 500 }],
+    ['not JSON', { kind: 'raw', body: '<html>proxy error</html>', contentType: 'text/html' }],
+    ['JSON without status', { kind: 'raw', body: '{"kind":"TokenReview"}' }],
+    ['status.authenticated not a boolean', { kind: 'raw', body: '{"status":{"authenticated":"yes","user":{"username":"x"}}}' }],
+    ['authenticated without a user name', { kind: 'raw', body: '{"status":{"authenticated":true,"user":{}}}' }],
+    ['connection dropped', { kind: 'hangup' }],
+  ];
+  for (const [name, behaviour] of cases) {
+    fake.behaviour.tokenreviews = behaviour;
+    const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+    t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, error: 'auth_unavailable' }, `TokenReview: ${name}`);
+  }
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  for (const [name, behaviour] of cases.slice(0, 4)) {
+    fake.behaviour.subjectaccessreviews = behaviour;
+    const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+    t.match(await auth.authorize({ name: KARGO_SA, groups: [], via: 'kubernetes' }, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline'), { ok: false, status: 503 }, `SAR: ${name}`);
+  }
+  fake.behaviour.subjectaccessreviews = { kind: 'raw', body: '{"status":{}}' };
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  t.match(await auth.authorize({ name: KARGO_SA, groups: [], via: 'kubernetes' }, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline'), { ok: false, status: 503 }, 'SAR without status.allowed');
+});
+
+t.test('an API server slower than 2 s is a 503 within about 2 s', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 3000 };
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const started = Date.now();
+  const res = await auth.authenticate(req('kargo-token'));
+  const took = Date.now() - started;
+  t.match(res, { ok: false, status: 503, message: /2000 ms/ });
+  t.ok(took >= 1900 && took < 2800, `answered after ${took} ms`);
+});
+
+t.test('an unreachable API server is a 503', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const kc = fake.kubeConfig();
+  await fake.close();
+  const auth = createKubernetesAuthenticator({ kubeConfig: kc });
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503 });
+});
+
+t.test('results are reused for at most 10 s', async (t) => {
+  const fake = await fakeWithUsers(t);
+  let now = 1_000_000;
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), now: () => now });
+  const count = (suffix: string) => fake.requests.filter((r) => r.path.endsWith(suffix)).length;
+  const id = { name: KARGO_SA, groups: [], via: 'kubernetes' as const };
+  await auth.authenticate(req('kargo-token'));
+  await auth.authorize(id, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline');
+  now += 9_999;
+  await auth.authenticate(req('kargo-token'));
+  await auth.authorize(id, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline');
+  t.equal(count('tokenreviews'), 1, 'cached');
+  t.equal(count('subjectaccessreviews'), 1, 'cached');
+  now += 2;
+  fake.users.delete('kargo-token'); // the token was revoked in the cluster
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 401 }, 'after 10 s the review is asked again and sees the revocation');
+  t.equal(count('tokenreviews'), 2);
+  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+  await auth.authenticate(req('olivia-token'));
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('olivia-token')), { ok: true }, 'failures are not cached');
+});
+
+t.test('through the app: the reviewed identity is the actor, the body actor is requestedBy; refusals audited', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', auth, configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
+  const ok = await g.as('kargo-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ actor: 'admin@celestium.life', promotion: 'beta.1' }) });
+  t.equal(ok.statusCode, 200);
+  const rec = g.audit.records().at(-1);
+  t.equal(rec?.actor.name, KARGO_SA);
+  t.same(rec?.actor.groups, ['system:serviceaccounts', 'system:serviceaccounts:stonks-pipeline']);
+  t.equal(rec?.actor.via, 'kubernetes');
+  t.equal(rec?.requestedBy, 'admin@celestium.life');
+  const forbidden = await g.as('olivia-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(forbidden.statusCode, 403);
+  const grant = await g.as('olivia-token', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'production fix for the fill router' } });
+  t.equal(grant.statusCode, 201, 'RBAC on breakglassgrants lets the oncall group in');
+  t.equal(grant.json().requestedBy, 'olivia@celestium.life');
+  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+  const down = await g.as('new-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(down.statusCode, 503);
+  t.equal(down.json().error, 'auth_unavailable');
+  t.notOk('decision' in down.json());
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal').map((r) => [r.data?.['status'], r.actor.name]);
+  t.same(refusals, [
+    [403, 'olivia@celestium.life'],
+    [503, refusals[1]?.[1]],
+  ]);
+});
+
+t.test('Kargo stages: the tag of each stage current freight, polled; failures keep the last known tags', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.stages = [kargoStage('beta', '1111111111111111111111111111111111111111'), kargoStage('paper', '2222222222222222222222222222222222222222'), kargoStage('not-ours', 'x'), { metadata: { name: 'live' }, status: {} }];
+  const errors: string[] = [];
+  const reader = createKargoStageReader({ kubeConfig: fake.kubeConfig(), namespace: 'stonks-pipeline', pollMs: 30_000, timeoutMs: 2000, repoPrefix: 'ghcr.io/celesrenata/stonks-oracle/', onError: (e) => errors.push(e.message) });
+  await reader.start();
+  t.teardown(() => reader.stop());
+  t.same(reader.tags(), {
+    beta: { imageTag: '1111111111111111111111111111111111111111', at: '2026-11-25T21:05:00Z' },
+    paper: { imageTag: '2222222222222222222222222222222222222222', at: '2026-11-25T21:05:00Z' },
+  });
+  t.equal(fake.requests.at(-1)?.path, '/apis/kargo.akuity.io/v1alpha1/namespaces/stonks-pipeline/stages');
+  fake.behaviour.stages = { kind: 'status', code: 403 };
+  await reader.poll();
+  t.equal(Object.keys(reader.tags()).length, 2, 'kept');
+  t.match(errors.at(-1), /HTTP 403/);
+  fake.behaviour.stages = { kind: 'raw', body: '{"items": "nope"}' };
+  await reader.poll();
+  t.match(errors.at(-1), /no items/);
+  fake.behaviour.stages = { kind: 'normal' };
+  fake.stages = [kargoStage('beta', '3333333333333333333333333333333333333333')];
+  await reader.poll();
+  t.same(Object.keys(reader.tags()), ['beta']);
+
+  const g = await buildTestApp(t, { deps: { deployedTags: reader.tags } });
+  const status = (await g.app.inject({ url: '/v1/status' })).json();
+  t.match(status.stages[2], { name: 'beta', deployed: { imageTag: '3333333333333333333333333333333333333333', source: 'kargo' } });
+});
