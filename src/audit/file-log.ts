@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
 import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
@@ -91,6 +91,10 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const fs = countingFs(opts.fs ?? nodeAuditFs, counters);
 
   await fs.mkdir(dir);
+  if (fsync) {
+    // make the audit directory's own entry durable (it may have just been created)
+    await fs.syncDir(dirname(dir)).catch((err: unknown) => logger.warn({ err }, 'audit: could not fsync the parent directory'));
+  }
   const tail = await readTail(fs, dir, logger);
   const startupBytesRead = counters.bytesRead;
 

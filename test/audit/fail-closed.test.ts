@@ -13,13 +13,14 @@ function snapshotDir(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'latin1')]));
 }
 
-const cases: { name: string; faults: Partial<Record<FsOp, string>>; partialWrite?: boolean; at: string }[] = [
-  { name: 'disk full mid-write (half the bytes land)', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY1 },
-  { name: 'fsync fails after a full write', faults: { datasync: 'EIO' }, at: DAY1 },
-  { name: 'write and the rollback truncate both fail', faults: { write: 'EIO', truncate: 'EIO' }, partialWrite: true, at: DAY1 },
-  { name: 'new day: the new file cannot be created', faults: { open: 'EACCES' }, at: DAY2 },
-  { name: 'new day: writing the new file fails', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY2 },
-  { name: 'new day: the directory fsync fails', faults: { syncDir: 'EIO' }, at: DAY2 },
+// cleanAtOnce: the failed write is cut off when it fails; otherwise only by the recovery probe
+const cases: { name: string; faults: Partial<Record<FsOp, string>>; partialWrite?: boolean; at: string; cleanAtOnce: boolean }[] = [
+  { name: 'disk full mid-write (half the bytes land)', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY1, cleanAtOnce: true },
+  { name: 'fsync fails after a full write', faults: { datasync: 'EIO' }, at: DAY1, cleanAtOnce: true },
+  { name: 'write and the rollback truncate both fail', faults: { write: 'EIO', truncate: 'EIO' }, partialWrite: true, at: DAY1, cleanAtOnce: false },
+  { name: 'new day: the new file cannot be created', faults: { open: 'EACCES' }, at: DAY2, cleanAtOnce: true },
+  { name: 'new day: writing the new file fails', faults: { write: 'ENOSPC' }, partialWrite: true, at: DAY2, cleanAtOnce: true },
+  { name: 'new day: the directory fsync fails', faults: { syncDir: 'EIO' }, at: DAY2, cleanAtOnce: true },
 ];
 
 for (const c of cases) {
@@ -45,6 +46,8 @@ for (const c of cases) {
     t.same(log.head(), head, 'head stays at the last durable record');
     t.equal(log.stats().failedBatches, 1, 'one failed batch; later appends were refused without writing');
     t.ok(logger.lines.some((l) => l.level === 'warn' && /write failed/.test(l.msg)), 'failure logged');
+    if (c.cleanAtOnce) t.same(snapshotDir(dir), before, 'the failed write is cut off at once');
+    else t.not(JSON.stringify(snapshotDir(dir)), JSON.stringify(before), 'partial bytes remain until the probe can truncate');
 
     const page = await log.query({ limit: 50 });
     t.same(page.records.map((r) => r.seq), [3, 2, 1], 'queries see durable records only');

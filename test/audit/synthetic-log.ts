@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENESIS_HASH, type AuditEntry } from '../../src/audit/event.ts';
 import { sealRecord } from '../../src/audit/record.ts';
@@ -31,7 +31,7 @@ export function syntheticEntry(i: number, startMs = Date.parse('2026-11-26T00:00
 /**
  * Writes `count` chained records straight to files in `dir`, as the file log would lay them
  * out (day and size rollover, same names), without going through append: fast set-up for big
- * logs. Returns the head.
+ * logs. Each file is fdatasynced when done, so no write-back of it lingers. Returns the head.
  */
 export function writeSyntheticLog(
   dir: string,
@@ -61,7 +61,10 @@ export function writeSyntheticLog(
     const recDay = utcDay(rec.at, () => new Date());
     if (fd === null || recDay !== day || (size > 0 && size + buf.length > maxFileBytes)) {
       flush();
-      if (fd !== null) closeSync(fd);
+      if (fd !== null) {
+        fdatasyncSync(fd);
+        closeSync(fd);
+      }
       fd = openSync(join(dir, segmentName(recDay, seq)), 'w');
       day = recDay;
       size = 0;
@@ -74,6 +77,9 @@ export function writeSyntheticLog(
     if (pendingBytes > 1 << 20) flush();
   }
   flush();
-  if (fd !== null) closeSync(fd);
+  if (fd !== null) {
+    fdatasyncSync(fd);
+    closeSync(fd);
+  }
   return { seq: count, hash: prev, files, bytes };
 }

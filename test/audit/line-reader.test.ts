@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { nodeAuditFs } from '../../src/audit/audit-fs.ts';
+import { findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward } from '../../src/audit/line-reader.ts';
+
+/** lines {"seq":n,"pad":"..."} of varying length (some longer than the small chunks), offsets kept */
+function makeFile(dir: string, count: number, firstSeq = 1): { path: string; size: number; starts: number[]; lines: string[] } {
+  const lines: string[] = [];
+  const starts: number[] = [];
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    const line = JSON.stringify({ seq: firstSeq + i, pad: 'x'.repeat((i * 53) % 700) });
+    starts.push(off);
+    lines.push(line);
+    off += Buffer.byteLength(line) + 1;
+  }
+  const path = join(dir, 'lines.jsonl');
+  writeFileSync(path, lines.map((l) => `${l}\n`).join(''));
+  return { path, size: off, starts, lines };
+}
+
+const CHUNKS = [16, 100, 1024, 65536];
+
+t.test('readLinesBackward / readLinesForward, any chunk size', async (t) => {
+  const dir = t.testdir();
+  const contents: { name: string; text: string; lines: { text: string; terminated: boolean }[] }[] = [
+    { name: 'empty', text: '', lines: [] },
+    { name: 'one line', text: 'abc\n', lines: [{ text: 'abc', terminated: true }] },
+    { name: 'no final newline', text: 'a\nbb\nccc', lines: [{ text: 'a', terminated: true }, { text: 'bb', terminated: true }, { text: 'ccc', terminated: false }] },
+    { name: 'empty lines', text: '\n\nx\n', lines: [{ text: '', terminated: true }, { text: '', terminated: true }, { text: 'x', terminated: true }] },
+    { name: 'multibyte text across chunk edges', text: `${'é'.repeat(40)}\n${'日本'.repeat(30)}\n`, lines: [{ text: 'é'.repeat(40), terminated: true }, { text: '日本'.repeat(30), terminated: true }] },
+    { name: 'a long line', text: `s\n${'L'.repeat(5000)}\ne\n`, lines: [{ text: 's', terminated: true }, { text: 'L'.repeat(5000), terminated: true }, { text: 'e', terminated: true }] },
+  ];
+  for (const c of contents) {
+    const path = join(dir, `${c.name.replaceAll(' ', '-')}.txt`);
+    writeFileSync(path, c.text);
+    const size = Buffer.byteLength(c.text);
+    const fh = await nodeAuditFs.open(path, 'r');
+    for (const chunk of CHUNKS) {
+      const fwd = [];
+      for await (const l of readLinesForward(fh, 0, size, chunk)) fwd.push(l);
+      const back = [];
+      for await (const l of readLinesBackward(fh, size, chunk)) back.push(l);
+      t.same(fwd.map((l) => ({ text: l.text, terminated: l.terminated })), c.lines, `${c.name}, chunk ${chunk}: forward`);
+      t.same(back, [...fwd].reverse(), `${c.name}, chunk ${chunk}: backward gives the same spans in reverse`);
+      let off = 0;
+      for (const l of fwd) {
+        t.equal(l.start, off, `${c.name}, chunk ${chunk}: spans are contiguous`);
+        off = l.end;
+      }
+      t.equal(off, size, `${c.name}, chunk ${chunk}: spans cover the file`);
+    }
+    await fh.close();
+  }
+});
+
+t.test('findLineStartAtOrAfterSeq finds every line, whatever the chunk', async (t) => {
+  const dir = t.testdir();
+  const f = makeFile(dir, 300, 11);
+  const fh = await nodeAuditFs.open(f.path, 'r');
+  t.teardown(() => fh.close());
+  for (const chunk of CHUNKS) {
+    const wrong: string[] = [];
+    for (let seq = 0; seq <= 320; seq++) {
+      const want = seq <= 11 ? 0 : seq > 310 ? f.size : f.starts[seq - 11]!;
+      const got = await findLineStartAtOrAfterSeq(fh, f.size, seq, chunk);
+      if (got !== want) wrong.push(`seq ${seq}: ${got} != ${want}`);
+    }
+    t.same(wrong, [], `chunk ${chunk}: all 321 targets`);
+    const end = f.starts[150]!; // a shorter range: only lines below seq 161
+    t.equal(await findLineStartAtOrAfterSeq(fh, end, 200, chunk), end, `chunk ${chunk}: target beyond the range gives its end`);
+    t.equal(await findLineStartAtOrAfterSeq(fh, end, 100, chunk), f.starts[89]!, `chunk ${chunk}: inside a range`);
+  }
+});
