@@ -23,6 +23,9 @@ import { approvalRoutes } from './routes/approvals.ts';
 import { grantRoutes } from './routes/grants.ts';
 import { stageRoutes } from './routes/stages.ts';
 import { testResultRoutes } from './routes/test-results.ts';
+import { auditVerifyRoutes } from './routes/audit-verify.ts';
+import { consoleRoutes } from './routes/console.ts';
+import { whoamiRoutes } from './routes/whoami.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -73,10 +76,14 @@ function toFault(err: FastifyError | Error): Fault {
   return { status: 500, body: errorBody('internal_error', 'The gate failed to handle this request; it has been logged.') };
 }
 
-/** Refusals of state-changing requests are audited; reads that fail validation are not. */
+/**
+ * Which refusals are audited: every 401, 403 and 429, and every 4xx of a state-changing request
+ * to a known route. Reads that fail validation and requests for unknown paths are not.
+ */
 function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
   if (status === 401 || status === 403 || status === 429) return true;
-  return status >= 400 && status < 500 && status !== 404 && req.method !== 'GET' && req.method !== 'HEAD';
+  const knownRoute = req.routeOptions.url !== undefined;
+  return status >= 400 && status < 500 && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
 }
 
 /**
@@ -192,6 +199,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(approvalRoutes(ctx));
   await app.register(stageRoutes(ctx));
   await app.register(testResultRoutes(ctx));
+  await app.register(whoamiRoutes(ctx));
+  await app.register(auditVerifyRoutes(ctx));
+  await app.register(consoleRoutes(ctx));
   await app.register(openapiRoutes());
 
   // record expiries of grants and approvals nobody asked about, once a minute

@@ -224,3 +224,49 @@ t.test('decide is pure: the state is not changed', async (t) => {
   decide(input({ stage: 'live' }), ds, DateTime.fromISO(CLOSED));
   t.equal(JSON.stringify(ds.state), before);
 });
+
+// Every combination of the policy inputs, against an oracle written independently of decide():
+// the answer is the strictest reason and every unmet policy is listed.
+t.test('combinations: tests × market × grant × approval × stage', async (t) => {
+  const tests = ['passed', 'failed', 'none'] as const;
+  const markets = [
+    ['open', OPEN],
+    ['closed', CLOSED],
+  ] as const;
+  let n = 0;
+  for (const stage of ['beta', 'paper', 'live'] as const) {
+    for (const tr of tests) {
+      for (const [market, at] of markets) {
+        for (const withGrant of [false, true]) {
+          for (const withApproval of [false, true]) {
+            const policy = config.stages[stage];
+            const expected: { code: string; effect: string }[] = [];
+            if (tr === 'none') expected.push({ code: 'tests_pending', effect: 'wait' });
+            if (tr === 'failed') expected.push({ code: 'tests_failed', effect: 'deny' });
+            if (tr === 'passed') expected.push({ code: 'tests_passed', effect: 'allow' });
+            if (policy.marketHours) {
+              if (market === 'closed') expected.push({ code: 'market_closed', effect: 'allow' });
+              else if (withGrant) expected.push({ code: 'break_glass_applied', effect: 'allow' });
+              else expected.push({ code: 'market_open', effect: policy.marketHours });
+            }
+            if (policy.requireApproval) expected.push(withApproval ? { code: 'approval_applied', effect: 'allow' } : { code: 'awaiting_approval', effect: 'wait' });
+            const answer = expected.some((r) => r.effect === 'deny') ? 'deny' : expected.some((r) => r.effect === 'wait') ? 'wait' : 'allow';
+
+            const out = decide(
+              input({ stage }),
+              state({ tests: tr, grants: withGrant ? [grant({ stage: stage === 'beta' ? 'paper' : stage })] : [], approvals: withApproval ? [approval({ stage: stage === 'beta' ? 'live' : stage })] : [] }),
+              DateTime.fromISO(at),
+            );
+            const label = `${stage} tests=${tr} market=${market} grant=${withGrant} approval=${withApproval}`;
+            t.equal(out.decision, answer, `${label}: ${answer}`);
+            t.same(out.reasons.map((r) => ({ code: r.code, effect: r.effect })), expected, `${label}: reasons`);
+            // consumption: only an allow spends, and only what it used
+            t.equal(out.decision === 'allow' && out.grant !== null, answer === 'allow' && market === 'open' && withGrant && policy.marketHours !== null, `${label}: grant used only by an allow that needed it`);
+            n++;
+          }
+        }
+      }
+    }
+  }
+  t.equal(n, 72);
+});
