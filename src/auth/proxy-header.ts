@@ -1,0 +1,122 @@
+import { BlockList, isIP } from 'node:net';
+import { type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
+
+export interface ProxyHeaderOptions {
+  /** CIDRs (or single addresses) of the authenticating proxy; empty = never trust the header */
+  trustedCidrs: readonly string[];
+  /** header carrying the user name, e.g. x-auth-request-user (oauth2-proxy) or x-forwarded-user */
+  userHeader: string;
+  /** header carrying comma-separated groups, e.g. x-auth-request-groups */
+  groupsHeader: string;
+}
+
+const MAX_NAME = 256;
+const MAX_GROUPS = 100;
+// printable, no control characters: the name ends up in the audit log and on the console
+const PRINTABLE = /^[^\p{Cc}]+$/u;
+
+/**
+ * A BlockList of the given CIDRs (IPv4 or IPv6; a bare address means one host). Throws an Error
+ * naming `proxyAuth.trustedCidrs` and the entry at fault for anything that is not a CIDR.
+ */
+export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const raw of cidrs) {
+    const entry = raw.trim();
+    const [address = '', prefixText, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const max = family === 4 ? 32 : 128;
+    const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
+    if (family === 0 || rest.length > 0 || !(prefix >= 0 && prefix <= max)) {
+      throw new Error(`proxyAuth.trustedCidrs: "${raw}" is not an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8`);
+    }
+    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+/** True when `address` (a socket peer address; IPv4-mapped IPv6 counts as its IPv4) is in the list. */
+export function isTrustedPeer(list: BlockList, address: string): boolean {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  const plain = mapped?.[1] ?? address;
+  const family = isIP(plain);
+  if (family === 0) return false;
+  return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function single(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  // a repeated header is ambiguous: refuse to pick one
+  if (Array.isArray(v)) return v.length === 1 ? (v[0] ?? null) : null;
+  return v;
+}
+
+/** Groups from the header: split on commas, trimmed, empty and control-character entries dropped. */
+export function parseGroups(value: string | null): string[] {
+  if (value === null) return [];
+  const out: string[] = [];
+  for (const g of value.split(',')) {
+    const t = g.trim();
+    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !out.includes(t)) out.push(t);
+    if (out.length >= MAX_GROUPS) break;
+  }
+  return out;
+}
+
+/**
+ * Local-mode roles of a proxy identity: each group named exactly like a local role (caller,
+ * operator, approver, admin, ci) or `gate-<role>` gives that role; other groups give nothing.
+ */
+export function rolesFromGroups(groups: readonly string[]): Role[] {
+  const roles: Role[] = [];
+  for (const g of groups) {
+    const name = g.toLowerCase().replace(/^gate-/, '');
+    if ((ROLES as readonly string[]).includes(name) && !roles.includes(name as Role)) roles.push(name as Role);
+  }
+  return roles;
+}
+
+/**
+ * Wraps an authenticator so that a request whose TCP peer (AuthRequest.remoteAddress, never
+ * X-Forwarded-For) is inside `trustedCidrs` and carries the user header is the identity
+ * `{name: <user header>, groups: <groups header split on commas>, via: 'proxy-header'}`. Any other
+ * request, and every request when trustedCidrs is empty, goes to `inner` unchanged.
+ *
+ * Permission: in kubernetes mode inner.authorize (a SubjectAccessReview for that user and those
+ * groups) decides as is. In local mode proxy users have no token-file roles, so their groups are
+ * mapped with rolesFromGroups before inner.authorize sees them; the audited identity keeps the
+ * groups the proxy sent. Throws when a CIDR cannot be parsed.
+ */
+export function createProxyHeaderAuthenticator(inner: Authenticator, opts: ProxyHeaderOptions): Authenticator {
+  const trusted = parseTrustedCidrs(opts.trustedCidrs);
+  const enabled = opts.trustedCidrs.length > 0;
+  const userHeader = opts.userHeader.toLowerCase();
+  const groupsHeader = opts.groupsHeader.toLowerCase();
+
+  return {
+    mode: inner.mode,
+    async authenticate(req) {
+      if (!enabled || !isTrustedPeer(trusted, req.remoteAddress)) return inner.authenticate(req);
+      const rawName = single(req.headers[userHeader]);
+      if (rawName === null) return inner.authenticate(req);
+      const name = rawName.trim();
+      if (!name || name.length > MAX_NAME || !PRINTABLE.test(name)) {
+        return {
+          ok: false,
+          status: 401,
+          error: 'unauthorized',
+          message: `the ${userHeader} header from the authenticating proxy is not a usable user name`,
+          presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
+        };
+      }
+      const identity: Identity = { name, groups: parseGroups(single(req.headers[groupsHeader])), via: 'proxy-header' };
+      return { ok: true, identity };
+    },
+    async authorize(identity, permission, namespace) {
+      if (identity.via === 'proxy-header' && inner.mode === 'local') {
+        return inner.authorize({ ...identity, groups: rolesFromGroups(identity.groups) }, permission, namespace);
+      }
+      return inner.authorize(identity, permission, namespace);
+    },
+  };
+}

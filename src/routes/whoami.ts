@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Permission, Resource } from '../auth/identity.ts';
+import { identityOf } from '../http/request-identity.ts';
+import type { RouteContext } from './context.ts';
+import { authErrors } from './common-schemas.ts';
+
+/** The permission each state-changing route checks, by resource (the console enables its forms by these). */
+const ROUTE_PERMISSIONS: Record<Resource, Permission> = {
+  decisions: { resource: 'decisions', verb: 'create' },
+  breakglassgrants: { resource: 'breakglassgrants', verb: 'create' },
+  approvals: { resource: 'approvals', verb: 'create' },
+  stagetoggles: { resource: 'stagetoggles', verb: 'update' },
+  testresults: { resource: 'testresults', verb: 'update' },
+};
+
+export const WhoamiResponse = z.object({
+  name: z.string(),
+  groups: z.array(z.string()),
+  via: z.enum(['local-token', 'kubernetes', 'proxy-header', 'system', 'none']),
+  mode: z.enum(['local', 'kubernetes']),
+  /** whether this identity may use each state-changing route (the routes check again) */
+  can: z.record(z.string(), z.boolean()),
+});
+
+/** GET /v1/whoami: the identity the gate sees for these credentials and what it may do. */
+export function whoamiRoutes(ctx: RouteContext) {
+  return async (app: FastifyInstance) => {
+    app.withTypeProvider<ZodTypeProvider>().get('/v1/whoami', {
+      onRequest: ctx.guard('authenticated'),
+      schema: { summary: 'The signed-in identity, how it was established, and what it may do', tags: ['console'], response: { 200: WhoamiResponse, ...authErrors } },
+      handler: async (req) => {
+        const identity = identityOf(req);
+        const entries = await Promise.all(
+          Object.entries(ROUTE_PERMISSIONS).map(async ([resource, perm]) => {
+            const r = await ctx.auth.authorize(identity, perm, ctx.config.project).catch(() => ({ ok: false }));
+            return [resource, r.ok] as const;
+          }),
+        );
+        return { name: identity.name, groups: identity.groups, via: identity.via, mode: ctx.auth.mode, can: Object.fromEntries(entries) };
+      },
+    });
+  };
+}

@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { AuthRequest, Authenticator, Identity, Permission } from '../../src/auth/identity.ts';
+import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { createProxyHeaderAuthenticator, isTrustedPeer, parseGroups, parseTrustedCidrs, rolesFromGroups } from '../../src/auth/proxy-header.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
+
+/** An inner authenticator that knows one bearer token and records what authorize() saw. */
+function fakeInner(mode: 'local' | 'kubernetes' = 'local') {
+  const seen: Identity[] = [];
+  const inner: Authenticator = {
+    mode,
+    async authenticate(req) {
+      const h = req.headers['authorization'];
+      if (h === 'Bearer good') return { ok: true, identity: { name: 'token-user', groups: ['operator'], via: 'local-token' } };
+      return { ok: false, status: 401, error: 'unauthorized', message: 'no token', presented: { name: 'anonymous', groups: [], via: 'none' } };
+    },
+    async authorize(identity) {
+      seen.push(identity);
+      return identity.groups.includes('operator') || identity.groups.includes('admin') ? { ok: true } : { ok: false, status: 403, error: 'forbidden', message: 'no' };
+    },
+  };
+  return { inner, seen };
+}
+
+const OPTS = { trustedCidrs: ['10.1.0.0/16', 'fd00:1::/32', '192.0.2.7'], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' };
+const req = (remoteAddress: string, headers: AuthRequest['headers']): AuthRequest => ({ remoteAddress, headers });
+
+t.test('who is trusted: table of peers, headers and configurations', async (t) => {
+  const proxied = { 'x-auth-request-user': 'olivia@example.com', 'x-auth-request-groups': 'gate-operator, traders,,ops' };
+  const cases: { name: string; trusted?: string[]; remote: string; headers: AuthRequest['headers']; expect: string | null; via?: string }[] = [
+    { name: 'IPv4 peer inside the range, header set', remote: '10.1.200.3', headers: proxied, expect: 'olivia@example.com', via: 'proxy-header' },
+    { name: 'IPv4-mapped IPv6 peer inside the range', remote: '::ffff:10.1.0.9', headers: proxied, expect: 'olivia@example.com', via: 'proxy-header' },
+    { name: 'single-address entry', remote: '192.0.2.7', headers: proxied, expect: 'olivia@example.com', via: 'proxy-header' },
+    { name: 'IPv6 peer inside the range', remote: 'fd00:1:0:1::5', headers: proxied, expect: 'olivia@example.com', via: 'proxy-header' },
+    { name: 'untrusted IPv4 peer: header ignored, no token', remote: '10.2.0.1', headers: proxied, expect: null },
+    { name: 'untrusted IPv6 peer: header ignored', remote: 'fd01::1', headers: proxied, expect: null },
+    { name: 'loopback is not trusted unless listed', remote: '127.0.0.1', headers: proxied, expect: null },
+    { name: 'untrusted peer with a token: the token counts, not the header', remote: '10.2.0.1', headers: { ...proxied, authorization: 'Bearer good' }, expect: 'token-user', via: 'local-token' },
+    { name: 'trusted peer without the user header: falls through to the token', remote: '10.1.0.1', headers: { authorization: 'Bearer good' }, expect: 'token-user', via: 'local-token' },
+    { name: 'trusted peer without any credential', remote: '10.1.0.1', headers: {}, expect: null },
+    {
+      name: 'spoofed X-Forwarded-For naming a trusted address is ignored',
+      remote: '203.0.113.9',
+      headers: { ...proxied, 'x-forwarded-for': '10.1.0.1', 'x-real-ip': '10.1.0.1', forwarded: 'for=10.1.0.1' },
+      expect: null,
+    },
+    { name: 'empty configuration never trusts the header, even from loopback', trusted: [], remote: '127.0.0.1', headers: proxied, expect: null },
+    { name: 'empty configuration still accepts tokens', trusted: [], remote: '127.0.0.1', headers: { ...proxied, authorization: 'Bearer good' }, expect: 'token-user', via: 'local-token' },
+    { name: 'a repeated user header is refused as ambiguous (falls through)', remote: '10.1.0.1', headers: { 'x-auth-request-user': ['a', 'b'] }, expect: null },
+    { name: 'garbage peer address', remote: 'not-an-ip', headers: proxied, expect: null },
+  ];
+  for (const c of cases) {
+    const { inner } = fakeInner();
+    const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, trustedCidrs: c.trusted ?? OPTS.trustedCidrs });
+    const res = await auth.authenticate(req(c.remote, c.headers));
+    if (c.expect === null) {
+      t.equal(res.ok, false, c.name);
+    } else {
+      t.ok(res.ok, c.name);
+      if (res.ok) {
+        t.equal(res.identity.name, c.expect, `${c.name}: name`);
+        t.equal(res.identity.via, c.via, `${c.name}: via`);
+      }
+    }
+  }
+});
+
+t.test('groups are split on commas and kept as sent; an unusable name is refused', async (t) => {
+  const { inner } = fakeInner();
+  const auth = createProxyHeaderAuthenticator(inner, OPTS);
+  const res = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': ' olivia ', 'x-auth-request-groups': 'gate-operator, traders,,ops,traders' }));
+  t.same(res.ok && res.identity, { name: 'olivia', groups: ['gate-operator', 'traders', 'ops'], via: 'proxy-header' });
+  const noGroups = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': 'olivia' }));
+  t.same(noGroups.ok && noGroups.identity.groups, []);
+  for (const bad of ['', '   ', 'a\u0000b', 'x'.repeat(300)]) {
+    const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': bad }));
+    t.equal(r.ok, false, JSON.stringify(bad.slice(0, 10)));
+    if (!r.ok) t.equal(r.status, 401);
+  }
+  t.same(parseGroups('a,\u0007bell, b '), ['a', 'b'], 'control characters dropped');
+});
+
+t.test('permissions: local mode maps groups to roles, kubernetes mode passes them through', async (t) => {
+  const perm: Permission = { resource: 'breakglassgrants', verb: 'create' };
+  t.same(rolesFromGroups(['gate-operator', 'Approver', 'traders', 'gate-admin', 'operator', 'gate-nope']), ['operator', 'approver', 'admin']);
+
+  const local = fakeInner('local');
+  const lauth = createProxyHeaderAuthenticator(local.inner, OPTS);
+  const id: Identity = { name: 'olivia', groups: ['gate-operator', 'traders'], via: 'proxy-header' };
+  t.same(await lauth.authorize(id, perm, 'stonks-pipeline'), { ok: true });
+  t.same(local.seen.at(-1)?.groups, ['operator'], 'inner saw the mapped roles');
+  const other = await lauth.authorize({ name: 'x', groups: ['traders'], via: 'proxy-header' }, perm, 'stonks-pipeline');
+  t.equal(other.ok, false, 'a group that is no role gives nothing');
+  // a token identity is never remapped
+  await lauth.authorize({ name: 't', groups: ['operator'], via: 'local-token' }, perm, 'stonks-pipeline');
+  t.same(local.seen.at(-1)?.groups, ['operator']);
+
+  const kube = fakeInner('kubernetes');
+  const kauth = createProxyHeaderAuthenticator(kube.inner, OPTS);
+  t.equal(kauth.mode, 'kubernetes');
+  await kauth.authorize(id, perm, 'stonks-pipeline');
+  t.same(kube.seen.at(-1)?.groups, ['gate-operator', 'traders'], 'SubjectAccessReview gets the groups as sent');
+});
+
+t.test('CIDR parsing', async (t) => {
+  const good = parseTrustedCidrs(['10.0.0.0/8', '::1', 'fd00::/8', '0.0.0.0/0']);
+  t.ok(isTrustedPeer(good, '10.9.9.9'));
+  t.ok(isTrustedPeer(good, '::1'));
+  t.ok(isTrustedPeer(good, '::ffff:8.8.8.8'), '0.0.0.0/0 covers mapped addresses');
+  for (const bad of ['10.0.0.0/33', '300.1.1.1/8', 'fd00::/129', 'example.com', '10.0.0.0/8/1', '10.0.0.0/x', '']) {
+    t.throws(() => parseTrustedCidrs([bad]), /proxyAuth\.trustedCidrs/, JSON.stringify(bad));
+  }
+});
+
+t.test('through the app: the guard passes the socket address, not X-Forwarded-For', async (t) => {
+  // inject() connects from 127.0.0.1; trust only another range, then loopback
+  for (const [trusted, expectStatus] of [
+    [['10.0.0.0/8'], 401],
+    [['127.0.0.0/8'], 200],
+  ] as const) {
+    const dir = await mkdtemp(join(tmpdir(), 'gate-proxy-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), { ...OPTS, trustedCidrs: [...trusted] });
+    const g = await buildTestApp(t, { auth });
+    const res = await g.app.inject({
+      url: '/v1/whoami',
+      headers: { 'x-auth-request-user': 'pat', 'x-auth-request-groups': 'gate-approver', 'x-forwarded-for': '10.0.0.1' },
+    });
+    t.equal(res.statusCode, expectStatus, `trusted ${trusted.join(',')}`);
+    if (res.statusCode === 200) t.match(res.json(), { name: 'pat', groups: ['gate-approver'], via: 'proxy-header', can: { approvals: true, breakglassgrants: false } });
+  }
+});
