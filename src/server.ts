@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
+import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
 import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
@@ -90,6 +91,10 @@ async function main(): Promise<void> {
     kargo = reader;
   }
 
+  if (config.proxyAuth.trustedCidrs.length > 0) {
+    auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
+    log.warn({ trustedCidrs: config.proxyAuth.trustedCidrs, userHeader: config.proxyAuth.userHeader }, 'trusting the identity header of an authenticating proxy from these peer addresses');
+  }
   const calendar = createMarketCalendar(config.market);
   const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
