@@ -1,12 +1,14 @@
 import { dirname, join } from 'node:path';
 import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
+import { planRuns } from './batch-plan.ts';
+import { repairLog, rollbackBatch } from './file-repair.ts';
 import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
 import { readTail, type AuditLogger } from './file-tail.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
 import { collectPage, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
 import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
-import { listSegments, segmentName, utcDay, type Segment } from './segments.ts';
+import type { Segment } from './segments.ts';
 
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
 
@@ -63,16 +65,7 @@ interface Durable {
   size: number;
 }
 
-interface Run {
-  seg: Segment;
-  isNew: boolean;
-  start: number;
-  bufs: Buffer[];
-  bytes: number;
-}
-
 const silentLogger: AuditLogger = { warn() {}, info() {} };
-const PROBE_FILE = '.audit-probe';
 
 /**
  * Opens (or creates) the JSON Lines audit log in `opts.dir`. Reads only the tail of the newest
@@ -89,6 +82,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
   const counters: FsCounters = { bytesRead: 0, bytesWritten: 0, datasyncs: 0 };
   const fs = countingFs(opts.fs ?? nodeAuditFs, counters);
+  const ctx = { fs, dir, fsync };
 
   await fs.mkdir(dir);
   if (fsync) {
@@ -155,7 +149,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           return s.record;
         }),
       );
-      const runs = planRuns(sealed);
+      const runs = planRuns(durable, sealed, maxFileBytes, now);
       for (const run of runs) {
         let target = fh;
         if (run.isNew) {
@@ -185,44 +179,13 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     batch.forEach((p, i) => p.resolve(results[i]!));
   }
 
-  /** splits a batch's lines into per-file runs: a new file on a new UTC day or at the size limit */
-  function planRuns(records: SealedRecord[]): Run[] {
-    const runs: Run[] = [];
-    let run: Run | null = durable.file ? { seg: durable.file, isNew: false, start: durable.size, bufs: [], bytes: 0 } : null;
-    let size = durable.size;
-    for (const { record: rec, line } of records) {
-      const buf = Buffer.from(line);
-      const day = utcDay(rec.at, now);
-      if (run === null || day !== run.seg.day || (size > 0 && size + buf.length > maxFileBytes)) {
-        if (run !== null && run.bytes > 0) runs.push(run);
-        run = { seg: { name: segmentName(day, rec.seq), day, firstSeq: rec.seq }, isNew: true, start: 0, bufs: [], bytes: 0 };
-        size = 0;
-      }
-      run.bufs.push(buf);
-      run.bytes += buf.length;
-      size += buf.length;
-    }
-    if (run !== null && run.bytes > 0) runs.push(run);
-    return runs;
-  }
-
   async function failBatch(batch: Pending[], created: { seg: Segment; fh: AuditFileHandle }[], err: unknown): Promise<void> {
     failed = true;
     stats.failedBatches += 1;
     const code = (err as { code?: string }).code ?? (err as Error).message;
     logger.warn({ err, code, head: durable.seq }, 'audit: write failed; appends are refused until the log is writable again');
     try {
-      for (const c of created) {
-        await c.fh.close().catch(() => {});
-        await fs.unlink(join(dir, c.seg.name)).catch((e: { code?: string }) => {
-          if (e.code !== 'ENOENT') throw e;
-        });
-      }
-      if (created.length > 0 && fsync) await fs.syncDir(dir);
-      if (fh !== null) {
-        await fh.truncate(durable.size);
-        if (fsync) await fh.datasync();
-      }
+      await rollbackBatch(ctx, durable, fh, created);
     } catch (rollbackErr) {
       logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
     }
@@ -230,40 +193,6 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     for (const p of batch) p.reject(error);
     for (const p of queue.splice(0)) p.reject(error);
     startProbe();
-  }
-
-  /** makes the directory take durable writes again, from the last durable record */
-  async function repair(): Promise<void> {
-    if (fh !== null) {
-      await fh.close().catch(() => {});
-      fh = null;
-    }
-    for (const s of await listSegments(fs, dir)) {
-      if (s.firstSeq > durable.seq) await fs.unlink(join(dir, s.name));
-    }
-    if (durable.file !== null) {
-      const h = await fs.open(join(dir, durable.file.name), 'r+');
-      try {
-        const { size } = await h.stat();
-        if (size < durable.size) throw new Error(`${durable.file.name} is shorter (${size}) than its durable size (${durable.size})`);
-        await h.truncate(durable.size);
-        if (fsync) await h.datasync();
-      } catch (err) {
-        await h.close().catch(() => {});
-        throw err;
-      }
-      fh = h;
-    }
-    const probePath = join(dir, PROBE_FILE);
-    const p = await fs.open(probePath, 'w');
-    try {
-      await writeAllAt(p, Buffer.from(`audit probe ${new Date().toISOString()}\n`), 0);
-      if (fsync) await p.datasync();
-    } finally {
-      await p.close().catch(() => {});
-    }
-    await fs.unlink(probePath);
-    if (fsync) await fs.syncDir(dir);
   }
 
   function recover(trigger: 'probe' | 'append'): Promise<boolean> {
@@ -275,7 +204,9 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       lastAttemptMs = Date.now();
       if (!failed) return true;
       try {
-        await repair();
+        await fh?.close().catch(() => {}); // it may be stale (NFS) or poisoned by the failure
+        fh = null;
+        fh = await repairLog(ctx, durable);
       } catch (err) {
         if (trigger === 'probe') logger.warn({ err, head: durable.seq }, 'audit: still not writable');
         return false;

@@ -1,0 +1,44 @@
+import type { SealedRecord } from './record.ts';
+import { segmentName, utcDay, type Segment } from './segments.ts';
+
+/** The bytes of one batch that go to one file. */
+export interface Run {
+  seg: Segment;
+  /** the file is created by this batch */
+  isNew: boolean;
+  /** offset the run is written at */
+  start: number;
+  bufs: Buffer[];
+  bytes: number;
+}
+
+/**
+ * Splits a batch's lines into per-file runs, continuing the newest file (`file`, `size`; null
+ * for an empty log). A record starts a new file when its UTC day (of `at`, or of `now()` when
+ * `at` is not an instant) differs from the file's day, or when it would take a non-empty file
+ * past `maxFileBytes`. Usually one run: one write and one fsync.
+ */
+export function planRuns(
+  position: { file: Segment | null; size: number },
+  records: readonly SealedRecord[],
+  maxFileBytes: number,
+  now: () => Date,
+): Run[] {
+  const runs: Run[] = [];
+  let run: Run | null = position.file ? { seg: position.file, isNew: false, start: position.size, bufs: [], bytes: 0 } : null;
+  let size = position.size;
+  for (const { record, line } of records) {
+    const buf = Buffer.from(line);
+    const day = utcDay(record.at, now);
+    if (run === null || day !== run.seg.day || (size > 0 && size + buf.length > maxFileBytes)) {
+      if (run !== null && run.bytes > 0) runs.push(run);
+      run = { seg: { name: segmentName(day, record.seq), day, firstSeq: record.seq }, isNew: true, start: 0, bufs: [], bytes: 0 };
+      size = 0;
+    }
+    run.bufs.push(buf);
+    run.bytes += buf.length;
+    size += buf.length;
+  }
+  if (run !== null && run.bytes > 0) runs.push(run);
+  return runs;
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { writeAllAt, type AuditFileHandle, type AuditFs } from './audit-fs.ts';
+import { listSegments, type Segment } from './segments.ts';
+
+/** Where the log's durable part ends. */
+export interface DurableEnd {
+  seq: number;
+  file: Segment | null;
+  size: number;
+}
+
+interface RepairContext {
+  fs: AuditFs;
+  dir: string;
+  fsync: boolean;
+}
+
+const PROBE_FILE = '.audit-probe';
+
+/**
+ * Undoes a failed batch at once: closes and removes the files it created and truncates the
+ * newest durable file (`fh`) back to its durable size. Throws when that fails too; the
+ * recovery probe (repairLog) then does it.
+ */
+export async function rollbackBatch(
+  ctx: RepairContext,
+  durable: DurableEnd,
+  fh: AuditFileHandle | null,
+  created: readonly { seg: Segment; fh: AuditFileHandle }[],
+): Promise<void> {
+  for (const c of created) {
+    await c.fh.close().catch(() => {});
+    await ctx.fs.unlink(join(ctx.dir, c.seg.name)).catch((e: { code?: string }) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+  if (created.length > 0 && ctx.fsync) await ctx.fs.syncDir(ctx.dir);
+  if (fh !== null) {
+    await fh.truncate(durable.size);
+    if (ctx.fsync) await fh.datasync();
+  }
+}
+
+/**
+ * Brings the directory back to its durable state and proves it takes durable writes again:
+ * removes files newer than the durable head, reopens the newest durable file and truncates it to
+ * its durable size, then writes, fsyncs and removes a probe file and fsyncs the directory.
+ * Returns the newest durable file opened for writing (null for an empty log). Throws when any
+ * step fails, or when the file is shorter than its durable size (acknowledged records gone:
+ * the log must not be extended).
+ */
+export async function repairLog(ctx: RepairContext, durable: DurableEnd): Promise<AuditFileHandle | null> {
+  const { fs, dir, fsync } = ctx;
+  for (const s of await listSegments(fs, dir)) {
+    if (s.firstSeq > durable.seq) await fs.unlink(join(dir, s.name));
+  }
+  let fh: AuditFileHandle | null = null;
+  if (durable.file !== null) {
+    const h = await fs.open(join(dir, durable.file.name), 'r+');
+    try {
+      const { size } = await h.stat();
+      if (size < durable.size) throw new Error(`${durable.file.name} is shorter (${size}) than its durable size (${durable.size})`);
+      await h.truncate(durable.size);
+      if (fsync) await h.datasync();
+    } catch (err) {
+      await h.close().catch(() => {});
+      throw err;
+    }
+    fh = h;
+  }
+  try {
+    const probePath = join(dir, PROBE_FILE);
+    const p = await fs.open(probePath, 'w');
+    try {
+      await writeAllAt(p, Buffer.from(`audit probe ${new Date().toISOString()}\n`), 0);
+      if (fsync) await p.datasync();
+    } finally {
+      await p.close().catch(() => {});
+    }
+    await fs.unlink(probePath);
+    if (fsync) await fs.syncDir(dir);
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    throw err;
+  }
+  return fh;
+}
