@@ -1,0 +1,142 @@
+// HTTP to the promotion gate with a per-request timeout and a bounded number of attempts.
+// Node >= 20, no dependencies (global fetch). The bearer token only ever travels in the
+// Authorization header; it is never printed and never put in a URL.
+import { readFileSync } from 'node:fs';
+import { UsageError } from './actions-io.mjs';
+
+/** In-cluster address of the gate (the workflow passes GATE_URL, overridable per repository). */
+export const DEFAULT_GATE_URL = 'http://gate-service.stonks-gate.svc.cluster.local:8080';
+
+/** Where Kubernetes mounts the runner pod's ServiceAccount token (gate-ci in arc-runners). */
+export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * Checks and normalises the gate's base URL: http(s), no credentials, no query or fragment,
+ * no trailing slash. Throws UsageError naming the problem.
+ */
+export function parseGateUrl(raw) {
+  const text = String(raw ?? '').trim();
+  if (!text) throw new UsageError('the gate URL is empty: set GATE_URL or pass --gate-url');
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`the gate URL "${text}" is not a URL (expected e.g. ${DEFAULT_GATE_URL})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`the gate URL must be http or https, got ${url.protocol}`);
+  if (url.username || url.password) throw new UsageError('the gate URL must not carry credentials: the token goes in the Authorization header');
+  if (url.search || url.hash) throw new UsageError('the gate URL must not have a query or fragment');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Reads the retry policy from the environment: GATE_RETRY_ATTEMPTS (1-20), GATE_RETRY_DELAY_MS
+ * (first back-off, doubled after each failed attempt, 0-60000) and GATE_TIMEOUT_MS (per request,
+ * 100-300000). Unset values take `defaults`; a malformed one throws UsageError.
+ */
+export function retryPolicyFromEnv(env, defaults) {
+  const read = (name, fallback, min, max) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+  return {
+    attempts: read('GATE_RETRY_ATTEMPTS', defaults.attempts, 1, 20),
+    delayMs: read('GATE_RETRY_DELAY_MS', defaults.delayMs, 0, 60_000),
+    timeoutMs: read('GATE_TIMEOUT_MS', defaults.timeoutMs, 100, 300_000),
+  };
+}
+
+/**
+ * Finds the ci token: the GATE_CI_TOKEN variable (the repository secret) when set, else the
+ * file named by GATE_CI_TOKEN_FILE (default: the pod's ServiceAccount token, which the gate
+ * accepts in its Kubernetes mode). Returns {token, source} with a printable source, or null.
+ */
+export function resolveToken(env) {
+  const fromEnv = (env.GATE_CI_TOKEN ?? '').trim();
+  if (fromEnv) return { token: fromEnv, source: 'GATE_CI_TOKEN' };
+  const file = env.GATE_CI_TOKEN_FILE || SERVICE_ACCOUNT_TOKEN_FILE;
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token) return { token, source: `the token file ${file}` };
+  } catch {
+    // no such file: fall through
+  }
+  return null;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Human text of a fetch failure: the cause's code (ECONNREFUSED, ENOTFOUND...) or a timeout. */
+function describeNetworkError(err, timeoutMs) {
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const cause = err?.cause;
+  const code = cause?.code ?? cause?.errno;
+  const detail = code ? `${code}${cause?.message && !String(cause.message).includes(code) ? ` (${cause.message})` : ''}` : cause?.message ?? err?.message ?? String(err);
+  return `connection failed: ${detail}`;
+}
+
+/** One line describing an HTTP answer: status, the gate's error code and message, the field. */
+export function describeAnswer(status, body, text) {
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const parts = [`HTTP ${status}`];
+    if (typeof body.error === 'string') parts.push(body.error);
+    let line = parts.join(' ');
+    if (typeof body.message === 'string') line += `: ${body.message}`;
+    if (typeof body.field === 'string') line += ` (field: ${body.field})`;
+    return line;
+  }
+  const snippet = String(text ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return `HTTP ${status}${snippet ? `: ${snippet}` : ' with an empty body'}`;
+}
+
+const RETRYABLE_4XX = new Set([408, 429]);
+
+/**
+ * Sends one request to the gate, retrying network failures, timeouts, 408/429, 5xx and 2xx
+ * answers that are not JSON (a proxy's page) up to `policy.attempts` times with doubling
+ * back-off (a Retry-After of up to 60 s is honoured). `log(line)` receives one line per failed
+ * attempt. Resolves (never rejects) with
+ *   {kind: 'ok', status, body}                       a 2xx JSON answer;
+ *   {kind: 'refused', status, body, text, detail}    any other 4xx: the gate said no, do not retry;
+ *   {kind: 'unavailable', attempts, detail}          every attempt failed; `detail` is the last reason.
+ */
+export async function requestGate({ url, method = 'GET', token, body, policy, log = () => {} }) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let detail = 'not attempted';
+  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    let retryAfterMs = null;
+    try {
+      const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(policy.timeoutMs), redirect: 'manual' });
+      const text = await res.text();
+      let json = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = null;
+      }
+      if (res.status >= 200 && res.status < 300 && json !== null && typeof json === 'object') return { kind: 'ok', status: res.status, body: json };
+      detail = describeAnswer(res.status, json, text);
+      if (res.status >= 200 && res.status < 300) detail += ' (not a JSON object)';
+      if (res.status >= 300 && res.status < 400) detail += ` (redirect to ${res.headers.get('location') ?? '?'}: point GATE_URL at the final address)`;
+      const retryable = res.status >= 500 || RETRYABLE_4XX.has(res.status) || (res.status >= 200 && res.status < 300);
+      if (!retryable) return { kind: 'refused', status: res.status, body: json, text, detail };
+      const ra = Number(res.headers.get('retry-after'));
+      if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 60) * 1000;
+    } catch (err) {
+      detail = describeNetworkError(err, policy.timeoutMs);
+    }
+    if (attempt < policy.attempts) {
+      const wait = retryAfterMs ?? Math.min(policy.delayMs * 2 ** (attempt - 1), 60_000);
+      log(`gate: attempt ${attempt}/${policy.attempts} failed: ${detail}; retrying in ${wait} ms`);
+      await sleep(wait);
+    } else {
+      log(`gate: attempt ${attempt}/${policy.attempts} failed: ${detail}`);
+    }
+  }
+  return { kind: 'unavailable', attempts: policy.attempts, detail };
+}

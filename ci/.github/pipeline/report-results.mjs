@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Reports inttest-results.json to the promotion gate (PUT /v1/test-results/<sha>) whether the
+// tests passed or failed, writes the step summary and outputs, and exits:
+//   0  recorded by the gate, tests passed: the tag is eligible for beta
+//   1  recorded by the gate, tests failed (non-zero exit code or failed tests)
+//   2  usage error, or the results file is missing or malformed (nothing sent)
+//   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large)
+//   4  the gate was unavailable (5xx, timeouts, connection errors) after the bounded retries
+//   5  an unexpected error in this script (a bug, or GITHUB_OUTPUT not writable)
+// Node >= 20, no dependencies. The token comes from GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE) and
+// is only ever sent in the Authorization header.
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError, annotate, appendSummary, setOutputs } from './lib/actions-io.mjs';
+import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
+import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
+
+const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--gate-url URL]
+
+  --file       the integration runner's results (inttest-results.json)
+  --image-tag  the full 40-character Git SHA the images were tagged with
+  --gate-url   the gate's base URL (default: GATE_URL, else ${DEFAULT_GATE_URL})
+
+environment: GATE_CI_TOKEN (bearer token with role ci) or GATE_CI_TOKEN_FILE (default: the pod's
+ServiceAccount token), GATE_RETRY_ATTEMPTS (5), GATE_RETRY_DELAY_MS (2000, doubled per retry),
+GATE_TIMEOUT_MS (15000), GITHUB_OUTPUT, GITHUB_STEP_SUMMARY.
+exit codes: 0 passed and recorded, 1 failed and recorded, 2 usage or bad results file,
+3 gate refused (4xx), 4 gate unavailable after retries, 5 unexpected error`;
+
+const SHA = /^[0-9a-f]{40}$/;
+
+function hintFor(status) {
+  if (status === 401) return 'the token was not accepted: check the GATE_CI_TOKEN secret (or the runner ServiceAccount token in Kubernetes mode)';
+  if (status === 403) return 'the token is valid but lacks the ci role (local: token create --roles ci; cluster: the gate-ci binding)';
+  if (status === 413) return 'the results file is larger than the gate accepts (1 MiB)';
+  if (status === 400) return 'the gate rejected the results body';
+  return null;
+}
+
+async function main(argv, env) {
+  let args;
+  try {
+    args = parseArgs({ args: argv, options: { file: { type: 'string' }, 'image-tag': { type: 'string' }, 'gate-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.OK;
+  }
+  if (!args.file) throw new UsageError('--file is required (the path of inttest-results.json)');
+  const imageTag = (args['image-tag'] ?? '').trim();
+  if (!SHA.test(imageTag)) throw new UsageError(`--image-tag must be the full 40-character lowercase Git SHA, got "${imageTag}"`);
+  const gateUrl = parseGateUrl(args['gate-url'] ?? (env.GATE_URL || DEFAULT_GATE_URL));
+  const policy = retryPolicyFromEnv(env, { attempts: 5, delayMs: 2000, timeoutMs: 15_000 });
+
+  const base = { recorded: 'false', 'eligible-for-beta': 'false', 'image-tag': imageTag };
+  let raw;
+  let body;
+  try {
+    ({ raw, body } = readResultsFile(args.file));
+  } catch (err) {
+    if (!(err instanceof ResultsFileError)) throw err;
+    setOutputs({ ...base, passed: 'false', 'exit-code': '' }, env);
+    appendSummary(`### Integration tests for \`${imageTag}\`: ❌ no usable results\n\n${err.message}\n\nNothing was reported to the gate, so beta keeps waiting for a result for this tag.\n`, env);
+    annotate('error', 'Integration test results unusable', `${err.message}; nothing was reported to the gate`);
+    return EXIT.USAGE;
+  }
+  const summary = summarize(body);
+  const rawText = raw.toString('utf8');
+  const countOutputs = Object.fromEntries(Object.entries(summary.counts).map(([k, v]) => [`${k}-count`, v ?? '']));
+  const outputs = { ...base, ...countOutputs, passed: String(summary.passed), 'exit-code': String(summary.exitCode) };
+  const c = summary.counts;
+  process.stdout.write(`results: exit code ${summary.exitCode}, passed ${c.passed ?? '-'}, failed ${c.failed ?? '-'}, skipped ${c.skipped ?? '-'}, total ${c.total ?? '-'}\n`);
+
+  const token = resolveToken(env);
+  if (!token) {
+    const problem = 'no ci token: set the repository secret GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE)';
+    setOutputs(outputs, env);
+    appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
+    annotate('error', 'Results not reported to the gate', problem);
+    return EXIT.USAGE;
+  }
+
+  const url = `${gateUrl}/v1/test-results/${imageTag}`;
+  process.stdout.write(`gate: PUT ${url} (token from ${token.source})\n`);
+  const answer = await requestGate({ url, method: 'PUT', token: token.token, body: raw, policy, log: (l) => process.stderr.write(`${l}\n`) });
+
+  if (answer.kind === 'ok') {
+    const g = answer.body;
+    if (g.found !== true || g.imageTag !== imageTag || typeof g.passed !== 'boolean') {
+      const problem = `the gate answered HTTP ${answer.status} without a recorded result for ${imageTag}`;
+      setOutputs(outputs, env);
+      appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
+      annotate('error', 'Results not recorded by the gate', problem);
+      return EXIT.UNAVAILABLE;
+    }
+    if (g.passed !== summary.passed) annotate('warning', 'Gate and script disagree', `the gate recorded passed=${g.passed}, this script computed passed=${summary.passed}; the gate's verdict counts`);
+    setOutputs({ ...outputs, recorded: 'true', passed: String(g.passed), 'eligible-for-beta': String(g.passed), 'recorded-at': g.recordedAt ?? '', artifact: g.artifact ?? '' }, env);
+    appendSummary(renderSummary({ imageTag, summary, body, rawText, gate: g }), env);
+    process.stdout.write(`gate: recorded ${imageTag} as ${g.passed ? 'passed' : 'failed'} at ${g.recordedAt} (${g.artifact})\n`);
+    if (g.passed) {
+      annotate('notice', 'Eligible for beta', `integration tests passed for ${imageTag}; the gate lets beta promote it`);
+      return EXIT.OK;
+    }
+    annotate('error', 'Integration tests failed', `exit code ${summary.exitCode}, ${c.failed ?? 0} failed of ${c.total ?? '?'}; recorded by the gate, beta will refuse ${imageTag}`);
+    return EXIT.TESTS_FAILED;
+  }
+
+  setOutputs(outputs, env);
+  if (answer.kind === 'refused') {
+    const hint = hintFor(answer.status);
+    const problem = `the gate refused the result: ${answer.detail}${hint ? ` (${hint})` : ''}`;
+    appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
+    annotate('error', 'Gate refused the test results', problem);
+    return EXIT.REFUSED;
+  }
+  const problem = `the gate at ${gateUrl} was unavailable after ${answer.attempts} attempt(s): ${answer.detail}`;
+  appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
+  annotate('error', 'Gate unavailable', `${problem}; re-run this job once the gate is back`);
+  return EXIT.UNAVAILABLE;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+} catch (err) {
+  if (err instanceof UsageError) {
+    annotate('error', 'report-results usage', err.message);
+    process.stderr.write(`report-results: ${err.message}\n\n${USAGE}\n`);
+    process.exitCode = EXIT.USAGE;
+  } else {
+    process.stderr.write(`report-results: unexpected error: ${err?.stack ?? err}\n`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+}
