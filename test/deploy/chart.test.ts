@@ -9,8 +9,7 @@ import { findTool, fixtures, repoRoot } from './harness.ts';
 const helm = findTool('helm');
 if (!helm) {
   if (process.env.CI === 'true') t.fail('helm is missing (run bash .ci/tools.sh)');
-  else t.comment('NOTICE: helm not found in .tools/bin or on PATH: chart tests skipped (bash .ci/tools.sh installs it)');
-  t.end();
+  else t.test('gate-service chart', { skip: 'NOTICE: helm not found in .tools/bin or on PATH (bash .ci/tools.sh installs it)' }, async () => {});
 } else {
   const chart = join(repoRoot, 'helm', 'gate-service');
   const fullValues = join(fixtures, 'gate-values-full.yaml');

@@ -9,6 +9,9 @@ import {
   type Call,
 } from './harness.ts';
 
+// Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
+t.setTimeout(300_000);
+
 const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
 const RELEASES_IN_ORDER = [
   ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],

@@ -3,6 +3,9 @@ import t from 'tap';
 import { mutations, show, bare, keyOf, expectExit } from './harness.ts';
 import { installed } from './runmelast-setup.ts';
 
+// Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
+t.setTimeout(300_000);
+
 t.test('refusals', async (t) => {
   t.test('a release that owns objects in an application namespace is not uninstalled', async (t) => {
     const sb = installed();

@@ -7,6 +7,9 @@ import YAML from 'yaml';
 import { mutations, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf, expectExit } from './harness.ts';
 import { REVERSE_RELEASES, installed } from './runmelast-setup.ts';
 
+// Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
+t.setTimeout(300_000);
+
 t.test('a teardown of a running pipeline', async (t) => {
   const sb = installed();
   t.teardown(() => sb.cleanup());
