@@ -35,8 +35,9 @@ SCRIPT_NAME=""
 pl_ts() { date -u +%H:%M:%S; }
 log() { printf '%s [%s] %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$*" >&2; }
 warn() { printf '%s [%s] WARNING: %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$*" >&2; }
+# die MESSAGE [EXIT] — prints the message and exits (default 1; 2 for a setup problem).
 die() {
-  printf '%s [%s] ERROR: %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$*" >&2
+  printf '%s [%s] ERROR: %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$1" >&2
   exit "${2:-1}"
 }
 
