@@ -1,3 +1,13 @@
+// The durable audit log: JSON Lines files `audit-<UTC day>-<first seq>.jsonl` in one directory,
+// one canonical-JSON record per line, hash-chained across files (see event.ts).
+//  - append: group commit. Appends queue while a write is in flight; the next batch is one
+//    positioned write and one fdatasync (plus a directory fsync when it starts a file). A promise
+//    resolves only after that fsync returned.
+//  - fail closed: a failed write or fsync rejects its batch and everything queued behind it,
+//    cuts the bytes off again, and refuses appends until a probe (timer, or a later append)
+//    has rebuilt the durable state and proved that a write + fsync works.
+//  - start-up reads one chunk at the end of the newest file (file-tail.ts); queries read files
+//    backwards in chunks and enter a file by binary search on seq (file-read.ts, line-reader.ts).
 import { dirname, join } from 'node:path';
 import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
 import { planRuns } from './batch-plan.ts';
