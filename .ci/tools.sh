@@ -17,6 +17,8 @@ if [ "${SKIP_APT:-}" != 1 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
   missing=()
   command -v shellcheck >/dev/null || missing+=(shellcheck)
   command -v yamllint >/dev/null || missing+=(yamllint)
+  command -v jq >/dev/null || missing+=(jq)
+  command -v curl >/dev/null || missing+=(curl)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"

@@ -1,0 +1,54 @@
+// Reads raw TAP (tap --reporter=tap) on stdin and prints one line: "N passed, N failed".
+// Counts leaf assertions: a test point that is itself a subtest's summary is not counted again.
+// A failing subtest with no failing assertion inside (a crash, a timeout, a bad plan) counts as
+// one failure. Skipped and todo points are neither passed nor failed; they are listed after.
+// Runs on any Node >= 18 with tap-parser from node_modules.
+import { Parser } from 'tap-parser';
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let todo = 0;
+
+function watch(parser) {
+  const failsInside = { n: 0 };
+  parser.on('child', (child) => {
+    const inner = watch(child);
+    child.on('complete', () => {
+      failsInside.n += inner.n;
+    });
+    child.__inner = inner;
+  });
+  let pendingChild = null;
+  parser.on('child', (c) => (pendingChild = c));
+  parser.on('assert', (a) => {
+    const child = pendingChild && a.name && pendingChild.name === a.name ? pendingChild : null;
+    if (child) {
+      pendingChild = null;
+      // a subtest's summary line: count only a failure the subtest itself did not report
+      if (!a.ok && !a.todo && !a.skip && child.__inner.n === 0) {
+        failed++;
+        failsInside.n++;
+      }
+      return;
+    }
+    if (a.todo) todo++;
+    else if (a.skip) skipped++;
+    else if (a.ok) passed++;
+    else {
+      failed++;
+      failsInside.n++;
+    }
+  });
+  return failsInside;
+}
+
+const root = new Parser();
+const top = watch(root);
+root.on('complete', (final) => {
+  if (!final.ok && top.n === 0 && failed === 0) failed = 1; // e.g. no tests ran, or a bail-out
+  const extra = skipped || todo ? ` (${skipped} skipped, ${todo} todo)` : '';
+  process.stderr.write(`assertions: ${passed} passed, ${failed} failed${extra}\n`);
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+});
+process.stdin.pipe(root);

@@ -1,0 +1,94 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { REPO_ROOT } from './helpers/spawn-gate.ts';
+
+/** The bash blocks of the README's walk-through, in order, exactly as written. */
+export async function walkthroughScript(): Promise<string> {
+  const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = /<!-- walkthrough:start -->([\s\S]*?)<!-- walkthrough:end -->/.exec(readme)?.[1];
+  if (!section) throw new Error('README.md has no walkthrough section');
+  return [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const missing = ['curl', 'jq', 'bash'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+
+t.test('the README walk-through works as written (local mode)', { skip: missing.length > 0 && process.env['CI'] !== 'true' ? `needs ${missing.join(', ')} (not installed): skipped` : false }, async (t) => {
+  t.same(missing, [], 'curl, jq and bash are installed');
+  const script = await walkthroughScript();
+  t.ok(script.split('\n').length > 30, 'the walk-through has its blocks');
+  const dataDir = join(await mkdtemp(join(tmpdir(), 'walkthrough-')), 'data');
+  const port = await freePort();
+  const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', GATE_PORT: String(port), GATE_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  t.teardown(async () => {
+    await rm(join(REPO_ROOT, 'gate.log'), { force: true });
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  t.equal(code, 0, `the script ran to the end\nstderr: ${err.slice(-2000)}`);
+  const lines = out.trim().split('\n');
+  const expectInOrder: RegExp[] = [
+    /^\{"passed":false,"exitCode":1,"counts":\{"passed":118,"failed":2,"skipped":null,"total":null\}\}$/,
+    /^deny$/,
+    /^Integration tests failed for 3f2a9c1e5b7d4a6f8e0c2b4d6a8f0e1c3b5d7a9f: exit code 1, 2 failed, 118 passed/,
+    /^\{"passed":true,"exitCode":0\}$/,
+    /^allow$/,
+    /^wait$/,
+    /^NYSE regular session is open; closes 16:00 ET \(in (6h 0m|5h 59m)\)\. The promotion waits for the close\. Request break-glass to override\./,
+    /^\{"id":"bg_[0-9a-z]+","requestedBy":"olivia","expiresAt":"2026-11-25T15:\d\d:\d\d\.\d+Z"\}$/,
+    /^\{"decision":"allow","id":"dec_[0-9a-z]+","breakGlass":"bg_[0-9a-z]+","consumed":true\}$/,
+    /^\{"decision":"allow","id":"dec_[0-9a-z]+","replayed":true\}$/,
+    /^wait$/,
+    /^deny$/,
+    /^wait$/,
+    /^Waiting for an approval of 3f2a9c1e5b7d4a6f8e0c2b4d6a8f0e1c3b5d7a9f for live \(with notes\)\./,
+    /^\{"id":"ap_[0-9a-z]+","approvedBy":"alice","expiresAt":"2026-11-26T21:\d\d:\d\d\.\d+Z"\}$/,
+    /^\{"decision":"allow","approvedBy":"alice","notes":"paper ran the fix for 6 h, P&L matches backtest"\}$/,
+    /^audit log OK: \d+ records in \d+ files?/,
+  ];
+  let at = 0;
+  for (const re of expectInOrder) {
+    const found = lines.findIndex((l, i) => i >= at && re.test(l));
+    t.ok(found >= 0, `output has ${re} (after line ${at})`);
+    if (found >= 0) at = found + 1;
+  }
+  // the consuming allow and its replay carry the same decision id
+  const consumed = lines.find((l) => l.includes('"consumed":true'));
+  const replayed = lines.find((l) => l.includes('"replayed":true'));
+  t.equal(consumed && JSON.parse(consumed).id, replayed && JSON.parse(replayed).id, 'the replay is the same decision');
+  // the audit table shows every step with who and why
+  const table = lines.slice(at).map((l) => l.split('\t'));
+  const has = (type: string, actor: string, extra = '') => table.some((r) => r[2] === type && r[3] === actor && r.join(' ').includes(extra));
+  t.ok(has('testresult.recorded', 'github-ci'), 'test results, by the CI token');
+  t.ok(has('decision', 'kargo', 'tests_failed'), 'the denied beta decision, by Kargo, with its reason');
+  t.ok(has('decision', 'kargo', 'market_open'), 'the waiting paper decision');
+  t.ok(has('breakglass.issued', 'olivia'), 'the grant, by the operator');
+  t.ok(has('breakglass.consumed', 'kargo'), 'its consumption');
+  t.ok(has('approval.recorded', 'alice'), 'the approval, by the approver');
+  t.ok(has('decision', 'kargo', 'approval_applied'), 'the live allow');
+});
