@@ -1,0 +1,156 @@
+// Runs a workflow's job graph on paper, the way GitHub schedules it: jobs in `needs` order,
+// each job's `if` evaluated with the implicit success() rule over its direct needs, steps in
+// order with their own `if`s, job outputs rendered from step outputs. What the steps do is
+// given by the scenario: which steps fail and what outputs they set (or a callback that
+// really runs a step's shell). A matrix job counts as one job (failed if any leg fails).
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { evaluateIf, render } from './expr.ts';
+import type { EvalContext, Value } from './expr.ts';
+
+export interface Step {
+  id?: string;
+  name?: string;
+  if?: string | boolean;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+  'continue-on-error'?: boolean;
+  'working-directory'?: string;
+}
+export interface Job {
+  name?: string;
+  needs?: string | string[];
+  if?: string | boolean;
+  'runs-on': string | string[];
+  permissions?: Record<string, string>;
+  outputs?: Record<string, string>;
+  env?: Record<string, string>;
+  strategy?: { matrix?: { include?: Record<string, string>[] } & Record<string, unknown>; 'fail-fast'?: boolean };
+  steps: Step[];
+  'timeout-minutes'?: number;
+}
+export interface Workflow {
+  name: string;
+  on: Record<string, unknown>;
+  permissions?: Record<string, string>;
+  concurrency?: Record<string, unknown>;
+  env: Record<string, string>;
+  jobs: Record<string, Job>;
+}
+
+export const WORKFLOW_PATH = 'ci/.github/workflows/stonks-oracle-pipeline.yml';
+
+export function loadWorkflow(path: string): Workflow {
+  return parse(readFileSync(path, 'utf8'), { uniqueKeys: true }) as Workflow;
+}
+
+export const needsOf = (job: Job): string[] => (job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs]);
+export const stepKey = (s: Step): string => s.id ?? s.name ?? s.uses ?? s.run ?? '?';
+
+export type Result = 'success' | 'failure' | 'skipped';
+export interface StepRun {
+  key: string;
+  ran: boolean;
+  outcome: Result;
+}
+export interface JobRun {
+  result: Result;
+  steps: StepRun[];
+  outputs: Record<string, string>;
+}
+
+export interface Scenario {
+  github: { event_name: string; ref: string; sha: string; repository: string; event?: Record<string, Value> };
+  vars?: Record<string, string>;
+  /** step keys (id, else name) that fail, per job */
+  fail?: Record<string, string[]>;
+  /** outputs a step sets, per job and step id */
+  stepOutputs?: Record<string, Record<string, Record<string, string>>>;
+  /** runs a step for real (e.g. its shell) and returns its outcome and outputs; undefined = use the scenario */
+  runStep?: (jobId: string, step: Step, env: Record<string, string>) => { outcome: 'success' | 'failure'; outputs: Record<string, string> } | undefined;
+  cancelled?: boolean;
+}
+
+/** Orders jobs so that each comes after its needs; throws on an unknown need or a cycle. */
+export function topoOrder(wf: Workflow): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, from?: string) => {
+    if (!wf.jobs[id]) throw new Error(`job ${from} needs unknown job ${id}`);
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') throw new Error(`needs cycle through ${id}`);
+    state.set(id, 'visiting');
+    for (const n of needsOf(wf.jobs[id])) visit(n, id);
+    state.set(id, 'done');
+    order.push(id);
+  };
+  for (const id of Object.keys(wf.jobs)) visit(id);
+  return order;
+}
+
+/** Simulates one run of the workflow; returns every job's result, step runs and outputs. */
+export function simulate(wf: Workflow, sc: Scenario): Record<string, JobRun> {
+  const runs: Record<string, JobRun> = {};
+  const cancelled = sc.cancelled ?? false;
+  for (const id of topoOrder(wf)) {
+    const job = wf.jobs[id] as Job;
+    const needs = needsOf(job);
+    const needsCtx: Record<string, Value> = {};
+    for (const n of needs) needsCtx[n] = { result: runs[n]!.result, outputs: runs[n]!.outputs };
+    const base = { github: sc.github as unknown as Value, vars: (sc.vars ?? {}) as Value, needs: needsCtx, secrets: { GITHUB_TOKEN: '***', GATE_CI_TOKEN: '***' } as Value };
+    const jobCtx: EvalContext = {
+      contexts: base,
+      status: {
+        success: () => !cancelled && needs.every((n) => runs[n]!.result === 'success'),
+        failure: () => needs.some((n) => runs[n]!.result === 'failure'),
+        cancelled: () => cancelled,
+      },
+    };
+    if (!evaluateIf(job.if, jobCtx)) {
+      runs[id] = { result: 'skipped', steps: job.steps.map((s) => ({ key: stepKey(s), ran: false, outcome: 'skipped' })), outputs: {} };
+      continue;
+    }
+    const env: Record<string, string> = {};
+    const envCtx: EvalContext = { ...jobCtx, contexts: { ...base, env } };
+    for (const [k, v] of Object.entries(wf.env ?? {})) env[k] = render(String(v), envCtx);
+    for (const [k, v] of Object.entries(job.env ?? {})) env[k] = render(String(v), envCtx);
+    const stepsCtx: Record<string, Value> = {};
+    const stepRuns: StepRun[] = [];
+    let failed = false;
+    for (const step of job.steps) {
+      const key = stepKey(step);
+      const ctx: EvalContext = {
+        contexts: { ...base, env, steps: stepsCtx },
+        status: { success: () => !failed && !cancelled, failure: () => failed, cancelled: () => cancelled },
+      };
+      const ran = evaluateIf(step.if, ctx);
+      let outcome: Result = 'skipped';
+      let outputs: Record<string, string> = {};
+      if (ran) {
+        const stepEnv = { ...env };
+        for (const [k, v] of Object.entries(step.env ?? {})) stepEnv[k] = render(String(v), ctx);
+        const real = sc.runStep?.(id, step, stepEnv);
+        if (real) {
+          outcome = real.outcome;
+          outputs = real.outputs;
+        } else {
+          outcome = (sc.fail?.[id] ?? []).includes(key) ? 'failure' : 'success';
+          outputs = (step.id && sc.stepOutputs?.[id]?.[step.id]) || {};
+        }
+        if (outcome === 'failure' && !step['continue-on-error']) failed = true;
+      }
+      if (step.id) stepsCtx[step.id] = { outcome, conclusion: outcome === 'failure' && step['continue-on-error'] ? 'success' : outcome, outputs };
+      stepRuns.push({ key, ran, outcome });
+    }
+    const outCtx: EvalContext = { contexts: { ...base, env, steps: stepsCtx }, status: jobCtx.status };
+    const outputs: Record<string, string> = {};
+    for (const [k, v] of Object.entries(job.outputs ?? {})) outputs[k] = render(String(v), outCtx);
+    runs[id] = { result: failed ? 'failure' : 'success', steps: stepRuns, outputs };
+  }
+  return runs;
+}
+
+/** The ids of the jobs that ran (not skipped), in workflow order. */
+export const ranJobs = (runs: Record<string, JobRun>): string[] => Object.entries(runs).filter(([, r]) => r.result !== 'skipped').map(([id]) => id);

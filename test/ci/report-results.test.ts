@@ -1,0 +1,344 @@
+// report-results.mjs against the real gate (node src/server.ts on loopback): what a passing and
+// a failing inttest-results.json become at the gate (summary, verbatim artifact) and in the
+// step (outputs, summary, exit code); malformed files, usage errors, missing, wrong and
+// under-privileged tokens, a body the gate rejects, an oversized file, a gate that is down,
+// hung, or answering 503 for a while. The token must never appear in anything printed.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { spawnGate } from '../helpers/spawn-gate.ts';
+import type { SpawnedGate } from '../helpers/spawn-gate.ts';
+import { startGateProxy } from './lib/gate-proxy.ts';
+import { createToken, deadPort, runScript } from './lib/harness.ts';
+import type { ScriptRun } from './lib/harness.ts';
+
+const SCRIPT = 'report-results.mjs';
+const FAST = { GATE_RETRY_DELAY_MS: '20', GATE_TIMEOUT_MS: '3000' };
+let seq = 0;
+/** A fresh 40-hex tag per case, so each case starts with nothing recorded. */
+const newTag = (): string => (Date.now().toString(16) + (++seq).toString(16).padStart(4, '0')).padEnd(40, 'a').slice(0, 40);
+
+const work = mkdtempSync(join(tmpdir(), 'ci-report-'));
+function resultsFile(name: string, content: string): string {
+  const p = join(work, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+let gate: SpawnedGate;
+let ciToken: string;
+const secrets: string[] = [];
+
+t.before(async () => {
+  gate = await spawnGate({ dataDir: join(work, 'gate-data') });
+  ciToken = await createToken(gate.dataDir, 'ci', 'ci');
+  secrets.push(ciToken, gate.tokens['kargo'] ?? '', gate.tokens['admin'] ?? '');
+});
+t.teardown(async () => {
+  await gate.stop();
+});
+
+/** The gate's public view of a tag's result (GET /v1/test-results/{tag}, always 200 JSON). */
+async function gateResult(tag: string): Promise<Record<string, unknown>> {
+  const r = await fetch(`${gate.url}/v1/test-results/${tag}`);
+  if (r.status !== 200) throw new Error(`GET /v1/test-results/${tag} answered ${r.status}`);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+function report(file: string, tag: string, env: Record<string, string> = {}, gateUrl?: string, node?: string): Promise<ScriptRun> {
+  return runScript(SCRIPT, ['--file', file, '--image-tag', tag, '--gate-url', gateUrl ?? gate.url], { GATE_CI_TOKEN: ciToken, ...FAST, ...env }, node);
+}
+
+function noSecretsPrinted(tt: typeof t, r: ScriptRun): void {
+  for (const s of secrets.filter(Boolean)) {
+    tt.notOk(r.output.includes(s) || r.summary.includes(s) || Object.values(r.outputs).some((v) => v.includes(s)), 'no token appears in the output, summary or step outputs');
+  }
+}
+
+const PASSING = JSON.stringify({ exitCode: 0, passed: 118, failed: 0, skipped: 2, total: 120, suite: 'pipeline', durationSeconds: 842.5 }, null, 2);
+const FAILING = JSON.stringify(
+  {
+    exitCode: 1,
+    tests: { passed: 110, failed: 3, skipped: 2, total: 115 },
+    failures: [
+      { name: 'test_order_roundtrip', message: 'broker-adapter returned 500' },
+      { name: 'test_risk_limits', message: 'expected `max_notional` | got ```none```' },
+      'test_lake_publish: timeout after 30s',
+    ],
+  },
+  null,
+  2,
+);
+
+t.test('a passing results file: recorded, eligible for beta, exit 0', async (t) => {
+  const tag = newTag();
+  const file = resultsFile('passing.json', PASSING);
+  const r = await report(file, tag);
+  t.equal(r.status, 0, 'exit 0');
+  t.match(r.outputs, { recorded: 'true', passed: 'true', 'eligible-for-beta': 'true', 'exit-code': '0', 'passed-count': '118', 'failed-count': '0', 'skipped-count': '2', 'total-count': '120', 'image-tag': tag });
+  t.match(r.summary, `### Integration tests for \`${tag}\`: ✅ passed`);
+  t.match(r.summary, '| 0 | 118 | 0 | 2 | 120 |', 'counts table');
+  t.match(r.summary, '**Eligible for beta:** yes');
+  t.notMatch(r.summary, 'Failure details', 'no failure section for a pass');
+  t.match(r.stdout, '::notice title=Eligible for beta::');
+
+  const g = await gateResult(tag);
+  t.match(g, { imageTag: tag, found: true, passed: true, exitCode: 0, counts: { passed: 118, failed: 0, skipped: 2, total: 120 }, recordedBy: 'ci' });
+  t.equal(r.outputs['artifact'], g['artifact'], 'the artifact name in the step outputs is the one the gate stored');
+  t.equal(readFileSync(join(gate.dataDir, String(g['artifact'])), 'utf8'), PASSING, 'the gate stored the file byte for byte');
+  noSecretsPrinted(t, r);
+});
+
+t.test('a failing results file: recorded as failed, details in the summary, exit 1', async (t) => {
+  const tag = newTag();
+  const file = resultsFile('failing.json', FAILING);
+  const r = await report(file, tag);
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false', 'exit-code': '1', 'failed-count': '3', 'total-count': '115' });
+  t.match(r.summary, ': ❌ failed');
+  t.match(r.summary, '| 1 | 110 | 3 | 2 | 115 |');
+  t.match(r.summary, '**Eligible for beta:** no, the gate refuses to promote');
+  t.match(r.summary, '#### Failure details');
+  t.match(r.summary, '- the integration runner exited with code 1');
+  t.match(r.summary, '- 3 test(s) failed');
+  t.match(r.summary, '- test_order_roundtrip: broker-adapter returned 500');
+  t.match(r.summary, "- test_risk_limits: expected 'max_notional' \\| got '''none'''", 'markdown in messages is neutralised');
+  t.match(r.summary, '- test_lake_publish: timeout after 30s');
+  t.match(r.summary, '````json\n', 'the raw file sits in a fence longer than any backtick run inside it');
+  t.match(r.stdout, /::error title=Integration tests failed::exit code 1, 3 failed of 115/);
+
+  const g = await gateResult(tag);
+  t.match(g, { found: true, passed: false, exitCode: 1, counts: { passed: 110, failed: 3, skipped: 2, total: 115 } });
+  t.equal(readFileSync(join(gate.dataDir, String(g['artifact'])), 'utf8'), FAILING, 'the failing file is stored verbatim too');
+  noSecretsPrinted(t, r);
+});
+
+t.test('exit code 0 with failed tests: the gate says failed, so does the step', async (t) => {
+  const tag = newTag();
+  const r = await report(resultsFile('inconsistent.json', '{"exitCode":0,"passed":9,"failed":1,"total":10}'), tag);
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false' });
+  t.match(r.summary, '- 1 test(s) failed');
+  t.match(await gateResult(tag), { found: true, passed: false });
+});
+
+t.test('a re-report of the same tag: the newest result counts', async (t) => {
+  const tag = newTag();
+  t.equal((await report(resultsFile('first.json', FAILING), tag)).status, 1);
+  const second = await report(resultsFile('second.json', PASSING), tag);
+  t.equal(second.status, 0);
+  t.match(await gateResult(tag), { passed: true, exitCode: 0 });
+});
+
+const malformed: { name: string; content: string | null; message: string }[] = [
+  { name: 'missing file', content: null, message: 'file not found' },
+  { name: 'empty file', content: '', message: 'the file is empty' },
+  { name: 'not JSON', content: '{"exitCode": 1,', message: 'not valid JSON' },
+  { name: 'an array', content: '[{"exitCode":0}]', message: 'must be a JSON object, got an array' },
+  { name: 'no exitCode', content: '{"passed":3,"failed":0}', message: 'field "exitCode" is missing' },
+  { name: 'exitCode as a string', content: '{"exitCode":"1"}', message: 'field "exitCode" must be an integer, got the string "1"' },
+  { name: 'fractional exitCode', content: '{"exitCode":1.5}', message: 'field "exitCode" must be an integer, got number 1.5' },
+  { name: 'tests not an object', content: '{"exitCode":0,"tests":[1,2]}', message: 'field "tests" must be an object' },
+  { name: 'negative count', content: '{"exitCode":0,"failed":-1}', message: 'field "failed" must be a non-negative integer, got number -1' },
+  { name: 'nested count not a number', content: '{"exitCode":0,"tests":{"total":"ten"}}', message: 'field "tests.total" must be a non-negative integer' },
+];
+
+for (const c of malformed) {
+  t.test(`malformed results file (${c.name}): exit 2, the problem named, nothing sent`, async (t) => {
+    const tag = newTag();
+    const file = c.content === null ? join(work, 'does-not-exist.json') : resultsFile(`bad-${seq}.json`, c.content);
+    const r = await report(file, tag);
+    t.equal(r.status, 2, 'exit 2');
+    t.match(r.stdout, '::error title=Integration test results unusable::', 'an error annotation');
+    t.match(r.stdout, c.message, 'the annotation names the problem');
+    t.match(r.summary, c.message, 'the summary names the problem');
+    t.match(r.summary, 'Nothing was reported to the gate');
+    t.match(r.outputs, { recorded: 'false', 'eligible-for-beta': 'false', passed: 'false' });
+    t.equal((await gateResult(tag))['found'], false, 'the gate has no result for the tag');
+  });
+}
+
+t.test('a directory instead of a file: exit 2', async (t) => {
+  const r = await report(work, newTag());
+  t.equal(r.status, 2);
+  t.match(r.stdout, 'not a regular file');
+});
+
+const usage: { name: string; args: string[]; env?: Record<string, string>; message: string }[] = [
+  { name: 'no --file', args: ['--image-tag', 'a'.repeat(40)], message: '--file is required' },
+  { name: 'short SHA', args: ['--file', 'x.json', '--image-tag', 'abc1234'], message: '--image-tag must be the full 40-character lowercase Git SHA, got "abc1234"' },
+  { name: 'uppercase SHA', args: ['--file', 'x.json', '--image-tag', 'A'.repeat(40)], message: '--image-tag must be the full 40-character' },
+  { name: 'unknown option', args: ['--file', 'x.json', '--tag', 'a'.repeat(40)], message: "Unknown option '--tag'" },
+  { name: 'credentials in the gate URL', args: ['--file', 'x.json', '--image-tag', 'a'.repeat(40), '--gate-url', 'http://ci:secret@127.0.0.1:1'], message: 'must not carry credentials' },
+  { name: 'not a URL', args: ['--file', 'x.json', '--image-tag', 'a'.repeat(40), '--gate-url', 'gate-service:8080'], message: 'must be http or https' },
+  { name: 'bad retry count', args: ['--file', 'x.json', '--image-tag', 'a'.repeat(40)], env: { GATE_RETRY_ATTEMPTS: 'lots' }, message: 'GATE_RETRY_ATTEMPTS must be an integer from 1 to 20, got "lots"' },
+];
+
+for (const c of usage) {
+  t.test(`usage error (${c.name}): exit 2 with the problem and the usage`, async (t) => {
+    const r = await runScript(SCRIPT, c.args, { GATE_URL: gate.url, GATE_CI_TOKEN: ciToken, ...(c.env ?? {}) });
+    t.equal(r.status, 2, 'exit 2');
+    t.match(r.stderr, c.message);
+    t.match(r.stderr, 'usage: node report-results.mjs');
+  });
+}
+
+t.test('--help: exit 0 with the exit codes listed', async (t) => {
+  const r = await runScript(SCRIPT, ['--help']);
+  t.equal(r.status, 0);
+  t.match(r.stdout, '3 gate refused (4xx), 4 gate unavailable after retries');
+});
+
+t.test('no token anywhere: exit 2, results still summarised, nothing sent', async (t) => {
+  const tag = newTag();
+  const r = await report(resultsFile('nt.json', PASSING), tag, { GATE_CI_TOKEN: '' });
+  t.equal(r.status, 2);
+  t.match(r.stdout, 'no ci token: set the repository secret GATE_CI_TOKEN');
+  t.match(r.summary, '| 0 | 118 | 0 | 2 | 120 |', 'the counts are still shown');
+  t.equal((await gateResult(tag))['found'], false);
+});
+
+t.test('token from GATE_CI_TOKEN_FILE (the ServiceAccount token path in the cluster)', async (t) => {
+  const tag = newTag();
+  const tokenFile = resultsFile('sa-token', `${ciToken}\n`);
+  const r = await report(resultsFile('sa.json', PASSING), tag, { GATE_CI_TOKEN: '', GATE_CI_TOKEN_FILE: tokenFile });
+  t.equal(r.status, 0);
+  t.match(r.stdout, `token from the token file ${tokenFile}`);
+  t.match(await gateResult(tag), { found: true, passed: true });
+  noSecretsPrinted(t, r);
+});
+
+const refusals: { name: string; token: () => string; status: number; code: string; hint: string }[] = [
+  { name: 'a wrong token', token: () => 'gate_not-a-real-token', status: 401, code: 'unauthorized', hint: 'check the GATE_CI_TOKEN secret' },
+  { name: 'a token without the ci role (Kargo caller)', token: () => gate.tokens['kargo'] ?? '', status: 403, code: 'forbidden', hint: 'lacks the ci role' },
+];
+
+for (const c of refusals) {
+  t.test(`${c.name}: the gate refuses (${c.status}), exit 3 at once, nothing recorded`, async (t) => {
+    t.ok(c.token(), 'token available');
+    const tag = newTag();
+    const r = await report(resultsFile(`ref-${c.status}.json`, FAILING), tag, { GATE_CI_TOKEN: c.token(), GATE_RETRY_ATTEMPTS: '5', GATE_RETRY_DELAY_MS: '2000' });
+    t.equal(r.status, 3, 'exit 3');
+    t.ok(r.ms < 4000, `not retried (${r.ms} ms)`);
+    t.match(r.stdout, `::error title=Gate refused the test results::the gate refused the result: HTTP ${c.status} ${c.code}`);
+    t.match(r.stdout, c.hint);
+    t.match(r.summary, `**Not recorded by the gate:** the gate refused the result: HTTP ${c.status}`);
+    t.match(r.summary, '#### Failure details', 'the failure details are in the summary anyway');
+    t.match(r.outputs, { recorded: 'false', 'eligible-for-beta': 'false' });
+    t.equal((await gateResult(tag))['found'], false);
+    secrets.push(c.token());
+    noSecretsPrinted(t, r);
+  });
+}
+
+t.test('a results file over the gate limit (1 MiB): refused with 413, exit 3', async (t) => {
+  const tag = newTag();
+  const big = JSON.stringify({ exitCode: 0, passed: 1, failed: 0, total: 1, log: 'x'.repeat(1024 * 1024) });
+  const r = await report(resultsFile('big.json', big), tag);
+  t.equal(r.status, 3);
+  t.match(r.stdout, 'HTTP 413 payload_too_large');
+  t.match(r.stdout, 'larger than the gate accepts (1 MiB)');
+  t.equal((await gateResult(tag))['found'], false);
+});
+
+t.test('a gate stricter than the script (body rejected with 400): exit 3 naming the field', async (t) => {
+  const proxy = await startGateProxy(gate.url, () => ({
+    rewriteBody: (b) => {
+      const o = JSON.parse(b.toString()) as Record<string, unknown>;
+      delete o['exitCode'];
+      return Buffer.from(JSON.stringify(o));
+    },
+  }));
+  t.teardown(proxy.close);
+  const tag = newTag();
+  const r = await report(resultsFile('strict.json', PASSING), tag, {}, proxy.url);
+  t.equal(r.status, 3);
+  t.match(r.stdout, /HTTP 400 invalid_request: body\.exitCode: .*\(field: body\.exitCode\)/);
+  t.equal(proxy.count(), 1, 'a 400 is not retried');
+});
+
+t.test('the gate is down (nothing listening): bounded retries, exit 4', async (t) => {
+  const port = await deadPort();
+  const r = await report(resultsFile('down.json', PASSING), newTag(), { GATE_RETRY_ATTEMPTS: '3' }, `http://127.0.0.1:${port}`);
+  t.equal(r.status, 4, 'exit 4');
+  t.match(r.stderr, 'gate: attempt 1/3 failed: connection failed: ECONNREFUSED; retrying in 20 ms');
+  t.match(r.stderr, 'gate: attempt 2/3 failed: connection failed: ECONNREFUSED; retrying in 40 ms');
+  t.match(r.stderr, 'gate: attempt 3/3 failed: connection failed: ECONNREFUSED\n');
+  t.notMatch(r.stderr, 'attempt 4/', 'no fourth attempt');
+  t.match(r.stdout, `::error title=Gate unavailable::the gate at http://127.0.0.1:${port} was unavailable after 3 attempt(s): connection failed: ECONNREFUSED`);
+  t.match(r.summary, '**Not recorded by the gate:** the gate at');
+  t.match(r.outputs, { recorded: 'false', 'eligible-for-beta': 'false', 'exit-code': '0' });
+});
+
+t.test('the gate answers 503 (audit log down) twice, then records: exit 0 after retrying', async (t) => {
+  const proxy = await startGateProxy(gate.url, (n) =>
+    n <= 2 ? { status: 503, body: JSON.stringify({ error: 'audit_unavailable', message: 'The audit log cannot be written', retryable: true }) } : 'forward',
+  );
+  t.teardown(proxy.close);
+  const tag = newTag();
+  const r = await report(resultsFile('flaky.json', PASSING), tag, { GATE_RETRY_ATTEMPTS: '4' }, proxy.url);
+  t.equal(r.status, 0);
+  t.equal(proxy.count(), 3, 'two refusals and one success');
+  t.match(r.stderr, 'gate: attempt 1/4 failed: HTTP 503 audit_unavailable: The audit log cannot be written; retrying');
+  t.match(r.stderr, 'gate: attempt 2/4 failed: HTTP 503');
+  t.match(await gateResult(tag), { found: true, passed: true });
+});
+
+t.test('the gate answers 503 every time: exactly the bounded number of attempts, exit 4', async (t) => {
+  const proxy = await startGateProxy(gate.url, () => ({ status: 503, body: '{"error":"audit_unavailable","message":"down"}' }));
+  t.teardown(proxy.close);
+  const r = await report(resultsFile('always503.json', FAILING), newTag(), { GATE_RETRY_ATTEMPTS: '3' }, proxy.url);
+  t.equal(r.status, 4, 'exit 4 even though the tests failed: the result never reached the gate');
+  t.equal(proxy.count(), 3, 'three attempts, no more');
+  t.match(r.stdout, 'was unavailable after 3 attempt(s): HTTP 503 audit_unavailable: down');
+  t.match(r.summary, '#### Failure details', 'the test failure is still summarised');
+});
+
+t.test('a proxy page instead of JSON (200 HTML) is retried like an outage', async (t) => {
+  const proxy = await startGateProxy(gate.url, () => ({ status: 200, body: '<html>maintenance</html>', contentType: 'text/html' }));
+  t.teardown(proxy.close);
+  const r = await report(resultsFile('html.json', PASSING), newTag(), { GATE_RETRY_ATTEMPTS: '2' }, proxy.url);
+  t.equal(r.status, 4);
+  t.equal(proxy.count(), 2);
+  t.match(r.stdout, 'HTTP 200: <html>maintenance</html> (not a JSON object)');
+});
+
+t.test('a hung gate (process stopped): each attempt times out, exit 4', async (t) => {
+  const hung = await spawnGate({ dataDir: join(work, 'hung-data') });
+  t.teardown(async () => {
+    hung.child.kill('SIGCONT');
+    await hung.stop();
+  });
+  hung.child.kill('SIGSTOP');
+  const r = await report(resultsFile('hung.json', PASSING), newTag(), { GATE_RETRY_ATTEMPTS: '2', GATE_TIMEOUT_MS: '300' }, hung.url);
+  t.equal(r.status, 4);
+  t.match(r.stderr, 'gate: attempt 1/2 failed: no answer within 300 ms');
+  t.match(r.stderr, 'gate: attempt 2/2 failed: no answer within 300 ms');
+  t.ok(r.ms < 5000, `bounded in time (${r.ms} ms)`);
+});
+
+t.test('runs on Node 20 (the oldest Node the scripts promise)', async (t) => {
+  const candidates = ['/usr/bin/node', '/usr/local/bin/node'];
+  const { spawnSync } = await import('node:child_process');
+  const node20 = candidates.find((p) => {
+    const r = spawnSync(p, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    return r.status === 0 && Number(r.stdout.split('.')[0]) === 20;
+  });
+  if (!node20) {
+    if (process.env['CI'] === 'true') t.fail('no Node 20 binary found (Debian package nodejs) and CI=true');
+    else t.skip('NOTICE: no Node 20 binary found; compatibility check skipped');
+    return;
+  }
+  const pass = newTag();
+  const r = await report(resultsFile('n20.json', PASSING), pass, {}, undefined, node20);
+  t.equal(r.status, 0, `exit 0 under ${node20}`);
+  const fail = await report(resultsFile('n20f.json', FAILING), newTag(), {}, undefined, node20);
+  t.equal(fail.status, 1);
+  const down = await report(resultsFile('n20d.json', PASSING), newTag(), { GATE_RETRY_ATTEMPTS: '2' }, `http://127.0.0.1:${await deadPort()}`, node20);
+  t.equal(down.status, 4);
+  t.match(down.stderr, 'connection failed: ECONNREFUSED');
+  const bad = await report(resultsFile('n20b.json', '{"exitCode":"x"}'), newTag(), {}, undefined, node20);
+  t.equal(bad.status, 2);
+  t.match(await gateResult(pass), { found: true, passed: true });
+});
