@@ -1,4 +1,4 @@
-import { canonicalJson, canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
+import { canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
 import { AuditEventV1Schema, type AuditEntry, type AuditEventV1 } from './event.ts';
 
 /** The shape a caller hands to append(): an AuditEventV1 without v, seq, prev and hash. */
@@ -14,7 +14,9 @@ export function parseEntries(entries: readonly AuditEntry[]): AuditEntry[] {
   return entries.map((entry, i) => {
     let plain: unknown;
     try {
-      plain = JSON.parse(canonicalJson(entry));
+      // a plain-JSON copy (the caller keeps no reference into what is stored); key order does
+      // not matter here, so the native serialiser does it
+      plain = JSON.parse(JSON.stringify(entry));
     } catch (err) {
       throw new TypeError(`audit append: entry ${i} has no JSON form: ${(err as Error).message}`);
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import t from 'tap';
 import { canonicalJson, hashRecord } from '../../src/audit/canonical-json.ts';
 import { GENESIS_HASH } from '../../src/audit/event.ts';
@@ -46,4 +47,29 @@ t.test('hashRecord = sha256(prev + canonical JSON without hash)', async (t) => {
   t.equal(hashRecord(GENESIS_HASH, { ...rec, hash: 'ignored' }), want, 'hash member ignored');
   t.not(hashRecord('1'.repeat(64), rec), want, 'prev is part of the hash');
   t.not(hashRecord(GENESIS_HASH, { ...rec, b: 'y' }), want, 'content is part of the hash');
+});
+
+// An independent reference: sort every object's keys (by UTF-16 code unit) and write the text by
+// hand. The fast path (native JSON.stringify with a sorting replacer) and its fallback for
+// index-like keys must agree with it on any JSON value.
+function reference(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : reference(x))).join(',')}]`;
+  const rec = v as Record<string, unknown>;
+  const keys = Object.keys(rec).filter((k) => rec[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(rec[k])}`).join(',')}}`;
+}
+
+t.test('property: canonicalJson equals the reference on arbitrary JSON, index-like keys included', async (t) => {
+  const key = fc.oneof(fc.string(), fc.constantFrom('0', '1', '10', '9', '01', '4294967295', '-1', '__proto__x', 'hash', 'id'));
+  const value = fc.letrec((tie) => ({
+    json: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), tie('arr'), tie('obj')),
+    arr: fc.array(tie('json'), { maxLength: 4 }),
+    obj: fc.dictionary(key, tie('json'), { maxKeys: 5 }),
+  })).json;
+  fc.assert(
+    fc.property(value, (v) => canonicalJson(v) === reference(v)),
+    { numRuns: 2000 },
+  );
+  t.pass('2,000 random values agree');
 });
