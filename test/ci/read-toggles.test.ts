@@ -1,0 +1,144 @@
+// read-toggles.mjs against the real gate: the ci and integration toggles switched through the
+// gate's admin API end up as the step outputs, skipped stages are reported as skipped (with
+// the operator's note), and an unreachable or unusable gate means "run everything" and says
+// so. Each answer is then fed into the workflow's job graph (simulated as GitHub schedules it)
+// to show which jobs a push to main runs.
+import { join } from 'node:path';
+import t from 'tap';
+import { spawnGate } from '../helpers/spawn-gate.ts';
+import type { SpawnedGate } from '../helpers/spawn-gate.ts';
+import { startGateProxy } from './lib/gate-proxy.ts';
+import { deadPort, runScript, workflowFile } from './lib/harness.ts';
+import type { ScriptRun } from './lib/harness.ts';
+import { githubContext, planSteps } from './lib/scenarios.ts';
+import { loadWorkflow, ranJobs, simulate } from './lib/workflow-sim.ts';
+
+const SCRIPT = 'read-toggles.mjs';
+const FAST = { GATE_RETRY_DELAY_MS: '20', GATE_TIMEOUT_MS: '2000' };
+const ALL_JOBS = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration'];
+const wf = loadWorkflow(workflowFile);
+
+let gate: SpawnedGate;
+t.before(async () => {
+  gate = await spawnGate();
+});
+t.teardown(() => gate.stop());
+
+async function setToggle(stage: string, enabled: boolean, note: string): Promise<void> {
+  const r = await fetch(`${gate.url}/v1/stages/${stage}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${gate.tokens['admin']}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ enabled, note }),
+  });
+  if (r.status !== 200) throw new Error(`PUT /v1/stages/${stage} answered ${r.status}: ${await r.text()}`);
+}
+
+const read = (url: string, env: Record<string, string> = {}): Promise<ScriptRun> => runScript(SCRIPT, [], { GATE_URL: url, ...FAST, ...env });
+const jobsFor = (r: ScriptRun): string[] => ranJobs(simulate(wf, { github: githubContext('push-main'), runStep: planSteps(r.outputs) }));
+
+const cases: { name: string; ci: boolean; integration: boolean; skipped: string[]; jobs: string[] }[] = [
+  { name: 'both enabled', ci: true, integration: true, skipped: [], jobs: ALL_JOBS },
+  { name: 'ci disabled', ci: false, integration: true, skipped: ['ci'], jobs: ['plan'] },
+  { name: 'integration disabled', ci: true, integration: false, skipped: ['integration'], jobs: ['plan', 'lint-test', 'build-images', 'build-marker'] },
+  { name: 'both disabled', ci: false, integration: false, skipped: ['ci', 'integration'], jobs: ['plan'] },
+];
+
+for (const c of cases) {
+  t.test(`toggles: ${c.name}`, async (t) => {
+    await setToggle('ci', c.ci, `ci ${c.ci ? 'back on' : 'off for the freeze'}`);
+    await setToggle('integration', c.integration, `integration ${c.integration ? 'back on' : 'off: sandbox rebuild'}`);
+    const r = await read(gate.url);
+    t.equal(r.status, 0, 'exit 0');
+    t.same(r.outputs, { ci: String(c.ci), integration: String(c.integration), 'gate-reachable': 'true' }, 'step outputs');
+    t.match(r.summary, '### Pipeline stages (toggles read from the gate)');
+    for (const stage of ['ci', 'integration']) {
+      if (c.skipped.includes(stage)) {
+        t.match(r.summary, `| ${stage} | ⏭️ **skipped**: disabled in the gate |`, `${stage} reported skipped in the summary`);
+        t.match(r.stdout, `::notice title=Stage ${stage} skipped::the ${stage} stage is disabled in the gate:`, `${stage} skip annotation`);
+        t.match(r.stdout, /by admin, at 20\d\d-/, 'who switched it and when');
+      } else {
+        t.match(r.summary, `| ${stage} | ▶️ runs |`, `${stage} runs`);
+        t.notMatch(r.stdout, `Stage ${stage} skipped`);
+      }
+    }
+    if (!c.ci) {
+      t.match(r.stdout, 'lint, tests and the image builds are skipped (note: "ci off for the freeze"');
+    }
+    if (!c.integration) {
+      t.match(r.stdout, 'the integration tests are skipped and no result is reported');
+      t.match(r.stdout, 'note: "integration off: sandbox rebuild"');
+    }
+    t.same(jobsFor(r), c.jobs, 'the jobs a push to main then runs');
+  });
+}
+
+t.test('the gate is down: run everything and say so', async (t) => {
+  const url = `http://127.0.0.1:${await deadPort()}`;
+  const r = await read(url, { GATE_RETRY_ATTEMPTS: '2' });
+  t.equal(r.status, 0, 'exit 0: CI goes on');
+  t.same(r.outputs, { ci: 'true', integration: 'true', 'gate-reachable': 'false' });
+  t.match(r.stdout, `::warning title=Gate unreachable%3A running everything::could not read the stage toggles from the gate at ${url} (connection failed: ECONNREFUSED after 2 attempt(s)); running every stage`);
+  t.match(r.summary, '⚠️ **Gate unreachable:**');
+  t.match(r.summary, 'running every stage');
+  t.match(r.stderr, 'gate: attempt 2/2 failed');
+  t.same(jobsFor(r), ALL_JOBS, 'every job runs');
+});
+
+t.test('a hung gate: bounded by the timeout, then run everything', async (t) => {
+  const hung = await spawnGate();
+  t.teardown(async () => {
+    hung.child.kill('SIGCONT');
+    await hung.stop();
+  });
+  hung.child.kill('SIGSTOP');
+  const r = await read(hung.url, { GATE_RETRY_ATTEMPTS: '2', GATE_TIMEOUT_MS: '300' });
+  t.equal(r.status, 0);
+  t.equal(r.outputs['gate-reachable'], 'false');
+  t.match(r.stdout, 'no answer within 300 ms after 2 attempt(s)');
+  t.ok(r.ms < 5000, `bounded (${r.ms} ms)`);
+});
+
+const unusable: { name: string; answer: { status: number; body: string; contentType?: string }; says: string }[] = [
+  { name: 'a 404 (wrong URL or an old gate)', answer: { status: 404, body: '{"error":"not_found","message":"Route GET:/v1/stages not found"}' }, says: 'it answered HTTP 404 not_found: Route GET:/v1/stages not found' },
+  { name: 'JSON without stages', answer: { status: 200, body: '{"hello":"world"}' }, says: 'its answer could not be used: the answer has no "stages" list' },
+  { name: 'a stage missing', answer: { status: 200, body: '{"stages":[{"stage":"ci","enabled":false}]}' }, says: 'the answer lists no "integration" stage' },
+  { name: 'enabled not a boolean', answer: { status: 200, body: '{"stages":[{"stage":"ci","enabled":"no"},{"stage":"integration","enabled":true}]}' }, says: 'stage "ci" has no boolean "enabled"' },
+];
+
+for (const c of unusable) {
+  t.test(`an unusable answer (${c.name}): run everything and say why`, async (t) => {
+    const proxy = await startGateProxy(gate.url, () => c.answer);
+    t.teardown(proxy.close);
+    const r = await read(proxy.url, { GATE_RETRY_ATTEMPTS: '2' });
+    t.equal(r.status, 0);
+    t.same(r.outputs, { ci: 'true', integration: 'true', 'gate-reachable': 'false' });
+    t.match(r.stdout, c.says);
+    t.match(r.summary, 'Gate unreachable');
+  });
+}
+
+t.test('a 503 that clears: the toggles are read on the next attempt', async (t) => {
+  await setToggle('ci', false, 'off again for the retry case');
+  await setToggle('integration', true, 'on for the retry case');
+  const proxy = await startGateProxy(gate.url, (n) => (n === 1 ? { status: 503, body: '{"error":"unavailable","message":"starting"}' } : 'forward'));
+  t.teardown(proxy.close);
+  const r = await read(proxy.url, { GATE_RETRY_ATTEMPTS: '3' });
+  t.equal(r.status, 0);
+  t.equal(proxy.count(), 2);
+  t.same(r.outputs, { ci: 'false', integration: 'true', 'gate-reachable': 'true' });
+  t.match(r.summary, 'With ci disabled no images are built');
+});
+
+t.test('usage errors: exit 2', async (t) => {
+  for (const [args, env, message] of [
+    [['--gate-url', 'ftp://gate'], {}, 'the gate URL must be http or https, got ftp:'],
+    [['--gate-url', 'http://gate:8080/?token=x'], {}, 'must not have a query or fragment'],
+    [[], { GATE_URL: gate.url, GATE_TIMEOUT_MS: '5' }, 'GATE_TIMEOUT_MS must be an integer from 100 to 300000, got "5"'],
+    [['--bogus'], {}, "Unknown option '--bogus'"],
+  ] as [string[], Record<string, string>, string][]) {
+    const r = await runScript(SCRIPT, args, env);
+    t.equal(r.status, 2, `exit 2 for ${args.join(' ') || JSON.stringify(env)}`);
+    t.match(r.stderr, message);
+    t.same(r.outputs, {}, 'no outputs set');
+  }
+});
