@@ -3,7 +3,8 @@
 // GATE_NOW pinning the market clock), and the step's own success/failure/error expressions
 // are evaluated on the real responses by the expr engine (tools/exprcheck). Verification
 // templates likewise: args rendered from the Stage, request sent, jsonPath and conditions
-// evaluated as Argo Rollouts does.
+// evaluated as Argo Rollouts does. Integration-test results are recorded the way CI does it:
+// a ci token made with the gate's CLI, PUT /v1/test-results/{tag} with an inttest-results.json.
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,9 @@ import { repoRoot } from './lib/paths.ts';
 import { stepConfigValidators, validateStepConfig } from './lib/step-schemas.ts';
 import { analysisArgs, measure, measureLive } from './lib/verification.ts';
 import type { TemplateMetric } from './lib/verification.ts';
+import { assessMetric } from './lib/rollouts-metric.ts';
+import type { MeasurementPhase } from './lib/rollouts-metric.ts';
+import { createCiToken } from './lib/ci-token.ts';
 
 const docs = loadKargoDocs();
 const stage = (name: string): KargoDoc => docsOfKind(docs, 'Stage').find((d) => at(d.doc, 'metadata', 'name') === name)!;
@@ -71,7 +75,6 @@ t.test('gate step against the running gate', async (t) => {
   const open = await startGate(t, OPEN, NO_TESTS);
   const closed = await startGate(t, CLOSED, NO_TESTS);
   const disabled = await startGate(t, OPEN, { stages: { integration: { enabled: false }, paper: { enabled: false } } });
-  const strict = await startGate(t, OPEN, {});
   const p = (gate: SpawnedGate, name: string, extra: Partial<SamplePromotion> = {}): SamplePromotion => ({
     stage: stage(name),
     gateURL: gate.url,
@@ -130,33 +133,6 @@ t.test('gate step against the running gate', async (t) => {
     t.same(later(sp, outcome), [false, false, false, false, false], "every later step's if is false: the freight passes through");
   });
 
-  t.test('beta with integration tests pending -> Running', async (t) => {
-    const { outcome, body } = await promote(t, bin, p(strict, 'beta'));
-    t.equal(body.decision, 'wait');
-    t.match(JSON.stringify(body.reasons), /tests_pending/);
-    t.equal(outcome.status, 'Running');
-  });
-
-  t.test('tests failed -> Failed', async (t) => {
-    const put = await fetch(`${strict.url}/v1/test-results/${TAG}`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${strict.tokens.admin}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ imageTag: TAG, exitCode: 1, passed: false, counts: { total: 12, passed: 9, failed: 3 } }),
-    });
-    if (put.status === 404) {
-      void t.test(`PUT /v1/test-results is not served yet (${await put.text()}); the tests-failed case runs against recorded answers in contract-recorded.test.ts`, { todo: true }, async () => {});
-      return;
-    }
-    t.ok(put.ok, `test result recorded: ${put.status}`);
-    const sp = p(strict, 'beta');
-    const { outcome, body } = await promote(t, bin, sp);
-    t.equal(body.decision, 'deny');
-    t.match(JSON.stringify(body.reasons), /tests_failed/);
-    t.equal(outcome.status, 'Failed');
-    t.equal(outcome.message, `HTTP (200) response met failure criteria: ${JSON.stringify(body.message)}`);
-    t.same(later(sp, outcome), [false, false, false, false, false]);
-  });
-
   t.test('a misconfigured step fails loudly instead of polling for hours', async (t) => {
     const badToken = await promote(t, bin, p(open, 'paper', { token: 'gate_not-a-real-token' }));
     t.equal(badToken.response.status, 401);
@@ -167,39 +143,181 @@ t.test('gate step against the running gate', async (t) => {
   });
 });
 
-t.test('verification templates against the running gate', async (t) => {
+
+/** inttest-results.json of a failed run, as the integration runner writes it (counts nested under `tests`). */
+const failedRun = (tag: string) => ({
+  runner: 'stonks-oracle-inttest',
+  imageTag: tag,
+  startedAt: '2026-11-25T14:41:07Z',
+  finishedAt: '2026-11-25T14:52:31Z',
+  exitCode: 1,
+  tests: { total: 122, passed: 117, failed: 3, skipped: 2, durationSeconds: 684.2 },
+  failures: [
+    { suite: 'order-router', test: 'routes a limit order to the paper broker', message: 'expected status 201, got 502' },
+    { suite: 'order-router', test: 'cancels an unfilled order at the close', message: 'timeout after 30000 ms' },
+    { suite: 'risk-engine', test: 'rejects an order above the position limit', message: 'expected rejected, got accepted' },
+  ],
+});
+
+/** inttest-results.json of a passing run (counts at the top level). */
+const passedRun = (tag: string) => ({
+  runner: 'stonks-oracle-inttest',
+  imageTag: tag,
+  startedAt: '2026-11-25T14:58:40Z',
+  finishedAt: '2026-11-25T15:09:12Z',
+  exitCode: 0,
+  total: 124,
+  passed: 122,
+  failed: 0,
+  skipped: 2,
+  suites: [
+    { name: 'order-router', passed: 41, failed: 0, skipped: 1 },
+    { name: 'risk-engine', passed: 38, failed: 0, skipped: 0 },
+    { name: 'market-data', passed: 43, failed: 0, skipped: 1 },
+  ],
+});
+
+t.test('integration-test results recorded by CI: the beta gate step and the integration-tests verification', async (t) => {
   if (!existsSync(join(repoRoot, 'src/server.ts'))) {
     if (process.env.CI === 'true') t.fail('src/server.ts is missing and CI=true');
-    else skipWithNotice(t, 'src/server.ts is missing; live verification contract skipped');
+    else skipWithNotice(t, 'src/server.ts is missing; live integration-test contract skipped');
     return;
   }
   const bin = exprcheckOrSkip(t);
   if (!bin) return;
+  // integration stage enabled (the default): beta requires a passing result for the tag
   const gate = await startGate(t, OPEN, {});
+  const ci = await createCiToken(gate.dataDir);
   const tpl = template('integration-tests');
   const metric = (at(tpl.doc, 'spec', 'metrics') as TemplateMetric[])[0]!;
   const argsFor = (tag: string) => analysisArgs(bin, stage('beta'), tpl, { tag, gateURL: gate.url, secrets: { 'gate-caller': { token: gate.tokens.kargo! } } });
+  const failing = 'b'.repeat(40);
+  const passing = 'a'.repeat(40);
+  const promotion = (n: number, tag: string) => `beta.01kbz8x2p4m6n8q0s2t4v6w8y${n}.${tag.slice(0, 7)}`;
 
-  const pending = await measureLive(metric, argsFor(TAG));
-  if (pending.status === 404 && /no route/.test(pending.body)) {
-    void t.test(`GET /v1/test-results is not served yet (${pending.body}); measured against recorded answers in contract-recorded.test.ts`, { todo: true }, async () => {});
-    return;
-  }
-  t.equal(pending.status, 200, 'always 200 + JSON for Rollouts');
-  t.equal(measure(bin, metric, [pending])[0]!.phase, 'Inconclusive', 'no result yet: Inconclusive (tolerated, polled again)');
+  const noResult = { found: false, passed: null, exitCode: null, counts: null, recordedAt: null };
+  const recorded = { recordedAt: /^2026-11-25T15:/, recordedBy: 'ci', artifact: /^artifacts\/inttest\/[0-9a-f]{40}(\.\d+)?\.json$/ };
+  const failedSummary = { found: true, passed: false, exitCode: 1, counts: { passed: 117, failed: 3, skipped: 2, total: 122 }, ...recorded };
+  const passedSummary = { found: true, passed: true, exitCode: 0, counts: { passed: 122, failed: 0, skipped: 2, total: 124 }, ...recorded };
+  // Each row: optionally CI PUTs a results file, then Kargo polls the gate step of `promotion`
+  // and the AnalysisRun `run` takes one measurement of the integration-tests metric.
+  const rows: {
+    name: string;
+    tag: string;
+    promotion: string;
+    run: string;
+    put?: Record<string, unknown>;
+    view: Record<string, unknown>;
+    step: { status: HttpOutcome['status']; reason: string; message?: RegExp; later?: boolean[] };
+    measurement: MeasurementPhase;
+  }[] = [
+    { name: 'no result yet', tag: failing, promotion: promotion(1, failing), run: 'r1', view: noResult, step: { status: 'Running', reason: 'tests_pending' }, measurement: 'Inconclusive' },
+    {
+      name: 'CI records a failed run',
+      tag: failing,
+      promotion: promotion(1, failing),
+      run: 'r1',
+      put: failedRun(failing),
+      view: failedSummary,
+      step: { status: 'Failed', reason: 'tests_failed', message: new RegExp(`Integration tests failed for ${failing}: exit code 1, 3 failed, 117 passed, 2 skipped, 122 total`), later: [false, false, false, false, false] },
+      measurement: 'Failed',
+    },
+    { name: 'another tag, no result yet', tag: passing, promotion: promotion(2, passing), run: 'r2', view: noResult, step: { status: 'Running', reason: 'tests_pending' }, measurement: 'Inconclusive' },
+    {
+      name: 'CI records a passing run',
+      tag: passing,
+      promotion: promotion(2, passing),
+      run: 'r2',
+      put: passedRun(passing),
+      view: passedSummary,
+      step: { status: 'Succeeded', reason: 'tests_passed', later: [true, true, true, true, true] },
+      measurement: 'Successful',
+    },
+    {
+      name: 'the failed tag is re-tested and passes: a new Promotion succeeds',
+      tag: failing,
+      promotion: promotion(3, failing),
+      run: 'r3',
+      put: passedRun(failing),
+      view: passedSummary,
+      step: { status: 'Succeeded', reason: 'tests_passed', later: [true, true, true, true, true] },
+      measurement: 'Successful',
+    },
+  ];
+  const runs = new Map<string, { tag: string; phases: MeasurementPhase[] }>();
 
-  const record = async (tag: string, passed: boolean) => {
-    const res = await fetch(`${gate.url}/v1/test-results/${tag}`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${gate.tokens.admin}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ imageTag: tag, exitCode: passed ? 0 : 1, passed, counts: { total: 12, passed: passed ? 12 : 9, failed: passed ? 0 : 3 } }),
+  for (const row of rows) {
+    t.test(row.name, async (t) => {
+      if (row.put) {
+        const put = await fetch(`${gate.url}/v1/test-results/${row.tag}`, {
+          method: 'PUT',
+          headers: { Authorization: `Bearer ${ci}`, 'Content-Type': 'application/json' },
+          body: `${JSON.stringify(row.put, null, 2)}\n`,
+        });
+        const text = await put.text();
+        t.equal(put.status, 200, `PUT /v1/test-results/${row.tag.slice(0, 7)} with the ci token: ${put.status} ${put.ok ? '' : text}`);
+        t.match(JSON.parse(text), { imageTag: row.tag, ...row.view }, 'PUT answers the summary');
+      }
+
+      const sp = p(row);
+      const { outcome, body } = await promote(t, bin, sp);
+      const codes = (body.reasons as { code: string }[]).map((r) => r.code);
+      t.ok(codes.includes(row.step.reason), `gate reasons ${codes.join(',')} include ${row.step.reason}`);
+      t.equal(outcome.status, row.step.status, `gate step: ${outcome.status}${outcome.message ? ` (${outcome.message})` : ''}`);
+      if (row.step.status === 'Running') t.same(outcome, { status: 'Running', terminal: false }, 'not Failed: polled again after pollInterval');
+      if (row.step.status === 'Failed') {
+        t.equal(outcome.terminal, true, 'terminal: the promotion fails');
+        t.equal(outcome.message, `HTTP (200) response met failure criteria: ${JSON.stringify(body.message)}`, "the gate's message is the step's error");
+        t.match(outcome.message, row.step.message!);
+      }
+      if (row.step.status === 'Succeeded') t.match(outcome.outputs, { decisionId: /^dec_/, skip: false }, 'outputs: decision id, skip false');
+      if (row.step.later) t.same(Object.values(laterStepConditions(bin, sp, outcome)), row.step.later, 'the later steps\' ifs');
+
+      const response = await measureLive(metric, argsFor(row.tag));
+      t.equal(response.status, 200, 'GET /v1/test-results answers 200 (Rollouts needs 2xx + JSON)');
+      t.match(response.headers['content-type']?.[0], /^application\/json/, 'JSON content type');
+      t.match(JSON.parse(response.body), { imageTag: row.tag, ...row.view }, 'GET body');
+      const [m] = measure(bin, metric, [response]);
+      t.equal(m!.phase, row.measurement, `integration-tests measurement: ${m!.phase}${m!.message ? ` (${m!.message})` : ''}`);
+      const run = runs.get(row.run) ?? { tag: row.tag, phases: [] };
+      run.phases.push(m!.phase);
+      runs.set(row.run, run);
     });
-    t.ok(res.ok, `PUT /v1/test-results/${tag.slice(0, 8)}: ${res.status} ${res.ok ? '' : await res.text()}`);
-  };
-  const passedTag = 'a'.repeat(40);
-  const failedTag = 'b'.repeat(40);
-  await record(passedTag, true);
-  await record(failedTag, false);
-  t.equal(measure(bin, metric, [await measureLive(metric, argsFor(passedTag))])[0]!.phase, 'Successful', 'passed: Successful');
-  t.equal(measure(bin, metric, [await measureLive(metric, argsFor(failedTag))])[0]!.phase, 'Failed', 'failed: Failed');
+  }
+
+  t.test('the AnalysisRuns, polled to the end as Rollouts would', async (t) => {
+    const expected: Record<string, { phase: string; taken: number }> = {
+      r1: { phase: 'Failed', taken: 2 }, // pending, then failed: fails at once
+      r2: { phase: 'Successful', taken: 10 }, // pending once, then passed until count (10)
+      r3: { phase: 'Successful', taken: 10 },
+    };
+    t.same([...runs.keys()], Object.keys(expected), 'every run was measured');
+    for (const [name, run] of runs) {
+      let a = assessMetric(metric, run.phases);
+      while (a.phase === 'Running' && run.phases.length < 20) {
+        run.phases.push(measure(bin, metric, [await measureLive(metric, argsFor(run.tag))])[0]!.phase);
+        a = assessMetric(metric, run.phases);
+      }
+      t.match(a, expected[name]!, `${name}: ${a.phase} after ${a.taken} measurements (${a.message})`);
+    }
+  });
+
+  t.test('the endpoint is public: no token, same answer', async (t) => {
+    const res = await fetch(`${gate.url}/v1/test-results/${passing}`);
+    t.equal(res.status, 200, 'GET without Authorization: 200');
+    t.match(await res.json(), { imageTag: passing, ...passedSummary }, 'the recorded summary');
+  });
+
+  t.test('the caller token cannot record results (ci role only)', async (t) => {
+    const res = await fetch(`${gate.url}/v1/test-results/${'c'.repeat(40)}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${gate.tokens.kargo}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(passedRun('c'.repeat(40))),
+    });
+    t.equal(res.status, 403, `kargo's caller token: ${res.status}`);
+  });
+
+  function p(row: { tag: string; promotion: string }): SamplePromotion {
+    return { stage: stage('beta'), gateURL: gate.url, token: gate.tokens.kargo!, tag: row.tag, promotion: row.promotion };
+  }
 });
