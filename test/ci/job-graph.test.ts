@@ -1,0 +1,273 @@
+// The workflow's job graph keeps its promises. The YAML is parsed with `yaml` and run on paper
+// by the simulator (GitHub's scheduling: needs order, implicit success(), step ifs), with the
+// small shell steps that decide things (image tag, "already pushed?", the marker decision)
+// executed for real against stand-in docker/curl commands:
+// - no image is built unless lint and every test step passed, and never outside a push to main;
+// - no integration test unless all 13 images and then the marker were pushed;
+// - the marker (Kargo's only subscription, per kargo/warehouse.yaml) goes last, never over an
+//   existing SHA tag and never for a commit main has moved past;
+// - the report to the gate runs after the test step whatever the tests did;
+// - plus the fixed facts: runner label, triggers, permissions, image names and tags, pins.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { evaluate, evaluateIf } from './lib/expr.ts';
+import { repoRoot, workflowFile } from './lib/harness.ts';
+import { SHA, githubContext, planSteps, runShell } from './lib/scenarios.ts';
+import { loadWorkflow, needsOf, ranJobs, simulate, stepKey } from './lib/workflow-sim.ts';
+import type { Job, JobRun, Scenario, Step } from './lib/workflow-sim.ts';
+
+const wf = loadWorkflow(workflowFile);
+const raw = readFileSync(workflowFile, 'utf8');
+const ALL = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration'];
+const SERVICES = ['scheduler', 'symbol-registry', 'ingestion', 'parser', 'extractor', 'aggregation', 'recommendation', 'risk', 'broker-adapter', 'lake-publisher', 'query-api', 'trading-engine'];
+const PREFIX = 'ghcr.io/celesrenata/stonks-oracle';
+const ON = { ci: 'true', integration: 'true', 'gate-reachable': 'true' };
+const job = (id: string): Job => wf.jobs[id] as Job;
+const step = (jobId: string, key: string): Step => {
+  const s = job(jobId).steps.find((x) => stepKey(x) === key);
+  if (!s) throw new Error(`no step ${key} in ${jobId}`);
+  return s;
+};
+
+/** Stand-ins: docker answers `buildx imagetools inspect REF` from the EXISTING list; curl prints MAIN_HEAD. */
+const STUBS = {
+  docker: `if [ "$1 $2 $3" = "buildx imagetools inspect" ]; then
+  if printf '%s\\n' "$EXISTING" | grep -qxF "$4"; then echo "Name: $4"; exit 0; fi
+  echo "ERROR: $4: not found" >&2; exit 1
+fi
+echo "unexpected docker $*" >&2; exit 99`,
+  curl: `printf '%s\\n' "$*" >> "$CURL_ARGS_LOG"
+cat > "$CURL_STDIN_LOG"
+if [ -n "$CURL_FAIL" ]; then echo "curl: (22) The requested URL returned error: 500" >&2; exit 22; fi
+printf '%s' "$MAIN_HEAD"`,
+};
+const ref = (name: string) => `${PREFIX}/${name}:${SHA}`;
+const logDir = mkdtempSync(join(tmpdir(), 'ci-graph-'));
+/** The registry once build-images pushed its 13 images (the simulator does not push). */
+const thirteen = [...SERVICES, 'dashboard'].map(ref);
+
+interface Registry {
+  existing: string[];
+  mainHead?: string;
+  curlFail?: boolean;
+}
+
+/** A scenario for a push to main whose decision steps run for real against `registry`. */
+function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registry = { existing: thirteen }): Scenario {
+  const plan = planSteps(toggles);
+  return {
+    github: githubContext('push-main'),
+    ...extra,
+    runStep: (jobId, s, env) => {
+      if ((extra.fail?.[jobId] ?? []).includes(stepKey(s))) return { outcome: 'failure', outputs: {} };
+      const p = plan(jobId, s, env);
+      if (p) return p;
+      if ((jobId === 'build-marker' && s.id === 'marker') || (jobId === 'build-images' && s.id === 'existing')) {
+        const r = runShell(s.run as string, { ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), MAIN_HEAD: registry.mainHead ?? SHA, CURL_FAIL: registry.curlFail ? '1' : '', CURL_ARGS_LOG: join(logDir, 'curl-args.log'), CURL_STDIN_LOG: join(logDir, 'curl-stdin.log') }, STUBS);
+        return { outcome: r.status === 0 ? 'success' : 'failure', outputs: r.outputs };
+      }
+      return undefined;
+    },
+  };
+}
+
+const ranSteps = (r: JobRun): string[] => r.steps.filter((s) => s.ran).map((s) => s.key);
+
+t.test('fixed facts', async (t) => {
+  t.same(Object.keys(wf.jobs), ALL, 'the five jobs, in order');
+  for (const [id, j] of Object.entries(wf.jobs)) t.equal(j['runs-on'], 'stonks-oracle-runners', `${id} runs on the ARC scale set`);
+  const on = wf.on as { push: { branches: string[]; 'paths-ignore': string[] }; pull_request: unknown };
+  t.same(on.push.branches, ['main'], 'push to main');
+  t.ok(on.push['paths-ignore'].includes('infra/helm/stonks-oracle/values-*.yaml'), "Kargo's values commits do not trigger CI");
+  t.ok('pull_request' in wf.on, 'pull requests');
+  t.notOk('pull_request_target' in wf.on, 'never pull_request_target (fork code with secrets)');
+  t.same(wf.permissions, {}, 'no default token permissions');
+  for (const [id, j] of Object.entries(wf.jobs)) {
+    const perms = j.permissions ?? {};
+    t.equal(perms['contents'], 'read', `${id}: contents read`);
+    const writes = Object.entries(perms).filter(([, v]) => v === 'write').map(([k]) => k);
+    t.same(writes, ['build-images', 'build-marker'].includes(id) ? ['packages'] : [], `${id}: writes only ${writes.join(', ') || 'nothing'}`);
+  }
+  const ctx = (vars: Record<string, string>) => ({ contexts: { vars }, status: { success: () => true, failure: () => false, cancelled: () => false } });
+  t.equal(evaluate(wf.env['GATE_URL'] as string, ctx({})), 'http://gate-service.stonks-gate.svc.cluster.local:8080', 'GATE_URL defaults to the in-cluster service');
+  t.equal(evaluate(wf.env['GATE_URL'] as string, ctx({ GATE_URL: 'http://10.0.0.9:8080' })), 'http://10.0.0.9:8080', 'a repository variable GATE_URL overrides it');
+  t.equal(wf.env['IMAGE_PREFIX'], PREFIX);
+  t.equal(wf.concurrency?.['cancel-in-progress'], "${{ github.event_name == 'pull_request' }}", 'runs on main are never cancelled half-way');
+});
+
+t.test('images: 12 services and the dashboard in the matrix, superset as the marker', async (t) => {
+  const include = job('build-images').strategy?.matrix?.include ?? [];
+  const names = include.map((m) => m['image']);
+  t.same([...names].sort(), [...SERVICES, 'dashboard'].sort(), 'the 13 non-marker images');
+  t.equal(new Set(names).size, 13, 'no duplicates');
+  t.notOk(names.includes('superset'), 'the marker is not in the matrix');
+  t.match(include.find((m) => m['image'] === 'dashboard'), { dockerfile: 'frontend/Dockerfile' });
+  t.same(String(job('build-marker').env?.['OTHER_IMAGES']).trim().split(/\s+/).sort(), [...names].sort(), 'the marker job checks exactly the matrix images');
+  t.equal(wf.env['MARKER_IMAGE'], 'superset');
+  const warehouse = parse(readFileSync(join(repoRoot, 'kargo', 'warehouse.yaml'), 'utf8')) as { spec: { subscriptions: { image: { repoURL: string; allowTagsRegexes: string[] } }[] } };
+  t.same(warehouse.spec.subscriptions.map((s) => s.image.repoURL), [`${PREFIX}/superset`], "the marker is the warehouse's only subscription");
+  t.ok(new RegExp(warehouse.spec.subscriptions[0]!.image.allowTagsRegexes[0]!).test(SHA), 'the SHA tag is one Kargo accepts');
+
+  const pushes: [string, Step][] = [];
+  for (const id of ['build-images', 'build-marker']) for (const s of job(id).steps) if (s.uses?.startsWith('docker/build-push-action@')) pushes.push([id, s]);
+  t.equal(pushes.length, 2, 'one build-push step per image job');
+  for (const [id, s] of pushes) {
+    const w = s.with as Record<string, unknown>;
+    const name = id === 'build-marker' ? '${{ env.MARKER_IMAGE }}' : '${{ matrix.image }}';
+    t.same(String(w['tags']).trim().split('\n'), [`\${{ env.IMAGE_PREFIX }}/${name}:\${{ env.IMAGE_TAG }}`, `\${{ env.IMAGE_PREFIX }}/${name}:latest`], `${id}: tags <sha> and latest`);
+    t.equal(w['push'], true);
+    t.equal(w['provenance'], false, `${id}: plain manifests (no attestation index)`);
+    t.match(String(w['cache-to']), /^type=registry,ref=\$\{\{ env.IMAGE_PREFIX \}\}\/.+:buildcache,mode=max/, `${id}: layer cache in GHCR`);
+    t.equal(String(w['cache-from']), String(w['cache-to']).split(',mode=')[0], `${id}: reads the cache it writes`);
+  }
+  t.equal((pushes[1]![1].with as Record<string, unknown>)['file'], 'docker/Dockerfile.superset');
+  for (const id of ['build-images', 'build-marker']) t.equal(job(id).env?.['IMAGE_TAG'], '${{ needs.plan.outputs.image-tag }}', `${id} tags with the plan's image tag`);
+});
+
+t.test('needs: build after lint-test, marker after every image, integration after all 14', async (t) => {
+  t.same(needsOf(job('lint-test')), ['plan']);
+  t.ok(needsOf(job('build-images')).includes('lint-test'), 'build-images needs lint-test');
+  t.ok(needsOf(job('build-marker')).includes('build-images'), 'build-marker needs build-images (all 13 legs)');
+  t.ok(needsOf(job('integration')).includes('build-images') && needsOf(job('integration')).includes('build-marker'), 'integration needs every image job including the marker');
+  t.equal(job('build-images').strategy?.['fail-fast'], false, 'one failed image does not cancel the others (re-run failed jobs rebuilds only it)');
+});
+
+t.test('the happy path: every job and every step runs; the image tag flows through', async (t) => {
+  const runs = simulate(wf, pushMain());
+  t.same(ranJobs(runs), ALL);
+  for (const id of ALL) t.equal(runs[id]!.result, 'success', `${id} succeeded`);
+  t.equal(runs['plan']!.outputs['image-tag'], SHA, 'plan records the full SHA');
+  t.equal(runs['plan']!.outputs['publish'], 'true');
+  t.same(runs['build-marker']!.outputs, { 'image-tag': SHA, marker: 'push' }, 'the marker is pushed');
+  t.equal(runs['integration']!.outputs['image-tag'], SHA, 'integration tests that tag');
+  t.same(ranSteps(runs['integration']!), job('integration').steps.map(stepKey), 'every integration step ran');
+  const rec = step('plan', 'tag');
+  const r = runShell(rec.run as string, { EVENT: 'push', REF: 'refs/heads/main', SHA });
+  t.match(r.summary, `\`${SHA}\` (the full Git SHA`, 'the tag is in the step summary');
+});
+
+t.test('no build without lint and tests: any failing lint-test step stops every image job', async (t) => {
+  for (const s of job('lint-test').steps) {
+    const key = stepKey(s);
+    const runs = simulate(wf, pushMain({ fail: { 'lint-test': [key] } }));
+    t.equal(runs['lint-test']!.result, 'failure', `${key} fails lint-test`);
+    t.same(ranJobs(runs), ['plan', 'lint-test'], `${key} failing: no build, no marker, no integration`);
+  }
+  const ruff = simulate(wf, pushMain({ fail: { 'lint-test': ['ruff check services/'] } }));
+  t.ok(ranSteps(ruff['lint-test']!).includes('pytest tests/') && ranSteps(ruff['lint-test']!).includes('vitest (frontend)'), 'after a ruff failure pytest and vitest still run: one run shows every failure');
+  const deps = simulate(wf, pushMain({ fail: { 'lint-test': ['npmdeps'] } }));
+  t.notOk(ranSteps(deps['lint-test']!).includes('vitest (frontend)'), 'no vitest without its dependencies');
+});
+
+t.test('no integration test without all 14 images', async (t) => {
+  for (const id of ['build-images', 'build-marker']) {
+    for (const s of job(id).steps) {
+      const key = stepKey(s);
+      const runs = simulate(wf, pushMain({ fail: { [id]: [key] } }));
+      if (runs[id]!.steps.find((x) => x.key === key)?.ran !== true) continue;
+      t.notOk(ranJobs(runs).includes('integration'), `${id}: "${key}" failing means no integration test`);
+      if (id === 'build-images') t.notOk(ranJobs(runs).includes('build-marker'), `${id}: "${key}" failing means no marker`);
+    }
+  }
+});
+
+t.test('the marker decision, run for real against a stand-in registry', async (t) => {
+  const cases: { name: string; registry: Registry; marker?: string; fails?: RegExp; integration: boolean }[] = [
+    { name: 'all 13 pushed, marker new, main still here', registry: { existing: thirteen }, marker: 'push', integration: true },
+    { name: 'one image missing', registry: { existing: thirteen.filter((r) => !r.includes('/risk:')) }, fails: /::error title=Images missing::not in GHCR at \w+: risk; the marker is not pushed/, integration: false },
+    { name: 'marker already there (a re-run)', registry: { existing: [...thirteen, ref('superset')] }, marker: 'exists', integration: true },
+    { name: 'main has moved on (an old commit)', registry: { existing: thirteen, mainHead: 'f'.repeat(40) }, marker: 'stale', integration: false },
+    { name: 'tip of main unknown (API error)', registry: { existing: thirteen, curlFail: true }, marker: 'push', integration: true },
+  ];
+  for (const c of cases) {
+    const runs = simulate(wf, pushMain({}, ON, c.registry));
+    const m = runs['build-marker']!;
+    if (c.fails) {
+      t.equal(m.result, 'failure', `${c.name}: the marker job fails`);
+      const s = step('build-marker', 'marker');
+      const out = runShell(s.run as string, { IMAGE_PREFIX: PREFIX, IMAGE_TAG: SHA, MARKER_IMAGE: 'superset', OTHER_IMAGES: String(job('build-marker').env?.['OTHER_IMAGES']), API: 'https://api.github.com', REPO: 'celesrenata/stonks-oracle', GH_TOKEN: 'ghs_secret', EXISTING: c.registry.existing.join('\n'), MAIN_HEAD: SHA, CURL_ARGS_LOG: '/dev/null', CURL_STDIN_LOG: '/dev/null' }, STUBS);
+      t.match(out.output, c.fails, `${c.name}: says which image is missing`);
+    } else {
+      t.equal(m.outputs['marker'], c.marker, `${c.name}: marker=${c.marker}`);
+      const built = m.steps.find((s) => s.key === 'Build and push the marker image superset')!;
+      t.equal(built.ran, c.marker === 'push', `${c.name}: the marker build ${c.marker === 'push' ? 'runs' : 'does not run'}`);
+    }
+    t.equal(ranJobs(runs).includes('integration'), c.integration, `${c.name}: integration ${c.integration ? 'runs' : 'does not run'}`);
+  }
+  const curlArgs = readFileSync(join(logDir, 'curl-args.log'), 'utf8');
+  t.notMatch(curlArgs, '***', 'the GitHub token never appears in curl arguments');
+  t.match(curlArgs, '-H @- -H Accept: application/vnd.github.sha https://api.github.com/repos/celesrenata/stonks-oracle/commits/main');
+  t.match(readFileSync(join(logDir, 'curl-stdin.log'), 'utf8'), /^Authorization: Bearer \S+/, 'it goes in on stdin');
+});
+
+t.test('an image already in GHCR at the SHA is not rebuilt (SHA tags are never overwritten)', async (t) => {
+  const s = step('build-images', 'existing');
+  const env = { IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA };
+  t.same(runShell(s.run as string, { ...env, EXISTING: ref('scheduler') }, STUBS).outputs, { exists: 'true' });
+  t.same(runShell(s.run as string, { ...env, EXISTING: '' }, STUBS).outputs, { exists: 'false' });
+  const built = (existing: string[]) => simulate(wf, pushMain({}, ON, { existing }))['build-images']!.steps.find((x) => x.key === 'Build and push ${{ matrix.image }}')!.ran;
+  t.equal(built([]), true, 'built when missing');
+  t.equal(built([ref('scheduler')]), false, 'skipped when present');
+});
+
+t.test('the report to the gate runs after the test step whatever happened before it', async (t) => {
+  const keys = job('integration').steps.map(stepKey);
+  t.ok(keys.indexOf('inttest') < keys.indexOf('Upload inttest-results.json') && keys.indexOf('Upload inttest-results.json') < keys.indexOf('report'), 'order: test, upload, report');
+  for (const key of keys.slice(0, keys.indexOf('report'))) {
+    const runs = simulate(wf, pushMain({ fail: { integration: [key] } }));
+    const ran = ranSteps(runs['integration']!);
+    t.ok(ran.includes('report'), `"${key}" failing: the results are still reported`);
+    if (keys.indexOf(key) <= keys.indexOf('inttest')) t.ok(ran.includes('Upload inttest-results.json'), `"${key}" failing: the artifact is still uploaded`);
+    t.equal(runs['integration']!.result, 'failure', `"${key}" failing fails the job`);
+  }
+  const reportFails = simulate(wf, pushMain({ fail: { integration: ['report'] } }));
+  t.equal(reportFails['integration']!.result, 'failure', 'a refused or failed report fails the job');
+  const report0 = step('integration', 'report');
+  const at = (failure: boolean, cancelled: boolean) =>
+    evaluateIf(report0.if, { contexts: {}, status: { success: () => !failure && !cancelled, failure: () => failure, cancelled: () => cancelled } });
+  t.equal(at(true, false), true, 'report runs after a failure');
+  t.equal(at(false, false), true, 'report runs after success');
+  t.equal(at(false, true), false, 'a cancelled run reports nothing half-done');
+
+  const report = step('integration', 'report');
+  t.same(report.env, { GATE_CI_TOKEN: '${{ secrets.GATE_CI_TOKEN }}' }, 'the token reaches the script only through its environment');
+  t.notMatch(String(report.run), /secret|TOKEN|https?:/i, 'the command line carries no token and no URL');
+  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG"');
+  t.equal((raw.match(/secrets\.GATE_CI_TOKEN/g) ?? []).length, 1, 'the ci token is used in exactly one place');
+  for (const [id, j] of Object.entries(wf.jobs)) for (const s of j.steps) if (s.run) t.notMatch(s.run, /\$\{\{\s*secrets\./, `${id}/${stepKey(s)}: no secret expanded into a script`);
+  t.equal(job('integration').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
+  t.match(step('integration', 'inttest').run, 'bash infra/inttest/run_pipeline.sh --image-tag "$IMAGE_TAG"');
+});
+
+t.test('stages disabled in the gate, unreachable gate, pull requests, forks', async (t) => {
+  const jobs = (sc: Scenario) => ranJobs(simulate(wf, sc));
+  t.same(jobs(pushMain({}, { ci: 'false', integration: 'true', 'gate-reachable': 'true' })), ['plan'], 'ci off: nothing after plan');
+  t.same(jobs(pushMain({}, { ci: 'true', integration: 'false', 'gate-reachable': 'true' })), ['plan', 'lint-test', 'build-images', 'build-marker'], 'integration off: no integration job, no report');
+  t.same(jobs(pushMain({}, { ci: 'true', integration: 'true', 'gate-reachable': 'false' })), ALL, 'gate unreachable: everything');
+  const pr: Scenario = { github: githubContext('pr'), runStep: planSteps(ON) };
+  t.same(jobs(pr), ['plan', 'lint-test'], 'pull request: lint and tests only');
+  t.equal(simulate(wf, pr)['plan']!.outputs['publish'], 'false');
+  t.same(jobs({ github: githubContext('push-branch'), runStep: planSteps(ON) }), ['plan', 'lint-test'], 'push elsewhere than main: no images');
+  t.same(jobs({ github: githubContext('fork-pr'), runStep: planSteps(ON) }), [], 'a fork PR runs nothing on the self-hosted runners');
+  t.same(jobs(pushMain({ fail: { plan: ['toggles'] } })), ['plan'], 'plan failing stops everything');
+});
+
+t.test('every action is pinned to a full commit SHA with its version alongside', async (t) => {
+  const uses = [...raw.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
+  t.ok(uses.length >= 10, `${uses.length} uses: lines`);
+  for (const [, action, rest] of uses) {
+    t.match(action, /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, `${action} is pinned by SHA`);
+    t.match(rest, /#\s*v\d+\.\d+\.\d+/, `${action} names its version`);
+  }
+  const bySha = new Map<string, Set<string>>();
+  for (const [, action, rest] of uses) {
+    const [name] = (action as string).split('@');
+    const set = bySha.get(name as string) ?? new Set<string>();
+    set.add(`${action}${rest}`);
+    bySha.set(name as string, set);
+  }
+  for (const [name, set] of bySha) t.equal(set.size, 1, `${name}: one pin throughout`);
+});
