@@ -54,7 +54,7 @@ t.test('the gate request rendered from each stage', async (t) => {
     const p = sample(name, { actor: 'alice@example.com' });
     const req = renderGateRequest(bin, p);
     const ctx = sampleEnv(p).env.ctx;
-    t.same(validateStepConfig(validators, 'http', req.config), [], `${name}: rendered config passes Kargo's http schema`);
+    t.same(validateStepConfig(validators, 'http', req.config), [], `${name}: rendered config passes the http step schema (fixtures/step-config-schemas)`);
     t.equal(req.method, 'POST');
     t.equal(req.url, 'http://gate-service.stonks-gate.svc.cluster.local:8080/v1/decisions', `${name}: url`);
     t.same(req.headers, [['Authorization', `Bearer ${TOKEN}`], ['Content-Type', 'application/json']], `${name}: headers`);

@@ -47,7 +47,7 @@ async function startGate(t: Test, now: string, config: unknown): Promise<Spawned
   return gate;
 }
 
-/** Renders the stage's gate step, checks it against Kargo's schema, sends it, evaluates it. */
+/** Renders the stage's gate step, checks it against our http step schema, sends it, evaluates it. */
 async function promote(t: Test, bin: string, p: SamplePromotion, tweakBody?: (b: Record<string, unknown>) => void) {
   const req = renderGateRequest(bin, p);
   t.same(validateStepConfig(validators, 'http', req.config), [], 'rendered step config passes the http schema');

@@ -1,6 +1,7 @@
 // Every YAML document under kargo/ parses and validates against the released upstream schema
 // of its kind (../shared/reference/crds), with unknown fields as errors; the step configs
-// validate against Kargo's step schemas; plus the fixed names and wiring other parts rely on.
+// validate against our own schemas of Kargo's step configs (fixtures/step-config-schemas);
+// plus the fixed names and wiring other parts rely on.
 import t from 'tap';
 import AjvModule from 'ajv';
 import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
@@ -8,7 +9,7 @@ import type { KargoDoc } from './lib/kargo-docs.ts';
 import { ManifestValidator, formatErrors } from './lib/crd-validator.ts';
 import { crdDir, inCI, sharedPresent } from './lib/paths.ts';
 import { imageSubscriptionSchema } from './lib/image-subscription.ts';
-import { stepConfigValidators, validateStepConfig } from './lib/step-schemas.ts';
+import { stepConfigValidators, stepsWithSchema, validateStepConfig } from './lib/step-schemas.ts';
 import { skipWithNotice } from './lib/skip-with-notice.ts';
 
 const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as typeof AjvModule.default;
@@ -77,27 +78,69 @@ t.test('schema validation against ../shared/reference/crds', async (t) => {
   });
 });
 
-t.test('step configs validate against Kargo v1.11 step schemas', async (t) => {
+t.test('step configs validate against our schemas of the Kargo v1.11.2 step configs', async (t) => {
   const validators = stepConfigValidators();
+  t.same([...validators.keys()].sort(), [...stepsWithSchema].sort(), 'one schema per step our stages use');
   for (const stage of docsOfKind(deployed, 'Stage')) {
     for (const [i, step] of stepsOf(stage).entries()) {
       t.ok(step.uses, `${stage.file} step ${i} uses a built-in step`);
       t.same(validateStepConfig(validators, step.uses!, step.config), [], `${stage.file} step ${i} (${step.uses}) config`);
     }
   }
-  const gate = stepsOf(docNamed('Stage', 'live'))[0]!.config as Record<string, unknown>;
-  const negatives: { name: string; uses: string; config: unknown; expect: RegExp }[] = [
-    { name: 'unknown http field (bodyFromFile is main-only)', uses: 'http', config: { ...gate, bodyFromFile: 'x' }, expect: /additional properties/ },
-    { name: 'empty header value', uses: 'http', config: { ...gate, headers: [{ name: 'Authorization', value: '' }] }, expect: /must NOT have fewer than 1 characters/ },
-    { name: 'bad method', uses: 'http', config: { ...gate, method: 'FETCH' }, expect: /must match pattern/ },
-    { name: 'output without expression', uses: 'http', config: { ...gate, outputs: [{ name: 'x' }] }, expect: /required property 'fromExpression'/ },
-    { name: 'git-clone branch and tag', uses: 'git-clone', config: { repoURL: 'x', checkout: [{ branch: 'main', tag: 'v1', path: './r' }] }, expect: /must match exactly one schema in oneOf/ },
-    { name: 'argocd-update updateTargetRevision without desiredRevision', uses: 'argocd-update', config: { apps: [{ name: 'a', sources: [{ repoURL: 'x', updateTargetRevision: true }] }] }, expect: /oneOf/ },
+  // Each negative case edits a valid config taken from the live stage: unknown fields at several
+  // depths, wrong types, missing required fields, and the cross-field rules.
+  type Cfg = Record<string, any>; // step configs are free-form; the edits reach into them directly
+  const configOf = (uses: string): Cfg => clone(stepsOf(docNamed('Stage', 'live')).find((s) => s.uses === uses)!.config as Cfg);
+  const negatives: { name: string; uses: string; edit: (c: Cfg) => void; expect: RegExp }[] = [
+    // http
+    { name: 'unknown top-level field (bodyFromFile is main-only)', uses: 'http', edit: (c) => (c.bodyFromFile = 'x'), expect: /^\/: must NOT have additional properties \(bodyFromFile\)$/ },
+    { name: 'unknown header field', uses: 'http', edit: (c) => (c.headers[0].secret = true), expect: /^\/headers\/0: must NOT have additional properties \(secret\)$/ },
+    { name: 'unknown output field', uses: 'http', edit: (c) => (c.outputs[0].expr = 'x'), expect: /^\/outputs\/0: must NOT have additional properties \(expr\)$/ },
+    { name: 'empty header value', uses: 'http', edit: (c) => (c.headers[0].value = ''), expect: /^\/headers\/0\/value: must NOT have fewer than 1 characters$/ },
+    { name: 'bad method', uses: 'http', edit: (c) => (c.method = 'FETCH'), expect: /^\/method: must be equal to one of the allowed values$/ },
+    { name: 'lower-case method', uses: 'http', edit: (c) => (c.method = 'post'), expect: /^\/method: must be equal to one of the allowed values$/ },
+    { name: 'timeout as a number', uses: 'http', edit: (c) => (c.timeout = 10), expect: /^\/timeout: must be string$/ },
+    { name: 'timeout without unit', uses: 'http', edit: (c) => (c.pollInterval = '60'), expect: /^\/pollInterval: must match pattern/ },
+    { name: 'headers as a map', uses: 'http', edit: (c) => (c.headers = { Authorization: 'x' }), expect: /^\/headers: must be array$/ },
+    { name: 'insecureSkipTLSVerify as a string', uses: 'http', edit: (c) => (c.insecureSkipTLSVerify = 'true'), expect: /^\/insecureSkipTLSVerify: must be boolean$/ },
+    { name: 'proxy without scheme', uses: 'http', edit: (c) => (c.proxy = 'proxy:3128'), expect: /^\/proxy: must match pattern/ },
+    { name: 'output without expression', uses: 'http', edit: (c) => delete c.outputs[0].fromExpression, expect: /^\/outputs\/0: must have required property 'fromExpression'$/ },
+    { name: 'no url', uses: 'http', edit: (c) => delete c.url, expect: /^\/: must have required property 'url'$/ },
+    // git-clone
+    { name: 'unknown checkout field', uses: 'git-clone', edit: (c) => (c.checkout[0].depth = 1), expect: /^\/checkout\/0: must NOT have additional properties \(depth\)$/ },
+    { name: 'branch and tag', uses: 'git-clone', edit: (c) => (c.checkout[0].tag = 'v1'), expect: /^\/checkout\/0: must NOT be valid$/ },
+    { name: 'checkout as one object', uses: 'git-clone', edit: (c) => (c.checkout = c.checkout[0]), expect: /^\/checkout: must be array$/ },
+    { name: 'no checkout', uses: 'git-clone', edit: (c) => (c.checkout = []), expect: /^\/checkout: must NOT have fewer than 1 items$/ },
+    { name: 'checkout without path', uses: 'git-clone', edit: (c) => delete c.checkout[0].path, expect: /^\/checkout\/0: must have required property 'path'$/ },
+    // yaml-update
+    { name: 'unknown update field', uses: 'yaml-update', edit: (c) => (c.updates[0].type = 'string'), expect: /^\/updates\/0: must NOT have additional properties \(type\)$/ },
+    { name: 'update without value', uses: 'yaml-update', edit: (c) => delete c.updates[0].value, expect: /^\/updates\/0: must have required property 'value'$/ },
+    { name: 'path as a list', uses: 'yaml-update', edit: (c) => (c.path = [c.path]), expect: /^\/path: must be string$/ },
+    // git-commit
+    { name: 'unknown field (messageFromSteps)', uses: 'git-commit', edit: (c) => (c.messageFromSteps = ['update']), expect: /^\/: must NOT have additional properties \(messageFromSteps\)$/ },
+    { name: 'empty message', uses: 'git-commit', edit: (c) => (c.message = ''), expect: /^\/message: must NOT have fewer than 1 characters$/ },
+    // git-push
+    { name: 'unknown field (force)', uses: 'git-push', edit: (c) => (c.force = true), expect: /^\/: must NOT have additional properties \(force\)$/ },
+    { name: 'maxAttempts as a string', uses: 'git-push', edit: (c) => (c.maxAttempts = '3'), expect: /^\/maxAttempts: must be integer$/ },
+    { name: 'maxAttempts 0', uses: 'git-push', edit: (c) => (c.maxAttempts = 0), expect: /^\/maxAttempts: must be >= 1$/ },
+    { name: 'targetBranch with generateTargetBranch', uses: 'git-push', edit: (c) => Object.assign(c, { targetBranch: 'main', generateTargetBranch: true }), expect: /^\/: must match "then" schema$/ },
+    // argocd-update
+    { name: 'unknown app field', uses: 'argocd-update', edit: (c) => (c.apps[0].project = 'default'), expect: /^\/apps\/0: must NOT have additional properties \(project\)$/ },
+    { name: 'unknown source field (targetRevision)', uses: 'argocd-update', edit: (c) => (c.apps[0].sources[0].targetRevision = 'main'), expect: /^\/apps\/0\/sources\/0: must NOT have additional properties \(targetRevision\)$/ },
+    { name: 'updateTargetRevision as a string', uses: 'argocd-update', edit: (c) => (c.apps[0].sources[0].updateTargetRevision = 'true'), expect: /^\/apps\/0\/sources\/0\/updateTargetRevision: must be boolean$/ },
+    { name: 'updateTargetRevision without desiredRevision', uses: 'argocd-update', edit: (c) => delete c.apps[0].sources[0].desiredRevision, expect: /^\/apps\/0\/sources\/0: must have required property 'desiredRevision'$/ },
+    { name: 'app without name', uses: 'argocd-update', edit: (c) => delete c.apps[0].name, expect: /^\/apps\/0: must have required property 'name'$/ },
+    { name: 'kustomize image with tag and digest', uses: 'argocd-update', edit: (c) => (c.apps[0].sources[0].kustomize = { images: [{ repoURL: 'r', tag: 't', digest: 'sha256:x' }] }), expect: /^\/apps\/0\/sources\/0\/kustomize\/images\/0: must NOT be valid$/ },
   ];
   for (const n of negatives) {
-    const errors = validateStepConfig(validators, n.uses, n.config);
-    t.ok(errors.some((e) => n.expect.test(e)), `${n.name}: rejected (${errors.join(' | ')})`);
+    const config = configOf(n.uses);
+    t.same(validateStepConfig(validators, n.uses, config), [], `${n.uses}: ${n.name}: valid before the edit`);
+    n.edit(config);
+    const errors = validateStepConfig(validators, n.uses, config);
+    t.ok(errors.some((e) => n.expect.test(e)), `${n.uses}: ${n.name}: rejected (${errors.join(' | ')})`);
   }
+  t.same(validateStepConfig(validators, 'git-push', { path: './repo', generateTargetBranch: true }), [], 'git-push: a generated branch alone is valid');
+  t.same(validateStepConfig(validators, 'git-clone', { repoURL: 'x', checkout: [{ tag: 'v1', path: './a' }, { commit: 'abc', path: './b' }] }), [], 'git-clone: one ref per checkout is valid');
 });
 
 t.test('warehouse: one marker image, full-SHA tags only, never latest', async (t) => {

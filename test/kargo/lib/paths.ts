@@ -11,8 +11,8 @@ export const kargoDir = join(repoRoot, 'kargo');
 /** ../shared/reference/crds relative to the repository root: released upstream CRDs. */
 export const crdDir = resolve(repoRoot, '../shared/reference/crds');
 
-/** Kargo step config schemas copied as fixtures (see fixtures/kargo-step-schemas/SOURCE.md). */
-export const stepSchemaDir = join(repoRoot, 'test/kargo/fixtures/kargo-step-schemas');
+/** Our own JSON Schemas of the Kargo step configs we use (see fixtures/step-config-schemas/SOURCE.md). */
+export const stepSchemaDir = join(repoRoot, 'test/kargo/fixtures/step-config-schemas');
 
 /** True when the shared reference data is present (it is absent in some checkouts). */
 export const sharedPresent = (): boolean => existsSync(crdDir);

@@ -7,23 +7,25 @@ import { stepSchemaDir } from './paths.ts';
 
 const Ajv2020 = ((Ajv2020Module as unknown as { default?: unknown }).default ?? Ajv2020Module) as typeof Ajv2020Module.default;
 
-/** The built-in steps whose config schema is available as a fixture. */
+/** The built-in steps our stages use; each has a schema fixture `<step>.schema.json`. */
 export const stepsWithSchema = ['http', 'git-clone', 'yaml-update', 'git-commit', 'git-push', 'argocd-update'] as const;
 
-function load(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(stepSchemaDir, `${name}.json`), 'utf8')) as Record<string, unknown>;
+/** The schema fixture of one step (our own restatement of its documented config; see SOURCE.md). */
+export function stepSchema(step: (typeof stepsWithSchema)[number]): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(stepSchemaDir, `${step}.schema.json`), 'utf8')) as Record<string, unknown>;
 }
 
 /**
  * Validators for Kargo step configs (`uses` -> validate). Kargo validates a step's config
  * after rendering its expressions; a template string is still a string, so the unrendered
- * config of our stages must validate too.
+ * config of our stages must validate too. Ajv's strictSchema is on, so a misspelt keyword in a
+ * fixture is an error rather than silently ignored (strictRequired and strictTypes are off: the
+ * fixtures name properties in `required` inside `not`/`if` without repeating their types).
  */
 export function stepConfigValidators(): Map<string, ValidateFunction> {
-  const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-  ajv.addSchema(load('argocd-common'), 'argocd-common.json');
+  const ajv = new Ajv2020({ strict: true, strictRequired: false, strictTypes: false, allErrors: true });
   const out = new Map<string, ValidateFunction>();
-  for (const step of stepsWithSchema) out.set(step, ajv.compile(load(`${step}-config`)));
+  for (const step of stepsWithSchema) out.set(step, ajv.compile(stepSchema(step)));
   return out;
 }
 
