@@ -21,9 +21,20 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
   // tolerate state files written before a field existed
   db.data = { ...fresh(), ...db.data, stages: { ...fresh().stages, ...db.data.stages } };
   let lastWrite = 0;
+  /** ends the throttle wait of a write that is waiting (flush) */
+  let wake: (() => void) | null = null;
   const writer = createWriteCoalescer(async () => {
     const wait = lastWrite + minIntervalMs - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
     lastWrite = Date.now();
     await db.write();
   });
@@ -36,6 +47,7 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
     },
     flush: async () => {
       lastWrite = 0;
+      wake?.();
       await writer.schedule();
     },
     lastWriteError: writer.lastError,

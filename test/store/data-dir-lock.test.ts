@@ -1,0 +1,61 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { DataDirLockedError, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
+
+const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
+
+t.test('the lock: one holder, stale holders taken over, live ones refused', async (t) => {
+  const cases: { name: string; held: { host: string; pid: number; renewedAgoMs: number } | 'torn'; me: { host: string; pid: number; alive: boolean }; takes: boolean; why?: RegExp }[] = [
+    { name: 'same host, holder running', held: { host: 'a', pid: 7, renewedAgoMs: 0 }, me: { host: 'a', pid: 8, alive: true }, takes: false, why: /process 7 on this host is still running/ },
+    { name: 'same host, holder gone (crashed)', held: { host: 'a', pid: 7, renewedAgoMs: 0 }, me: { host: 'a', pid: 8, alive: false }, takes: true },
+    { name: 'same host, same pid (container restart: the old pid 1 is gone)', held: { host: 'a', pid: 1, renewedAgoMs: 0 }, me: { host: 'a', pid: 1, alive: true }, takes: true },
+    { name: 'same host, holder running with an old lease (hung? still refused)', held: { host: 'a', pid: 7, renewedAgoMs: 120_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false },
+    { name: 'other host, lease fresh (the pod may still run)', held: { host: 'b', pid: 7, renewedAgoMs: 10_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false, why: /lease was renewed .* expires 20 s from now/ },
+    { name: 'other host, lease expired (the pod moved)', held: { host: 'b', pid: 7, renewedAgoMs: 31_000 }, me: { host: 'a', pid: 8, alive: true }, takes: true },
+    { name: 'a torn lock file holds nothing', held: 'torn', me: { host: 'a', pid: 8, alive: true }, takes: true },
+  ];
+  for (const c of cases) {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const now = 1_800_000_000_000;
+    if (c.held === 'torn') await writeFile(join(dir, 'gate.lock'), '{"owner":"x","ho');
+    else {
+      await writeFile(
+        join(dir, 'gate.lock'),
+        JSON.stringify({ owner: 'old', host: c.held.host, pid: c.held.pid, acquiredAt: new Date(now - 3_600_000).toISOString(), renewedAt: new Date(now - c.held.renewedAgoMs).toISOString() }),
+      );
+    }
+    const attempt = acquireDataDirLock({ ...base, dir, host: c.me.host, pid: c.me.pid, isAlive: () => c.me.alive, now: () => now });
+    if (c.takes) {
+      const lock = await attempt;
+      const held = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+      t.equal(held.host, c.me.host, `${c.name}: taken over`);
+      t.equal(held.pid, c.me.pid);
+      await lock.release();
+    } else {
+      await t.rejects(attempt, DataDirLockedError, `${c.name}: refused`);
+      if (c.why) await t.rejects(acquireDataDirLock({ ...base, dir, host: c.me.host, pid: c.me.pid, isAlive: () => c.me.alive, now: () => now }), c.why);
+    }
+  }
+});
+
+t.test('the holder renews its lease; release removes only its own lock', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  let now = 1_800_000_000_000;
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20 });
+  const first = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+  now += 250;
+  let renewed = first;
+  for (let i = 0; i < 200 && renewed.renewedAt === first.renewedAt; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    renewed = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+  }
+  t.equal(Date.parse(renewed.renewedAt) - Date.parse(first.renewedAt), 250, 'renewed with the current time');
+  // another host cannot take it while it is renewed
+  await t.rejects(acquireDataDirLock({ dir, host: 'b', pid: 6, isAlive: () => true, now: () => now + 100, leaseMs: 300 }), DataDirLockedError);
+  await lock.release();
+  const second = await acquireDataDirLock({ dir, host: 'b', pid: 6, isAlive: () => true, now: () => now, leaseMs: 300 });
+  t.pass('free after release');
+  await second.release();
+});

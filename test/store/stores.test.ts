@@ -1,0 +1,96 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import { parseConfig } from '../../src/config.ts';
+import { replayAuditTail } from '../../src/gate/recorder.ts';
+import { applyRecord } from '../../src/policy/apply-record.ts';
+import { emptyState } from '../../src/policy/state.ts';
+import { openLowdbStore } from '../../src/store/lowdb-store.ts';
+import { createMemoryStore } from '../../src/store/memory-store.ts';
+import { createWriteCoalescer } from '../../src/store/store.ts';
+
+const config = parseConfig({});
+const fresh = () => emptyState(config.stages);
+const actor = { name: 'admin', groups: ['admin'], via: 'local-token' as const };
+const toggle = (stage: string, enabled: boolean, at: string) => ({
+  at, type: 'stage.toggled' as const, id: `req_${at}`, actor, requestedBy: null, project: 'stonks-pipeline', stage, imageTag: null, promotion: null,
+  decision: null, reasons: [], breakGlass: null, approval: null, data: { enabled, note: 'test' },
+});
+
+t.test('write coalescer: each update is covered by a write that started after it; writes do not overlap', async (t) => {
+  let running = 0;
+  let overlapped = false;
+  let writes = 0;
+  const c = createWriteCoalescer(async () => {
+    running++;
+    if (running > 1) overlapped = true;
+    writes++;
+    await new Promise((r) => setTimeout(r, 10));
+    running--;
+  });
+  await Promise.all(Array.from({ length: 50 }, () => c.schedule()));
+  t.notOk(overlapped, 'never two writes at once');
+  t.ok(writes <= 2, `50 updates, ${writes} writes`);
+  let fail = true;
+  const f = createWriteCoalescer(async () => {
+    if (fail) throw new Error('disk full');
+  });
+  await t.rejects(f.schedule(), /disk full/);
+  t.match(f.lastError()?.message, /disk full/);
+  fail = false;
+  await f.schedule();
+  t.equal(f.lastError(), null, 'recovers');
+});
+
+t.test('lowdb store: atomic file, survives reopen, refuses another version', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  const s = await openLowdbStore(file, fresh, { minIntervalMs: 0 });
+  const result = await s.update((st) => {
+    st.stages.paper.enabled = false;
+    return 'done';
+  });
+  t.equal(result, 'done');
+  const again = await openLowdbStore(file, fresh);
+  t.equal(again.read().stages.paper.enabled, false, 'persisted');
+  await writeFile(file, JSON.stringify({ version: 2 }));
+  await t.rejects(openLowdbStore(file, fresh), /version 2, expected 1/);
+});
+
+t.test('lowdb store throttles checkpoints but flush() writes at once', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  const s = await openLowdbStore(file, fresh, { minIntervalMs: 60_000 });
+  await s.update((st) => void (st.stages.beta.enabled = false));
+  void s.update((st) => void (st.stages.live.enabled = false)); // waits for the throttle
+  await s.flush();
+  const onDisk = JSON.parse(await readFile(file, 'utf8'));
+  t.equal(onDisk.stages.live.enabled, false, 'flush writes the latest state without waiting a minute');
+});
+
+t.test('replay: a checkpoint behind the log catches up; one ahead of it is refused', async (t) => {
+  const audit = createMemoryAuditLog();
+  await audit.append([toggle('beta', false, '2026-11-25T10:00:00.000Z'), toggle('paper', false, '2026-11-25T10:01:00.000Z')]);
+  const store = createMemoryStore(fresh());
+  await store.update((st) => {
+    for (const r of audit.records().slice(0, 1)) applyRecord(st, r);
+  });
+  t.equal(await replayAuditTail(audit, store), 1, 'one record replayed');
+  t.equal(store.read().stages.paper.enabled, false);
+  t.equal(store.read().auditSeq, 2);
+  t.equal(await replayAuditTail(audit, store), 0, 'idempotent');
+  const ahead = createMemoryStore({ ...fresh(), auditSeq: 5 });
+  await t.rejects(replayAuditTail(audit, ahead), /state file is at audit seq 5 but the audit log ends at seq 2/);
+});
+
+t.test('applyRecord is idempotent by seq', async (t) => {
+  const audit = createMemoryAuditLog();
+  const [r] = await audit.append([toggle('live', false, '2026-11-25T10:00:00.000Z')]);
+  const st = fresh();
+  applyRecord(st, r!);
+  st.stages.live.enabled = true;
+  applyRecord(st, r!);
+  t.equal(st.stages.live.enabled, true, 'an already-applied record changes nothing');
+});
