@@ -1,4 +1,5 @@
 import type { DateTime } from 'luxon';
+import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry, AuditEventV1 } from '../audit/event.ts';
 import type { Config } from '../config.ts';
 import { type DecisionInput, type Outcome, decide } from '../policy/decide.ts';
@@ -38,28 +39,31 @@ function compactMarket(m: Outcome['market']): Record<string, unknown> {
 
 /** Audit entries for grants and approvals found expired (each recorded once). */
 export function expiryEntries(at: string, grants: readonly GrantRecord[], approvals: readonly ApprovalRecord[]): AuditEntry[] {
-  const common = { at, actor: SYSTEM_ACTOR, requestedBy: null, promotion: null, decision: null, reasons: [], data: null };
   return [
-    ...grants.map((g): AuditEntry => ({
-      ...common,
-      type: 'breakglass.expired',
-      id: g.id,
-      project: g.project,
-      stage: g.stage,
-      imageTag: g.imageTag,
-      breakGlass: { id: g.id, requestedBy: g.requestedBy, justification: g.justification, issuedAt: g.issuedAt, expiresAt: g.expiresAt },
-      approval: null,
-    })),
-    ...approvals.map((a): AuditEntry => ({
-      ...common,
-      type: 'approval.expired',
-      id: a.id,
-      project: a.project,
-      stage: a.stage,
-      imageTag: a.imageTag,
-      breakGlass: null,
-      approval: { id: a.id, approvedBy: a.approvedBy, notes: a.notes, approvedAt: a.approvedAt, expiresAt: a.expiresAt },
-    })),
+    ...grants.map((g) =>
+      auditEntry({
+        at,
+        type: 'breakglass.expired',
+        id: g.id,
+        actor: SYSTEM_ACTOR,
+        project: g.project,
+        stage: g.stage,
+        imageTag: g.imageTag,
+        breakGlass: { id: g.id, requestedBy: g.requestedBy, justification: g.justification, issuedAt: g.issuedAt, expiresAt: g.expiresAt },
+      }),
+    ),
+    ...approvals.map((a) =>
+      auditEntry({
+        at,
+        type: 'approval.expired',
+        id: a.id,
+        actor: SYSTEM_ACTOR,
+        project: a.project,
+        stage: a.stage,
+        imageTag: a.imageTag,
+        approval: { id: a.id, approvedBy: a.approvedBy, notes: a.notes, approvedAt: a.approvedAt, expiresAt: a.expiresAt },
+      }),
+    ),
   ];
 }
 
@@ -137,24 +141,26 @@ export function createDecisionService(deps: {
         },
       },
     ];
-    const consumedCommon = { at: atIso, actor: meta.actor, requestedBy: meta.requestedBy, project: input.project, stage: input.stage, imageTag: input.imageTag, promotion: input.promotion, decision: null, reasons: [], data: null };
+    const consumedCommon = { at: atIso, actor: meta.actor, requestedBy: meta.requestedBy, project: input.project, stage: input.stage, imageTag: input.imageTag, promotion: input.promotion };
     if (consumes && grant) {
-      entries.push({
-        ...consumedCommon,
-        type: 'breakglass.consumed',
-        id: grant.id,
-        breakGlass: { id: grant.id, decisionId: id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
-        approval: null,
-      });
+      entries.push(
+        auditEntry({
+          ...consumedCommon,
+          type: 'breakglass.consumed',
+          id: grant.id,
+          breakGlass: { id: grant.id, decisionId: id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
+        }),
+      );
     }
     if (consumes && approval) {
-      entries.push({
-        ...consumedCommon,
-        type: 'approval.consumed',
-        id: approval.id,
-        breakGlass: null,
-        approval: { id: approval.id, decisionId: id, approvedBy: approval.approvedBy, notes: approval.notes, approvedAt: approval.approvedAt },
-      });
+      entries.push(
+        auditEntry({
+          ...consumedCommon,
+          type: 'approval.consumed',
+          id: approval.id,
+          approval: { id: approval.id, decisionId: id, approvedBy: approval.approvedBy, notes: approval.notes, approvedAt: approval.approvedAt },
+        }),
+      );
     }
     try {
       const records = await recorder.record(entries);

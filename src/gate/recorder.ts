@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.ts';
 /**
  * The single path by which anything changes: entries are made durable in the audit log first
  * (the commit point), then folded into the state. If the append fails nothing changes and the
- * error (AuditUnavailableError) reaches the caller, which answers 503.
+ * error (AuditUnavailableError) reaches the caller; the app's error handler answers it with 503.
  */
 export interface Recorder {
   record(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;

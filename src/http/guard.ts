@@ -1,10 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
-import { AuditUnavailableError } from '../audit/log.ts';
 import type { Recorder } from '../gate/recorder.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../policy/clock.ts';
-import { HttpError, auditUnavailable } from './errors.ts';
+import { HttpError } from './errors.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 import { setIdentity } from './request-identity.ts';
 
@@ -30,12 +29,8 @@ export interface GuardDeps {
 export function createGuard(deps: GuardDeps) {
   const refuse = async (req: FastifyRequest, identity: Identity, status: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<never> => {
     deps.metrics.refusals.inc({ status: String(status), error: code });
-    try {
-      await deps.recorder.record([refusalEntry(req, deps.clock.now().toISO() as string, identity, status, code, message, deps.project)]);
-    } catch (err) {
-      if (err instanceof AuditUnavailableError) throw auditUnavailable();
-      throw err;
-    }
+    // an audit log that cannot take it makes this a 503 (the error handler maps the error)
+    await deps.recorder.record([refusalEntry(req, deps.clock.now().toISO() as string, identity, status, code, message, deps.project)]);
     markRefusalAudited(req);
     throw new HttpError(status, code, message, extra);
   };

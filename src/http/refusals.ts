@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
 
 const audited = new WeakSet<FastifyRequest>();
@@ -31,20 +32,15 @@ export function refusalEntry(
   const params = (req.params ?? {}) as Record<string, unknown>;
   const stage = typeof params['stage'] === 'string' ? params['stage'].slice(0, 64) : null;
   const imageTag = typeof params['imageTag'] === 'string' ? params['imageTag'].slice(0, 128) : null;
-  return {
+  return auditEntry({
     at,
     type: 'refusal',
     id: req.id,
     actor,
-    requestedBy: null,
     project,
     stage,
     imageTag,
-    promotion: null,
-    decision: null,
     reasons: [{ code, message }],
-    breakGlass: null,
-    approval: null,
     data: { status, error: code, method: req.method, path: pathOf(req).slice(0, 512), remoteAddress: req.socket?.remoteAddress ?? null },
-  };
+  });
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuditUnavailableError } from '../audit/log.ts';
-import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { auditEntry } from '../audit/entry.ts';
+import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { isStage } from '../stages.ts';
@@ -53,29 +53,9 @@ export function approvalRoutes(ctx: RouteContext) {
         const approvedAt = now.toISO() as string;
         const expiresAt = now.plus({ hours: ctx.config.approvals.ttlHours }).toISO() as string;
         const actor = identityOf(req);
-        try {
-          await ctx.recorder.record([
-            {
-              at: approvedAt,
-              type: 'approval.recorded',
-              id,
-              actor,
-              requestedBy: null,
-              project,
-              stage,
-              imageTag,
-              promotion: null,
-              decision: null,
-              reasons: [],
-              breakGlass: null,
-              approval: { id, notes, approvedAt, expiresAt },
-              data: { requestId: req.id },
-            },
-          ]);
-        } catch (err) {
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
-          throw err;
-        }
+        await ctx.recorder.record([
+          auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),
+        ]);
         reply.code(201);
         return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
       },

@@ -3,8 +3,6 @@ import { DateTime } from 'luxon';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hashToken } from '../auth/local-tokens.ts';
-import { AuditUnavailableError } from '../audit/log.ts';
-import { auditUnavailable } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
@@ -114,21 +112,16 @@ export function decisionRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         const input = toInput(req.body);
-        try {
-          const done = await ctx.decisions.decide(input, {
-            actor: identityOf(req),
-            requestedBy: req.body.actor,
-            freight: req.body.freight ?? null,
-            rollback: req.body.rollback ?? null,
-            requestId: req.id,
-          });
-          ctx.metrics.decisions.inc({ stage: input.stage, decision: done.outcome.decision });
-          addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
-          return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
-        } catch (err) {
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
-          throw err;
-        }
+        const done = await ctx.decisions.decide(input, {
+          actor: identityOf(req),
+          requestedBy: req.body.actor,
+          freight: req.body.freight ?? null,
+          rollback: req.body.rollback ?? null,
+          requestId: req.id,
+        });
+        ctx.metrics.decisions.inc({ stage: input.stage, decision: done.outcome.decision });
+        addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
+        return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
       },
     });
 

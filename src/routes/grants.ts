@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuditUnavailableError } from '../audit/log.ts';
-import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { auditEntry } from '../audit/entry.ts';
+import { HttpError } from '../http/errors.ts';
 import { createRateLimiter } from '../http/rate-limiter.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isGrantLive } from '../policy/grants.ts';
@@ -77,29 +77,19 @@ export function grantRoutes(ctx: RouteContext) {
         const issuedAt = now.toISO() as string;
         const expiresAt = now.plus({ minutes: ttlMinutes }).toISO() as string;
         const actor = identityOf(req);
-        try {
-          await ctx.recorder.record([
-            {
-              at: issuedAt,
-              type: 'breakglass.issued',
-              id,
-              actor,
-              requestedBy: null,
-              project,
-              stage,
-              imageTag,
-              promotion: null,
-              decision: null,
-              reasons: [],
-              breakGlass: { id, tokenHash: createHash('sha256').update(token).digest('hex'), justification, issuedAt, expiresAt, ttlMinutes },
-              approval: null,
-              data: { requestId: req.id },
-            },
-          ]);
-        } catch (err) {
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
-          throw err;
-        }
+        await ctx.recorder.record([
+          auditEntry({
+            at: issuedAt,
+            type: 'breakglass.issued',
+            id,
+            actor,
+            project,
+            stage,
+            imageTag,
+            breakGlass: { id, tokenHash: createHash('sha256').update(token).digest('hex'), justification, issuedAt, expiresAt, ttlMinutes },
+            data: { requestId: req.id },
+          }),
+        ]);
         reply.code(201);
         return { id, token, project, stage, imageTag, justification, requestedBy: actor.name, issuedAt, expiresAt, ttlMinutes, status: 'open' as const };
       },
@@ -127,26 +117,18 @@ export function grantRoutes(ctx: RouteContext) {
         ctx.reserved.add(grant.id);
         try {
           await ctx.recorder.record([
-            {
+            auditEntry({
               at: now.toISO() as string,
               type: 'breakglass.revoked',
               id: grant.id,
               actor,
-              requestedBy: null,
               project: grant.project,
               stage: grant.stage,
               imageTag: grant.imageTag,
-              promotion: null,
-              decision: null,
-              reasons: [],
               breakGlass: { id: grant.id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
-              approval: null,
               data: { requestId: req.id },
-            },
+            }),
           ]);
-        } catch (err) {
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
-          throw err;
         } finally {
           ctx.reserved.delete(grant.id);
         }

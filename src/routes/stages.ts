@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuditUnavailableError } from '../audit/log.ts';
-import { auditUnavailable } from '../http/errors.ts';
+import { auditEntry } from '../audit/entry.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
@@ -46,29 +45,17 @@ export function stageRoutes(ctx: RouteContext) {
       handler: async (req) => {
         const { stage } = req.params;
         const previous = ctx.store.read().stages[stage];
-        try {
-          await ctx.recorder.record([
-            {
-              at: ctx.clock.now().toISO() as string,
-              type: 'stage.toggled',
-              id: req.id,
-              actor: identityOf(req),
-              requestedBy: null,
-              project: ctx.config.project,
-              stage,
-              imageTag: null,
-              promotion: null,
-              decision: null,
-              reasons: [],
-              breakGlass: null,
-              approval: null,
-              data: { enabled: req.body.enabled, note: req.body.note, previous: { enabled: previous.enabled, note: previous.note } },
-            },
-          ]);
-        } catch (err) {
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
-          throw err;
-        }
+        await ctx.recorder.record([
+          auditEntry({
+            at: ctx.clock.now().toISO() as string,
+            type: 'stage.toggled',
+            id: req.id,
+            actor: identityOf(req),
+            project: ctx.config.project,
+            stage,
+            data: { enabled: req.body.enabled, note: req.body.note, previous: { enabled: previous.enabled, note: previous.note } },
+          }),
+        ]);
         return { stage, ...ctx.store.read().stages[stage] };
       },
     });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AuditUnavailableError } from '../audit/log.ts';
-import { HttpError, auditUnavailable } from '../http/errors.ts';
+import { auditEntry } from '../audit/entry.ts';
+import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
@@ -109,26 +109,19 @@ export function testResultRoutes(ctx: RouteContext) {
         const summary: TestSummary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
         try {
           await ctx.recorder.record([
-            {
+            auditEntry({
               at: recordedAt,
               type: 'testresult.recorded',
               id: req.id,
               actor,
-              requestedBy: null,
               project: ctx.config.project,
               stage: 'integration',
               imageTag,
-              promotion: null,
-              decision: null,
-              reasons: [],
-              breakGlass: null,
-              approval: null,
               data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
-            },
+            }),
           ]);
         } catch (err) {
-          await rm(join(dir, artifactName), { force: true });
-          if (err instanceof AuditUnavailableError) throw auditUnavailable();
+          await rm(join(dir, artifactName), { force: true }); // unrecorded: the artifact goes too
           throw err;
         }
         return { found: true, ...summary };
