@@ -38,7 +38,11 @@ export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gate did not start within ${opts.timeoutMs ?? 15000} ms\nstdout: ${out}\nstderr: ${err}`)), opts.timeoutMs ?? 15000);
+    const timeoutMs = opts.timeoutMs ?? 30000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a gate behind
+      reject(new Error(`gate did not start within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
+    }, timeoutMs);
     const check = () => {
       const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
       if (m?.[1]) {

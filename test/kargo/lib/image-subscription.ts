@@ -1,8 +1,7 @@
 /**
- * Structural schema of a Warehouse image subscription. The v1.11.2 Warehouse CRD stores
- * subscriptions as free-form JSON (x-kubernetes-preserve-unknown-fields); Kargo checks them
- * against its Go type `ImageSubscription` (api/v1alpha1, generated from its JSON schema). The
- * fields and limits below are those of that type.
+ * Structural schema of a Warehouse image subscription, written by us. The v1.11.2 Warehouse CRD
+ * stores subscriptions as free-form JSON (x-kubernetes-preserve-unknown-fields); Kargo checks
+ * them against its own type, whose documented fields are restated here.
  */
 export const imageSubscriptionSchema = {
   type: 'object',
