@@ -1,0 +1,598 @@
+// The operator console: polls the gate every 2 s, renders, and drives the forms.
+// Time comes from the gate (/v1/status `at` plus the time elapsed since), never the browser clock.
+
+import { ApiError, api, query, session } from './api.js';
+import { copyText, h, icon, replaceChildren } from './dom.js';
+import { ET, TAG_PATTERN, clockTime, formatDuration, stamp } from './format.js';
+import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  settings: null,
+  status: null,
+  /** the gate's clock at the last status, and performance.now() then */
+  gateAtMs: 0,
+  perfAt: 0,
+  connected: null,
+  downSince: null,
+  me: null,
+  nextSession: { at: null, session: null },
+  rendered: new Map(),
+  audit: { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null },
+  prefill: { bg: { stage: null, value: '' }, ap: { stage: null, value: '' } },
+  pollTimer: null,
+  polling: false,
+  pending: null,
+};
+
+/** The gate's clock now, in epoch milliseconds. */
+const gateNow = () => state.gateAtMs + (performance.now() - state.perfAt);
+
+/** Renders `make()` into `el` only when `key` changed since the last time (keeps focus and typed text stable). */
+function renderIf(el, key, make) {
+  if (state.rendered.get(el.id) === key) return;
+  state.rendered.set(el.id, key);
+  replaceChildren(el, make());
+  tick();
+}
+
+// ---------------------------------------------------------------- connection and polling
+
+function setConnected(ok, err) {
+  const conn = $('conn');
+  if (ok && state.connected !== true) {
+    state.connected = true;
+    state.downSince = null;
+    conn.className = 'conn conn-live';
+    replaceChildren(conn, icon('live'), h('span', {}, 'Connected: live updates every 2 s'));
+    document.body.classList.remove('offline');
+    $('banner').hidden = true;
+  } else if (!ok && state.connected !== false) {
+    state.connected = false;
+    state.downSince = Date.now();
+    conn.className = 'conn conn-down';
+    replaceChildren(conn, icon('unplug'), h('strong', {}, 'DISCONNECTED'), h('span', {}, ': the gate is unreachable; retrying'));
+    document.body.classList.add('offline');
+    const banner = $('banner');
+    replaceChildren(
+      banner,
+      icon('unplug'),
+      h('strong', {}, 'Disconnected from the gate. '),
+      `What you see is from ${clockTime(new Date(Date.now()).toISOString(), undefined, true)} (your time) and may be stale. ${err instanceof ApiError ? `(${err.message})` : ''}`,
+    );
+    banner.hidden = false;
+  }
+}
+
+async function poll() {
+  if (state.polling) return;
+  state.polling = true;
+  clearTimeout(state.pollTimer);
+  try {
+    if (!state.settings) {
+      state.settings = await api('GET', 'v1/console/settings', undefined, { auth: false });
+      applySettings();
+      await restoreSession();
+    }
+    const t0 = performance.now();
+    const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });
+    state.perfAt = (t0 + performance.now()) / 2;
+    state.gateAtMs = Date.parse(st.at);
+    state.status = st;
+    setConnected(true);
+    render();
+    if (state.me && state.audit.seenHead !== st.audit.seq) void refreshAudit();
+  } catch (err) {
+    setConnected(false, err);
+  } finally {
+    state.polling = false;
+    state.pollTimer = setTimeout(poll, state.settings?.pollMs ?? 2000);
+  }
+}
+
+/** Polls now (after a change made from this page). */
+const pollSoon = () => setTimeout(poll, 50);
+
+// ---------------------------------------------------------------- identity
+
+async function restoreSession() {
+  if (session.token() || state.settings.proxyAuth) {
+    try {
+      state.me = await api('GET', 'v1/whoami');
+    } catch (err) {
+      state.me = null;
+      if (err instanceof ApiError && err.status === 401 && session.token()) {
+        session.clear();
+        $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
+      }
+    }
+  }
+  applyIdentity();
+}
+
+function rolesText(me) {
+  const groups = me.groups.length ? me.groups.join(', ') : 'no groups';
+  const via = { 'local-token': 'local token', kubernetes: 'Kubernetes token', 'proxy-header': 'sign-in proxy' }[me.via] ?? me.via;
+  return `${me.name} (${groups}) via ${via}`;
+}
+
+function applyIdentity() {
+  const me = state.me;
+  $('signin').hidden = me !== null;
+  $('signout').hidden = me === null || me.via === 'proxy-header';
+  $('whoami').textContent = me ? `Signed in as ${rolesText(me)}` : 'Not signed in';
+  const perm = (fieldsetId, permId, resource, what, role) => {
+    const allowed = me !== null && me.can[resource] === true;
+    $(fieldsetId).disabled = !allowed;
+    const p = $(permId);
+    p.hidden = allowed;
+    p.textContent = me === null ? `Sign in to ${what}.` : `${me.name} may not ${what}: ${state.settings?.authMode === 'kubernetes' ? `RBAC permission on ${resource}` : `role “${role}”`} required.`;
+  };
+  perm('bg-fieldset', 'bg-perm', 'breakglassgrants', 'request break-glass', 'operator');
+  perm('ap-fieldset', 'ap-perm', 'approvals', 'approve releases', 'approver');
+  const canToggle = me !== null && me.can.stagetoggles === true;
+  $('tg-perm').hidden = canToggle;
+  $('tg-perm').textContent = me === null ? 'Sign in as an admin to switch stages.' : `${me.name} may not switch stages: ${state.settings?.authMode === 'kubernetes' ? 'RBAC permission on stagetoggles' : 'role “admin”'} required.`;
+  for (const fs of document.querySelectorAll('#toggles fieldset')) fs.disabled = !canToggle;
+  state.rendered.delete('grants');
+  state.audit.seenHead = null;
+  if (me) void refreshAudit();
+  else replaceChildren($('audit'), h('p', { class: 'empty' }, 'Sign in to see the audit history.'));
+  if (!me) $('au-chain').textContent = '';
+  if (state.status) render();
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const input = $('signin-token');
+  const token = input.value.trim();
+  const errEl = $('signin-error');
+  errEl.textContent = '';
+  if (!token) {
+    errEl.textContent = 'Paste a token first.';
+    input.focus();
+    return;
+  }
+  session.set(token);
+  try {
+    state.me = await api('GET', 'v1/whoami');
+    input.value = '';
+    applyIdentity();
+    $('whoami').focus();
+  } catch (err) {
+    session.clear();
+    state.me = null;
+    errEl.textContent = err instanceof ApiError && err.status === 401 ? 'The gate does not accept this token.' : `Could not sign in: ${err.message}`;
+    input.focus();
+  }
+}
+
+function signOut() {
+  session.clear();
+  state.me = null;
+  state.audit = { ...state.audit, cursor: null, stack: [], records: [], nextCursor: null };
+  hideToken();
+  applyIdentity();
+  $('signin-token').focus();
+}
+
+/** A 401 on an authenticated call: the token is no longer good. */
+function handleAuthError(err) {
+  if (err instanceof ApiError && err.status === 401 && session.token()) {
+    session.clear();
+    state.me = null;
+    $('signin-error').textContent = 'The gate no longer accepts your token; sign in again.';
+    applyIdentity();
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- rendering
+
+function applySettings() {
+  const s = state.settings;
+  $('project').textContent = s.project;
+  const opts = (sel, names) => replaceChildren(sel, names.map((n) => h('option', { value: n }, n)));
+  opts($('bg-stage'), s.breakGlass.stages);
+  opts($('ap-stage'), s.approvals.stages);
+  for (const n of s.stages) $('au-stage').append(h('option', { value: n }, n));
+  $('bg-just-min').textContent = String(s.breakGlass.justificationMin);
+  $('bg-just').maxLength = s.breakGlass.justificationMax;
+  $('bg-ttl').max = String(s.breakGlass.maxTtlMinutes);
+  $('bg-ttl').placeholder = String(s.breakGlass.defaultTtlMinutes);
+  $('bg-ttl-hint').textContent = `Default ${s.breakGlass.defaultTtlMinutes} minutes, at most ${s.breakGlass.maxTtlMinutes}.`;
+  $('ap-notes-min').textContent = String(s.approvals.notesMin);
+  $('ap-notes').maxLength = s.approvals.notesMax;
+  updateCount('bg-just', 'bg-just-count', s.breakGlass.justificationMin);
+  updateCount('ap-notes', 'ap-notes-count', s.approvals.notesMin);
+  buildToggles();
+}
+
+function updateCount(fieldId, countId, min) {
+  const n = $(fieldId).value.trim().length;
+  const el = $(countId);
+  el.textContent = n >= min ? `(${n} characters ✓)` : `(${n} of ${min} characters)`;
+  el.classList.toggle('short', n < min);
+}
+
+function render() {
+  const st = state.status;
+  const nowMs = gateNow();
+  ensureNextSession(st.market.nextOpen);
+  renderIf($('market'), JSON.stringify([st.market, state.nextSession]), () => marketView(st.market, state.nextSession.session, nowMs));
+  renderIf($('pipeline'), JSON.stringify([st.stages, st.market.open, st.market.nextClose]), () => st.stages.map((s, i) => stageView(s, i, st.market)));
+  renderIf($('waiting'), JSON.stringify(st.waiting), () =>
+    waitingView(st, {
+      breakGlass: (w) => prefillForm('bg', w.stage, w.imageTag, 'bg-just'),
+      approve: (w) => prefillForm('ap', w.stage, w.imageTag, 'ap-notes'),
+    }),
+  );
+  const canRevoke = state.me?.can.breakglassgrants === true;
+  renderIf($('grants'), JSON.stringify([st.grants, canRevoke]), () => grantsView(st.grants, canRevoke, revokeGrant));
+  renderIf($('approvals'), JSON.stringify(st.approvals), () => approvalsView(st.approvals));
+  updateToggles(st.stages);
+  autoPrefill('bg');
+  autoPrefill('ap');
+}
+
+async function ensureNextSession(nextOpen) {
+  if (state.nextSession.at === nextOpen) return;
+  state.nextSession = { at: nextOpen, session: null };
+  try {
+    const m = await api('GET', `v1/market${query({ at: nextOpen })}`, undefined, { auth: false });
+    if (state.nextSession.at === nextOpen) {
+      state.nextSession = { at: nextOpen, session: m.session };
+      if (state.status) render();
+    }
+  } catch {
+    state.nextSession = { at: null, session: null };
+  }
+}
+
+/** Keeps countdowns, elapsed times and the gate clock current (once a second). */
+function tick() {
+  if (!state.status) return;
+  const now = gateNow();
+  for (const el of document.querySelectorAll('[data-until]')) el.textContent = formatDuration(Date.parse(el.dataset.until) - now);
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = formatDuration(now - Date.parse(el.dataset.since));
+  const iso = new Date(now).toISOString();
+  $('gate-time').textContent = `gate clock ${stamp(iso)} · your time ${clockTime(iso, undefined, true)}`;
+}
+
+// ---------------------------------------------------------------- forms: shared
+
+/** Prefills a form's tag from a waiting promotion and moves focus to the text the operator must write. */
+function prefillForm(which, stage, tag, focusId) {
+  const sel = $(`${which}-stage`);
+  if ([...sel.options].some((o) => o.value === stage)) sel.value = stage;
+  $(`${which}-tag`).value = tag;
+  state.prefill[which] = { stage, value: tag };
+  $(`${which}-form`).scrollIntoView({ block: 'nearest' });
+  $(focusId).focus();
+}
+
+/** Fills the tag field from the stage's candidate unless the operator typed something else. */
+function autoPrefill(which) {
+  const stage = $(`${which}-stage`).value;
+  const input = $(`${which}-tag`);
+  const pf = state.prefill[which];
+  if (!stage || !state.status) return;
+  if (input.value !== '' && input.value !== pf.value) return;
+  if (input.value !== '' && pf.stage === stage) return;
+  const tag = candidateTag(state.status, stage);
+  input.value = tag;
+  state.prefill[which] = { stage, value: tag };
+}
+
+function fieldError(errId, inputId, message) {
+  $(errId).textContent = message;
+  const input = inputId ? $(inputId) : null;
+  for (const el of document.querySelectorAll(`[aria-invalid="true"]`)) if (el.closest('form')?.id === $(errId).closest('form')?.id) el.removeAttribute('aria-invalid');
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
+}
+
+const FIELD_INPUTS = { 'body.imageTag': 'tag', 'body.justification': 'just', 'body.ttlMinutes': 'ttl', 'body.stage': 'stage', 'body.notes': 'notes' };
+
+// ---------------------------------------------------------------- break-glass
+
+function readBreakGlass() {
+  const s = state.settings.breakGlass;
+  const stage = $('bg-stage').value;
+  const imageTag = $('bg-tag').value.trim();
+  const justification = $('bg-just').value.trim();
+  const ttlText = $('bg-ttl').value.trim();
+  if (!TAG_PATTERN.test(imageTag)) return { error: ['bg-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).'] };
+  if (justification.length < s.justificationMin) return { error: ['bg-just', `Justification: at least ${s.justificationMin} characters (now ${justification.length}).`] };
+  let ttlMinutes;
+  if (ttlText !== '') {
+    ttlMinutes = Number(ttlText);
+    if (!Number.isInteger(ttlMinutes) || ttlMinutes < 1 || ttlMinutes > s.maxTtlMinutes) return { error: ['bg-ttl', `Valid for: a whole number of minutes from 1 to ${s.maxTtlMinutes}.`] };
+  }
+  return { value: { project: state.settings.project, stage, imageTag, justification, ...(ttlMinutes ? { ttlMinutes } : {}) } };
+}
+
+function openBreakGlassDialog(ev) {
+  ev.preventDefault();
+  const r = readBreakGlass();
+  if (r.error) return fieldError('bg-error', r.error[0], r.error[1]);
+  fieldError('bg-error', null, '');
+  const v = r.value;
+  state.pending = v;
+  $('bg-c-stage').textContent = v.stage;
+  $('bg-c-tag').textContent = v.imageTag;
+  $('bg-c-just').textContent = v.justification;
+  $('bg-c-ttl').textContent = `${v.ttlMinutes ?? state.settings.breakGlass.defaultTtlMinutes} minutes`;
+  $('bg-c-expect').textContent = v.stage;
+  $('bg-c-confirm').value = '';
+  $('bg-c-error').textContent = '';
+  $('bg-c-ok').disabled = true;
+  $('bg-dialog').showModal();
+  $('bg-c-confirm').focus();
+}
+
+function closeDialog() {
+  const d = $('bg-dialog');
+  if (d.open) d.close('cancel');
+}
+
+async function confirmBreakGlass(ev) {
+  ev.preventDefault();
+  const v = state.pending;
+  if (!v || $('bg-c-confirm').value.trim() !== v.stage) return;
+  const ok = $('bg-c-ok');
+  ok.disabled = true;
+  $('bg-c-cancel').disabled = true;
+  try {
+    const grant = await api('POST', 'v1/break-glass', v);
+    state.pending = null;
+    $('bg-dialog').close('confirm');
+    $('bg-just').value = '';
+    updateCount('bg-just', 'bg-just-count', state.settings.breakGlass.justificationMin);
+    showToken(grant);
+    pollSoon();
+  } catch (err) {
+    if (handleAuthError(err)) return closeDialog();
+    $('bg-c-error').textContent = `Not granted: ${err.message}`;
+    ok.disabled = false;
+  } finally {
+    $('bg-c-cancel').disabled = false;
+  }
+}
+
+function showToken(grant) {
+  $('bg-token-what').textContent = `Grant ${grant.id} for ${grant.stage} · image tag ${grant.imageTag}, requested by ${grant.requestedBy}.`;
+  $('bg-token-value').value = grant.token;
+  replaceChildren(
+    $('bg-token-expiry'),
+    icon('clock'),
+    `Expires at ${clockTime(grant.expiresAt, ET, true)} ET (${clockTime(grant.expiresAt, undefined, true)} your time), in `,
+    h('strong', { dataset: { until: grant.expiresAt } }, ''),
+    '.',
+  );
+  const box = $('bg-token');
+  box.hidden = false;
+  tick();
+  box.focus();
+}
+
+function hideToken() {
+  $('bg-token-value').value = '';
+  $('bg-token-what').textContent = '';
+  replaceChildren($('bg-token-expiry'));
+  $('bg-token').hidden = true;
+}
+
+async function revokeGrant(g) {
+  $('bg-error').textContent = '';
+  try {
+    await api('DELETE', `v1/break-glass/${encodeURIComponent(g.id)}`);
+    $('bg-error').textContent = '';
+    pollSoon();
+  } catch (err) {
+    if (!handleAuthError(err)) $('bg-error').textContent = `Could not revoke ${g.id}: ${err.message}`;
+  }
+}
+
+// ---------------------------------------------------------------- approvals
+
+async function approve(ev) {
+  ev.preventDefault();
+  const s = state.settings.approvals;
+  const stage = $('ap-stage').value;
+  const imageTag = $('ap-tag').value.trim();
+  const notes = $('ap-notes').value.trim();
+  $('ap-done').textContent = '';
+  if (!TAG_PATTERN.test(imageTag)) return fieldError('ap-error', 'ap-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).');
+  if (notes.length < s.notesMin) return fieldError('ap-error', 'ap-notes', `Notes: required, at least ${s.notesMin} characters (now ${notes.length}).`);
+  fieldError('ap-error', null, '');
+  $('ap-submit').disabled = true;
+  try {
+    const a = await api('POST', 'v1/approvals', { project: state.settings.project, stage, imageTag, notes });
+    $('ap-notes').value = '';
+    updateCount('ap-notes', 'ap-notes-count', s.notesMin);
+    $('ap-done').textContent = `Approved ${a.imageTag} for ${a.stage} as ${a.approvedBy}; valid until ${stamp(a.expiresAt)}.`;
+    pollSoon();
+  } catch (err) {
+    if (!handleAuthError(err)) fieldError('ap-error', err.field ? `ap-${FIELD_INPUTS[err.field] ?? ''}` : null, `Not approved: ${err.message}`);
+  } finally {
+    $('ap-submit').disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- stage toggles
+
+function buildToggles() {
+  const canToggle = state.me?.can.stagetoggles === true;
+  const rows = state.settings.stages.map((name) => {
+    const form = h(
+      'form',
+      { class: 'toggle', id: `tg-${name}`, dataset: { stage: name }, novalidate: true },
+      h(
+        'fieldset',
+        { disabled: !canToggle },
+        h('legend', {}, name),
+        h('p', { class: 'toggle-state', id: `tg-${name}-state`, role: 'status' }, '…'),
+        h('div', { class: 'field' }, h('label', { for: `tg-${name}-note`, id: `tg-${name}-label` }, `Note for switching ${name}`), h('input', { id: `tg-${name}-note`, autocomplete: 'off', maxlength: String(state.settings.toggles.noteMax) })),
+        h('button', { type: 'submit', id: `tg-${name}-btn` }, `Turn ${name} off`),
+        h('p', { class: 'error', id: `tg-${name}-error`, role: 'alert' }),
+      ),
+    );
+    form.addEventListener('submit', (ev) => toggleStage(ev, name));
+    return form;
+  });
+  replaceChildren($('toggles'), rows);
+}
+
+function updateToggles(stages) {
+  for (const s of stages) {
+    const stateEl = $(`tg-${s.name}-state`);
+    if (!stateEl) continue;
+    const text = s.enabled ? 'ENABLED' : 'DISABLED';
+    const detail = s.changedAt ? ` — last changed by ${s.changedBy ?? '?'} ${stamp(s.changedAt)}${s.note ? `: “${s.note}”` : ''}` : '';
+    const key = `${text}${detail}`;
+    if (stateEl.dataset.key !== key) {
+      stateEl.dataset.key = key;
+      replaceChildren(stateEl, icon(s.enabled ? 'check' : 'pause'), h('strong', {}, text), detail);
+      stateEl.closest('form').classList.toggle('is-disabled', !s.enabled);
+      $(`tg-${s.name}-btn`).textContent = s.enabled ? `Turn ${s.name} off` : `Turn ${s.name} on`;
+      $(`tg-${s.name}-btn`).dataset.enable = String(!s.enabled);
+      $(`tg-${s.name}-label`).textContent = `Note for turning ${s.name} ${s.enabled ? 'off' : 'on'}`;
+    }
+  }
+}
+
+async function toggleStage(ev, name) {
+  ev.preventDefault();
+  const note = $(`tg-${name}-note`).value.trim();
+  const min = state.settings.toggles.noteMin;
+  const errId = `tg-${name}-error`;
+  if (note.length < min) return fieldError(errId, `tg-${name}-note`, `Note: say why, at least ${min} characters.`);
+  fieldError(errId, null, '');
+  const enabled = $(`tg-${name}-btn`).dataset.enable === 'true';
+  try {
+    await api('PUT', `v1/stages/${encodeURIComponent(name)}`, { enabled, note });
+    $(`tg-${name}-note`).value = '';
+    pollSoon();
+  } catch (err) {
+    if (!handleAuthError(err)) fieldError(errId, `tg-${name}-note`, `Not changed: ${err.message}`);
+  }
+}
+
+// ---------------------------------------------------------------- audit history
+
+function auditFilters() {
+  return { stage: $('au-stage').value, type: $('au-type').value, limit: $('au-limit').value };
+}
+
+async function refreshAudit() {
+  if (!state.me) return;
+  // a change (filter, page, new records) while a load runs: load again when it ends
+  if (state.audit.loading) {
+    state.audit.again = true;
+    return;
+  }
+  state.audit.loading = true;
+  state.audit.again = false;
+  const a = state.audit;
+  const headAtStart = state.status?.audit.seq ?? null;
+  try {
+    const filters = auditFilters();
+    const page = await api('GET', `v1/audit${query({ ...filters, cursor: a.cursor ?? undefined })}`);
+    if (!state.me) return;
+    a.records = page.records;
+    a.nextCursor = page.nextCursor;
+    a.seenHead = a.cursor === null ? page.head.seq : headAtStart;
+    renderIf($('audit'), JSON.stringify([filters, a.cursor, page.records.map((r) => r.hash)]), () => auditTable(page.records));
+    $('au-newer').disabled = a.cursor === null;
+    $('au-newest').disabled = a.cursor === null;
+    $('au-older').disabled = page.nextCursor === null;
+    $('au-page').textContent = page.records.length ? `Records ${page.records.at(-1).seq}–${page.records[0].seq} of ${page.head.seq}` : '';
+    await verifyChain(filters, page.records);
+  } catch (err) {
+    if (!handleAuthError(err)) $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
+  } finally {
+    a.loading = false;
+    if (a.again) void refreshAudit();
+  }
+}
+
+async function verifyChain(filters, records) {
+  clearTimeout(state.audit.verifyTimer);
+  // pin the page: the same records even if new ones arrive meanwhile
+  const cursor = state.audit.cursor ?? (records.length ? records[0].seq + 1 : undefined);
+  const v = await api('GET', `v1/audit/verify${query({ ...filters, cursor })}`);
+  replaceChildren($('au-chain'), chainView(v));
+  // a full walk was started or is running: look again shortly
+  if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records).catch(() => {}), 3000);
+}
+
+function auditGo(where) {
+  const a = state.audit;
+  if (where === 'newest') {
+    a.cursor = null;
+    a.stack = [];
+  } else if (where === 'older' && a.nextCursor !== null) {
+    a.stack.push(a.cursor);
+    a.cursor = a.nextCursor;
+  } else if (where === 'newer' && a.cursor !== null) {
+    a.cursor = a.stack.pop() ?? null;
+  }
+  void refreshAudit();
+}
+
+// ---------------------------------------------------------------- wiring
+
+function wire() {
+  $('signin-form').addEventListener('submit', signIn);
+  $('signout').addEventListener('click', signOut);
+  $('bg-form').addEventListener('submit', openBreakGlassDialog);
+  $('ap-form').addEventListener('submit', approve);
+  $('au-filters').addEventListener('submit', (ev) => ev.preventDefault());
+  $('bg-stage').addEventListener('change', () => autoPrefill('bg'));
+  $('ap-stage').addEventListener('change', () => autoPrefill('ap'));
+  $('bg-just').addEventListener('input', () => updateCount('bg-just', 'bg-just-count', state.settings?.breakGlass.justificationMin ?? 0));
+  $('ap-notes').addEventListener('input', () => updateCount('ap-notes', 'ap-notes-count', state.settings?.approvals.notesMin ?? 0));
+  $('bg-c-confirm').addEventListener('input', () => {
+    $('bg-c-ok').disabled = !state.pending || $('bg-c-confirm').value.trim() !== state.pending.stage;
+  });
+  $('bg-dialog-form').addEventListener('submit', confirmBreakGlass);
+  $('bg-c-cancel').addEventListener('click', closeDialog);
+  $('bg-dialog').addEventListener('close', () => {
+    if ($('bg-dialog').returnValue !== 'confirm') state.pending = null;
+    if ($('bg-token').hidden) $('bg-submit').focus();
+  });
+  $('bg-token-copy').addEventListener('click', async () => {
+    const ok = await copyText($('bg-token-value').value);
+    $('bg-token-copy').textContent = ok ? 'Copied' : 'Copy failed: select and copy by hand';
+    setTimeout(() => ($('bg-token-copy').textContent = 'Copy token'), 2000);
+  });
+  $('bg-token-done').addEventListener('click', () => {
+    hideToken();
+    $('bg-submit').focus();
+  });
+  for (const id of ['au-stage', 'au-type', 'au-limit']) $(id).addEventListener('change', () => auditGo('newest'));
+  $('au-newest').addEventListener('click', () => auditGo('newest'));
+  $('au-newer').addEventListener('click', () => auditGo('newer'));
+  $('au-older').addEventListener('click', () => auditGo('older'));
+  // copy buttons anywhere (image tags)
+  document.addEventListener('click', async (ev) => {
+    const btn = ev.target instanceof Element ? ev.target.closest('button[data-copy]') : null;
+    if (!btn) return;
+    const ok = await copyText(btn.dataset.copy);
+    const label = btn.querySelector('.copy-label');
+    if (label) {
+      label.textContent = ok ? 'Copied' : 'Copy failed';
+      setTimeout(() => (label.textContent = 'Copy'), 1500);
+    }
+  });
+}
+
+wire();
+replaceChildren($('audit'), h('p', { class: 'empty' }, 'Sign in to see the audit history.'));
+setInterval(tick, 1000);
+void poll();

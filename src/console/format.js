@@ -1,0 +1,142 @@
+// Pure helpers of the console: no DOM, no fetch. Loaded by the page and by the unit tests.
+
+export const ET = 'America/New_York';
+
+/**
+ * "2d 3h 04m", "5h 59m 59s", "4m 05s", "12s": a duration in milliseconds (negative counts as 0).
+ * Seconds are shown below a day.
+ */
+export function formatDuration(ms) {
+  let s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const p = (n) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d ${h}h ${p(m)}m`;
+  if (h > 0) return `${h}h ${p(m)}m ${p(s)}s`;
+  if (m > 0) return `${m}m ${p(s)}s`;
+  return `${s}s`;
+}
+
+/** The short form of an image tag: the first 7 characters of a Git SHA, other tags as they are (long ones cut). */
+export function shortTag(tag) {
+  if (typeof tag !== 'string') return '';
+  if (/^[0-9a-f]{12,64}$/i.test(tag)) return tag.slice(0, 7);
+  return tag.length > 24 ? `${tag.slice(0, 23)}…` : tag;
+}
+
+const fmtCache = new Map();
+function fmt(timeZone, opts) {
+  const key = `${timeZone ?? ''}|${JSON.stringify(opts)}`;
+  let f = fmtCache.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { ...opts, ...(timeZone ? { timeZone } : {}), hourCycle: 'h23' });
+    fmtCache.set(key, f);
+  }
+  return f;
+}
+
+/** "14:05" (or "14:05:09" with seconds) of an instant in a time zone (the viewer's when tz is undefined). */
+export function clockTime(iso, tz, seconds = false) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  return fmt(tz, { hour: '2-digit', minute: '2-digit', ...(seconds ? { second: '2-digit' } : {}) }).format(t);
+}
+
+/** "Wed 25 Nov 2026" of an instant in a time zone. */
+export function dayLabel(iso, tz) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  return fmt(tz, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(t);
+}
+
+/** "Wed 25 Nov 2026 14:05:09 ET": an instant for the audit table and lists. */
+export function stamp(iso, tz = ET) {
+  if (!iso) return '';
+  const label = tz === ET ? 'ET' : '';
+  return `${dayLabel(iso, tz)} ${clockTime(iso, tz, true)}${label ? ` ${label}` : ''}`;
+}
+
+/** "Wed, 25 Nov 2026 15:30–22:00" in the viewer's zone, naming both days when the session crosses midnight there. */
+export function localRange(openIso, closeIso) {
+  const d1 = dayLabel(openIso);
+  const d2 = dayLabel(closeIso);
+  return d1 === d2 ? `${d1} ${clockTime(openIso)}–${clockTime(closeIso)}` : `${d1} ${clockTime(openIso)} – ${d2} ${clockTime(closeIso)}`;
+}
+
+/** The viewer's time zone name (e.g. Europe/Berlin). */
+export function localZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
+}
+
+/** Human words for GET /v1/market's reason (and the holiday or closure name when there is one). */
+export function marketReasonText(market) {
+  const close = market.session ? clockTime(market.session.close, ET) : null;
+  switch (market.reason) {
+    case 'open':
+      return market.session?.earlyClose ? `Regular session open; early close today at ${close} ET` : `Regular session open until ${close} ET`;
+    case 'pre_open':
+      return `Before the opening bell${market.session ? ` (opens ${clockTime(market.session.open, ET)} ET)` : ''}`;
+    case 'after_close':
+      return 'After the close (outside regular trading hours)';
+    case 'early_close':
+      return `Early close: the session ended at ${close ?? '13:00'} ET${market.holiday ? ` (${market.holiday})` : ''}`;
+    case 'weekend':
+      return 'Weekend: the exchange is closed';
+    case 'holiday':
+      return `Holiday: ${market.holiday ?? 'exchange holiday'}`;
+    case 'closure':
+      return `Exchange closed: ${market.holiday ?? 'special closure'}`;
+    default:
+      return String(market.reason);
+  }
+}
+
+/** Milliseconds from `nowMs` to the next market change, and what it is ("close" or "open"). */
+export function nextChange(market, nowMs) {
+  const target = market.open ? market.nextClose : market.nextOpen;
+  return { what: market.open ? 'close' : 'open', at: target, ms: Date.parse(target) - nowMs };
+}
+
+/**
+ * The image tag to prefill for a stage: the newest promotion waiting there, else the stage's
+ * candidate (the tag of the stage before it), else the tag of the stage's last decision.
+ */
+export function candidateTag(status, stage) {
+  const waiting = (status.waiting ?? []).filter((w) => w.stage === stage);
+  if (waiting.length > 0) return waiting[waiting.length - 1].imageTag;
+  const names = status.stages.map((s) => s.name);
+  const i = names.indexOf(stage);
+  const before = i > 0 ? status.stages[i - 1] : null;
+  if (before?.deployed?.imageTag) return before.deployed.imageTag;
+  const own = status.stages[i];
+  return own?.lastDecision?.imageTag ?? '';
+}
+
+/** What the market means for a stage right now: 'blocked', 'open', 'disabled' or null (no market policy). */
+export function marketGate(stage, market) {
+  if (!stage.policy.marketHours) return null;
+  if (!stage.enabled) return 'disabled';
+  return market.open ? 'blocked' : 'open';
+}
+
+/** An OCI tag as the API accepts it. */
+export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** The audit record's fields in a fixed order, then any others; each value as display text. */
+export function recordFields(record) {
+  const order = ['seq', 'at', 'type', 'id', 'actor', 'requestedBy', 'project', 'stage', 'imageTag', 'promotion', 'decision', 'reasons', 'breakGlass', 'approval', 'data', 'v', 'prev', 'hash'];
+  const keys = [...order.filter((k) => k in record), ...Object.keys(record).filter((k) => !order.includes(k)).sort()];
+  return keys.map((k) => [k, displayValue(record[k])]);
+}
+
+/** A JSON value as one line of text: strings as they are, null as "—", the rest as JSON. */
+export function displayValue(v) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}

@@ -1,0 +1,310 @@
+// Views: functions from gate data to DOM nodes. No fetching and no state of their own.
+// Times are rendered with data-until / data-since attributes that the clock tick keeps current.
+
+import { h, icon } from './dom.js';
+import { ET, candidateTag, clockTime, dayLabel, displayValue, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
+
+/** A countdown to `iso` (kept current by the tick). */
+export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
+/** Time elapsed since `iso` (kept current by the tick). */
+export const since = (iso) => h('span', { class: 'elapsed', dataset: { since: iso } }, '');
+
+/** An image tag: the short form, the full one on hover and in the copy button's label. */
+export function tagView(tag, key) {
+  if (!tag) return h('span', { class: 'muted' }, 'none');
+  return h(
+    'span',
+    { class: 'tag' },
+    h('code', { class: 'sha', title: tag }, shortTag(tag)),
+    ' ',
+    h('button', { type: 'button', class: 'copy small', 'data-copy': tag, 'data-key': key ?? null, 'aria-label': `Copy image tag ${tag}`, title: `Copy ${tag}` }, icon('copy'), h('span', { class: 'copy-label' }, 'Copy')),
+  );
+}
+
+/** A decision word with an icon: ALLOW, WAIT, DENY. */
+export function decisionBadge(decision) {
+  const ic = decision === 'allow' ? 'check' : decision === 'wait' ? 'clock' : 'blocked';
+  return h('span', { class: `badge d-${decision}` }, icon(ic), decision.toUpperCase());
+}
+
+function reasonList(reasons) {
+  if (!reasons || reasons.length === 0) return null;
+  return h(
+    'ul',
+    { class: 'reasons' },
+    reasons.map((r) => h('li', {}, h('code', { class: 'code' }, r.code), r.effect ? ` (${r.effect}) ` : ' ', r.message)),
+  );
+}
+
+/** Open/closed with the why, the live countdown, and this and the next session in ET and local time. */
+export function marketView(market, nextSession, nowMs) {
+  const change = nextChange(market, nowMs);
+  const zone = localZone();
+  const sessionBlock = (title, s) =>
+    s
+      ? h(
+          'div',
+          { class: 'session' },
+          h('h3', {}, title),
+          h(
+            'dl',
+            {},
+            h('dt', {}, 'Date'),
+            h('dd', {}, dayLabel(s.open, ET), s.earlyClose ? ' (early close)' : ''),
+            h('dt', {}, 'New York (ET)'),
+            h('dd', {}, `${clockTime(s.open, ET)}–${clockTime(s.close, ET)}`),
+            h('dt', {}, `Your time (${zone})`),
+            h('dd', {}, localRange(s.open, s.close)),
+          ),
+        )
+      : null;
+  return [
+    h(
+      'p',
+      { class: `market-state ${market.open ? 'is-open' : 'is-closed'}`, id: 'market-state' },
+      icon(market.open ? 'live' : 'pause'),
+      market.open ? 'Market OPEN' : 'Market CLOSED',
+    ),
+    h('p', { id: 'market-reason' }, marketReasonText(market)),
+    h(
+      'p',
+      { class: 'countdown-line', id: 'market-countdown' },
+      market.open ? 'Closes in ' : 'Opens in ',
+      h('strong', {}, until(change.at)),
+      ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} (${clockTime(change.at)} your time)`,
+    ),
+    market.open ? h('p', { class: 'hint' }, 'While the market is open, paper and live promotions are held unless a break-glass grant covers them.') : null,
+    market.open ? sessionBlock('This session', market.session) : null,
+    sessionBlock('Next session', nextSession),
+  ];
+}
+
+/** One stage of the pipeline row. */
+export function stageView(stage, index, market) {
+  const gate = marketGate(stage, market);
+  const last = stage.lastDecision;
+  const p = stage.policy;
+  const rules = [p.requireIntegrationTests ? 'integration tests required' : null, p.marketHours ? `market hours: ${p.marketHours}` : null, p.requireApproval ? 'approval required' : null].filter(Boolean);
+  return h(
+    'li',
+    { class: `stage ${stage.enabled ? 'is-enabled' : 'is-disabled'} ${gate ? `gate-${gate}` : ''}`, id: `stage-${stage.name}`, 'aria-labelledby': `stage-${stage.name}-h` },
+    h('h3', { id: `stage-${stage.name}-h` }, h('span', { class: 'step' }, `${index + 1}`), stage.name),
+    h(
+      'p',
+      { class: `badge ${stage.enabled ? 'on' : 'off'}`, 'data-field': 'enabled' },
+      icon(stage.enabled ? 'check' : 'pause'),
+      stage.enabled ? 'ENABLED' : 'DISABLED',
+    ),
+    !stage.enabled && stage.note ? h('p', { class: 'note' }, `Off: “${stage.note}”${stage.changedBy ? ` — ${stage.changedBy}` : ''}${stage.changedAt ? `, ${stamp(stage.changedAt)}` : ''}`) : null,
+    gate === 'blocked'
+      ? h(
+          'p',
+          { class: 'gate blocked', 'data-field': 'market-gate' },
+          icon('blocked'),
+          h('strong', {}, 'BLOCKED'),
+          ` for `,
+          until(market.nextClose),
+          ` — until the ${clockTime(market.nextClose, ET)} ET close (promotions ${p.marketHours === 'deny' ? 'are denied' : 'wait'})`,
+        )
+      : gate === 'open'
+        ? h('p', { class: 'gate open', 'data-field': 'market-gate' }, icon('check'), h('strong', {}, 'OPEN'), ' — market closed')
+        : gate === 'disabled'
+          ? h('p', { class: 'gate passed', 'data-field': 'market-gate' }, icon('pause'), h('strong', {}, 'PASSED THROUGH'), ' — stage disabled')
+          : null,
+    rules.length ? h('p', { class: 'policy' }, rules.join(' · ')) : h('p', { class: 'policy' }, 'no gate policy'),
+    h(
+      'div',
+      { class: 'deployed', 'data-field': 'deployed' },
+      h('span', { class: 'label' }, 'Deployed: '),
+      tagView(stage.deployed?.imageTag ?? null, `copy-deployed-${stage.name}`),
+      stage.deployed?.at ? h('span', { class: 'muted' }, ` since ${stamp(stage.deployed.at)}`) : null,
+    ),
+    h(
+      'div',
+      { class: 'last', 'data-field': 'last-decision' },
+      h('span', { class: 'label' }, 'Last decision: '),
+      last
+        ? [
+            decisionBadge(last.decision),
+            last.skip ? ' (skipped: stage off) ' : ' ',
+            h('code', { class: 'sha', title: last.imageTag }, shortTag(last.imageTag)),
+            h('span', { class: 'muted' }, ` ${stamp(last.at)}${last.promotion ? ` · ${last.promotion}` : ''}`),
+            reasonList(last.reasons),
+          ]
+        : h('span', { class: 'muted' }, 'none yet'),
+    ),
+  );
+}
+
+/** The promotions the gate holds with `wait`, each with actions that prefill a form. */
+export function waitingView(status, actions) {
+  if (status.waiting.length === 0) return [h('p', { class: 'empty' }, icon('check'), 'Nothing is waiting.')];
+  return [
+    h(
+      'ul',
+      { class: 'waiting-list' },
+      status.waiting.map((w) => {
+        const codes = w.reasons.map((r) => r.code);
+        return h(
+          'li',
+          { class: 'waiting-item', dataset: { stage: w.stage, promotion: w.promotion } },
+          h('p', {}, h('strong', {}, w.stage), ' · ', tagView(w.imageTag, `copy-wait-${w.promotion}`), ' · promotion ', h('code', {}, w.promotion)),
+          h('p', {}, icon('clock'), 'Waiting for ', h('strong', {}, since(w.since)), ` (since ${stamp(w.since)}; last checked ${clockTime(w.lastSeen, ET, true)} ET)`),
+          reasonList(w.reasons),
+          h(
+            'p',
+            { class: 'actions' },
+            codes.includes('market_open')
+              ? h('button', { type: 'button', 'data-key': `bg-${w.promotion}`, on: { click: () => actions.breakGlass(w) } }, `Break-glass for ${w.stage}…`)
+              : null,
+            codes.includes('awaiting_approval')
+              ? h('button', { type: 'button', 'data-key': `ap-${w.promotion}`, on: { click: () => actions.approve(w) } }, `Approve for ${w.stage}…`)
+              : null,
+          ),
+        );
+      }),
+    ),
+  ];
+}
+
+/** Open break-glass grants with a revoke button. */
+export function grantsView(grants, canRevoke, onRevoke) {
+  if (grants.length === 0) return [h('p', { class: 'empty' }, 'No open grants.')];
+  return [
+    h(
+      'ul',
+      { class: 'grant-list' },
+      grants.map((g) =>
+        h(
+          'li',
+          { class: 'grant', dataset: { id: g.id } },
+          h('p', {}, icon('key'), h('strong', {}, g.stage), ' · ', tagView(g.imageTag, `copy-grant-${g.id}`), ` · by ${g.requestedBy}`),
+          h('p', {}, `Issued ${stamp(g.issuedAt)}; expires ${clockTime(g.expiresAt, ET, true)} ET (in `, until(g.expiresAt), ')'),
+          h('p', { class: 'prewrap' }, 'Justification: ', g.justification),
+          h(
+            'button',
+            { type: 'button', class: 'danger', 'data-key': `revoke-${g.id}`, disabled: !canRevoke, on: { click: () => onRevoke(g) } },
+            `Revoke grant for ${g.stage}`,
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** Pending (unused, unexpired) approvals. */
+export function approvalsView(approvals) {
+  if (approvals.length === 0) return [h('p', { class: 'empty' }, 'No pending approvals.')];
+  return [
+    h(
+      'ul',
+      { class: 'approval-list' },
+      approvals.map((a) =>
+        h(
+          'li',
+          { class: 'approval', dataset: { id: a.id } },
+          h('p', {}, icon('check'), h('strong', {}, a.stage), ' · ', tagView(a.imageTag, `copy-ap-${a.id}`), ` · approved by ${a.approvedBy}`),
+          h('p', {}, `At ${stamp(a.approvedAt)}; expires in `, until(a.expiresAt)),
+          h('p', { class: 'prewrap' }, 'Notes: ', a.notes),
+        ),
+      ),
+    ),
+  ];
+}
+
+function detailsOf(r) {
+  const out = [];
+  if (r.promotion) out.push(h('p', {}, 'Promotion: ', h('code', {}, r.promotion)));
+  if (r.requestedBy) out.push(h('p', {}, `Requested by (caller's claim): ${r.requestedBy}`));
+  const rl = reasonList(r.reasons);
+  if (rl) out.push(rl);
+  if (r.breakGlass) {
+    const bg = r.breakGlass;
+    if (bg.justification) out.push(h('p', { class: 'prewrap' }, h('strong', {}, 'Break-glass justification: '), String(bg.justification)));
+    const more = [bg.id ? `grant ${bg.id}` : null, bg.requestedBy ? `requested by ${bg.requestedBy}` : null, bg.expiresAt ? `expires ${stamp(String(bg.expiresAt))}` : null].filter(Boolean);
+    if (more.length) out.push(h('p', {}, more.join(' · ')));
+  }
+  if (r.approval) {
+    const ap = r.approval;
+    if (ap.notes) out.push(h('p', { class: 'prewrap' }, h('strong', {}, 'Approval notes: '), String(ap.notes)));
+    if (ap.approvedBy) out.push(h('p', {}, `approved by ${ap.approvedBy}`));
+  }
+  const d = r.data ?? {};
+  if (r.type === 'stage.toggled') out.push(h('p', { class: 'prewrap' }, h('strong', {}, d.enabled ? 'Turned on: ' : 'Turned off: '), `“${d.note ?? ''}”`));
+  if (r.type === 'refusal') out.push(h('p', {}, h('strong', {}, `Refused with HTTP ${d.status ?? '?'}`), d.method ? ` (${d.method} ${d.path ?? ''})` : ''));
+  if (r.type === 'testresult.recorded' && d.summary) out.push(h('p', {}, `Tests ${d.summary.passed ? 'passed' : 'failed'} (exit code ${d.summary.exitCode ?? '?'})`));
+  out.push(
+    h(
+      'details',
+      { class: 'all-fields' },
+      h('summary', {}, 'All fields'),
+      h('dl', {}, recordFields(r).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    ),
+  );
+  return out;
+}
+
+/** The audit table (it stacks into cards on narrow screens). */
+export function auditTable(records) {
+  if (records.length === 0) return [h('p', { class: 'empty' }, 'No records match.')];
+  const cols = ['Seq', 'When (ET)', 'Type', 'Who', 'Stage', 'Image tag', 'Decision', 'Details'];
+  return [
+    h(
+      'table',
+      { class: 'audit-table' },
+      h('caption', { class: 'sr-only' }, 'Audit records, newest first'),
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        records.map((r) =>
+          h(
+            'tr',
+            { dataset: { seq: String(r.seq), type: r.type } },
+            h('td', { 'data-label': 'Seq' }, String(r.seq)),
+            h('td', { 'data-label': 'When (ET)' }, stamp(r.at)),
+            h('td', { 'data-label': 'Type' }, r.type),
+            h('td', { 'data-label': 'Who', class: 'actor' }, h('strong', {}, r.actor?.name ?? '—'), h('span', { class: 'muted' }, ` via ${r.actor?.via ?? '?'}${r.actor?.groups?.length ? ` (${r.actor.groups.join(', ')})` : ''}`)),
+            h('td', { 'data-label': 'Stage' }, r.stage ?? '—'),
+            h('td', { 'data-label': 'Image tag' }, r.imageTag ? h('code', { class: 'sha', title: r.imageTag }, shortTag(r.imageTag)) : '—'),
+            h('td', { 'data-label': 'Decision' }, r.decision ? decisionBadge(r.decision) : '—'),
+            h('td', { 'data-label': 'Details', class: 'details' }, detailsOf(r)),
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+/** The chain-verification line for the page shown and the last full walk. */
+export function chainView(v) {
+  const p = v.page;
+  const pagePart =
+    p.scope === 'empty'
+      ? h('span', {}, 'No records on this page to verify.')
+      : p.ok
+        ? h(
+            'span',
+            { class: 'chain-ok' },
+            icon('check'),
+            h('strong', {}, 'Chain verified'),
+            p.scope === 'range'
+              ? ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
+              : ` hashes of records ${p.from}–${p.to} recomputed; ${p.unlinked} not linked here (filtered page; see the full check).`,
+          )
+        : h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain BROKEN'), ` at seq ${p.firstBroken?.seq ?? '?'}: ${p.firstBroken?.reason ?? ''}`);
+  const fv = v.full;
+  const fullPart =
+    fv.status === 'ok'
+      ? h('span', { class: 'chain-ok' }, ` Full log: verified through seq ${fv.throughSeq} (${fv.message ?? ''}) at ${fv.finishedAt ? stamp(fv.finishedAt) : '?'}.`)
+      : fv.status === 'broken'
+        ? h('span', { class: 'chain-bad' }, icon('warning'), ` Full log BROKEN at seq ${fv.firstBroken?.seq ?? '?'}: ${fv.firstBroken?.reason ?? ''}${fv.firstBroken?.file ? ` (${fv.firstBroken.file} line ${fv.firstBroken.line})` : ''}.`)
+        : fv.status === 'running'
+          ? h('span', {}, ' Full log: verification running…')
+          : fv.status === 'error'
+            ? h('span', { class: 'chain-bad' }, icon('warning'), ` Full log could not be verified: ${fv.message ?? ''}`)
+            : h('span', {}, ' Full log: not verified yet.');
+  return [pagePart, fullPart, h('span', { class: 'muted' }, ` (full walk at most every ${fv.intervalMinutes} min)`)];
+}
+
+export { candidateTag, displayValue };

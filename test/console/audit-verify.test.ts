@@ -1,0 +1,143 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import type { AuditLog } from '../../src/audit/log.ts';
+import { fixedClock } from '../../src/policy/clock.ts';
+import { MAX_PAGE_SPAN, createFullVerifier, verifyPage } from '../../src/routes/audit-verify.ts';
+import { entry } from '../audit/helpers.ts';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+const clock = fixedClock('2026-11-25T15:00:00Z');
+
+async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-verify-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function memoryLogWith(n: number) {
+  const log = createMemoryAuditLog();
+  for (let i = 1; i <= n; i += 500) await log.append(Array.from({ length: Math.min(500, n - i + 1) }, (_, k) => entry(i + k)));
+  return log;
+}
+
+t.test('GET /v1/audit/verify: the page chain and the full walk, authenticated', async (t) => {
+  const g = await buildTestApp(t);
+  await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
+  for (let i = 0; i < 6; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: `p-${i}` }) });
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'maintenance' } });
+  t.equal((await g.as(null, { url: '/v1/audit/verify' })).statusCode, 401, 'anonymous: 401 (itself an audited refusal)');
+  const head = g.audit.head().seq;
+  const cases: { name: string; url: string; from: number; to: number; checked: number }[] = [
+    { name: 'newest page', url: '/v1/audit/verify?limit=3', from: head - 2, to: head, checked: 4 },
+    { name: 'pinned older page', url: `/v1/audit/verify?limit=2&cursor=${head - 2}`, from: head - 4, to: head - 3, checked: 3 },
+    { name: 'the page holding seq 1 links it to the genesis hash', url: `/v1/audit/verify?limit=2&cursor=3`, from: 1, to: 2, checked: 2 },
+    { name: 'a filtered page is checked over its whole stretch', url: '/v1/audit/verify?type=testresult.recorded', from: 1, to: 1, checked: 1 },
+    { name: 'filtered: decisions', url: '/v1/audit/verify?type=decision&limit=500', from: 2, to: head - 2, checked: head - 2 },
+  ];
+  for (const c of cases) {
+    const res = await g.as('operator', { url: c.url });
+    t.equal(res.statusCode, 200, c.name);
+    t.match(res.json().page, { scope: 'range', ok: true, from: c.from, to: c.to, checked: c.checked, unlinked: 0, firstBroken: null }, c.name);
+  }
+  const empty = (await g.as('operator', { url: '/v1/audit/verify?stage=nowhere' })).json();
+  t.match(empty.page, { scope: 'empty', ok: true, checked: 0 });
+  t.equal((await g.as('operator', { url: '/v1/audit/verify?limit=0' })).statusCode, 400, 'the same query validation as /v1/audit');
+
+  // the full walk runs in the background; the in-memory log of these tests is checked as held
+  let full = (await g.as('operator', { url: '/v1/audit/verify' })).json().full;
+  for (let i = 0; i < 50 && (full.status === 'running' || full.status === 'never'); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    full = (await g.as('operator', { url: '/v1/audit/verify' })).json().full;
+  }
+  t.match(full, { status: 'ok', source: 'memory', count: head, throughSeq: head, firstBroken: null, intervalMinutes: 10 });
+  t.match(full.startedAt, /^2026-11-25T15:00:00/, 'stamped with the gate clock');
+});
+
+t.test('a tampered record is found by the page check, with its seq', async (t) => {
+  const g = await buildTestApp(t);
+  for (let i = 0; i < 5; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: `b-${i}` }) });
+  const victim = g.audit.records()[2]!;
+  (victim.actor as { name: string }).name = 'mallory';
+  const res = (await g.as('operator', { url: '/v1/audit/verify?limit=5' })).json();
+  t.match(res.page, { ok: false, firstBroken: { seq: 3, reason: 'hash does not match the record content' } });
+  const other = (await g.as('operator', { url: '/v1/audit/verify?limit=1' })).json();
+  t.match(other.page, { ok: true, from: 5, to: 5 }, 'a page whose stretch does not reach it still verifies');
+});
+
+t.test('pages spanning more than MAX_PAGE_SPAN seqs: each hash, and neighbours only', async (t) => {
+  const log = await memoryLogWith(MAX_PAGE_SPAN + 100);
+  const all = log.records();
+  const last = all.at(-1)!;
+  const page = [last, all[MAX_PAGE_SPAN + 98]!, all[1]!, all[0]!];
+  const r = await verifyPage(log, page);
+  t.match(r, { scope: 'records', ok: true, from: 1, to: last.seq, checked: 4, unlinked: 1 }, 'seq 1 links to genesis, seq 2 to seq 1, the newest to its neighbour; one record unlinked');
+  const tampered = { ...all[1]!, imageTag: 'evil' };
+  t.match(await verifyPage(log, [last, tampered, all[0]!]), { scope: 'records', ok: false, firstBroken: { seq: 2 } });
+  const relinked = { ...all[1]!, prev: '1'.repeat(64) };
+  t.match(await verifyPage(log, [relinked, all[0]!]), { scope: 'range', ok: false }, 'a small page is read from the log: a forged page record differs from the chain');
+});
+
+t.test('full verification of the file log: ok, tampered, missing records, throttled', async (t) => {
+  const dataDir = await tempDir(t);
+  const dir = join(dataDir, 'audit');
+  const log = await openFileAuditLog({ dir, fsync: false });
+  t.teardown(() => log.close());
+  for (let i = 1; i <= 30; i++) await log.append([entry(i)]);
+
+  let mono = 0;
+  const v = createFullVerifier({ audit: log, dataDir, clock, intervalMs: 60_000, monotonicMs: () => mono });
+  t.equal(v.state().status, 'never');
+  v.maybeStart();
+  t.equal(v.state().status, 'running');
+  await v.settled();
+  t.match(v.state(), { status: 'ok', source: 'file', count: 30, throughSeq: 30, firstBroken: null, message: '30 records in 1 file(s)' });
+
+  // throttled: nothing starts again within the interval
+  await log.append([entry(31)]);
+  mono = 59_000;
+  v.maybeStart();
+  t.equal(v.state().status, 'ok', 'not started again within the interval');
+  mono = 61_000;
+  v.maybeStart();
+  await v.settled();
+  t.equal(v.state().count, 31, 'ran again after the interval');
+
+  // tamper with one line on disk
+  const [file] = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'));
+  const text = await readFile(join(dir, file!), 'utf8');
+  await writeFile(join(dir, file!), text.replace('"promo-7"', '"promo-X"'));
+  const v2 = createFullVerifier({ audit: log, dataDir, clock });
+  v2.maybeStart();
+  await v2.settled();
+  t.match(v2.state(), { status: 'broken', source: 'file', count: 6, firstBroken: { seq: 7, file: file!, line: 7, reason: 'hash does not match the record content' } });
+
+  // the files hold fewer records than the gate acknowledged
+  await writeFile(join(dir, file!), text);
+  const liar: AuditLog = { ...log, head: () => ({ seq: 40, hash: 'f'.repeat(64) }) };
+  const v3 = createFullVerifier({ audit: liar, dataDir, clock });
+  v3.maybeStart();
+  await v3.settled();
+  t.match(v3.state(), { status: 'broken', firstBroken: { seq: 31, reason: 'the files end at seq 31 but the gate acknowledged seq 40' } });
+});
+
+t.test('full verification of an in-memory log, and a broken one', async (t) => {
+  const dataDir = await tempDir(t);
+  const log = await memoryLogWith(12);
+  const ok = createFullVerifier({ audit: log, dataDir, clock });
+  ok.maybeStart();
+  await ok.settled();
+  t.match(ok.state(), { status: 'ok', source: 'memory', count: 12, throughSeq: 12 });
+  (log.records()[4]!.reasons[0] as { message: string }).message = 'edited';
+  const bad = createFullVerifier({ audit: log, dataDir, clock });
+  bad.maybeStart();
+  await bad.settled();
+  t.match(bad.state(), { status: 'broken', source: 'memory', count: 4, firstBroken: { seq: 5, reason: 'hash does not match the record content' } });
+  const failing = createFullVerifier({ audit: { ...log, since: async () => Promise.reject(new Error('disk gone')) }, dataDir, clock });
+  failing.maybeStart();
+  await failing.settled();
+  t.match(failing.state(), { status: 'error', message: /disk gone/ });
+});

@@ -1,0 +1,410 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+
+/**
+ * End to end: the real gate (node src/server.ts, GATE_NOW = Wednesday 2026-11-25 10:00 ET, market
+ * open) and the console in headless Chromium. One gate and one browser for the whole file; the
+ * steps run in order and each builds on the one before.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+declare const window: any;
+declare const location: any;
+declare const sessionStorage: any;
+declare const localStorage: any;
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
+const NOW = '2026-11-25T15:00:00Z';
+const TAG = '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098';
+const PROJECT = 'stonks-pipeline';
+/** the issue: the page shows a change within 5 s without reloading */
+const UPDATE_MS = 5000;
+
+if (!existsSync(CHROMIUM)) {
+  if (process.env['CI'] === 'true') {
+    t.fail(`${CHROMIUM} is missing: CI must install Debian's chromium (bash .ci/tools.sh)`);
+  } else {
+    process.stderr.write(`\n*** NOTICE: ${CHROMIUM} not found: the console end-to-end tests are SKIPPED (apt-get install chromium) ***\n\n`);
+    t.plan(0, `${CHROMIUM} not found: console end-to-end tests skipped`);
+  }
+} else {
+  run();
+}
+
+function runCli(args: string[], dataDir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), ...args, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cli ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+async function createToken(dataDir: string, name: string, roles: string): Promise<string> {
+  const out = await runCli(['token', 'create', '--name', name, '--roles', roles], dataDir);
+  const token = out.trim().split('\n').at(-1) ?? '';
+  if (!/^gate_/.test(token)) throw new Error(`no token in: ${out}`);
+  return token;
+}
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const tokens: Record<string, string> = {};
+  const problems: string[] = [];
+  let expectNetworkErrors = false;
+
+  const call = async (token: string | null, method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = {};
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${gate.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
+  const auditOf = async (type: string) => (await call(tokens['admin'] as string, 'GET', `/v1/audit?type=${encodeURIComponent(type)}&limit=500`)).body.records as any[];
+  const shot = (name: string, fullPage = true) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+  /** the element's rendered text (innerText: blocks are separated), whitespace collapsed */
+  const text = async (selector: string) => ((await page.locator(selector).first().innerText({ timeout: 2000 })) ?? '').replace(/\s+/g, ' ').trim();
+
+  const fieldsetDisabled = (selector: string) => page.$eval(selector, (el: any) => el.disabled === true);
+
+  /** Waits (at most `ms`) until the element's text matches; passes or fails with what it saw. */
+  const expectText = async (tt: Test, selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => {
+    try {
+      await page.waitForFunction(
+        ([sel, src, flags]) => {
+          const el = document.querySelector(sel as string);
+          return !!el && new RegExp(src as string, flags as string).test((el.innerText ?? '').replace(/\s+/g, ' '));
+        },
+        [selector, re.source, re.flags],
+        { timeout: ms },
+      );
+      tt.pass(msg);
+    } catch {
+      tt.fail(msg, { found: await text(selector).catch(() => '(no element)'), wanted: String(re) });
+    }
+  };
+
+  const signIn = async (tt: Test, name: string) => {
+    if (await page.locator('#signout').isVisible()) await page.click('#signout');
+    await page.fill('#signin-token', tokens[name] as string);
+    await page.click('#signin-form button[type=submit]');
+    await expectText(tt, '#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+  };
+
+  t.before(async () => {
+    await rm(ARTIFACTS, { recursive: true, force: true });
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 20_000,
+    });
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    tokens['admin'] = gate.tokens['admin'] as string;
+    tokens['kargo'] = gate.tokens['kargo'] as string;
+    // one after the other: each CLI run rewrites the token file
+    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
+    tokens['amir'] = await createToken(gate.dataDir, 'amir', 'approver');
+    tokens['ci-bot'] = await createToken(gate.dataDir, 'ci-bot', 'ci');
+    browser = await launching;
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !expectNetworkErrors) problems.push(`console: ${m.text()}`);
+    });
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  t.test('setup: a passing test result and a paper promotion the market holds', async (t) => {
+    const put = await call(tokens['ci-bot'] as string, 'PUT', `/v1/test-results/${TAG}`, { exitCode: 0, passed: 42, failed: 0 });
+    t.equal(put.status, 200);
+    const d = await decide('paper', 'paper-promo-1');
+    t.equal(d.body.decision, 'wait');
+    t.same(
+      d.body.reasons.filter((r: any) => r.effect !== 'allow').map((r: any) => r.code),
+      ['market_open'],
+      'the market is the only thing holding it',
+    );
+  });
+
+  t.test('signed out: paper and live are blocked, the countdown runs on the gate clock', async (t) => {
+    await page.goto(`${gate.url}/`);
+    await expectText(t, '#conn', /Connected/, 'connected');
+    await expectText(t, '#stage-paper [data-field=market-gate]', /BLOCKED for 5h 5\dm \d\ds/, 'paper: BLOCKED with how long');
+    await expectText(t, '#stage-live [data-field=market-gate]', /BLOCKED for 5h 5\dm \d\ds/, 'live: BLOCKED with how long');
+    t.equal(await page.locator('#stage-beta [data-field=market-gate]').count(), 0, 'beta has no market gate');
+    t.match(await text('#market-state'), /Market OPEN/);
+    t.match(await text('#market-reason'), /Regular session open until 16:00 ET/);
+    const first = await text('#market-countdown');
+    t.match(first, /^Closes in 5h 5\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 \(22:00 your time\)$/, 'countdown to the close, in ET and in the viewer’s zone (Berlin)');
+    await page.waitForTimeout(1200);
+    t.not(await text('#market-countdown'), first, 'the countdown ticks');
+    t.match(await text('#market'), /Next session Date Fri, 27 Nov 2026 \(early close\) New York \(ET\) 09:30–13:00 Your time \(Europe\/Berlin\) Fri, 27 Nov 2026 15:30–19:00/, 'next session after Thanksgiving, ET and local');
+    t.match(await text('#gate-time'), /gate clock Wed, 25 Nov 2026 10:0\d:\d\d ET/, 'the page shows the gate clock (GATE_NOW), not the machine’s');
+    await expectText(t, '#waiting', /paper · 3f2c1a9 Copy · promotion paper-promo-1 Waiting for \d+s/, 'the waiting promotion, for how long');
+    t.match(await text('#waiting'), /market_open \(wait\) NYSE regular session is open/, 'and why');
+    t.match(await text('#stage-paper [data-field=deployed]'), /^Deployed: none$/, 'nothing deployed in paper yet');
+    t.match(await text('#audit'), /Sign in to see the audit history/);
+    t.ok(await fieldsetDisabled('#bg-fieldset'), 'break-glass form disabled until sign-in');
+    await shot('01-overview-signed-out');
+  });
+
+  t.test('every control has a label, and the CSP allows the page to work', async (t) => {
+    const unlabeled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((el: any) => {
+          const e = el;
+          if (e.type === 'hidden' || e.getAttribute('aria-hidden') === 'true') return false;
+          if (el.tagName === 'BUTTON') return !((el.textContent ?? '').trim() || el.getAttribute('aria-label'));
+          return !(e.labels && e.labels.length > 0) && !el.getAttribute('aria-label');
+        })
+        .map((el: any) => el.id || el.outerHTML.slice(0, 80)),
+    );
+    t.same(unlabeled, [], 'no unlabeled control');
+    const res = await fetch(`${gate.url}/`);
+    t.match(res.headers.get('content-security-policy'), /default-src 'self'; script-src 'self'.*frame-ancestors 'none'/);
+    t.equal(await page.evaluate(() => document.querySelectorAll('script:not([src])').length), 0, 'no inline script');
+  });
+
+  t.test('sign in as an operator: the token stays in this tab', async (t) => {
+    await signIn(t, 'olivia');
+    t.match(await text('#whoami'), /olivia \(operator\) via local token/);
+    const storage = await page.evaluate(() => ({ session: { ...sessionStorage }, local: { ...localStorage }, url: location.href }));
+    t.same(Object.values(storage.session), [tokens['olivia']], 'sessionStorage holds the sign-in token');
+    t.same(storage.local, {}, 'localStorage holds nothing');
+    t.notMatch(storage.url, /gate_/, 'no token in the URL');
+    t.notOk(await fieldsetDisabled('#bg-fieldset'), 'break-glass form enabled for an operator');
+    t.ok(await fieldsetDisabled('#ap-fieldset'), 'approval form disabled for an operator');
+    t.match(await text('#ap-perm'), /olivia may not approve releases: role “approver” required/);
+    await expectText(t, '#audit', /decision .*kargo/, 'audit history loads after sign-in');
+  });
+
+  t.test('break-glass: cancelling the confirmation creates nothing', async (t) => {
+    await page.click('#waiting button:has-text("Break-glass for paper")');
+    t.equal(await page.inputValue('#bg-stage'), 'paper', 'stage prefilled from the waiting promotion');
+    t.equal(await page.inputValue('#bg-tag'), TAG, 'image tag prefilled');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'bg-just', 'focus moves to the justification');
+    t.match(await text('#bg-just-hint'), /At least 20 characters/, 'minimum length shown');
+    await page.fill('#bg-just', 'too short');
+    await page.click('#bg-submit');
+    t.equal(await page.evaluate(() => document.getElementById('bg-dialog').open), false, 'no dialog for a short justification');
+    t.match(await text('#bg-error'), /at least 20 characters \(now 9\)/);
+    const why = 'Hotfix: paper order router double-submits fills since 09:45; cannot wait for the close.';
+    await page.fill('#bg-just', why);
+    await page.click('#bg-submit');
+    t.ok(await page.evaluate(() => document.getElementById('bg-dialog').open), 'confirmation dialog opens');
+    t.equal(await text('#bg-c-stage'), 'paper', 'dialog repeats the stage');
+    t.equal(await text('#bg-c-tag'), TAG, 'dialog repeats the full tag');
+    t.equal(await text('#bg-c-just'), why, 'dialog repeats the justification');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'bg-c-confirm', 'focus is in the dialog');
+    t.ok(await page.locator('#bg-c-ok').isDisabled(), 'confirm disabled until the stage name is typed');
+    await page.fill('#bg-c-confirm', 'live');
+    t.ok(await page.locator('#bg-c-ok').isDisabled(), 'the wrong stage name does not enable it');
+    await shot('02-break-glass-confirm', false);
+    await page.click('#bg-c-cancel');
+    t.equal(await page.evaluate(() => document.getElementById('bg-dialog').open), false, 'cancel closes the dialog');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'bg-submit', 'focus returns to the form');
+    // Escape is a cancel too
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.keyboard.press('Escape');
+    t.equal(await page.evaluate(() => document.getElementById('bg-dialog').open), false, 'Escape closes the dialog');
+    await page.waitForTimeout(300);
+    t.same((await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants, [], 'no grant exists');
+    t.same(await auditOf('breakglass.'), [], 'no break-glass record in the audit log');
+    t.match(await text('#grants'), /No open grants/);
+  });
+
+  t.test('break-glass: confirming creates the grant and shows the token once', async (t) => {
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    t.notOk(await page.locator('#bg-c-ok').isDisabled(), 'typing the stage name enables confirm');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    const token = await page.inputValue('#bg-token-value');
+    t.match(token, /^gbg_[A-Za-z0-9_-]{43}$/, 'the one-time token is shown');
+    t.match(await text('#bg-token-expiry'), /Expires at 10:3\d:\d\d ET \(16:3\d:\d\d your time\), in 29m \d\ds/, 'with its expiry');
+    t.match(await text('#bg-token-what'), /for paper · image tag 3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098, requested by olivia/);
+    const grants = (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants;
+    t.equal(grants.length, 1, 'one grant');
+    t.match(grants[0], { stage: 'paper', imageTag: TAG, requestedBy: 'olivia', status: 'open' });
+    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+    t.notMatch(stored, /gbg_/, 'the break-glass token is not stored');
+    await shot('03-break-glass-token');
+    await expectText(t, '#grants', /paper · 3f2c1a9 Copy · by olivia .*Justification: Hotfix: paper order router/, 'the open grant is listed');
+    t.equal(await page.locator('#grants button:has-text("Revoke")').count(), 1, 'with a revoke button');
+    await page.click('#bg-token-done');
+    t.ok(await page.locator('#bg-token').isHidden(), 'token box closed');
+    const after = await page.evaluate(() => document.documentElement.outerHTML + [...document.querySelectorAll('input, textarea')].map((e: any) => e.value).join(' '));
+    t.notMatch(after, new RegExp(token), 'the token is gone from the page: it was shown once');
+    t.equal(await page.inputValue('#bg-just'), '', 'justification cleared for the next request');
+  });
+
+  t.test('the waiting paper promotion is then allowed, and the page follows within 5 s', async (t) => {
+    const d = await decide('paper', 'paper-promo-1');
+    t.equal(d.body.decision, 'allow', 'Kargo’s next poll is allowed by the grant');
+    t.match(d.body.breakGlass, { requestedBy: 'olivia', consumed: true });
+    await expectText(t, '#stage-paper [data-field=last-decision]', /ALLOW/, 'paper row: last decision ALLOW');
+    await expectText(t, '#stage-paper [data-field=deployed]', /3f2c1a9/, 'paper row: the tag deployed there');
+    t.equal(await page.locator('#stage-paper [data-field=deployed] code').getAttribute('title'), TAG, 'full SHA on hover');
+    t.equal(await page.locator('#stage-paper [data-field=deployed] button').getAttribute('aria-label'), `Copy image tag ${TAG}`, 'copyable');
+    await expectText(t, '#waiting', /Nothing is waiting/, 'no longer waiting');
+    await expectText(t, '#grants', /No open grants/, 'the grant was consumed');
+  });
+
+  t.test('approve live with notes: pending approvals and audit history', async (t) => {
+    t.equal((await decide('live', 'live-promo-1')).body.decision, 'deny', 'live denies while the market is open');
+    await signIn(t, 'amir');
+    t.notOk(await fieldsetDisabled('#ap-fieldset'), 'approval form enabled for an approver');
+    t.equal(await page.inputValue('#ap-stage'), 'live');
+    t.equal(await page.inputValue('#ap-tag'), TAG, 'tag prefilled with live’s candidate (the tag in paper)');
+    await page.fill('#ap-notes', 'short');
+    await page.click('#ap-submit');
+    t.match(await text('#ap-error'), /Notes: required, at least 10 characters/, 'notes are required');
+    const notes = 'Paper P&L and fills reconciled for 3f2c1a9; risk limits unchanged.';
+    await page.fill('#ap-notes', notes);
+    await page.click('#ap-submit');
+    await expectText(t, '#ap-done', /Approved 3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098 for live as amir/, 'confirmation shown');
+    await expectText(t, '#approvals', new RegExp(`live · 3f2c1a9 Copy · approved by amir .*Notes: ${notes.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'pending approvals list it');
+    await expectText(t, '#audit tr[data-type="approval.recorded"]', /amir via local-token .*Approval notes: Paper P&L and fills reconciled/, 'in the audit history with its actor and notes');
+    await shot('04-approval');
+  });
+
+  t.test('an admin turns a stage off with a note and the row says so', async (t) => {
+    await signIn(t, 'admin');
+    t.notOk(await fieldsetDisabled('#tg-beta fieldset'), 'toggles enabled for an admin');
+    await page.click('#tg-beta-btn');
+    t.match(await text('#tg-beta-error'), /Note: say why/, 'a note is required');
+    await page.fill('#tg-beta-note', 'beta cluster under maintenance until 14:00');
+    await page.click('#tg-beta-btn');
+    await expectText(t, '#stage-beta [data-field=enabled]', /DISABLED/, 'beta row: DISABLED');
+    await expectText(t, '#stage-beta', /Off: “beta cluster under maintenance until 14:00” — admin/, 'with the note and who');
+    await expectText(t, '#tg-beta-state', /DISABLED — last changed by admin/, 'the toggle says so too');
+    t.equal(await text('#tg-beta-btn'), 'Turn beta on', 'and offers to turn it back on');
+    await shot('05-stage-toggled');
+  });
+
+  t.test('revoking an open grant from the list', async (t) => {
+    const g = await call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification: 'granted to be revoked by the console test' });
+    t.equal(g.status, 201);
+    await expectText(t, '#grants', /live · 3f2c1a9 Copy · by olivia/, 'new grant appears within 5 s');
+    await page.click(`#grants [data-key="revoke-${g.body.id}"]`);
+    await expectText(t, '#grants', /No open grants/, 'gone after revoke');
+    t.match((await auditOf('breakglass.revoked'))[0], { actor: { name: 'admin' }, stage: 'live' });
+  });
+
+  t.test('the audit table shows each action with its actor, filters, pages and verifies', async (t) => {
+    await page.selectOption('#au-limit', '100');
+    const rows = async () =>
+      page.$$eval('#audit tbody tr', (trs) =>
+        trs.map((tr: any) => ({ type: tr.getAttribute('data-type'), seq: Number(tr.getAttribute('data-seq')), text: (tr.innerText ?? '').replace(/\s+/g, ' ') })),
+      );
+    await expectText(t, '#audit', /stage\.toggled/, 'table loaded');
+    const all = await rows();
+    const seqs = all.map((r) => r.seq);
+    t.same(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    const find = (type: string, re: RegExp) => all.find((r) => r.type === type && re.test(r.text));
+    t.ok(find('breakglass.issued', /olivia via local-token .*Break-glass justification: Hotfix: paper order router/), 'break-glass issued by olivia, with the justification');
+    t.ok(find('breakglass.consumed', /paper/), 'break-glass consumed');
+    t.ok(find('decision', /kargo via local-token .*paper .*ALLOW.*paper-promo-1/), 'the allowed paper decision by kargo');
+    t.ok(find('decision', /kargo via local-token .*live .*DENY/), 'the denied live decision');
+    t.ok(find('approval.recorded', /amir via local-token .*Approval notes: Paper P&L/), 'approval by amir with notes');
+    t.ok(find('stage.toggled', /admin via local-token .*beta .*Turned off: “beta cluster under maintenance until 14:00”/), 'toggle by admin with note');
+    t.ok(find('breakglass.revoked', /admin via local-token/), 'revocation by admin');
+    t.ok(find('testresult.recorded', /ci-bot via local-token .*Tests passed/), 'test result by ci-bot');
+    await expectText(t, '#au-chain', /Chain verified for records 1–\d+: \d+ hashes recomputed/, 'the page’s chain verifies');
+    await expectText(t, '#au-chain', /Full log: verified through seq \d+ \(\d+ records in 1 file\(s\)\)/, 'the full walk of the file log verifies', 8000);
+    // every field of a record
+    await page.click('#audit tr[data-type="breakglass.issued"] details summary');
+    t.match(await text('#audit tr[data-type="breakglass.issued"] details'), /seq \d+ at 2026-11-25T15:0.*actor \{"groups":\["operator"\],"name":"olivia","via":"local-token"\}.*justification.*prev [0-9a-f]{64} hash [0-9a-f]{64}/, 'all fields, hashes included');
+    // filters
+    await page.selectOption('#au-type', 'approval.');
+    await expectText(t, '#audit', /approval\.recorded/, 'type filter');
+    t.same([...new Set((await rows()).map((r) => r.type))], ['approval.recorded'], 'only approvals');
+    await page.selectOption('#au-type', '');
+    await page.selectOption('#au-stage', 'beta');
+    await expectText(t, '#audit tbody tr:first-child', /stage\.toggled/, 'stage filter');
+    t.ok((await rows()).every((r) => / beta /.test(` ${r.text} `)), 'only beta records');
+    await expectText(t, '#au-chain', /Chain verified for records/, 'a filtered page verifies too');
+    await page.selectOption('#au-stage', '');
+    // paging: 25 more decisions, pages of 20
+    for (let i = 0; i < 25; i++) await decide('integration', `int-${i}`, `tag${i}`);
+    await page.selectOption('#au-limit', '20');
+    await expectText(t, '#au-page', /Records \d+–\d+ of \d+/, 'page 1');
+    const head = (await call(tokens['admin'] as string, 'GET', '/v1/audit?limit=1')).body.head.seq as number;
+    await expectText(t, '#au-page', new RegExp(`Records ${head - 19}–${head} of ${head}`), 'newest 20');
+    await page.click('#au-older');
+    const oldest = Math.max(1, head - 39);
+    await expectText(t, '#au-page', new RegExp(`Records ${oldest}–${head - 20} of`), 'older page');
+    t.notOk(await page.locator('#au-newer').isDisabled(), 'newer enabled');
+    await expectText(t, '#au-chain', new RegExp(`Chain verified for records ${oldest}–${head - 20}`), 'older page verifies');
+    await page.click('#au-newer');
+    await expectText(t, '#au-page', new RegExp(`Records ${head - 19}–${head} of`), 'back to the newest');
+    await shot('06-audit-history');
+  });
+
+  t.test('keyboard: the forms are reachable in order', async (t) => {
+    await page.focus('#bg-stage');
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await page.evaluate(() => document.activeElement?.id ?? ''));
+    }
+    t.same(order, ['bg-tag', 'bg-just', 'bg-ttl', 'bg-submit'], 'Tab walks the break-glass form');
+  });
+
+  t.test('at 390 px the page has no horizontal scroll', async (t) => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const m = await page.evaluate(() => ({ sw: document.scrollingElement.scrollWidth, cw: document.scrollingElement.clientWidth }));
+    t.ok(m.sw <= m.cw, `scrollWidth ${m.sw} <= clientWidth ${m.cw}`);
+    await shot('07-mobile-390');
+    await page.click('#bg-submit').catch(() => {});
+    // the dialog fits too (it opens only with a valid form, so fill one)
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'narrow screen dialog check, cancelled right away');
+    await page.click('#bg-submit');
+    const d = await page.evaluate(() => {
+      const r = document.getElementById('bg-dialog').getBoundingClientRect();
+      return { left: r.left, right: r.right, vw: window.innerWidth, sw: document.scrollingElement.scrollWidth };
+    });
+    t.ok(d.left >= 0 && d.right <= d.vw, `dialog inside the viewport (${d.left}..${d.right} of ${d.vw})`);
+    await shot('08-mobile-dialog', false);
+    await page.click('#bg-c-cancel');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    t.same(problems, [], 'no script errors or CSP violations so far');
+  });
+
+  t.test('disconnected when the gate is unreachable, and recovery', async (t) => {
+    const port = new URL(gate.url).port;
+    expectNetworkErrors = true;
+    await gate.stop('SIGTERM');
+    await expectText(t, '#conn', /DISCONNECTED: the gate is unreachable/, 'disconnected state within 5 s');
+    t.ok(await page.locator('#banner').isVisible(), 'banner shown');
+    t.match(await text('#banner'), /Disconnected from the gate/);
+    await shot('09-disconnected', false);
+    gate = await spawnGate({ dataDir: gate.dataDir, env: { GATE_NOW: NOW, GATE_PORT: port } });
+    await expectText(t, '#conn', /Connected/, 'recovers when the gate is back', 8000);
+    t.ok(await page.locator('#banner').isHidden(), 'banner gone');
+  });
+}
+
