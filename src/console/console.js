@@ -59,7 +59,9 @@ function setConnected(ok, err) {
       banner,
       icon('unplug'),
       h('strong', {}, 'Disconnected from the gate. '),
-      `What you see is from ${clockTime(new Date(Date.now()).toISOString(), undefined, true)} (your time) and may be stale. ${err instanceof ApiError ? `(${err.message})` : ''}`,
+      state.status ? `What you see is the gate's state at ${stamp(state.status.at)} and may be stale. ` : 'Nothing could be loaded yet. ',
+      err instanceof ApiError ? `(${err.message}) ` : '',
+      'Retrying every 2 s.',
     );
     banner.hidden = false;
   }

@@ -107,7 +107,7 @@ export function stageView(stage, index, market) {
           ` — until the ${clockTime(market.nextClose, ET)} ET close (promotions ${p.marketHours === 'deny' ? 'are denied' : 'wait'})`,
         )
       : gate === 'open'
-        ? h('p', { class: 'gate open', 'data-field': 'market-gate' }, icon('check'), h('strong', {}, 'OPEN'), ' — market closed')
+        ? h('p', { class: 'gate open', 'data-field': 'market-gate' }, icon('check'), h('strong', {}, 'OPEN'), ' — market closed; held again at the next open, in ', until(market.nextOpen))
         : gate === 'disabled'
           ? h('p', { class: 'gate passed', 'data-field': 'market-gate' }, icon('pause'), h('strong', {}, 'PASSED THROUGH'), ' — stage disabled')
           : null,
@@ -117,7 +117,9 @@ export function stageView(stage, index, market) {
       { class: 'deployed', 'data-field': 'deployed' },
       h('span', { class: 'label' }, 'Deployed: '),
       tagView(stage.deployed?.imageTag ?? null, `copy-deployed-${stage.name}`),
-      stage.deployed?.at ? h('span', { class: 'muted' }, ` since ${stamp(stage.deployed.at)}`) : null,
+      stage.deployed
+        ? h('span', { class: 'muted' }, ` ${stage.deployed.source === 'kargo' ? 'current freight in Kargo' : 'last allowed by the gate'}${stage.deployed.at ? `, ${stamp(stage.deployed.at)}` : ''}`)
+        : null,
     ),
     h(
       'div',

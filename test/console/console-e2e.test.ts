@@ -396,11 +396,14 @@ function run(): void {
 
   t.test('disconnected when the gate is unreachable, and recovery', async (t) => {
     const port = new URL(gate.url).port;
+    await page.evaluate(() => document.getElementById('audit-section').scrollIntoView());
     expectNetworkErrors = true;
     await gate.stop('SIGTERM');
     await expectText(t, '#conn', /DISCONNECTED: the gate is unreachable/, 'disconnected state within 5 s');
     t.ok(await page.locator('#banner').isVisible(), 'banner shown');
-    t.match(await text('#banner'), /Disconnected from the gate/);
+    const box = await page.locator('#banner').boundingBox();
+    t.ok(box && box.y >= 0 && box.y < 900, `the banner is on screen even when scrolled down (y=${box?.y})`);
+    t.match(await text('#banner'), /Disconnected from the gate\. What you see is the gate's state at Wed, 25 Nov 2026 10:0\d:\d\d ET and may be stale\. Retrying every 2 s\./);
     await shot('09-disconnected', false);
     gate = await spawnGate({ dataDir: gate.dataDir, env: { GATE_NOW: NOW, GATE_PORT: port } });
     await expectText(t, '#conn', /Connected/, 'recovers when the gate is back', 8000);
