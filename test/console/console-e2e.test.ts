@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
 
 /**
  * End to end: the real gate (node src/server.ts, GATE_NOW = Wednesday 2026-11-25 10:00 ET, market
@@ -19,24 +19,13 @@ declare const location: any;
 declare const sessionStorage: any;
 declare const localStorage: any;
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
 const NOW = '2026-11-25T15:00:00Z';
 const TAG = '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098';
 const PROJECT = 'stonks-pipeline';
 /** the issue: the page shows a change within 5 s without reloading */
 const UPDATE_MS = 5000;
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env['CI'] === 'true') {
-    t.fail(`${CHROMIUM} is missing: CI must install Debian's chromium (bash .ci/tools.sh)`);
-  } else {
-    process.stderr.write(`\n*** NOTICE: ${CHROMIUM} not found: the console end-to-end tests are SKIPPED (apt-get install chromium) ***\n\n`);
-    t.plan(0, `${CHROMIUM} not found: console end-to-end tests skipped`);
-  }
-} else {
-  run();
-}
+if (requireChromium(t)) run();
 
 function runCli(args: string[], dataDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -105,13 +94,8 @@ function run(): void {
   };
 
   t.before(async () => {
-    await rm(ARTIFACTS, { recursive: true, force: true });
     await mkdir(ARTIFACTS, { recursive: true });
-    const launching = chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 20_000,
-    });
+    const launching = launchChromium();
     gate = await spawnGate({ env: { GATE_NOW: NOW } });
     tokens['admin'] = gate.tokens['admin'] as string;
     tokens['kargo'] = gate.tokens['kargo'] as string;

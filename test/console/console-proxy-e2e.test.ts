@@ -1,0 +1,84 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import t from 'tap';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+
+/**
+ * The console behind an authenticating proxy: the gate trusts the identity header from the
+ * loopback range (configured), and Chromium sends the headers a proxy such as oauth2-proxy would.
+ */
+
+declare const document: any;
+declare const sessionStorage: any;
+
+const NOW = '2026-11-25T15:00:00Z';
+
+if (requireChromium(t)) run();
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  let configDir: string;
+
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    configDir = await mkdtemp(join(tmpdir(), 'gate-proxy-config-'));
+    const file = join(configDir, 'gate.yaml');
+    await writeFile(file, 'proxyAuth:\n  trustedCidrs: ["127.0.0.0/8", "::1/128"]\n');
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW, GATE_CONFIG: file } });
+    browser = await launching;
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+    await rm(configDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  const open = async (headers: Record<string, string>): Promise<Page> => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, extraHTTPHeaders: headers });
+    const page = await context.newPage();
+    page.setDefaultTimeout(5000);
+    await page.goto(`${gate.url}/`);
+    await page.waitForFunction(() => /Signed in as|Not signed in/.test(document.getElementById('whoami').textContent) && document.getElementById('conn').textContent.includes('Connected'));
+    await page.waitForTimeout(200);
+    return page;
+  };
+  const text = async (page: Page, sel: string) => (await page.locator(sel).innerText()).replace(/\s+/g, ' ').trim();
+
+  t.test('a proxy identity in an admin group signs in without a token and is audited as such', async (t) => {
+    t.match(gate.stdout(), /trusting the identity header of an authenticating proxy/, 'the gate says loudly that it trusts the header');
+    const page = await open({ 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin,traders' });
+    t.match(await text(page, '#whoami'), /Signed in as pat@example\.com \(gate-admin, traders\) via sign-in proxy/);
+    t.ok(await page.locator('#signin').isHidden(), 'no token form');
+    t.ok(await page.locator('#signout').isHidden(), 'no sign-out: the proxy owns the session');
+    t.same(await page.evaluate(() => ({ ...sessionStorage })), {}, 'no token stored');
+    await page.fill('#tg-integration-note', 'integration sandbox rebuilt tonight');
+    await page.click('#tg-integration-btn');
+    await page.waitForFunction(() => /DISABLED/.test(document.querySelector('#stage-integration [data-field=enabled]').textContent), undefined, { timeout: 5000 });
+    await page.waitForFunction(() => !!document.querySelector('#audit tr[data-type="stage.toggled"]'), undefined, { timeout: 5000 });
+    t.match(await text(page, '#audit tr[data-type="stage.toggled"]'), /pat@example\.com via proxy-header \(gate-admin, traders\) .*Turned off: “integration sandbox rebuilt tonight”/);
+    await page.screenshot({ path: join(ARTIFACTS, '10-proxy-signed-in.png') });
+    await page.context().close();
+  });
+
+  t.test('a proxy identity without a gate role sees what it may not do', async (t) => {
+    const page = await open({ 'X-Auth-Request-User': 'quinn', 'X-Auth-Request-Groups': 'traders' });
+    t.match(await text(page, '#whoami'), /Signed in as quinn \(traders\) via sign-in proxy/);
+    t.equal(await page.$eval('#bg-fieldset', (el: any) => el.disabled), true, 'break-glass disabled');
+    t.match(await text(page, '#bg-perm'), /quinn may not request break-glass: role “operator” required/);
+    t.equal(await page.$eval('#tg-beta fieldset', (el: any) => el.disabled), true, 'toggles disabled');
+    await page.context().close();
+  });
+
+  t.test('without the header the page asks for a token', async (t) => {
+    const page = await open({});
+    t.match(await text(page, '#whoami'), /Not signed in/);
+    t.ok(await page.locator('#signin').isVisible(), 'token form shown');
+    await page.context().close();
+  });
+}
