@@ -1,5 +1,5 @@
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
 import type { Deps } from './deps.ts';
@@ -26,6 +26,7 @@ import { testResultRoutes } from './routes/test-results.ts';
 import { auditVerifyRoutes } from './routes/audit-verify.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { isoOf } from './policy/clock.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -102,7 +103,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
     requestIdHeader: false,
     // one log line per request (onResponse below) instead of fastify's two
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -164,7 +165,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
       try {
         await recorder.record([
-          refusalEntry(req, clock.now().toISO() as string, identityOf(req), fault.status, String(fault.body['error']), String(fault.body['message']), config.project),
+          refusalEntry(req, isoOf(clock.now()), identityOf(req), fault.status, String(fault.body['error']), String(fault.body['message']), config.project),
         ]);
         markRefusalAudited(req);
         metrics.refusals.inc({ status: String(fault.status), error: String(fault.body['error']) });

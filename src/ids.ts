@@ -12,11 +12,26 @@ function encodeTime(ms: number, length: number): string {
   return out;
 }
 
+/** randomBytes drawn from a 4 KiB pool refilled as it runs out (one syscall per 409 ids, not one each). */
+function pooledRandom(): (n: number) => Buffer {
+  let pool = randomBytes(4096);
+  let at = 0;
+  return (n) => {
+    if (at + n > pool.length) {
+      pool = randomBytes(4096);
+      at = 0;
+    }
+    const out = pool.subarray(at, at + n);
+    at += n;
+    return out;
+  };
+}
+
 /**
  * Sortable unique ids ("dec_01kbx…"): kind, then 10 characters of millisecond time and 16 of
  * randomness (a lower-case ULID). `now` is wall-clock time, so ids sort by creation.
  */
-export function createIdFactory(now: () => number = Date.now, random: (n: number) => Buffer = randomBytes): (kind: string) => string {
+export function createIdFactory(now: () => number = Date.now, random: (n: number) => Buffer = pooledRandom()): (kind: string) => string {
   return (kind) => {
     const bytes = random(10);
     let rand = '';

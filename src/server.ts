@@ -12,7 +12,7 @@ import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, flushLogger } from './logger.ts';
 import { clockFrom, type Clock } from './policy/clock.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     await store.flush();
     await lock.release();
     log.info('stopped cleanly');
+    await flushLogger(log);
   });
 
   const address = await app.listen({ host: config.host, port: config.port });

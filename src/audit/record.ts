@@ -1,4 +1,4 @@
-import { canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
+import { canonicalJson, chainHash } from './canonical-json.ts';
 import { AuditEventV1Schema, type AuditEntry, type AuditEventV1 } from './event.ts';
 
 /** The shape a caller hands to append(): an AuditEventV1 without v, seq, prev and hash. */
@@ -36,13 +36,20 @@ export interface SealedRecord {
 
 /**
  * Gives an already checked entry its place in the chain: v, seq, prev, and the hash over them
- * (hashRecord), plus the line to store. The canonical text is built once for both.
+ * (hashRecord), plus the line to store. The members sorted before "hash" and those after it
+ * are serialised once each; the text without the hash (hashed) and the line with it are
+ * joined from those two parts.
  */
 export function sealRecord(entry: AuditEntry, seq: number, prev: string): SealedRecord {
-  const unsealed = { v: 1 as const, seq, ...entry, prev };
-  const members = canonicalMembers(unsealed);
-  const hash = chainHash(prev, joinMembers(members));
-  const at = members.findIndex((m) => m.key > 'hash');
-  members.splice(at === -1 ? members.length : at, 0, { key: 'hash', text: `"hash":"${hash}"` });
-  return { record: { ...unsealed, hash }, line: `${joinMembers(members)}\n` };
+  const unsealed: Record<string, unknown> = { v: 1, seq, ...entry, prev };
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const key of Object.keys(unsealed)) {
+    if (key !== 'hash') (key < 'hash' ? before : after)[key] = unsealed[key];
+  }
+  const a = canonicalJson(before).slice(1, -1);
+  const b = canonicalJson(after).slice(1, -1);
+  const hash = chainHash(prev, `{${a}${a && b ? ',' : ''}${b}}`);
+  const line = `{${a}${a ? ',' : ''}"hash":"${hash}"${b ? ',' : ''}${b}}\n`;
+  return { record: { ...(unsealed as Omit<AuditEventV1, 'hash'>), hash }, line };
 }

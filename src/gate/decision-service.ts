@@ -13,6 +13,7 @@ import type { Clock } from '../policy/clock.ts';
 import type { StateStore } from '../store/store.ts';
 import type { Recorder } from './recorder.ts';
 import { SYSTEM_ACTOR } from './system-actor.ts';
+import { isoOf } from '../policy/clock.ts';
 
 /** Request details recorded with a decision besides the policy input. */
 export interface DecisionMeta {
@@ -97,7 +98,7 @@ export function createDecisionService(deps: {
   async function decideOnce(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
     const at = clock.now();
     const outcome = evaluate(input, at);
-    const atIso = at.toISO() as string;
+    const atIso = isoOf(at);
     const id = newId('dec');
     const consumes = outcome.decision === 'allow' && outcome.replayOf === null;
     const expiredGrants = outcome.expired.grants.filter((g) => !reserved.has(g.id));
@@ -199,7 +200,7 @@ export function createDecisionService(deps: {
       if (held.length === 0) return 0;
       for (const h of held) reserved.add(h);
       try {
-        await recorder.record(expiryEntries(now.toISO() as string, grants, approvals));
+        await recorder.record(expiryEntries(isoOf(now), grants, approvals));
         return held.length;
       } finally {
         for (const h of held) reserved.delete(h);

@@ -6,6 +6,7 @@ import type { Clock } from '../policy/clock.ts';
 import { HttpError } from './errors.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 import { setIdentity } from './request-identity.ts';
+import { isoOf } from '../policy/clock.ts';
 
 /** Who may call a route: anyone, any authenticated identity, or holders of a permission. */
 export type Access = 'public' | 'authenticated' | Permission;
@@ -30,7 +31,7 @@ export function createGuard(deps: GuardDeps) {
   const refuse = async (req: FastifyRequest, identity: Identity, status: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<never> => {
     deps.metrics.refusals.inc({ status: String(status), error: code });
     // an audit log that cannot take it makes this a 503 (the error handler maps the error)
-    await deps.recorder.record([refusalEntry(req, deps.clock.now().toISO() as string, identity, status, code, message, deps.project)]);
+    await deps.recorder.record([refusalEntry(req, isoOf(deps.clock.now()), identity, status, code, message, deps.project)]);
     markRefusalAudited(req);
     throw new HttpError(status, code, message, extra);
   };

@@ -8,6 +8,7 @@ import { isApprovalLive } from '../policy/approvals.ts';
 import { isStage } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, KubeName, OciTag, authErrors } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 export const ApprovalRequest = z.strictObject({
   project: KubeName.max(63),
@@ -50,8 +51,8 @@ export function approvalRoutes(ctx: RouteContext) {
         }
         const now = ctx.clock.now();
         const id = ctx.newId('ap');
-        const approvedAt = now.toISO() as string;
-        const expiresAt = now.plus({ hours: ctx.config.approvals.ttlHours }).toISO() as string;
+        const approvedAt = isoOf(now);
+        const expiresAt = isoOf(now.plus({ hours: ctx.config.approvals.ttlHours }));
         const actor = identityOf(req);
         await ctx.recorder.record([
           auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),

@@ -9,6 +9,7 @@ import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, authErrors } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 /** Optional free text Kargo may render empty (e.g. the actor of an auto-promotion): empty means absent. */
 const OptionalText = z
@@ -90,7 +91,7 @@ function toResponse(
       : null,
     approval: outcome.approval ? { id: outcome.approval.id, approvedBy: outcome.approval.approvedBy, notes: outcome.approval.notes, consumed } : null,
     audit,
-    at: at.toISO() as string,
+    at: isoOf(at),
   };
 }
 

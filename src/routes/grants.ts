@@ -12,6 +12,7 @@ import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, KubeName, OciTag, authErrors } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 export const BreakGlassRequest = z.strictObject({
   project: KubeName.max(63),
@@ -74,8 +75,8 @@ export function grantRoutes(ctx: RouteContext) {
         const now = ctx.clock.now();
         const id = ctx.newId('bg');
         const token = newBreakGlassToken();
-        const issuedAt = now.toISO() as string;
-        const expiresAt = now.plus({ minutes: ttlMinutes }).toISO() as string;
+        const issuedAt = isoOf(now);
+        const expiresAt = isoOf(now.plus({ minutes: ttlMinutes }));
         const actor = identityOf(req);
         await ctx.recorder.record([
           auditEntry({
@@ -109,7 +110,7 @@ export function grantRoutes(ctx: RouteContext) {
         const now = ctx.clock.now();
         if (ctx.reserved.has(grant.id)) throw new HttpError(409, 'conflict', `grant ${grant.id} is being used by a decision right now`);
         if (grant.status === 'open' && !isGrantLive(grant, now)) {
-          await ctx.recorder.record(expiryEntries(now.toISO() as string, [grant], [])).catch(() => undefined);
+          await ctx.recorder.record(expiryEntries(isoOf(now), [grant], [])).catch(() => undefined);
           throw new HttpError(409, 'conflict', `grant ${grant.id} has already expired (at ${grant.expiresAt})`);
         }
         if (grant.status !== 'open') throw new HttpError(409, 'conflict', `grant ${grant.id} is already ${grant.status}`);
@@ -118,7 +119,7 @@ export function grantRoutes(ctx: RouteContext) {
         try {
           await ctx.recorder.record([
             auditEntry({
-              at: now.toISO() as string,
+              at: isoOf(now),
               type: 'breakglass.revoked',
               id: grant.id,
               actor,

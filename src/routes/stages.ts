@@ -6,6 +6,7 @@ import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, authErrors } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 export const ToggleRequest = z.strictObject({
   enabled: z.boolean(),
@@ -47,7 +48,7 @@ export function stageRoutes(ctx: RouteContext) {
         const previous = ctx.store.read().stages[stage];
         await ctx.recorder.record([
           auditEntry({
-            at: ctx.clock.now().toISO() as string,
+            at: isoOf(ctx.clock.now()),
             type: 'stage.toggled',
             id: req.id,
             actor: identityOf(req),

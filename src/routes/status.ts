@@ -7,6 +7,7 @@ import { marketStateToJson } from '../policy/market-hours.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { MarketJson, ReasonSchema } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 const LastDecision = z.object({
   id: z.string(),
@@ -59,7 +60,7 @@ export function statusRoutes(ctx: RouteContext) {
       const market = ctx.calendar.state(now);
       const kargoTags = ctx.deployedTags?.() ?? null;
       return {
-        at: now.toISO() as string,
+        at: isoOf(now),
         project: ctx.config.project,
         authMode: ctx.config.auth,
         market: marketStateToJson(market),

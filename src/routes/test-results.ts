@@ -11,6 +11,7 @@ import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, OciTag, authErrors } from './common-schemas.ts';
+import { isoOf } from '../policy/clock.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
 
@@ -104,7 +105,7 @@ export function testResultRoutes(ctx: RouteContext) {
         const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
         const artifactName = await writeArtifact(dir, imageTag, raw);
         const artifact = join('artifacts', 'inttest', artifactName);
-        const recordedAt = ctx.clock.now().toISO() as string;
+        const recordedAt = isoOf(ctx.clock.now());
         const actor = identityOf(req);
         const summary: TestSummary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
         try {

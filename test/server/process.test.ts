@@ -34,7 +34,9 @@ t.test('first start on no configuration: serves, prints an admin and a caller to
   t.equal(res.status, 200);
   const body = (await res.json()) as { decision: string };
   t.equal(body.decision, 'wait', 'GATE_NOW inside a session');
-  t.match(gate.stdout(), /"reqId":"req_/, 'request ids in the logs');
+  // logs are written asynchronously: wait for the request's line
+  for (let i = 0; i < 100 && !/"path":"\/v1\/decisions"/.test(gate.stdout()); i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(gate.stdout(), /"reqId":"req_[0-9a-z]+".*"path":"\/v1\/decisions","status":200/, 'one line per request, with its request id');
   t.notMatch(gate.stdout(), new RegExp(gate.tokens['kargo'] as string), 'the caller token never reaches the logs');
   const stopped = await gate.stop('SIGTERM');
   t.equal(stopped.code, 0, 'SIGTERM exits 0');
