@@ -86,7 +86,7 @@ t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every
     }
   };
   const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 200 && acknowledged.length < 50; i++) await new Promise((r) => setTimeout(r, 50));
   const started = Date.now();
   const stopped = await gate.stop('SIGTERM');
   const took = Date.now() - started;
@@ -119,7 +119,8 @@ t.test('kill -9 under concurrent load: the restarted log verifies and holds ever
     }
   };
   const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-  await new Promise((r) => setTimeout(r, 700));
+  // kill it mid-stream, once the load is really running (however slow the machine)
+  for (let i = 0; i < 200 && acknowledged.size < 100; i++) await new Promise((r) => setTimeout(r, 50));
   gate.child.kill('SIGKILL');
   stop = true;
   await Promise.all(workers);
