@@ -4,7 +4,7 @@
 // records, start-up with 1,000,000 records).
 //   npm run bench -- [--seconds=5] [--connections=1,10,50] [--no-audit] [--big=1000000]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -106,4 +106,61 @@ await rm(work, { recursive: true, force: true });
 if (!values['no-audit']) {
   console.log('\n# audit log');
   await runAuditBench({ big: Number(values.big), print: (line) => console.log(line) });
+  await benchGateStartup(Number(values.big));
+}
+
+/**
+ * Start-up of the whole gate process (spawn to listening, and to /readyz 200) on a data
+ * directory whose audit log already holds `records` records, against an empty one; run from the
+ * build (dist/, as in the image) and from source.
+ */
+async function benchGateStartup(records: number): Promise<void> {
+  const { writeSyntheticLog } = await import('../test/audit/synthetic-log.ts');
+  const { emptyState } = await import('../src/policy/state.ts');
+  const { parseConfig } = await import('../src/config.ts');
+  const { createToken, tokenFilePath } = await import('../src/auth/local-tokens.ts');
+  const { spawnSync } = await import('node:child_process');
+  const base = await mkdtemp(join(tmpdir(), 'gate-startup-'));
+  // npm run build: dist/ inside the repository, where node_modules resolves
+  const build = join(REPO_ROOT, 'dist');
+  const built = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`build failed: ${built.stdout}${built.stderr}`);
+  const prepare = async (name: string, n: number) => {
+    const dir = join(base, name);
+    await mkdir(join(dir, 'audit'), { recursive: true });
+    const head = n > 0 ? writeSyntheticLog(join(dir, 'audit'), n) : { seq: 0, bytes: 0, files: 0 };
+    // a checkpoint at the head, as a gate that stopped cleanly leaves it
+    await writeFile(join(dir, 'state.json'), JSON.stringify({ ...emptyState(parseConfig({}).stages), auditSeq: head.seq }));
+    await createToken(tokenFilePath(dir), 'kargo', ['caller'], new Date(), 'tok_bench');
+    return { dir, head };
+  };
+  const t0 = performance.now();
+  const big = await prepare('big', records);
+  console.log(`\n# gate start-up (generated ${records.toLocaleString('en-US')} records, ${(big.head.bytes / 2 ** 20).toFixed(0)} MiB in ${big.head.files} files, in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const empty = await prepare('empty', 0);
+  console.log('| entry | log | to listening, ms (median of 5) | to /readyz 200, ms |');
+  console.log('|---|---|---:|---:|');
+  for (const [entryName, entry] of [
+    ['dist/server.js (image)', join(build, 'server.js')],
+    ['src/server.ts (npm start)', join(REPO_ROOT, 'src', 'server.ts')],
+  ] as const) {
+    for (const [label, data] of [
+      ['empty', empty],
+      [`${records.toLocaleString('en-US')} records`, big],
+    ] as const) {
+      const listen: number[] = [];
+      const ready: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const g = await spawnGate({ dataDir: data.dir, entry, env: { GATE_LOG_LEVEL: 'info' } });
+        listen.push(performance.now() - started);
+        while ((await fetch(`${g.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 5));
+        ready.push(performance.now() - started);
+        await g.stop('SIGTERM');
+      }
+      const med = (a: number[]) => [...a].sort((x, y) => x - y)[2]!.toFixed(0);
+      console.log(`| ${entryName} | ${label} | ${med(listen)} | ${med(ready)} |`);
+    }
+  }
+  await rm(base, { recursive: true, force: true });
 }

@@ -1,7 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import closeWithGrace from 'close-with-grace';
 import { DateTime } from 'luxon';
 import { buildApp } from './app.ts';
@@ -18,9 +17,6 @@ import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
-import { serverOf } from './k8s/api-call.ts';
-import { createKargoStageReader } from './k8s/kargo-stages.ts';
-import { createKubernetesAuthenticator } from './k8s/kubernetes-auth.ts';
 import type { Stage } from './stages.ts';
 
 /**
@@ -74,6 +70,11 @@ async function main(): Promise<void> {
     }
     auth = createLocalAuthenticator(file);
   } else {
+    // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { serverOf } = await import('./k8s/api-call.ts');
+    const { createKargoStageReader } = await import('./k8s/kargo-stages.ts');
+    const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
     const kc = new KubeConfig();
     if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
     else kc.loadFromDefault();

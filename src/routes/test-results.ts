@@ -40,6 +40,8 @@ export const TestResultView = z.object({
   recordedAt: z.string().nullable(),
   recordedBy: z.string().nullable().optional(),
   artifact: z.string().nullable().optional(),
+  /** whether the gate requires integration tests now: false while the integration stage is disabled */
+  required: z.boolean().optional(),
 });
 
 /** The summary the gate keeps of a results file; passed only with exit code 0 and no failed test. */
@@ -137,9 +139,11 @@ export function testResultRoutes(ctx: RouteContext) {
         response: { 200: TestResultView, 400: ErrorSchema },
       },
       handler: async (req) => {
-        const s = getOwn(ctx.store.read().testResults, req.params.imageTag);
-        if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null };
-        return { found: true, ...s };
+        const state = ctx.store.read();
+        const required = state.stages.integration.enabled;
+        const s = getOwn(state.testResults, req.params.imageTag);
+        if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required };
+        return { found: true, ...s, required };
       },
     });
   };

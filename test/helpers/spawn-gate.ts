@@ -24,9 +24,9 @@ export interface SpawnedGate {
  * Starts the real gate (`node src/server.ts`) on a free loopback port with its own data
  * directory, and waits until it listens. Env adds to / overrides the defaults.
  */
-export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number } = {}): Promise<SpawnedGate> {
+export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; entry?: string } = {}): Promise<SpawnedGate> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gate-proc-')));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+  const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'src', 'server.ts')], {
     cwd: REPO_ROOT,
     env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],

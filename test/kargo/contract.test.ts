@@ -321,3 +321,32 @@ t.test('integration-test results recorded by CI: the beta gate step and the inte
     return { stage: stage('beta'), gateURL: gate.url, token: gate.tokens.kargo!, tag: row.tag, promotion: row.promotion };
   }
 });
+
+t.test('integration stage switched off in the gate: beta passes without results, and so does its verification', async (t) => {
+  if (!existsSync(join(repoRoot, 'src/server.ts'))) {
+    if (process.env.CI === 'true') t.fail('src/server.ts is missing and CI=true');
+    else skipWithNotice(t, 'src/server.ts is missing; live integration-test contract skipped');
+    return;
+  }
+  const bin = exprcheckOrSkip(t);
+  if (!bin) return;
+  const gate = await startGate(t, OPEN, {});
+  const off = await fetch(`${gate.url}/v1/stages/integration`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${gate.tokens.admin}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ enabled: false, note: 'integration sandbox rebuilt today' }),
+  });
+  t.equal(off.status, 200, 'an admin switches the integration stage off');
+  const tpl = template('integration-tests');
+  const metric = (at(tpl.doc, 'spec', 'metrics') as TemplateMetric[])[0]!;
+  const tag = 'd'.repeat(40);
+  const args = analysisArgs(bin, stage('beta'), tpl, { tag, gateURL: gate.url, secrets: { 'gate-caller': { token: gate.tokens.kargo! } } });
+  const sp: SamplePromotion = { stage: stage('beta'), gateURL: gate.url, token: gate.tokens.kargo!, tag, promotion: `beta.01kbz8x2p4m6n8q0s2t4v6w8y9.${tag.slice(0, 7)}` };
+  const { outcome, body } = await promote(t, bin, sp);
+  t.equal(outcome.status, 'Succeeded', 'the gate step succeeds with no result for the tag');
+  t.ok((body.reasons as { code: string }[]).some((r) => r.code === 'tests_not_required'), 'reason tests_not_required');
+  const response = await measureLive(metric, args);
+  t.match(JSON.parse(response.body), { imageTag: tag, found: false, required: false }, 'GET says tests are not required');
+  const [m] = measure(bin, metric, [response]);
+  t.equal(m!.phase, 'Successful', 'the verification does not wait for results that will never come');
+});

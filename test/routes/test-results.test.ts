@@ -9,7 +9,10 @@ t.test('PUT stores the file verbatim plus a summary; GET always answers 200 JSON
   const g = await buildTestApp(t, { now: CLOSED });
   const missing = await g.app.inject({ url: '/v1/test-results/abc123' });
   t.equal(missing.statusCode, 200);
-  t.same(missing.json(), { imageTag: 'abc123', found: false, passed: null, exitCode: null, counts: null, recordedAt: null });
+  t.same(missing.json(), { imageTag: 'abc123', found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required: true });
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/integration', payload: { enabled: false, note: 'sandbox down' } });
+  t.equal((await g.app.inject({ url: '/v1/test-results/abc123' })).json().required, false, 'not required while the integration stage is off');
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/integration', payload: { enabled: true, note: 'sandbox back' } });
 
   const raw = '{\n  "exitCode": 1,\n  "tests": {"passed": 118, "failed": 2},\n  "suites": [{"name": "orders", "failures": ["fills"]}]\n}\n';
   const put = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: raw });
