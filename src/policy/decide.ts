@@ -93,7 +93,7 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
         reason(
           'tests_failed',
           'deny',
-          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)} (recorded ${result.recordedAt}).`,
+          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${result.error}` : ''} (recorded ${result.recordedAt}).`,
         ),
       ],
     };

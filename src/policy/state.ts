@@ -77,6 +77,8 @@ export interface TestSummary {
   passed: boolean;
   exitCode: number;
   counts: TestCounts;
+  /** what broke, when the run itself did (the results file's `error`) */
+  error?: string | null;
   recordedAt: string;
   recordedBy: string;
   /** path of the stored artifact, relative to the data directory */

@@ -25,6 +25,8 @@ const CountsShape = { passed: Count.optional(), failed: Count.optional(), skippe
  */
 export const TestResultsBody = z.looseObject({
   exitCode: z.number({ message: 'must be an integer (the runner exit code)' }).int('must be an integer (the runner exit code)'),
+  /** what went wrong, when the run itself broke (e.g. no results file): shown in the gate's messages */
+  error: z.string().max(2000, 'must be at most 2000 characters').optional(),
   ...CountsShape,
   tests: z.looseObject(CountsShape).optional(),
 });
@@ -40,15 +42,17 @@ export const TestResultView = z.object({
   recordedAt: z.string().nullable(),
   recordedBy: z.string().nullable().optional(),
   artifact: z.string().nullable().optional(),
+  error: z.string().nullable().optional(),
   /** whether the gate requires integration tests now: false while the integration stage is disabled */
   required: z.boolean().optional(),
 });
 
 /** The summary the gate keeps of a results file; passed only with exit code 0 and no failed test. */
-export function summarize(body: z.infer<typeof TestResultsBody>): { passed: boolean; exitCode: number; counts: TestCounts } {
+export function summarize(body: z.infer<typeof TestResultsBody>): { passed: boolean; exitCode: number; counts: TestCounts; error: string | null } {
   const pick = (k: keyof TestCounts): number | null => body[k] ?? body.tests?.[k] ?? null;
   const counts = { passed: pick('passed'), failed: pick('failed'), skipped: pick('skipped'), total: pick('total') };
-  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0, exitCode: body.exitCode, counts };
+  const error = body.error?.trim() || null;
+  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null, exitCode: body.exitCode, counts, error };
 }
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();

@@ -151,7 +151,7 @@ const malformed: { name: string; content: string | null; message: string }[] = [
 ];
 
 for (const c of malformed) {
-  t.test(`malformed results file (${c.name}): exit 2, the problem named, nothing sent`, async (t) => {
+  t.test(`malformed results file (${c.name}): exit 2, the problem named, reported to the gate as a failed run`, async (t) => {
     const tag = newTag();
     const file = c.content === null ? join(work, 'does-not-exist.json') : resultsFile(`bad-${seq}.json`, c.content);
     const r = await report(file, tag);
@@ -159,9 +159,11 @@ for (const c of malformed) {
     t.match(r.stdout, '::error title=Integration test results unusable::', 'an error annotation');
     t.match(r.stdout, c.message, 'the annotation names the problem');
     t.match(r.summary, c.message, 'the summary names the problem');
-    t.match(r.summary, 'Nothing was reported to the gate');
-    t.match(r.outputs, { recorded: 'false', 'eligible-for-beta': 'false', passed: 'false' });
-    t.equal((await gateResult(tag))['found'], false, 'the gate has no result for the tag');
+    t.match(r.summary, 'Reported to the gate as a failed run');
+    t.match(r.outputs, { recorded: 'true', 'eligible-for-beta': 'false', passed: 'false' });
+    const recorded = await gateResult(tag);
+    t.match(recorded, { found: true, passed: false, exitCode: 1 }, 'the gate records a failed run for the tag');
+    t.match(recorded['error'], c.message, 'with the problem as its error');
   });
 }
 

@@ -42,6 +42,17 @@ t.test('PUT stores the file verbatim plus a summary; GET always answers 200 JSON
   t.equal(rec[0]?.actor.name, 'ci');
 });
 
+t.test('a broken run reported with an error: failed, and the error is in the deny message', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const r = (await g.as('ci', { method: 'PUT', url: '/v1/test-results/t9', payload: { exitCode: 1, error: 'no usable results file: inttest-results.json: file not found' } })).json();
+  t.match(r, { passed: false, exitCode: 1, error: 'no usable results file: inttest-results.json: file not found' });
+  const d = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 't9' }) })).json();
+  t.equal(d.decision, 'deny');
+  t.match(d.message, /exit code 1, no counts reported: no usable results file: inttest-results.json: file not found/);
+  const odd = (await g.as('ci', { method: 'PUT', url: '/v1/test-results/t10', payload: { exitCode: 0, error: 'harness crashed after the suite' } })).json();
+  t.equal(odd.passed, false, 'an error makes the run failed even with exit code 0');
+});
+
 t.test('exit code 0 with failed tests counts as failed; counts at the top level win', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const r = (await g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 0, failed: 1, tests: { failed: 0 } } })).json();

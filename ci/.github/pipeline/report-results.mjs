@@ -3,7 +3,9 @@
 // tests passed or failed, writes the step summary and outputs, and exits:
 //   0  recorded by the gate, tests passed: the tag is eligible for beta
 //   1  recorded by the gate, tests failed (non-zero exit code or failed tests)
-//   2  usage error, or the results file is missing or malformed (nothing sent)
+//   2  usage error, or the results file is missing or malformed: the run is then reported to the
+//      gate as a failed run with the problem as its `error` (beta is refused for the tag at once,
+//      instead of waiting for a result that will never come)
 //   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large)
 //   4  the gate was unavailable (5xx, timeouts, connection errors) after the bounded retries
 //   5  an unexpected error in this script (a bug, or GITHUB_OUTPUT not writable)
@@ -60,10 +62,23 @@ async function main(argv, env) {
     ({ raw, body } = readResultsFile(args.file));
   } catch (err) {
     if (!(err instanceof ResultsFileError)) throw err;
-    setOutputs({ ...base, passed: 'false', 'exit-code': '' }, env);
-    appendSummary(`### Integration tests for \`${imageTag}\`: ❌ no usable results\n\n${err.message}\n\nNothing was reported to the gate, so beta keeps waiting for a result for this tag.\n`, env);
-    annotate('error', 'Integration test results unusable', `${err.message}; nothing was reported to the gate`);
+    const reported = await reportBrokenRun(err.message);
+    setOutputs({ ...base, recorded: String(reported.ok), passed: 'false', 'exit-code': '' }, env);
+    const told = reported.ok
+      ? `Reported to the gate as a failed run (\`error\`: the problem above), so beta refuses \`${imageTag}\` until a new run reports real results.`
+      : `It could not be reported to the gate either (${reported.problem}), so beta keeps waiting for a result for this tag.`;
+    appendSummary(`### Integration tests for \`${imageTag}\`: ❌ no usable results\n\n${err.message}\n\n${told}\n`, env);
+    annotate('error', 'Integration test results unusable', `${err.message}; ${reported.ok ? 'reported to the gate as a failed run' : `not reported to the gate: ${reported.problem}`}`);
     return EXIT.USAGE;
+  }
+
+  /** Tells the gate the run broke: exit code 1, no counts, the problem as `error`. */
+  async function reportBrokenRun(problem) {
+    const token = resolveToken(env);
+    if (!token) return { ok: false, problem: 'no ci token' };
+    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: `no usable results file: ${problem}`.slice(0, 2000) })}\n`);
+    const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
+    return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
   }
   const summary = summarize(body);
   const rawText = raw.toString('utf8');
