@@ -79,8 +79,7 @@ async function poll() {
     }
     const t0 = performance.now();
     const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });
-    state.perfAt = (t0 + performance.now()) / 2;
-    state.gateAtMs = Date.parse(st.at);
+    syncClock(Date.parse(st.at), (t0 + performance.now()) / 2);
     state.status = st;
     setConnected(true);
     render();
@@ -90,6 +89,19 @@ async function poll() {
   } finally {
     state.polling = false;
     state.pollTimer = setTimeout(poll, state.settings?.pollMs ?? 2000);
+  }
+}
+
+/**
+ * Takes the gate's clock from a status answer (`at`, stamped about half-way through the request).
+ * Small differences are request jitter, not clock changes: they are ignored so the countdown
+ * never steps back and forth; a jump of a second or more (a restarted gate, GATE_NOW) is taken.
+ */
+function syncClock(gateMs, perfMs) {
+  const estimate = state.perfAt === 0 ? Number.NaN : state.gateAtMs + (perfMs - state.perfAt);
+  if (Number.isNaN(estimate) || Math.abs(gateMs - estimate) >= 1000) {
+    state.gateAtMs = gateMs;
+    state.perfAt = perfMs;
   }
 }
 
