@@ -147,15 +147,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
   };
 
-  app.addHook('onRequest', guards.rejectQueryCredentials);
-  app.addHook('onSend', async (req, reply, payload) => {
-    reply.header('x-request-id', req.id);
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
-
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onRequest', guards.firstHook);
+  // one log line per request, written when the answer has gone
+  app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
+    done();
   });
 
   app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {

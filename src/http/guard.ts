@@ -37,16 +37,25 @@ export function createGuard(deps: GuardDeps) {
   };
 
   /** Refuses credentials in the query string on every route (400). */
-  const rejectQueryCredentials = async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+  /**
+   * Every request's first hook (callback style: most requests have no query string and pass
+   * without a promise): sets the response headers every answer carries, and refuses credentials
+   * in the query string.
+   */
+  const firstHook = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    reply.header('x-request-id', req.id);
+    reply.header('cache-control', 'no-store');
     const q = req.url.indexOf('?');
-    if (q === -1) return;
+    if (q === -1) return done();
     for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
       if (CREDENTIAL_PARAM.test(key)) {
-        await refuse(req, { name: 'anonymous', groups: [], via: 'none' }, 400, 'credentials_in_url', `query parameter "${key}" looks like a credential; send tokens only in the Authorization header`, {
+        refuse(req, { name: 'anonymous', groups: [], via: 'none' }, 400, 'credentials_in_url', `query parameter "${key}" looks like a credential; send tokens only in the Authorization header`, {
           field: `querystring.${key}`,
-        });
+        }).catch((err: Error) => done(err));
+        return;
       }
     }
+    done();
   };
 
   const guard = (access: Access) => async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
@@ -71,7 +80,7 @@ export function createGuard(deps: GuardDeps) {
     if (!authz.ok) return refuse(req, result.identity, authz.status, authz.error, authz.message);
   };
 
-  return { guard, rejectQueryCredentials, refuse };
+  return { guard, firstHook, refuse };
 }
 
 export type Guard = ReturnType<typeof createGuard>;

@@ -26,10 +26,10 @@ function str(v: unknown): string | null {
  * replaced), so the oldest are first — unless a key looks like an array index, which JavaScript
  * orders first; then fall back to sorting by time.
  */
-function trimOldest<T>(map: Record<string, T>, keep: number, at: (v: T) => string): void {
+function trimOldest<T>(map: Record<string, T>, keep: number, at: (v: T) => string, indexLikeKeys: boolean): void {
   const keys = Object.keys(map);
   if (keys.length <= keep) return;
-  if (keys.some((k) => /^(0|[1-9]\d*)$/.test(k))) keys.sort((a, b) => at(map[a] as T).localeCompare(at(map[b] as T)));
+  if (indexLikeKeys && keys.some((k) => /^(0|[1-9]\d*)$/.test(k))) keys.sort((a, b) => at(map[a] as T).localeCompare(at(map[b] as T)));
   for (const k of keys.slice(0, keys.length - keep)) delete map[k];
 }
 
@@ -99,7 +99,7 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   if (r.decision === 'allow' && replayOf === null) {
     setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at });
     // trim in steps (every 256th insert), so the hot path does not count the map each time
-    if (r.seq % 256 === 0) trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at);
+    if (r.seq % 256 === 0) trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at, false); // keys hold '/': never index-like
   }
 }
 
@@ -186,7 +186,7 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
       if (!summary || r.imageTag === null) break;
       delete state.testResults[r.imageTag]; // re-insert so the newest is last
       setOwn(state.testResults, r.imageTag, summary);
-      trimOldest(state.testResults, TEST_RESULTS_KEPT, (s) => s.recordedAt);
+      trimOldest(state.testResults, TEST_RESULTS_KEPT, (s) => s.recordedAt, true); // an image tag may be all digits
       break;
     }
     case 'refusal':

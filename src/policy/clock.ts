@@ -19,8 +19,8 @@ export function fixedClock(at: string | DateTime): Clock {
  */
 export function clockFrom(start: DateTime, elapsedMs: () => number): Clock {
   const origin = elapsedMs();
-  const base = start.toUTC();
-  return { now: () => base.plus({ milliseconds: Math.floor(elapsedMs() - origin) }) };
+  const base = start.toMillis();
+  return { now: () => DateTime.fromMillis(base + Math.floor(elapsedMs() - origin), { zone: 'utc' }) };
 }
 
 /**
