@@ -97,7 +97,7 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   }
   delete state.waiting[key];
   if (r.decision === 'allow' && replayOf === null) {
-    setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at });
+    setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at, skip });
     // trim in steps (every 256th insert), so the hot path does not count the map each time
     if (r.seq % 256 === 0) trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at, false); // keys hold '/': never index-like
   }

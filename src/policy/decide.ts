@@ -213,7 +213,7 @@ export function decide(input: DecisionInput, ds: DecisionState, now: DateTime): 
         ]);
       }
       const replayed = reason('replayed', 'allow', `Promotion ${input.promotion} was already allowed by decision ${earlier.decisionId} at ${earlier.at}; same answer, nothing consumed.`);
-      return { ...finish([replayed]), replayOf: earlier.decisionId };
+      return { ...finish([replayed]), replayOf: earlier.decisionId, skip: earlier.skip === true };
     }
   }
 

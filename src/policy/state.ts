@@ -92,6 +92,8 @@ export interface AllowedPromotion {
   promotion: string;
   decisionId: string;
   at: string;
+  /** the allow was a pass-through of a disabled stage: its replays say skip too */
+  skip?: boolean;
 }
 
 export interface LastDecision {

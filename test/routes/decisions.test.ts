@@ -140,3 +140,21 @@ t.test('fail closed: when the audit log cannot be written the decision is a 503 
   t.equal(retry.json().replayed, false, 'the failed attempt left no trace in the state');
   t.equal((await g.app.inject({ url: '/readyz' })).statusCode, 200);
 });
+
+t.test('replay of a pass-through (skip) keeps skip: true, even after the stage is enabled again', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'stages:\n  live: { enabled: false }\n' });
+  const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', promotion: 'live.001' }) });
+  const first = (await ask()).json();
+  t.equal(first.decision, 'allow');
+  t.equal(first.skip, true, 'the disabled stage is passed through');
+  const again = (await ask()).json();
+  t.equal(again.replayed, true);
+  t.equal(again.skip, true, 'the replay is the same answer: skip, not a deploy');
+  const on = await g.as('admin', { method: 'PUT', url: '/v1/stages/live', payload: { enabled: true, note: 'live back on' } });
+  t.equal(on.statusCode, 200);
+  const later = (await ask()).json();
+  t.equal(later.decision, 'allow');
+  t.equal(later.replayed, true);
+  t.equal(later.skip, true, 'a skip never turns into a deploy of live during market hours without an approval');
+  t.notOk(g.store.read().allowedTags.live, 'a replayed skip does not mark the tag as deployed');
+});
