@@ -10,6 +10,7 @@ import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, authErrors } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
+import { isStage } from '../stages.ts';
 
 /** Optional free text Kargo may render empty (e.g. the actor of an auto-promotion): empty means absent. */
 const OptionalText = z
@@ -120,7 +121,8 @@ export function decisionRoutes(ctx: RouteContext) {
           rollback: req.body.rollback ?? null,
           requestId: req.id,
         });
-        ctx.metrics.decisions.inc({ stage: input.stage, decision: done.outcome.decision });
+        // the label is one of the five stages: a client-chosen name would add a series per request
+        ctx.metrics.decisions.inc({ stage: isStage(input.stage) ? input.stage : 'unknown', decision: done.outcome.decision });
         addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
         return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
       },

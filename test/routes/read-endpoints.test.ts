@@ -79,3 +79,14 @@ t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) 
   t.equal(refusals.records.length, 1);
   t.equal(page1.head.seq, 6);
 });
+
+t.test('/metrics: a caller cannot grow the decision series with made-up stage names', async (t) => {
+  const g = await buildTestApp(t);
+  for (let i = 0; i < 30; i++) {
+    const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: `made-up-${i}` }) });
+    t.equal(res.json().decision, 'deny');
+  }
+  const body = (await g.app.inject({ url: '/metrics' })).body;
+  t.notMatch(body, /made-up/, 'no series per client-chosen stage');
+  t.match(body, /gate_decisions_total\{stage="unknown",decision="deny"\} 30/, 'counted under one label');
+});
