@@ -23,8 +23,10 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
   let lastWrite = 0;
   /** ends the throttle wait of a write that is waiting (flush) */
   let wake: (() => void) | null = null;
+  /** flushes in progress: their writes do not wait out the throttle */
+  let flushing = 0;
   const writer = createWriteCoalescer(async () => {
-    const wait = lastWrite + minIntervalMs - Date.now();
+    const wait = flushing > 0 ? 0 : lastWrite + minIntervalMs - Date.now();
     if (wait > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -46,9 +48,13 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
       return result;
     },
     flush: async () => {
-      lastWrite = 0;
-      wake?.();
-      await writer.schedule();
+      flushing += 1;
+      try {
+        wake?.();
+        await writer.schedule();
+      } finally {
+        flushing -= 1;
+      }
     },
     lastWriteError: writer.lastError,
   };

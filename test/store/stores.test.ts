@@ -65,7 +65,9 @@ t.test('lowdb store throttles checkpoints but flush() writes at once', async (t)
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 60_000 });
   await s.update((st) => void (st.stages.beta.enabled = false));
   void s.update((st) => void (st.stages.live.enabled = false)); // waits for the throttle
+  const started = Date.now();
   await s.flush();
+  t.ok(Date.now() - started < 5000, `flush returned after ${Date.now() - started} ms, not after the throttle`);
   const onDisk = JSON.parse(await readFile(file, 'utf8'));
   t.equal(onDisk.stages.live.enabled, false, 'flush writes the latest state without waiting a minute');
 });
