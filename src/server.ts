@@ -50,6 +50,8 @@ async function main(): Promise<void> {
     fsync: config.audit.fsync,
     maxFileBytes: config.audit.maxFileBytes,
     logger: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
+    // a gate whose lease lapsed (or was taken over) must not write: another gate may own the files
+    isWriter: () => lock.held(),
   });
   const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages));
   const replayed = await replayAuditTail(audit, store);

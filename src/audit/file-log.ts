@@ -38,6 +38,12 @@ export interface FileAuditLogOptions {
   fs?: AuditFs;
   /** query(): how far before `since` the scan continues (default 1 h) */
   sinceSlackMs?: number;
+  /**
+   * Whether this process is still the log's only writer (server.ts: the data-directory lock is
+   * held). While false, appends are refused, writable() is false and nothing on disk is
+   * repaired: another gate may be writing the files. Default: always.
+   */
+  isWriter?: () => boolean;
 }
 
 export interface FileAuditLogStats {
@@ -90,6 +96,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const probeMs = opts.recoveryProbeMs ?? 5000;
   const logger = opts.logger ?? silentLogger;
   const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
+  const isWriter = opts.isWriter ?? (() => true);
+  const notWriter = 'audit log: this gate no longer holds the data-directory lock';
   const counters: FsCounters = { bytesRead: 0, bytesWritten: 0, datasyncs: 0 };
   const fs = countingFs(opts.fs ?? nodeAuditFs, counters);
   const ctx = { fs, dir, fsync };
@@ -140,8 +148,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     if (queue.length === 0) return;
     const batch = queue;
     queue = [];
-    if (failed) {
-      const err = unavailable('audit log is not writable');
+    if (failed || !isWriter()) {
+      const err = unavailable(failed ? 'audit log is not writable' : notWriter);
       for (const p of batch) p.reject(err);
       return;
     }
@@ -213,6 +221,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     recovering = serial(async () => {
       lastAttemptMs = Date.now();
       if (!failed) return true;
+      if (!isWriter()) return false; // the files may be another gate's now: cut nothing off
       try {
         await fh?.close().catch(() => {}); // it may be stale (NFS) or poisoned by the failure
         fh = null;
@@ -251,6 +260,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   return {
     async append(entries) {
       if (closing) throw unavailable('audit log is closed');
+      if (!isWriter()) throw unavailable(notWriter);
       const parsed = parseEntries(entries);
       if (parsed.length === 0) return [];
       if (failed && !(await recover('append'))) throw unavailable('audit log is not writable');
@@ -269,7 +279,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       return recordsAfter(snapshot(), afterSeq);
     },
     head: () => ({ seq: durable.seq, hash: durable.hash }),
-    writable: () => !failed && !closing,
+    writable: () => !failed && !closing && isWriter(),
     close() {
       closed ??= (async () => {
         closing = true;

@@ -31,6 +31,12 @@ export interface LockOptions {
 
 export interface DataDirLock {
   readonly file: string;
+  /**
+   * Whether this gate may still write the data directory: false once another gate has taken the
+   * lock over (for good), and while the lease has gone unrenewed for so long that another host
+   * may take it over soon (lease minus a renewal period, at most a third of the lease).
+   */
+  held(): boolean;
   /** Stops renewing and removes the lock file if it is still ours. */
   release(): Promise<void>;
 }
@@ -72,6 +78,9 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   };
 
   const acquiredAt = new Date(opts.now()).toISOString();
+  /** when the lock file last held our stamp for sure (set before each write that succeeded) */
+  let confirmedAt = opts.now();
+  let lost = false;
   try {
     await write(stamp(acquiredAt), true);
   } catch (err) {
@@ -91,24 +100,34 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
         );
       }
     }
+    confirmedAt = opts.now();
     await write(stamp(acquiredAt), false);
     const check = await readLock(file);
     if (check?.owner !== owner) throw new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock at the same moment`);
   }
+  const fenceMs = leaseMs - Math.min(renewMs, leaseMs / 3);
 
   let stopped = false;
   const timer = setInterval(() => {
     void (async () => {
+      const started = opts.now();
       const current = await readLock(file).catch(() => null);
-      if (stopped) return;
-      if (current && current.owner !== owner) return; // taken over: our lease expired; the audit log refuses via its own checks
-      await write(stamp(acquiredAt), false).catch(() => undefined);
+      if (stopped || lost) return;
+      if (current && current.owner !== owner) {
+        lost = true; // taken over: our lease expired; held() is false from now on, so the audit log refuses
+        return;
+      }
+      await write(stamp(acquiredAt), false).then(
+        () => void (confirmedAt = Math.max(confirmedAt, started)),
+        () => undefined,
+      );
     })();
   }, renewMs);
   timer.unref();
 
   return {
     file,
+    held: () => !lost && !stopped && opts.now() - confirmedAt < fenceMs,
     release: async () => {
       stopped = true;
       clearInterval(timer);

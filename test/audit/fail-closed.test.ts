@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -131,4 +131,34 @@ t.test('without fsync nothing is synced, everything else holds', async (t) => {
   t.equal(ffs.calls.datasync + ffs.calls.syncDir, 0);
   await log.close();
   t.match(await verifyAuditLog(dir), { ok: true, count: 2, files: 2 });
+});
+
+t.test('a gate that no longer holds the data-directory lock neither appends nor repairs the log', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  let writer = true;
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 20, isWriter: () => writer });
+  for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1 })]);
+  t.equal(log.writable(), true);
+
+  writer = false;
+  await t.rejects(log.append([entry(4, { at: DAY1 })]), AuditUnavailableError, 'append refused without the lock');
+  t.equal(log.writable(), false, 'writable() false without the lock (readyz 503)');
+  t.same(log.head().seq, 3);
+
+  // the NFS mount failed under this gate, another gate took the directory over and appended
+  writer = true;
+  ffs.faults.write = 'EIO';
+  await t.rejects(log.append([entry(4, { at: DAY1 })]), AuditUnavailableError);
+  delete ffs.faults.write;
+  writer = false;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  const file = join(dir, files.at(-1)!);
+  const theirs = `${readFileSync(file, 'latin1')}{"the other gate's record":4}\n`;
+  writeFileSync(file, theirs, 'latin1');
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(readFileSync(file, 'latin1'), theirs, 'the recovery probe does not cut off what the new holder wrote');
+  t.equal(log.writable(), false);
+  await t.rejects(log.append([entry(5, { at: DAY1 })]), AuditUnavailableError);
+  await log.close();
 });

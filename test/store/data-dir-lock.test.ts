@@ -59,3 +59,28 @@ t.test('the holder renews its lease; release removes only its own lock', async (
   t.pass('free after release');
   await second.release();
 });
+
+t.test('held(): false once the lease may lapse unrenewed, and for good once another gate took the lock over', async (t) => {
+  let now = 1_800_000_000_000;
+  // no renewal lands (renewMs beyond the test): held() follows the clock, not the timer
+  const quiet = await acquireDataDirLock({ dir: await mkdtemp(join(tmpdir(), 'lock-')), host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 60_000 });
+  t.equal(quiet.held(), true, 'held after acquiring');
+  now += 150;
+  t.equal(quiet.held(), true, 'held within the lease');
+  now += 100;
+  t.equal(quiet.held(), false, 'not renewed for lease - margin: another host may take it over soon, so it is not held');
+  await quiet.release();
+
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20 });
+  t.equal(lock.held(), true);
+  // another host took it over (say a's lease looked expired from there): a's next renewal sees it
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() }));
+  for (let i = 0; i < 200 && lock.held(); i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(lock.held(), false, 'taken over: not held');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(lock.held(), false, 'never held again');
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'b-owner', 'the new holder is left alone');
+  await lock.release();
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'b-owner', 'release leaves the new holder alone');
+});
