@@ -29,7 +29,6 @@ import { whoamiRoutes } from './routes/whoami.ts';
 import { isoOf } from './policy/clock.ts';
 
 export const BODY_LIMIT = 64 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 interface Fault {
   status: number;
@@ -65,7 +64,8 @@ function toFault(err: FastifyError | Error): Fault {
         return { status: 400, body: errorBody('invalid_request', 'headers.content-length does not match the body', { field: 'headers.content-length' }) };
       default:
         if (err instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-          return { status: 400, body: errorBody('invalid_json', `body: not valid JSON (${err.message})`, { field: 'body' }) };
+          // never echo the parser's message: it quotes the body, which may hold a token
+          return { status: 400, body: errorBody('invalid_json', 'body: not valid JSON', { field: 'body' }) };
         }
         return { status, body: errorBody(fe.code ? fe.code.toLowerCase() : 'bad_request', err.message) };
     }
@@ -97,10 +97,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: BODY_LIMIT,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : deps.newId('req');
-    },
+    // the gate's own ids (they become audit record ids), never a client's x-request-id
+    genReqId: () => deps.newId('req'),
     requestIdHeader: false,
     // one log line per request (onResponse below) instead of fastify's two
     logController: new LogController({ disableRequestLogging: true }),

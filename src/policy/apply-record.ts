@@ -7,6 +7,7 @@ import {
   type GateState,
   type GrantRecord,
   PROMOTIONS_KEPT,
+  WAITING_KEPT,
   TEST_RESULTS_KEPT,
   type TestSummary,
   promotionKey,
@@ -63,6 +64,8 @@ function closeApproval(state: GateState, id: string, status: ApprovalRecord['sta
 function applyDecision(state: GateState, r: AuditEventV1): void {
   const stage = r.stage;
   if (stage === null || !isStage(stage) || r.decision === null || r.imageTag === null) return;
+  // a refusal of an unknown project or stage changes nothing the status pages show
+  if (r.reasons.some((x) => x.code === 'unknown_stage')) return;
   const data = r.data ?? {};
   const skip = data['skip'] === true;
   const message = str(data['message']) ?? '';
@@ -98,8 +101,6 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   delete state.waiting[key];
   if (r.decision === 'allow' && replayOf === null) {
     setOwn(state.promotions, key, { project: r.project, stage, imageTag: r.imageTag, promotion: r.promotion, decisionId: r.id, at: r.at, skip });
-    // trim in steps (every 256th insert), so the hot path does not count the map each time
-    if (r.seq % 256 === 0) trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at, false); // keys hold '/': never index-like
   }
 }
 
@@ -111,6 +112,11 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
 export function applyRecord(state: GateState, r: AuditEventV1): void {
   if (r.seq <= state.auditSeq) return;
   state.auditSeq = r.seq;
+  // bounded maps, trimmed in steps (every 256th record) so the hot path does not count them each time
+  if (r.seq % 256 === 0) {
+    trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at, false); // keys hold '/': never index-like
+    trimOldest(state.waiting, WAITING_KEPT, (w) => w.lastSeen, false);
+  }
   switch (r.type) {
     case 'decision':
       applyDecision(state, r);

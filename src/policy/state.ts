@@ -121,6 +121,8 @@ export interface WaitingPromotion {
 
 export const TEST_RESULTS_KEPT = 1000;
 export const PROMOTIONS_KEPT = 5000;
+/** promotions shown as waiting at most (the oldest-polled are dropped first) */
+export const WAITING_KEPT = 1000;
 
 /** The key that makes a promotion unique to the gate. */
 export function promotionKey(project: string, stage: string, promotion: string): string {

@@ -57,11 +57,14 @@ export function summarize(body: z.infer<typeof TestResultsBody>): { passed: bool
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
-/** Writes the artifact under a name nobody has used (imageTag.json, then imageTag.2.json, ...) and fsyncs it. */
+/**
+ * Writes the artifact under a name nobody has used and fsyncs it: imageTag.json, then
+ * imageTag~2.json, imageTag~3.json, ... ("~" is not allowed in a tag, so names never collide).
+ */
 async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promise<string> {
   await mkdir(dir, { recursive: true });
   for (let n = 1; n < 10_000; n++) {
-    const name = n === 1 ? `${imageTag}.json` : `${imageTag}.${n}.json`;
+    const name = n === 1 ? `${imageTag}.json` : `${imageTag}~${n}.json`;
     let fh;
     try {
       fh = await open(join(dir, name), 'wx', 0o640);
@@ -85,14 +88,12 @@ export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
   return async (app: FastifyInstance) => {
     // keep the exact bytes: the artifact is stored verbatim
+    // fastify's own JSON parser (it refuses __proto__ and constructor.prototype), keeping the bytes
+    const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RESULTS_BODY_LIMIT }, (req, body, done) => {
-      try {
-        rawBodies.set(req, body as Buffer);
-        done(null, JSON.parse((body as Buffer).toString('utf8')));
-      } catch (err) {
-        done(Object.assign(new SyntaxError((err as Error).message), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
-      }
+      rawBodies.set(req, body as Buffer);
+      parseJson(req, (body as Buffer).toString('utf8'), done);
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
 

@@ -16,7 +16,13 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
   const minIntervalMs = opts.minIntervalMs ?? 1000;
   // compact JSON: the checkpoint is for the gate, not for people, and is a fraction of the size
   const db = new Low<GateState>(new DataFile<GateState>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), fresh());
-  await db.read();
+  try {
+    await db.read();
+  } catch (err) {
+    throw new Error(
+      `state file ${file} cannot be read (${(err as Error).message}). It is only a checkpoint of the audit log: move it aside and the gate rebuilds it from the log at start-up.`,
+    );
+  }
   if (db.data.version !== 1) throw new Error(`state file ${file} has version ${String(db.data.version)}, expected 1`);
   // tolerate state files written before a field existed
   db.data = { ...fresh(), ...db.data, stages: { ...fresh().stages, ...db.data.stages } };

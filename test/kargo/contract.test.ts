@@ -196,7 +196,7 @@ t.test('integration-test results recorded by CI: the beta gate step and the inte
   const promotion = (n: number, tag: string) => `beta.01kbz8x2p4m6n8q0s2t4v6w8y${n}.${tag.slice(0, 7)}`;
 
   const noResult = { found: false, passed: null, exitCode: null, counts: null, recordedAt: null };
-  const recorded = { recordedAt: /^2026-11-25T15:/, recordedBy: 'ci', artifact: /^artifacts\/inttest\/[0-9a-f]{40}(\.\d+)?\.json$/ };
+  const recorded = { recordedAt: /^2026-11-25T15:/, recordedBy: 'ci', artifact: /^artifacts\/inttest\/[0-9a-f]{40}(~\d+)?\.json$/ };
   const failedSummary = { found: true, passed: false, exitCode: 1, counts: { passed: 117, failed: 3, skipped: 2, total: 122 }, ...recorded };
   const passedSummary = { found: true, passed: true, exitCode: 0, counts: { passed: 122, failed: 0, skipped: 2, total: 124 }, ...recorded };
   // Each row: optionally CI PUTs a results file, then Kargo polls the gate step of `promotion`

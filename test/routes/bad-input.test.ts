@@ -132,3 +132,20 @@ t.test('property: random bytes as a body never produce a 5xx', async (t) => {
     { numRuns: 200 },
   );
 });
+
+t.test('a malformed body is never echoed (it may hold a token), in the answer or the audit log', async (t) => {
+  const g = await buildTestApp(t);
+  const secret = 'gbg_SECRETSECRETSECRET';
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: `{"breakGlassToken": "${secret}" oops}` });
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().message, 'body: not valid JSON');
+  t.notMatch(res.body, /SECRET/);
+  t.notMatch(JSON.stringify(g.audit.records()), /SECRET/);
+});
+
+t.test('request ids are the gate\'s own, whatever the client sends', async (t) => {
+  const g = await buildTestApp(t);
+  const res = await g.as(null, { method: 'POST', url: '/v1/decisions', headers: { 'x-request-id': 'dec_0001' }, payload: decisionBody() });
+  t.match(res.headers['x-request-id'], /^req_\d{4}$/);
+  t.equal(g.audit.records().at(-1)?.id, res.headers['x-request-id'], 'the refusal record carries the gate id');
+});

@@ -90,3 +90,13 @@ t.test('/metrics: a caller cannot grow the decision series with made-up stage na
   t.notMatch(body, /made-up/, 'no series per client-chosen stage');
   t.match(body, /gate_decisions_total\{stage="unknown",decision="deny"\} 30/, 'counted under one label');
 });
+
+t.test('a decision for an unknown project does not touch what /v1/status shows', async (t) => {
+  const g = await buildTestApp(t, { configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
+  await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', promotion: 'b1', imageTag: 'cafe01' }) });
+  const denied = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ project: 'someone-else', stage: 'beta', promotion: 'x1', imageTag: 'bad001' }) });
+  t.equal(denied.json().decision, 'deny');
+  const beta = (await g.app.inject({ url: '/v1/status' })).json().stages[2];
+  t.equal(beta.lastDecision.imageTag, 'cafe01');
+  t.equal(beta.deployed.imageTag, 'cafe01');
+});

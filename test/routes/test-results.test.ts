@@ -30,10 +30,10 @@ t.test('PUT stores the file verbatim plus a summary; GET always answers 200 JSON
   t.equal(again.json().passed, true);
   t.same(again.json().counts, { passed: 120, failed: 0, skipped: 3, total: 123 });
   const files = (await readdir(join(g.dataDir, 'artifacts', 'inttest'))).sort();
-  t.same(files, ['abc123.2.json', 'abc123.json'], 'the earlier artifact is kept');
+  t.same(files, ['abc123.json', 'abc123~2.json'], 'the earlier artifact is kept');
   t.equal(await readFile(join(g.dataDir, 'artifacts', 'inttest', 'abc123.json'), 'utf8'), raw, 'untouched');
   const got = (await g.app.inject({ url: '/v1/test-results/abc123' })).json();
-  t.match(got, { imageTag: 'abc123', found: true, passed: true, exitCode: 0, artifact: 'artifacts/inttest/abc123.2.json' });
+  t.match(got, { imageTag: 'abc123', found: true, passed: true, exitCode: 0, artifact: 'artifacts/inttest/abc123~2.json' });
   t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta' }) })).json().decision, 'allow');
 
   const rec = g.audit.records().filter((r) => r.type === 'testresult.recorded');
@@ -108,4 +108,11 @@ t.test('the newest 1,000 summaries are kept', async (t) => {
   t.ok(kept.includes('tag1002'));
   t.equal((await g.app.inject({ url: '/v1/test-results/tag1' })).json().found, false, 'dropped from the summaries');
   t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, 1003, 'artifacts stay on disk');
+});
+
+t.test('prototype poisoning in a results body is refused like anywhere else', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const r = await g.as('ci', { method: 'PUT', url: '/v1/test-results/p1', headers: { 'content-type': 'application/json' }, payload: '{"exitCode":0,"__proto__":{"failed":3}}' });
+  t.equal(r.statusCode, 400);
+  t.equal((await g.app.inject({ url: '/v1/test-results/p1' })).json().found, false);
 });

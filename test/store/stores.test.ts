@@ -96,3 +96,26 @@ t.test('applyRecord is idempotent by seq', async (t) => {
   applyRecord(st, r!);
   t.equal(st.stages.live.enabled, true, 'an already-applied record changes nothing');
 });
+
+t.test('a corrupt state file stops start-up with its name and the way out', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  await writeFile(file, '{"version": 1, "stages": {');
+  await t.rejects(openLowdbStore(file, fresh), new RegExp(`state file ${file} cannot be read .*move it aside`));
+});
+
+t.test('waiting promotions are bounded (the oldest-polled go first)', async (t) => {
+  const { WAITING_KEPT } = await import('../../src/policy/state.ts');
+  const audit = createMemoryAuditLog();
+  const st = fresh();
+  const base = Date.parse('2026-11-25T15:00:00Z');
+  const entries = Array.from({ length: WAITING_KEPT + 300 }, (_, i) => ({
+    at: new Date(base + i * 1000).toISOString(), type: 'decision' as const, id: `dec_${i}`, actor, requestedBy: null, project: 'stonks-pipeline', stage: 'paper',
+    imageTag: 'abc', promotion: `paper.${i}`, decision: 'wait' as const, reasons: [{ code: 'market_open', message: 'open', effect: 'wait' }], breakGlass: null, approval: null, data: { skip: false, message: 'open' },
+  }));
+  for (const r of await audit.append(entries)) applyRecord(st, r);
+  const n = Object.keys(st.waiting).length;
+  t.ok(n <= WAITING_KEPT + 256, `${n} kept`);
+  t.notOk('stonks-pipeline/paper/paper.0' in st.waiting, 'the oldest is gone');
+  t.ok(`stonks-pipeline/paper/paper.${WAITING_KEPT + 299}` in st.waiting, 'the newest stays');
+});
