@@ -12,22 +12,23 @@ import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, au
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
-/** Optional free text Kargo may render empty (e.g. the actor of an auto-promotion): empty means absent. */
+/** Optional free text Kargo may render empty or null (e.g. the actor of an auto-promotion): both mean absent. */
 const OptionalText = z
   .string()
   .max(256, 'must be at most 256 characters')
-  .optional()
-  .transform((v) => (v === undefined || v === '' ? null : v));
+  .nullish()
+  .transform((v) => (v === undefined || v === null || v === '' ? null : v));
 
 export const DecisionRequest = z.strictObject({
   project: KubeName.max(63),
   stage: KubeName.max(63),
   imageTag: OciTag,
-  promotion: KubeName.optional(),
-  freight: KubeName.optional(),
+  // Kargo renders a missing value as null: null means absent for every optional field
+  promotion: KubeName.nullish(),
+  freight: KubeName.nullish(),
   actor: OptionalText,
-  rollback: z.boolean().optional(),
-  breakGlassToken: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
+  rollback: z.boolean().nullish(),
+  breakGlassToken: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').nullish(),
 });
 
 export const PreviewRequest = DecisionRequest.extend({ at: IsoInstant.optional() });

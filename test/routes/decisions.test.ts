@@ -158,3 +158,12 @@ t.test('replay of a pass-through (skip) keeps skip: true, even after the stage i
   t.equal(later.skip, true, 'a skip never turns into a deploy of live during market hours without an approval');
   t.notOk(g.store.read().allowedTags.live, 'a replayed skip does not mark the tag as deployed');
 });
+
+t.test('null means absent for every optional field (Kargo renders missing values as null)', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: null, freight: null, actor: null, rollback: null, breakGlassToken: null }) });
+  t.equal(res.statusCode, 200, res.body);
+  t.equal(res.json().decision, 'allow');
+  t.equal(res.json().promotion, null);
+  t.equal(g.audit.records().at(-1)?.requestedBy, null);
+});

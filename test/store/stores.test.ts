@@ -111,7 +111,7 @@ t.test('waiting promotions are bounded (the oldest-polled go first)', async (t) 
   const base = Date.parse('2026-11-25T15:00:00Z');
   const entries = Array.from({ length: WAITING_KEPT + 300 }, (_, i) => ({
     at: new Date(base + i * 1000).toISOString(), type: 'decision' as const, id: `dec_${i}`, actor, requestedBy: null, project: 'stonks-pipeline', stage: 'paper',
-    imageTag: 'abc', promotion: `paper.${i}`, decision: 'wait' as const, reasons: [{ code: 'market_open', message: 'open', effect: 'wait' }], breakGlass: null, approval: null, data: { skip: false, message: 'open' },
+    imageTag: 'abc', promotion: `paper.${i}`, decision: 'wait' as const, reasons: [{ code: 'market_open', message: 'open', effect: 'wait' as const }], breakGlass: null, approval: null, data: { skip: false, message: 'open' },
   }));
   for (const r of await audit.append(entries)) applyRecord(st, r);
   const n = Object.keys(st.waiting).length;
