@@ -111,7 +111,7 @@ secret_hint() {
     "$GIT_CREDENTIALS_SECRET")
       printf '  kubectl -n %s create secret generic %s --from-literal=repoURL=https://github.com/%s.git --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=git\n' "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
     "$GHCR_CREDENTIALS_SECRET")
-      printf '  kubectl -n %s create secret generic %s --from-literal=repoURL=ghcr.io/%s --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=image\n' "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
+      printf "  kubectl -n %s create secret generic %s --from-literal=repoURL='^ghcr\\\\.io/%s/' --from-literal=repoURLIsRegex=true --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=image\n" "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
     *) printf '  kubectl -n %s create secret generic %s ...\n' "$1" "$2" ;;
   esac
 }

@@ -18,29 +18,38 @@ const INDEX_KEY = /^(?:0|[1-9]\d{0,9})$/;
 
 class SlowPathNeeded extends Error {}
 
+/** deeper than this, hand over to write(), which reports a circular structure properly */
+const MAX_FAST_DEPTH = 64;
+
 /**
- * JSON.stringify with a replacer that hands it each plain object with its keys in sorted
- * order: the native serialiser does the work, several times faster than write() below. An
- * object with an index-like key cannot be re-ordered that way (JavaScript puts such keys
- * first, in numeric order), so it falls back to write().
+ * A copy of v in which every plain object has its keys in sorted order (after toJSON), so the
+ * native JSON.stringify writes canonical text. Throws SlowPathNeeded for what it cannot order
+ * (an index-like key: JavaScript puts those first, in numeric order) or cannot bound (depth).
  */
-function sortedCopy(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const keys = Object.keys(value);
-  if (keys.length < 2) return value;
-  keys.sort();
-  const out: Record<string, unknown> = {};
+function sortedDeep(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (depth > MAX_FAST_DEPTH) throw new SlowPathNeeded();
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return sortedDeep((v as { toJSON(): unknown }).toJSON(), depth + 1);
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = sortedDeep(v[i], depth + 1);
+    return out;
+  }
+  const keys = Object.keys(v);
+  if (keys.length > 1) keys.sort();
+  // no prototype: a key "__proto__" is then an ordinary own property, as in the input
+  const out: Record<string, unknown> = Object.create(null);
   for (const k of keys) {
     if (INDEX_KEY.test(k)) throw new SlowPathNeeded();
-    out[k] = (value as Record<string, unknown>)[k];
+    out[k] = sortedDeep((v as Record<string, unknown>)[k], depth + 1);
   }
   return out;
 }
 
-/** canonical text of v (undefined when v has no JSON form), by the fast path when it applies */
+/** canonical text of v (undefined when v has no JSON form), by the native serialiser when it can */
 function fast(v: unknown): string | undefined {
   try {
-    return JSON.stringify(v, sortedCopy) as string | undefined;
+    return JSON.stringify(sortedDeep(v, 0)) as string | undefined;
   } catch (err) {
     if (err instanceof SlowPathNeeded) return write(v, []);
     if (err instanceof TypeError && /BigInt/i.test(err.message)) throw new TypeError('canonicalJson: BigInt has no JSON form');

@@ -35,6 +35,9 @@ export async function listSegments(fs: AuditFs, dir: string): Promise<Segment[]>
 
 /** YYYYMMDD of the instant `at` in UTC; of `now()` when `at` is not a valid instant. */
 export function utcDay(at: string, now: () => Date): string {
+  // the gate's own instants are ISO UTC ("2026-11-25T15:00:00.000Z"): the day is their prefix
+  const m = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.exec(at);
+  if (m) return `${m[1]}${m[2]}${m[3]}`;
   let ms = Date.parse(at);
   if (Number.isNaN(ms)) ms = now().getTime();
   return new Date(ms).toISOString().slice(0, 10).replaceAll('-', '');

@@ -112,8 +112,8 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
 export function applyRecord(state: GateState, r: AuditEventV1): void {
   if (r.seq <= state.auditSeq) return;
   state.auditSeq = r.seq;
-  // bounded maps, trimmed in steps (every 256th record) so the hot path does not count them each time
-  if (r.seq % 256 === 0) {
+  // bounded maps, trimmed in steps (every 1024th record) so the hot path does not count them each time
+  if (r.seq % 1024 === 0) {
     trimOldest(state.promotions, PROMOTIONS_KEPT, (p) => p.at, false); // keys hold '/': never index-like
     trimOldest(state.waiting, WAITING_KEPT, (w) => w.lastSeen, false);
   }
