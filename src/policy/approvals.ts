@@ -1,18 +1,13 @@
 import type { DateTime } from 'luxon';
+import { findExpired, isLive } from './expiry.ts';
 import type { ApprovalRecord } from './state.ts';
 import type { GrantTarget } from './grants.ts';
 
 /** True while an approval can still be used: open and not past its expiry. */
-export function isApprovalLive(approval: ApprovalRecord, now: DateTime): boolean {
-  return approval.status === 'open' && now.toMillis() < Date.parse(approval.expiresAt);
-}
+export const isApprovalLive: (approval: ApprovalRecord, now: DateTime) => boolean = isLive;
 
 /** Open approvals whose expiry has passed (recorded as expired the first time they are noticed). */
-export function findExpiredApprovals(approvals: Iterable<ApprovalRecord>, now: DateTime): ApprovalRecord[] {
-  const out: ApprovalRecord[] = [];
-  for (const a of approvals) if (a.status === 'open' && now.toMillis() >= Date.parse(a.expiresAt)) out.push(a);
-  return out;
-}
+export const findExpiredApprovals: (approvals: Iterable<ApprovalRecord>, now: DateTime) => ApprovalRecord[] = findExpired;
 
 /**
  * Live, unreserved approvals of exactly this project+stage+imageTag, oldest first, split by

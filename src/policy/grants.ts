@@ -1,18 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { DateTime } from 'luxon';
+import { findExpired, isLive } from './expiry.ts';
 import type { GrantRecord } from './state.ts';
 
 /** True while a grant can still cover a promotion: open and not past its expiry. */
-export function isGrantLive(grant: GrantRecord, now: DateTime): boolean {
-  return grant.status === 'open' && now.toMillis() < Date.parse(grant.expiresAt);
-}
+export const isGrantLive: (grant: GrantRecord, now: DateTime) => boolean = isLive;
 
 /** Open grants whose expiry has passed: the shell records their expiry the first time they are noticed. */
-export function findExpiredGrants(grants: Iterable<GrantRecord>, now: DateTime): GrantRecord[] {
-  const out: GrantRecord[] = [];
-  for (const g of grants) if (g.status === 'open' && now.toMillis() >= Date.parse(g.expiresAt)) out.push(g);
-  return out;
-}
+export const findExpiredGrants: (grants: Iterable<GrantRecord>, now: DateTime) => GrantRecord[] = findExpired;
 
 function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');

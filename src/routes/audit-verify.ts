@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { nodeAuditFs } from '../audit/audit-fs.ts';
 import { hashRecord } from '../audit/canonical-json.ts';
 import { type AuditEventV1, GENESIS_HASH } from '../audit/event.ts';
-import type { AuditLog, AuditQuery } from '../audit/log.ts';
+import type { AuditLog } from '../audit/log.ts';
 import { listSegments } from '../audit/segments.ts';
 import { verifyAuditLog } from '../audit/verify.ts';
-import type { Clock } from '../policy/clock.ts';
-import { AuditQuerySchema } from './audit.ts';
+import { type Clock, isoOf } from '../policy/clock.ts';
+import { AuditQuerySchema, toAuditQuery } from './audit.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, authErrors } from './common-schemas.ts';
 
@@ -144,7 +144,7 @@ export function createFullVerifier(deps: FullVerifierDeps) {
     message: null,
     intervalMinutes: intervalMs / 60_000,
   };
-  const nowIso = () => deps.clock.now().toISO() as string;
+  const nowIso = () => isoOf(deps.clock.now());
 
   async function run(): Promise<void> {
     const headAtStart = deps.audit.head();
@@ -222,14 +222,9 @@ export function auditVerifyRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         full.maybeStart();
-        const q: AuditQuery = { limit: req.query.limit };
-        if (req.query.stage) q.stage = req.query.stage;
-        if (req.query.type) q.type = req.query.type as AuditQuery['type'];
-        if (req.query.since) q.since = new Date(req.query.since).toISOString();
-        if (req.query.cursor) q.cursor = req.query.cursor;
-        const { records } = await ctx.audit.query(q);
+        const { records } = await ctx.audit.query(toAuditQuery(req.query));
         const page = await verifyPage(ctx.audit, records);
-        return { at: ctx.clock.now().toISO() as string, head: ctx.audit.head(), page, full: full.state() };
+        return { at: isoOf(ctx.clock.now()), head: ctx.audit.head(), page, full: full.state() };
       },
     });
   };

@@ -23,6 +23,16 @@ export const AuditQuerySchema = z.strictObject({
 
 const AuditRecordSchema = z.object({ seq: z.number(), hash: z.string(), prev: z.string(), type: z.string(), at: z.string() }).catchall(z.unknown());
 
+/** The AuditQuery of validated query-string values (shared by GET /v1/audit and /v1/audit/verify). */
+export function toAuditQuery(query: z.infer<typeof AuditQuerySchema>): AuditQuery {
+  const q: AuditQuery = { limit: query.limit };
+  if (query.stage) q.stage = query.stage;
+  if (query.type) q.type = query.type as AuditQuery['type'];
+  if (query.since) q.since = new Date(query.since).toISOString();
+  if (query.cursor) q.cursor = query.cursor;
+  return q;
+}
+
 /** GET /v1/audit: newest-first pages of audit records, for any authenticated identity. */
 export function auditRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
@@ -39,12 +49,7 @@ export function auditRoutes(ctx: RouteContext) {
         },
       },
       handler: async (req) => {
-        const q: AuditQuery = { limit: req.query.limit };
-        if (req.query.stage) q.stage = req.query.stage;
-        if (req.query.type) q.type = req.query.type as AuditQuery['type'];
-        if (req.query.since) q.since = new Date(req.query.since).toISOString();
-        if (req.query.cursor) q.cursor = req.query.cursor;
-        const page = await ctx.audit.query(q);
+        const page = await ctx.audit.query(toAuditQuery(req.query));
         return { ...page, head: ctx.audit.head() };
       },
     });

@@ -63,13 +63,18 @@ async function promote(t: Test, bin: string, p: SamplePromotion, tweakBody?: (b:
 
 const TAG = 'c4f3b2a1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5';
 
-t.test('gate step against the running gate', async (t) => {
+/** The exprcheck binary when the live contract can run (the gate's source and Go are here); else a visible skip (a failure under CI=true) and null. */
+function liveContractOrSkip(t: Parameters<typeof exprcheckOrSkip>[0]): ReturnType<typeof exprcheckOrSkip> | null {
   if (!existsSync(join(repoRoot, 'src/server.ts'))) {
     if (process.env.CI === 'true') t.fail('src/server.ts is missing and CI=true');
     else skipWithNotice(t, 'src/server.ts is missing; live contract test skipped');
-    return;
+    return null;
   }
-  const bin = exprcheckOrSkip(t);
+  return exprcheckOrSkip(t);
+}
+
+t.test('gate step against the running gate', async (t) => {
+  const bin = liveContractOrSkip(t);
   if (!bin) return;
 
   const open = await startGate(t, OPEN, NO_TESTS);
@@ -178,12 +183,7 @@ const passedRun = (tag: string) => ({
 });
 
 t.test('integration-test results recorded by CI: the beta gate step and the integration-tests verification', async (t) => {
-  if (!existsSync(join(repoRoot, 'src/server.ts'))) {
-    if (process.env.CI === 'true') t.fail('src/server.ts is missing and CI=true');
-    else skipWithNotice(t, 'src/server.ts is missing; live integration-test contract skipped');
-    return;
-  }
-  const bin = exprcheckOrSkip(t);
+  const bin = liveContractOrSkip(t);
   if (!bin) return;
   // integration stage enabled (the default): beta requires a passing result for the tag
   const gate = await startGate(t, OPEN, {});
@@ -323,12 +323,7 @@ t.test('integration-test results recorded by CI: the beta gate step and the inte
 });
 
 t.test('integration stage switched off in the gate: beta passes without results, and so does its verification', async (t) => {
-  if (!existsSync(join(repoRoot, 'src/server.ts'))) {
-    if (process.env.CI === 'true') t.fail('src/server.ts is missing and CI=true');
-    else skipWithNotice(t, 'src/server.ts is missing; live integration-test contract skipped');
-    return;
-  }
-  const bin = exprcheckOrSkip(t);
+  const bin = liveContractOrSkip(t);
   if (!bin) return;
   const gate = await startGate(t, OPEN, {});
   const off = await fetch(`${gate.url}/v1/stages/integration`, {
