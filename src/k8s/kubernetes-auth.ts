@@ -42,6 +42,9 @@ function cache<T>(max: number) {
   };
 }
 
+/** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
+const reviewed = new WeakMap<Identity, { uid?: string; extra?: Record<string, string[]> }>();
+
 const unavailable = (message: string): { ok: false; status: 503; error: string; message: string } => ({ ok: false, status: 503, error: 'auth_unavailable', message });
 
 /**
@@ -88,14 +91,20 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
         return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
       } else {
         const groups = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
-        result = { ok: true, identity: { name: status.user.username, groups, via: 'kubernetes' } };
+        const identity: Identity = { name: status.user.username, groups, via: 'kubernetes' };
+        const more: { uid?: string; extra?: Record<string, string[]> } = {};
+        if (typeof status.user.uid === 'string' && status.user.uid) more.uid = status.user.uid;
+        if (status.user.extra && typeof status.user.extra === 'object') more.extra = status.user.extra as Record<string, string[]>;
+        reviewed.set(identity, more);
+        result = { ok: true, identity };
       }
       reviews.set(key, result, now() + ttlMs);
       return result;
     },
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {
-      const key = JSON.stringify([identity.name, identity.groups, permission.resource, permission.verb, namespace]);
+      const more = reviewed.get(identity) ?? {};
+      const key = JSON.stringify([identity.name, identity.groups, more.uid ?? null, more.extra ?? null, permission.resource, permission.verb, namespace]);
       const hit = access.get(key, now());
       if (hit) return hit;
       let review;
@@ -109,6 +118,9 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
                 spec: {
                   user: identity.name,
                   groups: identity.groups,
+                  // the whole reviewed user, as the API server's own authorizer would see it
+                  ...(more.uid ? { uid: more.uid } : {}),
+                  ...(more.extra ? { extra: more.extra } : {}),
                   resourceAttributes: { group: GATE_API_GROUP, resource: permission.resource, verb: permission.verb, namespace },
                 },
               },

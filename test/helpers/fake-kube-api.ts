@@ -13,6 +13,8 @@ export type Behaviour =
 export interface SarSpec {
   user?: string;
   groups?: string[];
+  uid?: string;
+  extra?: Record<string, string[]>;
   resourceAttributes?: { group?: string; resource?: string; verb?: string; namespace?: string };
 }
 
@@ -21,7 +23,7 @@ export interface FakeKube {
   /** a KubeConfig pointing at the fake, authenticating as the gate's service account */
   kubeConfig(): KubeConfig;
   /** token → reviewed user */
-  users: Map<string, { username: string; groups: string[] }>;
+  users: Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>;
   /** decides SubjectAccessReviews */
   allow: (spec: SarSpec) => { allowed: boolean; reason?: string };
   stages: unknown[];
@@ -45,7 +47,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
  */
 export async function startFakeKube(): Promise<FakeKube> {
   const fake = {
-    users: new Map<string, { username: string; groups: string[] }>(),
+    users: new Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>(),
     allow: (_: SarSpec) => ({ allowed: false, reason: 'no RBAC rule' }),
     stages: [] as unknown[],
     behaviour: { tokenreviews: { kind: 'normal' }, subjectaccessreviews: { kind: 'normal' }, stages: { kind: 'normal' } } as FakeKube['behaviour'],
@@ -80,7 +82,7 @@ export async function startFakeKube(): Promise<FakeKube> {
         apiVersion: 'authentication.k8s.io/v1',
         kind: 'TokenReview',
         spec: { token },
-        status: user ? { authenticated: true, user: { username: user.username, groups: user.groups } } : { authenticated: false, error: 'invalid bearer token' },
+        status: user ? { authenticated: true, user: { username: user.username, groups: user.groups, ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}) } } : { authenticated: false, error: 'invalid bearer token' },
       });
     }
     if (which === 'subjectaccessreviews') {

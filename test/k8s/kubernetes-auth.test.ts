@@ -166,3 +166,15 @@ t.test('Kargo stages: the tag of each stage current freight, polled; failures ke
   const status = (await g.app.inject({ url: '/v1/status' })).json();
   t.match(status.stages[2], { name: 'beta', deployed: { imageTag: '3333333333333333333333333333333333333333', source: 'kargo' } });
 });
+
+t.test('the SubjectAccessReview carries the reviewed uid and extra, as the API server would', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.users.set('oidc-token', { username: 'oidc:olivia', groups: ['oncall'], uid: 'u-1234', extra: { 'authentication.kubernetes.io/credential-id': ['JTI=abc'] } });
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const who = await auth.authenticate(req('oidc-token'));
+  if (!who.ok) throw new Error('not authenticated');
+  t.same(who.identity, { name: 'oidc:olivia', groups: ['oncall'], via: 'kubernetes' }, 'the audit actor is name and groups');
+  await auth.authorize(who.identity, { resource: 'breakglassgrants', verb: 'create' }, 'stonks-pipeline');
+  const sar = fake.requests.find((r) => r.path.endsWith('/subjectaccessreviews'));
+  t.match(sar?.body, { spec: { user: 'oidc:olivia', groups: ['oncall'], uid: 'u-1234', extra: { 'authentication.kubernetes.io/credential-id': ['JTI=abc'] } } });
+});
