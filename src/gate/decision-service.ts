@@ -5,6 +5,8 @@ import type { Config } from '../config.ts';
 import { type DecisionInput, type Outcome, decide } from '../policy/decide.ts';
 import type { MarketCalendar } from '../policy/market-hours.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
+
+type MarketJson = ReturnType<typeof marketStateToJson>;
 import type { ApprovalRecord, GrantRecord } from '../policy/state.ts';
 import { findExpiredGrants } from '../policy/grants.ts';
 import { findExpiredApprovals } from '../policy/approvals.ts';
@@ -30,11 +32,12 @@ export interface RecordedDecision {
   outcome: Outcome;
   at: DateTime;
   record: AuditEventV1;
+  /** the market as the answer shows it (computed once for the record and the answer) */
+  market: MarketJson;
 }
 
 /** What the audit record keeps of the market: enough to say why, small enough for every decision. */
-function compactMarket(m: Outcome['market']): Record<string, unknown> {
-  const j = marketStateToJson(m);
+function compactMarket(j: MarketJson): Record<string, unknown> {
   return { open: j.open, reason: j.reason, holiday: j.holiday, close: j.session?.close ?? null, nextOpen: j.nextOpen };
 }
 
@@ -98,6 +101,7 @@ export function createDecisionService(deps: {
   async function decideOnce(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
     const at = clock.now();
     const outcome = evaluate(input, at);
+    const market = marketStateToJson(outcome.market);
     const atIso = isoOf(at);
     const id = newId('dec');
     const consumes = outcome.decision === 'allow' && outcome.replayOf === null;
@@ -135,7 +139,7 @@ export function createDecisionService(deps: {
           skip: outcome.skip,
           message: outcome.message,
           replayOf: outcome.replayOf,
-          market: compactMarket(outcome.market),
+          market: compactMarket(market),
           freight: meta.freight,
           rollback: meta.rollback,
           requestId: meta.requestId,
@@ -166,7 +170,7 @@ export function createDecisionService(deps: {
     try {
       const records = await recorder.record(entries);
       const record = records.find((r) => r.type === 'decision') as AuditEventV1;
-      return { id: outcome.replayOf ?? id, outcome, at, record };
+      return { id: outcome.replayOf ?? id, outcome, at, record, market };
     } finally {
       for (const h of held) reserved.delete(h);
     }

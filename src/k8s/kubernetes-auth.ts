@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, bearerToken } from '../auth/identity.ts';
 import { KubeUnavailableError, callWithDeadline, timeoutOptions } from './api-call.ts';
 
@@ -69,7 +69,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       const token = bearerToken(req.headers);
       const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
       if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: anonymous };
-      const key = createHash('sha256').update(token).digest('hex');
+      const key = hashToken(token);
       const hit = reviews.get(key, now());
       if (hit) return hit;
       let review;

@@ -72,6 +72,7 @@ function toResponse(
   outcome: Outcome,
   at: DateTime,
   audit: { seq: number; hash: string } | null,
+  market: DecisionResponseBody['market'] = marketStateToJson(outcome.market),
 ): DecisionResponseBody {
   const consumed = outcome.decision === 'allow' && outcome.replayOf === null && audit !== null;
   return {
@@ -87,7 +88,7 @@ function toResponse(
     stage: input.stage,
     imageTag: input.imageTag,
     promotion: input.promotion,
-    market: marketStateToJson(outcome.market),
+    market,
     breakGlass: outcome.grant
       ? { id: outcome.grant.id, requestedBy: outcome.grant.requestedBy, justification: outcome.grant.justification, expiresAt: outcome.grant.expiresAt, consumed }
       : null,
@@ -125,7 +126,7 @@ export function decisionRoutes(ctx: RouteContext) {
         // the label is one of the five stages: a client-chosen name would add a series per request
         ctx.metrics.decisions.inc({ stage: isStage(input.stage) ? input.stage : 'unknown', decision: done.outcome.decision });
         addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
-        return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash });
+        return toResponse(done.id, input, done.outcome, done.at, { seq: done.record.seq, hash: done.record.hash }, done.market);
       },
     });
 

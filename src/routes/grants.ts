@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from '../auth/local-tokens.ts';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -87,7 +88,7 @@ export function grantRoutes(ctx: RouteContext) {
             project,
             stage,
             imageTag,
-            breakGlass: { id, tokenHash: createHash('sha256').update(token).digest('hex'), justification, issuedAt, expiresAt, ttlMinutes },
+            breakGlass: { id, tokenHash: hashToken(token), justification, issuedAt, expiresAt, ttlMinutes },
             data: { requestId: req.id },
           }),
         ]);
