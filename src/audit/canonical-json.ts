@@ -16,32 +16,59 @@ export function canonicalJson(value: unknown): string {
 /** A key JavaScript orders before all others in an object (an array index), whatever the insertion order. */
 const INDEX_KEY = /^(?:0|[1-9]\d{0,9})$/;
 
-class SlowPathNeeded extends Error {}
-
 /** deeper than this, hand over to write(), which reports a circular structure properly */
 const MAX_FAST_DEPTH = 64;
 
+/** thrown by canonicalCopy for input it cannot put in canonical order (callers fall back to write()) */
+export class SlowPathNeeded extends Error {}
+
+/** the first character of an index-like key is a digit: test the regular expression only then */
+function isIndexKey(k: string): boolean {
+  const c = k.charCodeAt(0);
+  return c >= 48 && c <= 57 && INDEX_KEY.test(k);
+}
+
 /**
- * A copy of v in which every plain object has its keys in sorted order (after toJSON), so the
- * native JSON.stringify writes canonical text. Throws SlowPathNeeded for what it cannot order
- * (an index-like key: JavaScript puts those first, in numeric order) or cannot bound (depth).
+ * A deep plain-JSON copy of v in which every object has its keys in canonical (sorted) order,
+ * so the native JSON.stringify(copy) writes canonicalJson(v). It is what JSON.parse would give
+ * back for that text: toJSON is honoured, members without a JSON form (undefined, a function, a
+ * symbol) are left out and such array items become null, non-finite numbers become null.
+ * Returns undefined when v itself has no JSON form. Throws TypeError for a BigInt, and
+ * SlowPathNeeded for what it cannot order (an index-like key: JavaScript puts those first, in
+ * numeric order) or cannot bound (nesting deeper than 64, e.g. a circular structure).
  */
-function sortedDeep(v: unknown, depth: number): unknown {
-  if (v === null || typeof v !== 'object') return v;
+export function canonicalCopy(v: unknown, depth = 0): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : null;
+    case 'bigint':
+      throw new TypeError('canonicalJson: BigInt has no JSON form');
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (v === null) return null;
   if (depth > MAX_FAST_DEPTH) throw new SlowPathNeeded();
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return sortedDeep((v as { toJSON(): unknown }).toJSON(), depth + 1);
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return canonicalCopy((v as { toJSON(): unknown }).toJSON(), depth + 1);
   if (Array.isArray(v)) {
     const out = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = sortedDeep(v[i], depth + 1);
+    for (let i = 0; i < v.length; i++) out[i] = canonicalCopy(v[i], depth + 1) ?? null;
     return out;
   }
   const keys = Object.keys(v);
   if (keys.length > 1) keys.sort();
-  // no prototype: a key "__proto__" is then an ordinary own property, as in the input
-  const out: Record<string, unknown> = Object.create(null);
+  const out: Record<string, unknown> = {};
   for (const k of keys) {
-    if (INDEX_KEY.test(k)) throw new SlowPathNeeded();
-    out[k] = sortedDeep((v as Record<string, unknown>)[k], depth + 1);
+    if (isIndexKey(k)) throw new SlowPathNeeded();
+    const x = canonicalCopy((v as Record<string, unknown>)[k], depth + 1);
+    if (x === undefined) continue;
+    // a plain assignment of "__proto__" would set the prototype: make it an own member, as JSON.parse does
+    if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else out[k] = x;
   }
   return out;
 }
@@ -49,11 +76,9 @@ function sortedDeep(v: unknown, depth: number): unknown {
 /** canonical text of v (undefined when v has no JSON form), by the native serialiser when it can */
 function fast(v: unknown): string | undefined {
   try {
-    return JSON.stringify(sortedDeep(v, 0)) as string | undefined;
+    return JSON.stringify(canonicalCopy(v)) as string | undefined;
   } catch (err) {
     if (err instanceof SlowPathNeeded) return write(v, []);
-    if (err instanceof TypeError && /BigInt/i.test(err.message)) throw new TypeError('canonicalJson: BigInt has no JSON form');
-    if (err instanceof TypeError && /circular/i.test(err.message)) throw new TypeError('canonicalJson: circular structure');
     throw err;
   }
 }

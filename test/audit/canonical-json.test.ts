@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import t from 'tap';
-import { canonicalJson, hashRecord } from '../../src/audit/canonical-json.ts';
+import { canonicalCopy, canonicalJson, hashRecord, SlowPathNeeded } from '../../src/audit/canonical-json.ts';
 import { GENESIS_HASH } from '../../src/audit/event.ts';
 
 t.test('canonicalJson', async (t) => {
@@ -72,4 +72,64 @@ t.test('property: canonicalJson equals the reference on arbitrary JSON, index-li
     { numRuns: 2000 },
   );
   t.pass('2,000 random values agree');
+});
+
+t.test('canonicalCopy: a plain copy the native serialiser writes canonically', async (t) => {
+  const when = new Date('2026-11-26T00:00:00Z');
+  const input = { b: [1, undefined, { d: 1, c: when }], a: { y: undefined, x: Number.NaN, f: () => 1 } };
+  const copy = canonicalCopy(input) as Record<string, unknown>;
+  t.strictSame(copy, { a: { x: null }, b: [1, null, { c: '2026-11-26T00:00:00.000Z', d: 1 }] }, 'JSON form: toJSON, undefined, functions, NaN');
+  t.equal(JSON.stringify(copy), canonicalJson(input), 'native text is the canonical text');
+  t.not(copy['b'], input.b, 'arrays are copied');
+  t.not((copy['b'] as unknown[])[2], input.b[2], 'nested objects are copied');
+  t.equal(canonicalCopy(undefined), undefined, 'no JSON form at the top');
+  const proto = canonicalCopy(JSON.parse('{"__proto__":{"x":1},"a":1}')) as Record<string, unknown>;
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, '"__proto__" stays an own member, not the prototype');
+  t.equal(JSON.stringify(proto), '{"__proto__":{"x":1},"a":1}');
+  t.throws(() => canonicalCopy({ n: 1n }), TypeError, 'BigInt');
+  const slow = (fn: () => unknown) => {
+    try {
+      fn();
+      return false;
+    } catch (err) {
+      return err instanceof SlowPathNeeded;
+    }
+  };
+  t.ok(slow(() => canonicalCopy({ a: { '10': 1, '9': 2 } })), 'index-like keys need the slow path');
+  const loop: Record<string, unknown> = {};
+  loop['self'] = loop;
+  t.ok(slow(() => canonicalCopy(loop)), 'a cycle is cut at the depth bound');
+});
+
+t.test('property: JSON.stringify(canonicalCopy(v)) is the reference text and the copy is JSON.parse of it', async (t) => {
+  // index-like keys take the slow path (tested above and by the property before)
+  const key = fc.oneof(fc.string().filter((k) => !/^(0|[1-9]\d*)$/.test(k)), fc.constantFrom('__proto__', 'hash', 'id', 'a10', 'a9'));
+  const value = fc.letrec((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small' },
+      fc.string(),
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(undefined),
+      fc.date({ noInvalidDate: true }),
+      tie('arr'),
+      tie('obj'),
+    ),
+    arr: fc.array(tie('json'), { maxLength: 4 }),
+    obj: fc.dictionary(key, tie('json'), { maxKeys: 5 }),
+  })).json;
+  let checked = 0;
+  fc.assert(
+    fc.property(value, (v) => {
+      const copy = canonicalCopy(v);
+      const text = JSON.stringify(copy);
+      if (text === undefined) return v === undefined;
+      checked += 1;
+      return text === canonicalJson(v) && text === reference(JSON.parse(JSON.stringify(v) ?? 'null')) && JSON.stringify(JSON.parse(text)) === text;
+    }),
+    { numRuns: 2000 },
+  );
+  t.ok(checked > 1500, `${checked} of 2,000 random values checked`);
 });

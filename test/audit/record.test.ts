@@ -27,6 +27,11 @@ t.test('sealRecord: v, seq, prev, hash = hashRecord, line = canonical JSON + new
     t.equal(record.hash, hashRecord(c.prev, record), `${c.name}: hash`);
     t.equal(line, `${canonicalJson(record)}\n`, `${c.name}: line`);
     t.same(JSON.parse(line), record, `${c.name}: line parses back to the record`);
+    // the same entry checked by parseEntries takes the native-serialiser path: same record, same line
+    const [checked] = parseEntries([c.e]);
+    const fast = sealRecord(checked!, c.seq, c.prev);
+    t.equal(fast.line, line, `${c.name}: parsed entry, same line`);
+    t.strictSame(fast.record, JSON.parse(line), `${c.name}: parsed entry, record is what a read gives back`);
   }
   const { line } = sealRecord(cases[2]!.e, 7, 'cd'.repeat(32));
   t.match(line, /"data":\{"10":"ten","9":"nine","a b":\[\{"x":2,"y":1\}\],"z":1\}/, 'code-unit order even for integer-like keys');
