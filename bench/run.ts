@@ -3,8 +3,8 @@
 // connections, in one run; then the audit log's own figures (append cost at 1,000 vs 1,000,000
 // records, start-up with 1,000,000 records).
 //   npm run bench -- [--seconds=5] [--connections=1,10,50] [--no-audit] [--big=1000000]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,9 +29,30 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
+  /** the server process's CPU time (all threads, user + system) per answered request, µs; null without /proc */
+  serverCpuUs: number | null;
+  /** the load generator's own CPU time per request, µs */
+  loadCpuUs: number;
 }
 
-async function load(url: string, connections: number, opts: { headers?: Record<string, string>; body?: string; uniquePromotions?: boolean }): Promise<Figures> {
+/** CPU time (user + system, all threads) a process has used so far, in µs; null where /proc is not there. */
+async function cpuOf(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces) start at the last ')'
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout) > 0 ? Number(r.stdout) : 100;
+})();
+
+async function load(url: string, connections: number, opts: { pid?: number; headers?: Record<string, string>; body?: string; uniquePromotions?: boolean }): Promise<Figures> {
   let n = 0;
   const base: autocannon.Options = {
     url,
@@ -40,6 +61,8 @@ async function load(url: string, connections: number, opts: { headers?: Record<s
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
   };
+  const cpu0 = await cpuOf(opts.pid);
+  const own0 = process.cpuUsage();
   const result = await autocannon(
     opts.uniquePromotions
       ? {
@@ -49,7 +72,18 @@ async function load(url: string, connections: number, opts: { headers?: Record<s
         }
       : { ...base, body: opts.body },
   );
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx };
+  const own = process.cpuUsage(own0);
+  const cpu1 = await cpuOf(opts.pid);
+  const answered = Math.max(1, result.requests.total);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    serverCpuUs: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / answered,
+    loadCpuUs: (own.user + own.system) / answered,
+  };
 }
 
 function startBare(bodyFile: string): Promise<{ child: ChildProcess; url: string }> {
@@ -83,21 +117,28 @@ const bodyFile = join(work, 'body.json');
 await writeFile(bodyFile, sampleText);
 const bare = await startBare(bodyFile);
 
-console.log(`# POST /v1/decisions (allow, unique promotion per request, audit fsync on) vs bare fastify route, ${seconds}s each`);
-console.log(`# answer size ${Buffer.byteLength(sampleText)} bytes; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs`);
-console.log('| connections | bare req/s | bare p50 ms | bare p99 ms | gate req/s | gate p50 ms | gate p99 ms | gate/bare | errors |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(`# POST /v1/decisions (allow, audit fsync on) vs a bare fastify route answering JSON of the same size, ${seconds}s each`);
+console.log('# both get the same requests: the decision body with a new promotion name each time (every allow is a new Kargo promotion)');
+console.log(`# answer size ${Buffer.byteLength(sampleText)} bytes; node ${process.version}; ${(await import('node:os')).cpus().length} CPUs shared by the server and the load generator`);
+console.log('| connections | bare req/s | bare p50 ms | bare p99 ms | bare CPU µs/req | gate req/s | gate p50 ms | gate p99 ms | gate CPU µs/req | gate/bare | errors |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const us = (v: number | null) => (v === null ? 'n/a' : v.toFixed(0));
 const rows = [];
 for (const c of levels) {
-  const a = await load(`${bare.url}/bare`, c, { body: decisionBody });
-  const b = await load(`${gate.url}/v1/decisions`, c, { headers: { authorization: `Bearer ${token}` }, body: decisionBody, uniquePromotions: true });
+  const a = await load(`${bare.url}/bare`, c, { pid: bare.child.pid, body: decisionBody, uniquePromotions: true });
+  const b = await load(`${gate.url}/v1/decisions`, c, { pid: gate.child.pid, headers: { authorization: `Bearer ${token}` }, body: decisionBody, uniquePromotions: true });
   const ratio = b.rps / a.rps;
   rows.push({ c, a, b, ratio });
-  console.log(`| ${c} | ${a.rps.toFixed(0)} | ${a.p50} | ${a.p99} | ${b.rps.toFixed(0)} | ${b.p50} | ${b.p99} | ${ratio.toFixed(2)} | ${a.errors + a.non2xx + b.errors + b.non2xx} |`);
+  console.log(
+    `| ${c} | ${a.rps.toFixed(0)} | ${a.p50} | ${a.p99} | ${us(a.serverCpuUs)} | ${b.rps.toFixed(0)} | ${b.p50} | ${b.p99} | ${us(b.serverCpuUs)} | ${ratio.toFixed(2)} | ${a.errors + a.non2xx + b.errors + b.non2xx} |`,
+  );
 }
 const at50 = rows.find((r) => r.c === 50);
 if (at50) {
   console.log(`target at 50 connections: gate/bare >= 0.5 -> ${at50.ratio.toFixed(2)} ${at50.ratio >= 0.5 ? 'PASS' : 'MISS'}; gate p99 <= 20 ms -> ${at50.b.p99} ms ${at50.b.p99 <= 20 ? 'PASS' : 'MISS'}`);
+  console.log(`load generator CPU per request at 50 connections: bare ${at50.a.loadCpuUs.toFixed(0)} µs, gate ${at50.b.loadCpuUs.toFixed(0)} µs`);
+  const fixed = await load(`${bare.url}/bare`, 50, { pid: bare.child.pid, body: decisionBody });
+  console.log(`for reference, the bare route with one fixed body (less work for the load generator): ${fixed.rps.toFixed(0)} req/s, p99 ${fixed.p99} ms`);
 }
 bare.child.kill('SIGTERM');
 await gate.stop('SIGTERM');
