@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Canonical JSON: the same value always gives the same text. Object keys are sorted
@@ -157,7 +157,8 @@ function write(v: unknown, stack: object[]): string | undefined {
 
 /** sha256 hex of prev followed by a canonical text */
 export function chainHash(prev: string, canonicalWithoutHash: string): string {
-  return createHash('sha256').update(prev).update(canonicalWithoutHash).digest('hex');
+  // the one-shot hash of the concatenation: the same bytes as two updates, half the cost
+  return hash('sha256', prev + canonicalWithoutHash);
 }
 
 /**

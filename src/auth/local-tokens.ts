@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
@@ -22,7 +22,8 @@ export function tokenFilePath(dataDir: string): string {
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // the one-shot hash: a third of createHash's cost on every authenticated request
+  return hash('sha256', token);
 }
 
 /** A new random token: "gate_" + 43 base64url characters (256 bits). */

@@ -181,8 +181,9 @@ export function createDecisionService(deps: {
     async decide(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
       if (input.promotion === null) return decideOnce(input, meta);
       const key = promotionKey(input.project, input.stage, input.promotion);
-      const before = perPromotion.get(key) ?? Promise.resolve();
-      const mine = before.catch(() => undefined).then(() => decideOnce(input, meta));
+      const before = perPromotion.get(key);
+      // nothing in flight for this promotion (the usual case): decide at once
+      const mine = before ? before.catch(() => undefined).then(() => decideOnce(input, meta)) : decideOnce(input, meta);
       perPromotion.set(key, mine);
       try {
         return await mine;

@@ -28,5 +28,9 @@ export function clockFrom(start: DateTime, elapsedMs: () => number): Clock {
  * form every record and answer uses. Same text as luxon's toISO() in UTC, without its cost.
  */
 export function isoOf(at: DateTime): string {
-  return new Date(at.toMillis()).toISOString();
+  const ms = at.toMillis();
+  // under load many answers share a millisecond: format each millisecond once
+  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
 }
+let lastIso = { ms: Number.NaN, text: '' };
