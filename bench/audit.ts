@@ -42,7 +42,7 @@ export interface AuditBenchResult {
   append: { small: LatencyStats; big: LatencyStats; ratioMean: number; ratioP50: number; ratioP99: number; target: number; pass: boolean };
   startup: { records: number; runsMs: number[]; firstMs: number; medianMs: number; maxMs: number; bytesRead: number; targetMs: number; pass: boolean };
   query: { newestPageMs: number; deepCursorPageMs: number; sinceLast10Ms: number };
-  concurrency: { appenders: number; records: number; seconds: number; perSecond: number; batches: number; recordsPerBatch: number; meanLatencyMs: number }[];
+  concurrency: { appenders: number; records: number; seconds: number; perSecond: number; batches: number; recordsPerBatch: number; meanLatencyMs: number; p99LatencyMs: number; maxLatencyMs: number }[];
   verify: { records: number; ms: number; ok: boolean } | null;
 }
 
@@ -164,9 +164,12 @@ export async function runAuditBench(opts: AuditBenchOptions = {}): Promise<Audit
       const records = after.records - before.records;
       const batches = after.batches - before.batches;
       await log.close();
-      const row = { appenders: n, records, seconds, perSecond: records / seconds, batches, recordsPerBatch: records / batches, meanLatencyMs: stats(lat).meanMs };
+      const l = stats(lat);
+      const row = { appenders: n, records, seconds, perSecond: records / seconds, batches, recordsPerBatch: records / batches, meanLatencyMs: l.meanMs, p99LatencyMs: l.p99Ms, maxLatencyMs: l.maxMs };
       concurrency.push(row);
-      print(`  ${String(n).padStart(2)} appenders: ${row.perSecond.toFixed(0).padStart(6)} records/s, ${batches} fsynced batches, ${row.recordsPerBatch.toFixed(1)} records/batch, mean latency ${f(row.meanLatencyMs)} ms`);
+      print(
+        `  ${String(n).padStart(2)} appenders: ${row.perSecond.toFixed(0).padStart(6)} records/s, ${batches} fsynced batches, ${row.recordsPerBatch.toFixed(1)} records/batch, latency mean ${f(l.meanMs)} p99 ${f(l.p99Ms)} max ${f(l.maxMs)} ms`,
+      );
       rmSync(dir, { recursive: true, force: true });
     }
 
