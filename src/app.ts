@@ -7,7 +7,8 @@ import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
 import { createGuard } from './http/guard.ts';
-import { isRefusalAudited, markRefusalAudited, pathOf, refusalEntry } from './http/refusals.ts';
+import { createRefusalRecorder } from './http/refusal-recorder.ts';
+import { isRefusalAudited, pathOf } from './http/refusals.ts';
 import { identityOf } from './http/request-identity.ts';
 import { logFieldsOf } from './http/log-fields.ts';
 import { createMetrics } from './metrics.ts';
@@ -26,7 +27,6 @@ import { testResultRoutes } from './routes/test-results.ts';
 import { auditVerifyRoutes } from './routes/audit-verify.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
-import { isoOf } from './policy/clock.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -118,7 +118,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const recorder = createRecorder(audit, store, metrics, (err) => app.log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'));
   const reserved = new Set<string>();
   const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });
-  const guards = createGuard({ auth: deps.auth, recorder, metrics, clock, project: config.project });
+  const refusals = createRefusalRecorder({ recorder, metrics, clock, newId: deps.newId, project: config.project, perWindow: config.audit.refusalRecordsPerMinute });
+  const guards = createGuard({ auth: deps.auth, refusals, project: config.project });
 
   const ctx: RouteContext = {
     config,
@@ -158,11 +159,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
       try {
-        await recorder.record([
-          refusalEntry(req, isoOf(clock.now()), identityOf(req), fault.status, String(fault.body['error']), String(fault.body['message']), config.project),
-        ]);
-        markRefusalAudited(req);
-        metrics.refusals.inc({ status: String(fault.status), error: String(fault.body['error']) });
+        await refusals.refuse(req, identityOf(req), fault.status, String(fault.body['error']), String(fault.body['message']));
       } catch (auditErr) {
         req.log.error({ err: auditErr }, 'refusal could not be recorded');
         const e = auditUnavailable();
@@ -199,16 +196,20 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(consoleRoutes(ctx));
   await app.register(openapiRoutes());
 
-  // record expiries of grants and approvals nobody asked about, once a minute
+  // once a minute: record expiries of grants and approvals nobody asked about, and the summaries
+  // of refusals counted over an address's budget whose minute is over
   let sweep: NodeJS.Timeout | null = null;
   app.addHook('onReady', async () => {
     sweep = setInterval(() => {
       decisions.sweepExpired().catch((err) => app.log.warn({ err }, 'expiry sweep could not be recorded'));
+      refusals.flush().catch((err) => app.log.warn({ err }, 'refusal summaries could not be recorded yet'));
     }, deps.sweepIntervalMs ?? 60_000);
     sweep.unref();
   });
   app.addHook('onClose', async () => {
     if (sweep) clearInterval(sweep);
+    // the counts of refusals not recorded one by one go into the log before it closes
+    await refusals.flush(true).catch((err) => app.log.error({ err }, 'refusal summaries could not be recorded at shutdown'));
   });
   return app;
 }

@@ -86,6 +86,7 @@ const FileSchema = z.strictObject({
     .strictObject({
       fsync: z.boolean().optional(),
       maxFileBytes: z.number().int().min(4096).optional(),
+      refusalRecordsPerMinute: z.number().int().min(1).max(100_000).optional(),
     })
     .optional(),
   kubernetes: z
@@ -119,7 +120,8 @@ export interface Config {
   market: { extraClosures: { date: string; name?: string }[]; extraEarlyCloses: { date: string; close: string; name?: string }[] };
   approvals: { ttlHours: number; separationOfDuties: boolean };
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
-  audit: { fsync: boolean; maxFileBytes: number };
+  /** refusalRecordsPerMinute: refusals recorded one by one per client address and minute; the rest are counted in one summary record */
+  audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
   proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
 }
@@ -207,7 +209,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     market: { extraClosures: f.market?.extraClosures ?? [], extraEarlyCloses: f.market?.extraEarlyCloses ?? [] },
     approvals: { ttlHours: f.approvals?.ttlHours ?? 24, separationOfDuties: f.approvals?.separationOfDuties ?? false },
     breakGlass,
-    audit: { fsync: f.audit?.fsync ?? true, maxFileBytes: f.audit?.maxFileBytes ?? 64 * 1024 * 1024 },
+    audit: { fsync: f.audit?.fsync ?? true, maxFileBytes: f.audit?.maxFileBytes ?? 64 * 1024 * 1024, refusalRecordsPerMinute: f.audit?.refusalRecordsPerMinute ?? 120 },
     kubernetes: {
       stagePollSeconds: f.kubernetes?.stagePollSeconds ?? 30,
       reviewCacheSeconds: f.kubernetes?.reviewCacheSeconds ?? 10,

@@ -5,6 +5,7 @@ export interface Metrics {
   registry: Registry;
   decisions: Counter<'stage' | 'decision'>;
   refusals: Counter<'status' | 'error'>;
+  refusalsSummarised: Counter;
   marketOpen: Gauge;
   auditAppendSeconds: Histogram;
   auditFailures: Counter;
@@ -30,6 +31,11 @@ export function createMetrics(opts: { isMarketOpen: () => boolean; isAuditWritab
       name: 'gate_refusals_total',
       help: 'Requests refused before any policy ran (401, 403, 429, ...), by status and error code',
       labelNames: ['status', 'error'] as const,
+      registers: [registry],
+    }),
+    refusalsSummarised: new Counter({
+      name: 'gate_refusals_summarised_total',
+      help: 'Refusals over the per-address budget: answered, counted in a summary audit record instead of one record each',
       registers: [registry],
     }),
     marketOpen: new Gauge({

@@ -233,7 +233,10 @@ function detailsOf(r) {
   }
   const d = r.data ?? {};
   if (r.type === 'stage.toggled') out.push(h('p', { class: 'prewrap' }, h('strong', {}, d.enabled ? 'Turned on: ' : 'Turned off: '), `“${d.note ?? ''}”`));
-  if (r.type === 'refusal') out.push(h('p', {}, h('strong', {}, `Refused with HTTP ${d.status ?? '?'}`), d.method ? ` (${d.method} ${d.path ?? ''})` : ''));
+  if (r.type === 'refusal' && d.suppressed !== undefined) {
+    const counts = Object.entries(d.byError ?? {}).map(([k, n]) => `${n} × ${k}`).join(', ');
+    out.push(h('p', {}, h('strong', {}, `${d.suppressed} refusals from ${d.remoteAddress ?? '?'} counted, not recorded one by one`), counts ? ` (${counts})` : ''));
+  } else if (r.type === 'refusal') out.push(h('p', {}, h('strong', {}, `Refused with HTTP ${d.status ?? '?'}`), d.method ? ` (${d.method} ${d.path ?? ''})` : ''));
   if (r.type === 'testresult.recorded' && d.summary) out.push(h('p', {}, `Tests ${d.summary.passed ? 'passed' : 'failed'} (exit code ${d.summary.exitCode ?? '?'})`));
   out.push(
     h(

@@ -1,12 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
-import type { Recorder } from '../gate/recorder.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Clock } from '../policy/clock.ts';
 import { HttpError } from './errors.ts';
-import { markRefusalAudited, refusalEntry } from './refusals.ts';
+import type { RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
-import { isoOf } from '../policy/clock.ts';
 
 /** Who may call a route: anyone, any authenticated identity, or holders of a permission. */
 export type Access = 'public' | 'authenticated' | Permission;
@@ -16,23 +12,21 @@ const CREDENTIAL_PARAM = /^(access[_-]?token|token|bearer|auth|authorization|api
 
 export interface GuardDeps {
   auth: Authenticator;
-  recorder: Recorder;
-  metrics: Metrics;
-  clock: Clock;
+  refusals: RefusalRecorder;
+  /** the Kargo project permissions are checked in */
   project: string;
 }
 
 /**
  * Builds the onRequest hooks that enforce access. They run before the body is read, so an
- * unauthenticated client cannot make the gate parse anything. Every refusal is recorded in the
- * audit log before it is answered (if it cannot be recorded, the answer is 503).
+ * unauthenticated client cannot make the gate parse anything. Every refusal is accounted for in
+ * the audit log before it is answered (one record each, or over a client address's budget a
+ * count in a summary record: refusal-recorder.ts); if it cannot be recorded, the answer is 503.
  */
 export function createGuard(deps: GuardDeps) {
   const refuse = async (req: FastifyRequest, identity: Identity, status: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<never> => {
-    deps.metrics.refusals.inc({ status: String(status), error: code });
     // an audit log that cannot take it makes this a 503 (the error handler maps the error)
-    await deps.recorder.record([refusalEntry(req, isoOf(deps.clock.now()), identity, status, code, message, deps.project)]);
-    markRefusalAudited(req);
+    await deps.refusals.refuse(req, identity, status, code, message);
     throw new HttpError(status, code, message, extra);
   };
 

@@ -426,6 +426,12 @@ function run(): void {
   t.test('disconnected when the gate is unreachable, and recovery', async (t) => {
     const port = new URL(gate.url).port;
     await page.evaluate(() => document.getElementById('audit-section').scrollIntoView());
+    // 125 refusals from this address within the minute: 120 recorded one by one (the default
+    // budget), 5 counted; their summary is recorded when the gate stops
+    for (let i = 0; i < 125; i++) {
+      const r = await fetch(`${gate.url}/v1/decisions`, { method: 'POST', headers: { authorization: 'Bearer not-a-token', 'content-type': 'application/json' }, body: '{}' });
+      await r.arrayBuffer();
+    }
     expectNetworkErrors = true;
     await gate.stop('SIGTERM');
     await expectText(t, '#conn', /DISCONNECTED: the gate is unreachable/, 'disconnected state within 5 s');
@@ -437,6 +443,7 @@ function run(): void {
     gate = await spawnGate({ dataDir: gate.dataDir, env: { GATE_NOW: NOW, GATE_PORT: port } });
     await expectText(t, '#conn', /Connected/, 'recovers when the gate is back', 8000);
     t.ok(await page.locator('#banner').isHidden(), 'banner gone');
+    await expectText(t, '#audit', /5 refusals from \S+ counted, not recorded one by one \(5 × 401 unauthorized\)/, 'the refusals over the budget, summarised at shutdown, in the history', 8000);
   });
 }
 

@@ -118,7 +118,7 @@ if (!helm) {
         market: { extraClosures: [], extraEarlyCloses: [] },
         approvals: { ttlHours: 24, separationOfDuties: false },
         breakGlass: { defaultTtlMinutes: 30, maxTtlMinutes: 240, requestsPerMinute: 10 },
-        audit: { fsync: true, maxFileBytes: 67108864 },
+        audit: { fsync: true, maxFileBytes: 67108864, refusalRecordsPerMinute: 120 },
         kubernetes: { stagePollSeconds: 30 },
         proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' },
       });
