@@ -7,7 +7,8 @@ import { hashRecord } from '../audit/canonical-json.ts';
 import { type AuditEventV1, GENESIS_HASH } from '../audit/event.ts';
 import type { AuditLog } from '../audit/log.ts';
 import { listSegments } from '../audit/segments.ts';
-import { verifyAuditLog } from '../audit/verify.ts';
+import type { VerifyResult } from '../audit/verify.ts';
+import { verifyAuditLogInWorker } from '../audit/verify-in-worker.ts';
 import { type Clock, isoOf } from '../policy/clock.ts';
 import { AuditQuerySchema, toAuditQuery } from './audit.ts';
 import type { RouteContext } from './context.ts';
@@ -120,11 +121,14 @@ export interface FullVerifierDeps {
   /** monotonic milliseconds (performance.now) for the throttle */
   monotonicMs?: () => number;
   onError?: (err: unknown) => void;
+  /** walks the audit files (default: verifyAuditLog on a worker thread, off the request path) */
+  verifyFiles?: (dir: string) => Promise<VerifyResult>;
 }
 
 /**
  * A full walk of the audit chain, run in the background at most once per interval. With the file
- * log it is verifyAuditLog over `<dataDir>/audit` (streaming, every line checked); when there are
+ * log it is verifyAuditLog over `<dataDir>/audit` (streaming, every line checked) on a worker
+ * thread, so its CPU stays off the thread that answers decisions; when there are
  * no audit files (the in-memory log of tests) it checks the records the log holds. A torn last
  * line or a record newer than the head seen at the start is an append in flight, not a break.
  */
@@ -151,7 +155,7 @@ export function createFullVerifier(deps: FullVerifierDeps) {
     const dir = join(deps.dataDir, 'audit');
     const segments = await listSegments(nodeAuditFs, dir).catch(() => []);
     if (segments.length > 0) {
-      const result = await verifyAuditLog(dir);
+      const result = await (deps.verifyFiles ?? verifyAuditLogInWorker)(dir);
       if (result.ok) {
         // the files must hold at least what the gate has acknowledged, ending in the same hash
         const mismatch =
