@@ -37,13 +37,16 @@ function isIndexKey(k: string): boolean {
  * SlowPathNeeded for what it cannot order (an index-like key: JavaScript puts those first, in
  * numeric order) or cannot bound (nesting deeper than 64, e.g. a circular structure).
  */
-export function canonicalCopy(v: unknown, depth = 0): unknown {
+export function canonicalCopy(value: unknown, depth = 0, key = ''): unknown {
+  // toJSON is called once, with the member's key; what it returns is not asked again
+  const v = withToJSON(value, key);
   switch (typeof v) {
     case 'string':
     case 'boolean':
       return v;
     case 'number':
-      return Number.isFinite(v) ? v : null;
+      // JSON has no -0: the text says 0, and so must the copy
+      return Number.isFinite(v) ? v + 0 : null;
     case 'bigint':
       throw new TypeError('canonicalJson: BigInt has no JSON form');
     case 'object':
@@ -53,10 +56,11 @@ export function canonicalCopy(v: unknown, depth = 0): unknown {
   }
   if (v === null) return null;
   if (depth > MAX_FAST_DEPTH) throw new SlowPathNeeded();
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return canonicalCopy((v as { toJSON(): unknown }).toJSON(), depth + 1);
+  const boxed = unboxed(v);
+  if (boxed !== v) return boxed;
   if (Array.isArray(v)) {
     const out = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = canonicalCopy(v[i], depth + 1) ?? null;
+    for (let i = 0; i < v.length; i++) out[i] = canonicalCopy(v[i], depth + 1, String(i)) ?? null;
     return out;
   }
   const keys = Object.keys(v);
@@ -64,13 +68,31 @@ export function canonicalCopy(v: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     if (isIndexKey(k)) throw new SlowPathNeeded();
-    const x = canonicalCopy((v as Record<string, unknown>)[k], depth + 1);
+    const x = canonicalCopy((v as Record<string, unknown>)[k], depth + 1, k);
     if (x === undefined) continue;
     // a plain assignment of "__proto__" would set the prototype: make it an own member, as JSON.parse does
     if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
     else out[k] = x;
   }
   return out;
+}
+
+/** a Number, String or Boolean object as its primitive (JSON.stringify writes those as the value); anything else as it is */
+function unboxed(v: object): unknown {
+  if (v instanceof Number) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n + 0 : null;
+  }
+  if (v instanceof String) return String(v);
+  if (v instanceof Boolean) return v.valueOf();
+  return v;
+}
+
+/** what JSON.stringify serialises for `value` under `key`: the result of its toJSON(key) when it has one */
+function withToJSON(value: unknown, key: string): unknown {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'bigint')) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  return typeof toJSON === 'function' ? (toJSON as (k: string) => unknown).call(value, key) : value;
 }
 
 /** canonical text of v (undefined when v has no JSON form), by the native serialiser when it can */
@@ -113,7 +135,8 @@ export function joinMembers(members: readonly { key: string; text: string }[], s
 }
 
 /** canonical text of v, or undefined when v has no JSON form (undefined, function, symbol) */
-function write(v: unknown, stack: object[]): string | undefined {
+function write(value: unknown, stack: object[], key = ''): string | undefined {
+  const v = withToJSON(value, key);
   switch (typeof v) {
     case 'string':
       return JSON.stringify(v);
@@ -129,13 +152,14 @@ function write(v: unknown, stack: object[]): string | undefined {
       return undefined;
   }
   if (v === null) return 'null';
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return write((v as { toJSON(): unknown }).toJSON(), stack);
+  const boxed = unboxed(v);
+  if (boxed !== v) return JSON.stringify(boxed);
   if (stack.includes(v)) throw new TypeError('canonicalJson: circular structure');
   stack.push(v);
   let out: string;
   if (Array.isArray(v)) {
     out = '[';
-    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (write(v[i], stack) ?? 'null');
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? '' : ',') + (write(v[i], stack, String(i)) ?? 'null');
     out += ']';
   } else {
     const rec = v as Record<string, unknown>;
@@ -143,10 +167,10 @@ function write(v: unknown, stack: object[]): string | undefined {
     if (keys.length > 1) keys.sort();
     out = '{';
     let first = true;
-    for (const key of keys) {
-      const text = write(rec[key], stack);
+    for (const k of keys) {
+      const text = write(rec[k], stack, k);
       if (text === undefined) continue;
-      out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`;
+      out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
       first = false;
     }
     out += '}';

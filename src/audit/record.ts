@@ -21,7 +21,10 @@ function plainEntry(entry: object): { plain: Record<string, unknown>; canonical:
     return { plain, canonical: true };
   } catch (err) {
     if (!(err instanceof SlowPathNeeded)) throw err;
-    return { plain: JSON.parse(JSON.stringify(entry)) as Record<string, unknown>, canonical: false };
+    // the known members only, here too: an unknown key (seq, v...) must never reach the record
+    const known: Record<string, unknown> = {};
+    for (const key of ENTRY_KEYS) known[key] = (entry as Record<string, unknown>)[key];
+    return { plain: JSON.parse(JSON.stringify(known)) as Record<string, unknown>, canonical: false };
   }
 }
 
@@ -98,7 +101,8 @@ export function sealRecord(entry: AuditEntry, seq: number, prev: string): Sealed
     a = JSON.stringify(before).slice(1, -1);
     b = JSON.stringify(after).slice(1, -1);
   } else {
-    const unsealed: Record<string, unknown> = { v: 1, seq, ...entry, prev };
+    // v, seq and prev last: they win over anything an unchecked entry carries under those names
+    const unsealed: Record<string, unknown> = { ...entry, v: 1, seq, prev };
     for (const key of Object.keys(unsealed)) {
       if (key !== 'hash') (key < 'hash' ? before : after)[key] = unsealed[key];
     }
@@ -107,5 +111,5 @@ export function sealRecord(entry: AuditEntry, seq: number, prev: string): Sealed
   }
   const hash = chainHash(prev, `{${a}${a && b ? ',' : ''}${b}}`);
   const line = `{${a}${a ? ',' : ''}"hash":"${hash}"${b ? ',' : ''}${b}}\n`;
-  return { record: { v: 1, seq, ...entry, prev, hash } as AuditEventV1, line };
+  return { record: { ...entry, v: 1, seq, prev, hash } as AuditEventV1, line };
 }

@@ -15,6 +15,10 @@ t.test('canonicalJson', async (t) => {
     { name: 'code-unit key order', value: { b: 1, B: 2, é: 3, a10: 4, a9: 5 }, want: '{"B":2,"a10":4,"a9":5,"b":1,"é":3}' },
     { name: 'scalars', value: 'x', want: '"x"' },
     { name: 'empty containers', value: { a: {}, b: [] }, want: '{"a":{},"b":[]}' },
+    { name: '-0 is 0', value: { a: -0, b: [-0] }, want: '{"a":0,"b":[0]}' },
+    { name: 'boxed primitives are their values', value: { n: new Number(5), s: new String('x'), b: new Boolean(false), i: new Number(Infinity) }, want: '{"b":false,"i":null,"n":5,"s":"x"}' },
+    { name: 'toJSON gets the member key, once', value: { k: { toJSON: (k: string) => k }, a: [{ toJSON: (k: string) => `item ${k}` }], o: { toJSON: () => ({ toJSON: () => 'again' }) } }, want: '{"a":["item 0"],"k":"k","o":{}}' },
+    { name: 'the same on the slow path (index-like keys)', value: { '10': { toJSON: (k: string) => k }, '9': new Number(-0) }, want: '{"10":"10","9":0}' },
   ];
   for (const c of cases) t.equal(canonicalJson(c.value), c.want, c.name);
 
@@ -83,6 +87,8 @@ t.test('canonicalCopy: a plain copy the native serialiser writes canonically', a
   t.not(copy['b'], input.b, 'arrays are copied');
   t.not((copy['b'] as unknown[])[2], input.b[2], 'nested objects are copied');
   t.equal(canonicalCopy(undefined), undefined, 'no JSON form at the top');
+  t.ok(Object.is((canonicalCopy({ z: -0 }) as { z: number }).z, 0), 'the copy holds 0 where the text says 0');
+  t.strictSame(canonicalCopy({ n: new Number(2), s: new String('y') }), { n: 2, s: 'y' }, 'boxed primitives unboxed in the copy');
   const proto = canonicalCopy(JSON.parse('{"__proto__":{"x":1},"a":1}')) as Record<string, unknown>;
   t.equal(Object.getPrototypeOf(proto), Object.prototype, '"__proto__" stays an own member, not the prototype');
   t.equal(JSON.stringify(proto), '{"__proto__":{"x":1},"a":1}');

@@ -51,6 +51,27 @@ t.test('parseEntries', async (t) => {
     { name: 'unknown type', input: [{ ...entry(1), type: 'nope' }], error: /entry 0 does not match/ },
     { name: 'missing member', input: [entry(1), { ...entry(2), stage: undefined }], error: /entry 1 does not match/ },
     { name: 'no JSON form', input: [{ ...entry(1), data: { n: 1n } }], error: /entry 0 has no JSON form/ },
+    {
+      name: 'index-like keys (the general path): unknown top-level keys dropped there too',
+      input: [{ ...entry(1), data: { '10': 'ten', '9': 'nine' }, seq: 999, v: 7, prev: 'x', hash: 'y', extra: 'x' }],
+      check: (out) => {
+        for (const k of ['seq', 'v', 'prev', 'hash', 'extra']) t.notOk(k in (out[0] as object), `no ${k}`);
+        const { record, line } = sealRecord(out[0] as never, 5, GENESIS_HASH);
+        t.match(JSON.parse(line), { seq: 5, v: 1, prev: GENESIS_HASH, data: { '10': 'ten', '9': 'nine' } }, 'sealed with its own seq, v and prev');
+        t.equal(line, `${canonicalJson(record)}\n`);
+      },
+    },
+    {
+      name: 'JSON forms as JSON.stringify gives them: -0, boxed values, toJSON with its key',
+      input: [{ ...entry(1), data: { z: -0, n: new Number(3), k: { toJSON: (k: string) => `key ${k}` } } }],
+      check: (out) => {
+        const data = (out[0] as { data: Record<string, unknown> }).data;
+        t.strictSame(data, { k: 'key k', n: 3, z: 0 });
+        t.ok(Object.is(data['z'], 0));
+        const { record, line } = sealRecord(out[0] as never, 1, GENESIS_HASH);
+        t.strictSame(record, JSON.parse(line), 'the record is what a read gives back');
+      },
+    },
   ];
   for (const c of cases) {
     if (c.error) t.throws(() => parseEntries(c.input as never), { name: 'TypeError', message: c.error }, c.name);
