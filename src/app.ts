@@ -118,7 +118,15 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const recorder = createRecorder(audit, store, metrics, (err) => app.log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'));
   const reserved = new Set<string>();
   const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });
-  const refusals = createRefusalRecorder({ recorder, metrics, clock, newId: deps.newId, project: config.project, perWindow: config.audit.refusalRecordsPerMinute });
+  const refusals = createRefusalRecorder({
+    recorder,
+    metrics,
+    clock,
+    newId: deps.newId,
+    project: config.project,
+    writable: () => audit.writable(),
+    perWindow: config.audit.refusalRecordsPerMinute,
+  });
   const guards = createGuard({ auth: deps.auth, refusals, project: config.project });
 
   const ctx: RouteContext = {

@@ -120,7 +120,7 @@ export interface Config {
   market: { extraClosures: { date: string; name?: string }[]; extraEarlyCloses: { date: string; close: string; name?: string }[] };
   approvals: { ttlHours: number; separationOfDuties: boolean };
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
-  /** refusalRecordsPerMinute: refusals recorded one by one per client address and minute; the rest are counted in one summary record */
+  /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
   proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
+import { AuditUnavailableError } from '../audit/log.ts';
 import type { Recorder } from '../gate/recorder.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import type { Metrics } from '../metrics.ts';
@@ -8,16 +9,26 @@ import type { Clock } from '../policy/clock.ts';
 import { isoOf } from '../policy/clock.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 
-/** What one client address's refusals of the current window add up to. */
+/** What one client's unauthenticated refusals of the current window add up to. */
 interface Window {
   startMs: number;
   recorded: number;
   /** refusals over the budget: counted, not recorded one by one */
   suppressed: number;
   byError: Record<string, number>;
+  /** the first few names the refused requests presented (anonymous, unknown-token:…) */
+  presented: string[];
   first: string | null;
   last: string | null;
 }
+
+/** names kept per summary: enough to tell one prober from many, bounded whatever they send */
+const PRESENTED_KEPT = 10;
+/** windows held at once; refusals from further clients share one window (key OTHERS) */
+const MAX_WINDOWS = 10_000;
+const OTHERS = 'other addresses';
+/** all clients together get this many budgets of records one by one per window */
+const GLOBAL_BUDGETS = 10;
 
 export interface RefusalRecorderDeps {
   recorder: Recorder;
@@ -25,25 +36,57 @@ export interface RefusalRecorderDeps {
   clock: Clock;
   newId: (kind: string) => string;
   project: string;
-  /** refusals recorded one by one per client address and window (at least 1); the rest are counted */
+  /** whether the audit log takes appends now: over the budget a refusal is answered only then */
+  writable: () => boolean;
+  /** unauthenticated refusals recorded one by one per client and window (at least 1); the rest are counted */
   perWindow: number;
   windowMs?: number;
+  /** clients told apart at once (default 10,000); further ones share one window */
+  maxWindows?: number;
 }
 
 /**
- * Records refusals in the audit log, with a budget per client address (the TCP peer) so that a
- * client hammering the gate with bad requests cannot turn each one into an fsynced record: the
- * first `perWindow` refusals of an address in a window (a minute) are recorded one by one before
- * they are answered, as every refusal used to be; the rest of that window are answered the same
- * way and counted, and one summary record (type `refusal`, `data.suppressed` = how many, by
- * status and error, first and last instant) accounts for them when the window is over: at the
- * address's next refusal, at the sweep, or when the gate stops.
+ * Who a budget belongs to: the IPv4 address, or the /64 of an IPv6 one (a single host can hold a
+ * whole /64, so rotating addresses within it gains nothing).
+ */
+export function clientKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g === '' ? '0' : g.replace(/^0+(?=.)/, '')))
+    .join(':')}::/64`;
+}
+
+/**
+ * Records refusals in the audit log before they are answered. Refusals of requests that carried
+ * no valid identity (401, and anything refused to an anonymous caller) have a budget per client
+ * (the TCP peer's address, IPv6 by /64), so that a client hammering the gate with bad tokens
+ * cannot turn each request into an fsynced record: the first `perWindow` of a client in a window
+ * (a minute) are recorded one by one, and so are all refusals of authenticated callers (a 403
+ * names who was refused, and is never summarised). Over the budget a refusal is answered the same
+ * way and counted, and one summary record (type `refusal`, written by the gate, with how many by
+ * status and error, the first names presented, the first and last instant) accounts for them
+ * when the window is over: at the client's next refusal, at the sweep, or when the gate stops.
+ * All clients together get GLOBAL_BUDGETS budgets per window, and at most MAX_WINDOWS clients are
+ * told apart (further ones share a window), so neither the disk nor the memory grows with the
+ * number of addresses. Nothing is answered unrecorded while the audit log is down (503).
  */
 export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   const windowMs = deps.windowMs ?? 60_000;
+  const maxWindows = deps.maxWindows ?? MAX_WINDOWS;
   const windows = new Map<string, Window>();
+  const global = { startMs: Number.NEGATIVE_INFINITY, recorded: 0 };
+  /** summaries an audit append refused: retried with the next refusal, the sweep or the shutdown */
+  let unrecorded: AuditEntry[] = [];
 
-  function summaryEntry(address: string, w: Window): AuditEntry {
+  function summaryEntry(client: string, w: Window): AuditEntry {
     return auditEntry({
       at: isoOf(deps.clock.now()),
       type: 'refusal',
@@ -53,28 +96,27 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
       reasons: [
         {
           code: 'refusals_summarised',
-          message: `${w.suppressed} more refusal${w.suppressed === 1 ? '' : 's'} from ${address} between ${w.first} and ${w.last} were answered without a record each (over ${deps.perWindow} in ${windowMs / 1000} s)`,
+          message: `${w.suppressed} more refusal${w.suppressed === 1 ? '' : 's'} from ${client} between ${w.first} and ${w.last} were answered without a record each (over ${deps.perWindow} in ${windowMs / 1000} s)`,
         },
       ],
-      data: { suppressed: w.suppressed, byError: w.byError, remoteAddress: address, from: w.first, to: w.last },
+      data: { suppressed: w.suppressed, byError: w.byError, presented: w.presented, remoteAddress: client, from: w.first, to: w.last },
     });
   }
 
-  /** Removes and returns the summaries of windows that are over (all of them with `all`). */
+  /** Removes and returns the summaries of windows that are over (all of them with `all`; one client's with `only`). */
   function takeDue(nowMs: number, all: boolean, only?: string): AuditEntry[] {
-    const out: AuditEntry[] = [];
-    for (const [address, w] of only === undefined ? windows : ([[only, windows.get(only)]] as const)) {
+    const out: AuditEntry[] = [...unrecorded];
+    unrecorded = [];
+    const candidates: [string, Window | undefined][] = only === undefined ? [...windows] : [[only, windows.get(only)]];
+    for (const [client, w] of candidates) {
       if (!w || (!all && nowMs - w.startMs < windowMs)) continue;
-      windows.delete(address);
-      if (w.suppressed > 0) out.push(summaryEntry(address, w));
+      windows.delete(client);
+      if (w.suppressed > 0) out.push(summaryEntry(client, w));
     }
     return out;
   }
 
-  /** summaries an audit append refused: retried with the next refusal, the sweep or the shutdown */
-  let unrecorded: AuditEntry[] = [];
-
-  /** Records entries that begin with summaries (and maybe end with a refusal); a failed append keeps the summaries for later. */
+  /** Records entries (summaries first, maybe a refusal last); a failed append keeps the summaries for later. */
   async function record(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     try {
@@ -85,59 +127,80 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     }
   }
 
-  function takeUnrecorded(): AuditEntry[] {
-    const out = unrecorded;
-    unrecorded = [];
-    return out;
+  function windowOf(client: string, nowMs: number): Window {
+    let w = windows.get(client);
+    if (!w) {
+      w = { startMs: nowMs, recorded: 0, suppressed: 0, byError: {}, presented: [], first: null, last: null };
+      windows.set(client, w);
+    }
+    return w;
   }
 
   return {
     /**
      * Accounts for one refusal before it is answered: records it (with any summary now due for
-     * its address), or counts it when its address is over the budget. Rejects when the audit log
-     * cannot take what has to be recorded; the answer is then 503.
+     * its client), or counts it when an unauthenticated client is over its budget. Rejects (the
+     * answer is then 503) when the audit log cannot take what has to be recorded, or is down.
      */
     async refuse(req: FastifyRequest, actor: Actor, status: number, code: string, message: string): Promise<void> {
-      deps.metrics.refusals.inc({ status: String(status), error: code });
       const now = deps.clock.now();
       const nowMs = now.toMillis();
-      const address = req.socket?.remoteAddress ?? 'unknown';
-      const due = [...takeUnrecorded(), ...takeDue(nowMs, false, address)];
-      let w = windows.get(address);
-      if (!w) {
-        w = { startMs: nowMs, recorded: 0, suppressed: 0, byError: {}, first: null, last: null };
-        windows.set(address, w);
+      const at = isoOf(now);
+      const entry = () => refusalEntry(req, at, actor, status, code, message, deps.project);
+      const counted = () => deps.metrics.refusals.inc({ status: String(status), error: code });
+      if (status !== 401 && actor.via !== 'none') {
+        // an authenticated caller: always one record, naming who
+        await record([entry()]);
+        markRefusalAudited(req);
+        counted();
+        return;
       }
-      if (w.recorded < deps.perWindow) {
+      let client = clientKey(req.socket?.remoteAddress);
+      if (!windows.has(client) && windows.size >= maxWindows) client = OTHERS;
+      const due = takeDue(nowMs, false, client);
+      if (nowMs - global.startMs >= windowMs) {
+        global.startMs = nowMs;
+        global.recorded = 0;
+      }
+      const w = windowOf(client, nowMs);
+      if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
         w.recorded += 1;
-        const at = isoOf(now);
+        global.recorded += 1;
         try {
-          await record([...due, refusalEntry(req, at, actor, status, code, message, deps.project)]);
+          await record([...due, entry()]);
         } catch (err) {
           w.recorded -= 1;
+          global.recorded -= 1;
           throw err;
         }
         markRefusalAudited(req);
+        counted();
         return;
       }
-      const at = isoOf(now);
+      // over the budget: answered only while the log would take the record, and counted only
+      // once anything due before it is in
+      if (!deps.writable()) {
+        unrecorded = [...due, ...unrecorded];
+        throw new AuditUnavailableError('audit log is not writable');
+      }
+      await record(due);
       w.suppressed += 1;
       w.first ??= at;
       w.last = at;
       const key = `${status} ${code}`;
       w.byError[key] = (w.byError[key] ?? 0) + 1;
+      if (w.presented.length < PRESENTED_KEPT && !w.presented.includes(actor.name)) w.presented.push(actor.name);
       deps.metrics.refusalsSummarised.inc();
       markRefusalAudited(req);
-      // a summary an earlier append refused goes in as soon as the log takes it
-      if (due.length > 0) await record(due);
+      counted();
     },
     /** Records the summaries of windows that are over (`all`: every window, at shutdown); returns how many. */
     async flush(all = false): Promise<number> {
-      const due = [...takeUnrecorded(), ...takeDue(deps.clock.now().toMillis(), all)];
+      const due = takeDue(deps.clock.now().toMillis(), all);
       await record(due);
       return due.length;
     },
-    /** client addresses with an open window (tests) */
+    /** clients with an open window (tests) */
     size: () => windows.size,
   };
 }

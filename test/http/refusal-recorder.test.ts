@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { AuditEventV1 } from '../../src/audit/event.ts';
 import { parseConfig } from '../../src/config.ts';
+import { clientKey } from '../../src/http/refusal-recorder.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 // A budget of 3 refusal records per client address and minute, then counting.
@@ -37,7 +38,8 @@ t.test('over the budget: answered the same, counted, and summarised once the min
   t.equal(more.length, 0, 'one summary');
   t.ok(summary, 'the next refusal after the minute records the summary');
   t.equal(summary!.actor.via, 'system', 'written by the gate');
-  t.same(summary!.data, { suppressed: 4, byError: { '401 unauthorized': 4 }, remoteAddress: '10.0.0.7', from: START, to: START });
+  t.match(summary!.data, { suppressed: 4, byError: { '401 unauthorized': 4 }, remoteAddress: '10.0.0.7', from: START, to: START });
+  t.match(summary!.data?.['presented'], [/^unknown-token:[0-9a-f]{8}$/], 'the name the bad token presented (a hash prefix, never the token)');
   t.match(summary!.reasons[0]!, { code: 'refusals_summarised', message: /^4 more refusals from 10\.0\.0\.7 between .* \(over 3 in 60 s\)$/ });
   const last = g.audit.records().at(-1)!;
   t.same([last.type, last.data?.['status']], ['refusal', 401], 'and the refusal itself, recorded: a new minute, a new budget');
@@ -53,17 +55,87 @@ t.test('addresses have budgets of their own', async (t) => {
   t.equal(byAddress('10.0.0.2'), 2, 'the other one is recorded in full');
 });
 
-t.test('403s and audited 4xx count against the same budget, each by status and error', async (t) => {
+t.test('authenticated callers are never summarised; anonymous refusals of any kind are', async (t) => {
   const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
   for (let i = 0; i < 3; i++) await badToken(g);
+  const before = refusalsIn(g.audit.records()).length;
   const wrongRole = await g.as('ci', { method: 'POST', url: '/v1/decisions', payload: decisionBody(), remoteAddress: '10.0.0.7' });
   t.equal(wrongRole.statusCode, 403);
   const badBody = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { stage: 'beta' }, remoteAddress: '10.0.0.7' });
   t.equal(badBody.statusCode, 400);
   t.match(badBody.json(), { error: 'invalid_request', field: 'body.project' }, 'the answer still names the field');
+  const named = refusalsIn(g.audit.records()).slice(before);
+  t.same(
+    named.map((r) => [r.actor.name, r.data?.['status']]),
+    [
+      ['ci', 403],
+      ['caller', 400],
+    ],
+    'over the address budget, a 403 and a 400 of authenticated callers are still recorded one by one, with who',
+  );
+  const inUrl = await g.app.inject({ method: 'GET', url: '/v1/status?token=abc', remoteAddress: '10.0.0.7' });
+  t.equal(inUrl.statusCode, 400, 'a credential in the URL, anonymous');
+  t.equal(refusalsIn(g.audit.records()).length, before + 2, 'counted against the budget');
   await g.app.close();
   const [summary] = summaries(g.audit.records());
-  t.same(summary?.data?.['byError'], { '403 forbidden': 1, '400 invalid_request': 1 }, 'recorded at shutdown, by status and error');
+  t.same(summary?.data?.['byError'], { '400 credentials_in_url': 1 }, 'recorded at shutdown, by status and error');
+});
+
+t.test('all clients together: ten budgets a minute; IPv6 clients by /64', async (t) => {
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
+  for (let a = 1; a <= 11; a++) for (let i = 0; i < 3; i++) await badToken(g, `10.0.1.${a}`);
+  t.equal(refusalsIn(g.audit.records()).length, 30, 'at most 10 × 3 records one by one a minute, whatever the number of addresses');
+  const v6 = (host: string) => badToken(g, `2001:db8:0:1::${host}`);
+  g.clock.set('2026-11-25T22:01:00.001Z');
+  const n0 = refusalsIn(g.audit.records()).length;
+  for (const host of ['1', '2', 'a:b', 'ffff']) await v6(host);
+  t.equal(refusalsIn(g.audit.records()).length - n0, 3, 'four addresses in one /64 share a budget of 3');
+  await g.app.close();
+  t.same(
+    summaries(g.audit.records()).map((r) => [r.data?.['remoteAddress'], r.data?.['suppressed']]),
+    [
+      ['10.0.1.11', 3],
+      ['2001:db8:0:1::/64', 1],
+    ],
+    'the 11th address, over the all-clients budget, and the /64 are summarised',
+  );
+});
+
+t.test('clientKey', async (t) => {
+  const cases: [string | undefined, string][] = [
+    ['10.1.2.3', '10.1.2.3'],
+    ['::ffff:10.1.2.3', '10.1.2.3'],
+    ['2001:db8:0:1::5', '2001:db8:0:1::/64'],
+    ['2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd', '2001:db8:0:1::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    [undefined, 'unknown'],
+  ];
+  for (const [address, want] of cases) t.equal(clientKey(address), want, String(address));
+});
+
+t.test('past the number of clients told apart, the rest share one window', async (t) => {
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
+  const { createRefusalRecorder } = await import('../../src/http/refusal-recorder.ts');
+  const records: (readonly unknown[])[] = [];
+  const metrics = { refusals: { inc() {} }, refusalsSummarised: { inc() {} } };
+  const r = createRefusalRecorder({
+    recorder: { record: async (e) => (records.push(e), []) },
+    metrics: metrics as never,
+    clock: g.clock,
+    newId: (k) => `${k}_x`,
+    project: 'p',
+    writable: () => true,
+    perWindow: 1,
+    maxWindows: 2,
+  });
+  const req = (remoteAddress: string) => ({ id: 'req_1', method: 'GET', url: '/', params: {}, socket: { remoteAddress } }) as never;
+  for (const a of ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']) await r.refuse(req(a), { name: 'anonymous', groups: [], via: 'none' }, 401, 'unauthorized', 'no');
+  t.equal(r.size(), 3, 'two clients and the shared window');
+  t.equal(records.length, 3, 'the 4th client shares the 3rd one\'s budget');
+  await r.flush(true);
+  t.match(records.at(-1), [{ data: { suppressed: 1, remoteAddress: 'other addresses' } }]);
 });
 
 t.test('the sweep records a summary when the address has gone quiet', async (t) => {
@@ -94,8 +166,15 @@ t.test('when the audit log cannot take a refusal: 503, and counts already taken 
   t.equal(summary?.data?.['from'], START);
 });
 
-t.test('configuration: 120 a minute by default, a bad value named', async (t) => {
-  t.equal(parseConfig({}).audit.refusalRecordsPerMinute, 120);
-  t.equal(parseConfig({}, 'audit: { refusalRecordsPerMinute: 5 }\n').audit.refusalRecordsPerMinute, 5);
-  t.throws(() => parseConfig({}, 'audit: { refusalRecordsPerMinute: 0 }\n'), { name: 'ConfigError', message: /audit\.refusalRecordsPerMinute/ });
+t.test('over the budget while the audit log is down: 503 and not counted', async (t) => {
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
+  for (let i = 0; i < 4; i++) await badToken(g);
+  g.audit.failNextAppends(1);
+  t.equal((await badToken(g)).statusCode, 401, 'over the budget, nothing to append: answered');
+  // a failed append (a decision here) leaves the log not writable until one succeeds
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-x' }) })).statusCode, 503);
+  t.equal((await badToken(g)).statusCode, 503, 'over the budget with the log down: 503, as any refusal would be');
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-y' }) })).statusCode, 200, 'the log takes appends again');
+  await g.app.close();
+  t.equal(summaries(g.audit.records())[0]?.data?.['suppressed'], 2, 'the 503 was not counted as a 401');
 });
