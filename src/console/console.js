@@ -24,6 +24,8 @@ const state = {
   pollTimer: null,
   polling: false,
   pending: null,
+  /** the grant the revoke dialog asks about */
+  revoking: null,
 };
 
 /** The gate's clock now, in epoch milliseconds. */
@@ -401,14 +403,38 @@ function hideToken() {
   $('bg-token').hidden = true;
 }
 
-async function revokeGrant(g) {
+/** Asks before revoking: the grant, its stage, tag, requester and justification, and what revoking does. */
+function revokeGrant(g) {
   $('bg-error').textContent = '';
+  state.revoking = g;
+  $('rv-c-id').textContent = g.id;
+  $('rv-c-stage').textContent = g.stage;
+  $('rv-c-tag').textContent = g.imageTag;
+  $('rv-c-by').textContent = g.requestedBy;
+  $('rv-c-just').textContent = g.justification;
+  $('rv-c-error').textContent = '';
+  $('rv-c-ok').disabled = false;
+  $('rv-dialog').showModal();
+  $('rv-c-cancel').focus();
+}
+
+async function confirmRevoke(ev) {
+  ev.preventDefault();
+  const g = state.revoking;
+  if (!g) return;
+  $('rv-c-ok').disabled = true;
+  $('rv-c-cancel').disabled = true;
   try {
     await api('DELETE', `v1/break-glass/${encodeURIComponent(g.id)}`);
-    $('bg-error').textContent = '';
+    state.revoking = null;
+    $('rv-dialog').close('confirm');
     pollSoon();
   } catch (err) {
-    if (!handleAuthError(err)) $('bg-error').textContent = `Could not revoke ${g.id}: ${err.message}`;
+    if (handleAuthError(err)) return $('rv-dialog').close('cancel');
+    $('rv-c-error').textContent = `Could not revoke ${g.id}: ${err.message}`;
+    $('rv-c-ok').disabled = false;
+  } finally {
+    $('rv-c-cancel').disabled = false;
   }
 }
 
@@ -579,6 +605,11 @@ function wire() {
   $('bg-dialog').addEventListener('close', () => {
     if ($('bg-dialog').returnValue !== 'confirm') state.pending = null;
     if ($('bg-token').hidden) $('bg-submit').focus();
+  });
+  $('rv-dialog-form').addEventListener('submit', confirmRevoke);
+  $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
+  $('rv-dialog').addEventListener('close', () => {
+    state.revoking = null;
   });
   $('bg-token-copy').addEventListener('click', async () => {
     const ok = await copyText($('bg-token-value').value);

@@ -296,7 +296,17 @@ function run(): void {
     t.equal(g.status, 201);
     await expectText(t, '#grants', /live · 3f2c1a9 Copy · by olivia/, 'new grant appears within 5 s');
     await page.click(`#grants [data-key="revoke-${g.body.id}"]`);
-    await expectText(t, '#grants', /No open grants/, 'gone after revoke');
+    t.ok(await page.locator('#rv-dialog').isVisible(), 'revoking asks first');
+    t.match(await text('#rv-dialog'), new RegExp(`Revoke break-glass grant\\?.*Grant ${g.body.id} Stage live Image tag ${TAG} Requested by olivia Justification granted to be revoked by the console test`), 'naming the grant, its stage, tag, requester and justification');
+    await shot('05b-revoke-dialog');
+    await page.click('#rv-c-cancel');
+    t.ok(await page.locator('#rv-dialog').isHidden(), 'cancelled');
+    await page.waitForTimeout(300);
+    t.equal((await call(tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants?.filter((x: { id: string }) => x.id === g.body.id).length ?? -1, 1, 'the grant is still open after cancelling');
+    t.same(await auditOf('breakglass.revoked'), [], 'and nothing was revoked');
+    await page.click(`#grants [data-key="revoke-${g.body.id}"]`);
+    await page.click('#rv-c-ok');
+    await expectText(t, '#grants', /No open grants/, 'gone after confirming');
     t.match((await auditOf('breakglass.revoked'))[0], { actor: { name: 'admin' }, stage: 'live' });
   });
 
