@@ -38,30 +38,45 @@ function isIndexKey(k: string): boolean {
  * numeric order) or cannot bound (nesting deeper than 64, e.g. a circular structure).
  */
 export function canonicalCopy(value: unknown, depth = 0, key = ''): unknown {
-  // toJSON is called once, with the member's key; what it returns is not asked again
-  const v = withToJSON(value, key);
-  switch (typeof v) {
+  switch (typeof value) {
     case 'string':
     case 'boolean':
-      return v;
+      return value;
     case 'number':
       // JSON has no -0: the text says 0, and so must the copy
-      return Number.isFinite(v) ? v + 0 : null;
-    case 'bigint':
-      throw new TypeError('canonicalJson: BigInt has no JSON form');
+      return Number.isFinite(value) ? value + 0 : null;
+    case 'undefined':
+    case 'symbol':
+      return undefined;
+    default:
+      // an object, a function or a BigInt: its toJSON(key) first, asked once
+      return value === null ? null : copyJSONValue(withToJSON(value, key), depth);
+  }
+}
+
+/** canonicalCopy of what toJSON gave (or of the value itself): not asked for toJSON again */
+function copyJSONValue(v: unknown, depth: number): unknown {
+  switch (typeof v) {
     case 'object':
       break;
-    default:
+    case 'bigint':
+      throw new TypeError('canonicalJson: BigInt has no JSON form');
+    case 'function':
       return undefined;
+    default:
+      return canonicalCopy(v, depth);
   }
   if (v === null) return null;
   if (depth > MAX_FAST_DEPTH) throw new SlowPathNeeded();
-  const boxed = unboxed(v);
-  if (boxed !== v) return boxed;
   if (Array.isArray(v)) {
     const out = new Array(v.length);
     for (let i = 0; i < v.length; i++) out[i] = canonicalCopy(v[i], depth + 1, String(i)) ?? null;
     return out;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    const boxed = unboxed(v);
+    if (boxed !== v) return boxed;
   }
   const keys = Object.keys(v);
   if (keys.length > 1) keys.sort();
