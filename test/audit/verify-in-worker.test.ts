@@ -27,3 +27,13 @@ t.test('a directory that cannot be read rejects with the reason', async (t) => {
   const dir = t.testdir({ 'not-a-dir': 'x' });
   await t.rejects(verifyAuditLogInWorker(join(dir, 'not-a-dir')), { code: 'ENOTDIR' });
 });
+
+t.test('a walk that does not finish in time is stopped and reported', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir, fsync: false });
+  for (let i = 1; i <= 50; i++) await log.append(Array.from({ length: 100 }, (_, k) => entry(i * 1000 + k)));
+  await log.close();
+  // starting a worker alone takes longer than 1 ms
+  await t.rejects(verifyAuditLogInWorker(dir, { timeoutMs: 1 }), { message: /did not finish within 0 s; stopped/ });
+  t.match(await verifyAuditLogInWorker(dir), { ok: true, count: 5000 }, 'with time enough, the same log verifies');
+});
