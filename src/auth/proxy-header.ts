@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { unmappedAddress } from '../http/peer-address.ts';
 import { type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
 
 export interface ProxyHeaderOptions {
@@ -37,8 +38,7 @@ export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
 
 /** True when `address` (a socket peer address; IPv4-mapped IPv6 counts as its IPv4) is in the list. */
 export function isTrustedPeer(list: BlockList, address: string): boolean {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  const plain = mapped?.[1] ?? address;
+  const plain = unmappedAddress(address);
   const family = isIP(plain);
   if (family === 0) return false;
   return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');

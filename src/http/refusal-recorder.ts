@@ -7,6 +7,7 @@ import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../policy/clock.ts';
 import { isoOf } from '../policy/clock.ts';
+import { unmappedAddress } from './peer-address.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 
 /** What one client's unauthenticated refusals of the current window add up to. */
@@ -51,9 +52,8 @@ export interface RefusalRecorderDeps {
  */
 export function clientKey(address: string | undefined): string {
   if (!address) return 'unknown';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!address.includes(':')) return address;
+  const plain = unmappedAddress(address);
+  if (!plain.includes(':')) return plain;
   const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
@@ -136,6 +136,51 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     return w;
   }
 
+  /** Records the refusal (with any summary due for its client), or counts it over the client's budget. */
+  async function account(req: FastifyRequest, actor: Actor, status: number, code: string, message: string): Promise<void> {
+    const now = deps.clock.now();
+    const nowMs = now.toMillis();
+    const at = isoOf(now);
+    const entry = () => refusalEntry(req, at, actor, status, code, message, deps.project);
+    if (status !== 401 && actor.via !== 'none') {
+      // an authenticated caller: always one record, naming who
+      return record([entry()]);
+    }
+    let client = clientKey(req.socket?.remoteAddress);
+    if (!windows.has(client) && windows.size >= maxWindows) client = OTHERS;
+    const due = takeDue(nowMs, false, client);
+    if (nowMs - global.startMs >= windowMs) {
+      global.startMs = nowMs;
+      global.recorded = 0;
+    }
+    const w = windowOf(client, nowMs);
+    if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
+      w.recorded += 1;
+      global.recorded += 1;
+      try {
+        return await record([...due, entry()]);
+      } catch (err) {
+        w.recorded -= 1;
+        global.recorded -= 1;
+        throw err;
+      }
+    }
+    // over the budget: answered only while the log would take the record, and counted only
+    // once anything due before it is in
+    if (!deps.writable()) {
+      unrecorded = [...due, ...unrecorded];
+      throw new AuditUnavailableError('audit log is not writable');
+    }
+    await record(due);
+    w.suppressed += 1;
+    w.first ??= at;
+    w.last = at;
+    const key = `${status} ${code}`;
+    w.byError[key] = (w.byError[key] ?? 0) + 1;
+    if (w.presented.length < PRESENTED_KEPT && !w.presented.includes(actor.name)) w.presented.push(actor.name);
+    deps.metrics.refusalsSummarised.inc();
+  }
+
   return {
     /**
      * Accounts for one refusal before it is answered: records it (with any summary now due for
@@ -143,56 +188,9 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
      * answer is then 503) when the audit log cannot take what has to be recorded, or is down.
      */
     async refuse(req: FastifyRequest, actor: Actor, status: number, code: string, message: string): Promise<void> {
-      const now = deps.clock.now();
-      const nowMs = now.toMillis();
-      const at = isoOf(now);
-      const entry = () => refusalEntry(req, at, actor, status, code, message, deps.project);
-      const counted = () => deps.metrics.refusals.inc({ status: String(status), error: code });
-      if (status !== 401 && actor.via !== 'none') {
-        // an authenticated caller: always one record, naming who
-        await record([entry()]);
-        markRefusalAudited(req);
-        counted();
-        return;
-      }
-      let client = clientKey(req.socket?.remoteAddress);
-      if (!windows.has(client) && windows.size >= maxWindows) client = OTHERS;
-      const due = takeDue(nowMs, false, client);
-      if (nowMs - global.startMs >= windowMs) {
-        global.startMs = nowMs;
-        global.recorded = 0;
-      }
-      const w = windowOf(client, nowMs);
-      if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
-        w.recorded += 1;
-        global.recorded += 1;
-        try {
-          await record([...due, entry()]);
-        } catch (err) {
-          w.recorded -= 1;
-          global.recorded -= 1;
-          throw err;
-        }
-        markRefusalAudited(req);
-        counted();
-        return;
-      }
-      // over the budget: answered only while the log would take the record, and counted only
-      // once anything due before it is in
-      if (!deps.writable()) {
-        unrecorded = [...due, ...unrecorded];
-        throw new AuditUnavailableError('audit log is not writable');
-      }
-      await record(due);
-      w.suppressed += 1;
-      w.first ??= at;
-      w.last = at;
-      const key = `${status} ${code}`;
-      w.byError[key] = (w.byError[key] ?? 0) + 1;
-      if (w.presented.length < PRESENTED_KEPT && !w.presented.includes(actor.name)) w.presented.push(actor.name);
-      deps.metrics.refusalsSummarised.inc();
+      await account(req, actor, status, code, message);
       markRefusalAudited(req);
-      counted();
+      deps.metrics.refusals.inc({ status: String(status), error: code });
     },
     /** Records the summaries of windows that are over (`all`: every window, at shutdown); returns how many. */
     async flush(all = false): Promise<number> {
