@@ -11,6 +11,7 @@ import { createRefusalRecorder } from './http/refusal-recorder.ts';
 import { isRefusalAudited, pathOf } from './http/refusals.ts';
 import { identityOf } from './http/request-identity.ts';
 import { logFieldsOf } from './http/log-fields.ts';
+import { isInList, parseCidrs } from './http/peer-address.ts';
 import { createMetrics } from './metrics.ts';
 import type { RouteContext } from './routes/context.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -93,7 +94,10 @@ function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
  */
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const { config, clock, audit, store, calendar } = deps;
+  const proxies = parseCidrs(config.http.trustedProxies, 'http.trustedProxies');
   const app = Fastify({
+    // req.ip: the client as X-Forwarded-For names it, when the peer is a trusted proxy (see clientAddress)
+    trustProxy: config.http.trustedProxies.length > 0 ? (address: string) => isInList(proxies, address) : false,
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: BODY_LIMIT,

@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
+import { parseCidrs } from './http/peer-address.ts';
 
 /**
  * Configuration: environment variables (GATE_*) over an optional YAML file (GATE_CONFIG) over
@@ -97,6 +98,11 @@ const FileSchema = z.strictObject({
       imageRepoPrefix: z.string().min(1).optional(),
     })
     .optional(),
+  http: z
+    .strictObject({
+      trustedProxies: z.array(z.string()).optional(),
+    })
+    .optional(),
   proxyAuth: z
     .strictObject({
       trustedCidrs: z.array(z.string()).optional(),
@@ -123,6 +129,8 @@ export interface Config {
   /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
+  /** trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets) */
+  http: { trustedProxies: string[] };
   proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
 }
 
@@ -195,6 +203,12 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   if (breakGlass.defaultTtlMinutes > breakGlass.maxTtlMinutes) {
     throw new ConfigError('invalid config file: breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
   }
+  const http = { trustedProxies: f.http?.trustedProxies ?? [] };
+  try {
+    parseCidrs(http.trustedProxies, 'http.trustedProxies');
+  } catch (err) {
+    throw new ConfigError(`invalid config file: ${(err as Error).message}`);
+  }
 
   return {
     host: e.GATE_HOST ?? f.host ?? '127.0.0.1',
@@ -216,6 +230,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       apiTimeoutMs: f.kubernetes?.apiTimeoutMs ?? 2000,
       imageRepoPrefix: f.kubernetes?.imageRepoPrefix ?? 'ghcr.io/celesrenata/stonks-oracle/',
     },
+    http,
     proxyAuth: {
       trustedCidrs: f.proxyAuth?.trustedCidrs ?? [],
       userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),

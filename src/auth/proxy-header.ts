@@ -1,5 +1,5 @@
-import { BlockList, isIP } from 'node:net';
-import { unmappedAddress } from '../http/peer-address.ts';
+import type { BlockList } from 'node:net';
+import { isInList, parseCidrs } from '../http/peer-address.ts';
 import { type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
 
 export interface ProxyHeaderOptions {
@@ -16,32 +16,9 @@ const MAX_GROUPS = 100;
 // printable, no control characters: the name ends up in the audit log and on the console
 const PRINTABLE = /^[^\p{Cc}]+$/u;
 
-/**
- * A BlockList of the given CIDRs (IPv4 or IPv6; a bare address means one host). Throws an Error
- * naming `proxyAuth.trustedCidrs` and the entry at fault for anything that is not a CIDR.
- */
+/** The proxyAuth.trustedCidrs list; throws an Error naming that key and the entry at fault. */
 export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const raw of cidrs) {
-    const entry = raw.trim();
-    const [address = '', prefixText, ...rest] = entry.split('/');
-    const family = isIP(address);
-    const max = family === 4 ? 32 : 128;
-    const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
-    if (family === 0 || rest.length > 0 || !(prefix >= 0 && prefix <= max)) {
-      throw new Error(`proxyAuth.trustedCidrs: "${raw}" is not an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8`);
-    }
-    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return list;
-}
-
-/** True when `address` (a socket peer address; IPv4-mapped IPv6 counts as its IPv4) is in the list. */
-export function isTrustedPeer(list: BlockList, address: string): boolean {
-  const plain = unmappedAddress(address);
-  const family = isIP(plain);
-  if (family === 0) return false;
-  return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+  return parseCidrs(cidrs, 'proxyAuth.trustedCidrs');
 }
 
 function single(v: string | string[] | undefined): string | null {
@@ -96,7 +73,7 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
   return {
     mode: inner.mode,
     async authenticate(req) {
-      if (!enabled || !isTrustedPeer(trusted, req.remoteAddress)) return inner.authenticate(req);
+      if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
       const rawName = single(req.headers[userHeader]);
       if (rawName === null) return inner.authenticate(req);
       const name = rawName.trim();

@@ -7,7 +7,7 @@ import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../policy/clock.ts';
 import { isoOf } from '../policy/clock.ts';
-import { unmappedAddress } from './peer-address.ts';
+import { clientAddress, unmappedAddress } from './peer-address.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 
 /** What one client's unauthenticated refusals of the current window add up to. */
@@ -65,18 +65,19 @@ export function clientKey(address: string | undefined): string {
 }
 
 /**
- * Records refusals in the audit log before they are answered. Refusals of requests that carried
- * no valid identity (401, and anything refused to an anonymous caller) have a budget per client
- * (the TCP peer's address, IPv6 by /64), so that a client hammering the gate with bad tokens
- * cannot turn each request into an fsynced record: the first `perWindow` of a client in a window
- * (a minute) are recorded one by one, and so are all refusals of authenticated callers (a 403
- * names who was refused, and is never summarised). Over the budget a refusal is answered the same
- * way and counted, and one summary record (type `refusal`, written by the gate, with how many by
- * status and error, the first names presented, the first and last instant) accounts for them
- * when the window is over: at the client's next refusal, at the sweep, or when the gate stops.
- * All clients together get GLOBAL_BUDGETS budgets per window, and at most MAX_WINDOWS clients are
- * told apart (further ones share a window), so neither the disk nor the memory grows with the
- * number of addresses. Nothing is answered unrecorded while the audit log is down (503).
+ * Records refusals in the audit log before they are answered. Refusals of requests that carried no
+ * valid identity (401, and anything refused to an anonymous caller) have a budget per client
+ * (clientAddress: the TCP peer, or the client a trusted proxy forwarded; IPv6 by /64), so that a
+ * client hammering the gate with bad tokens cannot turn each request into an fsynced record: the
+ * first `perWindow` of a client in a window (a minute) are recorded one by one, and so are all
+ * refusals of authenticated callers (a 403 names who was refused, and is never summarised). Over
+ * the budget a refusal is answered the same way and counted, and one summary record (type
+ * `refusal`, written by the gate, with how many by status and error, the first names presented,
+ * the first and last instant) accounts for them when the window is over: at the client's next
+ * refusal, at the sweep, or when the gate stops. All clients together get GLOBAL_BUDGETS budgets
+ * per window, and at most MAX_WINDOWS clients are told apart (further ones share a window), so
+ * neither the disk nor the memory grows with the number of addresses. Nothing is answered
+ * unrecorded while the audit log is down (503).
  */
 export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   const windowMs = deps.windowMs ?? 60_000;
@@ -146,7 +147,7 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
       // an authenticated caller: always one record, naming who
       return record([entry()]);
     }
-    let client = clientKey(req.socket?.remoteAddress);
+    let client = clientKey(clientAddress(req) ?? undefined);
     if (!windows.has(client) && windows.size >= maxWindows) client = OTHERS;
     const due = takeDue(nowMs, false, client);
     if (nowMs - global.startMs >= windowMs) {

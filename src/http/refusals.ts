@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
+import { clientAddress } from './peer-address.ts';
 
 const audited = new WeakSet<FastifyRequest>();
 
@@ -32,6 +33,8 @@ export function refusalEntry(
   const params = (req.params ?? {}) as Record<string, unknown>;
   const stage = typeof params['stage'] === 'string' ? params['stage'].slice(0, 64) : null;
   const imageTag = typeof params['imageTag'] === 'string' ? params['imageTag'].slice(0, 128) : null;
+  const remoteAddress = clientAddress(req);
+  const peer = req.socket?.remoteAddress ?? null;
   return auditEntry({
     at,
     type: 'refusal',
@@ -41,6 +44,6 @@ export function refusalEntry(
     stage,
     imageTag,
     reasons: [{ code, message }],
-    data: { status, error: code, method: req.method, path: pathOf(req).slice(0, 512), remoteAddress: req.socket?.remoteAddress ?? null },
+    data: { status, error: code, method: req.method, path: pathOf(req).slice(0, 512), remoteAddress, ...(peer !== remoteAddress ? { peerAddress: peer } : {}) },
   });
 }

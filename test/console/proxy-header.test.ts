@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { AuthRequest, Authenticator, Identity, Permission } from '../../src/auth/identity.ts';
 import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-tokens.ts';
-import { createProxyHeaderAuthenticator, isTrustedPeer, parseGroups, parseTrustedCidrs, rolesFromGroups } from '../../src/auth/proxy-header.ts';
+import { createProxyHeaderAuthenticator, parseGroups, parseTrustedCidrs, rolesFromGroups } from '../../src/auth/proxy-header.ts';
+import { isInList } from '../../src/http/peer-address.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 
 /** An inner authenticator that knows one bearer token and records what authorize() saw. */
@@ -107,9 +108,9 @@ t.test('permissions: local mode maps groups to roles, kubernetes mode passes the
 
 t.test('CIDR parsing', async (t) => {
   const good = parseTrustedCidrs(['10.0.0.0/8', '::1', 'fd00::/8', '0.0.0.0/0']);
-  t.ok(isTrustedPeer(good, '10.9.9.9'));
-  t.ok(isTrustedPeer(good, '::1'));
-  t.ok(isTrustedPeer(good, '::ffff:8.8.8.8'), '0.0.0.0/0 covers mapped addresses');
+  t.ok(isInList(good, '10.9.9.9'));
+  t.ok(isInList(good, '::1'));
+  t.ok(isInList(good, '::ffff:8.8.8.8'), '0.0.0.0/0 covers mapped addresses');
   for (const bad of ['10.0.0.0/33', '300.1.1.1/8', 'fd00::/129', 'example.com', '10.0.0.0/8/1', '10.0.0.0/x', '']) {
     t.throws(() => parseTrustedCidrs([bad]), /proxyAuth\.trustedCidrs/, JSON.stringify(bad));
   }

@@ -120,6 +120,7 @@ if (!helm) {
         breakGlass: { defaultTtlMinutes: 30, maxTtlMinutes: 240, requestsPerMinute: 10 },
         audit: { fsync: true, maxFileBytes: 67108864, refusalRecordsPerMinute: 120 },
         kubernetes: { stagePollSeconds: 30 },
+        http: { trustedProxies: [] },
         proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' },
       });
     });
@@ -214,6 +215,7 @@ if (!helm) {
       ['an unknown top-level key', ['--set', 'replicas=2'], /replicas/],
       ['resources without limits', ['--set', 'resources.limits=null'], /limits/],
       ['a port out of range', ['--set', 'service.port=70000'], /port/],
+      ['a trusted proxy that is not a CIDR', ['--set-json', 'config.http.trustedProxies=["traefik"]'], /trustedProxies/],
     ];
     for (const [name, args, expect] of cases) {
       const r = template(...args);
