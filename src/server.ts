@@ -43,7 +43,22 @@ async function main(): Promise<void> {
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
   await mkdir(join(dataDir, 'audit'), { recursive: true });
-  const lock = await acquireDataDirLock({ dir: dataDir, host: hostname(), pid: process.pid, now: Date.now, isAlive: isProcessAlive });
+  // lost for good (taken over, or the lease lapsed): stop, and exit 1 so the orchestrator starts a
+  // fresh gate, which reads the log from disk and takes the lock only if it is free
+  let lockLost: string | null = null;
+  let stop: (() => void) | null = null;
+  const lock = await acquireDataDirLock({
+    dir: dataDir,
+    host: hostname(),
+    pid: process.pid,
+    now: Date.now,
+    isAlive: isProcessAlive,
+    onLost: (why) => {
+      lockLost = why;
+      log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');
+      stop?.();
+    },
+  });
 
   const audit = await openFileAuditLog({
     dir: join(dataDir, 'audit'),
@@ -101,8 +116,9 @@ async function main(): Promise<void> {
   const calendar = createMarketCalendar(config.market);
   const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
-  closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+  const grace = closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'fatal error, shutting down');
+    else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
     else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
     // keep-alive connections whose last request finishes during the drain become idle; close
     // them as they do, or server.close() would wait for their keep-alive timeout
@@ -111,11 +127,19 @@ async function main(): Promise<void> {
     clearInterval(reaper);
     kargo?.stop();
     await audit.close();
-    await store.flush();
+    // the state checkpoint is written only by the lock's holder (a new holder's must not be replaced)
+    if (lock.held()) await store.flush();
     await lock.release();
+    if (lockLost) {
+      log.error('stopped: the data directory lock was lost (exit 1)');
+      await flushLogger(log);
+      process.exit(1);
+    }
     log.info('stopped cleanly');
     await flushLogger(log);
   });
+  stop = () => void grace.close();
+  if (lockLost) stop();
 
   const address = await app.listen({ host: config.host, port: config.port });
   log.info({ address, dataDir, auth: config.auth, project: config.project, auditHead: audit.head() }, 'gate listening');

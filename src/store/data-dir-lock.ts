@@ -27,14 +27,21 @@ export interface LockOptions {
   leaseMs?: number;
   /** renewal period; default leaseMs / 3 */
   renewMs?: number;
+  /**
+   * Called once when the lock is lost for good: another gate took it over, or the lease went
+   * unconfirmed for a whole lease (another gate may have taken it over and written in the gap,
+   * so this gate's view of the audit log can be stale). The holder should stop.
+   */
+  onLost?: (why: string) => void;
 }
 
 export interface DataDirLock {
   readonly file: string;
   /**
-   * Whether this gate may still write the data directory: false once another gate has taken the
-   * lock over (for good), and while the lease has gone unrenewed for so long that another host
-   * may take it over soon (lease minus a renewal period, at most a third of the lease).
+   * Whether this gate may still write the data directory: false once the lock is lost for good
+   * (taken over, or a whole lease unconfirmed: see onLost), and while the lease has gone
+   * unrenewed for so long that another host may take it over soon (lease minus a renewal
+   * period, at most a third of the lease).
    */
   held(): boolean;
   /** Stops renewing and removes the lock file if it is still ours. */
@@ -67,14 +74,20 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const now = new Date(opts.now()).toISOString();
     return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now };
   };
-  const write = async (lock: LockFile, exclusive: boolean): Promise<void> => {
+  /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
+  const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
     if (exclusive) {
       await writeFile(file, JSON.stringify(lock), { flag: 'wx' });
-      return;
+      return true;
     }
     const tmp = `${file}.${owner}.tmp`;
     await writeFile(tmp, JSON.stringify(lock));
+    if (!stillOurs()) {
+      await rm(tmp, { force: true });
+      return false;
+    }
     await rename(tmp, file);
+    return true;
   };
 
   const acquiredAt = new Date(opts.now()).toISOString();
@@ -108,19 +121,28 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const fenceMs = leaseMs - Math.min(renewMs, leaseMs / 3);
 
   let stopped = false;
+  /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
+  const lapsed = () => opts.now() - confirmedAt >= leaseMs;
+  const loseForGood = (why: string): void => {
+    if (lost) return;
+    lost = true; // held() is false from now on, so the audit log refuses
+    opts.onLost?.(why);
+  };
+  const lapsedWhy = () => `its lease went unrenewed for ${Math.round((opts.now() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`;
   const timer = setInterval(() => {
     void (async () => {
       const started = opts.now();
       const current = await readLock(file).catch(() => null);
       if (stopped || lost) return;
-      if (current && current.owner !== owner) {
-        lost = true; // taken over: our lease expired; held() is false from now on, so the audit log refuses
-        return;
-      }
-      await write(stamp(acquiredAt), false).then(
-        () => void (confirmedAt = Math.max(confirmedAt, started)),
-        () => undefined,
-      );
+      if (current && current.owner !== owner) return loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
+      // A renewal that lands after the lease lapsed could overwrite a new holder's lock and let
+      // this gate write again from a stale view of the log: a lapse is for good, checked after
+      // the read (which may have stalled), just before the write lands, and after it.
+      if (lapsed()) return loseForGood(lapsedWhy());
+      const wrote = await write(stamp(acquiredAt), false, () => !lapsed()).catch(() => false);
+      if (stopped || lost) return;
+      if (lapsed()) return loseForGood(lapsedWhy());
+      if (wrote) confirmedAt = Math.max(confirmedAt, started);
     })();
   }, renewMs);
   timer.unref();

@@ -67,6 +67,25 @@ t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
   await second.stop();
 });
 
+t.test('a gate whose lock another gate took over stops writing and exits 1, leaving the new holder alone', async (t) => {
+  const gate = await spawnGate();
+  t.teardown(() => gate.stop('SIGKILL'));
+  const before = await post(`${gate.url}/v1/decisions`, gate.tokens['kargo']!, decision('beta', 'p-before'));
+  t.equal(before.status, 200, 'serving while it holds the lock');
+  // another gate (another host, say the pod moved while this one hung) takes the directory over
+  const at = new Date().toISOString();
+  const other = { owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at };
+  await writeFile(join(gate.dataDir, 'gate.lock'), JSON.stringify(other));
+  const statePath = join(gate.dataDir, 'state.json');
+  await writeFile(statePath, '{"the new holder\'s checkpoint":true}');
+  // the next renewal (a third of the 30 s lease) notices
+  const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
+  t.same(exit, { code: 1, signal: null }, 'exits 1 so the orchestrator starts a fresh gate');
+  t.match(gate.stdout(), /lost the data directory lock[\s\S]*taken over by host elsewhere, pid 7/, 'the log says why');
+  t.same(JSON.parse(await readFile(join(gate.dataDir, 'gate.lock'), 'utf8')), other, 'the new holder\'s lock is left alone');
+  t.equal(await readFile(statePath, 'utf8'), '{"the new holder\'s checkpoint":true}', 'and so is its state checkpoint');
+});
+
 t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every 200 is in the log', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));

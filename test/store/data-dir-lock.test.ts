@@ -84,3 +84,42 @@ t.test('held(): false once the lease may lapse unrenewed, and for good once anot
   await lock.release();
   t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'b-owner', 'release leaves the new holder alone');
 });
+
+t.test('a lease that lapsed is lost for good: no late renewal overwrites the lock or lets the gate write again', async (t) => {
+  let now = 1_800_000_000_000;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  const stamped = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+  // renewals land while the clock stands still: held, nothing lost
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(lock.held(), true, 'renewed and held');
+  t.same(lost, []);
+  // the gate stalled (an NFS hang, a paused VM) for longer than a whole lease: another host may
+  // have found the lease expired, taken the lock over and written records in the gap
+  now += 400;
+  const renewedBefore = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt;
+  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(lost.length, 1, 'onLost called');
+  t.match(lost[0], /went unrenewed for \d+ s \(lease 0\.3 s\): another gate may have taken/, 'it says why');
+  t.equal(lock.held(), false, 'not held');
+  // the next renewals would succeed (the file still names this gate), but must not
+  now += 10;
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(lock.held(), false, 'never held again, though the lock file still names this gate');
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt, renewedBefore, 'and it is not renewed any more');
+  t.equal(lost.length, 1, 'onLost called once');
+  t.equal(stamped.owner, JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner);
+  await lock.release();
+});
+
+t.test('onLost names the gate that took the lock over', async (t) => {
+  const now = 1_800_000_000_000;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() }));
+  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.same(lost, ['taken over by host b, pid 7']);
+  await lock.release();
+});
