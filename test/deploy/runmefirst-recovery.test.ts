@@ -1,29 +1,11 @@
 // Plan tests of runmefirst.sh (rebinding volumes, failures and resuming, refusals): the real script runs against recording stand-ins for kubectl and
 // helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
 import t from 'tap';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
-import {
-  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
-  type Call,
-} from './harness.ts';
+import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf } from './harness.ts';
+import { appliedDocs } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
 t.setTimeout(300_000);
-
-const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
-const RELEASES_IN_ORDER = [
-  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],
-  ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'], ['gate-service', 'stonks-gate'],
-];
-
-/** Every object that a call applied from stdin. */
-function appliedDocs(calls: Call[]) {
-  return calls.filter((c) => c.stdin).flatMap((c) => YAML.parseAllDocuments(c.stdin!).map((d) => d.toJSON()).filter(Boolean));
-}
-const helmUpgrades = (calls: Call[]) => calls.filter((c) => c.tool === 'helm' && bare(c)[0] === 'upgrade');
-const valuesOf = (call: Call) => YAML.parse(Object.values(call.files ?? {})[0] ?? '');
 
 t.test('a volume left Released is made bindable again before its claim is applied; any volume is kept Retain', async (t) => {
   const sb = new Sandbox(freshCluster());

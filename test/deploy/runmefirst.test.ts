@@ -3,27 +3,13 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import YAML from 'yaml';
 import {
   Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
-  type Call,
 } from './harness.ts';
+import { PIPELINE_NAMESPACES, RELEASES_IN_ORDER, appliedDocs, helmUpgrades, valuesOf } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
 t.setTimeout(300_000);
-
-const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
-const RELEASES_IN_ORDER = [
-  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['argocd', 'argocd'],
-  ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'], ['gate-service', 'stonks-gate'],
-];
-
-/** Every object that a call applied from stdin. */
-function appliedDocs(calls: Call[]) {
-  return calls.filter((c) => c.stdin).flatMap((c) => YAML.parseAllDocuments(c.stdin!).map((d) => d.toJSON()).filter(Boolean));
-}
-const helmUpgrades = (calls: Call[]) => calls.filter((c) => c.tool === 'helm' && bare(c)[0] === 'upgrade');
-const valuesOf = (call: Call) => YAML.parse(Object.values(call.files ?? {})[0] ?? '');
 
 t.test('a first install on a prepared cluster', async (t) => {
   const sb = new Sandbox(freshCluster());

@@ -62,43 +62,34 @@ interface CrdVersion {
   validate: ValidateFunction;
 }
 
+/** A closed schema of a namespaced core (v1) kind: apiVersion, kind, metadata and the given members. */
+function coreKind(kind: string, properties: Record<string, Schema>): { scope: 'Namespaced'; schema: Schema } {
+  return {
+    scope: 'Namespaced',
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['apiVersion', 'kind', 'metadata'],
+      properties: { apiVersion: { const: 'v1' }, kind: { const: kind }, metadata: objectMetaSchema, ...properties },
+    },
+  };
+}
+
 /** Hand-written structural schemas for the core kinds used under kargo/. */
 const coreSchemas: Record<string, { scope: 'Namespaced' | 'Cluster'; schema: Schema }> = {
-  'v1/Secret': {
-    scope: 'Namespaced',
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['apiVersion', 'kind', 'metadata'],
-      properties: {
-        apiVersion: { const: 'v1' },
-        kind: { const: 'Secret' },
-        metadata: objectMetaSchema,
-        type: { type: 'string' },
-        immutable: { type: 'boolean' },
-        data: { type: 'object', additionalProperties: { type: 'string' } },
-        stringData: { type: 'object', additionalProperties: { type: 'string' } },
-      },
+  'v1/Secret': coreKind('Secret', {
+    type: { type: 'string' },
+    immutable: { type: 'boolean' },
+    data: { type: 'object', additionalProperties: { type: 'string' } },
+    stringData: { type: 'object', additionalProperties: { type: 'string' } },
+  }),
+  'v1/ServiceAccount': coreKind('ServiceAccount', {
+    automountServiceAccountToken: { type: 'boolean' },
+    imagePullSecrets: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, properties: { name: { type: 'string' } } },
     },
-  },
-  'v1/ServiceAccount': {
-    scope: 'Namespaced',
-    schema: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['apiVersion', 'kind', 'metadata'],
-      properties: {
-        apiVersion: { const: 'v1' },
-        kind: { const: 'ServiceAccount' },
-        metadata: objectMetaSchema,
-        automountServiceAccountToken: { type: 'boolean' },
-        imagePullSecrets: {
-          type: 'array',
-          items: { type: 'object', additionalProperties: false, properties: { name: { type: 'string' } } },
-        },
-      },
-    },
-  },
+  }),
 };
 
 /** Formats an ajv error list as `path: message` lines. */
