@@ -33,31 +33,7 @@ Settings: deploy/pipeline.env, overridden by deploy/pipeline.local.env or \$PIPE
 EOF
 }
 
-FROM=""
-while (($#)); do
-  case $1 in
-    --dry-run) DRY_RUN=1 ;;
-    --from)
-      FROM=${2:-}
-      [[ -n $FROM ]] || die "--from needs a step name" 2
-      shift
-      ;;
-    --from=*) FROM=${1#--from=} ;;
-    --list-steps)
-      printf '%s\n' "${STEPS[@]}"
-      exit 0
-      ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *)
-      usage >&2
-      die "unknown argument: $1" 2
-      ;;
-  esac
-  shift
-done
+pl_parse_args "$@"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/runmefirst.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

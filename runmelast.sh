@@ -37,32 +37,15 @@ Steps: ${STEPS[*]}
 EOF
 }
 
-FROM="" YES=0
-while (($#)); do
+YES=0
+# --yes / -y: do not ask for confirmation (the options both scripts take: pl_parse_args)
+pl_extra_option() {
   case $1 in
-    --dry-run) DRY_RUN=1 ;;
     --yes | -y) YES=1 ;;
-    --from)
-      FROM=${2:-}
-      [[ -n $FROM ]] || die "--from needs a step name" 2
-      shift
-      ;;
-    --from=*) FROM=${1#--from=} ;;
-    --list-steps)
-      printf '%s\n' "${STEPS[@]}"
-      exit 0
-      ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *)
-      usage >&2
-      die "unknown argument: $1" 2
-      ;;
+    *) return 1 ;;
   esac
-  shift
-done
+}
+pl_parse_args "$@"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/runmelast.XXXXXX")
 cleanup() {

@@ -50,6 +50,42 @@ pl_quote() {
   printf '%s' "${out% }"
 }
 
+# --- Options -------------------------------------------------------------------------------
+# pl_parse_args ARGS... — the options both scripts take: --dry-run, --from STEP (or --from=STEP),
+# --list-steps (prints STEPS and exits), -h/--help (prints `usage` and exits). Sets DRY_RUN and
+# FROM. Any other argument goes to pl_extra_option, when the script defines one (it returns non-zero
+# for an argument it does not know either); an unknown argument prints the usage and exits 2.
+pl_parse_args() {
+  FROM=""
+  while (($#)); do
+    case $1 in
+      --dry-run) DRY_RUN=1 ;;
+      --from)
+        FROM=${2:-}
+        [[ -n $FROM ]] || die "--from needs a step name" 2
+        shift
+        ;;
+      --from=*) FROM=${1#--from=} ;;
+      --list-steps)
+        # shellcheck disable=SC2153 # STEPS: the script's, set before it calls this
+        printf '%s\n' "${STEPS[@]}"
+        exit 0
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      *)
+        if ! declare -F pl_extra_option >/dev/null || ! pl_extra_option "$1"; then
+          usage >&2
+          die "unknown argument: $1" 2
+        fi
+        ;;
+    esac
+    shift
+  done
+}
+
 # --- Settings ------------------------------------------------------------------------------
 # pl_load_env ROOT — reads the operator's overrides (PIPELINE_ENV_FILE, default
 # deploy/pipeline.local.env, if present), then deploy/pipeline.env for the defaults.
