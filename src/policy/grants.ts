@@ -6,6 +6,16 @@ import type { GrantRecord } from './state.ts';
 /** True while a grant can still cover a promotion: open and not past its expiry. */
 export const isGrantLive: (grant: GrantRecord, now: DateTime) => boolean = isLive;
 
+/** What the API shows of a grant: never its token's hash. */
+export type GrantSummary = Pick<GrantRecord, 'id' | 'project' | 'stage' | 'imageTag' | 'justification' | 'requestedBy' | 'issuedAt' | 'expiresAt'>;
+
+/** The grants that can still cover a promotion, as /v1/status and GET /v1/break-glass show them. */
+export function liveGrantSummaries(grants: Record<string, GrantRecord>, now: DateTime): GrantSummary[] {
+  return Object.values(grants)
+    .filter((g) => isGrantLive(g, now))
+    .map(({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt }) => ({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt }));
+}
+
 /** Open grants whose expiry has passed: the shell records their expiry the first time they are noticed. */
 export const findExpiredGrants: (grants: Iterable<GrantRecord>, now: DateTime) => GrantRecord[] = findExpired;
 

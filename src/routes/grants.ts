@@ -7,7 +7,7 @@ import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
 import { createRateLimiter } from '../http/rate-limiter.ts';
 import { identityOf } from '../http/request-identity.ts';
-import { isGrantLive } from '../policy/grants.ts';
+import { isGrantLive, liveGrantSummaries } from '../policy/grants.ts';
 import { getOwn } from '../policy/own.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
@@ -144,10 +144,7 @@ export function grantRoutes(ctx: RouteContext) {
       schema: { summary: 'Open break-glass grants (never their tokens)', tags: ['break-glass'], response: { 200: z.object({ grants: z.array(GrantView) }), ...authErrors } },
       handler: async () => {
         const now = ctx.clock.now();
-        const grants = Object.values(ctx.store.read().grants)
-          .filter((g) => isGrantLive(g, now))
-          .map(({ tokenHash: _hidden, ...g }) => g);
-        return { grants };
+        return { grants: liveGrantSummaries(ctx.store.read().grants, now).map((g) => ({ ...g, status: 'open' as const })) };
       },
     });
   };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { isApprovalLive } from '../policy/approvals.ts';
-import { isGrantLive } from '../policy/grants.ts';
+import { liveGrantSummaries } from '../policy/grants.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
@@ -85,9 +85,7 @@ export function statusRoutes(ctx: RouteContext) {
             lastDecision: state.lastDecisions[name] ?? null,
           };
         }),
-        grants: Object.values(state.grants)
-          .filter((g) => isGrantLive(g, now))
-          .map(({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt }) => ({ id, project, stage, imageTag, justification, requestedBy, issuedAt, expiresAt })),
+        grants: liveGrantSummaries(state.grants, now),
         approvals: Object.values(state.approvals)
           .filter((a) => isApprovalLive(a, now))
           .map(({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt }) => ({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt })),
