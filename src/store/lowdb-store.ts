@@ -1,10 +1,10 @@
 import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
 import type { GateState } from '../policy/state.ts';
+import { DurableJsonFile } from './durable-json-file.ts';
 import { type StateStore, createWriteCoalescer } from './store.ts';
 
 /**
- * StateStore on a lowdb JSON file (written atomically: temp file + rename). `fresh` gives the
+ * StateStore on a lowdb JSON file (DurableJsonFile: temp file, fdatasync, rename). `fresh` gives the
  * state when the file does not exist yet; a file of another version is an error, never
  * silently replaced.
  *
@@ -15,7 +15,7 @@ import { type StateStore, createWriteCoalescer } from './store.ts';
 export async function openLowdbStore(file: string, fresh: () => GateState, opts: { minIntervalMs?: number } = {}): Promise<StateStore> {
   const minIntervalMs = opts.minIntervalMs ?? 1000;
   // compact JSON: the checkpoint is for the gate, not for people, and is a fraction of the size
-  const db = new Low<GateState>(new DataFile<GateState>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), fresh());
+  const db = new Low<GateState>(new DurableJsonFile<GateState>(file), fresh());
   try {
     await db.read();
   } catch (err) {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -10,6 +10,7 @@ import { emptyState } from '../../src/policy/state.ts';
 import { openLowdbStore } from '../../src/store/lowdb-store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createWriteCoalescer } from '../../src/store/store.ts';
+import { DurableJsonFile } from '../../src/store/durable-json-file.ts';
 
 const config = parseConfig({});
 const fresh = () => emptyState(config.stages);
@@ -57,6 +58,20 @@ t.test('lowdb store: atomic file, survives reopen, refuses another version', asy
   t.equal(again.read().stages.paper.enabled, false, 'persisted');
   await writeFile(file, JSON.stringify({ version: 2 }));
   await t.rejects(openLowdbStore(file, fresh), /version 2, expected 1/);
+});
+
+t.test('the checkpoint file: written whole through a temp file, or not at all', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const f = new DurableJsonFile<{ n: number }>(join(dir, 'state.json'));
+  t.equal(await f.read(), null, 'no file yet: null');
+  await f.write({ n: 1 });
+  t.same(await f.read(), { n: 1 });
+  t.same(await readdir(dir), ['state.json'], 'no temp file left behind');
+  await mkdir(join(dir, 'state.json.tmp')); // the temp file cannot be created
+  await t.rejects(f.write({ n: 2 }), { code: 'EISDIR' }, 'a failed write rejects');
+  t.same(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')), { n: 1 }, 'and leaves the last checkpoint as it was');
+  await writeFile(join(dir, 'state.json'), '{"n":');
+  await t.rejects(f.read(), SyntaxError, 'a torn file is an error, not an empty state');
 });
 
 t.test('lowdb store throttles checkpoints but flush() writes at once', async (t) => {

@@ -1,0 +1,47 @@
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import type { Adapter } from 'lowdb';
+
+/**
+ * lowdb adapter for the state checkpoint: compact JSON written to a temp file, fdatasync'd, then
+ * renamed over the file. Like lowdb's own DataFile the replacement is atomic; unlike it, the new
+ * file's data is on disk before the rename, so a power cut after the rename cannot leave an empty
+ * or partial checkpoint on file systems that do not order the two (XFS, some NFS servers), which
+ * would stop the next start-up. It also takes the checkpoint's data out of the audit log's
+ * fdatasync on ext4 (a rename over a file there makes the next journal commit write the new
+ * file's data first); at the benchmark's noise level (±20%) that made no measurable difference
+ * to the decisions' p99. One write at a time: the store's write coalescer sees to that.
+ */
+export class DurableJsonFile<T> implements Adapter<T> {
+  readonly #file: string;
+  readonly #tmp: string;
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#tmp = `${file}.tmp`;
+  }
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.#file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  async write(data: T): Promise<void> {
+    const fh = await open(this.#tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(data));
+      await fh.datasync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(this.#tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    await rename(this.#tmp, this.#file);
+  }
+}
