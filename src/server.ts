@@ -116,7 +116,9 @@ async function main(): Promise<void> {
   const calendar = createMarketCalendar(config.market);
   const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
+  let shuttingDown = false;
   const grace = closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    shuttingDown = true;
     if (err) log.error({ err }, 'fatal error, shutting down');
     else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
     else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
@@ -138,7 +140,10 @@ async function main(): Promise<void> {
     log.info('stopped cleanly');
     await flushLogger(log);
   });
-  stop = () => void grace.close();
+  // a loss during a shutdown already under way is seen at its end (exit 1)
+  stop = () => {
+    if (!shuttingDown) void grace.close();
+  };
   if (lockLost) stop();
 
   const address = await app.listen({ host: config.host, port: config.port });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The data directory is held by another live gate. */
@@ -19,8 +19,14 @@ export interface LockOptions {
   dir: string;
   host: string;
   pid: number;
-  /** wall-clock milliseconds (leases are real time, never the GATE_NOW demo clock) */
+  /** wall-clock milliseconds for the lock file's stamps and other gates' leases (real time, never the GATE_NOW demo clock) */
   now: () => number;
+  /**
+   * monotonic milliseconds for this gate's own lease (default performance.now): a wall clock
+   * stepped forward must not make a healthy gate give its lease up, nor one stepped back keep
+   * a lapsed lease looking fresh
+   */
+  monotonic?: () => number;
   /** is a process with this pid alive on this host? */
   isAlive: (pid: number) => boolean;
   /** a lease not renewed for this long is taken over (another host, e.g. the pod moved) */
@@ -33,7 +39,12 @@ export interface LockOptions {
    * so this gate's view of the audit log can be stale). The holder should stop.
    */
   onLost?: (why: string) => void;
+  /** the file operations (tests stall them) */
+  fs?: LockFs;
 }
+
+/** The file operations the lock uses. */
+export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm'>;
 
 export interface DataDirLock {
   readonly file: string;
@@ -44,13 +55,13 @@ export interface DataDirLock {
    * period, at most a third of the lease).
    */
   held(): boolean;
-  /** Stops renewing and removes the lock file if it is still ours. */
+  /** Stops renewing and removes the lock file if it is still ours (never once the lock is lost). */
   release(): Promise<void>;
 }
 
-async function readLock(file: string): Promise<LockFile | null> {
+async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockFile;
+    return JSON.parse(await fs.readFile(file, 'utf8')) as LockFile;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     if (err instanceof SyntaxError) return null; // a torn lock file holds nothing
@@ -69,6 +80,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const leaseMs = opts.leaseMs ?? 30_000;
   const renewMs = opts.renewMs ?? Math.floor(leaseMs / 3);
   const file = join(opts.dir, 'gate.lock');
+  const mono = opts.monotonic ?? (() => performance.now());
+  const fs = opts.fs ?? nodeFs;
   const owner = randomUUID();
   const stamp = (acquiredAt: string): LockFile => {
     const now = new Date(opts.now()).toISOString();
@@ -77,28 +90,28 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
   const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
     if (exclusive) {
-      await writeFile(file, JSON.stringify(lock), { flag: 'wx' });
+      await fs.writeFile(file, JSON.stringify(lock), { flag: 'wx' });
       return true;
     }
     const tmp = `${file}.${owner}.tmp`;
-    await writeFile(tmp, JSON.stringify(lock));
+    await fs.writeFile(tmp, JSON.stringify(lock));
     if (!stillOurs()) {
-      await rm(tmp, { force: true });
+      await fs.rm(tmp, { force: true });
       return false;
     }
-    await rename(tmp, file);
+    await fs.rename(tmp, file);
     return true;
   };
 
   const acquiredAt = new Date(opts.now()).toISOString();
-  /** when the lock file last held our stamp for sure (set before each write that succeeded) */
-  let confirmedAt = opts.now();
+  /** when (monotonic) the lock file last held our stamp for sure (taken before each write that succeeded) */
+  let confirmedAt = mono();
   let lost = false;
   try {
     await write(stamp(acquiredAt), true);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const held = await readLock(file);
+    const held = await readLock(fs, file);
     if (held) {
       const sameHost = held.host === opts.host;
       const gone = sameHost && (held.pid === opts.pid || !opts.isAlive(held.pid));
@@ -113,33 +126,33 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
         );
       }
     }
-    confirmedAt = opts.now();
+    confirmedAt = mono();
     await write(stamp(acquiredAt), false);
-    const check = await readLock(file);
+    const check = await readLock(fs, file);
     if (check?.owner !== owner) throw new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock at the same moment`);
   }
   const fenceMs = leaseMs - Math.min(renewMs, leaseMs / 3);
 
   let stopped = false;
   /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
-  const lapsed = () => opts.now() - confirmedAt >= leaseMs;
+  const lapsed = () => mono() - confirmedAt >= leaseMs;
   const loseForGood = (why: string): void => {
     if (lost) return;
     lost = true; // held() is false from now on, so the audit log refuses
     opts.onLost?.(why);
   };
-  const lapsedWhy = () => `its lease went unrenewed for ${Math.round((opts.now() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`;
+  const lapsedWhy = () => `its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`;
   const timer = setInterval(() => {
     void (async () => {
-      const started = opts.now();
-      const current = await readLock(file).catch(() => null);
+      const started = mono();
+      const current = await readLock(fs, file).catch(() => null);
       if (stopped || lost) return;
       if (current && current.owner !== owner) return loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
       // A renewal that lands after the lease lapsed could overwrite a new holder's lock and let
       // this gate write again from a stale view of the log: a lapse is for good, checked after
       // the read (which may have stalled), just before the write lands, and after it.
       if (lapsed()) return loseForGood(lapsedWhy());
-      const wrote = await write(stamp(acquiredAt), false, () => !lapsed()).catch(() => false);
+      const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed()).catch(() => false);
       if (stopped || lost) return;
       if (lapsed()) return loseForGood(lapsedWhy());
       if (wrote) confirmedAt = Math.max(confirmedAt, started);
@@ -149,12 +162,14 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
 
   return {
     file,
-    held: () => !lost && !stopped && opts.now() - confirmedAt < fenceMs,
+    held: () => !lost && !stopped && mono() - confirmedAt < fenceMs,
     release: async () => {
       stopped = true;
       clearInterval(timer);
-      const current = await readLock(file).catch(() => null);
-      if (current?.owner === owner) await rm(file, { force: true });
+      // a lost lock is another gate's (or may become one's at any moment): never remove it
+      if (lost) return;
+      const current = await readLock(fs, file).catch(() => null);
+      if (current?.owner === owner) await fs.rm(file, { force: true });
     },
   };
 }

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DataDirLockedError, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
+import * as nodeFs from 'node:fs/promises';
+import { DataDirLockedError, type LockFs, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
 
 const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
 
@@ -63,7 +64,7 @@ t.test('the holder renews its lease; release removes only its own lock', async (
 t.test('held(): false once the lease may lapse unrenewed, and for good once another gate took the lock over', async (t) => {
   let now = 1_800_000_000_000;
   // no renewal lands (renewMs beyond the test): held() follows the clock, not the timer
-  const quiet = await acquireDataDirLock({ dir: await mkdtemp(join(tmpdir(), 'lock-')), host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 60_000 });
+  const quiet = await acquireDataDirLock({ dir: await mkdtemp(join(tmpdir(), 'lock-')), host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => now, leaseMs: 300, renewMs: 60_000 });
   t.equal(quiet.held(), true, 'held after acquiring');
   now += 150;
   t.equal(quiet.held(), true, 'held within the lease');
@@ -89,7 +90,7 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
   let now = 1_800_000_000_000;
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
   const stamped = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
   // renewals land while the clock stands still: held, nothing lost
   await new Promise((r) => setTimeout(r, 80));
@@ -122,4 +123,89 @@ t.test('onLost names the gate that took the lock over', async (t) => {
   for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
   t.same(lost, ['taken over by host b, pid 7']);
   await lock.release();
+});
+
+t.test('the lease is timed on the monotonic clock: wall-clock steps neither end nor extend it', async (t) => {
+  let wall = 1_800_000_000_000;
+  let mono = 0;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => wall, monotonic: () => mono, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  wall += 3_600_000; // NTP steps the wall clock an hour forward
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(lock.held(), true, 'a forward step: still held');
+  t.same(lost, [], 'and not lost');
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt, new Date(wall).toISOString(), 'renewals stamp the wall clock other gates read');
+  wall -= 7_200_000; // and two hours back
+  mono += 400; // while, really, a whole lease passed without a renewal
+  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(lost.length, 1, 'a lapse on the monotonic clock is a lapse, whatever the wall clock says');
+  t.equal(lock.held(), false);
+  await lock.release();
+  t.ok(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'release after a loss leaves the lock file alone');
+});
+
+/** The real file operations, with the renewal's temp-file write held until `release()` is called. */
+function stallingFs() {
+  let armed = false;
+  let stalled: (() => void) | null = null;
+  const reached = { promise: null as Promise<void> | null, resolve: () => {} };
+  const fs: LockFs = {
+    readFile: nodeFs.readFile,
+    rename: nodeFs.rename,
+    rm: nodeFs.rm,
+    writeFile: (async (path: string, data: string, opts?: unknown) => {
+      await nodeFs.writeFile(path, data, opts as never);
+      if (armed && String(path).endsWith('.tmp')) {
+        armed = false;
+        reached.resolve();
+        await new Promise<void>((r) => (stalled = r));
+      }
+    }) as LockFs['writeFile'],
+  };
+  return {
+    fs,
+    /** the next renewal stalls after writing its temp file; resolves once one has */
+    arm(): Promise<void> {
+      armed = true;
+      // the renewal timer is unref'd: keep the test process alive until a renewal gets there
+      const alive = setInterval(() => {}, 10);
+      return (reached.promise = new Promise<void>((r) => (reached.resolve = r)).finally(() => clearInterval(alive)));
+    },
+    release: () => stalled?.(),
+  };
+}
+
+t.test('a renewal that stalls past the lease never lands over a new holder\'s lock', async (t) => {
+  let mono = 0;
+  const now = 1_800_000_000_000;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const io = stallingFs();
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => mono, leaseMs: 300, renewMs: 20, fs: io.fs, onLost: (why) => lost.push(why) });
+  await io.arm(); // a renewal read the lock (still ours) and is stuck before its rename (an NFS hang)
+  mono += 400;
+  const other = { owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() };
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify(other)); // b found the lease expired and took over
+  io.release();
+  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), other, 'the stalled renewal did not overwrite the new holder');
+  t.equal(lost.length, 1, 'and this gate knows it lost the lock');
+  t.equal(lock.held(), false);
+  await lock.release();
+  t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), other, 'release leaves it alone');
+});
+
+t.test('release stops a renewal in flight from writing the lock again', async (t) => {
+  const now = 1_800_000_000_000;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const io = stallingFs();
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, fs: io.fs });
+  await io.arm();
+  await lock.release(); // the gate stops while a renewal is stuck before its rename
+  t.equal(lock.held(), false);
+  await t.rejects(readFile(join(dir, 'gate.lock'), 'utf8'), { code: 'ENOENT' }, 'released');
+  io.release();
+  await new Promise((r) => setTimeout(r, 50));
+  await t.rejects(readFile(join(dir, 'gate.lock'), 'utf8'), { code: 'ENOENT' }, 'the renewal did not recreate it: a gate on another host can take it at once');
 });
