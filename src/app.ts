@@ -96,8 +96,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const { config, clock, audit, store, calendar } = deps;
   const proxies = parseCidrs(config.http.trustedProxies, 'http.trustedProxies');
   const app = Fastify({
-    // req.ip: the client as X-Forwarded-For names it, when the peer is a trusted proxy (see clientAddress)
-    trustProxy: config.http.trustedProxies.length > 0 ? (address: string) => isInList(proxies, address) : false,
+    // req.ip: when the TCP peer is a trusted proxy, the address it appended to X-Forwarded-For
+    // (one hop only: entries further left were written by the client, see clientAddress)
+    trustProxy: config.http.trustedProxies.length > 0 ? (address: string, hop: number) => hop === 0 && isInList(proxies, address) : false,
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: BODY_LIMIT,

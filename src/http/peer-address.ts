@@ -1,9 +1,15 @@
 import { BlockList, isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 
-/** A socket peer address with an IPv4-mapped IPv6 address ("::ffff:10.1.2.3") given as its IPv4 one. */
+/** An address with an IPv4-mapped IPv6 address ("::ffff:10.1.2.3", "::ffff:a01:203") given as its IPv4 one. */
 export function unmappedAddress(address: string): string {
-  return /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1] ?? address;
+  const dotted = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (dotted) return dotted[1]!;
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex) return address;
+  const hi = parseInt(hex[1]!, 16);
+  const lo = parseInt(hex[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 /**
@@ -36,9 +42,9 @@ export function isInList(list: BlockList, address: string): boolean {
 
 /**
  * The client's address: the TCP peer, or, when the peer is one of `http.trustedProxies`, the
- * address those proxies forwarded in X-Forwarded-For (fastify's req.ip: the nearest address that
- * is not a trusted proxy). Anything in that place that is not an IP address falls back to the
- * TCP peer, so a proxy passing a client's junk on never makes it a client's name.
+ * address that proxy appended to X-Forwarded-For (fastify's req.ip, trusting one hop: what stands
+ * further left was written by the client itself). Anything in that place that is not an IP
+ * address falls back to the TCP peer, so junk passed on never becomes a client's name.
  */
 export function clientAddress(req: Pick<FastifyRequest, 'ip' | 'socket'>): string | null {
   const peer = req.socket?.remoteAddress ?? null;

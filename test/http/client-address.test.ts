@@ -6,7 +6,8 @@ import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-to
 import { createProxyHeaderAuthenticator } from '../../src/auth/proxy-header.ts';
 import type { AuditEventV1 } from '../../src/audit/event.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
-import { clientAddress } from '../../src/http/peer-address.ts';
+import { clientAddress, unmappedAddress } from '../../src/http/peer-address.ts';
+import { clientKey } from '../../src/http/refusal-recorder.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 // http.trustedProxies: who the client of a refusal is when the gate sits behind an ingress.
@@ -41,7 +42,14 @@ t.test('who a refusal came from', async (t) => {
       remoteAddress: '203.0.113.9',
       peerAddress: '10.42.0.7',
     },
-    { name: 'two trusted hops', config: BEHIND_INGRESS, peer: '10.42.0.7', xff: '203.0.113.9, 10.42.3.3', remoteAddress: '203.0.113.9', peerAddress: '10.42.0.7' },
+    {
+      name: 'one hop only: an address of the trusted range written further left is the client\'s own word',
+      config: BEHIND_INGRESS,
+      peer: '10.42.0.7',
+      xff: '198.51.100.1, 10.42.5.5',
+      remoteAddress: '10.42.5.5',
+      peerAddress: '10.42.0.7',
+    },
     { name: 'a peer that is not a trusted proxy: its header is ignored', config: BEHIND_INGRESS, peer: '192.0.2.5', xff: '203.0.113.9', remoteAddress: '192.0.2.5' },
     { name: 'an IPv4-mapped peer counts as its IPv4 address', config: BEHIND_INGRESS, peer: '::ffff:10.42.0.7', xff: '203.0.113.9', remoteAddress: '203.0.113.9', peerAddress: '::ffff:10.42.0.7' },
     { name: 'an IPv6 proxy', config: BEHIND_INGRESS, peer: 'fd00:42::5', xff: '2001:db8::1', remoteAddress: '2001:db8::1', peerAddress: 'fd00:42::5' },
@@ -88,6 +96,19 @@ t.test('clientAddress without a framework request', async (t) => {
   t.equal(clientAddress({ ip: '10.0.0.1', socket: { remoteAddress: '10.0.0.1' } } as never), '10.0.0.1');
   t.equal(clientAddress({ ip: 'x', socket: { remoteAddress: '10.0.0.1' } } as never), '10.0.0.1', 'not an address: the peer');
   t.equal(clientAddress({ ip: undefined, socket: undefined } as never), null, 'no socket (a fake request): no address');
+});
+
+t.test('IPv4-mapped IPv6 addresses, dotted or in hex, are their IPv4 address', async (t) => {
+  for (const [given, want] of [
+    ['::ffff:10.42.0.7', '10.42.0.7'],
+    ['::FFFF:a2a:7', '10.42.0.7'],
+    ['::ffff:cb00:7109', '203.0.113.9'],
+    ['10.42.0.7', '10.42.0.7'],
+    ['2001:db8::1', '2001:db8::1'],
+  ] as const) {
+    t.equal(unmappedAddress(given), want, given);
+  }
+  t.equal(clientKey('::ffff:a2a:7'), '10.42.0.7', 'so its refusal budget is the IPv4 client\'s, not a shared ::/64');
 });
 
 t.test('configuration', async (t) => {
