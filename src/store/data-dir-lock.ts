@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
+const RELEASE_WAIT_MS = 2000;
+
 /** The data directory is held by another live gate. */
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
@@ -33,6 +36,8 @@ export interface LockOptions {
   leaseMs?: number;
   /** renewal period; default leaseMs / 3 */
   renewMs?: number;
+  /** wait before trying a failed renewal again; default 1 s (at most renewMs) */
+  retryMs?: number;
   /**
    * Called once when the lock is lost for good: another gate took it over, or the lease went
    * unconfirmed for a whole lease (another gate may have taken it over and written in the gap,
@@ -79,6 +84,7 @@ async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
 export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
   const leaseMs = opts.leaseMs ?? 30_000;
   const renewMs = opts.renewMs ?? Math.floor(leaseMs / 3);
+  const retryMs = Math.min(opts.retryMs ?? 1000, renewMs);
   const file = join(opts.dir, 'gate.lock');
   const mono = opts.monotonic ?? (() => performance.now());
   const fs = opts.fs ?? nodeFs;
@@ -142,34 +148,67 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     opts.onLost?.(why);
   };
   const lapsedWhy = () => `its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`;
-  const timer = setInterval(() => {
-    void (async () => {
-      const started = mono();
-      const current = await readLock(fs, file).catch(() => null);
-      if (stopped || lost) return;
-      if (current && current.owner !== owner) return loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
-      // A renewal that lands after the lease lapsed could overwrite a new holder's lock and let
-      // this gate write again from a stale view of the log: a lapse is for good, checked after
-      // the read (which may have stalled), just before the write lands, and after it.
-      if (lapsed()) return loseForGood(lapsedWhy());
-      const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed()).catch(() => false);
-      if (stopped || lost) return;
-      if (lapsed()) return loseForGood(lapsedWhy());
-      if (wrote) confirmedAt = Math.max(confirmedAt, started);
-    })();
-  }, renewMs);
-  timer.unref();
+  /**
+   * One renewal: true when the lock file holds a fresh stamp of ours. A renewal that lands after
+   * the lease lapsed could overwrite a new holder's lock and let this gate write again from a
+   * stale view of the log: a lapse is for good, checked after the read (which may have stalled),
+   * just before the write lands, and after it.
+   */
+  const renewOnce = async (): Promise<boolean> => {
+    const started = mono();
+    const current = await readLock(fs, file).catch(() => undefined);
+    if (stopped || lost) return false;
+    if (current && current.owner !== owner) {
+      loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
+      return false;
+    }
+    if (lapsed()) {
+      loseForGood(lapsedWhy());
+      return false;
+    }
+    if (current === undefined) return false; // could not read it: try again soon
+    const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed()).catch(() => false);
+    if (stopped || lost) return false;
+    if (lapsed()) {
+      loseForGood(lapsedWhy());
+      return false;
+    }
+    if (wrote) confirmedAt = Math.max(confirmedAt, started);
+    return wrote;
+  };
+  // one renewal at a time (they share the temp file), every renewMs, and a failed one is tried
+  // again after retryMs, so a data volume back within the lease never costs the lock
+  let timer: NodeJS.Timeout | null = null;
+  let renewing: Promise<void> | null = null;
+  const schedule = (ms: number): void => {
+    if (stopped || lost) return;
+    timer = setTimeout(() => {
+      renewing = renewOnce()
+        .then((ok) => schedule(ok ? renewMs : retryMs))
+        .finally(() => {
+          renewing = null;
+        });
+    }, ms);
+    timer.unref();
+  };
+  schedule(renewMs);
 
   return {
     file,
     held: () => !lost && !stopped && mono() - confirmedAt < fenceMs,
     release: async () => {
       stopped = true;
-      clearInterval(timer);
-      // a lost lock is another gate's (or may become one's at any moment): never remove it
-      if (lost) return;
+      if (timer) clearTimeout(timer);
+      // a renewal under way may still land: wait for it (a bounded time: on a hung volume the
+      // lock is left to expire rather than removed under a rename that may land later)
+      if (renewing) {
+        const settled = await Promise.race([renewing.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), RELEASE_WAIT_MS).unref())]);
+        if (!settled) return;
+      }
+      // a lost (or lapsed: another gate may hold it by now) lock is never removed
+      if (lost || lapsed()) return;
       const current = await readLock(fs, file).catch(() => null);
-      if (current?.owner === owner) await fs.rm(file, { force: true });
+      if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
     },
   };
 }

@@ -38,7 +38,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
       await fh.datasync();
     } catch (err) {
       await fh.close().catch(() => {});
-      await rm(this.#tmp, { force: true });
+      await rm(this.#tmp, { force: true }).catch(() => {});
       throw err;
     }
     await fh.close();

@@ -12,7 +12,15 @@ import { type StateStore, createWriteCoalescer } from './store.ts';
  * write-ahead log, so a crash loses nothing (start-up replays the records after the
  * checkpoint), and serialising the whole state on every change would cost the hot path.
  */
-export async function openLowdbStore(file: string, fresh: () => GateState, opts: { minIntervalMs?: number } = {}): Promise<StateStore> {
+export async function openLowdbStore(
+  file: string,
+  fresh: () => GateState,
+  opts: {
+    minIntervalMs?: number;
+    /** whether this gate still holds the data directory (a checkpoint due after it lost it is not written) */
+    isWriter?: () => boolean;
+  } = {},
+): Promise<StateStore> {
   const minIntervalMs = opts.minIntervalMs ?? 1000;
   // compact JSON: the checkpoint is for the gate, not for people, and is a fraction of the size
   const db = new Low<GateState>(new DurableJsonFile<GateState>(file), fresh());
@@ -44,6 +52,8 @@ export async function openLowdbStore(file: string, fresh: () => GateState, opts:
       wake = null;
     }
     lastWrite = Date.now();
+    // another gate may hold the directory by now: its checkpoint is not this gate's to replace
+    if (opts.isWriter && !opts.isWriter()) throw new Error('state checkpoint not written: this gate no longer holds the data-directory lock');
     await db.write();
   });
   return {

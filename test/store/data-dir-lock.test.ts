@@ -145,34 +145,57 @@ t.test('the lease is timed on the monotonic clock: wall-clock steps neither end 
   t.ok(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'release after a loss leaves the lock file alone');
 });
 
-/** The real file operations, with the renewal's temp-file write held until `release()` is called. */
-function stallingFs() {
+/**
+ * The real file operations, with one step of a renewal held until `release()`: the write of its
+ * temp file (stalled after writing) or its rename (stalled before renaming). Counts the
+ * renewals' temp-file writes and how many are under way at once.
+ */
+function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = false) {
   let armed = false;
   let stalled: (() => void) | null = null;
-  const reached = { promise: null as Promise<void> | null, resolve: () => {} };
+  const reached = { resolve: () => {} };
+  const counts = { writes: 0, inFlight: 0, maxInFlight: 0, writeTimes: [] as number[] };
+  const hold = async () => {
+    armed = false;
+    reached.resolve();
+    await new Promise<void>((r) => (stalled = r));
+  };
   const fs: LockFs = {
     readFile: nodeFs.readFile,
-    rename: nodeFs.rename,
     rm: nodeFs.rm,
+    rename: (async (from: string, to: string) => {
+      if (armed && step === 'rename') await hold();
+      await nodeFs.rename(from, to);
+    }) as LockFs['rename'],
     writeFile: (async (path: string, data: string, opts?: unknown) => {
-      await nodeFs.writeFile(path, data, opts as never);
-      if (armed && String(path).endsWith('.tmp')) {
-        armed = false;
-        reached.resolve();
-        await new Promise<void>((r) => (stalled = r));
+      const isTmp = String(path).endsWith('.tmp');
+      if (isTmp) {
+        counts.writes += 1;
+        counts.writeTimes.push(performance.now());
+        counts.inFlight += 1;
+        counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
+      }
+      try {
+        if (isTmp && failWrites) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        await nodeFs.writeFile(path, data, opts as never);
+        if (armed && isTmp && step === 'tmp-write') await hold();
+      } finally {
+        if (isTmp) counts.inFlight -= 1;
       }
     }) as LockFs['writeFile'],
   };
   return {
     fs,
-    /** the next renewal stalls after writing its temp file; resolves once one has */
+    counts,
+    /** the next renewal stalls at the step; resolves once one has */
     arm(): Promise<void> {
       armed = true;
       // the renewal timer is unref'd: keep the test process alive until a renewal gets there
       const alive = setInterval(() => {}, 10);
-      return (reached.promise = new Promise<void>((r) => (reached.resolve = r)).finally(() => clearInterval(alive)));
+      return new Promise<void>((r) => (reached.resolve = r)).finally(() => clearInterval(alive));
     },
     release: () => stalled?.(),
+    heal: () => void (failWrites = false),
   };
 }
 
@@ -196,16 +219,57 @@ t.test('a renewal that stalls past the lease never lands over a new holder\'s lo
   t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), other, 'release leaves it alone');
 });
 
-t.test('release stops a renewal in flight from writing the lock again', async (t) => {
+t.test('release waits for a renewal under way: it never recreates the lock afterwards', async (t) => {
+  for (const step of ['tmp-write', 'rename'] as const) {
+    const now = 1_800_000_000_000;
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const io = stallingFs(step);
+    const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, fs: io.fs });
+    await io.arm(); // the gate stops while a renewal is stuck (a slow NFS write or rename)
+    const released = lock.release();
+    t.equal(lock.held(), false, `${step}: not held once release() began`);
+    setTimeout(() => io.release(), 30);
+    await released;
+    await new Promise((r) => setTimeout(r, 50));
+    await t.rejects(readFile(join(dir, 'gate.lock'), 'utf8'), { code: 'ENOENT' }, `${step}: released, and the renewal did not recreate it: a gate on another host can take it at once`);
+  }
+});
+
+t.test('renewals never overlap, however long one takes', async (t) => {
   const now = 1_800_000_000_000;
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const io = stallingFs();
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, fs: io.fs });
+  const io = stallingFs('rename');
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 5, fs: io.fs });
   await io.arm();
-  await lock.release(); // the gate stops while a renewal is stuck before its rename
-  t.equal(lock.held(), false);
-  await t.rejects(readFile(join(dir, 'gate.lock'), 'utf8'), { code: 'ENOENT' }, 'released');
+  const before = io.counts.writes;
+  const alive = setInterval(() => {}, 10);
+  await new Promise((r) => setTimeout(r, 100)); // twenty renewal periods with one renewal stuck
+  t.equal(io.counts.writes, before, 'no other renewal started (they would share the temp file)');
   io.release();
-  await new Promise((r) => setTimeout(r, 50));
-  await t.rejects(readFile(join(dir, 'gate.lock'), 'utf8'), { code: 'ENOENT' }, 'the renewal did not recreate it: a gate on another host can take it at once');
+  for (let i = 0; i < 100 && io.counts.writes < before + 3; i++) await new Promise((r) => setTimeout(r, 5));
+  clearInterval(alive);
+  t.ok(io.counts.writes >= before + 3, 'renewals go on once it is done');
+  t.equal(io.counts.maxInFlight, 1, 'one at a time throughout');
+  await lock.release();
+});
+
+t.test('a failed renewal is tried again soon, not a whole renewal period later', async (t) => {
+  const now = 1_800_000_000_000;
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const io = stallingFs('tmp-write', true);
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs, onLost: (why) => lost.push(why) });
+  const alive = setInterval(() => {}, 10);
+  for (let i = 0; i < 400 && io.counts.writes < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  const [first, , , fourth] = io.counts.writeTimes;
+  t.ok(fourth! - first! < 500, `three retries within ${Math.round(fourth! - first!)} ms of the first failure (renewal period 1,000 ms)`);
+  io.heal();
+  const renewedBefore = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt;
+  t.equal(renewedBefore, new Date(now).toISOString());
+  const writes = io.counts.writes;
+  for (let i = 0; i < 100 && io.counts.writes === writes; i++) await new Promise((r) => setTimeout(r, 5));
+  clearInterval(alive);
+  t.same(lost, [], 'a volume back within the lease costs nothing');
+  t.equal(lock.held(), true);
+  await lock.release();
 });

@@ -134,3 +134,18 @@ t.test('waiting promotions are bounded (the oldest-polled go first)', async (t) 
   t.notOk('stonks-pipeline/paper/paper.0' in st.waiting, 'the oldest is gone');
   t.ok(`stonks-pipeline/paper/paper.${WAITING_KEPT + 299}` in st.waiting, 'the newest stays');
 });
+
+t.test('lowdb store: no checkpoint once the gate no longer holds the data directory', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  let holder = true;
+  const s = await openLowdbStore(file, fresh, { minIntervalMs: 0, isWriter: () => holder });
+  await s.update((st) => void (st.stages.paper.enabled = false));
+  t.equal(JSON.parse(await readFile(file, 'utf8')).stages.paper.enabled, false, 'written while it holds the directory');
+  holder = false;
+  await writeFile(file, '{"another gate\'s checkpoint":1}');
+  await t.rejects(s.update((st) => void (st.stages.live.enabled = false)), /no longer holds the data-directory lock/);
+  await t.rejects(s.flush(), /no longer holds/);
+  t.equal(await readFile(file, 'utf8'), '{"another gate\'s checkpoint":1}', 'the other gate\'s file is left alone');
+  t.match(s.lastWriteError()?.message, /no longer holds/, 'and /readyz can say why');
+});
