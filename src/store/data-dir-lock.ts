@@ -184,6 +184,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     if (stopped || lost) return;
     timer = setTimeout(() => {
       renewing = renewOnce()
+        .catch(() => false)
         .then((ok) => schedule(ok ? renewMs : retryMs))
         .finally(() => {
           renewing = null;
@@ -192,6 +193,13 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     timer.unref();
   };
   schedule(renewMs);
+  // a renewal stuck in a read or write that never returns (a hard NFS mount) cannot notice the
+  // lapse itself: this does, without any I/O
+  const watchdog = setInterval(() => {
+    if (stopped || lost) clearInterval(watchdog);
+    else if (lapsed()) loseForGood(lapsedWhy());
+  }, retryMs);
+  watchdog.unref();
 
   return {
     file,
@@ -199,6 +207,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     release: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(watchdog);
       // a renewal under way may still land: wait for it (a bounded time: on a hung volume the
       // lock is left to expire rather than removed under a rename that may land later)
       if (renewing) {
