@@ -4,6 +4,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { parseConfig } from '../../src/config.ts';
 import { findTool, fixtures, repoRoot } from './harness.ts';
 
 const helm = findTool('helm');
@@ -123,6 +124,7 @@ if (!helm) {
         http: { trustedProxies: [] },
         proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' },
       });
+      t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, one(objs, 'ConfigMap').data['config.yaml']), 'the gate takes the rendered file as it is');
     });
     t.test('Service gate-service:8080', async (t) => {
       const svc = one(objs, 'Service', 'gate-service');
@@ -176,6 +178,7 @@ if (!helm) {
     const cfg = YAML.parse(one(objs, 'ConfigMap').data['config.yaml']);
     t.same(cfg.market.extraClosures, ['2027-01-09', { date: '2027-02-01', name: 'Exchange outage' }]);
     t.same(cfg.stages.integration, { enabled: false });
+    t.same(parseConfig({}, one(objs, 'ConfigMap').data['config.yaml']).http.trustedProxies, ['10.42.0.15', '10.42.1.0/28'], 'the gate takes the rendered file, trusted proxies included');
     const np = one(objs, 'NetworkPolicy');
     t.same(np.spec.policyTypes, ['Ingress']);
     const allowed = np.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
