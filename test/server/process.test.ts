@@ -72,11 +72,14 @@ t.test('a gate whose lock another gate took over stops writing and exits 1, leav
   t.teardown(() => gate.stop('SIGKILL'));
   const before = await post(`${gate.url}/v1/decisions`, gate.tokens['kargo']!, decision('beta', 'p-before'));
   t.equal(before.status, 200, 'serving while it holds the lock');
+  // the checkpoint of that decision is written within a second, while this gate still holds the lock
+  const statePath = join(gate.dataDir, 'state.json');
+  const end = Date.now() + 5_000;
+  while (!(await readFile(statePath, 'utf8')).includes('p-before') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   // another gate (another host, say the pod moved while this one hung) takes the directory over
   const at = new Date().toISOString();
   const other = { owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at };
   await writeFile(join(gate.dataDir, 'gate.lock'), JSON.stringify(other));
-  const statePath = join(gate.dataDir, 'state.json');
   await writeFile(statePath, '{"the new holder\'s checkpoint":true}');
   // the next renewal (a third of the 30 s lease) notices
   const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
