@@ -75,7 +75,8 @@ t.test('a gate whose lock another gate took over stops writing and exits 1, leav
   // the checkpoint of that decision is written within a second, while this gate still holds the lock
   const statePath = join(gate.dataDir, 'state.json');
   const end = Date.now() + 5_000;
-  while (!(await readFile(statePath, 'utf8')).includes('p-before') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  while (!(await readFile(statePath, 'utf8').catch(() => '')).includes('p-before') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  t.match(await readFile(statePath, 'utf8'), /p-before/, 'its checkpoint is written');
   // another gate (another host, say the pod moved while this one hung) takes the directory over
   const at = new Date().toISOString();
   const other = { owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at };
