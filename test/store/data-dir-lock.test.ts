@@ -3,9 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as nodeFs from 'node:fs/promises';
-import { DataDirLockedError, type LockFs, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
+import { DataDirLockedError, type LockFs, type LockOptions, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
 
 const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
+const NOW = 1_800_000_000_000;
+
+/** Takes the lock of a fresh temp directory as gate a (pid 5, lease 300 ms), collecting what onLost is told. */
+async function holdLock(opts: Partial<LockOptions> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => NOW, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why), ...opts });
+  return { dir, lost, lock };
+}
 
 t.test('the lock: one holder, stale holders taken over, live ones refused', async (t) => {
   const cases: { name: string; held: { host: string; pid: number; renewedAgoMs: number } | 'torn'; me: { host: string; pid: number; alive: boolean }; takes: boolean; why?: RegExp }[] = [
@@ -87,10 +96,8 @@ t.test('held(): false once the lease may lapse unrenewed, and for good once anot
 });
 
 t.test('a lease that lapsed is lost for good: no late renewal overwrites the lock or lets the gate write again', async (t) => {
-  let now = 1_800_000_000_000;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  let now = NOW;
+  const { dir, lost, lock } = await holdLock({ now: () => now, monotonic: () => now });
   const stamped = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
   // renewals land while the clock stands still: held, nothing lost
   await new Promise((r) => setTimeout(r, 80));
@@ -100,7 +107,7 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
   // have found the lease expired, taken the lock over and written records in the gap
   now += 400;
   const renewedBefore = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt;
-  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => lost.length > 0);
   t.equal(lost.length, 1, 'onLost called');
   t.match(lost[0], /went unrenewed for \d+ s \(lease 0\.3 s\): another gate may have taken/, 'it says why');
   t.equal(lock.held(), false, 'not held');
@@ -115,22 +122,17 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
 });
 
 t.test('onLost names the gate that took the lock over', async (t) => {
-  const now = 1_800_000_000_000;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
-  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() }));
-  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  const { dir, lost, lock } = await holdLock();
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() }));
+  await until(() => lost.length > 0);
   t.same(lost, ['taken over by host b, pid 7']);
   await lock.release();
 });
 
 t.test('the lease is timed on the monotonic clock: wall-clock steps neither end nor extend it', async (t) => {
-  let wall = 1_800_000_000_000;
+  let wall = NOW;
   let mono = 0;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => wall, monotonic: () => mono, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why) });
+  const { dir, lost, lock } = await holdLock({ now: () => wall, monotonic: () => mono });
   wall += 3_600_000; // NTP steps the wall clock an hour forward
   await new Promise((r) => setTimeout(r, 80));
   t.equal(lock.held(), true, 'a forward step: still held');
@@ -201,17 +203,14 @@ function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = fal
 
 t.test('a renewal that stalls past the lease never lands over a new holder\'s lock', async (t) => {
   let mono = 0;
-  const now = 1_800_000_000_000;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   const io = stallingFs();
-  const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => mono, leaseMs: 300, renewMs: 20, fs: io.fs, onLost: (why) => lost.push(why) });
+  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, fs: io.fs });
   await io.arm(); // a renewal read the lock (still ours) and is stuck before its rename (an NFS hang)
   mono += 400;
-  const other = { owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(now).toISOString(), renewedAt: new Date(now).toISOString() };
+  const other = { owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() };
   await writeFile(join(dir, 'gate.lock'), JSON.stringify(other)); // b found the lease expired and took over
   io.release();
-  for (let i = 0; i < 200 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  await until(() => lost.length > 0);
   t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), other, 'the stalled renewal did not overwrite the new holder');
   t.equal(lost.length, 1, 'and this gate knows it lost the lock');
   t.equal(lock.held(), false);
@@ -221,10 +220,8 @@ t.test('a renewal that stalls past the lease never lands over a new holder\'s lo
 
 t.test('release waits for a renewal under way: it never recreates the lock afterwards', async (t) => {
   for (const step of ['tmp-write', 'rename'] as const) {
-    const now = 1_800_000_000_000;
-    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
     const io = stallingFs(step);
-    const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 60_000, renewMs: 20, fs: io.fs });
+    const { dir, lock } = await holdLock({ leaseMs: 60_000, fs: io.fs });
     await io.arm(); // the gate stops while a renewal is stuck (a slow NFS write or rename)
     const released = lock.release();
     t.equal(lock.held(), false, `${step}: not held once release() began`);
@@ -236,10 +233,8 @@ t.test('release waits for a renewal under way: it never recreates the lock after
 });
 
 t.test('renewals never overlap, however long one takes', async (t) => {
-  const now = 1_800_000_000_000;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   const io = stallingFs('rename');
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 60_000, renewMs: 5, fs: io.fs });
+  const { lock } = await holdLock({ leaseMs: 60_000, renewMs: 5, fs: io.fs });
   await io.arm();
   const before = io.counts.writes;
   const alive = setInterval(() => {}, 10);
@@ -254,12 +249,9 @@ t.test('renewals never overlap, however long one takes', async (t) => {
 });
 
 t.test('a failed renewal is tried again soon, not a whole renewal period later', async (t) => {
-  const now = 1_800_000_000_000;
   let mono = 0;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   const io = stallingFs('tmp-write', true);
-  const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => mono, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs, onLost: (why) => lost.push(why) });
+  const { lost, lock } = await holdLock({ monotonic: () => mono, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs });
   const alive = setInterval(() => {}, 10);
   await until(() => io.counts.writes >= 4);
   const [first, , , fourth] = io.counts.writeTimes;
@@ -277,12 +269,9 @@ t.test('a failed renewal is tried again soon, not a whole renewal period later',
 
 t.test('a renewal stuck for good still notices the lapse', async (t) => {
   let mono = 0;
-  const now = 1_800_000_000_000;
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const lost: string[] = [];
   let hang = false;
   const fs: LockFs = { ...nodeFs, readFile: (async (...args: Parameters<typeof nodeFs.readFile>) => (hang ? new Promise(() => {}) : nodeFs.readFile(...args))) as LockFs['readFile'] };
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => mono, leaseMs: 300, renewMs: 20, retryMs: 10, fs, onLost: (why) => lost.push(why) });
+  const { lost, lock } = await holdLock({ monotonic: () => mono, retryMs: 10, fs });
   hang = true; // a hard NFS mount: the next renewal's read never returns
   const alive = setInterval(() => {}, 10);
   await new Promise((r) => setTimeout(r, 60));
