@@ -147,7 +147,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     lost = true; // held() is false from now on, so the audit log refuses
     opts.onLost?.(why);
   };
-  const lapsedWhy = () => `its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`;
+  /** true (and the lock lost for good) when the lease has lapsed */
+  const loseIfLapsed = (): boolean => {
+    if (!lapsed()) return false;
+    loseForGood(`its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`);
+    return true;
+  };
   /**
    * One renewal: true when the lock file holds a fresh stamp of ours. A renewal that lands after
    * the lease lapsed could overwrite a new holder's lock and let this gate write again from a
@@ -162,17 +167,11 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
       return false;
     }
-    if (lapsed()) {
-      loseForGood(lapsedWhy());
-      return false;
-    }
+    if (loseIfLapsed()) return false;
     if (current === undefined) return false; // could not read it: try again soon
     const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed()).catch(() => false);
     if (stopped || lost) return false;
-    if (lapsed()) {
-      loseForGood(lapsedWhy());
-      return false;
-    }
+    if (loseIfLapsed()) return false;
     if (wrote) confirmedAt = Math.max(confirmedAt, started);
     return wrote;
   };
@@ -197,7 +196,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   // lapse itself: this does, without any I/O
   const watchdog = setInterval(() => {
     if (stopped || lost) clearInterval(watchdog);
-    else if (lapsed()) loseForGood(lapsedWhy());
+    else loseIfLapsed();
   }, retryMs);
   watchdog.unref();
 
