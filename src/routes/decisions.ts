@@ -98,6 +98,13 @@ function toResponse(
   };
 }
 
+/**
+ * Both routes answer what toResponse builds, which is exactly the documented shape, so plain
+ * JSON.stringify serialises it (the zod schema still documents it in /openapi.json, and the
+ * route tests check answers against it).
+ */
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
 /** POST /v1/decisions (Kargo's gate step) and POST /v1/decisions/preview. */
 export function decisionRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
@@ -105,9 +112,7 @@ export function decisionRoutes(ctx: RouteContext) {
 
     r.post('/v1/decisions', {
       onRequest: ctx.guard({ resource: 'decisions', verb: 'create' }),
-      // the hot path: toResponse builds exactly the documented shape, so plain JSON.stringify
-      // serialises it (the zod schema still documents it in /openapi.json)
-      serializerCompiler: () => (data) => JSON.stringify(data),
+      serializerCompiler: plainJson,
       schema: {
         summary: 'May this promotion proceed? Records the answer in the audit log before replying.',
         tags: ['decisions'],
@@ -132,6 +137,7 @@ export function decisionRoutes(ctx: RouteContext) {
 
     r.post('/v1/decisions/preview', {
       onRequest: ctx.guard('authenticated'),
+      serializerCompiler: plainJson,
       schema: {
         summary: 'The same evaluation at an optional instant; consumes and records nothing.',
         tags: ['decisions'],

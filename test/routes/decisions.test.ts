@@ -1,5 +1,6 @@
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { DecisionResponse } from '../../src/routes/decisions.ts';
 
 const OPEN = '2026-11-25T15:00:00Z';
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -166,4 +167,41 @@ t.test('null means absent for every optional field (Kargo renders missing values
   t.equal(res.json().decision, 'allow');
   t.equal(res.json().promotion, null);
   t.equal(g.audit.records().at(-1)?.requestedBy, null);
+});
+
+t.test('every answer of both decision routes is exactly the documented DecisionResponse (they serialise without the schema)', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0, passed: 3, failed: 0 } });
+  const approval = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'paper P&L reviewed' } });
+  t.equal(approval.statusCode, 201);
+  const decide = (body: Record<string, unknown>) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ imageTag: 'abc123', ...body }) });
+  const answers = {
+    wait: await decide({ stage: 'paper', promotion: 'p1' }),
+    deny: await decide({ stage: 'live', promotion: 'l1' }),
+    allow: await decide({ stage: 'beta', promotion: 'b1' }),
+    replay: await decide({ stage: 'beta', promotion: 'b1' }),
+    noPromotion: await decide({ stage: 'beta', promotion: null }),
+    preview: await g.as('caller', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ stage: 'live', imageTag: 'abc123', at: '2026-11-25T22:00:00Z' }) }),
+  };
+  // issued after the paper wait above: an open grant for the tag covers the stage's next promotion
+  const grant = (
+    await g.as('operator', {
+      method: 'POST',
+      url: '/v1/break-glass',
+      payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'order router drops fills; hotfix cannot wait' },
+    })
+  ).json();
+  const breakGlass = await decide({ stage: 'paper', promotion: 'p2', breakGlassToken: grant.token });
+  g.clock.set('2026-11-25T22:00:00Z');
+  const approved = await decide({ stage: 'live', promotion: 'l2' });
+  for (const [name, res] of Object.entries({ ...answers, breakGlass, approved })) {
+    t.equal(res.statusCode, 200, `${name}: 200`);
+    const body = res.json();
+    // parse() drops members the schema does not name: equal means none is missing, extra or of another type
+    t.same(DecisionResponse.parse(body), body, `${name}: exactly the documented shape`);
+  }
+  t.equal(answers.replay.json().replayed, true);
+  t.equal(breakGlass.json().breakGlass?.consumed, true, 'a consumed grant is in the answer');
+  t.equal(approved.json().approval?.consumed, true, 'a consumed approval is in the answer');
+  t.equal(answers.preview.json().preview, true);
 });
