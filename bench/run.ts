@@ -139,6 +139,12 @@ if (at50) {
   console.log(`load generator CPU per request at 50 connections: bare ${at50.a.loadCpuUs.toFixed(0)} µs, gate ${at50.b.loadCpuUs.toFixed(0)} µs`);
   const fixed = await load(`${bare.url}/bare`, 50, { pid: bare.child.pid, body: decisionBody });
   console.log(`for reference, the bare route with one fixed body (less work for the load generator): ${fixed.rps.toFixed(0)} req/s, p99 ${fixed.p99} ms`);
+  // the same requests through everything but the recording (audit record, fsync, state): splits
+  // the gap to the bare route into answering and recording
+  const preview = await load(`${gate.url}/v1/decisions/preview`, 50, { pid: gate.child.pid, headers: { authorization: `Bearer ${token}` }, body: decisionBody, uniquePromotions: true });
+  console.log(
+    `the same evaluation answered without recording it (POST /v1/decisions/preview): ${preview.rps.toFixed(0)} req/s (${(preview.rps / at50.a.rps).toFixed(2)} of bare), p99 ${preview.p99} ms, gate CPU ${us(preview.serverCpuUs)} µs/req, errors ${preview.errors + preview.non2xx}`,
+  );
 }
 bare.child.kill('SIGTERM');
 await gate.stop('SIGTERM');
