@@ -120,7 +120,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     isAuditWritable: () => audit.writable(),
     processMetrics: deps.processMetrics ?? true,
   });
-  const recorder = createRecorder(audit, store, metrics, (err) => app.log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'));
+  const recorder = createRecorder(audit, store, metrics);
   const reserved = new Set<string>();
   const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });
   const refusals = createRefusalRecorder({

@@ -68,7 +68,10 @@ async function main(): Promise<void> {
     // a gate whose lease lapsed (or was taken over) must not write: another gate may own the files
     isWriter: () => lock.held(),
   });
-  const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages), { isWriter: () => lock.held() });
+  const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages), {
+    isWriter: () => lock.held(),
+    onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
+  });
   const replayed = await replayAuditTail(audit, store);
   if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 

@@ -13,7 +13,7 @@ export interface Recorder {
   record(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
 }
 
-export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metrics, onPersistError: (err: Error) => void): Recorder {
+export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metrics): Recorder {
   return {
     async record(entries) {
       const started = performance.now();
@@ -27,11 +27,9 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
         metrics.auditAppendSeconds.observe((performance.now() - started) / 1000);
       }
       // the checkpoint write is coalesced and off the answer's path: the audit log already holds the change
-      store
-        .update((state) => {
-          for (const r of records) applyRecord(state, r);
-        })
-        .catch(onPersistError);
+      store.apply((state) => {
+        for (const r of records) applyRecord(state, r);
+      });
       return records;
     },
   };

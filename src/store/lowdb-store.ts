@@ -19,6 +19,8 @@ export async function openLowdbStore(
     minIntervalMs?: number;
     /** whether this gate still holds the data directory (a checkpoint due after it lost it is not written) */
     isWriter?: () => boolean;
+    /** told once per failed checkpoint that apply() scheduled (update() and flush() reject instead) */
+    onWriteError?: (err: Error) => void;
   } = {},
 ): Promise<StateStore> {
   const minIntervalMs = opts.minIntervalMs ?? 1000;
@@ -39,6 +41,8 @@ export async function openLowdbStore(
   let wake: (() => void) | null = null;
   /** flushes in progress: their writes do not wait out the throttle */
   let flushing = 0;
+  /** the last scheduled write apply() attached its failure report to */
+  let watched: Promise<void> | null = null;
   const writer = createWriteCoalescer(async () => {
     const wait = flushing > 0 ? 0 : lastWrite + minIntervalMs - Date.now();
     if (wait > 0) {
@@ -58,10 +62,20 @@ export async function openLowdbStore(
   });
   return {
     read: () => db.data,
-    update: async (fn) => {
+    // not an async function: its suspended frame would keep fn (and all fn refers to) until the
+    // throttled write is done
+    update: (fn) => {
       const result = fn(db.data);
-      await writer.schedule();
-      return result;
+      return writer.schedule().then(() => result);
+    },
+    apply: (fn) => {
+      fn(db.data);
+      const write = writer.schedule();
+      // concurrent calls share a write: one handler per write, not one per call
+      if (write !== watched) {
+        watched = write;
+        write.catch((err: Error) => opts.onWriteError?.(err));
+      }
     },
     flush: async () => {
       flushing += 1;

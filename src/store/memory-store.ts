@@ -7,6 +7,7 @@ export function createMemoryStore(initial: GateState): StateStore {
   return {
     read: () => state,
     update: async (fn) => fn(state),
+    apply: (fn) => fn(state),
     flush: async () => undefined,
     lastWriteError: () => null,
   };

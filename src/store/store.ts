@@ -14,6 +14,14 @@ export interface StateStore {
    * Concurrent updates share writes.
    */
   update<T>(fn: (state: GateState) => T): Promise<T>;
+  /**
+   * Runs fn on the state now and schedules a checkpoint without waiting for it: for changes the
+   * audit log already holds (every recorded decision). Nothing per call outlives the call (no
+   * promise, no reference to fn), so a busy gate keeps no backlog of changes on the heap while
+   * the throttled checkpoint is due; a failed checkpoint is reported once per failed write
+   * (the store's onWriteError) and by lastWriteError().
+   */
+  apply(fn: (state: GateState) => void): void;
   /** Resolves when everything changed so far is written. */
   flush(): Promise<void>;
   /** Whether the last write failed (reported on /readyz as a warning, not fatal: the audit log is the source of truth). */

@@ -149,3 +149,30 @@ t.test('lowdb store: no checkpoint once the gate no longer holds the data direct
   t.equal(await readFile(file, 'utf8'), '{"another gate\'s checkpoint":1}', 'the other gate\'s file is left alone');
   t.match(s.lastWriteError()?.message, /no longer holds/, 'and /readyz can say why');
 });
+
+t.test('lowdb store apply(): changes the state at once, checkpoints it later, reports a failed write once per write', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  let holder = true;
+  const errors: Error[] = [];
+  const s = await openLowdbStore(file, fresh, { minIntervalMs: 0, isWriter: () => holder, onWriteError: (err) => errors.push(err) });
+  t.equal(s.apply((st) => void (st.stages.beta.enabled = false)), undefined, 'nothing to wait for');
+  t.equal(s.read().stages.beta.enabled, false, 'the change is in the state before apply returns');
+  const onDisk = async () => JSON.parse(await readFile(file, 'utf8').catch(() => 'null'));
+  for (let i = 0; i < 100 && (await onDisk())?.stages.beta.enabled !== false; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal((await onDisk())?.stages.beta.enabled, false, 'and reaches the checkpoint without a flush');
+
+  holder = false;
+  for (let i = 0; i < 100; i++) s.apply((st) => void (st.auditSeq = i));
+  t.equal(s.read().auditSeq, 99, 'every change applied');
+  await t.rejects(s.flush(), /no longer holds/, 'the checkpoint fails');
+  t.ok(errors.length >= 1 && errors.length <= 2, `100 changes sharing writes: ${errors.length} report(s), one per failed write, not one per change`);
+  t.match(errors[0]?.message, /no longer holds the data-directory lock/);
+  t.match(s.lastWriteError()?.message, /no longer holds/);
+});
+
+t.test('memory store apply() changes the state at once', async (t) => {
+  const s = createMemoryStore(fresh());
+  s.apply((st) => void (st.stages.live.enabled = false));
+  t.equal(s.read().stages.live.enabled, false);
+});
