@@ -65,7 +65,12 @@ export async function openLowdbStore(
     // not an async function: its suspended frame would keep fn (and all fn refers to) until the
     // throttled write is done
     update: (fn) => {
-      const result = fn(db.data);
+      let result: ReturnType<typeof fn>;
+      try {
+        result = fn(db.data);
+      } catch (err) {
+        return Promise.reject(err as Error); // as the async function it was, and the memory store
+      }
       return writer.schedule().then(() => result);
     },
     apply: (fn) => {
@@ -74,7 +79,13 @@ export async function openLowdbStore(
       // concurrent calls share a write: one handler per write, not one per call
       if (write !== watched) {
         watched = write;
-        write.catch((err: Error) => opts.onWriteError?.(err));
+        write.catch((err: Error) => {
+          try {
+            opts.onWriteError?.(err);
+          } catch {
+            // a reporter that throws must not turn a failed checkpoint into a crash
+          }
+        });
       }
     },
     flush: async () => {

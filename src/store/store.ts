@@ -6,7 +6,7 @@ import type { GateState } from '../policy/state.ts';
  * so persisting is coalesced and never on the answer's critical path.
  */
 export interface StateStore {
-  /** The current state. Treat it as read-only: change it only inside update(). */
+  /** The current state. Treat it as read-only: change it only inside update() or apply(). */
   read(): GateState;
   /**
    * Runs fn on the state (synchronously, so no other update interleaves), then persists.

@@ -175,13 +175,18 @@ t.test('every answer of both decision routes is exactly the documented DecisionR
   const approval = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'paper P&L reviewed' } });
   t.equal(approval.statusCode, 201);
   const decide = (body: Record<string, unknown>) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ imageTag: 'abc123', ...body }) });
+  const preview = (body: Record<string, unknown>) => g.as('caller', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ imageTag: 'abc123', ...body }) });
   const answers = {
     wait: await decide({ stage: 'paper', promotion: 'p1' }),
     deny: await decide({ stage: 'live', promotion: 'l1' }),
     allow: await decide({ stage: 'beta', promotion: 'b1' }),
     replay: await decide({ stage: 'beta', promotion: 'b1' }),
     noPromotion: await decide({ stage: 'beta', promotion: null }),
-    preview: await g.as('caller', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ stage: 'live', imageTag: 'abc123', at: '2026-11-25T22:00:00Z' }) }),
+    preview: await preview({ stage: 'live', at: '2026-11-25T22:00:00Z' }),
+    previewWait: await preview({ stage: 'paper' }),
+    previewDeny: await preview({ stage: 'live' }),
+    previewAllow: await preview({ stage: 'beta', promotion: 'b1' }),
+    previewNoTests: await preview({ stage: 'beta', imageTag: 'untested' }),
   };
   // issued after the paper wait above: an open grant for the tag covers the stage's next promotion
   const grant = (
@@ -191,10 +196,11 @@ t.test('every answer of both decision routes is exactly the documented DecisionR
       payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'order router drops fills; hotfix cannot wait' },
     })
   ).json();
+  const previewBreakGlass = await preview({ stage: 'paper', promotion: 'p2', breakGlassToken: grant.token });
   const breakGlass = await decide({ stage: 'paper', promotion: 'p2', breakGlassToken: grant.token });
   g.clock.set('2026-11-25T22:00:00Z');
   const approved = await decide({ stage: 'live', promotion: 'l2' });
-  for (const [name, res] of Object.entries({ ...answers, breakGlass, approved })) {
+  for (const [name, res] of Object.entries({ ...answers, previewBreakGlass, breakGlass, approved })) {
     t.equal(res.statusCode, 200, `${name}: 200`);
     const body = res.json();
     // parse() drops members the schema does not name: equal means none is missing, extra or of another type
@@ -203,5 +209,16 @@ t.test('every answer of both decision routes is exactly the documented DecisionR
   t.equal(answers.replay.json().replayed, true);
   t.equal(breakGlass.json().breakGlass?.consumed, true, 'a consumed grant is in the answer');
   t.equal(approved.json().approval?.consumed, true, 'a consumed approval is in the answer');
-  t.equal(answers.preview.json().preview, true);
+  t.same(
+    [answers.preview, answers.previewWait, answers.previewDeny, answers.previewAllow, answers.previewNoTests].map((r) => [r.json().preview, r.json().decision]),
+    [
+      [true, 'allow'],
+      [true, 'wait'],
+      [true, 'deny'],
+      [true, 'allow'],
+      [true, 'wait'],
+    ],
+    'previews of each answer',
+  );
+  t.equal(previewBreakGlass.json().breakGlass?.consumed, false, 'a preview names the grant that would apply without consuming it');
 });

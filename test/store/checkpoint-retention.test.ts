@@ -17,15 +17,19 @@ import { parseConfig } from ${JSON.stringify(join(REPO_ROOT, 'src/config.ts'))};
 const dir = await mkdtemp(join(tmpdir(), 'retention-'));
 const s = await openLowdbStore(join(dir, 'state.json'), () => emptyState(parseConfig({}).stages), { minIntervalMs: 60_000 });
 await s.update(() => {}); // the first checkpoint is written at once: the next one waits a minute
-const refs = {};
-(() => {
-  const viaApply = { records: new Array(1000).fill('x') };
-  const viaUpdate = { records: new Array(1000).fill('y') };
-  refs.apply = new WeakRef(viaApply);
-  refs.update = new WeakRef(viaUpdate);
-  s.apply((st) => void (st.auditSeq += viaApply.records.length));
-  void s.update((st) => void (st.auditSeq += viaUpdate.records.length));
-})();
+// each change in its own function: objects made in one function share a context, and a method
+// that kept one alive would keep the other too and blame both
+const viaApply = () => {
+  const change = { records: new Array(1000).fill('x') };
+  s.apply((st) => void (st.auditSeq += change.records.length));
+  return new WeakRef(change);
+};
+const viaUpdate = () => {
+  const change = { records: new Array(1000).fill('y') };
+  void s.update((st) => void (st.auditSeq += change.records.length));
+  return new WeakRef(change);
+};
+const refs = { apply: viaApply(), update: viaUpdate() };
 await new Promise((r) => setTimeout(r, 20));
 gc();
 await new Promise((r) => setTimeout(r, 20));
