@@ -1,5 +1,6 @@
 import { nodeAuditFs, type AuditFileHandle, type AuditFs } from '../../src/audit/audit-fs.ts';
 import type { AuditEntry } from '../../src/audit/event.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /** A valid entry; `i` makes ids distinct, overrides change any field. */
 export function entry(i: number, overrides: Partial<AuditEntry> = {}): AuditEntry {
@@ -96,9 +97,5 @@ export function memoryLogger() {
 
 /** Waits until `cond()` holds, polling; fails after `ms`. */
 export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('waitFor: condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  if (!(await eventually(cond, ms))) throw new Error('waitFor: condition not met in time');
 }

@@ -3,6 +3,7 @@ import type { AuditEventV1 } from '../../src/audit/event.ts';
 import { parseConfig } from '../../src/config.ts';
 import { clientKey } from '../../src/http/refusal-recorder.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 // A budget of 3 refusal records per client address and minute, then counting.
 const BUDGET = 'audit: { refusalRecordsPerMinute: 3 }\nstages:\n  beta: { requireIntegrationTests: false }\n';
@@ -144,8 +145,7 @@ t.test('the sweep records a summary when the address has gone quiet', async (t) 
   await new Promise((r) => setTimeout(r, 60));
   t.equal(summaries(g.audit.records()).length, 0, 'not before the minute is over');
   g.clock.set('2026-11-25T22:01:30.000Z');
-  const until = Date.now() + 2000;
-  while (summaries(g.audit.records()).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => summaries(g.audit.records()).length > 0, 2000);
   const [summary] = summaries(g.audit.records());
   t.equal(summary?.data?.['suppressed'], 2, 'the sweep wrote it');
   await g.app.close();

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { eventually } from '../helpers/eventually.ts';
 import { REPO_ROOT, spawnGate } from '../helpers/spawn-gate.ts';
 
 const decision = (stage: string, promotion: string) => ({ project: 'stonks-pipeline', stage, imageTag: 'abc123', promotion });
@@ -74,8 +75,7 @@ t.test('a gate whose lock another gate took over stops writing and exits 1, leav
   t.equal(before.status, 200, 'serving while it holds the lock');
   // the checkpoint of that decision is written within a second, while this gate still holds the lock
   const statePath = join(gate.dataDir, 'state.json');
-  const end = Date.now() + 5_000;
-  while (!(await readFile(statePath, 'utf8').catch(() => '')).includes('p-before') && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  await eventually(async () => (await readFile(statePath, 'utf8').catch(() => '')).includes('p-before'), 5_000, 50);
   t.match(await readFile(statePath, 'utf8'), /p-before/, 'its checkpoint is written');
   // another gate (another host, say the pod moved while this one hung) takes the directory over
   const at = new Date().toISOString();

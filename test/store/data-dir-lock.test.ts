@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import * as nodeFs from 'node:fs/promises';
 import { DataDirLockedError, type LockFs, type LockOptions, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
 const NOW = 1_800_000_000_000;
@@ -107,7 +108,7 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
   // have found the lease expired, taken the lock over and written records in the gap
   now += 400;
   const renewedBefore = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt;
-  await until(() => lost.length > 0);
+  await eventually(() => lost.length > 0);
   t.equal(lost.length, 1, 'onLost called');
   t.match(lost[0], /went unrenewed for \d+ s \(lease 0\.3 s\): another gate may have taken/, 'it says why');
   t.equal(lock.held(), false, 'not held');
@@ -124,7 +125,7 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
 t.test('onLost names the gate that took the lock over', async (t) => {
   const { dir, lost, lock } = await holdLock();
   await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() }));
-  await until(() => lost.length > 0);
+  await eventually(() => lost.length > 0);
   t.same(lost, ['taken over by host b, pid 7']);
   await lock.release();
 });
@@ -210,7 +211,7 @@ t.test('a renewal that stalls past the lease never lands over a new holder\'s lo
   const other = { owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() };
   await writeFile(join(dir, 'gate.lock'), JSON.stringify(other)); // b found the lease expired and took over
   io.release();
-  await until(() => lost.length > 0);
+  await eventually(() => lost.length > 0);
   t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), other, 'the stalled renewal did not overwrite the new holder');
   t.equal(lost.length, 1, 'and this gate knows it lost the lock');
   t.equal(lock.held(), false);
@@ -241,7 +242,7 @@ t.test('renewals never overlap, however long one takes', async (t) => {
   await new Promise((r) => setTimeout(r, 100)); // twenty renewal periods with one renewal stuck
   t.equal(io.counts.writes, before, 'no other renewal started (they would share the temp file)');
   io.release();
-  await until(() => io.counts.writes >= before + 3);
+  await eventually(() => io.counts.writes >= before + 3);
   clearInterval(alive);
   t.ok(io.counts.writes >= before + 3, 'renewals go on once it is done');
   t.equal(io.counts.maxInFlight, 1, 'one at a time throughout');
@@ -253,14 +254,14 @@ t.test('a failed renewal is tried again soon, not a whole renewal period later',
   const io = stallingFs('tmp-write', true);
   const { lost, lock } = await holdLock({ monotonic: () => mono, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs });
   const alive = setInterval(() => {}, 10);
-  await until(() => io.counts.writes >= 4);
+  await eventually(() => io.counts.writes >= 4);
   const [first, , , fourth] = io.counts.writeTimes;
   // without retries the fourth attempt would come three renewal periods (3,000 ms) after the first
   t.ok(fourth! - first! < 2_000, `three retries ${Math.round(fourth! - first!)} ms after the first failure (renewal period 1,000 ms)`);
   mono += 29_500; // 29.5 s of failed renewals: past the fence (29 s), within the lease
   t.equal(lock.held(), false, 'not held while the renewals fail past the fence');
   io.heal(); // the volume is back
-  await until(() => lock.held());
+  await eventually(() => lock.held());
   clearInterval(alive);
   t.equal(lock.held(), true, 'held again after the first renewal that works');
   t.same(lost, [], 'a volume back within the lease costs nothing');
@@ -276,7 +277,7 @@ t.test('a renewal stuck for good still notices the lapse', async (t) => {
   const alive = setInterval(() => {}, 10);
   await new Promise((r) => setTimeout(r, 60));
   mono += 400;
-  await until(() => lost.length > 0);
+  await eventually(() => lost.length > 0);
   clearInterval(alive);
   t.match(lost, [/went unrenewed/], 'onLost, though no renewal ever came back');
   t.equal(lock.held(), false);
@@ -284,8 +285,3 @@ t.test('a renewal stuck for good still notices the lapse', async (t) => {
   t.equal(released, 'released', 'and release() does not hang on the stuck renewal');
 });
 
-/** Waits (5 s at most, on the clock, whatever the machine's load) until `cond()` holds. */
-async function until(cond: () => boolean): Promise<void> {
-  const end = performance.now() + 5_000;
-  while (!cond() && performance.now() < end) await new Promise((r) => setTimeout(r, 5));
-}

@@ -11,6 +11,7 @@ import { openLowdbStore } from '../../src/store/lowdb-store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createWriteCoalescer } from '../../src/store/store.ts';
 import { DurableJsonFile } from '../../src/store/durable-json-file.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const config = parseConfig({});
 const fresh = () => emptyState(config.stages);
@@ -159,7 +160,7 @@ t.test('lowdb store apply(): changes the state at once, checkpoints it later, re
   t.equal(s.apply((st) => void (st.stages.beta.enabled = false)), undefined, 'nothing to wait for');
   t.equal(s.read().stages.beta.enabled, false, 'the change is in the state before apply returns');
   const onDisk = async () => JSON.parse(await readFile(file, 'utf8').catch(() => 'null'));
-  for (let i = 0; i < 100 && (await onDisk())?.stages.beta.enabled !== false; i++) await new Promise((r) => setTimeout(r, 20));
+  await eventually(async () => (await onDisk())?.stages.beta.enabled === false, 2000);
   t.equal((await onDisk())?.stages.beta.enabled, false, 'and reaches the checkpoint without a flush');
 
   holder = false;
