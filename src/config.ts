@@ -204,10 +204,17 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     throw new ConfigError('invalid config file: breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
   }
   const http = { trustedProxies: f.http?.trustedProxies ?? [] };
-  try {
-    parseCidrs(http.trustedProxies, 'http.trustedProxies');
-  } catch (err) {
-    throw new ConfigError(`invalid config file: ${(err as Error).message}`);
+  const proxyAuthCidrs = f.proxyAuth?.trustedCidrs ?? [];
+  // both address lists are checked here, so a bad entry stops the gate before it opens its data
+  for (const [key, cidrs] of [
+    ['http.trustedProxies', http.trustedProxies],
+    ['proxyAuth.trustedCidrs', proxyAuthCidrs],
+  ] as const) {
+    try {
+      parseCidrs(cidrs, key);
+    } catch (err) {
+      throw new ConfigError(`invalid config file: ${(err as Error).message}`);
+    }
   }
 
   return {
@@ -232,7 +239,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     },
     http,
     proxyAuth: {
-      trustedCidrs: f.proxyAuth?.trustedCidrs ?? [],
+      trustedCidrs: proxyAuthCidrs,
       userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
       groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
     },

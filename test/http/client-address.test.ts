@@ -118,4 +118,9 @@ t.test('configuration', async (t) => {
     t.throws(() => parseConfig({}, `http: { trustedProxies: ["${bad}"] }\n`), { constructor: ConfigError, message: /http\.trustedProxies: "[^"]+" is not an IPv4 or IPv6 CIDR/ }, bad);
   }
   t.throws(() => parseConfig({}, 'http: { trustProxy: true }\n'), /http/, 'an unknown key under http names it');
+  t.throws(
+    () => parseConfig({}, 'proxyAuth: { trustedCidrs: ["10.0.0.0/8", "oauth2-proxy"] }\n'),
+    { constructor: ConfigError, message: /proxyAuth\.trustedCidrs: "oauth2-proxy" is not an IPv4 or IPv6 CIDR/ },
+    'the other address list too: a start-up error naming its key',
+  );
 });
