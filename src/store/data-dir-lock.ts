@@ -1,9 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
 const RELEASE_WAIT_MS = 2000;
+
+/** Takeover claims tried for one stale lock before giving up (each a crashed taker's left-over). */
+const MAX_CLAIMS = 20;
+
+/** How many times a lock file that vanishes between the exclusive create and the read is tried again. */
+const MAX_ACQUIRE_ATTEMPTS = 5;
 
 /** The data directory is held by another live gate. */
 export class DataDirLockedError extends Error {
@@ -49,7 +55,7 @@ export interface LockOptions {
 }
 
 /** The file operations the lock uses. */
-export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm'>;
+export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir'>;
 
 export interface DataDirLock {
   readonly file: string;
@@ -64,14 +70,29 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
+/** The file's text, or null when it does not exist. */
+async function readText(fs: LockFs, file: string): Promise<string | null> {
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as LockFile;
+    return await fs.readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    if (err instanceof SyntaxError) return null; // a torn lock file holds nothing
     throw err;
   }
+}
+
+/** A lock (or claim) file's stamp; null for a torn or foreign file, which holds nothing. */
+function parseLock(text: string | null): LockFile | null {
+  if (text === null) return null;
+  try {
+    const lock = JSON.parse(text) as LockFile;
+    return lock !== null && typeof lock === 'object' && typeof lock.host === 'string' && typeof lock.renewedAt === 'string' ? lock : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
+  return parseLock(await readText(fs, file));
 }
 
 /**
@@ -113,35 +134,89 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   /** when (monotonic) the lock file last held our stamp for sure (taken before each write that succeeded) */
   let confirmedAt = mono();
   let lost = false;
-  try {
-    await write(stamp(acquiredAt), true);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const held = await readLock(fs, file);
-    if (held) {
-      const sameHost = held.host === opts.host;
-      const gone = sameHost && (held.pid === opts.pid || !opts.isAlive(held.pid));
-      const expired = opts.now() - Date.parse(held.renewedAt) > leaseMs;
-      if (!gone && !(expired && !sameHost)) {
-        const why = sameHost
-          ? `process ${held.pid} on this host is still running`
-          : `its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - (opts.now() - Date.parse(held.renewedAt))) / 1000)} s from now`;
+  /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
+  const lapsed = () => mono() - confirmedAt >= leaseMs;
+  /** why a holder (of the lock, or of a takeover claim) still counts; null when it is stale */
+  const liveBecause = (held: LockFile): string | null => {
+    const sameHost = held.host === opts.host;
+    if (sameHost) return held.pid === opts.pid || !opts.isAlive(held.pid) ? null : `process ${held.pid} on this host is still running`;
+    const age = opts.now() - Date.parse(held.renewedAt);
+    if (!(age <= leaseMs)) return null;
+    return `its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`;
+  };
+  /**
+   * Claims the right to replace one particular stale lock file, named by a digest of its text:
+   * every gate that found the same stale file tries the same claim names in the same order, and
+   * an exclusive create (atomic on NFS too) lets only one of them through. A claim left by a
+   * taker that died half-way is itself stale by the same rules, and the next name is tried.
+   */
+  const claimTakeover = async (staleText: string): Promise<string> => {
+    const key = createHash('sha256').update(staleText).digest('hex').slice(0, 16);
+    for (let n = 1; n <= MAX_CLAIMS; n++) {
+      const claim = `${file}.takeover-${key}-${n}`;
+      try {
+        await fs.writeFile(claim, JSON.stringify(stamp(acquiredAt)), { flag: 'wx' });
+        return `${file}.takeover-${key}-`;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const other = await readLock(fs, claim);
+      const why = other ? liveBecause(other) : null;
+      if (why) {
         throw new DataDirLockedError(
-          `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${why}. ` +
-            `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere.`,
+          `data directory ${opts.dir}: another gate (host ${other?.host}, pid ${other?.pid}) is taking the stale lock over at this moment: ${why}. ` +
+            `Only one gate may write an audit log.`,
         );
       }
     }
+    throw new DataDirLockedError(`data directory ${opts.dir}: ${MAX_CLAIMS} takeovers of the same stale lock were started and none finished; remove ${file}* by hand once no gate runs`);
+  };
+  /** Removes the claims of takeovers before ours (ours stays: a gate that read the same stale lock late must still find it). */
+  const removeOlderClaims = async (ourPrefix: string): Promise<void> => {
+    const base = `${file.slice(opts.dir.length + 1)}.takeover-`;
+    const names = await fs.readdir(opts.dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(opts.dir, String(name));
+      if (String(name).startsWith(base) && !path.startsWith(ourPrefix)) await fs.rm(path, { force: true }).catch(() => undefined);
+    }
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write(stamp(acquiredAt), true);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const text = await readText(fs, file);
+    if (text === null) {
+      // released between the create and the read: take it the ordinary way
+      if (attempt < MAX_ACQUIRE_ATTEMPTS) continue;
+      throw new DataDirLockedError(`data directory ${opts.dir}: its lock file keeps appearing and vanishing; is another gate starting and stopping?`);
+    }
+    const held = parseLock(text);
+    const why = held ? liveBecause(held) : null;
+    if (held && why) {
+      throw new DataDirLockedError(
+        `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${why}. ` +
+          `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere.`,
+      );
+    }
     confirmedAt = mono();
-    await write(stamp(acquiredAt), false);
+    const ours = await claimTakeover(text);
+    const raced = () => new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock over at the same moment`);
+    // the stale file may have been replaced while this gate was reading it (a slow volume):
+    // the claim only covers the text it read
+    if ((await readText(fs, file)) !== text) throw raced();
+    // a taker that stalled for a whole lease since it read the stale file must not land now
+    if (!(await write(stamp(acquiredAt), false, () => !lapsed()))) throw raced();
     const check = await readLock(fs, file);
-    if (check?.owner !== owner) throw new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock at the same moment`);
+    if (check?.owner !== owner || lapsed()) throw raced();
+    await removeOlderClaims(ours);
+    break;
   }
   const fenceMs = leaseMs - Math.min(renewMs, leaseMs / 3);
 
   let stopped = false;
-  /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
-  const lapsed = () => mono() - confirmedAt >= leaseMs;
   const loseForGood = (why: string): void => {
     if (lost) return;
     lost = true; // held() is false from now on, so the audit log refuses

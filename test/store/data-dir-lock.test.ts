@@ -51,6 +51,110 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
   }
 });
 
+/** A lock file left by a gate on host b whose lease expired a minute ago. */
+async function staleLockDir() {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const stale = JSON.stringify({ owner: 'old', host: 'b', pid: 7, acquiredAt: new Date(NOW - 3_600_000).toISOString(), renewedAt: new Date(NOW - 60_000).toISOString() });
+  await writeFile(join(dir, 'gate.lock'), stale);
+  return { dir, stale };
+}
+
+t.test('two gates that find the same stale lock at once: exactly one takes it over', async (t) => {
+  // the third: c was so slow that a's claim has aged past a lease by then, so c's own claim
+  // goes through, and only its second look at the lock file shows it was replaced meanwhile
+  for (const interleaving of ['c goes on only once a holds the lock', 'c goes on a lease after a took the lock', 'both go on together']) {
+    const { dir } = await staleLockDir();
+    // both gates read the stale lock file before either goes on; then either c waits until a
+    // has finished taking the lock, or both go on at once
+    let reads = 0;
+    let bothRead: () => void = () => {};
+    const barrier = new Promise<void>((r) => (bothRead = r));
+    let aDone: () => void = () => {};
+    const aFinished = new Promise<void>((r) => (aDone = r));
+    const fsOf = (host: string): LockFs => {
+      let first = true;
+      return {
+        ...nodeFs,
+        readFile: (async (...args: Parameters<typeof nodeFs.readFile>) => {
+          const text = await nodeFs.readFile(...args);
+          if (first && String(args[0]).endsWith('gate.lock')) {
+            first = false;
+            reads += 1;
+            if (reads === 2) bothRead();
+            await barrier;
+            if (host === 'c' && interleaving.startsWith('c goes on')) await aFinished;
+            if (host === 'c' && interleaving.includes('a lease after')) cLate = 31_000;
+          }
+          return text;
+        }) as LockFs['readFile'],
+      };
+    };
+    let cLate = 0;
+    const take = (host: string) => acquireDataDirLock({ ...base, dir, host, now: () => (host === 'c' ? NOW + cLate : NOW), fs: fsOf(host) });
+    const a = take('a').finally(() => aDone());
+    const c = take('c');
+    const results = await Promise.allSettled([a, c]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    t.equal(won.length, 1, `${interleaving}: one gate holds the lock`);
+    t.equal(refused.length, 1, `${interleaving}: the other is refused`);
+    t.type(refused[0]?.reason, DataDirLockedError);
+    t.match(String(refused[0]?.reason), interleaving.includes('a lease after') ? /took the lock over at the same moment/ : /is taking the stale lock over at this moment|took the lock over at the same moment/);
+    const winner = results[0]?.status === 'fulfilled' ? 'a' : 'c';
+    t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).host, winner, `${interleaving}: the lock file names the gate that holds it`);
+    for (const r of won) await r.value.release();
+  }
+});
+
+t.test('a takeover claim left by a gate that died half-way does not block the next one; a live one does', async (t) => {
+  const cases = [
+    { name: 'claim by a dead process on this host', claim: { host: 'a', pid: 9, renewedAgoMs: 0 }, alive: false, takes: true },
+    { name: 'claim from another host, older than a lease', claim: { host: 'b', pid: 9, renewedAgoMs: 31_000 }, alive: true, takes: true },
+    { name: 'claim by a live process on this host', claim: { host: 'a', pid: 9, renewedAgoMs: 0 }, alive: true, takes: false, why: /another gate \(host a, pid 9\) is taking the stale lock over at this moment: process 9 on this host is still running/ },
+    { name: 'claim from another host within a lease', claim: { host: 'b', pid: 9, renewedAgoMs: 5_000 }, alive: true, takes: false, why: /is taking the stale lock over at this moment: its lease was renewed/ },
+  ];
+  for (const c of cases) {
+    const { dir } = await staleLockDir();
+    // the claim name a taker of this stale file uses first
+    const probe = await acquireDataDirLock({ ...base, dir: await copyDir(dir), host: 'a', pid: 8, now: () => NOW, isAlive: () => false });
+    const claimName = (await nodeFs.readdir(join(probe.file, '..'))).find((n) => n.startsWith('gate.lock.takeover-')) as string;
+    await probe.release();
+    t.match(claimName, /^gate\.lock\.takeover-[0-9a-f]{16}-1$/, 'claims are named after the stale file and numbered');
+    await writeFile(
+      join(dir, claimName),
+      JSON.stringify({ owner: 'dead', host: c.claim.host, pid: c.claim.pid, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW - c.claim.renewedAgoMs).toISOString() }),
+    );
+    const attempt = acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, now: () => NOW, isAlive: (pid) => (pid === 9 ? c.alive : false) });
+    if (c.takes) {
+      const lock = await attempt;
+      t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).pid, 8, `${c.name}: taken over`);
+      t.ok((await nodeFs.readdir(dir)).includes(claimName.replace(/-1$/, '-2')), `${c.name}: under the next claim name`);
+      await lock.release();
+    } else {
+      await t.rejects(attempt, c.why as RegExp, `${c.name}: refused`);
+      t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'old', `${c.name}: the lock file is left alone`);
+    }
+  }
+});
+
+t.test('a takeover removes the claims of earlier takeovers and keeps its own', async (t) => {
+  const { dir } = await staleLockDir();
+  await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-1'), '{}');
+  await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-2'), '{}');
+  const lock = await acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, now: () => NOW });
+  const claims = (await nodeFs.readdir(dir)).filter((n) => n.startsWith('gate.lock.takeover-'));
+  t.equal(claims.length, 1, 'only the claim of this takeover is left');
+  t.notMatch(claims[0], /0123456789abcdef/);
+  await lock.release();
+});
+
+/** A copy of a lock directory's files in a new temp directory. */
+async function copyDir(dir: string): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'lock-'));
+  for (const name of await nodeFs.readdir(dir)) await nodeFs.copyFile(join(dir, name), join(copy, name));
+  return copy;
+}
+
 t.test('the holder renews its lease; release removes only its own lock', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   let now = 1_800_000_000_000;
@@ -165,6 +269,7 @@ function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = fal
   };
   const fs: LockFs = {
     readFile: nodeFs.readFile,
+    readdir: nodeFs.readdir,
     rm: nodeFs.rm,
     rename: (async (from: string, to: string) => {
       if (armed && step === 'rename') await hold();
