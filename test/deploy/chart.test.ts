@@ -130,6 +130,9 @@ if (!helm) {
       const svc = one(objs, 'Service', 'gate-service');
       t.same(svc.spec.ports, [{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
       t.same(svc.spec.selector, dep.spec.selector.matchLabels);
+      // /readyz is 503 while the audit log cannot be written; the one pod must stay an endpoint so
+      // Kargo gets that 503 (keeps polling) and not connection refused (counts toward errorThreshold)
+      t.equal(svc.spec.publishNotReadyAddresses, true, 'the not-ready pod stays behind the Service');
     });
     t.test('RBAC: auth-delegator, Stage reader, the five gate roles', async (t) => {
       const crb = one(objs, 'ClusterRoleBinding');
