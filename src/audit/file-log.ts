@@ -5,7 +5,9 @@
 //    resolves only after that fsync returned.
 //  - fail closed: a failed write or fsync rejects its batch and everything queued behind it,
 //    cuts the bytes off again, and refuses appends until a probe (timer, or a later append)
-//    has rebuilt the durable state and proved that a write + fsync works.
+//    has rebuilt the durable state and proved that a write + fsync works. A write or fsync that
+//    neither returns nor fails (a hard-mounted NFS server gone away) is a stall: after
+//    stallMs everything queued behind it is refused, and so is every append until it returns.
 //  - start-up reads one chunk at the end of the newest file (file-tail.ts); queries read files
 //    backwards in chunks and enter a file by binary search on seq (file-read.ts, line-reader.ts).
 import { dirname, join } from 'node:path';
@@ -33,6 +35,13 @@ export interface FileAuditLogOptions {
   now?: () => Date;
   /** how often a background probe retries while unwritable (default 5000 ms) */
   recoveryProbeMs?: number;
+  /**
+   * A batch whose disk work has not returned after this long is stalled: the appends queued
+   * behind it are refused, and new ones too, until it returns (default 5000 ms; 0: never).
+   * The stalled batch itself is neither answered nor given up: once its fsync returns, its
+   * records are durable and its callers get them.
+   */
+  stallMs?: number;
   logger?: AuditLogger;
   /** file-system layer (tests inject failures and count bytes through it) */
   fs?: AuditFs;
@@ -94,6 +103,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
   const now = opts.now ?? (() => new Date());
   const probeMs = opts.recoveryProbeMs ?? 5000;
+  const stallMs = opts.stallMs ?? 5000;
   const logger = opts.logger ?? silentLogger;
   const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
   const isWriter = opts.isWriter ?? (() => true);
@@ -114,6 +124,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   let fh: AuditFileHandle | null = tail.fh;
   const segments: Segment[] = tail.segments;
   let failed = false;
+  /** when the disk work under way started, if it has been running longer than stallMs */
+  let stalledSince: number | null = null;
   let closing = false;
   let closed: Promise<void> | null = null;
   let queue: Pending[] = [];
@@ -144,8 +156,36 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     return new AuditUnavailableError(msg, cause === undefined ? undefined : { cause });
   }
 
+  function stalledError(): AuditUnavailableError {
+    return unavailable(`audit log write has not completed for ${((Date.now() - (stalledSince ?? Date.now())) / 1000).toFixed(1)} s`);
+  }
+
+  /** Runs one batch's disk work under a watchdog that declares a stall after stallMs. */
   async function flushOnce(): Promise<void> {
     if (queue.length === 0) return;
+    const started = Date.now();
+    const watchdog =
+      stallMs > 0
+        ? setTimeout(() => {
+            stalledSince = started;
+            logger.warn({ head: durable.seq, stallMs }, 'audit: a write or fsync has not returned; appends are refused until it does');
+            const err = stalledError();
+            for (const p of queue.splice(0)) p.reject(err);
+          }, stallMs)
+        : null;
+    watchdog?.unref();
+    try {
+      await flushBatch();
+    } finally {
+      if (watchdog) clearTimeout(watchdog);
+      if (stalledSince !== null) {
+        logger.info({ head: durable.seq, stalledMs: Date.now() - stalledSince, failed }, 'audit: the stalled write returned');
+        stalledSince = null;
+      }
+    }
+  }
+
+  async function flushBatch(): Promise<void> {
     const batch = queue;
     queue = [];
     if (failed || !isWriter()) {
@@ -241,6 +281,18 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     return recovering;
   }
 
+  /** recover('append'), but an append does not wait longer than `ms` for it (a repair can stall too) */
+  async function recoverWithin(ms: number): Promise<boolean> {
+    if (ms <= 0) return recover('append');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    try {
+      return await Promise.race([recover('append'), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   function startProbe(): void {
     if (probeTimer !== null || closing) return;
     probeTimer = setInterval(() => void recover('probe'), probeMs);
@@ -263,7 +315,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       if (!isWriter()) throw unavailable(notWriter);
       const parsed = parseEntries(entries);
       if (parsed.length === 0) return [];
-      if (failed && !(await recover('append'))) throw unavailable('audit log is not writable');
+      if (stalledSince !== null) throw stalledError();
+      if (failed && !(await recoverWithin(stallMs))) throw unavailable('audit log is not writable');
       if (closing) throw unavailable('audit log is closed');
       return new Promise<AuditEventV1[]>((resolve, reject) => {
         queue.push({ entries: parsed, resolve, reject });
@@ -279,7 +332,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       return recordsAfter(snapshot(), afterSeq);
     },
     head: () => ({ seq: durable.seq, hash: durable.hash }),
-    writable: () => !failed && !closing && isWriter(),
+    writable: () => !failed && stalledSince === null && !closing && isWriter(),
     close() {
       closed ??= (async () => {
         closing = true;
