@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import type { AuditFileHandle, AuditFs } from './audit-fs.ts';
-import { hashRecord } from './canonical-json.ts';
-import { AuditEventV1Schema, GENESIS_HASH, type AuditEventV1 } from './event.ts';
-import { readLinesBackward, type LineSpan } from './line-reader.ts';
+import { readAt, type AuditFileHandle, type AuditFs } from './audit-fs.ts';
+import { GENESIS_HASH, type AuditEventV1 } from './event.ts';
+import { CHUNK_BYTES, readLinesBackward, type LineSpan } from './line-reader.ts';
 import { listSegments, type Segment } from './segments.ts';
+import { checkRecordLine } from './verify.ts';
 
 /** The newest complete record on disk does not check out: the log must be looked at (audit verify). */
 export class AuditCorruptError extends Error {
@@ -29,29 +29,48 @@ export interface TailState {
   segments: Segment[];
 }
 
-function parseLine(line: LineSpan): unknown | undefined {
-  if (!line.terminated) return undefined;
-  try {
-    return JSON.parse(line.text);
-  } catch {
-    return undefined;
-  }
+/**
+ * A raw NUL byte. The writer never stores one (JSON escapes control characters); after a power
+ * cut, file pages that were never written read back as NUL bytes.
+ */
+function holdsNul(line: LineSpan): boolean {
+  return line.text.includes('\u0000');
 }
 
-function checkRecord(value: unknown, where: string): AuditEventV1 {
-  const parsed = AuditEventV1Schema.safeParse(value);
-  if (!parsed.success) throw new AuditCorruptError(`${where}: not an AuditEventV1 (${parsed.error.message})`);
-  const rec = parsed.data;
-  if (hashRecord(rec.prev, rec) !== rec.hash) throw new AuditCorruptError(`${where}: seq ${rec.seq} hash does not recompute`);
-  return rec;
+/** What a crash can leave after the last complete record: a last line without newline, or NUL fill. */
+function isCrashDebris(line: LineSpan): boolean {
+  return !line.terminated || holdsNul(line);
+}
+
+/** 1-based number of the line starting at byte `offset` (reads the file up to it: error paths only). */
+async function lineNumberAt(fh: AuditFileHandle, offset: number): Promise<number> {
+  let n = 1;
+  for (let pos = 0; pos < offset; pos += CHUNK_BYTES) {
+    const buf = await readAt(fh, pos, Math.min(CHUNK_BYTES, offset - pos));
+    for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) n += 1;
+    if (buf.length === 0) break;
+  }
+  return n;
+}
+
+/** What the operator can do about a damaged line at `offset` of `path`, which start-up will not cut. */
+function recovery(path: string, offset: number): string {
+  return (
+    'Start-up cuts by itself only what a crash leaves at the end of the newest file (a last line without newline, NUL fill), not this. ' +
+    `Run \`gate audit verify\` to find the first broken record, then restore ${path} from a backup, ` +
+    `or keep a copy of it and cut it at byte ${offset} (truncate -s ${offset} ${path}: this gives up that line and every line after it) before starting the gate again`
+  );
 }
 
 /**
  * Finds the head of the log by reading only the end of the newest file (one 64 KiB chunk for
- * ordinary lines). A torn end (a last line without newline, or lines that are not JSON: a crash
- * mid-write) is cut off, fsynced and logged. A newest file with no complete record is removed and
- * the previous file's tail is used. The head record's own hash, and its link to the line before
- * it, are checked; a failure throws AuditCorruptError rather than extend a broken chain.
+ * ordinary lines). What a crash can leave after the last complete record is cut off, fsynced and
+ * logged: a last line without newline (a write cut short) and lines holding NUL bytes (pages
+ * never written before a power cut), in any order. Any other complete line there (damage, not a
+ * crash) throws AuditCorruptError naming the file, line and byte offset. A newest file holding
+ * nothing but such debris is removed and the previous file's tail is used. The head record and
+ * the line before it are checked as `audit verify` checks them (checkRecordLine), and the head's
+ * link to that line; a failure throws AuditCorruptError rather than extend a broken chain.
  */
 export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): Promise<TailState> {
   const segments = await listSegments(fs, dir);
@@ -62,21 +81,25 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
     let keep = false;
     try {
       const { size } = await fh.stat();
-      let head: { rec: AuditEventV1; end: number } | null = null;
-      let predecessor: unknown | undefined;
-      let reachedStart = true;
+      const corrupt = async (offset: number, what: string): Promise<AuditCorruptError> =>
+        new AuditCorruptError(`${seg.name} line ${await lineNumberAt(fh, offset)} (byte ${offset}): ${what}. ${recovery(path, offset)}`);
+      let head: { rec: AuditEventV1; start: number; end: number } | null = null;
+      let predecessor: LineSpan | null = null;
       for await (const line of readLinesBackward(fh, size)) {
-        const value = parseLine(line);
         if (head === null) {
-          if (value !== undefined) head = { rec: checkRecord(value, `${seg.name} last record`), end: line.end };
+          if (isCrashDebris(line)) continue;
+          const checked = checkRecordLine(line);
+          if (!checked.ok) {
+            throw await corrupt(line.start, `the last complete line is not a valid record (${checked.seq === null ? '' : `seq ${checked.seq}: `}${checked.reason})`);
+          }
+          head = { rec: checked.rec, start: line.start, end: line.end };
           continue;
         }
-        predecessor = value;
-        reachedStart = false;
+        predecessor = line;
         break;
       }
       if (head === null) {
-        if (size > 0) logger.warn({ file: seg.name, removedBytes: size }, 'audit: newest file holds no complete record (torn write); removing it');
+        if (size > 0) logger.warn({ file: seg.name, removedBytes: size }, 'audit: newest file holds no complete record, only a torn write; removing it');
         await fh.close();
         await fs.unlink(path);
         await fs.syncDir(dir);
@@ -84,18 +107,22 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
         continue;
       }
       const { rec, end } = head;
-      if (reachedStart) {
+      if (predecessor === null) {
         if (rec.seq !== seg.firstSeq) throw new AuditCorruptError(`${seg.name}: first record has seq ${rec.seq}, file name says ${seg.firstSeq}`);
       } else {
-        if (predecessor === undefined) throw new AuditCorruptError(`${seg.name}: the line before seq ${rec.seq} is not a record`);
-        const pred = checkRecord(predecessor, `${seg.name} record before seq ${rec.seq}`);
+        const checked = checkRecordLine(predecessor);
+        if (!checked.ok) {
+          const why = holdsNul(predecessor) ? 'it holds NUL bytes' : checked.reason;
+          throw await corrupt(predecessor.start, `the line before seq ${rec.seq} is not a record (${why})`);
+        }
+        const pred = checked.rec;
         if (pred.seq + 1 !== rec.seq || pred.hash !== rec.prev) {
-          throw new AuditCorruptError(`${seg.name}: seq ${rec.seq} does not chain to the line before it (seq ${pred.seq})`);
+          throw await corrupt(head.start, `seq ${rec.seq} does not chain to the line before it (seq ${pred.seq})`);
         }
       }
       if (end < size) {
         const excerpt = (await readExcerpt(fh, end, size)).toString('utf8');
-        logger.warn({ file: seg.name, keptBytes: end, removedBytes: size - end, excerpt }, 'audit: torn last line after a crash; truncating to the last complete record');
+        logger.warn({ file: seg.name, keptBytes: end, removedBytes: size - end, excerpt }, 'audit: torn end after a crash (a last line without newline, or NUL fill); truncating to the last complete record');
         await fh.truncate(end);
         await fh.datasync();
       }

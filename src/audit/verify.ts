@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { nodeAuditFs, type AuditFs } from './audit-fs.ts';
 import { canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
-import { AuditEventV1Schema, GENESIS_HASH } from './event.ts';
+import { AuditEventV1Schema, GENESIS_HASH, type AuditEventV1 } from './event.ts';
 import { readLinesForward } from './line-reader.ts';
 import { listSegments } from './segments.ts';
 
@@ -16,6 +16,52 @@ export type VerifyResult =
     };
 
 const StrictRecordSchema = AuditEventV1Schema.strict();
+
+/** One stored line checked as a record: the record, or why it is not one (seq null when unreadable). */
+export type LineCheck = { ok: true; rec: AuditEventV1 } | { ok: false; seq: number | null; reason: string };
+
+/**
+ * Checks one stored line as `audit verify` does: it is terminated, parses, matches AuditEventV1
+ * with no extra keys, its hash recomputes over the line as stored (every member it holds), and it
+ * is stored as canonical JSON. With `after` (the record before it: seq 0 and GENESIS_HASH for
+ * none; firstSeq when the line is the first of its file) it must also follow that record.
+ */
+export function checkRecordLine(
+  line: { text: string; terminated: boolean },
+  after?: { seq: number; hash: string; firstSeq: number | null },
+): LineCheck {
+  const broken = (reason: string, seq: number | null): LineCheck => ({ ok: false, seq, reason });
+  let value: unknown;
+  try {
+    value = JSON.parse(line.text);
+  } catch {
+    return broken(line.terminated ? 'not valid JSON' : 'torn last line: not valid JSON and no final newline', null);
+  }
+  const rawSeq = (value as { seq?: unknown } | null)?.seq;
+  const seenSeq = typeof rawSeq === 'number' ? rawSeq : null;
+  if (!line.terminated) return broken('torn last line: no final newline', seenSeq);
+  const parsed = StrictRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return broken(`not an AuditEventV1: ${issue?.path.join('.') || '(record)'}: ${issue?.message}`, seenSeq);
+  }
+  const rec = parsed.data;
+  if (after !== undefined) {
+    const { seq, hash } = after;
+    if (rec.seq !== seq + 1) {
+      const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
+      return broken(`seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`, rec.seq);
+    }
+    if (after.firstSeq !== null && rec.seq !== after.firstSeq) return broken(`file name says the first seq is ${after.firstSeq}`, rec.seq);
+    if (rec.prev !== hash) {
+      return broken(seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`, rec.seq);
+    }
+  }
+  const members = canonicalMembers(value as object);
+  if (chainHash(rec.prev, joinMembers(members, 'hash')) !== rec.hash) return broken('hash does not match the record content', rec.seq);
+  if (joinMembers(members) !== line.text) return broken('line is not canonical JSON (rewritten by something else)', rec.seq);
+  return { ok: true, rec };
+}
 
 /**
  * Walks every audit file in `dir` in order, one chunk at a time, and checks each line: it is
@@ -42,32 +88,9 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Pr
           count,
           firstBroken: { seq: brokenSeq, file: seg.name, line: lineNo, reason },
         });
-        let value: unknown;
-        try {
-          value = JSON.parse(line.text);
-        } catch {
-          return broken(line.terminated ? 'not valid JSON' : 'torn last line: not valid JSON and no final newline', null);
-        }
-        const rawSeq = (value as { seq?: unknown } | null)?.seq;
-        const seenSeq = typeof rawSeq === 'number' ? rawSeq : null;
-        if (!line.terminated) return broken('torn last line: no final newline', seenSeq);
-        const parsed = StrictRecordSchema.safeParse(value);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          return broken(`not an AuditEventV1: ${issue?.path.join('.') || '(record)'}: ${issue?.message}`, seenSeq);
-        }
-        const rec = parsed.data;
-        if (rec.seq !== seq + 1) {
-          const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
-          return broken(`seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`, rec.seq);
-        }
-        if (lineNo === 1 && rec.seq !== seg.firstSeq) return broken(`file name says the first seq is ${seg.firstSeq}`, rec.seq);
-        if (rec.prev !== hash) {
-          return broken(seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`, rec.seq);
-        }
-        const members = canonicalMembers(value as object);
-        if (chainHash(rec.prev, joinMembers(members, 'hash')) !== rec.hash) return broken('hash does not match the record content', rec.seq);
-        if (joinMembers(members) !== line.text) return broken('line is not canonical JSON (rewritten by something else)', rec.seq);
+        const checked = checkRecordLine(line, { seq, hash, firstSeq: lineNo === 1 ? seg.firstSeq : null });
+        if (!checked.ok) return broken(checked.reason, checked.seq);
+        const rec = checked.rec;
         seq = rec.seq;
         hash = rec.hash;
         count += 1;

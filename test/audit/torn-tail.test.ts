@@ -22,13 +22,33 @@ async function makeLog(dir: string) {
   return { head, fileA, fileB, sizeA: statSync(fileA).size, sizeB: statSync(fileB).size, prevHeadOfA: JSON.parse(lineA3).hash as string };
 }
 
+/** the first line of a file (a record of it) */
+const firstLine = (f: string) => readFileSync(f, 'utf8').split('\n')[0]!;
+/** NUL bytes: file pages that never reached the disk before a power cut */
+const nul = (n: number) => Buffer.alloc(n);
+
 const cases = [
-  { name: 'half a line, no final newline', damage: (f: string) => appendFileSync(f, readFileSync(f, 'utf8').split('\n')[0]!.slice(0, 200)), headSeq: 5, fileBKept: true, warns: true },
-  { name: 'a line cut short but ended by a newline', damage: (f: string) => appendFileSync(f, '{"actor":{"groups":[\n'), headSeq: 5, fileBKept: true, warns: true },
-  { name: 'NUL bytes (size extended, data never written)', damage: (f: string) => appendFileSync(f, Buffer.alloc(4096)), headSeq: 5, fileBKept: true, warns: true },
-  { name: 'several torn lines after the last good one', damage: (f: string) => appendFileSync(f, 'garbage\n{"x":\n\u0000\u0000'), headSeq: 5, fileBKept: true, warns: true },
+  { name: 'half a line, no final newline', damage: (f: string) => appendFileSync(f, firstLine(f).slice(0, 200)), headSeq: 5, fileBKept: true, warns: true },
+  { name: 'NUL bytes (size extended, data never written)', damage: (f: string) => appendFileSync(f, nul(4096)), headSeq: 5, fileBKept: true, warns: true },
+  { name: 'NUL fill ended by a newline', damage: (f: string) => appendFileSync(f, Buffer.concat([nul(3000), Buffer.from('\n')])), headSeq: 5, fileBKept: true, warns: true },
+  { name: 'NUL fill, a newline, then a partial line', damage: (f: string) => appendFileSync(f, Buffer.concat([nul(700), Buffer.from('\n{"actor":{"gro')])), headSeq: 5, fileBKept: true, warns: true },
+  {
+    name: 'a line whose first page never reached the disk (NULs, then the rest of it and its newline)',
+    damage: (f: string) => appendFileSync(f, Buffer.concat([nul(300), Buffer.from(`${firstLine(f).slice(300)}\n`)])),
+    headSeq: 5,
+    fileBKept: true,
+    warns: true,
+  },
+  {
+    name: 'several pieces of debris: a line ending in NULs, a NUL line, a partial last line',
+    damage: (f: string) => appendFileSync(f, Buffer.concat([Buffer.from(firstLine(f).slice(0, 100)), nul(200), Buffer.from('\n'), nul(50), Buffer.from('\n{"x":')])),
+    headSeq: 5,
+    fileBKept: true,
+    warns: true,
+  },
   { name: 'newest file empty (created, then crash)', damage: (f: string) => writeFileSync(f, ''), headSeq: 3, fileBKept: false, warns: false },
   { name: 'newest file holds only a torn line', damage: (f: string) => writeFileSync(f, '{"actor":{"gro'), headSeq: 3, fileBKept: false, warns: true },
+  { name: 'newest file holds only NUL fill and newlines', damage: (f: string) => writeFileSync(f, Buffer.concat([nul(500), Buffer.from('\n'), nul(90)])), headSeq: 3, fileBKept: false, warns: true },
 ];
 
 for (const c of cases) {
@@ -54,10 +74,10 @@ for (const c of cases) {
 
 t.test('a complete newest record that does not check out stops start-up', async (t) => {
   const damages = [
-    { name: 'hash of the last record altered', damage: (s: string) => s.replace(/"id":"dec-5"/, '"id":"dec-Z"'), msg: /seq 5 hash does not recompute/ },
+    { name: 'hash of the last record altered', damage: (s: string) => s.replace(/"id":"dec-5"/, '"id":"dec-Z"'), msg: /line 2 \(byte \d+\): the last complete line is not a valid record \(seq 5: hash does not match the record content\)/ },
     { name: 'line before the head removed', damage: (s: string) => s.split('\n').filter((_, i) => i !== 0).join('\n'), msg: /first record has seq 5, file name says 4/ },
-    { name: 'line before the head not a record', damage: (s: string) => s.replace(/^[^\n]*/, 'junk'), msg: /line before seq 5 is not a record/ },
-    { name: 'head not chained to the line before', damage: (s: string) => s.split('\n').reverse().slice(1).concat(['']).join('\n'), msg: /seq 4 does not chain/ },
+    { name: 'line before the head not a record', damage: (s: string) => s.replace(/^[^\n]*/, 'junk'), msg: /line 1 \(byte 0\): the line before seq 5 is not a record \(not valid JSON\)/ },
+    { name: 'head not chained to the line before', damage: (s: string) => s.split('\n').reverse().slice(1).concat(['']).join('\n'), msg: /line 2 \(byte \d+\): seq 4 does not chain/ },
   ];
   for (const d of damages) {
     const dir = t.testdir();
@@ -66,6 +86,85 @@ t.test('a complete newest record that does not check out stops start-up', async 
     await t.rejects(openFileAuditLog({ dir }), { name: 'AuditCorruptError', message: d.msg }, d.name);
   }
 });
+
+/** the bytes of file B, with `edit` applied to its lines (records 4 and 5 and a final '') */
+function editLines(f: string, edit: (lines: string[]) => void): void {
+  const lines = readFileSync(f, 'utf8').split('\n');
+  edit(lines);
+  writeFileSync(f, lines.join('\n'));
+}
+
+// What a crash cannot leave: a complete (newline-ended) line that is neither a record nor NUL fill.
+// Start-up refuses and cuts nothing, naming the file, line and byte offset and what to do.
+const damaged = [
+  { name: 'a line cut short but ended by a newline', damage: (f: string) => appendFileSync(f, '{"actor":{"groups":[\n'), line: 3, at: 'end', why: /not valid JSON/ },
+  { name: 'a non-record line, then debris', damage: (f: string) => appendFileSync(f, Buffer.concat([Buffer.from('garbage\n'), nul(20), Buffer.from('\n{"x":')])), line: 3, at: 'end', why: /not valid JSON/ },
+  {
+    name: 'the last two acknowledged records each with one byte changed (not JSON any more)',
+    damage: (f: string) => editLines(f, (l) => { l[0] = `X${l[0]!.slice(1)}`; l[1] = `X${l[1]!.slice(1)}`; }),
+    line: 2,
+    at: 'line2',
+    why: /not valid JSON/,
+  },
+  {
+    name: 'the last acknowledged record with one byte changed (still JSON)',
+    damage: (f: string) => editLines(f, (l) => { l[1] = l[1]!.replace('"dec-5"', '"dec-6"'); }),
+    line: 2,
+    at: 'line2',
+    why: /seq 5: hash does not match the record content/,
+  },
+  {
+    name: 'a head record with an extra top-level key (audit verify rejects it)',
+    damage: (f: string) => editLines(f, (l) => { l[1] = l[1]!.replace('{', '{"aaa":1,'); }),
+    line: 2,
+    at: 'line2',
+    why: /seq 5: not an AuditEventV1: \(record\): Unrecognized key: "aaa"/,
+  },
+  {
+    name: 'a head record stored as other JSON than the writer wrote (audit verify rejects it)',
+    damage: (f: string) => editLines(f, (l) => { l[1] = JSON.stringify(JSON.parse(l[1]!), null, 0).replace('{', '{ '); }),
+    line: 2,
+    at: 'line2',
+    why: /seq 5: line is not canonical JSON/,
+  },
+  {
+    name: 'NUL fill before a complete record (not at the end)',
+    damage: (f: string) => editLines(f, (l) => { l[0] = '\u0000'.repeat(l[0]!.length); }),
+    line: 1,
+    at: 'start',
+    why: /the line before seq 5 is not a record \(it holds NUL bytes\)/,
+  },
+  { name: 'newest file holds only a complete non-record line', damage: (f: string) => writeFileSync(f, 'junk\n'), line: 1, at: 'start', why: /not valid JSON/ },
+];
+
+for (const d of damaged) {
+  t.test(`damage a crash cannot leave stops start-up: ${d.name}`, async (t) => {
+    const dir = t.testdir();
+    const made = await makeLog(dir);
+    d.damage(made.fileB);
+    const before = readFileSync(made.fileB);
+    const offset = d.at === 'end' ? made.sizeB : d.at === 'start' ? 0 : before.indexOf('\n') + 1;
+    const name = made.fileB.split('/').pop()!;
+    const logger = memoryLogger();
+    const err = await openFileAuditLog({ dir, logger }).then(
+      async (log) => {
+        await log.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    t.ok(err, 'start-up rejects');
+    t.equal(err?.name, 'AuditCorruptError');
+    t.match(err?.message, `${name} line ${d.line} (byte ${offset}): `, 'names the file, the line and its byte offset');
+    t.match(err?.message, d.why, 'and why');
+    t.match(err?.message, `truncate -s ${offset} ${made.fileB}`, 'says where the operator may cut');
+    t.match(err?.message, /gate audit verify/, 'points to audit verify');
+    t.same(readFileSync(made.fileB), before, 'nothing cut');
+    t.equal(statSync(made.fileA).size, made.sizeA, 'older file untouched');
+    t.notOk(logger.lines.some((l) => /torn/.test(l.msg)), 'not reported as a torn write');
+    t.match(await verifyAuditLog(dir), { ok: false }, 'audit verify agrees the log is broken');
+  });
+}
 
 t.test('start-up with a line longer than the tail chunk', async (t) => {
   const dir = t.testdir();
