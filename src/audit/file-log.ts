@@ -304,6 +304,11 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     probeTimer = null;
   }
 
+  function stream(afterSeq: number): AsyncGenerator<AuditEventV1> {
+    if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new RangeError(`audit since: not a seq: ${afterSeq}`);
+    return recordsAfter(snapshot(), afterSeq);
+  }
+
   function snapshot(): ReadSnapshot {
     const upTo = segments.findLastIndex((s) => s.firstSeq <= durable.seq);
     return { fs, dir, segments: segments.slice(0, upTo + 1), headSeq: durable.seq, headFileSize: durable.size };
@@ -328,9 +333,11 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       return collectPage(recordsNewestFirst(snapshot(), pq.below, pq.mayMatchLine), pq);
     },
     async since(afterSeq) {
-      if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new RangeError(`audit since: not a seq: ${afterSeq}`);
-      return recordsAfter(snapshot(), afterSeq);
+      const out: AuditEventV1[] = [];
+      for await (const r of stream(afterSeq)) out.push(r);
+      return out;
     },
+    stream,
     head: () => ({ seq: durable.seq, hash: durable.hash }),
     writable: () => !failed && stalledSince === null && !closing && isWriter(),
     close() {

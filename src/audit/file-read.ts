@@ -15,14 +15,9 @@ export interface ReadSnapshot {
   headFileSize: number;
 }
 
-async function withFile<T>(snap: ReadSnapshot, index: number, fn: (fh: AuditFileHandle, end: number) => Promise<T>): Promise<T> {
-  const fh = await snap.fs.open(join(snap.dir, snap.segments[index]!.name), 'r');
-  try {
-    const end = index === snap.segments.length - 1 ? snap.headFileSize : (await fh.stat()).size;
-    return await fn(fh, end);
-  } finally {
-    await fh.close();
-  }
+/** Where the readable part of file `index` ends: the durable size for the newest file, else its size. */
+async function readableEnd(snap: ReadSnapshot, index: number, fh: AuditFileHandle): Promise<number> {
+  return index === snap.segments.length - 1 ? snap.headFileSize : (await fh.stat()).size;
 }
 
 /**
@@ -41,7 +36,7 @@ export async function* recordsNewestFirst(
     const nextFirst = snap.segments[i + 1]?.firstSeq ?? snap.headSeq + 1;
     const fh = await snap.fs.open(join(snap.dir, seg.name), 'r');
     try {
-      let end = i === snap.segments.length - 1 ? snap.headFileSize : (await fh.stat()).size;
+      let end = await readableEnd(snap, i, fh);
       if (below < nextFirst) end = await findLineStartAtOrAfterSeq(fh, end, below);
       for await (const line of readLinesBackward(fh, end)) {
         if (!line.terminated || !mayMatch(line.text)) continue;
@@ -60,17 +55,19 @@ export async function* recordsNewestFirst(
 }
 
 /**
- * Records with seq > `afterSeq`, oldest first. Starts in the file holding afterSeq + 1 (by the
- * seqs in the file names) at the line found by binary search. Throws on a line that does not
- * parse: a replay must not skip a record.
+ * Records with seq > `afterSeq`, oldest first, read as the caller asks for them (one file open
+ * at a time, a chunk of it in memory). Starts in the file holding afterSeq + 1 (by the seqs in
+ * the file names) at the line found by binary search. Throws on a line that does not parse: a
+ * replay must not skip a record.
  */
-export async function recordsAfter(snap: ReadSnapshot, afterSeq: number): Promise<AuditEventV1[]> {
-  const out: AuditEventV1[] = [];
-  if (afterSeq >= snap.headSeq) return out;
+export async function* recordsAfter(snap: ReadSnapshot, afterSeq: number): AsyncGenerator<AuditEventV1> {
+  if (afterSeq >= snap.headSeq) return;
   let startIndex = 0;
   for (let i = 0; i < snap.segments.length; i++) if (snap.segments[i]!.firstSeq <= afterSeq + 1) startIndex = i;
   for (let i = startIndex; i < snap.segments.length; i++) {
-    await withFile(snap, i, async (fh, end) => {
+    const fh = await snap.fs.open(join(snap.dir, snap.segments[i]!.name), 'r');
+    try {
+      const end = await readableEnd(snap, i, fh);
       const start = i === startIndex ? await findLineStartAtOrAfterSeq(fh, end, afterSeq + 1) : 0;
       for await (const line of readLinesForward(fh, start, end)) {
         let rec: AuditEventV1;
@@ -79,9 +76,10 @@ export async function recordsAfter(snap: ReadSnapshot, afterSeq: number): Promis
         } catch {
           throw new Error(`audit: unreadable line at byte ${line.start} of ${snap.segments[i]!.name}`);
         }
-        if (rec.seq > afterSeq && rec.seq <= snap.headSeq) out.push(rec);
+        if (rec.seq > afterSeq && rec.seq <= snap.headSeq) yield rec;
       }
-    });
+    } finally {
+      await fh.close();
+    }
   }
-  return out;
 }

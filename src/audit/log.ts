@@ -38,8 +38,13 @@ export interface AuditLog {
   append(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
   /** Newest-first page of records matching the query. */
   query(q: AuditQuery): Promise<AuditPage>;
-  /** Records with seq > afterSeq, oldest first (crash recovery replays these into the state). */
+  /** Records with seq > afterSeq, oldest first, all in one array (small reads and tests). */
   since(afterSeq: number): Promise<AuditEventV1[]>;
+  /**
+   * The same records, read as they are iterated, so memory stays flat however many there are
+   * (start-up replays these into the state; a state rebuilt from scratch replays the whole log).
+   */
+  stream(afterSeq: number): AsyncIterable<AuditEventV1>;
   /** The last durable record's seq (0 when empty) and hash (GENESIS_HASH when empty). */
   head(): { seq: number; hash: string };
   /** false while appends fail (disk full, NFS gone...); /readyz reports it. */

@@ -64,6 +64,12 @@ export function createMemoryAuditLog(opts: MemoryAuditLogOptions = {}): MemoryAu
     stats.batches += 1;
   }
 
+  /** records with seq > afterSeq, a copy of the array (later appends do not show in it) */
+  function recordsAfter(afterSeq: number): AuditEventV1[] {
+    if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new RangeError(`audit since: not a seq: ${afterSeq}`);
+    return log.slice(afterSeq);
+  }
+
   return {
     async append(entries) {
       if (closed) throw new AuditUnavailableError('audit log is closed');
@@ -90,8 +96,10 @@ export function createMemoryAuditLog(opts: MemoryAuditLogOptions = {}): MemoryAu
       return collectPage(newestFirst(), pq);
     },
     async since(afterSeq) {
-      if (!Number.isInteger(afterSeq) || afterSeq < 0) throw new RangeError(`audit since: not a seq: ${afterSeq}`);
-      return log.slice(afterSeq);
+      return recordsAfter(afterSeq);
+    },
+    async *stream(afterSeq) {
+      yield* recordsAfter(afterSeq);
     },
     head: () => ({ seq: log.length, hash: log.at(-1)?.hash ?? GENESIS_HASH }),
     writable: () => !failedLast && !closed,

@@ -35,6 +35,9 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
   };
 }
 
+/** Records folded into the state at a time by replayAuditTail. */
+const REPLAY_CHUNK = 1000;
+
 /**
  * Brings the state checkpoint up to the audit log's head: folds in every record newer than
  * state.auditSeq (the writes a crash lost). Returns how many were replayed. Refuses when the
@@ -50,9 +53,24 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore): Promi
     );
   }
   if (state.auditSeq === head.seq) return 0;
-  const records = await audit.since(state.auditSeq);
-  await store.update((s) => {
-    for (const r of records) applyRecord(s, r);
-  });
-  return records.length;
+  // folded in chunks as they are read: a state rebuilt from scratch replays the whole log,
+  // which must not have to fit in memory at once
+  let replayed = 0;
+  let chunk: AuditEventV1[] = [];
+  const fold = (records: AuditEventV1[]) =>
+    store.apply((s) => {
+      for (const r of records) applyRecord(s, r);
+    });
+  for await (const r of audit.stream(state.auditSeq)) {
+    chunk.push(r);
+    if (chunk.length === REPLAY_CHUNK) {
+      fold(chunk);
+      replayed += chunk.length;
+      chunk = [];
+    }
+  }
+  fold(chunk);
+  replayed += chunk.length;
+  await store.flush();
+  return replayed;
 }

@@ -68,6 +68,16 @@ t.test('queries and since() on a big file read a few chunks, not the file', asyn
     t.same(res.records.map((r) => r.seq), c.seqs, `${c.name}: records`);
     t.ok(read <= c.maxBytes, `${c.name}: read ${read} bytes of ${size} (<= ${c.maxBytes})`);
   }
+  // stream(): a replay from the start reads as it goes, so it never holds the log in memory
+  const before = ffs.state.bytesRead;
+  const firstTen: number[] = [];
+  for await (const r of log.stream(0)) {
+    firstTen.push(r.seq);
+    if (firstTen.length === 10) break;
+  }
+  const read = ffs.state.bytesRead - before;
+  t.same(firstTen, range(1, 10), 'stream(0): oldest first');
+  t.ok(read <= 24 * 4096 + 3 * CHUNK_BYTES, `stream(0): ten records cost ${read} bytes read of ${size}`);
   const page = await log.query({ limit: 3, cursor: 1000 });
   t.match(page.records[0], { ...syntheticEntry(999), v: 1, seq: 999 }, 'content of a record found by binary search');
   t.equal(page.records[0]!.prev, page.records[1]!.hash, 'and its chain link');

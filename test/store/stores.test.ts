@@ -103,6 +103,24 @@ t.test('replay: a checkpoint behind the log catches up; one ahead of it is refus
   await t.rejects(replayAuditTail(audit, ahead), /state file is at audit seq 5 but the audit log ends at seq 2/);
 });
 
+t.test('a state rebuilt from scratch replays a file log of several chunks, in order, and checkpoints it', async (t) => {
+  const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'replay-'));
+  const audit = await openFileAuditLog({ dir: join(dir, 'audit'), fsync: false, maxFileBytes: 256 * 1024 });
+  t.teardown(() => audit.close());
+  // 2,501 toggles of paper, alternating: only an in-order fold of every one ends with it off
+  const entries = Array.from({ length: 2501 }, (_, i) => toggle('paper', i % 2 === 1, new Date(Date.UTC(2026, 10, 25, 10, 0, i)).toISOString()));
+  await audit.append(entries);
+  t.ok(audit.stats().files > 1, 'the log spans several files');
+  const file = join(dir, 'state.json');
+  const store = await openLowdbStore(file, fresh);
+  t.equal(await replayAuditTail(audit, store), 2501, 'every record replayed');
+  t.equal(store.read().auditSeq, 2501);
+  t.equal(store.read().stages.paper.enabled, false, 'the last toggle wins');
+  const onDisk = JSON.parse(await readFile(file, 'utf8'));
+  t.equal(onDisk.auditSeq, 2501, 'the checkpoint on disk is up to the head when the replay returns');
+});
+
 t.test('applyRecord is idempotent by seq', async (t) => {
   const audit = createMemoryAuditLog();
   const [r] = await audit.append([toggle('live', false, '2026-11-25T10:00:00.000Z')]);
