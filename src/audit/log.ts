@@ -20,7 +20,13 @@ export interface AuditPage {
   nextCursor: number | null;
 }
 
-/** Thrown (rejected) when the log cannot make a record durable. Nothing of that append is in the log. */
+/**
+ * Thrown (rejected) when the log cannot make a record durable. The log then holds nothing of
+ * that append, with one exception: when the disk fails so that the failed write cannot even be
+ * cut off again, and the process dies before the recovery probe cuts it, the next start-up may
+ * find those records whole and keep them. A caller must read this error as "not known to be
+ * recorded" (the gate answers 503 and Kargo retries; a retried allow comes back as a replay).
+ */
 export class AuditUnavailableError extends Error {
   override name = 'AuditUnavailableError';
 }
@@ -32,8 +38,9 @@ export interface AuditLog {
   /**
    * Appends the entries, in order, as one group. Resolves once every one of them is written and
    * fsynced (group commit: concurrent appends share one write and one fsync). Rejects with
-   * AuditUnavailableError when they could not be made durable; then none of them is in the log
-   * and the log reports writable() === false until it recovers.
+   * AuditUnavailableError when they could not be made durable (see AuditUnavailableError for the
+   * one case where they may still turn up after a restart); the log then reports
+   * writable() === false until it recovers.
    */
   append(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
   /** Newest-first page of records matching the query. */
