@@ -77,10 +77,19 @@ function describeCounts(c: { passed: number | null; failed: number | null; skipp
   return parts.length ? parts.join(', ') : 'no counts reported';
 }
 
+/**
+ * Whether a decision for a stage with this policy needs a passing integration-test result now:
+ * the stage requires integration tests and the integration stage is enabled. The one rule for
+ * decide() and for `required` in GET /v1/test-results (the beta verification).
+ */
+export function integrationTestsRequired(policy: StagePolicy, state: GateState): boolean {
+  return policy.requireIntegrationTests && state.stages.integration.enabled;
+}
+
 /** Integration tests: required by the stage and the integration stage enabled → a passing result must exist. */
 const integrationTests: Policy = ({ input, policy, ds }) => {
-  if (!policy.requireIntegrationTests) return { reasons: [] };
-  if (!ds.state.stages.integration.enabled) {
+  if (!integrationTestsRequired(policy, ds.state)) {
+    if (!policy.requireIntegrationTests) return { reasons: [] };
     return { reasons: [reason('tests_not_required', 'allow', 'Integration stage is disabled, so integration tests are not required.')] };
   }
   const result = getOwn(ds.state.testResults, input.imageTag);

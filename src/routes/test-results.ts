@@ -7,11 +7,13 @@ import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
+import { integrationTestsRequired } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, OciTag, authErrors } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
+import { STAGES } from '../stages.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
 
@@ -32,6 +34,8 @@ export const TestResultsBody = z.looseObject({
 });
 
 const Params = z.strictObject({ imageTag: OciTag });
+/** The stage whose verification asks: `required` then follows that stage's decisions. */
+const Query = z.strictObject({ stage: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }).optional() });
 
 export const TestResultView = z.object({
   imageTag: z.string(),
@@ -43,7 +47,11 @@ export const TestResultView = z.object({
   recordedBy: z.string().nullable().optional(),
   artifact: z.string().nullable().optional(),
   error: z.string().nullable().optional(),
-  /** whether the gate requires integration tests now: false while the integration stage is disabled */
+  /**
+   * whether the gate's decisions require a passing result now: for `?stage=`, exactly when a
+   * decision for that stage does (the stage requires integration tests and the integration stage
+   * is enabled); without a stage, whether any stage's decision does
+   */
   required: z.boolean().optional(),
 });
 
@@ -83,7 +91,7 @@ async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promis
   throw new HttpError(409, 'conflict', `too many results stored for ${imageTag}`);
 }
 
-/** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag} (public, always 200 JSON for a valid tag). */
+/** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag}?stage= (public, always 200 JSON for a valid tag and stage). */
 export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
   return async (app: FastifyInstance) => {
@@ -141,11 +149,14 @@ export function testResultRoutes(ctx: RouteContext) {
         summary: 'The recorded integration-test result of an image tag: always 200 JSON (Argo Rollouts web metric)',
         tags: ['test-results'],
         params: Params,
+        querystring: Query,
         response: { 200: TestResultView, 400: ErrorSchema },
       },
       handler: async (req) => {
         const state = ctx.store.read();
-        const required = state.stages.integration.enabled;
+        const { stage } = req.query;
+        const policies = ctx.config.stages;
+        const required = stage ? integrationTestsRequired(policies[stage], state) : STAGES.some((s) => integrationTestsRequired(policies[s], state));
         const s = getOwn(state.testResults, req.params.imageTag);
         if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required };
         return { found: true, ...s, required };

@@ -18,7 +18,7 @@ t.test('every expression under kargo/ compiles', async (t) => {
   const byEnv = (env: string): number => found.filter((f) => f.request.env === env).length;
   const inner = results.reduce((n, r, i) => n + (found[i]!.request.env === 'kargo-template' ? (r.exprs?.length ?? 0) : 0), 0);
   t.comment(`compiled ${byEnv('kargo-template')} template values (${inner} \${{ }} expressions), ${byEnv('kargo-http-step')} http-step expressions, ${byEnv('rollouts')} Rollouts conditions`);
-  t.equal(byEnv('kargo-template'), 56, 'template values: 17 in the steps of each stage + 3 beta and 1 paper/live verification args');
+  t.equal(byEnv('kargo-template'), 57, 'template values: 17 in the steps of each stage + 4 beta and 1 paper/live verification args');
   t.equal(byEnv('kargo-http-step'), 15, '3 stages x (success, failure, error, 2 outputs)');
   t.equal(byEnv('rollouts'), 3, 'integration-tests (success, failure) + app-health (failure)');
   found.forEach((f, i) => t.same(results[i], { ...results[i], ok: true }, `${f.where}: ${results[i]!.error ?? 'ok'}`));

@@ -1,6 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -115,4 +116,64 @@ t.test('prototype poisoning in a results body is refused like anywhere else', as
   const r = await g.as('ci', { method: 'PUT', url: '/v1/test-results/p1', headers: { 'content-type': 'application/json' }, payload: '{"exitCode":0,"__proto__":{"failed":3}}' });
   t.equal(r.statusCode, 400);
   t.equal((await g.app.inject({ url: '/v1/test-results/p1' })).json().found, false);
+});
+
+/**
+ * GET ?stage= answers `required` by the rule the stage's own decisions use: for every stage and
+ * switch position, required exactly when a decision without results waits with tests_pending.
+ */
+async function requiredMatchesDecisions(t: Test, g: Awaited<ReturnType<typeof buildTestApp>>, tag: string, label: string): Promise<Record<string, boolean>> {
+  const out: Record<string, boolean> = {};
+  for (const stage of ['beta', 'paper', 'live']) {
+    const got = await g.app.inject({ url: `/v1/test-results/${tag}?stage=${stage}` });
+    t.equal(got.statusCode, 200, `${label}: GET ?stage=${stage} answers 200`);
+    const required = got.json().required as boolean;
+    const decision = (await g.as('caller', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ stage, imageTag: tag }) })).json();
+    const pending = (decision.reasons as { code: string }[]).some((r) => r.code === 'tests_pending');
+    t.equal(required, pending, `${label}: ${stage} required=${required}, and its decision ${pending ? 'waits for' : 'does not wait for'} results`);
+    out[stage] = required;
+  }
+  return out;
+}
+
+t.test('required follows the asking stage: beta with requireIntegrationTests false needs no results', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
+  const beta = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'f00d' }) })).json();
+  t.equal(beta.decision, 'allow', 'a beta decision is allow without results');
+  t.same(
+    (await g.app.inject({ url: '/v1/test-results/f00d?stage=beta' })).json(),
+    { imageTag: 'f00d', found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required: false },
+    'GET ?stage=beta: not required, so the beta verification succeeds without results',
+  );
+  t.same(await requiredMatchesDecisions(t, g, 'f00d', 'integration on'), { beta: false, paper: true, live: true });
+  t.equal((await g.app.inject({ url: '/v1/test-results/f00d' })).json().required, true, 'without a stage: paper and live still require results');
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/integration', payload: { enabled: false, note: 'sandbox down' } });
+  t.same(await requiredMatchesDecisions(t, g, 'f00d', 'integration off'), { beta: false, paper: false, live: false });
+  t.equal((await g.app.inject({ url: '/v1/test-results/f00d' })).json().required, false, 'without a stage: no stage requires results');
+});
+
+t.test('required follows the asking stage: the default policy requires results for beta', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const beta = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'f00d' }) })).json();
+  t.equal(beta.decision, 'wait', 'a beta decision waits for results');
+  t.equal((await g.app.inject({ url: '/v1/test-results/f00d?stage=beta' })).json().required, true, 'GET ?stage=beta: required');
+  t.same(await requiredMatchesDecisions(t, g, 'f00d', 'integration on'), { beta: true, paper: true, live: true });
+  for (const stage of ['ci', 'integration']) {
+    t.equal((await g.app.inject({ url: `/v1/test-results/f00d?stage=${stage}` })).json().required, false, `${stage} never requires results`);
+  }
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/integration', payload: { enabled: false, note: 'sandbox down' } });
+  t.same(await requiredMatchesDecisions(t, g, 'f00d', 'integration off'), { beta: false, paper: false, live: false });
+});
+
+t.test('GET with an unknown stage or query parameter is a 400 naming it', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  for (const [url, field] of [
+    ['/v1/test-results/f00d?stage=prod', 'querystring.stage'],
+    ['/v1/test-results/f00d?stage=', 'querystring.stage'],
+    ['/v1/test-results/f00d?stag=beta', 'querystring.stag'],
+  ] as const) {
+    const res = await g.app.inject({ url });
+    t.equal(res.statusCode, 400, `${url}: 400`);
+    t.match(res.json(), { error: 'invalid_request', field }, `${url}: names ${field}`);
+  }
 });
