@@ -87,7 +87,13 @@ export function createLocalAuthenticator(file: string): Authenticator {
     const now = Date.now();
     if (cache && now - checkedAt < 1000) return cache.tokens;
     checkedAt = now;
-    const st = await stat(file).catch(() => null);
+    // Only a missing file means "no tokens". Any other failure (EIO on a flaky NFS mount, EACCES,
+    // ELOOP...) is thrown like a read error, so the request gets 503 (auth_unavailable, which Kargo
+    // keeps polling on) instead of a 401 for every token, which Kargo takes as final.
+    const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
     if (!st) return (cache = { mtimeMs: 0, tokens: [] }).tokens;
     if (cache && cache.mtimeMs === st.mtimeMs) return cache.tokens;
     const tokens = (await readTokenFile(file)) ?? [];

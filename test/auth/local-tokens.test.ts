@@ -1,0 +1,68 @@
+// Local-mode token file: only a missing file means "no tokens" (401 for every token). Any other
+// failure to look at it (here a real one: tokens.json turned into a symlink loop, so stat and read
+// fail with ELOOP, as a flaky NFS mount fails with EIO) means the identity cannot be checked: 503,
+// as when the file cannot be read, which Kargo keeps polling on, not a 401 it takes as final.
+import { mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createLocalAuthenticator, createToken, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
+
+async function tokenDir(): Promise<{ file: string; token: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-local-tokens-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = tokenFilePath(dir);
+  const { token } = await createToken(file, 'kargo', ['caller'], new Date('2026-01-01T00:00:00Z'), 'tok_kargo');
+  return { file, token };
+}
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1' });
+/** tokens.json becomes a symlink to itself: stat() and readFile() fail with ELOOP. */
+async function breakFile(file: string): Promise<void> {
+  await rename(file, `${file}.saved`);
+  await symlink('tokens.json', file);
+}
+async function repairFile(file: string): Promise<void> {
+  await rm(file);
+  await rename(`${file}.saved`, file);
+}
+
+t.test('a token file that cannot be looked at (stat fails, not ENOENT): the check fails, no 401', async (t) => {
+  const { file, token } = await tokenDir();
+  const auth = createLocalAuthenticator(file);
+  t.match(await auth.authenticate(bearer(token)), { ok: true, identity: { name: 'kargo' } }, 'the control: the token is known');
+  await breakFile(file);
+  await t.rejects(createLocalAuthenticator(file).authenticate(bearer(token)), { code: 'ELOOP' }, 'a fresh authenticator: the stat error is thrown, not taken for "no file"');
+  await new Promise((r) => setTimeout(r, 1100)); // past the 1 s re-check interval
+  await t.rejects(auth.authenticate(bearer(token)), { code: 'ELOOP' }, 'the authenticator that knew the token: the check fails, the token is not refused');
+  await repairFile(file);
+  await new Promise((r) => setTimeout(r, 1100));
+  t.match(await auth.authenticate(bearer(token)), { ok: true, identity: { name: 'kargo' } }, 'the file is back: the token works again');
+});
+
+t.test('only a missing token file means no tokens: 401', async (t) => {
+  const { file, token } = await tokenDir();
+  await rm(file);
+  t.match(await createLocalAuthenticator(file).authenticate(bearer(token)), { ok: false, status: 401, error: 'unauthorized' });
+});
+
+t.test('through the app: a stat failure answers 503 auth_unavailable, the same as a read failure', async (t) => {
+  const answers: Record<string, { status: number; error: string }> = {};
+  for (const [name, breakIt] of [
+    ['stat fails (ELOOP)', breakFile],
+    // a directory in its place: stat succeeds, readFile fails with EISDIR
+    ['read fails (EISDIR)', async (file: string) => void (await rename(file, `${file}.saved`), await mkdir(file))],
+    ['no file (ENOENT)', (file: string) => rm(file)],
+  ] as const) {
+    const { file, token } = await tokenDir();
+    await breakIt(file);
+    const g = await buildTestApp(t, { auth: createLocalAuthenticator(file) });
+    const res = await g.app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${token}` } });
+    answers[name] = { status: res.statusCode, error: res.json().error };
+  }
+  t.same(answers, {
+    'stat fails (ELOOP)': { status: 503, error: 'auth_unavailable' },
+    'read fails (EISDIR)': { status: 503, error: 'auth_unavailable' },
+    'no file (ENOENT)': { status: 401, error: 'unauthorized' },
+  });
+});
