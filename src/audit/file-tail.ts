@@ -109,6 +109,7 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
       const { rec, end } = head;
       if (predecessor === null) {
         if (rec.seq !== seg.firstSeq) throw new AuditCorruptError(`${seg.name}: first record has seq ${rec.seq}, file name says ${seg.firstSeq}`);
+        await checkLinkAcrossFiles(fs, dir, segments.at(-2) ?? null, rec, seg.name);
       } else {
         const checked = checkRecordLine(predecessor);
         if (!checked.ok) {
@@ -133,6 +134,37 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
     }
   }
   return { seq: 0, hash: GENESIS_HASH, file: null, size: 0, fh: null, segments };
+}
+
+/**
+ * The head is the first record of the newest file (just after a roll-over): it must chain to
+ * the last record of the file before it, as verify checks, or to the genesis hash when it is
+ * seq 1. One more chunk read, only in this case.
+ */
+async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment | null, rec: AuditEventV1, name: string): Promise<void> {
+  if (rec.seq === 1) {
+    if (rec.prev !== GENESIS_HASH) throw new AuditCorruptError(`${name}: seq 1 does not start from the genesis hash`);
+    return;
+  }
+  if (previous === null) return; // older files moved elsewhere: nothing here to link to
+  const fh = await fs.open(join(dir, previous.name), 'r');
+  try {
+    const { size } = await fh.stat();
+    let last: LineSpan | null = null;
+    for await (const line of readLinesBackward(fh, size)) {
+      last = line;
+      break;
+    }
+    const checked = last ? checkRecordLine(last) : null;
+    if (!checked?.ok) {
+      throw new AuditCorruptError(`${previous.name}: its last line is not a record (${checked ? checked.reason : 'the file is empty'}), so seq ${rec.seq} in ${name} links to nothing; run \`gate audit verify\``);
+    }
+    if (checked.rec.seq + 1 !== rec.seq || checked.rec.hash !== rec.prev) {
+      throw new AuditCorruptError(`${name}: seq ${rec.seq} does not chain to the last record of ${previous.name} (seq ${checked.rec.seq}); run \`gate audit verify\``);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 async function readExcerpt(fh: AuditFileHandle, from: number, to: number): Promise<Buffer> {

@@ -181,3 +181,48 @@ t.test('start-up with a line longer than the tail chunk', async (t) => {
   await again.close();
   t.match(await verifyAuditLog(dir), { ok: true, count: 3 });
 });
+
+t.test('a head that is the first record of its file must chain to the last record of the file before', async (t) => {
+  const { AuditCorruptError } = await import('../../src/audit/file-log.ts');
+  const { sealRecord, parseEntries } = await import('../../src/audit/record.ts');
+  const { segmentName } = await import('../../src/audit/segments.ts');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const freshDir = () => mkdtempSync(join(tmpdir(), 'audit-link-'));
+
+  // day 1: records 1-3; day 2: record 4 alone, so the head is the first line of its file
+  const build = async (dir: string, salt: string) => {
+    const log = await openFileAuditLog({ dir });
+    for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1, id: `${salt}-${i}` })]);
+    await log.append([entry(4, { at: DAY2 })]);
+    await log.close();
+    return readdirSync(dir).sort();
+  };
+  const good = freshDir();
+  await build(good, 'a');
+  const log = await openFileAuditLog({ dir: good });
+  t.equal(log.head().seq, 4, 'an intact log opens');
+  await log.close();
+
+  // the day-1 file replaced by one from another log: each file verifies alone, the link does not
+  const dir = freshDir();
+  const [fileA] = await build(dir, 'a');
+  const other = freshDir();
+  await build(other, 'b');
+  writeFileSync(join(dir, fileA!), readFileSync(join(other, fileA!)));
+  const opened = openFileAuditLog({ dir });
+  await t.rejects(opened, AuditCorruptError);
+  await t.rejects(openFileAuditLog({ dir }), /seq 4 does not chain to the last record of audit-20261126-000000000001\.jsonl \(seq 3\)/);
+
+  // the day-1 file's last line is not a record
+  const torn = freshDir();
+  const [tornA] = await build(torn, 'a');
+  writeFileSync(join(torn, tornA!), readFileSync(join(torn, tornA!), 'utf8').replace(/\n([^\n]*)\n$/, '\n{"not":"a record"}\n'));
+  await t.rejects(openFileAuditLog({ dir: torn }), /audit-20261126-000000000001\.jsonl: its last line is not a record .* seq 4 in audit-20261127-000000000004\.jsonl links to nothing/);
+
+  // a seq-1 head that does not start from the genesis hash (its own hash is right)
+  const lone = freshDir();
+  const [e] = parseEntries([entry(1, { at: DAY1 })]);
+  writeFileSync(join(lone, segmentName('20261126', 1)), sealRecord(e!, 1, 'f'.repeat(64)).line);
+  await t.rejects(openFileAuditLog({ dir: lone }), /seq 1 does not start from the genesis hash/);
+});
