@@ -18,7 +18,7 @@ import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
 import { readTail, type AuditLogger } from './file-tail.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
-import { collectPage, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
+import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
 import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
 import type { Segment } from './segments.ts';
 
@@ -47,6 +47,8 @@ export interface FileAuditLogOptions {
   fs?: AuditFs;
   /** query(): how far before `since` the scan continues (default 1 h) */
   sinceSlackMs?: number;
+  /** query(): records one query examines at most before it answers a partial page (default DEFAULT_SCAN_LIMIT) */
+  scanLimit?: number;
   /**
    * Whether this process is still the log's only writer (server.ts: the data-directory lock is
    * held). While false, appends are refused, writable() is false and nothing on disk is
@@ -106,6 +108,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const stallMs = opts.stallMs ?? 5000;
   const logger = opts.logger ?? silentLogger;
   const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
+  const scanLimit = opts.scanLimit ?? DEFAULT_SCAN_LIMIT;
   const isWriter = opts.isWriter ?? (() => true);
   const notWriter = 'audit log: this gate no longer holds the data-directory lock';
   const counters: FsCounters = { bytesRead: 0, bytesWritten: 0, datasyncs: 0 };
@@ -329,8 +332,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       });
     },
     async query(q) {
-      const pq = prepareQuery(q, sinceSlackMs);
-      return collectPage(recordsNewestFirst(snapshot(), pq.below, pq.mayMatchLine), pq);
+      const pq = prepareQuery(q, sinceSlackMs, scanLimit);
+      return collectPage(recordsNewestFirst(snapshot(), pq.below, pq.mayMatchLine, pq.budget), pq);
     },
     async since(afterSeq) {
       const out: AuditEventV1[] = [];

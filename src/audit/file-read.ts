@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { AuditFileHandle, AuditFs } from './audit-fs.ts';
 import type { AuditEventV1 } from './event.ts';
 import { findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward } from './line-reader.ts';
+import type { ScanBudget } from './query-page.ts';
 import type { Segment } from './segments.ts';
 
 /** What a reader may see: durable records only, fixed when the read starts. */
@@ -15,6 +16,16 @@ export interface ReadSnapshot {
   headFileSize: number;
 }
 
+/** The seq of a stored line, or null when it does not parse as a record. */
+function seqOfLine(text: string): number | null {
+  try {
+    const seq = (JSON.parse(text) as { seq?: unknown } | null)?.seq;
+    return typeof seq === 'number' ? seq : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Where the readable part of file `index` ends: the durable size for the newest file, else its size. */
 async function readableEnd(snap: ReadSnapshot, index: number, fh: AuditFileHandle): Promise<number> {
   return index === snap.segments.length - 1 ? snap.headFileSize : (await fh.stat()).size;
@@ -23,12 +34,15 @@ async function readableEnd(snap: ReadSnapshot, index: number, fh: AuditFileHandl
 /**
  * Records with seq < `below`, newest first, read backwards chunk by chunk; a file the cursor
  * falls in is entered by binary search. Lines failing `mayMatch` are not parsed; lines that do
- * not parse are skipped (audit verify reports them).
+ * not parse are skipped (audit verify reports them). Each line examined costs one unit of
+ * `budget`; when it runs out, the next record's seq + 1 goes to budget.resumeBelow and the
+ * scan stops.
  */
 export async function* recordsNewestFirst(
   snap: ReadSnapshot,
   below: number,
   mayMatch: (line: string) => boolean,
+  budget: ScanBudget,
 ): AsyncGenerator<AuditEventV1> {
   for (let i = snap.segments.length - 1; i >= 0; i--) {
     const seg = snap.segments[i]!;
@@ -39,7 +53,15 @@ export async function* recordsNewestFirst(
       let end = await readableEnd(snap, i, fh);
       if (below < nextFirst) end = await findLineStartAtOrAfterSeq(fh, end, below);
       for await (const line of readLinesBackward(fh, end)) {
-        if (!line.terminated || !mayMatch(line.text)) continue;
+        if (!line.terminated) continue;
+        if (budget.left <= 0) {
+          const seq = seqOfLine(line.text);
+          if (seq === null || seq >= below || seq > snap.headSeq) continue;
+          budget.resumeBelow = seq + 1;
+          return;
+        }
+        budget.left -= 1;
+        if (!mayMatch(line.text)) continue;
         let rec: AuditEventV1;
         try {
           rec = JSON.parse(line.text) as AuditEventV1;

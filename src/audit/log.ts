@@ -18,6 +18,11 @@ export interface AuditPage {
   records: AuditEventV1[];
   /** pass as `cursor` for the next (older) page; null when there is none */
   nextCursor: number | null;
+  /**
+   * true when the scan stopped at its budget (see DEFAULT_SCAN_LIMIT) before the page was full:
+   * older records may still match, and nextCursor goes on from where it stopped
+   */
+  partial: boolean;
 }
 
 /**

@@ -1,11 +1,13 @@
 import { GENESIS_HASH, type AuditEntry, type AuditEventV1 } from './event.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
-import { collectPage, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
+import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
 import { parseEntries, sealRecord } from './record.ts';
 
 export interface MemoryAuditLogOptions {
   /** query(): how far before `since` the scan continues (default 1 h), as in the file log */
   sinceSlackMs?: number;
+  /** query(): records one query examines at most, as in the file log */
+  scanLimit?: number;
 }
 
 export interface MemoryAuditLogStats {
@@ -39,6 +41,7 @@ interface Pending {
  */
 export function createMemoryAuditLog(opts: MemoryAuditLogOptions = {}): MemoryAuditLog {
   const sinceSlackMs = opts.sinceSlackMs ?? DEFAULT_SINCE_SLACK_MS;
+  const scanLimit = opts.scanLimit ?? DEFAULT_SCAN_LIMIT;
   const log: AuditEventV1[] = [];
   let queue: Pending[] = [];
   let failuresArmed = 0;
@@ -88,10 +91,17 @@ export function createMemoryAuditLog(opts: MemoryAuditLogOptions = {}): MemoryAu
       });
     },
     async query(q) {
-      const pq = prepareQuery(q, sinceSlackMs);
+      const pq = prepareQuery(q, sinceSlackMs, scanLimit);
       const from = Math.min(log.length, Number.isFinite(pq.below) ? pq.below - 1 : log.length);
       function* newestFirst(): Generator<AuditEventV1> {
-        for (let i = from - 1; i >= 0; i--) yield log[i]!;
+        for (let i = from - 1; i >= 0; i--) {
+          if (pq.budget.left <= 0) {
+            pq.budget.resumeBelow = log[i]!.seq + 1;
+            return;
+          }
+          pq.budget.left -= 1;
+          yield log[i]!;
+        }
       }
       return collectPage(newestFirst(), pq);
     },

@@ -4,6 +4,21 @@ import type { AuditPage, AuditQuery } from './log.ts';
 /** How far before `since` a scan keeps going in case `at` is not perfectly monotonic (clock steps). */
 export const DEFAULT_SINCE_SLACK_MS = 60 * 60 * 1000;
 
+/**
+ * Records one query examines at most before it stops and hands back a cursor to go on from:
+ * a filter that matches little must not make one request read the whole log. Measured on a
+ * 200,000-record log with a stage nobody has: 735 ms of CPU and 109 MB read unbounded (1.6 s
+ * with `since`, which parses every line); with this limit, 10,000 lines, 23 ms (74 ms) and 5.5 MB.
+ */
+export const DEFAULT_SCAN_LIMIT = 10_000;
+
+/** What one query may still examine; the readers count it down. */
+export interface ScanBudget {
+  left: number;
+  /** set when the budget ran out: the seq + 1 of the first record not examined (where the next page goes on) */
+  resumeBelow: number | null;
+}
+
 export interface PreparedQuery {
   limit: number;
   /** only seqs strictly below this; Infinity without cursor */
@@ -14,13 +29,15 @@ export interface PreparedQuery {
   mayMatchLine(line: string): boolean;
   /** true once the scan, going newest-first, has reached records too old to match any more */
   isPastSince(record: AuditEventV1): boolean;
+  /** how many more records (stored lines) this query may examine */
+  budget: ScanBudget;
 }
 
 /**
  * Checks the query and turns it into predicates. Throws RangeError for a limit outside 1..500,
  * a cursor that is not a positive integer, or a `since` that is not a valid instant.
  */
-export function prepareQuery(q: AuditQuery, sinceSlackMs = DEFAULT_SINCE_SLACK_MS): PreparedQuery {
+export function prepareQuery(q: AuditQuery, sinceSlackMs = DEFAULT_SINCE_SLACK_MS, scanLimit = DEFAULT_SCAN_LIMIT): PreparedQuery {
   if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 500) {
     throw new RangeError(`audit query: limit must be an integer in 1..500, got ${q.limit}`);
   }
@@ -43,6 +60,7 @@ export function prepareQuery(q: AuditQuery, sinceSlackMs = DEFAULT_SINCE_SLACK_M
   return {
     limit: q.limit,
     below: q.cursor ?? Number.POSITIVE_INFINITY,
+    budget: { left: scanLimit, resumeBelow: null },
     matches(r) {
       if (r.seq >= (q.cursor ?? Number.POSITIVE_INFINITY)) return false;
       if (stage !== undefined && r.stage !== stage) return false;
@@ -69,7 +87,9 @@ export function prepareQuery(q: AuditQuery, sinceSlackMs = DEFAULT_SINCE_SLACK_M
  * Collects one page from records given newest-first. Takes one record beyond the limit to
  * learn whether an older page exists: nextCursor is the seq of the last record returned when
  * one does, null otherwise. The scan stops early once records are older than `since` minus
- * the slack (records are appended in time order; the slack absorbs small clock steps).
+ * the slack (records are appended in time order; the slack absorbs small clock steps). When
+ * the reader ran out of scan budget first, the page is partial: it holds what was found, and
+ * nextCursor is where the next page goes on.
  */
 export async function collectPage(
   newestFirst: AsyncIterable<AuditEventV1> | Iterable<AuditEventV1>,
@@ -80,9 +100,10 @@ export async function collectPage(
     if (pq.isPastSince(r)) break;
     if (!pq.matches(r)) continue;
     if (records.length === pq.limit) {
-      return { records, nextCursor: records[records.length - 1]!.seq };
+      return { records, nextCursor: records[records.length - 1]!.seq, partial: false };
     }
     records.push(r);
   }
-  return { records, nextCursor: null };
+  const resume = pq.budget.resumeBelow;
+  return { records, nextCursor: resume, partial: resume !== null };
 }

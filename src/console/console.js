@@ -547,11 +547,14 @@ async function refreshAudit() {
     a.records = page.records;
     a.nextCursor = page.nextCursor;
     a.seenHead = a.cursor === null ? page.head.seq : headAtStart;
-    renderIf($('audit'), JSON.stringify([filters, a.cursor, page.records.map((r) => r.hash)]), () => auditTable(page.records));
+    renderIf($('audit'), JSON.stringify([filters, a.cursor, page.records.map((r) => r.hash), page.partial]), () => auditTable(page.records, page.partial));
     $('au-newer').disabled = a.cursor === null;
     $('au-newest').disabled = a.cursor === null;
     $('au-older').disabled = page.nextCursor === null;
-    $('au-page').textContent = page.records.length ? `Records ${page.records.at(-1).seq}–${page.records[0].seq} of ${page.head.seq}` : '';
+    const shown = page.records.length ? `Records ${page.records.at(-1).seq}–${page.records[0].seq} of ${page.head.seq}` : '';
+    // the gate examines a bounded number of records per request: say where this search stopped
+    const stopped = page.partial ? `Searched down to record ${page.nextCursor}; Older goes on from there.` : '';
+    $('au-page').textContent = [shown, stopped].filter(Boolean).join(' · ');
     await verifyChain(filters, page.records);
   } catch (err) {
     if (!handleAuthError(err)) $('au-chain').textContent = `Could not load the audit history: ${err.message}`;

@@ -250,8 +250,11 @@ function detailsOf(r) {
 }
 
 /** The audit table (it stacks into cards on narrow screens). */
-export function auditTable(records) {
-  if (records.length === 0) return [h('p', { class: 'empty' }, 'No records match.')];
+/** The audit page's rows; `partial`: the gate stopped searching before the page was full. */
+export function auditTable(records, partial = false) {
+  if (records.length === 0) {
+    return [h('p', { class: 'empty' }, partial ? 'No matches among the records searched so far. Older searches further back.' : 'No records match.')];
+  }
   const cols = ['Seq', 'When (ET)', 'Type', 'Who', 'Stage', 'Image tag', 'Decision', 'Details'];
   return [
     h(

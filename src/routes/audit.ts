@@ -43,7 +43,12 @@ export function auditRoutes(ctx: RouteContext) {
         tags: ['audit'],
         querystring: AuditQuerySchema,
         response: {
-          200: z.object({ records: z.array(AuditRecordSchema), nextCursor: z.number().nullable(), head: z.object({ seq: z.number(), hash: z.string() }) }),
+          200: z.object({
+            records: z.array(AuditRecordSchema),
+            nextCursor: z.number().nullable(),
+            partial: z.boolean().describe('the search stopped at its budget of records examined before the page was full: older records may still match; nextCursor goes on'),
+            head: z.object({ seq: z.number(), hash: z.string() }),
+          }),
           400: ErrorSchema,
           ...authErrors,
         },

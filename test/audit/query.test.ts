@@ -121,6 +121,45 @@ for (const l of logs) {
   });
 }
 
+for (const l of logs) {
+  t.test(`${l.name}: a query examines at most scanLimit records; a partial page says so and the next goes on from where it stopped`, async (t) => {
+    const SCAN = 9;
+    const log = l.name === 'memory log' ? createMemoryAuditLog({ scanLimit: SCAN }) : await openFileAuditLog({ dir: t.testdir(), maxFileBytes: 2048, fsync: false, scanLimit: SCAN });
+    t.teardown(() => log.close());
+    const all: AuditEventV1[] = [];
+    for (let i = 1; i <= N; i += 3) all.push(...(await log.append([entryN(i), entryN(i + 1), entryN(i + 2)])));
+
+    const first = await log.query({ limit: 5, stage: 'staging' });
+    t.same(first, { records: [], nextCursor: N - SCAN + 1, partial: true }, 'nothing among the newest 9: an empty partial page going on below seq 52');
+    const full = await log.query({ limit: 3 });
+    t.same({ seqs: full.records.map((r) => r.seq), next: full.nextCursor, partial: full.partial }, { seqs: [60, 59, 58], next: 58, partial: false }, 'a page filled within the budget is not partial');
+
+    for (const f of filters) {
+      const want = expected(all, f.q);
+      for (const limit of [1, 4, 500]) {
+        const seqs: number[] = [];
+        let cursor: number | undefined;
+        let pages = 0;
+        let partials = 0;
+        for (; pages < 100; pages++) {
+          const res = await log.query({ ...f.q, limit, cursor });
+          seqs.push(...res.records.map((r) => r.seq));
+          if (res.partial) {
+            partials += 1;
+            t.not(res.nextCursor, null, 'a partial page has a cursor to go on from');
+            if (res.records.length > 0) t.ok(res.nextCursor! <= res.records.at(-1)!.seq, 'which is below what it returned');
+          }
+          if (res.nextCursor === null) break;
+          cursor = res.nextCursor;
+        }
+        t.same(seqs, want, `${f.name}, limit ${limit}: the pages together hold every match, newest first, once`);
+        const examinedBound = Math.ceil(N / SCAN) + Math.ceil(want.length / limit) + 1;
+        t.ok(pages <= examinedBound, `${f.name}, limit ${limit}: ${pages + 1} pages (${partials} partial)`);
+      }
+    }
+  });
+}
+
 t.test('memory and file logs chain the same entries to the same records', async (t) => {
   const mem = createMemoryAuditLog();
   const file = await openFileAuditLog({ dir: t.testdir(), fsync: false });

@@ -401,6 +401,23 @@ function run(): void {
     await shot('06-audit-history');
   });
 
+  t.test('a partial audit page (the gate stopped searching before the page was full) says where, and Older goes on', async (t) => {
+    const head = (await call(tokens['admin'] as string, 'GET', '/v1/audit?limit=1')).body.head.seq as number;
+    // the gate answers a partial page only past 10,000 records examined: stand one in for the first page
+    const firstPage = (url: URL) => url.pathname === '/v1/audit' && !url.searchParams.has('cursor');
+    await page.route(firstPage, (route) => route.fulfill({ json: { records: [], nextCursor: head - 5, partial: true, head: { seq: head, hash: 'f'.repeat(64) } } }));
+    t.teardown(() => page.unroute(firstPage));
+    await page.selectOption('#au-limit', '50');
+    await expectText(t, '#audit', /No matches among the records searched so far\. Older searches further back\./, 'an empty partial page is not "no records match"');
+    await expectText(t, '#au-page', new RegExp(`Searched down to record ${head - 5}; Older goes on from there\\.`), 'where the search stopped');
+    t.notOk(await page.locator('#au-older').isDisabled(), 'Older is enabled');
+    await page.click('#au-older');
+    await expectText(t, '#au-page', new RegExp(`Records ${Math.max(1, head - 55)}–${head - 6} of ${head}$`), 'Older: the page below the cursor, from the gate');
+    await page.unroute(firstPage);
+    await page.click('#au-newest');
+    await expectText(t, '#au-page', new RegExp(`Records ${Math.max(1, head - 49)}–${head} of ${head}$`), 'the real newest page again');
+  });
+
   t.test('keyboard: the forms are reachable in order', async (t) => {
     await page.focus('#bg-stage');
     const order: string[] = [];

@@ -73,6 +73,7 @@ t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) 
   t.same(page1.records.map((r: { seq: number }) => r.seq), [6, 5], 'the 401 above is record 6, newest first');
   const page2 = (await g.as('approver', { url: `/v1/audit?limit=2&cursor=${page1.nextCursor}` })).json();
   t.same(page2.records.map((r: { seq: number }) => r.seq), [4, 3]);
+  t.equal(page1.partial, false, 'a page filled within the scan budget is not partial');
   const paper = (await g.as('approver', { url: '/v1/audit?stage=paper&type=decision' })).json();
   t.same(paper.records.map((r: { seq: number }) => r.seq), [4, 2]);
   const refusals = (await g.as('approver', { url: '/v1/audit?type=refusal' })).json();
