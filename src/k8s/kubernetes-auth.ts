@@ -134,6 +134,12 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       }
       const status = review?.status;
       if (!status || typeof status.allowed !== 'boolean') return unavailable('permission could not be checked: the SubjectAccessReview answer has no status.allowed');
+      // not allowed, not denied outright, and an authorizer failed: the API server could not tell
+      // (a webhook authorizer down, RBAC half-read). A 403 would end a Kargo promotion for good
+      // and be cached; the caller retries a 503 instead
+      if (!status.allowed && status.denied !== true && status.evaluationError) {
+        return unavailable(`permission could not be checked: the SubjectAccessReview reports an evaluation error: ${status.evaluationError}`);
+      }
       const result: AuthzResult = status.allowed
         ? { ok: true }
         : {
