@@ -24,9 +24,17 @@ export interface GuardDeps {
  * count in a summary record: refusal-recorder.ts); if it cannot be recorded, the answer is 503.
  */
 export function createGuard(deps: GuardDeps) {
-  const refuse = async (req: FastifyRequest, identity: Identity, status: number, code: string, message: string, extra: Record<string, unknown> = {}): Promise<never> => {
+  const refuse = async (
+    req: FastifyRequest,
+    identity: Identity,
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+    verified = identity.via !== 'none',
+  ): Promise<never> => {
     // an audit log that cannot take it makes this a 503 (the error handler maps the error)
-    await deps.refusals.refuse(req, identity, status, code, message);
+    await deps.refusals.refuse(req, identity, status, code, message, verified);
     throw new HttpError(status, code, message, extra);
   };
 
@@ -61,7 +69,9 @@ export function createGuard(deps: GuardDeps) {
       req.log.error({ err }, 'authentication failed unexpectedly');
       result = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'identity could not be checked', presented: { name: 'anonymous', groups: [], via: 'none' as const } };
     }
-    if (!result.ok) return refuse(req, result.presented, result.status, result.error, result.message);
+    // an identity that was not established (a bad token, or one the API server could not check)
+    // is what the request presented: its refusals are budgeted per client
+    if (!result.ok) return refuse(req, result.presented, result.status, result.error, result.message, {}, false);
     setIdentity(req, result.identity);
     if (access === 'authenticated') return;
     let authz;

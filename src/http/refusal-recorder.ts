@@ -138,12 +138,12 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   }
 
   /** Records the refusal (with any summary due for its client), or counts it over the client's budget. */
-  async function account(req: FastifyRequest, actor: Actor, status: number, code: string, message: string): Promise<void> {
+  async function account(req: FastifyRequest, actor: Actor, verified: boolean, status: number, code: string, message: string): Promise<void> {
     const now = deps.clock.now();
     const nowMs = now.toMillis();
     const at = isoOf(now);
     const entry = () => refusalEntry(req, at, actor, status, code, message, deps.project);
-    if (status !== 401 && actor.via !== 'none') {
+    if (verified && status !== 401 && actor.via !== 'none') {
       // an authenticated caller: always one record, naming who
       return record([entry()]);
     }
@@ -185,11 +185,14 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   return {
     /**
      * Accounts for one refusal before it is answered: records it (with any summary now due for
-     * its client), or counts it when an unauthenticated client is over its budget. Rejects (the
-     * answer is then 503) when the audit log cannot take what has to be recorded, or is down.
+     * its client), or counts it when an unauthenticated client is over its budget. `verified`
+     * (default: the actor names an authenticator) is false when the actor is only what the
+     * request presented and the gate could not check (a TokenReview that failed): such refusals
+     * are budgeted like a 401. Rejects (the answer is then 503) when the audit log cannot take
+     * what has to be recorded, or is down.
      */
-    async refuse(req: FastifyRequest, actor: Actor, status: number, code: string, message: string): Promise<void> {
-      await account(req, actor, status, code, message);
+    async refuse(req: FastifyRequest, actor: Actor, status: number, code: string, message: string, verified = actor.via !== 'none'): Promise<void> {
+      await account(req, actor, verified, status, code, message);
       markRefusalAudited(req);
       deps.metrics.refusals.inc({ status: String(status), error: code });
     },

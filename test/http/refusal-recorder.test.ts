@@ -82,6 +82,25 @@ t.test('authenticated callers are never summarised; anonymous refusals of any ki
   t.same(summary?.data?.['byError'], { '400 credentials_in_url': 1 }, 'recorded at shutdown, by status and error');
 });
 
+t.test('a token the API server could not check (TokenReview fails: 503) is budgeted like a bad token, not recorded one by one', async (t) => {
+  const { startFakeKube } = await import('../helpers/fake-kube-api.ts');
+  const { createKubernetesAuthenticator } = await import('../../src/k8s/kubernetes-auth.ts');
+  const fake = await startFakeKube();
+  t.teardown(() => fake.close());
+  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET, auth });
+  const answers = [];
+  for (let i = 0; i < 7; i++) answers.push(await g.app.inject({ method: 'POST', url: '/v1/decisions', payload: decisionBody(), remoteAddress: '10.0.0.9', headers: { authorization: `Bearer junk-${i}` } }));
+  for (const a of answers) t.same({ status: a.statusCode, error: a.json().error }, { status: 503, error: 'auth_unavailable' }, 'every request: 503, the identity could not be checked');
+  const one = refusalsIn(g.audit.records());
+  t.equal(one.length, 3, 'only the budget of 3 recorded one by one');
+  t.match(one[0]!.actor, { name: /^token:[0-9a-f]{8}$/, via: 'kubernetes' }, 'naming what was presented');
+  await g.app.close();
+  const [summary] = summaries(g.audit.records());
+  t.match(summary?.data, { suppressed: 4, byError: { '503 auth_unavailable': 4 }, remoteAddress: '10.0.0.9' }, 'the other 4 counted in the summary');
+});
+
 t.test('all clients together: ten budgets a minute; IPv6 clients by /64', async (t) => {
   const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
   for (let a = 1; a <= 11; a++) for (let i = 0; i < 3; i++) await badToken(g, `10.0.1.${a}`);
