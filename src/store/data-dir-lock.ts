@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
 const RELEASE_WAIT_MS = 2000;
@@ -55,7 +55,31 @@ export interface LockOptions {
 }
 
 /** The file operations the lock uses. */
-export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir'>;
+export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir' | 'link' | 'stat'>;
+
+/**
+ * Creates `path` holding `text`, or fails with EEXIST when it exists: the text is written to a
+ * temp file first and hard-linked into place, so no other gate ever sees the file empty or half
+ * written (an exclusive open would show it empty until the write lands). link() is atomic on NFS
+ * too; as an NFS reply can be lost and the retried call fail although the first one worked, the
+ * temp file's link count, not the call's result, says whether the link was made.
+ */
+async function createExclusive(fs: LockFs, path: string, text: string, tmp: string): Promise<void> {
+  await fs.writeFile(tmp, text);
+  try {
+    let linkError: unknown = null;
+    try {
+      await fs.link(tmp, path);
+    } catch (err) {
+      linkError = err;
+    }
+    const { nlink } = await fs.stat(tmp);
+    if (nlink >= 2) return;
+    throw linkError ?? Object.assign(new Error(`EEXIST: ${path} exists`), { code: 'EEXIST' });
+  } finally {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+  }
+}
 
 export interface DataDirLock {
   readonly file: string;
@@ -117,7 +141,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
   const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
     if (exclusive) {
-      await fs.writeFile(file, JSON.stringify(lock), { flag: 'wx' });
+      await createExclusive(fs, file, JSON.stringify(lock), `${file}.${owner}.new`);
       return true;
     }
     const tmp = `${file}.${owner}.tmp`;
@@ -155,7 +179,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     for (let n = 1; n <= MAX_CLAIMS; n++) {
       const claim = `${file}.takeover-${key}-${n}`;
       try {
-        await fs.writeFile(claim, JSON.stringify(stamp(acquiredAt)), { flag: 'wx' });
+        await createExclusive(fs, claim, JSON.stringify(stamp(acquiredAt)), `${claim}.${owner}.new`);
         return `${file}.takeover-${key}-`;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -173,10 +197,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   };
   /** Removes the claims of takeovers before ours (ours stays: a gate that read the same stale lock late must still find it). */
   const removeOlderClaims = async (ourPrefix: string): Promise<void> => {
-    const base = `${file.slice(opts.dir.length + 1)}.takeover-`;
+    const base = `${basename(file)}.takeover-`;
     const names = await fs.readdir(opts.dir).catch(() => [] as string[]);
     for (const name of names) {
       const path = join(opts.dir, String(name));
+      // not a claim being written right now (its temp file, linked into place next)
+      if (String(name).endsWith('.new')) continue;
       if (String(name).startsWith(base) && !path.startsWith(ourPrefix)) await fs.rm(path, { force: true }).catch(() => undefined);
     }
   };

@@ -106,6 +106,73 @@ t.test('two gates that find the same stale lock at once: exactly one takes it ov
   }
 });
 
+t.test('a claim is never seen empty: a gate paused while making its claim cannot lose it to one that read it half-made', async (t) => {
+  const { dir } = await staleLockDir();
+  const signal = () => {
+    let fire: () => void = () => {};
+    const fired = new Promise<void>((r) => (fire = r));
+    return { fire, fired };
+  };
+  const aMaking = signal();
+  const aGo = signal();
+  const aDone = signal();
+  const cAtRename = signal();
+  // a: pauses in the middle of making its claim, with the content written but not yet in place
+  // (an exclusive open would already show the claim's name, empty)
+  const fsA: LockFs = {
+    ...nodeFs,
+    writeFile: (async (path: string, data: string, opts?: { flag?: string }) => {
+      if (!String(path).includes('.takeover-')) return nodeFs.writeFile(path, data, opts as never);
+      const fh = await nodeFs.open(path, opts?.flag ?? 'w');
+      aMaking.fire();
+      await aGo.fired;
+      await fh.writeFile(data);
+      await fh.close();
+    }) as LockFs['writeFile'],
+  };
+  // c: its rename over the lock is slow (NFS) and lands only after a has finished
+  const fsC: LockFs = {
+    ...nodeFs,
+    rename: (async (from: string, to: string) => {
+      if (String(to).endsWith('gate.lock')) {
+        cAtRename.fire();
+        await aDone.fired;
+      }
+      await nodeFs.rename(from, to);
+    }) as LockFs['rename'],
+  };
+  const a = acquireDataDirLock({ ...base, dir, host: 'a', now: () => NOW, fs: fsA }).finally(() => aDone.fire());
+  await aMaking.fired;
+  const c = acquireDataDirLock({ ...base, dir, host: 'c', now: () => NOW, fs: fsC });
+  await Promise.race([cAtRename.fired, c.catch(() => undefined)]);
+  aGo.fire();
+  const results = await Promise.allSettled([a, c]);
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one gate holds the lock');
+  const held = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  t.equal(held.filter((l) => l.held()).length, 1, 'and only one believes it does');
+  for (const l of held) await l.release();
+});
+
+t.test('NFS: a link whose reply was lost counts by the link count, not by the error the retried call got', async (t) => {
+  // the link is made, then the call fails (the retransmitted request found the name taken)
+  const fs: LockFs = {
+    ...nodeFs,
+    link: (async (from: string, to: string) => {
+      await nodeFs.link(from, to);
+      throw Object.assign(new Error('EEXIST: file already exists (retransmitted)'), { code: 'EEXIST' });
+    }) as LockFs['link'],
+  };
+  const fresh = await mkdtemp(join(tmpdir(), 'lock-'));
+  const lock = await acquireDataDirLock({ ...base, dir: fresh, host: 'a', now: () => NOW, fs });
+  t.equal(JSON.parse(await readFile(join(fresh, 'gate.lock'), 'utf8')).host, 'a', 'the lock is ours');
+  t.same((await nodeFs.readdir(fresh)).sort(), ['gate.lock'], 'and no temp file is left');
+  await lock.release();
+  const { dir } = await staleLockDir();
+  const taken = await acquireDataDirLock({ ...base, dir, host: 'a', now: () => NOW, fs });
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).host, 'a', 'a takeover claim made that way counts too');
+  await taken.release();
+});
+
 t.test('a takeover claim left by a gate that died half-way does not block the next one; a live one does', async (t) => {
   const cases = [
     { name: 'claim by a dead process on this host', claim: { host: 'a', pid: 9, renewedAgoMs: 0 }, alive: false, takes: true },
@@ -138,14 +205,16 @@ t.test('a takeover claim left by a gate that died half-way does not block the ne
 });
 
 t.test('a takeover removes the claims of earlier takeovers and keeps its own', async (t) => {
-  const { dir } = await staleLockDir();
-  await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-1'), '{}');
-  await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-2'), '{}');
-  const lock = await acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, now: () => NOW });
-  const claims = (await nodeFs.readdir(dir)).filter((n) => n.startsWith('gate.lock.takeover-'));
-  t.equal(claims.length, 1, 'only the claim of this takeover is left');
-  t.notMatch(claims[0], /0123456789abcdef/);
-  await lock.release();
+  for (const spelling of ['as given', 'with a trailing slash']) {
+    const { dir } = await staleLockDir();
+    await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-1'), '{}');
+    await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-2'), '{}');
+    const lock = await acquireDataDirLock({ ...base, dir: spelling === 'as given' ? dir : `${dir}/`, host: 'a', pid: 8, now: () => NOW });
+    const claims = (await nodeFs.readdir(dir)).filter((n) => n.startsWith('gate.lock.takeover-'));
+    t.equal(claims.length, 1, `${spelling}: only the claim of this takeover is left`);
+    t.notMatch(claims[0], /0123456789abcdef/);
+    await lock.release();
+  }
 });
 
 /** A copy of a lock directory's files in a new temp directory. */
@@ -270,6 +339,8 @@ function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = fal
   const fs: LockFs = {
     readFile: nodeFs.readFile,
     readdir: nodeFs.readdir,
+    link: nodeFs.link,
+    stat: nodeFs.stat,
     rm: nodeFs.rm,
     rename: (async (from: string, to: string) => {
       if (armed && step === 'rename') await hold();
