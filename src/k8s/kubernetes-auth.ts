@@ -134,21 +134,20 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       }
       const status = review?.status;
       if (!status || typeof status.allowed !== 'boolean') return unavailable('permission could not be checked: the SubjectAccessReview answer has no status.allowed');
-      // not allowed, not denied outright, and an authorizer failed: the API server could not tell
-      // (a webhook authorizer down, RBAC half-read). A 403 would end a Kargo promotion for good
-      // and be cached; the caller retries a 503 instead
-      if (!status.allowed && status.denied !== true && status.evaluationError) {
-        return unavailable(`permission could not be checked: the SubjectAccessReview reports an evaluation error: ${status.evaluationError}`);
-      }
       const result: AuthzResult = status.allowed
         ? { ok: true }
         : {
             ok: false,
             status: 403,
             error: 'forbidden',
-            message: `${identity.name} may not ${permission.verb} ${permission.resource}.${GATE_API_GROUP} in namespace ${namespace}${status.reason ? `: ${status.reason}` : ''}`,
+            message:
+              `${identity.name} may not ${permission.verb} ${permission.resource}.${GATE_API_GROUP} in namespace ${namespace}${status.reason ? `: ${status.reason}` : ''}` +
+              (status.evaluationError ? ` (the API server also reports: ${status.evaluationError})` : ''),
           };
-      access.set(key, result, now() + ttlMs);
+      // A refusal that came with an evaluation error is not kept: an authorizer failed (a webhook
+      // down), and the next request asks again. It stays a 403, not a 503: the API server sets
+      // the error for a RoleBinding to a missing Role too, where the answer is a real no.
+      if (status.allowed || !status.evaluationError) access.set(key, result, now() + ttlMs);
       return result;
     },
   };
