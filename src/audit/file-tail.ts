@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readAt, type AuditFileHandle, type AuditFs } from './audit-fs.ts';
+import { readAt, writeAllAt, type AuditFileHandle, type AuditFs } from './audit-fs.ts';
 import { GENESIS_HASH, type AuditEventV1 } from './event.ts';
 import { CHUNK_BYTES, readLinesBackward, type LineSpan } from './line-reader.ts';
 import { listSegments, type Segment } from './segments.ts';
@@ -99,7 +99,10 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
         break;
       }
       if (head === null) {
-        if (size > 0) logger.warn({ file: seg.name, removedBytes: size }, 'audit: newest file holds no complete record, only a torn write; removing it');
+        if (size > 0) {
+          const keptIn = await keepCutBytes(fs, fh, dir, seg.name, 0, size);
+          logger.warn({ file: seg.name, removedBytes: size, keptIn }, 'audit: newest file holds no complete record, only a torn write; removing it');
+        }
         await fh.close();
         await fs.unlink(path);
         await fs.syncDir(dir);
@@ -123,7 +126,11 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
       }
       if (end < size) {
         const excerpt = (await readExcerpt(fh, end, size)).toString('utf8');
-        logger.warn({ file: seg.name, keptBytes: end, removedBytes: size - end, excerpt }, 'audit: torn end after a crash (a last line without newline, or NUL fill); truncating to the last complete record');
+        const keptIn = await keepCutBytes(fs, fh, dir, seg.name, end, size);
+        logger.warn(
+          { file: seg.name, keptBytes: end, removedBytes: size - end, excerpt, keptIn },
+          'audit: torn end after a crash (a last line without newline, or NUL fill); truncating to the last complete record',
+        );
         await fh.truncate(end);
         await fh.datasync();
       }
@@ -165,6 +172,26 @@ async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment 
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Copies the bytes start-up is about to cut off into `<file>.cut-<offset>` beside the log (not
+ * an audit file: nothing reads it), fsynced, so a cut never destroys evidence: NUL bytes are
+ * usually pages a power cut lost, but could be damage to a record that was acknowledged.
+ */
+async function keepCutBytes(fs: AuditFs, fh: AuditFileHandle, dir: string, name: string, from: number, to: number): Promise<string> {
+  const side = `${name}.cut-${from}`;
+  const out = await fs.open(join(dir, side), 'w');
+  try {
+    for (let pos = from; pos < to; pos += CHUNK_BYTES) {
+      await writeAllAt(out, await readAt(fh, pos, Math.min(CHUNK_BYTES, to - pos)), pos - from);
+    }
+    await out.datasync();
+  } finally {
+    await out.close();
+  }
+  await fs.syncDir(dir);
+  return side;
 }
 
 async function readExcerpt(fh: AuditFileHandle, from: number, to: number): Promise<Buffer> {

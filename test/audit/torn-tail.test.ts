@@ -56,8 +56,18 @@ for (const c of cases) {
     const dir = t.testdir();
     const made = await makeLog(dir);
     c.damage(made.fileB);
+    const damaged = readFileSync(made.fileB);
     const logger = memoryLogger();
     const log = await openFileAuditLog({ dir, logger });
+    // what was cut is kept beside the log, byte for byte, and is not an audit file
+    const nameB = made.fileB.split('/').pop()!;
+    const cutFrom = c.fileBKept ? made.sizeB : 0;
+    const side = `${nameB}.cut-${cutFrom}`;
+    if (damaged.length > cutFrom) {
+      t.ok(readdirSync(dir).includes(side), `the cut bytes are kept in ${side}`);
+      t.same(readFileSync(join(dir, side)), damaged.subarray(cutFrom), 'exactly the bytes cut off');
+      t.match(logger.lines.find((l) => l.level === 'warn')?.obj, { keptIn: side }, 'and the warning says where');
+    } else t.notOk(readdirSync(dir).some((n) => n.includes('.cut-')), 'nothing cut, nothing kept');
     t.equal(log.head().seq, c.headSeq, 'head is the last good record');
     t.equal(log.head().hash, c.headSeq === 5 ? made.head.hash : made.prevHeadOfA, 'head hash');
     if (c.fileBKept) t.equal(statSync(made.fileB).size, made.sizeB, 'truncated to the end of the last complete line');
