@@ -86,6 +86,15 @@ export function integrationTestsRequired(policy: StagePolicy, state: GateState):
   return policy.requireIntegrationTests && state.stages.integration.enabled;
 }
 
+/**
+ * Whether a decision for `stage` would wait for a passing integration-test result now: not while
+ * the stage itself is switched off (its decisions pass the freight through before any policy),
+ * else by integrationTestsRequired. What GET /v1/test-results?stage= answers as `required`.
+ */
+export function stageNeedsTestResult(stage: Stage, policy: StagePolicy, state: GateState): boolean {
+  return state.stages[stage].enabled && integrationTestsRequired(policy, state);
+}
+
 /** Integration tests: required by the stage and the integration stage enabled → a passing result must exist. */
 const integrationTests: Policy = ({ input, policy, ds }) => {
   if (!integrationTestsRequired(policy, ds.state)) {

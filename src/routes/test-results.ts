@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
-import { integrationTestsRequired } from '../policy/decide.ts';
+import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
@@ -49,8 +49,8 @@ export const TestResultView = z.object({
   error: z.string().nullable().optional(),
   /**
    * whether the gate's decisions require a passing result now: for `?stage=`, exactly when a
-   * decision for that stage does (the stage requires integration tests and the integration stage
-   * is enabled); without a stage, whether any stage's decision does
+   * decision for that stage does (the stage is on, requires integration tests, and the
+   * integration stage is on: stageNeedsTestResult); without a stage, whether any stage's does
    */
   required: z.boolean().optional(),
 });
@@ -156,7 +156,7 @@ export function testResultRoutes(ctx: RouteContext) {
         const state = ctx.store.read();
         const { stage } = req.query;
         const policies = ctx.config.stages;
-        const required = stage ? integrationTestsRequired(policies[stage], state) : STAGES.some((s) => integrationTestsRequired(policies[s], state));
+        const required = stage ? stageNeedsTestResult(stage, policies[stage], state) : STAGES.some((s) => stageNeedsTestResult(s, policies[s], state));
         const s = getOwn(state.testResults, req.params.imageTag);
         if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required };
         return { found: true, ...s, required };

@@ -165,6 +165,15 @@ t.test('required follows the asking stage: the default policy requires results f
   t.same(await requiredMatchesDecisions(t, g, 'f00d', 'integration off'), { beta: false, paper: false, live: false });
 });
 
+t.test('required follows the asking stage: a stage switched off passes freight through, so it needs no results', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'beta cluster rebuilt' } });
+  const beta = (await g.as('caller', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody({ stage: 'beta', imageTag: 'f00d' }) })).json();
+  t.match(beta, { decision: 'allow', skip: true }, 'a beta decision passes through without results');
+  t.equal((await g.app.inject({ url: '/v1/test-results/f00d?stage=beta' })).json().required, false, 'GET ?stage=beta: not required');
+  t.equal((await g.app.inject({ url: '/v1/test-results/f00d?stage=paper' })).json().required, true, 'paper still requires results');
+});
+
 t.test('GET with an unknown stage or query parameter is a 400 naming it', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   for (const [url, field] of [
