@@ -566,9 +566,12 @@ async function refreshAudit() {
 
 async function verifyChain(filters, records) {
   clearTimeout(state.audit.verifyTimer);
-  // pin the page: the same records even if new ones arrive meanwhile
+  // pin the page: the same records even if new ones arrive meanwhile, and no more than it shows
+  // (a partial page holds fewer than the limit; the same search from its first record would
+  // reach further down)
   const cursor = state.audit.cursor ?? (records.length ? records[0].seq + 1 : undefined);
-  const v = await api('GET', `v1/audit/verify${query({ ...filters, cursor })}`);
+  const limit = records.length ? records.length : filters.limit;
+  const v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
   replaceChildren($('au-chain'), chainView(v));
   // a full walk was started or is running: look again shortly
   if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records).catch(() => {}), 3000);

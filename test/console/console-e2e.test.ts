@@ -414,7 +414,15 @@ function run(): void {
     await page.click('#au-older');
     await expectText(t, '#au-page', new RegExp(`Records ${Math.max(1, head - 55)}–${head - 6} of ${head}$`), 'Older: the page below the cursor, from the gate');
     await page.unroute(firstPage);
+    // a partial page with records: the chain check covers exactly the records shown
+    const newest = (await call(tokens['admin'] as string, 'GET', '/v1/audit?limit=2')).body.records;
+    await page.route(firstPage, (route) => route.fulfill({ json: { records: newest, nextCursor: head - 1, partial: true, head: { seq: head, hash: newest[0].hash } } }));
     await page.click('#au-newest');
+    await expectText(t, '#au-page', new RegExp(`Records ${head - 1}–${head} of ${head} · Searched down to record ${head - 1}`), 'a partial page with records');
+    await expectText(t, '#au-chain', new RegExp(`Chain verified for records ${head - 1}–${head}\\b`), 'verified: the records shown, not the next 50 below them');
+    await page.unroute(firstPage);
+    await page.selectOption('#au-limit', '20');
+    await page.selectOption('#au-limit', '50');
     await expectText(t, '#au-page', new RegExp(`Records ${Math.max(1, head - 49)}–${head} of ${head}$`), 'the real newest page again');
   });
 
