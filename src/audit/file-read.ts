@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AuditFileHandle, AuditFs } from './audit-fs.ts';
 import type { AuditEventV1 } from './event.ts';
-import { findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward } from './line-reader.ts';
+import { findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward, seqOf } from './line-reader.ts';
 import type { ScanBudget } from './query-page.ts';
 import type { Segment } from './segments.ts';
 
@@ -14,16 +14,6 @@ export interface ReadSnapshot {
   headSeq: number;
   /** durable size of the newest file (it may hold bytes of a write in flight beyond it) */
   headFileSize: number;
-}
-
-/** The seq of a stored line, or null when it does not parse as a record. */
-function seqOfLine(text: string): number | null {
-  try {
-    const seq = (JSON.parse(text) as { seq?: unknown } | null)?.seq;
-    return typeof seq === 'number' ? seq : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Where the readable part of file `index` ends: the durable size for the newest file, else its size. */
@@ -55,7 +45,7 @@ export async function* recordsNewestFirst(
       for await (const line of readLinesBackward(fh, end)) {
         if (!line.terminated) continue;
         if (budget.left <= 0) {
-          const seq = seqOfLine(line.text);
+          const seq = seqOf(line.text);
           if (seq === null || seq >= below || seq > snap.headSeq) continue;
           budget.resumeBelow = seq + 1;
           return;

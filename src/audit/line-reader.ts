@@ -90,9 +90,10 @@ export async function* readLinesForward(
   if (lineStart < end) yield span(pieces, lineStart, end, false);
 }
 
-function seqOf(text: string): number | null {
+/** The seq of a stored line, or null when it does not parse as a record. */
+export function seqOf(text: string): number | null {
   try {
-    const seq = (JSON.parse(text) as { seq?: unknown }).seq;
+    const seq = (JSON.parse(text) as { seq?: unknown } | null)?.seq;
     return typeof seq === 'number' ? seq : null;
   } catch {
     return null;

@@ -3,7 +3,7 @@ import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
-import { entry, memoryLogger, waitFor } from './helpers.ts';
+import { entry, faultyFs, memoryLogger, waitFor } from './helpers.ts';
 
 /** The real file system, except that while `hold` is armed a datasync (or a truncate) waits until released. */
 function stallingFs() {
@@ -100,28 +100,14 @@ t.test('stallMs 0 turns the watchdog off: appends wait for the disk however long
 t.test('an append does not wait longer than stallMs for a recovery that stalls', async (t) => {
   const dir = t.testdir();
   const sfs = stallingFs();
-  // over the stalling fs: the next fsync fails once (EIO)
-  let failNextSync = false;
-  const fs: AuditFs = {
-    ...sfs.fs,
-    async open(path, flags) {
-      const fh = await sfs.fs.open(path, flags);
-      return {
-        ...fh,
-        datasync: async () => {
-          if (failNextSync) {
-            failNextSync = false;
-            throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
-          }
-          await fh.datasync();
-        },
-      };
-    },
-  };
+  // faults over the stalling fs
+  const ffs = faultyFs(sfs.fs);
+  const fs = ffs.fs;
   const log = await openFileAuditLog({ dir, fs, stallMs: 50, recoveryProbeMs: 3_600_000 });
   await log.append([entry(1)]);
-  failNextSync = true;
+  ffs.faults.datasync = 'EIO';
   await t.rejects(log.append([entry(2)]), AuditUnavailableError, 'the fsync fails: unwritable');
+  delete ffs.faults.datasync;
   t.equal(log.writable(), false);
 
   // the recovery this append starts cuts the file back (truncate), which stalls
