@@ -109,9 +109,15 @@ export function grantRoutes(ctx: RouteContext) {
         const grant = getOwn(ctx.store.read().grants, req.params.id);
         if (!grant) throw new HttpError(404, 'not_found', `no break-glass grant ${req.params.id}`, { field: 'params.id' });
         const now = ctx.clock.now();
-        if (ctx.reserved.has(grant.id)) throw new HttpError(409, 'conflict', `grant ${grant.id} is being used by a decision right now`);
+        if (ctx.reserved.has(grant.id)) throw new HttpError(409, 'conflict', `grant ${grant.id} is being used or closed by another request right now`);
         if (grant.status === 'open' && !isGrantLive(grant, now)) {
-          await ctx.recorder.record(expiryEntries(isoOf(now), [grant], [])).catch(() => undefined);
+          // noticed here first: record the expiry once, held like the sweep and decisions hold it
+          ctx.reserved.add(grant.id);
+          try {
+            await ctx.recorder.record(expiryEntries(isoOf(now), [grant], [])).catch(() => undefined);
+          } finally {
+            ctx.reserved.delete(grant.id);
+          }
           throw new HttpError(409, 'conflict', `grant ${grant.id} has already expired (at ${grant.expiresAt})`);
         }
         if (grant.status !== 'open') throw new HttpError(409, 'conflict', `grant ${grant.id} is already ${grant.status}`);

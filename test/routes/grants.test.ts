@@ -127,6 +127,22 @@ t.test('a grant for another stage, another tag, expired or revoked never applies
   t.equal((await g.as('operator', { method: 'DELETE', url: '/v1/break-glass/..%2F..' })).statusCode, 400);
 });
 
+t.test('an expiry noticed by a revoke is recorded once, even when revokes and a decision notice it at the same moment', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const short = (await requestGrant(g, { ttlMinutes: 1 })).json();
+  g.clock.set('2026-11-25T15:01:00Z');
+  const answers = await Promise.all([
+    g.as('operator', { method: 'DELETE', url: `/v1/break-glass/${short.id}` }),
+    g.as('operator2', { method: 'DELETE', url: `/v1/break-glass/${short.id}` }),
+    g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: 'p-at-expiry' }) }),
+  ]);
+  t.same(answers.slice(0, 2).map((a) => a.statusCode), [409, 409], 'neither revoke revokes an expired grant');
+  t.equal(answers[2]!.json().decision, 'wait', 'nor does the decision use it');
+  const expiries = g.audit.records().filter((r) => r.type === 'breakglass.expired');
+  t.same(expiries.map((r) => r.id), [short.id], 'one expiry record');
+  t.equal(g.store.read().grants[short.id]?.status, 'expired');
+});
+
 t.test('presenting the token selects the grant', async (t) => {
   const g = await buildTestApp(t, { now: OPEN });
   await passTests(g);
