@@ -66,7 +66,7 @@ SNAPSHOT_KINDS=(
   "kargo|projectconfigs|projectconfigs.kargo.akuity.io|projectconfigs.kargo.akuity.io|all"
   "kargo|warehouses|warehouses.kargo.akuity.io|warehouses.kargo.akuity.io|all"
   "kargo|stages|stages.kargo.akuity.io|stages.kargo.akuity.io|all"
-  "kargo|freight|freight.kargo.akuity.io|freight.kargo.akuity.io|all"
+  "kargo|freight|freights.kargo.akuity.io|freights.kargo.akuity.io|all"
   "kargo|promotions|promotions.kargo.akuity.io|promotions.kargo.akuity.io|all"
   "kargo|analysistemplates|analysistemplates.argoproj.io|analysistemplates.argoproj.io|project"
   "argocd|applications|applications.argoproj.io|applications.argoproj.io|argocd"

@@ -155,6 +155,21 @@ pl_is_pipeline_ns() {
   for ns in "${PIPELINE_NAMESPACES[@]}"; do [[ $1 == "$ns" ]] && return 0; done
   return 1
 }
+# pl_names_object ARG VERB KIND — true when ARG is the name of an object other than a namespace:
+# KIND/NAME, or a positional NAME after a KIND (never a flag, a value or a URL)
+pl_names_object() {
+  local a=$1 verb=$2 kind=$3
+  [[ $a == -* || $a == *=* || $a == *://* ]] && return 1
+  if [[ $a == */* ]]; then
+    kind=${a%%/*}
+  elif [[ -z $kind || $a == "$kind" || $a == "$verb" ]]; then
+    return 1
+  fi
+  case ${kind%%/*} in
+    ns | namespace | namespaces) return 1 ;;
+  esac
+  return 0
+}
 pl_refuse() {
   printf '%s [%s] REFUSED: %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$*" >&2
   printf 'Nothing was run. These scripts never change the application namespaces (%s).\n' "${PROTECTED_NAMESPACES[*]}" >&2
@@ -182,6 +197,9 @@ pl_guard() {
         if [[ -z $verb ]]; then verb=$a; elif [[ -z $kind ]]; then kind=$a; fi
         ;;
     esac
+    # an object's own name may be a protected namespace's (the Argo CD Application
+    # stonks-oracle-beta lives in argocd): only a namespace's name, a flag or a value names one
+    if pl_names_object "$a" "$verb" "$kind"; then continue; fi
     local bare=${a##*/}
     bare=${bare#*=}
     if pl_is_protected "$a" || pl_is_protected "$bare"; then

@@ -19,6 +19,8 @@ const refused: [string, string[]][] = [
   ['the paper namespace', ['helm', 'uninstall', 'oracle', '-n', 'stonks-oracle-paper']],
   ['deleting the namespace itself', ['kubectl', 'delete', 'namespace', 'stonks-oracle']],
   ['namespace/stonks-oracle', ['kubectl', 'delete', 'namespace/stonks-oracle']],
+  ['labelling a protected namespace', ['kubectl', 'label', 'ns', 'stonks-oracle-beta', 'x=y']],
+  ['annotating ns/stonks-oracle-paper', ['kubectl', 'annotate', 'ns/stonks-oracle-paper', 'a=b']],
   ['deleting any namespace', ['kubectl', 'delete', 'namespace', 'argocd']],
   ['deleting a volume', ['kubectl', 'delete', 'pv', 'stonks-pipeline-gate']],
   ['deleting a claim', ['kubectl', 'delete', 'pvc', 'gate-data', '-n', 'stonks-gate']],
@@ -35,6 +37,8 @@ const allowed: [string, string[]][] = [
   ['a finalizer patch', ['kubectl', 'patch', 'application.argoproj.io/oracle-live', '-n', 'argocd', '--type', 'merge', '-p', '{"metadata":{"finalizers":null}}']],
   ['uninstalling the runner scale set', ['helm', '--kube-context', 'c', 'uninstall', 'stonks-oracle-runners', '-n', 'arc-runners', '--wait']],
   ['a PV patch', ['kubectl', 'patch', 'pv', 'stonks-pipeline-gate', '--type', 'json', '-p', '[]']],
+  ['patching an Application named like a protected namespace (it lives in argocd)', ['kubectl', 'patch', 'application.argoproj.io/stonks-oracle-beta', '-n', 'argocd', '--type', 'merge', '-p', '{}']],
+  ['deleting one by kind and name', ['kubectl', 'delete', 'application.argoproj.io', 'stonks-oracle-paper', '-n', 'argocd', '--cascade=orphan']],
   ['the GitHub repository URL in a value', ['helm', 'upgrade', '--install', 'x', 'c', '-n', 'arc-runners', '--set', 'url=https://github.com/celesrenata/stonks-oracle-x']],
 ];
 

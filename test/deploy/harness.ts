@@ -71,7 +71,7 @@ export function freshCluster(): FakeState {
         { name: 'projectconfigs.kargo.akuity.io', kind: 'ProjectConfig' },
         { name: 'warehouses.kargo.akuity.io', kind: 'Warehouse' },
         { name: 'stages.kargo.akuity.io', kind: 'Stage' },
-        { name: 'freight.kargo.akuity.io', kind: 'Freight' },
+        { name: 'freights.kargo.akuity.io', kind: 'Freight' },
         { name: 'promotions.kargo.akuity.io', kind: 'Promotion' },
       ],
     },

@@ -21,7 +21,7 @@ export function withHistory(state: FakeState): FakeState {
     kargo('Stage', 'beta'), kargo('Stage', 'paper'), kargo('Stage', 'live'),
     kargo('Freight', 'f3a9c1', { alias: 'brave-otter', origin: { kind: 'Warehouse', name: 'oracle-images' }, status: { verifiedIn: { beta: {} } } }),
     kargo('Promotion', 'beta.01j9.f3a9c1', { spec: { stage: 'beta', freight: 'f3a9c1' }, status: { phase: 'Succeeded' } }),
-    app('oracle-beta', 'stonks-oracle-beta'), app('oracle-paper', 'stonks-oracle-paper'), app('oracle-live', 'stonks-oracle'),
+    app('stonks-oracle-beta', 'stonks-oracle-beta'), app('stonks-oracle-paper', 'stonks-oracle-paper'), app('stonks-oracle-live', 'stonks-oracle'),
     { apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { namespace: 'argocd', name: 'stonks' } },
     { kind: 'StatefulSet', metadata: { namespace: 'argocd', name: 'argocd-application-controller' }, spec: { replicas: 1 } },
     { kind: 'Deployment', metadata: { namespace: 'argocd', name: 'argocd-applicationset-controller' }, spec: { replicas: 1 } },

@@ -35,7 +35,7 @@ t.test('a teardown of a running pipeline', async (t) => {
     t.same(items('kargo/stages.yaml').sort(), ['beta', 'live', 'paper']);
     t.same(items('kargo/freight.yaml'), ['f3a9c1']);
     t.same(items('kargo/promotions.yaml'), ['beta.01j9.f3a9c1']);
-    t.same(items('argocd/applications.yaml').sort(), ['oracle-beta', 'oracle-live', 'oracle-paper']);
+    t.same(items('argocd/applications.yaml').sort(), ['stonks-oracle-beta', 'stonks-oracle-live', 'stonks-oracle-paper']);
     t.same(items('argocd/appprojects.yaml'), ['stonks']);
     t.match(readFileSync(dir('kargo/freight.yaml'), 'utf8'), /verifiedIn/, 'with status');
     t.match(readFileSync(dir('SNAPSHOT.txt'), 'utf8'), /objects: 11/);
@@ -48,7 +48,7 @@ t.test('a teardown of a running pipeline', async (t) => {
     const scaleSet = indexOf(muts, /scale deployment\/argocd-applicationset-controller -n argocd --replicas=0/);
     const uninstallArgo = indexOf(muts, /^helm uninstall argocd -n argocd/);
     t.ok(scaleCtl >= 0 && scaleSet >= 0, 'both controllers scaled to zero');
-    for (const app of ['oracle-beta', 'oracle-paper', 'oracle-live']) {
+    for (const app of ['stonks-oracle-beta', 'stonks-oracle-paper', 'stonks-oracle-live']) {
       const patch = indexOf(muts, new RegExp(`patch application\\.argoproj\\.io/${app} -n argocd --type merge -p \\{"metadata":\\{"finalizers":null\\}\\}`));
       const del = indexOf(muts, new RegExp(`delete application\\.argoproj\\.io/${app} -n argocd --cascade=orphan`));
       t.ok(patch > Math.max(scaleCtl, scaleSet), `${app}: finalizers dropped after the controllers stopped`);
@@ -123,7 +123,7 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
   t.equal(hash(), before, 'the fake cluster is untouched');
   t.notOk(existsSync(sb.nfs('backups')), 'nothing is written to the volume');
   t.match(r.stdout, /\[dry-run\] would write snapshot \d{8}T\d{6}Z \(11 objects\)/);
-  for (const app of ['oracle-beta', 'oracle-paper', 'oracle-live']) {
+  for (const app of ['stonks-oracle-beta', 'stonks-oracle-paper', 'stonks-oracle-live']) {
     t.match(r.stdout, new RegExp(`\\[dry-run\\] kubectl --context celestium patch application\\.argoproj\\.io/${app} -n argocd`));
     t.match(r.stdout, new RegExp(`\\[dry-run\\] kubectl --context celestium delete application\\.argoproj\\.io/${app} -n argocd --cascade=orphan`));
   }
