@@ -60,7 +60,9 @@ helm_release() {
     if [[ -n $chart_dir ]]; then (cd "$chart_dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); fi
   } | sha256sum | cut -c1-16)
   history=$(helm_read history "$name" -n "$ns" --max 1 -o json 2>/dev/null || true)
-  if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
+  if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]] && controllers_stopped "$name" "$ns"; then
+    log "helm release $name in $ns is up to date, but its controllers are scaled to 0 (an interrupted runmelast.sh): applying it again"
+  elif [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
     log "helm release $name in $ns is up to date (fp=$fp): unchanged"
     return 0
   fi
@@ -73,6 +75,19 @@ helm_release() {
     printf '[dry-run] values for %s:\n%s\n' "$name" "$(sed 's/^/    /' "$values")"
   fi
   helm_mut "${args[@]}"
+}
+
+# controllers_stopped NAME NS — true when the release is Argo CD and runmelast.sh's argocd-quiesce
+# step left a controller at 0 replicas (a teardown that stopped there): applying the release
+# again puts the chart's replica counts back.
+controllers_stopped() {
+  [[ $1 == "$REL_ARGOCD" ]] || return 1
+  local ref replicas
+  for ref in statefulset/argocd-application-controller deployment/argocd-applicationset-controller; do
+    replicas=$(kc_read get "$ref" -n "$2" -o 'jsonpath={.spec.replicas}' 2>/dev/null || true)
+    [[ $replicas == 0 ]] && return 0
+  done
+  return 1
 }
 
 # secret_hint NS NAME — the command that creates a missing operator Secret.

@@ -2,7 +2,7 @@
 // helm on a fake cluster where runmefirst.sh has run and the pipeline has history.
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { mutations, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf, expectExit } from './harness.ts';
 import { REVERSE_RELEASES, installed } from './runmelast-setup.ts';
@@ -131,3 +131,16 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
   t.same(planned, REVERSE_RELEASES);
 });
 
+
+t.test('a teardown that stopped after argocd-quiesce: runmefirst.sh applies Argo CD again, though its release is up to date', async (t) => {
+  const sb = installed();
+  t.teardown(() => sb.cleanup());
+  const st = sb.state();
+  st.objects[keyOf('StatefulSet', 'argocd', 'argocd-application-controller')]!.spec.replicas = 0;
+  writeFileSync(sb.statePath, JSON.stringify(st));
+  const up = sb.run('runmefirst.sh');
+  expectExit(t, up, 0);
+  const upgraded = mutations(up.calls).filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]);
+  t.same(upgraded, ['argocd'], 'only Argo CD is applied again; the other releases are unchanged');
+  t.match(up.output, /helm release argocd in argocd is up to date, but its controllers are scaled to 0/);
+});
