@@ -28,11 +28,14 @@ if [ "${SKIP_APT:-}" != 1 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
 fi
 
 if command -v go >/dev/null 2>&1; then
-  if ! "$GOBIN/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+  # built_from BINARY MODULE VERSION — the binary was built from that module version (what the
+  # tool prints is no guide: a helm built by go install reports v3.22, not v3.22.0)
+  built_from() { go version -m "$1" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:space:]]+${2//./\.}[[:space:]]+${3//./\.}[[:space:]]"; }
+  if ! built_from "$GOBIN/helm" helm.sh/helm/v3 "$HELM_VERSION"; then
     log "go install helm ${HELM_VERSION}"
     go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
   fi
-  if ! "$GOBIN/actionlint" -version 2>/dev/null | head -1 | grep -q "^${ACTIONLINT_VERSION#v}"; then
+  if ! built_from "$GOBIN/actionlint" github.com/rhysd/actionlint "$ACTIONLINT_VERSION"; then
     log "go install actionlint ${ACTIONLINT_VERSION}"
     go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
   fi
