@@ -222,7 +222,7 @@ if (!helm) {
       ['resources without limits', ['--set', 'resources.limits=null'], /limits/],
       ['a port out of range', ['--set', 'service.port=70000'], /port/],
       ['a trusted proxy that is not a CIDR', ['--set-json', 'config.http.trustedProxies=["traefik"]'], /trustedProxies/],
-      ['network policy without its namespace list', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.allowedNamespaces=null'], /allowedNamespaces/],
+      ['network policy without its namespace list', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.allowedNamespaces=null'], /missing property 'allowedNamespaces'/],
       ['network policy and ServiceMonitor without the monitoring namespace', ['--set', 'networkPolicy.enabled=true', '--set', 'serviceMonitor.enabled=true'], /networkPolicy\.monitoringNamespace: set Prometheus's namespace/],
     ];
     for (const [name, args, expect] of cases) {
