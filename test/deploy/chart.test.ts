@@ -161,7 +161,9 @@ if (!helm) {
       t.equal(ing.metadata.annotations['cert-manager.io/cluster-issuer'], 'ca-issuer');
       t.same(ing.spec.tls, [{ hosts: ['gate.celestium.life'], secretName: 'gate-service-tls' }]);
       t.equal(ing.spec.rules[0].host, 'gate.celestium.life');
-      t.same(ing.spec.rules[0].http.paths[0].backend, { service: { name: 'gate-service', port: { name: 'http' } } });
+      const paths = ing.spec.rules[0].http.paths;
+      t.same(paths.map((p: any) => [p.path, p.pathType]), [['/', 'Exact'], ['/console/', 'Prefix'], ['/v1/', 'Prefix'], ['/openapi.json', 'Exact']], 'the console and the API, not /metrics, /healthz or /readyz');
+      for (const p of paths) t.same(p.backend, { service: { name: 'gate-service', port: { name: 'http' } } });
     });
   });
 
