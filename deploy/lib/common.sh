@@ -155,8 +155,9 @@ pl_is_pipeline_ns() {
   for ns in "${PIPELINE_NAMESPACES[@]}"; do [[ $1 == "$ns" ]] && return 0; done
   return 1
 }
-# pl_names_object ARG VERB KIND — true when ARG is the name of an object other than a namespace:
-# KIND/NAME, or a positional NAME after a KIND (never a flag, a value or a URL)
+# pl_names_object ARG VERB KIND — true when ARG names an Argo CD Application (KIND/NAME, or a
+# NAME after the KIND): the one kind these scripts change whose objects may carry a protected
+# namespace's name. Every other word, whatever its kind, is checked against the protected names.
 pl_names_object() {
   local a=$1 verb=$2 kind=$3
   [[ $a == -* || $a == *=* || $a == *://* ]] && return 1
@@ -165,10 +166,19 @@ pl_names_object() {
   elif [[ -z $kind || $a == "$kind" || $a == "$verb" ]]; then
     return 1
   fi
-  case ${kind%%/*} in
-    ns | namespace | namespaces) return 1 ;;
+  case $kind in
+    application.argoproj.io | applications.argoproj.io) return 0 ;;
   esac
-  return 0
+  return 1
+}
+# pl_value_names_protected VALUE — true when a JSON/YAML value (a patch) holds a protected
+# namespace's name as a whole string
+pl_value_names_protected() {
+  local ns
+  for ns in "${PROTECTED_NAMESPACES[@]}"; do
+    [[ $1 == *\"$ns\"* || $1 == *"'$ns'"* || $1 =~ (^|[[:space:]:])$ns([[:space:],}]|$) ]] && return 0
+  done
+  return 1
 }
 pl_refuse() {
   printf '%s [%s] REFUSED: %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "$*" >&2
@@ -181,7 +191,7 @@ pl_refuse() {
 pl_guard() {
   local tool=$1
   shift
-  local args=("$@") i a ns="" verb="" kind=""
+  local args=("$@") i a ns="" verb="" kind="" words=() w k
   for ((i = 0; i < ${#args[@]}; i++)); do
     a=${args[i]}
     case $a in
@@ -191,9 +201,18 @@ pl_guard() {
         i=$((i + 1))
         ;;
       --namespace=*) ns=${a#--namespace=} ;;
-      --context | --kube-context | -f | -p | --type | -o | --version | --timeout | --description | --for | --repo) i=$((i + 1)) ;;
+      -n?*) ns=${a#-n} ;;
+      -p | --patch)
+        if pl_value_names_protected "${args[i + 1]:-}"; then
+          pl_refuse "a patch names a protected namespace: $tool $(pl_quote "${args[@]}")"
+        fi
+        i=$((i + 1))
+        ;;
+      --context | --kube-context | -f | --type | -o | --version | --timeout | --description | --for | --repo) i=$((i + 1)) ;;
+      --all | --all=true) pl_refuse "these scripts never act on --all objects of a kind: $tool $(pl_quote "${args[@]}")" ;;
       -*) ;;
       *)
+        words+=("$a")
         if [[ -z $verb ]]; then verb=$a; elif [[ -z $kind ]]; then kind=$a; fi
         ;;
     esac
@@ -209,12 +228,26 @@ pl_guard() {
   if [[ -n $ns ]] && ! pl_is_pipeline_ns "$ns"; then
     pl_refuse "namespace '$ns' is not one of the pipeline's (${PIPELINE_NAMESPACES[*]}): $tool $(pl_quote "${args[@]}")"
   fi
-  if [[ $tool == kubectl && $verb == delete ]]; then
-    case ${kind%%/*} in
-      ns | namespace | namespaces) pl_refuse "these scripts never delete a namespace: kubectl $(pl_quote "${args[@]}")" ;;
-      pv | persistentvolume | persistentvolumes | pvc | persistentvolumeclaim | persistentvolumeclaims | crd | customresourcedefinition | customresourcedefinitions)
-        pl_refuse "these scripts never delete volumes, claims or CRDs: kubectl $(pl_quote "${args[@]}")" ;;
-    esac
+  # a deletion, wherever its verb and kinds stand (a flag whose value is a separate word can
+  # shift them): every word is read as a kind too, in any case, comma list or group form
+  if [[ $tool == kubectl && " ${words[*]} " == *" delete "* ]]; then
+    for w in "${words[@]}"; do
+      w=${w%%/*}
+      IFS=, read -ra kinds <<<"${w,,}"
+      for k in "${kinds[@]}"; do
+        case ${k%%.*} in
+          ns | namespace | namespaces) pl_refuse "these scripts never delete a namespace: kubectl $(pl_quote "${args[@]}")" ;;
+          pv | persistentvolume | persistentvolumes | pvc | persistentvolumeclaim | persistentvolumeclaims | crd | customresourcedefinition | customresourcedefinitions)
+            pl_refuse "these scripts never delete volumes, claims or CRDs: kubectl $(pl_quote "${args[@]}")" ;;
+          app | apps | application | applications)
+            # an Application deleted with its cascade deletes what it deployed (the live app)
+            if [[ $k == app || $k == application || $k == applications || $k == *.argoproj.io ]] && [[ " ${args[*]} " != *" --cascade=orphan "* ]]; then
+              pl_refuse "an Argo CD Application is deleted only with --cascade=orphan: kubectl $(pl_quote "${args[@]}")"
+            fi
+            ;;
+        esac
+      done
+    done
     [[ -n $ns ]] || pl_refuse "a deletion without an explicit pipeline namespace: kubectl $(pl_quote "${args[@]}")"
   fi
   if [[ $tool == helm && ($verb == uninstall || $verb == delete || $verb == upgrade || $verb == install || $verb == rollback) && -z $ns ]]; then
