@@ -30,7 +30,7 @@ fi
 if command -v go >/dev/null 2>&1; then
   # built_from BINARY MODULE VERSION — the binary was built from that module version (what the
   # tool prints is no guide: a helm built by go install reports v3.22, not v3.22.0)
-  built_from() { go version -m "$1" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:space:]]+${2//./\.}[[:space:]]+${3//./\.}[[:space:]]"; }
+  built_from() { go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '$1 == "mod" && $2 == m && $3 == v { found = 1 } END { exit !found }'; }
   if ! built_from "$GOBIN/helm" helm.sh/helm/v3 "$HELM_VERSION"; then
     log "go install helm ${HELM_VERSION}"
     go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
