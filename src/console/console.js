@@ -198,6 +198,7 @@ function handleAuthError(err) {
   if (err instanceof ApiError && err.status === 401 && session.token()) {
     session.clear();
     state.me = null;
+    hideToken(); // a break-glass token still on screen goes with the session, as at sign-out
     $('signin-error').textContent = 'The gate no longer accepts your token; sign in again.';
     applyIdentity();
     return true;

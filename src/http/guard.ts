@@ -47,6 +47,10 @@ export function createGuard(deps: GuardDeps) {
   const firstHook = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');
+    // every answer is JSON or the console (whose routes set their own policy): never sniffed as
+    // HTML, never framed, nothing loaded from it even if a browser were made to render it
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     const q = req.url.indexOf('?');
     if (q === -1) return done();
     for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {

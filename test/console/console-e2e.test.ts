@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
+import { eventually } from '../helpers/eventually.ts';
 import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
 import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
 
@@ -480,6 +481,33 @@ function run(): void {
     await expectText(t, '#conn', /Connected/, 'recovers when the gate is back', 8000);
     t.ok(await page.locator('#banner').isHidden(), 'banner gone');
     await expectText(t, '#audit', /5 refusals from \S+ counted, not recorded one by one \(5 × 401 unauthorized\)/, 'the refusals over the budget, summarised at shutdown, in the history', 8000);
+  });
+
+  t.test('a token the gate stops accepting signs the tab out and takes a break-glass token off the screen', async (t) => {
+    tokens['tess'] = await createToken(gate.dataDir, 'tess', 'operator');
+    // the gate looks at the token file at most once a second
+    t.ok(await eventually(async () => (await call(tokens['tess'] as string, 'GET', '/v1/whoami')).status === 200, 5000, 200), 'the gate accepts the new token');
+    await signIn(t, 'tess');
+    await page.selectOption('#bg-stage', 'live');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'checking that a lost session takes the token off the screen');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'live');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    // tess's token is withdrawn (the gate re-reads the token file), and the next authenticated
+    // call, made when the audit log moves on, gets a 401
+    const file = join(gate.dataDir, 'tokens.json');
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    stored.tokens = stored.tokens.filter((x: { name: string }) => x.name !== 'tess');
+    await writeFile(file, JSON.stringify(stored));
+    // the gate looks at the token file at most once a second
+    t.ok(await eventually(async () => (await call(tokens['tess'] as string, 'GET', '/v1/whoami')).status === 401, 5000, 200), 'the gate no longer accepts it');
+    t.equal((await decide('ci', 'ci-after-withdrawal')).status, 200, 'the audit log moves on');
+    await expectText(t, '#signin-error', /The gate no longer accepts your token; sign in again\./, 'signed out by the 401', 8000);
+    t.ok(await page.locator('#bg-token').isHidden(), 'the one-time token is no longer on screen');
+    t.equal(await page.inputValue('#bg-token-value'), '', 'nor in its field');
+    await signIn(t, 'admin');
   });
 }
 

@@ -27,6 +27,17 @@ t.test('GET / serves the console with the security headers', async (t) => {
   t.notMatch(res.body, /<input[^>]*\bname=/, 'inputs carry no name: a form can never put a token into a URL, even without the script');
 });
 
+t.test('every other answer: nosniff and a policy that loads nothing, unknown paths and errors included', async (t) => {
+  const g = await buildTestApp(t);
+  for (const url of ['/v1/status', '/openapi.json', '/healthz', '/index.html', '/console/a/b', '/v1/decisions']) {
+    const res = await g.app.inject({ url });
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${url} (${res.statusCode}): nosniff`);
+    t.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", `${url}: loads nothing, never framed`);
+  }
+  const page = await g.app.inject({ url: '/' });
+  t.match(String(page.headers['content-security-policy']), "script-src 'self'", 'the console keeps its own policy');
+});
+
 t.test('the assets: every module the page imports is served; nothing else is', async (t) => {
   const g = await buildTestApp(t);
   const files = (await readdir(CONSOLE_DIR)).filter((f) => /\.(js|css)$/.test(f));
