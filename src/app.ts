@@ -102,6 +102,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: BODY_LIMIT,
+    // a request must arrive whole within 30 s (fastify's default 0 would also turn off Node's
+    // own limit): a client that trickles or stalls cannot hold a connection open for ever
+    requestTimeout: 30_000,
     // the gate's own ids (they become audit record ids), never a client's x-request-id
     genReqId: () => deps.newId('req'),
     requestIdHeader: false,

@@ -19,6 +19,9 @@ import { acquireDataDirLock, isProcessAlive } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
 
+/** How long SIGTERM waits for requests in flight before it closes their connections (the whole stop must fit in 10 s). */
+const DRAIN_MS = 7000;
+
 /**
  * The process: the only place that reads the environment, touches the real clock, listens and
  * handles signals. Everything else is built by buildApp from what this file hands it.
@@ -128,7 +131,16 @@ async function main(): Promise<void> {
     // keep-alive connections whose last request finishes during the drain become idle; close
     // them as they do, or server.close() would wait for their keep-alive timeout
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+    // a client that never finishes its request (a stalled body, half its headers) must not hold
+    // the shutdown past its deadline: after DRAIN_MS the connections left are closed. Nothing
+    // acknowledged is lost (an answer leaves only after its record is fsynced); a request cut
+    // off is one its client never saw answered, and Kargo asks again.
+    const forceClose = setTimeout(() => {
+      log.warn({ drainMs: DRAIN_MS }, 'shutting down: closing connections still open after the drain');
+      app.server.closeAllConnections();
+    }, DRAIN_MS);
     await app.close();
+    clearTimeout(forceClose);
     clearInterval(reaper);
     kargo?.stop();
     await audit.close();

@@ -125,6 +125,42 @@ t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every
   t.ok(count >= Math.max(...acknowledged), `every answered decision is in the log (highest answered seq ${Math.max(...acknowledged)}, ${count} recorded)`);
 });
 
+t.test('SIGTERM with clients that never finish their requests: their connections are closed after the drain, exit 0 within 10 s', async (t) => {
+  const { connect } = await import('node:net');
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const { port } = new URL(gate.url);
+  const body = JSON.stringify(decision('beta', 'stalled-1'));
+  const stalled = [
+    // an authenticated decision whose body stops half-way
+    `POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gate.tokens['kargo']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 20)}`,
+    // half the headers of a request with no token
+    'GET /v1/status HTTP/1.1\r\nhost: x\r\nx-partial: ',
+  ];
+  const sockets = await Promise.all(
+    stalled.map(
+      (text) =>
+        new Promise<import('node:net').Socket>((resolve, reject) => {
+          const s = connect(Number(port), '127.0.0.1', () => s.write(text, () => resolve(s)));
+          s.on('error', () => {});
+          s.once('error', reject);
+        }),
+    ),
+  );
+  t.teardown(() => sockets.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 200));
+  const started = Date.now();
+  const stopped = await gate.stop('SIGTERM');
+  const took = Date.now() - started;
+  t.equal(stopped.code, 0, 'exit 0');
+  t.ok(took < 9_500, `stopped in ${took} ms`);
+  t.ok(took >= 6_500, 'after the drain gave the stalled requests their chance');
+  t.match(gate.stdout(), /closing connections still open after the drain/, 'logged');
+  t.match(gate.stdout(), /stopped cleanly/);
+  const verify = await runCli(['audit', 'verify'], gate.dataDir);
+  t.equal(verify.code, 0, verify.out + verify.err);
+});
+
 t.test('kill -9 under concurrent load: the restarted log verifies and holds every decision that got a 200', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
