@@ -151,9 +151,25 @@ const EnvSchema = z.object({
   GATE_CONFIG: z.string().min(1).optional(),
   GATE_AUTH: z.enum(['local', 'kubernetes']).optional(),
   GATE_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
-  GATE_NOW: z.iso.datetime({ offset: true }).optional(),
+  GATE_NOW: z.iso
+    .datetime({ offset: true })
+    .refine((v) => {
+      const year = new Date(v).getUTCFullYear();
+      return year >= 2000 && year <= 2099;
+    }, 'expected an instant in 2000-2099 (the market calendar covers those years)')
+    .optional(),
   GATE_PROJECT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),
 });
+
+/** The GATE_* variables the gate reads. */
+export const GATE_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
+
+/** GATE_* variables set but not read by the gate (a typo such as GATE_LOGLEVEL), for a start-up warning. */
+export function unknownGateEnv(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env)
+    .filter((k) => k.startsWith('GATE_') && !GATE_ENV_KEYS.includes(k))
+    .sort();
+}
 
 function describe(prefix: string, error: z.ZodError): string {
   return error.issues

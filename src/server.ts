@@ -8,7 +8,7 @@ import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
 import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError, GATE_ENV_KEYS, parseConfig, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
 import { createLogger, flushLogger } from './logger.ts';
@@ -41,7 +41,14 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const realClock: Clock = { now: () => DateTime.utc() };
   const clock = config.now ? clockFrom(DateTime.fromISO(config.now, { setZone: true }), () => performance.now()) : realClock;
-  if (config.now) log.warn({ GATE_NOW: config.now }, '*** GATE_NOW is set: the gate clock started at this instant, not the real time. Demos and tests only. ***');
+  if (config.now) {
+    const warning = '*** GATE_NOW is set: the gate clock started at this instant, not the real time. Demos and tests only. ***';
+    log.warn({ GATE_NOW: config.now }, warning);
+    // on stderr too, whatever the log level: a gate on a fake clock must never go unnoticed
+    process.stderr.write(`gate: ${warning} GATE_NOW=${config.now}\n`);
+  }
+  const unknown = unknownGateEnv(process.env);
+  if (unknown.length > 0) log.warn({ unknown, known: GATE_ENV_KEYS }, 'environment variables that look like gate settings but are not read (a typo?)');
 
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);

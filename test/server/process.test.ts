@@ -209,6 +209,27 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   await t.rejects(spawnGate({ env: { GATE_CONFIG: cfg } }), /stages\.paper\.marketHours/);
   await t.rejects(spawnGate({ env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
   await t.rejects(spawnGate({ env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
+  await t.rejects(spawnGate({ env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
+});
+
+t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read is logged', async (t) => {
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.match(gate.stderr(), /gate: \*\*\* GATE_NOW is set: .* GATE_NOW=2026-11-25T15:00:00Z/, 'on stderr');
+  const warned = gate.stdout().split('\n').filter((l) => l.includes('not read')).map((l) => JSON.parse(l));
+  t.match(warned, [{ level: 40, unknown: ['GATE_LOGLEVEL'] }], 'the unknown variable is named in a warning');
+  await gate.stop('SIGTERM');
+  // with the log level at error the log says nothing about it, and stderr still does
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: await mkdtemp(join(tmpdir(), 'gate-now-')), GATE_PORT: '0', GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  t.ok(await eventually(() => /GATE_NOW is set/.test(err), 20_000, 50), 'even with the log level at error');
+  child.kill('SIGTERM');
 });
 
 t.test('CLI: token create, audit verify naming the first broken record, market', async (t) => {
