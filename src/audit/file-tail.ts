@@ -3,7 +3,7 @@ import { readAt, writeAllAt, type AuditFileHandle, type AuditFs } from './audit-
 import { GENESIS_HASH, type AuditEventV1 } from './event.ts';
 import { CHUNK_BYTES, readLinesBackward, type LineSpan } from './line-reader.ts';
 import { listSegments, type Segment } from './segments.ts';
-import { checkRecordLine } from './verify.ts';
+import { chainBreak, checkRecordLine } from './verify.ts';
 
 /** The newest complete record on disk does not check out: the log must be looked at (audit verify). */
 export class AuditCorruptError extends Error {
@@ -120,9 +120,8 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
           throw await corrupt(predecessor.start, `the line before seq ${rec.seq} is not a record (${why})`);
         }
         const pred = checked.rec;
-        if (pred.seq + 1 !== rec.seq || pred.hash !== rec.prev) {
-          throw await corrupt(head.start, `seq ${rec.seq} does not chain to the line before it (seq ${pred.seq})`);
-        }
+        const why = chainBreak(rec, pred);
+        if (why !== null) throw await corrupt(head.start, `seq ${rec.seq} does not chain to the line before it (seq ${pred.seq}): ${why}`);
       }
       if (end < size) {
         const excerpt = (await readExcerpt(fh, end, size)).toString('utf8');
@@ -150,7 +149,7 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
  */
 async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment | null, rec: AuditEventV1, name: string): Promise<void> {
   if (rec.seq === 1) {
-    if (rec.prev !== GENESIS_HASH) throw new AuditCorruptError(`${name}: seq 1 does not start from the genesis hash`);
+    if (chainBreak(rec, { seq: 0, hash: GENESIS_HASH }) !== null) throw new AuditCorruptError(`${name}: seq 1 does not start from the genesis hash`);
     return;
   }
   if (previous === null) return; // older files moved elsewhere: nothing here to link to
@@ -166,8 +165,9 @@ async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment 
     if (!checked?.ok) {
       throw new AuditCorruptError(`${previous.name}: its last line is not a record (${checked ? checked.reason : 'the file is empty'}), so seq ${rec.seq} in ${name} links to nothing; run \`gate audit verify\``);
     }
-    if (checked.rec.seq + 1 !== rec.seq || checked.rec.hash !== rec.prev) {
-      throw new AuditCorruptError(`${name}: seq ${rec.seq} does not chain to the last record of ${previous.name} (seq ${checked.rec.seq}); run \`gate audit verify\``);
+    const why = chainBreak(rec, checked.rec);
+    if (why !== null) {
+      throw new AuditCorruptError(`${name}: seq ${rec.seq} does not chain to the last record of ${previous.name} (seq ${checked.rec.seq}): ${why}; run \`gate audit verify\``);
     }
   } finally {
     await fh.close();

@@ -17,6 +17,22 @@ export type VerifyResult =
 
 const StrictRecordSchema = AuditEventV1Schema.strict();
 
+/**
+ * Why `rec` does not follow `after` in the chain, or null when it does: its seq is the next one,
+ * it is the first seq its file name says (when `firstSeq` is given), and its prev is the hash
+ * of `after` (seq 0 and GENESIS_HASH: the start of the log).
+ */
+export function chainBreak(rec: { seq: number; prev: string }, after: { seq: number; hash: string; firstSeq?: number | null }): string | null {
+  const { seq, hash } = after;
+  if (rec.seq !== seq + 1) {
+    const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
+    return `seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`;
+  }
+  if (after.firstSeq != null && rec.seq !== after.firstSeq) return `file name says the first seq is ${after.firstSeq}`;
+  if (rec.prev !== hash) return seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`;
+  return null;
+}
+
 /** One stored line checked as a record: the record, or why it is not one (seq null when unreadable). */
 export type LineCheck = { ok: true; rec: AuditEventV1 } | { ok: false; seq: number | null; reason: string };
 
@@ -47,15 +63,8 @@ export function checkRecordLine(
   }
   const rec = parsed.data;
   if (after !== undefined) {
-    const { seq, hash } = after;
-    if (rec.seq !== seq + 1) {
-      const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
-      return broken(`seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`, rec.seq);
-    }
-    if (after.firstSeq !== null && rec.seq !== after.firstSeq) return broken(`file name says the first seq is ${after.firstSeq}`, rec.seq);
-    if (rec.prev !== hash) {
-      return broken(seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`, rec.seq);
-    }
+    const why = chainBreak(rec, after);
+    if (why !== null) return broken(why, rec.seq);
   }
   const members = canonicalMembers(value as object);
   if (chainHash(rec.prev, joinMembers(members, 'hash')) !== rec.hash) return broken('hash does not match the record content', rec.seq);
