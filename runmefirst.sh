@@ -60,11 +60,12 @@ helm_release() {
     if [[ -n $chart_dir ]]; then (cd "$chart_dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); fi
   } | sha256sum | cut -c1-16)
   history=$(helm_read history "$name" -n "$ns" --max 1 -o json 2>/dev/null || true)
-  if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]] && controllers_stopped "$name" "$ns"; then
+  if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
+    if ! controllers_stopped "$name" "$ns"; then
+      log "helm release $name in $ns is up to date (fp=$fp): unchanged"
+      return 0
+    fi
     log "helm release $name in $ns is up to date, but its controllers are scaled to 0 (an interrupted runmelast.sh): applying it again"
-  elif [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
-    log "helm release $name in $ns is up to date (fp=$fp): unchanged"
-    return 0
   fi
   local args=(upgrade --install "$name" "$chart" -n "$ns" -f "$values")
   [[ -z $extra ]] || args+=(-f "$extra")

@@ -57,20 +57,19 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore): Promi
   // which must not have to fit in memory at once
   let replayed = 0;
   let chunk: AuditEventV1[] = [];
-  const fold = (records: AuditEventV1[]) =>
+  const fold = () => {
+    const records = chunk;
     store.apply((s) => {
       for (const r of records) applyRecord(s, r);
     });
+    replayed += records.length;
+    chunk = [];
+  };
   for await (const r of audit.stream(state.auditSeq)) {
     chunk.push(r);
-    if (chunk.length === REPLAY_CHUNK) {
-      fold(chunk);
-      replayed += chunk.length;
-      chunk = [];
-    }
+    if (chunk.length === REPLAY_CHUNK) fold();
   }
-  fold(chunk);
-  replayed += chunk.length;
+  fold();
   await store.flush();
   return replayed;
 }

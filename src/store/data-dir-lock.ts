@@ -175,12 +175,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
    * taker that died half-way is itself stale by the same rules, and the next name is tried.
    */
   const claimTakeover = async (staleText: string): Promise<string> => {
-    const key = createHash('sha256').update(staleText).digest('hex').slice(0, 16);
+    const prefix = `${file}.takeover-${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}-`;
     for (let n = 1; n <= MAX_CLAIMS; n++) {
-      const claim = `${file}.takeover-${key}-${n}`;
+      const claim = `${prefix}${n}`;
       try {
         await createExclusive(fs, claim, JSON.stringify(stamp(acquiredAt)), `${claim}.${owner}.new`);
-        return `${file}.takeover-${key}-`;
+        return prefix;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
