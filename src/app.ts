@@ -121,6 +121,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const metrics = createMetrics({
     isMarketOpen: () => calendar.state(clock.now()).open,
     isAuditWritable: () => audit.writable(),
+    clockSimulated: config.now !== null,
     processMetrics: deps.processMetrics ?? true,
   });
   const recorder = createRecorder(audit, store, metrics);

@@ -10,16 +10,30 @@ export interface Metrics {
   auditAppendSeconds: Histogram;
   auditFailures: Counter;
   auditWritable: Gauge;
+  clockSimulated: Gauge;
 }
 
 /**
  * Creates the metrics. `marketOpen` and `auditWritable` are computed when scraped from the two
  * callbacks, so they are never stale.
  */
-export function createMetrics(opts: { isMarketOpen: () => boolean; isAuditWritable: () => boolean; processMetrics?: boolean }): Metrics {
+export function createMetrics(opts: {
+  isMarketOpen: () => boolean;
+  isAuditWritable: () => boolean;
+  /** true when the gate clock runs from GATE_NOW instead of the system clock */
+  clockSimulated?: boolean;
+  processMetrics?: boolean;
+}): Metrics {
   const registry = new Registry();
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gate_' });
+  const clockSimulated = new Gauge({
+    name: 'gate_clock_simulated',
+    help: '1 when the gate clock was started from GATE_NOW (demos and tests) instead of the system clock: alert on it in production',
+    registers: [registry],
+  });
+  clockSimulated.set(opts.clockSimulated ? 1 : 0);
   return {
+    clockSimulated,
     registry,
     decisions: new Counter({
       name: 'gate_decisions_total',

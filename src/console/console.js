@@ -237,6 +237,7 @@ function updateCount(fieldId, countId, min) {
 function render() {
   const st = state.status;
   const nowMs = gateNow();
+  renderIf($('clock-banner'), JSON.stringify(st.clock ?? null), () => clockBanner(st.clock));
   ensureNextSession(st.market.nextOpen);
   renderIf($('market'), JSON.stringify([st.market, state.nextSession]), () => marketView(st.market, state.nextSession.session, nowMs));
   renderIf($('pipeline'), JSON.stringify([st.stages, st.market.open, st.market.nextClose]), () => st.stages.map((s, i) => stageView(s, i, st.market)));
@@ -252,6 +253,18 @@ function render() {
   updateToggles(st.stages);
   autoPrefill('bg');
   autoPrefill('ap');
+}
+
+/** A gate on GATE_NOW answers for a simulated instant: say so on every page, whatever else is shown. */
+function clockBanner(clock) {
+  const simulated = clock?.source === 'GATE_NOW';
+  $('clock-banner').hidden = !simulated;
+  if (!simulated) return [];
+  return [
+    icon('warning'),
+    h('strong', {}, 'Simulated clock. '),
+    `This gate's clock was started at ${stamp(clock.startedAt)} (GATE_NOW), not the real time: its market clock and answers are for that moment. Demos and tests only.`,
+  ];
 }
 
 async function ensureNextSession(nextOpen) {

@@ -24,6 +24,12 @@ export const StatusResponse = z.object({
   at: z.string(),
   project: z.string(),
   authMode: z.enum(['local', 'kubernetes']),
+  clock: z
+    .object({
+      source: z.enum(['system', 'GATE_NOW']),
+      startedAt: z.string().nullable().describe('GATE_NOW: the instant the gate clock started at (null on the system clock)'),
+    })
+    .describe('where the gate takes "now" from: a gate on GATE_NOW answers for a simulated instant, never for production'),
   market: MarketJson,
   stages: z.array(
     z.object({
@@ -63,6 +69,7 @@ export function statusRoutes(ctx: RouteContext) {
         at: isoOf(now),
         project: ctx.config.project,
         authMode: ctx.config.auth,
+        clock: { source: ctx.config.now === null ? ('system' as const) : ('GATE_NOW' as const), startedAt: ctx.config.now },
         market: marketStateToJson(market),
         stages: STAGES.map((name) => {
           const policy = ctx.config.stages[name];

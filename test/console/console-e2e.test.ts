@@ -149,6 +149,8 @@ function run(): void {
     t.match(await text('#market-countdown'), /^Closes in 5h 5\dm \d\ds/, 'and still counts to the close');
     t.match(await text('#market'), /Next session Date Fri, 27 Nov 2026 \(early close\) New York \(ET\) 09:30–13:00 Your time \(Europe\/Berlin\) Fri, 27 Nov 2026 15:30–19:00/, 'next session after Thanksgiving, ET and local');
     t.match(await text('#gate-time'), /gate clock Wed, 25 Nov 2026 10:0\d:\d\d ET/, 'the page shows the gate clock (GATE_NOW), not the machine’s');
+    t.ok(await page.locator('#clock-banner').isVisible(), 'a gate on GATE_NOW is flagged on the page');
+    t.match(await text('#clock-banner'), /^Simulated clock\. This gate's clock was started at Wed, 25 Nov 2026 10:00:00 ET \(GATE_NOW\), not the real time/);
     await expectText(t, '#waiting', /paper · 3f2c1a9 Copy · promotion paper-promo-1 Waiting for \d+s/, 'the waiting promotion, for how long');
     t.match(await text('#waiting'), /market_open \(wait\) NYSE regular session is open/, 'and why');
     t.match(await text('#stage-paper [data-field=deployed]'), /^Deployed: none$/, 'nothing deployed in paper yet');

@@ -101,3 +101,12 @@ t.test('a decision for an unknown project does not touch what /v1/status shows',
   t.equal(beta.lastDecision.imageTag, 'cafe01');
   t.equal(beta.deployed.imageTag, 'cafe01');
 });
+
+t.test('a gate on GATE_NOW says so in /v1/status and /metrics; one on the system clock says that', async (t) => {
+  const real = await buildTestApp(t);
+  t.same((await real.app.inject({ url: '/v1/status' })).json().clock, { source: 'system', startedAt: null });
+  t.match((await real.app.inject({ url: '/metrics' })).body, /^gate_clock_simulated 0$/m);
+  const demo = await buildTestApp(t, { env: { GATE_NOW: '2026-11-27T16:00:00Z' } });
+  t.same((await demo.app.inject({ url: '/v1/status' })).json().clock, { source: 'GATE_NOW', startedAt: '2026-11-27T16:00:00Z' });
+  t.match((await demo.app.inject({ url: '/metrics' })).body, /^gate_clock_simulated 1$/m);
+});
