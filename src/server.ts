@@ -47,6 +47,17 @@ async function main(): Promise<void> {
     // on stderr too, whatever the log level: a gate on a fake clock must never go unnoticed
     process.stderr.write(`gate: ${warning} GATE_NOW=${config.now}\n`);
   }
+  const calendar = createMarketCalendar(config.market);
+  try {
+    // a GATE_NOW inside 2000-2099 by UTC year can still be a New York date the calendar cannot
+    // answer for (1999-12-31, or 2099-12-31 whose next session is in 2100): refuse it here rather
+    // than answer every decision and status request with a 500
+    calendar.state(clock.now());
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    process.stderr.write(`gate: cannot start: ${config.now ? `GATE_NOW=${config.now}` : 'the system clock'}: ${err.message}\n`);
+    process.exit(2);
+  }
   const unknown = unknownGateEnv(process.env);
   if (unknown.length > 0) log.warn({ unknown, known: GATE_ENV_KEYS }, 'environment variables that look like gate settings but are not read (a typo?)');
 
@@ -126,7 +137,6 @@ async function main(): Promise<void> {
     auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
     log.warn({ trustedCidrs: config.proxyAuth.trustedCidrs, userHeader: config.proxyAuth.userHeader }, 'trusting the identity header of an authenticating proxy from these peer addresses');
   }
-  const calendar = createMarketCalendar(config.market);
   const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
   let shuttingDown = false;

@@ -49,7 +49,9 @@ export function weekdayOfDays(dayNumber: number): number {
 /** `yyyy-MM-dd` for a day number. */
 export function formatDays(dayNumber: number): string {
   const { year, month, day } = civilFromDays(dayNumber);
-  return `${String(year).padStart(4, '0')}-${month < 10 ? '0' : ''}${month}-${day < 10 ? '0' : ''}${day}`;
+  // ISO 8601's expanded form for years before 1: -0001, not 00-1
+  const y = year < 0 ? `-${String(-year).padStart(4, '0')}` : String(year).padStart(4, '0');
+  return `${y}-${month < 10 ? '0' : ''}${month}-${day < 10 ? '0' : ''}${day}`;
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

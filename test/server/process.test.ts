@@ -210,6 +210,9 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   await t.rejects(spawnGate({ env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
   await t.rejects(spawnGate({ env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
   await t.rejects(spawnGate({ env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
+  // inside 2000-2099 by UTC year, but not by the New York date the calendar works in
+  await t.rejects(spawnGate({ env: { GATE_NOW: '2000-01-01T02:00:00Z' } }), /cannot start: GATE_NOW=2000-01-01T02:00:00Z: .*New York date 1999-12-31/, 'New York is still in 1999');
+  await t.rejects(spawnGate({ env: { GATE_NOW: '2099-12-31T22:00:00Z' } }), /cannot start: GATE_NOW=2099-12-31T22:00:00Z: the next NYSE session .* outside/, 'no next session to name');
 });
 
 t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read is logged', async (t) => {
