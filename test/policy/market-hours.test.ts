@@ -248,7 +248,7 @@ t.test('years outside 2000–2099 and invalid instants are RangeErrors', async (
     ['2099-12-31T21:00:00Z', /next NYSE session after .* is outside/],
     ['2100-01-01T04:59:59Z', /next NYSE session after .* is outside/],
     // an expanded ISO year is named as one (-0001-12-31, not 00-1-12-31)
-    ['0000-01-01T00:00:00Z', /New York date -0001-12-31 is outside/],
+    ['0000-01-01T00:00:00Z', /New York date -0001-12-31\) is outside/],
   ];
   for (const [at, message] of cases) t.throws(() => cal.state(utc(at)), { name: 'RangeError', message }, at);
   t.throws(() => cal.state(DateTime.fromISO('not a date')), { name: 'RangeError', message: /invalid instant/ }, 'invalid DateTime');
