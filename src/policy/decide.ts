@@ -3,7 +3,7 @@ import type { StagePolicy } from '../config.ts';
 import { isStage, type Stage } from '../stages.ts';
 import { findApprovals, findExpiredApprovals } from './approvals.ts';
 import { formatTimeLeft } from './durations.ts';
-import { findCoveringGrant, findExpiredGrants, findGrantByTokenHash, grantMatches, isGrantLive } from './grants.ts';
+import { type GrantTarget, findCoveringGrant, findExpiredGrants, findGrantByTokenHash, grantMatches, isGrantLive } from './grants.ts';
 import type { MarketCalendar, MarketState } from './market-hours.ts';
 import { type Effect, type Reason, reason, strictest, summarize } from './reasons.ts';
 import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } from './state.ts';
@@ -124,6 +124,18 @@ function closeLabel(market: MarketState): string {
   return market.session?.earlyClose ? `${close} ET (early close)` : `${close} ET`;
 }
 
+/**
+ * Under separation of duties on a stage that needs an approval, a grant leaves the promotion
+ * approvable when some live approval is by someone other than its requester: the automatic pick
+ * prefers such a grant, so an older grant by the only approver does not hold the promotion back
+ * while another grant would let it through.
+ */
+function leavesAnApprover(ds: DecisionState, policy: StagePolicy, target: GrantTarget, now: DateTime): ((g: GrantRecord) => boolean) | undefined {
+  if (!ds.separationOfDuties || !policy.requireApproval) return undefined;
+  const approvers = findApprovals(Object.values(ds.state.approvals), target, now, ds.reserved, null).usable.map((a) => a.approvedBy);
+  return (g) => approvers.some((name) => name !== g.requestedBy);
+}
+
 /** Market hours: while the NYSE session is open the stage's answer holds, unless a live grant covers it. */
 const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
   if (policy.marketHours === null) return { reasons: [] };
@@ -148,7 +160,7 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
     reasons.push(reason('market_closed', 'allow', `NYSE regular session is closed (${market.reason.replace('_', ' ')}${market.holiday ? `: ${market.holiday}` : ''}).`));
     return { reasons, grant: null };
   }
-  grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved);
+  grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved, leavesAnApprover(ds, policy, target, now));
   const left = formatTimeLeft(now, market.nextClose);
   if (grant !== null) {
     reasons.push(

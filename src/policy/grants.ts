@@ -48,18 +48,26 @@ export function grantMatches(grant: GrantRecord, target: GrantTarget): boolean {
 
 /**
  * The oldest live grant for this project+stage+imageTag that no in-flight decision holds, or null.
- * Oldest first, so the grant closest to expiring is the one spent.
+ * Oldest first, so the grant closest to expiring is the one spent. When `preferred` is given, the
+ * oldest grant it accepts wins over older ones it does not (under separation of duties: a grant
+ * whose requester is not the only approver), and the oldest of all is the fallback.
  */
 export function findCoveringGrant(
   grants: Iterable<GrantRecord>,
   target: GrantTarget,
   now: DateTime,
   reserved: ReadonlySet<string>,
+  preferred: (grant: GrantRecord) => boolean = () => true,
 ): GrantRecord | null {
   let best: GrantRecord | null = null;
+  let bestPreferred = false;
   for (const g of grants) {
     if (!grantMatches(g, target) || !isGrantLive(g, now) || reserved.has(g.id)) continue;
-    if (best === null || g.expiresAt < best.expiresAt) best = g;
+    const p = preferred(g);
+    if (best === null || (p && !bestPreferred) || (p === bestPreferred && g.expiresAt < best.expiresAt)) {
+      best = g;
+      bestPreferred = p;
+    }
   }
   return best;
 }

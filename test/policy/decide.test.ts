@@ -170,6 +170,40 @@ const cases: Case[] = [
     approval: 'ap_2',
   },
   {
+    name: 'SoD: an older grant by the only approver is passed over for a younger grant another operator requested',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: {
+      sod: true,
+      grants: [
+        grant({ id: 'bg_old', stage: 'live', requestedBy: 'alice', expiresAt: '2026-11-25T15:10:00Z' }),
+        grant({ id: 'bg_new', stage: 'live', requestedBy: 'bob', tokenHash: 'bb'.repeat(32), expiresAt: '2026-11-25T15:40:00Z' }),
+      ],
+      approvals: [approval({ approvedBy: 'alice' })],
+    },
+    decision: 'allow',
+    codes: ['tests_passed', 'break_glass_applied', 'approval_applied'],
+    grant: 'bg_new',
+    approval: 'ap_1',
+  },
+  {
+    name: 'SoD: with no grant that leaves an approver, the oldest is named and the wait says why',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: {
+      sod: true,
+      grants: [
+        grant({ id: 'bg_old', stage: 'live', requestedBy: 'alice', expiresAt: '2026-11-25T15:10:00Z' }),
+        grant({ id: 'bg_new', stage: 'live', requestedBy: 'alice', tokenHash: 'bb'.repeat(32), expiresAt: '2026-11-25T15:40:00Z' }),
+      ],
+      approvals: [approval({ approvedBy: 'alice' })],
+    },
+    decision: 'wait',
+    codes: ['tests_passed', 'break_glass_applied', 'awaiting_approval'],
+    grant: 'bg_old',
+    message: /separation of duties/,
+  },
+  {
     name: 'SoD off: the grant requester may approve',
     at: OPEN,
     input: { stage: 'live' },
