@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
+import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
@@ -100,8 +101,19 @@ export function testResultRoutes(ctx: RouteContext) {
     const parseJson = app.getDefaultJsonParser('error', 'error');
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RESULTS_BODY_LIMIT }, (req, body, done) => {
-      rawBodies.set(req, body as Buffer);
-      parseJson(req, (body as Buffer).toString('utf8'), done);
+      const text = (body as Buffer).toString('utf8');
+      parseJson(req, text, (err, parsed) => {
+        if (err) return done(err, undefined);
+        // the summary is taken from the parsed body (a repeated key's last value) and the file
+        // is stored verbatim: a repeated key would let the two say different things
+        const duplicate = firstDuplicateKey(text);
+        if (duplicate !== null) {
+          const field = `body${duplicate}`;
+          return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
+        }
+        rawBodies.set(req, body as Buffer);
+        done(null, parsed);
+      });
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
 

@@ -186,3 +186,20 @@ t.test('GET with an unknown stage or query parameter is a 400 naming it', async 
     t.match(res.json(), { error: 'invalid_request', field }, `${url}: names ${field}`);
   }
 });
+
+t.test('a results file with a key twice in one object is refused, naming it: nothing stored, the refusal audited', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  for (const [raw, field] of [
+    ['{"exitCode":1,"failed":3,"exitCode":0,"failed":0}', 'body.exitCode'],
+    ['{"exitCode":0,"tests":{"failed":2,"failed":0}}', 'body.tests.failed'],
+  ] as const) {
+    const res = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: raw });
+    t.equal(res.statusCode, 400, raw);
+    t.match(res.json(), { error: 'invalid_request', field, message: `${field}: appears more than once in its object` });
+  }
+  t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')).catch(() => []), [], 'no artifact written');
+  t.equal((await g.app.inject({ url: '/v1/test-results/abc123' })).json().found, false, 'no result recorded');
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, 2, 'both refusals audited');
+  t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, 0);
+});
