@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
+import { redactTokens } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
@@ -76,6 +77,13 @@ function toFault(err: FastifyError | Error): Fault {
     return { status: e.status, body: errorBody(e.code, e.message, e.extra) };
   }
   return { status: 500, body: errorBody('internal_error', 'The gate failed to handle this request; it has been logged.') };
+}
+
+/** The fault with any token a client put where it does not belong (a JSON key, a path) blanked out: the body is audited and logged. */
+function withoutTokens(fault: Fault): Fault {
+  const text = JSON.stringify(fault.body);
+  const clean = redactTokens(text);
+  return clean === text ? fault : { status: fault.status, body: JSON.parse(clean) as Record<string, unknown> };
 }
 
 /**
@@ -171,7 +179,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    let fault = toFault(err);
+    let fault = withoutTokens(toFault(err));
     if (fault.status >= 500) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {

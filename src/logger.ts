@@ -1,3 +1,4 @@
+import { redactTokens } from './auth/redact-tokens.ts';
 import pino, { type Logger } from 'pino';
 
 const SECRET_PARAM = /token|secret|password|auth|key/i;
@@ -5,11 +6,12 @@ const SECRET_PARAM = /token|secret|password|auth|key/i;
 /** A request URL safe to log: values of credential-looking query parameters are replaced. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return url;
+  if (q === -1) return redactTokens(url);
   const params = new URLSearchParams(url.slice(q + 1));
   for (const key of [...params.keys()]) if (SECRET_PARAM.test(key)) params.set(key, '[redacted]');
   const rest = params.toString();
-  return rest ? `${url.slice(0, q)}?${rest}` : url.slice(0, q);
+  const path = redactTokens(url.slice(0, q));
+  return rest ? `${path}?${redactTokens(rest)}` : path;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { redactTokens } from '../auth/redact-tokens.ts';
 import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
@@ -17,7 +18,7 @@ export function isRefusalAudited(req: FastifyRequest): boolean {
 /** The path of a request without its query string (query strings may carry secrets; never log or record them). */
 export function pathOf(req: FastifyRequest): string {
   const q = req.url.indexOf('?');
-  return q === -1 ? req.url : req.url.slice(0, q);
+  return redactTokens(q === -1 ? req.url : req.url.slice(0, q));
 }
 
 /** The audit entry of a refused request: who presented what, where, and why it was refused. */
@@ -31,8 +32,9 @@ export function refusalEntry(
   project: string,
 ): AuditEntry {
   const params = (req.params ?? {}) as Record<string, unknown>;
-  const stage = typeof params['stage'] === 'string' ? params['stage'].slice(0, 64) : null;
-  const imageTag = typeof params['imageTag'] === 'string' ? params['imageTag'].slice(0, 128) : null;
+  // a refused request's path parameters are whatever the client sent, a pasted token included
+  const stage = typeof params['stage'] === 'string' ? redactTokens(params['stage'].slice(0, 64)) : null;
+  const imageTag = typeof params['imageTag'] === 'string' ? redactTokens(params['imageTag'].slice(0, 128)) : null;
   const remoteAddress = clientAddress(req);
   const peer = req.socket?.remoteAddress ?? null;
   return auditEntry({

@@ -1,0 +1,12 @@
+/**
+ * The gate's own secrets by their shape: local tokens ("gate_", generateToken) and break-glass
+ * tokens ("gbg_", newBreakGlassToken), each followed by 43 base64url characters. A client that
+ * pastes one where it does not belong (a path segment, a JSON key) must not have it copied into
+ * a log line, an audit record or an error message.
+ */
+const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
+
+/** The text with every gate or break-glass token in it replaced by "<prefix>_[redacted]". */
+export function redactTokens(text: string): string {
+  return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
+}

@@ -1,0 +1,51 @@
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { redactTokens } from '../../src/auth/redact-tokens.ts';
+import { generateToken } from '../../src/auth/local-tokens.ts';
+import { newBreakGlassToken } from '../../src/routes/grants.ts';
+import { createLogger, redactUrl } from '../../src/logger.ts';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+t.test('redactTokens blanks both kinds of gate token wherever they stand, and nothing else', async (t) => {
+  const gate = generateToken();
+  const bg = newBreakGlassToken();
+  t.equal(redactTokens(`/v1/test-results/${bg}`), '/v1/test-results/gbg_[redacted]');
+  t.equal(redactTokens(`unknown field ${gate}, x${gate}`), 'unknown field gate_[redacted], xgate_[redacted]');
+  t.equal(redactTokens('/v1/test-results/gbg_short'), '/v1/test-results/gbg_short', 'not a token: too short');
+  t.equal(redactTokens('/v1/decisions'), '/v1/decisions');
+  t.equal(redactUrl(`/x/${gate}?a=1&token=${bg}`), '/x/gate_[redacted]?a=1&token=%5Bredacted%5D');
+  t.equal(redactUrl(`/x?note=${bg}`), '/x?note=gbg_[redacted]');
+});
+
+t.test('a token pasted into a path or a JSON key is not copied into the log, the audit log or the answer', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { deps: { logger: createLogger('info', sink) } });
+  const gate = g.tokens['caller']!;
+  const bg = newBreakGlassToken();
+
+  // a break-glass token where a tag goes (it is a valid tag): a public read, answered and logged
+  const read = await g.app.inject({ url: `/v1/test-results/${bg}` });
+  t.equal(read.statusCode, 200);
+  // a refused write to that path: audited with its path
+  const put = await g.as('caller', { method: 'PUT', url: `/v1/test-results/${bg}`, payload: { exitCode: 0 } });
+  t.equal(put.statusCode, 403);
+  // the caller's own token as a JSON key
+  const bad = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { ...decisionBody(), [gate]: 1 } });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json(), { error: 'invalid_request', field: 'body.gate_[redacted]', message: 'body.gate_[redacted]: unknown field gate_[redacted]' });
+  // an unknown path
+  const lost = await g.app.inject({ url: `/${gate}` });
+  t.equal(lost.statusCode, 404);
+  t.notMatch(lost.body, gate);
+
+  const audit = JSON.stringify(g.audit.records());
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 2, 'the 403 and the 400 are audited');
+  t.match(audit, 'gbg_[redacted]', 'the refusal names the path, blanked');
+  const log = lines.join('');
+  t.match(log, 'gbg_[redacted]');
+  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', put.body + bad.body + lost.body]] as const) {
+    t.notMatch(text, bg, `no break-glass token in the ${what}`);
+    t.notMatch(text, gate, `no gate token in the ${what}`);
+  }
+});
