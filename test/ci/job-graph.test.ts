@@ -8,14 +8,16 @@
 //   existing SHA tag and never for a commit main has moved past;
 // - the report to the gate runs after the test step whatever the tests did;
 // - plus the fixed facts: runner label, triggers, permissions, image names and tags, pins.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { evaluate, evaluateIf } from './lib/expr.ts';
-import { repoRoot, workflowFile } from './lib/harness.ts';
-import { SHA, githubContext, planSteps, runShell } from './lib/scenarios.ts';
+import { ciDir, repoRoot, workflowFile } from './lib/harness.ts';
+import { startFakeGitHub } from './lib/fake-github.ts';
+import type { FakeCommit } from './lib/fake-github.ts';
+import { REPO, SHA, githubContext, planSteps, runShell } from './lib/scenarios.ts';
 import { loadWorkflow, needsOf, ranJobs, simulate, stepKey } from './lib/workflow-sim.ts';
 import type { Job, JobRun, Scenario, Step } from './lib/workflow-sim.ts';
 
@@ -32,8 +34,13 @@ const step = (jobId: string, key: string): Step => {
   return s;
 };
 
-/** Stand-ins: docker answers `buildx imagetools inspect REF` from the EXISTING list; curl prints MAIN_HEAD. */
+/**
+ * Stand-ins: docker answers `buildx imagetools inspect REF` from the EXISTING list; curl prints
+ * MAIN_HEAD (the tip of main); node is this process's Node (the scripts' GitHub calls go to the
+ * fake GitHub below).
+ */
 const STUBS = {
+  node: `exec "${process.execPath}" "$@"`,
   docker: `if [ "$1 $2 $3" = "buildx imagetools inspect" ]; then
   if printf '%s\\n' "$EXISTING" | grep -qxF "$4"; then echo "Name: $4"; exit 0; fi
   echo "ERROR: $4: not found" >&2; exit 1
@@ -51,9 +58,25 @@ const thirteen = [...SERVICES, 'dashboard'].map(ref);
 
 interface Registry {
   existing: string[];
-  mainHead?: string;
-  curlFail?: boolean;
+  /** main's commits after SHA, oldest first (default: none, main is still at SHA) */
+  main?: FakeCommit[];
+  /** the compare status GitHub reports (default from `main`) */
+  status?: 'identical' | 'ahead' | 'diverged';
+  /** GitHub answers every request with this status */
+  apiFail?: number;
 }
+
+/** The GitHub API main-moved.mjs asks, as a child process (the decision shells run with spawnSync). */
+const github = await startFakeGitHub({ repo: REPO, base: SHA, main: [] });
+t.teardown(() => github.stop());
+const hex = (n: number) => n.toString(16).padStart(40, 'a');
+/** A promotion commit exactly as kargo/stages/*.yaml's git-commit step writes it. */
+const kargoCommit = (n: number, stage: string): FakeCommit => ({
+  sha: hex(n),
+  message: `kargo(${stage}): stonks-oracle ${SHA} [skip ci]\n\nGate-Decision: dec_01m8cs9k774ye71ndv33q6b1e6\nKargo-Promotion: ${stage}.01kbz8x2p4m6n8q0s2t4v6w8y0.1a2b3c4\nKargo-Freight: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b`,
+  files: [`infra/helm/stonks-oracle/values-${stage}.yaml`],
+});
+const devCommit = (n: number, extra: Partial<FakeCommit> = {}): FakeCommit => ({ sha: hex(n), message: 'risk: tighten the position limits', files: ['services/risk/limits.py'], ...extra });
 
 /** A scenario for a push to main whose decision steps run for real against `registry`. */
 function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registry = { existing: thirteen }): Scenario {
@@ -65,8 +88,14 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
       if ((extra.fail?.[jobId] ?? []).includes(stepKey(s))) return { outcome: 'failure', outputs: {} };
       const p = plan(jobId, s, env);
       if (p) return p;
-      if ((jobId === 'build-marker' && s.id === 'marker') || (jobId === 'build-images' && s.id === 'existing')) {
-        const r = runShell(s.run as string, { ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), MAIN_HEAD: registry.mainHead ?? SHA, CURL_FAIL: registry.curlFail ? '1' : '', CURL_ARGS_LOG: join(logDir, 'curl-args.log'), CURL_STDIN_LOG: join(logDir, 'curl-stdin.log') }, STUBS);
+      if ((jobId === 'build-marker' && (s.id === 'marker' || s.id === 'main')) || (jobId === 'build-images' && s.id === 'existing')) {
+        github.setRepo({ repo: REPO, base: SHA, main: registry.main ?? [], status: registry.status, fail: registry.apiFail, token: '***' });
+        const r = runShell(s.run as string, {
+          ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO,
+          MAIN_HEAD: registry.main?.at(-1)?.sha ?? SHA, CURL_FAIL: registry.apiFail ? '1' : '', CURL_ARGS_LOG: join(logDir, 'curl-args.log'), CURL_STDIN_LOG: join(logDir, 'curl-stdin.log'),
+        }, STUBS, ciDir);
+        const log = join(logDir, `${jobId}-${s.id}.log`);
+        writeFileSync(log, r.output);
         return { outcome: r.status === 0 ? 'success' : 'failure', outputs: r.outputs };
       }
       return undefined;
@@ -174,33 +203,49 @@ t.test('no integration test without all 14 images', async (t) => {
   }
 });
 
-t.test('the marker decision, run for real against a stand-in registry', async (t) => {
-  const cases: { name: string; registry: Registry; marker?: string; fails?: RegExp; integration: boolean }[] = [
+t.test('the marker decision, run for real against a stand-in registry and GitHub API', async (t) => {
+  const cases: { name: string; registry: Registry; marker?: string; fails?: RegExp; integration: boolean; says?: RegExp }[] = [
     { name: 'all 13 pushed, marker new, main still here', registry: { existing: thirteen }, marker: 'push', integration: true },
     { name: 'one image missing', registry: { existing: thirteen.filter((r) => !r.includes('/risk:')) }, fails: /::error title=Images missing::not in GHCR at \w+: risk; the marker is not pushed/, integration: false },
     { name: 'marker already there (a re-run)', registry: { existing: [...thirteen, ref('superset')] }, marker: 'exists', integration: true },
-    { name: 'main has moved on (an old commit)', registry: { existing: thirteen, mainHead: 'f'.repeat(40) }, marker: 'stale', integration: false },
-    { name: 'tip of main unknown (API error)', registry: { existing: thirteen, curlFail: true }, marker: 'push', integration: true },
+    { name: 'main has moved on: a developer commit (it gets its own run)', registry: { existing: thirteen, main: [devCommit(1)] }, marker: 'stale', integration: false, says: new RegExp(`Marker not pushed::main has moved on \\(${hex(1)} runs this workflow itself\\)`) },
+    // Kargo promotes while this run builds: its commit on main never gets a run of its own
+    // (paths-ignore values-*.yaml and [skip ci]), so it must not make this commit stale, or main
+    // would be left with no marker (no Freight, no integration result) until the next push.
+    { name: "main's tip is Kargo's promotion commit", registry: { existing: thirteen, main: [kargoCommit(1, 'beta')] }, marker: 'push', integration: true },
+    { name: 'several Kargo promotion commits (beta, paper, live)', registry: { existing: thirteen, main: [kargoCommit(1, 'beta'), kargoCommit(2, 'paper'), kargoCommit(3, 'live')] }, marker: 'push', integration: true },
+    { name: 'a Kargo commit, then a developer commit', registry: { existing: thirteen, main: [kargoCommit(1, 'beta'), devCommit(2)] }, marker: 'stale', integration: false },
+    { name: 'a developer commit marked [skip ci] (no run will replace this one)', registry: { existing: thirteen, main: [devCommit(1, { message: 'docs: typo [skip ci]' })] }, marker: 'push', integration: true },
+    { name: 'a commit without [skip ci] that only changes ignored paths (paths-ignore: no run)', registry: { existing: thirteen, main: [devCommit(1, { message: 'hand-edit the beta tag', files: ['infra/helm/stonks-oracle/values-beta.yaml'] })] }, marker: 'push', integration: true },
+    { name: 'a commit that also changes a non-ignored path', registry: { existing: thirteen, main: [devCommit(1, { files: ['infra/helm/stonks-oracle/values-beta.yaml', 'infra/helm/stonks-oracle/values.yaml'] })] }, marker: 'stale', integration: false },
+    { name: 'this commit is no longer on main (force-push)', registry: { existing: thirteen, status: 'diverged' }, marker: 'stale', integration: false },
+    { name: 'GitHub cannot be asked (403): assume current, with a warning', registry: { existing: thirteen, apiFail: 403 }, marker: 'push', integration: true, says: /::warning title=Newer commits on main unknown::could not ask GitHub whether main has moved past \w+ \(GET \S+ answered HTTP 403: fake failure 403\); assuming \w+ is current/ },
   ];
+  const stepLog = (id: string) => { try { return readFileSync(join(logDir, `build-marker-${id}.log`), 'utf8'); } catch { return ''; } };
   for (const c of cases) {
+    for (const id of ['main', 'marker']) writeFileSync(join(logDir, `build-marker-${id}.log`), '');
     const runs = simulate(wf, pushMain({}, ON, c.registry));
     const m = runs['build-marker']!;
     if (c.fails) {
       t.equal(m.result, 'failure', `${c.name}: the marker job fails`);
-      const s = step('build-marker', 'marker');
-      const out = runShell(s.run as string, { IMAGE_PREFIX: PREFIX, IMAGE_TAG: SHA, MARKER_IMAGE: 'superset', OTHER_IMAGES: String(job('build-marker').env?.['OTHER_IMAGES']), API: 'https://api.github.com', REPO: 'celesrenata/stonks-oracle', GH_TOKEN: 'ghs_secret', EXISTING: c.registry.existing.join('\n'), MAIN_HEAD: SHA, CURL_ARGS_LOG: '/dev/null', CURL_STDIN_LOG: '/dev/null' }, STUBS);
-      t.match(out.output, c.fails, `${c.name}: says which image is missing`);
+      t.match(stepLog('marker'), c.fails, `${c.name}: says which image is missing`);
     } else {
       t.equal(m.outputs['marker'], c.marker, `${c.name}: marker=${c.marker}`);
       const built = m.steps.find((s) => s.key === 'Build and push the marker image superset')!;
       t.equal(built.ran, c.marker === 'push', `${c.name}: the marker build ${c.marker === 'push' ? 'runs' : 'does not run'}`);
     }
+    if (c.says) t.match(stepLog('main') + stepLog('marker'), c.says, `${c.name}: says so`);
     t.equal(ranJobs(runs).includes('integration'), c.integration, `${c.name}: integration ${c.integration ? 'runs' : 'does not run'}`);
   }
-  const curlArgs = readFileSync(join(logDir, 'curl-args.log'), 'utf8');
-  t.notMatch(curlArgs, '***', 'the GitHub token never appears in curl arguments');
-  t.match(curlArgs, '-H @- -H Accept: application/vnd.github.sha https://api.github.com/repos/celesrenata/stonks-oracle/commits/main');
-  t.match(readFileSync(join(logDir, 'curl-stdin.log'), 'utf8'), /^Authorization: Bearer \S+/, 'it goes in on stdin');
+  const check = step('build-marker', 'main');
+  t.same(check.env, { GH_TOKEN: '${{ secrets.GITHUB_TOKEN }}', IGNORED_PATHS: 'infra/helm/stonks-oracle/values-*.yaml' }, "the run's token reaches the check only through its environment");
+  t.equal(check.run, 'node .github/pipeline/main-moved.mjs --image-tag "$IMAGE_TAG"', 'the command line carries no token and no URL');
+  const on = wf.on as { push: { 'paths-ignore': string[] } };
+  t.same(String(check.env?.['IGNORED_PATHS']).split('\n').filter(Boolean), on.push['paths-ignore'], "the check ignores exactly the push trigger's paths-ignore");
+  const seen = github.requests();
+  t.ok(seen.length > 0 && seen.every((r) => r.authorization === 'Bearer ***'), 'every GitHub request carries the token in the Authorization header');
+  t.ok(seen.every((r) => !r.url.includes('***')), 'and never in a URL');
+  t.ok(seen.some((r) => r.url.startsWith(`/repos/${REPO}/compare/${SHA}...main?`)), 'it compares this commit with main');
 });
 
 t.test('an image already in GHCR at the SHA is not rebuilt (SHA tags are never overwritten)', async (t) => {

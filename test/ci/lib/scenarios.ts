@@ -19,9 +19,10 @@ export interface ShellRun {
 
 /**
  * Runs a step's shell with `env` (plus PATH, with `stubs` — name -> script body — in a
- * directory placed first). Returns the exit status, what it printed, its outputs and summary.
+ * directory placed first), in `cwd` (default: a fresh directory). Returns the exit status, what
+ * it printed, its outputs and summary.
  */
-export function runShell(script: string, env: Record<string, string>, stubs: Record<string, string> = {}): ShellRun {
+export function runShell(script: string, env: Record<string, string>, stubs: Record<string, string> = {}, cwd?: string): ShellRun {
   const dir = mkdtempSync(join(tmpdir(), 'ci-shell-'));
   const bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -36,7 +37,7 @@ export function runShell(script: string, env: Record<string, string>, stubs: Rec
   writeFileSync(out, '');
   writeFileSync(summary, '');
   const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], {
-    cwd: dir,
+    cwd: cwd ?? dir,
     env: { PATH: `${bin}:${process.env['PATH'] ?? ''}`, GITHUB_OUTPUT: out, GITHUB_STEP_SUMMARY: summary, ...env },
     encoding: 'utf8',
   });
