@@ -6,12 +6,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { spawnGate } from '../helpers/spawn-gate.ts';
 import type { Test } from 'tap';
 import type { SpawnedGate } from '../helpers/spawn-gate.ts';
 import { startGateProxy } from './lib/gate-proxy.ts';
-import { createToken, deadPort, runScript } from './lib/harness.ts';
+import { createToken, deadPort, runScript, scriptsDir } from './lib/harness.ts';
 import type { ScriptRun } from './lib/harness.ts';
 
 const SCRIPT = 'report-results.mjs';
@@ -148,6 +149,13 @@ const malformed: { name: string; content: string | null; message: string }[] = [
   { name: 'tests not an object', content: '{"exitCode":0,"tests":[1,2]}', message: 'field "tests" must be an object' },
   { name: 'negative count', content: '{"exitCode":0,"failed":-1}', message: 'field "failed" must be a non-negative integer, got number -1' },
   { name: 'nested count not a number', content: '{"exitCode":0,"tests":{"total":"ten"}}', message: 'field "tests.total" must be a non-negative integer' },
+  // the gate's schema also types `error` (the reviewer's cases: the script used to send these and get a 400)
+  { name: 'error: null', content: '{"exitCode":0,"passed":10,"failed":0,"error":null}', message: 'field "error" must be a string (what went wrong), got null' },
+  { name: 'error: an object', content: '{"exitCode":1,"error":{"type":"Timeout","message":"sandbox"}}', message: 'field "error" must be a string (what went wrong), got an object' },
+  { name: 'error: 2001 characters', content: JSON.stringify({ exitCode: 1, error: 'x'.repeat(2001) }), message: 'field "error" must be at most 2000 characters, got 2001' },
+  { name: 'exitCode beyond the safe integers', content: '{"exitCode":1e20}', message: 'field "exitCode" must be an integer, got number 100000000000000000000' },
+  { name: 'a prototype key', content: '{"exitCode":0,"meta":{"__proto__":{"admin":true}}}', message: 'key "meta.__proto__" is not allowed' },
+  { name: 'a key twice', content: '{"exitCode":1,"tests":{"failed":2,"failed":0},"exitCode":0}', message: 'key "tests.failed" appears more than once in its object' },
 ];
 
 for (const c of malformed) {
@@ -242,30 +250,114 @@ for (const c of refusals) {
   });
 }
 
-t.test('a results file over the gate limit (1 MiB): refused with 413, exit 3', async (t) => {
+t.test('a results file over the gate limit (1 MiB): refused with 413, exit 3, reported as a failed run', async (t) => {
   const tag = newTag();
   const big = JSON.stringify({ exitCode: 0, passed: 1, failed: 0, total: 1, log: 'x'.repeat(1024 * 1024) });
   const r = await report(resultsFile('big.json', big), tag);
   t.equal(r.status, 3);
   t.match(r.stdout, 'HTTP 413 payload_too_large');
   t.match(r.stdout, 'larger than the gate accepts (1 MiB)');
-  t.equal((await gateResult(tag))['found'], false);
+  t.match(r.stdout, 'reported to the gate as a failed run');
+  t.match(r.summary, 'Reported to the gate as a failed run instead');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false' });
+  const g = await gateResult(tag);
+  t.match(g, { found: true, passed: false, exitCode: 1 }, 'beta gets a definite answer (refused) instead of waiting for its timeout');
+  t.match(g['error'], /^results file rejected by the gate: HTTP 413 payload_too_large/);
 });
 
-t.test('a gate stricter than the script (body rejected with 400): exit 3 naming the field', async (t) => {
-  const proxy = await startGateProxy(gate.url, () => ({
+t.test("the script's checks are the gate's: a corpus of bodies sent to the real gate, accepted and summarised alike", async (t) => {
+  const lib = (await import(pathToFileURL(join(scriptsDir, 'lib', 'results.mjs')).href)) as {
+    parseResults: (text: string) => Record<string, unknown>;
+    summarize: (body: Record<string, unknown>) => { passed: boolean; exitCode: number; counts: Record<string, number | null>; error: string | null };
+  };
+  const values: unknown[] = [0, 1, -1, 1.5, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e20, '1', '', null, true, [], {}];
+  const strings = ['', '   ', ' boom ', 'x'.repeat(2000), 'x'.repeat(2001), '😀'.repeat(2000), '😀'.repeat(2001), 'e\u0301'.repeat(1000), 'e\u0301'.repeat(1001)];
+  const bodies: string[] = [];
+  const json = (o: unknown) => bodies.push(JSON.stringify(o));
+  for (const v of values) {
+    json({ exitCode: v });
+    json({ exitCode: 0, passed: v, failed: 0 });
+    json({ exitCode: 1, tests: { failed: v } });
+    json({ exitCode: 0, error: v });
+    json({ exitCode: 0, tests: v });
+  }
+  for (const e of strings) {
+    json({ exitCode: 0, passed: 3, failed: 0, error: e });
+    json({ exitCode: 2, error: e });
+  }
+  json({ exitCode: 0, passed: 9, failed: 1 });
+  json({ exitCode: 0, failed: 0, tests: { failed: 4, passed: 2, total: 6 } });
+  json({ exitCode: 0, tests: { passed: 5, failed: 0, skipped: 1, total: 6, extra: 'kept' }, suite: { name: 'x' } });
+  json({ exitCode: 0, passed: 1, failed: 0, constructor: 'a string is fine' });
+  json({ exitCode: 0, constructor: { name: 'no prototype key: fine' } });
+  bodies.push(
+    '', '   ', 'null', '42', '"x"', '[]', '[{"exitCode":0}]', '{"exitCode":0', '{"exitCode":0} trailing',
+    '\uFEFF{"exitCode":0,"passed":1,"failed":0}',
+    '{"exitCode":0,"__proto__":{"x":1}}',
+    '{"exitCode":0,"extra":{"__proto__":{}}}',
+    '{"exitCode":0,"list":[1,{"\\u005f_proto__":null}]}',
+    '{"exitCode":0,"constructor":{"prototype":{}}}',
+    '{"exitCode":0,"a":[{"constructor":{"prototype":1}}]}',
+    '{"exitCode":0,"passed":1,"passed":-1}',
+    '{"exitCode":1,"exitCode":0}',
+    '{"exitCode":0,"tests":{"failed":1,"failed":0}}',
+    '{"exitCode":0,"runs":[{"a":1},{"id":"x","id":"x"}]}',
+    '{"exitCode":0,"a":1,"\\u0061":2}',
+    '{"exitCode":0,"a":{"k":1},"b":{"k":1},"s":"\\"k\\":{\\"k\\""}',
+  );
+  for (const text of bodies) {
+    const shown = text.length > 70 ? `${text.slice(0, 60)}…(${text.length} chars)` : JSON.stringify(text);
+    let local: Record<string, unknown> | null = null;
+    let why = '';
+    try {
+      local = lib.parseResults(text);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    const tag = newTag();
+    const res = await fetch(`${gate.url}/v1/test-results/${tag}`, { method: 'PUT', headers: { authorization: `Bearer ${ciToken}`, 'content-type': 'application/json' }, body: text });
+    const answer = (await res.json()) as Record<string, unknown>;
+    t.ok(res.status === 200 || res.status === 400, `${shown}: the gate answers 200 or 400 (${res.status})`);
+    t.equal(local !== null, res.status === 200, `${shown}: script ${local ? 'accepts' : `rejects (${why})`}, gate ${res.status === 200 ? 'accepts' : `rejects (${String(answer['message'])})`}`);
+    if (local && res.status === 200) {
+      const mine = lib.summarize(local);
+      t.same({ passed: mine.passed, exitCode: mine.exitCode, counts: mine.counts, error: mine.error }, { passed: answer['passed'], exitCode: answer['exitCode'], counts: answer['counts'], error: answer['error'] ?? null }, `${shown}: the same summary`);
+    }
+  }
+});
+
+t.test('exit code 0 but an error: the gate says failed, so does the step (no disagreement)', async (t) => {
+  const tag = newTag();
+  const r = await report(resultsFile('err0.json', '{"exitCode":0,"passed":3,"failed":0,"error":"boom"}'), tag);
+  t.equal(r.status, 1, 'exit 1');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false' });
+  t.notMatch(r.stdout, 'Gate and script disagree');
+  t.match(r.summary, '- the run reports an `error`, so it counts as failed despite exit code 0');
+  t.match(r.summary, '- error: boom');
+  t.match(await gateResult(tag), { found: true, passed: false, error: 'boom' });
+});
+
+t.test('a body the gate rejects all the same (400: the checks drifted): exit 3, reported as a failed run', async (t) => {
+  // A proxy stands in for a gate whose schema moved on: it drops exitCode from the first PUT
+  // only, so the real gate answers 400; the failed-run report after it passes through unchanged.
+  const proxy = await startGateProxy(gate.url, (n) => (n === 1 ? {
     rewriteBody: (b) => {
       const o = JSON.parse(b.toString()) as Record<string, unknown>;
       delete o['exitCode'];
       return Buffer.from(JSON.stringify(o));
     },
-  }));
+  } : 'forward'));
   t.teardown(proxy.close);
   const tag = newTag();
   const r = await report(resultsFile('strict.json', PASSING), tag, {}, proxy.url);
   t.equal(r.status, 3);
   t.match(r.stdout, /HTTP 400 invalid_request: body\.exitCode: .*\(field: body\.exitCode\)/);
-  t.equal(proxy.count(), 1, 'a 400 is not retried');
+  t.match(r.stdout, 'no longer match the gate');
+  t.equal(proxy.count(), 2, 'the 400 is not retried; one failed-run report follows');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false' });
+  const g = await gateResult(tag);
+  t.match(g, { found: true, passed: false, exitCode: 1 }, 'the gate holds a failed run: beta is refused at once');
+  t.match(g['error'], /^results file rejected by the gate: HTTP 400 invalid_request: body\.exitCode/);
 });
 
 t.test('the gate is down (nothing listening): bounded retries, exit 4', async (t) => {

@@ -6,7 +6,9 @@
 //   2  usage error, or the results file is missing or malformed: the run is then reported to the
 //      gate as a failed run with the problem as its `error` (beta is refused for the tag at once,
 //      instead of waiting for a result that will never come)
-//   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large)
+//   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large); when
+//      it rejected the body (400, 413), the run is reported as a failed run instead (`error`: the
+//      gate's answer), so beta is refused at once rather than waiting for its timeout
 //   4  the gate was unavailable (5xx, timeouts, connection errors) after the bounded retries
 //   5  an unexpected error in this script (a bug, or GITHUB_OUTPUT not writable)
 // Node >= 20, no dependencies. The token comes from GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE) and
@@ -29,12 +31,14 @@ exit codes: 0 passed and recorded, 1 failed and recorded, 2 usage or bad results
 3 gate refused (4xx), 4 gate unavailable after retries, 5 unexpected error`;
 
 const SHA = /^[0-9a-f]{40}$/;
+/** The gate's answers that reject the results body itself (not the caller): schema, size. */
+const BODY_REJECTED = new Set([400, 413]);
 
 function hintFor(status) {
   if (status === 401) return 'the token was not accepted: check the GATE_CI_TOKEN secret (or the runner ServiceAccount token in Kubernetes mode)';
   if (status === 403) return 'the token is valid but lacks the ci role (local: token create --roles ci; cluster: the gate-ci binding)';
   if (status === 413) return 'the results file is larger than the gate accepts (1 MiB)';
-  if (status === 400) return 'the gate rejected the results body';
+  if (status === 400) return 'the gate rejected the results body: the local checks in lib/results.mjs no longer match the gate\'s schema';
   return null;
 }
 
@@ -62,7 +66,7 @@ async function main(argv, env) {
     ({ raw, body } = readResultsFile(args.file));
   } catch (err) {
     if (!(err instanceof ResultsFileError)) throw err;
-    const reported = await reportBrokenRun(err.message);
+    const reported = await reportBrokenRun(`no usable results file: ${err.message}`);
     setOutputs({ ...base, recorded: String(reported.ok), passed: 'false', 'exit-code': '' }, env);
     const told = reported.ok
       ? `Reported to the gate as a failed run (\`error\`: the problem above), so beta refuses \`${imageTag}\` until a new run reports real results.`
@@ -72,11 +76,11 @@ async function main(argv, env) {
     return EXIT.USAGE;
   }
 
-  /** Tells the gate the run broke: exit code 1, no counts, the problem as `error`. */
-  async function reportBrokenRun(problem) {
+  /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong. */
+  async function reportBrokenRun(error) {
     const token = resolveToken(env);
     if (!token) return { ok: false, problem: 'no ci token' };
-    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: `no usable results file: ${problem}`.slice(0, 2000) })}\n`);
+    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: error.slice(0, 2000) })}\n`);
     const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
     return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
   }
@@ -121,14 +125,27 @@ async function main(argv, env) {
     return EXIT.TESTS_FAILED;
   }
 
-  setOutputs(outputs, env);
   if (answer.kind === 'refused') {
     const hint = hintFor(answer.status);
     const problem = `the gate refused the result: ${answer.detail}${hint ? ` (${hint})` : ''}`;
+    if (BODY_REJECTED.has(answer.status)) {
+      // The file passed the local checks but not the gate's: tell the gate the run broke, so
+      // beta gets a definite answer (refused) instead of waiting until its timeout.
+      const reported = await reportBrokenRun(`results file rejected by the gate: ${answer.detail}`);
+      setOutputs({ ...outputs, recorded: String(reported.ok), passed: 'false', 'eligible-for-beta': 'false' }, env);
+      const told = reported.ok
+        ? `Reported to the gate as a failed run instead (\`error\`: its answer above), so beta refuses \`${imageTag}\` until a new run reports results the gate accepts.`
+        : `It could not be reported as a failed run either (${reported.problem}), so beta keeps waiting for a result for this tag.`;
+      appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: `${problem}. ${told}` }), env);
+      annotate('error', 'Gate refused the test results', `${problem}; ${reported.ok ? 'reported to the gate as a failed run' : `not reported as a failed run either: ${reported.problem}`}`);
+      return EXIT.REFUSED;
+    }
+    setOutputs(outputs, env);
     appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
     annotate('error', 'Gate refused the test results', problem);
     return EXIT.REFUSED;
   }
+  setOutputs(outputs, env);
   const problem = `the gate at ${gateUrl} was unavailable after ${answer.attempts} attempt(s): ${answer.detail}`;
   appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
   annotate('error', 'Gate unavailable', `${problem}; re-run this job once the gate is back`);

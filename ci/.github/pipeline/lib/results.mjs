@@ -1,23 +1,102 @@
 // inttest-results.json: reading, validation and the step-summary text. Pure apart from
-// readResultsFile. The rules match the gate's (src/routes/test-results.ts): a JSON object with
-// an integer exitCode; counts {passed, failed, skipped, total} at the top level or, where
-// absent there, under `tests`; every other field is kept and sent verbatim.
+// readResultsFile. The rules are the gate's (src/routes/test-results.ts, TestResultsBody, behind
+// fastify's JSON parser with prototype poisoning refused), and test/ci/report-results.test.ts
+// sends a corpus of bodies to the real gate to keep them equal:
+// - a JSON object (a leading BOM is ignored), with no "__proto__" key anywhere, no
+//   "constructor" object that has a "prototype" key, and no key twice in one object (the
+//   summary would take the last value, a reader of the verbatim artifact perhaps the first);
+// - exitCode: an integer (a safe one: |n| <= 2^53 - 1);
+// - passed, failed, skipped, total, at the top level or under `tests` (an object): when present,
+//   non-negative safe integers;
+// - error: when present, a string of at most 2000 characters (Unicode code points), what went
+//   wrong when the run itself broke; a non-blank error makes the run failed whatever exitCode says;
+// - every other field is kept and sent verbatim.
+// The gate's 1 MiB body limit is not checked here: a 413 is handled like any rejected body.
 import { readFileSync, statSync } from 'node:fs';
 import { mdEscape } from './actions-io.mjs';
 
 export const COUNT_KEYS = Object.freeze(['passed', 'failed', 'skipped', 'total']);
+/** The longest `error` the gate accepts, in Unicode code points (zod's string max). */
+export const ERROR_MAX_CHARS = 2000;
 
 /** The results file is missing, unreadable or malformed; the message names the problem. */
 export class ResultsFileError extends Error {
   name = 'ResultsFileError';
 }
 
-const kindOf = (v) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 40))}` : `${typeof v} ${JSON.stringify(v)}`);
+const kindOf = (v) =>
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 40))}` : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+
+/** Code points, not UTF-16 units: how zod measures a string's length. */
+const codePoints = (s) => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
 
 /**
- * Validates the text of a results file. Returns the parsed object; throws ResultsFileError
- * with `<label>: <problem>` (not JSON, not an object, exitCode missing or not an integer, a
- * count that is not a non-negative integer, `tests` that is not an object).
+ * The path of the first "__proto__" key, or of a "constructor" object with a "prototype" key,
+ * anywhere in a parsed value (fastify refuses both with 400), or null.
+ */
+function poisonedKey(value) {
+  let next = [[value, '']];
+  while (next.length) {
+    const nodes = next;
+    next = [];
+    for (const [node, path] of nodes) {
+      if (Object.hasOwn(node, '__proto__')) return `${path}__proto__`;
+      const c = Object.hasOwn(node, 'constructor') ? node.constructor : null;
+      if (c !== null && typeof c === 'object' && Object.hasOwn(c, 'prototype')) return `${path}constructor.prototype`;
+      for (const key of Object.keys(node)) {
+        const v = node[key];
+        if (v !== null && typeof v === 'object') next.push([v, `${path}${key}.`]);
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The path of the first key that appears twice in one object of a JSON text JSON.parse has
+ * accepted (".tests.failed", ".list[2].name"), or null. Keys are compared as parsed ("a" and
+ * "\u0061" are the same key).
+ */
+export function duplicateKey(text) {
+  const stack = []; // {keys: Set|null (array), at: key or index}
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack.at(-1);
+      if (expectKey && top?.keys) {
+        const key = JSON.parse(text.slice(i, j + 1));
+        top.at = key;
+        if (top.keys.has(key)) return stack.map((f) => (f.keys ? `.${f.at}` : `[${f.at}]`)).join('');
+        top.keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') {
+      stack.push({ keys: new Set(), at: '' });
+      expectKey = true;
+    } else if (c === '[') stack.push({ keys: null, at: 0 });
+    else if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+    } else if (c === ',') {
+      const top = stack.at(-1);
+      if (top?.keys) expectKey = true;
+      else if (top) top.at += 1;
+    }
+  }
+  return null;
+}
+
+/**
+ * Validates the text of a results file by the gate's rules (see the top of this file). Returns
+ * the parsed object; throws ResultsFileError with `<label>: <problem>`.
  */
 export function parseResults(text, label = 'inttest-results.json') {
   const src = text.replace(/^\uFEFF/, '');
@@ -29,8 +108,17 @@ export function parseResults(text, label = 'inttest-results.json') {
     throw new ResultsFileError(`${label}: not valid JSON: ${err.message}`);
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ResultsFileError(`${label}: must be a JSON object, got ${kindOf(body)}`);
+  const poisoned = poisonedKey(body);
+  if (poisoned) throw new ResultsFileError(`${label}: key "${poisoned}" is not allowed (the gate refuses prototype keys)`);
+  const twice = duplicateKey(src);
+  if (twice) throw new ResultsFileError(`${label}: key "${twice.slice(1)}" appears more than once in its object`);
   if (!Object.hasOwn(body, 'exitCode')) throw new ResultsFileError(`${label}: field "exitCode" is missing (the integration runner's exit code, an integer)`);
-  if (!Number.isInteger(body.exitCode)) throw new ResultsFileError(`${label}: field "exitCode" must be an integer, got ${kindOf(body.exitCode)}`);
+  if (!Number.isSafeInteger(body.exitCode)) throw new ResultsFileError(`${label}: field "exitCode" must be an integer, got ${kindOf(body.exitCode)}`);
+  if (Object.hasOwn(body, 'error')) {
+    if (typeof body.error !== 'string') throw new ResultsFileError(`${label}: field "error" must be a string (what went wrong), got ${kindOf(body.error)}`);
+    const n = codePoints(body.error);
+    if (n > ERROR_MAX_CHARS) throw new ResultsFileError(`${label}: field "error" must be at most ${ERROR_MAX_CHARS} characters, got ${n}`);
+  }
   if (Object.hasOwn(body, 'tests') && (body.tests === null || typeof body.tests !== 'object' || Array.isArray(body.tests))) {
     throw new ResultsFileError(`${label}: field "tests" must be an object with passed/failed/skipped/total, got ${kindOf(body.tests)}`);
   }
@@ -38,7 +126,7 @@ export function parseResults(text, label = 'inttest-results.json') {
     for (const k of COUNT_KEYS) {
       if (!Object.hasOwn(obj, k)) continue;
       const v = obj[k];
-      if (!Number.isInteger(v) || v < 0) throw new ResultsFileError(`${label}: field "${prefix}${k}" must be a non-negative integer, got ${kindOf(v)}`);
+      if (!Number.isSafeInteger(v) || v < 0) throw new ResultsFileError(`${label}: field "${prefix}${k}" must be a non-negative integer, got ${kindOf(v)}`);
     }
   }
   return body;
@@ -68,12 +156,14 @@ export function readResultsFile(path) {
 
 /**
  * The summary the gate keeps, computed the same way: counts from the top level, else from
- * `tests` (null when absent); passed only with exit code 0 and no failed test.
+ * `tests` (null when absent); `error` trimmed (null when absent or blank); passed only with
+ * exit code 0, no failed test and no error.
  */
 export function summarize(body) {
   const pick = (k) => body[k] ?? body.tests?.[k] ?? null;
   const counts = Object.fromEntries(COUNT_KEYS.map((k) => [k, pick(k)]));
-  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0, exitCode: body.exitCode, counts };
+  const error = (typeof body.error === 'string' ? body.error.trim() : '') || null;
+  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null, exitCode: body.exitCode, counts, error };
 }
 
 const FAILURE_LISTS = ['failures', 'failedTests', 'failed_tests', 'errors'];
@@ -135,6 +225,7 @@ export function renderSummary({ imageTag, summary, body, rawText, gate = null, g
     out.push('', '#### Failure details', '');
     if (summary.exitCode !== 0) out.push(`- the integration runner exited with code ${summary.exitCode}`);
     if ((summary.counts.failed ?? 0) > 0) out.push(`- ${summary.counts.failed} test(s) failed`);
+    if (summary.error && summary.exitCode === 0 && !((summary.counts.failed ?? 0) > 0)) out.push('- the run reports an `error`, so it counts as failed despite exit code 0');
     for (const d of details) out.push(`- ${mdEscape(d)}`);
     if (rawText !== undefined) {
       let shown = rawText;
