@@ -1,4 +1,4 @@
-import { redactTokens } from './auth/redact-tokens.ts';
+import { redactTokens, redactTokensInPath } from './auth/redact-tokens.ts';
 import pino, { type Logger } from 'pino';
 
 const SECRET_PARAM = /token|secret|password|auth|key/i;
@@ -6,11 +6,11 @@ const SECRET_PARAM = /token|secret|password|auth|key/i;
 /** A request URL safe to log: values of credential-looking query parameters are replaced. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return redactTokens(url);
+  if (q === -1) return redactTokensInPath(url);
   const params = new URLSearchParams(url.slice(q + 1));
   for (const key of [...params.keys()]) if (SECRET_PARAM.test(key)) params.set(key, '[redacted]');
   const rest = params.toString();
-  const path = redactTokens(url.slice(0, q));
+  const path = redactTokensInPath(url.slice(0, q));
   return rest ? `${path}?${redactTokens(rest)}` : path;
 }
 

@@ -10,3 +10,20 @@ const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
 export function redactTokens(text: string): string {
   return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
 }
+
+/**
+ * A URL path with every token in it blanked, percent-encoded ones too (gbg_%41…): when decoding
+ * the path uncovers a token, the decoded path is returned blanked; otherwise the path as sent.
+ */
+export function redactTokensInPath(path: string): string {
+  const raw = redactTokens(path);
+  if (!path.includes('%')) return raw;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return raw;
+  }
+  const blanked = redactTokens(decoded);
+  return blanked === decoded ? raw : blanked;
+}

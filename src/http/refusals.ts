@@ -1,4 +1,4 @@
-import { redactTokens } from '../auth/redact-tokens.ts';
+import { redactTokens, redactTokensInPath } from '../auth/redact-tokens.ts';
 import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
@@ -18,7 +18,7 @@ export function isRefusalAudited(req: FastifyRequest): boolean {
 /** The path of a request without its query string (query strings may carry secrets; never log or record them). */
 export function pathOf(req: FastifyRequest): string {
   const q = req.url.indexOf('?');
-  return redactTokens(q === -1 ? req.url : req.url.slice(0, q));
+  return redactTokensInPath(q === -1 ? req.url : req.url.slice(0, q));
 }
 
 /** The audit entry of a refused request: who presented what, where, and why it was refused. */

@@ -108,7 +108,8 @@ export function testResultRoutes(ctx: RouteContext) {
         // is stored verbatim: a repeated key would let the two say different things
         const duplicate = firstDuplicateKey(text);
         if (duplicate !== null) {
-          const field = `body${duplicate}`;
+          // named in full up to 200 characters (a deeply nested key would make a huge answer and record)
+          const field = `body${duplicate.length > 200 ? `${duplicate.slice(0, 200)}…` : duplicate}`;
           return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
         }
         rawBodies.set(req, body as Buffer);

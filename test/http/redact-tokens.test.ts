@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { redactTokens } from '../../src/auth/redact-tokens.ts';
+import { redactTokens, redactTokensInPath } from '../../src/auth/redact-tokens.ts';
 import { generateToken } from '../../src/auth/local-tokens.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
 import { createLogger, redactUrl } from '../../src/logger.ts';
@@ -15,6 +15,10 @@ t.test('redactTokens blanks both kinds of gate token wherever they stand, and no
   t.equal(redactTokens('/v1/decisions'), '/v1/decisions');
   t.equal(redactUrl(`/x/${gate}?a=1&token=${bg}`), '/x/gate_[redacted]?a=1&token=%5Bredacted%5D');
   t.equal(redactUrl(`/x?note=${bg}`), '/x?note=gbg_[redacted]');
+  const encoded = `/v1/test-results/gbg_%${bg.charCodeAt(4).toString(16)}${bg.slice(5)}`;
+  t.equal(redactTokensInPath(encoded), '/v1/test-results/gbg_[redacted]', 'a percent-encoded token is found in the decoded path');
+  t.equal(redactUrl(`${encoded}?a=1`), '/v1/test-results/gbg_[redacted]?a=1');
+  t.equal(redactTokensInPath('/x/a%20b/%E0%A4%A'), '/x/a%20b/%E0%A4%A', 'a path without a token (or not decodable) is kept as sent');
 });
 
 t.test('a token pasted into a path or a JSON key is not copied into the log, the audit log or the answer', async (t) => {
@@ -38,13 +42,19 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   const lost = await g.app.inject({ url: `/${gate}` });
   t.equal(lost.statusCode, 404);
   t.notMatch(lost.body, gate);
+  const asset = await g.app.inject({ url: `/console/${bg}` });
+  t.equal(asset.statusCode, 404);
+  t.equal(asset.json().message, 'no console file gbg_[redacted]', 'the console route answers its own 404s');
+  // percent-encoded in the path of a refused write
+  const enc = await g.as('caller', { method: 'PUT', url: `/v1/test-results/gbg_%${bg.charCodeAt(4).toString(16)}${bg.slice(5)}`, payload: { exitCode: 0 } });
+  t.equal(enc.statusCode, 403);
 
   const audit = JSON.stringify(g.audit.records());
-  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 2, 'the 403 and the 400 are audited');
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 3, 'the two 403s and the 400 are audited');
   t.match(audit, 'gbg_[redacted]', 'the refusal names the path, blanked');
   const log = lines.join('');
   t.match(log, 'gbg_[redacted]');
-  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', put.body + bad.body + lost.body]] as const) {
+  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', put.body + bad.body + lost.body + asset.body + enc.body]] as const) {
     t.notMatch(text, bg, `no break-glass token in the ${what}`);
     t.notMatch(text, gate, `no gate token in the ${what}`);
   }

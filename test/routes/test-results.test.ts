@@ -197,9 +197,14 @@ t.test('a results file with a key twice in one object is refused, naming it: not
     t.equal(res.statusCode, 400, raw);
     t.match(res.json(), { error: 'invalid_request', field, message: `${field}: appears more than once in its object` });
   }
+  const deep = `${'{"a":'.repeat(300)}{"k":1,"k":2}${'}'.repeat(300)}`;
+  const refused = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: `{"exitCode":0,"x":${deep}}` });
+  t.equal(refused.statusCode, 400);
+  t.equal(refused.json().field, `body.x${'.a'.repeat(99)}…`, 'a deep path is named up to 200 characters');
+  t.ok(refused.body.length < 1000, 'and the answer stays small');
   t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')).catch(() => []), [], 'no artifact written');
   t.equal((await g.app.inject({ url: '/v1/test-results/abc123' })).json().found, false, 'no result recorded');
   const refusals = g.audit.records().filter((r) => r.type === 'refusal');
-  t.equal(refusals.length, 2, 'both refusals audited');
+  t.equal(refusals.length, 3, 'every refusal audited');
   t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, 0);
 });
