@@ -1,9 +1,12 @@
+import { redactTokens } from '../auth/redact-tokens.ts';
 import { z } from 'zod';
 
 /** An OCI image tag (the Git SHA in this pipeline). */
 export const OciTag = z
   .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}');
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}')
+  // a pasted gate or break-glass token is a valid tag: it would be recorded, logged and stored
+  .refine((v) => redactTokens(v) === v, 'looks like a gate token (gate_… or gbg_…), not an image tag: tokens go only in the Authorization header or breakGlassToken');
 
 /** A Kubernetes-style name (project, stage, promotion, freight). */
 export const KubeName = z

@@ -28,9 +28,10 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   const gate = g.tokens['caller']!;
   const bg = newBreakGlassToken();
 
-  // a break-glass token where a tag goes (it is a valid tag): a public read, answered and logged
+  // a break-glass token where a tag goes (the shape of a valid tag): a public read, refused and logged
   const read = await g.app.inject({ url: `/v1/test-results/${bg}` });
-  t.equal(read.statusCode, 200);
+  t.equal(read.statusCode, 400);
+  t.equal(read.json().field, 'params.imageTag');
   // a refused write to that path: audited with its path
   const put = await g.as('caller', { method: 'PUT', url: `/v1/test-results/${bg}`, payload: { exitCode: 0 } });
   t.equal(put.statusCode, 403);
@@ -38,6 +39,12 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   const bad = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { ...decisionBody(), [gate]: 1 } });
   t.equal(bad.statusCode, 400);
   t.match(bad.json(), { error: 'invalid_request', field: 'body.gate_[redacted]', message: 'body.gate_[redacted]: unknown field gate_[redacted]' });
+  // a token as the image tag of a decision (a valid OCI tag): refused, so never recorded or logged as a tag
+  const asTag = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ imageTag: bg }) });
+  t.equal(asTag.statusCode, 400);
+  t.match(asTag.json(), { field: 'body.imageTag', message: /^body\.imageTag: looks like a gate token/ });
+  const stored = await g.as('ci', { method: 'PUT', url: `/v1/test-results/${gate}`, payload: { exitCode: 0 } });
+  t.equal(stored.statusCode, 400, 'nor does one become a stored result and its file name');
   // an unknown path
   const lost = await g.app.inject({ url: `/${gate}` });
   t.equal(lost.statusCode, 404);
@@ -50,11 +57,11 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   t.equal(enc.statusCode, 403);
 
   const audit = JSON.stringify(g.audit.records());
-  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 3, 'the two 403s and the 400 are audited');
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 5, 'the two 403s and the three 400s are audited');
   t.match(audit, 'gbg_[redacted]', 'the refusal names the path, blanked');
   const log = lines.join('');
   t.match(log, 'gbg_[redacted]');
-  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', put.body + bad.body + lost.body + asset.body + enc.body]] as const) {
+  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', read.body + put.body + bad.body + lost.body + asset.body + enc.body + asTag.body + stored.body]] as const) {
     t.notMatch(text, bg, `no break-glass token in the ${what}`);
     t.notMatch(text, gate, `no gate token in the ${what}`);
   }
