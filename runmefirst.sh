@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stands the Stonks Oracle delivery pipeline up on the cluster, idempotently: namespaces, NFS
-# volumes (Retain, pre-bound, re-bound after a teardown), ARC controller and runner scale set,
+# volumes (Retain, pre-bound, re-bound after a teardown), ARC controller and runner scale sets,
 # Argo CD, Argo Rollouts, Kargo, the promotion gate, then the Kargo resources in kargo/.
 # A second run changes nothing. The application namespace stonks-oracle is never changed.
 #
@@ -223,9 +223,13 @@ step_arc_controller() {
     "$ARC_CHART_VERSION" render_values_arc_controller
 }
 
+# Two scale sets: the general runners (no gate identity) and the reporter (gate-ci), so that only
+# the job that reports integration-test results can record them.
 step_arc_runners() {
   helm_release "$RUNNER_LABEL" "$NS_ARC_RUNNERS" "$ARC_CHART_REPO/gha-runner-scale-set" \
     "$ARC_CHART_VERSION" render_values_arc_runners
+  helm_release "$REPORT_RUNNER_LABEL" "$NS_ARC_RUNNERS" "$ARC_CHART_REPO/gha-runner-scale-set" \
+    "$ARC_CHART_VERSION" render_values_arc_reporters
 }
 
 step_argo_cd() {
@@ -294,7 +298,8 @@ The pipeline is up$( ((DRY_RUN)) && printf ' (dry run: nothing was changed)').
   Argo CD   https://$ARGOCD_HOST   (admin password: kubectl -n $NS_ARGOCD get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)
   Kargo     https://$KARGO_HOST    (admin password: the one hashed in secret $NS_KARGO/$KARGO_ADMIN_SECRET)
   Gate      https://$GATE_HOST_NAME  in-cluster http://$REL_GATE.$NS_GATE.svc.cluster.local:8080
-  Runners   runs-on: $RUNNER_LABEL  (https://github.com/$GITHUB_REPOSITORY, $ARC_MIN_RUNNERS..$ARC_MAX_RUNNERS pods)
+  Runners   runs-on: $RUNNER_LABEL  (https://github.com/$GITHUB_REPOSITORY, $ARC_MIN_RUNNERS..$ARC_MAX_RUNNERS pods, no gate identity)
+            runs-on: $REPORT_RUNNER_LABEL  (the report job only, 0..$REPORT_MAX_RUNNERS pods, ServiceAccount $GATE_CI_SA)
   Data      $NFS_SERVER:$NFS_PATH/{${NFS_SUBDIRS[*]}}  (PersistentVolumes stonks-pipeline-*, Retain)
 Take it down with ./runmelast.sh (keeps every volume and writes a snapshot to backups/).
 EOF

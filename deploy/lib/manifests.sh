@@ -159,7 +159,8 @@ EOF
 }
 
 # render_accounts — the identities the gate trusts: gate-caller in the project namespace (Kargo
-# and Rollouts present its token) and gate-ci in the runners' namespace (CI posts test results).
+# and Rollouts present its token) and gate-ci in the runners' namespace, the ServiceAccount of the
+# reporter scale set's pods only (the report job posts test results with its token).
 render_accounts() {
   cat <<EOF
 ---

@@ -22,7 +22,9 @@ EOF
 }
 
 # gha-runner-scale-set: ephemeral runner pods for the repository, scaling from zero. The release
-# name is the scale set name, i.e. the label workflows target.
+# name is the scale set name, i.e. the label workflows target. Every job but the report to the
+# gate runs here (tests, dependencies' install scripts, image builds): the pods run as the chart's
+# own no-permission ServiceAccount with no token mounted, so nothing here can act as gate-ci.
 render_values_arc_runners() {
   cat <<EOF
 githubConfigUrl: https://github.com/$GITHUB_REPOSITORY
@@ -43,7 +45,31 @@ EOF
   cat <<EOF
 template:
   spec:
-    # gate-ci: the identity whose token CI presents to the gate to record test results.
+    # no serviceAccountName: the chart's no-permission account; and no token in the pod at all
+    automountServiceAccountToken: false
+    containers:
+      - name: runner
+        image: $RUNNER_IMAGE
+        command: ["/home/runner/run.sh"]
+EOF
+}
+
+# gha-runner-scale-set for the report job only (runs-on: the reporter label): its pods run as
+# gate-ci, the identity bound to the gate's ci role, whose token the report script presents to
+# record test results. No Docker (default container mode, nothing privileged), one pod at a time
+# by default; the job checks out .github/pipeline only and runs no code of the repository.
+render_values_arc_reporters() {
+  cat <<EOF
+githubConfigUrl: https://github.com/$GITHUB_REPOSITORY
+githubConfigSecret: $ARC_GITHUB_SECRET
+runnerScaleSetName: $REPORT_RUNNER_LABEL
+minRunners: 0
+maxRunners: $REPORT_MAX_RUNNERS
+controllerServiceAccount:
+  namespace: $NS_ARC_SYSTEMS
+  name: $REL_ARC_CONTROLLER-gha-rs-controller
+template:
+  spec:
     serviceAccountName: $GATE_CI_SA
     containers:
       - name: runner

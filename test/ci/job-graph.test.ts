@@ -6,8 +6,11 @@
 // - no integration test unless all 13 images and then the marker were pushed;
 // - the marker (Kargo's only subscription, per kargo/warehouse.yaml) goes last, never over an
 //   existing SHA tag and never for a commit main has moved past;
-// - the report to the gate runs after the test step whatever the tests did;
-// - plus the fixed facts: runner label, triggers, permissions, image names and tags, pins.
+// - the report to the gate runs after the tests whatever they did, for pushes only, in the one
+//   job on the reporter runners (the only pods with the gate-ci identity), and sends only the
+//   file the integration job recorded;
+// - plus the fixed facts: runner labels, triggers, permissions, image names and tags, pins.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +26,9 @@ import type { Job, JobRun, Scenario, Step } from './lib/workflow-sim.ts';
 
 const wf = loadWorkflow(workflowFile);
 const raw = readFileSync(workflowFile, 'utf8');
-const ALL = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration'];
+const ALL = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration', 'report'];
+const GENERAL = 'stonks-oracle-runners';
+const REPORTER = 'stonks-oracle-reporter';
 const SERVICES = ['scheduler', 'symbol-registry', 'ingestion', 'parser', 'extractor', 'aggregation', 'recommendation', 'risk', 'broker-adapter', 'lake-publisher', 'query-api', 'trading-engine'];
 const PREFIX = 'ghcr.io/celesrenata/stonks-oracle';
 const ON = { ci: 'true', integration: 'true', 'gate-reachable': 'true' };
@@ -104,10 +109,11 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
 }
 
 const ranSteps = (r: JobRun): string[] => r.steps.filter((s) => s.ran).map((s) => s.key);
+const PASSING_RESULTS = '{"exitCode":0,"passed":3,"failed":0,"total":3}\n';
 
 t.test('fixed facts', async (t) => {
-  t.same(Object.keys(wf.jobs), ALL, 'the five jobs, in order');
-  for (const [id, j] of Object.entries(wf.jobs)) t.equal(j['runs-on'], 'stonks-oracle-runners', `${id} runs on the ARC scale set`);
+  t.same(Object.keys(wf.jobs), ALL, 'the six jobs, in order');
+  for (const [id, j] of Object.entries(wf.jobs)) t.equal(j['runs-on'], id === 'report' ? REPORTER : GENERAL, `${id} runs on ${id === 'report' ? 'the reporter' : 'the general'} ARC scale set`);
   const on = wf.on as { push: { branches: string[]; 'paths-ignore': string[] }; pull_request: unknown };
   t.same(on.push.branches, ['main'], 'push to main');
   t.ok(on.push['paths-ignore'].includes('infra/helm/stonks-oracle/values-*.yaml'), "Kargo's values commits do not trigger CI");
@@ -161,6 +167,7 @@ t.test('needs: build after lint-test, marker after every image, integration afte
   t.ok(needsOf(job('build-images')).includes('lint-test'), 'build-images needs lint-test');
   t.ok(needsOf(job('build-marker')).includes('build-images'), 'build-marker needs build-images (all 13 legs)');
   t.ok(needsOf(job('integration')).includes('build-images') && needsOf(job('integration')).includes('build-marker'), 'integration needs every image job including the marker');
+  t.same(needsOf(job('report')), ['integration'], 'report follows integration');
   t.equal(job('build-images').strategy?.['fail-fast'], false, 'one failed image does not cancel the others (re-run failed jobs rebuilds only it)');
 });
 
@@ -173,6 +180,7 @@ t.test('the happy path: every job and every step runs; the image tag flows throu
   t.same(runs['build-marker']!.outputs, { 'image-tag': SHA, marker: 'push' }, 'the marker is pushed');
   t.equal(runs['integration']!.outputs['image-tag'], SHA, 'integration tests that tag');
   t.same(ranSteps(runs['integration']!), job('integration').steps.map(stepKey), 'every integration step ran');
+  t.same(ranSteps(runs['report']!), job('report').steps.map(stepKey), 'every report step ran');
   const rec = step('plan', 'tag');
   const r = runShell(rec.run as string, { EVENT: 'push', REF: 'refs/heads/main', SHA });
   t.match(r.summary, `\`${SHA}\` (the full Git SHA`, 'the tag is in the step summary');
@@ -258,33 +266,72 @@ t.test('an image already in GHCR at the SHA is not rebuilt (SHA tags are never o
   t.equal(built([ref('scheduler')]), false, 'skipped when present');
 });
 
-t.test('the report to the gate runs after the test step whatever happened before it', async (t) => {
+t.test('the report to the gate runs after the tests whatever happened in them', async (t) => {
   const keys = job('integration').steps.map(stepKey);
-  t.ok(keys.indexOf('inttest') < keys.indexOf('Upload inttest-results.json') && keys.indexOf('Upload inttest-results.json') < keys.indexOf('report'), 'order: test, upload, report');
-  for (const key of keys.slice(0, keys.indexOf('report'))) {
+  t.ok(keys.indexOf('inttest') < keys.indexOf('digest') && keys.indexOf('digest') < keys.indexOf('Upload inttest-results.json'), 'order: test, checksum, upload');
+  for (const key of keys) {
     const runs = simulate(wf, pushMain({ fail: { integration: [key] } }));
     const ran = ranSteps(runs['integration']!);
-    t.ok(ran.includes('report'), `"${key}" failing: the results are still reported`);
-    if (keys.indexOf(key) <= keys.indexOf('inttest')) t.ok(ran.includes('Upload inttest-results.json'), `"${key}" failing: the artifact is still uploaded`);
-    t.equal(runs['integration']!.result, 'failure', `"${key}" failing fails the job`);
+    if (keys.indexOf(key) <= keys.indexOf('inttest')) {
+      t.ok(ran.includes('digest') && ran.includes('Upload inttest-results.json'), `"${key}" failing: the checksum is recorded and the artifact still uploaded`);
+    }
+    t.equal(runs['integration']!.result, 'failure', `"${key}" failing fails the integration job`);
+    t.same(ranSteps(runs['report']!), job('report').steps.map(stepKey), `"${key}" failing: the results are still reported`);
   }
-  const reportFails = simulate(wf, pushMain({ fail: { integration: ['report'] } }));
-  t.equal(reportFails['integration']!.result, 'failure', 'a refused or failed report fails the job');
-  const report0 = step('integration', 'report');
-  const at = (failure: boolean, cancelled: boolean) =>
-    evaluateIf(report0.if, { contexts: {}, status: { success: () => !failure && !cancelled, failure: () => failure, cancelled: () => cancelled } });
-  t.equal(at(true, false), true, 'report runs after a failure');
-  t.equal(at(false, false), true, 'report runs after success');
-  t.equal(at(false, true), false, 'a cancelled run reports nothing half-done');
+  const reportFails = simulate(wf, pushMain({ fail: { report: ['report'] } }));
+  t.equal(reportFails['report']!.result, 'failure', 'a refused or failed report fails the report job');
+  const at = (integration: string, cancelled: boolean, event = 'push') =>
+    evaluateIf(job('report').if, {
+      contexts: { github: { event_name: event }, needs: { integration: { result: integration, outputs: {} } } },
+      status: { success: () => integration === 'success' && !cancelled, failure: () => integration === 'failure', cancelled: () => cancelled },
+    });
+  t.equal(at('failure', false), true, 'report runs after failed tests');
+  t.equal(at('success', false), true, 'report runs after passing tests');
+  t.equal(at('skipped', false), false, 'no integration run (stage off, stale commit, no images): nothing to report');
+  t.equal(at('failure', true), false, 'a cancelled run reports nothing half-done');
+  t.equal(at('success', false, 'pull_request'), false, 'never for a pull request');
 
-  const report = step('integration', 'report');
-  t.same(report.env, { GATE_CI_TOKEN: '${{ secrets.GATE_CI_TOKEN }}' }, 'the token reaches the script only through its environment');
+  const report = step('report', 'report');
+  t.same(report.env, { GATE_CI_TOKEN: '${{ secrets.GATE_CI_TOKEN }}', RESULTS_SHA256: '${{ needs.integration.outputs.results-sha256 }}' }, 'the token reaches the script only through its environment');
   t.notMatch(String(report.run), /secret|TOKEN|https?:/i, 'the command line carries no token and no URL');
-  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG"');
+  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG" --sha256 "$RESULTS_SHA256"');
   t.equal((raw.match(/secrets\.GATE_CI_TOKEN/g) ?? []).length, 1, 'the ci token is used in exactly one place');
   for (const [id, j] of Object.entries(wf.jobs)) for (const s of j.steps) if (s.run) t.notMatch(s.run, /\$\{\{\s*secrets\./, `${id}/${stepKey(s)}: no secret expanded into a script`);
-  t.equal(job('integration').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
+  t.equal(job('report').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
+  t.equal(job('integration').outputs?.['results-sha256'], '${{ steps.digest.outputs.sha256 }}');
+  t.equal(job('report').env?.['IMAGE_TAG'], '${{ needs.integration.outputs.image-tag }}', 'the tag the tests ran against');
   t.match(step('integration', 'inttest').run, 'bash infra/inttest/run_pipeline.sh --image-tag "$IMAGE_TAG"');
+  const download = job('report').steps.find((x) => x.uses?.startsWith('actions/download-artifact@'))!;
+  const upload = job('integration').steps.find((x) => x.uses?.startsWith('actions/upload-artifact@'))!;
+  t.equal(download.with?.['name'], upload.with?.['name'], 'it downloads the artifact integration uploaded');
+  t.equal(download['continue-on-error'], true, 'a missing artifact goes on to the script, which reports a broken run');
+
+  // the checksum step, run for real
+  const digest = step('integration', 'digest');
+  const dir = mkdtempSync(join(tmpdir(), 'ci-digest-'));
+  writeFileSync(join(dir, 'inttest-results.json'), PASSING_RESULTS);
+  const withFile = runShell(digest.run as string, { INTTEST_RESULTS: 'inttest-results.json' }, {}, dir);
+  t.same(withFile.outputs, { sha256: createHash('sha256').update(PASSING_RESULTS).digest('hex') }, 'the checksum of the file the tests wrote');
+  const without = runShell(digest.run as string, { INTTEST_RESULTS: 'missing.json' }, {}, dir);
+  t.equal(without.status, 0);
+  t.same(without.outputs, {}, 'no file: no checksum (the report job then reports a broken run)');
+  t.match(without.output, '::warning title=No results file::missing.json was not written');
+});
+
+t.test('only the report job holds the gate-ci identity, and it runs nothing of the repository but the pipeline scripts', async (t) => {
+  const onReporter = Object.entries(wf.jobs).filter(([, j]) => j['runs-on'] === REPORTER).map(([id]) => id);
+  t.same(onReporter, ['report'], 'one job on the reporter scale set');
+  t.same(job('report').permissions, { contents: 'read' }, 'its GITHUB_TOKEN reads contents, nothing else');
+  const checkout = job('report').steps.find((x) => x.uses?.startsWith('actions/checkout@'))!;
+  t.same(checkout.with, { 'persist-credentials': false, 'sparse-checkout': '.github/pipeline' }, 'it checks out the pipeline scripts only');
+  for (const s of job('report').steps) {
+    if (s.run) t.match(s.run, /^node \.github\/pipeline\/[\w-]+\.mjs /, `${stepKey(s)}: runs a pipeline script, no repository code`);
+    if (s.uses) t.match(s.uses, /^actions\/(checkout|setup-node|download-artifact)@/, `${stepKey(s)}: ${s.uses.split('@')[0]}`);
+  }
+  const pr: Scenario = { github: githubContext('pr'), runStep: planSteps(ON) };
+  t.equal(simulate(wf, pr)['report']!.result, 'skipped', 'a pull request reaches no reporter pod');
+  const labels = (parse(readFileSync(join(ciDir, '.github', 'actionlint.yaml'), 'utf8')) as { 'self-hosted-runner': { labels: string[] } })['self-hosted-runner'].labels;
+  t.same(labels, [GENERAL, REPORTER], 'actionlint knows both labels');
 });
 
 t.test('stages disabled in the gate, unreachable gate, pull requests, forks', async (t) => {

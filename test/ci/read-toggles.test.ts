@@ -15,7 +15,7 @@ import { loadWorkflow, ranJobs, simulate } from './lib/workflow-sim.ts';
 
 const SCRIPT = 'read-toggles.mjs';
 const FAST = { GATE_RETRY_DELAY_MS: '20', GATE_TIMEOUT_MS: '2000' };
-const ALL_JOBS = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration'];
+const ALL_JOBS = ['plan', 'lint-test', 'build-images', 'build-marker', 'integration', 'report'];
 const wf = loadWorkflow(workflowFile);
 
 let gate: SpawnedGate;

@@ -53,8 +53,8 @@ async function gateResult(tag: string): Promise<Record<string, unknown>> {
   return (await r.json()) as Record<string, unknown>;
 }
 
-function report(file: string, tag: string, env: Record<string, string> = {}, gateUrl?: string, node?: string): Promise<ScriptRun> {
-  return runScript(SCRIPT, ['--file', file, '--image-tag', tag, '--gate-url', gateUrl ?? gate.url], { GATE_CI_TOKEN: ciToken, ...FAST, ...env }, node);
+function report(file: string, tag: string, env: Record<string, string> = {}, gateUrl?: string, node?: string, extra: string[] = []): Promise<ScriptRun> {
+  return runScript(SCRIPT, ['--file', file, '--image-tag', tag, '--gate-url', gateUrl ?? gate.url, ...extra], { GATE_CI_TOKEN: ciToken, ...FAST, ...env }, node);
 }
 
 function noSecretsPrinted(tt: Test, r: ScriptRun): void {
@@ -174,6 +174,41 @@ for (const c of malformed) {
     t.match(recorded['error'], c.message, 'with the problem as its error');
   });
 }
+
+t.test('--sha256: only the file the integration job recorded is reported as results', async (t) => {
+  const { createHash } = await import('node:crypto');
+  const sum = createHash('sha256').update(PASSING).digest('hex');
+  const good = newTag();
+  const ok = await report(resultsFile('sum-ok.json', PASSING), good, {}, undefined, undefined, ['--sha256', sum]);
+  t.equal(ok.status, 0, 'matching checksum: recorded as it is');
+  t.match(await gateResult(good), { found: true, passed: true });
+
+  // another job of the run uploaded an artifact of that name first: a passing file that is not
+  // the one the tests wrote must not make the tag eligible for beta
+  const forged = newTag();
+  const r = await report(resultsFile('sum-forged.json', PASSING.replace('118', '120')), forged, {}, undefined, undefined, ['--sha256', sum]);
+  t.equal(r.status, 2, 'exit 2');
+  t.match(r.stdout, `is not the ${sum} the integration job recorded: not the file the tests wrote`);
+  const g = await gateResult(forged);
+  t.match(g, { found: true, passed: false, exitCode: 1 }, 'reported as a broken run: beta refuses the tag');
+  t.match(g['error'], 'not the file the tests wrote');
+
+  const none = newTag();
+  const n = await report(resultsFile('sum-none.json', PASSING), none, {}, undefined, undefined, ['--sha256', '']);
+  t.equal(n.status, 2);
+  t.match(n.stdout, 'the integration job recorded no results file, so this one is not its own');
+  t.match(await gateResult(none), { found: true, passed: false });
+
+  const missing = newTag();
+  const m = await report(join(work, 'never-written.json'), missing, {}, undefined, undefined, ['--sha256', '']);
+  t.equal(m.status, 2);
+  t.match(m.stdout, 'file not found');
+  t.match(await gateResult(missing), { found: true, passed: false }, 'no artifact at all: a broken run too');
+
+  const bad = await report(resultsFile('sum-bad.json', PASSING), newTag(), {}, undefined, undefined, ['--sha256', 'abc']);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, '--sha256 must be 64 hex digits');
+});
 
 t.test('a directory instead of a file: exit 2', async (t) => {
   const r = await report(work, newTag());

@@ -85,6 +85,7 @@ t.test('a first install on a prepared cluster', async (t) => {
     const version = (rel: string) => { const a = bare(byRel[rel]!); return a[a.indexOf('--version') + 1]; };
     t.equal(version('arc'), '0.14.2');
     t.equal(version('stonks-oracle-runners'), '0.14.2');
+    t.equal(version('stonks-oracle-reporter'), '0.14.2');
     t.equal(version('argocd'), '10.4.1');
     t.equal(version('argo-rollouts'), '2.41.0');
     t.equal(version('kargo'), '1.11.2');
@@ -95,9 +96,16 @@ t.test('a first install on a prepared cluster', async (t) => {
     const runners = valuesOf(byRel['stonks-oracle-runners']!);
     t.match(runners, {
       githubConfigUrl: 'https://github.com/celesrenata/stonks-oracle', githubConfigSecret: 'arc-github-app',
-      runnerScaleSetName: 'stonks-oracle-runners', minRunners: 0, controllerServiceAccount: { namespace: 'arc-systems' },
+      runnerScaleSetName: 'stonks-oracle-runners', minRunners: 0, maxRunners: 4, controllerServiceAccount: { namespace: 'arc-systems' },
+      containerMode: { type: 'dind' },
+    });
+    const reporter = valuesOf(byRel['stonks-oracle-reporter']!);
+    t.match(reporter, {
+      githubConfigUrl: 'https://github.com/celesrenata/stonks-oracle', githubConfigSecret: 'arc-github-app',
+      runnerScaleSetName: 'stonks-oracle-reporter', minRunners: 0, maxRunners: 1, controllerServiceAccount: { namespace: 'arc-systems', name: 'arc-gha-rs-controller' },
       template: { spec: { serviceAccountName: 'gate-ci' } },
     });
+    t.notOk('containerMode' in reporter, 'the reporter runs no Docker (no privileged dind sidecar)');
     const argocd = valuesOf(byRel['argocd']!);
     t.match(argocd, { global: { domain: 'argocd.celestium.life' }, crds: { keep: true }, server: { ingress: { enabled: true, ingressClassName: 'traefik', hostname: 'argocd.celestium.life', tls: true, annotations: { 'cert-manager.io/cluster-issuer': 'ca-issuer' } } } });
     t.equal(argocd.configs.params['server.insecure'], true, 'TLS ends at Traefik');
@@ -105,6 +113,25 @@ t.test('a first install on a prepared cluster', async (t) => {
     t.match(kargo, { crds: { keep: true }, api: { host: 'kargo.celestium.life', secret: { name: 'kargo-admin' }, ingress: { enabled: true, ingressClassName: 'traefik', annotations: { 'cert-manager.io/cluster-issuer': 'ca-issuer' }, tls: { enabled: true, selfSignedCert: false } } }, controller: { rollouts: { integrationEnabled: true } } });
     t.match(valuesOf(byRel['argo-rollouts']!), { keepCRDs: true });
     t.match(valuesOf(byRel['gate-service']!), { persistence: { existingClaim: 'gate-data' }, ingress: { host: 'gate.celestium.life', clusterIssuer: 'ca-issuer' }, networkPolicy: { enabled: true } });
+  });
+
+  t.test('only the reporter scale set holds the gate-ci identity; the general runners have no token at all', async (t) => {
+    const ups = helmUpgrades(r.calls);
+    const byRel = Object.fromEntries(ups.map((c) => [bare(c)[2], c]));
+    const scaleSets = ups.filter((c) => bare(c)[3]!.endsWith('/gha-runner-scale-set')).map((c) => bare(c)[2]!);
+    t.same(scaleSets, ['stonks-oracle-runners', 'stonks-oracle-reporter'], 'two runner scale sets');
+    const runners = valuesOf(byRel['stonks-oracle-runners']!);
+    t.notOk('serviceAccountName' in runners.template.spec, "general runners: the chart's no-permission ServiceAccount, not gate-ci");
+    t.equal(runners.template.spec.automountServiceAccountToken, false, 'general runners: no ServiceAccount token mounted');
+    const reporter = valuesOf(byRel['stonks-oracle-reporter']!);
+    t.equal(reporter.template.spec.serviceAccountName, 'gate-ci', 'reporter: gate-ci');
+    t.notOk(reporter.template.spec.automountServiceAccountToken === false, 'reporter: its token is mounted (the report script presents it)');
+    const withGateCi = scaleSets.filter((rel) => valuesOf(byRel[rel]!).template?.spec?.serviceAccountName === 'gate-ci');
+    t.same(withGateCi, ['stonks-oracle-reporter'], 'gate-ci is the ServiceAccount of the reporter only');
+    const gate = valuesOf(byRel['gate-service']!);
+    const ci = gate.rbac.bindings.filter((b: { role: string }) => b.role === 'ci');
+    t.same(ci.map((b: { subjects: unknown[] }) => b.subjects), [[{ kind: 'ServiceAccount', name: 'gate-ci', namespace: 'arc-runners' }]], "the gate's ci role is bound to gate-ci alone");
+    t.match(r.output, /runs-on: stonks-oracle-reporter\s+\(the report job only, 0\.\.1 pods, ServiceAccount gate-ci\)/, 'the summary names both labels');
   });
 
   t.test('Kargo resources: examples, *.example.yaml and Secrets are not applied; the Project goes first', async (t) => {
@@ -149,7 +176,7 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
 });
 
 t.test('settings come from the env file', async (t) => {
-  const sb = new Sandbox(freshCluster(), { NFS_SERVER: '10.9.8.7', NFS_PATH: '/export/pipes', DOMAIN: 'example.test', ARC_MAX_RUNNERS: '9', RUNNER_LABEL: 'stonks-oracle-runners' });
+  const sb = new Sandbox(freshCluster(), { NFS_SERVER: '10.9.8.7', NFS_PATH: '/export/pipes', DOMAIN: 'example.test', ARC_MAX_RUNNERS: '9', RUNNER_LABEL: 'stonks-oracle-runners', REPORT_RUNNER_LABEL: 'oracle-gate-reporter', REPORT_MAX_RUNNERS: '2' });
   t.teardown(() => sb.cleanup());
   const r = sb.run('runmefirst.sh', ['--dry-run']);
   expectExit(t, r, 0);
@@ -157,5 +184,7 @@ t.test('settings come from the env file', async (t) => {
   t.match(r.stdout, /hostname: argocd\.example\.test/);
   t.match(r.stdout, /host: kargo\.example\.test/);
   t.match(r.stdout, /maxRunners: 9/);
+  t.match(r.stdout, /runnerScaleSetName: oracle-gate-reporter\n\s+minRunners: 0\n\s+maxRunners: 2/);
+  t.match(r.stdout, /upgrade --install oracle-gate-reporter \S+ -n arc-runners /);
 });
 

@@ -12,16 +12,20 @@
 //   4  the gate was unavailable (5xx, timeouts, connection errors) after the bounded retries
 //   5  an unexpected error in this script (a bug, or GITHUB_OUTPUT not writable)
 // Node >= 20, no dependencies. The token comes from GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE) and
-// is only ever sent in the Authorization header.
+// is only ever sent in the Authorization header. With --sha256 only the file the integration job
+// recorded is reported as results (the workflow's report job downloads it as an artifact).
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, annotate, appendSummary, setOutputs } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
 
-const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--gate-url URL]
+const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--sha256 HEX] [--gate-url URL]
 
   --file       the integration runner's results (inttest-results.json)
   --image-tag  the full 40-character Git SHA the images were tagged with
+  --sha256     the file's SHA-256 as the integration job recorded it ("" = it recorded none); a
+               file that does not match is not reported as results but as a broken run
   --gate-url   the gate's base URL (default: GATE_URL, else ${DEFAULT_GATE_URL})
 
 environment: GATE_CI_TOKEN (bearer token with role ci) or GATE_CI_TOKEN_FILE (default: the pod's
@@ -35,8 +39,8 @@ const SHA = /^[0-9a-f]{40}$/;
 const BODY_REJECTED = new Set([400, 413]);
 
 function hintFor(status) {
-  if (status === 401) return 'the token was not accepted: check the GATE_CI_TOKEN secret (or the runner ServiceAccount token in Kubernetes mode)';
-  if (status === 403) return 'the token is valid but lacks the ci role (local: token create --roles ci; cluster: the gate-ci binding)';
+  if (status === 401) return 'the token was not accepted: check the GATE_CI_TOKEN secret (or, in Kubernetes mode, that the job runs on the reporter scale set, whose pods have the gate-ci ServiceAccount token)';
+  if (status === 403) return 'the token is valid but lacks the ci role (local: token create --roles ci; cluster: the job must run on the reporter scale set, ServiceAccount gate-ci, bound to the ci role)';
   if (status === 413) return 'the results file is larger than the gate accepts (1 MiB)';
   if (status === 400) return 'the gate rejected the results body: the local checks in lib/results.mjs no longer match the gate\'s schema';
   return null;
@@ -45,7 +49,7 @@ function hintFor(status) {
 async function main(argv, env) {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { file: { type: 'string' }, 'image-tag': { type: 'string' }, 'gate-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    args = parseArgs({ args: argv, options: { file: { type: 'string' }, 'image-tag': { type: 'string' }, sha256: { type: 'string' }, 'gate-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (err) {
     throw new UsageError(err.message);
   }
@@ -56,6 +60,8 @@ async function main(argv, env) {
   if (!args.file) throw new UsageError('--file is required (the path of inttest-results.json)');
   const imageTag = (args['image-tag'] ?? '').trim();
   if (!SHA.test(imageTag)) throw new UsageError(`--image-tag must be the full 40-character lowercase Git SHA, got "${imageTag}"`);
+  const expected = args.sha256?.trim().toLowerCase();
+  if (expected && !/^[0-9a-f]{64}$/.test(expected)) throw new UsageError(`--sha256 must be 64 hex digits (or "" when the integration job recorded none), got "${args.sha256}"`);
   const gateUrl = parseGateUrl(args['gate-url'] ?? (env.GATE_URL || DEFAULT_GATE_URL));
   const policy = retryPolicyFromEnv(env, { attempts: 5, delayMs: 2000, timeoutMs: 15_000 });
 
@@ -64,6 +70,12 @@ async function main(argv, env) {
   let body;
   try {
     ({ raw, body } = readResultsFile(args.file));
+    if (expected !== undefined) {
+      // the file came from an artifact: only the one the integration job itself wrote counts
+      const actual = createHash('sha256').update(raw).digest('hex');
+      if (!expected) throw new ResultsFileError(`${args.file}: the integration job recorded no results file, so this one is not its own`);
+      if (actual !== expected) throw new ResultsFileError(`${args.file}: its SHA-256 ${actual} is not the ${expected} the integration job recorded: not the file the tests wrote`);
+    }
   } catch (err) {
     if (!(err instanceof ResultsFileError)) throw err;
     const reported = await reportBrokenRun(`no usable results file: ${err.message}`);

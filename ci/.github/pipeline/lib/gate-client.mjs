@@ -7,7 +7,10 @@ import { UsageError } from './actions-io.mjs';
 /** In-cluster address of the gate (the workflow passes GATE_URL, overridable per repository). */
 export const DEFAULT_GATE_URL = 'http://gate-service.stonks-gate.svc.cluster.local:8080';
 
-/** Where Kubernetes mounts the runner pod's ServiceAccount token (gate-ci in arc-runners). */
+/**
+ * Where Kubernetes mounts a pod's ServiceAccount token. Only the reporter scale set's pods have
+ * one, as gate-ci in arc-runners; the general runners mount none.
+ */
 export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
