@@ -116,6 +116,20 @@ t.test('recorded gate answers -> Kargo step outcome', async (t) => {
     { name: 'proxy error page (502, HTML) keeps polling', stage: 'beta', response: { status: 502, headers: { 'content-type': ['text/html'] }, body: '<html>Bad Gateway</html>' }, expect: { status: 'Running' } },
     { name: 'unknown decision value keeps polling', stage: 'beta', response: json(200, { decision: 'maybe' }), expect: { status: 'Running' } },
     { name: 'a 404 without a JSON body still names the status', stage: 'beta', response: { status: 404, headers: {}, body: '' }, expect: { status: 'Failed', message: 'HTTP (404) response met failure criteria: "gate answered HTTP 404"' } },
+    // Answers that are not the gate's JSON (a proxy or ingress in front of it): response.body is
+    // a string or a list, not a map; the step must still end Failed with a readable message.
+    ...['beta', 'paper', 'live'].map((name) => ({
+      name: `${name}: a proxy's text/plain 404 fails with its text`,
+      stage: name,
+      response: { status: 404, headers: { 'content-type': ['text/plain; charset=utf-8'] }, body: '404 page not found\n' },
+      expect: { status: 'Failed' as const, terminal: true, message: 'HTTP (404) response met failure criteria: "gate answered HTTP 404: 404 page not found"', later: false },
+    })),
+    { name: 'a text/plain 401 from an auth proxy', stage: 'live', response: { status: 401, headers: { 'content-type': ['text/plain'] }, body: 'Unauthorized' }, expect: { status: 'Failed', terminal: true, message: 'HTTP (401) response met failure criteria: "gate answered HTTP 401: Unauthorized"' } },
+    { name: 'a blank text/plain 403', stage: 'paper', response: { status: 403, headers: { 'content-type': ['text/plain'] }, body: ' \n' }, expect: { status: 'Failed', terminal: true, message: 'HTTP (403) response met failure criteria: "gate answered HTTP 403"' } },
+    { name: 'a long text body is cut at 200 characters', stage: 'beta', response: { status: 400, headers: { 'content-type': ['text/plain'] }, body: `${'x'.repeat(200)}TAIL` }, expect: { status: 'Failed', terminal: true, message: `HTTP (400) response met failure criteria: "gate answered HTTP 400: ${'x'.repeat(200)}"` } },
+    { name: 'a JSON list body', stage: 'beta', response: json(400, [{ message: 'not the gate' }]), expect: { status: 'Failed', terminal: true, message: 'HTTP (400) response met failure criteria: "gate answered HTTP 400"' } },
+    { name: 'a JSON message that is not a string', stage: 'paper', response: json(403, { message: 42 }), expect: { status: 'Failed', terminal: true, message: 'HTTP (403) response met failure criteria: "gate answered HTTP 403"' } },
+    { name: 'an empty JSON message', stage: 'live', response: json(404, { error: 'not_found', message: '' }), expect: { status: 'Failed', terminal: true, message: 'HTTP (404) response met failure criteria: "gate answered HTTP 404"' } },
   ];
   for (const c of cases) {
     const p = sample(c.stage);
