@@ -8,12 +8,13 @@
 //   existing SHA tag and never for a commit main has moved past;
 // - the report to the gate runs after the tests whatever they did, for pushes only, in the one
 //   job on the reporter runners (the only pods with the gate-ci identity), and sends only the
-//   file the integration job recorded;
+//   file the integration job recorded, also in a re-run of failed jobs (a later attempt of the
+//   same run, whose artifacts it shares);
 // - plus the fixed facts: runner labels, triggers, permissions, image names and tags, pins.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { evaluate, evaluateIf } from './lib/expr.ts';
@@ -21,7 +22,7 @@ import { ciDir, repoRoot, workflowFile } from './lib/harness.ts';
 import { startFakeGitHub } from './lib/fake-github.ts';
 import type { FakeCommit } from './lib/fake-github.ts';
 import { REPO, SHA, githubContext, planSteps, runShell } from './lib/scenarios.ts';
-import { loadWorkflow, needsOf, ranJobs, simulate, stepKey } from './lib/workflow-sim.ts';
+import { loadWorkflow, needsOf, ranJobs, rerunFailedJobs, simulate, stepKey } from './lib/workflow-sim.ts';
 import type { Job, JobRun, Scenario, Step } from './lib/workflow-sim.ts';
 
 const wf = loadWorkflow(workflowFile);
@@ -303,7 +304,9 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.match(step('integration', 'inttest').run, 'bash infra/inttest/run_pipeline.sh --image-tag "$IMAGE_TAG"');
   const download = job('report').steps.find((x) => x.uses?.startsWith('actions/download-artifact@'))!;
   const upload = job('integration').steps.find((x) => x.uses?.startsWith('actions/upload-artifact@'))!;
-  t.equal(download.with?.['name'], upload.with?.['name'], 'it downloads the artifact integration uploaded');
+  t.equal(upload.with?.['name'], '${{ env.RESULTS_ARTIFACT }}');
+  t.equal(job('integration').outputs?.['results-artifact'], '${{ env.RESULTS_ARTIFACT }}', 'integration names the artifact it uploaded');
+  t.equal(download.with?.['name'], "${{ needs.integration.outputs.results-artifact || 'no-results-artifact' }}", 'report downloads that one (never an empty name: that would download every artifact)');
   t.equal(download['continue-on-error'], true, 'a missing artifact goes on to the script, which reports a broken run');
 
   // the checksum step, run for real
@@ -316,6 +319,121 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.equal(without.status, 0);
   t.same(without.outputs, {}, 'no file: no checksum (the report job then reports a broken run)');
   t.match(without.output, '::warning title=No results file::missing.json was not written');
+});
+
+/**
+ * The run's artifacts as upload-artifact and download-artifact v4 see them. A run keeps its
+ * artifacts across attempts (a job that is not re-run keeps its upload, and a re-run job can
+ * download it). Public accounts of a second upload under a name the run already holds differ, so
+ * both are modelled, and the workflow must work under each:
+ * - 'per-run': a name is unique in the run, across attempts: the upload fails (409 Conflict)
+ *   unless `overwrite: true`, which deletes the older artifact first;
+ * - 'per-attempt': a later attempt may upload the name again (overwrite cannot reach the earlier
+ *   attempt's), and a download by a name held twice gets the earlier one (IDs are not ordered).
+ */
+class Artifacts {
+  readonly all: { name: string; attempt: number; files: Record<string, string> }[] = [];
+  readonly model: 'per-run' | 'per-attempt';
+  constructor(model: 'per-run' | 'per-attempt') {
+    this.model = model;
+  }
+  upload(attempt: number, name: string, files: Record<string, string>, overwrite: boolean): string | null {
+    const same = this.all.filter((a) => a.name === name && (this.model === 'per-run' || a.attempt === attempt));
+    if (same.length && !overwrite) return `Failed to CreateArtifact: (409) Conflict: an artifact with this name already exists on the workflow run`;
+    for (const a of same) this.all.splice(this.all.indexOf(a), 1);
+    this.all.push({ name, attempt, files });
+    return null;
+  }
+  download(name: string): Record<string, string> | null {
+    return this.all.find((a) => a.name === name)?.files ?? null;
+  }
+}
+
+const failingResults = (failed: number) => `{"exitCode":1,"passed":${3 - failed},"failed":${failed},"total":3}\n`;
+
+/**
+ * One attempt of a push run whose integration and report jobs act for real on their own
+ * workspaces and on `artifacts`: the tests write `results` (null: nothing), the checksum step
+ * runs, the upload and the download go through the artifact model, and the report step does
+ * what report-results.mjs --sha256 does with the file (report-results.test.ts runs the script
+ * itself): reported passed/failed when it is the file integration recorded, broken otherwise.
+ * `gateDown`: the gate is unavailable, so the report step fails (exit 4) without recording.
+ */
+function attempt(n: number, artifacts: Artifacts, results: string | null, opts: { keep?: Record<string, JobRun>; gateDown?: boolean } = {}): { runs: Record<string, JobRun>; reported?: string } {
+  const plan = planSteps(ON);
+  let reported: string | undefined;
+  const workspaces = new Map<string, string>();
+  const ws = (jobId: string) => workspaces.get(jobId) ?? (workspaces.set(jobId, mkdtempSync(join(tmpdir(), `ci-${jobId}-${n}-`))), workspaces.get(jobId)!);
+  const runs = simulate(wf, {
+    github: { ...githubContext('push-main'), run_attempt: String(n) } as Scenario['github'],
+    keep: opts.keep,
+    runStep: (jobId, s, env, inputs) => {
+      const p = plan(jobId, s, env);
+      if (p) return p;
+      if (jobId === 'build-marker' && s.id === 'main') return { outcome: 'success', outputs: { main: 'current', newer: '' } };
+      if (jobId === 'build-marker' && s.id === 'marker') return { outcome: 'success', outputs: { marker: 'push' } };
+      if (jobId === 'integration' && s.id === 'inttest') {
+        if (results !== null) writeFileSync(join(ws(jobId), env['INTTEST_RESULTS']!), results);
+        return { outcome: results === PASSING_RESULTS ? 'success' : 'failure', outputs: {} };
+      }
+      if (jobId === 'integration' && s.id === 'digest') {
+        const r = runShell(s.run as string, env, {}, ws(jobId));
+        return { outcome: r.status === 0 ? 'success' : 'failure', outputs: r.outputs };
+      }
+      if (s.uses?.startsWith('actions/upload-artifact@')) {
+        const file = join(ws(jobId), inputs['path']!);
+        if (!existsSync(file)) return { outcome: 'success', outputs: {} }; // if-no-files-found: warn
+        const refused = artifacts.upload(n, inputs['name']!, { [basename(file)]: readFileSync(file, 'utf8') }, inputs['overwrite'] === 'true');
+        return { outcome: refused ? 'failure' : 'success', outputs: {} };
+      }
+      if (s.uses?.startsWith('actions/download-artifact@')) {
+        const files = artifacts.download(inputs['name']!);
+        if (!files) return { outcome: 'failure', outputs: {} };
+        for (const [name, text] of Object.entries(files)) writeFileSync(join(ws(jobId), inputs['path']!, name), text);
+        return { outcome: 'success', outputs: {} };
+      }
+      if (jobId === 'report' && s.id === 'report') {
+        const file = join(ws(jobId), env['INTTEST_RESULTS']!);
+        const text = existsSync(file) ? readFileSync(file, 'utf8') : null;
+        const ok = text !== null && createHash('sha256').update(text).digest('hex') === env['RESULTS_SHA256'];
+        if (opts.gateDown) return { outcome: 'failure', outputs: {} };
+        reported = ok ? (text === PASSING_RESULTS ? 'passed' : 'failed') : 'broken';
+        return { outcome: reported === 'passed' ? 'success' : 'failure', outputs: { 'eligible-for-beta': String(reported === 'passed') } };
+      }
+      return undefined;
+    },
+  });
+  return { runs, reported };
+}
+
+t.test('"Re-run failed jobs" after flaky integration tests records the re-run\'s result', async (t) => {
+  for (const model of ['per-run', 'per-attempt'] as const) {
+    const artifacts = new Artifacts(model);
+    const first = attempt(1, artifacts, failingResults(1));
+    t.equal(first.runs['integration']!.result, 'failure', `${model}: attempt 1, a flaky test fails integration`);
+    t.equal(first.reported, 'failed', `${model}: attempt 1 reports the failed run`);
+    const keep = rerunFailedJobs(wf, first.runs);
+    t.same(Object.keys(keep), ['plan', 'lint-test', 'build-images', 'build-marker'], `${model}: the re-run runs integration and report again`);
+    const second = attempt(2, artifacts, failingResults(2), { keep });
+    t.equal(second.reported, 'failed', `${model}: attempt 2 fails again and reports its own file (not a broken run)`);
+    const third = attempt(3, artifacts, PASSING_RESULTS, { keep: rerunFailedJobs(wf, second.runs) });
+    t.equal(third.runs['integration']!.result, 'success', `${model}: attempt 3, integration passes (its upload included)`);
+    t.equal(third.reported, 'passed', `${model}: attempt 3 reports its own passing file, not an earlier attempt's`);
+    t.equal(third.runs['report']!.outputs['eligible-for-beta'], 'true', `${model}: the tag becomes eligible for beta`);
+  }
+});
+
+t.test('re-running only the report (the gate was down) sends the file integration recorded', async (t) => {
+  for (const model of ['per-run', 'per-attempt'] as const) {
+    const artifacts = new Artifacts(model);
+    const first = attempt(1, artifacts, PASSING_RESULTS, { gateDown: true });
+    t.equal(first.runs['integration']!.result, 'success');
+    t.equal(first.runs['report']!.result, 'failure', `${model}: attempt 1, nothing recorded`);
+    const keep = rerunFailedJobs(wf, first.runs);
+    t.ok('integration' in keep, `${model}: integration is not run again`);
+    const second = attempt(2, artifacts, null, { keep });
+    t.equal(second.reported, 'passed', `${model}: attempt 2 of report downloads attempt 1's artifact and reports it`);
+  }
 });
 
 t.test('only the report job holds the gate-ci identity, and it runs nothing of the repository but the pipeline scripts', async (t) => {

@@ -2,7 +2,10 @@
 // each job's `if` evaluated with the implicit success() rule over its direct needs, steps in
 // order with their own `if`s, job outputs rendered from step outputs. What the steps do is
 // given by the scenario: which steps fail and what outputs they set (or a callback that
-// really runs a step's shell). A matrix job counts as one job (failed if any leg fails).
+// really runs a step's shell, given the step's rendered `with:` inputs). A matrix job counts as
+// one job (failed if any leg fails). A later attempt of the same run ("Re-run failed jobs") is
+// simulated with `keep` = rerunFailedJobs(wf, <the earlier attempt>): the jobs GitHub does not
+// run again keep their result and outputs, the others run anew.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { evaluateIf, render } from './expr.ts';
@@ -68,9 +71,14 @@ export interface Scenario {
   fail?: Record<string, string[]>;
   /** outputs a step sets, per job and step id */
   stepOutputs?: Record<string, Record<string, Record<string, string>>>;
-  /** runs a step for real (e.g. its shell) and returns its outcome and outputs; undefined = use the scenario */
-  runStep?: (jobId: string, step: Step, env: Record<string, string>) => { outcome: 'success' | 'failure'; outputs: Record<string, string> } | undefined;
+  /**
+   * runs a step for real (e.g. its shell, or an action's effect) and returns its outcome and
+   * outputs; `inputs` are the step's `with:` values rendered; undefined = use the scenario
+   */
+  runStep?: (jobId: string, step: Step, env: Record<string, string>, inputs: Record<string, string>) => { outcome: 'success' | 'failure'; outputs: Record<string, string> } | undefined;
   cancelled?: boolean;
+  /** jobs carried over unchanged from an earlier attempt of the run (see rerunFailedJobs) */
+  keep?: Record<string, JobRun>;
 }
 
 /** Orders jobs so that each comes after its needs; throws on an unknown need or a cycle. */
@@ -96,6 +104,11 @@ export function simulate(wf: Workflow, sc: Scenario): Record<string, JobRun> {
   const cancelled = sc.cancelled ?? false;
   for (const id of topoOrder(wf)) {
     const job = wf.jobs[id] as Job;
+    const kept = sc.keep?.[id];
+    if (kept) {
+      runs[id] = kept;
+      continue;
+    }
     const needs = needsOf(job);
     const needsCtx: Record<string, Value> = {};
     for (const n of needs) needsCtx[n] = { result: runs[n]!.result, outputs: runs[n]!.outputs };
@@ -131,7 +144,9 @@ export function simulate(wf: Workflow, sc: Scenario): Record<string, JobRun> {
       if (ran) {
         const stepEnv = { ...env };
         for (const [k, v] of Object.entries(step.env ?? {})) stepEnv[k] = render(String(v), ctx);
-        const real = sc.runStep?.(id, step, stepEnv);
+        const inputs: Record<string, string> = {};
+        for (const [k, v] of Object.entries(step.with ?? {})) inputs[k] = render(String(v), { ...ctx, contexts: { ...ctx.contexts, env: stepEnv } });
+        const real = sc.runStep?.(id, step, stepEnv, inputs);
         if (real) {
           outcome = real.outcome;
           outputs = real.outputs;
@@ -150,6 +165,19 @@ export function simulate(wf: Workflow, sc: Scenario): Record<string, JobRun> {
     runs[id] = { result: failed ? 'failure' : 'success', steps: stepRuns, outputs };
   }
   return runs;
+}
+
+/**
+ * "Re-run failed jobs" on a finished attempt: GitHub runs the failed jobs and every job that
+ * needs one of them (directly or not) again, in a new attempt of the same run; every other job
+ * keeps its result and outputs. Returns those kept jobs, for Scenario.keep.
+ */
+export function rerunFailedJobs(wf: Workflow, previous: Record<string, JobRun>): Record<string, JobRun> {
+  const again = new Set<string>();
+  for (const id of topoOrder(wf)) {
+    if (previous[id]?.result === 'failure' || needsOf(wf.jobs[id] as Job).some((n) => again.has(n))) again.add(id);
+  }
+  return Object.fromEntries(Object.entries(previous).filter(([id]) => !again.has(id)));
 }
 
 /** The ids of the jobs that ran (not skipped), in workflow order. */
