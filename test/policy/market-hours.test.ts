@@ -182,6 +182,7 @@ t.test('operator extras: closures and early closes', async (t) => {
       { date: '2026-07-03', close: '13:00', name: 'on a holiday: no effect' },
       { date: '2027-02-03', close: '13:00', name: 'closure wins' },
       { date: '2026-07-06', close: '09:31' },
+      { date: '2027-11-26', close: '15:00', name: 'rule early close moved later by notice' },
     ],
   };
   const x = createMarketCalendar(extras);
@@ -198,6 +199,9 @@ t.test('operator extras: closures and early closes', async (t) => {
     ['2026-07-03T15:00:00Z', 'holiday', null, 'Independence Day (observed)', '2026-07-06T13:30:00Z', '2026-07-06T13:31:00Z'],
     ['2026-07-06T13:30:59Z', 'open', '2026-07-06', null, '2026-07-07T13:30:00Z', '2026-07-06T13:31:00Z'],
     ['2026-07-06T13:31:00Z', 'early_close', '2026-07-06', null, '2026-07-07T13:30:00Z', '2026-07-07T20:00:00Z'],
+    // the day after Thanksgiving 2027 closes at 13:00 by rule; the operator's 15:00 replaces it
+    ['2027-11-26T19:59:59Z', 'open', '2027-11-26', null, '2027-11-29T14:30:00Z', '2027-11-26T20:00:00Z'],
+    ['2027-11-26T20:00:00Z', 'early_close', '2027-11-26', null, '2027-11-29T14:30:00Z', '2027-11-29T21:00:00Z'],
   ]);
   t.same(
     [x.day('2026-11-25'), x.day('2026-11-27')].map((d) => d.session && [d.session.earlyClose, d.session.earlyCloseName]),
