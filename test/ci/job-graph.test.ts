@@ -1,7 +1,7 @@
 // The workflow's job graph keeps its promises. The YAML is parsed with `yaml` and run on paper
 // by the simulator (GitHub's scheduling: needs order, implicit success(), step ifs), with the
 // small shell steps that decide things (image tag, "already pushed?", the marker decision)
-// executed for real against stand-in docker/curl commands:
+// executed for real against a stand-in docker command and a stand-in GitHub API:
 // - no image is built unless lint and every test step passed, and never outside a push to main;
 // - no integration test unless all 13 images and then the marker were pushed;
 // - the marker (Kargo's only subscription, per kargo/warehouse.yaml) goes last, never over an
@@ -20,7 +20,7 @@ import { parse } from 'yaml';
 import { evaluate, evaluateIf } from './lib/expr.ts';
 import { ciDir, repoRoot, workflowFile } from './lib/harness.ts';
 import { startFakeGitHub } from './lib/fake-github.ts';
-import type { FakeCommit } from './lib/fake-github.ts';
+import type { FakeRun } from './lib/fake-github.ts';
 import { REPO, SHA, githubContext, planSteps, runShell } from './lib/scenarios.ts';
 import { loadWorkflow, needsOf, ranJobs, rerunFailedJobs, simulate, stepKey } from './lib/workflow-sim.ts';
 import type { Job, JobRun, Scenario, Step } from './lib/workflow-sim.ts';
@@ -41,9 +41,8 @@ const step = (jobId: string, key: string): Step => {
 };
 
 /**
- * Stand-ins: docker answers `buildx imagetools inspect REF` from the EXISTING list; curl prints
- * MAIN_HEAD (the tip of main); node is this process's Node (the scripts' GitHub calls go to the
- * fake GitHub below).
+ * Stand-ins: docker answers `buildx imagetools inspect REF` from the EXISTING list; node is this
+ * process's Node (the scripts' GitHub calls go to the fake GitHub below).
  */
 const STUBS = {
   node: `exec "${process.execPath}" "$@"`,
@@ -52,10 +51,6 @@ const STUBS = {
   echo "ERROR: $4: not found" >&2; exit 1
 fi
 echo "unexpected docker $*" >&2; exit 99`,
-  curl: `printf '%s\\n' "$*" >> "$CURL_ARGS_LOG"
-cat > "$CURL_STDIN_LOG"
-if [ -n "$CURL_FAIL" ]; then echo "curl: (22) The requested URL returned error: 500" >&2; exit 22; fi
-printf '%s' "$MAIN_HEAD"`,
 };
 const ref = (name: string) => `${PREFIX}/${name}:${SHA}`;
 const logDir = mkdtempSync(join(tmpdir(), 'ci-graph-'));
@@ -64,25 +59,26 @@ const thirteen = [...SERVICES, 'dashboard'].map(ref);
 
 interface Registry {
   existing: string[];
-  /** main's commits after SHA, oldest first (default: none, main is still at SHA) */
-  main?: FakeCommit[];
-  /** the compare status GitHub reports (default from `main`) */
-  status?: 'identical' | 'ahead' | 'diverged';
-  /** GitHub answers every request with this status */
+  /** the commits on main after SHA, oldest first (default: none, main is still at SHA) */
+  main?: string[];
+  /** the runs GitHub started after this one (default: none) */
+  runs?: FakeRun[];
+  /** SHA is no longer on main (a force-push) */
+  gone?: boolean;
+  /** GitHub answers requests with this status... */
   apiFail?: number;
+  /** ...those under /repos/{repo}<apiFailPath> only */
+  apiFailPath?: string;
 }
 
 /** The GitHub API main-moved.mjs asks, as a child process (the decision shells run with spawnSync). */
-const github = await startFakeGitHub({ repo: REPO, base: SHA, main: [] });
+const github = await startFakeGitHub({ repo: REPO, main: [SHA], runs: [] });
 t.teardown(() => github.stop());
 const hex = (n: number) => n.toString(16).padStart(40, 'a');
-/** A promotion commit exactly as kargo/stages/*.yaml's git-commit step writes it. */
-const kargoCommit = (n: number, stage: string): FakeCommit => ({
-  sha: hex(n),
-  message: `kargo(${stage}): stonks-oracle ${SHA} [skip ci]\n\nGate-Decision: dec_01m8cs9k774ye71ndv33q6b1e6\nKargo-Promotion: ${stage}.01kbz8x2p4m6n8q0s2t4v6w8y0.1a2b3c4\nKargo-Freight: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b`,
-  files: [`infra/helm/stonks-oracle/values-${stage}.yaml`],
-});
-const devCommit = (n: number, extra: Partial<FakeCommit> = {}): FakeCommit => ({ sha: hex(n), message: 'risk: tighten the position limits', files: ['services/risk/limits.py'], ...extra });
+/** This run, and the run `n` places after it for commit `sha` (pending behind this one unless said). */
+const RUN_ID = 6_100_000_000;
+const OWN: FakeRun = { id: RUN_ID, run_number: 200, head_sha: SHA };
+const newerRun = (n: number, sha: string, extra: Partial<FakeRun> = {}): FakeRun => ({ id: RUN_ID + n, run_number: 200 + n, head_sha: sha, status: 'pending', ...extra });
 
 /** A scenario for a push to main whose decision steps run for real against `registry`. */
 function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registry = { existing: thirteen }): Scenario {
@@ -95,10 +91,12 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
       const p = plan(jobId, s, env);
       if (p) return p;
       if ((jobId === 'build-marker' && (s.id === 'marker' || s.id === 'main')) || (jobId === 'build-images' && s.id === 'existing')) {
-        github.setRepo({ repo: REPO, base: SHA, main: registry.main ?? [], status: registry.status, fail: registry.apiFail, token: '***' });
+        github.setRepo({
+          repo: REPO, main: registry.gone ? [hex(0xf0)] : [SHA, ...(registry.main ?? [])], runs: [OWN, ...(registry.runs ?? [])],
+          fail: registry.apiFail, failPath: registry.apiFailPath, token: '***',
+        });
         const r = runShell(s.run as string, {
-          ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO,
-          MAIN_HEAD: registry.main?.at(-1)?.sha ?? SHA, CURL_FAIL: registry.apiFail ? '1' : '', CURL_ARGS_LOG: join(logDir, 'curl-args.log'), CURL_STDIN_LOG: join(logDir, 'curl-stdin.log'),
+          ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GITHUB_RUN_ID: String(RUN_ID),
         }, STUBS, ciDir);
         const log = join(logDir, `${jobId}-${s.id}.log`);
         writeFileSync(log, r.output);
@@ -217,18 +215,23 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
     { name: 'all 13 pushed, marker new, main still here', registry: { existing: thirteen }, marker: 'push', integration: true },
     { name: 'one image missing', registry: { existing: thirteen.filter((r) => !r.includes('/risk:')) }, fails: /::error title=Images missing::not in GHCR at \w+: risk; the marker is not pushed/, integration: false },
     { name: 'marker already there (a re-run)', registry: { existing: [...thirteen, ref('superset')] }, marker: 'exists', integration: true },
-    { name: 'main has moved on: a developer commit (it gets its own run)', registry: { existing: thirteen, main: [devCommit(1)] }, marker: 'stale', integration: false, says: new RegExp(`Marker not pushed::main has moved on \\(${hex(1)} runs this workflow itself\\)`) },
+    // GitHub decides which pushes start a run; the check reads the runs it started
+    { name: 'main has moved on: a newer run for a developer commit', registry: { existing: thirteen, main: [hex(1)], runs: [newerRun(1, hex(1))] }, marker: 'stale', integration: false, says: new RegExp(`Marker not pushed::main has moved on \\(a newer run of this workflow builds ${hex(1)}\\)`) },
     // Kargo promotes while this run builds: its commit on main never gets a run of its own
     // (paths-ignore values-*.yaml and [skip ci]), so it must not make this commit stale, or main
     // would be left with no marker (no Freight, no integration result) until the next push.
-    { name: "main's tip is Kargo's promotion commit", registry: { existing: thirteen, main: [kargoCommit(1, 'beta')] }, marker: 'push', integration: true },
-    { name: 'several Kargo promotion commits (beta, paper, live)', registry: { existing: thirteen, main: [kargoCommit(1, 'beta'), kargoCommit(2, 'paper'), kargoCommit(3, 'live')] }, marker: 'push', integration: true },
-    { name: 'a Kargo commit, then a developer commit', registry: { existing: thirteen, main: [kargoCommit(1, 'beta'), devCommit(2)] }, marker: 'stale', integration: false },
-    { name: 'a developer commit marked [skip ci] (no run will replace this one)', registry: { existing: thirteen, main: [devCommit(1, { message: 'docs: typo [skip ci]' })] }, marker: 'push', integration: true },
-    { name: 'a commit without [skip ci] that only changes ignored paths (paths-ignore: no run)', registry: { existing: thirteen, main: [devCommit(1, { message: 'hand-edit the beta tag', files: ['infra/helm/stonks-oracle/values-beta.yaml'] })] }, marker: 'push', integration: true },
-    { name: 'a commit that also changes a non-ignored path', registry: { existing: thirteen, main: [devCommit(1, { files: ['infra/helm/stonks-oracle/values-beta.yaml', 'infra/helm/stonks-oracle/values.yaml'] })] }, marker: 'stale', integration: false },
-    { name: 'this commit is no longer on main (force-push)', registry: { existing: thirteen, status: 'diverged' }, marker: 'stale', integration: false },
-    { name: 'GitHub cannot be asked (403): assume current, with a warning', registry: { existing: thirteen, apiFail: 403 }, marker: 'push', integration: true, says: /::warning title=Newer commits on main unknown::could not ask GitHub whether main has moved past \w+ \(GET \S+ answered HTTP 403: fake failure 403\); assuming \w+ is current/ },
+    { name: "main's tip is Kargo's promotion commit (no run)", registry: { existing: thirteen, main: [hex(1)] }, marker: 'push', integration: true },
+    { name: 'several Kargo promotion commits (beta, paper, live)', registry: { existing: thirteen, main: [hex(1), hex(2), hex(3)] }, marker: 'push', integration: true },
+    { name: 'a Kargo commit, then a developer commit with its run', registry: { existing: thirteen, main: [hex(1), hex(2)], runs: [newerRun(1, hex(2))] }, marker: 'stale', integration: false },
+    // one push of two commits: GitHub reads a skip instruction on the push's head commit only
+    { name: "a push [code, head '[skip ci]'] (GitHub starts no run)", registry: { existing: thirteen, main: [hex(1), hex(2)] }, marker: 'push', integration: true },
+    // ... and paths-ignore over the push's whole diff
+    { name: "a push [code '[skip ci]', head values-only] (GitHub runs it for the head)", registry: { existing: thirteen, main: [hex(1), hex(2)], runs: [newerRun(1, hex(2))] }, marker: 'stale', integration: false },
+    { name: 'a newer run cancelled while pending, and the run that took its place', registry: { existing: thirteen, main: [hex(1), hex(2)], runs: [newerRun(1, hex(1), { status: 'completed', conclusion: 'cancelled' }), newerRun(2, hex(2))] }, marker: 'stale', integration: false, says: new RegExp(`builds ${hex(2)}`) },
+    { name: 'a newer run for a commit force-pushed away', registry: { existing: thirteen, main: [hex(2)], runs: [newerRun(1, hex(1), { status: 'completed', conclusion: 'cancelled' })] }, marker: 'push', integration: true },
+    { name: 'this commit is no longer on main (force-push)', registry: { existing: thirteen, gone: true }, marker: 'stale', integration: false },
+    { name: 'GitHub cannot be asked (403): assume current, with a warning', registry: { existing: thirteen, apiFail: 403 }, marker: 'push', integration: true, says: /::warning title=Newer runs on main unknown::could not ask GitHub whether main has moved past \w+ \(GET \S+ answered HTTP 403: fake failure 403\); assuming \w+ is current/ },
+    { name: 'the token may not read runs (403 under /actions): the same', registry: { existing: thirteen, main: [hex(1)], runs: [newerRun(1, hex(1))], apiFail: 403, apiFailPath: '/actions' }, marker: 'push', integration: true, says: /::warning title=Newer runs on main unknown::.*actions\/runs\/6100000000 answered HTTP 403/ },
   ];
   const stepLog = (id: string) => { try { return readFileSync(join(logDir, `build-marker-${id}.log`), 'utf8'); } catch { return ''; } };
   for (const c of cases) {
@@ -247,14 +250,15 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
     t.equal(ranJobs(runs).includes('integration'), c.integration, `${c.name}: integration ${c.integration ? 'runs' : 'does not run'}`);
   }
   const check = step('build-marker', 'main');
-  t.same(check.env, { GH_TOKEN: '${{ secrets.GITHUB_TOKEN }}', IGNORED_PATHS: 'infra/helm/stonks-oracle/values-*.yaml' }, "the run's token reaches the check only through its environment");
+  t.same(check.env, { GH_TOKEN: '${{ secrets.GITHUB_TOKEN }}' }, "the run's token reaches the check only through its environment");
   t.equal(check.run, 'node .github/pipeline/main-moved.mjs --image-tag "$IMAGE_TAG"', 'the command line carries no token and no URL');
-  const on = wf.on as { push: { 'paths-ignore': string[] } };
-  t.same(String(check.env?.['IGNORED_PATHS']).split('\n').filter(Boolean), on.push['paths-ignore'], "the check ignores exactly the push trigger's paths-ignore");
+  t.equal(job('build-marker').permissions?.['actions'], 'read', 'the token may list the workflow\'s runs');
   const seen = github.requests();
   t.ok(seen.length > 0 && seen.every((r) => r.authorization === 'Bearer ***'), 'every GitHub request carries the token in the Authorization header');
   t.ok(seen.every((r) => !r.url.includes('***')), 'and never in a URL');
   t.ok(seen.some((r) => r.url.startsWith(`/repos/${REPO}/compare/${SHA}...main?`)), 'it compares this commit with main');
+  t.ok(seen.some((r) => r.url === `/repos/${REPO}/actions/runs/${RUN_ID}`), 'it reads this run (GITHUB_RUN_ID)');
+  t.ok(seen.some((r) => /^\/repos\/[\w/-]+\/actions\/workflows\/\d+\/runs\?branch=main&event=push&/.test(r.url)), "and lists the workflow's push runs on main");
 });
 
 t.test('an image already in GHCR at the SHA is not rebuilt (SHA tags are never overwritten)', async (t) => {

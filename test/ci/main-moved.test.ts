@@ -1,79 +1,57 @@
-// main-moved.mjs (build-marker's "has main moved past this commit?") and its rules
-// (lib/ci-triggers.mjs): which newer commits on main get a run of the workflow and so make this
-// commit stale, against a stand-in GitHub API; paging through long histories and many files;
-// GitHub down or refusing (unknown, warned, never a failed job); the token only in the header.
+// main-moved.mjs (build-marker's "has main moved past this commit?") against a stand-in GitHub
+// API: it does not predict which pushes start a run (GitHub applies a skip instruction of the
+// push's head commit only, and paths-ignore to the whole push's diff), it reads the runs GitHub
+// did start. A newer run of the workflow for a later commit on main makes this commit stale,
+// whatever the commits' messages and paths; cancelled newer runs, runs for commits force-pushed
+// away, this commit leaving main, re-runs of old runs; paging; GitHub down or refusing (unknown,
+// warned, never a failed job); the token only in the header.
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import t from 'tap';
-import { deadPort, runScript, scriptsDir } from './lib/harness.ts';
+import { deadPort, runScript } from './lib/harness.ts';
 import { startFakeGitHub } from './lib/fake-github.ts';
-import type { FakeCommit, FakeRepo } from './lib/fake-github.ts';
+import type { FakeRepo, FakeRun } from './lib/fake-github.ts';
 import { REPO, SHA } from './lib/scenarios.ts';
 
-const IGNORED = 'infra/helm/stonks-oracle/values-*.yaml';
 const TOKEN = 'ghs_mainMovedTestToken0123456789';
+const RUN_ID = 7_000_000_123;
+const RUN_NUMBER = 50;
 const hex = (n: number) => n.toString(16).padStart(40, 'b');
-const kargo = (n: number): FakeCommit => ({ sha: hex(n), message: `kargo(beta): stonks-oracle ${SHA} [skip ci]\n\nKargo-Promotion: beta.x`, files: ['infra/helm/stonks-oracle/values-beta.yaml'] });
-const dev = (n: number, files = ['services/risk/limits.py']): FakeCommit => ({ sha: hex(n), message: 'risk: tighten the limits', files });
+const [A, B, C, D] = [hex(0xa), hex(0xb), hex(0xc), hex(0xd)];
+/** This run. */
+const OWN: FakeRun = { id: RUN_ID, run_number: RUN_NUMBER, head_sha: SHA };
+/** The run `n` places after this one (n < 0: before), for `sha`; queued behind this one unless said. */
+const run = (n: number, sha: string, extra: Partial<FakeRun> = {}): FakeRun => ({ id: RUN_ID + n * 7, run_number: RUN_NUMBER + n, head_sha: sha, status: n > 0 ? 'pending' : 'completed', ...extra });
+const cancelled: Partial<FakeRun> = { status: 'completed', conclusion: 'cancelled' };
 
-type Pattern = { glob: string; re: RegExp };
-const lib = (name: string): Promise<unknown> => import(pathToFileURL(join(scriptsDir, 'lib', name)).href);
-const { UsageError } = (await lib('actions-io.mjs')) as { UsageError: new (message: string) => Error };
-const { parseIgnoredPaths, pathPattern, skipInstruction, triggersCi } = (await lib('ci-triggers.mjs')) as {
-  parseIgnoredPaths: (text: string) => Pattern[];
-  pathPattern: (glob: string) => RegExp;
-  skipInstruction: (message: string) => string | null;
-  triggersCi: (commit: { message: string; files: string[] }, ignored: Pattern[]) => { triggers: boolean; why: string };
-};
-
-const github = await startFakeGitHub({ repo: REPO, base: SHA, main: [], token: TOKEN });
+const github = await startFakeGitHub({ repo: REPO, main: [SHA], runs: [OWN], token: TOKEN });
 t.teardown(() => github.stop());
 
 async function check(repo: Partial<FakeRepo>, env: Record<string, string> = {}, args = ['--image-tag', SHA], node?: string) {
-  github.setRepo({ repo: REPO, base: SHA, main: [], token: TOKEN, ...repo });
+  github.setRepo({ repo: REPO, main: [SHA], runs: [OWN], token: TOKEN, ...repo });
   const before = github.requests().length;
-  const r = await runScript('main-moved.mjs', args, { GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GH_TOKEN: TOKEN, IGNORED_PATHS: IGNORED, ...env }, node);
+  const r = await runScript('main-moved.mjs', args, { GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GH_TOKEN: TOKEN, GITHUB_RUN_ID: String(RUN_ID), ...env }, node);
   return { ...r, requests: github.requests().slice(before) };
 }
 
-t.test('the rules: skip instructions, paths-ignore patterns, which commits start a run', async (t) => {
-  for (const m of ['[skip ci]', '[ci skip]', '[no ci]', '[skip actions]', '[actions skip]']) t.equal(skipInstruction(`fix: x ${m}`), m, `${m} skips`);
-  t.equal(skipInstruction('kargo(beta): stonks-oracle abc [skip ci]\n\nGate-Decision: d'), '[skip ci]', "Kargo's subject");
-  t.equal(skipInstruction('fix\n\nbody\n\nskip-checks: true'), 'skip-checks: true', 'the skip-checks trailer');
-  t.equal(skipInstruction('fix\n\nskip-checks:true\nSigned-off-by: a'), 'skip-checks: true');
-  t.equal(skipInstruction('skip-checks: true'), null, 'a subject is not a trailer');
-  t.equal(skipInstruction('fix: mention skip ci without brackets'), null);
-  t.equal(skipInstruction('fix [SKIP CI]'), null, "GitHub's markers are lower case");
-
-  const re = pathPattern(IGNORED);
-  t.ok(re.test('infra/helm/stonks-oracle/values-beta.yaml'));
-  t.ok(re.test('infra/helm/stonks-oracle/values-.yaml'), '* matches nothing too');
-  t.notOk(re.test('infra/helm/stonks-oracle/values.yaml'), 'the chart defaults are built');
-  t.notOk(re.test('infra/helm/stonks-oracle/values-beta/x.yaml'), '* stops at /');
-  t.notOk(re.test('infra/helm/stonks-oracle/values-betaxyaml'), '. is literal');
-  t.notOk(re.test('x/infra/helm/stonks-oracle/values-beta.yaml'), 'anchored');
-  t.ok(pathPattern('docs/**').test('docs/a/b.md'), '** crosses /');
-  t.ok(pathPattern('**.md').test('a/b/c.md'));
-  for (const bad of ['values-?.yaml', '!docs/**', 'values-[ab].yaml', 'a+b', '  ']) t.throws(() => pathPattern(bad), UsageError, `refused: "${bad}"`);
-
-  const ignored = parseIgnoredPaths(`${IGNORED}\n\n  docs/**  \n`);
-  t.same(ignored.map((p) => p.glob), [IGNORED, 'docs/**']);
-  t.match(triggersCi({ message: 'x [skip ci]', files: ['services/a.py'] }, ignored), { triggers: false, why: '[skip ci] in its message' });
-  t.match(triggersCi({ message: 'x', files: [] }, ignored), { triggers: false, why: 'it changes no file' });
-  t.match(triggersCi({ message: 'x', files: ['infra/helm/stonks-oracle/values-live.yaml', 'docs/a.md'] }, ignored), { triggers: false, why: /only ignored paths/ });
-  t.match(triggersCi({ message: 'x', files: ['docs/a.md', 'services/a.py', 'services/b.py'] }, ignored), { triggers: true, why: 'it changes services/a.py and 2 more path(s)' });
-  t.match(triggersCi({ message: 'x', files: ['services/a.py'] }, []), { triggers: true }, 'no paths-ignore: any change runs');
-});
-
-t.test('decisions against the GitHub API', async (t) => {
-  const cases: { name: string; repo: Partial<FakeRepo>; main: string; newer?: string; says: RegExp; commitReads?: number }[] = [
-    { name: 'main still at this commit', repo: {}, main: 'current', says: /main is still at 0123456789ab: current/, commitReads: 0 },
-    { name: "only Kargo's promotion commits since (read from their messages alone)", repo: { main: [kargo(1), kargo(2)] }, main: 'current', says: /no commit after 0123456789ab on main starts a run/, commitReads: 0 },
-    { name: 'a developer commit', repo: { main: [dev(1)] }, main: 'moved', newer: hex(1), says: /bbbb\w* risk: tighten the limits: starts a run \(it changes services\/risk\/limits\.py\)/, commitReads: 1 },
-    { name: 'Kargo, then a developer commit, then Kargo: the first that runs is named', repo: { main: [kargo(1), dev(2), dev(3), kargo(4)] }, main: 'moved', newer: hex(2), says: /starts no run \(\[skip ci\] in its message\)[\s\S]*starts a run/, commitReads: 1 },
-    { name: 'a commit changing only a values file, without [skip ci]', repo: { main: [dev(1, ['infra/helm/stonks-oracle/values-paper.yaml'])] }, main: 'current', says: /starts no run \(it changes only ignored paths/, commitReads: 1 },
-    { name: 'this commit is no longer on main', repo: { status: 'diverged' }, main: 'moved', newer: '', says: /no longer on main \(compare status "diverged"/ },
+t.test('decisions from the runs GitHub started', async (t) => {
+  const cases: { name: string; repo: Partial<FakeRepo>; main: string; newer?: string; says: RegExp }[] = [
+    { name: 'main still at this commit, no other run', repo: {}, main: 'current', says: /main is still at 0123456789ab; 0 newer run\(s\)[\s\S]*: current/ },
+    { name: "Kargo's promotion commits since ([skip ci], values files: they start no run)", repo: { main: [SHA, A, B] }, main: 'current', says: /main has 2 commit\(s\) after 0123456789ab; 0 newer run\(s\)/ },
+    { name: 'older runs for older commits', repo: { main: [A, B, SHA], runs: [run(-2, A), run(-1, B), OWN] }, main: 'current', says: /0 newer run\(s\)/ },
+    { name: 'a newer run for a developer commit, queued behind this one', repo: { main: [SHA, A], runs: [OWN, run(1, A)] }, main: 'moved', newer: A, says: /run #51 \(pending\) for bbbbbbbbbbbb: on main after 0123456789ab\n.*main has moved past 0123456789ab: run #51 for bbbbbbbbbbbb is newer/ },
+    // the reviewer's counterexamples to judging each commit on its own
+    { name: "one push [A code, B '[skip ci]' at its head]: GitHub starts no run", repo: { main: [SHA, A, B] }, main: 'current', says: /: current/ },
+    { name: "one push [A code '[skip ci]', B values-only at its head]: GitHub runs it, for B", repo: { main: [SHA, A, B], runs: [OWN, run(1, B)] }, main: 'moved', newer: B, says: /run #51 \(pending\) for bbbbbbbbbbbb/ },
+    // main's runs share a concurrency group without cancel-in-progress: GitHub keeps one pending
+    // run and cancels the older pending one when a newer is queued
+    { name: 'a newer run cancelled while pending, and the run that took its place', repo: { main: [SHA, A, B], runs: [OWN, run(1, A, cancelled), run(2, B)] }, main: 'moved', newer: B, says: /run #52 \(pending\) for b{12}: on main/ },
+    { name: 'a cancelled newer run counts on its own (it stands for a newer one)', repo: { main: [SHA, A], runs: [OWN, run(1, A, cancelled)] }, main: 'moved', newer: A, says: /run #51 \(cancelled\) for b{12}: on main/ },
+    { name: 'a newer run for a commit force-pushed away does not count', repo: { main: [SHA, B], runs: [OWN, run(1, A, cancelled)] }, main: 'current', says: /run #51 \(cancelled\) for b{12}: no longer on main, does not count[\s\S]*: current/ },
+    { name: '... a later one for a commit on main does', repo: { main: [SHA, C], runs: [OWN, run(1, A, cancelled), run(2, B, cancelled), run(3, C)] }, main: 'moved', newer: C, says: /run #53 \(pending\) for b{12}: on main/ },
+    { name: 'this commit is no longer on main (force-push)', repo: { main: [A, B], runs: [OWN, run(1, B)] }, main: 'moved', newer: '', says: /0123456789ab is no longer on main \(compare status "diverged", e\.g\. a force-push\): moved/ },
+    { name: 'a newer run for this same commit (pushed again) does not count', repo: { main: [SHA], runs: [OWN, run(1, SHA)] }, main: 'current', says: /0 newer run\(s\)/ },
+    { name: 'a re-run of an old run: newer runs have finished', repo: { main: [SHA, A, B], runs: [{ ...OWN, status: 'in_progress' }, run(1, A, { status: 'completed', conclusion: 'success' }), run(2, B, { status: 'completed', conclusion: 'failure' })] }, main: 'moved', newer: B, says: /run #52 \(failure\) for b{12}: on main/ },
+    { name: 'runs for other branches and events are not asked for', repo: { main: [SHA, A], runs: [OWN, run(1, A, { head_branch: 'feature' }), run(2, A, { event: 'pull_request' })] }, main: 'current', says: /0 newer run\(s\)/ },
   ];
   for (const c of cases) {
     const r = await check(c.repo);
@@ -81,28 +59,36 @@ t.test('decisions against the GitHub API', async (t) => {
     t.equal(r.outputs['main'], c.main, `${c.name}: main=${c.main}`);
     t.equal(r.outputs['newer'], c.newer ?? '', `${c.name}: newer=${c.newer ?? ''}`);
     t.match(r.stdout, c.says, `${c.name}: says why`);
-    if (c.commitReads !== undefined) t.equal(r.requests.filter((q) => q.url.includes('/commits/')).length, c.commitReads, `${c.name}: ${c.commitReads} commit(s) read for their files`);
     t.ok(r.requests.every((q) => q.authorization === `Bearer ${TOKEN}`), `${c.name}: the token in the Authorization header`);
     t.notMatch(r.output, TOKEN, `${c.name}: the token is never printed`);
     t.ok(r.requests.every((q) => !q.url.includes(TOKEN)), `${c.name}: nor put in a URL`);
   }
+  const r = await check({ main: [SHA, A], runs: [OWN, run(1, A)] });
+  t.same(r.requests.map((q) => q.url), [
+    `/repos/${REPO}/compare/${SHA}...main?per_page=100&page=1`,
+    `/repos/${REPO}/actions/runs/${RUN_ID}`,
+    `/repos/${REPO}/actions/workflows/4242/runs?branch=main&event=push&exclude_pull_requests=true&per_page=100&page=1`,
+  ], "three requests: main's commits after this one, this run (its workflow and number), the workflow's push runs on main");
+  const gone = await check({ main: [A] });
+  t.equal(gone.requests.length, 1, 'a commit no longer on main needs no run list');
 });
 
-t.test('long histories and large commits are paged through', async (t) => {
-  const many = Array.from({ length: 230 }, (_, i) => kargo(i + 1));
-  const quiet = await check({ main: many });
-  t.equal(quiet.outputs['main'], 'current', '230 Kargo commits: current');
-  t.same(quiet.requests.map((q) => q.url.replace(/\?.*/, '') + ` page ${/[?&]page=(\d+)/.exec(q.url)?.[1]}`), [1, 2, 3].map((p) => `/repos/${REPO}/compare/${SHA}...main page ${p}`), 'three pages of 100');
-  const late = await check({ main: [...many, dev(999)] });
-  t.equal(late.outputs['main'], 'moved', 'a developer commit on the third page is found');
-  t.equal(late.outputs['newer'], hex(999));
+t.test('long histories and many runs are paged through, 100 at a time', async (t) => {
+  const kargo = Array.from({ length: 230 }, (_, i) => hex(0x1000 + i));
+  const late = await check({ main: [SHA, ...kargo], runs: [OWN, run(1, kargo.at(-1)!)] });
+  t.equal(late.outputs['main'], 'moved', "230 commits after this one: a newer run for the last is found among them");
+  t.same(late.requests.filter((q) => q.url.includes('/compare/')).map((q) => /[?&]page=(\d+)/.exec(q.url)?.[1]), ['1', '2', '3'], 'three pages of commits');
+  const away = await check({ main: [SHA, ...kargo], runs: [OWN, run(1, A)] });
+  t.equal(away.outputs['main'], 'current', 'all 230 read before a newer run is judged no longer on main');
 
-  const values = Array.from({ length: 300 }, (_, i) => `infra/helm/stonks-oracle/values-s${i}.yaml`);
-  const big = await check({ main: [dev(1, [...values, 'services/risk/limits.py'])] });
-  t.equal(big.outputs['main'], 'moved', 'a built path on the second page of a commit\'s files counts');
-  t.equal(big.requests.filter((q) => q.url.includes('/commits/')).length, 2, 'two pages of files read');
-  const onlyValues = await check({ main: [dev(1, values)] });
-  t.equal(onlyValues.outputs['main'], 'current', '300 values files and nothing else: no run');
+  // a force-push storm: 150 newer runs for commits no longer on main, then one that counts
+  const storm = Array.from({ length: 150 }, (_, i) => run(2 + i, hex(0x2000 + i), cancelled));
+  const paged = await check({ main: [SHA, C], runs: [run(-3, D), OWN, run(1, C), ...storm] });
+  t.equal(paged.outputs['main'], 'moved');
+  t.equal(paged.outputs['newer'], C, 'the run on the second page counts');
+  const lists = paged.requests.filter((q) => q.url.includes('/runs?'));
+  t.same(lists.map((q) => /[?&]page=(\d+)/.exec(q.url)?.[1]), ['1', '2'], 'two pages of runs: the second reaches this run, so no third');
+  t.ok(lists.every((q) => q.url.includes('per_page=100')), 'per_page=100, the largest GitHub serves');
 });
 
 t.test('GitHub unreachable or refusing: unknown, warned, exit 0', async (t) => {
@@ -110,10 +96,17 @@ t.test('GitHub unreachable or refusing: unknown, warned, exit 0', async (t) => {
   t.equal(down.status, 0);
   t.equal(down.outputs['main'], 'unknown');
   t.equal(down.requests.length, 3, '5xx retried: three attempts');
-  t.match(down.stdout, /::warning title=Newer commits on main unknown::could not ask GitHub whether main has moved past 0123456789abcdef0123456789abcdef01234567 \(GET \/repos\/celesrenata\/stonks-oracle\/compare\/\S+ failed 3 times, last: HTTP 503: fake failure 503\); assuming 0123456789abcdef0123456789abcdef01234567 is current/);
+  t.match(down.stdout, /::warning title=Newer runs on main unknown::could not ask GitHub whether main has moved past 0123456789abcdef0123456789abcdef01234567 \(GET \/repos\/celesrenata\/stonks-oracle\/compare\/\S+ failed 3 times, last: HTTP 503: fake failure 503\); assuming 0123456789abcdef0123456789abcdef01234567 is current/);
+  const noActions = await check({ main: [SHA, A], runs: [OWN, run(1, A)], fail: 403, failPath: '/actions' });
+  t.equal(noActions.outputs['main'], 'unknown', 'a token without actions: read');
+  t.equal(noActions.requests.filter((q) => q.url.includes('/actions/')).length, 1, 'a 4xx is not retried');
+  t.match(noActions.stdout, /GET \/repos\/celesrenata\/stonks-oracle\/actions\/runs\/7000000123 answered HTTP 403: fake failure 403/);
+  const noRun = await check({ runs: [] });
+  t.equal(noRun.outputs['main'], 'unknown', 'this run not found');
+  t.match(noRun.stdout, /answered HTTP 404: Not Found/);
   const badToken = await check({}, { GH_TOKEN: 'ghs_wrong' });
   t.equal(badToken.outputs['main'], 'unknown');
-  t.equal(badToken.requests.length, 1, 'a 4xx is not retried');
+  t.equal(badToken.requests.length, 1, 'a 401 is not retried');
   t.match(badToken.stdout, /answered HTTP 401: Bad credentials/);
   t.notMatch(badToken.output, 'ghs_wrong', 'the token is not printed');
   const nowhere = await check({}, { GITHUB_API_URL: `http://127.0.0.1:${await deadPort()}` });
@@ -125,7 +118,8 @@ t.test('usage errors: exit 2, nothing asked', async (t) => {
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['a short SHA', ['--image-tag', 'abc123'], {}, /--image-tag must be the full 40-character lowercase Git SHA, got "abc123"/],
     ['no repository', ['--image-tag', SHA], { GITHUB_REPOSITORY: '' }, /GITHUB_REPOSITORY must be owner\/name/],
-    ['a pattern it cannot read like GitHub', ['--image-tag', SHA], { IGNORED_PATHS: '!docs/**' }, /paths-ignore pattern "!docs\/\*\*" uses/],
+    ['no run id', ['--image-tag', SHA], { GITHUB_RUN_ID: '' }, /GITHUB_RUN_ID must be this run's id, got ""/],
+    ['a run id that is not one', ['--image-tag', SHA], { GITHUB_RUN_ID: '12/../x' }, /GITHUB_RUN_ID must be this run's id/],
     ['an unknown option', ['--image-tag', SHA, '--tip', 'x'], {}, /Unknown option '--tip'/],
   ];
   for (const [name, args, env, msg] of cases) {
@@ -147,8 +141,8 @@ t.test('runs on Node 20 (the oldest Node the scripts promise)', async (t) => {
     else t.comment('NOTICE: no Node 20 binary found; compatibility check skipped');
     return;
   }
-  const r = await check({ main: [kargo(1), dev(2)] }, {}, ['--image-tag', SHA], node20);
+  const r = await check({ main: [SHA, A, B], runs: [OWN, run(1, A, cancelled), run(2, B)] }, {}, ['--image-tag', SHA], node20);
   t.equal(r.status, 0, `exit 0 under ${node20}`);
   t.equal(r.outputs['main'], 'moved');
-  t.equal(r.outputs['newer'], hex(2));
+  t.equal(r.outputs['newer'], B);
 });

@@ -1,37 +1,49 @@
 #!/usr/bin/env node
-// Has main moved past IMAGE_TAG with a commit that gets its own run of this workflow? The
-// build-marker job asks before pushing superset:<sha>: only then is <sha> an old commit that
-// must not become the newest Freight (the newer run pushes its own marker). Commits that start
-// no run (Kargo's promotion commits: `[skip ci]`, values-<stage>.yaml only) do not count, or a
-// promotion landing while a run builds would leave main with no marker at all.
+// Has main moved past IMAGE_TAG, so that a newer run of this workflow will push its own marker?
+// The build-marker job asks before pushing superset:<sha>: only then is <sha> an old commit that
+// must not become the newest Freight. Commits that start no run (Kargo's promotion commits:
+// `[skip ci]`, values-<stage>.yaml only) must not count, or a promotion landing while a run
+// builds would leave main with no marker at all.
 //
-// Reads `GET /repos/{repo}/compare/{sha}...{branch}` (every commit on the branch after <sha>,
-// paged) and, for each commit without a skip instruction, `GET /repos/{repo}/commits/{commit}`
-// (the paths it changes), stopping at the first commit that starts a run. Sets the outputs
-//   main=current  no newer commit starts a run (or none at all): push the marker
-//   main=moved    newer=<commit> starts a run, or <sha> is no longer on the branch
-//   main=unknown  GitHub could not be asked (after retries): a warning; the caller assumes current
+// Whether a push starts a run is GitHub's decision (skip instructions of the push's head commit
+// only, paths-ignore over the whole push's diff, ...), so this does not predict it: it asks
+// GitHub which runs there are.
+//   1. GET /repos/{repo}/compare/{sha}...{branch} (paged): is <sha> still on the branch, and
+//      which commits follow it there. Not on the branch (force-push): moved.
+//   2. GET /repos/{repo}/actions/runs/{GITHUB_RUN_ID}: this run's workflow and run_number.
+//   3. GET /repos/{repo}/actions/workflows/{workflow_id}/runs?branch=&event=push (paged, newest
+//      first) down to this run: a newer run (higher run_number) for another commit that is on
+//      the branch after <sha> means moved. Whatever its state: the branch's runs share a
+//      concurrency group without cancel-in-progress, where GitHub cancels a pending run only
+//      when a newer one takes its place, so a cancelled newer run stands for a newer one still.
+//      A newer run for a commit no longer on the branch does not count (its own check finds
+//      its commit gone and pushes nothing).
+// Sets the outputs
+//   main=current  no newer run for a commit on the branch: push the marker
+//   main=moved    newer=<commit> has a newer run, or <sha> is no longer on the branch
+//   main=unknown  GitHub could not be asked (after retries): a warning; the caller assumes
+//                 current (the branch's runs are serialised, so a newer run would still push
+//                 its marker later, and Kargo takes the newest)
 // Exit codes: 0 decided (including unknown), 2 usage error, 5 unexpected error.
 // Node >= 20, no dependencies. The token (GH_TOKEN) only ever travels in the Authorization
 // header: never in a URL, never on a command line, never printed.
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, annotate, setOutputs } from './lib/actions-io.mjs';
-import { parseIgnoredPaths, skipInstruction, triggersCi } from './lib/ci-triggers.mjs';
 
 const USAGE = `usage: node main-moved.mjs --image-tag SHA [--branch main]
 
   --image-tag  the full 40-character Git SHA this run built
-  --branch     the branch whose newer commits count (default: main)
+  --branch     the branch whose newer runs count (default: main)
 
-environment: GH_TOKEN (the run's GITHUB_TOKEN, contents: read), GITHUB_API_URL, GITHUB_REPOSITORY
-(set by the runner), IGNORED_PATHS (the workflow's push paths-ignore, one pattern a line),
-GITHUB_OUTPUT.
-outputs: main (current, moved, unknown), newer (the commit that moved it).
+environment: GH_TOKEN (the run's GITHUB_TOKEN, actions: read and contents: read),
+GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID (set by the runner), GITHUB_OUTPUT.
+outputs: main (current, moved, unknown), newer (the commit of the newer run).
 exit codes: 0 decided (also when GitHub could not be asked), 2 usage, 5 unexpected error`;
 
 const SHA = /^[0-9a-f]{40}$/;
+/** GitHub's largest page size for these endpoints. */
 const PAGE = 100;
-/** At most this many pages of commits (and of one commit's files) are read. */
+/** At most this many pages of commits, and of runs, are read. */
 const MAX_PAGES = 10;
 const ATTEMPTS = 3;
 const TIMEOUT_MS = 15_000;
@@ -78,37 +90,58 @@ async function githubGet(env, path) {
   throw new GitHubUnavailable(`GET ${path} failed ${ATTEMPTS} times, last: ${detail}`);
 }
 
-/** The commits on `branch` after `sha`, oldest first: {state: 'ahead'|'identical'|'gone', commits, complete}. */
+/**
+ * Where <sha> stands on `branch`: {state: 'identical'|'ahead'|'gone', after: Set of the commits
+ * after it, complete: false when more than MAX_PAGES pages of them}.
+ */
 async function commitsAfter(env, repo, sha, branch) {
-  const commits = [];
+  const after = new Set();
   for (let page = 1; page <= MAX_PAGES; page++) {
     const body = await githubGet(env, `/repos/${repo}/compare/${sha}...${encodeURIComponent(branch)}?per_page=${PAGE}&page=${page}`);
-    if (body.status === 'identical') return { state: 'identical', commits: [], complete: true };
-    if (body.status !== 'ahead') return { state: 'gone', status: String(body.status), commits: [], complete: true };
+    if (body.status === 'identical') return { state: 'identical', after, complete: true };
+    if (body.status !== 'ahead') return { state: 'gone', status: String(body.status), after, complete: true };
     const list = Array.isArray(body.commits) ? body.commits : [];
-    commits.push(...list);
+    for (const c of list) if (typeof c?.sha === 'string') after.add(c.sha);
     const total = Number(body.total_commits);
-    if (list.length < PAGE || (Number.isInteger(total) && commits.length >= total)) return { state: 'ahead', commits, complete: true };
+    if (list.length < PAGE || (Number.isInteger(total) && after.size >= total)) return { state: 'ahead', after, complete: true };
   }
-  return { state: 'ahead', commits, complete: false };
+  return { state: 'ahead', after, complete: false };
 }
 
-/** The paths a commit changes (both names of a rename), up to MAX_PAGES pages of files. */
-async function filesOf(env, repo, commit) {
-  const files = [];
+/** This run: {workflowId, runNumber}. */
+async function thisRun(env, repo, runId) {
+  const body = await githubGet(env, `/repos/${repo}/actions/runs/${runId}`);
+  const workflowId = body?.workflow_id;
+  const runNumber = body?.run_number;
+  if (!Number.isSafeInteger(workflowId) || !Number.isSafeInteger(runNumber)) throw new GitHubUnavailable(`GET /repos/${repo}/actions/runs/${runId} gave no workflow_id and run_number`);
+  return { workflowId, runNumber };
+}
+
+/**
+ * The workflow's push runs on `branch` newer than run number `after`, newest first, for commits
+ * other than `sha`: {runs, complete}.
+ */
+async function newerRuns(env, repo, workflowId, branch, after, sha) {
+  const runs = [];
   for (let page = 1; page <= MAX_PAGES; page++) {
-    const body = await githubGet(env, `/repos/${repo}/commits/${commit}?per_page=300&page=${page}`);
-    const list = Array.isArray(body.files) ? body.files : [];
-    for (const f of list) {
-      if (typeof f?.filename === 'string') files.push(f.filename);
-      if (typeof f?.previous_filename === 'string') files.push(f.previous_filename);
+    const body = await githubGet(env, `/repos/${repo}/actions/workflows/${workflowId}/runs?branch=${encodeURIComponent(branch)}&event=push&exclude_pull_requests=true&per_page=${PAGE}&page=${page}`);
+    const list = Array.isArray(body?.workflow_runs) ? body.workflow_runs : [];
+    let reached = false;
+    for (const r of list) {
+      if (!Number.isSafeInteger(r?.run_number)) continue;
+      if (r.run_number <= after) {
+        reached = true;
+        continue;
+      }
+      if (typeof r.head_sha === 'string' && r.head_sha !== sha) runs.push(r);
     }
-    if (list.length < 300) break;
+    // newest first: once this run (or an older one) is on the page, every later page is older
+    if (reached || list.length < PAGE) return { runs, complete: true };
   }
-  return files;
+  return { runs, complete: false };
 }
 
-const subject = (message) => String(message ?? '').split('\n')[0].slice(0, 100);
+const state = (r) => (r.status === 'completed' ? String(r.conclusion ?? 'completed') : String(r.status ?? 'unknown'));
 
 async function main(argv, env) {
   let args;
@@ -127,7 +160,8 @@ async function main(argv, env) {
   const repo = env.GITHUB_REPOSITORY ?? '';
   if (!/^[\w.-]+\/[\w.-]+$/.test(repo)) throw new UsageError(`GITHUB_REPOSITORY must be owner/name, got "${repo}"`);
   if (!env.GITHUB_API_URL) throw new UsageError('GITHUB_API_URL is not set (the runner sets it)');
-  const ignored = parseIgnoredPaths(env.IGNORED_PATHS);
+  const runId = (env.GITHUB_RUN_ID ?? '').trim();
+  if (!/^[1-9]\d{0,19}$/.test(runId)) throw new UsageError(`GITHUB_RUN_ID must be this run's id, got "${runId}" (the runner sets it)`);
   const short = sha.slice(0, 12);
 
   const decide = (main, newer, line) => {
@@ -136,23 +170,24 @@ async function main(argv, env) {
     return EXIT.OK;
   };
   try {
-    const after = await commitsAfter(env, repo, sha, branch);
-    if (after.state === 'identical') return decide('current', '', `${branch} is still at ${short}: current`);
-    if (after.state === 'gone') return decide('moved', '', `${short} is no longer on ${branch} (compare status "${after.status}", e.g. a force-push): moved`);
-    process.stdout.write(`${branch} has ${after.commits.length}${after.complete ? '' : '+'} commit(s) after ${short}:\n`);
-    for (const c of after.commits) {
-      const message = c?.commit?.message ?? '';
-      const id = String(c?.sha ?? '');
-      // a skip instruction settles it without asking for the commit's files
-      const verdict = skipInstruction(message) ? triggersCi({ message, files: [] }, ignored) : triggersCi({ message, files: await filesOf(env, repo, id) }, ignored);
-      process.stdout.write(`  ${id.slice(0, 12)} ${subject(message)}: ${verdict.triggers ? 'starts a run' : 'starts no run'} (${verdict.why})\n`);
-      if (verdict.triggers) return decide('moved', id, `${branch} has moved past ${short}: ${id.slice(0, 12)} gets its own run and marker`);
+    const onBranch = await commitsAfter(env, repo, sha, branch);
+    if (onBranch.state === 'gone') return decide('moved', '', `${short} is no longer on ${branch} (compare status "${onBranch.status}", e.g. a force-push): moved`);
+    const own = await thisRun(env, repo, runId);
+    const newer = await newerRuns(env, repo, own.workflowId, branch, own.runNumber, sha);
+    const where = onBranch.state === 'identical' ? `${branch} is still at ${short}` : `${branch} has ${onBranch.after.size}${onBranch.complete ? '' : '+'} commit(s) after ${short}`;
+    process.stdout.write(`${where}; ${newer.runs.length}${newer.complete ? '' : '+'} newer run(s) of this workflow for other commits after run #${own.runNumber}\n`);
+    for (const r of newer.runs) {
+      const id = r.head_sha;
+      // a commit of a complete list that is not in it left the branch (force-push)
+      const onMain = onBranch.after.has(id) || !onBranch.complete;
+      process.stdout.write(`  run #${r.run_number} (${state(r)}) for ${id.slice(0, 12)}: ${onMain ? `on ${branch} after ${short}` : `no longer on ${branch}, does not count`}\n`);
+      if (onMain) return decide('moved', id, `${branch} has moved past ${short}: run #${r.run_number} for ${id.slice(0, 12)} is newer (its marker, or a still newer run's, follows)`);
     }
-    if (!after.complete) return decide('moved', '', `more than ${MAX_PAGES * PAGE} commits after ${short} on ${branch}: not all were read, taken as moved`);
-    return decide('current', '', `no commit after ${short} on ${branch} starts a run (Kargo's promotion commits and [skip ci] commits do not): current`);
+    if (!newer.complete) return decide('moved', '', `more than ${MAX_PAGES * PAGE} newer runs on ${branch}: not all were read, taken as moved`);
+    return decide('current', '', `no newer run of this workflow on ${branch} for a commit after ${short} (Kargo's promotion commits and [skip ci] pushes start none): current`);
   } catch (err) {
     if (!(err instanceof GitHubUnavailable)) throw err;
-    annotate('warning', `Newer commits on ${branch} unknown`, `could not ask GitHub whether ${branch} has moved past ${sha} (${err.message}); assuming ${sha} is current`);
+    annotate('warning', `Newer runs on ${branch} unknown`, `could not ask GitHub whether ${branch} has moved past ${sha} (${err.message}); assuming ${sha} is current`);
     return decide('unknown', '', `unknown: ${err.message}`);
   }
 }

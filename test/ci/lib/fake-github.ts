@@ -1,31 +1,46 @@
-// A stand-in for the two GitHub REST endpoints main-moved.mjs reads, in a child process (so a
-// test may call it from spawnSync, which blocks this process's event loop):
-//   GET /repos/{owner}/{repo}/compare/{base}...{head}?per_page&page   the commits after base
-//   GET /repos/{owner}/{repo}/commits/{sha}?per_page&page             one commit's files
-// The repository's history is a JSON file the test rewrites between cases (setRepo); every
-// request is logged with its Authorization header (requests()).
+// A stand-in for the GitHub REST endpoints main-moved.mjs reads, in a child process (so a test
+// may call it from spawnSync, which blocks this process's event loop):
+//   GET /repos/{owner}/{repo}/compare/{base}...{branch}?per_page&page       the commits after base
+//   GET /repos/{owner}/{repo}/actions/runs/{run_id}                          one run
+//   GET /repos/{owner}/{repo}/actions/workflows/{id}/runs?branch&event&per_page&page
+//                                                                            a workflow's runs, newest first
+// The repository (main's commits, the runs GitHub started) is a JSON file the test rewrites
+// between cases (setRepo); every request is logged with its Authorization header (requests()).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface FakeCommit {
-  sha: string;
-  message: string;
-  files: string[];
+/** The id of the pipeline workflow in the stand-in (runs default to it). */
+export const WORKFLOW_ID = 4242;
+
+export interface FakeRun {
+  id: number;
+  run_number: number;
+  head_sha: string;
+  /** default 'in_progress' */
+  status?: 'queued' | 'pending' | 'waiting' | 'in_progress' | 'completed';
+  /** set when completed: success, failure, cancelled, ... */
+  conclusion?: string | null;
+  /** default 'main' */
+  head_branch?: string;
+  /** default 'push' */
+  event?: string;
+  /** default WORKFLOW_ID */
+  workflow_id?: number;
 }
 export interface FakeRepo {
   /** owner/name */
   repo: string;
-  /** the commit compared from (the run's IMAGE_TAG) */
-  base: string;
-  /** main's commits after base, oldest first */
-  main: FakeCommit[];
-  /** the compare status; default: 'identical' when main is empty, else 'ahead' */
-  status?: 'identical' | 'ahead' | 'behind' | 'diverged';
-  /** answer every request with this HTTP status instead */
+  /** the commits on main, oldest first (a commit not in it is not on main) */
+  main: string[];
+  /** the runs GitHub started, any order */
+  runs: FakeRun[];
+  /** answer requests with this HTTP status instead... */
   fail?: number;
+  /** ...only those whose path starts with /repos/{repo}{failPath} (default: all) */
+  failPath?: string;
   /** the token a request must carry (Authorization: Bearer ...) */
   token?: string;
 }
@@ -70,6 +85,21 @@ export async function startFakeGitHub(initial: FakeRepo): Promise<FakeGitHub> {
   };
 }
 
+/** A run as the API shows it. */
+function runBody(r: FakeRun) {
+  const status = r.status ?? 'in_progress';
+  return {
+    id: r.id,
+    run_number: r.run_number,
+    workflow_id: r.workflow_id ?? WORKFLOW_ID,
+    head_sha: r.head_sha,
+    head_branch: r.head_branch ?? 'main',
+    event: r.event ?? 'push',
+    status,
+    conclusion: status === 'completed' ? (r.conclusion ?? 'success') : null,
+  };
+}
+
 /** The server, when this file is run as a child process: node fake-github.ts REPO_FILE LOG_FILE. */
 async function serve(repoFile: string, logFile: string): Promise<void> {
   const { createServer } = await import('node:http');
@@ -82,31 +112,48 @@ async function serve(repoFile: string, logFile: string): Promise<void> {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify(body));
     };
-    if (repo.fail) return send(repo.fail, { message: `fake failure ${repo.fail}` });
+    const prefix = `/repos/${repo.repo}`;
+    if (repo.fail && url.pathname.startsWith(`${prefix}${repo.failPath ?? ''}`)) return send(repo.fail, { message: `fake failure ${repo.fail}` });
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return send(401, { message: 'Bad credentials' });
-    const page = (list: unknown[], defaultSize: number) => {
-      const size = Number(url.searchParams.get('per_page') ?? defaultSize);
+    const page = <T>(list: T[], defaultSize: number): T[] => {
+      const size = Math.min(Number(url.searchParams.get('per_page') ?? defaultSize), 100);
       const n = Number(url.searchParams.get('page') ?? 1);
       return list.slice((n - 1) * size, n * size);
     };
-    const prefix = `/repos/${repo.repo}`;
-    const compare = url.pathname.startsWith(`${prefix}/compare/`) ? url.pathname.slice(`${prefix}/compare/`.length) : null;
-    if (compare !== null) {
-      const [base, head] = decodeURIComponent(compare).split('...');
-      if (base !== repo.base || head !== 'main') return send(404, { message: 'Not Found' });
-      const status = repo.status ?? (repo.main.length ? 'ahead' : 'identical');
-      const commits = status === 'ahead' ? repo.main : [];
+    const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : null;
+    if (path === null) return send(404, { message: 'Not Found' });
+
+    const compare = /^\/compare\/([^/]+)$/.exec(path);
+    if (compare) {
+      const [base, head] = decodeURIComponent(compare[1]!).split('...');
+      if (head !== 'main') return send(404, { message: 'Not Found' });
+      const at = repo.main.indexOf(base!);
+      const after = at < 0 ? [] : repo.main.slice(at + 1);
+      const status = at < 0 ? 'diverged' : after.length ? 'ahead' : 'identical';
       return send(200, {
         status,
-        ahead_by: commits.length,
-        behind_by: status === 'behind' || status === 'diverged' ? 1 : 0,
-        total_commits: commits.length,
-        commits: page(commits, 250).map((c) => ({ sha: (c as FakeCommit).sha, commit: { message: (c as FakeCommit).message } })),
+        ahead_by: after.length,
+        behind_by: at < 0 ? 1 : 0,
+        total_commits: after.length,
+        commits: page(after, 250).map((sha) => ({ sha, commit: { message: 'a commit' } })),
       });
     }
-    const commit = url.pathname.startsWith(`${prefix}/commits/`) ? url.pathname.slice(`${prefix}/commits/`.length) : null;
-    const found = commit === null ? undefined : repo.main.find((c) => c.sha === commit);
-    if (found) return send(200, { sha: found.sha, commit: { message: found.message }, files: page(found.files.map((filename) => ({ filename, status: 'modified' })), 300) });
+    const run = /^\/actions\/runs\/(\d+)$/.exec(path);
+    if (run) {
+      const found = repo.runs.find((r) => r.id === Number(run[1]));
+      return found ? send(200, runBody(found)) : send(404, { message: 'Not Found' });
+    }
+    const runs = /^\/actions\/workflows\/([^/]+)\/runs$/.exec(path);
+    if (runs) {
+      if (Number(runs[1]) !== WORKFLOW_ID) return send(404, { message: 'Not Found' });
+      const branch = url.searchParams.get('branch');
+      const event = url.searchParams.get('event');
+      const list = repo.runs
+        .map(runBody)
+        .filter((r) => r.workflow_id === WORKFLOW_ID && (!branch || r.head_branch === branch) && (!event || r.event === event))
+        .sort((a, b) => b.run_number - a.run_number);
+      return send(200, { total_count: list.length, workflow_runs: page(list, 30) });
+    }
     return send(404, { message: 'Not Found' });
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`));
