@@ -103,6 +103,7 @@ function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
 export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const { config, clock, audit, store, calendar } = deps;
   const proxies = parseCidrs(config.http.trustedProxies, 'http.trustedProxies');
+  const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     // req.ip: when the TCP peer is a trusted proxy, the address it appended to X-Forwarded-For
     // (one hop only: entries further left were written by the client, see clientAddress)
@@ -110,9 +111,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     loggerInstance: deps.logger || undefined,
     logger: deps.logger ? undefined : false,
     bodyLimit: BODY_LIMIT,
-    // a request must arrive whole within 30 s (fastify's default 0 would also turn off Node's
-    // own limit): a client that trickles or stalls cannot hold a connection open for ever
-    requestTimeout: 30_000,
+    // a request must arrive whole, headers and body, within 30 s: a client that trickles or stalls
+    // cannot hold a connection open for ever. Given to Node's server when fastify creates it, with
+    // the headers' limit equal to it: fastify sets requestTimeout only after creation, which
+    // leaves Node's headersTimeout at 60 s, and with that Node never times out a body that stops
+    // short (measured on Node 24; test/http/request-timeout.test.ts). Node looks for expired
+    // requests every connectionsCheckingInterval (default 30 s, up to twice the limit): a tenth.
+    requestTimeout: requestTimeoutMs,
+    http: { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.round(requestTimeoutMs / 10)) },
     // the gate's own ids (they become audit record ids), never a client's x-request-id
     genReqId: () => deps.newId('req'),
     requestIdHeader: false,

@@ -27,4 +27,6 @@ export interface Deps {
   logger?: FastifyBaseLogger | false;
   /** mark the process's metrics (GC, memory...) too; off in tests that build many apps */
   processMetrics?: boolean;
+  /** how long a request may take to arrive whole, headers and body (default 30 s) */
+  requestTimeoutMs?: number;
 }
