@@ -57,7 +57,9 @@ EOF
 # gha-runner-scale-set for the report job only (runs-on: the reporter label): its pods run as
 # gate-ci, the identity bound to the gate's ci role, whose token the report script presents to
 # record test results. No Docker (default container mode, nothing privileged), one pod at a time
-# by default; the job checks out .github/pipeline only and runs no code of the repository.
+# by default; the job checks out .github/pipeline (a cone-mode sparse checkout: with the
+# files directly in the root and in .github/, no other directory) and runs no code of the
+# repository.
 render_values_arc_reporters() {
   cat <<EOF
 githubConfigUrl: https://github.com/$GITHUB_REPOSITORY

@@ -11,10 +11,11 @@
 //   file the integration job recorded, also in a re-run of failed jobs (a later attempt of the
 //   same run, whose artifacts it shares);
 // - plus the fixed facts: runner labels, triggers, permissions, image names and tags, pins.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
 import { evaluate, evaluateIf } from './lib/expr.ts';
@@ -445,7 +446,7 @@ t.test('only the report job holds the gate-ci identity, and it runs nothing of t
   t.same(onReporter, ['report'], 'one job on the reporter scale set');
   t.same(job('report').permissions, { contents: 'read' }, 'its GITHUB_TOKEN reads contents, nothing else');
   const checkout = job('report').steps.find((x) => x.uses?.startsWith('actions/checkout@'))!;
-  t.same(checkout.with, { 'persist-credentials': false, 'sparse-checkout': '.github/pipeline' }, 'it checks out the pipeline scripts only');
+  t.same(checkout.with, { 'persist-credentials': false, 'sparse-checkout': '.github/pipeline' }, 'a sparse checkout of the pipeline scripts, in cone mode (the default)');
   for (const s of job('report').steps) {
     if (s.run) t.match(s.run, /^node \.github\/pipeline\/[\w-]+\.mjs /, `${stepKey(s)}: runs a pipeline script, no repository code`);
     if (s.uses) t.match(s.uses, /^actions\/(checkout|setup-node|download-artifact)@/, `${stepKey(s)}: ${s.uses.split('@')[0]}`);
@@ -454,6 +455,47 @@ t.test('only the report job holds the gate-ci identity, and it runs nothing of t
   t.equal(simulate(wf, pr)['report']!.result, 'skipped', 'a pull request reaches no reporter pod');
   const labels = (parse(readFileSync(join(ciDir, '.github', 'actionlint.yaml'), 'utf8')) as { 'self-hosted-runner': { labels: string[] } })['self-hosted-runner'].labels;
   t.same(labels, [GENERAL, REPORTER], 'actionlint knows both labels');
+});
+
+t.test("what the report job's sparse checkout holds, by git itself, and what the docs say of it", async (t) => {
+  // a repository shaped like the application's, and the checkout actions/checkout makes of it:
+  // `git sparse-checkout set` in cone mode with the step's sparse-checkout value
+  const checkout = job('report').steps.find((x) => x.uses?.startsWith('actions/checkout@'))!;
+  t.notOk('sparse-checkout-cone-mode' in (checkout.with ?? {}), 'cone mode');
+  const dir = mkdtempSync(join(tmpdir(), 'ci-sparse-'));
+  const git = (cwd: string, ...args: string[]) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const files = ['package.json', 'setup.py', '.github/actionlint.yaml', '.github/workflows/stonks-oracle-pipeline.yml', '.github/pipeline/report-results.mjs', '.github/pipeline/lib/results.mjs', 'services/risk/limits.py', 'infra/inttest/run_pipeline.sh'];
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  git(src, 'init', '-q');
+  for (const f of files) {
+    mkdirSync(join(src, dirname(f)), { recursive: true });
+    writeFileSync(join(src, f), f);
+  }
+  git(src, 'add', '-A');
+  git(src, 'commit', '-qm', 'app');
+  git(dir, 'clone', '-q', '--no-checkout', src, 'work');
+  const work = join(dir, 'work');
+  git(work, 'sparse-checkout', 'set', '--cone', String(checkout.with?.['sparse-checkout']));
+  git(work, 'checkout', '-q');
+  const present = git(work, 'ls-files', '--cached', '--', '.').split('\n').filter((f) => f && existsSync(join(work, f))).sort();
+  t.same(present, ['.github/actionlint.yaml', '.github/pipeline/lib/results.mjs', '.github/pipeline/report-results.mjs', 'package.json', 'setup.py'], 'the pipeline scripts, and the files directly in the root and in .github/; no other directory');
+  // so no comment or document may say the job checks out the pipeline scripts alone
+  const says = (file: string) => readFileSync(join(repoRoot, file), 'utf8');
+  for (const [file, text] of [
+    ['ci/.github/workflows/stonks-oracle-pipeline.yml', raw],
+    ['ci/README.md', says('ci/README.md')],
+    ['docs/deployment.md', says('docs/deployment.md')],
+    ['deploy/lib/values.sh', says('deploy/lib/values.sh')],
+  ] as const) {
+    t.notMatch(text, /\.github\/pipeline`? (?:only|alone)\b/, `${file}: does not say ".github/pipeline only"`);
+    t.match(text, /cone-mode sparse checkout|sparse in git's\s+cone mode/, `${file}: says it is a cone-mode sparse checkout`);
+    t.match(text, /files\s+directly\s+in\s+the\s+(?:repository\s+)?root/, `${file}: and that the root's files come too`);
+  }
 });
 
 t.test('stages disabled in the gate, unreachable gate, pull requests, forks', async (t) => {
