@@ -87,9 +87,9 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
   return {
     github: githubContext('push-main'),
     ...extra,
-    runStep: (jobId, s, env) => {
+    runStep: (jobId, s, env, inputs) => {
       if ((extra.fail?.[jobId] ?? []).includes(stepKey(s))) return { outcome: 'failure', outputs: {} };
-      const p = plan(jobId, s, env);
+      const p = plan(jobId, s, env, inputs);
       if (p) return p;
       if ((jobId === 'build-marker' && (s.id === 'marker' || s.id === 'main')) || (jobId === 'build-images' && s.id === 'existing')) {
         github.setRepo({
@@ -373,7 +373,7 @@ function attempt(n: number, artifacts: Artifacts, results: string | null, opts: 
     github: { ...githubContext('push-main'), run_attempt: String(n) } as Scenario['github'],
     keep: opts.keep,
     runStep: (jobId, s, env, inputs) => {
-      const p = plan(jobId, s, env);
+      const p = plan(jobId, s, env, inputs);
       if (p) return p;
       if (jobId === 'build-marker' && s.id === 'main') return { outcome: 'success', outputs: { main: 'current', newer: '' } };
       if (jobId === 'build-marker' && s.id === 'marker') return { outcome: 'success', outputs: { marker: 'push' } };
