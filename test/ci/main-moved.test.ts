@@ -49,6 +49,9 @@ t.test('decisions from the runs GitHub started', async (t) => {
     { name: 'a newer run for a commit force-pushed away does not count', repo: { main: [SHA, B], runs: [OWN, run(1, A, cancelled)] }, main: 'current', says: /run #51 \(cancelled\) for b{12}: no longer on main, does not count[\s\S]*: current/ },
     { name: '... a later one for a commit on main does', repo: { main: [SHA, C], runs: [OWN, run(1, A, cancelled), run(2, B, cancelled), run(3, C)] }, main: 'moved', newer: C, says: /run #53 \(pending\) for b{12}: on main/ },
     { name: 'this commit is no longer on main (force-push)', repo: { main: [A, B], runs: [OWN, run(1, B)] }, main: 'moved', newer: '', says: /0123456789ab is no longer on main \(compare status "diverged", e\.g\. a force-push\): moved/ },
+    { name: 'this commit is ahead of main (main reset to an older commit: compare status behind)', repo: { main: [A], runs: [OWN], elsewhere: { [SHA]: 'behind' } }, main: 'moved', newer: '', says: /0123456789ab is no longer on main \(compare status "behind", e\.g\. a force-push\): moved/ },
+    // compare's answer is evidence of its own: runs that cannot be read do not make it unknown
+    { name: 'no longer on main, and the runs not readable (403 under /actions)', repo: { main: [A], runs: [OWN, run(1, A)], fail: 403, failPath: '/actions' }, main: 'moved', newer: '', says: /compare status "diverged"[\s\S]*: moved/ },
     { name: 'a newer run for this same commit (pushed again) does not count', repo: { main: [SHA], runs: [OWN, run(1, SHA)] }, main: 'current', says: /0 newer run\(s\)/ },
     { name: 'a re-run of an old run: newer runs have finished', repo: { main: [SHA, A, B], runs: [{ ...OWN, status: 'in_progress' }, run(1, A, { status: 'completed', conclusion: 'success' }), run(2, B, { status: 'completed', conclusion: 'failure' })] }, main: 'moved', newer: B, says: /run #52 \(failure\) for b{12}: on main/ },
     { name: 'runs for other branches and events are not asked for', repo: { main: [SHA, A], runs: [OWN, run(1, A, { head_branch: 'feature' }), run(2, A, { event: 'pull_request' })] }, main: 'current', says: /0 newer run\(s\)/ },
@@ -109,6 +112,15 @@ t.test('GitHub unreachable or refusing: unknown, warned, exit 0', async (t) => {
   t.equal(badToken.requests.length, 1, 'a 401 is not retried');
   t.match(badToken.stdout, /answered HTTP 401: Bad credentials/);
   t.notMatch(badToken.output, 'ghs_wrong', 'the token is not printed');
+  // compare answers 404 for a SHA GitHub does not know and for one with no common ancestor with
+  // main: neither says where main is, so unknown (a 4xx, not retried), never moved or current
+  for (const [how, says] of [['missing', /compare\/\S+ answered HTTP 404: Not Found/], ['unrelated', /compare\/\S+ answered HTTP 404: No common ancestor between/]] as const) {
+    const r = await check({ main: [A], runs: [OWN, run(1, A)], elsewhere: { [SHA]: how } });
+    t.equal(r.status, 0, `compare 404 (${how}): exit 0`);
+    t.equal(r.outputs['main'], 'unknown', `compare 404 (${how}): unknown`);
+    t.equal(r.requests.length, 1, `compare 404 (${how}): not retried, nothing else asked`);
+    t.match(r.stdout, says, `compare 404 (${how}): says so`);
+  }
   const nowhere = await check({}, { GITHUB_API_URL: `http://127.0.0.1:${await deadPort()}` });
   t.equal(nowhere.outputs['main'], 'unknown');
   t.match(nowhere.stdout, /connection failed: ECONNREFUSED/);

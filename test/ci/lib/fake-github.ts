@@ -37,6 +37,12 @@ export interface FakeRepo {
   main: string[];
   /** the runs GitHub started, any order */
   runs: FakeRun[];
+  /**
+   * How compare/{sha}...main sees a commit that is not on main (default 'diverged'): 'behind'
+   * (main was reset to an ancestor of it), 'unrelated' (no common ancestor: 404) or 'missing'
+   * (GitHub does not know the SHA: 404)
+   */
+  elsewhere?: Record<string, 'behind' | 'diverged' | 'unrelated' | 'missing'>;
   /** answer requests with this HTTP status instead... */
   fail?: number;
   /** ...only those whose path starts with /repos/{repo}{failPath} (default: all) */
@@ -128,8 +134,11 @@ async function serve(repoFile: string, logFile: string): Promise<void> {
       const [base, head] = decodeURIComponent(compare[1]!).split('...');
       if (head !== 'main') return send(404, { message: 'Not Found' });
       const at = repo.main.indexOf(base!);
+      const away = at < 0 ? (repo.elsewhere?.[base!] ?? 'diverged') : null;
+      if (away === 'missing') return send(404, { message: 'Not Found' });
+      if (away === 'unrelated') return send(404, { message: `No common ancestor between ${base} and ${head}.` });
       const after = at < 0 ? [] : repo.main.slice(at + 1);
-      const status = at < 0 ? 'diverged' : after.length ? 'ahead' : 'identical';
+      const status = away ?? (after.length ? 'ahead' : 'identical');
       return send(200, {
         status,
         ahead_by: after.length,
