@@ -2,9 +2,10 @@
 // API: it does not predict which pushes start a run (GitHub applies a skip instruction of the
 // push's head commit only, and paths-ignore to the whole push's diff), it reads the runs GitHub
 // did start. A newer run of the workflow for a later commit on main makes this commit stale,
-// whatever the commits' messages and paths; cancelled newer runs, runs for commits force-pushed
-// away, this commit leaving main, re-runs of old runs; paging; GitHub down or refusing (unknown,
-// warned, never a failed job); the token only in the header.
+// whatever the commits' messages and paths; cancelled newer runs (counted only when a higher-
+// numbered run follows them, not when an old run's re-run took their place), runs for commits
+// force-pushed away, this commit leaving main, re-runs of old runs; paging; GitHub down or
+// refusing (unknown, warned, never a failed job); the token only in the header.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { deadPort, runScript } from './lib/harness.ts';
@@ -43,9 +44,14 @@ t.test('decisions from the runs GitHub started', async (t) => {
     { name: "one push [A code, B '[skip ci]' at its head]: GitHub starts no run", repo: { main: [SHA, A, B] }, main: 'current', says: /: current/ },
     { name: "one push [A code '[skip ci]', B values-only at its head]: GitHub runs it, for B", repo: { main: [SHA, A, B], runs: [OWN, run(1, B)] }, main: 'moved', newer: B, says: /run #51 \(pending\) for bbbbbbbbbbbb/ },
     // main's runs share a concurrency group without cancel-in-progress: GitHub keeps one pending
-    // run and cancels the older pending one when a newer is queued
+    // run and cancels the pending one whenever another is queued, a newer push's run or a
+    // re-run of an old run (which keeps its old run number)
     { name: 'a newer run cancelled while pending, and the run that took its place', repo: { main: [SHA, A, B], runs: [OWN, run(1, A, cancelled), run(2, B)] }, main: 'moved', newer: B, says: /run #52 \(pending\) for b{12}: on main/ },
-    { name: 'a cancelled newer run counts on its own (it stands for a newer one)', repo: { main: [SHA, A], runs: [OWN, run(1, A, cancelled)] }, main: 'moved', newer: A, says: /run #51 \(cancelled\) for b{12}: on main/ },
+    // the reviewer's case: #50 builds, #51 waits, someone re-runs #49: #51 is cancelled and
+    // no run builds its commit, so withholding #50's marker would leave main with none
+    { name: 'a newer run cancelled when a re-run of an older run took its place does not count', repo: { main: [D, SHA, A], runs: [run(-1, D, { status: 'pending' }), { ...OWN, status: 'in_progress' }, run(1, A, cancelled)] }, main: 'current', says: /run #51 \(cancelled\) for b{12}: on main after 0123456789ab, but cancelled and no newer run for a commit on main follows \(a re-run of an older run took its place, or it was cancelled by hand\): does not count\n[\s\S]*: current/ },
+    { name: '... nor when the higher-numbered run is for a commit no longer on main', repo: { main: [SHA, A], runs: [OWN, run(1, A, cancelled), run(2, B)] }, main: 'current', says: /run #52 \(pending\) for b{12}: no longer on main, does not count\n.*run #51 \(cancelled\) for b{12}: [^\n]*: does not count/ },
+    { name: 'a cancelled newer run counts when a higher-numbered run for a commit on main follows, whatever its state', repo: { main: [SHA, A, B], runs: [OWN, run(1, A, cancelled), run(2, B, cancelled)] }, main: 'moved', newer: A, says: /run #52 \(cancelled\) for b{12}: [^\n]*does not count\n.*run #51 \(cancelled\) for b{12}: on main after 0123456789ab\n.*main has moved past 0123456789ab: run #51/ },
     { name: 'a newer run for a commit force-pushed away does not count', repo: { main: [SHA, B], runs: [OWN, run(1, A, cancelled)] }, main: 'current', says: /run #51 \(cancelled\) for b{12}: no longer on main, does not count[\s\S]*: current/ },
     { name: '... a later one for a commit on main does', repo: { main: [SHA, C], runs: [OWN, run(1, A, cancelled), run(2, B, cancelled), run(3, C)] }, main: 'moved', newer: C, says: /run #53 \(pending\) for b{12}: on main/ },
     { name: 'this commit is no longer on main (force-push)', repo: { main: [A, B], runs: [OWN, run(1, B)] }, main: 'moved', newer: '', says: /0123456789ab is no longer on main \(compare status "diverged", e\.g\. a force-push\): moved/ },

@@ -13,9 +13,13 @@
 //   2. GET /repos/{repo}/actions/runs/{GITHUB_RUN_ID}: this run's workflow and run_number.
 //   3. GET /repos/{repo}/actions/workflows/{workflow_id}/runs?branch=&event=push (paged, newest
 //      first) down to this run: a newer run (higher run_number) for another commit that is on
-//      the branch after <sha> means moved. Whatever its state: the branch's runs share a
-//      concurrency group without cancel-in-progress, where GitHub cancels a pending run only
-//      when a newer one takes its place, so a cancelled newer run stands for a newer one still.
+//      the branch after <sha> means moved, whatever its state, with one exception. The branch's
+//      runs share a concurrency group without cancel-in-progress, where GitHub cancels the
+//      pending run whenever another run is queued: a newer push's run (which then stands for
+//      the cancelled one), but also a re-run of an OLD run (which keeps its old run_number and
+//      stands for nothing newer). So a cancelled newer run counts only if a run with a higher
+//      run_number (any state) exists for a commit on the branch after <sha>; otherwise it is
+//      ignored, or a re-run of an old run would withhold this marker with none to follow.
 //      A newer run for a commit no longer on the branch does not count (its own check finds
 //      its commit gone and pushes nothing).
 // Sets the outputs
@@ -142,6 +146,7 @@ async function newerRuns(env, repo, workflowId, branch, after, sha) {
 }
 
 const state = (r) => (r.status === 'completed' ? String(r.conclusion ?? 'completed') : String(r.status ?? 'unknown'));
+const isCancelled = (r) => r.status === 'completed' && r.conclusion === 'cancelled';
 
 async function main(argv, env) {
   let args;
@@ -176,12 +181,22 @@ async function main(argv, env) {
     const newer = await newerRuns(env, repo, own.workflowId, branch, own.runNumber, sha);
     const where = onBranch.state === 'identical' ? `${branch} is still at ${short}` : `${branch} has ${onBranch.after.size}${onBranch.complete ? '' : '+'} commit(s) after ${short}`;
     process.stdout.write(`${where}; ${newer.runs.length}${newer.complete ? '' : '+'} newer run(s) of this workflow for other commits after run #${own.runNumber}\n`);
-    for (const r of newer.runs) {
+    // a commit of a complete list that is not in it left the branch (force-push)
+    const judged = newer.runs
+      .map((r) => ({ r, onMain: onBranch.after.has(r.head_sha) || !onBranch.complete }))
+      .sort((a, b) => b.r.run_number - a.r.run_number);
+    // a cancelled run counts only below this one: then a newer push's run took its place
+    const newestOnMain = Math.max(-1, ...judged.filter((j) => j.onMain).map((j) => j.r.run_number));
+    for (const { r, onMain } of judged) {
       const id = r.head_sha;
-      // a commit of a complete list that is not in it left the branch (force-push)
-      const onMain = onBranch.after.has(id) || !onBranch.complete;
-      process.stdout.write(`  run #${r.run_number} (${state(r)}) for ${id.slice(0, 12)}: ${onMain ? `on ${branch} after ${short}` : `no longer on ${branch}, does not count`}\n`);
-      if (onMain) return decide('moved', id, `${branch} has moved past ${short}: run #${r.run_number} for ${id.slice(0, 12)} is newer (its marker, or a still newer run's, follows)`);
+      const replaced = !isCancelled(r) || r.run_number < newestOnMain;
+      const verdict = !onMain
+        ? `no longer on ${branch}, does not count`
+        : replaced
+          ? `on ${branch} after ${short}`
+          : `on ${branch} after ${short}, but cancelled and no newer run for a commit on ${branch} follows (a re-run of an older run took its place, or it was cancelled by hand): does not count`;
+      process.stdout.write(`  run #${r.run_number} (${state(r)}) for ${id.slice(0, 12)}: ${verdict}\n`);
+      if (onMain && replaced) return decide('moved', id, `${branch} has moved past ${short}: run #${r.run_number} for ${id.slice(0, 12)} is newer (its marker, or a still newer run's, follows)`);
     }
     if (!newer.complete) return decide('moved', '', `more than ${MAX_PAGES * PAGE} newer runs on ${branch}: not all were read, taken as moved`);
     return decide('current', '', `no newer run of this workflow on ${branch} for a commit after ${short} (Kargo's promotion commits and [skip ci] pushes start none): current`);
