@@ -1,12 +1,20 @@
 import { redactTokens } from '../auth/redact-tokens.ts';
 import { z } from 'zod';
 
+/**
+ * Whether a text a client sends holds no gate or break-glass token. Free text (justifications,
+ * notes, the actor) is recorded for good and shown on the public /v1/status and the console:
+ * a token pasted into it must be refused, not published.
+ */
+export const hasNoToken = (text: string): boolean => redactTokens(text) === text;
+export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown';
+
 /** An OCI image tag (the Git SHA in this pipeline). */
 export const OciTag = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}')
   // a pasted gate or break-glass token is a valid tag: it would be recorded, logged and stored
-  .refine((v) => redactTokens(v) === v, 'looks like a gate token (gate_… or gbg_…), not an image tag: tokens go only in the Authorization header or breakGlassToken');
+  .refine(hasNoToken, 'looks like a gate token (gate_… or gbg_…), not an image tag: tokens go only in the Authorization header or breakGlassToken');
 
 /** A Kubernetes-style name (project, stage, promotion, freight). */
 export const KubeName = z

@@ -8,7 +8,7 @@ import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, authErrors } from './common-schemas.ts';
+import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
@@ -16,6 +16,7 @@ import { isStage } from '../stages.ts';
 const OptionalText = z
   .string()
   .max(256, 'must be at most 256 characters')
+  .refine(hasNoToken, TOKEN_IN_TEXT)
   .nullish()
   .transform((v) => (v === undefined || v === null || v === '' ? null : v));
 

@@ -5,12 +5,12 @@ import { auditEntry } from '../audit/entry.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, authErrors } from './common-schemas.ts';
+import { ErrorSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const ToggleRequest = z.strictObject({
   enabled: z.boolean(),
-  note: z.string().trim().min(3, 'must be at least 3 characters: say why').max(1000, 'must be at most 1000 characters'),
+  note: z.string().trim().min(3, 'must be at least 3 characters: say why').max(1000, 'must be at most 1000 characters').refine(hasNoToken, TOKEN_IN_TEXT),
 });
 
 const StageToggleView = z.object({

@@ -66,3 +66,31 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
     t.notMatch(text, gate, `no gate token in the ${what}`);
   }
 });
+
+t.test('free text holding a token (justification, notes, a toggle note, the actor) is refused, so it is never recorded or shown on /v1/status', async (t) => {
+  const g = await buildTestApp(t);
+  const bg = newBreakGlassToken();
+  const gate = g.tokens['operator']!;
+  const cases = [
+    ['operator', 'POST', '/v1/break-glass', { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: `hotfix, the old grant was ${bg}` }, 'body.justification'],
+    ['approver', 'POST', '/v1/approvals', { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: `checked with ${gate}` }, 'body.notes'],
+    ['admin', 'PUT', '/v1/stages/beta', { enabled: false, note: `paused ${bg}` }, 'body.note'],
+    ['caller', 'POST', '/v1/decisions', decisionBody({ actor: `kargo ${gate}` }), 'body.actor'],
+  ] as const;
+  for (const [role, method, url, payload, field] of cases) {
+    const res = await g.as(role, { method, url, payload });
+    t.equal(res.statusCode, 400, field);
+    t.match(res.json(), { field, message: `${field}: contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown` });
+  }
+  const status = (await g.app.inject({ url: '/v1/status' })).body;
+  const audit = JSON.stringify(g.audit.records());
+  for (const text of [status, audit]) {
+    t.notMatch(text, bg);
+    t.notMatch(text, gate);
+  }
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 4, 'each refusal audited');
+  t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, 0, 'and nothing else recorded');
+  // the same text without the token is fine
+  const ok = await g.as('operator', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'hotfix for a broken order router, gbg_ prefix named' } });
+  t.equal(ok.statusCode, 201);
+});
