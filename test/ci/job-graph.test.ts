@@ -70,6 +70,8 @@ interface Registry {
   apiFail?: number;
   /** ...those under /repos/{repo}<apiFailPath> only */
   apiFailPath?: string;
+  /** GITHUB_RUN_ATTEMPT (default 1; more is a re-run) */
+  attempt?: number;
 }
 
 /** The GitHub API main-moved.mjs asks, as a child process (the decision shells run with spawnSync). */
@@ -98,6 +100,7 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
         });
         const r = runShell(s.run as string, {
           ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GITHUB_RUN_ID: String(RUN_ID),
+          GITHUB_RUN_ATTEMPT: String(registry.attempt ?? 1),
         }, STUBS, ciDir);
         const log = join(logDir, `${jobId}-${s.id}.log`);
         writeFileSync(log, r.output);
@@ -234,6 +237,11 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
     { name: 'a newer run for a commit force-pushed away', registry: { existing: thirteen, main: [hex(2)], runs: [newerRun(1, hex(1), { status: 'completed', conclusion: 'cancelled' })] }, marker: 'push', integration: true },
     { name: 'this commit is no longer on main (force-push)', registry: { existing: thirteen, gone: true }, marker: 'stale', integration: false },
     { name: 'GitHub cannot be asked (403): assume current, with a warning', registry: { existing: thirteen, apiFail: 403 }, marker: 'push', integration: true, says: /::warning title=Newer runs on main unknown::could not ask GitHub whether main has moved past \w+ \(GET \S+ answered HTTP 403: fake failure 403\); assuming \w+ is current/ },
+    // a re-run comes after newer runs, which may have pushed their markers: unknown is not current
+    { name: 'a re-run (attempt 2) and GitHub cannot be asked (403): withheld, with a warning', registry: { existing: thirteen, apiFail: 403, attempt: 2 }, marker: 'withheld', integration: false, says: /::warning title=Newer runs on main unknown \(marker withheld\)::[^\n]*This is attempt 2, a re-run[\s\S]*::warning title=Marker not pushed::GitHub could not be asked whether main has moved past \w+, and this is attempt 2 .*Once GitHub answers, re-run build-marker/ },
+    { name: 'a re-run (attempt 3), the runs not readable (403 under /actions): withheld', registry: { existing: thirteen, main: [hex(1)], apiFail: 403, apiFailPath: '/actions', attempt: 3 }, marker: 'withheld', integration: false },
+    { name: 'a re-run whose check GitHub answers: pushed as on a first attempt', registry: { existing: thirteen, main: [hex(1)], attempt: 2 }, marker: 'push', integration: true },
+    { name: 'a re-run, no longer on main and the runs not readable: stale (compare decided)', registry: { existing: thirteen, gone: true, apiFail: 403, apiFailPath: '/actions', attempt: 2 }, marker: 'stale', integration: false },
     { name: 'the token may not read runs (403 under /actions): the same', registry: { existing: thirteen, main: [hex(1)], runs: [newerRun(1, hex(1))], apiFail: 403, apiFailPath: '/actions' }, marker: 'push', integration: true, says: /::warning title=Newer runs on main unknown::.*actions\/runs\/6100000000 answered HTTP 403/ },
   ];
   const stepLog = (id: string) => { try { return readFileSync(join(logDir, `build-marker-${id}.log`), 'utf8'); } catch { return ''; } };

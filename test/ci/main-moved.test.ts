@@ -5,7 +5,8 @@
 // whatever the commits' messages and paths; cancelled newer runs (counted only when a higher-
 // numbered run follows them, not when an old run's re-run took their place), runs for commits
 // force-pushed away, this commit leaving main, re-runs of old runs; paging; GitHub down or
-// refusing (unknown, warned, never a failed job); the token only in the header.
+// refusing (unknown, warned, never a failed job; on a re-run the warning says the marker is
+// withheld); the token only in the header.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { deadPort, runScript } from './lib/harness.ts';
@@ -127,6 +128,20 @@ t.test('GitHub unreachable or refusing: unknown, warned, exit 0', async (t) => {
     t.equal(r.requests.length, 1, `compare 404 (${how}): not retried, nothing else asked`);
     t.match(r.stdout, says, `compare 404 (${how}): says so`);
   }
+  // a re-run of an old run comes after the newer runs: "a newer run pushes later" no longer holds
+  const rerun = await check({ fail: 503 }, { GITHUB_RUN_ATTEMPT: '2' });
+  t.equal(rerun.status, 0, 'a re-run, GitHub down: exit 0');
+  t.equal(rerun.outputs['main'], 'unknown', 'a re-run, GitHub down: unknown (the caller withholds)');
+  t.match(rerun.stdout, /::warning title=Newer runs on main unknown \(marker withheld\)::could not ask GitHub whether main has moved past 0123456789abcdef0123456789abcdef01234567 \(GET \S+ failed 3 times, last: HTTP 503: fake failure 503\)\. This is attempt 2, a re-run: newer runs of main may have finished and pushed their markers already, so 0123456789abcdef0123456789abcdef01234567's marker is withheld rather than assumed current\. Once GitHub answers, re-run build-marker/, 'a re-run, GitHub down: warns that the marker is withheld and how to recover');
+  t.notMatch(rerun.stdout, /assuming \w+ is current/, 'a re-run: never "assuming current"');
+  t.match(rerun.stdout, /unknown \(attempt 2, a re-run: the marker is withheld\)/);
+  const rerunActions = await check({ main: [SHA, A], runs: [OWN, run(1, A)], fail: 403, failPath: '/actions' }, { GITHUB_RUN_ATTEMPT: '5' });
+  t.equal(rerunActions.outputs['main'], 'unknown', 'a re-run, the runs not readable: unknown');
+  t.match(rerunActions.stdout, /marker withheld\)::.*This is attempt 5, a re-run/, 'a re-run, the runs not readable: withheld');
+  const rerunGone = await check({ main: [A], runs: [OWN, run(1, A)], fail: 403, failPath: '/actions' }, { GITHUB_RUN_ATTEMPT: '2' });
+  t.equal(rerunGone.outputs['main'], 'moved', 'a re-run, compare says no longer on main: moved, the runs need not be read');
+  const rerunCurrent = await check({ main: [SHA, A] }, { GITHUB_RUN_ATTEMPT: '2' });
+  t.equal(rerunCurrent.outputs['main'], 'current', 'a re-run GitHub answers: decided as on a first attempt');
   const nowhere = await check({}, { GITHUB_API_URL: `http://127.0.0.1:${await deadPort()}` });
   t.equal(nowhere.outputs['main'], 'unknown');
   t.match(nowhere.stdout, /connection failed: ECONNREFUSED/);
@@ -138,6 +153,7 @@ t.test('usage errors: exit 2, nothing asked', async (t) => {
     ['no repository', ['--image-tag', SHA], { GITHUB_REPOSITORY: '' }, /GITHUB_REPOSITORY must be owner\/name/],
     ['no run id', ['--image-tag', SHA], { GITHUB_RUN_ID: '' }, /GITHUB_RUN_ID must be this run's id, got ""/],
     ['a run id that is not one', ['--image-tag', SHA], { GITHUB_RUN_ID: '12/../x' }, /GITHUB_RUN_ID must be this run's id/],
+    ['a run attempt that is not one', ['--image-tag', SHA], { GITHUB_RUN_ATTEMPT: '0' }, /GITHUB_RUN_ATTEMPT must be this run's attempt number, got "0"/],
     ['an unknown option', ['--image-tag', SHA, '--tip', 'x'], {}, /Unknown option '--tip'/],
   ];
   for (const [name, args, env, msg] of cases) {

@@ -25,9 +25,13 @@
 // Sets the outputs
 //   main=current  no newer run for a commit on the branch: push the marker
 //   main=moved    newer=<commit> has a newer run, or <sha> is no longer on the branch
-//   main=unknown  GitHub could not be asked (after retries): a warning; the caller assumes
-//                 current (the branch's runs are serialised, so a newer run would still push
-//                 its marker later, and Kargo takes the newest)
+//   main=unknown  GitHub could not be asked (after retries): a warning. On a first attempt the
+//                 caller assumes current (the branch's runs are serialised, so a newer run
+//                 would still push its marker later, and Kargo takes the newest). On a re-run
+//                 (GITHUB_RUN_ATTEMPT > 1) that does not hold, newer runs may have finished
+//                 already: the caller withholds the marker, and the warning says to re-run once
+//                 GitHub answers. Compare's answer that <sha> is no longer on the branch is
+//                 moved, never unknown: the runs are not asked then.
 // Exit codes: 0 decided (including unknown), 2 usage error, 5 unexpected error.
 // Node >= 20, no dependencies. The token (GH_TOKEN) only ever travels in the Authorization
 // header: never in a URL, never on a command line, never printed.
@@ -40,8 +44,10 @@ const USAGE = `usage: node main-moved.mjs --image-tag SHA [--branch main]
   --branch     the branch whose newer runs count (default: main)
 
 environment: GH_TOKEN (the run's GITHUB_TOKEN, actions: read and contents: read),
-GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID (set by the runner), GITHUB_OUTPUT.
-outputs: main (current, moved, unknown), newer (the commit of the newer run).
+GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT (default 1) (set by the
+runner), GITHUB_OUTPUT.
+outputs: main (current, moved, unknown: the caller pushes on attempt 1, withholds on a re-run),
+newer (the commit of the newer run).
 exit codes: 0 decided (also when GitHub could not be asked), 2 usage, 5 unexpected error`;
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -167,6 +173,8 @@ async function main(argv, env) {
   if (!env.GITHUB_API_URL) throw new UsageError('GITHUB_API_URL is not set (the runner sets it)');
   const runId = (env.GITHUB_RUN_ID ?? '').trim();
   if (!/^[1-9]\d{0,19}$/.test(runId)) throw new UsageError(`GITHUB_RUN_ID must be this run's id, got "${runId}" (the runner sets it)`);
+  const attempt = (env.GITHUB_RUN_ATTEMPT ?? '1').trim();
+  if (!/^[1-9]\d{0,9}$/.test(attempt)) throw new UsageError(`GITHUB_RUN_ATTEMPT must be this run's attempt number, got "${attempt}" (the runner sets it)`);
   const short = sha.slice(0, 12);
 
   const decide = (main, newer, line) => {
@@ -202,8 +210,14 @@ async function main(argv, env) {
     return decide('current', '', `no newer run of this workflow on ${branch} for a commit after ${short} (Kargo's promotion commits and [skip ci] pushes start none): current`);
   } catch (err) {
     if (!(err instanceof GitHubUnavailable)) throw err;
-    annotate('warning', `Newer runs on ${branch} unknown`, `could not ask GitHub whether ${branch} has moved past ${sha} (${err.message}); assuming ${sha} is current`);
-    return decide('unknown', '', `unknown: ${err.message}`);
+    if (attempt === '1') {
+      annotate('warning', `Newer runs on ${branch} unknown`, `could not ask GitHub whether ${branch} has moved past ${sha} (${err.message}); assuming ${sha} is current`);
+    } else {
+      // a re-run of an old run comes after the newer runs, which may have pushed their markers
+      // already: pushing this one now could make an old commit the newest Freight
+      annotate('warning', `Newer runs on ${branch} unknown (marker withheld)`, `could not ask GitHub whether ${branch} has moved past ${sha} (${err.message}). This is attempt ${attempt}, a re-run: newer runs of ${branch} may have finished and pushed their markers already, so ${sha}'s marker is withheld rather than assumed current. Once GitHub answers, re-run build-marker (or all jobs: the images exist and are not rebuilt); it pushes the marker if ${branch} has not moved past ${sha}`);
+    }
+    return decide('unknown', '', `unknown (attempt ${attempt}${attempt === '1' ? '' : ', a re-run: the marker is withheld'}): ${err.message}`);
   }
 }
 
