@@ -36,7 +36,7 @@
 // Node >= 20, no dependencies. The token (GH_TOKEN) only ever travels in the Authorization
 // header: never in a URL, never on a command line, never printed.
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, annotate, setOutputs } from './lib/actions-io.mjs';
+import { EXIT, UsageError, annotate, runScript, setOutputs } from './lib/actions-io.mjs';
 
 const USAGE = `usage: node main-moved.mjs --image-tag SHA [--branch main]
 
@@ -221,15 +221,4 @@ async function main(argv, env) {
   }
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2), process.env);
-} catch (err) {
-  if (err instanceof UsageError) {
-    annotate('error', 'main-moved usage', err.message);
-    process.stderr.write(`main-moved: ${err.message}\n\n${USAGE}\n`);
-    process.exitCode = EXIT.USAGE;
-  } else {
-    process.stderr.write(`main-moved: unexpected error: ${err?.stack ?? err}\n`);
-    process.exitCode = EXIT.INTERNAL;
-  }
-}
+await runScript('main-moved', USAGE, main);

@@ -7,7 +7,7 @@
 // Exit codes: 0 decided (including "gate unreachable, run everything"), 2 usage error,
 // 5 unexpected error. Node >= 20, no dependencies.
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, annotate, appendSummary, mdEscape, setOutputs } from './lib/actions-io.mjs';
+import { EXIT, UsageError, annotate, appendSummary, mdEscape, runScript, setOutputs } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, retryPolicyFromEnv } from './lib/gate-client.mjs';
 
 const USAGE = `usage: node read-toggles.mjs [--gate-url URL]
@@ -96,15 +96,4 @@ async function main(argv, env) {
   return EXIT.OK;
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2), process.env);
-} catch (err) {
-  if (err instanceof UsageError) {
-    annotate('error', 'read-toggles usage', err.message);
-    process.stderr.write(`read-toggles: ${err.message}\n\n${USAGE}\n`);
-    process.exitCode = EXIT.USAGE;
-  } else {
-    process.stderr.write(`read-toggles: unexpected error: ${err?.stack ?? err}\n`);
-    process.exitCode = EXIT.INTERNAL;
-  }
-}
+await runScript('read-toggles', USAGE, main);

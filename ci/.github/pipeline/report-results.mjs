@@ -16,7 +16,7 @@
 // recorded is reported as results (the workflow's report job downloads it as an artifact).
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, annotate, appendSummary, setOutputs } from './lib/actions-io.mjs';
+import { EXIT, UsageError, annotate, appendSummary, runScript, setOutputs } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
 
@@ -164,15 +164,4 @@ async function main(argv, env) {
   return EXIT.UNAVAILABLE;
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2), process.env);
-} catch (err) {
-  if (err instanceof UsageError) {
-    annotate('error', 'report-results usage', err.message);
-    process.stderr.write(`report-results: ${err.message}\n\n${USAGE}\n`);
-    process.exitCode = EXIT.USAGE;
-  } else {
-    process.stderr.write(`report-results: unexpected error: ${err?.stack ?? err}\n`);
-    process.exitCode = EXIT.INTERNAL;
-  }
-}
+await runScript('report-results', USAGE, main);

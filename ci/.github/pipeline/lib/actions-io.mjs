@@ -56,3 +56,23 @@ export function mdEscape(s) {
     .replace(/`/g, "'")
     .replace(/[\r\n]+/g, ' ');
 }
+
+/**
+ * Runs a pipeline script's main(argv, env) and sets the process's exit code: main's own, or
+ * EXIT.USAGE (with the usage text, as an annotation too) for a UsageError, or EXIT.INTERNAL for
+ * anything unexpected.
+ */
+export async function runScript(name, usage, main) {
+  try {
+    process.exitCode = await main(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      annotate('error', `${name} usage`, err.message);
+      process.stderr.write(`${name}: ${err.message}\n\n${usage}\n`);
+      process.exitCode = EXIT.USAGE;
+    } else {
+      process.stderr.write(`${name}: unexpected error: ${err?.stack ?? err}\n`);
+      process.exitCode = EXIT.INTERNAL;
+    }
+  }
+}
