@@ -10,7 +10,6 @@ export interface Metrics {
   auditAppendSeconds: Histogram;
   auditFailures: Counter;
   auditWritable: Gauge;
-  clockSimulated: Gauge;
 }
 
 /**
@@ -26,14 +25,13 @@ export function createMetrics(opts: {
 }): Metrics {
   const registry = new Registry();
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gate_' });
-  const clockSimulated = new Gauge({
+  // fixed for the process's life: set once, read by nobody but the scrape
+  new Gauge({
     name: 'gate_clock_simulated',
     help: '1 when the gate clock was started from GATE_NOW (demos and tests) instead of the system clock: alert on it in production',
     registers: [registry],
-  });
-  clockSimulated.set(opts.clockSimulated ? 1 : 0);
+  }).set(opts.clockSimulated ? 1 : 0);
   return {
-    clockSimulated,
     registry,
     decisions: new Counter({
       name: 'gate_decisions_total',
