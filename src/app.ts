@@ -7,7 +7,7 @@ import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
-import { createGuard } from './http/guard.ts';
+import { createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
 import { isRefusalAudited, pathOf } from './http/refusals.ts';
 import { identityOf } from './http/request-identity.ts';
@@ -31,6 +31,8 @@ import { consoleRoutes } from './routes/console.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
 
 export const BODY_LIMIT = 64 * 1024;
+/** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
+const MAX_PARAM_LENGTH = 16 * 1024;
 
 interface Fault {
   status: number;
@@ -87,6 +89,23 @@ function withoutTokens(fault: Fault): Fault {
 }
 
 /**
+ * The answer to a request fastify refuses before routing it: no route is known, so like an
+ * unknown path (404) it is logged but not audited, and no hook has run, so the common headers are
+ * set here. The message never quotes the path, which may hold a token.
+ */
+function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  setCommonHeaders(req, reply);
+  const fault: Fault =
+    err.code === 'FST_ERR_BAD_URL'
+      ? { status: 400, body: errorBody('invalid_request', 'url: the path is not valid percent-encoding', { field: 'url' }) }
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? { status: 414, body: errorBody('uri_too_long', 'url: a path segment is too long', { field: 'url' }) }
+        : { status: 400, body: errorBody('invalid_request', 'url: the request cannot be routed', { field: 'url' }) };
+  req.log.info({ method: req.method, path: pathOf(req), status: fault.status, error: fault.body['error'] }, 'request refused');
+  reply.code(fault.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
+}
+
+/**
  * Which refusals are audited: every 401, 403 and 429, and every 4xx of a state-changing request
  * to a known route. Reads that fail validation and requests for unknown paths are not.
  */
@@ -126,6 +145,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // a path parameter of any length a request line can carry reaches its route, whose schema
+    // names the field (fastify's default of 100 answered a valid 101–128 character image tag
+    // with its own 414, before the gate's hooks); Node refuses request lines over 16 KiB itself
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // what fastify refuses before routing (a path with bad percent-encoding) is answered like any
+    // other refusal: the gate's JSON error, its headers, a log line, no token echoed
+    frameworkErrors: (err, req, reply) => answerUnroutable(err, req, reply),
   });
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');

@@ -11,19 +11,28 @@ export function redactTokens(text: string): string {
   return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
 }
 
+/** Runs of percent-escapes, decoded where they are valid UTF-8 and kept as sent where not. */
+const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
+function decodeLeniently(path: string): string {
+  return path.replace(ESCAPES, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
+}
+
 /**
- * A URL path with every token in it blanked, percent-encoded ones too (gbg_%41…): when decoding
- * the path uncovers a token, the decoded path is returned blanked; otherwise the path as sent.
+ * A URL path with every token in it blanked, percent-encoded ones too (gbg_%41…), even in a path
+ * whose encoding is broken elsewhere (fastify refuses those, and the refusal is logged): when
+ * decoding the path uncovers a token, the decoded path is returned blanked; otherwise the path as
+ * sent.
  */
 export function redactTokensInPath(path: string): string {
   const raw = redactTokens(path);
   if (!path.includes('%')) return raw;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    return raw;
-  }
+  const decoded = decodeLeniently(path);
   const blanked = redactTokens(decoded);
   return blanked === decoded ? raw : blanked;
 }

@@ -4,6 +4,19 @@ import { HttpError } from './errors.ts';
 import type { RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
 
+/**
+ * The headers every answer carries, set by the first hook (and by the answer to a request fastify
+ * cannot route, which runs no hooks): its id, never cached, never sniffed as HTML, never framed,
+ * nothing loaded from it even if a browser were made to render it (the console's routes set their
+ * own policy).
+ */
+export function setCommonHeaders(req: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', req.id);
+  reply.header('cache-control', 'no-store');
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+}
+
 /** Who may call a route: anyone, any authenticated identity, or holders of a permission. */
 export type Access = 'public' | 'authenticated' | Permission;
 
@@ -38,19 +51,13 @@ export function createGuard(deps: GuardDeps) {
     throw new HttpError(status, code, message, extra);
   };
 
-  /** Refuses credentials in the query string on every route (400). */
   /**
    * Every request's first hook (callback style: most requests have no query string and pass
    * without a promise): sets the response headers every answer carries, and refuses credentials
    * in the query string.
    */
   const firstHook = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    reply.header('x-request-id', req.id);
-    reply.header('cache-control', 'no-store');
-    // every answer is JSON or the console (whose routes set their own policy): never sniffed as
-    // HTML, never framed, nothing loaded from it even if a browser were made to render it
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    setCommonHeaders(req, reply);
     const q = req.url.indexOf('?');
     if (q === -1) return done();
     for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
