@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
+import { redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from './errors.ts';
 import type { RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
@@ -60,10 +61,15 @@ export function createGuard(deps: GuardDeps) {
     setCommonHeaders(req, reply);
     const q = req.url.indexOf('?');
     if (q === -1) return done();
-    for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
-      if (CREDENTIAL_PARAM.test(key)) {
-        refuse(req, { name: 'anonymous', groups: [], via: 'none' }, 400, 'credentials_in_url', `query parameter "${key}" looks like a credential; send tokens only in the Authorization header`, {
-          field: `querystring.${key}`,
+    for (const [key, value] of new URLSearchParams(req.url.slice(q + 1))) {
+      // a parameter named like a credential, or a gate or break-glass token anywhere in one (it
+      // would sit in proxies' access logs and browser history): named with the token blanked
+      const named = CREDENTIAL_PARAM.test(key);
+      if (named || redactTokens(key) !== key || redactTokens(value) !== value) {
+        const name = redactTokens(key).slice(0, 64);
+        const why = named ? 'looks like a credential' : 'holds a gate token';
+        refuse(req, { name: 'anonymous', groups: [], via: 'none' }, 400, 'credentials_in_url', `query parameter "${name}" ${why}; send tokens only in the Authorization header`, {
+          field: `querystring.${name}`,
         }).catch((err: Error) => done(err));
         return;
       }

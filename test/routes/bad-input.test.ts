@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { newBreakGlassToken } from '../../src/routes/grants.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 interface BadCase {
@@ -86,6 +87,32 @@ t.test('a token in the query string is refused with 400 and audited, never logge
   const refusals = g.audit.records().filter((r) => r.type === 'refusal');
   t.equal(refusals.length, 3);
   t.notMatch(JSON.stringify(refusals), /abc/, 'the value is not recorded');
+});
+
+t.test('a gate or break-glass token as any query parameter, name or value, is refused with 400 and audited without it', async (t) => {
+  const g = await buildTestApp(t);
+  const admin = g.tokens['admin']!;
+  const bg = newBreakGlassToken();
+  const cases = [
+    { url: `/v1/whoami?t=${admin}`, field: 'querystring.t' },
+    { url: `/v1/status?x=prefix-${bg}`, field: 'querystring.x' },
+    { url: `/v1/audit?stage=${encodeURIComponent(admin)}`, field: 'querystring.stage' },
+    { url: `/v1/market?${admin}=1`, field: 'querystring.gate_[redacted]' },
+    { url: `/v1/market?at=2026-11-27T15:00:00Z&note=${admin.replace('_', '%5F')}`, field: 'querystring.note' },
+  ];
+  for (const { url, field } of cases) {
+    const res = await g.app.inject({ url, headers: { authorization: `Bearer ${admin}` } });
+    t.equal(res.statusCode, 400, url.slice(0, 20));
+    t.match(res.json(), { error: 'credentials_in_url', field });
+    t.notMatch(res.body, admin.slice(5));
+  }
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, cases.length);
+  t.notMatch(JSON.stringify(refusals), admin.slice(5), 'no token in the records');
+  t.notMatch(JSON.stringify(refusals), bg.slice(4));
+  // a value that merely starts like one is not a token
+  const fine = await g.app.inject({ url: '/v1/audit?stage=gate_short', headers: { authorization: `Bearer ${admin}` } });
+  t.equal(fine.statusCode, 200);
 });
 
 t.test('unknown routes are 404 JSON', async (t) => {
