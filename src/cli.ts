@@ -7,6 +7,7 @@ import { createToken, parseRoles, tokenFilePath } from './auth/local-tokens.ts';
 import { ConfigError, parseConfig } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
+import { IsoInstant } from './routes/common-schemas.ts';
 
 const USAGE = `usage: npm run gate -- <command> [options]
 
@@ -15,7 +16,8 @@ commands:
                                                       prints it once, stores only its SHA-256
   audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming
                                                       the first broken record
-  market [--at ISO]                                   the market state, as GET /v1/market gives it
+  market [--at ISO]                                   the market state, as GET /v1/market gives it (default: GATE_NOW
+                                                      when set, else now)
 
 options:
   --data-dir DIR   the data directory (default: GATE_DATA_DIR, else ./data)
@@ -69,11 +71,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     case 'audit verify':
       return runAuditVerify(dataDir, out);
     case 'market': {
-      const at = values.at ? DateTime.fromISO(values.at, { setZone: true }) : DateTime.utc();
-      if (!at.isValid) {
-        err(`--at: "${values.at}" is not an ISO-8601 instant (e.g. 2026-11-27T17:59:59Z)`);
+      // the same instants GET /v1/market accepts (an offset is required: a local time would be
+      // read in this machine's zone); without --at, GATE_NOW (checked by parseConfig) when set,
+      // where the gate's clock starts
+      if (values.at !== undefined && !IsoInstant.safeParse(values.at).success) {
+        err(`--at: "${values.at}" is not an ISO-8601 instant with offset (e.g. 2026-11-27T17:59:59Z)`);
         return 2;
       }
+      const given = values.at ?? config.now;
+      const at = given ? DateTime.fromISO(given, { setZone: true }) : DateTime.utc();
+      if (values.at === undefined && config.now) err(`gate: the market at GATE_NOW=${config.now}, not the system clock`);
       try {
         out(JSON.stringify(marketStateToJson(createMarketCalendar(config.market).state(at.toUTC())), null, 2));
         return 0;

@@ -1,0 +1,35 @@
+import t from 'tap';
+import { runCli } from '../../src/cli.ts';
+
+async function market(args: string[], env: Record<string, string | undefined> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['market', ...args], { GATE_DATA_DIR: t.testdirName, ...env }, (s) => out.push(s), (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+t.test('gate market --at takes exactly the instants GET /v1/market takes', async (t) => {
+  const closed = await market(['--at', '2026-11-27T18:00:00Z']);
+  t.equal(closed.code, 0);
+  t.match(JSON.parse(closed.out), { at: '2026-11-27T18:00:00Z', open: false, nextOpen: '2026-11-30T14:30:00Z' });
+  const offset = await market(['--at', '2026-11-27T12:59:59-05:00']);
+  t.match(JSON.parse(offset.out), { at: '2026-11-27T17:59:59Z', open: true });
+  // without an offset the instant depends on this machine's zone; a date is no instant
+  for (const at of ['2026-11-25T10:00', '2026-11-27', 'tomorrow']) {
+    const res = await market(['--at', at]);
+    t.equal(res.code, 2, at);
+    t.equal(res.out, '');
+    t.match(res.err, /^--at: ".*" is not an ISO-8601 instant with offset/);
+  }
+});
+
+t.test('without --at, gate market answers for GATE_NOW when it is set, and says so', async (t) => {
+  const res = await market([], { GATE_NOW: '2026-11-25T15:00:00Z' });
+  t.equal(res.code, 0);
+  t.match(JSON.parse(res.out), { at: '2026-11-25T15:00:00Z', open: true });
+  t.match(res.err, 'GATE_NOW=2026-11-25T15:00:00Z');
+  const real = await market([]);
+  t.equal(real.code, 0);
+  t.equal(real.err, '');
+  t.ok(Math.abs(Date.parse(JSON.parse(real.out).at) - Date.now()) < 60_000, 'the system clock otherwise');
+});
