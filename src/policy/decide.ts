@@ -9,6 +9,7 @@ import { type Effect, type Reason, reason, strictest, summarize } from './reason
 import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } from './state.ts';
 import { MARKET_ZONE } from './market-hours.ts';
 import { getOwn } from './own.ts';
+import { personKey } from './person-key.ts';
 
 /** What Kargo asks: may this promotion of this image tag into this stage proceed now? */
 export interface DecisionInput {
@@ -126,14 +127,17 @@ function closeLabel(market: MarketState): string {
 
 /**
  * Under separation of duties on a stage that needs an approval, a grant leaves the promotion
- * approvable when some live approval is by someone other than its requester: the automatic pick
- * prefers such a grant, so an older grant by the only approver does not hold the promotion back
- * while another grant would let it through.
+ * approvable when some live approval is by someone other than its requester (compared by
+ * personKey, as findApprovals does): the automatic pick prefers such a grant, so an older grant by
+ * the only approver does not hold the promotion back while another grant would let it through.
  */
 function leavesAnApprover(ds: DecisionState, policy: StagePolicy, target: GrantTarget, now: DateTime): ((g: GrantRecord) => boolean) | undefined {
   if (!ds.separationOfDuties || !policy.requireApproval) return undefined;
-  const approvers = findApprovals(Object.values(ds.state.approvals), target, now, ds.reserved, null).usable.map((a) => a.approvedBy);
-  return (g) => approvers.some((name) => name !== g.requestedBy);
+  const approvers = findApprovals(Object.values(ds.state.approvals), target, now, ds.reserved, null).usable.map((a) => personKey(a.approvedBy));
+  return (g) => {
+    const requester = personKey(g.requestedBy);
+    return approvers.some((key) => key !== requester);
+  };
 }
 
 /** Market hours: while the NYSE session is open the stage's answer holds, unless a live grant covers it. */
@@ -193,9 +197,13 @@ const approvalRequired: Policy = ({ input, stage, policy, ds, now, grant }) => {
       approval,
     };
   }
-  const sod = excluded.length
-    ? ` The approval by ${excludedApprover} does not count: they requested the break-glass grant (separation of duties).`
-    : '';
+  // the names as given: "Olivia" and "olivia" are one person, and the message shows both spellings
+  const excludedNames = [...new Set(excluded.map((a) => a.approvedBy))];
+  const sod = !excluded.length
+    ? ''
+    : excludedNames.length === 1 && excludedNames[0] === excludedApprover
+      ? ` The approval by ${excludedApprover} does not count: they requested the break-glass grant (separation of duties).`
+      : ` The approval by ${excludedNames.join(', ')} does not count: the break-glass grant was requested by ${excludedApprover}, the same person (separation of duties).`;
   return {
     reasons: [reason('awaiting_approval', 'wait', `Waiting for an approval of ${input.imageTag} for ${stage} (with notes).${sod}`)],
     approval: null,

@@ -204,6 +204,37 @@ const cases: Case[] = [
     message: /separation of duties/,
   },
   {
+    name: 'SoD: the requester under another spelling (case, fullwidth, zero-width space) is still the requester',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: {
+      sod: true,
+      grants: [grant({ stage: 'live', requestedBy: 'alice' })],
+      approvals: [approval({ approvedBy: 'Alice' }), approval({ id: 'ap_2', approvedBy: '\uFF41lice' }), approval({ id: 'ap_3', approvedBy: 'alice\u200B' })],
+    },
+    decision: 'wait',
+    codes: ['tests_passed', 'break_glass_applied', 'awaiting_approval'],
+    approval: null,
+    message: /approval by Alice, \uFF41lice, alice\u200B does not count: .*requested by alice.*separation of duties/,
+  },
+  {
+    name: 'SoD: a grant whose requester is the only approver under another case is passed over for one that leaves an approver',
+    at: OPEN,
+    input: { stage: 'live' },
+    setup: {
+      sod: true,
+      grants: [
+        grant({ id: 'bg_old', stage: 'live', requestedBy: 'alice', expiresAt: '2026-11-25T15:10:00Z' }),
+        grant({ id: 'bg_new', stage: 'live', requestedBy: 'bob', tokenHash: 'bb'.repeat(32), expiresAt: '2026-11-25T15:40:00Z' }),
+      ],
+      approvals: [approval({ approvedBy: 'ALICE' })],
+    },
+    decision: 'allow',
+    codes: ['tests_passed', 'break_glass_applied', 'approval_applied'],
+    grant: 'bg_new',
+    approval: 'ap_1',
+  },
+  {
     name: 'SoD off: the grant requester may approve',
     at: OPEN,
     input: { stage: 'live' },

@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InjectOptions } from 'fastify';
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
@@ -65,6 +69,80 @@ t.test('separation of duties: the grant requester alone cannot approve the promo
   const through = (await ask()).json();
   t.equal(through.decision, 'allow');
   t.equal(through.approval.approvedBy, 'approver2');
+});
+
+t.test('separation of duties compares people, not spellings: olivia requests, Olivia approves, live still waits', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'approvals: { separationOfDuties: true }\n' });
+  // a token file written before names were compared by their key: it may hold both spellings
+  const { createToken, hashToken, readTokenFile, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const file = tokenFilePath(g.dataDir);
+  const { token: olivia } = await createToken(file, 'olivia', ['operator'], new Date(), 'tok_olivia');
+  const upper = 'gate_' + 'O'.repeat(43);
+  const tokens = [...((await readTokenFile(file)) ?? []), { id: 'tok_Olivia', name: 'Olivia', roles: ['approver' as const], sha256: hashToken(upper), createdAt: '2026-01-01T00:00:00.000Z' }];
+  await writeFile(file, `${JSON.stringify({ version: 1, tokens }, null, 2)}\n`);
+  await new Promise((r) => setTimeout(r, 1100)); // past the token file's 1 s re-check interval
+
+  await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
+  const grant = await g.as(olivia, { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', justification: 'fill-router hotfix, orders rejected' } });
+  t.equal(grant.statusCode, 201);
+  t.equal(grant.json().requestedBy, 'olivia');
+  const own = await g.as(upper, { method: 'POST', url: '/v1/approvals', payload: approve({ notes: 'checked paper P&L, fine' }) });
+  t.equal(own.statusCode, 201, 'the approval itself is recorded');
+  t.equal(own.json().approvedBy, 'Olivia', 'and keeps the name as given');
+  const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', promotion: 'live.sod-case' }) });
+  const held = (await ask()).json();
+  t.equal(held.decision, 'wait');
+  t.same(held.reasons.map((r: { code: string }) => r.code), ['tests_passed', 'break_glass_applied', 'awaiting_approval']);
+  t.equal(held.approval, null);
+  t.match(held.message, /approval by Olivia does not count: .*requested by olivia.*separation of duties/);
+  await g.as('approver2', { method: 'POST', url: '/v1/approvals', payload: approve({ notes: 'second pair of eyes on the fix' }) });
+  const through = (await ask()).json();
+  t.equal(through.decision, 'allow');
+  t.equal(through.breakGlass.requestedBy, 'olivia');
+  t.equal(through.approval.approvedBy, 'approver2');
+});
+
+t.test('separation of duties behind an authenticating proxy: case and width variants are the requester, invisible characters are refused', async (t) => {
+  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'gate-sod-proxy-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), {
+    trustedCidrs: ['127.0.0.1/32'],
+    userHeader: 'X-Auth-Request-User',
+    groupsHeader: 'X-Auth-Request-Groups',
+  });
+  const g = await buildTestApp(t, { now: OPEN, auth, configYaml: 'approvals: { separationOfDuties: true }\n' });
+  const as = (user: string, group: string, opts: InjectOptions) => g.app.inject({ ...opts, headers: { 'x-auth-request-user': user, 'x-auth-request-groups': group } });
+  for (const [label, approver] of [
+    ['upper case', 'Olivia'],
+    ['fullwidth o', '\uFF4Flivia'],
+    ['padded', '  OLIVIA  '],
+  ] as const) {
+    const imageTag = `px-${label.replace(/\W/g, '')}`;
+    await as('ci-bot', 'gate-ci', { method: 'PUT', url: `/v1/test-results/${imageTag}`, payload: { exitCode: 0 } });
+    const grant = await as('olivia', 'gate-operator', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'live', imageTag, justification: 'fill-router hotfix, orders rejected' } });
+    t.equal(grant.statusCode, 201, label);
+    const own = await as(approver, 'gate-approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag, notes: 'checked paper P&L, fine' }) });
+    t.equal(own.statusCode, 201, `${label}: recorded`);
+    const d = (await as('kargo', 'gate-caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', imageTag, promotion: `live.${imageTag}` }) })).json();
+    t.equal(d.decision, 'wait', `${label}: waits`);
+    t.equal(d.reasons.at(-1).code, 'awaiting_approval', label);
+  }
+  for (const [label, approver] of [
+    ['zero-width space', 'olivia\u200B'],
+    ['zero-width joiner', 'oli\u200Dvia'],
+    ['soft hyphen', 'oli\u00ADvia'],
+    ['byte-order mark', '\uFEFFolivia'],
+  ] as const) {
+    const res = await as(approver, 'gate-approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'pxzwsp', notes: 'checked paper P&L, fine' }) });
+    t.equal(res.statusCode, 401, `${label}: refused`);
+    t.equal(res.json().error, 'unauthorized', label);
+  }
+  t.notOk(
+    g.audit.records().some((r) => r.type === 'approval.recorded' && r.imageTag === 'pxzwsp'),
+    'no approval recorded under an invisible spelling',
+  );
 });
 
 t.test('stage toggles: admin only, persisted, audited, read by anyone; disabled integration lifts the test requirement', async (t) => {
