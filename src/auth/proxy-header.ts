@@ -1,5 +1,6 @@
 import type { BlockList } from 'node:net';
 import { isInList, parseCidrs } from '../http/peer-address.ts';
+import { hasInvisible } from '../policy/person-key.ts';
 import { type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
 
 export interface ProxyHeaderOptions {
@@ -77,7 +78,9 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
       const rawName = single(req.headers[userHeader]);
       if (rawName === null) return inner.authenticate(req);
       const name = rawName.trim();
-      if (!name || name.length > MAX_NAME || !PRINTABLE.test(name)) {
+      // and nothing invisible anywhere in the header (zero-width space, soft hyphen, BOM, ...):
+      // "olivia" + U+200B would read as olivia in the audit log and on the console
+      if (!name || name.length > MAX_NAME || !PRINTABLE.test(name) || hasInvisible(rawName)) {
         return {
           ok: false,
           status: 401,

@@ -84,6 +84,31 @@ t.test('groups are split on commas and kept as sent; an unusable name is refused
   t.same(parseGroups('a,\u0007bell, b '), ['a', 'b'], 'control characters dropped');
 });
 
+t.test('a user name with an invisible (format or default-ignorable) character is refused, as one with a control character is', async (t) => {
+  const { inner } = fakeInner();
+  const auth = createProxyHeaderAuthenticator(inner, OPTS);
+  for (const [label, bad] of [
+    ['zero-width space', 'olivia\u200B'],
+    ['zero-width non-joiner', 'oli\u200Cvia'],
+    ['zero-width joiner', 'oli\u200Dvia'],
+    ['word joiner', 'olivia\u2060'],
+    ['byte-order mark', '\uFEFFolivia'],
+    ['soft hyphen', 'oli\u00ADvia'],
+    ['right-to-left override', 'olivia\u202E'],
+    ['variation selector', 'olivia\uFE0F'],
+    ['Hangul filler', 'olivia\u3164'],
+    ['only a zero-width space', '\u200B'],
+  ] as const) {
+    const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': bad }));
+    t.equal(r.ok, false, label);
+    if (!r.ok) t.match(r, { status: 401, error: 'unauthorized', message: /not a usable user name/ }, label);
+  }
+  for (const good of ['Olivia', '\uFF4Flivia', 'ren\u00E9e', 'rene\u0301e', 'olivia smith', 'olivia@example.com']) {
+    const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': good }));
+    t.same(r.ok && r.identity.name, good, `${JSON.stringify(good)}: accepted as given (separation of duties compares its key)`);
+  }
+});
+
 t.test('permissions: local mode maps groups to roles, kubernetes mode passes them through', async (t) => {
   const perm: Permission = { resource: 'breakglassgrants', verb: 'create' };
   t.same(rolesFromGroups(['gate-operator', 'Approver', 'traders', 'gate-admin', 'operator', 'gate-nope']), ['operator', 'approver', 'admin']);
