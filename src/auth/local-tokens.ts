@@ -1,6 +1,7 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { personKey } from '../policy/person-key.ts';
 import { type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
@@ -63,12 +64,16 @@ export function parseRoles(csv: string): Role[] {
 
 /**
  * Adds a token to the file and returns it: the only time the token is visible.
- * Names are unique: creating a name again is refused.
+ * Names are unique by personKey (so ignoring case): "Olivia" is refused when "olivia" exists, since
+ * separation of duties would take them for one person anyway.
  */
 export async function createToken(file: string, name: string, roles: Role[], now: Date, id: string): Promise<{ token: string; entry: StoredToken }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
   const tokens = (await readTokenFile(file)) ?? [];
-  if (tokens.some((t) => t.name === name)) throw new Error(`--name: a token named "${name}" already exists`);
+  const key = personKey(name);
+  const clash = tokens.find((t) => personKey(t.name) === key);
+  if (clash && clash.name === name) throw new Error(`--name: "${name}" is taken: a token named "${name}" already exists`);
+  if (clash) throw new Error(`--name: "${name}" is taken: a token named "${clash.name}" already exists, and names are compared ignoring case`);
   const token = generateToken();
   const entry: StoredToken = { id, name, roles, sha256: hashToken(token), createdAt: now.toISOString() };
   await writeTokenFile(file, [...tokens, entry]);

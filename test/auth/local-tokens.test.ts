@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createLocalAuthenticator, createToken, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { runCli } from '../../src/cli.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 
 async function tokenDir(): Promise<{ file: string; token: string }> {
@@ -65,4 +66,31 @@ t.test('through the app: a stat failure answers 503 auth_unavailable, the same a
     'read fails (EISDIR)': { status: 503, error: 'auth_unavailable' },
     'no file (ENOENT)': { status: 401, error: 'unauthorized' },
   });
+});
+
+t.test('token create refuses a name that is an existing name under another case', async (t) => {
+  const { file } = await tokenDir(); // holds "kargo"
+  await createToken(file, 'olivia', ['operator'], new Date(), 'tok_olivia');
+  for (const clash of ['Olivia', 'OLIVIA', 'olivia', 'Kargo']) {
+    await t.rejects(createToken(file, clash, ['approver'], new Date(), 'tok_x'), { message: new RegExp(`^--name: "${clash}" .*"${clash.toLowerCase()}" already exists`) }, clash);
+  }
+  for (const other of ['olivia.2', 'olivia@corp', 'alice']) {
+    t.ok(await createToken(file, other, ['approver'], new Date(), `tok_${other}`), `${other}: another name`);
+  }
+  t.same(((await readTokenFile(file)) ?? []).map((e) => e.name), ['kargo', 'olivia', 'olivia.2', 'olivia@corp', 'alice'], 'nothing written for a clash');
+
+  // the CLI: exit 1 and the clash named on stderr, as for the exact duplicate
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-clash-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const run = async (name: string) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['token', 'create', '--name', name, '--roles', 'approver', '--data-dir', dir], {}, (s) => out.push(s), (s) => err.push(s));
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  t.equal((await run('olivia')).code, 0);
+  const clash = await run('Olivia');
+  t.equal(clash.code, 1);
+  t.equal(clash.out, '', 'no token printed');
+  t.match(clash.err, /^gate: --name: "Olivia" .*"olivia" already exists/);
 });
