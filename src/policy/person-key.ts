@@ -27,8 +27,3 @@ export function personKey(name: string): string {
   // removing an ignorable or folding case can leave a sequence NFKC would compose (e + ZWSP + U+0301)
   return folded.normalize('NFKC').replace(IGNORABLE, '').trim();
 }
-
-/** Whether two names are the same person (their personKey is equal). */
-export function samePerson(a: string, b: string): boolean {
-  return personKey(a) === personKey(b);
-}
