@@ -63,6 +63,10 @@ function noSecretsPrinted(tt: Test, r: ScriptRun): void {
   }
 }
 
+/** Token-shaped strings (gate_ / gbg_ + 43 base64url characters) no gate issued. */
+const FAKE_GATE_TOKEN = `gate_${'Ab9_-xYz0Q'.repeat(4)}k7P`;
+const FAKE_BG_TOKEN = `gbg_${'Zq1-_Rt8Mw'.repeat(4)}u2L`;
+
 const PASSING = JSON.stringify({ exitCode: 0, passed: 118, failed: 0, skipped: 2, total: 120, suite: 'pipeline', durationSeconds: 842.5 }, null, 2);
 const FAILING = JSON.stringify(
   {
@@ -156,6 +160,8 @@ const malformed: { name: string; content: string | null; message: string }[] = [
   { name: 'exitCode beyond the safe integers', content: '{"exitCode":1e20}', message: 'field "exitCode" must be an integer, got number 100000000000000000000' },
   { name: 'a prototype key', content: '{"exitCode":0,"meta":{"__proto__":{"admin":true}}}', message: 'key "meta.__proto__" is not allowed' },
   { name: 'a key twice', content: '{"exitCode":1,"tests":{"failed":2,"failed":0},"exitCode":0}', message: 'key "tests.failed" appears more than once in its object' },
+  // the problem is reported as the run's `error`, which the gate refuses with a token in it
+  { name: 'a token-shaped key twice', content: `{"exitCode":1,"${FAKE_GATE_TOKEN}":1,"${FAKE_GATE_TOKEN}":2}`, message: 'key "gate_[redacted]" appears more than once in its object' },
 ];
 
 for (const c of malformed) {
@@ -172,6 +178,7 @@ for (const c of malformed) {
     const recorded = await gateResult(tag);
     t.match(recorded, { found: true, passed: false, exitCode: 1 }, 'the gate records a failed run for the tag');
     t.match(recorded['error'], c.message, 'with the problem as its error');
+    t.notOk(r.output.includes(FAKE_GATE_TOKEN) || r.summary.includes(FAKE_GATE_TOKEN), 'no token printed');
   });
 }
 
@@ -304,6 +311,7 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
   const lib = (await import(pathToFileURL(join(scriptsDir, 'lib', 'results.mjs')).href)) as {
     parseResults: (text: string) => Record<string, unknown>;
     summarize: (body: Record<string, unknown>) => { passed: boolean; exitCode: number; counts: Record<string, number | null>; error: string | null };
+    redactErrorTokens: (text: string) => { text: string; redacted: boolean };
   };
   const values: unknown[] = [0, 1, -1, 1.5, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e20, '1', '', null, true, [], {}];
   const strings = ['', '   ', ' boom ', 'x'.repeat(2000), 'x'.repeat(2001), '😀'.repeat(2000), '😀'.repeat(2001), 'e\u0301'.repeat(1000), 'e\u0301'.repeat(1001)];
@@ -340,8 +348,27 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
     '{"exitCode":0,"a":1,"\\u0061":2}',
     '{"exitCode":0,"a":{"k":1},"b":{"k":1},"s":"\\"k\\":{\\"k\\""}',
   );
-  for (const text of bodies) {
-    const shown = text.length > 70 ? `${text.slice(0, 60)}…(${text.length} chars)` : JSON.stringify(text);
+  // a gate or break-glass token in `error` (gate_/gbg_ + 43 of [A-Za-z0-9_-]): the gate refuses
+  // the body as it is, the script refuses it as it is too and blanks the token before sending
+  const withToken: string[] = [];
+  const tokenJson = (o: unknown) => withToken.push(JSON.stringify(o));
+  for (const e of [`runner crashed, env: GATE_TOKEN=${FAKE_GATE_TOKEN}`, FAKE_BG_TOKEN, `x${FAKE_GATE_TOKEN}y`, `${FAKE_GATE_TOKEN}${FAKE_BG_TOKEN}`, `gate_${'A'.repeat(44)}`, `GATE_gate_${'-'.repeat(43)}`]) {
+    tokenJson({ exitCode: 1, error: e });
+    tokenJson({ exitCode: 0, passed: 3, failed: 0, error: e });
+  }
+  withToken.push(
+    `{"exitCode":1,"error":"gate\\u005f${'A'.repeat(43)}"}`, // the "_" escaped in the JSON text
+    `{"exitCode":1,"error":"\\u0067bg_${'z'.repeat(43)} and more"}`,
+    `\uFEFF{"exitCode":1,"error":"${FAKE_GATE_TOKEN}"}`,
+    `{ "exitCode" : 1 , "tests" : { "error" : "nested, not read" } , "error"\n:\t"${FAKE_GATE_TOKEN}" , "after" : [1, {"error": "x"}] }`,
+    JSON.stringify({ exitCode: 1, error: `${'x'.repeat(1960)} ${FAKE_GATE_TOKEN}` }), // 2009 characters as written, 1976 once blanked
+  );
+  // not a token, or not in `error`: accepted by both and sent as it is
+  for (const e of [`gate_${'A'.repeat(42)}`, `GATE_${'A'.repeat(43)}`, `gate-${'A'.repeat(43)}`, `gbg_${'A'.repeat(42)}+${'A'.repeat(10)}`, 'gate_[redacted] and gbg_[redacted]', 'gate_', 'gbg_']) json({ exitCode: 1, error: e });
+  json({ exitCode: 0, passed: 1, failed: 0, note: FAKE_GATE_TOKEN, tests: { passed: 1, error: FAKE_BG_TOKEN } });
+  /** Sends `text` to the gate and checks that the script accepts it and summarises it alike; returns the gate's answer. */
+  async function sameAtBoth(text: string, label: string): Promise<{ status: number; answer: Record<string, unknown> }> {
+    const shown = `${label}${text.length > 70 ? `${text.slice(0, 60)}…(${text.length} chars)` : JSON.stringify(text)}`;
     let local: Record<string, unknown> | null = null;
     let why = '';
     try {
@@ -358,7 +385,29 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
       const mine = lib.summarize(local);
       t.same({ passed: mine.passed, exitCode: mine.exitCode, counts: mine.counts, error: mine.error }, { passed: answer['passed'], exitCode: answer['exitCode'], counts: answer['counts'], error: answer['error'] ?? null }, `${shown}: the same summary`);
     }
+    return { status: res.status, answer };
   }
+
+  for (const text of [...bodies, ...withToken]) {
+    const { status, answer } = await sameAtBoth(text, '');
+    // what the script sends: the text with any token in `error` blanked, else the text as it is
+    const sent = lib.redactErrorTokens(text);
+    if (!withToken.includes(text)) {
+      t.same(sent, { text, redacted: false }, `${JSON.stringify(text.slice(0, 60))}: sent as it is`);
+      continue;
+    }
+    t.match(answer, { field: 'body.error', message: 'body.error: contains what looks like a gate token' }, `${JSON.stringify(text.slice(0, 60))}: the gate refuses the token in error (${status})`);
+    t.equal(sent.redacted, true, 'the script blanks it');
+    t.notMatch(sent.text, /(gate|gbg)(_|\\u005f)[A-Za-z0-9_-]{43}/, 'no token left in what it sends');
+    const blanked = await sameAtBoth(sent.text, 'blanked: ');
+    t.equal(blanked.status, 200, 'the gate accepts the blanked body');
+    t.match(blanked.answer['error'], /(gate|gbg)_\[redacted\]/, 'and records the error text with the token blanked');
+  }
+  // "error" twice: every one is blanked, and the body is refused by both all the same (a key twice)
+  const twice = `{"exitCode":1,"error":"${FAKE_GATE_TOKEN}","error":"fine"}`;
+  t.same(lib.redactErrorTokens(twice), { text: '{"exitCode":1,"error":"gate_[redacted]","error":"fine"}', redacted: true }, 'every "error" of the object is blanked');
+  t.equal((await sameAtBoth(twice, '')).status, 400);
+  t.equal((await sameAtBoth(lib.redactErrorTokens(twice).text, 'blanked: ')).status, 400);
 });
 
 t.test('exit code 0 but an error: the gate says failed, so does the step (no disagreement)', async (t) => {
@@ -370,6 +419,32 @@ t.test('exit code 0 but an error: the gate says failed, so does the step (no dis
   t.match(r.summary, '- the run reports an `error`, so it counts as failed despite exit code 0');
   t.match(r.summary, '- error: boom');
   t.match(await gateResult(tag), { found: true, passed: false, error: 'boom' });
+});
+
+t.test('an error holding tokens (a runner env dump): blanked before sending, recorded as a failed run with the blanked text, exit 1', async (t) => {
+  const admin = gate.tokens['admin'] ?? '';
+  t.ok(admin.startsWith('gate_'), 'a real gate token');
+  const error = `runner crashed, env: GATE_TOKEN=${admin} GATE_BREAK_GLASS=${FAKE_BG_TOKEN}`;
+  const blanked = 'runner crashed, env: GATE_TOKEN=gate_[redacted] GATE_BREAK_GLASS=gbg_[redacted]';
+  const file = JSON.stringify({ exitCode: 1, tests: { passed: 3, failed: 0 }, error, log: `kept as it is: ${FAKE_GATE_TOKEN}` }, null, 2);
+  const escaped = `{"exitCode":1,"error":"crashed: gate\\u005f${admin.slice(5)}"}`; // "_" escaped in the JSON text
+  for (const [content, recordedError, stored] of [
+    [file, blanked, file.replace(JSON.stringify(error), JSON.stringify(blanked))],
+    [escaped, 'crashed: gate_[redacted]', '{"exitCode":1,"error":"crashed: gate_[redacted]"}'],
+  ] as const) {
+    const tag = newTag();
+    const r = await report(resultsFile(`env-dump-${seq}.json`, content), tag);
+    t.equal(r.status, 1, 'exit 1: recorded, tests failed');
+    t.match(r.outputs, { recorded: 'true', passed: 'false', 'eligible-for-beta': 'false', 'exit-code': '1' });
+    t.match(r.stdout, '::warning title=Token blanked in the results::');
+    t.match(r.stdout, 'rotate');
+    t.match(r.summary, `- error: ${recordedError}`);
+    const g = await gateResult(tag);
+    t.match(g, { found: true, passed: false, exitCode: 1, error: recordedError }, 'the gate holds the run with the blanked error');
+    t.equal(readFileSync(join(gate.dataDir, String(g['artifact'])), 'utf8'), stored, 'what was sent: the file with only `error` blanked, the rest byte for byte');
+    noSecretsPrinted(t, r);
+    t.notOk(r.output.includes(FAKE_BG_TOKEN) || r.summary.includes(FAKE_BG_TOKEN), 'the break-glass token is not printed either');
+  }
 });
 
 t.test('a body the gate rejects all the same (400: the checks drifted): exit 3, reported as a failed run', async (t) => {

@@ -2,6 +2,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
+import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
+import { newBreakGlassToken } from '../../src/routes/grants.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -207,4 +209,72 @@ t.test('a results file with a key twice in one object is refused, naming it: not
   const refusals = g.audit.records().filter((r) => r.type === 'refusal');
   t.equal(refusals.length, 3, 'every refusal audited');
   t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, 0);
+});
+
+t.test('an error holding a gate or break-glass token is refused naming body.error: nothing stored, the refusal audited, nothing published', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const admin = g.tokens['admin']!;
+  const bg = newBreakGlassToken();
+  const escaped = `gate\\u005f${admin.slice('gate_'.length)}`; // the JSON text spells the "_" as \u005f
+  const cases = [
+    `{"exitCode":1,"error":"runner crashed, env: GATE_TOKEN=${admin}"}`,
+    `{"exitCode":0,"passed":3,"failed":0,"error":"old grant ${bg} expired"}`,
+    `{"exitCode":1,"error":"${escaped}"}`,
+  ];
+  for (const raw of cases) {
+    const res = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: raw });
+    t.equal(res.statusCode, 400, raw);
+    t.match(res.json(), { error: 'invalid_request', field: 'body.error', message: `body.error: ${TOKEN_IN_TEXT}` });
+    t.notMatch(res.body, admin);
+    t.notMatch(res.body, bg);
+  }
+  t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')).catch(() => []), [], 'no artifact written');
+  const got = await g.app.inject({ url: '/v1/test-results/abc123' });
+  t.equal(got.statusCode, 200);
+  t.match(got.json(), { imageTag: 'abc123', found: false, error: undefined }, 'no result recorded');
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, cases.length, 'every refusal audited');
+  for (const r of refusals) t.match(r, { actor: { name: 'ci' }, imageTag: 'abc123', data: { status: 400, error: 'invalid_request', method: 'PUT' } });
+  t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, 0, 'and nothing else recorded');
+  const decision = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'abc123' }) });
+  t.equal(decision.json().reasons[0].code, 'tests_pending', 'beta still waits for a result');
+  const status = (await g.app.inject({ url: '/v1/status' })).body;
+  for (const text of [status, JSON.stringify(g.audit.records()), decision.body, got.body]) {
+    t.notMatch(text, admin);
+    t.notMatch(text, bg);
+  }
+  // the text with the token blanked, as the CI script sends it, is fine
+  const ok = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 1, error: 'runner crashed, env: GATE_TOKEN=gate_[redacted]' } });
+  t.equal(ok.statusCode, 200);
+  t.match(ok.json(), { found: true, passed: false, error: 'runner crashed, env: GATE_TOKEN=gate_[redacted]' });
+});
+
+t.test('a result recorded before tokens in `error` were refused: the token is blanked in the deny message and the GET answer', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const admin = g.tokens['admin']!;
+  const bg = newBreakGlassToken();
+  // as an older gate recorded it (the state checkpoint, or the replayed audit log)
+  g.store.apply((s) => {
+    s.testResults['old1'] = {
+      imageTag: 'old1',
+      passed: false,
+      exitCode: 1,
+      counts: { passed: null, failed: null, skipped: null, total: null },
+      error: `runner crashed, env: GATE_TOKEN=${admin} BG=${bg}`,
+      recordedAt: '2026-11-24T20:00:00.000Z',
+      recordedBy: 'ci',
+      artifact: 'artifacts/inttest/old1.json',
+    };
+  });
+  const decision = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'old1' }) });
+  t.equal(decision.json().decision, 'deny');
+  t.equal(decision.json().reasons[0].code, 'tests_failed');
+  t.match(decision.json().message, 'exit code 1, no counts reported: runner crashed, env: GATE_TOKEN=gate_[redacted] BG=gbg_[redacted] (recorded 2026-11-24T20:00:00.000Z)');
+  const got = await g.app.inject({ url: '/v1/test-results/old1' });
+  t.match(got.json(), { found: true, passed: false, error: 'runner crashed, env: GATE_TOKEN=gate_[redacted] BG=gbg_[redacted]' });
+  const status = (await g.app.inject({ url: '/v1/status' })).body;
+  for (const [what, text] of [['decision', decision.body], ['GET', got.body], ['/v1/status', status], ['audit', JSON.stringify(g.audit.records())]] as const) {
+    t.notMatch(text, admin, `no gate token in the ${what}`);
+    t.notMatch(text, bg, `no break-glass token in the ${what}`);
+  }
 });
