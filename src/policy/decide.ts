@@ -1,4 +1,5 @@
 import type { DateTime } from 'luxon';
+import { redactTokens } from '../auth/redact-tokens.ts';
 import type { StagePolicy } from '../config.ts';
 import { isStage, type Stage } from '../stages.ts';
 import { findApprovals, findExpiredApprovals } from './approvals.ts';
@@ -107,12 +108,13 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
     return { reasons: [reason('tests_pending', 'wait', `No integration-test result for ${input.imageTag} yet.`)] };
   }
   if (!result.passed) {
+    // the error is refused with a token in it, but a result recorded before that may hold one
     return {
       reasons: [
         reason(
           'tests_failed',
           'deny',
-          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${result.error}` : ''} (recorded ${result.recordedAt}).`,
+          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${redactTokens(result.error)}` : ''} (recorded ${result.recordedAt}).`,
         ),
       ],
     };

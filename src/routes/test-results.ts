@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
+import { redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from '../http/errors.ts';
 import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
 import { identityOf } from '../http/request-identity.ts';
@@ -12,7 +13,7 @@ import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, OciTag, authErrors } from './common-schemas.ts';
+import { ErrorSchema, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 
@@ -28,8 +29,12 @@ const CountsShape = { passed: Count.optional(), failed: Count.optional(), skippe
  */
 export const TestResultsBody = z.looseObject({
   exitCode: z.number({ message: 'must be an integer (the runner exit code)' }).int('must be an integer (the runner exit code)'),
-  /** what went wrong, when the run itself broke (e.g. no results file): shown in the gate's messages */
-  error: z.string().max(2000, 'must be at most 2000 characters').optional(),
+  /**
+   * what went wrong, when the run itself broke (e.g. no results file): shown in the gate's
+   * messages and on the public GET and /v1/status, and recorded for good, so a token in it is
+   * refused (the CI script blanks tokens in it before sending: ci/.github/pipeline/lib/results.mjs)
+   */
+  error: z.string().max(2000, 'must be at most 2000 characters').refine(hasNoToken, TOKEN_IN_TEXT).optional(),
   ...CountsShape,
   tests: z.looseObject(CountsShape).optional(),
 });
@@ -172,7 +177,8 @@ export function testResultRoutes(ctx: RouteContext) {
         const required = stage ? stageNeedsTestResult(stage, policies[stage], state) : STAGES.some((s) => stageNeedsTestResult(s, policies[s], state));
         const s = getOwn(state.testResults, req.params.imageTag);
         if (!s) return { imageTag: req.params.imageTag, found: false, passed: null, exitCode: null, counts: null, recordedAt: null, required };
-        return { found: true, ...s, required };
+        // a result recorded before `error` refused tokens may still hold one: never publish it
+        return { found: true, ...s, ...(s.error ? { error: redactTokens(s.error) } : {}), required };
       },
     });
   };
