@@ -2,7 +2,9 @@
  * The gate's own secrets by their shape: local tokens ("gate_", generateToken) and break-glass
  * tokens ("gbg_", newBreakGlassToken), each followed by 43 base64url characters. A client that
  * pastes one where it does not belong (a path segment, a JSON key) must not have it copied into
- * a log line, an audit record or an error message.
+ * a log line, an audit record or an error message. Its twin in the CI scripts, which cannot
+ * import from src/: ci/.github/pipeline/lib/redact-tokens.mjs (report-results blanks tokens in a
+ * results file's `error` with it, since the gate refuses them there). Change both together.
  */
 const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
 

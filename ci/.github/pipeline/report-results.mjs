@@ -14,10 +14,13 @@
 // Node >= 20, no dependencies. The token comes from GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE) and
 // is only ever sent in the Authorization header. With --sha256 only the file the integration job
 // recorded is reported as results (the workflow's report job downloads it as an artifact).
+// A gate or break-glass token in the file's `error` (a runner's env dump) is blanked
+// (gate_[redacted]) before it is checked and sent: the gate refuses an `error` holding one.
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, annotate, appendSummary, runScript, setOutputs } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
+import { redactTokens } from './lib/redact-tokens.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
 
 const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--sha256 HEX] [--gate-url URL]
@@ -67,9 +70,11 @@ async function main(argv, env) {
 
   const base = { recorded: 'false', 'eligible-for-beta': 'false', 'image-tag': imageTag };
   let raw;
+  let send;
+  let redacted;
   let body;
   try {
-    ({ raw, body } = readResultsFile(args.file));
+    ({ raw, send, redacted, body } = readResultsFile(args.file));
     if (expected !== undefined) {
       // the file came from an artifact: only the one the integration job itself wrote counts
       const actual = createHash('sha256').update(raw).digest('hex');
@@ -78,26 +83,32 @@ async function main(argv, env) {
     }
   } catch (err) {
     if (!(err instanceof ResultsFileError)) throw err;
-    const reported = await reportBrokenRun(`no usable results file: ${err.message}`);
+    // a key of the file can be a token: the problem is printed and sent as the run's `error`
+    const problem = redactTokens(err.message);
+    const reported = await reportBrokenRun(`no usable results file: ${problem}`);
     setOutputs({ ...base, recorded: String(reported.ok), passed: 'false', 'exit-code': '' }, env);
     const told = reported.ok
       ? `Reported to the gate as a failed run (\`error\`: the problem above), so beta refuses \`${imageTag}\` until a new run reports real results.`
       : `It could not be reported to the gate either (${reported.problem}), so beta keeps waiting for a result for this tag.`;
-    appendSummary(`### Integration tests for \`${imageTag}\`: ❌ no usable results\n\n${err.message}\n\n${told}\n`, env);
-    annotate('error', 'Integration test results unusable', `${err.message}; ${reported.ok ? 'reported to the gate as a failed run' : `not reported to the gate: ${reported.problem}`}`);
+    appendSummary(`### Integration tests for \`${imageTag}\`: ❌ no usable results\n\n${problem}\n\n${told}\n`, env);
+    annotate('error', 'Integration test results unusable', `${problem}; ${reported.ok ? 'reported to the gate as a failed run' : `not reported to the gate: ${reported.problem}`}`);
     return EXIT.USAGE;
   }
 
-  /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong. */
+  /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong (any token in it blanked). */
   async function reportBrokenRun(error) {
     const token = resolveToken(env);
     if (!token) return { ok: false, problem: 'no ci token' };
-    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: error.slice(0, 2000) })}\n`);
+    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(error).slice(0, 2000) })}\n`);
     const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
     return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
   }
+  if (redacted) {
+    annotate('warning', 'Token blanked in the results', `field "error" of ${args.file} holds what looks like a gate or break-glass token (gate_… or gbg_…): it is reported with the token blanked (gate_[redacted]); rotate that token, the runner printed it`);
+  }
   const summary = summarize(body);
-  const rawText = raw.toString('utf8');
+  // what is sent: the file, with any token in `error` blanked
+  const rawText = send.toString('utf8');
   const countOutputs = Object.fromEntries(Object.entries(summary.counts).map(([k, v]) => [`${k}-count`, v ?? '']));
   const outputs = { ...base, ...countOutputs, passed: String(summary.passed), 'exit-code': String(summary.exitCode) };
   const c = summary.counts;
@@ -114,7 +125,7 @@ async function main(argv, env) {
 
   const url = `${gateUrl}/v1/test-results/${imageTag}`;
   process.stdout.write(`gate: PUT ${url} (token from ${token.source})\n`);
-  const answer = await requestGate({ url, method: 'PUT', token: token.token, body: raw, policy, log: (l) => process.stderr.write(`${l}\n`) });
+  const answer = await requestGate({ url, method: 'PUT', token: token.token, body: send, policy, log: (l) => process.stderr.write(`${l}\n`) });
 
   if (answer.kind === 'ok') {
     const g = answer.body;

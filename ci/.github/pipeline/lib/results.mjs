@@ -8,12 +8,16 @@
 // - exitCode: an integer (a safe one: |n| <= 2^53 - 1);
 // - passed, failed, skipped, total, at the top level or under `tests` (an object): when present,
 //   non-negative safe integers;
-// - error: when present, a string of at most 2000 characters (Unicode code points), what went
-//   wrong when the run itself broke; a non-blank error makes the run failed whatever exitCode says;
+// - error: when present, a string of at most 2000 characters (Unicode code points) holding no gate
+//   or break-glass token (lib/redact-tokens.mjs), what went wrong when the run itself broke; a
+//   non-blank error makes the run failed whatever exitCode says;
 // - every other field is kept and sent verbatim.
+// A runner's error text may hold an env dump: readResultsFile blanks tokens in the top-level
+// `error` (redactErrorTokens, gate_[redacted]) before validating, so the run is still reported.
 // The gate's 1 MiB body limit is not checked here: a 413 is handled like any rejected body.
 import { readFileSync, statSync } from 'node:fs';
 import { mdEscape } from './actions-io.mjs';
+import { hasNoToken, redactTokens } from './redact-tokens.mjs';
 
 export const COUNT_KEYS = Object.freeze(['passed', 'failed', 'skipped', 'total']);
 /** The longest `error` the gate accepts, in Unicode code points (zod's string max). */
@@ -95,6 +99,67 @@ export function duplicateKey(text) {
 }
 
 /**
+ * The [start, end) offsets of the string values of the top-level key `name` in a JSON text
+ * JSON.parse has accepted as an object, every one of them if the key is repeated.
+ */
+function topLevelStringValues(text, name) {
+  const spans = [];
+  let depth = 0;
+  let expectKey = false;
+  let isName = false; // the last top-level key was `name`: its value comes next
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        isName = JSON.parse(text.slice(i, j + 1)) === name;
+        expectKey = false;
+      } else if (depth === 1 && isName) {
+        spans.push([i, j + 1]);
+        isName = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = c === '{' && depth === 1;
+      isName = false;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 1) {
+      expectKey = true;
+      isName = false;
+    }
+  }
+  return spans;
+}
+
+/**
+ * The text of a results file with every gate or break-glass token in its top-level `error`
+ * blanked (gate_[redacted], as the gate's own redaction), the rest byte for byte: the gate
+ * refuses an `error` holding a token, and a runner's error text may hold an env dump. Returns
+ * {text, redacted}; a text that is not a JSON object, or has no token there, comes back as it is.
+ */
+export function redactErrorTokens(text) {
+  let body;
+  try {
+    body = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return { text, redacted: false };
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { text, redacted: false };
+  let out = '';
+  let from = 0;
+  for (const [start, end] of topLevelStringValues(text, 'error')) {
+    const value = JSON.parse(text.slice(start, end));
+    const clean = redactTokens(value);
+    if (clean === value) continue;
+    out += text.slice(from, start) + JSON.stringify(clean);
+    from = end;
+  }
+  return from === 0 ? { text, redacted: false } : { text: out + text.slice(from), redacted: true };
+}
+
+/**
  * Validates the text of a results file by the gate's rules (see the top of this file). Returns
  * the parsed object; throws ResultsFileError with `<label>: <problem>`.
  */
@@ -118,6 +183,7 @@ export function parseResults(text, label = 'inttest-results.json') {
     if (typeof body.error !== 'string') throw new ResultsFileError(`${label}: field "error" must be a string (what went wrong), got ${kindOf(body.error)}`);
     const n = codePoints(body.error);
     if (n > ERROR_MAX_CHARS) throw new ResultsFileError(`${label}: field "error" must be at most ${ERROR_MAX_CHARS} characters, got ${n}`);
+    if (!hasNoToken(body.error)) throw new ResultsFileError(`${label}: field "error" contains what looks like a gate token (gate_… or gbg_…), which the gate refuses (redactErrorTokens blanks it)`);
   }
   if (Object.hasOwn(body, 'tests') && (body.tests === null || typeof body.tests !== 'object' || Array.isArray(body.tests))) {
     throw new ResultsFileError(`${label}: field "tests" must be an object with passed/failed/skipped/total, got ${kindOf(body.tests)}`);
@@ -133,8 +199,10 @@ export function parseResults(text, label = 'inttest-results.json') {
 }
 
 /**
- * Reads and validates a results file. Returns {raw, body}; throws ResultsFileError for a
- * missing, unreadable, non-regular or malformed file.
+ * Reads a results file, blanks tokens in its `error` and validates it. Returns {raw, send,
+ * redacted, body}: raw the file's bytes, send the bytes to report (raw unless a token was
+ * blanked), body the parsed `send`. Throws ResultsFileError for a missing, unreadable,
+ * non-regular or malformed file.
  */
 export function readResultsFile(path) {
   let st;
@@ -151,7 +219,8 @@ export function readResultsFile(path) {
   } catch (err) {
     throw new ResultsFileError(`${path}: cannot be read: ${err.code ?? err.message}`);
   }
-  return { raw, body: parseResults(raw.toString('utf8'), path) };
+  const { text, redacted } = redactErrorTokens(raw.toString('utf8'));
+  return { raw, send: redacted ? Buffer.from(text) : raw, redacted, body: parseResults(text, path) };
 }
 
 /**
