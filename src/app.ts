@@ -2,7 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
-import { redactTokens } from './auth/redact-tokens.ts';
+import { redactTokensInJson } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
@@ -83,9 +83,7 @@ function toFault(err: FastifyError | Error): Fault {
 
 /** The fault with any token a client put where it does not belong (a JSON key, a path) blanked out: the body is audited and logged. */
 function withoutTokens(fault: Fault): Fault {
-  const text = JSON.stringify(fault.body);
-  const clean = redactTokens(text);
-  return clean === text ? fault : { status: fault.status, body: JSON.parse(clean) as Record<string, unknown> };
+  return { status: fault.status, body: redactTokensInJson(fault.body) };
 }
 
 /**
@@ -101,7 +99,10 @@ function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: Fastify
       : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? { status: 414, body: errorBody('uri_too_long', 'url: a path segment is too long', { field: 'url' }) }
         : { status: 400, body: errorBody('invalid_request', 'url: the request cannot be routed', { field: 'url' }) };
-  req.log.info({ method: req.method, path: pathOf(req), status: fault.status, error: fault.body['error'] }, 'request refused');
+  const path = pathOf(req);
+  req.log.info({ status: fault.status, error: fault.body['error'], path }, 'request refused');
+  // and the line every request gets (no onResponse hook runs for it)
+  req.log.info({ method: req.method, path, status: fault.status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   reply.code(fault.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
 }
 

@@ -16,8 +16,8 @@ commands:
                                                       prints it once, stores only its SHA-256
   audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming
                                                       the first broken record
-  market [--at ISO]                                   the market state, as GET /v1/market gives it (default: GATE_NOW
-                                                      when set, else now)
+  market [--at ISO]                                   the market state, as GET /v1/market gives it (default: now,
+                                                      by the system clock)
 
 options:
   --data-dir DIR   the data directory (default: GATE_DATA_DIR, else ./data)
@@ -72,15 +72,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       return runAuditVerify(dataDir, out);
     case 'market': {
       // the same instants GET /v1/market accepts (an offset is required: a local time would be
-      // read in this machine's zone); without --at, GATE_NOW (checked by parseConfig) when set,
-      // where the gate's clock starts
+      // read in this machine's zone); without --at, the system clock. A gate on GATE_NOW runs its
+      // own clock from that instant since it started, which another process cannot know: said.
       if (values.at !== undefined && !IsoInstant.safeParse(values.at).success) {
         err(`--at: "${values.at}" is not an ISO-8601 instant with offset (e.g. 2026-11-27T17:59:59Z)`);
         return 2;
       }
-      const given = values.at ?? config.now;
-      const at = given ? DateTime.fromISO(given, { setZone: true }) : DateTime.utc();
-      if (values.at === undefined && config.now) err(`gate: the market at GATE_NOW=${config.now}, not the system clock`);
+      const at = values.at ? DateTime.fromISO(values.at, { setZone: true }) : DateTime.utc();
+      if (values.at === undefined && config.now) {
+        err(`gate: this is the market at the system clock; a gate started with GATE_NOW=${config.now} runs its own clock from there: ask its GET /v1/market`);
+      }
       try {
         out(JSON.stringify(marketStateToJson(createMarketCalendar(config.market).state(at.toUTC())), null, 2));
         return 0;

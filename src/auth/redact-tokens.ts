@@ -13,16 +13,19 @@ export function redactTokens(text: string): string {
   return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
 }
 
-/** Runs of percent-escapes, decoded where they are valid UTF-8 and kept as sent where not. */
+/** A JSON value with every token in its text blanked: the value itself when it holds none. */
+export function redactTokensInJson<T>(value: T): T {
+  if (value === null || value === undefined) return value;
+  const text = JSON.stringify(value);
+  const clean = redactTokens(text);
+  return clean === text ? value : (JSON.parse(clean) as T);
+}
+
+/** Runs of percent-escapes, decoded byte by byte: bytes that are not UTF-8 become U+FFFD, the rest their characters. */
 const ESCAPES = /(?:%[0-9A-Fa-f]{2})+/g;
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false });
 function decodeLeniently(path: string): string {
-  return path.replace(ESCAPES, (run) => {
-    try {
-      return decodeURIComponent(run);
-    } catch {
-      return run;
-    }
-  });
+  return path.replace(ESCAPES, (run) => lenientUtf8.decode(Uint8Array.from(run.slice(1).split('%'), (hex) => parseInt(hex, 16))));
 }
 
 /**

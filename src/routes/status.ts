@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { redactTokensInJson } from '../auth/redact-tokens.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { liveGrantSummaries } from '../policy/grants.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
@@ -89,7 +90,8 @@ export function statusRoutes(ctx: RouteContext) {
               : fromGate
                 ? { imageTag: fromGate.imageTag, source: 'gate' as const, at: fromGate.at }
                 : null,
-            lastDecision: state.lastDecisions[name] ?? null,
+            // a deny message made before the results' `error` refused tokens may quote one
+            lastDecision: redactTokensInJson(state.lastDecisions[name] ?? null),
           };
         }),
         grants: liveGrantSummaries(state.grants, now),

@@ -19,6 +19,10 @@ t.test('redactTokens blanks both kinds of gate token wherever they stand, and no
   t.equal(redactTokensInPath(encoded), '/v1/test-results/gbg_[redacted]', 'a percent-encoded token is found in the decoded path');
   t.equal(redactUrl(`${encoded}?a=1`), '/v1/test-results/gbg_[redacted]?a=1');
   t.equal(redactTokensInPath('/x/a%20b/%E0%A4%A'), '/x/a%20b/%E0%A4%A', 'a path without a token (or not decodable) is kept as sent');
+  const hex = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
+  // escapes of a token's characters next to bytes that are not UTF-8, at either end
+  t.equal(redactTokensInPath(`/v1/stages/${gate.slice(0, -1)}${hex(gate.at(-1)!)}%E0`), '/v1/stages/gate_[redacted]\uFFFD');
+  t.equal(redactTokensInPath(`/v1/stages/%E0${hex('g')}${gate.slice(1)}`), '/v1/stages/\uFFFDgate_[redacted]');
 });
 
 t.test('a token pasted into a path or a JSON key is not copied into the log, the audit log or the answer', async (t) => {

@@ -51,11 +51,15 @@ t.test('a path fastify cannot decode gets the gate JSON error, its headers and a
     t.match(res.headers['x-request-id'], /^req_/);
     t.notMatch(res.body, admin.slice(5));
   }
-  const refused = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'request refused');
-  t.equal(refused.length, cases.length, 'each is logged');
+  const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const refused = logged.filter((l) => l['msg'] === 'request refused');
+  const requests = logged.filter((l) => l['msg'] === 'request');
+  t.equal(refused.length, cases.length, 'each refusal is logged');
+  t.equal(requests.length, cases.length, 'with the line every request gets');
   t.notMatch(lines.join(''), admin.slice(6), 'the token is in no log line, plain or percent-encoded');
-  t.match(refused[1], { method: 'PUT', status: 400, path: '/v1/stages/gate_[redacted]%ZZ' });
-  t.match(refused[2], { method: 'DELETE', path: '/v1/break-glass/gate_[redacted]/%ZZ' });
+  t.match(refused[1], { status: 400, error: 'invalid_request', path: '/v1/stages/gate_[redacted]%ZZ' });
+  t.match(requests[1], { method: 'PUT', status: 400, path: '/v1/stages/gate_[redacted]%ZZ' });
+  t.match(requests[2], { method: 'DELETE', path: '/v1/break-glass/gate_[redacted]/%ZZ' });
   // like an unknown path, a request no route is known for is not audited; the gate goes on serving
   t.equal(g.audit.records().length, 0);
   const ok = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });

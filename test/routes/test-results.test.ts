@@ -278,3 +278,18 @@ t.test('a result recorded before tokens in `error` were refused: the token is bl
     t.notMatch(text, bg, `no break-glass token in the ${what}`);
   }
 });
+
+t.test("a stage's last decision recorded before then: /v1/status blanks the token in its message", async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const admin = g.tokens['admin']!;
+  const message = `Integration tests failed for old1: exit code 1, no counts reported: env: GATE_TOKEN=${admin} (recorded 2026-11-24T20:00:00.000Z).`;
+  g.store.apply((s) => {
+    s.lastDecisions['beta'] = { id: 'dec_old', at: '2026-11-24T20:01:00.000Z', decision: 'deny', imageTag: 'old1', promotion: null, skip: false, reasons: [{ code: 'tests_failed', effect: 'deny', message }], message };
+  });
+  const status = await g.app.inject({ url: '/v1/status' });
+  t.equal(status.statusCode, 200);
+  t.notMatch(status.body, admin);
+  const beta = status.json().stages.find((s: { name: string }) => s.name === 'beta');
+  t.match(beta.lastDecision, { id: 'dec_old', decision: 'deny', message: /GATE_TOKEN=gate_\[redacted\] \(recorded/ });
+  t.match(beta.lastDecision.reasons[0].message, /GATE_TOKEN=gate_\[redacted\]/);
+});
