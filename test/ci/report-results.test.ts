@@ -445,6 +445,7 @@ t.test('an error holding tokens (a runner env dump): blanked before sending, rec
     t.equal(readFileSync(join(gate.dataDir, String(g['artifact'])), 'utf8'), stored, 'what was sent: the file with only `error` blanked, the rest byte for byte');
     noSecretsPrinted(t, r);
     t.notOk(r.output.includes(FAKE_BG_TOKEN) || r.summary.includes(FAKE_BG_TOKEN), 'the break-glass token is not printed either');
+    t.notOk(r.summary.includes(FAKE_GATE_TOKEN), 'nor a token elsewhere in the file (its log), which the step summary shows');
   }
 });
 

@@ -307,5 +307,7 @@ export function renderSummary({ imageTag, summary, body, rawText, gate = null, g
       out.push('', `<details><summary>inttest-results.json${note}</summary>`, '', `${f}json`, shown.trimEnd(), f, '', '</details>');
     }
   }
-  return `${out.join('\n')}\n`;
+  // the step summary is read by anyone who can read the repository: a token anywhere in the
+  // file (an env dump in a failure message or log) is blanked there too
+  return `${redactTokens(out.join('\n'))}\n`;
 }
