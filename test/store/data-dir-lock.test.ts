@@ -1,9 +1,19 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as nodeFs from 'node:fs/promises';
-import { DataDirLockedError, type LockFs, type LockOptions, acquireDataDirLock } from '../../src/store/data-dir-lock.ts';
+import {
+  DataDirLockedError,
+  type LockFs,
+  type LockOptions,
+  acquireDataDirLock,
+  isProcessAlive,
+  parseStatStartTime,
+  processStartTime,
+  readBootId,
+} from '../../src/store/data-dir-lock.ts';
 import { eventually } from '../helpers/eventually.ts';
 
 const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
@@ -49,6 +59,73 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
       if (c.why) await t.rejects(acquireDataDirLock({ ...base, dir, host: c.me.host, pid: c.me.pid, isAlive: () => c.me.alive, now: () => now }), c.why);
     }
   }
+});
+
+t.test('same host: the holder\'s boot id and process start time tell a reboot or a reused pid from the gate still running', async (t) => {
+  type Held = { bootId?: string | null; processStart?: string | null };
+  const cases: { name: string; held: Held; me: { bootId: string | null; startOf7: string | null; alive: boolean }; takes: boolean }[] = [
+    { name: 'the host rebooted (another boot id), pid 7 now belongs to another process', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-2', startOf7: '480', alive: true }, takes: true },
+    { name: 'same boot, pid 7 reused by a process that started at another time', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '9000', alive: true }, takes: true },
+    { name: 'same boot, same start time: the holder still runs', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '500', alive: true }, takes: false },
+    { name: 'same boot, pid 7 gone', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: null, alive: false }, takes: true },
+    { name: 'lock of an older gate (no identity), pid 7 running: the old rule refuses', held: {}, me: { bootId: 'boot-2', startOf7: '9000', alive: true }, takes: false },
+    { name: 'lock of an older gate (no identity), pid 7 gone', held: {}, me: { bootId: 'boot-2', startOf7: null, alive: false }, takes: true },
+    { name: 'holder wrote no identity (no /proc there), pid 7 running: refused', held: { bootId: null, processStart: null }, me: { bootId: 'boot-2', startOf7: '9000', alive: true }, takes: false },
+    { name: 'this gate cannot read the identity (no /proc), pid 7 running: refused', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: null, startOf7: null, alive: true }, takes: false },
+  ];
+  for (const c of cases) {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const at = new Date(NOW - 60_000).toISOString();
+    await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at, ...c.held }));
+    const opts = {
+      ...base,
+      dir,
+      host: 'a',
+      pid: 8,
+      now: () => NOW,
+      isAlive: (pid: number) => (pid === 7 ? c.me.alive : true),
+      bootId: c.me.bootId,
+      processStart: (pid: number) => (pid === 7 ? c.me.startOf7 : pid === 8 ? '777' : null),
+    };
+    if (c.takes) {
+      const lock = await acquireDataDirLock(opts);
+      const held = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+      t.match(held, { host: 'a', pid: 8, bootId: c.me.bootId, processStart: '777' }, `${c.name}: taken over, and the new lock records this gate's identity`);
+      await lock.release();
+    } else {
+      await t.rejects(acquireDataDirLock(opts), /in use by another gate .*process 7 on this host is still running/, `${c.name}: refused`);
+      await t.rejects(
+        acquireDataDirLock(opts),
+        new RegExp(`If no gate uses this directory \\(for instance it was copied from a running gate's directory, which copies its lock\\), remove ${join(dir, 'gate.lock')}`),
+        `${c.name}: the message says what to do with a copied lock`,
+      );
+    }
+  }
+});
+
+t.test('the real process identity readers, on a real process', { skip: readBootId() === null && 'no /proc here' }, async (t) => {
+  const bootId = readBootId() as string;
+  t.match(bootId, /^[0-9a-f-]{36}$/, 'the boot id');
+  t.equal(parseStatStartTime('4242 (we (i) rd) x) S 1 4242 4242 0 -1 4194560 90 0 0 0 1 2 0 0 20 0 1 0 123456 8400896 200 18446744073709551615'), '123456', 'start time after the last ")" of the command name');
+  t.equal(parseStatStartTime('garbage'), null);
+  t.equal(processStartTime(2 ** 22 + 12345), null, 'no such process');
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+  const pid = child.pid as number;
+  const start = processStartTime(pid);
+  t.match(start, /^\d+$/, 'the start time of the child');
+  const real = { ...base, host: hostname(), pid: process.pid, now: Date.now, isAlive: isProcessAlive, bootId, processStart: processStartTime };
+  const at = new Date().toISOString();
+  const lockOf = async (processStart: string) => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: hostname(), pid, acquiredAt: at, renewedAt: at, bootId, processStart }));
+    return dir;
+  };
+  const reused = await acquireDataDirLock({ ...real, dir: await lockOf(String(Number(start) - 1)) });
+  t.pass('a lock naming a running pid with another start time is stale (the pid was reused)');
+  await reused.release();
+  await t.rejects(acquireDataDirLock({ ...real, dir: await lockOf(start as string) }), new RegExp(`process ${pid} on this host is still running`), 'the same pid and start time: still held');
 });
 
 /** A lock file left by a gate on host b whose lease expired a minute ago. */
