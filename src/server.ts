@@ -15,7 +15,7 @@ import { createLogger, flushLogger } from './logger.ts';
 import { clockFrom, type Clock } from './policy/clock.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
-import { acquireDataDirLock, isProcessAlive } from './store/data-dir-lock.ts';
+import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
 
@@ -74,6 +74,8 @@ async function main(): Promise<void> {
     pid: process.pid,
     now: Date.now,
     isAlive: isProcessAlive,
+    bootId: readBootId(),
+    processStart: processStartTime,
     onLost: (why) => {
       lockLost = why;
       log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');

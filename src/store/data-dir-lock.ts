@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
@@ -22,6 +23,13 @@ interface LockFile {
   pid: number;
   acquiredAt: string;
   renewedAt: string;
+  /**
+   * The holder's process identity on its host (absent in lock files of older gates, null where
+   * unknown): the kernel's boot id, and its process's start time (clock ticks after boot). A
+   * pid alone names another process after a reboot or once the pid is reused.
+   */
+  bootId?: string | null;
+  processStart?: string | null;
 }
 
 export interface LockOptions {
@@ -38,6 +46,10 @@ export interface LockOptions {
   monotonic?: () => number;
   /** is a process with this pid alive on this host? */
   isAlive: (pid: number) => boolean;
+  /** this host's current boot id (readBootId); null or absent where unknown */
+  bootId?: string | null;
+  /** when the process now at this pid started (processStartTime); null where unknown or gone */
+  processStart?: (pid: number) => string | null;
   /** a lease not renewed for this long is taken over (another host, e.g. the pod moved) */
   leaseMs?: number;
   /** renewal period; default leaseMs / 3 */
@@ -122,9 +134,11 @@ async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
 /**
  * Takes the single-writer lock of a data directory (`<dir>/gate.lock`). Refuses with
  * DataDirLockedError while another live gate holds it. Never blocks the restart of a crashed
- * gate: on the same host a holder whose process is gone (or is this very pid, as after a
- * container restart) is stale; on another host (NFS, the pod moved) the holder's lease must
- * have expired.
+ * gate: on the same host a holder is stale when it is this very pid (as after a container
+ * restart), when the host has rebooted since (another boot id), when its pid is gone, or when
+ * the process now at its pid started at another time (the pid was reused); on another host
+ * (NFS, the pod moved) the holder's lease must have expired. A lock file without the boot id and
+ * start time (an older gate's, or one written where /proc is absent) is judged by its pid alone.
  */
 export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
   const leaseMs = opts.leaseMs ?? 30_000;
@@ -134,9 +148,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const mono = opts.monotonic ?? (() => performance.now());
   const fs = opts.fs ?? nodeFs;
   const owner = randomUUID();
+  const bootId = opts.bootId ?? null;
+  const startOf = opts.processStart ?? (() => null);
+  const processStart = startOf(opts.pid);
   const stamp = (acquiredAt: string): LockFile => {
     const now = new Date(opts.now()).toISOString();
-    return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now };
+    return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now, bootId, processStart };
   };
   /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
   const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
@@ -163,7 +180,16 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   /** why a holder (of the lock, or of a takeover claim) still counts; null when it is stale */
   const liveBecause = (held: LockFile): string | null => {
     const sameHost = held.host === opts.host;
-    if (sameHost) return held.pid === opts.pid || !opts.isAlive(held.pid) ? null : `process ${held.pid} on this host is still running`;
+    if (sameHost) {
+      if (held.pid === opts.pid) return null;
+      // the host rebooted since: no process of that boot runs any more
+      if (typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId) return null;
+      if (!opts.isAlive(held.pid)) return null;
+      // the pid now belongs to a process that started at another time (reused)
+      const now = typeof held.processStart === 'string' ? startOf(held.pid) : null;
+      if (now !== null && now !== held.processStart) return null;
+      return `process ${held.pid} on this host is still running`;
+    }
     const age = opts.now() - Date.parse(held.renewedAt);
     if (!(age <= leaseMs)) return null;
     return `its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`;
@@ -224,7 +250,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     if (held && why) {
       throw new DataDirLockedError(
         `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${why}. ` +
-          `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere.`,
+          `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere. ` +
+          `If no gate uses this directory (for instance it was copied from a running gate's directory, which copies its lock), remove ${file}.`,
       );
     }
     confirmedAt = mono();
@@ -320,6 +347,36 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
     },
   };
+}
+
+/** This host's boot id (Linux /proc/sys/kernel/random/boot_id); null where there is none (macOS). */
+export function readBootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The start time of a /proc/<pid>/stat line: field 22, clock ticks after boot. Read after the
+ * last ')': the command name before it (field 2) may hold spaces and parentheses.
+ */
+export function parseStatStartTime(stat: string): string | null {
+  const end = stat.lastIndexOf(')');
+  if (end < 0) return null;
+  // the fields after the name start with field 3 (state)
+  const start = stat.slice(end + 1).trim().split(/\s+/)[22 - 3];
+  return start !== undefined && /^\d+$/.test(start) ? start : null;
+}
+
+/** When the process now at this pid started (clock ticks after boot); null when it is gone or /proc is absent. */
+export function processStartTime(pid: number): string | null {
+  try {
+    return parseStatStartTime(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /** process.kill(pid, 0) as a liveness probe: true unless the process does not exist. */
