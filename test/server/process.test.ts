@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -88,6 +90,54 @@ t.test('a gate whose lock another gate took over stops writing and exits 1, leav
   t.match(gate.stdout(), /lost the data directory lock[\s\S]*taken over by host elsewhere, pid 7/, 'the log says why');
   t.same(JSON.parse(await readFile(join(gate.dataDir, 'gate.lock'), 'utf8')), other, 'the new holder\'s lock is left alone');
   t.equal(await readFile(statePath, 'utf8'), '{"the new holder\'s checkpoint":true}', 'and so is its state checkpoint');
+});
+
+t.test('a port already in use: exits non-zero naming the address, and leaves no lock behind', async (t) => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const port = (blocker.address() as AddressInfo).port;
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-port-'));
+  const failed = await spawnGate({ dataDir, env: { GATE_PORT: String(port) } }).then(
+    async (gate) => {
+      await gate.stop('SIGKILL');
+      return null;
+    },
+    (err: Error & { code: number | null; stderr: string }) => err,
+  );
+  t.ok(failed, 'it does not start');
+  t.not(failed?.code, 0, 'exit non-zero');
+  t.match(failed?.stderr, new RegExp(`gate: cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`), 'the message names the address');
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the data directory lock is released');
+  const again = await spawnGate({ dataDir });
+  t.pass('the next gate on that directory starts');
+  await again.stop();
+});
+
+t.test('SIGTERM while the state checkpoint cannot be written: a warning, the lock released, exit 0; the next start replays the log', async (t) => {
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const token = gate.tokens['kargo'] as string;
+  const statePath = join(gate.dataDir, 'state.json');
+  t.equal((await post(`${gate.url}/v1/decisions`, token, decision('beta', 'ckpt-1'))).status, 200);
+  await eventually(async () => (await readFile(statePath, 'utf8').catch(() => '')).includes('ckpt-1'), 5_000, 50);
+  // the checkpoint is written to state.json.tmp and renamed: a directory there fails every
+  // checkpoint write (for root too), and leaves the last good state.json alone
+  await mkdir(`${statePath}.tmp`);
+  t.equal((await post(`${gate.url}/v1/decisions`, token, decision('beta', 'ckpt-2'))).status, 200, 'answered: the audit log holds it');
+  const stopped = await gate.stop('SIGTERM');
+  t.equal(stopped.code, 0, 'SIGTERM exits 0');
+  t.match(gate.stdout(), /final state checkpoint could not be written/, 'warned');
+  t.match(gate.stdout(), /stopped cleanly/);
+  t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
+  t.notMatch(await readFile(statePath, 'utf8'), /ckpt-2/, 'the checkpoint really was not written');
+  await rmdir(`${statePath}.tmp`);
+  const again = await spawnGate({ dataDir: gate.dataDir });
+  t.teardown(() => again.stop('SIGKILL'));
+  t.match(again.stdout(), /"replayed":1\b.*state checkpoint was behind the audit log/, 'the next start replays the record the checkpoint missed');
+  await again.stop();
+  t.match(await readFile(statePath, 'utf8'), /ckpt-2/, 'and its checkpoint holds it');
 });
 
 t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every 200 is in the log', async (t) => {
