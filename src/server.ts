@@ -83,105 +83,135 @@ async function main(): Promise<void> {
     },
   });
 
-  const audit = await openFileAuditLog({
-    dir: join(dataDir, 'audit'),
-    fsync: config.audit.fsync,
-    maxFileBytes: config.audit.maxFileBytes,
-    logger: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
-    // a gate whose lease lapsed (or was taken over) must not write: another gate may own the files
-    isWriter: () => lock.held(),
-  });
-  const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages), {
-    isWriter: () => lock.held(),
-    onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
-  });
-  const replayed = await replayAuditTail(audit, store);
-  if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
-
-  let auth;
-  let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; stop: () => void } | null = null;
-  if (config.auth === 'local') {
-    const file = tokenFilePath(dataDir);
-    const made = await bootstrapLocalTokens(file, new Date(), newId);
-    if (made.length > 0) {
-      // printed once, on stderr, never through the logger
-      process.stderr.write(
-        `\n=== First start: local tokens created in ${file} (only their hashes are stored). They are shown once: ===\n` +
-          made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n') +
-          `\n=== Create more with: npm run gate -- token create --name NAME --roles operator,approver,ci ===\n\n`,
-      );
-    }
-    auth = createLocalAuthenticator(file);
-  } else {
-    // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const { serverOf } = await import('./k8s/api-call.ts');
-    const { createKargoStageReader } = await import('./k8s/kargo-stages.ts');
-    const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
-    const kc = new KubeConfig();
-    if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
-    else kc.loadFromDefault();
-    log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
-    auth = createKubernetesAuthenticator({ kubeConfig: kc, timeoutMs: config.kubernetes.apiTimeoutMs, cacheSeconds: config.kubernetes.reviewCacheSeconds });
-    const reader = createKargoStageReader({
-      kubeConfig: kc,
-      namespace: config.project,
-      pollMs: config.kubernetes.stagePollSeconds * 1000,
-      timeoutMs: config.kubernetes.apiTimeoutMs,
-      repoPrefix: config.kubernetes.imageRepoPrefix,
-      onError: (err) => log.warn({ err: err.message }, 'could not read the Kargo stages; /v1/status keeps the last known tags'),
+  // from here on every way out releases the lock: one left behind would hold off a gate on
+  // another host (NFS) for a whole lease
+  const onFailedStart: (() => Promise<unknown>)[] = [];
+  try {
+    const audit = await openFileAuditLog({
+      dir: join(dataDir, 'audit'),
+      fsync: config.audit.fsync,
+      maxFileBytes: config.audit.maxFileBytes,
+      logger: { warn: (o, m) => log.warn(o, m), info: (o, m) => log.info(o, m) },
+      // a gate whose lease lapsed (or was taken over) must not write: another gate may own the files
+      isWriter: () => lock.held(),
     });
-    await reader.start();
-    kargo = reader;
-  }
+    onFailedStart.push(() => audit.close());
+    const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages), {
+      isWriter: () => lock.held(),
+      onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
+    });
+    const replayed = await replayAuditTail(audit, store);
+    if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
-  if (config.proxyAuth.trustedCidrs.length > 0) {
-    auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
-    log.warn({ trustedCidrs: config.proxyAuth.trustedCidrs, userHeader: config.proxyAuth.userHeader }, 'trusting the identity header of an authenticating proxy from these peer addresses');
-  }
-  const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
-
-  let shuttingDown = false;
-  const grace = closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
-    shuttingDown = true;
-    if (err) log.error({ err }, 'fatal error, shutting down');
-    else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
-    else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
-    // keep-alive connections whose last request finishes during the drain become idle; close
-    // them as they do, or server.close() would wait for their keep-alive timeout
-    const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
-    // a client that never finishes its request (a stalled body, half its headers) must not hold
-    // the shutdown past its deadline: after DRAIN_MS the connections left are closed. Nothing
-    // acknowledged is lost (an answer leaves only after its record is fsynced); a request cut
-    // off is one its client never saw answered, and Kargo asks again.
-    const forceClose = setTimeout(() => {
-      log.warn({ drainMs: DRAIN_MS }, 'shutting down: closing connections still open after the drain');
-      app.server.closeAllConnections();
-    }, DRAIN_MS);
-    await app.close();
-    clearTimeout(forceClose);
-    clearInterval(reaper);
-    kargo?.stop();
-    await audit.close();
-    // the state checkpoint is written only by the lock's holder (a new holder's must not be replaced)
-    if (lock.held()) await store.flush();
-    await lock.release();
-    if (lockLost) {
-      log.error('stopped: the data directory lock was lost (exit 1)');
-      await flushLogger(log);
-      process.exit(1);
+    let auth;
+    let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; stop: () => void } | null = null;
+    if (config.auth === 'local') {
+      const file = tokenFilePath(dataDir);
+      const made = await bootstrapLocalTokens(file, new Date(), newId);
+      if (made.length > 0) {
+        // printed once, on stderr, never through the logger
+        process.stderr.write(
+          `\n=== First start: local tokens created in ${file} (only their hashes are stored). They are shown once: ===\n` +
+            made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n') +
+            `\n=== Create more with: npm run gate -- token create --name NAME --roles operator,approver,ci ===\n\n`,
+        );
+      }
+      auth = createLocalAuthenticator(file);
+    } else {
+      // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
+      const { KubeConfig } = await import('@kubernetes/client-node');
+      const { serverOf } = await import('./k8s/api-call.ts');
+      const { createKargoStageReader } = await import('./k8s/kargo-stages.ts');
+      const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
+      const kc = new KubeConfig();
+      if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+      else kc.loadFromDefault();
+      log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
+      auth = createKubernetesAuthenticator({ kubeConfig: kc, timeoutMs: config.kubernetes.apiTimeoutMs, cacheSeconds: config.kubernetes.reviewCacheSeconds });
+      const reader = createKargoStageReader({
+        kubeConfig: kc,
+        namespace: config.project,
+        pollMs: config.kubernetes.stagePollSeconds * 1000,
+        timeoutMs: config.kubernetes.apiTimeoutMs,
+        repoPrefix: config.kubernetes.imageRepoPrefix,
+        onError: (err) => log.warn({ err: err.message }, 'could not read the Kargo stages; /v1/status keeps the last known tags'),
+      });
+      await reader.start();
+      kargo = reader;
+      onFailedStart.push(async () => reader.stop());
     }
-    log.info('stopped cleanly');
-    await flushLogger(log);
-  });
-  // a loss during a shutdown already under way is seen at its end (exit 1)
-  stop = () => {
-    if (!shuttingDown) void grace.close();
-  };
-  if (lockLost) stop();
 
-  const address = await app.listen({ host: config.host, port: config.port });
-  log.info({ address, dataDir, auth: config.auth, project: config.project, auditHead: audit.head() }, 'gate listening');
+    if (config.proxyAuth.trustedCidrs.length > 0) {
+      auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
+      log.warn({ trustedCidrs: config.proxyAuth.trustedCidrs, userHeader: config.proxyAuth.userHeader }, 'trusting the identity header of an authenticating proxy from these peer addresses');
+    }
+    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
+
+    let shuttingDown = false;
+    const grace = closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+      shuttingDown = true;
+      if (err) log.error({ err }, 'fatal error, shutting down');
+      else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
+      else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+      // keep-alive connections whose last request finishes during the drain become idle; close
+      // them as they do, or server.close() would wait for their keep-alive timeout
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+      // a client that never finishes its request (a stalled body, half its headers) must not hold
+      // the shutdown past its deadline: after DRAIN_MS the connections left are closed. Nothing
+      // acknowledged is lost (an answer leaves only after its record is fsynced); a request cut
+      // off is one its client never saw answered, and Kargo asks again.
+      const forceClose = setTimeout(() => {
+        log.warn({ drainMs: DRAIN_MS }, 'shutting down: closing connections still open after the drain');
+        app.server.closeAllConnections();
+      }, DRAIN_MS);
+      try {
+        await app.close();
+        clearTimeout(forceClose);
+        clearInterval(reaper);
+        kargo?.stop();
+        await audit.close();
+        // the state checkpoint is written only by the lock's holder (a new holder's must not be replaced)
+        if (lock.held()) {
+          try {
+            await store.flush();
+          } catch (err) {
+            // not a failed stop: the checkpoint only saves replaying the log. Every change is in
+            // the audit log first (acknowledged ones fsynced), the last good state.json stays in
+            // place (written by rename), and the next start replays the records after its auditSeq
+            log.warn({ err }, 'final state checkpoint could not be written; the next start replays the audit log records it lacks');
+          }
+        }
+      } finally {
+        // whatever failed above: a lock left behind holds off a gate on another host for a lease
+        await lock.release();
+      }
+      if (lockLost) {
+        log.error('stopped: the data directory lock was lost (exit 1)');
+        await flushLogger(log);
+        process.exit(1);
+      }
+      log.info('stopped cleanly');
+      await flushLogger(log);
+    });
+    // a loss during a shutdown already under way is seen at its end (exit 1)
+    stop = () => {
+      if (!shuttingDown) void grace.close();
+    };
+    if (lockLost) stop();
+
+    let address: string;
+    try {
+      address = await app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`, { cause: err });
+    }
+    log.info({ address, dataDir, auth: config.auth, project: config.project, auditHead: audit.head() }, 'gate listening');
+  } catch (err) {
+    for (const undo of onFailedStart.reverse()) await undo().catch(() => undefined);
+    await lock.release().catch((e: unknown) => log.error({ err: e }, 'could not remove the data directory lock'));
+    await flushLogger(log);
+    throw err;
+  }
 }
 
 main().catch((err) => {
