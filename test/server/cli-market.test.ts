@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../../src/cli.ts';
 
@@ -31,4 +34,16 @@ t.test('without --at, gate market answers for the system clock, and under GATE_N
     if (env.GATE_NOW) t.match(res.err, /GATE_NOW=2026-11-25T15:00:00Z runs its own clock from there: ask its GET \/v1\/market/);
     else t.equal(res.err, '');
   }
+});
+
+t.test('gate market with bad market extras, or a GATE_CONFIG it cannot read: exit 2 naming the key or GATE_CONFIG', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const cfg = join(dir, 'gate.yaml');
+  await writeFile(cfg, 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "25:00" }]\n');
+  const bad = await market(['--at', '2026-11-27T18:00:00Z'], { GATE_CONFIG: cfg });
+  t.equal(bad.code, 2);
+  t.match(bad.err, /market\.extraEarlyCloses\[0\]: close must be HH:mm/, 'the same check and message as the server');
+  const isDir = await market([], { GATE_CONFIG: dir });
+  t.equal(isDir.code, 2);
+  t.match(isDir.err, new RegExp(`GATE_CONFIG=${dir}: `));
 });

@@ -265,6 +265,35 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   await t.rejects(spawnGate({ env: { GATE_NOW: '2099-12-31T22:00:00Z' } }), /cannot start: GATE_NOW=2099-12-31T22:00:00Z: the next NYSE session .* outside/, 'no next session to name');
 });
 
+t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 2, naming the key or GATE_CONFIG and the path', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const failed = (env: Record<string, string>) =>
+    spawnGate({ env }).then(
+      async (gate) => {
+        await gate.stop('SIGKILL');
+        return { code: 0, stderr: 'started' };
+      },
+      (err: { code: number | null; stderr: string }) => err,
+    );
+  const cases: [string, string, RegExp][] = [
+    ['closure 2027-13-45', 'market:\n  extraClosures: ["2027-13-45"]\n', /gate: cannot start: invalid config file .*: market\.extraClosures\[0\]: date must be a real yyyy-MM-dd date/],
+    ['early close 25:00', 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "25:00" }]\n', /gate: cannot start: invalid config file .*: market\.extraEarlyCloses\[0\]: close must be HH:mm/],
+  ];
+  for (const [name, yaml, message] of cases) {
+    const cfg = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
+    await writeFile(cfg, yaml);
+    const res = await failed({ GATE_CONFIG: cfg });
+    t.equal(res.code, 2, `${name}: exit 2`);
+    t.match(res.stderr, message, name);
+  }
+  const isDir = await failed({ GATE_CONFIG: dir });
+  t.equal(isDir.code, 2, 'GATE_CONFIG a directory: exit 2');
+  t.match(isDir.stderr, new RegExp(`gate: cannot start: GATE_CONFIG=${dir}: .*EISDIR`));
+  const missing = await failed({ GATE_CONFIG: join(dir, 'none.yaml') });
+  t.equal(missing.code, 2, 'GATE_CONFIG missing: exit 2');
+  t.match(missing.stderr, new RegExp(`gate: cannot start: GATE_CONFIG=${join(dir, 'none.yaml')}: .*ENOENT`));
+});
+
 t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read is logged', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug' } });
   t.teardown(() => gate.stop('SIGKILL'));

@@ -1,0 +1,27 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigError, parseConfig, readConfigFile } from '../../src/config.ts';
+
+t.test('market extras are checked by parseConfig, naming the key market.extraClosures[i] / market.extraEarlyCloses[i]', async (t) => {
+  const bad: [string, string, RegExp][] = [
+    ['impossible date', 'market:\n  extraClosures: ["2027-13-45"]\n', /^invalid config file gate\.yaml: market\.extraClosures\[0\]: date must be a real yyyy-MM-dd date \{"date":"2027-13-45"\}$/],
+    ['second entry, year outside the calendar', 'market:\n  extraClosures: ["2027-01-08", { date: "2100-01-04", name: x }]\n', /market\.extraClosures\[1\]: date is outside the supported years 2000-2099/],
+    ['close 25:00', 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "25:00" }]\n', /market\.extraEarlyCloses\[0\]: close must be HH:mm .*"25:00"/],
+    ['close after 16:00', 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "16:30" }]\n', /market\.extraEarlyCloses\[0\]: close must be before 16:00/],
+    ['two early closes on one date', 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "13:00" }, { date: "2027-11-26", close: "14:00" }]\n', /market\.extraEarlyCloses\[1\]: conflicts with an earlier early close at 13:00/],
+  ];
+  for (const [name, yaml, message] of bad) {
+    t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, name);
+  }
+  const good = parseConfig({}, 'market:\n  extraClosures: ["2027-01-08"]\n  extraEarlyCloses: [{ date: "2027-11-26", close: "13:00" }]\n');
+  t.same(good.market, { extraClosures: [{ date: '2027-01-08' }], extraEarlyCloses: [{ date: '2027-11-26', close: '13:00' }] }, 'good extras pass');
+  t.throws(() => parseConfig({}, 'stages:\n  paper: { marketHours: maybe }\n'), { message: /stages\.paper\.marketHours: / }, 'other keys are named as before');
+});
+
+t.test('readConfigFile: any read error is a ConfigError naming GATE_CONFIG and the path', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  await t.rejects(readConfigFile(dir), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${dir}: .*(EISDIR|directory)`) }, 'a directory');
+  await t.rejects(readConfigFile(join(dir, 'none.yaml')), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${join(dir, 'none.yaml')}: .*(ENOENT|no such file)`) }, 'a missing file');
+});
