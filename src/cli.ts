@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { runAuditVerify } from './audit/verify-command.ts';
 import { createToken, parseRoles, tokenFilePath } from './auth/local-tokens.ts';
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError, parseConfig, readConfigFile } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
 import { IsoInstant } from './routes/common-schemas.ts';
@@ -43,7 +42,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   }
   let config;
   try {
-    config = parseConfig(env, env['GATE_CONFIG'] ? await readFile(env['GATE_CONFIG'], 'utf8') : null);
+    config = parseConfig(env, env['GATE_CONFIG'] ? await readConfigFile(env['GATE_CONFIG']) : null);
   } catch (e) {
     err(`gate: ${(e as Error).message}`);
     return 2;

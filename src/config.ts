@@ -1,11 +1,14 @@
+import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
 import { parseCidrs } from './http/peer-address.ts';
+import { MarketExtrasError, normalizeMarketExtras } from './policy/market-extras.ts';
 
 /**
  * Configuration: environment variables (GATE_*) over an optional YAML file (GATE_CONFIG) over
- * defaults that run on a laptop. parseConfig is pure; server.ts reads the environment and the file.
+ * defaults that run on a laptop. parseConfig is pure; server.ts reads the environment, and
+ * readConfigFile the file (for the server and the CLI alike).
  */
 
 const MarketHoursAnswer = z.enum(['wait', 'deny']);
@@ -68,6 +71,17 @@ const FileSchema = z.strictObject({
     .strictObject({
       extraClosures: z.array(ExtraClosureSchema).default([]),
       extraEarlyCloses: z.array(ExtraEarlyCloseSchema).default([]),
+    })
+    // the calendar's own check (real dates in 2000-2099, closes between 09:30 and 16:00, no two
+    // early closes on one date), so a bad entry is a config error naming its key, here and in the CLI
+    .superRefine((market, ctx) => {
+      try {
+        normalizeMarketExtras(market);
+      } catch (err) {
+        if (err instanceof MarketExtrasError) ctx.addIssue({ code: 'custom', path: [err.list, err.index], message: `${err.problem} ${err.shown}` });
+        else if (err instanceof RangeError) ctx.addIssue({ code: 'custom', message: err.message });
+        else throw err;
+      }
     })
     .optional(),
   approvals: z
@@ -171,13 +185,24 @@ export function unknownGateEnv(env: Record<string, string | undefined>): string[
     .sort();
 }
 
+/** The key as the file spells it: market.extraClosures[0].date */
+function keyOf(prefix: string, path: readonly PropertyKey[]): string {
+  let key = prefix;
+  for (const p of path) key = typeof p === 'number' ? `${key}[${p}]` : key ? `${key}.${String(p)}` : String(p);
+  return key;
+}
+
 function describe(prefix: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => {
-      const key = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-      return `${key}: ${i.message}`;
-    })
-    .join('; ');
+  return error.issues.map((i) => `${keyOf(prefix, i.path)}: ${i.message}`).join('; ');
+}
+
+/** The text of the GATE_CONFIG file; ConfigError `GATE_CONFIG=<path>: <reason>` for any read error (missing, a directory, unreadable). */
+export async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`GATE_CONFIG=${path}: ${(err as Error).message}`);
+  }
 }
 
 /**

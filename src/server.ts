@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
@@ -8,7 +8,7 @@ import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
 import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
-import { ConfigError, GATE_ENV_KEYS, parseConfig, unknownGateEnv } from './config.ts';
+import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
 import { createLogger, flushLogger } from './logger.ts';
@@ -30,9 +30,9 @@ async function main(): Promise<void> {
   let config;
   try {
     const file = process.env['GATE_CONFIG'];
-    config = parseConfig(process.env, file ? await readFile(file, 'utf8') : null);
+    config = parseConfig(process.env, file ? await readConfigFile(file) : null);
   } catch (err) {
-    if (err instanceof ConfigError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (err instanceof ConfigError) {
       process.stderr.write(`gate: cannot start: ${(err as Error).message}\n`);
       process.exit(2);
     }
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     // on stderr too, whatever the log level: a gate on a fake clock must never go unnoticed
     process.stderr.write(`gate: ${warning} GATE_NOW=${config.now}\n`);
   }
+  // the extras were checked by parseConfig
   const calendar = createMarketCalendar(config.market);
   try {
     // a GATE_NOW inside 2000-2099 by UTC year can still be a New York date the calendar cannot

@@ -18,14 +18,31 @@ const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const OPEN_MINUTES = 9 * 60 + 30;
 const CLOSE_MINUTES = 16 * 60;
 
-function describe(list: string, index: number, entry: unknown): string {
+/** A bad entry (still a RangeError by name): `list[index]` as the config file names it, what is wrong with it, and the entry as JSON. */
+export class MarketExtrasError extends RangeError {
+  readonly list: string;
+  readonly index: number;
+  readonly problem: string;
+  readonly shown: string;
+  constructor(where: Where, problem: string) {
+    super(`market extras: ${where.list}[${where.index}] ${where.shown}: ${problem}`);
+    this.list = where.list;
+    this.index = where.index;
+    this.problem = problem;
+    this.shown = where.shown;
+  }
+}
+
+interface Where { list: string; index: number; shown: string }
+
+function describe(list: string, index: number, entry: unknown): Where {
   let shown: string;
   try {
     shown = JSON.stringify(entry) ?? String(entry);
   } catch {
     shown = String(entry);
   }
-  return `${list}[${index}] ${shown}`;
+  return { list, index, shown };
 }
 
 function entries(extras: unknown, list: 'extraClosures' | 'extraEarlyCloses'): unknown[] {
@@ -35,35 +52,33 @@ function entries(extras: unknown, list: 'extraClosures' | 'extraEarlyCloses'): u
   return value;
 }
 
-function checkDate(where: string, date: unknown): string {
+function checkDate(where: Where, date: unknown): string {
   const day = typeof date === 'string' ? parseIsoDate(date) : null;
-  if (day === null) throw new RangeError(`market extras: ${where}: date must be a real yyyy-MM-dd date`);
+  if (day === null) throw new MarketExtrasError(where, 'date must be a real yyyy-MM-dd date');
   const { year } = civilFromDays(day);
   if (year < SUPPORTED_YEARS.from || year > SUPPORTED_YEARS.to) {
-    throw new RangeError(
-      `market extras: ${where}: date is outside the supported years ${SUPPORTED_YEARS.from}-${SUPPORTED_YEARS.to}`,
-    );
+    throw new MarketExtrasError(where, `date is outside the supported years ${SUPPORTED_YEARS.from}-${SUPPORTED_YEARS.to}`);
   }
   return date as string;
 }
 
-function checkName(where: string, name: unknown, fallback: string): string {
+function checkName(where: Where, name: unknown, fallback: string): string {
   if (name === undefined || name === null) return fallback;
-  if (typeof name !== 'string' || name.trim() === '') throw new RangeError(`market extras: ${where}: name must be a non-empty string`);
+  if (typeof name !== 'string' || name.trim() === '') throw new MarketExtrasError(where, 'name must be a non-empty string');
   return name;
 }
 
-function checkClose(where: string, close: unknown): string {
+function checkClose(where: Where, close: unknown): string {
   const m = typeof close === 'string' ? HH_MM.exec(close) : null;
-  if (!m) throw new RangeError(`market extras: ${where}: close must be HH:mm (24-hour New York time)`);
+  if (!m) throw new MarketExtrasError(where, 'close must be HH:mm (24-hour New York time)');
   const minutes = Number(m[1]) * 60 + Number(m[2]);
-  if (minutes >= CLOSE_MINUTES) throw new RangeError(`market extras: ${where}: close must be before 16:00`);
-  if (minutes <= OPEN_MINUTES) throw new RangeError(`market extras: ${where}: close must be after the 09:30 open`);
+  if (minutes >= CLOSE_MINUTES) throw new MarketExtrasError(where, 'close must be before 16:00');
+  if (minutes <= OPEN_MINUTES) throw new MarketExtrasError(where, 'close must be after the 09:30 open');
   return close as string;
 }
 
 /**
- * Validates extras and indexes them by date. Throws RangeError naming the offending entry for a
+ * Validates extras and indexes them by date. Throws RangeError (MarketExtrasError for an entry) naming the offending entry for a
  * malformed or out-of-range date, a close that is not HH:mm or not strictly between 09:30 and 16:00,
  * a blank name, or two early closes on one date with different times. `undefined` means no extras.
  */
@@ -74,7 +89,7 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
   if (typeof extras !== 'object') throw new RangeError('market extras must be an object');
   entries(extras, 'extraClosures').forEach((entry, i) => {
     const where = describe('extraClosures', i, entry);
-    if (typeof entry !== 'object' || entry === null) throw new RangeError(`market extras: ${where}: must be an object { date, name? }`);
+    if (typeof entry !== 'object' || entry === null) throw new MarketExtrasError(where, 'must be an object { date, name? }');
     const e = entry as Record<string, unknown>;
     const date = checkDate(where, e.date);
     const name = checkName(where, e.name, DEFAULT_CLOSURE_NAME);
@@ -82,14 +97,14 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
   });
   entries(extras, 'extraEarlyCloses').forEach((entry, i) => {
     const where = describe('extraEarlyCloses', i, entry);
-    if (typeof entry !== 'object' || entry === null) throw new RangeError(`market extras: ${where}: must be an object { date, close, name? }`);
+    if (typeof entry !== 'object' || entry === null) throw new MarketExtrasError(where, 'must be an object { date, close, name? }');
     const e = entry as Record<string, unknown>;
     const date = checkDate(where, e.date);
     const close = checkClose(where, e.close);
     const name = checkName(where, e.name, DEFAULT_EARLY_CLOSE_NAME);
     const before = earlyCloses.get(date);
     if (before && before.close !== close) {
-      throw new RangeError(`market extras: ${where}: conflicts with an earlier early close at ${before.close} on the same date`);
+      throw new MarketExtrasError(where, `conflicts with an earlier early close at ${before.close} on the same date`);
     }
     if (!before) earlyCloses.set(date, { close, name });
   });
