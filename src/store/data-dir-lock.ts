@@ -135,9 +135,9 @@ async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
  * Takes the single-writer lock of a data directory (`<dir>/gate.lock`). Refuses with
  * DataDirLockedError while another live gate holds it. Never blocks the restart of a crashed
  * gate: on the same host a holder is stale when it is this very pid (as after a container
- * restart), when the host has rebooted since (another boot id), when its pid is gone, or when
- * the process now at its pid started at another time (the pid was reused); on another host
- * (NFS, the pod moved) the holder's lease must have expired. A lock file without the boot id and
+ * restart), when its pid is gone, or when the process now at its pid started at another time
+ * (the pid was reused); on another host (NFS, the pod moved), or under another boot id (the host
+ * rebooted, or another machine has the same name), the holder's lease must have expired. A lock file without the boot id and
  * start time (an older gate's, or one written where /proc is absent) is judged by its pid alone.
  */
 export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
@@ -182,18 +182,25 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const sameHost = held.host === opts.host;
     if (sameHost) {
       if (held.pid === opts.pid) return null;
-      // the host rebooted since: no process of that boot runs any more
-      if (typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId) return null;
+      // another boot: the host rebooted since (no process of that boot runs any more), or another
+      // machine with the same host name shares the directory (a rescheduled StatefulSet pod): its
+      // pid means nothing here, so its lease decides, as for another host
+      const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
+      if (otherBoot) return leaseLeft(held, 'this host name under another boot id (rebooted since, or another machine)');
       if (!opts.isAlive(held.pid)) return null;
       // the pid now belongs to a process that started at another time (reused)
       const now = typeof held.processStart === 'string' ? startOf(held.pid) : null;
       if (now !== null && now !== held.processStart) return null;
       return `process ${held.pid} on this host is still running`;
     }
+    return leaseLeft(held, null);
+  };
+  /** why a holder whose pid cannot be checked here still counts: an unexpired lease; null when it has expired */
+  function leaseLeft(held: LockFile, who: string | null): string | null {
     const age = opts.now() - Date.parse(held.renewedAt);
     if (!(age <= leaseMs)) return null;
-    return `its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`;
-  };
+    return `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`;
+  }
   /**
    * Claims the right to replace one particular stale lock file, named by a digest of its text:
    * every gate that found the same stale file tries the same claim names in the same order, and

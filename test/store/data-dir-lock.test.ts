@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -61,10 +61,27 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
   }
 });
 
+t.test('same host name under another boot id: the lease decides (a quick reboot, or another machine of that name on the same volume)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const held = (ageMs: number) => {
+    const at = new Date(NOW - ageMs).toISOString();
+    return JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at, bootId: 'boot-1', processStart: '500' });
+  };
+  // pid 7 is not alive here, and would be stale by pid: the other boot's lease still holds it
+  const opts = { ...base, dir, host: 'a', pid: 8, now: () => NOW, isAlive: () => false, bootId: 'boot-2', processStart: () => '777' };
+  await writeFile(join(dir, 'gate.lock'), held(5_000));
+  await t.rejects(acquireDataDirLock(opts), /this host name under another boot id \(rebooted since, or another machine\): its lease was renewed at .* and expires 25 s from now/);
+  await writeFile(join(dir, 'gate.lock'), held(31_000));
+  const lock = await acquireDataDirLock(opts);
+  t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { pid: 8, bootId: 'boot-2' }, 'taken once the lease has expired');
+  await lock.release();
+});
+
 t.test('same host: the holder\'s boot id and process start time tell a reboot or a reused pid from the gate still running', async (t) => {
   type Held = { bootId?: string | null; processStart?: string | null };
   const cases: { name: string; held: Held; me: { bootId: string | null; startOf7: string | null; alive: boolean }; takes: boolean }[] = [
-    { name: 'the host rebooted (another boot id), pid 7 now belongs to another process', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-2', startOf7: '480', alive: true }, takes: true },
+    { name: 'the host rebooted (another boot id) and the lease has expired, pid 7 now belongs to another process', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-2', startOf7: '480', alive: true }, takes: true },
     { name: 'same boot, pid 7 reused by a process that started at another time', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '9000', alive: true }, takes: true },
     { name: 'same boot, same start time: the holder still runs', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '500', alive: true }, takes: false },
     { name: 'same boot, pid 7 gone', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: null, alive: false }, takes: true },
