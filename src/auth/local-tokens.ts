@@ -1,7 +1,10 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import * as nodeFs from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
+import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
@@ -45,11 +48,159 @@ export async function readTokenFile(file: string): Promise<StoredToken[] | null>
   return parsed.tokens;
 }
 
-async function writeTokenFile(file: string, tokens: StoredToken[]): Promise<void> {
+/** How long a writer waits in all for another writer's lock on the token file, by default. */
+const LOCK_WAIT_MS = 6000;
+/** A lock stamped longer ago than this, by default, is a crashed writer's and is taken over. */
+const LOCK_STALE_MS = 5000;
+
+export interface TokenFileLockOptions {
+  /** how long to wait in all for another writer's lock (default 6 s) */
+  waitMs?: number;
+  /** a lock stamped longer ago than this is a crashed writer's and is taken over (default 5 s) */
+  staleMs?: number;
+}
+
+interface TokenLockStamp {
+  owner: string;
+  host: string;
+  pid: number;
+  at: string;
+}
+
+/** The lock file's text and stamp (null when torn or foreign), or null when there is none. */
+async function readLockFile(path: string): Promise<{ text: string; stamp: TokenLockStamp | null; mtimeMs: number } | null> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    let stamp: TokenLockStamp | null = null;
+    try {
+      const parsed = JSON.parse(text) as TokenLockStamp;
+      if (parsed && typeof parsed.owner === 'string' && typeof parsed.host === 'string' && typeof parsed.pid === 'number' && typeof parsed.at === 'string') stamp = parsed;
+    } catch {
+      // torn or foreign: judged by its mtime
+    }
+    return { text, stamp, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * Runs `body` holding the token file's writer lock, `<file>.lock`: every writer (`gate token
+ * create`, a gate's first start) holds it across its read-modify-write, so none drops another's
+ * token. The lock is created exclusively by a hard link (atomic on NFS too, where the data
+ * directory may live; see createExclusive). A held lock is waited for (backing off, `waitMs` in
+ * all); one of a crashed writer is taken over: stamped over `staleMs` ago (unreadable ones by
+ * their mtime), or of a process gone on this host. `stillOurs` tells the body, just before its
+ * write lands, whether the lock was taken over meanwhile (a writer stalled past the staleness).
+ */
+async function withTokenFileLock<T>(file: string, opts: TokenFileLockOptions, body: (stillOurs: () => Promise<boolean>) => Promise<T>): Promise<T> {
+  const waitMs = opts.waitMs ?? LOCK_WAIT_MS;
+  const staleMs = opts.staleMs ?? LOCK_STALE_MS;
+  const path = `${file}.lock`;
+  const owner = randomUUID();
+  const host = hostname();
+  const ours = JSON.stringify({ owner, host, pid: process.pid, at: new Date().toISOString() } satisfies TokenLockStamp);
   await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify({ version: 1, tokens } satisfies TokenFile, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  const deadline = performance.now() + waitMs;
+  let backoffMs = 5;
+  for (;;) {
+    try {
+      await createExclusive(nodeFs, path, ours, `${path}.${owner}.new`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const held = await readLockFile(path);
+    if (held === null) continue; // released between the create and the read
+    const { stamp } = held;
+    const ageMs = Date.now() - (stamp ? Date.parse(stamp.at) : held.mtimeMs);
+    const dead = stamp !== null && stamp.host === host && stamp.pid !== process.pid && !isProcessAlive(stamp.pid);
+    if (dead || !(ageMs <= staleMs)) {
+      await takeOver(path, held.text, owner);
+      continue;
+    }
+    if (performance.now() >= deadline) {
+      const by = stamp ? `host ${stamp.host}, pid ${stamp.pid}, since ${stamp.at}` : 'an unreadable lock file';
+      throw new Error(
+        `${file} is locked by another writer (${by}) and stayed locked for ${Math.round(waitMs / 1000)} s; ` +
+          `try again, and if it keeps failing while no \`gate token create\` or first start of a gate runs, remove ${path}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, backoffMs + Math.random() * backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 200);
+  }
+  const stillOurs = async () => (await readFile(path, 'utf8').catch(() => null)) === ours;
+  try {
+    return await body(stillOurs);
+  } finally {
+    if (await stillOurs()) await rm(path, { force: true });
+  }
+}
+
+/**
+ * Removes the stale lock whose text was read as `staleText`. It is first renamed aside (atomic):
+ * when what was moved is not that text, another writer had already taken the stale lock over and
+ * holds a fresh one, which is linked back (exclusively: it cannot replace a newer one).
+ */
+async function takeOver(path: string, staleText: string, owner: string): Promise<void> {
+  const aside = `${path}.stale-${owner}`;
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if ((await readFile(aside, 'utf8').catch(() => null)) !== staleText) await link(aside, path).catch(() => undefined);
+  await rm(aside, { force: true });
+}
+
+/**
+ * Replaces the token file atomically: a temp file of this writer's own (pid and a random suffix),
+ * fsynced, renamed over the file, then the directory fsynced, so a reader (the running gate
+ * re-reads the file when it changes) sees the old file or the new one, never a part of one.
+ */
+async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: () => Promise<boolean>): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify({ version: 1, tokens } satisfies TokenFile, null, 2)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (!(await stillOurs())) {
+      throw new Error(`${file}.lock was taken over as stale while this writer held it (a stalled disk?); nothing was written: try again`);
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  // the rename itself durable; not every platform or file system can fsync a directory
+  const dir = await open(dirname(file), 'r').catch(() => null);
+  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+}
+
+/**
+ * One read-modify-write of the token file under its writer lock: `change` gets the entries (null
+ * when there is no file) read under the lock and returns the new list, or null to write nothing
+ * (it may throw to refuse). Returns whether the file was written.
+ */
+export async function updateTokenFile(file: string, change: (tokens: StoredToken[] | null) => StoredToken[] | null, opts: TokenFileLockOptions = {}): Promise<boolean> {
+  return withTokenFileLock(file, opts, async (stillOurs) => {
+    const next = change(await readTokenFile(file));
+    if (next === null) return false;
+    await writeTokenFile(file, next, stillOurs);
+    return true;
+  });
+}
+
+/** A new token and its entry (holding only its hash); not yet stored. */
+export function newTokenEntry(name: string, roles: Role[], now: Date, id: string): { token: string; entry: StoredToken } {
+  const token = generateToken();
+  return { token, entry: { id, name, roles, sha256: hashToken(token), createdAt: now.toISOString() } };
 }
 
 export function parseRoles(csv: string): Role[] {
@@ -67,17 +218,31 @@ export function parseRoles(csv: string): Role[] {
  * Names are unique by personKey (so ignoring case): "Olivia" is refused when "olivia" exists, since
  * separation of duties would take them for one person anyway.
  */
-export async function createToken(file: string, name: string, roles: Role[], now: Date, id: string): Promise<{ token: string; entry: StoredToken }> {
+export async function createToken(
+  file: string,
+  name: string,
+  roles: Role[],
+  now: Date,
+  id: string,
+  lock: TokenFileLockOptions = {},
+): Promise<{ token: string; entry: StoredToken }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
-  const tokens = (await readTokenFile(file)) ?? [];
+  const made = newTokenEntry(name, roles, now, id);
   const key = personKey(name);
-  const clash = tokens.find((t) => personKey(t.name) === key);
-  if (clash && clash.name === name) throw new Error(`--name: "${name}" is taken: a token named "${name}" already exists`);
-  if (clash) throw new Error(`--name: "${name}" is taken: a token named "${clash.name}" already exists, and names are compared ignoring case`);
-  const token = generateToken();
-  const entry: StoredToken = { id, name, roles, sha256: hashToken(token), createdAt: now.toISOString() };
-  await writeTokenFile(file, [...tokens, entry]);
-  return { token, entry };
+  // the name is checked against the file as read under the lock, so two creates of one name
+  // (or of two case variants) cannot both pass
+  await updateTokenFile(
+    file,
+    (current) => {
+      const tokens = current ?? [];
+      const clash = tokens.find((t) => personKey(t.name) === key);
+      if (clash && clash.name === name) throw new Error(`--name: "${name}" is taken: a token named "${name}" already exists`);
+      if (clash) throw new Error(`--name: "${name}" is taken: a token named "${clash.name}" already exists, and names are compared ignoring case`);
+      return [...tokens, made.entry];
+    },
+    lock,
+  );
+  return made;
 }
 
 /**

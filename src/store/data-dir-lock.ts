@@ -76,7 +76,7 @@ export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | '
  * too; as an NFS reply can be lost and the retried call fail although the first one worked, the
  * temp file's link count, not the call's result, says whether the link was made.
  */
-async function createExclusive(fs: LockFs, path: string, text: string, tmp: string): Promise<void> {
+export async function createExclusive(fs: LockFs, path: string, text: string, tmp: string): Promise<void> {
   await fs.writeFile(tmp, text);
   try {
     let linkError: unknown = null;

@@ -143,13 +143,16 @@ t.test('a fresh lock of a dead process on this host is taken over at once', asyn
 });
 
 t.test('first start racing token creates: neither the bootstrap tokens nor the created ones are lost', async (t) => {
-  for (let round = 0; round < 5; round++) {
+  // the in-process creates start at once or a little after the first start, so that it wins
+  // some rounds and loses others
+  for (const [round, delayMs] of [0, 2, 4, 6, 8, 10, 15, 20].entries()) {
     const dir = await dataDir();
     const file = tokenFilePath(dir);
     let n = 0;
+    const after = <T>(f: () => Promise<T>) => new Promise((r) => setTimeout(r, delayMs)).then(f);
     const [made, ...created] = await Promise.all([
       bootstrapLocalTokens(file, new Date(), (kind) => `${kind}_${round}_${n++}`),
-      ...['olivia', 'alice', 'bob'].map((name) => createToken(file, name, ['operator'], new Date(), `tok_${name}`)),
+      ...['olivia', 'alice', 'bob'].map((name) => after(() => createToken(file, name, ['operator'], new Date(), `tok_${name}`))),
       // and a real process, as an operator's `token create` during the first start
       cliCreate(dir, 'carol').then((r) => (r.code === 0 && r.token ? { token: r.token, entry: { name: 'carol' } } : Promise.reject(new Error(r.err)))),
     ]);
