@@ -162,3 +162,20 @@ t.test('first start racing token creates: neither the bootstrap tokens nor the c
     t.equal(((await readTokenFile(file)) ?? []).length, printed.length, `round ${round}: one entry per printed token`);
   }
 });
+
+t.test('a running gate sees a token written within the same mtime tick as the one it has cached', async (t) => {
+  // two serialised writes can land within one mtime tick (a coarse-grained file system: NFS
+  // servers, ext3): both files are given the same mtime, as such a file system would
+  const dir = await dataDir();
+  const file = tokenFilePath(dir);
+  const tick = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const { token: first } = await createToken(file, 'kargo', ['caller'], new Date(), 'tok_k');
+  await utimes(file, tick, tick);
+  const auth = createLocalAuthenticator(file);
+  const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1' });
+  t.match(await auth.authenticate(bearer(first)), { ok: true }, 'the first token, now cached');
+  const { token: second } = await createToken(file, 'olivia', ['operator'], new Date(), 'tok_o');
+  await utimes(file, tick, tick);
+  await new Promise((r) => setTimeout(r, 1100)); // past the 1 s re-check interval
+  t.match(await auth.authenticate(bearer(second)), { ok: true, identity: { name: 'olivia' } }, 'the second token works without a restart');
+});
