@@ -250,7 +250,7 @@ export async function createToken(
  * token file, which is re-read when it changes (so `gate token create` needs no restart).
  */
 export function createLocalAuthenticator(file: string): Authenticator {
-  let cache: { mtimeMs: number; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
+  let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
   let checkedAt = 0;
 
   const load = async () => {
@@ -264,10 +264,13 @@ export function createLocalAuthenticator(file: string): Authenticator {
       if (err.code === 'ENOENT') return null;
       throw err;
     });
-    if (!st) return (cache = { mtimeMs: 0, tokens: [] }).tokens;
-    if (cache && cache.mtimeMs === st.mtimeMs) return cache.tokens;
+    if (!st) return (cache = { version: 'none', tokens: [] }).tokens;
+    // not the mtime alone: two writes can land within one mtime tick (coarse-grained NFS or ext3
+    // timestamps), while each write is a rename of a new file (another inode) that appends (grows)
+    const version = `${st.mtimeMs}/${st.ctimeMs}/${st.size}/${st.ino}`;
+    if (cache && cache.version === version) return cache.tokens;
     const tokens = (await readTokenFile(file)) ?? [];
-    cache = { mtimeMs: st.mtimeMs, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
+    cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
     return cache.tokens;
   };
 
