@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       isWriter: () => lock.held(),
       onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
     });
-    const replayed = await replayAuditTail(audit, store);
+    const replayed = await replayAuditTail(audit, store, join(dataDir, 'audit'));
     if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
     let auth;

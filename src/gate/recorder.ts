@@ -41,9 +41,13 @@ const REPLAY_CHUNK = 1000;
 /**
  * Brings the state checkpoint up to the audit log's head: folds in every record newer than
  * state.auditSeq (the writes a crash lost). Returns how many were replayed. Refuses when the
- * state is ahead of the log (the log was replaced or truncated behind the gate's back).
+ * state is ahead of the log (the log was replaced or truncated behind the gate's back), and when
+ * the log does not hold an unbroken run of seqs from state.auditSeq + 1 to the head (older files
+ * moved elsewhere that the checkpoint does not cover, or a file missing in the middle): a state
+ * folded from part of the log would silently lose toggles, grants and allowed promotions.
+ * `auditDir` only names the directory in the error.
  */
-export async function replayAuditTail(audit: AuditLog, store: StateStore): Promise<number> {
+export async function replayAuditTail(audit: AuditLog, store: StateStore, auditDir = 'the audit directory'): Promise<number> {
   const head = audit.head();
   const state = store.read();
   if (state.auditSeq > head.seq) {
@@ -65,11 +69,32 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore): Promi
     replayed += records.length;
     chunk = [];
   };
+  // checked before a record is folded: nothing after a gap reaches the state
+  let expected = state.auditSeq + 1;
   for await (const r of audit.stream(state.auditSeq)) {
+    if (r.seq !== expected) throw replayGapError(state.auditSeq, head.seq, expected, r.seq, auditDir);
+    expected += 1;
     chunk.push(r);
     if (chunk.length === REPLAY_CHUNK) fold();
   }
   fold();
+  if (expected !== head.seq + 1) throw replayGapError(state.auditSeq, head.seq, expected, null, auditDir);
   await store.flush();
   return replayed;
+}
+
+/** Why a replay stopped: `found` is the seq met where `expected` should have been (null: the log ended first). */
+function replayGapError(fromSeq: number, headSeq: number, expected: number, found: number | null, auditDir: string): Error {
+  const rebuild = `the state checkpoint is at audit seq ${fromSeq} and the log's head is seq ${headSeq}, so the state needs every record from seq ${fromSeq + 1} to ${headSeq}`;
+  if (found !== null && found < expected) {
+    return new Error(`cannot rebuild the state: ${rebuild}, but seq ${found} comes after seq ${expected - 1} in ${auditDir} (out of order or repeated). Run \`gate audit verify\`.`);
+  }
+  const last = found === null ? headSeq : found - 1;
+  const range = last === expected ? `record ${expected} is` : `records ${expected}..${last} are`;
+  const next = found === null ? `the log there ends at seq ${expected - 1}` : `the next record there is seq ${found}`;
+  return new Error(
+    `cannot rebuild the state: ${rebuild}, but ${range} not in ${auditDir} (${next}). ` +
+      `Put the archived audit files holding ${last === expected ? `seq ${expected}` : `seqs ${expected}..${last}`} back into ${auditDir}, ` +
+      `or restore the state checkpoint (state.json) that covers them, then start the gate again.`,
+  );
 }

@@ -345,3 +345,54 @@ t.test('CLI: token create, audit verify naming the first broken record, market',
   t.equal(broken.code, 1);
   t.match(broken.out + broken.err, /seq 3/);
 });
+
+t.test('start-up refuses to rebuild the state from a log whose oldest file was moved away, and starts once it is back', async (t) => {
+  const { readdir, rename, rm, mkdir } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'gate-archived-'));
+  const cfg = join(dir, 'gate.yaml');
+  // paper needs no test results here, so its promotions are allowed after the close
+  await writeFile(cfg, 'audit:\n  maxFileBytes: 4096\nstages:\n  paper: { requireIntegrationTests: false }\n');
+  const env = { GATE_NOW: '2026-11-25T22:00:00Z', GATE_CONFIG: cfg };
+  const data = join(dir, 'data');
+  const gate = await spawnGate({ dataDir: data, env });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const admin = gate.tokens['admin']!;
+  const kargo = gate.tokens['kargo']!;
+  const put = await fetch(`${gate.url}/v1/stages/beta`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ enabled: false, note: 'off for the test' }),
+  });
+  t.equal(put.status, 200, 'beta turned off (seq 1)');
+  const first = (await (await post(`${gate.url}/v1/decisions`, kargo, decision('paper', 'paper.001'))).json()) as { decision: string; audit: { seq: number } };
+  t.equal(first.decision, 'allow', 'paper.001 allowed');
+  for (let i = 2; i <= 12; i++) t.equal((await post(`${gate.url}/v1/decisions`, kargo, decision('paper', `paper.${String(i).padStart(3, '0')}`))).status, 200);
+  t.equal((await gate.stop()).code, 0);
+  const auditDir = join(data, 'audit');
+  const files = (await readdir(auditDir)).filter((f) => f.endsWith('.jsonl')).sort();
+  t.ok(files.length >= 3, `${files.length} audit files`);
+  const lastOfFirst = Number(/-(\d+)\.jsonl$/.exec(files[1]!)![1]) - 1;
+  t.ok(lastOfFirst >= first.audit.seq, 'paper.001 is in the first file');
+
+  // the oldest file archived elsewhere and the state checkpoint gone: no silent rebuild
+  const archive = join(dir, 'archive');
+  await mkdir(archive);
+  await rename(join(auditDir, files[0]!), join(archive, files[0]!));
+  await rm(join(data, 'state.json'));
+  const refused = spawnGate({ dataDir: data, env, timeoutMs: 15000 });
+  // a gate that starts anyway (the defect) is stopped before the next start needs the directory
+  void refused.then((g) => g.stop('SIGKILL'), () => {});
+  const range = lastOfFirst === 1 ? 'record 1 is' : `records 1\\.\\.${lastOfFirst} are`;
+  await t.rejects(refused, { code: 1, message: new RegExp(`gate: cannot start: cannot rebuild the state: .*${range} not in ${auditDir}.*Put the archived audit files holding .* back into ${auditDir}, or restore the state checkpoint`) });
+  t.notOk(await readFile(join(data, 'state.json'), 'utf8').then(() => true, () => false), 'no state checkpoint written from part of the log');
+
+  // put back: the whole log replays
+  await rename(join(archive, files[0]!), join(auditDir, files[0]!));
+  const again = await spawnGate({ dataDir: data, env });
+  t.teardown(() => again.stop('SIGKILL'));
+  const stages = (await (await fetch(`${again.url}/v1/stages`)).json()) as { stages: { stage: string; enabled: boolean }[] };
+  t.match(stages.stages.find((s) => s.stage === 'beta'), { enabled: false }, 'the beta toggle from seq 1 is back');
+  const replay = (await (await post(`${again.url}/v1/decisions`, kargo, decision('paper', 'paper.001'))).json()) as { decision: string; replayed: boolean };
+  t.match(replay, { decision: first.decision, replayed: true }, 'paper.001 answered as its replay');
+  t.equal((await again.stop()).code, 0);
+});

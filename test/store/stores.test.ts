@@ -121,6 +121,66 @@ t.test('a state rebuilt from scratch replays a file log of several chunks, in or
   t.equal(onDisk.auditSeq, 2501, 'the checkpoint on disk is up to the head when the replay returns');
 });
 
+t.test('replay: records missing between the checkpoint and the head (older files moved away) refuse the rebuild, naming them', async (t) => {
+  const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
+  const { rename } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'replay-gap-'));
+  const auditDir = join(dir, 'audit');
+  const archive = join(dir, 'archive');
+  await mkdir(archive);
+  // seq 1 turns beta off; then paper is toggled 23 times, ending off: a fold that misses seq 1
+  // leaves beta on, one that misses a toggle of paper gets paper wrong
+  const write = await openFileAuditLog({ dir: auditDir, fsync: false, maxFileBytes: 2048 });
+  await write.append([toggle('beta', false, '2026-11-25T10:00:00.000Z')]);
+  for (let i = 1; i <= 23; i++) await write.append([toggle('paper', i % 2 === 0, new Date(Date.UTC(2026, 10, 25, 10, 1, i)).toISOString())]);
+  const all: import('../../src/audit/event.ts').AuditEventV1[] = [];
+  for await (const r of write.stream(0)) all.push(r);
+  await write.close();
+  const files = (await readdir(auditDir)).filter((f) => f.endsWith('.jsonl')).sort();
+  t.ok(files.length >= 3, `${files.length} files`);
+  const firstSeqOf = (f: string) => Number(/-(\d+)\.jsonl$/.exec(f)![1]);
+  const endOfFirst = firstSeqOf(files[1]!) - 1;
+  const endOfSecond = firstSeqOf(files[2]!) - 1;
+  const replayFrom = async (upTo: number) => {
+    const audit = await openFileAuditLog({ dir: auditDir, fsync: false, maxFileBytes: 2048 });
+    t.teardown(() => audit.close());
+    const store = createMemoryStore(fresh());
+    await store.update((st) => {
+      for (const r of all) if (r.seq <= upTo) applyRecord(st, r);
+    });
+    return { store, run: () => replayAuditTail(audit, store, auditDir) };
+  };
+
+  // the oldest file moved away and no checkpoint: refused, nothing folded
+  await rename(join(auditDir, files[0]!), join(archive, files[0]!));
+  const scratch = await replayFrom(0);
+  const range = endOfFirst === 1 ? 'record 1 is' : `records 1\\.\\.${endOfFirst} are`;
+  await t.rejects(scratch.run(), new RegExp(`cannot rebuild the state: the state checkpoint is at audit seq 0 and the log's head is seq 24, .*but ${range} not in ${auditDir} \\(the next record there is seq ${endOfFirst + 1}\\)\\. Put the archived audit files holding .* back into ${auditDir}, or restore the state checkpoint \\(state\\.json\\) that covers them`));
+  t.equal(scratch.store.read().auditSeq, 0, 'nothing replayed');
+  t.equal(scratch.store.read().stages.beta.enabled, true, 'no partial state');
+
+  // a checkpoint that covers the moved file: the rest replays (archiving covered files is allowed)
+  const covered = await replayFrom(endOfFirst);
+  t.equal(await covered.run(), 24 - endOfFirst, 'the records after the checkpoint replayed');
+  t.equal(covered.store.read().stages.beta.enabled, false);
+  t.equal(covered.store.read().stages.paper.enabled, false);
+
+  // the file put back: the whole log replays into the right state
+  await rename(join(archive, files[0]!), join(auditDir, files[0]!));
+  const whole = await replayFrom(0);
+  t.equal(await whole.run(), 24, 'every record replayed');
+  t.equal(whole.store.read().auditSeq, 24);
+  t.equal(whole.store.read().stages.beta.enabled, false, 'beta off, from seq 1');
+  t.equal(whole.store.read().stages.paper.enabled, false, 'paper off, from the last toggle');
+
+  // a file missing in the middle, after the checkpoint: refused too
+  await rename(join(auditDir, files[1]!), join(archive, files[1]!));
+  const middle = await replayFrom(endOfFirst);
+  const midRange = endOfSecond === endOfFirst + 1 ? `record ${endOfSecond} is` : `records ${endOfFirst + 1}\\.\\.${endOfSecond} are`;
+  await t.rejects(middle.run(), new RegExp(`but ${midRange} not in .*the next record there is seq ${endOfSecond + 1}`));
+  t.equal(middle.store.read().auditSeq, endOfFirst, 'nothing after the gap folded');
+});
+
 t.test('applyRecord is idempotent by seq', async (t) => {
   const audit = createMemoryAuditLog();
   const [r] = await audit.append([toggle('live', false, '2026-11-25T10:00:00.000Z')]);
