@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { nodeAuditFs, type AuditFs } from './audit-fs.ts';
 import { canonicalMembers, chainHash, joinMembers } from './canonical-json.ts';
 import { AuditEventV1Schema, GENESIS_HASH, type AuditEventV1 } from './event.ts';
-import { readLinesForward } from './line-reader.ts';
-import { listSegments } from './segments.ts';
+import { readLinesForward, seqOf } from './line-reader.ts';
+import { listSegments, type Segment } from './segments.ts';
 
 export type VerifyResult =
   | { ok: true; count: number; head: { seq: number; hash: string }; files: number }
@@ -25,12 +25,23 @@ const StrictRecordSchema = AuditEventV1Schema.strict();
 export function chainBreak(rec: { seq: number; prev: string }, after: { seq: number; hash: string; firstSeq?: number | null }): string | null {
   const { seq, hash } = after;
   if (rec.seq !== seq + 1) {
-    const what = rec.seq > seq + 1 ? `record${rec.seq - seq > 2 ? 's' : ''} ${seq + 1}${rec.seq - seq > 2 ? `..${rec.seq - 1}` : ''} missing` : 'out of order or repeated';
-    return `seq ${rec.seq} follows seq ${seq} (expected ${seq + 1}: ${what})`;
+    // from this line alone it cannot be told whether the skipped records are gone or further on
+    const what = rec.seq > seq + 1 ? `${skipped(seq, rec.seq)} missing or out of order` : `seq ${rec.seq} is out of order or repeated`;
+    return seqBreak(rec.seq, seq, what);
   }
   if (after.firstSeq != null && rec.seq !== after.firstSeq) return `file name says the first seq is ${after.firstSeq}`;
   if (rec.prev !== hash) return seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`;
   return null;
+}
+
+/** `seq 8 follows seq 6 (expected seq 7 here: <what>)` */
+function seqBreak(got: number, after: number, what: string): string {
+  return `seq ${got} follows seq ${after} (expected seq ${after + 1} here: ${what})`;
+}
+
+/** `record 7 is` / `records 5..8 are`: the seqs between `after` and `got` */
+function skipped(after: number, got: number): string {
+  return got - after > 2 ? `records ${after + 1}..${got - 1} are` : `record ${after + 1} is`;
 }
 
 /** One stored line checked as a record: the record, or why it is not one (seq null when unreadable). */
@@ -78,6 +89,8 @@ export function checkRecordLine(
  * seq one above the previous record (across files, starting at 1, and equal to the file name's
  * first seq on a file's first line), prev equal to the previous hash (GENESIS_HASH first), and
  * a hash that recomputes. Returns the first record failing any check, or the head when all pass.
+ * When seqs are skipped, the rest of the log is read for them, to say whether the record expected
+ * there is out of order (and where it is) or missing.
  * An empty file is passed over. Rejects only when the directory or a file cannot be read.
  */
 export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Promise<VerifyResult> {
@@ -98,7 +111,15 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Pr
           firstBroken: { seq: brokenSeq, file: seg.name, line: lineNo, reason },
         });
         const checked = checkRecordLine(line, { seq, hash, firstSeq: lineNo === 1 ? seg.firstSeq : null });
-        if (!checked.ok) return broken(checked.reason, checked.seq);
+        if (!checked.ok) {
+          const got = checked.seq;
+          if (got !== null && got > seq + 1 && checked.reason === chainBreak({ seq: got, prev: '' }, { seq, hash })) {
+            // seqs skipped here: tell missing from out of order by looking for them further on
+            const later = await findLater(fs, dir, segments, segments.indexOf(seg), line.end, lineNo, seq + 1, got - 1);
+            return broken(seqBreak(got, seq, skippedReason(seq, got, later)), got);
+          }
+          return broken(checked.reason, checked.seq);
+        }
         const rec = checked.rec;
         seq = rec.seq;
         hash = rec.hash;
@@ -109,4 +130,40 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Pr
     }
   }
   return { ok: true, count, head: { seq, hash }, files: segments.length };
+}
+
+type Later = { next: { file: string; line: number } | null; others: boolean };
+
+/** What the verify report says of the records skipped between `after` and `got`, given where they are further on. */
+function skippedReason(after: number, got: number, later: Later): string {
+  if (later.next !== null) return `record ${after + 1} is out of order, at file ${later.next.file} line ${later.next.line}`;
+  if (!later.others) return `${skipped(after, got)} missing`;
+  const rest = got - after > 3 ? `some of records ${after + 2}..${got - 1} come` : `record ${after + 2} comes`;
+  return `record ${after + 1} is missing, and ${rest} later, out of order`;
+}
+
+/**
+ * Looks through the log after byte `from` of segment `index` (whose line `lineNo` ends there) for
+ * records with seq in [lo, hi]: where the first line holding seq `lo` is, and whether any other
+ * is there. Only run once verify has found a break.
+ */
+async function findLater(fs: AuditFs, dir: string, segments: readonly Segment[], index: number, from: number, lineNo: number, lo: number, hi: number): Promise<Later> {
+  let others = false;
+  for (let i = index; i < segments.length; i++) {
+    const name = segments[i]!.name;
+    const fh = await fs.open(join(dir, name), 'r');
+    try {
+      const { size } = await fh.stat();
+      let n = i === index ? lineNo : 0;
+      for await (const line of readLinesForward(fh, i === index ? from : 0, size)) {
+        n += 1;
+        const seq = seqOf(line.text);
+        if (seq === lo) return { next: { file: name, line: n }, others };
+        if (seq !== null && seq > lo && seq <= hi) others = true;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return { next: null, others };
 }

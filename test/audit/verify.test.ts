@@ -4,7 +4,7 @@ import t from 'tap';
 import { hashRecord } from '../../src/audit/canonical-json.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { runAuditVerify } from '../../src/audit/verify-command.ts';
-import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { chainBreak, verifyAuditLog } from '../../src/audit/verify.ts';
 import { entry } from './helpers.ts';
 
 /** 12 records in 3 files of 4, one file per day (26, 27, 28 Nov 2026) */
@@ -46,12 +46,41 @@ const tampers: Tamper[] = [
   {
     name: 'a line deleted',
     apply: (dir, files) => editLines(dir, files[1]!, (ls) => ls.filter((_, i) => i !== 2)),
-    seq: 8, fileIndex: 1, line: 3, reason: /seq 8 follows seq 6 \(expected 7: record 7 missing\)/, count: 6,
+    seq: 8, fileIndex: 1, line: 3, reason: /^seq 8 follows seq 6 \(expected seq 7 here: record 7 is missing\)$/, count: 6,
   },
   {
     name: 'two lines swapped',
     apply: (dir, files) => editLines(dir, files[0]!, (ls) => [ls[0]!, ls[2]!, ls[1]!, ls[3]!]),
-    seq: 3, fileIndex: 0, line: 2, reason: /seq 3 follows seq 1/, count: 1,
+    seq: 3, fileIndex: 0, line: 2, reason: /^seq 3 follows seq 1 \(expected seq 2 here: record 2 is out of order, at file audit-20261126-000000000001\.jsonl line 3\)$/, count: 1,
+  },
+  {
+    name: 'two lines swapped (seq 7 and 8)',
+    apply: (dir, files) => editLines(dir, files[1]!, (ls) => [ls[0]!, ls[1]!, ls[3]!, ls[2]!]),
+    seq: 8, fileIndex: 1, line: 3, reason: /^seq 8 follows seq 6 \(expected seq 7 here: record 7 is out of order, at file audit-20261127-000000000005\.jsonl line 4\)$/, count: 6,
+  },
+  {
+    name: 'a record moved into a later file',
+    apply: (dir, files) => {
+      let moved = '';
+      editLines(dir, files[1]!, (ls) => {
+        moved = ls[1]!;
+        return ls.filter((_, i) => i !== 1);
+      });
+      editLines(dir, files[2]!, (ls) => [ls[0]!, moved, ...ls.slice(1)]);
+    },
+    seq: 7, fileIndex: 1, line: 2, reason: /^seq 7 follows seq 5 \(expected seq 6 here: record 6 is out of order, at file audit-20261128-000000000009\.jsonl line 2\)$/, count: 5,
+  },
+  {
+    name: 'two lines deleted, the later one of them put back further on',
+    apply: (dir, files) => {
+      let kept = '';
+      editLines(dir, files[0]!, (ls) => {
+        kept = ls[2]!;
+        return [ls[0]!, ls[3]!];
+      });
+      editLines(dir, files[1]!, (ls) => [...ls, kept]);
+    },
+    seq: 4, fileIndex: 0, line: 2, reason: /^seq 4 follows seq 1 \(expected seq 2 here: record 2 is missing, and record 3 comes later, out of order\)$/, count: 1,
   },
   {
     name: 'prev changed (hash recomputed to match)',
@@ -75,7 +104,7 @@ const tampers: Tamper[] = [
   {
     name: 'a whole middle file deleted',
     apply: (dir, files) => unlinkSync(join(dir, files[1]!)),
-    seq: 9, fileIndex: 2, line: 1, reason: /records 5\.\.8 missing/, count: 4,
+    seq: 9, fileIndex: 2, line: 1, reason: /^seq 9 follows seq 4 \(expected seq 5 here: records 5\.\.8 are missing\)$/, count: 4,
   },
   {
     name: 'a file renamed out of order',
@@ -111,6 +140,12 @@ const tampers: Tamper[] = [
     seq: 5, fileIndex: 1, line: 1, reason: /not an AuditEventV1: stage/, count: 4,
   },
 ];
+
+t.test('chainBreak alone (one line, no look-ahead) says a skipped seq is missing or out of order', async (t) => {
+  t.equal(chainBreak({ seq: 8, prev: 'x' }, { seq: 6, hash: 'x' }), 'seq 8 follows seq 6 (expected seq 7 here: record 7 is missing or out of order)');
+  t.equal(chainBreak({ seq: 9, prev: 'x' }, { seq: 4, hash: 'x' }), 'seq 9 follows seq 4 (expected seq 5 here: records 5..8 are missing or out of order)');
+  t.equal(chainBreak({ seq: 3, prev: 'x' }, { seq: 4, hash: 'x' }), 'seq 3 follows seq 4 (expected seq 5 here: seq 3 is out of order or repeated)');
+});
 
 for (const c of tampers) {
   t.test(`tampering is named: ${c.name}`, async (t) => {
