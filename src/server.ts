@@ -15,7 +15,7 @@ import { createLogger, flushLogger } from './logger.ts';
 import { clockFrom, type Clock } from './policy/clock.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
-import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId } from './store/data-dir-lock.ts';
+import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
 
@@ -77,6 +77,11 @@ async function main(): Promise<void> {
     isAlive: isProcessAlive,
     bootId: readBootId(),
     processStart: processStartTime,
+    pidNamespace: readPidNamespace(),
+    // a holder only its lease can judge (a container restarted in its pod, another host after a
+    // crash) is waited out rather than refused: one lease and a renewal's slack
+    waitForLeaseMs: 35_000,
+    onWait: (why) => log.warn({ dataDir }, why),
     onLost: (why) => {
       lockLost = why;
       log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');

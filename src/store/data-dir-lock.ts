@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
@@ -30,6 +30,8 @@ interface LockFile {
    */
   bootId?: string | null;
   processStart?: string | null;
+  /** the holder's pid namespace (/proc/self/ns/pid): its pid names nothing in another one */
+  pidNs?: string | null;
 }
 
 export interface LockOptions {
@@ -50,6 +52,16 @@ export interface LockOptions {
   bootId?: string | null;
   /** when the process now at this pid started (processStartTime); null where unknown or gone */
   processStart?: (pid: number) => string | null;
+  /** this process's pid namespace (readPidNamespace); null or absent where unknown */
+  pidNamespace?: string | null;
+  /**
+   * How long to wait, in all, for a holder that only its lease can judge (another host, boot or
+   * pid namespace: a container restarted in its pod) to let the lease run out, instead of
+   * refusing at once (default 0). A holder that renews meanwhile is refused at the end.
+   */
+  waitForLeaseMs?: number;
+  /** told once when the lock is waited for, with why */
+  onWait?: (why: string) => void;
   /** a lease not renewed for this long is taken over (another host, e.g. the pod moved) */
   leaseMs?: number;
   /** renewal period; default leaseMs / 3 */
@@ -134,10 +146,11 @@ async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
 /**
  * Takes the single-writer lock of a data directory (`<dir>/gate.lock`). Refuses with
  * DataDirLockedError while another live gate holds it. Never blocks the restart of a crashed
- * gate: on the same host a holder is stale when it is this very pid (as after a container
- * restart), when its pid is gone, or when the process now at its pid started at another time
- * (the pid was reused); on another host (NFS, the pod moved), or under another boot id (the host
- * rebooted, or another machine has the same name), the holder's lease must have expired. A lock file without the boot id and
+ * gate: on the same host, boot and pid namespace a holder is stale when it is this very pid,
+ * when its pid is gone, or when the process now at its pid started at another time (the pid was
+ * reused); on another host (NFS, the pod moved), under another boot id (the host rebooted, or
+ * another machine has the same name) or in another pid namespace (a container restarted in its
+ * pod), the holder's lease must have expired, which `waitForLeaseMs` waits for. A lock file without the boot id and
  * start time (an older gate's, or one written where /proc is absent) is judged by its pid alone.
  */
 export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
@@ -151,9 +164,10 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const bootId = opts.bootId ?? null;
   const startOf = opts.processStart ?? (() => null);
   const processStart = startOf(opts.pid);
+  const pidNs = opts.pidNamespace ?? null;
   const stamp = (acquiredAt: string): LockFile => {
     const now = new Date(opts.now()).toISOString();
-    return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now, bootId, processStart };
+    return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now, bootId, processStart, pidNs };
   };
   /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
   const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
@@ -177,30 +191,30 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   let lost = false;
   /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
   const lapsed = () => mono() - confirmedAt >= leaseMs;
-  /** why a holder (of the lock, or of a takeover claim) still counts; null when it is stale */
-  const liveBecause = (held: LockFile): string | null => {
-    const sameHost = held.host === opts.host;
-    if (sameHost) {
-      if (held.pid === opts.pid) return null;
-      // another boot: the host rebooted since (no process of that boot runs any more), or another
-      // machine with the same host name shares the directory (a rescheduled StatefulSet pod): its
-      // pid means nothing here, so its lease decides, as for another host
-      const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
-      if (otherBoot) return leaseLeft(held, 'this host name under another boot id (rebooted since, or another machine)');
-      if (!opts.isAlive(held.pid)) return null;
-      // the pid now belongs to a process that started at another time (reused)
-      const now = typeof held.processStart === 'string' ? startOf(held.pid) : null;
-      if (now !== null && now !== held.processStart) return null;
-      return `process ${held.pid} on this host is still running`;
+  /**
+   * Why a holder (of the lock, or of a takeover claim) still counts, and whether only its lease
+   * says so; null when it is stale. Its pid means something here only on this host, under this
+   * boot and in this pid namespace (each compared where both sides know it): anywhere else (NFS
+   * and the pod moved; a reboot; another machine or container with this host name, pid 1 in each)
+   * its lease decides.
+   */
+  const liveBecause = (held: LockFile): { why: string; byLease: boolean } | null => {
+    const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
+    const otherNs = typeof held.pidNs === 'string' && pidNs !== null && held.pidNs !== pidNs;
+    if (held.host !== opts.host || otherBoot || otherNs) {
+      const who = held.host !== opts.host ? null : otherBoot ? 'this host name under another boot id (rebooted since, or another machine)' : 'this host in another pid namespace (another container)';
+      const age = opts.now() - Date.parse(held.renewedAt);
+      if (!(age <= leaseMs)) return null;
+      return { why: `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`, byLease: true };
     }
-    return leaseLeft(held, null);
+    // this very pid is this process: the holder was an earlier one (a restart in the same namespace)
+    if (held.pid === opts.pid) return null;
+    if (!opts.isAlive(held.pid)) return null;
+    // the pid now belongs to a process that started at another time (reused)
+    const now = typeof held.processStart === 'string' ? startOf(held.pid) : null;
+    if (now !== null && now !== held.processStart) return null;
+    return { why: `process ${held.pid} on this host is still running`, byLease: false };
   };
-  /** why a holder whose pid cannot be checked here still counts: an unexpired lease; null when it has expired */
-  function leaseLeft(held: LockFile, who: string | null): string | null {
-    const age = opts.now() - Date.parse(held.renewedAt);
-    if (!(age <= leaseMs)) return null;
-    return `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`;
-  }
   /**
    * Claims the right to replace one particular stale lock file, named by a digest of its text:
    * every gate that found the same stale file tries the same claim names in the same order, and
@@ -218,7 +232,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const other = await readLock(fs, claim);
-      const why = other ? liveBecause(other) : null;
+      const why = other ? liveBecause(other)?.why : null;
       if (why) {
         throw new DataDirLockedError(
           `data directory ${opts.dir}: another gate (host ${other?.host}, pid ${other?.pid}) is taking the stale lock over at this moment: ${why}. ` +
@@ -239,6 +253,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (String(name).startsWith(base) && !path.startsWith(ourPrefix)) await fs.rm(path, { force: true }).catch(() => undefined);
     }
   };
+  const waitUntil = mono() + (opts.waitForLeaseMs ?? 0);
+  let told = false;
   for (let attempt = 1; ; attempt++) {
     try {
       await write(stamp(acquiredAt), true);
@@ -253,10 +269,18 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       throw new DataDirLockedError(`data directory ${opts.dir}: its lock file keeps appearing and vanishing; is another gate starting and stopping?`);
     }
     const held = parseLock(text);
-    const why = held ? liveBecause(held) : null;
-    if (held && why) {
+    const live = held ? liveBecause(held) : null;
+    if (held && live?.byLease && mono() < waitUntil) {
+      // a lease that runs out within the wait (the holder crashed) is waited for, not refused
+      if (!told) opts.onWait?.(`data directory ${opts.dir} is held by host ${held.host}, pid ${held.pid}: ${live.why}; waiting for it to run out`);
+      told = true;
+      attempt = 0;
+      await new Promise((r) => setTimeout(r, Math.min(retryMs, Math.max(10, waitUntil - mono()))));
+      continue;
+    }
+    if (held && live) {
       throw new DataDirLockedError(
-        `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${why}. ` +
+        `data directory ${opts.dir} is in use by another gate (host ${held.host}, pid ${held.pid}, since ${held.acquiredAt}): ${live.why}. ` +
           `Only one gate may write an audit log. Stop the other instance, or point GATE_DATA_DIR elsewhere. ` +
           `If no gate uses this directory (for instance it was copied from a running gate's directory, which copies its lock), remove ${file}.`,
       );
@@ -354,6 +378,15 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
     },
   };
+}
+
+/** This process's pid namespace (Linux /proc/self/ns/pid, e.g. "pid:[4026531836]"); null where there is none. */
+export function readPidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid') || null;
+  } catch {
+    return null;
+  }
 }
 
 /** This host's boot id (Linux /proc/sys/kernel/random/boot_id); null where there is none (macOS). */

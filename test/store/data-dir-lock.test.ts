@@ -78,6 +78,58 @@ t.test('same host name under another boot id: the lease decides (a quick reboot,
   await lock.release();
 });
 
+t.test('pid 1 in two containers: a holder under another boot id or in another pid namespace is judged by its lease, even with this pid', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const held = (ageMs: number, who: { bootId: string; pidNs: string }) => {
+    const at = new Date(NOW - ageMs).toISOString();
+    return JSON.stringify({ owner: 'old', host: 'gate-0', pid: 1, acquiredAt: at, renewedAt: at, processStart: '500', ...who });
+  };
+  const me = { ...base, dir, host: 'gate-0', pid: 1, now: () => NOW, isAlive: () => true, bootId: 'boot-1', pidNamespace: 'pid:[1]', processStart: () => '777' };
+  for (const [name, who, by] of [
+    ['another machine of that name (another boot id)', { bootId: 'boot-2', pidNs: 'pid:[1]' }, /another boot id/],
+    ['another container on this host (another pid namespace)', { bootId: 'boot-1', pidNs: 'pid:[2]' }, /another pid namespace/],
+  ] as const) {
+    await writeFile(join(dir, 'gate.lock'), held(5_000, who));
+    await t.rejects(acquireDataDirLock(me), by, `${name}, renewed 5 s ago: refused although its pid is this one`);
+    await writeFile(join(dir, 'gate.lock'), held(31_000, who));
+    const lock = await acquireDataDirLock(me);
+    t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { pid: 1, bootId: 'boot-1', pidNs: 'pid:[1]' }, `${name}: taken once its lease has expired`);
+    await lock.release();
+  }
+  // the same namespace: an earlier process of this very pid (a restart), stale at once
+  await writeFile(join(dir, 'gate.lock'), held(1_000, { bootId: 'boot-1', pidNs: 'pid:[1]' }));
+  const lock = await acquireDataDirLock(me);
+  await lock.release();
+});
+
+t.test('a holder only its lease can judge is waited for up to waitForLeaseMs: taken when the lease runs out, refused when it is renewed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const write = (ageMs: number) => {
+    const at = new Date(Date.now() - ageMs).toISOString();
+    return writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+  };
+  const waits: string[] = [];
+  const opts = { dir, host: 'me', pid: 5, now: Date.now, isAlive: () => true, leaseMs: 500, renewMs: 5_000, retryMs: 50, waitForLeaseMs: 2_000, onWait: (why: string) => waits.push(why) };
+  await write(300);
+  const started = performance.now();
+  const lock = await acquireDataDirLock(opts);
+  const waited = performance.now() - started;
+  t.ok(waited >= 150 && waited < 1_500, `taken when the lease ran out (${Math.round(waited)} ms)`);
+  t.equal(waits.length, 1, 'the wait is told once');
+  t.match(waits[0], /held by host other, pid 9: its lease was renewed at .*; waiting for it to run out/);
+  await lock.release();
+  // a holder that keeps renewing is alive: refused once the wait is over
+  await write(0);
+  const renewing = setInterval(() => void write(0), 100);
+  t.teardown(() => clearInterval(renewing));
+  const at = performance.now();
+  await t.rejects(acquireDataDirLock({ ...opts, waitForLeaseMs: 800 }), /in use by another gate \(host other, pid 9/);
+  t.ok(performance.now() - at >= 750, 'after the whole wait');
+  clearInterval(renewing);
+});
+
 t.test('same host: the holder\'s boot id and process start time tell a reboot or a reused pid from the gate still running', async (t) => {
   type Held = { bootId?: string | null; processStart?: string | null };
   const cases: { name: string; held: Held; me: { bootId: string | null; startOf7: string | null; alive: boolean }; takes: boolean }[] = [
