@@ -100,11 +100,14 @@ async function withTokenFileLock<T>(file: string, opts: TokenFileLockOptions, bo
   const path = `${file}.lock`;
   const owner = randomUUID();
   const host = hostname();
-  const ours = JSON.stringify({ owner, host, pid: process.pid, at: new Date().toISOString() } satisfies TokenLockStamp);
+  // stamped at each try, not once before the wait: a lock made after a long wait must not look
+  // that old to the next writer, who would take it over as stale while this one writes
+  let ours = '';
   await mkdir(dirname(file), { recursive: true });
   const deadline = performance.now() + waitMs;
   let backoffMs = 5;
   for (;;) {
+    ours = JSON.stringify({ owner, host, pid: process.pid, at: new Date().toISOString() } satisfies TokenLockStamp);
     try {
       await createExclusive(nodeFs, path, ours, `${path}.${owner}.new`);
       break;

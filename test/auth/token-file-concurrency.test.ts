@@ -3,11 +3,12 @@
 // creates read the same file and the second rename drops the first one's token, which was printed
 // all the same and then gets 401 for good.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath, updateTokenFile } from '../../src/auth/local-tokens.ts';
 import { bootstrapLocalTokens } from '../../src/bootstrap-tokens.ts';
 import { REPO_ROOT } from '../helpers/spawn-gate.ts';
 
@@ -101,6 +102,28 @@ t.test('a lock held by a live writer: create waits a bounded time, then says whi
   });
   t.ok(performance.now() - started >= 400, 'it waited');
   t.equal(await readTokenFile(file), null, 'nothing written');
+});
+
+t.test('a lock made after a wait is stamped when it is made, so the next writer does not take it for stale while it is held', async (t) => {
+  const dir = await dataDir();
+  const file = tokenFilePath(dir);
+  await writeFile(`${file}.lock`, JSON.stringify({ owner: 'other', host: 'other-host', pid: 4242, at: new Date().toISOString() }));
+  let releasedAt = 0;
+  setTimeout(() => {
+    releasedAt = Date.now();
+    void rm(`${file}.lock`, { force: true });
+  }, 700).unref();
+  let stampedAt = 0;
+  await updateTokenFile(
+    file,
+    () => {
+      stampedAt = Date.parse((JSON.parse(readFileSync(`${file}.lock`, 'utf8')) as { at: string }).at);
+      return null;
+    },
+    { waitMs: 5000, staleMs: 5000 },
+  );
+  t.ok(releasedAt > 0, 'it waited for the other writer');
+  t.ok(stampedAt >= releasedAt - 5, `stamped after the wait (${stampedAt - releasedAt} ms after the release), not when the wait began`);
 });
 
 t.test('a lock left by a crashed writer on another host is taken over once stale', async (t) => {
