@@ -69,16 +69,19 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore, auditD
     replayed += records.length;
     chunk = [];
   };
-  // checked before a record is folded: nothing after a gap reaches the state
-  let expected = state.auditSeq + 1;
-  for await (const r of audit.stream(state.auditSeq)) {
-    if (r.seq !== expected) throw replayGapError(state.auditSeq, head.seq, expected, r.seq, auditDir);
+  // checked before a record is folded: nothing after a gap reaches the state (the chunks before
+  // it may, a consistent prefix whose checkpoint a later start goes on from). `state` is the live
+  // state, whose auditSeq each fold moves on: the error names where this replay began.
+  const from = state.auditSeq;
+  let expected = from + 1;
+  for await (const r of audit.stream(from)) {
+    if (r.seq !== expected) throw replayGapError(from, head.seq, expected, r.seq, auditDir);
     expected += 1;
     chunk.push(r);
     if (chunk.length === REPLAY_CHUNK) fold();
   }
   fold();
-  if (expected !== head.seq + 1) throw replayGapError(state.auditSeq, head.seq, expected, null, auditDir);
+  if (expected !== head.seq + 1) throw replayGapError(from, head.seq, expected, null, auditDir);
   await store.flush();
   return replayed;
 }

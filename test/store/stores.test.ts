@@ -181,6 +181,28 @@ t.test('replay: records missing between the checkpoint and the head (older files
   t.equal(middle.store.read().auditSeq, endOfFirst, 'nothing after the gap folded');
 });
 
+t.test('replay: a gap after the first chunk names the seq the replay began at; only the unbroken prefix was folded', async (t) => {
+  const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
+  const { rename } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'replay-gap2-'));
+  const auditDir = join(dir, 'audit');
+  const write = await openFileAuditLog({ dir: auditDir, fsync: false, maxFileBytes: 32 * 1024 });
+  await write.append(Array.from({ length: 1500 }, (_, i) => toggle('paper', i % 2 === 1, new Date(Date.UTC(2026, 10, 25, 10, 0, i)).toISOString())));
+  await write.close();
+  const files = (await readdir(auditDir)).filter((f) => f.endsWith('.jsonl')).sort();
+  const firstSeqOf = (f: string) => Number(/-(\d+)\.jsonl$/.exec(f)![1]);
+  // the first file that starts after seq 1000 and is not the newest
+  const k = files.findIndex((f, j) => firstSeqOf(f) > 1001 && j < files.length - 1);
+  t.ok(k > 0, `a file after the first chunk (${files.length} files)`);
+  await mkdir(join(dir, 'archive'));
+  await rename(join(auditDir, files[k]!), join(dir, 'archive', files[k]!));
+  const audit = await openFileAuditLog({ dir: auditDir, fsync: false, maxFileBytes: 32 * 1024 });
+  t.teardown(() => audit.close());
+  const store = createMemoryStore(fresh());
+  await t.rejects(replayAuditTail(audit, store, auditDir), new RegExp(`the state checkpoint is at audit seq 0 and the log's head is seq 1500, so the state needs every record from seq 1 to 1500, but records ${firstSeqOf(files[k]!)}\\.\\.`));
+  t.equal(store.read().auditSeq, 1000, 'the first chunk, before the gap, was folded: a consistent prefix');
+});
+
 t.test('applyRecord is idempotent by seq', async (t) => {
   const audit = createMemoryAuditLog();
   const [r] = await audit.append([toggle('live', false, '2026-11-25T10:00:00.000Z')]);
