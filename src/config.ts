@@ -224,7 +224,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     }
   }
   const fileResult = FileSchema.safeParse(raw);
-  if (!fileResult.success) throw new ConfigError(`invalid config file ${e.GATE_CONFIG ?? ''}: ${describe('', fileResult.error)}`);
+  if (!fileResult.success) throw new ConfigError(`invalid config file${e.GATE_CONFIG ? ` ${e.GATE_CONFIG}` : ''}: ${describe('', fileResult.error)}`);
   const f = fileResult.data;
 
   const stages = Object.fromEntries(
