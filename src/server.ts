@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { DateTime } from 'luxon';
@@ -18,6 +18,20 @@ import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
+
+/**
+ * A stop signal before the graceful shutdown is set up (while the lock's lease is waited for, up
+ * to 35 s, or the log is replayed) ends the start-up: as pid 1 in a container a signal without a
+ * handler would be ignored, and the orchestrator would have to kill the gate.
+ */
+const starting = new AbortController();
+let startingStoppedBy: NodeJS.Signals | null = null;
+const stopStarting = (signal: NodeJS.Signals) => {
+  startingStoppedBy = signal;
+  starting.abort(new Error(`stopped by ${signal} during start-up`));
+};
+process.once('SIGTERM', stopStarting);
+process.once('SIGINT', stopStarting);
 
 /** How long SIGTERM waits for requests in flight before it closes their connections (the whole stop must fit in 10 s). */
 const DRAIN_MS = 7000;
@@ -82,6 +96,7 @@ async function main(): Promise<void> {
     // crash) is waited out rather than refused: one lease and a renewal's slack
     waitForLeaseMs: 35_000,
     onWait: (why) => log.warn({ dataDir }, why),
+    signal: starting.signal,
     onLost: (why) => {
       lockLost = why;
       log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');
@@ -204,6 +219,14 @@ async function main(): Promise<void> {
       if (!shuttingDown) void grace.close();
     };
     if (lockLost) stop();
+    // closeWithGrace has the signals now; one that came during the start-up stops the gate as it would
+    process.off('SIGTERM', stopStarting);
+    process.off('SIGINT', stopStarting);
+    if (starting.signal.aborted) {
+      log.info({ why: (starting.signal.reason as Error).message }, 'stopping: a stop signal came during start-up');
+      stop();
+      return;
+    }
 
     let address: string;
     try {
@@ -222,5 +245,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   process.stderr.write(`gate: cannot start: ${(err as Error).message}\n`);
-  process.exit(1);
+  // stopped by a signal while starting (nothing held any more): the signal's conventional status
+  process.exit(startingStoppedBy && err === starting.signal.reason ? 128 + constants.signals[startingStoppedBy] : 1);
 });

@@ -62,6 +62,8 @@ export interface LockOptions {
   waitForLeaseMs?: number;
   /** told once when the lock is waited for, with why */
   onWait?: (why: string) => void;
+  /** ends a wait for a lease early (the gate was told to stop): acquire rejects with its reason */
+  signal?: AbortSignal;
   /** a lease not renewed for this long is taken over (another host, e.g. the pod moved) */
   leaseMs?: number;
   /** renewal period; default leaseMs / 3 */
@@ -185,7 +187,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     return true;
   };
 
-  const acquiredAt = new Date(opts.now()).toISOString();
+  let acquiredAt = new Date(opts.now()).toISOString();
   /** when (monotonic) the lock file last held our stamp for sure (taken before each write that succeeded) */
   let confirmedAt = mono();
   let lost = false;
@@ -254,10 +256,15 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     }
   };
   const waitUntil = mono() + (opts.waitForLeaseMs ?? 0);
+  opts.signal?.throwIfAborted();
   let told = false;
   for (let attempt = 1; ; attempt++) {
+    // taken now, after any wait: the lease counts from here, and the lock says since when
+    const takingAt = mono();
+    acquiredAt = new Date(opts.now()).toISOString();
     try {
       await write(stamp(acquiredAt), true);
+      confirmedAt = takingAt;
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -275,7 +282,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (!told) opts.onWait?.(`data directory ${opts.dir} is held by host ${held.host}, pid ${held.pid}: ${live.why}; waiting for it to run out`);
       told = true;
       attempt = 0;
-      await new Promise((r) => setTimeout(r, Math.min(retryMs, Math.max(10, waitUntil - mono()))));
+      await sleepUnlessAborted(Math.min(retryMs, Math.max(10, waitUntil - mono())), opts.signal);
       continue;
     }
     if (held && live) {
@@ -378,6 +385,22 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
     },
   };
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** This process's pid namespace (Linux /proc/self/ns/pid, e.g. "pid:[4026531836]"); null where there is none. */

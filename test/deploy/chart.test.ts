@@ -72,6 +72,10 @@ if (!helm) {
     t.test('one replica, Recreate (single audit writer)', async (t) => {
       t.equal(dep.spec.replicas, 1);
       t.same(dep.spec.strategy, { type: 'Recreate' });
+      // a restarted container keeps the pod's pid namespace, so the gate sees its predecessor's
+      // pid gone and takes the data-directory lock at once (not after the 30 s lease); the gate is
+      // not pid 1, which would ignore a signal it has no handler for
+      t.equal(pod.shareProcessNamespace, true);
     });
     t.test('pod security at the restricted level', async (t) => {
       t.same(restrictedViolations(pod), []);

@@ -64,10 +64,39 @@ t.test('a second instance on the same data directory refuses to start with a cle
 t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
   const first = await spawnGate();
   await first.stop('SIGKILL');
+  const started = performance.now();
   const second = await spawnGate({ dataDir: first.dataDir });
   t.teardown(() => second.stop('SIGKILL'));
-  t.pass('restarted over the stale lock');
+  // same host, boot and pid namespace: its pid is gone, so no lease is waited out
+  t.ok(performance.now() - started < 10_000, `restarted over the stale lock at once (${Math.round(performance.now() - started)} ms)`);
+  t.notMatch(second.stdout(), 'waiting for it to run out');
   await second.stop();
+});
+
+t.test('SIGTERM while waiting for another host\'s lease: exits 143 at once, taking nothing', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-wait-'));
+  const at = new Date().toISOString();
+  const other = JSON.stringify({ owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at });
+  await writeFile(join(dataDir, 'gate.lock'), other);
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await eventually(async () => out.includes('waiting for it to run out'), 15_000, 50);
+  t.match(out, /held by host elsewhere, pid 7: its lease was renewed at .* waiting for it to run out/, 'the wait is logged');
+  const signalled = performance.now();
+  child.kill('SIGTERM');
+  t.equal(await exited, 143, 'exit 143');
+  t.ok(performance.now() - signalled < 3_000, `at once (${Math.round(performance.now() - signalled)} ms), not after the wait`);
+  t.match(err, 'gate: cannot start: stopped by SIGTERM during start-up');
+  t.equal(await readFile(join(dataDir, 'gate.lock'), 'utf8'), other, 'the other gate\'s lock is untouched');
 });
 
 t.test('a gate whose lock another gate took over stops writing and exits 1, leaving the new holder alone', async (t) => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -120,14 +120,63 @@ t.test('a holder only its lease can judge is waited for up to waitForLeaseMs: ta
   t.equal(waits.length, 1, 'the wait is told once');
   t.match(waits[0], /held by host other, pid 9: its lease was renewed at .*; waiting for it to run out/);
   await lock.release();
-  // a holder that keeps renewing is alive: refused once the wait is over
+  // a holder that keeps renewing is alive: refused once the wait is over (renewed as a gate does,
+  // by a rename, so a poll never reads the file half written)
   await write(0);
-  const renewing = setInterval(() => void write(0), 100);
+  const renew = async () => {
+    const at = new Date().toISOString();
+    await writeFile(join(dir, 'gate.lock.renew'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+    await rename(join(dir, 'gate.lock.renew'), join(dir, 'gate.lock'));
+  };
+  const renewing = setInterval(() => void renew(), 100);
   t.teardown(() => clearInterval(renewing));
   const at = performance.now();
   await t.rejects(acquireDataDirLock({ ...opts, waitForLeaseMs: 800 }), /in use by another gate \(host other, pid 9/);
   t.ok(performance.now() - at >= 750, 'after the whole wait');
   clearInterval(renewing);
+});
+
+t.test('a lock taken after waiting counts its lease from when it was taken: held at once, and stamped then', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const write = () => {
+    const at = new Date().toISOString();
+    return writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+  };
+  await write();
+  // the other gate renews for 700 ms (longer than this gate's 400 ms fence), then stops and removes its lock
+  const renewing = setInterval(() => void write(), 100);
+  let freedAt = 0;
+  setTimeout(() => {
+    clearInterval(renewing);
+    freedAt = Date.now();
+    void rm(join(dir, 'gate.lock'), { force: true });
+  }, 700);
+  t.teardown(() => clearInterval(renewing));
+  const lost: string[] = [];
+  const lock = await acquireDataDirLock({ dir, host: 'me', pid: 5, now: Date.now, isAlive: () => true, leaseMs: 600, renewMs: 200, retryMs: 50, waitForLeaseMs: 3_000, onLost: (why) => lost.push(why) });
+  t.ok(freedAt > 0, 'it waited for the other gate to stop');
+  t.ok(lock.held(), 'held at once');
+  const stamp = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')) as { acquiredAt: string; pid: number };
+  t.equal(stamp.pid, 5);
+  t.ok(Date.parse(stamp.acquiredAt) >= freedAt - 5, 'since when it was taken, not when the wait began');
+  await new Promise((r) => setTimeout(r, 700));
+  t.same(lost, [], 'and kept past a lease (renewed), not lost as lapsed');
+  t.ok(lock.held());
+  await lock.release();
+});
+
+t.test('a stop signal ends the wait for a lease at once', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const at = new Date().toISOString();
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(new Error('stopped by SIGTERM during start-up')), 100);
+  const started = performance.now();
+  await t.rejects(acquireDataDirLock({ dir, host: 'me', pid: 5, now: Date.now, isAlive: () => true, leaseMs: 30_000, waitForLeaseMs: 35_000, signal: stop.signal }), { message: 'stopped by SIGTERM during start-up' });
+  t.ok(performance.now() - started < 1_500, 'without waiting out the lease');
+  t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { owner: 'old' }, 'the lock untouched');
 });
 
 t.test('same host: the holder\'s boot id and process start time tell a reboot or a reused pid from the gate still running', async (t) => {
