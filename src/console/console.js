@@ -3,7 +3,7 @@
 
 import { ApiError, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
-import { ET, TAG_PATTERN, clockTime, formatDuration, stamp } from './format.js';
+import { ET, TAG_PATTERN, clockTime, formatDuration, stamp, toggleEffect } from './format.js';
 import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +26,10 @@ const state = {
   pending: null,
   /** the grant the revoke dialog asks about */
   revoking: null,
+  /** the stage switch the toggle dialog asks about: {name, enabled, note} */
+  toggling: null,
+  /** dialogs whose request is under way (Escape does not close them then) */
+  inFlight: new Set(),
 };
 
 /** The gate's clock now, in epoch milliseconds. */
@@ -520,7 +524,8 @@ function updateToggles(stages) {
   }
 }
 
-async function toggleStage(ev, name) {
+/** Asks before switching a stage: names the stage, the change and its effect; turning one off needs its name typed. */
+function toggleStage(ev, name) {
   ev.preventDefault();
   const note = $(`tg-${name}-note`).value.trim();
   const min = state.settings.toggles.noteMin;
@@ -528,12 +533,43 @@ async function toggleStage(ev, name) {
   if (note.length < min) return fieldError(errId, `tg-${name}-note`, `Note: say why, at least ${min} characters.`);
   fieldError(errId, null, '');
   const enabled = $(`tg-${name}-btn`).dataset.enable === 'true';
+  state.toggling = { name, enabled, note };
+  $('tg-dialog-h').textContent = enabled ? `Turn ${name} on?` : `Turn ${name} off?`;
+  $('tg-dialog-desc').textContent = toggleEffect(name, enabled, state.status?.stages ?? []);
+  $('tg-c-stage').textContent = name;
+  $('tg-c-change').textContent = enabled ? 'off → ON (checked again)' : 'on → OFF (passed through)';
+  $('tg-c-note').textContent = note;
+  $('tg-c-expect').textContent = name;
+  $('tg-c-confirm').value = '';
+  $('tg-c-field').hidden = enabled;
+  $('tg-c-error').textContent = '';
+  $('tg-c-ok').textContent = enabled ? `Turn ${name} on` : `Turn ${name} off`;
+  $('tg-c-ok').disabled = !enabled;
+  $('tg-dialog').showModal();
+  (enabled ? $('tg-c-cancel') : $('tg-c-confirm')).focus();
+}
+
+async function confirmToggle(ev) {
+  ev.preventDefault();
+  const v = state.toggling;
+  if (!v || state.inFlight.has('tg-dialog')) return;
+  if (!v.enabled && $('tg-c-confirm').value.trim() !== v.name) return;
+  const ok = $('tg-c-ok');
+  ok.disabled = true;
+  $('tg-c-cancel').disabled = true;
+  state.inFlight.add('tg-dialog');
   try {
-    await api('PUT', `v1/stages/${encodeURIComponent(name)}`, { enabled, note });
-    $(`tg-${name}-note`).value = '';
+    await api('PUT', `v1/stages/${encodeURIComponent(v.name)}`, { enabled: v.enabled, note: v.note });
+    $(`tg-${v.name}-note`).value = '';
+    $('tg-dialog').close('confirm');
     pollSoon();
   } catch (err) {
-    if (!handleAuthError(err)) fieldError(errId, `tg-${name}-note`, `Not changed: ${err.message}`);
+    if (handleAuthError(err)) return $('tg-dialog').close('cancel');
+    $('tg-c-error').textContent = `Not changed: ${err.message}`;
+    ok.disabled = false;
+  } finally {
+    state.inFlight.delete('tg-dialog');
+    $('tg-c-cancel').disabled = false;
   }
 }
 
@@ -630,6 +666,20 @@ function wire() {
   $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
   $('rv-dialog').addEventListener('close', () => {
     state.revoking = null;
+  });
+  $('tg-c-confirm').addEventListener('input', () => {
+    $('tg-c-ok').disabled = !state.toggling || $('tg-c-confirm').value.trim() !== state.toggling.name;
+  });
+  $('tg-dialog-form').addEventListener('submit', confirmToggle);
+  $('tg-c-cancel').addEventListener('click', () => $('tg-dialog').close('cancel'));
+  // Escape while the request is under way would hide its outcome: the dialog stays until it is known
+  $('tg-dialog').addEventListener('cancel', (ev) => {
+    if (state.inFlight.has('tg-dialog')) ev.preventDefault();
+  });
+  $('tg-dialog').addEventListener('close', () => {
+    const name = state.toggling?.name;
+    state.toggling = null;
+    if (name) $(`tg-${name}-btn`)?.focus();
   });
   $('bg-token-copy').addEventListener('click', async () => {
     const ok = await copyText($('bg-token-value').value);

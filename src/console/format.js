@@ -140,3 +140,35 @@ export function displayValue(v) {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v);
 }
+
+/**
+ * What switching stage `name` off (turnOn false) or on does, from the stages of /v1/status (their
+ * policies, in promotion order): words for the stage toggle's confirmation dialog.
+ */
+export function toggleEffect(name, turnOn, stages) {
+  const i = stages.findIndex((s) => s.name === name);
+  const p = stages[i]?.policy ?? {};
+  const list = (xs) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`);
+  if (turnOn) {
+    const checks = [p.requireIntegrationTests ? 'a passing integration-test result' : null, p.marketHours ? `the market-hours hold (${p.marketHours})` : null, p.requireApproval ? 'an approval' : null].filter(Boolean);
+    const own = checks.length ? ` They need ${list(checks)} again.` : '';
+    const extra =
+      name === 'integration'
+        ? ` The CI pipeline runs the integration tests again, and ${list(stages.filter((s) => s.policy?.requireIntegrationTests).map((s) => s.name)) || 'no stage'} need a passing test result again.`
+        : name === 'ci'
+          ? ' The CI pipeline runs lint-test, the image builds and integration again.'
+          : '';
+    return `Promotions into ${name} are no longer passed through: the gate checks them again.${own}${extra}`;
+  }
+  const next = stages.slice(i + 1).find((s) => s.enabled)?.name;
+  const parts = [`Every promotion into ${name} is allowed at once (skip) with no checks${next ? `, and the freight flows on to ${next}` : ''}.`];
+  if (p.marketHours) parts.push(`${name} promotions go through while the market is open, with no break-glass.`);
+  if (p.requireApproval) parts.push(`${name} promotions need no approval.`);
+  if (p.requireIntegrationTests) parts.push(`${name} promotions need no passing integration-test result.`);
+  if (name === 'ci') parts.push('The CI pipeline skips lint-test, the image builds and integration.');
+  if (name === 'integration') {
+    const needing = stages.filter((s) => s.policy?.requireIntegrationTests).map((s) => s.name);
+    parts.push(`The CI pipeline skips the integration tests, and the gate drops the test requirement${needing.length ? ` of ${list(needing)}` : ''}: their promotions no longer need a passing integration-test result.`);
+  }
+  return parts.join(' ');
+}

@@ -280,17 +280,45 @@ function run(): void {
     await shot('04-approval');
   });
 
-  t.test('an admin turns a stage off with a note and the row says so', async (t) => {
+  t.test('an admin turns a stage off with a note, after a confirmation naming the stage and its effect, and the row says so', async (t) => {
     await signIn(t, 'admin');
     t.notOk(await fieldsetDisabled('#tg-beta fieldset'), 'toggles enabled for an admin');
     await page.click('#tg-beta-btn');
     t.match(await text('#tg-beta-error'), /Note: say why/, 'a note is required');
+    const puts: string[] = [];
+    const countPut = (req: { method(): string; url(): string }) => {
+      if (req.method() === 'PUT' && /\/v1\/stages\//.test(req.url())) puts.push(req.url());
+    };
+    page.on('request', countPut);
+    t.teardown(() => page.off('request', countPut));
+    // one Enter in the wrong row's note only asks
+    await page.fill('#tg-integration-note', 'wrong row, never confirmed');
+    await page.press('#tg-integration-note', 'Enter');
+    t.ok(await page.locator('#tg-dialog').isVisible(), 'Enter in the note opens a confirmation dialog');
+    t.match(await text('#tg-dialog'), /Turn integration off\?.*drops the test requirement of beta, paper and live.*Stage integration Change on → OFF/, 'naming the stage and what turning it off does');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'tg-c-confirm', 'focus on the stage-name field');
+    t.ok(await page.locator('#tg-c-ok').isDisabled(), 'confirm disabled until the stage name is typed');
+    await page.fill('#tg-c-confirm', 'beta');
+    t.ok(await page.locator('#tg-c-ok').isDisabled(), 'another stage’s name does not confirm');
+    await page.press('#tg-c-confirm', 'Enter');
+    t.ok(await page.locator('#tg-dialog').isVisible(), 'nor does Enter');
+    await page.click('#tg-c-cancel');
+    t.ok(await page.locator('#tg-dialog').isHidden(), 'cancelled');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'tg-integration-btn', 'focus back on the toggle');
+    await page.waitForTimeout(300);
+    t.same(puts, [], 'nothing was sent');
+    t.match(await text('#tg-integration-state'), /ENABLED/, 'integration still on');
+    await page.fill('#tg-integration-note', '');
     await page.fill('#tg-beta-note', 'beta cluster under maintenance until 14:00');
     await page.click('#tg-beta-btn');
+    t.match(await text('#tg-dialog-desc'), /^Every promotion into beta is allowed at once \(skip\) with no checks, and the freight flows on to paper\. beta promotions need no passing integration-test result\.$/, 'beta: passed through');
+    await page.fill('#tg-c-confirm', 'beta');
+    await page.click('#tg-c-ok');
     await expectText(t, '#stage-beta [data-field=enabled]', /DISABLED/, 'beta row: DISABLED');
     await expectText(t, '#stage-beta', /Off: “beta cluster under maintenance until 14:00” — admin/, 'with the note and who');
     await expectText(t, '#tg-beta-state', /DISABLED — last changed by admin/, 'the toggle says so too');
     t.equal(await text('#tg-beta-btn'), 'Turn beta on', 'and offers to turn it back on');
+    t.equal(puts.length, 1, 'one change sent, after the confirmation');
     await shot('05-stage-toggled');
   });
 

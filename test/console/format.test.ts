@@ -110,3 +110,19 @@ t.test('TAG_PATTERN matches the API’s OCI tag rule', async (t) => {
   for (const ok of ['abc', '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098', '_x', 'v1.2-rc_1']) t.ok(f.TAG_PATTERN.test(ok), ok);
   for (const bad of ['', '-x', '.x', 'a b', 'a/b', 'x'.repeat(129)]) t.notOk(f.TAG_PATTERN.test(bad), bad);
 });
+
+t.test('toggleEffect: what switching a stage does, from the stages’ policies', async (t) => {
+  const stages = [
+    { name: 'ci', enabled: true, policy: {} },
+    { name: 'integration', enabled: true, policy: {} },
+    { name: 'beta', enabled: true, policy: { requireIntegrationTests: true } },
+    { name: 'paper', enabled: true, policy: { requireIntegrationTests: true, marketHours: 'wait' } },
+    { name: 'live', enabled: true, policy: { requireIntegrationTests: true, marketHours: 'deny', requireApproval: true } },
+  ];
+  t.match(f.toggleEffect('integration', false, stages), /drops the test requirement of beta, paper and live/);
+  t.match(f.toggleEffect('paper', false, stages), /paper promotions go through while the market is open, with no break-glass/);
+  t.match(f.toggleEffect('live', false, stages), /live promotions need no approval/);
+  t.match(f.toggleEffect('ci', false, stages), /CI pipeline skips lint-test/);
+  t.match(f.toggleEffect('beta', false, [...stages.slice(0, 3), { ...stages[3], enabled: false }, stages[4]]), /flows on to live/, 'the next enabled stage');
+  t.match(f.toggleEffect('paper', true, stages), /checks them again\. They need a passing integration-test result and the market-hours hold \(wait\) again\./);
+});
