@@ -19,7 +19,8 @@ const state = {
   me: null,
   nextSession: { at: null, session: null },
   rendered: new Map(),
-  audit: { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null },
+  /** the audit page shown; `epoch` counts resets (sign-out), so a load begun before one is dropped */
+  audit: { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: 0 },
   prefill: { bg: { stage: null, value: '' }, ap: { stage: null, value: '' } },
   pollTimer: null,
   polling: false,
@@ -158,8 +159,7 @@ function applyIdentity() {
   state.rendered.delete('grants');
   state.audit.seenHead = null;
   if (me) void refreshAudit();
-  else replaceChildren($('audit'), h('p', { class: 'empty' }, 'Sign in to see the audit history.'));
-  if (!me) $('au-chain').textContent = '';
+  else resetAudit();
   if (state.status) render();
 }
 
@@ -191,7 +191,6 @@ async function signIn(ev) {
 function signOut() {
   session.clear();
   state.me = null;
-  state.audit = { ...state.audit, cursor: null, stack: [], records: [], nextCursor: null };
   hideToken();
   applyIdentity();
   $('signin-token').focus();
@@ -575,6 +574,24 @@ async function confirmToggle(ev) {
 
 // ---------------------------------------------------------------- audit history
 
+/** Signed out: the audit page, pager and chain line are emptied, and a load or check under way is dropped. */
+function resetAudit() {
+  const a = state.audit;
+  clearTimeout(a.verifyTimer);
+  // in place: a load under way holds this object and sees the new epoch
+  Object.assign(a, { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: a.epoch + 1 });
+  auditPlaceholder();
+  $('au-chain').textContent = '';
+  $('au-page').textContent = '';
+  for (const id of ['au-newest', 'au-newer', 'au-older']) $(id).disabled = true;
+}
+
+/** #audit says to sign in; what renderIf drew there before is forgotten, so the next page is drawn. */
+function auditPlaceholder() {
+  state.rendered.delete('audit');
+  replaceChildren($('audit'), h('p', { class: 'empty' }, 'Sign in to see the audit history.'));
+}
+
 function auditFilters() {
   return { stage: $('au-stage').value, type: $('au-type').value, limit: $('au-limit').value };
 }
@@ -589,11 +606,12 @@ async function refreshAudit() {
   state.audit.loading = true;
   state.audit.again = false;
   const a = state.audit;
+  const epoch = a.epoch;
   const headAtStart = state.status?.audit.seq ?? null;
   try {
     const filters = auditFilters();
     const page = await api('GET', `v1/audit${query({ ...filters, cursor: a.cursor ?? undefined })}`);
-    if (!state.me) return;
+    if (!state.me || a.epoch !== epoch) return;
     a.records = page.records;
     a.nextCursor = page.nextCursor;
     a.seenHead = a.cursor === null ? page.head.seq : headAtStart;
@@ -605,16 +623,20 @@ async function refreshAudit() {
     // the gate examines a bounded number of records per request: say where this search stopped
     const stopped = page.partial ? `Searched down to record ${page.nextCursor}; Older goes on from there.` : '';
     $('au-page').textContent = [shown, stopped].filter(Boolean).join(' · ');
-    await verifyChain(filters, page.records);
+    await verifyChain(filters, page.records, epoch);
   } catch (err) {
-    if (!handleAuthError(err)) $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
+    if (!handleAuthError(err) && a.epoch === epoch) $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
   } finally {
-    a.loading = false;
-    if (a.again) void refreshAudit();
+    // after a reset the flags belong to the loads begun since
+    if (a.epoch === epoch) {
+      a.loading = false;
+      if (a.again) void refreshAudit();
+    }
   }
 }
 
-async function verifyChain(filters, records) {
+async function verifyChain(filters, records, epoch) {
+  if (state.audit.epoch !== epoch) return;
   clearTimeout(state.audit.verifyTimer);
   // pin the page: the same records even if new ones arrive meanwhile, and no more than it shows
   // (a partial page holds fewer than the limit; the same search from its first record would
@@ -622,9 +644,10 @@ async function verifyChain(filters, records) {
   const cursor = state.audit.cursor ?? (records.length ? records[0].seq + 1 : undefined);
   const limit = records.length ? records.length : filters.limit;
   const v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
+  if (state.audit.epoch !== epoch || !state.me) return;
   replaceChildren($('au-chain'), chainView(v));
   // a full walk was started or is running: look again shortly
-  if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records).catch(() => {}), 3000);
+  if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records, epoch).catch(() => {}), 3000);
 }
 
 function auditGo(where) {
@@ -708,6 +731,6 @@ function wire() {
 }
 
 wire();
-replaceChildren($('audit'), h('p', { class: 'empty' }, 'Sign in to see the audit history.'));
+auditPlaceholder();
 setInterval(tick, 1000);
 void poll();

@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+
+/**
+ * The console's state across sign-in, sign-out and re-renders, its dialogs while a request is
+ * under way, and what it shows of the gate's health: the real gate (GATE_NOW = Wednesday
+ * 2026-11-25 10:00 ET, market open) and the console in headless Chromium. Each step opens its own
+ * page.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+declare const sessionStorage: any;
+
+const NOW = '2026-11-25T15:00:00Z';
+const TAG = '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098';
+const PROJECT = 'stonks-pipeline';
+const UPDATE_MS = 5000;
+
+if (requireChromium(t)) run();
+
+function runCli(args: string[], dataDir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), ...args, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cli ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+
+  const call = async (token: string | null, method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = {};
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${gate.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
+
+  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets. */
+  const open = async (tt: Test, timezoneId = 'Europe/Berlin') => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId, locale: 'en-GB' });
+    tt.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const text = async (selector: string) => ((await page.locator(selector).first().innerText({ timeout: 2000 })) ?? '').replace(/\s+/g, ' ').trim();
+    const expectText = async (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => {
+      try {
+        await page.waitForFunction(
+          ([sel, src, flags]) => {
+            const el = document.querySelector(sel as string);
+            return !!el && new RegExp(src as string, flags as string).test((el.innerText ?? '').replace(/\s+/g, ' '));
+          },
+          [selector, re.source, re.flags],
+          { timeout: ms },
+        );
+        tt.pass(msg);
+      } catch {
+        tt.fail(msg, { found: await text(selector).catch(() => '(no element)'), wanted: String(re) });
+      }
+    };
+    const signIn = async (name: string) => {
+      await page.fill('#signin-token', tokens[name] as string);
+      await page.click('#signin-form button[type=submit]');
+      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+    };
+    const active = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+    return { page, problems, text, expectText, signIn, active };
+  };
+
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    tokens['admin'] = gate.tokens['admin'] as string;
+    tokens['kargo'] = gate.tokens['kargo'] as string;
+    const out = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'operator'], gate.dataDir);
+    tokens['olivia'] = out.trim().split('\n').at(-1) ?? '';
+    browser = await launching;
+    t.equal((await decide('paper', 'paper-promo-1')).body.decision, 'wait', 'a paper promotion the market holds');
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  t.test('signing out and in again shows the audit history again, also when a load was under way at sign-out', async (t) => {
+    const { page, text, expectText, signIn, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await expectText('#audit', /decision .*kargo/, 'audit history after the first sign-in');
+    await expectText('#au-chain', /Chain verified/, 'with its chain line');
+    await page.click('#signout');
+    t.match(await text('#audit'), /Sign in to see the audit history/, 'signed out: the history is gone');
+    t.equal(await page.locator('#au-page').innerText(), '', 'and the pager line');
+    t.equal(await page.locator('#au-chain').innerText(), '', 'and the chain line');
+    await signIn('olivia');
+    await expectText('#audit', /decision .*kargo/, 'signed in again: the history is shown again');
+    await expectText('#au-page', /Records \d+–\d+ of \d+/, 'with its pager line');
+    // a sign-out while the page's chain check hangs, then a sign-in
+    let hold = true;
+    const held: (() => void)[] = [];
+    await page.route('**/v1/audit/verify*', async (route) => {
+      if (hold) await new Promise<void>((r) => held.push(r));
+      await route.continue().catch(() => {});
+    });
+    t.equal((await decide('paper', 'paper-promo-1')).status, 200, 'a new record');
+    for (let i = 0; i < 50 && held.length === 0; i++) await page.waitForTimeout(100);
+    t.ok(held.length > 0, 'the console reloads the page and its chain check hangs');
+    await page.click('#signout');
+    hold = false;
+    for (const r of held) r();
+    await signIn('olivia');
+    t.equal((await decide('paper', 'paper-promo-1')).status, 200, 'another record');
+    const head = (await call(tokens['admin'] as string, 'GET', '/v1/audit?limit=1')).body.head.seq as number;
+    await expectText('#au-page', new RegExp(`Records \\d+–${head} of ${head}`), 'the history loads again and follows new records', 8000);
+    await page.unroute('**/v1/audit/verify*');
+    t.same(problems, [], 'no script errors');
+  });
+}
