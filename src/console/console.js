@@ -615,7 +615,10 @@ async function refreshAudit() {
     a.records = page.records;
     a.nextCursor = page.nextCursor;
     a.seenHead = a.cursor === null ? page.head.seq : headAtStart;
-    renderIf($('audit'), JSON.stringify([filters, a.cursor, page.records.map((r) => r.hash), page.partial]), () => auditTable(page.records, page.partial));
+    // a new record redraws the newest page: the details the operator has open stay open (and the
+    // focus on a summary stays there, by its data-key)
+    const openSeqs = new Set([...$('audit').querySelectorAll('tr[data-seq] details[open]')].map((d) => d.closest('tr').dataset.seq));
+    renderIf($('audit'), JSON.stringify([filters, a.cursor, page.records.map((r) => r.hash), page.partial]), () => auditTable(page.records, page.partial, openSeqs));
     $('au-newer').disabled = a.cursor === null;
     $('au-newest').disabled = a.cursor === null;
     $('au-older').disabled = page.nextCursor === null;

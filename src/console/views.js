@@ -214,7 +214,8 @@ export function approvalsView(approvals) {
   ];
 }
 
-function detailsOf(r) {
+/** A record's details; `open`: its "All fields" shown (as it was before a re-render). */
+function detailsOf(r, open = false) {
   const out = [];
   if (r.promotion) out.push(h('p', {}, 'Promotion: ', h('code', {}, r.promotion)));
   if (r.requestedBy) out.push(h('p', {}, `Requested by (caller's claim): ${r.requestedBy}`));
@@ -241,8 +242,8 @@ function detailsOf(r) {
   out.push(
     h(
       'details',
-      { class: 'all-fields' },
-      h('summary', {}, 'All fields'),
+      { class: 'all-fields', open },
+      h('summary', { 'data-key': `details-${r.seq}` }, 'All fields'),
       h('dl', {}, recordFields(r).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
     ),
   );
@@ -250,8 +251,11 @@ function detailsOf(r) {
 }
 
 /** The audit table (it stacks into cards on narrow screens). */
-/** The audit page's rows; `partial`: the gate stopped searching before the page was full. */
-export function auditTable(records, partial = false) {
+/**
+ * The audit page's rows; `partial`: the gate stopped searching before the page was full;
+ * `openSeqs`: the seqs (strings) whose "All fields" are open.
+ */
+export function auditTable(records, partial = false, openSeqs = new Set()) {
   if (records.length === 0) {
     return [h('p', { class: 'empty' }, partial ? 'No matches among the records searched so far. Older searches further back.' : 'No records match.')];
   }
@@ -276,7 +280,7 @@ export function auditTable(records, partial = false) {
             h('td', { 'data-label': 'Stage' }, r.stage ?? '—'),
             h('td', { 'data-label': 'Image tag' }, r.imageTag ? h('code', { class: 'sha', title: r.imageTag }, shortTag(r.imageTag)) : '—'),
             h('td', { 'data-label': 'Decision' }, r.decision ? decisionBadge(r.decision) : '—'),
-            h('td', { 'data-label': 'Details', class: 'details' }, detailsOf(r)),
+            h('td', { 'data-label': 'Details', class: 'details' }, detailsOf(r, openSeqs.has(String(r.seq)))),
           ),
         ),
       ),

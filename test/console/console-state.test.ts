@@ -132,4 +132,22 @@ function run(): void {
     await page.unroute('**/v1/audit/verify*');
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('a new record keeps the audit details the operator has open, and the focus on them', async (t) => {
+    const { page, expectText, signIn, active } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await expectText('#audit', /decision .*kargo/, 'audit history shown');
+    const seq = await page.$eval('#audit tbody tr:nth-child(2)', (tr: any) => tr.dataset.seq);
+    await page.click(`#audit tr[data-seq="${seq}"] details summary`);
+    t.ok(await page.$eval(`#audit tr[data-seq="${seq}"] details`, (d: any) => d.open), `record ${seq}: All fields open`);
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'All fields', 'focus on its summary');
+    const before = await page.$eval('#audit tbody tr', (tr: any) => tr.dataset.seq);
+    t.equal((await decide('paper', 'paper-promo-1')).status, 200, 'Kargo checks the waiting promotion again: a new record');
+    await page.waitForFunction((s) => document.querySelector('#audit tbody tr')?.dataset.seq !== s, before, { timeout: UPDATE_MS });
+    t.ok(await page.$eval(`#audit tr[data-seq="${seq}"] details`, (d: any) => d.open), 'still open after the table was redrawn');
+    t.equal(await page.locator('#audit details[open]').count(), 1, 'and no other');
+    t.equal(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset.seq), seq, 'the focus is still on its summary');
+    t.not(await active(), 'BODY', 'focus not lost to the page body');
+  });
 }
