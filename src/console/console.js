@@ -240,6 +240,7 @@ function updateCount(fieldId, countId, min) {
 function render() {
   const st = state.status;
   const nowMs = gateNow();
+  renderIf($('audit-banner'), JSON.stringify(st.audit.writable === false), () => auditBanner(st.audit));
   renderIf($('clock-banner'), JSON.stringify(st.clock ?? null), () => clockBanner(st.clock));
   ensureNextSession(st.market.nextOpen);
   renderIf($('market'), JSON.stringify([st.market, state.nextSession]), () => marketView(st.market, state.nextSession.session, nowMs));
@@ -256,6 +257,18 @@ function render() {
   updateToggles(st.stages);
   autoPrefill('bg');
   autoPrefill('ap');
+}
+
+/** The gate cannot write its audit log: it refuses everything that would be recorded. */
+function auditBanner(audit) {
+  const unwritable = audit.writable === false;
+  $('audit-banner').hidden = !unwritable;
+  if (!unwritable) return [];
+  return [
+    icon('warning'),
+    h('strong', {}, 'The audit log cannot be written. '),
+    `The gate refuses every decision, break-glass grant and approval (HTTP 503) until its audit log can be written again: Kargo promotions are held. The last record written is seq ${audit.seq}.`,
+  ];
 }
 
 /** A gate on GATE_NOW answers for a simulated instant: say so on every page, whatever else is shown. */

@@ -150,4 +150,27 @@ function run(): void {
     t.equal(await page.evaluate(() => document.activeElement?.closest('tr')?.dataset.seq), seq, 'the focus is still on its summary');
     t.not(await active(), 'BODY', 'focus not lost to the page body');
   });
+
+  t.test('while the audit log cannot be written, a banner says the gate refuses every decision, grant and approval', async (t) => {
+    const { page, text, expectText } = await open(t);
+    let unwritable = true;
+    // the gate's answer, with audit.writable as a gate whose log cannot be written says it
+    await page.route('**/v1/status', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      if (unwritable) body.audit.writable = false;
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.goto(`${gate.url}/`);
+    await expectText('#conn', /Connected/, 'connected');
+    await expectText('#audit-banner', /The audit log cannot be written\. The gate refuses every decision, break-glass grant and approval \(HTTP 503\) until its audit log can be written again: Kargo promotions are held\./, 'the banner says what it means');
+    t.ok(await page.locator('#audit-banner').isVisible(), 'shown');
+    t.equal(await page.locator('#audit-banner').getAttribute('role'), 'alert', 'announced');
+    const box = await page.locator('#audit-banner').boundingBox();
+    t.ok(box && box.y < 200, `near the top of the page (y=${box?.y})`);
+    unwritable = false;
+    await page.waitForFunction(() => document.getElementById('audit-banner').hidden, undefined, { timeout: UPDATE_MS });
+    t.pass('gone once the log can be written again');
+    t.equal(await text('#conn'), 'Connected: live updates every 2 s');
+  });
 }
