@@ -29,6 +29,8 @@ const state = {
   revoking: null,
   /** the stage switch the toggle dialog asks about: {name, enabled, note} */
   toggling: null,
+  /** the identity check of a stored token failed (not with a 401): #signin-error says so */
+  sessionCheckError: false,
   /** dialogs whose request is under way (Escape does not close them then) */
   inFlight: new Set(),
 };
@@ -83,6 +85,9 @@ async function poll() {
       state.settings = await api('GET', 'v1/console/settings', undefined, { auth: false });
       applySettings();
       await restoreSession();
+    } else if (state.me === null && session.token()) {
+      // the identity check failed (not with a 401) at load or since: try again while the token is kept
+      await checkSession();
     }
     const t0 = performance.now();
     const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });
@@ -123,13 +128,41 @@ async function restoreSession() {
       state.me = await api('GET', 'v1/whoami');
     } catch (err) {
       state.me = null;
-      if (err instanceof ApiError && err.status === 401 && session.token()) {
-        session.clear();
-        $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
-      }
+      sessionCheckFailed(err);
     }
   }
   applyIdentity();
+}
+
+/** A whoami that failed: a 401 ends the tab's session; anything else is said, and the token is kept for the next try. */
+function sessionCheckFailed(err) {
+  if (!session.token()) return;
+  if (err instanceof ApiError && err.status === 401) {
+    session.clear();
+    $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
+  } else {
+    state.sessionCheckError = true;
+    $('signin-error').textContent = `Could not check the sign-in of this tab (${err.message}); its token is kept and checked again every 2 s.`;
+  }
+}
+
+/** Asks whoami again for the token this tab holds (after a failed check); signs in when it answers. */
+async function checkSession() {
+  const token = session.token();
+  try {
+    const me = await api('GET', 'v1/whoami');
+    // signed in or out meanwhile: that decides
+    if (state.me !== null || session.token() !== token) return;
+    state.me = me;
+    if (state.sessionCheckError) $('signin-error').textContent = '';
+    state.sessionCheckError = false;
+    applyIdentity();
+  } catch (err) {
+    if (state.me !== null || session.token() !== token) return;
+    const had = session.token();
+    sessionCheckFailed(err);
+    if (had && !session.token()) applyIdentity();
+  }
 }
 
 function rolesText(me) {
@@ -169,6 +202,7 @@ async function signIn(ev) {
   const token = input.value.trim();
   const errEl = $('signin-error');
   errEl.textContent = '';
+  state.sessionCheckError = false;
   if (!token) {
     errEl.textContent = 'Paste a token first.';
     input.focus();

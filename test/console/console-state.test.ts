@@ -173,4 +173,23 @@ function run(): void {
     t.pass('gone once the log can be written again');
     t.equal(await text('#conn'), 'Connected: live updates every 2 s');
   });
+
+  t.test('an identity check that fails at page load (not with a 401) is shown and tried again while the token is kept', async (t) => {
+    const { page, expectText, signIn, text } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    let fail = true;
+    await page.route('**/v1/whoami', (route) =>
+      fail ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'auth_unavailable', message: 'identity could not be checked' }) }) : route.continue(),
+    );
+    await page.reload();
+    await expectText('#signin-error', /Could not check the sign-in of this tab \(identity could not be checked\); its token is kept and checked again every 2 s\./, 'the failed check is shown');
+    t.equal(await text('#whoami'), 'Not signed in');
+    t.ok(await page.evaluate(() => !!sessionStorage.getItem('gate.console.token')), 'the token is kept');
+    fail = false;
+    await expectText('#whoami', /Signed in as olivia \(operator\) via local token/, 'signed in at a later poll once the check answers');
+    t.equal(await page.locator('#signin-error').innerText(), '', 'the error is gone');
+    await expectText('#audit', /decision .*kargo/, 'and the audit history loads');
+    await page.unroute('**/v1/whoami');
+  });
 }
