@@ -427,6 +427,7 @@ async function confirmBreakGlass(ev) {
   const ok = $('bg-c-ok');
   ok.disabled = true;
   $('bg-c-cancel').disabled = true;
+  state.inFlight.add('bg-dialog');
   try {
     const grant = await api('POST', 'v1/break-glass', v);
     state.pending = null;
@@ -440,6 +441,7 @@ async function confirmBreakGlass(ev) {
     $('bg-c-error').textContent = `Not granted: ${err.message}`;
     ok.disabled = false;
   } finally {
+    state.inFlight.delete('bg-dialog');
     $('bg-c-cancel').disabled = false;
   }
 }
@@ -731,6 +733,10 @@ function wire() {
   });
   $('bg-dialog-form').addEventListener('submit', confirmBreakGlass);
   $('bg-c-cancel').addEventListener('click', closeDialog);
+  // Escape while the request is under way would hide its outcome (or a grant thought cancelled)
+  $('bg-dialog').addEventListener('cancel', (ev) => {
+    if (state.inFlight.has('bg-dialog')) ev.preventDefault();
+  });
   $('bg-dialog').addEventListener('close', () => {
     if ($('bg-dialog').returnValue !== 'confirm') state.pending = null;
     if ($('bg-token').hidden) $('bg-submit').focus();

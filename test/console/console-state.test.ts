@@ -192,4 +192,52 @@ function run(): void {
     await expectText('#audit', /decision .*kargo/, 'and the audit history loads');
     await page.unroute('**/v1/whoami');
   });
+
+  t.test('Escape does not close a dialog while its request is under way', async (t) => {
+    const { page, expectText, signIn, text } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    // a slow gate that then refuses: the answer must be seen
+    await page.route('**/v1/break-glass', async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ status: 429, contentType: 'application/json', body: JSON.stringify({ error: 'rate_limited', message: 'at most 10 break-glass requests a minute per identity; retry in 40 s' }) });
+    });
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'production incident needs a hotfix now');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    await page.waitForTimeout(200);
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+    t.ok(await page.$eval('#bg-dialog', (d: any) => d.open), 'break-glass: still open after Escape during the request');
+    await expectText('#bg-c-error', /Not granted: at most 10 break-glass requests a minute/, 'and the refusal is shown in it');
+    await page.keyboard.press('Escape');
+    t.notOk(await page.$eval('#bg-dialog', (d: any) => d.open), 'Escape closes it once the answer is in');
+    await page.unroute('**/v1/break-glass');
+
+    // the stage toggle's dialog, the same
+    await page.click('#signout');
+    await signIn('admin');
+    await page.route('**/v1/stages/*', async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'audit_unavailable', message: 'audit log is not writable' }) });
+    });
+    await page.fill('#tg-ci-note', 'ci runners are being replaced');
+    await page.click('#tg-ci-btn');
+    await page.fill('#tg-c-confirm', 'ci');
+    await page.click('#tg-c-ok');
+    await page.waitForTimeout(200);
+    t.ok(await page.locator('#tg-c-ok').isDisabled(), 'toggle: the confirm button is disabled while the request runs');
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(200);
+    t.ok(await page.$eval('#tg-dialog', (d: any) => d.open), 'toggle: still open after Escape during the request');
+    await expectText('#tg-c-error', /Not changed: audit log is not writable/, 'and the refusal is shown in it');
+    t.notOk(await page.locator('#tg-c-ok').isDisabled(), 'confirm enabled again');
+    await page.keyboard.press('Escape');
+    t.notOk(await page.$eval('#tg-dialog', (d: any) => d.open), 'Escape closes it once the answer is in');
+    t.match(await text('#tg-ci-state'), /ENABLED/, 'ci is still on');
+    await page.unroute('**/v1/stages/*');
+  });
 }
