@@ -494,6 +494,8 @@ async function confirmRevoke(ev) {
     await api('DELETE', `v1/break-glass/${encodeURIComponent(g.id)}`);
     state.revoking = null;
     $('rv-dialog').close('confirm');
+    // the revoke button goes with the grant at the next render: the focus goes to the list's heading
+    $('grants-h').focus();
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return $('rv-dialog').close('cancel');

@@ -240,4 +240,21 @@ function run(): void {
     t.match(await text('#tg-ci-state'), /ENABLED/, 'ci is still on');
     await page.unroute('**/v1/stages/*');
   });
+
+  t.test('after a confirmed revoke the focus is on the open-grants heading, not lost to the page', async (t) => {
+    const { page, expectText, signIn, active } = await open(t);
+    const g = await call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification: 'granted to be revoked from the keyboard' });
+    t.equal(g.status, 201, 'an open grant');
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    await expectText('#grants', /live · 3f2c1a9 Copy · by olivia/, 'listed');
+    await page.focus(`#grants [data-key="revoke-${g.body.id}"]`);
+    await page.keyboard.press('Enter');
+    t.ok(await page.locator('#rv-dialog').isVisible(), 'the revoke dialog');
+    await page.focus('#rv-c-ok');
+    await page.keyboard.press('Enter');
+    await expectText('#grants', /No open grants/, 'revoked');
+    await page.waitForTimeout(300);
+    t.equal(await active(), 'grants-h', 'focus on the Open grants heading');
+  });
 }
