@@ -3,7 +3,7 @@
 
 import { ApiError, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
-import { ET, TAG_PATTERN, clockTime, formatDuration, stamp, toggleEffect } from './format.js';
+import { ET, TAG_PATTERN, clockTime, dayLabel, formatDuration, localTime, stamp, toggleEffect } from './format.js';
 import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -452,7 +452,7 @@ function showToken(grant) {
   replaceChildren(
     $('bg-token-expiry'),
     icon('clock'),
-    `Expires at ${clockTime(grant.expiresAt, ET, true)} ET (${clockTime(grant.expiresAt, undefined, true)} your time), in `,
+    `Expires at ${clockTime(grant.expiresAt, ET, true)} ET on ${dayLabel(grant.expiresAt, ET)} (${localTime(grant.expiresAt, true)} your time), in `,
     h('strong', { dataset: { until: grant.expiresAt } }, ''),
     '.',
   );

@@ -60,6 +60,17 @@ export function stamp(iso, tz = ET) {
   return `${dayLabel(iso, tz)} ${clockTime(iso, tz, true)}${label ? ` ${label}` : ''}`;
 }
 
+/**
+ * The viewer's local time of an instant, "22:00", with the local date in front when it is not the
+ * ET date ("Sat, 28 Nov 2026 03:00"): next to an ET time and date, a bare local time would name
+ * the wrong day.
+ */
+export function localTime(iso, seconds = false) {
+  const local = dayLabel(iso);
+  const time = clockTime(iso, undefined, seconds);
+  return local === dayLabel(iso, ET) ? time : `${local} ${time}`;
+}
+
 /** "Wed, 25 Nov 2026 15:30–22:00" in the viewer's zone, naming both days when the session crosses midnight there. */
 export function localRange(openIso, closeIso) {
   const d1 = dayLabel(openIso);

@@ -2,7 +2,7 @@
 // Times are rendered with data-until / data-since attributes that the clock tick keeps current.
 
 import { h, icon } from './dom.js';
-import { ET, candidateTag, clockTime, dayLabel, displayValue, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
+import { ET, candidateTag, clockTime, dayLabel, displayValue, localRange, localTime, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
 
 /** A countdown to `iso` (kept current by the tick). */
 export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
@@ -71,7 +71,7 @@ export function marketView(market, nextSession, nowMs) {
       { class: 'countdown-line', id: 'market-countdown' },
       market.open ? 'Closes in ' : 'Opens in ',
       h('strong', {}, until(change.at)),
-      ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} (${clockTime(change.at)} your time)`,
+      ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} (${localTime(change.at)} your time)`,
     ),
     market.open ? h('p', { class: 'hint' }, 'While the market is open, paper and live promotions are held unless a break-glass grant covers them.') : null,
     market.open ? sessionBlock('This session', market.session) : null,

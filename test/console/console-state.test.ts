@@ -257,4 +257,21 @@ function run(): void {
     await page.waitForTimeout(300);
     t.equal(await active(), 'grants-h', 'focus on the Open grants heading');
   });
+
+  t.test('a local time on another date than the ET one names the local date (viewer in Tokyo)', async (t) => {
+    const { page, expectText, signIn } = await open(t, 'Asia/Tokyo');
+    await page.goto(`${gate.url}/`);
+    // Wed 16:00 ET is Thu 06:00 in Tokyo
+    await expectText('#market-countdown', /^Closes in 5h \d\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 06:00 your time\)$/, 'the countdown names Thursday');
+    await signIn('olivia');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'checking the local date of the token expiry');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    // about 10:0x ET + 30 min: Thursday 00:3x in Tokyo
+    await expectText('#bg-token-expiry', /Expires at 10:[34]\d:\d\d ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 00:[34]\d:\d\d your time\), in/, 'the token expiry names Thursday');
+    await page.click('#bg-token-done');
+  });
 }

@@ -126,3 +126,9 @@ t.test('toggleEffect: what switching a stage does, from the stages’ policies',
   t.match(f.toggleEffect('beta', false, [...stages.slice(0, 3), { ...stages[3], enabled: false }, stages[4]]), /flows on to live/, 'the next enabled stage');
   t.match(f.toggleEffect('paper', true, stages), /checks them again\. They need a passing integration-test result and the market-hours hold \(wait\) again\./);
 });
+
+t.test('localTime: the viewer’s time, with the local date when it is not the ET date (viewer in Tokyo)', async (t) => {
+  t.equal(f.localTime('2026-11-25T21:00:00Z'), 'Thu, 26 Nov 2026 06:00', 'Wed 16:00 ET is Thu 06:00 in Tokyo');
+  t.equal(f.localTime('2026-11-27T18:00:00Z', true), 'Sat, 28 Nov 2026 03:00:00', 'an early close on Fri ET is Sat in Tokyo');
+  t.equal(f.localTime('2026-11-25T14:30:00Z'), '23:30', 'the same date: the time alone');
+});
