@@ -59,6 +59,9 @@ function run(): void {
     t.same(await page.evaluate(() => ({ ...sessionStorage })), {}, 'no token stored');
     await page.fill('#tg-integration-note', 'integration sandbox rebuilt tonight');
     await page.click('#tg-integration-btn');
+    // turning a stage off asks first, with the stage name typed
+    await page.fill('#tg-c-confirm', 'integration');
+    await page.click('#tg-c-ok');
     await page.waitForFunction(() => /DISABLED/.test(document.querySelector('#stage-integration [data-field=enabled]').textContent), undefined, { timeout: 5000 });
     await page.waitForFunction(() => !!document.querySelector('#audit tr[data-type="stage.toggled"]'), undefined, { timeout: 5000 });
     t.match(await text(page, '#audit tr[data-type="stage.toggled"]'), /pat@example\.com via proxy-header \(gate-admin, traders\) .*Turned off: “integration sandbox rebuilt tonight”/);
