@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { eventually } from '../helpers/eventually.ts';
-import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
 import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+import { callGate, createToken } from './gate-calls.ts';
 
 /**
  * End to end: the real gate (node src/server.ts, GATE_NOW = Wednesday 2026-11-25 10:00 ET, market
@@ -29,24 +29,6 @@ const UPDATE_MS = 5000;
 
 if (requireChromium(t)) run();
 
-function runCli(args: string[], dataDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), ...args, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cli ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
-async function createToken(dataDir: string, name: string, roles: string): Promise<string> {
-  const out = await runCli(['token', 'create', '--name', name, '--roles', roles], dataDir);
-  const token = out.trim().split('\n').at(-1) ?? '';
-  if (!/^gate_/.test(token)) throw new Error(`no token in: ${out}`);
-  return token;
-}
-
 function run(): void {
   let gate: SpawnedGate;
   let browser: Browser;
@@ -56,13 +38,7 @@ function run(): void {
   const problems: string[] = [];
   let expectNetworkErrors = false;
 
-  const call = async (token: string | null, method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = {};
-    if (token) headers['authorization'] = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${gate.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
   const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
   const auditOf = async (type: string) => (await call(tokens['admin'] as string, 'GET', `/v1/audit?type=${encodeURIComponent(type)}&limit=500`)).body.records as any[];
   const shot = (name: string, fullPage = true) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });

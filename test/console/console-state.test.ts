@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
 import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+import { callGate, createToken } from './gate-calls.ts';
 
 /**
  * The console's state across sign-in, sign-out and re-renders, its dialogs while a request is
@@ -24,29 +23,12 @@ const UPDATE_MS = 5000;
 
 if (requireChromium(t)) run();
 
-function runCli(args: string[], dataDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), ...args, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cli ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
 function run(): void {
   let gate: SpawnedGate;
   let browser: Browser;
   const tokens: Record<string, string> = {};
 
-  const call = async (token: string | null, method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = {};
-    if (token) headers['authorization'] = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${gate.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
   const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
 
   /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets. */
@@ -88,8 +70,7 @@ function run(): void {
     gate = await spawnGate({ env: { GATE_NOW: NOW } });
     tokens['admin'] = gate.tokens['admin'] as string;
     tokens['kargo'] = gate.tokens['kargo'] as string;
-    const out = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'operator'], gate.dataDir);
-    tokens['olivia'] = out.trim().split('\n').at(-1) ?? '';
+    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
     browser = await launching;
     t.equal((await decide('paper', 'paper-promo-1')).body.decision, 'wait', 'a paper promotion the market holds');
   });
