@@ -338,7 +338,7 @@ function tick() {
   for (const el of document.querySelectorAll('[data-until]')) el.textContent = formatDuration(Date.parse(el.dataset.until) - now);
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = formatDuration(now - Date.parse(el.dataset.since));
   const iso = new Date(now).toISOString();
-  $('gate-time').textContent = `gate clock ${stamp(iso)} · your time ${clockTime(iso, undefined, true)}`;
+  $('gate-time').textContent = `gate clock ${stamp(iso)} · your time ${localTime(iso, true)}`;
 }
 
 // ---------------------------------------------------------------- forms: shared
@@ -420,6 +420,28 @@ function closeDialog() {
   if (d.open) d.close('cancel');
 }
 
+/**
+ * While a dialog's request is under way it cannot be closed by Escape: its outcome must be seen.
+ * `closedBy = 'none'` does that where the browser has it (Chromium lets a page refuse one Escape
+ * by preventDefault, not a second); the cancel listeners refuse it elsewhere. Returns the release.
+ */
+function holdDialog(id) {
+  const d = $(id);
+  const before = d.closedBy;
+  state.inFlight.add(id);
+  if (before !== undefined) d.closedBy = 'none';
+  return () => {
+    state.inFlight.delete(id);
+    if (before !== undefined) d.closedBy = before;
+  };
+}
+
+/** A dialog's failure is written into it; if it was closed anyway, beside the control that opened it. */
+function dialogError(id, inDialog, onPage, text) {
+  $(inDialog).textContent = text;
+  if (!$(id).open && onPage) $(onPage).textContent = text;
+}
+
 async function confirmBreakGlass(ev) {
   ev.preventDefault();
   const v = state.pending;
@@ -427,7 +449,7 @@ async function confirmBreakGlass(ev) {
   const ok = $('bg-c-ok');
   ok.disabled = true;
   $('bg-c-cancel').disabled = true;
-  state.inFlight.add('bg-dialog');
+  const release = holdDialog('bg-dialog');
   try {
     const grant = await api('POST', 'v1/break-glass', v);
     state.pending = null;
@@ -438,10 +460,10 @@ async function confirmBreakGlass(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return closeDialog();
-    $('bg-c-error').textContent = `Not granted: ${err.message}`;
+    dialogError('bg-dialog', 'bg-c-error', 'bg-error', `Not granted: ${err.message}`);
     ok.disabled = false;
   } finally {
-    state.inFlight.delete('bg-dialog');
+    release();
     $('bg-c-cancel').disabled = false;
   }
 }
@@ -490,6 +512,7 @@ async function confirmRevoke(ev) {
   if (!g) return;
   $('rv-c-ok').disabled = true;
   $('rv-c-cancel').disabled = true;
+  const release = holdDialog('rv-dialog');
   try {
     await api('DELETE', `v1/break-glass/${encodeURIComponent(g.id)}`);
     state.revoking = null;
@@ -499,9 +522,10 @@ async function confirmRevoke(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return $('rv-dialog').close('cancel');
-    $('rv-c-error').textContent = `Could not revoke ${g.id}: ${err.message}`;
+    dialogError('rv-dialog', 'rv-c-error', 'bg-error', `Could not revoke ${g.id}: ${err.message}`);
     $('rv-c-ok').disabled = false;
   } finally {
+    release();
     $('rv-c-cancel').disabled = false;
   }
 }
@@ -607,7 +631,7 @@ async function confirmToggle(ev) {
   const ok = $('tg-c-ok');
   ok.disabled = true;
   $('tg-c-cancel').disabled = true;
-  state.inFlight.add('tg-dialog');
+  const release = holdDialog('tg-dialog');
   try {
     await api('PUT', `v1/stages/${encodeURIComponent(v.name)}`, { enabled: v.enabled, note: v.note });
     $(`tg-${v.name}-note`).value = '';
@@ -615,10 +639,10 @@ async function confirmToggle(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return $('tg-dialog').close('cancel');
-    $('tg-c-error').textContent = `Not changed: ${err.message}`;
+    dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, `Not changed: ${err.message}`);
     ok.disabled = false;
   } finally {
-    state.inFlight.delete('tg-dialog');
+    release();
     $('tg-c-cancel').disabled = false;
   }
 }
@@ -745,6 +769,9 @@ function wire() {
   });
   $('rv-dialog-form').addEventListener('submit', confirmRevoke);
   $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
+  $('rv-dialog').addEventListener('cancel', (ev) => {
+    if (state.inFlight.has('rv-dialog')) ev.preventDefault();
+  });
   $('rv-dialog').addEventListener('close', () => {
     state.revoking = null;
   });

@@ -160,12 +160,16 @@ export function toggleEffect(name, turnOn, stages) {
   const i = stages.findIndex((s) => s.name === name);
   const p = stages[i]?.policy ?? {};
   const list = (xs) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`);
+  // a stage needs a test result only while the integration stage is on (decide.ts), and a stage
+  // that is off passes its promotions through whatever its policy says
+  const integrationOn = stages.find((s) => s.name === 'integration')?.enabled !== false;
+  const testedStages = () => stages.filter((s) => s.enabled && s.policy?.requireIntegrationTests).map((s) => s.name);
   if (turnOn) {
-    const checks = [p.requireIntegrationTests ? 'a passing integration-test result' : null, p.marketHours ? `the market-hours hold (${p.marketHours})` : null, p.requireApproval ? 'an approval' : null].filter(Boolean);
+    const checks = [p.requireIntegrationTests && integrationOn ? 'a passing integration-test result' : null, p.marketHours ? `the market-hours hold (${p.marketHours})` : null, p.requireApproval ? 'an approval' : null].filter(Boolean);
     const own = checks.length ? ` They need ${list(checks)} again.` : '';
     const extra =
       name === 'integration'
-        ? ` The CI pipeline runs the integration tests again, and ${list(stages.filter((s) => s.policy?.requireIntegrationTests).map((s) => s.name)) || 'no stage'} need a passing test result again.`
+        ? ` The CI pipeline runs the integration tests again, and ${list(testedStages()) || 'no stage'} need a passing test result again.`
         : name === 'ci'
           ? ' The CI pipeline runs lint-test, the image builds and integration again.'
           : '';
@@ -175,10 +179,10 @@ export function toggleEffect(name, turnOn, stages) {
   const parts = [`Every promotion into ${name} is allowed at once (skip) with no checks${next ? `, and the freight flows on to ${next}` : ''}.`];
   if (p.marketHours) parts.push(`${name} promotions go through while the market is open, with no break-glass.`);
   if (p.requireApproval) parts.push(`${name} promotions need no approval.`);
-  if (p.requireIntegrationTests) parts.push(`${name} promotions need no passing integration-test result.`);
+  if (p.requireIntegrationTests && integrationOn) parts.push(`${name} promotions need no passing integration-test result.`);
   if (name === 'ci') parts.push('The CI pipeline skips lint-test, the image builds and integration.');
   if (name === 'integration') {
-    const needing = stages.filter((s) => s.policy?.requireIntegrationTests).map((s) => s.name);
+    const needing = testedStages();
     parts.push(`The CI pipeline skips the integration tests, and the gate drops the test requirement${needing.length ? ` of ${list(needing)}` : ''}: their promotions no longer need a passing integration-test result.`);
   }
   return parts.join(' ');

@@ -191,8 +191,10 @@ function run(): void {
     await page.click('#bg-c-ok');
     await page.waitForTimeout(200);
     await page.keyboard.press('Escape');
+    await page.waitForTimeout(100);
+    await page.keyboard.press('Escape');
     await page.waitForTimeout(200);
-    t.ok(await page.$eval('#bg-dialog', (d: any) => d.open), 'break-glass: still open after Escape during the request');
+    t.ok(await page.$eval('#bg-dialog', (d: any) => d.open), 'break-glass: still open after Escape (twice) during the request');
     await expectText('#bg-c-error', /Not granted: at most 10 break-glass requests a minute/, 'and the refusal is shown in it');
     await page.keyboard.press('Escape');
     t.notOk(await page.$eval('#bg-dialog', (d: any) => d.open), 'Escape closes it once the answer is in');
@@ -211,9 +213,12 @@ function run(): void {
     await page.click('#tg-c-ok');
     await page.waitForTimeout(200);
     t.ok(await page.locator('#tg-c-ok').isDisabled(), 'toggle: the confirm button is disabled while the request runs');
+    // twice: Chromium lets a page refuse one Escape by preventDefault, not a second
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(100);
     await page.keyboard.press('Escape');
     await page.waitForTimeout(200);
-    t.ok(await page.$eval('#tg-dialog', (d: any) => d.open), 'toggle: still open after Escape during the request');
+    t.ok(await page.$eval('#tg-dialog', (d: any) => d.open), 'toggle: still open after Escape (twice) during the request');
     await expectText('#tg-c-error', /Not changed: audit log is not writable/, 'and the refusal is shown in it');
     t.notOk(await page.locator('#tg-c-ok').isDisabled(), 'confirm enabled again');
     await page.keyboard.press('Escape');
@@ -244,6 +249,8 @@ function run(): void {
     await page.goto(`${gate.url}/`);
     // Wed 16:00 ET is Thu 06:00 in Tokyo
     await expectText('#market-countdown', /^Closes in 5h \d\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 06:00 your time\)$/, 'the countdown names Thursday');
+    // Wed 10:0x ET is Thu 00:0x in Tokyo
+    await expectText('#gate-time', /^gate clock Wed, 25 Nov 2026 10:\d\d:\d\d ET · your time Thu, 26 Nov 2026 00:\d\d:\d\d$/, 'so does the header clock');
     await signIn('olivia');
     await page.selectOption('#bg-stage', 'paper');
     await page.fill('#bg-tag', TAG);

@@ -125,6 +125,13 @@ t.test('toggleEffect: what switching a stage does, from the stages’ policies',
   t.match(f.toggleEffect('ci', false, stages), /CI pipeline skips lint-test/);
   t.match(f.toggleEffect('beta', false, [...stages.slice(0, 3), { ...stages[3], enabled: false }, stages[4]]), /flows on to live/, 'the next enabled stage');
   t.match(f.toggleEffect('paper', true, stages), /checks them again\. They need a passing integration-test result and the market-hours hold \(wait\) again\./);
+  // with the integration stage off no stage needs a test result (decide.ts), and a stage that is off passes everything
+  const noIntegration = stages.map((s) => (s.name === 'integration' ? { ...s, enabled: false } : s));
+  t.match(f.toggleEffect('paper', true, noIntegration), /They need the market-hours hold \(wait\) again\.$/, 'no test result while integration is off');
+  t.notMatch(f.toggleEffect('live', false, noIntegration), /integration-test result/);
+  const paperOff = stages.map((s) => (s.name === 'paper' ? { ...s, enabled: false } : s));
+  t.match(f.toggleEffect('integration', true, paperOff), /beta and live need a passing test result again/, 'a stage that is off is not named');
+  t.match(f.toggleEffect('integration', false, paperOff), /drops the test requirement of beta and live/);
 });
 
 t.test('localTime: the viewer’s time, with the local date when it is not the ET date (viewer in Tokyo)', async (t) => {
