@@ -31,6 +31,8 @@ const state = {
   toggling: null,
   /** the identity check of a stored token failed (not with a 401): #signin-error says so */
   sessionCheckError: false,
+  /** an identity check retried by the poll is under way */
+  checkingSession: false,
   /** dialogs whose request is under way (Escape does not close them then) */
   inFlight: new Set(),
 };
@@ -85,9 +87,14 @@ async function poll() {
       state.settings = await api('GET', 'v1/console/settings', undefined, { auth: false });
       applySettings();
       await restoreSession();
-    } else if (state.me === null && session.token()) {
-      // the identity check failed (not with a 401) at load or since: try again while the token is kept
-      await checkSession();
+    } else if (state.me === null && session.token() && !state.checkingSession) {
+      // the identity check failed (not with a 401) at load or since: try again while the token is
+      // kept, beside the poll rather than before it (a slow identity check must not hold the
+      // status, and the market clock, for its whole timeout)
+      state.checkingSession = true;
+      void checkSession().finally(() => {
+        state.checkingSession = false;
+      });
     }
     const t0 = performance.now();
     const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });

@@ -174,6 +174,33 @@ function run(): void {
     await page.unroute('**/v1/whoami');
   });
 
+  t.test('an identity check that hangs does not hold the status poll', async (t) => {
+    const { page, expectText, signIn } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    let calls = 0;
+    let unblock: () => void = () => {};
+    const blocked = new Promise<void>((r) => (unblock = r));
+    t.teardown(() => unblock());
+    // the first check fails, every later one hangs (a slow TokenReview) until its 5 s timeout
+    await page.route('**/v1/whoami', async (route) => {
+      if (calls++ === 0) return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'auth_unavailable', message: 'identity could not be checked' }) });
+      await blocked;
+      await route.abort().catch(() => {});
+    });
+    await page.reload();
+    await expectText('#signin-error', /Could not check the sign-in of this tab/, 'the failed check is shown');
+    const statusAt: number[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/v1/status')) statusAt.push(Date.now());
+    });
+    await page.waitForTimeout(6_500);
+    t.ok(calls >= 2, 'the check is tried again');
+    t.ok(statusAt.length >= 3, `the status is still polled about every 2 s (${statusAt.length} requests in 6.5 s)`);
+    unblock();
+    await page.unroute('**/v1/whoami');
+  });
+
   t.test('Escape does not close a dialog while its request is under way', async (t) => {
     const { page, expectText, signIn, text } = await open(t);
     await page.goto(`${gate.url}/`);
