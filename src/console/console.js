@@ -87,9 +87,9 @@ async function poll() {
       state.settings = await api('GET', 'v1/console/settings', undefined, { auth: false });
       applySettings();
       await restoreSession();
-    } else if (state.me === null && session.token() && !state.checkingSession) {
+    } else if (state.me === null && (session.token() || (state.settings.proxyAuth && state.sessionCheckError)) && !state.checkingSession) {
       // the identity check failed (not with a 401) at load or since: try again while the token is
-      // kept, beside the poll rather than before it (a slow identity check must not hold the
+      // kept (or, behind a sign-in proxy, until it answers), beside the poll rather than before it (a slow identity check must not hold the
       // status, and the market clock, for its whole timeout)
       state.checkingSession = true;
       void checkSession().finally(() => {
@@ -143,13 +143,18 @@ async function restoreSession() {
 
 /** A whoami that failed: a 401 ends the tab's session; anything else is said, and the token is kept for the next try. */
 function sessionCheckFailed(err) {
-  if (!session.token()) return;
+  const token = session.token();
+  // behind a sign-in proxy there is no token: a 401 means the proxy sent no usable identity
+  if (!token && !state.settings?.proxyAuth) return;
   if (err instanceof ApiError && err.status === 401) {
+    if (!token) return;
     session.clear();
     $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
   } else {
     state.sessionCheckError = true;
-    $('signin-error').textContent = `Could not check the sign-in of this tab (${err.message}); its token is kept and checked again every 2 s.`;
+    $('signin-error').textContent = token
+      ? `Could not check the sign-in of this tab (${err.message}); its token is kept and checked again every 2 s.`
+      : `Could not check the sign-in proxy's identity of this tab (${err.message}); checked again every 2 s.`;
   }
 }
 

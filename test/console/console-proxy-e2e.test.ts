@@ -78,6 +78,24 @@ function run(): void {
     await page.context().close();
   });
 
+  t.test('a proxy identity whose check fails at load is told so and checked again, without a reload', async (t) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, extraHTTPHeaders: { 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin' } });
+    t.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5000);
+    let fail = true;
+    await page.route('**/v1/whoami', (route) =>
+      fail ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'auth_unavailable', message: 'identity could not be checked' }) }) : route.continue(),
+    );
+    await page.goto(`${gate.url}/`);
+    await page.waitForFunction(() => /Could not check the sign-in proxy's identity/.test(document.getElementById('signin-error').textContent));
+    t.match(await text(page, '#signin-error'), /identity could not be checked\); checked again every 2 s\./, 'the failed check is shown');
+    fail = false;
+    await page.waitForFunction(() => /Signed in as pat@example\.com/.test(document.getElementById('whoami').textContent), undefined, { timeout: 6000 });
+    t.pass('signed in at a later poll');
+    t.equal(await text(page, '#signin-error'), '', 'the error is gone');
+  });
+
   t.test('without the header the page asks for a token', async (t) => {
     const page = await open({});
     t.match(await text(page, '#whoami'), /Not signed in/);
