@@ -448,10 +448,17 @@ function holdDialog(id) {
   };
 }
 
-/** A dialog's failure is written into it; if it was closed anyway, beside the control that opened it. */
-function dialogError(id, inDialog, onPage, text) {
+/**
+ * A dialog's failure is written into it, and the focus (lost when its button was disabled for the
+ * request) goes back to that button; if the dialog was closed anyway, beside the control that opened it.
+ */
+function dialogError(id, inDialog, onPage, text, button) {
   $(inDialog).textContent = text;
-  if (!$(id).open && onPage) $(onPage).textContent = text;
+  if (!$(id).open) {
+    if (onPage) $(onPage).textContent = text;
+    return;
+  }
+  button.focus();
 }
 
 async function confirmBreakGlass(ev) {
@@ -472,8 +479,8 @@ async function confirmBreakGlass(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return closeDialog();
-    dialogError('bg-dialog', 'bg-c-error', 'bg-error', `Not granted: ${err.message}`);
     ok.disabled = false;
+    dialogError('bg-dialog', 'bg-c-error', 'bg-error', `Not granted: ${err.message}`, ok);
   } finally {
     release();
     $('bg-c-cancel').disabled = false;
@@ -534,8 +541,8 @@ async function confirmRevoke(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return $('rv-dialog').close('cancel');
-    dialogError('rv-dialog', 'rv-c-error', 'bg-error', `Could not revoke ${g.id}: ${err.message}`);
     $('rv-c-ok').disabled = false;
+    dialogError('rv-dialog', 'rv-c-error', 'bg-error', `Could not revoke ${g.id}: ${err.message}`, $('rv-c-ok'));
   } finally {
     release();
     $('rv-c-cancel').disabled = false;
@@ -651,8 +658,8 @@ async function confirmToggle(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return $('tg-dialog').close('cancel');
-    dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, `Not changed: ${err.message}`);
     ok.disabled = false;
+    dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, `Not changed: ${err.message}`, ok);
   } finally {
     release();
     $('tg-c-cancel').disabled = false;

@@ -248,6 +248,7 @@ function run(): void {
     t.ok(await page.$eval('#tg-dialog', (d: any) => d.open), 'toggle: still open after Escape (twice) during the request');
     await expectText('#tg-c-error', /Not changed: audit log is not writable/, 'and the refusal is shown in it');
     t.notOk(await page.locator('#tg-c-ok').isDisabled(), 'confirm enabled again');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'tg-c-ok', 'and focused again (it lost the focus when it was disabled)');
     await page.keyboard.press('Escape');
     t.notOk(await page.$eval('#tg-dialog', (d: any) => d.open), 'Escape closes it once the answer is in');
     t.match(await text('#tg-ci-state'), /ENABLED/, 'ci is still on');
