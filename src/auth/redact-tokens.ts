@@ -13,6 +13,9 @@ export function redactTokens(text: string): string {
   return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
 }
 
+/** Whether a text holds no gate or break-glass token (what a client may put in a query string or free text). */
+export const hasNoToken = (text: string): boolean => redactTokens(text) === text;
+
 /** A JSON value with every token in its text blanked: the value itself when it holds none. */
 export function redactTokensInJson<T>(value: T): T {
   if (value === null || value === undefined) return value;

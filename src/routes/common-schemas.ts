@@ -1,12 +1,12 @@
-import { redactTokens } from '../auth/redact-tokens.ts';
+import { hasNoToken } from '../auth/redact-tokens.ts';
 import { z } from 'zod';
 
 /**
- * Whether a text a client sends holds no gate or break-glass token. Free text (justifications,
- * notes, the actor) is recorded for good and shown on the public /v1/status and the console:
- * a token pasted into it must be refused, not published.
+ * Free text a client sends (justifications, notes, the actor, a test run's error) is recorded for
+ * good and shown on the public /v1/status and the console: a token pasted into it is refused
+ * (`.refine(hasNoToken, TOKEN_IN_TEXT)`), not published.
  */
-export const hasNoToken = (text: string): boolean => redactTokens(text) === text;
+export { hasNoToken };
 export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown';
 
 /** An OCI image tag (the Git SHA in this pipeline). */
