@@ -86,6 +86,11 @@ function withoutTokens(fault: Fault): Fault {
   return { status: fault.status, body: redactTokensInJson(fault.body) };
 }
 
+/** The one log line of a request, with the fields its handler added. */
+function logRequest(req: FastifyRequest, reply: FastifyReply): void {
+  req.log.info({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
+}
+
 /**
  * The answer to a request fastify refuses before routing it: no route is known, so like an
  * unknown path (404) it is logged but not audited, and no hook has run, so the common headers are
@@ -99,11 +104,11 @@ function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: Fastify
       : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? { status: 414, body: errorBody('uri_too_long', 'url: a path segment is too long', { field: 'url' }) }
         : { status: 400, body: errorBody('invalid_request', 'url: the request cannot be routed', { field: 'url' }) };
-  const path = pathOf(req);
-  req.log.info({ status: fault.status, error: fault.body['error'], path }, 'request refused');
+  req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
+  reply.code(fault.status);
   // and the line every request gets (no onResponse hook runs for it)
-  req.log.info({ method: req.method, path, status: fault.status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
-  reply.code(fault.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
+  logRequest(req, reply);
+  reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
 }
 
 /**
@@ -207,7 +212,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook('onRequest', guards.firstHook);
   // one log line per request, written when the answer has gone
   app.addHook('onResponse', (req, reply, done) => {
-    req.log.info({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
+    logRequest(req, reply);
     done();
   });
 
