@@ -89,8 +89,8 @@ async function poll() {
       await restoreSession();
     } else if (state.me === null && (session.token() || (state.settings.proxyAuth && state.sessionCheckError)) && !state.checkingSession) {
       // the identity check failed (not with a 401) at load or since: try again while the token is
-      // kept (or, behind a sign-in proxy, until it answers), beside the poll rather than before it (a slow identity check must not hold the
-      // status, and the market clock, for its whole timeout)
+      // kept (or, behind a sign-in proxy, until it answers), beside the poll rather than before
+      // it (a slow identity check must not hold the status, and the market clock, for its timeout)
       state.checkingSession = true;
       void checkSession().finally(() => {
         state.checkingSession = false;
@@ -778,19 +778,12 @@ function wire() {
   });
   $('bg-dialog-form').addEventListener('submit', confirmBreakGlass);
   $('bg-c-cancel').addEventListener('click', closeDialog);
-  // Escape while the request is under way would hide its outcome (or a grant thought cancelled)
-  $('bg-dialog').addEventListener('cancel', (ev) => {
-    if (state.inFlight.has('bg-dialog')) ev.preventDefault();
-  });
   $('bg-dialog').addEventListener('close', () => {
     if ($('bg-dialog').returnValue !== 'confirm') state.pending = null;
     if ($('bg-token').hidden) $('bg-submit').focus();
   });
   $('rv-dialog-form').addEventListener('submit', confirmRevoke);
   $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
-  $('rv-dialog').addEventListener('cancel', (ev) => {
-    if (state.inFlight.has('rv-dialog')) ev.preventDefault();
-  });
   $('rv-dialog').addEventListener('close', () => {
     state.revoking = null;
   });
@@ -799,10 +792,13 @@ function wire() {
   });
   $('tg-dialog-form').addEventListener('submit', confirmToggle);
   $('tg-c-cancel').addEventListener('click', () => $('tg-dialog').close('cancel'));
-  // Escape while the request is under way would hide its outcome: the dialog stays until it is known
-  $('tg-dialog').addEventListener('cancel', (ev) => {
-    if (state.inFlight.has('tg-dialog')) ev.preventDefault();
-  });
+  // Escape while a dialog's request is under way would hide its outcome (or a grant thought
+  // cancelled): where closedBy is not known (holdDialog), the dialog refuses it here
+  for (const id of ['bg-dialog', 'rv-dialog', 'tg-dialog']) {
+    $(id).addEventListener('cancel', (ev) => {
+      if (state.inFlight.has(id)) ev.preventDefault();
+    });
+  }
   $('tg-dialog').addEventListener('close', () => {
     const name = state.toggling?.name;
     state.toggling = null;
