@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -6,6 +7,7 @@ import { redactTokensInJson } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
+import { answeredOnSocket, createClientErrorHandler } from './http/client-errors.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
 import { createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
@@ -86,9 +88,9 @@ function withoutTokens(fault: Fault): Fault {
   return { status: fault.status, body: redactTokensInJson(fault.body) };
 }
 
-/** The one log line of a request, with the fields its handler added. */
-function logRequest(req: FastifyRequest, reply: FastifyReply): void {
-  req.log.info({ method: req.method, path: pathOf(req), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
+/** The one log line of a request, with the fields its handler added (`status`: when it was answered without the reply). */
+function logRequest(req: FastifyRequest, reply: FastifyReply, status = reply.statusCode): void {
+  req.log.info({ method: req.method, path: pathOf(req), status, ms: Math.round(reply.elapsedTime * 10) / 10, ...logFieldsOf(req) }, 'request');
 }
 
 /**
@@ -129,6 +131,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const { config, clock, audit, store, calendar } = deps;
   const proxies = parseCidrs(config.http.trustedProxies, 'http.trustedProxies');
   const requestTimeoutMs = deps.requestTimeoutMs ?? 30_000;
+  let onClientError: (err: Error & { code?: string }, socket: Socket) => void = () => {};
   const app = Fastify({
     // req.ip: when the TCP peer is a trusted proxy, the address it appended to X-Forwarded-For
     // (one hop only: entries further left were written by the client, see clientAddress)
@@ -158,6 +161,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // what fastify refuses before routing (a path with bad percent-encoding) is answered like any
     // other refusal: the gate's JSON error, its headers, a log line, no token echoed
     frameworkErrors: (err, req, reply) => answerUnroutable(err, req, reply),
+    // what Node reports on a connection (a request not whole in time, oversized headers, bytes
+    // that are not HTTP): the gate's answer, log lines and refusal record (http/client-errors.ts)
+    clientErrorHandler: (err, socket) => onClientError(err, socket as Socket),
   });
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
@@ -183,6 +189,18 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     perWindow: config.audit.refusalRecordsPerMinute,
   });
   const guards = createGuard({ auth: deps.auth, refusals, project: config.project });
+  // the last request whose headers each connection sent: a client error on it may be that request's
+  const onSocket = new WeakMap<Socket, { req: FastifyRequest; reply: FastifyReply }>();
+  onClientError = createClientErrorHandler({
+    log: app.log,
+    newId: deps.newId,
+    requestOn: (socket) => onSocket.get(socket),
+    requestTimeoutMs,
+    logRequest,
+    refuse: async (req, status, code, message) => {
+      if (isAuditedRefusal(req, status)) await refusals.refuse(req, identityOf(req), status, code, message);
+    },
+  });
 
   const ctx: RouteContext = {
     config,
@@ -209,7 +227,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
   };
 
-  app.addHook('onRequest', guards.firstHook);
+  app.addHook('onRequest', (req, reply, done) => {
+    onSocket.set(req.raw.socket, { req, reply });
+    guards.firstHook(req, reply, done);
+  });
   // one log line per request, written when the answer has gone
   app.addHook('onResponse', (req, reply, done) => {
     logRequest(req, reply);
@@ -217,6 +238,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    // the body's abort after the client-error handler answered (and recorded) the request on its socket
+    if (answeredOnSocket(req)) return reply.code(408).send();
     let fault = withoutTokens(toFault(err));
     if (fault.status >= 500) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');

@@ -1,0 +1,131 @@
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { auditUnavailable, errorBody } from './errors.ts';
+import { pathOf } from './refusals.ts';
+
+/** What Node reports on a connection: a request not whole in time, headers too large, bytes that are not HTTP. */
+interface ClientError extends Error {
+  code?: string;
+}
+
+/** The gate's answer to a connection-level error, and whether it refuses a request fastify had routed. */
+interface ConnectionFault {
+  status: number;
+  code: string;
+  message: string;
+  field: string;
+}
+
+export interface ClientErrorDeps {
+  log: FastifyBaseLogger;
+  newId: (kind: string) => string;
+  /** the last request whose headers fastify read on this socket, if any (set by the first hook) */
+  requestOn: (socket: Socket) => { req: FastifyRequest; reply: FastifyReply } | undefined;
+  /** records the refusal of a routed request when the gate's rules say so; rejects when the audit log cannot take it */
+  refuse: (req: FastifyRequest, status: number, code: string, message: string) => Promise<void>;
+  /** writes a routed request's one log line, with the status it was answered */
+  logRequest: (req: FastifyRequest, reply: FastifyReply, status: number) => void;
+  /** the limit Node enforces for a whole request, for the message */
+  requestTimeoutMs: number;
+}
+
+const answered = new WeakSet<FastifyRequest>();
+
+/**
+ * Whether the request was already answered on its socket by the client-error handler (a request
+ * whose body did not arrive in time): its body's abort then reaches the error handler, which must
+ * neither answer nor record it again.
+ */
+export function answeredOnSocket(req: FastifyRequest): boolean {
+  return answered.has(req);
+}
+
+function faultOf(err: ClientError, routed: boolean, limitS: number): ConnectionFault {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return routed
+      ? { status: 408, code: 'request_timeout', message: `body: the request body did not arrive whole within ${limitS} s`, field: 'body' }
+      : { status: 408, code: 'request_timeout', message: `headers: the request headers did not arrive whole within ${limitS} s`, field: 'headers' };
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, code: 'headers_too_large', message: 'headers: the request headers exceed 16 KiB', field: 'headers' };
+  return { status: 400, code: 'invalid_request', message: 'request: not a valid HTTP/1.1 request', field: 'request' };
+}
+
+/** The raw answer: the gate's JSON error with the headers every answer carries, closing the connection. */
+function rawAnswer(status: number, requestId: string, body: Record<string, unknown>): string {
+  const text = JSON.stringify(body);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    `x-request-id: ${requestId}\r\n` +
+    'cache-control: no-store\r\n' +
+    'x-content-type-options: nosniff\r\n' +
+    "content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n" +
+    'content-type: application/json; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(text)}\r\n` +
+    'connection: close\r\n\r\n' +
+    text
+  );
+}
+
+/**
+ * fastify's clientErrorHandler for the gate. Node reports here what happens before a request
+ * reaches a route or while its body is read: a request that does not arrive whole within the
+ * limit (408), headers over 16 KiB (431), bytes that are not HTTP (400). fastify's own handler
+ * answered those in its own JSON, logged them only at trace level and recorded nothing, and a
+ * routed request whose body stalled was then recorded as a 400 `econnreset` refusal though the
+ * client had been told 408. Here each gets the gate's JSON error and headers and its log lines,
+ * and a routed request's 408 is recorded as what it is, by the gate's rules for refusals (a
+ * state-changing request to a known route: audited; no route known: logged only, like a 404);
+ * if it cannot be recorded the answer is 503. The raw bytes Node saw are never logged: they may
+ * hold a token.
+ */
+export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientError, socket: Socket) => void {
+  const limitS = Math.round(deps.requestTimeoutMs / 100) / 10;
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    // nothing more is read: a body completing now must not start a second answer on this socket
+    socket.pause();
+    const on = deps.requestOn(socket);
+    // a request of this socket still being read (an earlier one that arrived whole is not this error's)
+    const reading = on && !on.req.raw.complete && !answered.has(on.req) ? on : undefined;
+    if (reading?.reply.sent) {
+      // already answered before its body came (a refusal by a hook): a second answer would be
+      // read as the next request's; the connection is closed
+      socket.destroy();
+      return;
+    }
+    const routed = reading;
+    const fault = faultOf(err, routed !== undefined, limitS);
+    const send = (status: number, requestId: string, body: Record<string, unknown>) => {
+      // closed once the answer is handed to the kernel (the socket reads nothing more, so it would
+      // never see the client's end); one that cannot even take the answer is closed after a second
+      if (socket.writable) socket.end(rawAnswer(status, requestId, body), () => socket.destroy());
+      else socket.destroy();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    if (routed === undefined) {
+      const reqId = deps.newId('req');
+      const remoteAddress = socket.remoteAddress ?? null;
+      deps.log.info({ reqId, status: fault.status, error: fault.code, remoteAddress }, 'request refused');
+      deps.log.info({ reqId, status: fault.status, remoteAddress, ms: null }, 'request');
+      send(fault.status, reqId, errorBody(fault.code, fault.message, { field: fault.field }));
+      return;
+    }
+    const { req, reply } = routed;
+    answered.add(req);
+    const line = (status: number) => deps.logRequest(req, reply, status);
+    req.log.info({ status: fault.status, error: fault.code, path: pathOf(req) }, 'request refused');
+    deps.refuse(req, fault.status, fault.code, fault.message).then(
+      () => {
+        line(fault.status);
+        send(fault.status, req.id, errorBody(fault.code, fault.message, { field: fault.field }));
+      },
+      (auditErr: unknown) => {
+        req.log.error({ err: auditErr }, 'refusal could not be recorded');
+        const e = auditUnavailable();
+        line(e.status);
+        send(e.status, req.id, errorBody(e.code, e.message, e.extra));
+      },
+    );
+  };
+}

@@ -1,0 +1,146 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import t, { type Test } from 'tap';
+import { createLogger } from '../../src/logger.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
+
+/** Opens a connection, writes `text` and then nothing more; resolves with what the gate sent back once it closed the connection. */
+function exchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let reply = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (reply += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(reply));
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`still open after 10 s; got ${JSON.stringify(reply)}`));
+    }, 10_000).unref();
+  });
+}
+
+/** Status, lower-cased headers and JSON body of a raw HTTP/1.1 answer. */
+function parse(reply: string): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
+  const [head = '', body = ''] = reply.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> };
+}
+
+async function setup(t: Test) {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { deps: { requestTimeoutMs: 300, logger: createLogger('info', sink) } });
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = g.app.server.address() as { port: number };
+  const logs = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { g, port, logs, text: () => lines.join('') };
+}
+
+function checkCommonHeaders(t: Test, headers: Record<string, string>): void {
+  t.match(headers['x-request-id'], /^req_/, 'a request id');
+  t.equal(headers['cache-control'], 'no-store');
+  t.equal(headers['x-content-type-options'], 'nosniff');
+  t.equal(headers['content-type'], 'application/json; charset=utf-8');
+  t.equal(headers['connection'], 'close');
+}
+
+t.test('a routed request whose body stalls is answered 408 in the gate format and recorded as the 408 it was told', async (t) => {
+  const { g, port, logs } = await setup(t);
+  const caller = g.tokens['caller']!;
+  const reply = await exchange(
+    port,
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${caller}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"project":`,
+  );
+  const { status, headers, body } = parse(reply);
+  t.equal(status, 408);
+  checkCommonHeaders(t, headers);
+  t.same(body, { error: 'request_timeout', message: 'body: the request body did not arrive whole within 0.3 s', field: 'body' });
+
+  // one record, of what the client was told (not a 400 "econnreset" when the body's abort follows)
+  await new Promise((r) => setTimeout(r, 100));
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, 1, 'exactly one refusal recorded');
+  t.match(refusals[0], { id: headers['x-request-id'], actor: { name: 'caller', via: 'local-token' }, reasons: [{ code: 'request_timeout' }], data: { status: 408, error: 'request_timeout', method: 'POST', path: '/v1/decisions' } });
+  const mine = logs().filter((l) => l['reqId'] === headers['x-request-id']);
+  t.match(mine, [
+    { level: 30, msg: 'request refused', status: 408, error: 'request_timeout' },
+    { level: 30, msg: 'request', method: 'POST', path: '/v1/decisions', status: 408 },
+  ]);
+  t.equal(mine.length, 2, 'its two lines, nothing about the abort that follows');
+});
+
+t.test('when the 408 of a routed request cannot be recorded, it is answered 503 and nothing is recorded', async (t) => {
+  const { g, port } = await setup(t);
+  const stalled = exchange(
+    port,
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"proj`,
+  );
+  // the request is routed and its body awaited; then the log stops taking appends
+  await new Promise((r) => setTimeout(r, 100));
+  g.audit.failNextAppends(1);
+  const { status, body } = parse(await stalled);
+  t.equal(status, 503);
+  t.equal(body['error'], 'audit_unavailable');
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(g.audit.records(), []);
+});
+
+t.test('a request refused before its body came, whose body then never comes, gets no second answer', async (t) => {
+  const { g, port } = await setup(t);
+  // an operator may not decide: 403, recorded and answered at once, before the body is read
+  const reply = await exchange(
+    port,
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['operator']}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"proj`,
+  );
+  t.equal(reply.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
+  const { status, body } = parse(reply);
+  t.equal(status, 403);
+  t.equal(body['error'], 'forbidden');
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(
+    g.audit.records().map((r) => r.data?.['status']),
+    [403],
+    'only the 403 recorded',
+  );
+});
+
+t.test('connection-level errors get the gate JSON error, its headers and log lines, and are not recorded (no route is known)', async (t) => {
+  const { g, port, logs, text } = await setup(t);
+  const admin = g.tokens['admin']!;
+  const cases = [
+    {
+      label: 'headers that never finish',
+      send: 'POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\n',
+      status: 408,
+      body: { error: 'request_timeout', message: 'headers: the request headers did not arrive whole within 0.3 s', field: 'headers' },
+    },
+    {
+      label: 'headers over 16 KiB (one carrying a token)',
+      send: `GET /v1/status HTTP/1.1\r\nHost: gate\r\nX-Pad: ${admin}${'a'.repeat(17 * 1024)}\r\n\r\n`,
+      status: 431,
+      body: { error: 'headers_too_large', message: 'headers: the request headers exceed 16 KiB', field: 'headers' },
+    },
+    {
+      label: 'bytes that are not HTTP (carrying a token)',
+      send: `HELLO ${admin} \x01\x02\r\n\r\n`,
+      status: 400,
+      body: { error: 'invalid_request', message: 'request: not a valid HTTP/1.1 request', field: 'request' },
+    },
+  ];
+  for (const c of cases) {
+    const { status, headers, body } = parse(await exchange(port, c.send));
+    t.equal(status, c.status, `${c.label}: status`);
+    checkCommonHeaders(t, headers);
+    t.same(body, c.body, `${c.label}: body`);
+    t.match(logs().filter((l) => l['reqId'] === headers['x-request-id']), [{ level: 30, msg: 'request refused', status: c.status, error: c.body.error, remoteAddress: '127.0.0.1' }, { msg: 'request', status: c.status }], `${c.label}: logged at info`);
+  }
+  t.same(g.audit.records(), [], 'nothing recorded');
+  t.notMatch(text(), admin, 'no token in the log');
+
+  // the gate goes on answering
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  t.equal(res.status, 200);
+});
