@@ -242,6 +242,16 @@ function signOut() {
   $('signin-token').focus();
 }
 
+/**
+ * A 401 inside a dialog: the dialog closes and the focus goes to the sign-in field (closing would
+ * put it back on the control that opened the dialog, which the signed-out page no longer offers).
+ */
+function closeForSignIn(id) {
+  const d = $(id);
+  if (d.open) d.close('cancel');
+  $('signin-token').focus();
+}
+
 /** A 401 on an authenticated call: the token is no longer good. */
 function handleAuthError(err) {
   if (err instanceof ApiError && err.status === 401 && session.token()) {
@@ -478,7 +488,7 @@ async function confirmBreakGlass(ev) {
     showToken(grant);
     pollSoon();
   } catch (err) {
-    if (handleAuthError(err)) return closeDialog();
+    if (handleAuthError(err)) return closeForSignIn('bg-dialog');
     ok.disabled = false;
     dialogError('bg-dialog', 'bg-c-error', 'bg-error', `Not granted: ${err.message}`, ok);
   } finally {
@@ -540,7 +550,7 @@ async function confirmRevoke(ev) {
     $('grants-h').focus();
     pollSoon();
   } catch (err) {
-    if (handleAuthError(err)) return $('rv-dialog').close('cancel');
+    if (handleAuthError(err)) return closeForSignIn('rv-dialog');
     $('rv-c-ok').disabled = false;
     dialogError('rv-dialog', 'rv-c-error', 'bg-error', `Could not revoke ${g.id}: ${err.message}`, $('rv-c-ok'));
   } finally {
@@ -637,6 +647,8 @@ function toggleStage(ev, name) {
   $('tg-c-field').hidden = enabled;
   $('tg-c-error').textContent = '';
   $('tg-c-ok').textContent = enabled ? `Turn ${name} on` : `Turn ${name} off`;
+  // red only for the change that lets promotions through unchecked
+  $('tg-c-ok').classList.toggle('danger', !enabled);
   $('tg-c-ok').disabled = !enabled;
   $('tg-dialog').showModal();
   (enabled ? $('tg-c-cancel') : $('tg-c-confirm')).focus();
@@ -657,7 +669,7 @@ async function confirmToggle(ev) {
     $('tg-dialog').close('confirm');
     pollSoon();
   } catch (err) {
-    if (handleAuthError(err)) return $('tg-dialog').close('cancel');
+    if (handleAuthError(err)) return closeForSignIn('tg-dialog');
     ok.disabled = false;
     dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, `Not changed: ${err.message}`, ok);
   } finally {

@@ -515,5 +515,38 @@ function run(): void {
     t.equal(await page.inputValue('#bg-token-value'), '', 'nor in its field');
     await signIn(t, 'admin');
   });
+
+  t.test('only turning a stage off is a red button, and a token withdrawn while a dialog is open signs out with the focus on the token field', async (t) => {
+    tokens['tina'] = await createToken(gate.dataDir, 'tina', 'admin');
+    t.ok(await eventually(async () => (await call(tokens['tina'] as string, 'GET', '/v1/whoami')).status === 200, 5000, 200), 'the gate accepts the new token');
+    await signIn(t, 'tina');
+    const isDanger = () => page.$eval('#tg-c-ok', (el: any) => el.classList.contains('danger'));
+    // integration is on: turning it off lets promotions through unchecked
+    await page.fill('#tg-integration-note', 'checking the colour of the off button');
+    await page.click('#tg-integration-btn');
+    t.equal(await text('#tg-c-ok'), 'Turn integration off');
+    t.ok(await isDanger(), 'turning a stage off: the red button');
+    await page.click('#tg-c-cancel');
+    await page.fill('#tg-integration-note', '');
+    // beta was turned off above: turning it back on checks promotions again
+    t.equal(await text('#tg-beta-btn'), 'Turn beta on');
+    await page.fill('#tg-beta-note', 'maintenance over, checks back on');
+    await page.click('#tg-beta-btn');
+    t.equal(await text('#tg-c-ok'), 'Turn beta on');
+    t.notOk(await isDanger(), 'turning a stage on: not the red button');
+
+    // tina's token is withdrawn while the dialog is open; confirming gets a 401
+    const file = join(gate.dataDir, 'tokens.json');
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    stored.tokens = stored.tokens.filter((x: { name: string }) => x.name !== 'tina');
+    await writeFile(file, JSON.stringify(stored));
+    t.ok(await eventually(async () => (await call(tokens['tina'] as string, 'GET', '/v1/whoami')).status === 401, 5000, 200), 'the gate no longer accepts it');
+    await page.click('#tg-c-ok');
+    await expectText(t, '#signin-error', /The gate no longer accepts your token; sign in again\./, 'signed out by the 401', 8000);
+    t.ok(await page.locator('#tg-dialog').isHidden(), 'the dialog is closed');
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'signin-token', 'the focus is on the token field, not on a control the signed-out page hides');
+    t.match(await text('#stage-beta [data-field=enabled]'), /DISABLED/, 'beta not changed');
+    await signIn(t, 'admin');
+  });
 }
 
