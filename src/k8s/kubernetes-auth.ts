@@ -81,11 +81,14 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
         return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
       }
       const status = review?.status;
-      if (!status || typeof status.authenticated !== 'boolean') {
-        return { ...unavailable('identity could not be checked: the TokenReview answer has no status.authenticated'), presented: anonymous };
+      // The API server writes status.authenticated with `omitempty`: a rejected token comes back
+      // as {"status":{"user":{},"error":"..."}}, without the key. Absent therefore means not
+      // authenticated (401); only a value that is there and not a boolean is nonsense (503).
+      if (!status || typeof status !== 'object' || (status.authenticated !== undefined && typeof status.authenticated !== 'boolean')) {
+        return { ...unavailable('identity could not be checked: the TokenReview answer has no usable status'), presented: anonymous };
       }
       let result: AuthResult;
-      if (!status.authenticated) {
+      if (status.authenticated !== true) {
         result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
       } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
         return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };

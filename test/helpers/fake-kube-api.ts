@@ -82,7 +82,11 @@ export async function startFakeKube(): Promise<FakeKube> {
         apiVersion: 'authentication.k8s.io/v1',
         kind: 'TokenReview',
         spec: { token },
-        status: user ? { authenticated: true, user: { username: user.username, groups: user.groups, ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}) } } : { authenticated: false, error: 'invalid bearer token' },
+        // as the API server writes it: TokenReviewStatus.authenticated is `omitempty`, so a
+        // rejected token has no `authenticated` key at all, an empty user and an error
+        status: user
+          ? { authenticated: true, user: { username: user.username, groups: user.groups, ...(user.uid ? { uid: user.uid } : {}), ...(user.extra ? { extra: user.extra } : {}) } }
+          : { user: {}, error: '[invalid bearer token, token lookup failed]' },
       });
     }
     if (which === 'subjectaccessreviews') {

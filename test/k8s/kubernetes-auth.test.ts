@@ -194,3 +194,24 @@ t.test('the SubjectAccessReview carries the reviewed uid and extra, as the API s
   const sar = fake.requests.find((r) => r.path.endsWith('/subjectaccessreviews'));
   t.match(sar?.body, { spec: { user: 'oidc:olivia', groups: ['oncall'], uid: 'u-1234', extra: { 'authentication.kubernetes.io/credential-id': ['JTI=abc'] } } });
 });
+
+t.test('a token the API server rejects is a 401, in the shape the API server really writes', async (t) => {
+  // TokenReviewStatus.authenticated is `json:"authenticated,omitempty"`: a rejected token comes
+  // back without the key, with an empty user and an error (kube-apiserver v1.2x, verbatim shape)
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = {
+    kind: 'raw',
+    body: '{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","metadata":{"creationTimestamp":null},"spec":{"token":"expired"},"status":{"user":{},"error":"[invalid bearer token, service account token has expired]"}}',
+  };
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  t.match(await auth.authenticate(req('expired')), { ok: false, status: 401, error: 'unauthorized', message: /service account token has expired/ }, 'not a 503: Kargo fails the step instead of polling for hours');
+  fake.behaviour.tokenreviews = { kind: 'raw', body: '{"status":{"authenticated":false,"user":{}}}' };
+  t.match(await createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }).authenticate(req('x')), { ok: false, status: 401 }, 'authenticated: false written out');
+  fake.behaviour.tokenreviews = { kind: 'raw', body: '{"status":{"authenticated":"false","user":{"username":"x"}}}' };
+  t.match(await createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }).authenticate(req('x')), { ok: false, status: 503 }, 'a non-boolean authenticated is still nonsense: 503');
+
+  const g = await buildTestApp(t, { auth: createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }) });
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  const res = await g.as('revoked-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
+  t.equal(res.statusCode, 401, 'Kargo reads 401 as Failed (a bad token), not as 5xx (keep polling)');
+});
