@@ -40,6 +40,12 @@ export interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
   /** the TCP peer address (not X-Forwarded-For) */
   remoteAddress: string;
+  /**
+   * The header lines as received (name, value, name, value, ...: Node's rawHeaders). Node joins a
+   * repeated custom header into one string ("a, b") in `headers`, so only these show that a
+   * header came twice.
+   */
+  rawHeaders?: readonly string[];
 }
 
 /** Establishes identity and permission. Implementations: local token file, Kubernetes reviews. */

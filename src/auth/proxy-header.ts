@@ -1,7 +1,7 @@
 import type { BlockList } from 'node:net';
 import { isInList, parseCidrs } from '../http/peer-address.ts';
 import { hasInvisible } from '../policy/person-key.ts';
-import { type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
+import { type AuthRequest, type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
 
 export interface ProxyHeaderOptions {
   /** CIDRs (or single addresses) of the authenticating proxy; empty = never trust the header */
@@ -22,9 +22,20 @@ export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
   return parseCidrs(cidrs, 'proxyAuth.trustedCidrs');
 }
 
-function single(v: string | string[] | undefined): string | null {
+/**
+ * The one value of header `name` (lower case), or null when it is absent or came more than once.
+ * A repeated header is ambiguous (the proxy's copy and a client's, if the proxy appends): refuse
+ * to pick one. Node joins a repeated custom header into one string ("a, b") in `headers`, so the
+ * repetition is counted in the raw header lines when the request has them.
+ */
+function single(req: AuthRequest, name: string): string | null {
+  const v = req.headers[name];
   if (v === undefined) return null;
-  // a repeated header is ambiguous: refuse to pick one
+  if (req.rawHeaders) {
+    let seen = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) seen++;
+    if (seen > 1) return null;
+  }
   if (Array.isArray(v)) return v.length === 1 ? (v[0] ?? null) : null;
   return v;
 }
@@ -75,7 +86,7 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
     mode: inner.mode,
     async authenticate(req) {
       if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
-      const rawName = single(req.headers[userHeader]);
+      const rawName = single(req, userHeader);
       if (rawName === null) return inner.authenticate(req);
       const name = rawName.trim();
       // and nothing invisible anywhere in the header (zero-width space, soft hyphen, BOM, ...):
@@ -89,7 +100,7 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
           presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
         };
       }
-      const identity: Identity = { name, groups: parseGroups(single(req.headers[groupsHeader])), via: 'proxy-header' };
+      const identity: Identity = { name, groups: parseGroups(single(req, groupsHeader)), via: 'proxy-header' };
       return { ok: true, identity };
     },
     async authorize(identity, permission, namespace) {

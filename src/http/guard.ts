@@ -81,7 +81,7 @@ export function createGuard(deps: GuardDeps) {
     if (access === 'public') return;
     let result;
     try {
-      result = await deps.auth.authenticate({ headers: req.headers, remoteAddress: req.socket?.remoteAddress ?? '' });
+      result = await deps.auth.authenticate({ headers: req.headers, remoteAddress: req.socket?.remoteAddress ?? '', rawHeaders: req.raw.rawHeaders });
     } catch (err) {
       req.log.error({ err }, 'authentication failed unexpectedly');
       result = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'identity could not be checked', presented: { name: 'anonymous', groups: [], via: 'none' as const } };

@@ -215,3 +215,46 @@ t.test('a token the API server rejects is a 401, in the shape the API server rea
   const res = await g.as('revoked-token', { method: 'POST', url: '/v1/decisions', payload: decisionBody() });
   t.equal(res.statusCode, 401, 'Kargo reads 401 as Failed (a bad token), not as 5xx (keep polling)');
 });
+
+t.test('behind the sign-in proxy, over real HTTP: a repeated identity header is not merged into one identity', async (t) => {
+  // Node joins a repeated custom header into one string ("a, b"): the proxy's user and groups
+  // and a client's own copy, if the proxy appends instead of replacing, would become one name
+  // and one group list. The SubjectAccessReview must never see the client's groups.
+  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
+  const net = await import('node:net');
+  const fake = await fakeWithUsers(t);
+  const auth = createProxyHeaderAuthenticator(createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }), {
+    trustedCidrs: ['127.0.0.1'],
+    userHeader: 'X-Auth-Request-User',
+    groupsHeader: 'X-Auth-Request-Groups',
+  });
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', auth });
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (g.app.server.address() as { port: number }).port;
+  const raw = (headerLines: string[]) =>
+    new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({ project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'production fix for the fill router' });
+      const c = net.connect(port, '127.0.0.1', () =>
+        c.write(['POST /v1/break-glass HTTP/1.1', 'Host: gate', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', ...headerLines, '', body].join('\r\n')),
+      );
+      let got = '';
+      c.on('data', (d) => (got += d));
+      c.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1])));
+      c.on('error', reject);
+    });
+  t.equal(await raw(['X-Auth-Request-User: olivia@celestium.life', 'X-Auth-Request-Groups: oncall']), 201, 'one user header, one groups header: the oncall group may request grants');
+  const sars = () => fake.requests.filter((r) => r.path.endsWith('/subjectaccessreviews')).map((r) => (r.body as { spec: SarSpecLike }).spec);
+  fake.requests.length = 0;
+  const twice = await raw(['X-Auth-Request-User: mallory', 'X-Auth-Request-Groups: oncall', 'X-Auth-Request-User: bob', 'X-Auth-Request-Groups: traders']);
+  t.not(twice, 201, 'a repeated groups header does not lend the oncall group to anyone');
+  t.notOk(sars().some((s) => s.user === 'mallory, bob' || s.groups?.includes('oncall')), 'no review for a merged name or the client-supplied group');
+  fake.requests.length = 0;
+  const groupsTwice = await raw(['X-Auth-Request-User: bob', 'X-Auth-Request-Groups: oncall', 'X-Auth-Request-Groups: traders']);
+  t.not(groupsTwice, 201, 'a repeated groups header alone: no oncall either');
+  t.notOk(sars().some((s) => s.groups?.includes('oncall')));
+});
+
+interface SarSpecLike {
+  user?: string;
+  groups?: string[];
+}
