@@ -219,3 +219,15 @@ t.test('verification: recorded test results and health answers -> Rollouts outco
   const healthy = assessMetric(health, measure(bin, health, [E, E, E, json(200, { status: 'ok' }), json(200, { status: 'ok' }), json(200, { status: 'ok' })]).map((m) => m.phase));
   t.match(healthy, { phase: 'Successful' }, `app-health: pods still rolling, then healthy: ${healthy.message}`);
 });
+
+t.test('argocd-update: a pushed commit SHA that looks like a number stays a string', async (t) => {
+  const bin = exprcheckOrSkip(t);
+  if (!bin) return;
+  // Kargo coerces a rendered value that parses as JSON; a 40-hex SHA of digits and one `e` does
+  // (a number), and argocd-update's desiredRevision must be a string, or the step fails its schema
+  for (const name of ['beta', 'paper', 'live']) {
+    const sha = '0000000000000000000000000000000000001e10';
+    const deploy = renderStepConfig(bin, sample(name), 'deploy', { gate: { decisionId: 'd', skip: false }, push: { commit: sha } }) as { apps: { sources: { desiredRevision: unknown }[] }[] };
+    t.equal(deploy.apps[0]!.sources[0]!.desiredRevision, sha, `${name}: desiredRevision is the SHA as a string`);
+  }
+});
