@@ -31,6 +31,31 @@ export interface ClientErrorDeps {
 }
 
 const answered = new WeakSet<FastifyRequest>();
+/** requests fastify is reading the body of, every hook passed (set by the gate's preParsing hook) */
+const readingBody = new WeakSet<FastifyRequest>();
+/** requests the gate's error handler is answering (it may be awaiting the refusal's record) */
+const answering = new WeakSet<FastifyRequest>();
+/** requests whose limit passed while their hooks were still deciding, and the 408 they are owed */
+const timedOut = new WeakMap<FastifyRequest, ConnectionFault>();
+
+/** Called when a request's hooks have passed and fastify starts reading its body: a 408 then is the handler's to answer. */
+export function markReadingBody(req: FastifyRequest): void {
+  readingBody.add(req);
+}
+
+/** Called when the gate's error handler starts answering a request: a 408 then leaves that answer to it. */
+export function markAnswering(req: FastifyRequest): void {
+  answering.add(req);
+}
+
+/**
+ * The 408 owed to a request whose limit passed while its hooks were still deciding (an identity
+ * being checked, a refusal being recorded) and which they then let through: its body is not read
+ * (the connection reads nothing more); the caller answers it by the gate's usual path.
+ */
+export function timedOutBeforeBody(req: FastifyRequest): { status: number; code: string; message: string; field: string } | undefined {
+  return timedOut.get(req);
+}
 
 /**
  * Whether the request was already answered on its socket by the client-error handler (a request
@@ -94,8 +119,18 @@ export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientErr
       socket.destroy();
       return;
     }
+    const fault = faultOf(err, reading !== undefined, limitS);
+    if (reading && (!readingBody.has(reading.req) || answering.has(reading.req))) {
+      // its hooks are still deciding or the gate is already answering it (a 401 or 403 being
+      // recorded, a stalled audit log): that answer is the only one, with the one record; an
+      // answer and a record from here would be a second of each. Once it has gone the
+      // connection is closed (the body never came); a request its hooks let through is answered
+      // this 408 at preParsing (timedOutBeforeBody)
+      timedOut.set(reading.req, fault);
+      reading.reply.raw.shouldKeepAlive = false;
+      return;
+    }
     const routed = reading;
-    const fault = faultOf(err, routed !== undefined, limitS);
     const send = (status: number, requestId: string, body: Record<string, unknown>) => {
       // closed once the answer is handed to the kernel (the socket reads nothing more, so it would
       // never see the client's end); one that cannot even take the answer is closed after a second

@@ -1,6 +1,10 @@
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import t, { type Test } from 'tap';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import type { Authenticator } from '../../src/auth/identity.ts';
+import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 
@@ -29,10 +33,10 @@ function parse(reply: string): { status: number; headers: Record<string, string>
   return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as Record<string, unknown> };
 }
 
-async function setup(t: Test) {
+async function setup(t: Test, opts: { auth?: Authenticator; deps?: Partial<Deps> } = {}) {
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
-  const g = await buildTestApp(t, { deps: { requestTimeoutMs: 300, logger: createLogger('info', sink) } });
+  const g = await buildTestApp(t, { ...(opts.auth ? { auth: opts.auth } : {}), deps: { requestTimeoutMs: 300, logger: createLogger('info', sink), ...(opts.deps ?? {}) } });
   await g.app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = g.app.server.address() as { port: number };
   const logs = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -143,4 +147,56 @@ t.test('connection-level errors get the gate JSON error, its headers and log lin
   // the gate goes on answering
   const res = await fetch(`http://127.0.0.1:${port}/healthz`);
   t.equal(res.status, 200);
+});
+
+/** The local authenticator of the test app, answering `ms` late (an API server that is slow to review a token). */
+function slowAuth(ms: number): { auth: Authenticator; use(dataDir: string): void } {
+  let inner: Authenticator | null = null;
+  const late = <T>(f: () => Promise<T>) => new Promise<void>((r) => setTimeout(r, ms)).then(f);
+  return {
+    auth: { mode: 'local', authenticate: (r) => late(() => inner!.authenticate(r)), authorize: (i, p, n) => inner!.authorize(i, p, n) },
+    use: (dataDir) => void (inner = createLocalAuthenticator(tokenFilePath(dataDir))),
+  };
+}
+
+const stalledPost = (token: string) =>
+  `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"proj`;
+
+t.test('a request still being authenticated when its limit passes gets only the refusal its hooks decide, recorded once', async (t) => {
+  const slow = slowAuth(600);
+  const { g, port } = await setup(t, { auth: slow.auth });
+  slow.use(g.dataDir);
+  const reply = await exchange(port, stalledPost(g.tokens['operator']!));
+  t.equal(reply.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
+  t.equal(parse(reply).status, 403);
+  await new Promise((r) => setTimeout(r, 100));
+  const records = g.audit.records();
+  t.same(records.map((r) => r.data?.['status']), [403], 'one record, of the answer the client got');
+});
+
+t.test('a request let through by its hooks after its limit passed is answered 408, recorded once with its caller, and closed', async (t) => {
+  const slow = slowAuth(600);
+  const { g, port, logs } = await setup(t, { auth: slow.auth });
+  slow.use(g.dataDir);
+  const { status, headers, body } = parse(await exchange(port, stalledPost(g.tokens['caller']!)));
+  t.equal(status, 408);
+  checkCommonHeaders(t, headers);
+  t.same(body, { error: 'request_timeout', message: 'body: the request body did not arrive whole within 0.3 s', field: 'body' });
+  await new Promise((r) => setTimeout(r, 100));
+  const records = g.audit.records();
+  t.equal(records.length, 1, 'one record');
+  t.match(records[0], { id: headers['x-request-id'], actor: { name: 'caller', via: 'local-token' }, data: { status: 408, error: 'request_timeout' } });
+  t.match(logs().filter((l) => l['reqId'] === headers['x-request-id'] && l['msg'] === 'request'), [{ status: 408 }]);
+});
+
+t.test('a refusal whose record is stalled when the limit passes is the only answer and the only record', async (t) => {
+  // every append takes 400 ms: the 403 is still being recorded when the 408 comes
+  const mem = createMemoryAuditLog();
+  const audit = { ...mem, append: (e: Parameters<typeof mem.append>[0]) => new Promise<void>((r) => setTimeout(r, 400)).then(() => mem.append(e)) };
+  const { g, port } = await setup(t, { deps: { audit } });
+  const reply = await exchange(port, stalledPost(g.tokens['operator']!));
+  t.equal(reply.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer on the connection');
+  t.equal(parse(reply).status, 403);
+  await new Promise((r) => setTimeout(r, 600));
+  t.same(mem.records().map((r) => [r.id, r.data?.['status']]), [[parse(reply).headers['x-request-id'], 403]], 'one record, of the 403');
 });
