@@ -200,3 +200,26 @@ t.test('a refusal whose record is stalled when the limit passes is the only answ
   await new Promise((r) => setTimeout(r, 600));
   t.same(mem.records().map((r) => [r.id, r.data?.['status']]), [[parse(reply).headers['x-request-id'], 403]], 'one record, of the 403');
 });
+
+t.test('a routed state-changing request whose body turns out not to be HTTP is answered 400 and recorded, like any 4xx of its route', async (t) => {
+  const { g, port } = await setup(t);
+  const head = `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"pro\r\n`;
+  const reply = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(head);
+      // once the request is routed and its body being read: a chunk size that is not hex
+      setTimeout(() => socket.write('zz\r\n'), 100);
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+  const { status, headers, body } = parse(reply);
+  t.equal(status, 400);
+  t.same(body, { error: 'invalid_request', message: 'request: not a valid HTTP/1.1 request', field: 'request' });
+  await new Promise((r) => setTimeout(r, 100));
+  t.match(g.audit.records(), [{ id: headers['x-request-id'], actor: { name: 'caller' }, data: { status: 400, error: 'invalid_request', path: '/v1/decisions' } }]);
+  t.equal(g.audit.records().length, 1);
+});
