@@ -210,6 +210,40 @@ if (!helm) {
     t.match(r.stderr, /persistence: set existingClaim, or volumeName/);
   });
 
+  // The Deployment is Recreate: an upgrade stops the running gate before the new pod reads its
+  // config. A config the gate refuses at start (exit 2) would leave no gate at all, so every value
+  // the gate's own config check refuses must already fail `helm template`/`helm upgrade`.
+  t.test('values the gate refuses at start are refused by the chart', async (t) => {
+    const cases: [string, string[], RegExp][] = [
+      ['stage poll above 30 s', ['--set', 'config.kubernetes.stagePollSeconds=60'], /stagePollSeconds/],
+      ['approval TTL above 30 days', ['--set', 'config.approvals.ttlHours=1000'], /ttlHours/],
+      ['default break-glass TTL above the maximum', ['--set', 'config.breakGlass.maxTtlMinutes=20'], /defaultTtlMinutes/],
+      ['closure on a day that does not exist', ['--set-json', 'config.market.extraClosures=["2027-02-30"]'], /extraClosures/],
+      ['closure outside 2000-2099', ['--set-json', 'config.market.extraClosures=[{"date":"2150-01-02"}]'], /extraClosures/],
+      ['closure with a blank name', ['--set-json', 'config.market.extraClosures=[{"date":"2027-01-04","name":" "}]'], /extraClosures/],
+      ['early close at or after the 16:00 close', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"16:00"}]'], /extraEarlyCloses/],
+      ['early close before the open', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"09:00"}]'], /extraEarlyCloses/],
+      ['early close on a day that does not exist', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-04-31","close":"13:00"}]'], /extraEarlyCloses/],
+      ['two early closes on one date', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"13:00"},{"date":"2027-11-26","close":"14:00"}]'], /extraEarlyCloses/],
+    ];
+    for (const [name, args, expect] of cases) {
+      const r = template(...args);
+      t.not(r.status, 0, `${name}: rejected`);
+      t.match(r.stderr, expect, `${name}: the message names the key`);
+    }
+    // and what the chart lets through, the gate takes
+    for (const args of [
+      ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
+      ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
+    ]) {
+      const r = template(...args);
+      t.equal(r.status, 0, `accepted: ${args.join(' ')}`);
+      if (r.status !== 0) { t.comment(r.stderr); continue; }
+      const cm = YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap');
+      t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']), `the gate takes it: ${args.join(' ')}`);
+    }
+  });
+
   t.test('the schema rejects bad values', async (t) => {
     const cases: [string, string[], RegExp][] = [
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],

@@ -50,3 +50,35 @@ admin:
   - { resources: [stagetoggles], verbs: [update] }
   - { resources: [testresults], verbs: [update] }
 {{- end -}}
+
+{{/*
+What the gate's own config check refuses at start and the schema cannot express (a real calendar
+date, the default grant lifetime within the maximum, one close time per early-close date). The
+Deployment is Recreate: a config the gate refuses would stop the running gate and start none, so
+the chart refuses it instead.
+*/}}
+{{- define "gate.checkConfig" -}}
+{{- $bg := .Values.config.breakGlass | default dict -}}
+{{- $default := int (ternary $bg.defaultTtlMinutes 30 (hasKey $bg "defaultTtlMinutes")) -}}
+{{- $max := int (ternary $bg.maxTtlMinutes 240 (hasKey $bg "maxTtlMinutes")) -}}
+{{- if gt $default $max -}}
+{{- fail (printf "config.breakGlass.defaultTtlMinutes (%d) must not exceed config.breakGlass.maxTtlMinutes (%d): the gate refuses to start" $default $max) -}}
+{{- end -}}
+{{- $market := .Values.config.market | default dict -}}
+{{- range $i, $c := ($market.extraClosures | default list) -}}
+{{- $date := kindIs "string" $c | ternary $c (get (kindIs "map" $c | ternary $c dict) "date") -}}
+{{- if ne (toDate "2006-01-02" $date | date "2006-01-02") $date -}}
+{{- fail (printf "config.market.extraClosures[%d]: %q is not a real date: the gate refuses to start" $i $date) -}}
+{{- end -}}
+{{- end -}}
+{{- $closes := dict -}}
+{{- range $i, $e := ($market.extraEarlyCloses | default list) -}}
+{{- if ne (toDate "2006-01-02" $e.date | date "2006-01-02") $e.date -}}
+{{- fail (printf "config.market.extraEarlyCloses[%d]: %q is not a real date: the gate refuses to start" $i $e.date) -}}
+{{- end -}}
+{{- if and (hasKey $closes $e.date) (ne (get $closes $e.date) $e.close) -}}
+{{- fail (printf "config.market.extraEarlyCloses[%d]: %s closes at %s, but an earlier entry closes it at %s: the gate refuses to start" $i $e.date $e.close (get $closes $e.date)) -}}
+{{- end -}}
+{{- $_ := set $closes $e.date $e.close -}}
+{{- end -}}
+{{- end -}}
