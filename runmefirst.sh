@@ -65,7 +65,7 @@ helm_release() {
       log "helm release $name in $ns is up to date (fp=$fp): unchanged"
       return 0
     fi
-    log "helm release $name in $ns is up to date, but its controllers are scaled to 0 (an interrupted runmelast.sh): applying it again"
+    log "helm release $name in $ns is up to date, but its controllers are scaled to 0 (an interrupted runmelast.sh, or a kubectl scale by hand): applying it again"
   fi
   local args=(upgrade --install "$name" "$chart" -n "$ns" -f "$values")
   [[ -z $extra ]] || args+=(-f "$extra")
@@ -78,13 +78,19 @@ helm_release() {
   helm_mut "${args[@]}"
 }
 
-# controllers_stopped NAME NS — true when the release is Argo CD and runmelast.sh's argocd-quiesce
-# step left a controller at 0 replicas (a teardown that stopped there): applying the release
-# again puts the chart's replica counts back.
+# controllers_stopped NAME NS — true when a workload of the release is at 0 replicas: an Argo CD
+# controller that runmelast.sh's argocd-quiesce step stopped (a teardown that stopped there), or
+# the gate scaled to 0 by hand (`kubectl rollout status` calls a Deployment of 0 replicas rolled
+# out, so the run would report the pipeline up without a gate). Applying the release again puts
+# the chart's replica counts back.
 controllers_stopped() {
-  [[ $1 == "$REL_ARGOCD" ]] || return 1
-  local ref replicas
-  for ref in statefulset/argocd-application-controller deployment/argocd-applicationset-controller; do
+  local ref replicas refs=()
+  case $1 in
+    "$REL_ARGOCD") refs=(statefulset/argocd-application-controller deployment/argocd-applicationset-controller) ;;
+    "$REL_GATE") refs=("deployment/$REL_GATE") ;;
+    *) return 1 ;;
+  esac
+  for ref in "${refs[@]}"; do
     replicas=$(kc_read get "$ref" -n "$2" -o 'jsonpath={.spec.replicas}' 2>/dev/null || true)
     [[ $replicas == 0 ]] && return 0
   done

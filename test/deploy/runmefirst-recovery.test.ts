@@ -76,3 +76,19 @@ t.test('an Argo CD Application that would auto-sync the live namespace is refuse
   t.match(r.output, /REFUSED: .*apps\/live\.yaml is an Argo CD Application for stonks-oracle with automated sync/);
   t.equal(r.calls.filter((c) => c.file).length, 0, 'the file was not applied');
 });
+
+t.test('a gate scaled to zero is brought back, not reported up', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  t.equal(sb.run('runmefirst.sh').status, 0);
+  // During an incident someone stopped the gate (kubectl scale --replicas=0). Its release is
+  // unchanged, and `kubectl rollout status` calls a Deployment of 0 replicas rolled out.
+  const state = sb.state();
+  state.objects[keyOf('Deployment', 'stonks-gate', 'gate-service')] = { kind: 'Deployment', metadata: { namespace: 'stonks-gate', name: 'gate-service' }, spec: { replicas: 0 } };
+  sb.writeState(state);
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  t.ok(indexOf(mutations(r.calls), /^helm upgrade --install gate-service /) >= 0, 'the gate release is applied again (its one replica comes back)');
+  t.match(r.output, /gate-service .*scaled to 0/);
+  t.equal(indexOf(mutations(r.calls), /^helm upgrade --install (arc|argocd|kargo) /), -1, 'the other releases stay unchanged');
+});
