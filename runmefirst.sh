@@ -60,6 +60,23 @@ helm_release() {
     if [[ -n $chart_dir ]]; then (cd "$chart_dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); fi
   } | sha256sum | cut -c1-16)
   history=$(helm_read history "$name" -n "$ns" --max 1 -o json 2>/dev/null || true)
+  if [[ $history =~ \"status\":\"(pending-[a-z]+)\" ]]; then
+    # helm lost the cluster mid-operation (network, SIGKILL): every upgrade now fails with
+    # "another operation is in progress". Only the operator can tell an interrupted run from a
+    # colleague's run still under way, so the way out is printed, not taken.
+    local status=${BASH_REMATCH[1]} way_out
+    if [[ $status == pending-install ]]; then
+      way_out="helm --kube-context $KUBE_CONTEXT uninstall $name -n $ns"
+    else
+      way_out="helm --kube-context $KUBE_CONTEXT rollback $name -n $ns"
+    fi
+    local msg="helm release $name in $ns is $status: a helm run on it was interrupted, or is still running. When no one else is running helm on it: $way_out   then: ./runmefirst.sh --from $CURRENT_STEP"
+    if ((DRY_RUN)); then
+      warn "$msg"
+      return 0
+    fi
+    die "$msg"
+  fi
   if [[ $history == *'"status":"deployed"'* && $history == *"fp=$fp"* ]]; then
     if ! controllers_stopped "$name" "$ns"; then
       log "helm release $name in $ns is up to date (fp=$fp): unchanged"

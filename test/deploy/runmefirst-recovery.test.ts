@@ -92,3 +92,27 @@ t.test('a gate scaled to zero is brought back, not reported up', async (t) => {
   t.match(r.output, /gate-service .*scaled to 0/);
   t.equal(indexOf(mutations(r.calls), /^helm upgrade --install (arc|argocd|kargo) /), -1, 'the other releases stay unchanged');
 });
+
+t.test('a release left pending by an interrupted helm run: the script names the way out instead of failing inside helm', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  t.equal(sb.run('runmefirst.sh').status, 0);
+  // helm lost the cluster (VPN dropped, laptop slept, SIGKILL) in the middle of an upgrade: the
+  // release stays pending-upgrade, and every later `helm upgrade` fails with "another operation
+  // (install/upgrade/rollback) is in progress".
+  const state = sb.state();
+  state.releases['kargo/kargo']!.status = 'pending-upgrade';
+  state.releases['stonks-gate/gate-service']!.status = 'pending-install';
+  sb.writeState(state);
+  const r = sb.run('runmefirst.sh');
+  t.not(r.status, 0, 'the run stops');
+  t.equal(indexOf(mutations(r.calls), /^helm upgrade --install kargo /), -1, 'no upgrade is tried on the pending release');
+  t.match(r.output, /helm release kargo in kargo is pending-upgrade/);
+  t.match(r.output, /helm --kube-context celestium rollback kargo -n kargo/);
+  t.match(r.output, /\.\/runmefirst\.sh --from kargo/);
+
+  const dry = sb.run('runmefirst.sh', ['--dry-run']);
+  expectExit(t, dry, 0, 'a dry run');
+  t.match(dry.output, /pending-install/, 'a dry run reports it too');
+  t.match(dry.output, /helm --kube-context celestium uninstall gate-service -n stonks-gate/, 'a pending first install is removed (the gate\'s claim is not the chart\'s: its data stays)');
+});
