@@ -261,6 +261,9 @@ if (!helm) {
       ['an unknown top-level key', ['--set', 'replicas=2'], /replicas/],
       ['resources without limits', ['--set', 'resources.limits=null'], /limits/],
       ['a port out of range', ['--set', 'service.port=70000'], /port/],
+      // the gate's stop (drain, audit close, state flush, lock release) takes up to 10 s; killed
+      // before that, it leaves its lock behind and the next pod waits out the lease (~35 s, no gate)
+      ['a grace period shorter than the gate\'s 10 s stop', ['--set', 'terminationGracePeriodSeconds=5'], /terminationGracePeriodSeconds/],
       ['a trusted proxy that is not a CIDR', ['--set-json', 'config.http.trustedProxies=["traefik"]'], /trustedProxies/],
       ['network policy without its namespace list', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.allowedNamespaces=null'], /missing property 'allowedNamespaces'/],
       ['network policy and ServiceMonitor without the monitoring namespace', ['--set', 'networkPolicy.enabled=true', '--set', 'serviceMonitor.enabled=true'], /networkPolicy\.monitoringNamespace: set Prometheus's namespace/],
