@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # The promotion gate: `node dist/server.js` on port 8080 as uid 10001, with the `gate` CLI on PATH.
 # Stages: build (all dependencies, tsc) -> deps (production dependencies only) -> runtime.
-ARG NODE_IMAGE=docker.io/library/node:24-bookworm-slim
+# Pinned to the Node release of package.json (devDependency `node`), which the npm scripts and tests
+# run on; raise both together.
+ARG NODE_IMAGE=docker.io/library/node:24.21.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src

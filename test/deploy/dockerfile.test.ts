@@ -15,6 +15,13 @@ t.test('multi-stage on a Node 24 base', async (t) => {
   t.ok(stages.every((s) => s.image === '${NODE_IMAGE}'), 'every stage uses it');
   t.equal(stages.at(-1)!.name, 'runtime');
 });
+t.test('the base is the exact Node release the repository pins', async (t) => {
+  // a floating node:24 tag gives two builds of one commit two different runtimes (and a rebuilt
+  // image a Node release nobody tested); the npm scripts and tests run on package.json's node
+  const pinned = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).devDependencies.node as string;
+  const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1] ?? '';
+  t.match(base, new RegExp(`node:${pinned.replaceAll('.', '\\.')}-`), `NODE_IMAGE (${base}) is node ${pinned}`);
+});
 t.test('the runtime has production dependencies only and the built code', async (t) => {
   t.match(text, /npm ci --omit=dev/);
   t.match(text, /COPY --from=deps \S* ?\/src\/node_modules \.\/node_modules/);
