@@ -114,19 +114,21 @@ controllers_stopped() {
   return 1
 }
 
-# secret_hint NS NAME — the command that creates a missing operator Secret.
+# secret_hint NS NAME — the command that creates a missing operator Secret. Passwords and tokens
+# go in on stdin (read -s and printf are shell builtins): a command-line argument is visible to
+# every user in `ps` while the command runs, and stays in the shell's history.
 secret_hint() {
   case $2 in
     "$ARC_GITHUB_SECRET")
       printf '  kubectl -n %s create secret generic %s --from-literal=github_app_id=ID --from-literal=github_app_installation_id=ID --from-file=github_app_private_key=app.pem\n' "$1" "$2"
-      printf '      (or a PAT: --from-literal=github_token=ghp_...)\n' ;;
+      printf "      (or a PAT: read -rsp 'GitHub token: ' T && printf %%s \"\$T\" | kubectl -n %s create secret generic %s --from-file=github_token=/dev/stdin)\n" "$1" "$2" ;;
     "$KARGO_ADMIN_SECRET")
       # shellcheck disable=SC2016 # printed for the operator to run, not expanded here
-      printf '  kubectl -n %s create secret generic %s --from-literal=ADMIN_ACCOUNT_PASSWORD_HASH="$(htpasswd -bnBC 10 "" PASSWORD | tr -d ":\\n")" --from-literal=ADMIN_ACCOUNT_TOKEN_SIGNING_KEY="$(openssl rand -base64 29 | tr -d "=+/")"\n' "$1" "$2" ;;
+      printf '  printf "ADMIN_ACCOUNT_PASSWORD_HASH=%%s\\nADMIN_ACCOUNT_TOKEN_SIGNING_KEY=%%s\\n" "$(htpasswd -nBC 10 "" | tr -d ":\\n")" "$(openssl rand -base64 29 | tr -d "=+/")" | kubectl -n %s create secret generic %s --from-env-file=/dev/stdin   # htpasswd asks for the password\n' "$1" "$2" ;;
     "$GIT_CREDENTIALS_SECRET")
-      printf '  kubectl -n %s create secret generic %s --from-literal=repoURL=https://github.com/%s.git --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=git\n' "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
+      printf "  read -rsp 'Git token: ' T && printf %%s \"\$T\" | kubectl -n %s create secret generic %s --from-literal=repoURL=https://github.com/%s.git --from-literal=username=USER --from-file=password=/dev/stdin && kubectl -n %s label secret %s kargo.akuity.io/cred-type=git\n" "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
     "$GHCR_CREDENTIALS_SECRET")
-      printf "  kubectl -n %s create secret generic %s --from-literal=repoURL='^ghcr\\\\.io/%s/' --from-literal=repoURLIsRegex=true --from-literal=username=USER --from-literal=password=TOKEN && kubectl -n %s label secret %s kargo.akuity.io/cred-type=image\n" "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
+      printf "  read -rsp 'GHCR token: ' T && printf %%s \"\$T\" | kubectl -n %s create secret generic %s --from-literal=repoURL='^ghcr\\\\.io/%s/' --from-literal=repoURLIsRegex=true --from-literal=username=USER --from-file=password=/dev/stdin && kubectl -n %s label secret %s kargo.akuity.io/cred-type=image\n" "$1" "$2" "$GITHUB_REPOSITORY" "$1" "$2" ;;
     *) printf '  kubectl -n %s create secret generic %s ...\n' "$1" "$2" ;;
   esac
 }
@@ -165,7 +167,7 @@ step_preflight() {
       printf '  %s\n' "${missing[@]}"
       printf '\nCreate the namespaces (harmless if they exist), then the Secrets, and run ./runmefirst.sh again:\n'
       printf '  ./runmefirst.sh --dry-run | sed -n "/kind: Namespace/,/^    ---/p"   # what will be created\n'
-      printf '  kubectl create namespace %s   # for each of: %s %s %s\n' "NS" "$NS_ARC_RUNNERS" "$NS_KARGO" "$NS_PROJECT"
+      printf '  kubectl create namespace %s   # for each of: %s %s %s%s\n' "NS" "$NS_ARC_RUNNERS" "$NS_KARGO" "$NS_PROJECT" "${GATE_IMAGE_PULL_SECRET:+ $NS_GATE}"
       printf '  kubectl label namespace %s kargo.akuity.io/project=true   # lets Kargo adopt the project namespace\n' "$NS_PROJECT"
       for entry in "${missing[@]}"; do secret_hint "${entry%%/*}" "${entry#*/}"; done
     } >&2

@@ -30,3 +30,21 @@ t.test('preflight fails early, saying what to do', async (t) => {
   }
 });
 
+
+t.test('the commands printed for missing Secrets keep passwords and tokens off command lines', async (t) => {
+  const state = freshCluster();
+  for (const [ns, name] of [['arc-runners', 'arc-github-app'], ['kargo', 'kargo-admin'], ['stonks-pipeline', 'git-credentials'], ['stonks-pipeline', 'ghcr-credentials']]) {
+    delete state.objects[keyOf('Secret', ns!, name!)];
+  }
+  const sb = new Sandbox(state, { GATE_IMAGE_PULL_SECRET: 'ghcr-pull' });
+  t.teardown(() => sb.cleanup());
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 2);
+  // an argument is in every user's `ps` while the command runs, and in the shell's history after
+  t.notMatch(r.output, /--from-literal=(password|github_token|ADMIN_ACCOUNT_\w+)=/, 'no secret value as a --from-literal argument');
+  t.notMatch(r.output, /htpasswd -\w*b/, 'htpasswd asks for the password instead of taking it as an argument (-b)');
+  t.match(r.output, /--from-file=password=\/dev\/stdin/, 'tokens go in on stdin');
+  // the pull Secret lives in stonks-gate, which the operator must create first too
+  t.match(r.output, /kubectl create namespace NS\s+# for each of: .*stonks-gate/, 'the namespace list includes stonks-gate for the pull Secret');
+  t.same(mutations(r.calls).map(show), [], 'nothing was changed');
+});
