@@ -203,6 +203,8 @@ if (!helm) {
   });
 
   t.test('switches', async (t) => {
+    const probe = one(render('--set', 'probes.startup.initialDelaySeconds=20'), 'Deployment').spec.template.spec.containers[0].startupProbe;
+    t.equal(probe.initialDelaySeconds, 20, 'probes.startup.initialDelaySeconds, which the schema accepts, is rendered');
     t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
     t.equal(find(render('--set', 'rbac.createClusterRoles=false'), 'ClusterRole').length, 0, 'cluster roles off');
     const r = template('--set', 'persistence.volumeName=');
