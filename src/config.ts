@@ -50,12 +50,15 @@ const ExtraEarlyCloseSchema = z.strictObject({
 });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** where a first start in local mode puts the tokens it creates: on stderr, or in a file only the gate's user can read */
+const FIRST_START_TOKENS = ['print', 'file'] as const;
 
 const FileSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   dataDir: z.string().min(1).optional(),
   auth: z.enum(['local', 'kubernetes']).optional(),
+  firstStartTokens: z.enum(FIRST_START_TOKENS).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
   project: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),
   stages: z
@@ -131,6 +134,8 @@ export interface Config {
   port: number;
   dataDir: string;
   auth: 'local' | 'kubernetes';
+  /** `print`: on stderr (a terminal); `file`: in <dataDir>/first-start-tokens, mode 0600 (a container, whose stderr is shipped to a log store) */
+  firstStartTokens: (typeof FIRST_START_TOKENS)[number];
   logLevel: (typeof LOG_LEVELS)[number];
   /** GATE_NOW: the clock starts here and runs on (demos and tests) */
   now: string | null;
@@ -164,6 +169,7 @@ const EnvSchema = z.object({
   GATE_DATA_DIR: z.string().min(1).optional(),
   GATE_CONFIG: z.string().min(1).optional(),
   GATE_AUTH: z.enum(['local', 'kubernetes']).optional(),
+  GATE_FIRST_START_TOKENS: z.enum(FIRST_START_TOKENS).optional(),
   GATE_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
   GATE_NOW: z.iso
     .datetime({ offset: true })
@@ -263,6 +269,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     port: e.GATE_PORT ?? f.port ?? 8080,
     dataDir: e.GATE_DATA_DIR ?? f.dataDir ?? './data',
     auth: e.GATE_AUTH ?? f.auth ?? 'local',
+    firstStartTokens: e.GATE_FIRST_START_TOKENS ?? f.firstStartTokens ?? 'print',
     logLevel: e.GATE_LOG_LEVEL ?? f.logLevel ?? 'info',
     now: e.GATE_NOW ?? null,
     configFile: e.GATE_CONFIG ?? null,

@@ -7,7 +7,7 @@ import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
-import { bootstrapLocalTokens } from './bootstrap-tokens.ts';
+import { bootstrapLocalTokens, handOverFirstStartTokens } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
@@ -129,14 +129,8 @@ async function main(): Promise<void> {
     if (config.auth === 'local') {
       const file = tokenFilePath(dataDir);
       const made = await bootstrapLocalTokens(file, new Date(), newId);
-      if (made.length > 0) {
-        // printed once, on stderr, never through the logger
-        process.stderr.write(
-          `\n=== First start: local tokens created in ${file} (only their hashes are stored). They are shown once: ===\n` +
-            made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n') +
-            `\n=== Create more with: npm run gate -- token create --name NAME --roles operator,approver,ci ===\n\n`,
-        );
-      }
+      // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger
+      if (made.length > 0) process.stderr.write(await handOverFirstStartTokens(made, file, config.firstStartTokens, dataDir));
       auth = createLocalAuthenticator(file);
     } else {
       // loaded only in this mode: the Kubernetes client is the heaviest dependency to start

@@ -93,7 +93,7 @@ if (!helm) {
     });
     t.test('environment and writable paths', async (t) => {
       const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
-      t.same(env, { GATE_HOST: '0.0.0.0', GATE_PORT: '8080', GATE_DATA_DIR: '/data', GATE_CONFIG: '/etc/gate/config.yaml', GATE_AUTH: 'kubernetes', GATE_LOG_LEVEL: 'info' }, 'GATE_NOW is not set');
+      t.same(env, { GATE_HOST: '0.0.0.0', GATE_PORT: '8080', GATE_DATA_DIR: '/data', GATE_CONFIG: '/etc/gate/config.yaml', GATE_AUTH: 'kubernetes', GATE_FIRST_START_TOKENS: 'file', GATE_LOG_LEVEL: 'info' }, 'GATE_NOW is not set; a first start in local mode writes its tokens to a file, not the pod log');
       const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m]));
       t.same(Object.keys(mounts).sort(), ['/data', '/etc/gate', '/tmp']);
       t.equal(mounts['/etc/gate'].readOnly, true);

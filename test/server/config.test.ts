@@ -25,3 +25,10 @@ t.test('readConfigFile: any read error is a ConfigError naming GATE_CONFIG and t
   await t.rejects(readConfigFile(dir), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${dir}: .*(EISDIR|directory)`) }, 'a directory');
   await t.rejects(readConfigFile(join(dir, 'none.yaml')), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${join(dir, 'none.yaml')}: .*(ENOENT|no such file)`) }, 'a missing file');
 });
+
+t.test('firstStartTokens: print by default, file from the environment or the file, anything else named', async (t) => {
+  t.equal(parseConfig({}, null).firstStartTokens, 'print');
+  t.equal(parseConfig({ GATE_FIRST_START_TOKENS: 'file' }, null).firstStartTokens, 'file');
+  t.equal(parseConfig({}, 'firstStartTokens: file\n').firstStartTokens, 'file');
+  t.throws(() => parseConfig({ GATE_FIRST_START_TOKENS: 'log' }, null), { constructor: ConfigError, message: /GATE_FIRST_START_TOKENS/ });
+});

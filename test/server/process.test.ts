@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,31 @@ t.test('first start on no configuration: serves, prints an admin and a caller to
   const again = await spawnGate({ dataDir: gate.dataDir });
   t.teardown(() => again.stop('SIGKILL'));
   t.same(again.tokens, {}, 'tokens only on the first start');
+  await again.stop();
+});
+
+t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in the data directory, never to stderr or the log', async (t) => {
+  const gate = await spawnGate({ env: { GATE_FIRST_START_TOKENS: 'file' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.same(gate.tokens, {}, 'no token on stderr');
+  t.notMatch(gate.stderr() + gate.stdout(), /gate_[A-Za-z0-9_-]{20}/, 'no token on stderr or in the log');
+  const path = join(gate.dataDir, 'first-start-tokens');
+  t.match(gate.stderr(), `They are in ${path} (mode 0600, not in this log): read them once, then delete that file.`, 'stderr says where');
+  t.equal((await stat(path)).mode & 0o777, 0o600, 'only the gate user can read it');
+  const text = await readFile(path, 'utf8');
+  const tokens = Object.fromEntries([...text.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)].map((m) => [m[1], m[2]]));
+  t.same(Object.keys(tokens).sort(), ['admin', 'kargo']);
+  const res = await post(`${gate.url}/v1/decisions`, tokens['kargo'] as string, decision('beta', 'p1'));
+  t.equal(res.status, 200, 'the caller token from the file works');
+  await gate.stop();
+
+  // a file left by an earlier first start (the token file removed to start over) is replaced, permissions and all
+  await rm(join(gate.dataDir, 'tokens.json'));
+  await chmod(path, 0o644);
+  const again = await spawnGate({ dataDir: gate.dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
+  t.teardown(() => again.stop('SIGKILL'));
+  t.equal((await stat(path)).mode & 0o777, 0o600, 'created afresh with mode 0600');
+  t.not(await readFile(path, 'utf8'), text, 'with the new tokens');
   await again.stop();
 });
 
