@@ -2,12 +2,14 @@
 // of its kind (../shared/reference/crds), with unknown fields as errors; the step configs
 // validate against our own schemas of Kargo's step configs (fixtures/step-config-schemas);
 // plus the fixed names and wiring other parts rely on.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import AjvModule from 'ajv';
 import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
 import type { KargoDoc } from './lib/kargo-docs.ts';
 import { ManifestValidator, formatErrors } from './lib/crd-validator.ts';
-import { crdDir, inCI, sharedPresent } from './lib/paths.ts';
+import { crdDir, inCI, kargoDir, sharedPresent } from './lib/paths.ts';
 import { imageSubscriptionSchema } from './lib/image-subscription.ts';
 import { stepConfigValidators, stepsWithSchema, validateStepConfig } from './lib/step-schemas.ts';
 import { skipWithNotice } from './lib/skip-with-notice.ts';
@@ -272,4 +274,19 @@ t.test('secrets by reference only', async (t) => {
   }
   const sa = docsOfKind(examples, 'ServiceAccount');
   t.same(sa.map((d) => `${String(at(d.doc, 'metadata', 'namespace'))}/${String(at(d.doc, 'metadata', 'name'))}`), ['stonks-pipeline/gate-caller'], 'the gate-caller ServiceAccount (created by runmefirst.sh)');
+});
+
+t.test('the commands the examples give for their Secrets take secrets on stdin, never as an argument', async (t) => {
+  const dir = join(kargoDir, 'examples');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 5);
+  for (const f of files) {
+    const comments = (await readFile(join(dir, f), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('#'))
+      .join('\n');
+    // an argument is in every user's `ps` while kubectl runs, and in the shell history when typed
+    t.notMatch(comments, /--from-literal=[^=\s]*(password|token|secret|key)[^=\s]*=/i, `${f}: no secret in a --from-literal`);
+    t.notMatch(comments, /htpasswd\s+-\w*b/, `${f}: htpasswd asks for the password`);
+  }
 });
