@@ -222,10 +222,12 @@ step_volumes() {
       fi
       if [[ $phase == Released ]]; then
         # Left by an earlier teardown (its claim was deleted): forget the old claim's uid so
-        # the same-named claim binds again and finds the old data.
+        # the same-named claim binds again and finds the old data. A merge patch's null removes
+        # a field that is there and passes over one that is not (a JSON-patch remove of a missing
+        # resourceVersion failed the run, every run).
         log "pv $pv is Released: making it bindable again for its claim"
-        kc_mut patch pv "$pv" --type json \
-          -p '[{"op":"remove","path":"/spec/claimRef/uid"},{"op":"remove","path":"/spec/claimRef/resourceVersion"}]'
+        kc_mut patch pv "$pv" --type merge \
+          -p '{"spec":{"claimRef":{"uid":null,"resourceVersion":null}}}'
       else
         log "pv $pv is ${phase:-unknown}"
       fi

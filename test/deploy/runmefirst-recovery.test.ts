@@ -24,7 +24,7 @@ t.test('a volume left Released is made bindable again before its claim is applie
   const r = sb.run('runmefirst.sh');
   expectExit(t, r, 0);
   const muts = mutations(r.calls);
-  const patch = indexOf(muts, /^kubectl patch pv stonks-pipeline-gate --type json -p .*claimRef\/uid/);
+  const patch = indexOf(muts, /^kubectl patch pv stonks-pipeline-gate --type merge -p .*"claimRef":\{"uid":null/);
   const apply = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === 'gate-data'));
   t.ok(patch >= 0, 'the Released volume is patched');
   t.ok(patch < apply, 'before its claim is applied');
@@ -35,6 +35,21 @@ t.test('a volume left Released is made bindable again before its claim is applie
   t.equal(after.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')]!.status.phase, 'Bound');
   t.equal(indexOf(muts, /stonks-pipeline-nfs-init/), -1, 'no NFS init when every volume exists');
   t.equal(after.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-kargo')]!.spec.persistentVolumeReclaimPolicy, 'Retain');
+});
+
+t.test('a Released volume whose claimRef has no resourceVersion (or no uid) is made bindable too', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  t.equal(sb.run('runmefirst.sh').status, 0);
+  const state = sb.state();
+  delete state.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')];
+  const pv = state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!;
+  pv.status = { phase: 'Released' };
+  delete pv.spec.claimRef.resourceVersion;
+  sb.writeState(state);
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  t.equal(sb.state().objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!.status.phase, 'Bound', 'the claim binds the old volume');
 });
 
 t.test('a failed step says which and how to resume; --from resumes there', async (t) => {
