@@ -7,7 +7,7 @@ import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
-import { bootstrapLocalTokens, handOverFirstStartTokens } from './bootstrap-tokens.ts';
+import { bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
@@ -128,9 +128,12 @@ async function main(): Promise<void> {
     let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; stop: () => void } | null = null;
     if (config.auth === 'local') {
       const file = tokenFilePath(dataDir);
-      const made = await bootstrapLocalTokens(file, new Date(), newId);
-      // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger
-      if (made.length > 0) process.stderr.write(await handOverFirstStartTokens(made, file, config.firstStartTokens, dataDir));
+      // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger.
+      // The file is written before the hashes are stored: if it cannot be, the start fails with
+      // nothing stored, and the next one is a first start again (no tokens lost to no one)
+      const handOver = config.firstStartTokens === 'file' ? (made: Parameters<typeof writeFirstStartTokensFile>[0]) => writeFirstStartTokensFile(made, file, dataDir) : undefined;
+      const made = await bootstrapLocalTokens(file, new Date(), newId, handOver);
+      if (made.length > 0) process.stderr.write(firstStartMessage(made, file, config.firstStartTokens, dataDir));
       auth = createLocalAuthenticator(file);
     } else {
       // loaded only in this mode: the Kubernetes client is the heaviest dependency to start

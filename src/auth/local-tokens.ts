@@ -189,11 +189,15 @@ async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: ()
 /**
  * One read-modify-write of the token file under its writer lock: `change` gets the entries (null
  * when there is no file) read under the lock and returns the new list, or null to write nothing
- * (it may throw to refuse). Returns whether the file was written.
+ * (it may throw, or reject, to refuse: then nothing is written). Returns whether the file was written.
  */
-export async function updateTokenFile(file: string, change: (tokens: StoredToken[] | null) => StoredToken[] | null, opts: TokenFileLockOptions = {}): Promise<boolean> {
+export async function updateTokenFile(
+  file: string,
+  change: (tokens: StoredToken[] | null) => StoredToken[] | null | Promise<StoredToken[] | null>,
+  opts: TokenFileLockOptions = {},
+): Promise<boolean> {
   return withTokenFileLock(file, opts, async (stillOurs) => {
-    const next = change(await readTokenFile(file));
+    const next = await change(await readTokenFile(file));
     if (next === null) return false;
     await writeTokenFile(file, next, stillOurs);
     return true;

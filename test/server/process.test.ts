@@ -75,6 +75,32 @@ t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in
   await again.stop();
 });
 
+t.test('firstStartTokens file that cannot be written: nothing is stored, and the next start hands over tokens that work', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  const path = join(dataDir, 'first-start-tokens');
+  // something in the way that the gate may not remove (a directory with a file in it)
+  await mkdir(path);
+  await writeFile(join(path, 'x'), 'x');
+  const failed = await spawnGate({ dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } }).then(
+    (g) => g.stop('SIGKILL').then(() => ({ code: 0, stderr: 'started' })),
+    (err: { code: number | null; stderr: string }) => err,
+  );
+  t.not(failed.code, 0, 'the first start fails');
+  t.notOk(existsSync(join(dataDir, 'tokens.json')), 'and stores no hash of tokens no one was given');
+
+  await rm(path, { recursive: true });
+  const gate = await spawnGate({ dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const tokens = Object.fromEntries([...text.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)].map((m) => [m[1], m[2]]));
+  t.same(Object.keys(tokens).sort(), ['admin', 'kargo'], 'the next start is a first start again');
+  if (tokens['kargo']) {
+    const res = await post(`${gate.url}/v1/decisions`, tokens['kargo'], decision('beta', 'p1'));
+    t.equal(res.status, 200, 'and its caller token works');
+  }
+  await gate.stop();
+});
+
 t.test('a second instance on the same data directory refuses to start with a clear message', async (t) => {
   const first = await spawnGate();
   t.teardown(() => first.stop('SIGKILL'));
