@@ -2,6 +2,8 @@
 // parsed and asserted on (pod security, probes, strategy, RBAC, volume, ingress TLS, schema).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseConfig } from '../../src/config.ts';
@@ -243,6 +245,34 @@ if (!helm) {
       if (r.status !== 0) { t.comment(r.stderr); continue; }
       const cm = YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap');
       t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']), `the gate takes it: ${args.join(' ')}`);
+    }
+  });
+
+  // Whether a date exists does not depend on the time zone of whoever runs helm. Sprig's toDate
+  // parses in the local zone, where a midnight skipped by a DST change (Havana 2028-03-12,
+  // Santiago 2027-09-05) came back as the day before and the real date was refused.
+  t.test('every real date renders, whatever the time zone helm runs in; impossible ones never do', async (t) => {
+    // every day of the first and last years and of two years holding those DST changes and a leap day
+    const dates: string[] = [];
+    for (const year of [2000, 2027, 2028, 2099]) {
+      for (let d = Date.UTC(year, 0, 1); d < Date.UTC(year + 1, 0, 1); d += 86_400_000) dates.push(new Date(d).toISOString().slice(0, 10));
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-dates-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const values = join(dir, 'dates.yaml');
+    writeFileSync(values, YAML.stringify({ config: { market: { extraClosures: dates, extraEarlyCloses: dates.map((date) => ({ date, close: '13:00' })) } } }));
+    for (const tz of ['UTC', 'America/Havana', 'America/Santiago']) {
+      const r = spawnSync(helm, ['template', 'gate-service', chart, '-n', 'stonks-gate', '-f', values], { encoding: 'utf8', env: { ...process.env, TZ: tz }, maxBuffer: 256 * 1024 * 1024 });
+      t.equal(r.status, 0, `TZ=${tz}: all ${dates.length} dates accepted`);
+      if (r.status !== 0) t.comment(r.stderr.slice(0, 400));
+      else if (tz === 'UTC') {
+        const cm = YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap');
+        t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']), 'and the gate takes them');
+      }
+      for (const bad of ['2027-02-29', '2100-02-29', '2001-02-29', '2027-04-31', '2027-06-31', '2027-09-31', '2027-11-31']) {
+        const b = spawnSync(helm, ['template', 'gate-service', chart, '-n', 'stonks-gate', '--set-json', `config.market.extraClosures=["${bad}"]`], { encoding: 'utf8', env: { ...process.env, TZ: tz } });
+        t.not(b.status, 0, `TZ=${tz}: ${bad} refused`);
+      }
     }
   });
 

@@ -52,6 +52,25 @@ admin:
 {{- end -}}
 
 {{/*
+"true" when . is a yyyy-MM-dd date that exists, in 2000-2099 (every year divisible by 4 is a leap
+year there, 2000 included), else "". By arithmetic, not toDate: toDate parses in the local time
+zone of whoever runs helm, where a midnight skipped by a DST change (Havana, Santiago...) comes
+back as the day before, and the real date was refused.
+*/}}
+{{- define "gate.isRealDate" -}}
+{{- if and (kindIs "string" .) (regexMatch "^20[0-9]{2}-[0-9]{2}-[0-9]{2}$" .) -}}
+{{- $p := splitList "-" . -}}
+{{- $y := index $p 0 | atoi -}}
+{{- $m := index $p 1 | atoi -}}
+{{- $d := index $p 2 | atoi -}}
+{{- $days := list 31 (ternary 29 28 (eq (mod $y 4) 0)) 31 30 31 30 31 31 30 31 30 31 -}}
+{{- if and (ge $m 1) (le $m 12) (ge $d 1) -}}
+{{- if le $d (index $days (sub $m 1)) -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 What the gate's own config check refuses at start and the schema cannot express (a real calendar
 date, the default grant lifetime within the maximum, one close time per early-close date). The
 Deployment is Recreate: a config the gate refuses would stop the running gate and start none, so
@@ -67,13 +86,13 @@ the chart refuses it instead.
 {{- $market := .Values.config.market | default dict -}}
 {{- range $i, $c := ($market.extraClosures | default list) -}}
 {{- $date := kindIs "string" $c | ternary $c (get (kindIs "map" $c | ternary $c dict) "date") -}}
-{{- if ne (toDate "2006-01-02" $date | date "2006-01-02") $date -}}
+{{- if not (include "gate.isRealDate" $date) -}}
 {{- fail (printf "config.market.extraClosures[%d]: %q is not a real date: the gate refuses to start" $i $date) -}}
 {{- end -}}
 {{- end -}}
 {{- $closes := dict -}}
 {{- range $i, $e := ($market.extraEarlyCloses | default list) -}}
-{{- if ne (toDate "2006-01-02" $e.date | date "2006-01-02") $e.date -}}
+{{- if not (include "gate.isRealDate" $e.date) -}}
 {{- fail (printf "config.market.extraEarlyCloses[%d]: %q is not a real date: the gate refuses to start" $i $e.date) -}}
 {{- end -}}
 {{- if and (hasKey $closes $e.date) (ne (get $closes $e.date) $e.close) -}}
