@@ -276,6 +276,39 @@ if (!helm) {
     }
   });
 
+  // What the schema's patterns cannot say about addresses and names: the chart must render exactly
+  // the values the gate takes (a value it refuses would crash-loop the Recreate Deployment).
+  t.test('trusted proxy addresses and market names: the chart renders exactly what the gate takes', async (t) => {
+    const cases: [string, unknown][] = [];
+    for (const cidr of ['10.0.0.0/8', '10.0.0.1', '10.0.0.0/32', '10.0.0.0/33', '0.0.0.0/0', '999.1.1.1', '1.2.3/8', '01.2.3.4', '255.255.255.255/010',
+      'fd00::/8', '::1', '::/0', '::1/128', '::1/129', '::ffff:10.0.0.1/120', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1::2::3', 'fd00:::/8', '12345::/16', '::ffff:300.0.0.1']) {
+      cases.push([`http.trustedProxies ${cidr}`, { http: { trustedProxies: [cidr] } }]);
+      if (cidr.includes('/')) cases.push([`proxyAuth.trustedCidrs ${cidr}`, { proxyAuth: { trustedCidrs: [cidr] } }]);
+    }
+    for (const name of ['Day of mourning', ' x ', '\u00a0', '\u000b', '\u2003\u3000', '\ufeff', 'a\u00a0']) {
+      cases.push([`closure name ${JSON.stringify(name)}`, { market: { extraClosures: [{ date: '2027-01-04', name }] } }]);
+      cases.push([`early close name ${JSON.stringify(name)}`, { market: { extraEarlyCloses: [{ date: '2027-01-04', close: '13:00', name }] } }]);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-match-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [i, [what, config]] of cases.entries()) {
+      const values = join(dir, `v${i}.yaml`);
+      writeFileSync(values, YAML.stringify({ config }));
+      const r = template('-f', values);
+      // the gate reads what the chart renders; for a value the chart refuses, the same config as YAML
+      const cm = r.status === 0 ? YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap') : null;
+      let gate: string;
+      try {
+        parseConfig({ GATE_AUTH: 'kubernetes' }, cm ? cm.data['config.yaml'] : YAML.stringify(config));
+        gate = 'takes';
+      } catch (err) {
+        gate = `refuses (${(err as Error).message.slice(0, 160)})`;
+      }
+      const chartSays = r.status === 0 ? 'takes' : `refuses (${r.stderr.split('\n').find((l) => /Error|at '/.test(l))?.trim().slice(0, 200)})`;
+      t.equal(chartSays.split(' ')[0], gate.split(' ')[0], `${what}: the gate ${gate}; the chart ${chartSays}`);
+    }
+  });
+
   t.test('the schema rejects bad values', async (t) => {
     const cases: [string, string[], RegExp][] = [
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],

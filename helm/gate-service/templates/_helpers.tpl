@@ -71,6 +71,38 @@ back as the day before, and the real date was refused.
 {{- end -}}
 
 {{/*
+"true" when . is an address or CIDR the gate's parseCidrs takes (Node's isIP, a prefix of at most
+32 or 128 bits), else "". The schema's pattern only keeps out other characters: "10.0.0.0/33" or
+"999.1.1.1" passed it, and the gate refused to start.
+*/}}
+{{- define "gate.isCidr" -}}
+{{- $v4seg := "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])" -}}
+{{- $v4 := printf "(?:%s\\.){3}%s" $v4seg $v4seg -}}
+{{- $s := "(?:[0-9a-fA-F]{1,4})" -}}
+{{- $v6 := printf "^(?:(?:%[1]s:){7}(?:%[1]s|:)|(?:%[1]s:){6}(?:%[2]s|:%[1]s|:)|(?:%[1]s:){5}(?::%[2]s|(?::%[1]s){1,2}|:)|(?:%[1]s:){4}(?:(?::%[1]s){0,1}:%[2]s|(?::%[1]s){1,3}|:)|(?:%[1]s:){3}(?:(?::%[1]s){0,2}:%[2]s|(?::%[1]s){1,4}|:)|(?:%[1]s:){2}(?:(?::%[1]s){0,3}:%[2]s|(?::%[1]s){1,5}|:)|(?:%[1]s:){1}(?:(?::%[1]s){0,4}:%[2]s|(?::%[1]s){1,6}|:)|(?::(?:(?::%[1]s){0,5}:%[2]s|(?::%[1]s){1,7}|:)))$" $s $v4 -}}
+{{- if kindIs "string" . -}}
+{{- $p := splitList "/" . -}}
+{{- $addr := index $p 0 -}}
+{{- $max := 0 -}}
+{{- if regexMatch (printf "^%s$" $v4) $addr -}}{{- $max = 32 -}}{{- else if regexMatch $v6 $addr -}}{{- $max = 128 -}}{{- end -}}
+{{- if and $max (le (len $p) 2) -}}
+{{- if eq (len $p) 1 -}}true
+{{- else if and (regexMatch "^[0-9]{1,3}$" (index $p 1)) (le (atoi (index $p 1)) $max) -}}true
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when name . is blank to the gate (JavaScript's trim: Unicode white space and U+FEFF, but not
+U+0085), else "". The schema's "\S" is ASCII only: a name of U+00A0 or U+000B passed it, and the
+gate refused to start.
+*/}}
+{{- define "gate.isBlankName" -}}
+{{- if eq (replace "\u0085" "x" (replace "\ufeff" "" .) | trim) "" -}}true{{- end -}}
+{{- end -}}
+
+{{/*
 What the gate's own config check refuses at start and the schema cannot express (a real calendar
 date, the default grant lifetime within the maximum, one close time per early-close date). The
 Deployment is Recreate: a config the gate refuses would stop the running gate and start none, so
@@ -86,6 +118,9 @@ the chart refuses it instead.
 {{- $market := .Values.config.market | default dict -}}
 {{- range $i, $c := ($market.extraClosures | default list) -}}
 {{- $date := kindIs "string" $c | ternary $c (get (kindIs "map" $c | ternary $c dict) "date") -}}
+{{- if and (kindIs "map" $c) (hasKey $c "name") (include "gate.isBlankName" (get $c "name")) -}}
+{{- fail (printf "config.market.extraClosures[%d]: the name is blank: the gate refuses to start" $i) -}}
+{{- end -}}
 {{- if not (include "gate.isRealDate" $date) -}}
 {{- fail (printf "config.market.extraClosures[%d]: %q is not a real date: the gate refuses to start" $i $date) -}}
 {{- end -}}
@@ -95,9 +130,19 @@ the chart refuses it instead.
 {{- if not (include "gate.isRealDate" $e.date) -}}
 {{- fail (printf "config.market.extraEarlyCloses[%d]: %q is not a real date: the gate refuses to start" $i $e.date) -}}
 {{- end -}}
+{{- if and (hasKey $e "name") (include "gate.isBlankName" $e.name) -}}
+{{- fail (printf "config.market.extraEarlyCloses[%d]: the name is blank: the gate refuses to start" $i) -}}
+{{- end -}}
 {{- if and (hasKey $closes $e.date) (ne (get $closes $e.date) $e.close) -}}
 {{- fail (printf "config.market.extraEarlyCloses[%d]: %s closes at %s, but an earlier entry closes it at %s: the gate refuses to start" $i $e.date $e.close (get $closes $e.date)) -}}
 {{- end -}}
 {{- $_ := set $closes $e.date $e.close -}}
+{{- end -}}
+{{- range $key, $list := dict "http.trustedProxies" ((.Values.config.http | default dict).trustedProxies | default list) "proxyAuth.trustedCidrs" ((.Values.config.proxyAuth | default dict).trustedCidrs | default list) -}}
+{{- range $i, $c := $list -}}
+{{- if not (include "gate.isCidr" $c) -}}
+{{- fail (printf "config.%s[%d]: %q is not an IPv4 or IPv6 address or CIDR: the gate refuses to start" $key $i $c) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
