@@ -308,9 +308,13 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.equal(at('success', false, 'pull_request'), false, 'never for a pull request');
 
   const report = step('report', 'report');
-  t.same(report.env, { GATE_CI_TOKEN: '${{ secrets.GATE_CI_TOKEN }}', RESULTS_SHA256: '${{ needs.integration.outputs.results-sha256 }}' }, 'the token reaches the script only through its environment');
+  t.same(
+    report.env,
+    { GATE_CI_TOKEN: '${{ secrets.GATE_CI_TOKEN }}', RESULTS_SHA256: '${{ needs.integration.outputs.results-sha256 }}', TESTS_OUTCOME: '${{ needs.integration.outputs.tests-outcome }}' },
+    'the token reaches the script only through its environment',
+  );
   t.notMatch(String(report.run), /secret|TOKEN|https?:/i, 'the command line carries no token and no URL');
-  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG" --sha256 "$RESULTS_SHA256"');
+  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG" --sha256 "$RESULTS_SHA256" --tests-outcome "$TESTS_OUTCOME"');
   t.equal((raw.match(/secrets\.GATE_CI_TOKEN/g) ?? []).length, 1, 'the ci token is used in exactly one place');
   for (const [id, j] of Object.entries(wf.jobs)) for (const s of j.steps) if (s.run) t.notMatch(s.run, /\$\{\{\s*secrets\./, `${id}/${stepKey(s)}: no secret expanded into a script`);
   t.equal(job('report').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
@@ -334,6 +338,35 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.equal(without.status, 0);
   t.same(without.outputs, {}, 'no file: no checksum (the report job then reports a broken run)');
   t.match(without.output, '::warning title=No results file::missing.json was not written');
+});
+
+t.test("the report step is told how the integration test step ended, not only what its file says", async (t) => {
+  // a runner that wrote a passing file and then crashed or was killed leaves a red job: the
+  // report must not record that file as a pass (report-results.mjs --tests-outcome)
+  const seen = (integrationFails: string[]) => {
+    let env: Record<string, string> | undefined;
+    let run: string | undefined;
+    const sc = pushMain({ fail: { integration: integrationFails } });
+    const inner = sc.runStep!;
+    simulate(wf, {
+      ...sc,
+      runStep: (jobId, s, e, inputs) => {
+        if (jobId === 'report' && s.id === 'report') {
+          env = e;
+          run = String(s.run);
+          return { outcome: 'success', outputs: {} };
+        }
+        return inner(jobId, s, e, inputs);
+      },
+    });
+    return { env, run };
+  };
+  const failed = seen(['inttest']);
+  t.ok(failed.env, 'the report step runs after a failed test step');
+  t.equal(failed.env?.['TESTS_OUTCOME'], 'failure', 'it gets the test step\'s outcome: failure');
+  t.match(failed.run, /--tests-outcome "\$TESTS_OUTCOME"/, 'and passes it to report-results.mjs');
+  t.equal(seen([]).env?.['TESTS_OUTCOME'], 'success', 'a passing test step: success');
+  t.equal(seen(['Check out']).env?.['TESTS_OUTCOME'], 'skipped', 'the job broke before the tests: skipped');
 });
 
 /**

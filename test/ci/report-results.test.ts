@@ -217,6 +217,37 @@ t.test('--sha256: only the file the integration job recorded is reported as resu
   t.match(bad.stderr, '--sha256 must be 64 hex digits');
 });
 
+t.test('--tests-outcome: a passing file from a test step that failed is not recorded as a pass', async (t) => {
+  // the runner wrote a passing file, then crashed or was killed (exit code non-zero): the job
+  // is red, so the gate must not make the tag eligible for beta on the file alone
+  for (const outcome of ['failure', 'cancelled', 'skipped']) {
+    const tag = newTag();
+    const r = await report(resultsFile(`outcome-${outcome}.json`, PASSING), tag, {}, undefined, undefined, ['--tests-outcome', outcome]);
+    t.equal(r.status, 2, `${outcome}: exit 2`);
+    t.match(r.outputs, { 'eligible-for-beta': 'false', passed: 'false' }, `${outcome}: not eligible for beta`);
+    t.match(r.stdout, `the integration test step ended with outcome "${outcome}"`, `${outcome}: the reason is named`);
+    const g = await gateResult(tag);
+    t.match(g, { found: true, passed: false, exitCode: 1 }, `${outcome}: the gate records a failed run, so beta refuses the tag`);
+    t.match(g['error'], `outcome "${outcome}"`);
+    noSecretsPrinted(t, r);
+  }
+
+  const ok = newTag();
+  const s = await report(resultsFile('outcome-success.json', PASSING), ok, {}, undefined, undefined, ['--tests-outcome', 'success']);
+  t.equal(s.status, 0, 'success: the passing file is recorded as it is');
+  t.match(await gateResult(ok), { found: true, passed: true });
+
+  const failed = newTag();
+  const f = await report(resultsFile('outcome-failed.json', FAILING), failed, {}, undefined, undefined, ['--tests-outcome', 'failure']);
+  t.equal(f.status, 1, 'a failing file from a failed step: recorded as it is (exit 1)');
+  t.match(await gateResult(failed), { found: true, passed: false, exitCode: 1 });
+  t.match(f.outputs, { 'failed-count': '3' }, 'with its own counts');
+
+  const bad = await report(resultsFile('outcome-bad.json', PASSING), newTag(), {}, undefined, undefined, ['--tests-outcome', 'passed']);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, '--tests-outcome must be');
+});
+
 t.test('a directory instead of a file: exit 2', async (t) => {
   const r = await report(work, newTag());
   t.equal(r.status, 2);

@@ -13,7 +13,10 @@
 //   5  an unexpected error in this script (a bug, or GITHUB_OUTPUT not writable)
 // Node >= 20, no dependencies. The token comes from GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE) and
 // is only ever sent in the Authorization header. With --sha256 only the file the integration job
-// recorded is reported as results (the workflow's report job downloads it as an artifact).
+// recorded is reported as results (the workflow's report job downloads it as an artifact). With
+// --tests-outcome (the integration test step's outcome) a file that says the tests passed is
+// reported as a failed run unless that step succeeded: a runner that wrote a passing file and
+// then failed or was stopped must not make the tag eligible for beta.
 // A gate or break-glass token in the file's `error` (a runner's env dump) is blanked
 // (gate_[redacted]) before it is checked and sent: the gate refuses an `error` holding one.
 import { createHash } from 'node:crypto';
@@ -23,12 +26,15 @@ import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyF
 import { redactTokens } from './lib/redact-tokens.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
 
-const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--sha256 HEX] [--gate-url URL]
+const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--sha256 HEX] [--tests-outcome OUTCOME] [--gate-url URL]
 
   --file       the integration runner's results (inttest-results.json)
   --image-tag  the full 40-character Git SHA the images were tagged with
   --sha256     the file's SHA-256 as the integration job recorded it ("" = it recorded none); a
                file that does not match is not reported as results but as a broken run
+  --tests-outcome  the integration test step's outcome (success, failure, cancelled, skipped;
+               "" = unknown, not checked): unless success, a file that says the tests passed is
+               not reported as results but as a broken run
   --gate-url   the gate's base URL (default: GATE_URL, else ${DEFAULT_GATE_URL})
 
 environment: GATE_CI_TOKEN (bearer token with role ci) or GATE_CI_TOKEN_FILE (default: the pod's
@@ -38,6 +44,8 @@ exit codes: 0 passed and recorded, 1 failed and recorded, 2 usage or bad results
 3 gate refused (4xx), 4 gate unavailable after retries, 5 unexpected error`;
 
 const SHA = /^[0-9a-f]{40}$/;
+/** What GitHub gives as steps.<id>.outcome ("" when the workflow passes none). */
+const OUTCOMES = new Set(['success', 'failure', 'cancelled', 'skipped', '']);
 /** The gate's answers that reject the results body itself (not the caller): schema, size. */
 const BODY_REJECTED = new Set([400, 413]);
 
@@ -52,7 +60,7 @@ function hintFor(status) {
 async function main(argv, env) {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { file: { type: 'string' }, 'image-tag': { type: 'string' }, sha256: { type: 'string' }, 'gate-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    args = parseArgs({ args: argv, options: { file: { type: 'string' }, 'image-tag': { type: 'string' }, sha256: { type: 'string' }, 'tests-outcome': { type: 'string' }, 'gate-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (err) {
     throw new UsageError(err.message);
   }
@@ -65,6 +73,8 @@ async function main(argv, env) {
   if (!SHA.test(imageTag)) throw new UsageError(`--image-tag must be the full 40-character lowercase Git SHA, got "${imageTag}"`);
   const expected = args.sha256?.trim().toLowerCase();
   if (expected && !/^[0-9a-f]{64}$/.test(expected)) throw new UsageError(`--sha256 must be 64 hex digits (or "" when the integration job recorded none), got "${args.sha256}"`);
+  const testsOutcome = args['tests-outcome']?.trim() ?? '';
+  if (!OUTCOMES.has(testsOutcome)) throw new UsageError(`--tests-outcome must be success, failure, cancelled, skipped or "" (the test step's outcome), got "${args['tests-outcome']}"`);
   const gateUrl = parseGateUrl(args['gate-url'] ?? (env.GATE_URL || DEFAULT_GATE_URL));
   const policy = retryPolicyFromEnv(env, { attempts: 5, delayMs: 2000, timeoutMs: 15_000 });
 
@@ -80,6 +90,11 @@ async function main(argv, env) {
       const actual = createHash('sha256').update(raw).digest('hex');
       if (!expected) throw new ResultsFileError(`${args.file}: the integration job recorded no results file, so this one is not its own`);
       if (actual !== expected) throw new ResultsFileError(`${args.file}: its SHA-256 ${actual} is not the ${expected} the integration job recorded: not the file the tests wrote`);
+    }
+    if (testsOutcome && testsOutcome !== 'success' && summarize(body).passed) {
+      // the runner exited non-zero (or was stopped) after writing a passing file: the job is
+      // red, so the file alone must not make the tag eligible for beta
+      throw new ResultsFileError(`${args.file}: says the tests passed, but the integration test step ended with outcome "${testsOutcome}" (the runner exited non-zero, or was stopped): not taken as a pass`);
     }
   } catch (err) {
     if (!(err instanceof ResultsFileError)) throw err;
