@@ -1,7 +1,8 @@
 // Reads raw TAP (tap --reporter=tap) on stdin and prints one line: "N passed, N failed".
 // Counts leaf assertions: a test point that is itself a subtest's summary is not counted again.
 // A failing subtest with no failing assertion inside (a crash, a timeout, a bad plan) counts as
-// one failure. Skipped and todo points are neither passed nor failed; they are listed after.
+// one failure, and so does a TAP with no test point at all (nothing ran). Skipped and todo points
+// are neither passed nor failed; they are listed after.
 // Runs on any Node >= 18 with tap-parser from node_modules.
 import { Parser } from 'tap-parser';
 
@@ -46,7 +47,12 @@ function watch(parser) {
 const root = new Parser();
 const top = watch(root);
 root.on('complete', (final) => {
-  if (!final.ok && top.n === 0 && failed === 0) failed = 1; // e.g. no tests ran, or a bail-out
+  if (!final.ok && top.n === 0 && failed === 0) failed = 1; // e.g. a bad plan, or a bail-out
+  // no test point at all (empty output, or "1..0"): nothing ran, which is no pass
+  if (passed === 0 && failed === 0 && skipped === 0 && todo === 0) {
+    failed = 1;
+    process.stderr.write('no test point in the TAP: nothing ran, counted as a failure\n');
+  }
   const extra = skipped || todo ? ` (${skipped} skipped, ${todo} todo)` : '';
   process.stderr.write(`assertions: ${passed} passed, ${failed} failed${extra}\n`);
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
