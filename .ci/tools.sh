@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 HELM_VERSION=v3.22.0
 ACTIONLINT_VERSION=v1.7.12
+# the oldest Node the CI pipeline scripts promise (ci/README.md); test/ci runs them under it and,
+# under CI=true, fails when there is no Node 20 (a fresh machine's own Node may be any version)
+NODE20_VERSION=20.20.2
 
 export GOBIN="$PWD/.tools/bin"
 export GOFLAGS=-mod=mod
@@ -25,6 +28,12 @@ if [ "${SKIP_APT:-}" != 1 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+
+NODE20_DIR="$PWD/.tools/node20"
+if [ "$("$NODE20_DIR/node_modules/.bin/node" -p process.versions.node 2>/dev/null)" != "${NODE20_VERSION}" ]; then
+  log "npm install node@${NODE20_VERSION} into .tools/node20"
+  npm install --prefix "$NODE20_DIR" --no-save --no-package-lock --no-audit --no-fund "node@${NODE20_VERSION}" >/dev/null
 fi
 
 if command -v go >/dev/null 2>&1; then

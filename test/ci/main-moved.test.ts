@@ -7,9 +7,8 @@
 // force-pushed away, this commit leaving main, re-runs of old runs; paging; GitHub down or
 // refusing (unknown, warned, never a failed job; on a re-run the warning says the marker is
 // withheld); the token only in the header.
-import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { deadPort, runScript } from './lib/harness.ts';
+import { deadPort, findNode20, runScript } from './lib/harness.ts';
 import { startFakeGitHub } from './lib/fake-github.ts';
 import type { FakeRepo, FakeRun } from './lib/fake-github.ts';
 import { REPO, SHA } from './lib/scenarios.ts';
@@ -166,12 +165,9 @@ t.test('usage errors: exit 2, nothing asked', async (t) => {
 });
 
 t.test('runs on Node 20 (the oldest Node the scripts promise)', async (t) => {
-  const node20 = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
-    const r = spawnSync(p, ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    return r.status === 0 && Number(r.stdout.split('.')[0]) === 20;
-  });
+  const node20 = findNode20();
   if (!node20) {
-    if (process.env['CI'] === 'true') t.fail('no Node 20 binary found (Debian package nodejs) and CI=true');
+    if (process.env['CI'] === 'true') t.fail('no Node 20 binary found and CI=true (bash .ci/tools.sh installs one into .tools/node20)');
     else t.comment('NOTICE: no Node 20 binary found; compatibility check skipped');
     return;
   }

@@ -12,7 +12,7 @@ import { spawnGate } from '../helpers/spawn-gate.ts';
 import type { Test } from 'tap';
 import type { SpawnedGate } from '../helpers/spawn-gate.ts';
 import { startGateProxy } from './lib/gate-proxy.ts';
-import { createToken, deadPort, runScript, scriptsDir } from './lib/harness.ts';
+import { createToken, deadPort, findNode20, runScript, scriptsDir } from './lib/harness.ts';
 import type { ScriptRun } from './lib/harness.ts';
 
 const SCRIPT = 'report-results.mjs';
@@ -564,16 +564,11 @@ t.test('a hung gate (process stopped): each attempt times out, exit 4', async (t
 });
 
 t.test('runs on Node 20 (the oldest Node the scripts promise)', async (t) => {
-  const candidates = ['/usr/bin/node', '/usr/local/bin/node'];
-  const { spawnSync } = await import('node:child_process');
-  const node20 = candidates.find((p) => {
-    const r = spawnSync(p, ['-p', 'process.versions.node'], { encoding: 'utf8' });
-    return r.status === 0 && Number(r.stdout.split('.')[0]) === 20;
-  });
+  const node20 = findNode20();
   if (!node20) {
-    if (process.env['CI'] === 'true') t.fail('no Node 20 binary found (Debian package nodejs) and CI=true');
+    if (process.env['CI'] === 'true') t.fail('no Node 20 binary found and CI=true (bash .ci/tools.sh installs one into .tools/node20)');
     else {
-      process.stderr.write('NOTICE: no Node 20 binary found (Debian package nodejs): compatibility check skipped\n');
+      process.stderr.write('NOTICE: no Node 20 binary found (bash .ci/tools.sh installs one into .tools/node20): compatibility check skipped\n');
       t.comment('NOTICE: no Node 20 binary found; compatibility check skipped');
     }
     return;

@@ -93,3 +93,16 @@ export function toolOrSkip(t: Test, name: string, hint: string): string | null {
   }
   return null;
 }
+
+/**
+ * A Node 20 binary (the oldest Node the pipeline scripts promise, ci/README.md) for the
+ * compatibility checks: the one .ci/tools.sh installs into <root>/.tools/node20, else a system
+ * Node that is version 20. Undefined when there is none.
+ */
+export function findNode20(root = repoRoot): string | undefined {
+  const candidates = [join(root, '.tools', 'node20', 'node_modules', '.bin', 'node'), '/usr/bin/node', '/usr/local/bin/node'];
+  return candidates.find((p) => {
+    const r = spawnSync(p, ['-p', 'process.versions.node'], { encoding: 'utf8' });
+    return r.status === 0 && Number(r.stdout.split('.')[0]) === 20;
+  });
+}
