@@ -1,21 +1,26 @@
 // Plan tests of runmefirst.sh (rebinding volumes, failures and resuming, refusals): the real script runs against recording stand-ins for kubectl and
 // helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf } from './harness.ts';
 import { appliedDocs } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
 t.setTimeout(300_000);
 
-t.test('a volume left Released is made bindable again before its claim is applied; any volume is kept Retain', async (t) => {
+/** A cluster stood up once, then the gate's claim deleted (e.g. with its namespace): its volume is Released and keeps the old claim's uid. */
+function releasedGateVolume(t: Test) {
   const sb = new Sandbox(freshCluster());
   t.teardown(() => sb.cleanup());
   t.equal(sb.run('runmefirst.sh').status, 0);
   const state = sb.state();
-  // The claim was deleted (e.g. with its namespace): the volume keeps the old claim's uid.
   delete state.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')];
   const pv = state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!;
   pv.status = { phase: 'Released' };
+  return { sb, state, pv };
+}
+
+t.test('a volume left Released is made bindable again before its claim is applied; any volume is kept Retain', async (t) => {
+  const { sb, state, pv } = releasedGateVolume(t);
   pv.spec.claimRef.resourceVersion = '4711';
   // And someone switched another volume to Delete.
   state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-kargo')]!.spec.persistentVolumeReclaimPolicy = 'Delete';
@@ -38,13 +43,7 @@ t.test('a volume left Released is made bindable again before its claim is applie
 });
 
 t.test('a Released volume whose claimRef has no resourceVersion (or no uid) is made bindable too', async (t) => {
-  const sb = new Sandbox(freshCluster());
-  t.teardown(() => sb.cleanup());
-  t.equal(sb.run('runmefirst.sh').status, 0);
-  const state = sb.state();
-  delete state.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')];
-  const pv = state.objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')]!;
-  pv.status = { phase: 'Released' };
+  const { sb, state, pv } = releasedGateVolume(t);
   delete pv.spec.claimRef.resourceVersion;
   sb.writeState(state);
   const r = sb.run('runmefirst.sh');
