@@ -311,6 +311,7 @@ function render() {
   renderIf($('grants'), JSON.stringify([st.grants, canRevoke]), () => grantsView(st.grants, canRevoke, revokeGrant));
   renderIf($('approvals'), JSON.stringify(st.approvals), () => approvalsView(st.approvals));
   updateToggles(st.stages);
+  updateToggleDialog(st.stages);
   autoPrefill('bg');
   autoPrefill('ap');
 }
@@ -627,6 +628,24 @@ function updateToggles(stages) {
   }
 }
 
+/**
+ * The open stage dialog follows the stage: when another operator has already made the change it
+ * asks for, it says so and sends nothing (confirming would record the same switch again under this
+ * operator's note); when the stage changes back, it can be confirmed again.
+ */
+function updateToggleDialog(stages) {
+  const v = state.toggling;
+  if (!v || !$('tg-dialog').open || state.inFlight.has('tg-dialog')) return;
+  const s = stages.find((x) => x.name === v.name);
+  if (!s) return;
+  const moot = s.enabled === v.enabled;
+  if (moot === Boolean(v.moot)) return;
+  v.moot = moot;
+  const by = `${s.changedBy ? ` by ${s.changedBy}` : ''}${s.changedAt ? ` ${stamp(s.changedAt)}` : ''}`;
+  $('tg-c-error').textContent = moot ? `${v.name} was turned ${v.enabled ? 'on' : 'off'} meanwhile${by}: nothing to send. Cancel to close.` : '';
+  $('tg-c-ok').disabled = moot || (!v.enabled && $('tg-c-confirm').value.trim() !== v.name);
+}
+
 /** Asks before switching a stage: names the stage, the change and its effect; turning one off needs its name typed. */
 function toggleStage(ev, name) {
   ev.preventDefault();
@@ -658,7 +677,7 @@ async function confirmToggle(ev) {
   ev.preventDefault();
   const v = state.toggling;
   if (!v || state.inFlight.has('tg-dialog')) return;
-  if (!v.enabled && $('tg-c-confirm').value.trim() !== v.name) return;
+  if (v.moot || (!v.enabled && $('tg-c-confirm').value.trim() !== v.name)) return;
   const ok = $('tg-c-ok');
   ok.disabled = true;
   $('tg-c-cancel').disabled = true;
@@ -800,7 +819,7 @@ function wire() {
     state.revoking = null;
   });
   $('tg-c-confirm').addEventListener('input', () => {
-    $('tg-c-ok').disabled = !state.toggling || $('tg-c-confirm').value.trim() !== state.toggling.name;
+    $('tg-c-ok').disabled = !state.toggling || state.toggling.moot || $('tg-c-confirm').value.trim() !== state.toggling.name;
   });
   $('tg-dialog-form').addEventListener('submit', confirmToggle);
   $('tg-c-cancel').addEventListener('click', () => $('tg-dialog').close('cancel'));

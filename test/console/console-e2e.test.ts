@@ -548,5 +548,34 @@ function run(): void {
     t.match(await text('#stage-beta [data-field=enabled]'), /DISABLED/, 'beta not changed');
     await signIn(t, 'admin');
   });
+
+  t.test('an open stage dialog follows the stage: a change another admin already made is not sent again', async (t) => {
+    tokens['tom'] = await createToken(gate.dataDir, 'tom', 'admin');
+    t.ok(await eventually(async () => (await call(tokens['tom'] as string, 'GET', '/v1/whoami')).status === 200, 5000, 200), 'the gate accepts the new token');
+    const puts: string[] = [];
+    const countPut = (req: { method(): string; url(): string }) => {
+      if (req.method() === 'PUT' && /\/v1\/stages\//.test(req.url())) puts.push(req.url());
+    };
+    page.on('request', countPut);
+    t.teardown(() => page.off('request', countPut));
+    await page.fill('#tg-integration-note', 'suite flaky today, letting freight through');
+    await page.click('#tg-integration-btn');
+    await page.fill('#tg-c-confirm', 'integration');
+    t.notOk(await page.locator('#tg-c-ok').isDisabled(), 'ready to confirm');
+    // meanwhile tom turns integration off himself
+    t.equal((await call(tokens['tom'] as string, 'PUT', '/v1/stages/integration', { enabled: false, note: 'tom: suite flaky, switching it off' })).status, 200);
+    await expectText(t, '#tg-c-error', /^integration was turned off meanwhile by tom .+: nothing to send\. Cancel to close\.$/, 'the dialog says so');
+    t.ok(await page.locator('#tg-c-ok').isDisabled(), 'and cannot be confirmed');
+    await page.press('#tg-c-confirm', 'Enter');
+    await page.waitForTimeout(300);
+    t.same(puts, [], 'nothing sent, not even by Enter');
+    // and tom turns it back on: the dialog can be confirmed again
+    t.equal((await call(tokens['tom'] as string, 'PUT', '/v1/stages/integration', { enabled: true, note: 'tom: suite fixed, back on again' })).status, 200);
+    await expectText(t, '#tg-c-error', /^$/, 'the message goes');
+    t.notOk(await page.locator('#tg-c-ok').isDisabled(), 'confirmable again (the stage name is still typed)');
+    await page.click('#tg-c-cancel');
+    await page.fill('#tg-integration-note', '');
+    t.same(puts, [], 'nothing sent');
+  });
 }
 
