@@ -178,10 +178,22 @@ async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment 
  * Copies the bytes start-up is about to cut off into `<file>.cut-<offset>` beside the log (not
  * an audit file: nothing reads it), fsynced, so a cut never destroys evidence: NUL bytes are
  * usually pages a power cut lost, but could be damage to a record that was acknowledged.
+ * A file of that name is never replaced (a crash loop tears the same offset again, and a
+ * newest file of debris only is cut from byte 0 each time): the next free
+ * `<file>.cut-<offset>.<n>` (n = 2, 3, ...) is used instead.
  */
 async function keepCutBytes(fs: AuditFs, fh: AuditFileHandle, dir: string, name: string, from: number, to: number): Promise<string> {
-  const side = `${name}.cut-${from}`;
-  const out = await fs.open(join(dir, side), 'w');
+  let side = `${name}.cut-${from}`;
+  let out: AuditFileHandle;
+  for (let n = 2; ; n++) {
+    try {
+      out = await fs.open(join(dir, side), 'wx');
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      side = `${name}.cut-${from}.${n}`;
+    }
+  }
   try {
     for (let pos = from; pos < to; pos += CHUNK_BYTES) {
       await writeAllAt(out, await readAt(fh, pos, Math.min(CHUNK_BYTES, to - pos)), pos - from);

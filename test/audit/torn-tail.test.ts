@@ -236,3 +236,40 @@ t.test('a head that is the first record of its file must chain to the last recor
   writeFileSync(join(lone, segmentName('20261126', 1)), sealRecord(e!, 1, 'f'.repeat(64)).line);
   await t.rejects(openFileAuditLog({ dir: lone }), /seq 1 does not start from the genesis hash/);
 });
+
+t.test('a second cut at the same place does not overwrite the evidence the first one kept', async (t) => {
+  // a gate in a crash loop tears its first write after start-up at the same offset each time,
+  // and a newest file holding only debris is cut from byte 0 whenever it recurs
+  const dir = t.testdir();
+  const made = await makeLog(dir);
+  const nameB = made.fileB.split('/').pop()!;
+  const tears = ['{"first":"tear', '{"second":"tear', '{"third":"tear'];
+  for (const tear of tears) {
+    appendFileSync(made.fileB, tear);
+    const log = await openFileAuditLog({ dir });
+    t.equal(log.head().seq, 5, 'the head is the last complete record');
+    await log.close();
+  }
+  const kept = readdirSync(dir)
+    .filter((n) => n.startsWith(`${nameB}.cut-`))
+    .map((n) => readFileSync(join(dir, n), 'utf8'))
+    .sort();
+  t.same(kept, [...tears].sort(), 'each cut is kept, in a file of its own');
+
+  // a newest file holding nothing but a torn line, twice: removed both times, both kept
+  const dir2 = t.testdir();
+  const made2 = await makeLog(dir2);
+  const name2 = made2.fileB.split('/').pop()!;
+  for (const tear of tears.slice(0, 2)) {
+    writeFileSync(made2.fileB, tear);
+    const log = await openFileAuditLog({ dir: dir2 });
+    t.equal(log.head().seq, 3);
+    await log.close();
+  }
+  const kept2 = readdirSync(dir2)
+    .filter((n) => n.startsWith(`${name2}.cut-`))
+    .map((n) => readFileSync(join(dir2, n), 'utf8'))
+    .sort();
+  t.same(kept2, tears.slice(0, 2).sort(), 'both removed files are kept');
+  t.match(await verifyAuditLog(dir2), { ok: true, count: 3 }, 'the kept files are not audit files');
+});
