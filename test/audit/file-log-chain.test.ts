@@ -73,6 +73,14 @@ t.test('day rollover: by the record at (UTC), and by now() when at is not an ins
       nows: ['2026-11-26T12:00:00Z', '2026-11-26T23:00:00Z', '2026-11-27T01:00:00Z'],
       files: ['audit-20261126-000000000001.jsonl', 'audit-20261127-000000000003.jsonl'],
     },
+    {
+      // toISOString writes these years as +010000 / -000001: a name from them would not be an
+      // audit file name, and start-up, queries and verify would never see the records in it
+      name: 'an instant with no four-digit year is filed by now(), under a name the log lists',
+      ats: ['2026-11-26T12:00:00.000Z', '+010000-01-01T00:00:00.000Z', '-000001-06-01T00:00:00.000Z', '2026-11-26T13:00:00.000Z'],
+      nows: ['2026-11-26T12:00:00Z'],
+      files: ['audit-20261126-000000000001.jsonl'],
+    },
   ];
   for (const c of cases) {
     t.test(c.name, async (t) => {
@@ -93,6 +101,9 @@ t.test('day rollover: by the record at (UTC), and by now() when at is not an ins
         t.equal(files[f]!.records[0]!.prev, files[f - 1]!.records.at(-1)!.hash, `${files[f]!.file} starts from the previous file's last hash`);
       }
       t.match(await verifyAuditLog(dir), { ok: true, count: c.ats.length, files: c.files.length });
+      const again = await openFileAuditLog({ dir });
+      t.equal(again.head().seq, c.ats.length, 'reopened, the log holds every acknowledged record');
+      await again.close();
     });
   }
 });

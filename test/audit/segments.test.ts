@@ -34,4 +34,9 @@ t.test('utcDay', async (t) => {
     { at: '', day: '20300506' },
   ];
   for (const c of cases) t.equal(utcDay(c.at, now), c.day, c.at || '(empty)');
+  // years toISOString cannot write in four digits: as if not an instant (now()), never a bad name
+  t.equal(utcDay('+010000-01-01T00:00:00.000Z', now), '20300506', 'year 10000: now()');
+  t.equal(utcDay('-000001-06-01T00:00:00.000Z', now), '20300506', 'year -1: now()');
+  t.equal(utcDay('not an instant', () => new Date('+010000-01-01T00:00:00Z')), '99991231', 'a now() past 9999 is clamped');
+  t.equal(utcDay('not an instant', () => new Date(Number.NaN)), '19700101', 'an invalid now() gives the epoch day');
 });
