@@ -64,6 +64,17 @@ function run(): void {
     }
   };
 
+  /** The URLs of the stage switches (PUT /v1/stages/…) the page sends from now until the test ends. */
+  const stageSwitchesSent = (tt: Test): string[] => {
+    const puts: string[] = [];
+    const countPut = (req: { method(): string; url(): string }) => {
+      if (req.method() === 'PUT' && /\/v1\/stages\//.test(req.url())) puts.push(req.url());
+    };
+    page.on('request', countPut);
+    tt.teardown(() => page.off('request', countPut));
+    return puts;
+  };
+
   const signIn = async (tt: Test, name: string) => {
     if (await page.locator('#signout').isVisible()) await page.click('#signout');
     await page.fill('#signin-token', tokens[name] as string);
@@ -261,12 +272,7 @@ function run(): void {
     t.notOk(await fieldsetDisabled('#tg-beta fieldset'), 'toggles enabled for an admin');
     await page.click('#tg-beta-btn');
     t.match(await text('#tg-beta-error'), /Note: say why/, 'a note is required');
-    const puts: string[] = [];
-    const countPut = (req: { method(): string; url(): string }) => {
-      if (req.method() === 'PUT' && /\/v1\/stages\//.test(req.url())) puts.push(req.url());
-    };
-    page.on('request', countPut);
-    t.teardown(() => page.off('request', countPut));
+    const puts = stageSwitchesSent(t);
     // one Enter in the wrong row's note only asks
     await page.fill('#tg-integration-note', 'wrong row, never confirmed');
     await page.press('#tg-integration-note', 'Enter');
@@ -552,12 +558,7 @@ function run(): void {
   t.test('an open stage dialog follows the stage: a change another admin already made is not sent again', async (t) => {
     tokens['tom'] = await createToken(gate.dataDir, 'tom', 'admin');
     t.ok(await eventually(async () => (await call(tokens['tom'] as string, 'GET', '/v1/whoami')).status === 200, 5000, 200), 'the gate accepts the new token');
-    const puts: string[] = [];
-    const countPut = (req: { method(): string; url(): string }) => {
-      if (req.method() === 'PUT' && /\/v1\/stages\//.test(req.url())) puts.push(req.url());
-    };
-    page.on('request', countPut);
-    t.teardown(() => page.off('request', countPut));
+    const puts = stageSwitchesSent(t);
     await page.fill('#tg-integration-note', 'suite flaky today, letting freight through');
     await page.click('#tg-integration-btn');
     await page.fill('#tg-c-confirm', 'integration');
