@@ -14,7 +14,8 @@ commands:
   token create --name NAME --roles ROLE[,ROLE...]   create a local token (roles: caller, operator, approver, admin, ci);
                                                       prints it once, stores only its SHA-256
   audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming
-                                                      the first broken record
+                                                      the first broken record, or the records missing at its
+                                                      end that the state checkpoint (state.json) has seen
   market [--at ISO]                                   the market state, as GET /v1/market gives it (default: now,
                                                       by the system clock)
 

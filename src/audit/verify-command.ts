@@ -1,18 +1,52 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyAuditLog } from './verify.ts';
 
 /**
- * `audit verify`: checks the chain in `<dataDir>/audit/` and prints one line.
- * Returns the exit code: 0 intact, 1 broken, 2 the log could not be read.
+ * The audit seq the gate's state checkpoint (`<dataDir>/state.json`) has seen, or null when there
+ * is none to read. The chain anchors every record to the one before it, but nothing in the log
+ * anchors its end: a newest file cut at a line boundary, or removed, still verifies. The
+ * checkpoint is written only after the records it covers are in the log, so a log that ends
+ * before it has lost acknowledged records.
+ */
+async function checkpointSeq(dataDir: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, 'state.json'), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const seq = (JSON.parse(text) as { auditSeq?: unknown }).auditSeq;
+    return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `audit verify`: checks the chain in `<dataDir>/audit/`, and that it reaches the seq the state
+ * checkpoint has seen, and prints one line. Returns the exit code: 0 intact, 1 broken, 2 the log
+ * could not be read.
  */
 export async function runAuditVerify(dataDir: string, out: (line: string) => void): Promise<number> {
   const dir = join(dataDir, 'audit');
+  // read before the log: a running gate only moves both on, so the log read after it reaches it
+  const seen = await checkpointSeq(dataDir);
   let result;
   try {
     result = await verifyAuditLog(dir);
   } catch (err) {
     out(`audit log UNREADABLE at ${dir}: ${(err as Error).message}`);
     return 2;
+  }
+  if (result.ok && seen !== null && seen > result.head.seq) {
+    const missing = seen === result.head.seq + 1 ? `record ${seen} is` : `records ${result.head.seq + 1}..${seen} are`;
+    out(
+      `audit log BROKEN at its end: the log ends at seq ${result.head.seq} but the state checkpoint (state.json) has seen seq ${seen}: ` +
+        `${missing} missing (the newest file cut short or removed)`,
+    );
+    return 1;
   }
   if (result.ok) {
     out(`audit log OK: ${result.count} records in ${result.files} files, head seq ${result.head.seq} hash ${result.head.hash}`);

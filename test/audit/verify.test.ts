@@ -182,6 +182,47 @@ t.test('runAuditVerify prints one line and returns the exit code', async (t) => 
       line: /^audit log BROKEN at record seq 6 \(file audit-20261127-000000000005\.jsonl line 2\): hash does not match the record content$/,
     },
     { name: 'missing directory', setup: async () => {}, code: 2, line: /^audit log UNREADABLE at .*audit: ENOENT/ },
+    {
+      // the chain cannot show that its end is gone: the state checkpoint can
+      name: 'newest file removed, behind a checkpoint at seq 12',
+      setup: async (dataDir: string) => {
+        const dir = join(dataDir, 'audit');
+        const files = await makeLog(dir);
+        writeFileSync(join(dataDir, 'state.json'), JSON.stringify({ version: 1, auditSeq: 12 }));
+        unlinkSync(join(dir, files.at(-1)!));
+      },
+      code: 1,
+      line: /^audit log BROKEN at its end: the log ends at seq 8 but the state checkpoint \(state\.json\) has seen seq 12: records 9\.\.12 are missing \(the newest file cut short or removed\)$/,
+    },
+    {
+      name: 'newest file cut at a line boundary',
+      setup: async (dataDir: string) => {
+        const dir = join(dataDir, 'audit');
+        const files = await makeLog(dir);
+        writeFileSync(join(dataDir, 'state.json'), JSON.stringify({ version: 1, auditSeq: 12 }));
+        editLines(dir, files.at(-1)!, (lines) => lines.slice(0, -1));
+      },
+      code: 1,
+      line: /^audit log BROKEN at its end: the log ends at seq 11 but the state checkpoint \(state\.json\) has seen seq 12: record 12 is missing/,
+    },
+    {
+      name: 'intact, checkpoint behind the log (a crash before the last checkpoint)',
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        writeFileSync(join(dataDir, 'state.json'), JSON.stringify({ version: 1, auditSeq: 7 }));
+      },
+      code: 0,
+      line: /^audit log OK: 12 records in 3 files, head seq 12 /,
+    },
+    {
+      name: 'intact, checkpoint unreadable (not compared)',
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        writeFileSync(join(dataDir, 'state.json'), '{not json');
+      },
+      code: 0,
+      line: /^audit log OK: 12 records/,
+    },
   ];
   for (const c of cases) {
     const dataDir = t.testdir();
