@@ -7,7 +7,7 @@ import { redactTokensInJson } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
-import { answeredOnSocket, createClientErrorHandler, markAnswering, markReadingBody, timedOutBeforeBody } from './http/client-errors.ts';
+import { createClientErrors } from './http/client-errors.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
 import { createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
@@ -189,18 +189,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     perWindow: config.audit.refusalRecordsPerMinute,
   });
   const guards = createGuard({ auth: deps.auth, refusals, project: config.project });
-  // the last request whose headers each connection sent: a client error on it may be that request's
-  const onSocket = new WeakMap<Socket, { req: FastifyRequest; reply: FastifyReply }>();
-  onClientError = createClientErrorHandler({
+  const connections = createClientErrors({
     log: app.log,
     newId: deps.newId,
-    requestOn: (socket) => onSocket.get(socket),
     requestTimeoutMs,
     logRequest,
     refuse: async (req, status, code, message) => {
       if (isAuditedRefusal(req, status)) await refusals.refuse(req, identityOf(req), status, code, message);
     },
   });
+  onClientError = connections.handler;
 
   const ctx: RouteContext = {
     config,
@@ -228,15 +226,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   };
 
   app.addHook('onRequest', (req, reply, done) => {
-    onSocket.set(req.raw.socket, { req, reply });
+    connections.track(req, reply);
     guards.firstHook(req, reply, done);
   });
   // every hook has passed: fastify reads the body now. One whose limit passed while its hooks
   // were deciding is not read (its connection reads nothing more): it is answered the 408
   app.addHook('preParsing', (req, _reply, payload, done) => {
-    const late = timedOutBeforeBody(req);
+    const late = connections.startBody(req);
     if (late) return done(new HttpError(late.status, late.code, late.message, { field: late.field }));
-    markReadingBody(req);
     done(null, payload);
   });
   // one log line per request, written when the answer has gone
@@ -247,9 +244,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   app.setErrorHandler(async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     // the body's abort after the client-error handler answered (and recorded) the request on its socket
-    if (answeredOnSocket(req)) return reply.code(408).send();
-    // a 408 from the connection now leaves this answer (and its record) to be the only one
-    markAnswering(req);
+    if (!connections.startAnswer(req)) return reply.code(408).send();
     let fault = withoutTokens(toFault(err));
     if (fault.status >= 500) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');

@@ -20,8 +20,6 @@ interface ConnectionFault {
 export interface ClientErrorDeps {
   log: FastifyBaseLogger;
   newId: (kind: string) => string;
-  /** the last request whose headers fastify read on this socket, if any (set by the first hook) */
-  requestOn: (socket: Socket) => { req: FastifyRequest; reply: FastifyReply } | undefined;
   /** records the refusal of a routed request when the gate's rules say so; rejects when the audit log cannot take it */
   refuse: (req: FastifyRequest, status: number, code: string, message: string) => Promise<void>;
   /** writes a routed request's one log line, with the status it was answered */
@@ -30,41 +28,15 @@ export interface ClientErrorDeps {
   requestTimeoutMs: number;
 }
 
-const answered = new WeakSet<FastifyRequest>();
-/** requests fastify is reading the body of, every hook passed (set by the gate's preParsing hook) */
-const readingBody = new WeakSet<FastifyRequest>();
-/** requests the gate's error handler is answering (it may be awaiting the refusal's record) */
-const answering = new WeakSet<FastifyRequest>();
-/** requests whose limit passed while their hooks were still deciding, and the 408 they are owed */
-const timedOut = new WeakMap<FastifyRequest, ConnectionFault>();
-
-/** Called when a request's hooks have passed and fastify starts reading its body: a 408 then is the handler's to answer. */
-export function markReadingBody(req: FastifyRequest): void {
-  readingBody.add(req);
-}
-
-/** Called when the gate's error handler starts answering a request: a 408 then leaves that answer to it. */
-export function markAnswering(req: FastifyRequest): void {
-  answering.add(req);
-}
-
 /**
- * The 408 owed to a request whose limit passed while its hooks were still deciding (an identity
- * being checked, a refusal being recorded) and which they then let through: its body is not read
- * (the connection reads nothing more); the caller answers it by the gate's usual path.
+ * Where a routed request is, for a connection error on its socket (no entry: its hooks are still
+ * deciding). `body`: every hook passed and fastify reads the body, so a 408 is the client-error
+ * handler's to answer; `answering`: the gate's error handler answers it (it may be awaiting the
+ * refusal's record), so a 408 leaves that answer to be the only one; `answered`: the client-error
+ * handler answered it on its socket; a ConnectionFault: its limit passed while its hooks were
+ * deciding, and this is the 408 it is owed if they let it through.
  */
-export function timedOutBeforeBody(req: FastifyRequest): { status: number; code: string; message: string; field: string } | undefined {
-  return timedOut.get(req);
-}
-
-/**
- * Whether the request was already answered on its socket by the client-error handler (a request
- * whose body did not arrive in time): its body's abort then reaches the error handler, which must
- * neither answer nor record it again.
- */
-export function answeredOnSocket(req: FastifyRequest): boolean {
-  return answered.has(req);
-}
+type Phase = 'body' | 'answering' | 'answered' | ConnectionFault;
 
 function faultOf(err: ClientError, routed: boolean, limitS: number): ConnectionFault {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -93,26 +65,35 @@ function rawAnswer(status: number, requestId: string, body: Record<string, unkno
 }
 
 /**
- * fastify's clientErrorHandler for the gate. Node reports here what happens before a request
- * reaches a route or while its body is read: a request that does not arrive whole within the
- * limit (408), headers over 16 KiB (431), bytes that are not HTTP (400). fastify's own handler
- * answered those in its own JSON, logged them only at trace level and recorded nothing, and a
- * routed request whose body stalled was then recorded as a 400 `econnreset` refusal though the
- * client had been told 408. Here each gets the gate's JSON error and headers and its log lines,
- * and a routed request's 408 is recorded as what it is, by the gate's rules for refusals (a
- * state-changing request to a known route: audited; no route known: logged only, like a 404);
- * if it cannot be recorded the answer is 503. The raw bytes Node saw are never logged: they may
- * hold a token.
+ * The gate's handling of what Node reports on a connection. Node reports there what happens
+ * before a request reaches a route or while its body is read: a request that does not arrive
+ * whole within the limit (408), headers over 16 KiB (431), bytes that are not HTTP (400).
+ * fastify's own handler answered those in its own JSON, logged them only at trace level and
+ * recorded nothing, and a routed request whose body stalled was then recorded as a 400
+ * `econnreset` refusal though the client had been told 408. Here each gets the gate's JSON error
+ * and headers and its log lines, and a routed request's 408 is recorded as what it is, by the
+ * gate's rules for refusals (a state-changing request to a known route: audited; no route known:
+ * logged only, like a 404); if it cannot be recorded the answer is 503. The raw bytes Node saw are
+ * never logged: they may hold a token.
+ *
+ * `handler` is fastify's clientErrorHandler; the app calls `track` from its first hook,
+ * `startBody` from its preParsing hook and `startAnswer` from its error handler, so the handler
+ * knows which request of a socket is where.
  */
-export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientError, socket: Socket) => void {
+export function createClientErrors(deps: ClientErrorDeps) {
   const limitS = Math.round(deps.requestTimeoutMs / 100) / 10;
-  return (err, socket) => {
+  /** the last request whose headers each connection sent: a client error on it may be that request's */
+  const bySocket = new WeakMap<Socket, { req: FastifyRequest; reply: FastifyReply }>();
+  const phases = new WeakMap<FastifyRequest, Phase>();
+
+  const handler = (err: ClientError, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     // nothing more is read: a body completing now must not start a second answer on this socket
     socket.pause();
-    const on = deps.requestOn(socket);
+    const on = bySocket.get(socket);
+    const phase = on && phases.get(on.req);
     // a request of this socket still being read (an earlier one that arrived whole is not this error's)
-    const reading = on && !on.req.raw.complete && !answered.has(on.req) ? on : undefined;
+    const reading = on && !on.req.raw.complete && phase !== 'answered' ? on : undefined;
     if (reading?.reply.sent) {
       // already answered before its body came (a refusal by a hook): a second answer would be
       // read as the next request's; the connection is closed
@@ -120,13 +101,13 @@ export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientErr
       return;
     }
     const fault = faultOf(err, reading !== undefined, limitS);
-    if (reading && (!readingBody.has(reading.req) || answering.has(reading.req))) {
+    if (reading && phase !== 'body') {
       // its hooks are still deciding or the gate is already answering it (a 401 or 403 being
       // recorded, a stalled audit log): that answer is the only one, with the one record; an
       // answer and a record from here would be a second of each. Once it has gone the
       // connection is closed (the body never came); a request its hooks let through is answered
-      // this 408 at preParsing (timedOutBeforeBody)
-      timedOut.set(reading.req, fault);
+      // this 408 at preParsing (startBody)
+      if (phase === undefined) phases.set(reading.req, fault);
       reading.reply.raw.shouldKeepAlive = false;
       return;
     }
@@ -147,7 +128,7 @@ export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientErr
       return;
     }
     const { req, reply } = routed;
-    answered.add(req);
+    phases.set(req, 'answered');
     const line = (status: number) => deps.logRequest(req, reply, status);
     req.log.info({ status: fault.status, error: fault.code, path: pathOf(req) }, 'request refused');
     deps.refuse(req, fault.status, fault.code, fault.message).then(
@@ -162,5 +143,35 @@ export function createClientErrorHandler(deps: ClientErrorDeps): (err: ClientErr
         send(e.status, req.id, errorBody(e.code, e.message, e.extra));
       },
     );
+  };
+
+  return {
+    handler,
+    /** Notes a request whose headers have arrived as its socket's current one (the first hook). */
+    track(req: FastifyRequest, reply: FastifyReply): void {
+      bySocket.set(req.raw.socket, { req, reply });
+    },
+    /**
+     * Every hook has passed and fastify reads the body now (the preParsing hook): returns the 408
+     * owed to a request whose limit passed while its hooks were deciding (its body is not read: the
+     * connection reads nothing more), or undefined and notes that a 408 from now is the handler's.
+     */
+    startBody(req: FastifyRequest): ConnectionFault | undefined {
+      const phase = phases.get(req);
+      if (typeof phase === 'object') return phase;
+      phases.set(req, 'body');
+      return undefined;
+    },
+    /**
+     * The gate's error handler starts answering the request: false when the handler already
+     * answered (and recorded) it on its socket, and the error is only its body's abort, which must
+     * be neither answered nor recorded again; otherwise notes that a 408 from now leaves this answer
+     * (and its record) to be the only one.
+     */
+    startAnswer(req: FastifyRequest): boolean {
+      if (phases.get(req) === 'answered') return false;
+      phases.set(req, 'answering');
+      return true;
+    },
   };
 }
