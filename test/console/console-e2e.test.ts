@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { eventually } from '../helpers/eventually.ts';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requestBreakGlass, requireChromium } from './browser.ts';
 import { callGate, createToken } from './gate-calls.ts';
 
 /**
@@ -21,12 +21,6 @@ declare const sessionStorage: any;
 declare const localStorage: any;
 declare const getComputedStyle: any;
 
-const NOW = '2026-11-25T15:00:00Z';
-const TAG = '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098';
-const PROJECT = 'stonks-pipeline';
-/** the issue: the page shows a change within 5 s without reloading */
-const UPDATE_MS = 5000;
-
 if (requireChromium(t)) run();
 
 function run(): void {
@@ -42,27 +36,11 @@ function run(): void {
   const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
   const auditOf = async (type: string) => (await call(tokens['admin'] as string, 'GET', `/v1/audit?type=${encodeURIComponent(type)}&limit=500`)).body.records as any[];
   const shot = (name: string, fullPage = true) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
-  /** the element's rendered text (innerText: blocks are separated), whitespace collapsed */
-  const text = async (selector: string) => ((await page.locator(selector).first().innerText({ timeout: 2000 })) ?? '').replace(/\s+/g, ' ').trim();
+  const text = (selector: string) => pageText(page, selector);
 
   const fieldsetDisabled = (selector: string) => page.$eval(selector, (el: any) => el.disabled === true);
 
-  /** Waits (at most `ms`) until the element's text matches; passes or fails with what it saw. */
-  const expectText = async (tt: Test, selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => {
-    try {
-      await page.waitForFunction(
-        ([sel, src, flags]) => {
-          const el = document.querySelector(sel as string);
-          return !!el && new RegExp(src as string, flags as string).test((el.innerText ?? '').replace(/\s+/g, ' '));
-        },
-        [selector, re.source, re.flags],
-        { timeout: ms },
-      );
-      tt.pass(msg);
-    } catch {
-      tt.fail(msg, { found: await text(selector).catch(() => '(no element)'), wanted: String(re) });
-    }
-  };
+  const expectText = (tt: Test, selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
 
   /** The URLs of the stage switches (PUT /v1/stages/…) the page sends from now until the test ends. */
   const stageSwitchesSent = (tt: Test): string[] => {
@@ -500,12 +478,7 @@ function run(): void {
     // the gate looks at the token file at most once a second
     t.ok(await eventually(async () => (await call(tokens['tess'] as string, 'GET', '/v1/whoami')).status === 200, 5000, 200), 'the gate accepts the new token');
     await signIn(t, 'tess');
-    await page.selectOption('#bg-stage', 'live');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'checking that a lost session takes the token off the screen');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'live');
-    await page.click('#bg-c-ok');
+    await requestBreakGlass(page, 'live', TAG, 'checking that a lost session takes the token off the screen');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
     // tess's token is withdrawn (the gate re-reads the token file), and the next authenticated
     // call, made when the audit log moves on, gets a 401

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import t from 'tap';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+import { ARTIFACTS, NOW, launchChromium, requireChromium } from './browser.ts';
 
 /**
  * The console behind an authenticating proxy: the gate trusts the identity header from the
@@ -13,8 +13,6 @@ import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
 
 declare const document: any;
 declare const sessionStorage: any;
-
-const NOW = '2026-11-25T15:00:00Z';
 
 if (requireChromium(t)) run();
 

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, launchChromium, requireChromium } from './browser.ts';
+import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requestBreakGlass, requireChromium } from './browser.ts';
 import { callGate, createToken } from './gate-calls.ts';
 
 /**
@@ -15,11 +15,6 @@ import { callGate, createToken } from './gate-calls.ts';
 // browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
 declare const document: any;
 declare const sessionStorage: any;
-
-const NOW = '2026-11-25T15:00:00Z';
-const TAG = '3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098';
-const PROJECT = 'stonks-pipeline';
-const UPDATE_MS = 5000;
 
 if (requireChromium(t)) run();
 
@@ -39,22 +34,8 @@ function run(): void {
     page.setDefaultTimeout(5_000);
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const text = async (selector: string) => ((await page.locator(selector).first().innerText({ timeout: 2000 })) ?? '').replace(/\s+/g, ' ').trim();
-    const expectText = async (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => {
-      try {
-        await page.waitForFunction(
-          ([sel, src, flags]) => {
-            const el = document.querySelector(sel as string);
-            return !!el && new RegExp(src as string, flags as string).test((el.innerText ?? '').replace(/\s+/g, ' '));
-          },
-          [selector, re.source, re.flags],
-          { timeout: ms },
-        );
-        tt.pass(msg);
-      } catch {
-        tt.fail(msg, { found: await text(selector).catch(() => '(no element)'), wanted: String(re) });
-      }
-    };
+    const text = (selector: string) => pageText(page, selector);
+    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
     const signIn = async (name: string) => {
       await page.fill('#signin-token', tokens[name] as string);
       await page.click('#signin-form button[type=submit]');
@@ -210,12 +191,7 @@ function run(): void {
       await new Promise((r) => setTimeout(r, 1500));
       await route.fulfill({ status: 429, contentType: 'application/json', body: JSON.stringify({ error: 'rate_limited', message: 'at most 10 break-glass requests a minute per identity; retry in 40 s' }) });
     });
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'production incident needs a hotfix now');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
-    await page.click('#bg-c-ok');
+    await requestBreakGlass(page, 'paper', TAG, 'production incident needs a hotfix now');
     await page.waitForTimeout(200);
     await page.keyboard.press('Escape');
     await page.waitForTimeout(100);
@@ -280,12 +256,7 @@ function run(): void {
     // Wed 10:0x ET is Thu 00:0x in Tokyo
     await expectText('#gate-time', /^gate clock Wed, 25 Nov 2026 10:\d\d:\d\d ET · your time Thu, 26 Nov 2026 00:\d\d:\d\d$/, 'so does the header clock');
     await signIn('olivia');
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'checking the local date of the token expiry');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
-    await page.click('#bg-c-ok');
+    await requestBreakGlass(page, 'paper', TAG, 'checking the local date of the token expiry');
     // about 10:0x ET + 30 min: Thursday 00:3x in Tokyo
     await expectText('#bg-token-expiry', /Expires at 10:[34]\d:\d\d ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 00:[34]\d:\d\d your time\), in/, 'the token expiry names Thursday');
     await page.click('#bg-token-done');
