@@ -45,7 +45,11 @@ export async function bootstrapLocalTokens(
 }
 
 /** Where `firstStartTokens: file` puts a first start's tokens. */
-export const FIRST_START_TOKENS_FILE = 'first-start-tokens';
+const FIRST_START_TOKENS_FILE = 'first-start-tokens';
+
+function firstStartTokensPath(dataDir: string): string {
+  return join(dataDir, FIRST_START_TOKENS_FILE);
+}
 
 function tokenList(made: readonly FirstStartToken[]): string {
   return made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n');
@@ -61,7 +65,7 @@ const MORE = `=== Create more with: npm run gate -- token create --name NAME --r
  * places a token must never be.
  */
 export async function writeFirstStartTokensFile(made: readonly FirstStartToken[], tokenFile: string, dataDir: string): Promise<void> {
-  const path = join(dataDir, FIRST_START_TOKENS_FILE);
+  const path = firstStartTokensPath(dataDir);
   await unlink(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
@@ -82,6 +86,6 @@ export function firstStartMessage(made: readonly FirstStartToken[], tokenFile: s
   if (mode === 'print') {
     return `\n=== First start: local tokens created in ${tokenFile} (only their hashes are stored). They are shown once: ===\n${tokenList(made)}\n${MORE}\n\n`;
   }
-  const path = join(dataDir, FIRST_START_TOKENS_FILE);
+  const path = firstStartTokensPath(dataDir);
   return `\n=== First start: local tokens created in ${tokenFile}. They are in ${path} (mode 0600, not in this log): read them once, then delete that file. ===\n${MORE}\n\n`;
 }

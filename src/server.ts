@@ -7,7 +7,7 @@ import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
-import { bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
+import { type FirstStartToken, bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger.
       // The file is written before the hashes are stored: if it cannot be, the start fails with
       // nothing stored, and the next one is a first start again (no tokens lost to no one)
-      const handOver = config.firstStartTokens === 'file' ? (made: Parameters<typeof writeFirstStartTokensFile>[0]) => writeFirstStartTokensFile(made, file, dataDir) : undefined;
+      const handOver = config.firstStartTokens === 'file' ? (made: readonly FirstStartToken[]) => writeFirstStartTokensFile(made, file, dataDir) : undefined;
       const made = await bootstrapLocalTokens(file, new Date(), newId, handOver);
       if (made.length > 0) process.stderr.write(firstStartMessage(made, file, config.firstStartTokens, dataDir));
       auth = createLocalAuthenticator(file);
