@@ -1,5 +1,6 @@
 // Plan tests of runmefirst.sh (rebinding volumes, failures and resuming, refusals): the real script runs against recording stand-ins for kubectl and
 // helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
+import { execFileSync } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf } from './harness.ts';
 import { appliedDocs } from './plan.ts';
@@ -129,4 +130,24 @@ t.test('a release left pending by an interrupted helm run: the script names the 
   expectExit(t, dry, 0, 'a dry run');
   t.match(dry.output, /pending-install/, 'a dry run reports it too');
   t.match(dry.output, /helm --kube-context celestium uninstall gate-service -n stonks-gate/, 'a pending first install is removed (the gate\'s claim is not the chart\'s: its data stays)');
+});
+
+t.test('the way out printed for a pending release can be pasted as it is, whatever the context is called', async (t) => {
+  // kubeconfig context names are free text: an operator's may hold a space or a `$`
+  const name = 'prod east $HOME';
+  const cluster = freshCluster();
+  cluster.context = name;
+  cluster.contexts = [name, 'kind-dev'];
+  const sb = new Sandbox(cluster);
+  t.teardown(() => sb.cleanup());
+  t.equal(sb.run('runmefirst.sh').status, 0);
+  const state = sb.state();
+  state.releases['kargo/kargo']!.status = 'pending-upgrade';
+  sb.writeState(state);
+  const r = sb.run('runmefirst.sh');
+  t.not(r.status, 0, 'the run stops');
+  const line = /When no one else is running helm on it: (.*?)   then:/.exec(r.output);
+  t.ok(line, 'the way out is printed');
+  const words = execFileSync('bash', ['-c', 'for w in ' + line![1] + '; do printf "%s\\n" "$w"; done'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nowhere' } }).trimEnd().split('\n');
+  t.same(words, ['helm', '--kube-context', name, 'rollback', 'kargo', '-n', 'kargo'], 'bash reads it back as the same words, the context as one');
 });
