@@ -72,6 +72,19 @@ for (const c of cases) {
   });
 }
 
+t.test('a note on several lines cannot issue a workflow command on the job log', async (t) => {
+  // admins write notes; the job log reads any line that starts with `::` as a command
+  await setToggle('ci', false, 'freeze\n::add-mask::stage\r\n::error title=x::forged\u001b[31m');
+  await setToggle('integration', true, 'back on');
+  const r = await read(gate.url);
+  t.equal(r.status, 0, 'exit 0');
+  const lines = r.stdout.split('\n');
+  t.same(lines.filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, '')), ['::notice'], 'the only command is the script\'s own skip notice');
+  t.notMatch(r.stdout, '\u001b', 'no escape character reaches the log');
+  t.match(r.stdout, 'stage ci: disabled in the gate, skipped: lint, tests and the image builds are skipped (note: "freeze\\n::add-mask::stage\\r\\n::error title=x::forged\\u001b[31m"', 'the note is shown, quoted on one line');
+  await setToggle('ci', true, 'back on');
+});
+
 t.test('the gate is down: run everything and say so', async (t) => {
   const url = `http://127.0.0.1:${await deadPort()}`;
   const r = await read(url, { GATE_RETRY_ATTEMPTS: '2' });

@@ -40,10 +40,20 @@ function pickToggles(body) {
   return found;
 }
 
+/**
+ * The note and the name are text from the gate's admins, printed on the job's log, where a line
+ * that starts with `::` is a workflow command (`::add-mask::`, `::stop-commands::`, `::error::`):
+ * a note on two lines could issue one. JSON quoting keeps it on one line (\n, \r and the other
+ * control characters escaped).
+ */
+function oneLine(text) {
+  return JSON.stringify(String(text)).slice(1, -1).replace(/[\u0080-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function describeChange(s) {
   const parts = [];
-  if (s.note) parts.push(`note: "${s.note}"`);
-  if (s.changedBy) parts.push(`by ${s.changedBy}`);
+  if (s.note) parts.push(`note: "${oneLine(s.note)}"`);
+  if (s.changedBy) parts.push(`by ${oneLine(s.changedBy)}`);
   if (s.changedAt) parts.push(`at ${s.changedAt}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
