@@ -220,6 +220,10 @@ if (!helm) {
   t.test('values the gate refuses at start are refused by the chart', async (t) => {
     const cases: [string, string[], RegExp][] = [
       ['stage poll above 30 s', ['--set', 'config.kubernetes.stagePollSeconds=60'], /stagePollSeconds/],
+      ['review cache above 10 s', ['--set', 'config.kubernetes.reviewCacheSeconds=11'], /reviewCacheSeconds/],
+      ['API timeout below 100 ms', ['--set', 'config.kubernetes.apiTimeoutMs=50'], /apiTimeoutMs/],
+      ['API timeout above 2 s', ['--set', 'config.kubernetes.apiTimeoutMs=5000'], /apiTimeoutMs/],
+      ['an empty image repository prefix', ['--set-json', 'config.kubernetes.imageRepoPrefix=""'], /imageRepoPrefix/],
       ['approval TTL above 30 days', ['--set', 'config.approvals.ttlHours=1000'], /ttlHours/],
       ['default break-glass TTL above the maximum', ['--set', 'config.breakGlass.maxTtlMinutes=20'], /defaultTtlMinutes/],
       ['closure on a day that does not exist', ['--set-json', 'config.market.extraClosures=["2027-02-30"]'], /extraClosures/],
@@ -238,6 +242,7 @@ if (!helm) {
     // and what the chart lets through, the gate takes
     for (const args of [
       ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
+      ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
     ]) {
       const r = template(...args);
@@ -245,6 +250,9 @@ if (!helm) {
       if (r.status !== 0) { t.comment(r.stderr); continue; }
       const cm = YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap');
       t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']), `the gate takes it: ${args.join(' ')}`);
+      if (args.includes('config.kubernetes.apiTimeoutMs=100')) {
+        t.same(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).kubernetes, { stagePollSeconds: 30, reviewCacheSeconds: 0.5, apiTimeoutMs: 100, imageRepoPrefix: 'registry.example.com/stonks/' }, 'the Kubernetes settings reach the gate');
+      }
     }
   });
 
