@@ -314,7 +314,7 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
     'the token reaches the script only through its environment',
   );
   t.notMatch(String(report.run), /secret|TOKEN|https?:/i, 'the command line carries no token and no URL');
-  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "$INTTEST_RESULTS" --image-tag "$IMAGE_TAG" --sha256 "$RESULTS_SHA256" --tests-outcome "$TESTS_OUTCOME"');
+  t.match(String(report.run), 'node .github/pipeline/report-results.mjs --file "inttest-artifact/$INTTEST_RESULTS" --image-tag "$IMAGE_TAG" --sha256 "$RESULTS_SHA256" --tests-outcome "$TESTS_OUTCOME"');
   t.equal((raw.match(/secrets\.GATE_CI_TOKEN/g) ?? []).length, 1, 'the ci token is used in exactly one place');
   for (const [id, j] of Object.entries(wf.jobs)) for (const s of j.steps) if (s.run) t.notMatch(s.run, /\$\{\{\s*secrets\./, `${id}/${stepKey(s)}: no secret expanded into a script`);
   t.equal(job('report').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
@@ -327,6 +327,11 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.equal(job('integration').outputs?.['results-artifact'], '${{ env.RESULTS_ARTIFACT }}', 'integration names the artifact it uploaded');
   t.equal(download.with?.['name'], "${{ needs.integration.outputs.results-artifact || 'no-results-artifact' }}", 'report downloads that one (never an empty name: that would download every artifact)');
   t.equal(download['continue-on-error'], true, 'a missing artifact goes on to the script, which reports a broken run');
+  // the artifact is written by the job that runs the application's own tests: unpacked into the
+  // workspace root, a file .github/pipeline/report-results.mjs in it would replace the script the
+  // next step runs with the ci token
+  t.equal(download.with?.['path'], 'inttest-artifact', 'the artifact is unpacked into a directory of its own');
+  t.notOk(existsSync(join(ciDir, 'inttest-artifact')), 'where the repository keeps nothing');
 
   // the checksum step, run for real
   const digest = step('integration', 'digest');
@@ -437,11 +442,12 @@ function attempt(n: number, artifacts: Artifacts, results: string | null, opts: 
       if (s.uses?.startsWith('actions/download-artifact@')) {
         const files = artifacts.download(inputs['name']!);
         if (!files) return { outcome: 'failure', outputs: {} };
+        mkdirSync(join(ws(jobId), inputs['path']!), { recursive: true });
         for (const [name, text] of Object.entries(files)) writeFileSync(join(ws(jobId), inputs['path']!, name), text);
         return { outcome: 'success', outputs: {} };
       }
       if (jobId === 'report' && s.id === 'report') {
-        const file = join(ws(jobId), env['INTTEST_RESULTS']!);
+        const file = join(ws(jobId), /--file "([^"]+)"/.exec(String(s.run))![1]!.replace('$INTTEST_RESULTS', env['INTTEST_RESULTS']!));
         const text = existsSync(file) ? readFileSync(file, 'utf8') : null;
         const ok = text !== null && createHash('sha256').update(text).digest('hex') === env['RESULTS_SHA256'];
         if (opts.gateDown) return { outcome: 'failure', outputs: {} };
