@@ -32,9 +32,10 @@ export function refusalEntry(
   project: string,
 ): AuditEntry {
   const params = (req.params ?? {}) as Record<string, unknown>;
-  // a refused request's path parameters are whatever the client sent, a pasted token included
-  const stage = typeof params['stage'] === 'string' ? redactTokens(params['stage'].slice(0, 64)) : null;
-  const imageTag = typeof params['imageTag'] === 'string' ? redactTokens(params['imageTag'].slice(0, 128)) : null;
+  // a refused request's path parameters are whatever the client sent, a pasted token included:
+  // blanked before they are cut to length, so a cut never leaves most of a token unmatched
+  const stage = typeof params['stage'] === 'string' ? redactTokens(params['stage']).slice(0, 64) : null;
+  const imageTag = typeof params['imageTag'] === 'string' ? redactTokens(params['imageTag']).slice(0, 128) : null;
   const remoteAddress = clientAddress(req);
   const peer = req.socket?.remoteAddress ?? null;
   return auditEntry({

@@ -98,3 +98,22 @@ t.test('free text holding a token (justification, notes, a toggle note, the acto
   const ok = await g.as('operator', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'hotfix for a broken order router, gbg_ prefix named' } });
   t.equal(ok.statusCode, 201);
 });
+
+t.test('a token in a long path parameter is blanked before the refusal record cuts the parameter to its length', async (t) => {
+  const g = await buildTestApp(t);
+  const gate = g.tokens['admin']!;
+  const bg = newBreakGlassToken();
+  // 17 characters before the token: the record keeps 64 of the stage, which would end one
+  // character short of the token and hold the other 42 of its 43 (6 bits left to guess); the
+  // same for the 128 of an image tag with 82 before a break-glass token
+  const stage = await g.as('caller', { method: 'PUT', url: `/v1/stages/${'s'.repeat(17)}${gate}`, payload: { enabled: true, note: 'probe' } });
+  t.equal(stage.statusCode, 403);
+  const tag = await g.as('caller', { method: 'PUT', url: `/v1/test-results/${'t'.repeat(82)}${bg}`, payload: { exitCode: 0 } });
+  t.equal(tag.statusCode, 403);
+  const [first, second] = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(first?.stage, `${'s'.repeat(17)}gate_[redacted]`);
+  t.equal(second?.imageTag, `${'t'.repeat(82)}gbg_[redacted]`);
+  const audit = JSON.stringify(g.audit.records());
+  t.notMatch(audit, gate.slice(5, 47), 'no 42 characters of the gate token');
+  t.notMatch(audit, bg.slice(4, 46), 'no 42 characters of the break-glass token');
+});
