@@ -9,7 +9,7 @@ import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
-import { createGuard, setCommonHeaders } from './http/guard.ts';
+import { asksForIdentity, createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
 import { isRefusalAudited, pathOf } from './http/refusals.ts';
 import { identityOf } from './http/request-identity.ts';
@@ -269,7 +269,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       info: { title: 'Stonks Oracle promotion gate', version: '1.0.0', description: 'May this promotion proceed? allow | wait | deny, with a durable audit log.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
-    transform: jsonSchemaTransform,
+    // an operation whose route asks for an identity says so: without `security` an OpenAPI
+    // operation needs no credentials, and a client built from the document would send none
+    transform: (route) => {
+      const out = jsonSchemaTransform(route);
+      return asksForIdentity(route.route.onRequest) ? { ...out, schema: { ...out.schema, security: [{ bearer: [] }] } } : out;
+    },
   });
 
   await app.register(decisionRoutes(ctx));

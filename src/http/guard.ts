@@ -21,6 +21,14 @@ export function setCommonHeaders(req: FastifyRequest, reply: FastifyReply): void
 /** Who may call a route: anyone, any authenticated identity, or holders of a permission. */
 export type Access = 'public' | 'authenticated' | Permission;
 
+/** The hooks guard() made that ask for an identity (every access but 'public'). */
+const identityHooks = new WeakSet<object>();
+
+/** Whether a route's onRequest hook(s) include one that asks for an identity: the OpenAPI document marks those operations. */
+export function asksForIdentity(onRequest: unknown): boolean {
+  return [onRequest].flat().some((hook) => typeof hook === 'function' && identityHooks.has(hook));
+}
+
 /** Query parameters that look like credentials: a token in a URL ends up in logs and proxies. */
 const CREDENTIAL_PARAM = /^(access[_-]?token|token|bearer|auth|authorization|api[_-]?key|password|secret|breakglasstoken|id[_-]?token)$/i;
 
@@ -77,7 +85,13 @@ export function createGuard(deps: GuardDeps) {
     done();
   };
 
-  const guard = (access: Access) => async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+  const guard = (access: Access) => {
+    const hook = hookFor(access);
+    if (access !== 'public') identityHooks.add(hook);
+    return hook;
+  };
+
+  const hookFor = (access: Access) => async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (access === 'public') return;
     let result;
     try {

@@ -65,6 +65,24 @@ t.test('/healthz, /readyz, /metrics, /openapi.json', async (t) => {
   t.ok(doc.paths['/v1/market'].get);
 });
 
+t.test('/openapi.json: an operation needs the bearer token exactly when its route answers 401 without one', async (t) => {
+  const g = await buildTestApp(t);
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  const sample: Record<string, string> = { stage: 'beta', imageTag: 'abc123', id: 'bg_1' };
+  let guarded = 0;
+  for (const [path, ops] of Object.entries<Record<string, { security?: unknown }>>(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => sample[name] ?? 'x');
+      const hasBody = method === 'post' || method === 'put';
+      const res = await g.app.inject({ method: method.toUpperCase() as 'GET', url, ...(hasBody ? { payload: {} } : {}) });
+      const needsToken = res.statusCode === 401;
+      if (needsToken) guarded += 1;
+      t.same(op.security ?? [], needsToken ? [{ bearer: [] }] : [], `${method.toUpperCase()} ${path}: ${res.statusCode} without a token`);
+    }
+  }
+  t.ok(guarded >= 10, `the authenticated operations were found (${guarded})`);
+});
+
 t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) => {
   const g = await buildTestApp(t, { configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
   for (let i = 0; i < 5; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: i % 2 ? 'paper' : 'beta' }) });
