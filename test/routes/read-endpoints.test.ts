@@ -1,4 +1,5 @@
 import t from 'tap';
+import { AUDIT_TYPES } from '../../src/audit/event.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 t.test('GET /v1/market: the issue examples', async (t) => {
@@ -81,6 +82,19 @@ t.test('/openapi.json: an operation needs the bearer token exactly when its rout
     }
   }
   t.ok(guarded >= 10, `the authenticated operations were found (${guarded})`);
+});
+
+t.test('/openapi.json lists the audit record types GET /v1/audit takes, and the route takes exactly those', async (t) => {
+  const g = await buildTestApp(t);
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  for (const path of ['/v1/audit', '/v1/audit/verify']) {
+    const type = doc.paths[path].get.parameters.find((p: { name: string }) => p.name === 'type');
+    t.same(type.schema.enum, [...AUDIT_TYPES, 'breakglass.', 'approval.', 'stage.', 'testresult.'], path);
+    for (const value of type.schema.enum) t.equal((await g.as('caller', { url: `${path}?type=${value}` })).statusCode, 200, `${path}?type=${value}`);
+  }
+  const bad = await g.as('caller', { url: '/v1/audit?type=grant.' });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json(), { field: 'querystring.type', message: /^querystring\.type: must be one of decision, refusal, / });
 });
 
 t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) => {
