@@ -152,7 +152,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // one log line per request (onResponse below) instead of fastify's two
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // a request that arrives while the gate stops gets the gate's own 503 (onRequest below), not
+    // fastify's, which has another shape, none of the gate's headers and no log line
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // a path parameter of any length a request line can carry reaches its route, whose schema
     // names the field (fastify's default of 100 answered a valid 101–128 character image tag
@@ -225,8 +227,20 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
   };
 
+  // set as the stop begins (fastify then marks the answers `connection: close`): a request that
+  // comes on a connection still open is answered 503 without being decided or recorded
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
   app.addHook('onRequest', (req, reply, done) => {
     connections.track(req, reply);
+    if (stopping) {
+      setCommonHeaders(req, reply);
+      reply.code(503).header('retry-after', '1').send(errorBody('shutting_down', 'The gate is stopping and decides nothing more; ask again in a moment.', { retryable: true }));
+      return;
+    }
     guards.firstHook(req, reply, done);
   });
   // every hook has passed: fastify reads the body now. One whose limit passed while its hooks

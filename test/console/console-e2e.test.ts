@@ -464,8 +464,8 @@ function run(): void {
     t.ok(await page.locator('#banner').isVisible(), 'banner shown');
     const box = await page.locator('#banner').boundingBox();
     t.ok(box && box.y >= 0 && box.y < 900, `the banner is on screen even when scrolled down (y=${box?.y})`);
-    // a poll that reached the gate while it was closing got a 503, which the banner names
-    t.match(await text('#banner'), /Disconnected from the gate\. What you see is the gate's state at Wed, 25 Nov 2026 10:0\d:\d\d ET and may be stale\. (\(Service Unavailable\) )?Retrying every 2 s\./);
+    // a poll that reached the gate while it was closing got its 503, whose message the banner shows
+    t.match(await text('#banner'), /Disconnected from the gate\. What you see is the gate's state at Wed, 25 Nov 2026 10:0\d:\d\d ET and may be stale\. (\(The gate is stopping and decides nothing more; ask again in a moment\.\) )?Retrying every 2 s\./);
     await shot('09-disconnected', false);
     gate = await spawnGate({ dataDir: gate.dataDir, env: { GATE_NOW: NOW, GATE_PORT: port } });
     await expectText(t, '#conn', /Connected/, 'recovers when the gate is back', 8000);
