@@ -43,9 +43,38 @@ export async function readTokenFile(file: string): Promise<StoredToken[] | null>
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const parsed = JSON.parse(text) as TokenFile;
-  if (parsed.version !== 1 || !Array.isArray(parsed.tokens)) throw new Error(`${file}: not a gate token file`);
-  return parsed.tokens;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not a gate token file: not valid JSON (${(err as Error).message})`);
+  }
+  const problem = tokenFileProblem(parsed);
+  if (problem !== null) throw new Error(`${file}: not a gate token file: ${problem}`);
+  return (parsed as TokenFile).tokens;
+}
+
+/**
+ * What makes a parsed token file unusable, or null: every entry needs what authentication reads
+ * (a name, a list of known roles, a SHA-256 hex digest). A file edited by hand (there is no revoke
+ * command) that lacks one is named with the entry, not left to fail later as a TypeError (a
+ * missing hash) or to be read in a way no one meant (roles as a string, which "includes" searches
+ * as a substring, and which the audit records would carry as the actor's groups).
+ */
+function tokenFileProblem(parsed: unknown): string | null {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'expected a JSON object {"version": 1, "tokens": [...]}';
+  const { version, tokens } = parsed as { version?: unknown; tokens?: unknown };
+  if (version !== 1) return `version is ${JSON.stringify(version) ?? 'missing'}, expected 1`;
+  if (!Array.isArray(tokens)) return 'tokens is not a list';
+  for (const [i, t] of tokens.entries()) {
+    const at = `tokens[${i}]`;
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) return `${at} is not an object`;
+    const { name, roles, sha256 } = t as { name?: unknown; roles?: unknown; sha256?: unknown };
+    if (typeof name !== 'string' || name === '') return `${at}.name is not a name`;
+    if (!Array.isArray(roles) || !roles.every((r) => (ROLES as readonly unknown[]).includes(r))) return `${at}.roles (token "${name}") is not a list of ${ROLES.join(', ')}`;
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256)) return `${at}.sha256 (token "${name}") is not a SHA-256 hex digest`;
+  }
+  return null;
 }
 
 /** How long a writer waits in all for another writer's lock on the token file, by default. */

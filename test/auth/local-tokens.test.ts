@@ -94,3 +94,34 @@ t.test('token create refuses a name that is an existing name under another case'
   t.equal(clash.out, '', 'no token printed');
   t.match(clash.err, /^gate: --name: "Olivia" .*"olivia" already exists/);
 });
+
+t.test('a token file that is not valid (torn, hand-edited): every reader names the file and what is wrong, never a TypeError', async (t) => {
+  const { bootstrapLocalTokens } = await import('../../src/bootstrap-tokens.ts');
+  const { writeFile } = await import('node:fs/promises');
+  const hash = 'a'.repeat(64);
+  const cases: [string, string, RegExp][] = [
+    ['empty', '', /not valid JSON/],
+    ['torn', '{"version": 1, "tokens": [', /not valid JSON/],
+    ['null', 'null', /expected a JSON object/],
+    ['no tokens list', '{"version": 1}', /tokens is not a list/],
+    ['an entry without its hash', JSON.stringify({ version: 1, tokens: [{ name: 'kargo', roles: ['caller'] }] }), /tokens\[0\]\.sha256 \(token "kargo"\) is not a SHA-256/],
+    // a string: "includes" would search it as a substring ("caller,operator" holds both)
+    ['roles as a string', JSON.stringify({ version: 1, tokens: [{ name: 'kargo', roles: ['caller'], sha256: hash }, { name: 'ops', roles: 'admin', sha256: hash }] }), /tokens\[1\]\.roles \(token "ops"\) is not a list of caller/],
+    ['an unknown role', JSON.stringify({ version: 1, tokens: [{ name: 'ops', roles: ['root'], sha256: hash }] }), /tokens\[0\]\.roles/],
+  ];
+  for (const [name, text, why] of cases) {
+    const { file, token } = await tokenDir();
+    await writeFile(file, text);
+    const named = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a gate token file: ${why.source}`);
+    await t.rejects(readTokenFile(file), { message: named }, `${name}: readTokenFile`);
+    // a gate's start-up (server.ts prints the message and exits 1)
+    await t.rejects(bootstrapLocalTokens(file, new Date(), () => 'tok_x'), { message: named }, `${name}: a gate's start`);
+    // the running gate: the check fails (503), its error names the file
+    await t.rejects(createLocalAuthenticator(file).authenticate(bearer(token)), { message: named }, `${name}: authentication`);
+    // gate token create: exit 1, the file named, nothing written
+    const err: string[] = [];
+    const code = await runCli(['token', 'create', '--name', 'alice', '--roles', 'caller', '--data-dir', join(file, '..')], {}, () => undefined, (s) => err.push(s));
+    t.equal(code, 1, `${name}: token create exits 1`);
+    t.match(err.join('\n'), new RegExp(`^gate: ${named.source.slice(1)}`), `${name}: token create names the file`);
+  }
+});
