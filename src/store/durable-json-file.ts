@@ -1,4 +1,5 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
 
 /**
@@ -43,5 +44,18 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
     await fh.close();
     await rename(this.#tmp, this.#file);
+  }
+
+  /**
+   * Makes the last rename durable: fsyncs the file's directory. Until then a power cut can bring
+   * back the checkpoint before it (whole, never torn). Not done on every write: a checkpoint the
+   * crash takes back only costs a longer replay. It is done when the gate stops, after which an
+   * operator may archive the audit files the checkpoint covers (README, archiving): a checkpoint
+   * taken back then would need them again, and start-up would refuse without them. Best effort,
+   * as not every platform or file system can fsync a directory.
+   */
+  async syncDir(): Promise<void> {
+    const dir = await open(dirname(this.#file), 'r').catch(() => null);
+    if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
   }
 }

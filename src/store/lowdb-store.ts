@@ -21,11 +21,15 @@ export async function openLowdbStore(
     isWriter?: () => boolean;
     /** told once per failed checkpoint that apply() scheduled (update() and flush() reject instead) */
     onWriteError?: (err: Error) => void;
+    /** fsyncs the state file's directory after flush() wrote it (tests watch it; default DurableJsonFile.syncDir) */
+    syncDir?: () => Promise<void>;
   } = {},
 ): Promise<StateStore> {
   const minIntervalMs = opts.minIntervalMs ?? 1000;
   // compact JSON: the checkpoint is for the gate, not for people, and is a fraction of the size
-  const db = new Low<GateState>(new DurableJsonFile<GateState>(file), fresh());
+  const adapter = new DurableJsonFile<GateState>(file);
+  const syncDir = opts.syncDir ?? (() => adapter.syncDir());
+  const db = new Low<GateState>(adapter, fresh());
   try {
     await db.read();
   } catch (err) {
@@ -93,6 +97,8 @@ export async function openLowdbStore(
       try {
         wake?.();
         await writer.schedule();
+        // the rename durable too: a flush is what the gate's stop (and the end of a replay) waits for
+        await syncDir();
       } finally {
         flushing -= 1;
       }

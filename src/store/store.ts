@@ -22,7 +22,7 @@ export interface StateStore {
    * (the store's onWriteError) and by lastWriteError().
    */
   apply(fn: (state: GateState) => void): void;
-  /** Resolves when everything changed so far is written. */
+  /** Resolves when everything changed so far is written, and the file is durable (renamed in a directory that is fsynced). */
   flush(): Promise<void>;
   /** Whether the last write failed (reported on /readyz as a warning, not fatal: the audit log is the source of truth). */
   lastWriteError(): Error | null;

@@ -6,7 +6,7 @@ import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 import { parseConfig } from '../../src/config.ts';
 import { replayAuditTail } from '../../src/gate/recorder.ts';
 import { applyRecord } from '../../src/policy/apply-record.ts';
-import { emptyState } from '../../src/policy/state.ts';
+import { type GateState, emptyState } from '../../src/policy/state.ts';
 import { openLowdbStore } from '../../src/store/lowdb-store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createWriteCoalescer } from '../../src/store/store.ts';
@@ -86,6 +86,25 @@ t.test('lowdb store throttles checkpoints but flush() writes at once', async (t)
   t.ok(Date.now() - started < 5000, `flush returned after ${Date.now() - started} ms, not after the throttle`);
   const onDisk = JSON.parse(await readFile(file, 'utf8'));
   t.equal(onDisk.stages.live.enabled, false, 'flush writes the latest state without waiting a minute');
+});
+
+t.test('flush() makes the checkpoint durable: the directory is fsynced after the rename, so a power cut cannot bring the one before back', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  const synced: (boolean | null)[] = [];
+  const s = await openLowdbStore(file, fresh, {
+    minIntervalMs: 60_000,
+    // what the renamed file holds when the directory is fsynced
+    syncDir: async () => void synced.push((JSON.parse(await readFile(file, 'utf8')) as GateState).stages.live.enabled),
+  });
+  s.apply((st) => void (st.stages.live.enabled = false));
+  await s.flush();
+  t.same(synced, [false], 'one directory fsync, after the file holding the change was renamed into place');
+  // the real one, on a real directory
+  const real = await openLowdbStore(join(dir, 'real.json'), fresh, { minIntervalMs: 0 });
+  real.apply((st) => void (st.stages.beta.enabled = false));
+  await real.flush();
+  t.equal(JSON.parse(await readFile(join(dir, 'real.json'), 'utf8')).stages.beta.enabled, false);
 });
 
 t.test('replay: a checkpoint behind the log catches up; one ahead of it is refused', async (t) => {
