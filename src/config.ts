@@ -49,6 +49,16 @@ const ExtraEarlyCloseSchema = z.strictObject({
   name: z.string().min(1).optional(),
 });
 
+/**
+ * An HTTP header name (an RFC 9110 token) that does not carry a credential: a name no request can
+ * hold (a space in it) would leave the proxy's identity unread without a word, and a credential
+ * header (the client's own bearer token, forwarded) would become the audited user name.
+ */
+const HeaderName = z
+  .string()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces)')
+  .refine((h) => !['authorization', 'proxy-authorization', 'cookie'].includes(h.toLowerCase()), 'must not be a header that carries credentials');
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** where a first start in local mode puts the tokens it creates: on stderr, or in a file only the gate's user can read */
 const FIRST_START_TOKENS = ['print', 'file'] as const;
@@ -123,8 +133,8 @@ const FileSchema = z.strictObject({
   proxyAuth: z
     .strictObject({
       trustedCidrs: z.array(z.string()).optional(),
-      userHeader: z.string().min(1).optional(),
-      groupsHeader: z.string().min(1).optional(),
+      userHeader: HeaderName.optional(),
+      groupsHeader: HeaderName.optional(),
     })
     .optional(),
 });

@@ -32,3 +32,15 @@ t.test('firstStartTokens: print by default, file from the environment or the fil
   t.equal(parseConfig({}, 'firstStartTokens: file\n').firstStartTokens, 'file');
   t.throws(() => parseConfig({ GATE_FIRST_START_TOKENS: 'log' }, null), { constructor: ConfigError, message: /GATE_FIRST_START_TOKENS/ });
 });
+
+t.test('proxyAuth headers: a name no request can carry, or a credential header, is refused naming the key', async (t) => {
+  const bad: [string, RegExp][] = [
+    ['proxyAuth: { userHeader: "X Auth User" }', /^invalid config file gate\.yaml: proxyAuth\.userHeader: expected an HTTP header name/],
+    ['proxyAuth: { groupsHeader: "X-Groups:" }', /proxyAuth\.groupsHeader: expected an HTTP header name/],
+    // a trusted proxy forwards the client's Authorization: its bearer token would be the audited user name
+    ['proxyAuth: { userHeader: Authorization }', /proxyAuth\.userHeader: must not be a header that carries credentials/],
+    ['proxyAuth: { userHeader: cookie }', /proxyAuth\.userHeader: must not be a header that carries credentials/],
+  ];
+  for (const [yaml, message] of bad) t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, yaml);
+  t.same(parseConfig({}, 'proxyAuth: { userHeader: X-Forwarded-User, groupsHeader: X-Forwarded-Groups }').proxyAuth, { trustedCidrs: [], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups' }, 'header names pass, lower-cased');
+});
