@@ -3,31 +3,34 @@ import { join } from 'node:path';
 import { verifyAuditLog } from './verify.ts';
 
 /**
- * The audit seq the gate's state checkpoint (`<dataDir>/state.json`) has seen, or null when there
- * is none to read. The chain anchors every record to the one before it, but nothing in the log
- * anchors its end: a newest file cut at a line boundary, or removed, still verifies. The
- * checkpoint is written only after the records it covers are in the log, so a log that ends
- * before it has lost acknowledged records.
+ * The audit seq the gate's state checkpoint (`<dataDir>/state.json`) has seen: null when there is
+ * none (a new data directory, or a copy of the log alone), or why it cannot be read. The chain
+ * anchors every record to the one before it, but nothing in the log anchors its end: a newest
+ * file cut at a line boundary, or removed, still verifies. The checkpoint is written only after
+ * the records it covers are in the log, so a log that ends before it has lost acknowledged records.
  */
-async function checkpointSeq(dataDir: string): Promise<number | null> {
+async function checkpointSeq(dataDir: string): Promise<number | null | { unreadable: string }> {
   let text: string;
   try {
     text = await readFile(join(dataDir, 'state.json'), 'utf8');
-  } catch {
-    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { unreadable: (err as Error).message };
   }
+  let seq: unknown;
   try {
-    const seq = (JSON.parse(text) as { auditSeq?: unknown }).auditSeq;
-    return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : null;
-  } catch {
-    return null;
+    seq = (JSON.parse(text) as { auditSeq?: unknown } | null)?.auditSeq;
+  } catch (err) {
+    return { unreadable: `not JSON (${(err as Error).message})` };
   }
+  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : { unreadable: 'it holds no auditSeq' };
 }
 
 /**
  * `audit verify`: checks the chain in `<dataDir>/audit/`, and that it reaches the seq the state
  * checkpoint has seen, and prints one line. Returns the exit code: 0 intact, 1 broken, 2 the log
- * could not be read.
+ * could not be read, or its end could not be checked (a state.json there that cannot be read:
+ * the gate refuses to start on it too, and "OK" would vouch for an end nothing was compared with).
  */
 export async function runAuditVerify(dataDir: string, out: (line: string) => void): Promise<number> {
   const dir = join(dataDir, 'audit');
@@ -40,7 +43,14 @@ export async function runAuditVerify(dataDir: string, out: (line: string) => voi
     out(`audit log UNREADABLE at ${dir}: ${(err as Error).message}`);
     return 2;
   }
-  if (result.ok && seen !== null && seen > result.head.seq) {
+  if (result.ok && seen !== null && typeof seen === 'object') {
+    out(
+      `audit log END UNCHECKED: the chain is intact (${result.count} records in ${result.files} files, head seq ${result.head.seq}) but the state checkpoint ` +
+        `${join(dataDir, 'state.json')} cannot be read (${seen.unreadable}), so the log cannot be shown to reach the seq the gate has seen`,
+    );
+    return 2;
+  }
+  if (result.ok && typeof seen === 'number' && seen > result.head.seq) {
     const missing = seen === result.head.seq + 1 ? `record ${seen} is` : `records ${result.head.seq + 1}..${seen} are`;
     out(
       `audit log BROKEN at its end: the log ends at seq ${result.head.seq} but the state checkpoint (state.json) has seen seq ${seen}: ` +

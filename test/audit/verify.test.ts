@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { hashRecord } from '../../src/audit/canonical-json.ts';
@@ -215,11 +215,36 @@ t.test('runAuditVerify prints one line and returns the exit code', async (t) => 
       line: /^audit log OK: 12 records in 3 files, head seq 12 /,
     },
     {
-      name: 'intact, checkpoint unreadable (not compared)',
+      // the gate refuses to start on such a checkpoint; "OK" would vouch for an end nothing was compared with
+      name: 'intact, checkpoint not JSON',
       setup: async (dataDir: string) => {
         await makeLog(join(dataDir, 'audit'));
         writeFileSync(join(dataDir, 'state.json'), '{not json');
       },
+      code: 2,
+      line: /^audit log END UNCHECKED: the chain is intact \(12 records in 3 files, head seq 12\) but the state checkpoint .*state\.json cannot be read \(not JSON \(.*\)\), so the log cannot be shown to reach the seq the gate has seen$/,
+    },
+    {
+      name: 'intact, checkpoint without its seq',
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        writeFileSync(join(dataDir, 'state.json'), 'null');
+      },
+      code: 2,
+      line: /^audit log END UNCHECKED: .*cannot be read \(it holds no auditSeq\)/,
+    },
+    {
+      name: 'intact, checkpoint a directory',
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        mkdirSync(join(dataDir, 'state.json'));
+      },
+      code: 2,
+      line: /^audit log END UNCHECKED: .*cannot be read \(EISDIR/,
+    },
+    {
+      name: 'intact, no checkpoint (a new data directory, or a copy of the log alone)',
+      setup: async (dataDir: string) => void (await makeLog(join(dataDir, 'audit'))),
       code: 0,
       line: /^audit log OK: 12 records/,
     },
