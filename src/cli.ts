@@ -56,6 +56,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         err(`token create needs --name and --roles\n\n${USAGE}`);
         return 2;
       }
+      // a gate on Kubernetes auth never reads the token file: a token made here would be printed
+      // as if it worked and never authenticate
+      if (config.auth !== 'local') {
+        err(`gate: token create makes local tokens, and this gate's auth is ${config.auth} (GATE_AUTH or the config file's auth), which never reads them: give the identity a Kubernetes ServiceAccount or user and a role binding instead (README, Kubernetes)`);
+        return 2;
+      }
       try {
         const roles = parseRoles(values.roles);
         const { token, entry } = await createToken(tokenFilePath(dataDir), values.name, roles, new Date(), createIdFactory()('tok'));

@@ -125,3 +125,26 @@ t.test('a token file that is not valid (torn, hand-edited): every reader names t
     t.match(err.join('\n'), new RegExp(`^gate: ${named.source.slice(1)}`), `${name}: token create names the file`);
   }
 });
+
+t.test('gate token create on a gate whose auth is Kubernetes: refused, nothing printed or written', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-k8s-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  for (const [how, env, configYaml] of [
+    ['GATE_AUTH', { GATE_AUTH: 'kubernetes' }, null],
+    ['the config file', {}, 'auth: kubernetes\n'],
+  ] as const) {
+    const extra: Record<string, string> = { ...env };
+    if (configYaml) {
+      const { writeFile } = await import('node:fs/promises');
+      extra['GATE_CONFIG'] = join(dir, 'gate.yaml');
+      await writeFile(extra['GATE_CONFIG'], configYaml);
+    }
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['token', 'create', '--name', 'alice', '--roles', 'caller', '--data-dir', dir], extra, (s) => out.push(s), (s) => err.push(s));
+    t.equal(code, 2, `${how}: exit 2`);
+    t.same(out, [], `${how}: no token printed`);
+    t.match(err.join('\n'), /token create makes local tokens, and this gate's auth is kubernetes/, `${how}: says why`);
+    t.equal(await readTokenFile(tokenFilePath(dir)), null, `${how}: no token file written`);
+  }
+});
