@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { runAuditVerify } from './audit/verify-command.ts';
-import { createToken, parseRoles, tokenFilePath } from './auth/local-tokens.ts';
+import { createToken, parseRoles, revokeToken, tokenFilePath } from './auth/local-tokens.ts';
 import { ConfigError, parseConfig, readConfigFile } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
@@ -13,9 +13,12 @@ const USAGE = `usage: npm run gate -- <command> [options]
 commands:
   token create --name NAME --roles ROLE[,ROLE...]   create a local token (roles: caller, operator, approver, admin, ci);
                                                       prints it once, stores only its SHA-256
+  token revoke --name NAME                            remove a local token (the running gate stops taking it
+                                                      within a second)
   audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming
                                                       the first broken record, or the records missing at its
-                                                      end that the state checkpoint (state.json) has seen
+                                                      end that the state checkpoint (state.json) has seen;
+                                                      2 when the log, or a state.json there, cannot be read
   market [--at ISO]                                   the market state, as GET /v1/market gives it (default: now,
                                                       by the system clock)
 
@@ -68,6 +71,24 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         out(`created token "${entry.name}" (roles ${entry.roles.join(',')}) in ${tokenFilePath(dataDir)}`);
         out('it is shown only now; store it in a secret manager:');
         out(token);
+        return 0;
+      } catch (e) {
+        err(`gate: ${(e as Error).message}`);
+        return 1;
+      }
+    }
+    case 'token revoke': {
+      if (!values.name) {
+        err(`token revoke needs --name\n\n${USAGE}`);
+        return 2;
+      }
+      if (config.auth !== 'local') {
+        err(`gate: token revoke removes local tokens, and this gate's auth is ${config.auth}, which never reads them: remove the identity's role binding instead`);
+        return 2;
+      }
+      try {
+        const entry = await revokeToken(tokenFilePath(dataDir), values.name);
+        out(`revoked token "${entry.name}" (roles ${entry.roles.join(',')}, created ${entry.createdAt}) from ${tokenFilePath(dataDir)}: the running gate refuses it within a second`);
         return 0;
       } catch (e) {
         err(`gate: ${(e as Error).message}`);

@@ -282,6 +282,29 @@ export async function createToken(
 }
 
 /**
+ * Removes the token named `name` (exactly, as listed) from the file and returns its entry; the
+ * running gate stops taking it within a second (it re-reads the file when it changes). Throws
+ * naming the names there are when there is none of that name.
+ */
+export async function revokeToken(file: string, name: string, lock: TokenFileLockOptions = {}): Promise<StoredToken> {
+  let revoked: StoredToken | null = null;
+  await updateTokenFile(
+    file,
+    (current) => {
+      const tokens = current ?? [];
+      revoked = tokens.find((t) => t.name === name) ?? null;
+      if (!revoked) {
+        const names = tokens.map((t) => t.name).join(', ') || 'none';
+        throw new Error(`--name: no token named "${name}" in ${file} (tokens there: ${names})`);
+      }
+      return tokens.filter((t) => t !== revoked);
+    },
+    lock,
+  );
+  return revoked!;
+}
+
+/**
  * Local-mode authentication: bearer tokens checked (in constant time) against the hashes in the
  * token file, which is re-read when it changes (so `gate token create` needs no restart).
  */
@@ -305,7 +328,16 @@ export function createLocalAuthenticator(file: string): Authenticator {
     // timestamps), while each write is a rename of a new file (another inode) that appends (grows)
     const version = `${st.mtimeMs}/${st.ctimeMs}/${st.size}/${st.ino}`;
     if (cache && cache.version === version) return cache.tokens;
-    const tokens = (await readTokenFile(file)) ?? [];
+    let tokens: StoredToken[];
+    try {
+      tokens = (await readTokenFile(file)) ?? [];
+    } catch (err) {
+      // a file changed into one that cannot be read (a hand edit gone wrong) stops every token,
+      // not only the first request of each second: the copy before it may hold a token the edit
+      // meant to revoke
+      cache = null;
+      throw err;
+    }
     cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
     return cache.tokens;
   };

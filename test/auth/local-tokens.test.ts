@@ -148,3 +148,40 @@ t.test('gate token create on a gate whose auth is Kubernetes: refused, nothing p
     t.equal(await readTokenFile(tokenFilePath(dir)), null, `${how}: no token file written`);
   }
 });
+
+t.test('gate token revoke: the token is removed and the running gate stops taking it; others keep working', async (t) => {
+  const { app, dataDir, tokens } = await buildTestApp(t);
+  const whoami = (token: string) => app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${token}` } });
+  t.equal((await whoami(tokens['operator']!)).statusCode, 200, 'the operator token works');
+  const run = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['token', 'revoke', ...args, '--data-dir', dataDir], {}, (s) => out.push(s), (s) => err.push(s));
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  const done = await run('--name', 'operator');
+  t.equal(done.code, 0, done.err);
+  t.match(done.out, /^revoked token "operator" \(roles operator, created 2026-01-01T00:00:00\.000Z\)/);
+  t.notOk(((await readTokenFile(tokenFilePath(dataDir))) ?? []).some((e) => e.name === 'operator'), 'gone from the file');
+  // the gate re-reads the file at most once a second
+  await new Promise((r) => setTimeout(r, 1100));
+  t.equal((await whoami(tokens['operator']!)).statusCode, 401, 'the revoked token is refused');
+  t.equal((await whoami(tokens['operator2']!)).statusCode, 200, 'another token still works');
+
+  const missing = await run('--name', 'Operator2');
+  t.equal(missing.code, 1, 'a name that is not there exactly: exit 1');
+  t.match(missing.err, /no token named "Operator2" .*tokens there: .*operator2/);
+  t.equal((await run()).code, 2, 'no --name: usage, exit 2');
+  t.equal((await runCli(['token', 'revoke', '--name', 'operator2', '--data-dir', dataDir], { GATE_AUTH: 'kubernetes' }, () => undefined, () => undefined)), 2, 'not on a Kubernetes-auth gate');
+});
+
+t.test('a token file that turns unreadable stops every token at once, not only the first request of each second', async (t) => {
+  const { writeFile } = await import('node:fs/promises');
+  const { file, token } = await tokenDir();
+  const auth = createLocalAuthenticator(file);
+  t.match(await auth.authenticate(bearer(token)), { ok: true }, 'the token works');
+  // a hand edit that meant to remove the token, gone wrong
+  await writeFile(file, '{"version": 1, "tokens": [');
+  await new Promise((r) => setTimeout(r, 1100));
+  for (let i = 0; i < 5; i++) await t.rejects(auth.authenticate(bearer(token)), { message: /not a gate token file/ }, `request ${i + 1}: refused (503), not let in by the copy before the edit`);
+});
