@@ -1,5 +1,6 @@
 import { Low } from 'lowdb';
 import type { GateState } from '../policy/state.ts';
+import { STAGES } from '../stages.ts';
 import { DurableJsonFile } from './durable-json-file.ts';
 import { type StateStore, createWriteCoalescer } from './store.ts';
 
@@ -38,8 +39,13 @@ export async function openLowdbStore(
     );
   }
   if (db.data.version !== 1) throw new Error(`state file ${file} has version ${String(db.data.version)}, expected 1`);
-  // tolerate state files written before a field existed
-  db.data = { ...fresh(), ...db.data, stages: { ...fresh().stages, ...db.data.stages } };
+  // tolerate state files written before a field existed. A toggle no admin has switched
+  // (changedAt null) takes the configuration's value, as a state rebuilt from the audit log
+  // does: the checkpoint must not keep the configuration of an earlier start
+  const initial = fresh();
+  const kept = db.data.stages ?? {};
+  const stages = Object.fromEntries(STAGES.map((s) => [s, kept[s] && kept[s].changedAt !== null ? kept[s] : initial.stages[s]])) as GateState['stages'];
+  db.data = { ...initial, ...db.data, stages };
   let lastWrite = 0;
   /** ends the throttle wait of a write that is waiting (flush) */
   let wake: (() => void) | null = null;

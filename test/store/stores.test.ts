@@ -51,7 +51,7 @@ t.test('lowdb store: atomic file, survives reopen, refuses another version', asy
   const file = join(dir, 'state.json');
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 0 });
   const result = await s.update((st) => {
-    st.stages.paper.enabled = false;
+    applyRecord(st, { ...toggle('paper', false, '2026-11-25T10:00:00.000Z'), v: 1, seq: 1, prev: '', hash: '' });
     return 'done';
   });
   t.equal(result, 'done');
@@ -59,6 +59,23 @@ t.test('lowdb store: atomic file, survives reopen, refuses another version', asy
   t.equal(again.read().stages.paper.enabled, false, 'persisted');
   await writeFile(file, JSON.stringify({ version: 2 }));
   await t.rejects(openLowdbStore(file, fresh), /version 2, expected 1/);
+});
+
+t.test('a toggle no admin has changed follows the configuration at start-up, as a state rebuilt from the audit log does', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  const audit = createMemoryAuditLog();
+  await audit.append([toggle('beta', false, '2026-11-25T10:00:00.000Z')]);
+  await replayAuditTail(audit, await openLowdbStore(file, fresh, { minIntervalMs: 0 }));
+  // the next start's configuration switches paper off, and beta on (the admin's switch wins there)
+  const changed = parseConfig({}, 'stages:\n  paper: { enabled: false }\n  beta: { enabled: true }\n');
+  const reopened = await openLowdbStore(file, () => emptyState(changed.stages));
+  await replayAuditTail(audit, reopened);
+  const rebuilt = createMemoryStore(emptyState(changed.stages));
+  await replayAuditTail(audit, rebuilt);
+  t.same(reopened.read().stages, rebuilt.read().stages, 'the checkpoint and a state rebuilt from the log agree');
+  t.equal(reopened.read().stages.paper.enabled, false, 'never switched by an admin: the configuration');
+  t.equal(reopened.read().stages.beta.enabled, false, "switched by an admin: the admin's value");
 });
 
 t.test('the checkpoint file: written whole through a temp file, or not at all', async (t) => {
