@@ -106,7 +106,8 @@ const FileSchema = z.strictObject({
   breakGlass: z
     .strictObject({
       defaultTtlMinutes: z.number().int().min(1).optional(),
-      maxTtlMinutes: z.number().int().min(1).max(24 * 60).optional(),
+      // the design's bound: a break-glass grant lives at most 4 h
+      maxTtlMinutes: z.number().int().min(1).max(240, 'must be at most 240 (a break-glass grant lives at most 4 h)').optional(),
       requestsPerMinute: z.number().int().min(1).optional(),
     })
     .optional(),

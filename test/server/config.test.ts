@@ -44,3 +44,9 @@ t.test('proxyAuth headers: a name no request can carry, or a credential header, 
   for (const [yaml, message] of bad) t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, yaml);
   t.same(parseConfig({}, 'proxyAuth: { userHeader: X-Forwarded-User, groupsHeader: X-Forwarded-Groups }').proxyAuth, { trustedCidrs: [], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups' }, 'header names pass, lower-cased');
 });
+
+t.test('breakGlass.maxTtlMinutes: at most 240, the design\'s 4 h for a grant', async (t) => {
+  t.equal(parseConfig({}, 'breakGlass: { maxTtlMinutes: 240 }\n').breakGlass.maxTtlMinutes, 240);
+  t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, 'breakGlass: { maxTtlMinutes: 241 }\n'), { constructor: ConfigError, message: /^invalid config file gate\.yaml: breakGlass\.maxTtlMinutes: must be at most 240 \(a break-glass grant lives at most 4 h\)/ });
+  t.throws(() => parseConfig({}, 'breakGlass: { maxTtlMinutes: 1440 }\n'), { constructor: ConfigError, message: /breakGlass\.maxTtlMinutes/ }, 'a day, which the gate used to take');
+});
