@@ -7,14 +7,14 @@ import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { isStage } from '../stages.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, KubeName, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, KubeName, OciTag, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const ApprovalRequest = z.strictObject({
   project: KubeName.max(63),
   stage: KubeName.max(63),
   imageTag: OciTag,
-  notes: z.string().trim().min(10, 'must be at least 10 characters: say what you checked').max(4000, 'must be at most 4000 characters').refine(hasNoToken, TOKEN_IN_TEXT),
+  notes: statement(10, 4000, 'say what you checked'),
 });
 
 const ApprovalView = z.object({

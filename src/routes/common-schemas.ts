@@ -9,6 +9,32 @@ import { z } from 'zod';
 export { hasNoToken };
 export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown';
 
+/**
+ * Characters that show nothing: controls, format characters (zero-width space and joiners, the
+ * BOM, bidirectional marks) and the blank-looking letters (Hangul fillers, the blank Braille cell).
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\u115f\u1160\u2800\u3164\uffa0]/gu;
+
+/** How many characters of `text` show, once the invisible ones are gone and the ends trimmed. */
+export function visibleLength(text: string): number {
+  return [...text.replace(INVISIBLE, '').trim()].length;
+}
+
+/**
+ * Free text a person must write for the record (a break-glass justification, approval notes, a
+ * stage toggle's note): at least `min` characters that show (twenty zero-width spaces say
+ * nothing), at most `max`, and no token in it.
+ */
+export function statement(min: number, max: number, why: string) {
+  return z
+    .string()
+    .trim()
+    .min(min, `must be at least ${min} characters: ${why}`)
+    .max(max, `must be at most ${max} characters`)
+    .refine((text) => visibleLength(text) >= min, `must be at least ${min} characters that show (invisible ones do not count): ${why}`)
+    .refine(hasNoToken, TOKEN_IN_TEXT);
+}
+
 /** An OCI image tag (the Git SHA in this pipeline). */
 export const OciTag = z
   .string()

@@ -12,19 +12,14 @@ import { getOwn } from '../policy/own.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, KubeName, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, KubeName, OciTag, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const BreakGlassRequest = z.strictObject({
   project: KubeName.max(63),
   stage: KubeName.max(63),
   imageTag: OciTag,
-  justification: z
-    .string()
-    .trim()
-    .min(20, 'must be at least 20 characters: say why this cannot wait for the close')
-    .max(2000, 'must be at most 2000 characters')
-    .refine(hasNoToken, TOKEN_IN_TEXT),
+  justification: statement(20, 2000, 'say why this cannot wait for the close'),
   ttlMinutes: z.number().int('must be a whole number of minutes').min(1, 'must be at least 1').optional(),
 });
 

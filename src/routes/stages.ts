@@ -5,12 +5,12 @@ import { auditEntry } from '../audit/entry.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const ToggleRequest = z.strictObject({
   enabled: z.boolean(),
-  note: z.string().trim().min(3, 'must be at least 3 characters: say why').max(1000, 'must be at most 1000 characters').refine(hasNoToken, TOKEN_IN_TEXT),
+  note: statement(3, 1000, 'say why'),
 });
 
 const StageToggleView = z.object({
