@@ -46,7 +46,7 @@ export function stageRoutes(ctx: RouteContext) {
       handler: async (req) => {
         const { stage } = req.params;
         const previous = ctx.store.read().stages[stage];
-        await ctx.recorder.record([
+        const [rec] = await ctx.recorder.record([
           auditEntry({
             at: isoOf(ctx.clock.now()),
             type: 'stage.toggled',
@@ -57,7 +57,9 @@ export function stageRoutes(ctx: RouteContext) {
             data: { enabled: req.body.enabled, note: req.body.note, previous: { enabled: previous.enabled, note: previous.note } },
           }),
         ]);
-        return { stage, ...ctx.store.read().stages[stage] };
+        // this request's change, from its record: the state read now may already hold another
+        // admin's toggle of the same stage, recorded in the same write
+        return { stage, enabled: req.body.enabled, note: req.body.note, changedBy: rec!.actor.name, changedAt: rec!.at };
       },
     });
   };

@@ -179,3 +179,33 @@ t.test('stage toggles: admin only, persisted, audited, read by anyone; disabled 
   }
   t.equal(g.store.read().stages.paper.enabled, false, 'still off');
 });
+
+t.test('two admins toggle one stage in the same audit write: each answer is its own change', async (t) => {
+  const { createMemoryAuditLog } = await import('../../src/audit/memory-log.ts');
+  // group commit: appends that arrive while a write is under way complete together. Here the
+  // first two appends are held until both have arrived, then complete in the same tick.
+  const inner = createMemoryAuditLog();
+  const held: (() => void)[] = [];
+  const audit = {
+    ...inner,
+    append: async (entries: Parameters<typeof inner.append>[0]) => {
+      const records = await inner.append(entries);
+      if (held.length < 2) {
+        await new Promise<void>((resolve) => {
+          held.push(resolve);
+          if (held.length === 2) for (const r of held) r();
+        });
+      }
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: CLOSED, deps: { audit } });
+  const put = (token: string, enabled: boolean, note: string) =>
+    g.app.inject({ method: 'PUT', url: '/v1/stages/paper', headers: { authorization: `Bearer ${g.tokens[token]}` }, payload: { enabled, note } });
+  const [off, on] = await Promise.all([put('admin', false, 'broker maintenance'), put('admin', true, 'maintenance cancelled')]);
+  t.equal(off.statusCode, 200);
+  t.equal(on.statusCode, 200);
+  t.match(off.json(), { stage: 'paper', enabled: false, note: 'broker maintenance' }, 'the first answer is the first change');
+  t.match(on.json(), { stage: 'paper', enabled: true, note: 'maintenance cancelled' }, 'the second answer is the second change');
+  t.match(g.store.read().stages.paper, { enabled: true, note: 'maintenance cancelled' }, 'the state holds the later record');
+});
