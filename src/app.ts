@@ -238,7 +238,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     connections.track(req, reply);
     if (stopping) {
       setCommonHeaders(req, reply);
-      reply.code(503).header('retry-after', '1').send(errorBody('shutting_down', 'The gate is stopping and decides nothing more; ask again in a moment.', { retryable: true }));
+      // not the route's serializer: /readyz's 503 schema is its health report, not this error
+      reply
+        .code(503)
+        .header('retry-after', '1')
+        .type('application/json; charset=utf-8')
+        .serializer(JSON.stringify)
+        .send(errorBody('shutting_down', 'The gate is stopping and decides nothing more; ask again in a moment.', { retryable: true }));
       return;
     }
     guards.firstHook(req, reply, done);

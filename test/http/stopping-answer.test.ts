@@ -54,3 +54,27 @@ t.test('a request that arrives while the gate stops: the gate\'s 503, not decide
   t.notMatch(JSON.stringify(records), /too-late/, 'the late request is neither decided nor recorded');
   t.ok(lines.some((l) => /"status":503/.test(l) && /\/v1\/decisions/.test(l)), 'its log line is written');
 });
+
+t.test('/readyz asked on a connection still open while the gate stops: the same 503, not a 500 from its health schema', async (t) => {
+  const { app, tokens } = await buildTestApp(t, { now: '2026-11-25T22:00:00Z' });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const b = JSON.stringify({ project: 'stonks-pipeline', stage: 'beta', imageTag: 'abc1234', promotion: 'p', actor: 'kargo' });
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => void (received += d));
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(`POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${tokens['caller']}\r\ncontent-type: application/json\r\ncontent-length: ${b.length}\r\n\r\n${b.slice(0, 5)}`);
+  await new Promise((r) => setTimeout(r, 100));
+  const closed = app.close();
+  await new Promise((r) => setTimeout(r, 50));
+  socket.write(`${b.slice(5)}GET /readyz HTTP/1.1\r\nhost: x\r\n\r\n`);
+  await ended;
+  await closed;
+  const answers = received.split(/(?=HTTP\/1\.1 )/);
+  t.equal(answers.length, 2);
+  t.match(answers[1], /^HTTP\/1\.1 503 /, '503');
+  t.match(answers[1], /"error":"shutting_down"/, 'the gate\'s error');
+});
