@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
 import { redactTokensInJson } from './auth/redact-tokens.ts';
@@ -17,6 +17,7 @@ import { logFieldsOf } from './http/log-fields.ts';
 import { isInList, parseCidrs } from './http/peer-address.ts';
 import { createMetrics } from './metrics.ts';
 import type { RouteContext } from './routes/context.ts';
+import { ErrorSchema } from './routes/common-schemas.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -121,6 +122,23 @@ function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
   if (status === 401 || status === 403 || status === 429) return true;
   const knownRoute = req.routeOptions.url !== undefined;
   return status >= 400 && status < 500 && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+/**
+ * The errors every route can answer, which its own schema does not list: a token in the query
+ * string (400 credentials_in_url), a request not whole in time (408), headers over 16 KiB (431),
+ * a request that comes while the gate stops (503 shutting_down); and for a route that takes a
+ * body, one over 64 KiB (413) or not JSON (415). The document lists them; a route's own entry for
+ * a status wins.
+ */
+const ANY_ROUTE_ERRORS = { 400: ErrorSchema, 408: ErrorSchema, 431: ErrorSchema, 503: ErrorSchema };
+const BODY_ERRORS = { 413: ErrorSchema, 415: ErrorSchema };
+function withCommonErrors<R extends { schema: FastifySchema }>(route: R): R {
+  const schema = route.schema as FastifySchema & { hide?: boolean };
+  if (!schema || schema.hide) return route;
+  const own = (schema.response ?? {}) as Record<string, unknown>;
+  const body = schema.body !== undefined ? BODY_ERRORS : {};
+  return { ...route, schema: { ...schema, response: { ...ANY_ROUTE_ERRORS, ...body, ...own } } };
 }
 
 /**
@@ -292,7 +310,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // an operation whose route asks for an identity says so: without `security` an OpenAPI
     // operation needs no credentials, and a client built from the document would send none
     transform: (route) => {
-      const out = jsonSchemaTransform(route);
+      const out = jsonSchemaTransform(withCommonErrors(route));
       return asksForIdentity(route.route.onRequest) ? { ...out, schema: { ...out.schema, security: [{ bearer: [] }] } } : out;
     },
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ErrorSchema } from './common-schemas.ts';
 import type { RouteContext } from './context.ts';
 
 const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.object({ ok: z.boolean(), message: z.string() })) });
@@ -13,7 +14,8 @@ export function healthRoutes(ctx: RouteContext) {
       status: 'ok' as const,
       checks: { process: { ok: true, message: 'serving' } },
     }));
-    r.get('/readyz', { schema: { tags: ['health'], response: { 200: Health, 503: Health } } }, async (_req, reply) => {
+    // 503: the health report (the audit log cannot be written), or the gate's error while it stops
+    r.get('/readyz', { schema: { tags: ['health'], response: { 200: Health, 503: z.union([Health, ErrorSchema]) } } }, async (_req, reply) => {
       const writable = ctx.audit.writable();
       const persistError = ctx.store.lastWriteError();
       const checks = {

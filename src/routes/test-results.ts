@@ -131,7 +131,7 @@ export function testResultRoutes(ctx: RouteContext) {
         tags: ['test-results'],
         params: Params,
         body: TestResultsBody,
-        response: { 200: TestResultView, 400: ErrorSchema, 413: ErrorSchema, ...authErrors },
+        response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, ...authErrors },
       },
       handler: async (req) => {
         const { imageTag } = req.params;

@@ -84,6 +84,37 @@ t.test('/openapi.json: an operation needs the bearer token exactly when its rout
   t.ok(guarded >= 10, `the authenticated operations were found (${guarded})`);
 });
 
+t.test('/openapi.json lists the errors every operation can answer, and the operations answer them', async (t) => {
+  const g = await buildTestApp(t);
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  const sample: Record<string, string> = { stage: 'beta', imageTag: 'abc123', id: 'bg_1' };
+  let withBody = 0;
+  for (const [path, ops] of Object.entries<Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>>(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const what = `${method.toUpperCase()} ${path}`;
+      for (const status of ['400', '408', '431', '503']) t.ok(op.responses[status], `${what}: ${status} documented`);
+      const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => sample[name] ?? 'x');
+      // a token in the query string: 400 on every route, public ones included
+      const inUrl = await g.as('admin', { method: method.toUpperCase() as 'GET', url: `${url}?access_token=x` });
+      t.equal(inUrl.statusCode, 400, `${what}: a credential in the URL is a 400`);
+      if (op.requestBody) {
+        withBody += 1;
+        t.ok(op.responses['413'] && op.responses['415'], `${what}: 413 and 415 documented`);
+        const text = await g.as('admin', { method: method.toUpperCase() as 'POST', url, headers: { 'content-type': 'text/plain' }, payload: 'hello' });
+        t.equal(text.statusCode, 415, `${what}: text/plain is a 415`);
+        // 64 KiB, or 1 MiB for a test-results file
+        const limit = path.startsWith('/v1/test-results/') ? 1024 * 1024 : 64 * 1024;
+        const big = await g.as('admin', { method: method.toUpperCase() as 'POST', url, headers: { 'content-type': 'application/json' }, payload: `{"x":"${'a'.repeat(limit)}"}` });
+        t.equal(big.statusCode, 413, `${what}: a body over its limit is a 413`);
+      }
+    }
+  }
+  t.ok(withBody >= 6, `the operations with a body were found (${withBody})`);
+  t.ok(doc.paths['/v1/test-results/{imageTag}'].put.responses['409'], 'PUT /v1/test-results: 409 (too many results stored) documented');
+  const readyz = doc.paths['/readyz'].get.responses['503'].content['application/json'].schema;
+  t.ok(readyz.anyOf ?? readyz.oneOf, '/readyz 503: the health report or the gate\'s error');
+});
+
 t.test('/openapi.json lists the audit record types GET /v1/audit takes, and the route takes exactly those', async (t) => {
   const g = await buildTestApp(t);
   const doc = (await g.app.inject({ url: '/openapi.json' })).json();
