@@ -140,6 +140,10 @@ t.test('fail closed: when the audit log cannot be written the decision is a 503 
   t.equal(retry.statusCode, 200);
   t.equal(retry.json().replayed, false, 'the failed attempt left no trace in the state');
   t.equal((await g.app.inject({ url: '/readyz' })).statusCode, 200);
+  // the failed append is a failure, not a (near-zero) durable write in the latency histogram
+  const metrics = (await g.app.inject({ url: '/metrics' })).body;
+  t.match(metrics, /^gate_audit_failures_total 1$/m, 'one record could not be made durable');
+  t.match(metrics, /^gate_audit_append_seconds_count 1$/m, 'one durable append timed: the retry');
 });
 
 t.test('replay of a pass-through (skip) keeps skip: true, even after the stage is enabled again', async (t) => {
