@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
-import { type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
+import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
+import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
 export interface StoredToken {
@@ -249,6 +250,9 @@ export function parseRoles(csv: string): Role[] {
   return [...new Set(roles)] as Role[];
 }
 
+const RESERVED_NAMES = [ANONYMOUS.name, SYSTEM_ACTOR.name];
+const RESERVED_WHAT = 'callers without a valid token and the gate\'s own records';
+
 /**
  * Adds a token to the file and returns it: the only time the token is visible.
  * Names are unique by personKey (so ignoring case): "Olivia" is refused when "olivia" exists, since
@@ -263,8 +267,13 @@ export async function createToken(
   lock: TokenFileLockOptions = {},
 ): Promise<{ token: string; entry: StoredToken }> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
-  const made = newTokenEntry(name, roles, now, id);
   const key = personKey(name);
+  // the names the gate's own records use: a token under one would read, in the audit log, as an
+  // unauthenticated caller or as the gate itself
+  if (RESERVED_NAMES.some((reserved) => personKey(reserved) === key)) {
+    throw new Error(`--name: "${name}" is reserved: the audit log names ${RESERVED_NAMES.map((n) => `"${n}"`).join(' and ')} for ${RESERVED_WHAT}`);
+  }
+  const made = newTokenEntry(name, roles, now, id);
   // the name is checked against the file as read under the lock, so two creates of one name
   // (or of two case variants) cannot both pass
   await updateTokenFile(

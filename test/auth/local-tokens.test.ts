@@ -185,3 +185,13 @@ t.test('a token file that turns unreadable stops every token at once, not only t
   await new Promise((r) => setTimeout(r, 1100));
   for (let i = 0; i < 5; i++) await t.rejects(auth.authenticate(bearer(token)), { message: /not a gate token file/ }, `request ${i + 1}: refused (503), not let in by the copy before the edit`);
 });
+
+t.test('token names the audit log uses for others are refused: anonymous (no valid token) and gate (its own records)', async (t) => {
+  const { file } = await tokenDir();
+  for (const name of ['anonymous', 'Anonymous', 'gate', 'GATE']) {
+    await t.rejects(createToken(file, name, ['caller'], new Date(), 'tok_x'), { message: new RegExp(`^--name: "${name}" is reserved`) }, name);
+  }
+  t.same(((await readTokenFile(file)) ?? []).map((e) => e.name), ['kargo'], 'nothing written');
+  await createToken(file, 'gatekeeper', ['caller'], new Date(), 'tok_y');
+  t.pass('a name that only starts like one is fine');
+});
