@@ -210,7 +210,8 @@ function keyOf(prefix: string, path: readonly PropertyKey[]): string {
 }
 
 function describe(prefix: string, error: z.ZodError): string {
-  return error.issues.map((i) => `${keyOf(prefix, i.path)}: ${i.message}`).join('; ');
+  // an issue of the whole file (an unknown top-level key, a file that is not a mapping) has no key
+  return error.issues.map((i) => `${keyOf(prefix, i.path) || '(top level)'}: ${i.message}`).join('; ');
 }
 
 /** The text of the GATE_CONFIG file; ConfigError `GATE_CONFIG=<path>: <reason>` for any read error (missing, a directory, unreadable). */

@@ -50,3 +50,8 @@ t.test('breakGlass.maxTtlMinutes: at most 240, the design\'s 4 h for a grant', a
   t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, 'breakGlass: { maxTtlMinutes: 241 }\n'), { constructor: ConfigError, message: /^invalid config file gate\.yaml: breakGlass\.maxTtlMinutes: must be at most 240 \(a break-glass grant lives at most 4 h\)/ });
   t.throws(() => parseConfig({}, 'breakGlass: { maxTtlMinutes: 1440 }\n'), { constructor: ConfigError, message: /breakGlass\.maxTtlMinutes/ }, 'a day, which the gate used to take');
 });
+
+t.test('an issue of the whole config file is named as the top level, not an empty key', async (t) => {
+  t.throws(() => parseConfig({ GATE_CONFIG: 'f.yaml' }, 'prot: 1\n'), { constructor: ConfigError, message: 'invalid config file f.yaml: (top level): Unrecognized key: "prot"' });
+  t.throws(() => parseConfig({ GATE_CONFIG: 'f.yaml' }, '- a\n'), { constructor: ConfigError, message: /^invalid config file f\.yaml: \(top level\): .*expected object/ });
+});
