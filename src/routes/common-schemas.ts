@@ -11,9 +11,12 @@ export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or
 
 /**
  * Characters that show nothing: controls, format characters (zero-width space and joiners, the
- * BOM, bidirectional marks) and the blank-looking letters (Hangul fillers, the blank Braille cell).
+ * BOM, bidirectional marks), the rest of Unicode's default-ignorable ones (variation selectors,
+ * the combining grapheme joiner, Hangul fillers: marks and letters outside Cf that render as
+ * nothing) and the blank Braille cell. Combining marks that show (Indic vowel signs, viramas,
+ * Arabic harakat) are not among them: they count.
  */
-const INVISIBLE = /[\p{Cc}\p{Cf}\u115f\u1160\u2800\u3164\uffa0]/gu;
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 
 /** How many characters of `text` show, once the invisible ones are gone and the ends trimmed. */
 export function visibleLength(text: string): number {

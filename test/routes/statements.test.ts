@@ -12,7 +12,10 @@ const routes = [
   { what: 'note', min: 3, role: 'admin', method: 'PUT', url: '/v1/stages/beta', body: (text: string) => ({ enabled: true, note: text }), ok: 200 },
 ] as const;
 
-const blanks = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u202e', '\u0000', '\u001b', '\u3164', '\u2800', '\u115f'];
+const blanks = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u202e', '\u0000', '\u001b', '\u3164', '\u2800', '\u115f',
+  // default-ignorable marks outside Cc/Cf: variation selectors (emoji presentation, the supplement), the
+  // combining grapheme joiner, Khmer's inherent vowels, a Mongolian free variation selector
+  '\ufe0f', '\u{e0100}', '\u034f', '\u17b4', '\u180b'];
 
 t.test('visibleLength counts what shows', async (t) => {
   t.equal(visibleLength('abc'), 3);
@@ -21,6 +24,9 @@ t.test('visibleLength counts what shows', async (t) => {
   t.equal(visibleLength('a b'), 3, 'spaces inside text count');
   t.equal(visibleLength('日本語'), 3, 'code points, not UTF-16 units');
   t.equal(visibleLength('👍🏽'), 2, 'an emoji and its modifier');
+  t.equal(visibleLength('❤\ufe0f'), 1, 'an emoji and its variation selector: one that shows');
+  t.equal(visibleLength('क्षमा'), 5, 'Devanagari: the virama and the vowel sign count');
+  t.equal(visibleLength('می\u200cخواهم'), 7, 'Persian: the zero-width non-joiner between the parts does not, the letters do');
 });
 
 for (const r of routes) {
