@@ -233,6 +233,10 @@ if (!helm) {
       ['early close before the open', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"09:00"}]'], /extraEarlyCloses/],
       ['early close on a day that does not exist', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-04-31","close":"13:00"}]'], /extraEarlyCloses/],
       ['two early closes on one date', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"13:00"},{"date":"2027-11-26","close":"14:00"}]'], /extraEarlyCloses/],
+      ['a proxy user header with a space', ['--set-json', 'config.proxyAuth.userHeader="X Auth User"'], /userHeader/],
+      ['a proxy groups header with a colon', ['--set-json', 'config.proxyAuth.groupsHeader="X-Groups:"'], /groupsHeader/],
+      ['Authorization as the proxy user header', ['--set-json', 'config.proxyAuth.userHeader="Authorization"'], /userHeader/],
+      ['a cookie as the proxy groups header', ['--set-json', 'config.proxyAuth.groupsHeader="COOKIE"'], /groupsHeader/],
     ];
     for (const [name, args, expect] of cases) {
       const r = template(...args);
@@ -244,6 +248,7 @@ if (!helm) {
       ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
       ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
+      ['--set-json', 'config.proxyAuth.userHeader="X-Forwarded-User"', '--set-json', 'config.proxyAuth.groupsHeader="X-Forwarded-Groups"'],
     ]) {
       const r = template(...args);
       t.equal(r.status, 0, `accepted: ${args.join(' ')}`);
