@@ -111,9 +111,11 @@ export function testResultRoutes(ctx: RouteContext) {
         if (err) return done(err, undefined);
         // the summary is taken from the parsed body (a repeated key's last value) and the file
         // is stored verbatim: a repeated key would let the two say different things
-        const duplicate = firstDuplicateKey(text);
-        if (duplicate !== null) {
-          // named in full up to 200 characters (a deeply nested key would make a huge answer and record)
+        const found = firstDuplicateKey(text);
+        if (found !== null) {
+          // named in full up to 200 characters (a deeply nested key would make a huge answer and
+          // record), its tokens blanked first: a cut through one would leave most of it unmatched
+          const duplicate = redactTokens(found);
           const field = `body${duplicate.length > 200 ? `${duplicate.slice(0, 200)}…` : duplicate}`;
           return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
         }

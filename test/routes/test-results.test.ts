@@ -211,6 +211,21 @@ t.test('a results file with a key twice in one object is refused, naming it: not
   t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, 0);
 });
 
+t.test('a repeated key that holds a token across the 200-character cut: the token is blanked before the path is cut, in the answer and the refusal record', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const token = newBreakGlassToken();
+  // ".<153 p>" then the token: cut at 200 characters first, 46 of its 47 would stay, unmatched
+  const key = `${'p'.repeat(153)}${token}`;
+  const res = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: `{"exitCode":0,"${key}":1,"${key}":2}` });
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().field, `body.${'p'.repeat(153)}gbg_[redacted]`, 'the field names the key, its token blanked');
+  const secret = token.slice(4, 20);
+  t.notMatch(res.body, secret, 'no part of the token in the answer');
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, 1, 'the refusal audited');
+  t.notMatch(JSON.stringify(refusals), secret, 'no part of the token in the refusal record');
+});
+
 t.test('an error holding a gate or break-glass token is refused naming body.error: nothing stored, the refusal audited, nothing published', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const admin = g.tokens['admin']!;
