@@ -330,6 +330,9 @@ export function createLocalAuthenticator(file: string): Authenticator {
     // keeps polling on) instead of a 401 for every token, which Kargo takes as final.
     const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
+      // every request until it can be read again, not the first of each second (the rest would
+      // be let in by the tokens read before)
+      cache = null;
       throw err;
     });
     if (!st) return (cache = { version: 'none', tokens: [] }).tokens;

@@ -195,3 +195,15 @@ t.test('token names the audit log uses for others are refused: anonymous (no val
   await createToken(file, 'gatekeeper', ['caller'], new Date(), 'tok_y');
   t.pass('a name that only starts like one is fine');
 });
+
+t.test('a token file whose stat fails (not ENOENT) stops every token at once too, not only the first request of each second', async (t) => {
+  const { rm, symlink } = await import('node:fs/promises');
+  const { file, token } = await tokenDir();
+  const auth = createLocalAuthenticator(file);
+  t.match(await auth.authenticate(bearer(token)), { ok: true }, 'the token works');
+  // the path turns into a symlink loop: stat fails with ELOOP (a stand-in for EIO or EACCES, which root never gets)
+  await rm(file);
+  await symlink(file, file);
+  await new Promise((r) => setTimeout(r, 1100));
+  for (let i = 0; i < 5; i++) await t.rejects(auth.authenticate(bearer(token)), { code: 'ELOOP' }, `request ${i + 1}: refused (503), not let in by the copy read before`);
+});
