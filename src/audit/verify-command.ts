@@ -4,10 +4,12 @@ import { verifyAuditLog } from './verify.ts';
 
 /**
  * The audit seq the gate's state checkpoint (`<dataDir>/state.json`) has seen: null when there is
- * none (a new data directory, or a copy of the log alone), or why it cannot be read. The chain
- * anchors every record to the one before it, but nothing in the log anchors its end: a newest
- * file cut at a line boundary, or removed, still verifies. The checkpoint is written only after
- * the records it covers are in the log, so a log that ends before it has lost acknowledged records.
+ * none to compare with (no file: a new data directory, or a copy of the log alone; or a file the
+ * gate itself reads as a checkpoint at seq 0, `null` or one without auditSeq, and rebuilds from the
+ * whole log), or why it cannot be read (what the gate refuses to start on). The chain anchors every
+ * record to the one before it, but nothing in the log anchors its end: a newest file cut at a line
+ * boundary, or removed, still verifies. The checkpoint is written only after the records it covers
+ * are in the log, so a log that ends before it has lost acknowledged records.
  */
 async function checkpointSeq(dataDir: string): Promise<number | null | { unreadable: string }> {
   let text: string;
@@ -17,13 +19,17 @@ async function checkpointSeq(dataDir: string): Promise<number | null | { unreada
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return { unreadable: (err as Error).message };
   }
-  let seq: unknown;
+  let value: unknown;
   try {
-    seq = (JSON.parse(text) as { auditSeq?: unknown } | null)?.auditSeq;
+    value = JSON.parse(text);
   } catch (err) {
     return { unreadable: `not JSON (${(err as Error).message})` };
   }
-  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : { unreadable: 'it holds no auditSeq' };
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value) || (value as { version?: unknown }).version !== 1) return { unreadable: 'not a version 1 state file' };
+  const seq = (value as { auditSeq?: unknown }).auditSeq;
+  if (seq === undefined) return null;
+  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : { unreadable: `its auditSeq ${JSON.stringify(seq)} is not a whole number >= 0` };
 }
 
 /**

@@ -39,6 +39,12 @@ export async function openLowdbStore(
     );
   }
   if (db.data.version !== 1) throw new Error(`state file ${file} has version ${String(db.data.version)}, expected 1`);
+  const seq: unknown = (db.data as { auditSeq?: unknown }).auditSeq;
+  if (seq !== undefined && !(typeof seq === 'number' && Number.isInteger(seq) && seq >= 0)) {
+    throw new Error(
+      `state file ${file} has auditSeq ${JSON.stringify(seq)}, expected a whole number >= 0. It is only a checkpoint of the audit log: move it aside and the gate rebuilds it from the log at start-up.`,
+    );
+  }
   // tolerate state files written before a field existed. A toggle no admin has switched
   // (changedAt null) takes the configuration's value, as a state rebuilt from the audit log
   // does: the checkpoint must not keep the configuration of an earlier start

@@ -225,14 +225,33 @@ t.test('runAuditVerify prints one line and returns the exit code', async (t) => 
       line: /^audit log END UNCHECKED: the chain is intact \(12 records in 3 files, head seq 12\) but the state checkpoint .*state\.json cannot be read \(not JSON \(.*\)\), so the log cannot be shown to reach the seq the gate has seen$/,
     },
     {
-      name: 'intact, checkpoint without its seq',
+      name: 'intact, checkpoint with a seq that is not one',
       setup: async (dataDir: string) => {
         await makeLog(join(dataDir, 'audit'));
-        writeFileSync(join(dataDir, 'state.json'), 'null');
+        writeFileSync(join(dataDir, 'state.json'), JSON.stringify({ version: 1, auditSeq: -3 }));
       },
       code: 2,
-      line: /^audit log END UNCHECKED: .*cannot be read \(it holds no auditSeq\)/,
+      line: /^audit log END UNCHECKED: .*cannot be read \(its auditSeq -3 is not a whole number >= 0\)/,
     },
+    {
+      name: 'intact, checkpoint not a state file',
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        writeFileSync(join(dataDir, 'state.json'), '[]');
+      },
+      code: 2,
+      line: /^audit log END UNCHECKED: .*cannot be read \(not a version 1 state file\)/,
+    },
+    // what the gate reads as a checkpoint at seq 0 (it rebuilds the state from the whole log): nothing to compare with
+    ...['null', JSON.stringify({ version: 1 })].map((text) => ({
+      name: `intact, checkpoint ${text}`,
+      setup: async (dataDir: string) => {
+        await makeLog(join(dataDir, 'audit'));
+        writeFileSync(join(dataDir, 'state.json'), text);
+      },
+      code: 0,
+      line: /^audit log OK: 12 records/,
+    })),
     {
       name: 'intact, checkpoint a directory',
       setup: async (dataDir: string) => {

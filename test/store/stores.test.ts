@@ -254,6 +254,11 @@ t.test('a corrupt state file stops start-up with its name and the way out', asyn
   const file = join(dir, 'state.json');
   await writeFile(file, '{"version": 1, "stages": {');
   await t.rejects(openLowdbStore(file, fresh), new RegExp(`state file ${file} cannot be read .*move it aside`));
+  // a seq that is not one: named, not "audit since: not a seq" from deep in the replay
+  for (const seq of ['"x"', '-1', '2.5', 'null']) {
+    await writeFile(file, `{"version": 1, "auditSeq": ${seq}}`);
+    await t.rejects(openLowdbStore(file, fresh), new RegExp(`state file ${file} has auditSeq ${seq.replace('.', '\\.')}, expected a whole number >= 0\\. .*move it aside`), `auditSeq ${seq}`);
+  }
 });
 
 t.test('waiting promotions are bounded (the oldest-polled go first)', async (t) => {
