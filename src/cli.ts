@@ -82,13 +82,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         err(`token revoke needs --name\n\n${USAGE}`);
         return 2;
       }
-      if (config.auth !== 'local') {
-        err(`gate: token revoke removes local tokens, and this gate's auth is ${config.auth}, which never reads them: remove the identity's role binding instead`);
-        return 2;
-      }
       try {
-        const entry = await revokeToken(tokenFilePath(dataDir), values.name);
-        out(`revoked token "${entry.name}" (roles ${entry.roles.join(',')}, created ${entry.createdAt}) from ${tokenFilePath(dataDir)}: the running gate refuses it within a second`);
+        // on a Kubernetes-auth gate too: a leaked local token must not work again if the gate
+        // goes back to local auth
+        const entries = await revokeToken(tokenFilePath(dataDir), values.name);
+        for (const entry of entries) out(`revoked token "${entry.name}" (roles ${entry.roles.join(',')}, created ${entry.createdAt}) from ${tokenFilePath(dataDir)}`);
+        out(config.auth === 'local' ? 'the running gate refuses it within a second' : `this gate's auth is ${config.auth}, which never reads local tokens: to take the identity's access away there, remove its role binding`);
         return 0;
       } catch (e) {
         err(`gate: ${(e as Error).message}`);

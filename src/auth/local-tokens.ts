@@ -291,26 +291,26 @@ export async function createToken(
 }
 
 /**
- * Removes the token named `name` (exactly, as listed) from the file and returns its entry; the
- * running gate stops taking it within a second (it re-reads the file when it changes). Throws
- * naming the names there are when there is none of that name.
+ * Removes every token named `name` (exactly, as listed: a hand edit can leave two) from the file
+ * and returns their entries; the running gate stops taking them within a second (it re-reads the
+ * file when it changes). Throws naming the names there are when there is none of that name.
  */
-export async function revokeToken(file: string, name: string, lock: TokenFileLockOptions = {}): Promise<StoredToken> {
-  let revoked: StoredToken | null = null;
+export async function revokeToken(file: string, name: string, lock: TokenFileLockOptions = {}): Promise<StoredToken[]> {
+  let revoked: StoredToken[] = [];
   await updateTokenFile(
     file,
     (current) => {
       const tokens = current ?? [];
-      revoked = tokens.find((t) => t.name === name) ?? null;
-      if (!revoked) {
+      revoked = tokens.filter((t) => t.name === name);
+      if (revoked.length === 0) {
         const names = tokens.map((t) => t.name).join(', ') || 'none';
         throw new Error(`--name: no token named "${name}" in ${file} (tokens there: ${names})`);
       }
-      return tokens.filter((t) => t !== revoked);
+      return tokens.filter((t) => t.name !== name);
     },
     lock,
   );
-  return revoked!;
+  return revoked;
 }
 
 /**

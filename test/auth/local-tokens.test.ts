@@ -172,7 +172,21 @@ t.test('gate token revoke: the token is removed and the running gate stops takin
   t.equal(missing.code, 1, 'a name that is not there exactly: exit 1');
   t.match(missing.err, /no token named "Operator2" .*tokens there: .*operator2/);
   t.equal((await run()).code, 2, 'no --name: usage, exit 2');
-  t.equal((await runCli(['token', 'revoke', '--name', 'operator2', '--data-dir', dataDir], { GATE_AUTH: 'kubernetes' }, () => undefined, () => undefined)), 2, 'not on a Kubernetes-auth gate');
+  // on a Kubernetes-auth gate too (a leaked local token must not come back with local auth), saying what it does not do
+  const k8sOut: string[] = [];
+  t.equal(await runCli(['token', 'revoke', '--name', 'operator2', '--data-dir', dataDir], { GATE_AUTH: 'kubernetes' }, (s) => k8sOut.push(s), () => undefined), 0, 'on a Kubernetes-auth gate too');
+  t.match(k8sOut.join('\n'), /revoked token "operator2"[^]*auth is kubernetes, which never reads local tokens/);
+
+  // a hand edit can leave two entries of one name: both go
+  const { writeFile } = await import('node:fs/promises');
+  const file = tokenFilePath(dataDir);
+  const before = (await readTokenFile(file)) ?? [];
+  const admin = before.find((e) => e.name === 'admin')!;
+  await writeFile(file, JSON.stringify({ version: 1, tokens: [...before, { ...admin, id: 'tok_copy', sha256: 'b'.repeat(64) }] }));
+  const both = await run('--name', 'admin');
+  t.equal(both.code, 0, both.err);
+  t.equal(both.out.split('\n').filter((l) => l.startsWith('revoked token "admin"')).length, 2, 'both entries reported');
+  t.notOk(((await readTokenFile(file)) ?? []).some((e) => e.name === 'admin'), 'and both removed');
 });
 
 t.test('a token file that turns unreadable stops every token at once, not only the first request of each second', async (t) => {
