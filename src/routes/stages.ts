@@ -27,6 +27,14 @@ export function stageRoutes(ctx: RouteContext) {
     const stages = ctx.store.read().stages;
     return STAGES.map((stage) => ({ stage, ...stages[stage] }));
   };
+  // toggles take turns: each reads the state its predecessor left, so a record's `previous` is
+  // the toggle it replaces even when two admins switch one stage at the same moment
+  let turns: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const mine = turns.then(fn);
+    turns = mine.catch(() => undefined);
+    return mine;
+  };
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get('/v1/stages', {
@@ -43,7 +51,7 @@ export function stageRoutes(ctx: RouteContext) {
         body: ToggleRequest,
         response: { 200: StageToggleView, 400: ErrorSchema, ...authErrors },
       },
-      handler: async (req) => {
+      handler: async (req) => inTurn(async () => {
         const { stage } = req.params;
         const previous = ctx.store.read().stages[stage];
         const [rec] = await ctx.recorder.record([
@@ -60,7 +68,7 @@ export function stageRoutes(ctx: RouteContext) {
         // this request's change, from its record: the state read now may already hold another
         // admin's toggle of the same stage, recorded in the same write
         return { stage, enabled: req.body.enabled, note: req.body.note, changedBy: rec!.actor.name, changedAt: rec!.at };
-      },
+      }),
     });
   };
 }

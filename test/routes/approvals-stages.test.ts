@@ -180,32 +180,37 @@ t.test('stage toggles: admin only, persisted, audited, read by anyone; disabled 
   t.equal(g.store.read().stages.paper.enabled, false, 'still off');
 });
 
-t.test('two admins toggle one stage in the same audit write: each answer is its own change', async (t) => {
+t.test('two admins toggle one stage at the same moment: each answer is its own change, each record names the toggle it replaced', async (t) => {
   const { createMemoryAuditLog } = await import('../../src/audit/memory-log.ts');
-  // group commit: appends that arrive while a write is under way complete together. Here the
-  // first two appends are held until both have arrived, then complete in the same tick.
+  // an audit write that takes a while (an fsync on NFS): both requests are in flight together
   const inner = createMemoryAuditLog();
-  const held: (() => void)[] = [];
   const audit = {
     ...inner,
     append: async (entries: Parameters<typeof inner.append>[0]) => {
-      const records = await inner.append(entries);
-      if (held.length < 2) {
-        await new Promise<void>((resolve) => {
-          held.push(resolve);
-          if (held.length === 2) for (const r of held) r();
-        });
-      }
-      return records;
+      await new Promise((r) => setTimeout(r, 30));
+      return inner.append(entries);
     },
   };
   const g = await buildTestApp(t, { now: CLOSED, deps: { audit } });
-  const put = (token: string, enabled: boolean, note: string) =>
-    g.app.inject({ method: 'PUT', url: '/v1/stages/paper', headers: { authorization: `Bearer ${g.tokens[token]}` }, payload: { enabled, note } });
-  const [off, on] = await Promise.all([put('admin', false, 'broker maintenance'), put('admin', true, 'maintenance cancelled')]);
+  const put = (enabled: boolean, note: string) =>
+    g.app.inject({ method: 'PUT', url: '/v1/stages/paper', headers: { authorization: `Bearer ${g.tokens['admin']}` }, payload: { enabled, note } });
+  const [off, on] = await Promise.all([put(false, 'broker maintenance'), put(true, 'maintenance cancelled')]);
   t.equal(off.statusCode, 200);
   t.equal(on.statusCode, 200);
   t.match(off.json(), { stage: 'paper', enabled: false, note: 'broker maintenance' }, 'the first answer is the first change');
   t.match(on.json(), { stage: 'paper', enabled: true, note: 'maintenance cancelled' }, 'the second answer is the second change');
+  const toggled = inner.records().filter((r) => r.type === 'stage.toggled');
+  t.same(
+    toggled.map((r) => r.data),
+    [
+      { enabled: false, note: 'broker maintenance', previous: { enabled: true, note: null } },
+      { enabled: true, note: 'maintenance cancelled', previous: { enabled: false, note: 'broker maintenance' } },
+    ],
+    'the second record replaced the first toggle, not the state before both',
+  );
   t.match(g.store.read().stages.paper, { enabled: true, note: 'maintenance cancelled' }, 'the state holds the later record');
+  // a toggle that fails (audit log down) does not stop the next one
+  inner.failNextAppends(1);
+  t.equal((await put(false, 'disk trouble')).statusCode, 503);
+  t.equal((await put(false, 'disk back')).statusCode, 200, 'the next toggle takes its turn');
 });
