@@ -277,3 +277,28 @@ t.test('runAuditVerify prints one line and returns the exit code', async (t) => 
     t.match(out[0], c.line, `${c.name}: line`);
   }
 });
+
+t.test('runAuditVerify on a running gate: a last line still being written is looked at again, not reported torn', async (t) => {
+  const { appendFileSync } = await import('node:fs');
+  const dataDir = t.testdir();
+  const dir = join(dataDir, 'audit');
+  const files = await makeLog(dir);
+  const newest = join(dir, files.at(-1)!);
+  const text = readFileSync(newest, 'utf8');
+  const lines = text.split('\n');
+  const last = lines.at(-2)!;
+  // the gate's write of the last record has put only its first half in the file so far
+  writeFileSync(newest, lines.slice(0, -2).join('\n') + '\n' + last.slice(0, 40));
+  const out: string[] = [];
+  const verifying = runAuditVerify(dataDir, (l) => out.push(l));
+  await new Promise((r) => setTimeout(r, 50));
+  appendFileSync(newest, last.slice(40) + '\n');
+  t.equal(await verifying, 0, 'the write finished: intact');
+  t.match(out[0], /^audit log OK: 12 records/);
+
+  // a line that stays unfinished (a crash cut it; the gate's next start cuts it off) is reported
+  writeFileSync(newest, lines.slice(0, -2).join('\n') + '\n' + last.slice(0, 40));
+  const again: string[] = [];
+  t.equal(await runAuditVerify(dataDir, (l) => again.push(l)), 1, 'still unfinished: torn');
+  t.match(again[0], /torn last line/);
+});
