@@ -85,6 +85,9 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   const key = promotionKey(r.project, stage, r.promotion);
   if (r.decision === 'wait') {
     const earlier = getOwn(state.waiting, key);
+    // re-inserted, not replaced in place: trimOldest drops the first keys, which must be the
+    // promotions polled longest ago (one still polling every minute was the first dropped)
+    delete state.waiting[key];
     setOwn(state.waiting, key, {
       project: r.project,
       stage,

@@ -1,0 +1,50 @@
+import t from 'tap';
+import type { AuditEventV1 } from '../../src/audit/event.ts';
+import { parseConfig } from '../../src/config.ts';
+import { applyRecord } from '../../src/policy/apply-record.ts';
+import { WAITING_KEPT, emptyState, promotionKey } from '../../src/policy/state.ts';
+
+const config = parseConfig({});
+const BASE = Date.parse('2026-11-25T15:00:00.000Z');
+const caller = { name: 'caller', groups: ['caller'], via: 'local-token' as const };
+
+/** A decision record as the decision service writes it, at BASE + seq seconds. */
+function decision(seq: number, promotion: string, decision: 'allow' | 'wait' | 'deny'): AuditEventV1 {
+  return {
+    v: 1,
+    seq,
+    at: new Date(BASE + seq * 1000).toISOString(),
+    type: 'decision',
+    id: `dec_${seq}`,
+    actor: caller,
+    requestedBy: null,
+    project: 'stonks-pipeline',
+    stage: 'paper',
+    imageTag: 'abc123',
+    promotion,
+    decision,
+    reasons: [{ code: 'market_open', effect: 'wait', message: 'NYSE regular session is open' }],
+    breakGlass: null,
+    approval: null,
+    data: { skip: false, message: 'NYSE regular session is open', replayOf: null },
+    prev: '0'.repeat(64),
+    hash: '0'.repeat(64),
+  };
+}
+
+t.test('the waiting list drops the promotions polled longest ago, not the ones seen first that still poll', async (t) => {
+  const state = emptyState(config.stages);
+  let seq = 0;
+  // one more waiting promotion than are kept; p0 is the first seen
+  for (let i = 0; i <= WAITING_KEPT; i++) applyRecord(state, decision(++seq, `p${i}`, 'wait'));
+  // p0 keeps polling (Kargo asks every minute) while the others went quiet
+  while (seq < 1023) applyRecord(state, decision(++seq, 'p0', 'wait'));
+  // seq 1024 is a trim step
+  applyRecord(state, decision(++seq, 'other', 'deny'));
+  const p0 = state.waiting[promotionKey('stonks-pipeline', 'paper', 'p0')];
+  t.ok(p0, 'the promotion still polling is still shown as waiting');
+  t.equal(p0?.since, new Date(BASE + 1000).toISOString(), 'waiting since its first answer');
+  t.equal(p0?.lastSeen, new Date(BASE + 1023 * 1000).toISOString());
+  t.notOk(state.waiting[promotionKey('stonks-pipeline', 'paper', 'p1')], 'the one polled longest ago is dropped');
+  t.equal(Object.keys(state.waiting).length, WAITING_KEPT);
+});
