@@ -12,10 +12,15 @@ import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, TO
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
-/** Optional free text Kargo may render empty or null (e.g. the actor of an auto-promotion): both mean absent. */
+/**
+ * Optional free text Kargo may render empty or null (e.g. the actor of an auto-promotion): both
+ * mean absent. The bound leaves room for Kargo's longest actor, a service account's
+ * `kubernetes:system:serviceaccount:<namespace>:<name>` (up to 350 characters): a 400 here is
+ * final for Kargo, and would fail a promotion over a field that is only recorded.
+ */
 const OptionalText = z
   .string()
-  .max(256, 'must be at most 256 characters')
+  .max(1024, 'must be at most 1024 characters')
   .refine(hasNoToken, TOKEN_IN_TEXT)
   .nullish()
   .transform((v) => (v === undefined || v === null || v === '' ? null : v));

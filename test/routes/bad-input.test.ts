@@ -25,7 +25,7 @@ const cases: BadCase[] = [
   { name: 'unknown field', payload: decisionBody({ decision: 'allow' }), status: 400, error: 'invalid_request', field: 'body.decision' },
   { name: 'empty project', payload: decisionBody({ project: '' }), status: 400, error: 'invalid_request', field: 'body.project' },
   { name: 'over-long stage', payload: decisionBody({ stage: long(64) }), status: 400, error: 'invalid_request', field: 'body.stage' },
-  { name: 'over-long actor', payload: decisionBody({ actor: long(257) }), status: 400, error: 'invalid_request', field: 'body.actor' },
+  { name: 'over-long actor', payload: decisionBody({ actor: long(1025) }), status: 400, error: 'invalid_request', field: 'body.actor' },
   { name: 'imageTag with a leading dash', payload: decisionBody({ imageTag: '-abc' }), status: 400, error: 'invalid_request', field: 'body.imageTag' },
   { name: 'imageTag with a slash', payload: decisionBody({ imageTag: 'a/b' }), status: 400, error: 'invalid_request', field: 'body.imageTag' },
   { name: 'imageTag of 129 characters', payload: decisionBody({ imageTag: long(129) }), status: 400, error: 'invalid_request', field: 'body.imageTag' },

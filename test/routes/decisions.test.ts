@@ -60,6 +60,15 @@ t.test('a disabled stage is allow with skip: true', async (t) => {
   t.equal(b.reasons[0].code, 'stage_disabled');
 });
 
+t.test("Kargo's longest actor, a service account with the longest namespace and name, is taken and recorded", async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
+  const actor = `kubernetes:system:serviceaccount:${'n'.repeat(63)}:${'s'.repeat(253)}`;
+  t.equal(actor.length, 350);
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'long-actor', actor }) });
+  t.equal(res.statusCode, 200, 'not a 400, which Kargo would take as final');
+  t.equal(g.audit.records().at(-1)?.requestedBy, actor, 'recorded whole');
+});
+
 t.test('replay: the same allowed promotion gets the same allow back; actor and requestedBy recorded apart', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED, configYaml: NO_TESTS_CONFIG });
   const body = decisionBody({ stage: 'paper', promotion: 'paper.01abc', actor: 'admin@example.com', freight: 'f00d', rollback: false });
