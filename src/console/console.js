@@ -1,7 +1,7 @@
 // The operator console: polls the gate every 2 s, renders, and drives the forms.
 // Time comes from the gate (/v1/status `at` plus the time elapsed since), never the browser clock.
 
-import { ApiError, api, query, session } from './api.js';
+import { ApiError, Unreachable, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
 import { ET, TAG_PATTERN, clockTime, dayLabel, formatDuration, localTime, stamp, toggleEffect } from './format.js';
 import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
@@ -399,6 +399,18 @@ function fieldError(errId, inputId, message) {
   }
 }
 
+/**
+ * A change whose outcome this page cannot know: no answer (a timeout, the connection lost) or a
+ * 5xx that is not the gate's own JSON error (a proxy's 502/504, which may have passed the request
+ * on). The gate may have made and recorded the change, so it must not be reported as refused.
+ */
+function outcomeUnknown(err) {
+  return err instanceof Unreachable || (err instanceof ApiError && err.code === null && err.status >= 500);
+}
+
+/** "No answer from the gate (why)": the start of the message of a change whose outcome is unknown. */
+const noAnswer = (err) => `No answer from the gate (${err instanceof Unreachable ? 'unreachable or too slow' : err.message})`;
+
 const FIELD_INPUTS = { 'body.imageTag': 'tag', 'body.justification': 'just', 'body.ttlMinutes': 'ttl', 'body.stage': 'stage', 'body.notes': 'notes' };
 
 // ---------------------------------------------------------------- break-glass
@@ -490,6 +502,13 @@ async function confirmBreakGlass(ev) {
     pollSoon();
   } catch (err) {
     if (handleAuthError(err)) return closeForSignIn('bg-dialog');
+    if (outcomeUnknown(err)) {
+      // a second grant is one more live token: asking again takes typing the stage name again
+      $('bg-c-confirm').value = '';
+      dialogError('bg-dialog', 'bg-c-error', 'bg-error', `${noAnswer(err)}: the grant may have been issued, and its token cannot be shown again. Check Open grants before asking again; revoke a grant nobody can use.`, $('bg-c-confirm'));
+      pollSoon();
+      return;
+    }
     ok.disabled = false;
     dialogError('bg-dialog', 'bg-c-error', 'bg-error', `Not granted: ${err.message}`, ok);
   } finally {
@@ -553,7 +572,9 @@ async function confirmRevoke(ev) {
   } catch (err) {
     if (handleAuthError(err)) return closeForSignIn('rv-dialog');
     $('rv-c-ok').disabled = false;
-    dialogError('rv-dialog', 'rv-c-error', 'bg-error', `Could not revoke ${g.id}: ${err.message}`, $('rv-c-ok'));
+    if (outcomeUnknown(err)) pollSoon();
+    const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${g.id} may have been revoked. Open grants shows the gate's list.` : `Could not revoke ${g.id}: ${err.message}`;
+    dialogError('rv-dialog', 'rv-c-error', 'bg-error', text, $('rv-c-ok'));
   } finally {
     release();
     $('rv-c-cancel').disabled = false;
@@ -580,7 +601,11 @@ async function approve(ev) {
     $('ap-done').textContent = `Approved ${a.imageTag} for ${a.stage} as ${a.approvedBy}; valid until ${stamp(a.expiresAt)}.`;
     pollSoon();
   } catch (err) {
-    if (!handleAuthError(err)) fieldError('ap-error', err.field ? `ap-${FIELD_INPUTS[err.field] ?? ''}` : null, `Not approved: ${err.message}`);
+    if (handleAuthError(err)) return;
+    if (outcomeUnknown(err)) {
+      fieldError('ap-error', null, `${noAnswer(err)}: ${imageTag} may have been approved for ${stage}. Check Pending approvals before approving again.`);
+      pollSoon();
+    } else fieldError('ap-error', err.field ? `ap-${FIELD_INPUTS[err.field] ?? ''}` : null, `Not approved: ${err.message}`);
   } finally {
     $('ap-submit').disabled = false;
   }
@@ -690,7 +715,9 @@ async function confirmToggle(ev) {
   } catch (err) {
     if (handleAuthError(err)) return closeForSignIn('tg-dialog');
     ok.disabled = false;
-    dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, `Not changed: ${err.message}`, ok);
+    if (outcomeUnknown(err)) pollSoon();
+    const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${v.name} may have been turned ${v.enabled ? 'on' : 'off'}; this dialog follows the stage's state.` : `Not changed: ${err.message}`;
+    dialogError('tg-dialog', 'tg-c-error', `tg-${v.name}-error`, text, ok);
   } finally {
     release();
     $('tg-c-cancel').disabled = false;

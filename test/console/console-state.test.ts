@@ -261,4 +261,62 @@ function run(): void {
     await expectText('#bg-token-expiry', /Expires at 10:[34]\d:\d\d ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 00:[34]\d:\d\d your time\), in/, 'the token expiry names Thursday');
     await page.click('#bg-token-done');
   });
+
+  t.test('a change the gate made but whose answer never came is not reported as refused, and asking again for a grant takes the stage name again', async (t) => {
+    const { page, expectText, signIn, text, active, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    // the request reaches the gate, which makes the change; its answer is lost (a timeout, a dropped connection)
+    const lose = async (route: any) => {
+      if (route.request().method() === 'GET') return route.continue();
+      await route.fetch();
+      await route.abort('timedout');
+    };
+    await page.route('**/v1/break-glass', lose);
+    await requestBreakGlass(page, 'live', TAG, 'hotfix for the order router, answer lost');
+    await expectText('#bg-c-error', /^No answer from the gate \(unreachable or too slow\): the grant may have been issued, and its token cannot be shown again\. Check Open grants before asking again/, 'break-glass: the grant may exist');
+    t.notMatch(await text('#bg-c-error'), /Not granted/, 'not reported as refused');
+    t.equal(await page.inputValue('#bg-c-confirm'), '', 'the typed stage name is cleared');
+    t.ok(await page.locator('#bg-c-ok').isDisabled(), 'so confirming again is not one click or Enter away');
+    t.equal(await active(), 'bg-c-confirm', 'the focus is on the stage-name field');
+    await expectText('#grants', /live · 3f2c1a9 Copy · by admin.*answer lost/, 'the grant the gate made is listed under Open grants');
+    await page.fill('#bg-c-confirm', 'live');
+    t.notOk(await page.locator('#bg-c-ok').isDisabled(), 'typing the stage name again allows a deliberate second request');
+    await page.click('#bg-c-cancel');
+    await page.unroute('**/v1/break-glass', lose);
+    const open1 = (await call(tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants.filter((g: any) => g.justification.includes('answer lost'));
+    t.equal(open1.length, 1, 'one grant at the gate');
+
+    // revoking it: the same
+    await page.route('**/v1/break-glass/*', lose);
+    await page.click(`#grants [data-key="revoke-${open1[0].id}"]`);
+    await page.click('#rv-c-ok');
+    await expectText('#rv-c-error', new RegExp(`^No answer from the gate \\(unreachable or too slow\\): ${open1[0].id} may have been revoked`), 'revoke: it may have been revoked');
+    await page.click('#rv-c-cancel');
+    await page.waitForFunction(() => !document.getElementById('grants').innerText.includes('answer lost'), undefined, { timeout: UPDATE_MS });
+    t.pass('and the list shows it gone');
+    await page.unroute('**/v1/break-glass/*', lose);
+
+    // an approval
+    await page.route('**/v1/approvals', lose);
+    await page.fill('#ap-tag', TAG);
+    await page.fill('#ap-notes', 'checked the canary, answer lost');
+    await page.click('#ap-submit');
+    await expectText('#ap-error', new RegExp(`^No answer from the gate \\(unreachable or too slow\\): ${TAG} may have been approved for live\\. Check Pending approvals before approving again\\.$`), 'approval: it may have been recorded');
+    await expectText('#approvals', /answer lost/, 'and Pending approvals shows it');
+    await page.unroute('**/v1/approvals', lose);
+
+    // a stage switch: the dialog then follows the stage and sends nothing more
+    await page.route('**/v1/stages/*', lose);
+    await page.fill('#tg-ci-note', 'runners replaced, answer lost');
+    await page.click('#tg-ci-btn');
+    await page.fill('#tg-c-confirm', 'ci');
+    await page.click('#tg-c-ok');
+    await expectText('#tg-c-error', /ci was turned off meanwhile by admin .*nothing to send/, 'toggle: once the gate shows the switch, the dialog says there is nothing to send');
+    t.ok(await page.locator('#tg-c-ok').isDisabled(), 'and cannot send it again');
+    await page.click('#tg-c-cancel');
+    await page.unroute('**/v1/stages/*', lose);
+    t.equal((await call(tokens['admin'] as string, 'PUT', '/v1/stages/ci', { enabled: true, note: 'back on after the lost-answer test' })).status, 200, 'ci on again');
+    t.same(problems, [], 'no script errors');
+  });
 }
