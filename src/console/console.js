@@ -24,6 +24,8 @@ const state = {
   prefill: { bg: { stage: null, value: '' }, ap: { stage: null, value: '' } },
   pollTimer: null,
   polling: false,
+  /** a poll was asked for while one was under way: poll again when it ends */
+  pollAgain: false,
   pending: null,
   /** the grant the revoke dialog asks about */
   revoking: null,
@@ -79,8 +81,13 @@ function setConnected(ok, err) {
 }
 
 async function poll() {
-  if (state.polling) return;
+  if (state.polling) {
+    // asked for after a change from this page: the status under way may predate the change
+    state.pollAgain = true;
+    return;
+  }
   state.polling = true;
+  state.pollAgain = false;
   clearTimeout(state.pollTimer);
   try {
     if (!state.settings) {
@@ -107,7 +114,7 @@ async function poll() {
     setConnected(false, err);
   } finally {
     state.polling = false;
-    state.pollTimer = setTimeout(poll, state.settings?.pollMs ?? 2000);
+    state.pollTimer = setTimeout(poll, state.pollAgain ? 0 : (state.settings?.pollMs ?? 2000));
   }
 }
 

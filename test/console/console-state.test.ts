@@ -262,6 +262,49 @@ function run(): void {
     await page.click('#bg-token-done');
   });
 
+  t.test('a status poll under way when a change is confirmed does not leave the state from before the change on screen for another poll interval', async (t) => {
+    const { page, expectText, signIn, text, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await expectText('#tg-ci-state', /ENABLED/, 'ci on');
+    // the next status is read from the gate at once (before the switch) and delivered only when released
+    let hold = false;
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let heldOne: () => void = () => {};
+    const held = new Promise<void>((r) => (heldOne = r));
+    t.teardown(() => release());
+    const slow = async (route: any) => {
+      if (!hold) return route.continue();
+      hold = false;
+      const res = await route.fetch();
+      heldOne();
+      await released;
+      await route.fulfill({ response: res }).catch(() => {});
+    };
+    await page.fill('#tg-ci-note', 'runners replaced during the poll');
+    await page.click('#tg-ci-btn');
+    await page.fill('#tg-c-confirm', 'ci');
+    await page.route('**/v1/status', slow);
+    hold = true;
+    await held;
+    await page.click('#tg-c-ok');
+    await page.waitForFunction(() => !document.getElementById('tg-dialog').open, undefined, { timeout: UPDATE_MS });
+    t.pass('switched off');
+    // the older status is still under way when the page asks for a new one
+    await page.waitForTimeout(300);
+    const t0 = Date.now();
+    release();
+    await page.waitForFunction(() => /DISABLED/.test(document.getElementById('tg-ci-state').innerText), undefined, { timeout: UPDATE_MS });
+    const ms = Date.now() - t0;
+    t.ok(ms < 1000, `the row shows the switch ${ms} ms after the older status came in (not a poll interval later)`);
+    t.match(await text('#stage-ci'), /DISABLED/, 'and so does the pipeline');
+    await page.unroute('**/v1/status', slow);
+    t.equal((await call(tokens['admin'] as string, 'PUT', '/v1/stages/ci', { enabled: true, note: 'back on after the poll-race test' })).status, 200, 'ci on again');
+    await expectText('#tg-ci-state', /ENABLED/, 'ci on again on the page');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('a change the gate made but whose answer never came is not reported as refused, and asking again for a grant takes the stage name again', async (t) => {
     const { page, expectText, signIn, text, active, problems } = await open(t);
     await page.goto(`${gate.url}/`);
