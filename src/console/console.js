@@ -850,7 +850,12 @@ function wire() {
   $('rv-dialog-form').addEventListener('submit', confirmRevoke);
   $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
   $('rv-dialog').addEventListener('close', () => {
+    const g = state.revoking;
     state.revoking = null;
+    // kept (a confirmed revoke has cleared state.revoking): back to its revoke button, which a
+    // re-render of the list while the dialog was open replaced (the browser would put the focus
+    // back on the detached one, that is, on the page)
+    if (g) ($('grants').querySelector(`[data-key="${CSS.escape(`revoke-${g.id}`)}"]`) ?? $('grants-h')).focus();
   });
   $('tg-c-confirm').addEventListener('input', () => {
     $('tg-c-ok').disabled = !state.toggling || state.toggling.moot || $('tg-c-confirm').value.trim() !== state.toggling.name;

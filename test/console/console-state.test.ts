@@ -248,6 +248,27 @@ function run(): void {
     t.equal(await active(), 'grants-h', 'focus on the Open grants heading');
   });
 
+  t.test('a revoke dialog cancelled after the grant list changed under it puts the focus back on that grant\'s revoke button', async (t) => {
+    const { page, expectText, signIn, active } = await open(t);
+    const grant = (justification: string) => call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification });
+    const a = await grant('kept while another grant arrives');
+    t.equal(a.status, 201, 'an open grant');
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    await expectText('#grants', /kept while another grant arrives/, 'listed');
+    await page.focus(`#grants [data-key="revoke-${a.body.id}"]`);
+    await page.keyboard.press('Enter');
+    t.ok(await page.locator('#rv-dialog').isVisible(), 'the revoke dialog');
+    const b = await grant('issued while the revoke dialog is open');
+    await expectText('#grants', /issued while the revoke dialog is open/, 'another operator\'s grant redraws the list');
+    await page.keyboard.press('Escape');
+    t.ok(await page.locator('#rv-dialog').isHidden(), 'cancelled');
+    await page.waitForTimeout(100);
+    t.equal(await page.evaluate(() => document.activeElement?.dataset?.key), `revoke-${a.body.id}`, 'the focus is on the revoke button of the grant it asked about');
+    t.not(await active(), 'BODY', 'not lost to the page');
+    for (const g of [a, b]) t.equal((await call(tokens['olivia'] as string, 'DELETE', `/v1/break-glass/${g.body.id}`)).status, 200, `${g.body.id} revoked`);
+  });
+
   t.test('a local time on another date than the ET one names the local date (viewer in Tokyo)', async (t) => {
     const { page, expectText, signIn } = await open(t, 'Asia/Tokyo');
     await page.goto(`${gate.url}/`);
