@@ -9,6 +9,8 @@ export const session = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
+const SIGNED_OUT = 'has a sign-in proxy\'s session expired? Reload the page to sign in again';
+
 /** A non-2xx answer: status, the gate's error code and its message. */
 export class ApiError extends Error {
   constructor(status, body) {
@@ -46,20 +48,28 @@ export async function api(method, path, body, { auth = true, timeoutMs = 5000 } 
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'same-origin',
+      // the gate never redirects: a redirect is something in front of it (a sign-in proxy whose
+      // session expired sends its sign-in page), which, followed, fails as a cross-origin request
+      redirect: 'manual',
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     throw new Unreachable(err);
   }
+  if (res.type === 'opaqueredirect') throw new ApiError(0, { error: 'redirected', message: `the request was redirected away from the gate: ${SIGNED_OUT}` });
   let data = null;
   try {
     data = await res.json();
   } catch {
     data = null;
   }
+  // a 401 or 407 that is not the gate's JSON error comes from a proxy in front of it
+  if (!res.ok && (res.status === 401 || res.status === 407) && typeof data?.error !== 'string') {
+    throw new ApiError(res.status, { error: 'proxy_auth', message: `HTTP ${res.status} from in front of the gate: ${SIGNED_OUT}` });
+  }
   if (!res.ok) throw new ApiError(res.status, data);
   // e.g. an authenticating proxy's sign-in page after its session expired
-  if (data === null) throw new ApiError(res.status, { error: 'not_json', message: 'the answer was not JSON (has a proxy sign-in expired? reload the page)' });
+  if (data === null) throw new ApiError(res.status, { error: 'not_json', message: `the answer was not JSON: ${SIGNED_OUT}` });
   return data;
 }
 

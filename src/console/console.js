@@ -153,7 +153,7 @@ function sessionCheckFailed(err) {
   const token = session.token();
   // behind a sign-in proxy there is no token: a 401 means the proxy sent no usable identity
   if (!token && !state.settings?.proxyAuth) return;
-  if (err instanceof ApiError && err.status === 401) {
+  if (err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth') {
     if (!token) return;
     session.clear();
     $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
@@ -261,7 +261,8 @@ function closeForSignIn(id) {
 
 /** A 401 on an authenticated call: the token is no longer good. */
 function handleAuthError(err) {
-  if (err instanceof ApiError && err.status === 401 && session.token()) {
+  // a 401 from a proxy in front of the gate says nothing of the token
+  if (err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth' && session.token()) {
     session.clear();
     state.me = null;
     hideToken(); // a break-glass token still on screen goes with the session, as at sign-out

@@ -94,6 +94,46 @@ function run(): void {
     t.equal(await text(page, '#signin-error'), '', 'the error is gone');
   });
 
+  t.test('a sign-in proxy whose session expired (a redirect to its sign-in page, or its own 401) is named, not taken for a gate that is down or refuses', async (t) => {
+    const page = await open({ 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin' });
+    t.teardown(() => page.context().close().catch(() => {}));
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    const banner = async (re: RegExp, msg: string) => {
+      try {
+        await page.waitForFunction((src) => new RegExp(src).test(document.getElementById('banner').textContent), re.source, { timeout: 5000 });
+        t.pass(msg);
+      } catch {
+        t.fail(msg, { found: await text(page, '#banner'), wanted: String(re) });
+      }
+    };
+    // oauth2-proxy or a forward-auth service sends the browser to the identity provider
+    let answer: 'redirect' | '401' | null = 'redirect';
+    await page.route('**/v1/**', (route) =>
+      answer === 'redirect'
+        ? route.fulfill({ status: 302, headers: { location: 'https://sso.example.invalid/oauth2/start?rd=%2F' }, body: '' })
+        : answer === '401'
+          ? route.fulfill({ status: 401, contentType: 'text/html', body: '<html><body>Unauthorized</body></html>' })
+          : route.continue(),
+    );
+    await banner(/Disconnected from the gate\. .*\(the request was redirected away from the gate: has a sign-in proxy's session expired\? Reload the page to sign in again\)/, 'a redirect: the banner names the sign-in proxy');
+    answer = null;
+    await page.waitForFunction(() => document.getElementById('conn').textContent.includes('Connected'), undefined, { timeout: 5000 });
+    answer = '401';
+    await banner(/\(HTTP 401 from in front of the gate: has a sign-in proxy's session expired\? Reload the page to sign in again\)/, 'its own 401 (not the gate\'s JSON error): so does the banner');
+    t.notMatch(await text(page, '#banner'), /the gate answered HTTP 401/, 'not said to be the gate\'s answer');
+    // a change refused by the proxy says the same
+    await page.fill('#tg-beta-note', 'beta cluster drained for the night');
+    await page.click('#tg-beta-btn');
+    await page.fill('#tg-c-confirm', 'beta');
+    await page.click('#tg-c-ok');
+    await page.waitForFunction(() => /Not changed: HTTP 401 from in front of the gate: has a sign-in proxy's session expired\?/.test(document.getElementById('tg-c-error').textContent), undefined, { timeout: 5000 });
+    t.pass('a switch refused by the proxy names it');
+    await page.click('#tg-c-cancel');
+    answer = null;
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('without the header the page asks for a token', async (t) => {
     const page = await open({});
     t.match(await text(page, '#whoami'), /Not signed in/);
