@@ -61,6 +61,15 @@ export function stamp(iso, tz = ET) {
 }
 
 /**
+ * "16:30:00 ET" of `iso` when it falls on the ET day of `since`, else the whole stamp with its
+ * date ("Thu, 26 Nov 2026 01:30:00 ET"): a grant issued at 21:30 and valid 4 h expires the next day.
+ */
+export function laterStamp(iso, since) {
+  if (!iso) return '';
+  return dayLabel(iso, ET) === dayLabel(since, ET) ? `${clockTime(iso, ET, true)} ET` : stamp(iso);
+}
+
+/**
  * The viewer's local time of an instant, "22:00", with the local date in front when it is not the
  * ET date ("Sat, 28 Nov 2026 03:00"): next to an ET time and date, a bare local time would name
  * the wrong day.

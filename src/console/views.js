@@ -2,7 +2,7 @@
 // Times are rendered with data-until / data-since attributes that the clock tick keeps current.
 
 import { h, icon } from './dom.js';
-import { ET, candidateTag, clockTime, dayLabel, displayValue, localRange, localTime, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
+import { ET, candidateTag, clockTime, dayLabel, displayValue, laterStamp, localRange, localTime, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
 
 /** A countdown to `iso` (kept current by the tick). */
 export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
@@ -151,7 +151,7 @@ export function waitingView(status, actions) {
           'li',
           { class: 'waiting-item', dataset: { stage: w.stage, promotion: w.promotion } },
           h('p', {}, h('strong', {}, w.stage), ' · ', tagView(w.imageTag, `copy-wait-${w.promotion}`), ' · promotion ', h('code', {}, w.promotion)),
-          h('p', {}, icon('clock'), 'Waiting for ', h('strong', {}, since(w.since)), ` (since ${stamp(w.since)}; last checked ${clockTime(w.lastSeen, ET, true)} ET)`),
+          h('p', {}, icon('clock'), 'Waiting for ', h('strong', {}, since(w.since)), ` (since ${stamp(w.since)}; last checked ${laterStamp(w.lastSeen, w.since)})`),
           reasonList(w.reasons),
           h(
             'p',
@@ -181,7 +181,7 @@ export function grantsView(grants, canRevoke, onRevoke) {
           'li',
           { class: 'grant', dataset: { id: g.id } },
           h('p', {}, icon('key'), h('strong', {}, g.stage), ' · ', tagView(g.imageTag, `copy-grant-${g.id}`), ` · by ${g.requestedBy}`),
-          h('p', {}, `Issued ${stamp(g.issuedAt)}; expires ${clockTime(g.expiresAt, ET, true)} ET (in `, until(g.expiresAt), ')'),
+          h('p', {}, `Issued ${stamp(g.issuedAt)}; expires ${laterStamp(g.expiresAt, g.issuedAt)} (in `, until(g.expiresAt), ')'),
           h('p', { class: 'prewrap' }, 'Justification: ', g.justification),
           h(
             'button',

@@ -139,3 +139,11 @@ t.test('localTime: the viewer’s time, with the local date when it is not the E
   t.equal(f.localTime('2026-11-27T18:00:00Z', true), 'Sat, 28 Nov 2026 03:00:00', 'an early close on Fri ET is Sat in Tokyo');
   t.equal(f.localTime('2026-11-25T14:30:00Z'), '23:30', 'the same date: the time alone');
 });
+
+t.test('laterStamp: the time alone on the same ET day, the date too on another', async (t) => {
+  t.equal(f.laterStamp('2026-11-25T21:30:00Z', '2026-11-25T17:30:00Z'), '16:30:00 ET', 'same ET day');
+  // issued 21:30 ET, valid 4 h: it expires at 01:30 ET the next day
+  t.equal(f.laterStamp('2026-11-26T06:30:00Z', '2026-11-26T02:30:00Z'), 'Thu, 26 Nov 2026 01:30:00 ET', 'past midnight ET: dated');
+  t.equal(f.laterStamp('2026-11-26T04:59:59Z', '2026-11-26T02:30:00Z'), '23:59:59 ET', 'the same ET day although the UTC day differs');
+  t.equal(f.laterStamp(null, '2026-11-26T02:30:00Z'), '');
+});
