@@ -245,8 +245,23 @@ function signOut() {
   session.clear();
   state.me = null;
   hideToken();
+  forgetTypedAndTold();
   applyIdentity();
   $('signin-token').focus();
+}
+
+/**
+ * At sign-out, what the person typed and was told goes with them: the next person to sign in on
+ * this tab must not find a half-written justification or approval notes (and send them under
+ * their own name), nor the answers to the previous person's actions.
+ */
+function forgetTypedAndTold() {
+  for (const id of ['bg-just', 'ap-notes']) {
+    $(id).value = '';
+    $(id).dispatchEvent(new Event('input'));
+  }
+  for (const el of document.querySelectorAll('#bg-error, #ap-error, #ap-done, [id^="tg-"][id$="-error"]')) el.textContent = '';
+  for (const el of document.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
 }
 
 /**

@@ -95,6 +95,31 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
+  t.test('signing out leaves nothing the next person could send or read: typed justification and notes, answers and errors', async (t) => {
+    const { page, text, signIn, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    // a justification half-written, an approval made, a refused form
+    await page.fill('#bg-just', 'broker outage, the fix must go out before');
+    await page.selectOption('#ap-stage', 'live');
+    await page.fill('#ap-tag', TAG);
+    await page.fill('#ap-notes', 'paper P&L checked, diff reviewed by admin');
+    await page.click('#ap-submit');
+    await expectPageText(t, page, '#ap-done', /Approved .* as admin/, 'the approval is confirmed', UPDATE_MS);
+    // notes the gate refuses (nothing in them shows), which the page's own count lets through
+    await page.fill('#ap-notes', '\u200b'.repeat(12));
+    await page.click('#ap-submit');
+    await expectPageText(t, page, '#ap-error', /Not approved: .*characters that show/, 'a refused second approval', UPDATE_MS);
+    await page.click('#signout');
+    t.equal(await page.inputValue('#bg-just'), '', 'the justification is gone');
+    t.equal(await page.inputValue('#ap-notes'), '', 'the notes are gone');
+    t.equal(await text('#ap-done'), '', 'the approval confirmation is gone');
+    t.equal(await text('#ap-error'), '', 'the refusal is gone');
+    t.equal(await page.locator('[aria-invalid="true"]').count(), 0, 'no field is left marked');
+    t.match(await text('#bg-just-count'), /^\(0 of /, 'the counter follows');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('a new record keeps the audit details the operator has open, and the focus on them', async (t) => {
     const { page, expectText, signIn, active } = await open(t);
     await page.goto(`${gate.url}/`);
