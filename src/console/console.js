@@ -870,8 +870,9 @@ function wire() {
     state.revoking = null;
     // kept (a confirmed revoke has cleared state.revoking): back to its revoke button, which a
     // re-render of the list while the dialog was open replaced (the browser would put the focus
-    // back on the detached one, that is, on the page)
-    if (g) ($('grants').querySelector(`[data-key="${CSS.escape(`revoke-${g.id}`)}"]`) ?? $('grants-h')).focus();
+    // back on the detached one, that is, on the page). Not when a 401 closed it: the close event
+    // comes after closeForSignIn has put the focus on the token field, and leaves it there
+    if (g && state.me) ($('grants').querySelector(`[data-key="${CSS.escape(`revoke-${g.id}`)}"]`) ?? $('grants-h')).focus();
   });
   $('tg-c-confirm').addEventListener('input', () => {
     $('tg-c-ok').disabled = !state.toggling || state.toggling.moot || $('tg-c-confirm').value.trim() !== state.toggling.name;

@@ -294,6 +294,29 @@ function run(): void {
     for (const g of [a, b]) t.equal((await call(tokens['olivia'] as string, 'DELETE', `/v1/break-glass/${g.body.id}`)).status, 200, `${g.body.id} revoked`);
   });
 
+  t.test('a revoke the gate answers with a 401 signs out with the focus on the token field, which the closing dialog does not take back (its grant gone meanwhile)', async (t) => {
+    const { page, expectText, signIn, active } = await open(t);
+    const g = await call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification: 'revoked by a withdrawn token' });
+    t.equal(g.status, 201, 'an open grant');
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    await expectText('#grants', /revoked by a withdrawn token/, 'listed');
+    // the gate's own 401: the token of this tab was withdrawn meanwhile
+    await page.route('**/v1/break-glass/*', (route) =>
+      route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthorized', message: 'missing or invalid bearer token' }) }),
+    );
+    await page.click(`#grants [data-key="revoke-${g.body.id}"]`);
+    // another operator revokes it while the dialog is open: its revoke button goes with the list
+    t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.body.id}`)).status, 200, 'revoked by another operator');
+    await page.waitForFunction(() => !document.getElementById('grants').innerText.includes('revoked by a withdrawn token'), undefined, { timeout: UPDATE_MS });
+    await page.click('#rv-c-ok');
+    await expectText('#signin-error', /The gate no longer accepts your token; sign in again\./, 'signed out by the 401');
+    t.ok(await page.locator('#rv-dialog').isHidden(), 'the dialog is closed');
+    await page.waitForTimeout(200);
+    t.equal(await active(), 'signin-token', 'the focus is on the token field, not on the Open grants heading');
+    await page.unroute('**/v1/break-glass/*');
+  });
+
   t.test('a local time on another date than the ET one names the local date (viewer in Tokyo)', async (t) => {
     const { page, expectText, signIn } = await open(t, 'Asia/Tokyo');
     await page.goto(`${gate.url}/`);
