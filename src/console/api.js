@@ -60,7 +60,11 @@ export async function api(method, path, body, { auth = true, timeoutMs = 5000 } 
   let data = null;
   try {
     data = await res.json();
-  } catch {
+  } catch (err) {
+    // a body that could not be read (the connection lost, the time out mid-answer) is no answer:
+    // the gate may have made the change its status line reports. Only a body read whole that is
+    // not JSON (a SyntaxError) is something else's answer.
+    if (err?.name !== 'SyntaxError') throw new Unreachable(err);
     data = null;
   }
   // a 401 or 407 that is not the gate's JSON error comes from a proxy in front of it

@@ -431,4 +431,35 @@ function run(): void {
     t.equal((await call(tokens['admin'] as string, 'PUT', '/v1/stages/ci', { enabled: true, note: 'back on after the lost-answer test' })).status, 200, 'ci on again');
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('a grant whose answer is cut off after its status line (the connection lost mid-body) is not reported as refused', async (t) => {
+    const { page, expectText, signIn, text, problems } = await open(t);
+    // the gate's 201 arrives, its body does not: the stream fails as a dropped connection makes it fail
+    await page.addInitScript(() => {
+      const w = globalThis as any;
+      const real = w.fetch.bind(w);
+      w.fetch = async (input: any, init: any) => {
+        const res = await real(input, init);
+        if (init?.method !== 'POST' || !String(input).endsWith('v1/break-glass')) return res;
+        const body = new w.ReadableStream({
+          start(c: any) {
+            c.enqueue(new w.TextEncoder().encode('{"id":"bg_'));
+            c.error(new TypeError('network error'));
+          },
+        });
+        return new w.Response(body, { status: res.status, headers: res.headers });
+      };
+    });
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await requestBreakGlass(page, 'live', TAG, 'hotfix for the order router, body cut off');
+    await expectText('#bg-c-error', /^No answer from the gate \(unreachable or too slow\): the grant may have been issued/, 'the grant may exist');
+    t.notMatch(await text('#bg-c-error'), /Not granted/, 'not reported as refused');
+    await expectText('#grants', /body cut off/, 'the grant the gate made is listed under Open grants');
+    await page.click('#bg-c-cancel');
+    const made = (await call(tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants.filter((g: any) => g.justification.includes('body cut off'));
+    t.equal(made.length, 1, 'one grant at the gate');
+    for (const g of made) t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`)).status, 200, `${g.id} revoked`);
+    t.same(problems, [], 'no script errors');
+  });
 }
