@@ -423,12 +423,13 @@ function fieldError(errId, inputId, message) {
 }
 
 /**
- * A change whose outcome this page cannot know: no answer (a timeout, the connection lost) or a
+ * A change whose outcome this page cannot know: no answer (a timeout, the connection lost), a
  * 5xx that is not the gate's own JSON error (a proxy's 502/504, which may have passed the request
- * on). The gate may have made and recorded the change, so it must not be reported as refused.
+ * on), or the gate's own 500 internal_error (its handler failed, maybe after recording the
+ * change). The gate may have made and recorded the change, so it must not be reported as refused.
  */
 function outcomeUnknown(err) {
-  return err instanceof Unreachable || (err instanceof ApiError && err.code === null && err.status >= 500);
+  return err instanceof Unreachable || (err instanceof ApiError && err.status >= 500 && (err.code === null || err.code === 'internal_error'));
 }
 
 /** "No answer from the gate (why)": the start of the message of a change whose outcome is unknown. */

@@ -462,4 +462,26 @@ function run(): void {
     for (const g of made) t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`)).status, 200, `${g.id} revoked`);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test("a grant answered with the gate's 500 internal_error (its handler failed, maybe after recording) is not reported as refused", async (t) => {
+    const { page, expectText, signIn, text, problems } = await open(t);
+    const failAfter = async (route: any) => {
+      if (route.request().method() === 'GET') return route.continue();
+      await route.fetch();
+      await route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal_error', message: 'The gate failed to handle this request; it has been logged.' }) });
+    };
+    await page.route('**/v1/break-glass', failAfter);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await requestBreakGlass(page, 'live', TAG, 'hotfix for the order router, handler failed');
+    await expectText('#bg-c-error', /the grant may have been issued/, 'the grant may exist');
+    t.notMatch(await text('#bg-c-error'), /Not granted/, 'not reported as refused');
+    t.ok(await page.locator('#bg-c-ok').isDisabled(), 'asking again takes the stage name again');
+    await page.click('#bg-c-cancel');
+    await page.unroute('**/v1/break-glass', failAfter);
+    const made = (await call(tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants.filter((g: any) => g.justification.includes('handler failed'));
+    t.equal(made.length, 1, 'one grant at the gate');
+    for (const g of made) t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`)).status, 200, `${g.id} revoked`);
+    t.same(problems, [], 'no script errors');
+  });
 }
