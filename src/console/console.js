@@ -236,7 +236,8 @@ async function signIn(ev) {
   } catch (err) {
     session.clear();
     state.me = null;
-    errEl.textContent = err instanceof ApiError && err.status === 401 ? 'The gate does not accept this token.' : `Could not sign in: ${err.message}`;
+    // a 401 from a proxy in front of the gate (not its JSON error) says nothing of the token
+    errEl.textContent = err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth' ? 'The gate does not accept this token.' : `Could not sign in: ${err.message}`;
     input.focus();
   }
 }

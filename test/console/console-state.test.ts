@@ -317,6 +317,20 @@ function run(): void {
     await page.unroute('**/v1/break-glass/*');
   });
 
+  t.test("a sign-in that a proxy in front of the gate answers with its own 401 is not said to be the gate refusing the token", async (t) => {
+    const { page, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await page.route('**/v1/whoami', (route) => route.fulfill({ status: 401, contentType: 'text/html', body: '<html><body>Unauthorized</body></html>' }));
+    await page.fill('#signin-token', tokens['olivia'] as string);
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('signin-error').textContent !== '', undefined, { timeout: UPDATE_MS });
+    const said = await page.locator('#signin-error').innerText();
+    t.notMatch(said, /The gate does not accept this token/, 'not the gate refusing the token');
+    t.match(said, /Could not sign in: HTTP 401 from in front of the gate: has a sign-in proxy's session expired\? Reload the page to sign in again/, 'the proxy named');
+    await page.unroute('**/v1/whoami');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('a local time on another date than the ET one names the local date (viewer in Tokyo)', async (t) => {
     const { page, expectText, signIn } = await open(t, 'Asia/Tokyo');
     await page.goto(`${gate.url}/`);
