@@ -321,18 +321,13 @@ export function createLocalAuthenticator(file: string): Authenticator {
   let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
   let checkedAt = 0;
 
-  const load = async () => {
-    const now = Date.now();
-    if (cache && now - checkedAt < 1000) return cache.tokens;
-    checkedAt = now;
+  /** The entries of the file as it is now, read again only when it has changed. */
+  const reread = async () => {
     // Only a missing file means "no tokens". Any other failure (EIO on a flaky NFS mount, EACCES,
     // ELOOP...) is thrown like a read error, so the request gets 503 (auth_unavailable, which Kargo
     // keeps polling on) instead of a 401 for every token, which Kargo takes as final.
     const st = await stat(file).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
-      // every request until it can be read again, not the first of each second (the rest would
-      // be let in by the tokens read before)
-      cache = null;
       throw err;
     });
     if (!st) return (cache = { version: 'none', tokens: [] }).tokens;
@@ -340,18 +335,24 @@ export function createLocalAuthenticator(file: string): Authenticator {
     // timestamps), while each write is a rename of a new file (another inode) that appends (grows)
     const version = `${st.mtimeMs}/${st.ctimeMs}/${st.size}/${st.ino}`;
     if (cache && cache.version === version) return cache.tokens;
-    let tokens: StoredToken[];
+    const tokens = (await readTokenFile(file)) ?? [];
+    cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
+    return cache.tokens;
+  };
+
+  const load = async () => {
+    const now = Date.now();
+    if (cache && now - checkedAt < 1000) return cache.tokens;
+    checkedAt = now;
     try {
-      tokens = (await readTokenFile(file)) ?? [];
+      return await reread();
     } catch (err) {
-      // a file changed into one that cannot be read (a hand edit gone wrong) stops every token,
-      // not only the first request of each second: the copy before it may hold a token the edit
-      // meant to revoke
+      // a file that cannot be stat'ed or read (a hand edit gone wrong, EIO, ELOOP) stops every
+      // request until it can be read again, not only the first of each second: the copy read
+      // before may hold a token the edit meant to revoke
       cache = null;
       throw err;
     }
-    cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
-    return cache.tokens;
   };
 
   return {
