@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
+import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
@@ -211,9 +212,8 @@ async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: ()
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-  // the rename itself durable; not every platform or file system can fsync a directory
-  const dir = await open(dirname(file), 'r').catch(() => null);
-  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+  // the rename itself durable
+  await syncParentDir(file);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
+import { syncParentDir } from './sync-parent-dir.ts';
 
 /**
  * lowdb adapter for the state checkpoint: compact JSON written to a temp file, fdatasync'd, then
@@ -54,8 +54,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
    * taken back then would need them again, and start-up would refuse without them. Best effort,
    * as not every platform or file system can fsync a directory.
    */
-  async syncDir(): Promise<void> {
-    const dir = await open(dirname(this.#file), 'r').catch(() => null);
-    if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+  syncDir(): Promise<void> {
+    return syncParentDir(this.#file);
   }
 }
