@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAuditSeq } from '../policy/state.ts';
 import { verifyAuditLog } from './verify.ts';
 
 /**
@@ -29,7 +30,7 @@ async function checkpointSeq(dataDir: string): Promise<number | null | { unreada
   if (typeof value !== 'object' || Array.isArray(value) || (value as { version?: unknown }).version !== 1) return { unreadable: 'not a version 1 state file' };
   const seq = (value as { auditSeq?: unknown }).auditSeq;
   if (seq === undefined) return null;
-  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : { unreadable: `its auditSeq ${JSON.stringify(seq)} is not a whole number >= 0` };
+  return isAuditSeq(seq) ? seq : { unreadable: `its auditSeq ${JSON.stringify(seq)} is not a whole number >= 0` };
 }
 
 /** How long a last line without its newline is given to be finished by a running gate. */

@@ -27,6 +27,11 @@ export interface GateState {
   allowedTags: Partial<Record<Stage, { imageTag: string; decisionId: string; at: string }>>;
 }
 
+/** Whether a state file's `auditSeq` is one: a whole number >= 0 (the gate and `audit verify` both refuse any other). */
+export function isAuditSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
 export interface StageToggle {
   enabled: boolean;
   note: string | null;

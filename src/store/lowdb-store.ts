@@ -1,5 +1,5 @@
 import { Low } from 'lowdb';
-import type { GateState } from '../policy/state.ts';
+import { type GateState, isAuditSeq } from '../policy/state.ts';
 import { STAGES } from '../stages.ts';
 import { DurableJsonFile } from './durable-json-file.ts';
 import { type StateStore, createWriteCoalescer } from './store.ts';
@@ -40,7 +40,7 @@ export async function openLowdbStore(
   }
   if (db.data.version !== 1) throw new Error(`state file ${file} has version ${String(db.data.version)}, expected 1`);
   const seq: unknown = (db.data as { auditSeq?: unknown }).auditSeq;
-  if (seq !== undefined && !(typeof seq === 'number' && Number.isInteger(seq) && seq >= 0)) {
+  if (seq !== undefined && !isAuditSeq(seq)) {
     throw new Error(
       `state file ${file} has auditSeq ${JSON.stringify(seq)}, expected a whole number >= 0. It is only a checkpoint of the audit log: move it aside and the gate rebuilds it from the log at start-up.`,
     );
