@@ -58,10 +58,10 @@ export async function readTokenFile(file: string): Promise<StoredToken[] | null>
 
 /**
  * What makes a parsed token file unusable, or null: every entry needs what authentication reads
- * (a name, a list of known roles, a SHA-256 hex digest). A file edited by hand (there is no revoke
- * command) that lacks one is named with the entry, not left to fail later as a TypeError (a
- * missing hash) or to be read in a way no one meant (roles as a string, which "includes" searches
- * as a substring, and which the audit records would carry as the actor's groups).
+ * (a name, a list of known roles, a SHA-256 hex digest). A file edited by hand that lacks one is
+ * named with the entry, not left to fail later as a TypeError (a missing hash) or to be read in a
+ * way no one meant (roles as a string, which "includes" searches as a substring, and which the
+ * audit records would carry as the actor's groups).
  */
 function tokenFileProblem(parsed: unknown): string | null {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'expected a JSON object {"version": 1, "tokens": [...]}';
