@@ -148,12 +148,15 @@ async function restoreSession() {
   applyIdentity();
 }
 
+/** The gate's own 401: it does not take this tab's identity (a proxy's 401 in front of it says nothing of the token). */
+const gateRefusedIdentity = (err) => err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth';
+
 /** A whoami that failed: a 401 ends the tab's session; anything else is said, and the token is kept for the next try. */
 function sessionCheckFailed(err) {
   const token = session.token();
   // behind a sign-in proxy there is no token: a 401 means the proxy sent no usable identity
   if (!token && !state.settings?.proxyAuth) return;
-  if (err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth') {
+  if (gateRefusedIdentity(err)) {
     if (!token) return;
     session.clear();
     $('signin-error').textContent = 'The gate no longer accepts the token of this tab; sign in again.';
@@ -236,8 +239,7 @@ async function signIn(ev) {
   } catch (err) {
     session.clear();
     state.me = null;
-    // a 401 from a proxy in front of the gate (not its JSON error) says nothing of the token
-    errEl.textContent = err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth' ? 'The gate does not accept this token.' : `Could not sign in: ${err.message}`;
+    errEl.textContent = gateRefusedIdentity(err) ? 'The gate does not accept this token.' : `Could not sign in: ${err.message}`;
     input.focus();
   }
 }
@@ -277,8 +279,7 @@ function closeForSignIn(id) {
 
 /** A 401 on an authenticated call: the token is no longer good. */
 function handleAuthError(err) {
-  // a 401 from a proxy in front of the gate says nothing of the token
-  if (err instanceof ApiError && err.status === 401 && err.code !== 'proxy_auth' && session.token()) {
+  if (gateRefusedIdentity(err) && session.token()) {
     session.clear();
     state.me = null;
     hideToken(); // a break-glass token still on screen goes with the session, as at sign-out
