@@ -25,6 +25,8 @@ function run(): void {
 
   const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
   const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
+  /** A live break-glass grant olivia asks for over the API (the page then lists it). */
+  const grantLive = (justification: string) => call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification });
 
   /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets. */
   const open = async (tt: Test, timezoneId = 'Europe/Berlin') => {
@@ -258,7 +260,7 @@ function run(): void {
 
   t.test('after a confirmed revoke the focus is on the open-grants heading, not lost to the page', async (t) => {
     const { page, expectText, signIn, active } = await open(t);
-    const g = await call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification: 'granted to be revoked from the keyboard' });
+    const g = await grantLive('granted to be revoked from the keyboard');
     t.equal(g.status, 201, 'an open grant');
     await page.goto(`${gate.url}/`);
     await signIn('olivia');
@@ -275,8 +277,7 @@ function run(): void {
 
   t.test('a revoke dialog cancelled after the grant list changed under it puts the focus back on that grant\'s revoke button', async (t) => {
     const { page, expectText, signIn, active } = await open(t);
-    const grant = (justification: string) => call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification });
-    const a = await grant('kept while another grant arrives');
+    const a = await grantLive('kept while another grant arrives');
     t.equal(a.status, 201, 'an open grant');
     await page.goto(`${gate.url}/`);
     await signIn('olivia');
@@ -284,7 +285,7 @@ function run(): void {
     await page.focus(`#grants [data-key="revoke-${a.body.id}"]`);
     await page.keyboard.press('Enter');
     t.ok(await page.locator('#rv-dialog').isVisible(), 'the revoke dialog');
-    const b = await grant('issued while the revoke dialog is open');
+    const b = await grantLive('issued while the revoke dialog is open');
     await expectText('#grants', /issued while the revoke dialog is open/, 'another operator\'s grant redraws the list');
     await page.keyboard.press('Escape');
     t.ok(await page.locator('#rv-dialog').isHidden(), 'cancelled');
@@ -296,7 +297,7 @@ function run(): void {
 
   t.test('a revoke the gate answers with a 401 signs out with the focus on the token field, which the closing dialog does not take back (its grant gone meanwhile)', async (t) => {
     const { page, expectText, signIn, active } = await open(t);
-    const g = await call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification: 'revoked by a withdrawn token' });
+    const g = await grantLive('revoked by a withdrawn token');
     t.equal(g.status, 201, 'an open grant');
     await page.goto(`${gate.url}/`);
     await signIn('olivia');
