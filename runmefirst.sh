@@ -64,13 +64,10 @@ helm_release() {
     # helm lost the cluster mid-operation (network, SIGKILL): every upgrade now fails with
     # "another operation is in progress". Only the operator can tell an interrupted run from a
     # colleague's run still under way, so the way out is printed, not taken.
-    local status=${BASH_REMATCH[1]} way_out
+    local status=${BASH_REMATCH[1]} verb=rollback way_out
+    [[ $status != pending-install ]] || verb=uninstall
     # printed to be pasted: a context name may hold spaces or shell characters (%q quotes them)
-    if [[ $status == pending-install ]]; then
-      way_out=$(printf 'helm --kube-context %q uninstall %q -n %q' "$KUBE_CONTEXT" "$name" "$ns")
-    else
-      way_out=$(printf 'helm --kube-context %q rollback %q -n %q' "$KUBE_CONTEXT" "$name" "$ns")
-    fi
+    way_out=$(printf 'helm --kube-context %q %s %q -n %q' "$KUBE_CONTEXT" "$verb" "$name" "$ns")
     local msg="helm release $name in $ns is $status: a helm run on it was interrupted, or is still running. When no one else is running helm on it: $way_out   then: ./runmefirst.sh --from $CURRENT_STEP"
     if ((DRY_RUN)); then
       warn "$msg"
