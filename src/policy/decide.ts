@@ -122,9 +122,11 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
   return { reasons: [reason('tests_passed', 'allow', `Integration tests passed for ${input.imageTag} (${describeCounts(result.counts)}).`)] };
 };
 
-function closeLabel(market: MarketState): string {
-  const close = market.nextClose.setZone(MARKET_ZONE).toFormat('HH:mm');
-  return market.session?.earlyClose ? `${close} ET (early close)` : `${close} ET`;
+/** The close ("16:00 ET") and the time left as the messages put them, with one pair of brackets: "(in 6h 0m)" or "(early close, in 2h 30m)" */
+function closeAndLeft(market: MarketState, left: string): { close: string; inLeft: string; withLeft: string } {
+  const close = `${market.nextClose.setZone(MARKET_ZONE).toFormat('HH:mm')} ET`;
+  const early = market.session?.earlyClose === true;
+  return { close, inLeft: `(${early ? 'early close, ' : ''}in ${left})`, withLeft: `${close}, ${early ? 'an early close, ' : ''}in ${left}` };
 }
 
 /**
@@ -167,21 +169,21 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
     return { reasons, grant: null };
   }
   grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved, leavesAnApprover(ds, policy, target, now));
-  const left = formatTimeLeft(now, market.nextClose);
+  const { close, inLeft, withLeft } = closeAndLeft(market, formatTimeLeft(now, market.nextClose));
   if (grant !== null) {
     reasons.push(
       reason(
         'break_glass_applied',
         'allow',
-        `NYSE regular session is open (closes ${closeLabel(market)}, in ${left}); break-glass grant ${grant.id} by ${grant.requestedBy} covers it: "${grant.justification}".`,
+        `NYSE regular session is open (closes ${withLeft}); break-glass grant ${grant.id} by ${grant.requestedBy} covers it: "${grant.justification}".`,
       ),
     );
     return { reasons, grant };
   }
   const message =
     policy.marketHours === 'wait'
-      ? `NYSE regular session is open; closes ${closeLabel(market)} (in ${left}). The promotion waits for the close. Request break-glass to override.`
-      : `NYSE regular session is open; ${stage} promotions are refused during market hours (closes ${closeLabel(market)}, in ${left}). Promote again after the close, or request break-glass to override.`;
+      ? `NYSE regular session is open; closes ${close} ${inLeft}. The promotion waits for the close. Request break-glass to override.`
+      : `NYSE regular session is open; ${stage} promotions are refused during market hours (closes ${withLeft}). Promote again after the close, or request break-glass to override.`;
   reasons.push(reason('market_open', policy.marketHours, message));
   return { reasons, grant: null };
 };

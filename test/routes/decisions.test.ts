@@ -103,7 +103,7 @@ t.test('preview evaluates at any instant and records nothing', async (t) => {
   const b = res.json();
   t.equal(b.preview, true);
   t.equal(b.decision, 'wait');
-  t.match(b.message, /13:00 ET \(early close\)/);
+  t.match(b.message, /closes 13:00 ET \(early close, in 1s\)/);
   t.equal(b.audit, null);
   t.equal(g.audit.records().length, 0, 'nothing recorded');
   const unauth = await g.as(null, { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody() });
