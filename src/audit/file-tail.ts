@@ -110,6 +110,14 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
         continue;
       }
       const { rec, end } = head;
+      if (rec.seq < seg.firstSeq) {
+        // a file renamed (or an older one put back under a newer name): the log would continue
+        // in it, fork the chain, and start its next file under this very name, truncating it
+        throw new AuditCorruptError(
+          `${seg.name}: its last record is seq ${rec.seq}, but its name says its first record is seq ${seg.firstSeq} (a file renamed or copied in); ` +
+            'the gate would continue the chain in the wrong file and could overwrite it. Run `gate audit verify` and give each file the name of its first record',
+        );
+      }
       if (predecessor === null) {
         if (rec.seq !== seg.firstSeq) throw new AuditCorruptError(`${seg.name}: first record has seq ${rec.seq}, file name says ${seg.firstSeq}`);
         await checkLinkAcrossFiles(fs, dir, segments.at(-2) ?? null, rec, seg.name);

@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -235,6 +235,37 @@ t.test('a head that is the first record of its file must chain to the last recor
   const [e] = parseEntries([entry(1, { at: DAY1 })]);
   writeFileSync(join(lone, segmentName('20261126', 1)), sealRecord(e!, 1, 'f'.repeat(64)).line);
   await t.rejects(openFileAuditLog({ dir: lone }), /seq 1 does not start from the genesis hash/);
+});
+
+t.test('a newest file whose name says a first seq beyond its last record stops start-up', async (t) => {
+  // file A holds 1..3, file B 4..5 (maxFileBytes keeps B to those two: the next record starts a file)
+  const renames = [
+    // B renamed to the name its successor gets: the gate continued in it, then its next file
+    // (audit-<day>-000000000006) was opened over it, truncating records 4 and 5 away
+    { name: 'the newest file renamed to its successor\'s name', from: 'B', seq: 6 },
+    // A put back under a name sorting after B: the gate continued the chain from seq 3, and
+    // its next file, audit-<day 2>-000000000004, was opened over B, replacing records 4 and 5
+    { name: 'an older file renamed past the newest', from: 'A', seq: 99 },
+  ];
+  for (const r of renames) {
+    const dir = t.testdir();
+    const made = await makeLog(dir);
+    const file = r.from === 'A' ? made.fileA : made.fileB;
+    const renamed = file.replace(/\d{12}/, String(r.seq).padStart(12, '0'));
+    renameSync(file, renamed);
+    const before = Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'latin1')]));
+    const err = await openFileAuditLog({ dir, maxFileBytes: made.sizeB + 1 }).then(
+      async (log) => {
+        await log.append([entry(6, { at: DAY2 })]);
+        await log.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    t.equal(err?.name, 'AuditCorruptError', `${r.name}: start-up rejects`);
+    t.match(err?.message, `${renamed.split('/').pop()}: its last record is seq ${r.from === 'A' ? 3 : 5}, but its name says its first record is seq ${r.seq}`, 'naming the file');
+    t.same(Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'latin1')])), before, 'nothing written, cut or removed');
+  }
 });
 
 t.test('a second cut at the same place does not overwrite the evidence the first one kept', async (t) => {
