@@ -105,5 +105,6 @@ export async function collectPage(
     records.push(r);
   }
   const resume = pq.budget.resumeBelow;
-  return { records, nextCursor: resume, partial: resume !== null };
+  // a page that filled just as the budget ran out is full, not partial; it goes on from there too
+  return { records, nextCursor: resume, partial: resume !== null && records.length < pq.limit };
 }

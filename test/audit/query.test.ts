@@ -133,6 +133,12 @@ for (const l of logs) {
     t.same(first, { records: [], nextCursor: N - SCAN + 1, partial: true }, 'nothing among the newest 9: an empty partial page going on below seq 52');
     const full = await log.query({ limit: 3 });
     t.same({ seqs: full.records.map((r) => r.seq), next: full.nextCursor, partial: full.partial }, { seqs: [60, 59, 58], next: 58, partial: false }, 'a page filled within the budget is not partial');
+    const exact = await log.query({ limit: SCAN });
+    t.same(
+      { n: exact.records.length, next: exact.nextCursor, partial: exact.partial },
+      { n: SCAN, next: N - SCAN + 1, partial: false },
+      'a page that fills just as the budget runs out is full, not partial, and goes on below what it examined',
+    );
 
     for (const f of filters) {
       const want = expected(all, f.q);
