@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { DateTime } from 'luxon';
 import { parseConfig } from '../../src/config.ts';
+import { createMarketCalendar } from '../../src/policy/market-hours.ts';
 import { findTool, fixtures, repoRoot } from './harness.ts';
 
 const helm = findTool('helm');
@@ -319,6 +321,44 @@ if (!helm) {
       }
       const chartSays = r.status === 0 ? 'takes' : `refuses (${r.stderr.split('\n').find((l) => /Error|at '/.test(l))?.trim().slice(0, 200)})`;
       t.equal(chartSays.split(' ')[0], gate.split(' ')[0], `${what}: the gate ${gate}; the chart ${chartSays}`);
+    }
+  });
+
+  // GATE_NOW is checked by the gate at start (an RFC 3339 instant with seconds, a real date, in
+  // the calendar's years, a New York date whose next session it can name): one it refuses exits 2,
+  // and the Recreate Deployment is left with no gate. The chart's pattern let through an instant
+  // without seconds, 25:00, February 30th and 1999.
+  t.test('gate.now: the chart renders only an instant the gate starts with', async (t) => {
+    const calendar = createMarketCalendar({ extraClosures: [], extraEarlyCloses: [] });
+    const gateTakes = (now: string): boolean => {
+      try {
+        parseConfig({ GATE_NOW: now });
+        calendar.state(DateTime.fromISO(now, { setZone: true })); // server.ts's start-up check
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const cases: [string, boolean][] = [
+      ['2027-03-08T14:29:00-05:00', true],
+      ['2027-03-08T14:29:00.250Z', true],
+      ['2000-01-03T00:00:00+23:59', true],
+      ['2099-12-29T23:59:59-23:59', true],
+      ['2027-03-08T14:29-05:00', false],
+      ['2027-03-08T25:00:00Z', false],
+      ['2027-03-08T14:29:60Z', false],
+      ['2027-03-08T14:29:00+24:00', false],
+      ['2027-02-30T12:00:00Z', false],
+      ['1999-12-31T12:00:00Z', false],
+      ['2000-01-01T02:00:00Z', false],
+      ['2000-01-02T00:00:00+23:59', false],
+      ['2099-12-31T15:00:00Z', false],
+    ];
+    for (const [now, chartTakes] of cases) {
+      const r = template('--set-string', `gate.now=${now}`);
+      t.equal(r.status === 0, chartTakes, `${now}: the chart ${chartTakes ? 'renders it' : 'refuses it'}${r.status === 0 ? '' : ` (${r.stderr.trim().slice(0, 160)})`}`);
+      if (r.status === 0) t.ok(gateTakes(now), `${now}: and the gate starts with it`);
+      else t.match(r.stderr, /gate[./]now/, `${now}: the message names the key`);
     }
   });
 

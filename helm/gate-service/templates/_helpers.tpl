@@ -109,6 +109,16 @@ Deployment is Recreate: a config the gate refuses would stop the running gate an
 the chart refuses it instead.
 */}}
 {{- define "gate.checkConfig" -}}
+{{- with .Values.gate.now -}}
+{{- $day := substr 0 10 . -}}
+{{- if not (include "gate.isRealDate" $day) -}}
+{{- fail (printf "gate.now: %q: %s is not a real date: the gate refuses to start" . $day) -}}
+{{- end -}}
+{{- /* with any offset (up to ±23:59) these days stay inside the New York dates the gate's calendar answers for, next session included */ -}}
+{{- if or (lt $day "2000-01-03") (gt $day "2099-12-29") -}}
+{{- fail (printf "gate.now: %q: must fall between 2000-01-03 and 2099-12-29 (the gate's market calendar covers 2000-2099): the gate refuses to start" .) -}}
+{{- end -}}
+{{- end -}}
 {{- $bg := .Values.config.breakGlass | default dict -}}
 {{- $default := int (ternary $bg.defaultTtlMinutes 30 (hasKey $bg "defaultTtlMinutes")) -}}
 {{- $max := int (ternary $bg.maxTtlMinutes 240 (hasKey $bg "maxTtlMinutes")) -}}
