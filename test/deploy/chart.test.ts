@@ -211,6 +211,16 @@ if (!helm) {
     t.equal(probe.initialDelaySeconds, 20, 'probes.startup.initialDelaySeconds, which the schema accepts, is rendered');
     t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
     t.equal(find(render('--set', 'rbac.createClusterRoles=false'), 'ClusterRole').length, 0, 'cluster roles off');
+    // local mode makes no Kubernetes API call: no token in the pod, no TokenReview or
+    // SubjectAccessReview rights (one could test any token or anyone's permissions), no Stage reader
+    const kube = render();
+    t.equal(one(kube, 'Deployment').spec.template.spec.automountServiceAccountToken, true, 'kubernetes mode: the token is mounted');
+    t.equal(find(kube, 'ClusterRoleBinding').length, 1, 'kubernetes mode: auth-delegator');
+    const local = render('--set', 'gate.auth=local');
+    t.equal(one(local, 'Deployment').spec.template.spec.automountServiceAccountToken, false, 'local mode: no token mounted');
+    t.equal(find(local, 'ClusterRoleBinding').length, 0, 'local mode: no auth-delegator binding');
+    t.equal(find(local, 'Role').length, 0, 'local mode: no Stage reader');
+    t.same(find(local, 'RoleBinding').map((b) => b.roleRef.name), ['gate-caller'], 'local mode: only the bindings of rbac.bindings');
     const r = template('--set', 'persistence.volumeName=');
     t.not(r.status, 0, 'no claim and no volume is an error');
     t.match(r.stderr, /persistence: set existingClaim, or volumeName/);
