@@ -86,7 +86,9 @@ export function consoleRoutes(ctx: RouteContext, dir: string | null = findConsol
         message: assets ? `no console file ${redactTokens(what)}` : 'the console files are not installed with this gate',
       });
 
-    app.get('/', { schema: { summary: 'The operator console (HTML)', tags: ['console'] } }, async (_req, reply) => {
+    // its 200 is listed: the errors every route can answer are added to the document, and a route
+    // listing none of its own would then show no success at all
+    app.get('/', { schema: { summary: 'The operator console (HTML)', tags: ['console'], response: { 200: { description: 'the console page', content: { 'text/html': { schema: z.string() } } } } } }, async (_req, reply) => {
       const index = assets?.get('index.html');
       return index ? send(reply, index) : missing(reply, 'index.html');
     });

@@ -135,4 +135,13 @@ t.test('the OpenAPI document lists the console routes', async (t) => {
   const g = await buildTestApp(t);
   const doc = (await g.app.inject({ url: '/openapi.json' })).json();
   for (const path of ['/', '/v1/whoami', '/v1/audit/verify', '/v1/console/settings']) t.ok(doc.paths[path]?.get, path);
+  // its own answer, not only the errors every route can give (which would leave it no success)
+  t.ok(doc.paths['/'].get.responses['200']?.content?.['text/html'], 'GET /: 200 text/html documented');
+  for (const [path, ops] of Object.entries<Record<string, { responses: Record<string, unknown> }>>(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) t.ok(Object.keys(op.responses).some((s) => s.startsWith('2')), `${method.toUpperCase()} ${path}: a 2xx answer documented`);
+  }
+  const page = await g.app.inject({ url: '/' });
+  t.equal(page.statusCode, 200);
+  t.match(page.headers['content-type'], /^text\/html/);
+  t.match(page.body, /<!doctype html>/i, 'the page is still served as it is');
 });
