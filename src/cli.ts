@@ -23,7 +23,8 @@ commands:
                                                       by the system clock)
 
 options:
-  --data-dir DIR   the data directory (default: GATE_DATA_DIR, else ./data)
+  --data-dir DIR   the data directory (default: GATE_DATA_DIR, else the GATE_CONFIG file's dataDir,
+                   else ./data)
 `;
 
 /** Runs one CLI command; returns the exit code. `out`/`err` receive lines. */
