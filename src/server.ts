@@ -65,8 +65,8 @@ async function main(): Promise<void> {
   const calendar = createMarketCalendar(config.market);
   try {
     // a GATE_NOW inside 2000-2099 by UTC year can still be a New York date the calendar cannot
-    // answer for (1999-12-31, or 2099-12-31 whose next session is in 2100): refuse it here rather
-    // than answer every decision and status request with a 500
+    // answer for (1999-12-31): refuse it here rather than answer every decision and status
+    // request with a 500
     calendar.state(clock.now());
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;

@@ -52,12 +52,13 @@ const adHocEarlyCloses = byDate(AD_HOC_EARLY_CLOSES);
 /**
  * Builds the table of one year. Precedence on a date: weekend, then regular holiday, then ad-hoc or
  * operator closure ('closure'), then early close (operator close time over the 13:00 rule), else 09:30–16:00.
- * Throws RangeError outside SUPPORTED_YEARS.
+ * Throws RangeError outside SUPPORTED_YEARS; `lookAhead` also builds LOOKAHEAD_YEAR, for the session
+ * after the last one of 2099.
  */
-export function buildYearTable(year: number, extras: NormalizedExtras): YearTable {
-  assertSupportedYear(year, 'calendar');
-  const holidays = byDate(regularHolidays(year));
-  const earlyCloses = byDate(regularEarlyCloses(year));
+export function buildYearTable(year: number, extras: NormalizedExtras, lookAhead = false): YearTable {
+  assertSupportedYear(year, 'calendar', lookAhead);
+  const holidays = byDate(regularHolidays(year, lookAhead));
+  const earlyCloses = byDate(regularEarlyCloses(year, lookAhead));
   const firstDay = daysFromCivil(year, 1, 1);
   const count = daysFromCivil(year + 1, 1, 1) - firstDay;
   const midnights = new Float64Array(count);

@@ -24,9 +24,19 @@ export interface NamedDate {
   readonly name: string;
 }
 
-/** Throws RangeError unless `year` is an integer in SUPPORTED_YEARS. `what` names the request in the message. */
-export function assertSupportedYear(year: number, what: string): void {
-  if (!Number.isInteger(year) || year < SUPPORTED_YEARS.from || year > SUPPORTED_YEARS.to) {
+/**
+ * The year after SUPPORTED_YEARS, whose rules are computed only to find the session that follows
+ * the last one of 2099 (its nextOpen and nextClose); nothing in it is answered for itself.
+ */
+export const LOOKAHEAD_YEAR = SUPPORTED_YEARS.to + 1;
+
+/**
+ * Throws RangeError unless `year` is an integer in SUPPORTED_YEARS (or is LOOKAHEAD_YEAR, when
+ * `lookAhead`). `what` names the request in the message.
+ */
+export function assertSupportedYear(year: number, what: string, lookAhead = false): void {
+  const last = lookAhead ? LOOKAHEAD_YEAR : SUPPORTED_YEARS.to;
+  if (!Number.isInteger(year) || year < SUPPORTED_YEARS.from || year > last) {
     throw new RangeError(
       `${what}: year ${year} is outside the supported NYSE calendar years ${SUPPORTED_YEARS.from}-${SUPPORTED_YEARS.to}`,
     );
@@ -110,24 +120,25 @@ function computeEarlyCloses(year: number): NamedDate[] {
 const holidayMemo = new Map<number, readonly NamedDate[]>();
 const earlyCloseMemo = new Map<number, readonly NamedDate[]>();
 
-function memo(cache: Map<number, readonly NamedDate[]>, year: number, what: string, build: (y: number) => NamedDate[]) {
+function memo(cache: Map<number, readonly NamedDate[]>, year: number, what: string, build: (y: number) => NamedDate[], lookAhead: boolean) {
+  if (year === LOOKAHEAD_YEAR && !lookAhead) assertSupportedYear(year, what);
   let hit = cache.get(year);
   if (!hit) {
-    assertSupportedYear(year, what);
+    assertSupportedYear(year, what, lookAhead);
     hit = Object.freeze(build(year).map((d) => Object.freeze(d)));
     cache.set(year, hit);
   }
   return hit;
 }
 
-/** The regular full-day holidays of a year, in date order, on their observed dates. RangeError outside SUPPORTED_YEARS. */
-export function regularHolidays(year: number): readonly NamedDate[] {
-  return memo(holidayMemo, year, 'regularHolidays', computeHolidays);
+/** The regular full-day holidays of a year, in date order, on their observed dates. RangeError outside SUPPORTED_YEARS (`lookAhead`: or LOOKAHEAD_YEAR). */
+export function regularHolidays(year: number, lookAhead = false): readonly NamedDate[] {
+  return memo(holidayMemo, year, 'regularHolidays', computeHolidays, lookAhead);
 }
 
-/** The regular 13:00 ET early closes of a year, in date order. RangeError outside SUPPORTED_YEARS. */
-export function regularEarlyCloses(year: number): readonly NamedDate[] {
-  return memo(earlyCloseMemo, year, 'regularEarlyCloses', computeEarlyCloses);
+/** The regular 13:00 ET early closes of a year, in date order. RangeError outside SUPPORTED_YEARS (`lookAhead`: or LOOKAHEAD_YEAR). */
+export function regularEarlyCloses(year: number, lookAhead = false): readonly NamedDate[] {
+  return memo(earlyCloseMemo, year, 'regularEarlyCloses', computeEarlyCloses, lookAhead);
 }
 
 /** The close time of every regular and ad-hoc early close (New York time). */

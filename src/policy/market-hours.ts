@@ -7,7 +7,7 @@
 import type { DateTime } from 'luxon';
 import { buildYearTable, MARKET_ZONE, type DayResult, type YearTable } from './calendar.ts';
 import { civilFromDays, daysFromCivil, formatDays, parseIsoDate } from './civil-date.ts';
-import { SUPPORTED_YEARS } from './holidays.ts';
+import { LOOKAHEAD_YEAR, SUPPORTED_YEARS } from './holidays.ts';
 import { normalizeMarketExtras } from './market-extras.ts';
 
 export { MARKET_ZONE } from './calendar.ts';
@@ -48,7 +48,7 @@ export interface MarketState {
 export interface MarketCalendar {
   /** The session on a New York date (yyyy-MM-dd), or why there is none. RangeError for a malformed date or a year outside 2000–2099. */
   day(date: string): DayResult;
-  /** The market at an instant. RangeError for an invalid instant, a New York date outside 2000–2099, or no next session before 2100. */
+  /** The market at an instant. RangeError for an invalid instant or a New York date outside 2000–2099 (the last session of 2099 names 2100's first as next). */
   state(at: DateTime): MarketState;
 }
 
@@ -66,6 +66,9 @@ const END_DAY = YEAR_START_DAYS[YEAR_COUNT] as number; // 2100-01-01, exclusive
 export function createMarketCalendar(extras?: MarketExtras): MarketCalendar {
   const normalized = normalizeMarketExtras(extras);
   const tables: (YearTable | undefined)[] = new Array(YEAR_COUNT);
+
+  /** LOOKAHEAD_YEAR's table, built only for the session after the last one of 2099 */
+  let lookAheadTable: YearTable | undefined;
 
   function tableOfYear(year: number): YearTable {
     const i = year - SUPPORTED_YEARS.from;
@@ -100,10 +103,11 @@ export function createMarketCalendar(extras?: MarketExtras): MarketCalendar {
     return dayNumber;
   }
 
-  function sessionAfter(t: YearTable, index: number, at: DateTime): Session {
+  function sessionAfter(t: YearTable, index: number): Session {
     const next = t.nextSession[index] as number;
     if (next < t.sessions.length) return t.sessions[next] as Session;
-    if (t.year === SUPPORTED_YEARS.to) outOfRange(`the next NYSE session after ${at.toUTC().toISO()}`);
+    // operator extras cannot name a date in LOOKAHEAD_YEAR: its first session is the rules' alone
+    if (t.year === SUPPORTED_YEARS.to) return (lookAheadTable ??= buildYearTable(LOOKAHEAD_YEAR, normalized, true)).sessions[0] as Session;
     return tableOfYear(t.year + 1).sessions[0] as Session;
   }
 
@@ -126,13 +130,13 @@ export function createMarketCalendar(extras?: MarketExtras): MarketCalendar {
       const utc = at.toUTC();
       const session = day.session;
       if (session === null) {
-        const next = sessionAfter(t, index, at);
+        const next = sessionAfter(t, index);
         return { at: utc, open: false, reason: day.reason, holiday: day.name, session: null, nextOpen: next.open, nextClose: next.close };
       }
       if (ms < session.open.toMillis()) {
         return { at: utc, open: false, reason: 'pre_open', holiday: null, session, nextOpen: session.open, nextClose: session.close };
       }
-      const next = sessionAfter(t, index, at);
+      const next = sessionAfter(t, index);
       if (ms < session.close.toMillis()) {
         return { at: utc, open: true, reason: 'open', holiday: null, session, nextOpen: next.open, nextClose: session.close };
       }

@@ -342,7 +342,11 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   await t.rejects(spawnGate({ env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
   // inside 2000-2099 by UTC year, but not by the New York date the calendar works in
   await t.rejects(spawnGate({ env: { GATE_NOW: '2000-01-01T02:00:00Z' } }), /cannot start: GATE_NOW=2000-01-01T02:00:00Z: .*New York date 1999-12-31/, 'New York is still in 1999');
-  await t.rejects(spawnGate({ env: { GATE_NOW: '2099-12-31T22:00:00Z' } }), /cannot start: GATE_NOW=2099-12-31T22:00:00Z: the next NYSE session .* outside/, 'no next session to name');
+  // after the last session of 2099: the next open is 2100's first session, computed by the rules
+  const last = await spawnGate({ env: { GATE_NOW: '2099-12-31T22:00:00Z' } });
+  t.teardown(() => last.stop('SIGKILL'));
+  const market = (await (await fetch(`${last.url}/v1/market`)).json()) as { open: boolean; nextOpen: string };
+  t.same({ open: market.open, nextOpen: market.nextOpen }, { open: false, nextOpen: '2100-01-04T14:30:00Z' }, 'a gate at 2099-12-31 22:00Z starts and names 2100-01-04 as the next open');
 });
 
 t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 2, naming the key or GATE_CONFIG and the path', async (t) => {

@@ -115,8 +115,8 @@ the chart refuses it instead.
 {{- fail (printf "gate.now: %q: %s is not a real date: the gate refuses to start" . $day) -}}
 {{- end -}}
 {{- /* with any offset (up to ±23:59) these days stay inside the New York dates the gate's calendar answers for, next session included */ -}}
-{{- if or (lt $day "2000-01-03") (gt $day "2099-12-29") -}}
-{{- fail (printf "gate.now: %q: must fall between 2000-01-03 and 2099-12-29 (the gate's market calendar covers 2000-2099): the gate refuses to start" .) -}}
+{{- if or (lt $day "2000-01-03") (gt $day "2099-12-30") -}}
+{{- fail (printf "gate.now: %q: must fall between 2000-01-03 and 2099-12-30 (the gate's market calendar covers 2000-2099): the gate refuses to start" .) -}}
 {{- end -}}
 {{- end -}}
 {{- $bg := .Values.config.breakGlass | default dict -}}
