@@ -13,6 +13,7 @@ import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
 import { createLogger, flushLogger } from './logger.ts';
 import { clockFrom, type Clock } from './policy/clock.ts';
+import { extrasWithoutEffect } from './policy/extras-without-effect.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     process.stderr.write(`gate: cannot start: ${config.now ? `GATE_NOW=${config.now}` : 'the system clock'}: ${err.message}\n`);
     process.exit(2);
   }
+  for (const x of extrasWithoutEffect(calendar, config.market)) log.warn({ key: x.key, date: x.date }, `config: ${x.key}: ${x.message}`);
   const unknown = unknownGateEnv(process.env);
   if (unknown.length > 0) log.warn({ unknown, known: GATE_ENV_KEYS }, 'environment variables that look like gate settings but are not read (a typo?)');
 

@@ -378,12 +378,16 @@ t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 
   t.match(missing.stderr, new RegExp(`gate: cannot start: GATE_CONFIG=${join(dir, 'none.yaml')}: .*ENOENT`));
 });
 
-t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read is logged', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug' } });
+t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read, and an early close on a holiday, are logged', async (t) => {
+  const cfg = join(await mkdtemp(join(tmpdir(), 'gate-extras-')), 'gate.yaml');
+  await writeFile(cfg, 'market:\n  extraEarlyCloses: [{ date: "2027-12-24", close: "13:00" }]\n');
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug', GATE_CONFIG: cfg } });
   t.teardown(() => gate.stop('SIGKILL'));
   t.match(gate.stderr(), /gate: \*\*\* GATE_NOW is set: .* GATE_NOW=2026-11-25T15:00:00Z/, 'on stderr');
   const warned = gate.stdout().split('\n').filter((l) => l.includes('not read')).map((l) => JSON.parse(l));
   t.match(warned, [{ level: 40, unknown: ['GATE_LOGLEVEL'] }], 'the unknown variable is named in a warning');
+  const extras = gate.stdout().split('\n').filter((l) => l.includes('changes nothing')).map((l) => JSON.parse(l));
+  t.match(extras, [{ level: 40, key: 'market.extraEarlyCloses[0]', date: '2027-12-24', msg: /Christmas/ }], 'the early close on a holiday is named in a warning');
   await gate.stop('SIGTERM');
   // with the log level at error the log says nothing about it, and stderr still does
   const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {

@@ -1,0 +1,34 @@
+import type { MarketCalendar, MarketExtras } from './market-hours.ts';
+
+/** An operator extra that changes nothing: the day is closed anyway. */
+export interface IneffectiveExtra {
+  /** the config key, e.g. `market.extraEarlyCloses[0]` */
+  key: string;
+  date: string;
+  message: string;
+}
+
+/**
+ * The configured closures and early closes that fall on a day already without a session (a
+ * weekend, a regular holiday, an ad-hoc closure, another closure): valid, but most likely a
+ * wrong date, since the day the operator meant keeps its full session. The gate warns at start.
+ */
+export function extrasWithoutEffect(calendar: MarketCalendar, extras: MarketExtras): IneffectiveExtra[] {
+  const out: IneffectiveExtra[] = [];
+  const closedBy = (date: string): string | null => {
+    const day = calendar.day(date);
+    return day.session ? null : `${day.reason}${day.name ? `: ${day.name}` : ''}`;
+  };
+  extras.extraClosures.forEach(({ date }, i) => {
+    const day = calendar.day(date);
+    // a closure that is the reason the day is closed is in effect (it, or an ad-hoc closure of the same day)
+    if (!day.session && day.reason !== 'closure') {
+      out.push({ key: `market.extraClosures[${i}]`, date, message: `${date} has no session anyway (${closedBy(date)}): this closure changes nothing; is the date right?` });
+    }
+  });
+  extras.extraEarlyCloses.forEach(({ date }, i) => {
+    const why = closedBy(date);
+    if (why !== null) out.push({ key: `market.extraEarlyCloses[${i}]`, date, message: `${date} has no session (${why}): this early close changes nothing; is the date right?` });
+  });
+  return out;
+}
