@@ -74,6 +74,17 @@ function recovery(path: string, offset: number): string {
  */
 export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): Promise<TailState> {
   const segments = await listSegments(fs, dir);
+  for (let i = 1; i < segments.length; i++) {
+    const [a, b] = [segments[i - 1]!, segments[i]!];
+    // a copy put back under another day's name: which of the two holds the log is not for the
+    // gate to guess, and going on in the wrong one would fork the chain
+    if (a.firstSeq === b.firstSeq) {
+      throw new AuditCorruptError(
+        `${a.name} and ${b.name} both say their first record is seq ${a.firstSeq} (a file copied in); ` +
+          'the gate cannot tell which holds the log. Run `gate audit verify`, and move the one that does not out of the audit directory',
+      );
+    }
+  }
   while (segments.length > 0) {
     const seg = segments[segments.length - 1]!;
     const path = join(dir, seg.name);

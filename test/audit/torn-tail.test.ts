@@ -268,6 +268,29 @@ t.test('a newest file whose name says a first seq beyond its last record stops s
   }
 });
 
+t.test('two files with one first seq (a copy put back under another day) stop start-up, naming both', async (t) => {
+  for (const which of ['A', 'B'] as const) {
+    const dir = t.testdir();
+    const made = await makeLog(dir);
+    const file = which === 'A' ? made.fileA : made.fileB;
+    // the copy holds the first record only: a start that went on in it would fork the chain there
+    const copy = file.replace(/audit-\d{8}-/, 'audit-20991231-');
+    writeFileSync(copy, `${firstLine(file)}\n`);
+    const before = Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'latin1')]));
+    const err = await openFileAuditLog({ dir }).then(
+      async (log) => {
+        await log.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    t.equal(err?.name, 'AuditCorruptError', `a copy of ${which}: start-up rejects`);
+    const names = [file, copy].map((f) => f.split('/').pop()).sort();
+    t.match(err?.message, `${names[0]} and ${names[1]} both say their first record is seq ${which === 'A' ? 1 : 4}`, 'naming both files');
+    t.same(Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'latin1')])), before, 'nothing written, cut or removed');
+  }
+});
+
 t.test('a second cut at the same place does not overwrite the evidence the first one kept', async (t) => {
   // a gate in a crash loop tears its first write after start-up at the same offset each time,
   // and a newest file holding only debris is cut from byte 0 whenever it recurs
