@@ -377,6 +377,7 @@ if (!helm) {
     const cases: [string, string[], RegExp][] = [
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],
       ['unknown auth mode', ['--set', 'gate.auth=oauth'], /gate\/auth/],
+      ['a pod label that is a selector key', ['--set-json', 'podLabels={"app.kubernetes.io/instance":"other"}'], /podLabels/],
       ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
       ['GATE_NOW not an ISO instant', ['--set', 'gate.now=tomorrow'], /gate\/now/],
       ['closure not a date', ['--set-json', 'config.market.extraClosures=["Jan 9"]'], /extraClosures/],

@@ -109,6 +109,11 @@ Deployment is Recreate: a config the gate refuses would stop the running gate an
 the chart refuses it instead.
 */}}
 {{- define "gate.checkConfig" -}}
+{{- range $key, $_ := .Values.podLabels -}}
+{{- if has $key (list "app.kubernetes.io/name" "app.kubernetes.io/instance") -}}
+{{- fail (printf "podLabels: %q is a label of the Deployment's selector, which the chart sets: a second value would render a duplicate key, and pods the selector no longer matches" $key) -}}
+{{- end -}}
+{{- end -}}
 {{- with .Values.gate.now -}}
 {{- $day := substr 0 10 . -}}
 {{- if not (include "gate.isRealDate" $day) -}}
