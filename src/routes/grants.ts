@@ -60,7 +60,7 @@ export function grantRoutes(ctx: RouteContext) {
         summary: 'Request a one-shot break-glass grant (operator). The token is shown once.',
         tags: ['break-glass'],
         body: BreakGlassRequest,
-        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, ...authErrors },
+        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
       handler: async (req, reply) => {
         const { project, stage, imageTag, justification } = req.body;
