@@ -84,6 +84,7 @@ const FileSchema = z.strictObject({
     .strictObject({
       extraClosures: z.array(ExtraClosureSchema).default([]),
       extraEarlyCloses: z.array(ExtraEarlyCloseSchema).default([]),
+      extraSessions: z.array(ExtraClosureSchema).default([]),
     })
     // the calendar's own check (real dates in 2000-2099, closes between 09:30 and 16:00, no two
     // early closes on one date), so a bad entry is a config error naming its key, here and in the CLI
@@ -153,7 +154,11 @@ export interface Config {
   configFile: string | null;
   project: string;
   stages: Record<Stage, StagePolicy>;
-  market: { extraClosures: { date: string; name?: string }[]; extraEarlyCloses: { date: string; close: string; name?: string }[] };
+  market: {
+    extraClosures: { date: string; name?: string }[];
+    extraEarlyCloses: { date: string; close: string; name?: string }[];
+    extraSessions: { date: string; name?: string }[];
+  };
   approvals: { ttlHours: number; separationOfDuties: boolean };
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
   /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
@@ -287,7 +292,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     configFile: e.GATE_CONFIG ?? null,
     project: e.GATE_PROJECT ?? f.project ?? 'stonks-pipeline',
     stages,
-    market: { extraClosures: f.market?.extraClosures ?? [], extraEarlyCloses: f.market?.extraEarlyCloses ?? [] },
+    market: { extraClosures: f.market?.extraClosures ?? [], extraEarlyCloses: f.market?.extraEarlyCloses ?? [], extraSessions: f.market?.extraSessions ?? [] },
     approvals: { ttlHours: f.approvals?.ttlHours ?? 24, separationOfDuties: f.approvals?.separationOfDuties ?? false },
     breakGlass,
     audit: { fsync: f.audit?.fsync ?? true, maxFileBytes: f.audit?.maxFileBytes ?? 64 * 1024 * 1024, refusalRecordsPerMinute: f.audit?.refusalRecordsPerMinute ?? 120 },

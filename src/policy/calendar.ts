@@ -50,8 +50,9 @@ const adHocClosures = byDate(AD_HOC_CLOSURES);
 const adHocEarlyCloses = byDate(AD_HOC_EARLY_CLOSES);
 
 /**
- * Builds the table of one year. Precedence on a date: weekend, then regular holiday, then ad-hoc or
- * operator closure ('closure'), then early close (operator close time over the 13:00 rule), else 09:30–16:00.
+ * Builds the table of one year. Precedence on a date: weekend, then operator extra session (which
+ * opens a holiday or a closure), then regular holiday, then ad-hoc or operator closure ('closure'),
+ * then early close (operator close time over the 13:00 rule), else 09:30–16:00.
  * Throws RangeError outside SUPPORTED_YEARS; `lookAhead` also builds LOOKAHEAD_YEAR, for the session
  * after the last one of 2099.
  */
@@ -70,8 +71,10 @@ export function buildYearTable(year: number, extras: NormalizedExtras, lookAhead
   for (let i = 0; i < count; i++) {
     const date = formatDays(firstDay + i);
     midnights[i] = wallClock.utcMillis(firstDay + i, 0);
-    const holiday = holidays.get(date);
-    const closure = adHocClosures.get(date) ?? extras.closures.get(date);
+    // an operator's extra session opens a day the rules close (not a weekend: the NYSE never trades one)
+    const forced = extras.sessions.has(date);
+    const holiday = forced ? undefined : holidays.get(date);
+    const closure = forced ? undefined : (adHocClosures.get(date) ?? extras.closures.get(date));
     if (weekdayOfDays(firstDay + i) >= SATURDAY) {
       days.push(closed('weekend', null));
     } else if (holiday !== undefined) {

@@ -1,4 +1,4 @@
-import type { MarketCalendar, MarketExtras } from './market-hours.ts';
+import { createMarketCalendar, type MarketCalendar, type MarketExtras } from './market-hours.ts';
 
 /** An operator extra that changes nothing: the day is closed anyway. */
 export interface IneffectiveExtra {
@@ -10,8 +10,9 @@ export interface IneffectiveExtra {
 
 /**
  * The configured closures and early closes that fall on a day already without a session (a
- * weekend, a regular holiday, an ad-hoc closure, another closure): valid, but most likely a
- * wrong date, since the day the operator meant keeps its full session. The gate warns at start.
+ * weekend, a regular holiday, an ad-hoc closure, another closure), and the extra sessions that
+ * fall on a day that is a session anyway or on a weekend: valid, but most likely a wrong date,
+ * since the day the operator meant keeps what the rules make of it. The gate warns at start.
  */
 export function extrasWithoutEffect(calendar: MarketCalendar, extras: MarketExtras): IneffectiveExtra[] {
   const out: IneffectiveExtra[] = [];
@@ -30,5 +31,16 @@ export function extrasWithoutEffect(calendar: MarketCalendar, extras: MarketExtr
     const why = closedBy(date);
     if (why !== null) out.push({ key: `market.extraEarlyCloses[${i}]`, date, message: `${date} has no session (${why}): this early close changes nothing; is the date right?` });
   });
+  const sessions = extras.extraSessions ?? [];
+  if (sessions.length > 0) {
+    // what the day would be without the extra sessions: one that opens nothing changes nothing
+    const rules = createMarketCalendar({ ...extras, extraSessions: [] });
+    sessions.forEach(({ date }, i) => {
+      const day = rules.day(date);
+      const key = `market.extraSessions[${i}]`;
+      if (day.session) out.push({ key, date, message: `${date} is a session anyway: this extra session changes nothing; is the date right?` });
+      else if (day.reason === 'weekend') out.push({ key, date, message: `${date} is a weekend, when the NYSE never trades: this extra session changes nothing; is the date right?` });
+    });
+  }
   return out;
 }

@@ -9,10 +9,13 @@ import { SUPPORTED_YEARS } from './holidays.ts';
 export interface NormalizedExtras {
   readonly closures: ReadonlyMap<string, string>;
   readonly earlyCloses: ReadonlyMap<string, { readonly close: string; readonly name: string }>;
+  /** days the rules close on which the exchange trades after all (force open), with their names */
+  readonly sessions: ReadonlyMap<string, string>;
 }
 
 export const DEFAULT_CLOSURE_NAME = 'Operator-configured closure';
 export const DEFAULT_EARLY_CLOSE_NAME = 'Operator-configured early close';
+export const DEFAULT_SESSION_NAME = 'Operator-configured session';
 
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const OPEN_MINUTES = 9 * 60 + 30;
@@ -45,7 +48,7 @@ function describe(list: string, index: number, entry: unknown): Where {
   return { list, index, shown };
 }
 
-function entries(extras: unknown, list: 'extraClosures' | 'extraEarlyCloses'): unknown[] {
+function entries(extras: unknown, list: 'extraClosures' | 'extraEarlyCloses' | 'extraSessions'): unknown[] {
   const value = (extras as Record<string, unknown>)[list];
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new RangeError(`market extras: ${list} must be an array`);
@@ -80,12 +83,14 @@ function checkClose(where: Where, close: unknown): string {
 /**
  * Validates extras and indexes them by date. Throws RangeError (MarketExtrasError for an entry) naming the offending entry for a
  * malformed or out-of-range date, a close that is not HH:mm or not strictly between 09:30 and 16:00,
- * a blank name, or two early closes on one date with different times. `undefined` means no extras.
+ * a blank name, two early closes on one date with different times, or an extra session on the date
+ * of an extra closure. `undefined` means no extras.
  */
 export function normalizeMarketExtras(extras: MarketExtras | undefined): NormalizedExtras {
   const closures = new Map<string, string>();
   const earlyCloses = new Map<string, { close: string; name: string }>();
-  if (extras === undefined || extras === null) return { closures, earlyCloses };
+  const sessions = new Map<string, string>();
+  if (extras === undefined || extras === null) return { closures, earlyCloses, sessions };
   if (typeof extras !== 'object') throw new RangeError('market extras must be an object');
   entries(extras, 'extraClosures').forEach((entry, i) => {
     const where = describe('extraClosures', i, entry);
@@ -108,5 +113,15 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
     }
     if (!before) earlyCloses.set(date, { close, name });
   });
-  return { closures, earlyCloses };
+  entries(extras, 'extraSessions').forEach((entry, i) => {
+    const where = describe('extraSessions', i, entry);
+    if (typeof entry !== 'object' || entry === null) throw new MarketExtrasError(where, 'must be an object { date, name? }');
+    const e = entry as Record<string, unknown>;
+    const date = checkDate(where, e.date);
+    const name = checkName(where, e.name, DEFAULT_SESSION_NAME);
+    // the two say opposite things about one day: which one the exchange announced is not for the gate to guess
+    if (closures.has(date)) throw new MarketExtrasError(where, `conflicts with the extra closure of the same date (${date} cannot be both closed and open)`);
+    if (!sessions.has(date)) sessions.set(date, name);
+  });
+  return { closures, earlyCloses, sessions };
 }

@@ -17,7 +17,12 @@ export { SUPPORTED_YEARS } from './holidays.ts';
 export interface ExtraClosure { date: string /* yyyy-MM-dd, NY date */; name?: string }
 /** An operator-configured early close; `close` is HH:mm New York time, after 09:30 and before 16:00. */
 export interface ExtraEarlyClose { date: string; close: string; name?: string }
-export interface MarketExtras { extraClosures: ExtraClosure[]; extraEarlyCloses: ExtraEarlyClose[] }
+/**
+ * An operator-configured session on a day the rules close (a regular holiday or an ad-hoc closure)
+ * on which the exchange trades after all: 09:30 to 16:00, or to an extra early close of that date.
+ */
+export interface ExtraSession { date: string; name?: string }
+export interface MarketExtras { extraClosures: ExtraClosure[]; extraEarlyCloses: ExtraEarlyClose[]; extraSessions?: ExtraSession[] }
 
 /** One trading day's regular session; `open`/`close` are UTC instants. */
 export interface Session { date: string; open: DateTime; close: DateTime; earlyClose: boolean; earlyCloseName: string | null }

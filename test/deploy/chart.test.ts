@@ -124,7 +124,7 @@ if (!helm) {
           paper: { enabled: true, requireIntegrationTests: true, marketHours: 'wait' },
           live: { enabled: true, requireIntegrationTests: true, marketHours: 'deny', requireApproval: true },
         },
-        market: { extraClosures: [], extraEarlyCloses: [] },
+        market: { extraClosures: [], extraEarlyCloses: [], extraSessions: [] },
         approvals: { ttlHours: 24, separationOfDuties: false },
         breakGlass: { defaultTtlMinutes: 30, maxTtlMinutes: 240, requestsPerMinute: 10 },
         audit: { fsync: true, maxFileBytes: 67108864, refusalRecordsPerMinute: 120 },
@@ -238,6 +238,8 @@ if (!helm) {
       ['an empty image repository prefix', ['--set-json', 'config.kubernetes.imageRepoPrefix=""'], /imageRepoPrefix/],
       ['approval TTL above 30 days', ['--set', 'config.approvals.ttlHours=1000'], /ttlHours/],
       ['default break-glass TTL above the maximum', ['--set', 'config.breakGlass.maxTtlMinutes=20'], /defaultTtlMinutes/],
+      ['an extra session on an extra closure\'s date', ['--set-json', 'config.market.extraClosures=[{"date":"2027-07-05"}]', '--set-json', 'config.market.extraSessions=["2027-07-05"]'], /extraSessions\[0\]/],
+      ['an extra session on no real date', ['--set-json', 'config.market.extraSessions=["2027-02-29"]'], /extraSessions\[0\]/],
       ['closure on a day that does not exist', ['--set-json', 'config.market.extraClosures=["2027-02-30"]'], /extraClosures/],
       ['closure outside 2000-2099', ['--set-json', 'config.market.extraClosures=[{"date":"2150-01-02"}]'], /extraClosures/],
       ['closure with a blank name', ['--set-json', 'config.market.extraClosures=[{"date":"2027-01-04","name":" "}]'], /extraClosures/],
@@ -260,6 +262,7 @@ if (!helm) {
       ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
       ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
+      ['--set-json', 'config.market.extraSessions=["2027-07-05",{"date":"2025-01-09","name":"open after all"}]', '--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-07-05","close":"13:00"}]'],
       ['--set-json', 'config.proxyAuth.userHeader="X-Forwarded-User"', '--set-json', 'config.proxyAuth.groupsHeader="X-Forwarded-Groups"'],
     ]) {
       const r = template(...args);
@@ -313,6 +316,7 @@ if (!helm) {
     for (const name of ['Day of mourning', ' x ', '\u00a0', '\u000b', '\u2003\u3000', '\ufeff', 'a\u00a0']) {
       cases.push([`closure name ${JSON.stringify(name)}`, { market: { extraClosures: [{ date: '2027-01-04', name }] } }]);
       cases.push([`early close name ${JSON.stringify(name)}`, { market: { extraEarlyCloses: [{ date: '2027-01-04', close: '13:00', name }] } }]);
+      cases.push([`extra session name ${JSON.stringify(name)}`, { market: { extraSessions: [{ date: '2027-07-05', name }] } }]);
     }
     const dir = mkdtempSync(join(tmpdir(), 'gate-chart-match-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));

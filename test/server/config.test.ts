@@ -16,7 +16,7 @@ t.test('market extras are checked by parseConfig, naming the key market.extraClo
     t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, name);
   }
   const good = parseConfig({}, 'market:\n  extraClosures: ["2027-01-08"]\n  extraEarlyCloses: [{ date: "2027-11-26", close: "13:00" }]\n');
-  t.same(good.market, { extraClosures: [{ date: '2027-01-08' }], extraEarlyCloses: [{ date: '2027-11-26', close: '13:00' }] }, 'good extras pass');
+  t.same(good.market, { extraClosures: [{ date: '2027-01-08' }], extraEarlyCloses: [{ date: '2027-11-26', close: '13:00' }], extraSessions: [] }, 'good extras pass');
   t.throws(() => parseConfig({}, 'stages:\n  paper: { marketHours: maybe }\n'), { message: /stages\.paper\.marketHours: / }, 'other keys are named as before');
 });
 

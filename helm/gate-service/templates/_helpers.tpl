@@ -140,6 +140,22 @@ the chart refuses it instead.
 {{- fail (printf "config.market.extraClosures[%d]: %q is not a real date: the gate refuses to start" $i $date) -}}
 {{- end -}}
 {{- end -}}
+{{- $closed := dict -}}
+{{- range $c := ($market.extraClosures | default list) -}}
+{{- $_ := set $closed (kindIs "string" $c | ternary $c (get (kindIs "map" $c | ternary $c dict) "date")) true -}}
+{{- end -}}
+{{- range $i, $c := ($market.extraSessions | default list) -}}
+{{- $date := kindIs "string" $c | ternary $c (get (kindIs "map" $c | ternary $c dict) "date") -}}
+{{- if and (kindIs "map" $c) (hasKey $c "name") (include "gate.isBlankName" (get $c "name")) -}}
+{{- fail (printf "config.market.extraSessions[%d]: the name is blank: the gate refuses to start" $i) -}}
+{{- end -}}
+{{- if not (include "gate.isRealDate" $date) -}}
+{{- fail (printf "config.market.extraSessions[%d]: %q is not a real date: the gate refuses to start" $i $date) -}}
+{{- end -}}
+{{- if hasKey $closed $date -}}
+{{- fail (printf "config.market.extraSessions[%d]: %s is also an extra closure (a day cannot be both closed and open): the gate refuses to start" $i $date) -}}
+{{- end -}}
+{{- end -}}
 {{- $closes := dict -}}
 {{- range $i, $e := ($market.extraEarlyCloses | default list) -}}
 {{- if not (include "gate.isRealDate" $e.date) -}}
