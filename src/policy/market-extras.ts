@@ -92,12 +92,15 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
   const sessions = new Map<string, string>();
   if (extras === undefined || extras === null) return { closures, earlyCloses, sessions };
   if (typeof extras !== 'object') throw new RangeError('market extras must be an object');
-  entries(extras, 'extraClosures').forEach((entry, i) => {
-    const where = describe('extraClosures', i, entry);
+  /** an entry `{ date, name? }` of a list of whole days, checked */
+  const dayEntry = (list: 'extraClosures' | 'extraSessions', i: number, entry: unknown, fallbackName: string) => {
+    const where = describe(list, i, entry);
     if (typeof entry !== 'object' || entry === null) throw new MarketExtrasError(where, 'must be an object { date, name? }');
     const e = entry as Record<string, unknown>;
-    const date = checkDate(where, e.date);
-    const name = checkName(where, e.name, DEFAULT_CLOSURE_NAME);
+    return { where, date: checkDate(where, e.date), name: checkName(where, e.name, fallbackName) };
+  };
+  entries(extras, 'extraClosures').forEach((entry, i) => {
+    const { date, name } = dayEntry('extraClosures', i, entry, DEFAULT_CLOSURE_NAME);
     if (!closures.has(date)) closures.set(date, name);
   });
   entries(extras, 'extraEarlyCloses').forEach((entry, i) => {
@@ -114,11 +117,7 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
     if (!before) earlyCloses.set(date, { close, name });
   });
   entries(extras, 'extraSessions').forEach((entry, i) => {
-    const where = describe('extraSessions', i, entry);
-    if (typeof entry !== 'object' || entry === null) throw new MarketExtrasError(where, 'must be an object { date, name? }');
-    const e = entry as Record<string, unknown>;
-    const date = checkDate(where, e.date);
-    const name = checkName(where, e.name, DEFAULT_SESSION_NAME);
+    const { where, date, name } = dayEntry('extraSessions', i, entry, DEFAULT_SESSION_NAME);
     // the two say opposite things about one day: which one the exchange announced is not for the gate to guess
     if (closures.has(date)) throw new MarketExtrasError(where, `conflicts with the extra closure of the same date (${date} cannot be both closed and open)`);
     if (!sessions.has(date)) sessions.set(date, name);
