@@ -40,13 +40,21 @@ function single(req: AuthRequest, name: string): string | null {
   return v;
 }
 
-/** Groups from the header: split on commas, trimmed, empty and control-character entries dropped. */
+/**
+ * Kubernetes keeps names that start with `system:` for its own users and groups
+ * (system:masters, system:serviceaccount:<ns>:<name>, system:nodes...). A sign-in proxy's identity
+ * must not become one of them in a SubjectAccessReview: Kubernetes' own OIDC sign-in prefixes
+ * outside names for the same reason.
+ */
+const KUBERNETES_RESERVED = /^system:/i;
+
+/** Groups from the header: split on commas, trimmed; empty, control-character and `system:` entries dropped. */
 export function parseGroups(value: string | null): string[] {
   if (value === null) return [];
   const out: string[] = [];
   for (const g of value.split(',')) {
     const t = g.trim();
-    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !out.includes(t)) out.push(t);
+    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !KUBERNETES_RESERVED.test(t) && !out.includes(t)) out.push(t);
     if (out.length >= MAX_GROUPS) break;
   }
   return out;
@@ -69,7 +77,9 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
  * Wraps an authenticator so that a request whose TCP peer (AuthRequest.remoteAddress, never
  * X-Forwarded-For) is inside `trustedCidrs` and carries the user header is the identity
  * `{name: <user header>, groups: <groups header split on commas>, via: 'proxy-header'}`. Any other
- * request, and every request when trustedCidrs is empty, goes to `inner` unchanged.
+ * request, and every request when trustedCidrs is empty, goes to `inner` unchanged. A user name
+ * Kubernetes reserves (`system:...`) is refused (401) and such groups are dropped, so a proxy
+ * identity can never be reviewed as a Kubernetes system user or group.
  *
  * Permission: in kubernetes mode inner.authorize (a SubjectAccessReview for that user and those
  * groups) decides as is. In local mode proxy users have no token-file roles, so their groups are
@@ -97,6 +107,15 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
           status: 401,
           error: 'unauthorized',
           message: `the ${userHeader} header from the authenticating proxy is not a usable user name`,
+          presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
+        };
+      }
+      if (KUBERNETES_RESERVED.test(name)) {
+        return {
+          ok: false,
+          status: 401,
+          error: 'unauthorized',
+          message: `the ${userHeader} header from the authenticating proxy names a Kubernetes system user (system:...), which a signed-in person cannot be`,
           presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
         };
       }

@@ -109,6 +109,19 @@ t.test('a user name with an invisible (format or default-ignorable) character is
   }
 });
 
+t.test('a proxy identity can never be a Kubernetes system user or group (system:...)', async (t) => {
+  const kube = fakeInner('kubernetes');
+  const auth = createProxyHeaderAuthenticator(kube.inner, OPTS);
+  for (const name of ['system:admin', 'system:serviceaccount:stonks-pipeline:kargo', 'System:kube-controller-manager']) {
+    const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': name }));
+    t.match(r, { ok: false, status: 401, error: 'unauthorized', message: /Kubernetes system user/ }, name);
+  }
+  const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': 'olivia', 'x-auth-request-groups': 'system:masters,traders, SYSTEM:nodes,gate-operator,systems' }));
+  t.same(r.ok && r.identity.groups, ['traders', 'gate-operator', 'systems'], 'system: groups dropped, the rest kept as sent');
+  if (r.ok) await auth.authorize(r.identity, { resource: 'breakglassgrants', verb: 'create' }, 'stonks-pipeline');
+  t.same(kube.seen.at(-1)?.groups, ['traders', 'gate-operator', 'systems'], 'so the SubjectAccessReview never names system:masters');
+});
+
 t.test('permissions: local mode maps groups to roles, kubernetes mode passes them through', async (t) => {
   const perm: Permission = { resource: 'breakglassgrants', verb: 'create' };
   t.same(rolesFromGroups(['gate-operator', 'Approver', 'traders', 'gate-admin', 'operator', 'gate-nope']), ['operator', 'approver', 'admin']);
