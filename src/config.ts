@@ -174,6 +174,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** 2100-01-01 00:00 in New York (EST, UTC-5): GATE_NOW must come before it */
+const NEW_YORK_2100_MS = Date.parse('2100-01-01T05:00:00Z');
+
 const EnvSchema = z.object({
   GATE_HOST: z.string().min(1).optional(),
   GATE_PORT: z
@@ -189,9 +192,11 @@ const EnvSchema = z.object({
   GATE_LOG_LEVEL: z.enum(LOG_LEVELS).optional(),
   GATE_NOW: z.iso
     .datetime({ offset: true })
+    // the calendar answers by New York date: an evening of 2099-12-31 in New York is already 2100
+    // in UTC (start-up then refuses what the calendar cannot answer for, such as 1999 in New York)
     .refine((v) => {
-      const year = new Date(v).getUTCFullYear();
-      return year >= 2000 && year <= 2099;
+      const ms = Date.parse(v);
+      return new Date(ms).getUTCFullYear() >= 2000 && ms < NEW_YORK_2100_MS;
     }, 'expected an instant in 2000-2099 (the market calendar covers those years)')
     .optional(),
   GATE_PROJECT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),

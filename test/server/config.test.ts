@@ -55,3 +55,13 @@ t.test('an issue of the whole config file is named as the top level, not an empt
   t.throws(() => parseConfig({ GATE_CONFIG: 'f.yaml' }, 'prot: 1\n'), { constructor: ConfigError, message: 'invalid config file f.yaml: (top level): Unrecognized key: "prot"' });
   t.throws(() => parseConfig({ GATE_CONFIG: 'f.yaml' }, '- a\n'), { constructor: ConfigError, message: /^invalid config file f\.yaml: \(top level\): .*expected object/ });
 });
+
+t.test('GATE_NOW: an instant in 2000-2099 by New York date, the evening of 2099-12-31 included (already 2100 in UTC)', async (t) => {
+  // the last session of 2099 is answered, and so is the night after it in New York
+  for (const now of ['2099-12-31T19:30:00-05:00', '2100-01-01T04:59:59Z', '2099-12-31T23:59:59.999-05:00']) {
+    t.equal(parseConfig({ GATE_NOW: now }, null).now, now, now);
+  }
+  for (const now of ['2100-01-01T00:00:00-05:00', '2100-01-01T05:00:00Z', '2150-06-01T15:00:00Z', '1999-12-31T23:59:59Z']) {
+    t.throws(() => parseConfig({ GATE_NOW: now }, null), { constructor: ConfigError, message: /GATE_NOW: expected an instant in 2000-2099/ }, now);
+  }
+});

@@ -347,6 +347,11 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   t.teardown(() => last.stop('SIGKILL'));
   const market = (await (await fetch(`${last.url}/v1/market`)).json()) as { open: boolean; nextOpen: string };
   t.same({ open: market.open, nextOpen: market.nextOpen }, { open: false, nextOpen: '2100-01-04T14:30:00Z' }, 'a gate at 2099-12-31 22:00Z starts and names 2100-01-04 as the next open');
+  // 20:00 in New York on 2099-12-31 is already 2100 in UTC: still a 2099 date for the calendar
+  const evening = await spawnGate({ env: { GATE_NOW: '2099-12-31T20:00:00-05:00' } });
+  t.teardown(() => evening.stop('SIGKILL'));
+  const after = (await (await fetch(`${evening.url}/v1/market`)).json()) as { reason: string; nextOpen: string };
+  t.same({ reason: after.reason, nextOpen: after.nextOpen }, { reason: 'after_close', nextOpen: '2100-01-04T14:30:00Z' }, 'a gate at 2099-12-31 20:00 ET (2100-01-01 01:00Z) starts too');
 });
 
 t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 2, naming the key or GATE_CONFIG and the path', async (t) => {
