@@ -374,7 +374,10 @@ async function ensureNextSession(nextOpen) {
       state.nextSession = { at: nextOpen, session: m.session };
       if (state.status) render();
     }
-  } catch {
+  } catch (err) {
+    // a 400 is final: the gate names the next open after the last session of 2099 (2100-01-04)
+    // but answers for no instant in 2100; kept, so it is not asked again at every poll
+    if (err instanceof ApiError && err.status === 400) return;
     state.nextSession = { at: null, session: null };
   }
 }
