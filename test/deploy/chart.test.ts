@@ -382,6 +382,7 @@ if (!helm) {
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],
       ['unknown auth mode', ['--set', 'gate.auth=oauth'], /gate\/auth/],
       ['a pod label that is a selector key', ['--set-json', 'podLabels={"app.kubernetes.io/instance":"other"}'], /podLabels/],
+      ['a pod annotation that is the config checksum', ['--set-json', 'podAnnotations={"checksum/config":"pinned"}'], /podAnnotations/],
       ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
       ['GATE_NOW not an ISO instant', ['--set', 'gate.now=tomorrow'], /gate\/now/],
       ['closure not a date', ['--set-json', 'config.market.extraClosures=["Jan 9"]'], /extraClosures/],

@@ -109,6 +109,9 @@ Deployment is Recreate: a config the gate refuses would stop the running gate an
 the chart refuses it instead.
 */}}
 {{- define "gate.checkConfig" -}}
+{{- if hasKey (.Values.podAnnotations | default dict) "checksum/config" -}}
+{{- fail "podAnnotations: \"checksum/config\" is the chart's own annotation (a config change rolls the pod by it): a second value would render a duplicate key, and a config change might not restart the gate" -}}
+{{- end -}}
 {{- range $key, $_ := .Values.podLabels -}}
 {{- if has $key (list "app.kubernetes.io/name" "app.kubernetes.io/instance") -}}
 {{- fail (printf "podLabels: %q is a label of the Deployment's selector, which the chart sets: a second value would render a duplicate key, and pods the selector no longer matches" $key) -}}
