@@ -58,7 +58,9 @@ export interface LockOptions {
   /**
    * How long to wait, in all, for a holder that only its lease can judge (another host, boot or
    * pid namespace: a container restarted in its pod) to let the lease run out, instead of
-   * refusing at once (default 0). A holder that renews meanwhile is refused at the end.
+   * refusing at once (default 0). A holder that renews meanwhile is refused at the end. Such a
+   * lease runs out only once this gate has seen the lock file unchanged for a whole lease, so a
+   * wait shorter than the lease never takes it over.
    */
   waitForLeaseMs?: number;
   /** told once when the lock is waited for, with why */
@@ -153,7 +155,9 @@ async function readLock(fs: LockFs, file: string): Promise<LockFile | null> {
  * when its pid is gone, or when the process now at its pid started at another time (the pid was
  * reused); on another host (NFS, the pod moved), under another boot id (the host rebooted, or
  * another machine has the same name) or in another pid namespace (a container restarted in its
- * pod), the holder's lease must have expired, which `waitForLeaseMs` waits for. A lock file without the boot id and
+ * pod), the holder's lease must have expired, which `waitForLeaseMs` waits for: timed on this
+ * gate's own clock from when it last saw the lock file change, never from the holder's stamp
+ * (the two hosts' clocks may disagree), so such a takeover always waits at least a whole lease. A lock file without the boot id and
  * start time (an older gate's, or one written where /proc is absent) is judged by its pid alone.
  */
 export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock> {
@@ -199,13 +203,27 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
    * says so; null when it is stale. Its pid means something here only on this host, under this
    * boot and in this pid namespace (each compared where both sides know it): anywhere else (NFS
    * and the pod moved; a reboot; another machine or container with this host name, pid 1 in each)
-   * its lease decides.
+   * its lease decides: for the lock file (`unchangedMs`, how long this gate has seen its text
+   * unchanged) timed on this gate's clock; for a takeover claim (never renewed, and only met
+   * while two gates race for the same stale lock) by its stamp.
    */
-  const liveBecause = (held: LockFile): { why: string; byLease: boolean } | null => {
+  const liveBecause = (held: LockFile, unchangedMs?: number): { why: string; byLease: boolean } | null => {
     const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
     const otherNs = typeof held.pidNs === 'string' && pidNs !== null && held.pidNs !== pidNs;
     if (held.host !== opts.host || otherBoot || otherNs) {
       const who = held.host !== opts.host ? null : otherBoot ? 'this host name under another boot id (rebooted since, or another machine)' : 'this host in another pid namespace (another container)';
+      if (unchangedMs !== undefined) {
+        // the lock file itself: its stamp is the holder's clock, which can be any time off this
+        // host's (a clock ahead here took a live holder's lock over at once; one behind kept a
+        // crashed holder's for as long as it was off). The lease is timed on this gate's own
+        // monotonic clock instead, from when it last saw the file change: a live holder renews
+        // within a renewal period, and one that has not for a whole lease has stopped writing
+        if (unchangedMs >= leaseMs) return null;
+        return {
+          why: `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} (by its clock) and expires ${Math.ceil((leaseMs - unchangedMs) / 1000)} s from now unless renewed (timed on this host's clock, from when the lock file was last seen to change)`,
+          byLease: true,
+        };
+      }
       const age = opts.now() - Date.parse(held.renewedAt);
       if (!(age <= leaseMs)) return null;
       return { why: `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`, byLease: true };
@@ -259,6 +277,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const waitUntil = mono() + (opts.waitForLeaseMs ?? 0);
   opts.signal?.throwIfAborted();
   let told = false;
+  /** the lock file's text as last read, and when (monotonic) it was first read so */
+  let seen: { text: string; at: number } | null = null;
   for (let attempt = 1; ; attempt++) {
     // taken now, after any wait: the lease counts from here, and the lock says since when
     const takingAt = mono();
@@ -276,8 +296,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (attempt < MAX_ACQUIRE_ATTEMPTS) continue;
       throw new DataDirLockedError(`data directory ${opts.dir}: its lock file keeps appearing and vanishing; is another gate starting and stopping?`);
     }
+    // first look, or the file changed since (renewed, replaced): the lease is timed from now
+    const last: { text: string; at: number } | null = seen;
+    const since: number = last !== null && last.text === text ? last.at : mono();
+    seen = { text, at: since };
     const held = parseLock(text);
-    const live = held ? liveBecause(held) : null;
+    const live = held ? liveBecause(held, mono() - since) : null;
     if (held && live?.byLease && mono() < waitUntil) {
       // a lease that runs out within the wait (the holder crashed) is waited for, not refused
       if (!told) opts.onWait?.(`data directory ${opts.dir} is held by host ${held.host}, pid ${held.pid}: ${live.why}; waiting for it to run out`);

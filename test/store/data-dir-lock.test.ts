@@ -33,8 +33,10 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
     { name: 'same host, holder gone (crashed)', held: { host: 'a', pid: 7, renewedAgoMs: 0 }, me: { host: 'a', pid: 8, alive: false }, takes: true },
     { name: 'same host, same pid (container restart: the old pid 1 is gone)', held: { host: 'a', pid: 1, renewedAgoMs: 0 }, me: { host: 'a', pid: 1, alive: true }, takes: true },
     { name: 'same host, holder running with an old lease (hung? still refused)', held: { host: 'a', pid: 7, renewedAgoMs: 120_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false },
-    { name: 'other host, lease fresh (the pod may still run)', held: { host: 'b', pid: 7, renewedAgoMs: 10_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false, why: /lease was renewed .* expires 20 s from now/ },
-    { name: 'other host, lease expired (the pod moved)', held: { host: 'b', pid: 7, renewedAgoMs: 31_000 }, me: { host: 'a', pid: 8, alive: true }, takes: true },
+    { name: 'other host, lease fresh (the pod may still run)', held: { host: 'b', pid: 7, renewedAgoMs: 10_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false, why: /lease was renewed .* expires 30 s from now unless renewed/ },
+    // its stamp is by its clock, which may be behind this one: only a lease seen here without a
+    // renewal tells (waitForLeaseMs; the next test, and the one on clocks that disagree)
+    { name: 'other host, stamp older than a lease (not taken at once)', held: { host: 'b', pid: 7, renewedAgoMs: 31_000 }, me: { host: 'a', pid: 8, alive: true }, takes: false, why: /expires 30 s from now unless renewed/ },
     { name: 'a torn lock file holds nothing', held: 'torn', me: { host: 'a', pid: 8, alive: true }, takes: true },
   ];
   for (const c of cases) {
@@ -71,9 +73,9 @@ t.test('same host name under another boot id: the lease decides (a quick reboot,
   // pid 7 is not alive here, and would be stale by pid: the other boot's lease still holds it
   const opts = { ...base, dir, host: 'a', pid: 8, now: () => NOW, isAlive: () => false, bootId: 'boot-2', processStart: () => '777' };
   await writeFile(join(dir, 'gate.lock'), held(5_000));
-  await t.rejects(acquireDataDirLock(opts), /this host name under another boot id \(rebooted since, or another machine\): its lease was renewed at .* and expires 25 s from now/);
+  await t.rejects(acquireDataDirLock(opts), /this host name under another boot id \(rebooted since, or another machine\): its lease was renewed at .* and expires 30 s from now unless renewed/);
   await writeFile(join(dir, 'gate.lock'), held(31_000));
-  const lock = await acquireDataDirLock(opts);
+  const lock = await acquireDataDirLock({ ...opts, leaseMs: 300, retryMs: 20, waitForLeaseMs: 2_000 });
   t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { pid: 8, bootId: 'boot-2' }, 'taken once the lease has expired');
   await lock.release();
 });
@@ -93,7 +95,7 @@ t.test('pid 1 in two containers: a holder under another boot id or in another pi
     await writeFile(join(dir, 'gate.lock'), held(5_000, who));
     await t.rejects(acquireDataDirLock(me), by, `${name}, renewed 5 s ago: refused although its pid is this one`);
     await writeFile(join(dir, 'gate.lock'), held(31_000, who));
-    const lock = await acquireDataDirLock(me);
+    const lock = await acquireDataDirLock({ ...me, leaseMs: 300, retryMs: 20, waitForLeaseMs: 2_000 });
     t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { pid: 1, bootId: 'boot-1', pidNs: 'pid:[1]' }, `${name}: taken once its lease has expired`);
     await lock.release();
   }
@@ -179,10 +181,37 @@ t.test('a stop signal ends the wait for a lease at once', async (t) => {
   t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { owner: 'old' }, 'the lock untouched');
 });
 
+t.test('hosts whose clocks disagree: a live holder is never taken over, a crashed one always is (the lease is timed on the taker\'s own clock)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const timing = { leaseMs: 600, renewMs: 100, retryMs: 50 };
+  // a live holder on host a, renewing; the taker's clock is 2 s ahead of a's, so every stamp a
+  // writes looks 2 s old to it, more than a lease
+  const lost: string[] = [];
+  const holder = await acquireDataDirLock({ dir, host: 'a', pid: 5, now: Date.now, isAlive: () => true, ...timing, onLost: (why) => lost.push(why) });
+  const ahead = { dir, host: 'b', pid: 6, now: () => Date.now() + 2_000, isAlive: () => true, ...timing };
+  await t.rejects(acquireDataDirLock(ahead), DataDirLockedError, 'a clock ahead does not make a live holder look stale');
+  await t.rejects(acquireDataDirLock({ ...ahead, waitForLeaseMs: 1_500 }), /in use by another gate \(host a, pid 5/, 'nor does waiting: the holder keeps renewing');
+  t.same(lost, [], 'the holder keeps its lock');
+  t.ok(holder.held());
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).host, 'a');
+  await holder.release();
+  // a holder whose clock was an hour ahead, crashed: its stamp is in this gate's future, and
+  // never changes again
+  const at = new Date(Date.now() + 3_600_000).toISOString();
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'a', pid: 5, acquiredAt: at, renewedAt: at }));
+  const started = performance.now();
+  const lock = await acquireDataDirLock({ dir, host: 'b', pid: 6, now: Date.now, isAlive: () => true, ...timing, waitForLeaseMs: 3_000 });
+  const waited = performance.now() - started;
+  t.ok(waited >= 550 && waited < 2_500, `taken once its lock file went a lease unchanged (${Math.round(waited)} ms), not refused for an hour`);
+  t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).host, 'b');
+  await lock.release();
+});
+
 t.test('same host: the holder\'s boot id and process start time tell a reboot or a reused pid from the gate still running', async (t) => {
   type Held = { bootId?: string | null; processStart?: string | null };
   const cases: { name: string; held: Held; me: { bootId: string | null; startOf7: string | null; alive: boolean }; takes: boolean }[] = [
-    { name: 'the host rebooted (another boot id) and the lease has expired, pid 7 now belongs to another process', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-2', startOf7: '480', alive: true }, takes: true },
+    { name: 'the host rebooted (another boot id) and the lease runs out, pid 7 now belongs to another process', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-2', startOf7: '480', alive: true }, takes: true },
     { name: 'same boot, pid 7 reused by a process that started at another time', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '9000', alive: true }, takes: true },
     { name: 'same boot, same start time: the holder still runs', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: '500', alive: true }, takes: false },
     { name: 'same boot, pid 7 gone', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: 'boot-1', startOf7: null, alive: false }, takes: true },
@@ -204,6 +233,11 @@ t.test('same host: the holder\'s boot id and process start time tell a reboot or
       isAlive: (pid: number) => (pid === 7 ? c.me.alive : true),
       bootId: c.me.bootId,
       processStart: (pid: number) => (pid === 7 ? c.me.startOf7 : pid === 8 ? '777' : null),
+      // a lease (another boot's holder) is timed here: waited out, a short one
+      leaseMs: 300,
+      renewMs: 100,
+      retryMs: 20,
+      waitForLeaseMs: 2_000,
     };
     if (c.takes) {
       const lock = await acquireDataDirLock(opts);
@@ -246,10 +280,14 @@ t.test('the real process identity readers, on a real process', { skip: readBootI
   await t.rejects(acquireDataDirLock({ ...real, dir: await lockOf(start as string) }), new RegExp(`process ${pid} on this host is still running`), 'the same pid and start time: still held');
 });
 
-/** A lock file left by a gate on host b whose lease expired a minute ago. */
+/**
+ * A stale lock file that every taker judges stale at once: one without a renewal stamp (torn or
+ * foreign), which holds nothing. (A lock of another host is stale only once this gate has seen it
+ * unchanged for a lease.)
+ */
 async function staleLockDir() {
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  const stale = JSON.stringify({ owner: 'old', host: 'b', pid: 7, acquiredAt: new Date(NOW - 3_600_000).toISOString(), renewedAt: new Date(NOW - 60_000).toISOString() });
+  const stale = JSON.stringify({ owner: 'old', host: 'b', pid: 7, acquiredAt: new Date(NOW - 3_600_000).toISOString() });
   await writeFile(join(dir, 'gate.lock'), stale);
   return { dir, stale };
 }
