@@ -3,7 +3,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
-import { redactTokensInJson } from './auth/redact-tokens.ts';
+import { redactTokens, redactTokensInJson } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
@@ -42,16 +42,31 @@ interface Fault {
   body: Record<string, unknown>;
 }
 
+/** Unknown keys an answer names at most, and the characters of each it shows. */
+const UNKNOWN_KEYS_NAMED = 10;
+const KEY_SHOWN = 200;
+
+/** A client's key as an error names it: its tokens blanked first (a cut through one would leave most of it unmatched), then cut to KEY_SHOWN characters. */
+function shownKey(key: string): string {
+  const clean = redactTokens(key);
+  return clean.length > KEY_SHOWN ? `${clean.slice(0, KEY_SHOWN)}…` : clean;
+}
+
 /** Maps anything thrown while handling a request to a status and a JSON body naming the field at fault. */
 function toFault(err: FastifyError | Error): Fault {
   if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.extra) };
   if (hasZodFastifySchemaValidationErrors(err)) {
     const context = (err as FastifyError).validationContext ?? 'body';
     const issues = err.validation.map((v) => {
-      const keys = (v.params as { keys?: string[] }).keys;
+      // unknown keys are the client's own text: named cut to length and a few at most, or a 60 KB
+      // key (or thousands of keys) would be copied into the answer and, twice, into the record
+      const keys = (v.params as { keys?: string[] }).keys?.map(shownKey);
       const path = v.instancePath.split('/').filter(Boolean);
       const field = [context, ...path, ...(keys && keys.length ? [keys[0]] : [])].join('.');
-      const message = v.keyword === 'unrecognized_keys' ? `unknown field${keys && keys.length > 1 ? 's' : ''} ${(keys ?? []).join(', ')}` : v.message;
+      const named = (keys ?? []).slice(0, UNKNOWN_KEYS_NAMED);
+      const more = (keys?.length ?? 0) - named.length;
+      const message =
+        v.keyword === 'unrecognized_keys' ? `unknown field${keys && keys.length > 1 ? 's' : ''} ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : v.message;
       return { field, message };
     });
     const first = issues[0] ?? { field: context, message: 'invalid' };

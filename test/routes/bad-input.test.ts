@@ -176,3 +176,22 @@ t.test('request ids are the gate\'s own, whatever the client sends', async (t) =
   t.match(res.headers['x-request-id'], /^req_\d{4}$/);
   t.equal(g.audit.records().at(-1)?.id, res.headers['x-request-id'], 'the refusal record carries the gate id');
 });
+
+t.test('unknown keys are named cut to length and a few at most: a huge key or thousands of keys are not copied into the answer and the record', async (t) => {
+  const g = await buildTestApp(t);
+  const key = `k${'x'.repeat(60_000)}`;
+  const huge = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...decisionBody(), [key]: 1 }) });
+  t.equal(huge.statusCode, 400);
+  t.equal(huge.json().field, `body.${key.slice(0, 200)}…`, 'the field names the key, cut to 200 characters');
+  t.ok(huge.body.length < 2000, `the answer stays small (${huge.body.length} bytes)`);
+  const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`e${i}`, 1]));
+  const lots = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...decisionBody(), ...many }) });
+  t.equal(lots.statusCode, 400);
+  t.equal(lots.json().message, 'body.e0: unknown fields e0, e1, e2, e3, e4, e5, e6, e7, e8, e9 and 4990 more');
+  const query = await g.as('caller', { method: 'GET', url: `/v1/audit?${'q'.repeat(15_000)}=1` });
+  t.equal(query.statusCode, 400);
+  t.ok(query.body.length < 2000, `a query key too (${query.body.length} bytes)`);
+  const records = g.audit.records();
+  t.equal(records.length, 2, 'both refused decisions recorded');
+  for (const r of records) t.ok(JSON.stringify(r).length < 2000, `record ${r.seq} stays small (${JSON.stringify(r).length} bytes)`);
+});
