@@ -200,6 +200,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // that are not HTTP): the gate's answer, log lines and refusal record (http/client-errors.ts)
     clientErrorHandler: (err, socket) => onClientError(err, socket as Socket),
   });
+  // a request with an Expect other than 100-continue: Node answers it a bare 417 by itself (not
+  // JSON, none of the gate's headers, no log line, and no record of a refused decision request);
+  // the gate ignores the expectation, as RFC 9110 lets it, and handles the request like any other
+  app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);

@@ -1,0 +1,36 @@
+import { connect } from 'node:net';
+import t from 'tap';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+/** Sends one raw request on a fresh connection (closed after it) and resolves with the whole answer. */
+function send(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let reply = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (reply += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(reply));
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  });
+}
+
+t.test('an Expect other than 100-continue is ignored: the request is answered, logged and recorded like any other, not a bare 417 from Node', async (t) => {
+  const g = await buildTestApp(t);
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = g.app.server.address() as { port: number };
+  const body = JSON.stringify(decisionBody());
+  const request = (auth: string) =>
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\n${auth}Content-Type: application/json\r\nExpect: gate-please\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+  const decided = await send(port, request(`Authorization: Bearer ${g.tokens['caller']}\r\n`));
+  t.match(decided, /^HTTP\/1\.1 200 /, 'the caller is answered');
+  t.match(decided, /"decision":"wait"/);
+  t.match(decided, /x-request-id: req_/i, 'with the gate headers');
+
+  const refused = await send(port, request(''));
+  t.match(refused, /^HTTP\/1\.1 401 /, 'no token: the gate JSON 401');
+  t.match(refused, /"error":"unauthorized"/);
+
+  t.same(g.audit.records().map((r) => r.type), ['decision', 'refusal'], 'both recorded');
+});
