@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { APPROVALS_PER_MINUTE } from '../../src/routes/approvals.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
 const OPEN = '2026-11-25T15:00:00Z';
@@ -51,6 +52,21 @@ t.test('approval validation and roles', async (t) => {
   }
   t.equal((await g.as('operator', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 403);
   t.equal((await g.as(null, { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 401);
+});
+
+t.test('approvals are limited per identity (429, audited): a leaked approver token cannot grow the state without bound', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  for (let i = 0; i < APPROVALS_PER_MINUTE; i++) {
+    t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: `tag-${i}` }) })).statusCode, 201);
+  }
+  const limited = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) });
+  t.match({ status: limited.statusCode, body: limited.json() }, { status: 429, body: { error: 'rate_limited', message: /at most 30 approvals a minute/ } });
+  t.ok(Number(limited.headers['retry-after']) > 0, 'retry-after');
+  t.equal(g.audit.records().filter((r) => r.type === 'approval.recorded').length, APPROVALS_PER_MINUTE, 'the refused one is not recorded as an approval');
+  t.ok(g.audit.records().some((r) => r.type === 'refusal' && r.data?.['status'] === 429 && r.actor.name === 'approver'), 'the refusal is audited');
+  t.equal((await g.as('approver2', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 201, 'another identity has its own budget');
+  g.clock.set('2026-11-25T22:01:01Z');
+  t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'later' }) })).statusCode, 201, 'the window moves on');
 });
 
 t.test('separation of duties: the grant requester alone cannot approve the promotion', async (t) => {
