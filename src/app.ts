@@ -130,8 +130,9 @@ function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: Fastify
 }
 
 /**
- * Which refusals are audited: every 401, 403 and 429, and every 4xx of a state-changing request
- * to a known route. Reads that fail validation and requests for unknown paths are not.
+ * Which refusals are audited: every 401, 403 and 429, and every 4xx of a POST, PUT or DELETE to a
+ * known route (the decision preview included). GETs that fail validation and requests for
+ * unknown paths are not.
  */
 function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
   if (status === 401 || status === 403 || status === 429) return true;
