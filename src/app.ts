@@ -180,7 +180,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // short (measured on Node 24; test/http/request-timeout.test.ts). Node looks for expired
     // requests every connectionsCheckingInterval (default 30 s, up to twice the limit): a tenth.
     requestTimeout: requestTimeoutMs,
-    http: { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.round(requestTimeoutMs / 10)) },
+    // requireHostHeader off: Node answered an HTTP/1.1 request without Host a bare 400 by itself
+    // (not JSON, no gate headers, no log line, no record); the first hook refuses it instead
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.round(requestTimeoutMs / 10)),
+      requireHostHeader: false,
+    },
     // the gate's own ids (they become audit record ids), never a client's x-request-id
     genReqId: () => deps.newId('req'),
     requestIdHeader: false,

@@ -67,6 +67,10 @@ export function createGuard(deps: GuardDeps) {
    */
   const firstHook = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
     setCommonHeaders(req, reply);
+    // HTTP/1.1 requires it (RFC 9112 §3.2); Node's own check is off so that this is the gate's answer
+    if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor >= 1 && req.headers.host === undefined) {
+      return done(new HttpError(400, 'invalid_request', 'headers.host: an HTTP/1.1 request needs a Host header', { field: 'headers.host' }));
+    }
     const q = req.url.indexOf('?');
     if (q === -1) return done();
     for (const [key, value] of new URLSearchParams(req.url.slice(q + 1))) {
