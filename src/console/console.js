@@ -3,7 +3,7 @@
 
 import { ApiError, Unreachable, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
-import { ET, TAG_PATTERN, clockTime, dayLabel, formatDuration, localTime, stamp, toggleEffect } from './format.js';
+import { ET, TAG_PATTERN, clockTime, dayLabel, formatCountdown, formatDuration, localTime, stamp, toggleEffect } from './format.js';
 import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -386,7 +386,7 @@ async function ensureNextSession(nextOpen) {
 function tick() {
   if (!state.status) return;
   const now = gateNow();
-  for (const el of document.querySelectorAll('[data-until]')) el.textContent = formatDuration(Date.parse(el.dataset.until) - now);
+  for (const el of document.querySelectorAll('[data-until]')) el.textContent = formatCountdown(Date.parse(el.dataset.until) - now);
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = formatDuration(now - Date.parse(el.dataset.since));
   const iso = new Date(now).toISOString();
   $('gate-time').textContent = `gate clock ${stamp(iso)} · your time ${localTime(iso, true)}`;

@@ -21,6 +21,11 @@ export function formatDuration(ms) {
   return `${s}s`;
 }
 
+/** A countdown: rounded up to the second, so the last second before an instant shows 1s, and 0s only from the instant on. */
+export function formatCountdown(ms) {
+  return formatDuration(Math.ceil(Math.max(0, ms) / 1000) * 1000);
+}
+
 /** The short form of an image tag: the first 7 characters of a Git SHA, other tags as they are (long ones cut). */
 export function shortTag(tag) {
   if (typeof tag !== 'string') return '';

@@ -22,6 +22,19 @@ t.test('formatDuration', async (t) => {
   for (const [ms, want] of cases) t.equal(f.formatDuration(ms), want, String(ms));
 });
 
+t.test('formatCountdown rounds up: the session\'s last second reads 1s, never 0s before the instant', async (t) => {
+  const cases: [number, string][] = [
+    [-5000, '0s'],
+    [0, '0s'],
+    [1, '1s'],
+    [999, '1s'],
+    [1000, '1s'],
+    [59_001, '1m 00s'],
+    [(5 * 3600 + 59 * 60 + 59) * 1000 + 1, '6h 00m 00s'],
+  ];
+  for (const [ms, want] of cases) t.equal(f.formatCountdown(ms), want, String(ms));
+});
+
 t.test('shortTag', async (t) => {
   const cases: [unknown, string][] = [
     ['3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098', '3f2c1a9'],
