@@ -453,6 +453,9 @@ function readBreakGlass() {
   if (!TAG_PATTERN.test(imageTag)) return { error: ['bg-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).'] };
   if (justification.length < s.justificationMin) return { error: ['bg-just', `Justification: at least ${s.justificationMin} characters (now ${justification.length}).`] };
   let ttlMinutes;
+  // text the number field cannot read ("4h" in some browsers, "1e" in all) leaves its value empty:
+  // refused, or the grant would silently get the default lifetime
+  if ($('bg-ttl').validity.badInput) return { error: ['bg-ttl', `Valid for: a whole number of minutes from 1 to ${s.maxTtlMinutes}.`] };
   if (ttlText !== '') {
     ttlMinutes = Number(ttlText);
     if (!Number.isInteger(ttlMinutes) || ttlMinutes < 1 || ttlMinutes > s.maxTtlMinutes) return { error: ['bg-ttl', `Valid for: a whole number of minutes from 1 to ${s.maxTtlMinutes}.`] };

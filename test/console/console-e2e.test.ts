@@ -166,6 +166,14 @@ function run(): void {
     t.match(await text('#bg-error'), /at least 20 characters \(now 9\)/);
     const why = 'Hotfix: paper order router double-submits fills since 09:45; cannot wait for the close.';
     await page.fill('#bg-just', why);
+    // text the number field cannot read leaves its value empty: refused, not the default lifetime
+    await page.focus('#bg-ttl');
+    await page.keyboard.type('1e');
+    t.ok(await page.evaluate(() => document.getElementById('bg-ttl').validity.badInput), 'the browser cannot read "1e" as a number');
+    await page.click('#bg-submit');
+    t.equal(await page.evaluate(() => document.getElementById('bg-dialog').open), false, 'no dialog for a lifetime the field cannot read');
+    t.match(await text('#bg-error'), /Valid for: a whole number of minutes from 1 to 240/);
+    await page.fill('#bg-ttl', '');
     await page.click('#bg-submit');
     t.ok(await page.evaluate(() => document.getElementById('bg-dialog').open), 'confirmation dialog opens');
     t.equal(await text('#bg-c-stage'), 'paper', 'dialog repeats the stage');
