@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
-import { createRateLimiter } from '../http/rate-limiter.ts';
+import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { isStage } from '../stages.ts';
@@ -39,20 +39,14 @@ export const APPROVALS_PER_MINUTE = 30;
 
 /** POST /v1/approvals (approver) and GET /v1/approvals (pending ones). */
 export function approvalRoutes(ctx: RouteContext) {
-  const limiter = createRateLimiter(APPROVALS_PER_MINUTE, 60_000);
+  const limit = identityRateLimit(ctx.clock, APPROVALS_PER_MINUTE, 'approvals');
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
     r.post('/v1/approvals', {
       onRequest: ctx.guard({ resource: 'approvals', verb: 'create' }),
       // counted per identity before the body is validated, as break-glass requests are
-      preValidation: async (req, reply) => {
-        const taken = limiter.take(identityOf(req).name, ctx.clock.now().toMillis());
-        if (!taken.ok) {
-          reply.header('retry-after', String(taken.retryAfterSeconds));
-          throw new HttpError(429, 'rate_limited', `at most ${APPROVALS_PER_MINUTE} approvals a minute per identity; retry in ${taken.retryAfterSeconds} s`);
-        }
-      },
+      preValidation: limit,
       schema: {
         summary: 'Approve an image tag for a stage that requires approval (approver), with notes',
         tags: ['approvals'],

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { HttpError } from '../http/errors.ts';
-import { createRateLimiter } from '../http/rate-limiter.ts';
+import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isGrantLive, liveGrantSummaries } from '../policy/grants.ts';
 import { getOwn } from '../policy/own.ts';
@@ -42,20 +42,14 @@ export function newBreakGlassToken(): string {
 
 /** POST /v1/break-glass, DELETE /v1/break-glass/{id}, GET /v1/break-glass. */
 export function grantRoutes(ctx: RouteContext) {
-  const limiter = createRateLimiter(ctx.config.breakGlass.requestsPerMinute, 60_000);
+  const limit = identityRateLimit(ctx.clock, ctx.config.breakGlass.requestsPerMinute, 'break-glass requests');
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
     r.post('/v1/break-glass', {
       onRequest: ctx.guard({ resource: 'breakglassgrants', verb: 'create' }),
       // counted per identity before the body is even validated: a flood of bad requests is limited too
-      preValidation: async (req, reply) => {
-        const taken = limiter.take(identityOf(req).name, ctx.clock.now().toMillis());
-        if (!taken.ok) {
-          reply.header('retry-after', String(taken.retryAfterSeconds));
-          throw new HttpError(429, 'rate_limited', `at most ${ctx.config.breakGlass.requestsPerMinute} break-glass requests a minute per identity; retry in ${taken.retryAfterSeconds} s`);
-        }
-      },
+      preValidation: limit,
       schema: {
         summary: 'Request a one-shot break-glass grant (operator). The token is shown once.',
         tags: ['break-glass'],

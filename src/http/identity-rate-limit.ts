@@ -1,0 +1,21 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../policy/clock.ts';
+import { HttpError } from './errors.ts';
+import { createRateLimiter } from './rate-limiter.ts';
+import { identityOf } from './request-identity.ts';
+
+/**
+ * A hook that lets each identity make at most `perMinute` requests of one kind a minute (on the
+ * gate clock), answering the rest 429 with `retry-after`; the refusal is audited like any 429.
+ * Run after the guard (it needs the identity), before the body is validated or, as an onRequest
+ * hook, before it is even read.
+ */
+export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
+  const limiter = createRateLimiter(perMinute, 60_000);
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const taken = limiter.take(identityOf(req).name, clock.now().toMillis());
+    if (taken.ok) return;
+    reply.header('retry-after', String(taken.retryAfterSeconds));
+    throw new HttpError(429, 'rate_limited', `at most ${perMinute} ${what} a minute per identity; retry in ${taken.retryAfterSeconds} s`);
+  };
+}
