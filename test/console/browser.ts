@@ -66,6 +66,20 @@ export async function expectPageText(t: Test, page: Page, selector: string, re: 
   }
 }
 
+/**
+ * Waits (at most `ms`) until the element with this id has the focus; passes or fails with what had
+ * it. For focus a dialog's close event moves: that event comes a task after close(), later on a
+ * loaded machine, so an immediate look can still see where the browser itself put the focus.
+ */
+export async function expectFocus(t: Test, page: Page, id: string, msg: string, ms = 2000): Promise<void> {
+  try {
+    await page.waitForFunction((want) => document.activeElement?.id === want, id, { timeout: ms });
+    t.pass(msg);
+  } catch {
+    t.fail(msg, { found: await page.evaluate(() => document.activeElement?.id ?? null), wanted: id });
+  }
+}
+
 /** Fills the console's break-glass form and confirms it in its dialog (typing the stage name). */
 export async function requestBreakGlass(page: Page, stage: string, tag: string, justification: string): Promise<void> {
   await page.selectOption('#bg-stage', stage);

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { eventually } from '../helpers/eventually.ts';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requestBreakGlass, requireChromium } from './browser.ts';
+import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requestBreakGlass, requireChromium } from './browser.ts';
 import { callGate, createToken } from './gate-calls.ts';
 
 /**
@@ -186,7 +186,7 @@ function run(): void {
     await shot('02-break-glass-confirm', false);
     await page.click('#bg-c-cancel');
     t.equal(await page.evaluate(() => document.getElementById('bg-dialog').open), false, 'cancel closes the dialog');
-    t.equal(await page.evaluate(() => document.activeElement?.id), 'bg-submit', 'focus returns to the form');
+    await expectFocus(t, page, 'bg-submit', 'focus returns to the form');
     // Escape is a cancel too
     await page.click('#bg-submit');
     await page.fill('#bg-c-confirm', 'paper');
@@ -272,7 +272,7 @@ function run(): void {
     t.ok(await page.locator('#tg-dialog').isVisible(), 'nor does Enter');
     await page.click('#tg-c-cancel');
     t.ok(await page.locator('#tg-dialog').isHidden(), 'cancelled');
-    t.equal(await page.evaluate(() => document.activeElement?.id), 'tg-integration-btn', 'focus back on the toggle');
+    await expectFocus(t, page, 'tg-integration-btn', 'focus back on the toggle');
     await page.waitForTimeout(300);
     t.same(puts, [], 'nothing was sent');
     t.match(await text('#tg-integration-state'), /ENABLED/, 'integration still on');
