@@ -7,22 +7,7 @@ import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-to
 import type { Deps } from '../../src/deps.ts';
 import { createLogger } from '../../src/logger.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
-
-/** Opens a connection, writes `text` and then nothing more; resolves with what the gate sent back once it closed the connection. */
-function exchange(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let reply = '';
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (reply += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(reply));
-    setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`still open after 10 s; got ${JSON.stringify(reply)}`));
-    }, 10_000).unref();
-  });
-}
+import { exchange } from '../helpers/raw-http.ts';
 
 /** Status, lower-cased headers and JSON body of a raw HTTP/1.1 answer. */
 function parse(reply: string): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {

@@ -1,19 +1,6 @@
-import { connect } from 'node:net';
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
-
-/** Sends one raw request on a fresh connection (closed after it) and resolves with the whole answer. */
-function send(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let reply = '';
-    const socket = connect(port, '127.0.0.1', () => socket.write(text));
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (reply += chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(reply));
-    setTimeout(() => socket.destroy(), 5_000).unref();
-  });
-}
+import { exchange as send } from '../helpers/raw-http.ts';
 
 t.test('an Expect other than 100-continue is ignored: the request is answered, logged and recorded like any other, not a bare 417 from Node', async (t) => {
   const g = await buildTestApp(t);
