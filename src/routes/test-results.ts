@@ -8,7 +8,6 @@ import { auditEntry } from '../audit/entry.ts';
 import { redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from '../http/errors.ts';
 import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
-import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
@@ -98,17 +97,9 @@ async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promis
   throw new HttpError(409, 'conflict', `too many results stored for ${imageTag}`);
 }
 
-/**
- * Uploads one identity may make a minute. A pipeline uploads once per image tag; this bounds how
- * fast a leaked ci token (or a retry loop) can fill the data volume with artifacts, which are
- * never deleted, until the audit log on the same volume fails and the gate refuses everything.
- */
-export const TEST_RESULTS_PER_MINUTE = 30;
-
 /** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag}?stage= (public, always 200 JSON for a valid tag and stage). */
 export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
-  const limit = identityRateLimit(ctx.clock, TEST_RESULTS_PER_MINUTE, 'test-result uploads');
   return async (app: FastifyInstance) => {
     // keep the exact bytes: the artifact is stored verbatim
     // fastify's own JSON parser (it refuses __proto__ and constructor.prototype), keeping the bytes
@@ -135,15 +126,14 @@ export function testResultRoutes(ctx: RouteContext) {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
     r.put('/v1/test-results/:imageTag', {
-      // limited per identity before the body (up to 1 MiB, kept on disk for good) is even read
-      onRequest: [ctx.guard({ resource: 'testresults', verb: 'update' }), limit],
+      onRequest: ctx.guard({ resource: 'testresults', verb: 'update' }),
       bodyLimit: RESULTS_BODY_LIMIT,
       schema: {
         summary: 'Record the integration-test results of an image tag (ci); stored verbatim plus a summary',
         tags: ['test-results'],
         params: Params,
         body: TestResultsBody,
-        response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 429: ErrorSchema, ...authErrors },
+        response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, ...authErrors },
       },
       handler: async (req) => {
         const { imageTag } = req.params;

@@ -4,7 +4,6 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
-import { TEST_RESULTS_PER_MINUTE } from '../../src/routes/test-results.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -103,9 +102,8 @@ t.test('bad results are refused with the field named; nothing stored', async (t)
 t.test('the newest 1,000 summaries are kept', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   for (let i = 0; i < 1003; i++) {
-    // 2.5 s apart: within the uploads allowed per identity and minute
-    g.clock.set(new Date(Date.parse(CLOSED) + i * 2500).toISOString());
-    t.equal((await g.as('ci', { method: 'PUT', url: `/v1/test-results/tag${i}`, payload: { exitCode: 0 } })).statusCode, 200, `tag${i}`);
+    g.clock.set(new Date(Date.parse(CLOSED) + i * 1000).toISOString());
+    await g.as('ci', { method: 'PUT', url: `/v1/test-results/tag${i}`, payload: { exitCode: 0 } });
   }
   const kept = Object.keys(g.store.read().testResults);
   t.equal(kept.length, 1000);
@@ -113,20 +111,6 @@ t.test('the newest 1,000 summaries are kept', async (t) => {
   t.ok(kept.includes('tag1002'));
   t.equal((await g.app.inject({ url: '/v1/test-results/tag1' })).json().found, false, 'dropped from the summaries');
   t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, 1003, 'artifacts stay on disk');
-});
-
-t.test('uploads are limited per identity (429 before the body is read, audited): a leaked ci token cannot fill the volume at its own speed', async (t) => {
-  const g = await buildTestApp(t, { now: CLOSED });
-  for (let i = 0; i < TEST_RESULTS_PER_MINUTE; i++) {
-    t.equal((await g.as('ci', { method: 'PUT', url: `/v1/test-results/t${i}`, payload: { exitCode: 0 } })).statusCode, 200);
-  }
-  const limited = await g.as('ci', { method: 'PUT', url: '/v1/test-results/one-more', payload: { exitCode: 0 } });
-  t.match({ status: limited.statusCode, body: limited.json() }, { status: 429, body: { error: 'rate_limited', message: /at most 30 test-result uploads a minute/ } });
-  t.ok(Number(limited.headers['retry-after']) > 0, 'retry-after');
-  t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, TEST_RESULTS_PER_MINUTE, 'nothing stored for the refused upload');
-  t.ok(g.audit.records().some((r) => r.type === 'refusal' && r.data?.['status'] === 429 && r.actor.name === 'ci'), 'the refusal is audited');
-  g.clock.set(new Date(Date.parse(CLOSED) + 61_000).toISOString());
-  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/later', payload: { exitCode: 0 } })).statusCode, 200, 'the window moves on');
 });
 
 t.test('prototype poisoning in a results body is refused like anywhere else', async (t) => {
