@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { statfs } from 'node:fs/promises';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -40,6 +41,12 @@ const MAX_PARAM_LENGTH = 16 * 1024;
 interface Fault {
   status: number;
   body: Record<string, unknown>;
+}
+
+/** Bytes an unprivileged writer may still use on the volume holding `dir`. */
+async function volumeFreeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
 }
 
 /** Unknown keys an answer names at most, and the characters of each it shows. */
@@ -251,6 +258,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     config,
     clock,
     dataDir: deps.dataDir,
+    freeBytes: deps.freeBytes ?? volumeFreeBytes,
     newId: deps.newId,
     store,
     audit,

@@ -29,4 +29,6 @@ export interface Deps {
   processMetrics?: boolean;
   /** how long a request may take to arrive whole, headers and body (default 30 s) */
   requestTimeoutMs?: number;
+  /** bytes free to the gate on the volume holding `dir` (default: statfs); tests fake a full disk */
+  freeBytes?: (dir: string) => Promise<number>;
 }

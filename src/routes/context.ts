@@ -17,6 +17,8 @@ export interface RouteContext {
   clock: Clock;
   /** the data directory (test-result artifacts live under it) */
   dataDir: string;
+  /** bytes free to the gate on the volume holding a directory */
+  freeBytes: (dir: string) => Promise<number>;
   newId: (kind: string) => string;
   store: StateStore;
   audit: AuditLog;

@@ -97,6 +97,13 @@ async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promis
   throw new HttpError(409, 'conflict', `too many results stored for ${imageTag}`);
 }
 
+/**
+ * Free space on the data volume below which test results are refused (507): artifacts are never
+ * deleted, and the audit log, whose every write the gate needs in order to answer, is on the
+ * same volume. 256 MiB is months of audit records at Kargo's pace.
+ */
+export const ARTIFACT_RESERVE_BYTES = 256 * 2 ** 20;
+
 /** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag}?stage= (public, always 200 JSON for a valid tag and stage). */
 export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
@@ -133,11 +140,22 @@ export function testResultRoutes(ctx: RouteContext) {
         tags: ['test-results'],
         params: Params,
         body: TestResultsBody,
-        response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, ...authErrors },
+        response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 507: ErrorSchema, ...authErrors },
       },
       handler: async (req) => {
         const { imageTag } = req.params;
         const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
+        // artifacts are kept for good, on the volume the audit log is written to: uploads stop
+        // while it has less than a reserve free, so that they can never fill it and stop the gate
+        const free = await ctx.freeBytes(ctx.dataDir);
+        if (free - raw.length < ARTIFACT_RESERVE_BYTES) {
+          req.log.warn({ freeBytes: free, reserveBytes: ARTIFACT_RESERVE_BYTES }, 'test results refused: the data volume is nearly full');
+          throw new HttpError(
+            507,
+            'insufficient_storage',
+            `the data volume has ${Math.floor(free / 2 ** 20)} MiB free; test results are refused below ${ARTIFACT_RESERVE_BYTES / 2 ** 20} MiB, kept for the audit log`,
+          );
+        }
         const artifactName = await writeArtifact(dir, imageTag, raw);
         const artifact = join('artifacts', 'inttest', artifactName);
         const recordedAt = isoOf(ctx.clock.now());

@@ -4,6 +4,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
+import { ARTIFACT_RESERVE_BYTES } from '../../src/routes/test-results.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -111,6 +112,20 @@ t.test('the newest 1,000 summaries are kept', async (t) => {
   t.ok(kept.includes('tag1002'));
   t.equal((await g.app.inject({ url: '/v1/test-results/tag1' })).json().found, false, 'dropped from the summaries');
   t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, 1003, 'artifacts stay on disk');
+});
+
+t.test('a nearly full data volume: results are refused 507 and nothing is stored, so uploads never fill the audit log\'s volume', async (t) => {
+  let free = ARTIFACT_RESERVE_BYTES + 4096;
+  const g = await buildTestApp(t, { now: CLOSED, deps: { freeBytes: async () => free } });
+  const put = (tag: string) => g.as('ci', { method: 'PUT', url: `/v1/test-results/${tag}`, payload: { exitCode: 0 } });
+  t.equal((await put('fits')).statusCode, 200, 'room left above the reserve: stored');
+  free = ARTIFACT_RESERVE_BYTES + 10;
+  const full = await put('too-big');
+  t.match({ status: full.statusCode, body: full.json() }, { status: 507, body: { error: 'insufficient_storage', message: /test results are refused below 256 MiB/ } });
+  t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')), ['fits.json'], 'no artifact written');
+  t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded').map((r) => r.imageTag), ['fits'], 'nothing recorded');
+  free = ARTIFACT_RESERVE_BYTES * 4;
+  t.equal((await put('later')).statusCode, 200, 'stored again once there is room');
 });
 
 t.test('prototype poisoning in a results body is refused like anywhere else', async (t) => {

@@ -53,6 +53,7 @@ function hintFor(status) {
   if (status === 401) return 'the token was not accepted: check the GATE_CI_TOKEN secret (or, in Kubernetes mode, that the job runs on the reporter scale set, whose pods have the gate-ci ServiceAccount token)';
   if (status === 403) return 'the token is valid but lacks the ci role (local: token create --roles ci; cluster: the job must run on the reporter scale set, ServiceAccount gate-ci, bound to the ci role)';
   if (status === 413) return 'the results file is larger than the gate accepts (1 MiB)';
+  if (status === 507) return 'the gate\'s data volume is nearly full (it keeps 256 MiB for its audit log): free space or grow the volume, then re-run this job';
   if (status === 400) return 'the gate rejected the results body: the local checks in lib/results.mjs no longer match the gate\'s schema';
   return null;
 }
