@@ -128,6 +128,11 @@ t.test('a nearly full data volume: results are refused 507 and nothing is stored
   t.equal((await put('later')).statusCode, 200, 'stored again once there is room');
 });
 
+t.test('a volume whose free space cannot be read is written to as before', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED, deps: { freeBytes: async () => Promise.reject(Object.assign(new Error('statfs: operation not permitted'), { code: 'EPERM' })) } });
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } })).statusCode, 200);
+});
+
 t.test('prototype poisoning in a results body is refused like anywhere else', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const r = await g.as('ci', { method: 'PUT', url: '/v1/test-results/p1', headers: { 'content-type': 'application/json' }, payload: '{"exitCode":0,"__proto__":{"failed":3}}' });
