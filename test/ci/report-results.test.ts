@@ -276,7 +276,7 @@ for (const c of usage) {
 t.test('--help: exit 0 with the exit codes listed', async (t) => {
   const r = await runScript(SCRIPT, ['--help']);
   t.equal(r.status, 0);
-  t.match(r.stdout, '3 gate refused (4xx), 4 gate unavailable after retries');
+  t.match(r.stdout, '3 gate refused (4xx, 507), 4 gate unavailable after retries');
 });
 
 t.test('no token anywhere: exit 2, results still summarised, nothing sent', async (t) => {
@@ -336,6 +336,21 @@ t.test('a results file over the gate limit (1 MiB): refused with 413, exit 3, re
   const g = await gateResult(tag);
   t.match(g, { found: true, passed: false, exitCode: 1 }, 'beta gets a definite answer (refused) instead of waiting for its timeout');
   t.match(g['error'], /^results file rejected by the gate: HTTP 413 payload_too_large/);
+});
+
+t.test('the gate\'s data volume is nearly full (507): refused at once with the hint, exit 3, not retried', async (t) => {
+  const proxy = await startGateProxy(gate.url, () => ({
+    status: 507,
+    body: JSON.stringify({ error: 'insufficient_storage', message: 'the data volume has 200 MiB free; test results are refused below 256 MiB, kept for the audit log' }),
+  }));
+  t.teardown(proxy.close);
+  const tag = newTag();
+  const r = await report(resultsFile('full.json', PASSING), tag, { GATE_RETRY_ATTEMPTS: '3' }, proxy.url);
+  t.equal(r.status, 3, 'exit 3: the gate refused, retrying within the job cannot free the volume');
+  t.equal(proxy.count(), 1, 'sent once');
+  t.match(r.stdout, 'the gate refused the result: HTTP 507 insufficient_storage');
+  t.match(r.stdout, 'data volume is nearly full');
+  t.match(r.outputs, { recorded: 'false', 'eligible-for-beta': 'false' });
 });
 
 t.test("the script's checks are the gate's: a corpus of bodies sent to the real gate, accepted and summarised alike", async (t) => {

@@ -6,7 +6,8 @@
 //   2  usage error, or the results file is missing or malformed: the run is then reported to the
 //      gate as a failed run with the problem as its `error` (beta is refused for the tag at once,
 //      instead of waiting for a result that will never come)
-//   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large); when
+//   3  the gate refused the result (4xx: bad token, wrong role, body rejected, too large; or 507:
+//      its data volume is nearly full, which no retry within the job can change); when
 //      it rejected the body (400, 413), the run is reported as a failed run instead (`error`: the
 //      gate's answer), so beta is refused at once rather than waiting for its timeout
 //   4  the gate was unavailable (5xx, timeouts, connection errors) after the bounded retries
@@ -41,7 +42,7 @@ environment: GATE_CI_TOKEN (bearer token with role ci) or GATE_CI_TOKEN_FILE (de
 ServiceAccount token), GATE_RETRY_ATTEMPTS (5), GATE_RETRY_DELAY_MS (2000, doubled per retry),
 GATE_TIMEOUT_MS (15000), GITHUB_OUTPUT, GITHUB_STEP_SUMMARY.
 exit codes: 0 passed and recorded, 1 failed and recorded, 2 usage or bad results file,
-3 gate refused (4xx), 4 gate unavailable after retries, 5 unexpected error`;
+3 gate refused (4xx, 507), 4 gate unavailable after retries, 5 unexpected error`;
 
 const SHA = /^[0-9a-f]{40}$/;
 /** What GitHub gives as steps.<id>.outcome ("" when the workflow passes none). */

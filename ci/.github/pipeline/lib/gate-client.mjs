@@ -96,14 +96,16 @@ export function describeAnswer(status, body, text) {
 }
 
 const RETRYABLE_4XX = new Set([408, 429]);
+/** 5xx answers that are refusals, not outages: 507 (the gate's data volume is nearly full) lasts until an operator frees space. */
+const REFUSING_5XX = new Set([507]);
 
 /**
- * Sends one request to the gate, retrying network failures, timeouts, 408/429, 5xx and 2xx
- * answers that are not JSON (a proxy's page) up to `policy.attempts` times with doubling
+ * Sends one request to the gate, retrying network failures, timeouts, 408/429, 5xx other than 507
+ * and 2xx answers that are not JSON (a proxy's page) up to `policy.attempts` times with doubling
  * back-off (a Retry-After of up to 60 s is honoured). `log(line)` receives one line per failed
  * attempt. Resolves (never rejects) with
  *   {kind: 'ok', status, body}                       a 2xx JSON answer;
- *   {kind: 'refused', status, body, text, detail}    any other 4xx: the gate said no, do not retry;
+ *   {kind: 'refused', status, body, text, detail}    any other 4xx, or 507: the gate said no, do not retry;
  *   {kind: 'unavailable', attempts, detail}          every attempt failed; `detail` is the last reason.
  */
 export async function requestGate({ url, method = 'GET', token, body, policy, log = () => {} }) {
@@ -126,7 +128,7 @@ export async function requestGate({ url, method = 'GET', token, body, policy, lo
       detail = describeAnswer(res.status, json, text);
       if (res.status >= 200 && res.status < 300) detail += ' (not a JSON object)';
       if (res.status >= 300 && res.status < 400) detail += ` (redirect to ${res.headers.get('location') ?? '?'}: point GATE_URL at the final address)`;
-      const retryable = res.status >= 500 || RETRYABLE_4XX.has(res.status) || (res.status >= 200 && res.status < 300);
+      const retryable = (res.status >= 500 && !REFUSING_5XX.has(res.status)) || RETRYABLE_4XX.has(res.status) || (res.status >= 200 && res.status < 300);
       if (!retryable) return { kind: 'refused', status: res.status, body: json, text, detail };
       const ra = Number(res.headers.get('retry-after'));
       if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 60) * 1000;
