@@ -138,13 +138,14 @@ function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: Fastify
 
 /**
  * Which refusals are audited: every 401, 403 and 429, and every 4xx of a POST, PUT or DELETE to a
- * known route (the decision preview included). GETs that fail validation and requests for
- * unknown paths are not.
+ * known route (the decision preview included), and the 507 of a test-result upload refused while
+ * the data volume is nearly full (a refusal too: the reserve it keeps is for records like this).
+ * GETs that fail validation and requests for unknown paths are not.
  */
 function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
   if (status === 401 || status === 403 || status === 429) return true;
   const knownRoute = req.routeOptions.url !== undefined;
-  return status >= 400 && status < 500 && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
+  return ((status >= 400 && status < 500) || status === 507) && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
 }
 
 /**

@@ -124,6 +124,13 @@ t.test('a nearly full data volume: results are refused 507 and nothing is stored
   t.match({ status: full.statusCode, body: full.json() }, { status: 507, body: { error: 'insufficient_storage', message: /test results are refused below 256 MiB/ } });
   t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')), ['fits.json'], 'no artifact written');
   t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded').map((r) => r.imageTag), ['fits'], 'nothing recorded');
+  // a refused upload is a refusal like a 413: the CI run's result was not taken, and who sent it is on record
+  t.match(
+    g.audit.records().filter((r) => r.type === 'refusal'),
+    [{ actor: { name: 'ci' }, data: { status: 507, error: 'insufficient_storage' } }],
+    'the refusal is audited',
+  );
+  t.match((await g.app.inject({ method: 'GET', url: '/metrics' })).body, /gate_refusals_total\{status="507",error="insufficient_storage"\} 1/, 'and counted');
   free = ARTIFACT_RESERVE_BYTES * 4;
   t.equal((await put('later')).statusCode, 200, 'stored again once there is room');
 });
