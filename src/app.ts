@@ -320,7 +320,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // the body's abort after the client-error handler answered (and recorded) the request on its socket
     if (!connections.startAnswer(req)) return reply.code(408).send();
     let fault = withoutTokens(toFault(err));
-    if (fault.status >= 500) req.log.error({ err, path: pathOf(req) }, 'request failed');
+    // a 507 (test results refused on a nearly full volume) is a refusal its route has already warned of, not a failure
+    if (fault.status >= 500 && fault.status !== 507) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
       try {

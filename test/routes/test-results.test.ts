@@ -1,7 +1,9 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
+import { createLogger } from '../../src/logger.ts';
 import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
 import { ARTIFACT_RESERVE_BYTES } from '../../src/routes/test-results.ts';
@@ -133,6 +135,17 @@ t.test('a nearly full data volume: results are refused 507 and nothing is stored
   t.match((await g.app.inject({ method: 'GET', url: '/metrics' })).body, /gate_refusals_total\{status="507",error="insufficient_storage"\} 1/, 'and counted');
   free = ARTIFACT_RESERVE_BYTES * 4;
   t.equal((await put('later')).statusCode, 200, 'stored again once there is room');
+});
+
+t.test('a 507 for a nearly full volume is logged as a warning and a refusal, not as a failed request (error level, with a stack)', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { now: CLOSED, deps: { freeBytes: async () => ARTIFACT_RESERVE_BYTES, logger: createLogger('info', sink) } });
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/full', payload: { exitCode: 0 } })).statusCode, 507);
+  const logged = lines.map((l) => JSON.parse(l) as { level: number | string; msg: string });
+  t.ok(logged.some((l) => /nearly full/.test(l.msg)), 'the warning');
+  t.ok(logged.some((l) => l.msg === 'request refused'), 'logged as a refusal');
+  t.same(logged.filter((l) => l.msg === 'request failed'), [], 'not as a failure');
 });
 
 t.test('a volume whose free space cannot be read is written to as before', async (t) => {
