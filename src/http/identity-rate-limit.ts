@@ -7,8 +7,8 @@ import { identityOf } from './request-identity.ts';
 /**
  * A hook that lets each identity make at most `perMinute` requests of one kind a minute (on the
  * gate clock), answering the rest 429 with `retry-after`; the refusal is audited like any 429.
- * Run after the guard (it needs the identity), before the body is validated or, as an onRequest
- * hook, before it is even read.
+ * Run after the guard (it needs the identity), before the body is validated (preValidation), so
+ * a flood of bad requests is limited too.
  */
 export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
   const limiter = createRateLimiter(perMinute, 60_000);

@@ -80,6 +80,9 @@ export async function buildTestApp(
     dataDir,
     logger: false,
     processMetrics: false,
+    // the host's own free space must not decide a test (a full /tmp would turn uploads into 507s);
+    // the tests of the reserve set it, and spawned gates read the real volume
+    freeBytes: async () => Number.POSITIVE_INFINITY,
     ...(opts.deps ?? {}),
   });
   t.teardown(async () => {
