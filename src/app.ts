@@ -4,7 +4,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { AuditUnavailableError } from './audit/log.ts';
-import { redactTokens, redactTokensInJson } from './auth/redact-tokens.ts';
+import { redactedExcerpt, redactTokensInJson } from './auth/redact-tokens.ts';
 import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
@@ -53,12 +53,6 @@ async function volumeFreeBytes(dir: string): Promise<number> {
 const UNKNOWN_KEYS_NAMED = 10;
 const KEY_SHOWN = 200;
 
-/** A client's key as an error names it: its tokens blanked first (a cut through one would leave most of it unmatched), then cut to KEY_SHOWN characters. */
-function shownKey(key: string): string {
-  const clean = redactTokens(key);
-  return clean.length > KEY_SHOWN ? `${clean.slice(0, KEY_SHOWN)}…` : clean;
-}
-
 /** Maps anything thrown while handling a request to a status and a JSON body naming the field at fault. */
 function toFault(err: FastifyError | Error): Fault {
   if (err instanceof HttpError) return { status: err.status, body: errorBody(err.code, err.message, err.extra) };
@@ -67,7 +61,7 @@ function toFault(err: FastifyError | Error): Fault {
     const issues = err.validation.map((v) => {
       // unknown keys are the client's own text: named cut to length and a few at most, or a 60 KB
       // key (or thousands of keys) would be copied into the answer and, twice, into the record
-      const keys = (v.params as { keys?: string[] }).keys?.map(shownKey);
+      const keys = (v.params as { keys?: string[] }).keys?.map((key) => redactedExcerpt(key, KEY_SHOWN));
       const path = v.instancePath.split('/').filter(Boolean);
       const field = [context, ...path, ...(keys && keys.length ? [keys[0]] : [])].join('.');
       const named = (keys ?? []).slice(0, UNKNOWN_KEYS_NAMED);

@@ -13,6 +13,15 @@ export function redactTokens(text: string): string {
   return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
 }
 
+/**
+ * A client's text as an answer or a record names it: its tokens blanked first (a cut through one
+ * would leave most of it unmatched), then cut to `max` characters, a cut marked with "…".
+ */
+export function redactedExcerpt(text: string, max: number): string {
+  const clean = redactTokens(text);
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
 /** Whether a text holds no gate or break-glass token (what a client may put in a query string or free text). */
 export const hasNoToken = (text: string): boolean => redactTokens(text) === text;
 

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
-import { redactTokens } from '../auth/redact-tokens.ts';
+import { redactedExcerpt, redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from '../http/errors.ts';
 import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
 import { identityOf } from '../http/request-identity.ts';
@@ -120,10 +120,8 @@ export function testResultRoutes(ctx: RouteContext) {
         // is stored verbatim: a repeated key would let the two say different things
         const found = firstDuplicateKey(text);
         if (found !== null) {
-          // named in full up to 200 characters (a deeply nested key would make a huge answer and
-          // record), its tokens blanked first: a cut through one would leave most of it unmatched
-          const duplicate = redactTokens(found);
-          const field = `body${duplicate.length > 200 ? `${duplicate.slice(0, 200)}…` : duplicate}`;
+          // named in full up to 200 characters (a deeply nested key would make a huge answer and record)
+          const field = `body${redactedExcerpt(found, 200)}`;
           return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
         }
         rawBodies.set(req, body as Buffer);
@@ -146,8 +144,8 @@ export function testResultRoutes(ctx: RouteContext) {
         const { imageTag } = req.params;
         const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
         // artifacts are kept for good, on the volume the audit log is written to: uploads stop
-        // while it has less than a reserve free, so that they can never fill it and stop the gate
-        // a volume that cannot say (statfs refused) is written to as before: the write itself fails if it is full
+        // while it has less than a reserve free. A volume that cannot say (statfs refused) is
+        // written to as before: the write itself fails if it is full
         const free = await ctx.freeBytes(ctx.dataDir).catch((err: unknown) => {
           req.log.warn({ err }, 'test results: the free space of the data volume could not be read');
           return Number.POSITIVE_INFINITY;
