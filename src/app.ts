@@ -139,7 +139,12 @@ function answerUnroutable(err: FastifyError, req: FastifyRequest, reply: Fastify
 function isAuditedRefusal(req: FastifyRequest, status: number): boolean {
   if (status === 401 || status === 403 || status === 429) return true;
   const knownRoute = req.routeOptions.url !== undefined;
-  return ((status >= 400 && status < 500) || status === 507) && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
+  return isRefusal(status) && knownRoute && req.method !== 'GET' && req.method !== 'HEAD';
+}
+
+/** An answer that says no, not a failure of the gate: any 4xx, and the 507 of an upload refused on a nearly full volume. */
+function isRefusal(status: number): boolean {
+  return (status >= 400 && status < 500) || status === 507;
 }
 
 /**
@@ -314,8 +319,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // the body's abort after the client-error handler answered (and recorded) the request on its socket
     if (!connections.startAnswer(req)) return reply.code(408).send();
     let fault = withoutTokens(toFault(err));
-    // a 507 (test results refused on a nearly full volume) is a refusal its route has already warned of, not a failure
-    if (fault.status >= 500 && fault.status !== 507) req.log.error({ err, path: pathOf(req) }, 'request failed');
+    if (fault.status >= 500 && !isRefusal(fault.status)) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
       try {
