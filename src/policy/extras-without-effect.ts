@@ -1,3 +1,4 @@
+import type { DayResult } from './calendar.ts';
 import { createMarketCalendar, type MarketCalendar, type MarketExtras } from './market-hours.ts';
 
 /** An operator extra that changes nothing: the day is closed anyway. */
@@ -16,20 +17,18 @@ export interface IneffectiveExtra {
  */
 export function extrasWithoutEffect(calendar: MarketCalendar, extras: MarketExtras): IneffectiveExtra[] {
   const out: IneffectiveExtra[] = [];
-  const closedBy = (date: string): string | null => {
-    const day = calendar.day(date);
-    return day.session ? null : `${day.reason}${day.name ? `: ${day.name}` : ''}`;
-  };
+  /** why a day without a session has none: "holiday: Christmas Day", "weekend" */
+  const closedBy = (day: DayResult & { session: null }): string => `${day.reason}${day.name ? `: ${day.name}` : ''}`;
   extras.extraClosures.forEach(({ date }, i) => {
     const day = calendar.day(date);
     // a closure that is the reason the day is closed is in effect (it, or an ad-hoc closure of the same day)
     if (!day.session && day.reason !== 'closure') {
-      out.push({ key: `market.extraClosures[${i}]`, date, message: `${date} has no session anyway (${closedBy(date)}): this closure changes nothing; is the date right?` });
+      out.push({ key: `market.extraClosures[${i}]`, date, message: `${date} has no session anyway (${closedBy(day)}): this closure changes nothing; is the date right?` });
     }
   });
   extras.extraEarlyCloses.forEach(({ date }, i) => {
-    const why = closedBy(date);
-    if (why !== null) out.push({ key: `market.extraEarlyCloses[${i}]`, date, message: `${date} has no session (${why}): this early close changes nothing; is the date right?` });
+    const day = calendar.day(date);
+    if (!day.session) out.push({ key: `market.extraEarlyCloses[${i}]`, date, message: `${date} has no session (${closedBy(day)}): this early close changes nothing; is the date right?` });
   });
   const sessions = extras.extraSessions ?? [];
   if (sessions.length > 0) {

@@ -121,10 +121,10 @@ const holidayMemo = new Map<number, readonly NamedDate[]>();
 const earlyCloseMemo = new Map<number, readonly NamedDate[]>();
 
 function memo(cache: Map<number, readonly NamedDate[]>, year: number, what: string, build: (y: number) => NamedDate[], lookAhead: boolean) {
-  if (year === LOOKAHEAD_YEAR && !lookAhead) assertSupportedYear(year, what);
+  // checked before the cache too: a look-ahead build of 2100 must not make it answerable to others
+  assertSupportedYear(year, what, lookAhead);
   let hit = cache.get(year);
   if (!hit) {
-    assertSupportedYear(year, what, lookAhead);
     hit = Object.freeze(build(year).map((d) => Object.freeze(d)));
     cache.set(year, hit);
   }

@@ -9,13 +9,12 @@ import { SUPPORTED_YEARS } from './holidays.ts';
 export interface NormalizedExtras {
   readonly closures: ReadonlyMap<string, string>;
   readonly earlyCloses: ReadonlyMap<string, { readonly close: string; readonly name: string }>;
-  /** days the rules close on which the exchange trades after all (force open), with their names */
-  readonly sessions: ReadonlyMap<string, string>;
+  /** days the rules close on which the exchange trades after all (force open); their names are checked, not kept: nothing shows them */
+  readonly sessions: ReadonlySet<string>;
 }
 
 export const DEFAULT_CLOSURE_NAME = 'Operator-configured closure';
 export const DEFAULT_EARLY_CLOSE_NAME = 'Operator-configured early close';
-export const DEFAULT_SESSION_NAME = 'Operator-configured session';
 
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const OPEN_MINUTES = 9 * 60 + 30;
@@ -89,7 +88,7 @@ function checkClose(where: Where, close: unknown): string {
 export function normalizeMarketExtras(extras: MarketExtras | undefined): NormalizedExtras {
   const closures = new Map<string, string>();
   const earlyCloses = new Map<string, { close: string; name: string }>();
-  const sessions = new Map<string, string>();
+  const sessions = new Set<string>();
   if (extras === undefined || extras === null) return { closures, earlyCloses, sessions };
   if (typeof extras !== 'object') throw new RangeError('market extras must be an object');
   /** an entry `{ date, name? }` of a list of whole days, checked */
@@ -117,10 +116,10 @@ export function normalizeMarketExtras(extras: MarketExtras | undefined): Normali
     if (!before) earlyCloses.set(date, { close, name });
   });
   entries(extras, 'extraSessions').forEach((entry, i) => {
-    const { where, date, name } = dayEntry('extraSessions', i, entry, DEFAULT_SESSION_NAME);
+    const { where, date } = dayEntry('extraSessions', i, entry, '');
     // the two say opposite things about one day: which one the exchange announced is not for the gate to guess
     if (closures.has(date)) throw new MarketExtrasError(where, `conflicts with the extra closure of the same date (${date} cannot be both closed and open)`);
-    if (!sessions.has(date)) sessions.set(date, name);
+    sessions.add(date);
   });
   return { closures, earlyCloses, sessions };
 }
