@@ -47,6 +47,17 @@ function run(): void {
     return { page, problems, text, expectText, signIn, active };
   };
 
+  /** A fresh page signed in as olivia, listing a live grant she asked for over the API (`listed`: how the list shows it). */
+  const openWithGrant = async (tt: Test, justification: string, listed = new RegExp(justification)) => {
+    const opened = await open(tt);
+    const grant = await grantLive(justification);
+    tt.equal(grant.status, 201, 'an open grant');
+    await opened.page.goto(`${gate.url}/`);
+    await opened.signIn('olivia');
+    await opened.expectText('#grants', listed, 'listed');
+    return { ...opened, grant };
+  };
+
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const launching = launchChromium();
@@ -259,12 +270,7 @@ function run(): void {
   });
 
   t.test('after a confirmed revoke the focus is on the open-grants heading, not lost to the page', async (t) => {
-    const { page, expectText, signIn, active } = await open(t);
-    const g = await grantLive('granted to be revoked from the keyboard');
-    t.equal(g.status, 201, 'an open grant');
-    await page.goto(`${gate.url}/`);
-    await signIn('olivia');
-    await expectText('#grants', /live · 3f2c1a9 Copy · by olivia/, 'listed');
+    const { page, expectText, active, grant: g } = await openWithGrant(t, 'granted to be revoked from the keyboard', /live · 3f2c1a9 Copy · by olivia/);
     await page.focus(`#grants [data-key="revoke-${g.body.id}"]`);
     await page.keyboard.press('Enter');
     t.ok(await page.locator('#rv-dialog').isVisible(), 'the revoke dialog');
@@ -276,12 +282,7 @@ function run(): void {
   });
 
   t.test('a revoke dialog cancelled after the grant list changed under it puts the focus back on that grant\'s revoke button', async (t) => {
-    const { page, expectText, signIn, active } = await open(t);
-    const a = await grantLive('kept while another grant arrives');
-    t.equal(a.status, 201, 'an open grant');
-    await page.goto(`${gate.url}/`);
-    await signIn('olivia');
-    await expectText('#grants', /kept while another grant arrives/, 'listed');
+    const { page, expectText, active, grant: a } = await openWithGrant(t, 'kept while another grant arrives');
     await page.focus(`#grants [data-key="revoke-${a.body.id}"]`);
     await page.keyboard.press('Enter');
     t.ok(await page.locator('#rv-dialog').isVisible(), 'the revoke dialog');
@@ -296,12 +297,7 @@ function run(): void {
   });
 
   t.test('a revoke the gate answers with a 401 signs out with the focus on the token field, which the closing dialog does not take back (its grant gone meanwhile)', async (t) => {
-    const { page, expectText, signIn, active } = await open(t);
-    const g = await grantLive('revoked by a withdrawn token');
-    t.equal(g.status, 201, 'an open grant');
-    await page.goto(`${gate.url}/`);
-    await signIn('olivia');
-    await expectText('#grants', /revoked by a withdrawn token/, 'listed');
+    const { page, expectText, active, grant: g } = await openWithGrant(t, 'revoked by a withdrawn token');
     // the gate's own 401: the token of this tab was withdrawn meanwhile
     await page.route('**/v1/break-glass/*', (route) =>
       route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthorized', message: 'missing or invalid bearer token' }) }),
