@@ -27,8 +27,18 @@ options:
                    else ./data)
 `;
 
-/** Runs one CLI command; returns the exit code. `out`/`err` receive lines. */
-export async function runCli(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+/**
+ * Runs one CLI command; returns the exit code. `out`/`err` receive lines. `delivered` resolves,
+ * once what `out` was given has been handed to its reader, with the error that stopped it (null:
+ * all of it arrived): a new token that never reached anyone must be said on `err`.
+ */
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  out: (s: string) => void,
+  err: (s: string) => void,
+  delivered: () => Promise<Error | null> = async () => null,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -72,6 +82,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
         out(`created token "${entry.name}" (roles ${entry.roles.join(',')}) in ${tokenFilePath(dataDir)}`);
         out('it is shown only now; store it in a secret manager:');
         out(token);
+        // e.g. `token create | head -1`: the reader left before the token's line, which is stored
+        // all the same and works, and which nobody saw
+        const lost = await delivered();
+        if (lost) {
+          err(
+            `gate: the token "${entry.name}" is stored but could not be printed (${lost.message}): nobody has seen it. ` +
+              `Revoke it with \`npm run gate -- token revoke --name ${entry.name}\` and create it again, reading the whole output (the token is its last line).`,
+          );
+          return 1;
+        }
         return 0;
       } catch (e) {
         err(`gate: ${(e as Error).message}`);
@@ -127,6 +147,13 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 }
 
 if (import.meta.main) {
-  const code = await runCli(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`));
+  // a reader that goes away (`| head -1`) is an EPIPE on a later write: kept for `delivered`, not
+  // an uncaught error with a stack
+  let stdoutError: Error | null = null;
+  process.stdout.on('error', (e) => {
+    stdoutError ??= e;
+  });
+  const delivered = () => new Promise<Error | null>((resolve) => process.stdout.write('', (e) => resolve(stdoutError ?? e ?? null)));
+  const code = await runCli(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`), delivered);
   process.exitCode = code;
 }

@@ -221,3 +221,36 @@ t.test('a token file whose stat fails (not ENOENT) stops every token at once too
   await new Promise((r) => setTimeout(r, 1100));
   for (let i = 0; i < 5; i++) await t.rejects(auth.authenticate(bearer(token)), { code: 'ELOOP' }, `request ${i + 1}: refused (503), not let in by the copy read before`);
 });
+
+t.test('gate token create whose output never reached a reader: exit 1, and stderr says the token is stored and how to revoke it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-lost-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const out: string[] = [];
+  const err: string[] = [];
+  const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+  const code = await runCli(['token', 'create', '--name', 'alice', '--roles', 'caller', '--data-dir', dir], {}, (s) => out.push(s), (s) => err.push(s), async () => epipe);
+  t.equal(code, 1);
+  t.match(err.join('\n'), /^gate: the token "alice" is stored but could not be printed \(write EPIPE\): nobody has seen it\. Revoke it with `npm run gate -- token revoke --name alice`/);
+  t.same(((await readTokenFile(tokenFilePath(dir))) ?? []).map((e) => e.name), ['alice'], 'stored all the same');
+  // delivered: exit 0, nothing on stderr
+  const ok: string[] = [];
+  t.equal(await runCli(['token', 'create', '--name', 'bob', '--roles', 'caller', '--data-dir', dir], {}, () => undefined, (s) => ok.push(s), async () => null), 0);
+  t.same(ok, []);
+});
+
+t.test('the CLI as a process, its stdout a pipe whose reader is gone: that message and exit 1, not an EPIPE stack', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { REPO_ROOT } = await import('../helpers/spawn-gate.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-pipe-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), 'token', 'create', '--name', 'alice', '--roles', 'caller', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // the reader goes away before the CLI has started: its every write to stdout is an EPIPE
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.equal(code, 1, stderr);
+  t.match(stderr, /^gate: the token "alice" is stored but could not be printed \(write EPIPE\): nobody has seen it/);
+  t.notMatch(stderr, /Unhandled|at .*cli\.ts/, 'no stack');
+  t.same(((await readTokenFile(tokenFilePath(dir))) ?? []).map((e) => e.name), ['alice']);
+});
