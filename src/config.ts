@@ -11,7 +11,14 @@ import { MarketExtrasError, normalizeMarketExtras } from './policy/market-extras
  * readConfigFile the file (for the server and the CLI alike).
  */
 
-const MarketHoursAnswer = z.enum(['wait', 'deny']);
+/**
+ * What a stage answers while the NYSE session is open. `false` says "market hours do not matter"
+ * as null does: Helm deletes a null value from a chart's values (a chart user could not turn the
+ * rule off for paper), and keeps `false`.
+ */
+const MarketHoursAnswer = z.union([z.enum(['wait', 'deny']), z.literal(false).transform(() => null)], {
+  error: 'expected "wait", "deny", or false or null (market hours do not matter)',
+});
 
 const StagePolicySchema = z.strictObject({
   enabled: z.boolean().default(true),

@@ -264,12 +264,17 @@ if (!helm) {
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
       ['--set-json', 'config.market.extraSessions=["2027-07-05",{"date":"2025-01-09","name":"open after all"}]', '--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-07-05","close":"13:00"}]'],
       ['--set-json', 'config.proxyAuth.userHeader="X-Forwarded-User"', '--set-json', 'config.proxyAuth.groupsHeader="X-Forwarded-Groups"'],
+      // null cannot turn the rule off (Helm deletes a null value and the default wait stays): false does
+      ['--set-json', 'config.stages.paper.marketHours=false'],
     ]) {
       const r = template(...args);
       t.equal(r.status, 0, `accepted: ${args.join(' ')}`);
       if (r.status !== 0) { t.comment(r.stderr); continue; }
       const cm = YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap');
       t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']), `the gate takes it: ${args.join(' ')}`);
+      if (args.includes('config.stages.paper.marketHours=false')) {
+        t.equal(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).stages.paper.marketHours, null, 'paper without a market-hours rule');
+      }
       if (args.includes('config.kubernetes.apiTimeoutMs=100')) {
         t.same(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).kubernetes, { stagePollSeconds: 30, reviewCacheSeconds: 0.5, apiTimeoutMs: 100, imageRepoPrefix: 'registry.example.com/stonks/' }, 'the Kubernetes settings reach the gate');
       }

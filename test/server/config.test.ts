@@ -65,3 +65,16 @@ t.test('GATE_NOW: an instant in 2000-2099 by New York date, the evening of 2099-
     t.throws(() => parseConfig({ GATE_NOW: now }, null), { constructor: ConfigError, message: /GATE_NOW: expected an instant in 2000-2099/ }, now);
   }
 });
+
+t.test('stages.<stage>.marketHours: wait or deny; null and false both mean market hours do not matter; anything else named', async (t) => {
+  const paper = (v: string) => parseConfig({}, `stages:\n  paper: { marketHours: ${v} }\n`).stages.paper.marketHours;
+  t.equal(paper('wait'), 'wait');
+  t.equal(paper('deny'), 'deny');
+  t.equal(paper('null'), null);
+  // what a Helm chart can render: it deletes a null value, so false is how its users turn the rule off
+  t.equal(paper('false'), null);
+  t.equal(parseConfig({}, null).stages.paper.marketHours, 'wait', 'the default');
+  for (const bad of ['true', 'maybe', '""', '0']) {
+    t.throws(() => paper(bad), { message: /stages\.paper\.marketHours: expected "wait", "deny", or false or null/ }, bad);
+  }
+});
