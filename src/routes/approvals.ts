@@ -8,7 +8,7 @@ import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { isStage } from '../stages.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, KubeName, OciTag, authErrors, statement } from './common-schemas.ts';
+import { ErrorSchema, KubeName, NoQuery, OciTag, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const ApprovalRequest = z.strictObject({
@@ -50,6 +50,7 @@ export function approvalRoutes(ctx: RouteContext) {
       schema: {
         summary: 'Approve an image tag for a stage that requires approval (approver), with notes',
         tags: ['approvals'],
+        querystring: NoQuery,
         body: ApprovalRequest,
         response: { 201: ApprovalView, 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
@@ -75,7 +76,7 @@ export function approvalRoutes(ctx: RouteContext) {
 
     r.get('/v1/approvals', {
       onRequest: ctx.guard('authenticated'),
-      schema: { summary: 'Pending (unused, unexpired) approvals', tags: ['approvals'], response: { 200: z.object({ approvals: z.array(ApprovalView) }), ...authErrors } },
+      schema: { summary: 'Pending (unused, unexpired) approvals', tags: ['approvals'], querystring: NoQuery, response: { 200: z.object({ approvals: z.array(ApprovalView) }), ...authErrors } },
       handler: async () => {
         const now = ctx.clock.now();
         return { approvals: Object.values(ctx.store.read().approvals).filter((a) => isApprovalLive(a, now)) };

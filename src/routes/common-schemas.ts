@@ -81,5 +81,12 @@ export const MarketJson = z.object({
 /** Error responses every authenticated route can give. */
 export const authErrors = { 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } as const;
 
+/**
+ * The query string of a route that takes none. A parameter sent anyway is a 400 naming it, as an
+ * unknown body field is: `GET /v1/break-glass?stage=paper` would otherwise list every grant as if
+ * filtered, and `DELETE /v1/break-glass/{id}?dryRun=true` would revoke for real.
+ */
+export const NoQuery = z.strictObject({});
+
 /** An ISO-8601 instant with an offset (e.g. 2026-11-27T17:59:59Z). */
 export const IsoInstant = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant with offset, e.g. 2026-11-27T17:59:59Z' });

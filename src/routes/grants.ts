@@ -12,7 +12,7 @@ import { getOwn } from '../policy/own.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, KubeName, OciTag, authErrors, statement } from './common-schemas.ts';
+import { ErrorSchema, KubeName, NoQuery, OciTag, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const BreakGlassRequest = z.strictObject({
@@ -53,6 +53,7 @@ export function grantRoutes(ctx: RouteContext) {
       schema: {
         summary: 'Request a one-shot break-glass grant (operator). The token is shown once.',
         tags: ['break-glass'],
+        querystring: NoQuery,
         body: BreakGlassRequest,
         response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
@@ -97,6 +98,7 @@ export function grantRoutes(ctx: RouteContext) {
         summary: 'Revoke an unused grant (operator)',
         tags: ['break-glass'],
         params: z.strictObject({ id: z.string().regex(/^[a-z]+_[0-9a-z]{1,40}$/, 'must be a grant id such as bg_01k…') }),
+        querystring: NoQuery,
         response: { 200: GrantView, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, ...authErrors },
       },
       handler: async (req) => {
@@ -141,7 +143,7 @@ export function grantRoutes(ctx: RouteContext) {
 
     r.get('/v1/break-glass', {
       onRequest: ctx.guard('authenticated'),
-      schema: { summary: 'Open break-glass grants (never their tokens)', tags: ['break-glass'], response: { 200: z.object({ grants: z.array(GrantView) }), ...authErrors } },
+      schema: { summary: 'Open break-glass grants (never their tokens)', tags: ['break-glass'], querystring: NoQuery, response: { 200: z.object({ grants: z.array(GrantView) }), ...authErrors } },
       handler: async () => {
         const now = ctx.clock.now();
         return { grants: liveGrantSummaries(ctx.store.read().grants, now).map((g) => ({ ...g, status: 'open' as const })) };

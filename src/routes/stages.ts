@@ -5,7 +5,7 @@ import { auditEntry } from '../audit/entry.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, authErrors, statement } from './common-schemas.ts';
+import { ErrorSchema, NoQuery, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 
 export const ToggleRequest = z.strictObject({
@@ -48,6 +48,7 @@ export function stageRoutes(ctx: RouteContext) {
         summary: 'Switch a stage on or off (admin), with a note',
         tags: ['stages'],
         params: z.strictObject({ stage: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }) }),
+        querystring: NoQuery,
         body: ToggleRequest,
         response: { 200: StageToggleView, 400: ErrorSchema, ...authErrors },
       },

@@ -13,7 +13,7 @@ import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, NoQuery, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 
@@ -137,6 +137,7 @@ export function testResultRoutes(ctx: RouteContext) {
         summary: 'Record the integration-test results of an image tag (ci); stored verbatim plus a summary',
         tags: ['test-results'],
         params: Params,
+        querystring: NoQuery,
         body: TestResultsBody,
         response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 507: ErrorSchema, ...authErrors },
       },

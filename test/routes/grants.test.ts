@@ -186,3 +186,30 @@ t.test('break-glass requests are limited per identity (429, audited)', async (t)
   g.clock.set('2026-11-25T15:01:01Z');
   t.equal((await requestGrant(g)).statusCode, 201, 'the window moves on');
 });
+
+t.test('a query parameter the operator routes do not take is a 400 naming it: never a filter silently ignored, nor a change made anyway', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const paper = (await requestGrant(g)).json();
+  await requestGrant(g, { stage: 'live' });
+  const approval = { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'paper P&L reviewed, diff read' };
+  const cases: [string | null, string, string, unknown][] = [
+    ['caller', 'GET', '/v1/break-glass?stage=paper', undefined],
+    ['caller', 'GET', '/v1/approvals?imageTag=abc123', undefined],
+    ['operator', 'DELETE', `/v1/break-glass/${paper.id}?dryRun=true`, undefined],
+    ['operator', 'POST', '/v1/break-glass?ttl=5', { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: JUSTIFY }],
+    ['approver', 'POST', '/v1/approvals?stage=live', approval],
+    ['admin', 'PUT', '/v1/stages/paper?dryRun=1', { enabled: false, note: 'broker maintenance' }],
+    ['ci', 'PUT', '/v1/test-results/abc123?stage=beta', { exitCode: 0 }],
+  ];
+  const before = g.audit.records().filter((r) => r.type !== 'refusal').length;
+  for (const [role, method, url, payload] of cases) {
+    const res = await g.as(role, { method: method as 'GET', url, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const name = url.slice(url.indexOf('?') + 1).split('=')[0];
+    t.equal(res.statusCode, 400, `${method} ${url}`);
+    t.equal(res.json().field, `querystring.${name}`, `${method} ${url} names the parameter`);
+  }
+  t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, before, 'nothing was changed');
+  t.equal(g.store.read().grants[paper.id]?.status, 'open', 'the grant is not revoked');
+  t.equal(g.store.read().stages.paper.enabled, true, 'the stage is not switched off');
+  t.equal((await g.as('caller', { url: '/v1/break-glass' })).json().grants.length, 2, 'without the parameter: every open grant');
+});
