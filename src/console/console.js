@@ -16,6 +16,8 @@ const state = {
   perfAt: 0,
   connected: null,
   downSince: null,
+  /** what the disconnected banner shows (its reason), so it is redrawn when that changes */
+  downKey: null,
   me: null,
   nextSession: { at: null, session: null },
   rendered: new Map(),
@@ -54,30 +56,38 @@ function renderIf(el, key, make) {
 
 function setConnected(ok, err) {
   const conn = $('conn');
-  if (ok && state.connected !== true) {
+  if (ok) {
+    if (state.connected === true) return;
     state.connected = true;
     state.downSince = null;
+    state.downKey = null;
     conn.className = 'conn conn-live';
     replaceChildren(conn, icon('live'), h('span', {}, 'Connected: live updates every 2 s'));
     document.body.classList.remove('offline');
     $('banner').hidden = true;
-  } else if (!ok && state.connected !== false) {
-    state.connected = false;
-    state.downSince = Date.now();
-    conn.className = 'conn conn-down';
-    replaceChildren(conn, icon('unplug'), h('strong', {}, 'DISCONNECTED'), h('span', {}, ': the gate is unreachable; retrying'));
-    document.body.classList.add('offline');
-    const banner = $('banner');
-    replaceChildren(
-      banner,
-      icon('unplug'),
-      h('strong', {}, 'Disconnected from the gate. '),
-      state.status ? `What you see is the gate's state at ${stamp(state.status.at)} and may be stale. ` : 'Nothing could be loaded yet. ',
-      err instanceof ApiError ? `(${err.message}) ` : '',
-      'Retrying every 2 s.',
-    );
-    banner.hidden = false;
+    return;
   }
+  // the reason is the current one: a gate that was unreachable may answer a 503 next, and the
+  // other way round (redrawn only when it changes: the banner is an alert, announced when drawn)
+  const answered = err instanceof ApiError;
+  const key = JSON.stringify([answered ? err.message : null, state.status?.at ?? null]);
+  if (state.connected === false && state.downKey === key) return;
+  if (state.connected !== false) state.downSince = Date.now();
+  state.connected = false;
+  state.downKey = key;
+  conn.className = 'conn conn-down';
+  replaceChildren(conn, icon('unplug'), h('strong', {}, 'DISCONNECTED'), h('span', {}, answered ? ': no usable answer to the status poll (see the banner); retrying' : ': the gate is unreachable; retrying'));
+  document.body.classList.add('offline');
+  const banner = $('banner');
+  replaceChildren(
+    banner,
+    icon('unplug'),
+    h('strong', {}, 'Disconnected from the gate. '),
+    state.status ? `What you see is the gate's state at ${stamp(state.status.at)} and may be stale. ` : 'Nothing could be loaded yet. ',
+    answered ? `(${err.message}) ` : '',
+    'Retrying every 2 s.',
+  );
+  banner.hidden = false;
 }
 
 async function poll() {

@@ -1,0 +1,87 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
+import { callGate, createToken } from './gate-calls.ts';
+
+/**
+ * The console following the gate while it stays open: the disconnected banner's reason, the
+ * settings, a tab brought back to the front, and the audit chain check. The real gate
+ * (GATE_NOW = Wednesday 2026-11-25 10:00 ET, market open) and the console in headless Chromium;
+ * each step opens its own page.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+
+if (requireChromium(t)) run();
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+
+  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
+
+  /** A fresh page (its own sessionStorage), with the script errors it meets. */
+  const open = async (tt: Test) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    tt.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const text = (selector: string) => pageText(page, selector);
+    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
+    const signIn = async (name: string) => {
+      await page.fill('#signin-token', tokens[name] as string);
+      await page.click('#signin-form button[type=submit]');
+      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+    };
+    return { page, problems, text, expectText, signIn };
+  };
+
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    tokens['admin'] = gate.tokens['admin'] as string;
+    tokens['kargo'] = gate.tokens['kargo'] as string;
+    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
+    browser = await launching;
+    const d = await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: 'paper-promo-1' });
+    t.equal(d.body.decision, 'wait', 'a paper promotion the market holds');
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  t.test('the disconnected banner shows the current reason as it changes, and goes when the gate answers', async (t) => {
+    const { page, expectText, text, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await expectText('#conn', /Connected/, 'connected');
+    let mode: 'down' | '503' | 'up' = 'down';
+    const route = async (r: any) => {
+      if (mode === 'down') return r.abort('connectionrefused');
+      if (mode === '503') return r.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'audit_unavailable', message: 'the audit log cannot be written' }) });
+      return r.continue();
+    };
+    await page.route('**/v1/status', route);
+    await expectText('#conn', /DISCONNECTED: the gate is unreachable/, 'unreachable');
+    t.notMatch(await text('#banner'), /\(/, 'the banner names no answer');
+    mode = '503';
+    await expectText('#banner', /Disconnected from the gate\. .*\(the audit log cannot be written\) Retrying every 2 s\./, 'the 503 that follows is named');
+    t.notMatch(await text('#conn'), /unreachable/, 'the connection line no longer says unreachable: the gate answered');
+    mode = 'down';
+    await expectText('#conn', /DISCONNECTED: the gate is unreachable/, 'unreachable again');
+    t.notMatch(await text('#banner'), /audit log cannot be written/, 'the 503 is no longer named');
+    mode = 'up';
+    await expectText('#conn', /^Connected/, 'connected again');
+    t.ok(await page.locator('#banner').isHidden(), 'the banner is gone');
+    await page.unroute('**/v1/status', route);
+    t.same(problems, [], 'no script errors');
+  });
+}
