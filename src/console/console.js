@@ -923,6 +923,13 @@ function wire() {
   $('au-newest').addEventListener('click', () => auditGo('newest'));
   $('au-newer').addEventListener('click', () => auditGo('newer'));
   $('au-older').addEventListener('click', () => auditGo('older'));
+  // a tab brought back to the front polls at once: browsers slow the timers of background tabs
+  // (to once a minute and less), so its status, market state and countdowns may be long stale
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') return;
+    tick();
+    void poll();
+  });
   // copy buttons anywhere (image tags)
   document.addEventListener('click', async (ev) => {
     const btn = ev.target instanceof Element ? ev.target.closest('button[data-copy]') : null;

@@ -84,4 +84,39 @@ function run(): void {
     await page.unroute('**/v1/status', route);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('a tab brought back to the front polls the gate at once, whatever its poll timer says', async (t) => {
+    const { page, expectText, problems } = await open(t);
+    // a poll timer as slow as a browser makes it in a background tab (once a minute)
+    await page.route('**/v1/console/settings', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.pollMs = 60_000;
+      await route.fulfill({ response: res, json: body });
+    });
+    const statusAt: number[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/status') statusAt.push(Date.now());
+    });
+    await page.goto(`${gate.url}/`);
+    await expectText('#conn', /Connected/, 'connected');
+    await page.waitForTimeout(500);
+    const before = statusAt.length;
+    // the tab goes to the background, and comes back
+    const setVisibility = (v: string) =>
+      page.evaluate((state) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, v);
+    await setVisibility('hidden');
+    await page.waitForTimeout(300);
+    t.equal(statusAt.length, before, 'hidden: no poll of its own');
+    const shown = Date.now();
+    await setVisibility('visible');
+    for (let i = 0; i < 30 && statusAt.length === before; i++) await page.waitForTimeout(100);
+    t.ok(statusAt.length > before && (statusAt[before] as number) - shown < 2000, `visible again: the status is polled at once (${statusAt.length - before} poll(s) within 3 s)`);
+    await page.unroute('**/v1/console/settings');
+    t.same(problems, [], 'no script errors');
+  });
 }
