@@ -840,11 +840,25 @@ async function verifyChain(filters, records, epoch) {
   // reach further down)
   const cursor = state.audit.cursor ?? (records.length ? records[0].seq + 1 : undefined);
   const limit = records.length ? records.length : filters.limit;
-  const v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
+  let v;
+  try {
+    v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
+  } catch (err) {
+    // the page was loaded: what failed is the check of its chain, which says nothing either way
+    if (handleAuthError(err) || state.audit.epoch !== epoch || !state.me) return;
+    replaceChildren($('au-chain'), chainCheckFailed(err));
+    return;
+  }
   if (state.audit.epoch !== epoch || !state.me) return;
   replaceChildren($('au-chain'), chainView(v));
   // a full walk was started or is running: look again shortly
   if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records, epoch).catch(() => {}), 3000);
+}
+
+/** The chain line when the gate did not answer the check: the records shown are loaded, their chain unchecked. */
+function chainCheckFailed(err) {
+  const why = err instanceof Unreachable ? 'the gate is unreachable or too slow' : err instanceof ApiError && err.status > 0 ? `HTTP ${err.status}: ${err.message}` : err.message;
+  return h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain check failed'), ` (${why}): the records shown were loaded, but whether their chain holds is not known. Checked again when the page changes or a record is added.`);
 }
 
 function auditGo(where) {

@@ -119,4 +119,33 @@ function run(): void {
     await page.unroute('**/v1/console/settings');
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('a chain check the gate fails is said to be the chain check, not a history that could not be loaded', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    await expectText('#au-chain', /Chain verified/, 'the chain line');
+    let answer: 'fail' | 'broken' | 'real' = 'fail';
+    const route = async (r: any) => {
+      if (answer === 'fail') return r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal_error', message: 'The gate failed to handle this request; it has been logged.' }) });
+      if (answer === 'real') return r.continue();
+      const res = await r.fetch();
+      const body = await res.json();
+      body.page = { ...body.page, ok: false, firstBroken: { seq: 4, reason: 'hash does not match the record content' } };
+      return r.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/audit/verify*', route);
+    await page.selectOption('#au-limit', '20');
+    await expectText('#au-chain', /^Chain check failed \(HTTP 500: The gate failed to handle this request; it has been logged\.\): the records shown were loaded/, 'the failed check is named, with what the gate said');
+    t.notMatch(await text('#au-chain'), /Could not load the audit history/, 'not a history that could not be loaded');
+    t.match(await text('#audit'), /decision .*kargo/, 'the records are shown');
+    answer = 'broken';
+    await page.selectOption('#au-limit', '50');
+    await expectText('#au-chain', /^Chain BROKEN at seq 4: hash does not match the record content/, 'a broken chain names its first broken record');
+    answer = 'real';
+    await page.selectOption('#au-limit', '100');
+    await expectText('#au-chain', /^Chain verified/, 'and a check that passes says so again');
+    await page.unroute('**/v1/audit/verify*', route);
+    t.same(problems, [], 'no script errors');
+  });
 }
