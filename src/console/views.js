@@ -288,6 +288,9 @@ export function auditTable(records, partial = false, openSeqs = new Set()) {
   ];
 }
 
+/** " at seq 7: why" of a broken chain; the gate names no seq when records could not be read ("records 5..9 could not all be read"). */
+const brokenAt = (b) => `${typeof b?.seq === 'number' ? ` at seq ${b.seq}` : ''}${b?.reason ? `: ${b.reason}` : ''}`;
+
 /** The chain-verification line for the page shown and the last full walk. */
 export function chainView(v) {
   const p = v.page;
@@ -304,13 +307,13 @@ export function chainView(v) {
               ? ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
               : ` hashes of records ${p.from}–${p.to} recomputed; ${p.unlinked} not linked here (filtered page; see the full check).`,
           )
-        : h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain BROKEN'), ` at seq ${p.firstBroken?.seq ?? '?'}: ${p.firstBroken?.reason ?? ''}`);
+        : h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain BROKEN'), `${brokenAt(p.firstBroken)}.`);
   const fv = v.full;
   const fullPart =
     fv.status === 'ok'
       ? h('span', { class: 'chain-ok' }, ` Full log: verified through seq ${fv.throughSeq} (${fv.message ?? ''}) at ${fv.finishedAt ? stamp(fv.finishedAt) : '?'}.`)
       : fv.status === 'broken'
-        ? h('span', { class: 'chain-bad' }, icon('warning'), ` Full log BROKEN at seq ${fv.firstBroken?.seq ?? '?'}: ${fv.firstBroken?.reason ?? ''}${fv.firstBroken?.file ? ` (${fv.firstBroken.file} line ${fv.firstBroken.line})` : ''}.`)
+        ? h('span', { class: 'chain-bad' }, icon('warning'), ` Full log BROKEN${brokenAt(fv.firstBroken)}${fv.firstBroken?.file ? ` (${fv.firstBroken.file} line ${fv.firstBroken.line})` : ''}.`)
         : fv.status === 'running'
           ? h('span', {}, ' Full log: verification running…')
           : fv.status === 'error'

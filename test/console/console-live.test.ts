@@ -126,12 +126,13 @@ function run(): void {
     await signIn('olivia');
     await expectText('#au-chain', /Chain verified/, 'the chain line');
     let answer: 'fail' | 'broken' | 'real' = 'fail';
+    let brokenAt: { seq: number | null; reason: string } = { seq: 4, reason: 'hash does not match the record content' };
     const route = async (r: any) => {
       if (answer === 'fail') return r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal_error', message: 'The gate failed to handle this request; it has been logged.' }) });
       if (answer === 'real') return r.continue();
       const res = await r.fetch();
       const body = await res.json();
-      body.page = { ...body.page, ok: false, firstBroken: { seq: 4, reason: 'hash does not match the record content' } };
+      body.page = { ...body.page, ok: false, firstBroken: brokenAt };
       return r.fulfill({ response: res, json: body });
     };
     await page.route('**/v1/audit/verify*', route);
@@ -141,7 +142,12 @@ function run(): void {
     t.match(await text('#audit'), /decision .*kargo/, 'the records are shown');
     answer = 'broken';
     await page.selectOption('#au-limit', '50');
-    await expectText('#au-chain', /^Chain BROKEN at seq 4: hash does not match the record content/, 'a broken chain names its first broken record');
+    await expectText('#au-chain', /^Chain BROKEN at seq 4: hash does not match the record content\./, 'a broken chain names its first broken record');
+    // the gate's own words when it could not read the records it was to check: no seq to name
+    brokenAt = { seq: null, reason: 'records 3..9 could not all be read' };
+    await page.selectOption('#au-limit', '20');
+    await expectText('#au-chain', /^Chain BROKEN: records 3\.\.9 could not all be read\./, 'a broken chain without a seq is said without one');
+    t.notMatch(await text('#au-chain'), /seq \?/, 'no "seq ?"');
     answer = 'real';
     await page.selectOption('#au-limit', '100');
     await expectText('#au-chain', /^Chain verified/, 'and a check that passes says so again');
