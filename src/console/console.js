@@ -10,6 +10,8 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   settings: null,
+  /** performance.now() when the settings were last read */
+  settingsReadAt: 0,
   status: null,
   /** the gate's clock at the last status, and performance.now() then */
   gateAtMs: 0,
@@ -99,10 +101,12 @@ async function poll() {
   state.polling = true;
   state.pollAgain = false;
   clearTimeout(state.pollTimer);
+  const firstLoad = !state.settings;
   try {
-    if (!state.settings) {
+    if (firstLoad) {
       state.settings = await api('GET', 'v1/console/settings', undefined, { auth: false });
-      applySettings();
+      state.settingsReadAt = performance.now();
+      applySettings(null);
       await restoreSession();
     } else if (state.me === null && (session.token() || (state.settings.proxyAuth && state.sessionCheckError)) && !state.checkingSession) {
       // the identity check failed (not with a 401) at load or since: try again while the token is
@@ -113,11 +117,13 @@ async function poll() {
         state.checkingSession = false;
       });
     }
+    const wasDown = state.connected === false;
     const t0 = performance.now();
     const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });
     syncClock(Date.parse(st.at), (t0 + performance.now()) / 2);
     state.status = st;
     setConnected(true);
+    if ((wasDown && !firstLoad) || settingsDisagree(st) || performance.now() - state.settingsReadAt >= SETTINGS_MAX_AGE_MS) await refreshSettings();
     render();
     if (state.me && state.audit.seenHead !== st.audit.seq) void refreshAudit();
   } catch (err) {
@@ -126,6 +132,44 @@ async function poll() {
     state.polling = false;
     state.pollTimer = setTimeout(poll, state.pollAgain ? 0 : (state.settings?.pollMs ?? 2000));
   }
+}
+
+/** The settings are read again at least this often (a gate restarted with another configuration between two polls). */
+const SETTINGS_MAX_AGE_MS = 60_000;
+
+/** The status shows another configuration than the settings held (a gate restarted with a new one): they are stale. */
+function settingsDisagree(st) {
+  const s = state.settings;
+  const names = (pick) => JSON.stringify(st.stages.filter(pick).map((x) => x.name));
+  return (
+    st.project !== s.project ||
+    st.authMode !== s.authMode ||
+    JSON.stringify(st.stages.map((x) => x.name)) !== JSON.stringify(s.stages) ||
+    names((x) => x.policy.marketHours !== null) !== JSON.stringify(s.breakGlass.stages) ||
+    names((x) => x.policy.requireApproval) !== JSON.stringify(s.approvals.stages)
+  );
+}
+
+/**
+ * Reads the settings again (they come from the gate's configuration, which a restart can change:
+ * the stages that take break-glass or approvals, the limits, the project); a change is applied,
+ * keeping what the operator chose and typed. A failure keeps the settings held and tries again
+ * at the next poll.
+ */
+async function refreshSettings() {
+  let fresh;
+  try {
+    fresh = await api('GET', 'v1/console/settings', undefined, { auth: false, timeoutMs: 4000 });
+  } catch {
+    return;
+  }
+  state.settingsReadAt = performance.now();
+  const prev = state.settings;
+  if (JSON.stringify(fresh) === JSON.stringify(prev)) return;
+  state.settings = fresh;
+  applySettings(prev);
+  if (fresh.proxyAuth !== prev.proxyAuth) await restoreSession();
+  else applyIdentity();
 }
 
 /**
@@ -302,13 +346,18 @@ function handleAuthError(err) {
 
 // ---------------------------------------------------------------- rendering
 
-function applySettings() {
+/** Shows the settings; `prev`: the settings shown before (null at load), whose choices and typed text are kept. */
+function applySettings(prev) {
   const s = state.settings;
   $('project').textContent = s.project;
-  const opts = (sel, names) => replaceChildren(sel, names.map((n) => h('option', { value: n }, n)));
+  const opts = (sel, names, first = []) => {
+    const chosen = sel.value;
+    replaceChildren(sel, first, names.map((n) => h('option', { value: n }, n)));
+    if ([...sel.options].some((o) => o.value === chosen)) sel.value = chosen;
+  };
   opts($('bg-stage'), s.breakGlass.stages);
   opts($('ap-stage'), s.approvals.stages);
-  for (const n of s.stages) $('au-stage').append(h('option', { value: n }, n));
+  opts($('au-stage'), s.stages, [h('option', { value: '' }, 'All stages')]);
   $('bg-just-min').textContent = String(s.breakGlass.justificationMin);
   $('bg-just').maxLength = s.breakGlass.justificationMax;
   $('bg-ttl').max = String(s.breakGlass.maxTtlMinutes);
@@ -318,7 +367,9 @@ function applySettings() {
   $('ap-notes').maxLength = s.approvals.notesMax;
   updateCount('bg-just', 'bg-just-count', s.breakGlass.justificationMin);
   updateCount('ap-notes', 'ap-notes-count', s.approvals.notesMin);
-  buildToggles();
+  // the switches are built once for the stages; rebuilt, they would lose the notes being typed
+  if (prev === null || JSON.stringify(prev.stages) !== JSON.stringify(s.stages)) buildToggles();
+  else for (const n of s.stages) $(`tg-${n}-note`).maxLength = s.toggles.noteMax;
 }
 
 function updateCount(fieldId, countId, min) {

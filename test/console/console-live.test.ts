@@ -154,4 +154,65 @@ function run(): void {
     await page.unroute('**/v1/audit/verify*', route);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('settings a restarted gate changed are shown without a reload, keeping what the operator chose and typed', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    const options = (sel: string) => page.$$eval(`${sel} option`, (os: any[]) => os.map((o) => o.value));
+    t.same(await options('#bg-stage'), ['paper', 'live'], 'break-glass for paper and live');
+    await expectText('#bg-ttl-hint', /at most 240\./, 'the lifetime limit of this gate');
+    await page.selectOption('#bg-stage', 'live');
+    await page.fill('#bg-just', 'typed before the gate was restarted');
+    await page.fill('#tg-beta-note', 'a note being typed');
+    await page.selectOption('#au-stage', 'paper');
+
+    // the gate comes back from a restart with another configuration: longest grant 90 minutes
+    let settings: (s: any) => void = (s) => {
+      s.breakGlass.maxTtlMinutes = 90;
+    };
+    let down = false;
+    let paperUnheld = false;
+    await page.route('**/v1/console/settings', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      settings(body);
+      await route.fulfill({ response: res, json: body });
+    });
+    const status = async (route: any) => {
+      if (down) return route.abort('connectionrefused');
+      const res = await route.fetch();
+      const body = await res.json();
+      // and, later, paper with no market-hours policy (no break-glass there)
+      if (paperUnheld) body.stages.find((x: any) => x.name === 'paper').policy.marketHours = null;
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/status', status);
+    down = true;
+    await expectText('#conn', /DISCONNECTED/, 'the gate is away');
+    down = false;
+    await expectText('#conn', /^Connected/, 'and back');
+    await expectText('#bg-ttl-hint', /at most 90\./, 'the new limit is shown');
+    t.equal(await page.getAttribute('#bg-ttl', 'max'), '90', 'and enforced by the field');
+
+    // a change seen in the status (paper no longer held by the market) reads the settings again at once
+    settings = (s) => {
+      s.breakGlass.maxTtlMinutes = 90;
+      s.breakGlass.stages = ['live'];
+    };
+    paperUnheld = true;
+    await page.waitForFunction(() => [...document.querySelectorAll('#bg-stage option')].map((o: any) => o.value).join() === 'live', undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('break-glass now offers live only'),
+      async () => t.fail('break-glass now offers live only', { found: await options('#bg-stage') }),
+    );
+    t.equal(await page.inputValue('#bg-stage'), 'live', 'the stage chosen is kept');
+    t.equal(await page.inputValue('#bg-just'), 'typed before the gate was restarted', 'the justification typed is kept');
+    t.equal(await page.inputValue('#tg-beta-note'), 'a note being typed', 'the stage note typed is kept');
+    t.same(await options('#au-stage'), ['', 'ci', 'integration', 'beta', 'paper', 'live'], 'the audit stage filter lists each stage once');
+    t.equal(await page.inputValue('#au-stage'), 'paper', 'and keeps its choice');
+    t.match(await text('#tg-beta-state'), /ENABLED/, 'the stage switches still show their state');
+    await page.unroute('**/v1/status', status);
+    await page.unroute('**/v1/console/settings');
+    t.same(problems, [], 'no script errors');
+  });
 }
