@@ -385,7 +385,8 @@ function render() {
   renderIf($('audit-banner'), JSON.stringify(st.audit.writable === false), () => auditBanner(st.audit));
   renderIf($('clock-banner'), JSON.stringify(st.clock ?? null), () => clockBanner(st.clock));
   ensureNextSession(st.market.nextOpen);
-  renderIf($('market'), JSON.stringify([st.market, state.nextSession]), () => marketView(st.market, state.nextSession.session, nowMs));
+  const held = st.stages.filter((s) => s.enabled && s.policy.marketHours !== null).map((s) => s.name);
+  renderIf($('market'), JSON.stringify([st.market, state.nextSession, held]), () => marketView(st.market, state.nextSession.session, nowMs, held));
   renderIf($('pipeline'), JSON.stringify([st.stages, st.market.open, st.market.nextClose]), () => st.stages.map((s, i) => stageView(s, i, st.market)));
   renderIf($('waiting'), JSON.stringify(st.waiting), () =>
     waitingView(st, {

@@ -36,8 +36,11 @@ function reasonList(reasons) {
   );
 }
 
-/** Open/closed with the why, the live countdown, and this and the next session in ET and local time. */
-export function marketView(market, nextSession, nowMs) {
+/**
+ * Open/closed with the why, the live countdown, and this and the next session in ET and local
+ * time. `held`: the names of the enabled stages whose policy holds promotions while the market is open.
+ */
+export function marketView(market, nextSession, nowMs, held = []) {
   const change = nextChange(market, nowMs);
   const zone = localZone();
   const sessionBlock = (title, s) =>
@@ -73,7 +76,15 @@ export function marketView(market, nextSession, nowMs) {
       h('strong', {}, until(change.at)),
       ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} (${localTime(change.at)} your time)`,
     ),
-    market.open ? h('p', { class: 'hint' }, 'While the market is open, paper and live promotions are held unless a break-glass grant covers them.') : null,
+    market.open
+      ? h(
+          'p',
+          { class: 'hint' },
+          held.length
+            ? `While the market is open, ${held.length === 1 ? held[0] : `${held.slice(0, -1).join(', ')} and ${held.at(-1)}`} promotions are held unless a break-glass grant covers them.`
+            : 'No enabled stage holds its promotions for the market.',
+        )
+      : null,
     market.open ? sessionBlock('This session', market.session) : null,
     sessionBlock('Next session', nextSession),
   ];

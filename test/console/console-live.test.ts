@@ -215,4 +215,30 @@ function run(): void {
     await page.unroute('**/v1/console/settings');
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('the market card names the stages the market holds, from their policies and switches', async (t) => {
+    const { page, expectText, problems } = await open(t);
+    let change: (stages: any[]) => void = () => {};
+    const status = async (route: any) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      change(body.stages);
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/status', status);
+    await page.goto(`${gate.url}/`);
+    await expectText('#market', /While the market is open, paper and live promotions are held unless a break-glass grant covers them\./, 'this gate: paper and live');
+    // a gate configured with no market-hours policy for paper
+    change = (stages) => {
+      stages.find((x) => x.name === 'paper').policy.marketHours = null;
+    };
+    await expectText('#market', /While the market is open, live promotions are held unless/, 'paper not held: live only');
+    // live switched off: passed through, not held
+    change = (stages) => {
+      stages.find((x) => x.name === 'live').enabled = false;
+    };
+    await expectText('#market', /While the market is open, paper promotions are held unless/, 'live off: paper only');
+    await page.unroute('**/v1/status', status);
+    t.same(problems, [], 'no script errors');
+  });
 }
