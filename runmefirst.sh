@@ -288,8 +288,26 @@ kargo_files() {
   while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" || printf '%s\n' "$f"; done <"$WORK/kargo-files"
 }
 
+# pinned_copy FILE — for a file declaring one Argo CD Application that exists already and whose
+# live targetRevision is a commit SHA (pinned by a promotion's argocd-update step): the path of a
+# copy of FILE with that SHA as its targetRevision; otherwise nothing. Applying the file's
+# `targetRevision: main` again would unpin the stage: Argo CD then compares it with the head of
+# main, and a sync from its UI deploys commits no promotion (and no gate decision) let through.
+pinned_copy() {
+  local f=$1 name ns live copy
+  [[ $(grep -c '^kind:' "$f") == 1 && $(grep -Ec '^[[:space:]]+targetRevision:' "$f") == 1 ]] || return 0
+  name=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  name:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
+  ns=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  namespace:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
+  [[ -n $name ]] || return 0
+  live=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" -o 'jsonpath={.spec.source.targetRevision}' 2>/dev/null || true)
+  [[ $live =~ ^[0-9a-f]{40}$ ]] || return 0
+  copy="$WORK/pinned-${f##*/}"
+  sed "s/^\([[:space:]]*targetRevision:\).*$/\1 $live/" "$f" >"$copy"
+  printf '%s\n' "$copy"
+}
+
 step_kargo_resources() {
-  local dir=$KARGO_RESOURCES_DIR f applied=0
+  local dir=$KARGO_RESOURCES_DIR f applied=0 pinned
   [[ $dir == /* ]] || dir="$ROOT/$dir"
   if [[ ! -d $dir ]]; then
     warn "no $KARGO_RESOURCES_DIR/ directory: no Kargo resources applied"
@@ -309,6 +327,13 @@ step_kargo_resources() {
       grep -Eq '^[[:space:]]+namespace:[[:space:]]*"?stonks-oracle"?[[:space:]]*$' "$f" &&
       grep -Eq '^[[:space:]]+automated:' "$f"; then
       pl_refuse "${f#"$ROOT"/} is an Argo CD Application for stonks-oracle with automated sync: applying it would change the live application. Kargo must sync live, not Argo CD on its own."
+    fi
+    if grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$f"; then
+      pinned=$(pinned_copy "$f")
+      if [[ -n $pinned ]]; then
+        log "${f#"$ROOT"/}: keeping the commit a promotion pinned ($(sed -n 's/^[[:space:]]*targetRevision:[[:space:]]*//p' "$pinned"))"
+        f=$pinned
+      fi
     fi
     kc_mut apply -f "$f"
     applied=$((applied + 1))

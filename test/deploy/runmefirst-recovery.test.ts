@@ -1,8 +1,10 @@
 // Plan tests of runmefirst.sh (rebinding volumes, failures and resuming, refusals): the real script runs against recording stand-ins for kubectl and
 // helm (fixtures/), and the tests assert on the calls it made and on the fake cluster after it.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf } from './harness.ts';
+import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf, put, repoRoot } from './harness.ts';
 import { appliedDocs } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
@@ -90,6 +92,35 @@ t.test('an Argo CD Application that would auto-sync the live namespace is refuse
   expectExit(t, r, 3);
   t.match(r.output, /REFUSED: .*apps\/live\.yaml is an Argo CD Application for stonks-oracle with automated sync/);
   t.equal(r.calls.filter((c) => c.file).length, 0, 'the file was not applied');
+});
+
+t.test('a second run keeps the commit a promotion pinned on an existing Application; a new one starts at main', async (t) => {
+  // Live was promoted: Kargo's argocd-update set its targetRevision to the commit it pushed.
+  // Applying kargo/'s `targetRevision: main` again would unpin it (OutOfSync against main's
+  // head, and a sync from Argo CD's UI would deploy commits no gate decision let through).
+  const pinned = '3f786850e387550fdab836ed7e6dc881de23001b';
+  const state = put(
+    freshCluster(),
+    { kind: 'Namespace', metadata: { name: 'argocd' } },
+    { kind: 'CustomResourceDefinition', metadata: { name: 'applications.argoproj.io' }, spec: { names: { kind: 'Application' } } },
+    {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'Application',
+      metadata: { name: 'stonks-oracle-live', namespace: 'argocd' },
+      spec: { project: 'default', source: { repoURL: 'https://github.com/celesrenata/stonks-oracle.git', targetRevision: pinned, path: 'old/path' } },
+    },
+  );
+  const sb = new Sandbox(state);
+  t.teardown(() => sb.cleanup());
+  for (const stage of ['live', 'beta']) {
+    sb.kargoFile(`argocd/applications/${stage}.yaml`, readFileSync(join(repoRoot, 'kargo', 'argocd', 'applications', `${stage}.yaml`), 'utf8'));
+  }
+  const r = sb.run('runmefirst.sh', ['--from', 'kargo-resources']);
+  expectExit(t, r, 0);
+  const source = (name: string) => sb.state().objects[keyOf('Application', 'argocd', name)]?.spec?.source;
+  t.equal(source('stonks-oracle-live')?.targetRevision, pinned, 'live keeps the promoted commit');
+  t.equal(source('stonks-oracle-live')?.path, 'infra/helm/stonks-oracle', 'the rest of the file is applied');
+  t.equal(source('stonks-oracle-beta')?.targetRevision, 'main', 'a new Application starts at main');
+  t.match(r.output, new RegExp(`live\\.yaml: keeping the commit a promotion pinned \\(${pinned}\\)`));
 });
 
 t.test('a gate scaled to zero is brought back, not reported up', async (t) => {
