@@ -28,8 +28,9 @@ export class ResultsFileError extends Error {
   name = 'ResultsFileError';
 }
 
+/** What a wrong value is, for a message; a string's tokens blanked before it is cut (a cut through one would leave most of it unmatched). */
 const kindOf = (v) =>
-  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(v.slice(0, 40))}` : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+  v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? `the string ${JSON.stringify(redactTokens(v).slice(0, 40))}` : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
 
 /** Code points, not UTF-16 units: how zod measures a string's length. */
 const codePoints = (s) => {
