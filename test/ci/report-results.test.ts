@@ -125,6 +125,18 @@ t.test('a failing results file: recorded as failed, details in the summary, exit
   noSecretsPrinted(t, r);
 });
 
+t.test('a failing file longer than the summary shows: a token across the cut is blanked, not shown in part', async (t) => {
+  const head = '{"exitCode":1,"failed":1,"log":"';
+  const content = `${head}${'x'.repeat(20_000 - 20 - head.length)}${FAKE_GATE_TOKEN} ${'y'.repeat(200)}"}`;
+  t.equal(content.indexOf(FAKE_GATE_TOKEN), 20_000 - 20, 'the token starts 20 characters before the summary\'s cut');
+  const tag = newTag();
+  const r = await report(resultsFile('long-log.json', content), tag);
+  t.equal(r.status, 1, 'exit 1: recorded, tests failed');
+  t.match(r.summary, '(first 20000 characters; the whole file is in the run\'s artifacts)', 'the file is shown cut');
+  t.notOk(r.summary.includes(FAKE_GATE_TOKEN.slice(0, 12)), 'no part of the token in the step summary');
+  t.match(r.summary, 'xxxgate_[redacted]', 'the token blanked where it stood');
+});
+
 t.test('exit code 0 with failed tests: the gate says failed, so does the step', async (t) => {
   const tag = newTag();
   const r = await report(resultsFile('inconsistent.json', '{"exitCode":0,"passed":9,"failed":1,"total":10}'), tag);

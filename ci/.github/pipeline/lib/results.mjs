@@ -298,7 +298,8 @@ export function renderSummary({ imageTag, summary, body, rawText, gate = null, g
     if (summary.error && summary.exitCode === 0 && !((summary.counts.failed ?? 0) > 0)) out.push('- the run reports an `error`, so it counts as failed despite exit code 0');
     for (const d of details) out.push(`- ${mdEscape(d)}`);
     if (rawText !== undefined) {
-      let shown = rawText;
+      // tokens blanked before the cut: one cut through at the end would keep most of it unmatched
+      let shown = redactTokens(rawText);
       let note = '';
       if (shown.length > maxRawChars) {
         shown = shown.slice(0, maxRawChars);
