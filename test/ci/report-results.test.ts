@@ -137,6 +137,20 @@ t.test('a failing file longer than the summary shows: a token across the cut is 
   t.match(r.summary, 'xxxgate_[redacted]', 'the token blanked where it stood');
 });
 
+t.test('failure messages that are whole tracebacks: the step summary stays under GitHub\'s 1 MiB, every failed test named', async (t) => {
+  // GitHub drops a step summary over 1 MiB whole ("upload aborted"): counts, verdict and details
+  const failures = Array.from({ length: 50 }, (_, i) => ({ name: `test_case_${i}`, message: `Traceback ${i}: ${'<frame> '.repeat(2000)}` }));
+  const content = JSON.stringify({ exitCode: 1, passed: 0, failed: 50, total: 50, failures });
+  t.ok(content.length < 1000 * 1024, 'the file is within the gate\'s 1 MiB');
+  const tag = newTag();
+  const r = await report(resultsFile('tracebacks.json', content), tag);
+  t.equal(r.status, 1, 'exit 1: recorded, tests failed');
+  t.ok(Buffer.byteLength(r.summary) < 1024 * 1024, `the step summary is under 1 MiB (${Buffer.byteLength(r.summary)} bytes)`);
+  t.match(r.summary, '| 1 | 0 | 50 | – | 50 |', 'the counts');
+  for (let i = 0; i < 50; i++) t.match(r.summary, `- test_case_${i}: Traceback ${i}: &lt;frame&gt; `, `test_case_${i} named with the start of its message`);
+  t.match(r.summary, '…\n', 'a cut message is marked');
+});
+
 t.test('exit code 0 with failed tests: the gate says failed, so does the step', async (t) => {
   const tag = newTag();
   const r = await report(resultsFile('inconsistent.json', '{"exitCode":0,"passed":9,"failed":1,"total":10}'), tag);

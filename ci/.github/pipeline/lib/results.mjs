@@ -242,11 +242,17 @@ const FAILURE_LISTS = ['failures', 'failedTests', 'failed_tests', 'errors'];
  * Failure details found in the file, as short lines: items of `failures`, `failedTests`,
  * `failed_tests` or `errors` (top level or under `tests`; strings, or objects with a
  * name/test/id and a message/error/reason), then a top-level `error` or `message` string.
- * At most `limit` lines; returns [] when the file names none.
+ * At most `limit` lines of at most `maxChars` characters each (tokens blanked before the cut,
+ * a cut marked with "…"): a runner's messages can be whole tracebacks, and GitHub drops a step
+ * summary over 1 MiB entirely. Returns [] when the file names none.
  */
-export function failureDetails(body, limit = 50) {
+export function failureDetails(body, limit = 50, maxChars = 1000) {
   const lines = [];
-  const push = (s) => lines.length < limit && lines.push(s);
+  const push = (s) => {
+    if (lines.length >= limit) return;
+    const clean = redactTokens(s);
+    lines.push(clean.length > maxChars ? `${clean.slice(0, maxChars)}…` : clean);
+  };
   for (const holder of [body, body.tests ?? {}]) {
     for (const key of FAILURE_LISTS) {
       const list = holder[key];
