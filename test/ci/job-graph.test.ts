@@ -134,6 +134,13 @@ t.test('fixed facts', async (t) => {
   t.equal(evaluate(wf.env['GATE_URL'] as string, ctx({ GATE_URL: 'http://10.0.0.9:8080' })), 'http://10.0.0.9:8080', 'a repository variable GATE_URL overrides it');
   t.equal(wf.env['IMAGE_PREFIX'], PREFIX);
   t.equal(wf.concurrency?.['cancel-in-progress'], "${{ github.event_name == 'pull_request' }}", 'runs on main are never cancelled half-way');
+  // runShell runs a step as `bash --noprofile --norc -eo pipefail`, which GitHub does only for
+  // shell: bash; with no shell given it runs `bash -e`, where a pipe's failure passes unseen
+  for (const [id, j] of Object.entries(wf.jobs)) {
+    for (const s of j.steps.filter((x) => x.run !== undefined)) {
+      t.equal(s.shell ?? j.defaults?.run?.shell ?? wf.defaults?.run?.shell, 'bash', `${id}/${stepKey(s)}: shell bash (-eo pipefail), as the simulation runs it`);
+    }
+  }
 });
 
 t.test('images: 12 services and the dashboard in the matrix, superset as the marker', async (t) => {

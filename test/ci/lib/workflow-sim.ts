@@ -21,6 +21,7 @@ export interface Step {
   env?: Record<string, string>;
   'continue-on-error'?: boolean;
   'working-directory'?: string;
+  shell?: string;
 }
 export interface Job {
   name?: string;
@@ -33,6 +34,7 @@ export interface Job {
   strategy?: { matrix?: { include?: Record<string, string>[] } & Record<string, unknown>; 'fail-fast'?: boolean };
   steps: Step[];
   'timeout-minutes'?: number;
+  defaults?: { run?: { shell?: string } };
 }
 export interface Workflow {
   name: string;
@@ -40,6 +42,7 @@ export interface Workflow {
   permissions?: Record<string, string>;
   concurrency?: Record<string, unknown>;
   env: Record<string, string>;
+  defaults?: { run?: { shell?: string } };
   jobs: Record<string, Job>;
 }
 
