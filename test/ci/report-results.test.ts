@@ -318,6 +318,24 @@ t.test('no token anywhere: exit 2, results still summarised, nothing sent', asyn
   t.equal((await gateResult(tag))['found'], false);
 });
 
+t.test('a token with a line break inside (the whole `token create` output pasted): exit 2 at once, the token never printed', async (t) => {
+  const pasted = `created token "ci" (roles ci) in /data/tokens.json\nit is shown only now; store it in a secret manager:\n${ciToken}`;
+  for (const [name, env] of [
+    ['GATE_CI_TOKEN', { GATE_CI_TOKEN: pasted }],
+    ['GATE_CI_TOKEN_FILE', { GATE_CI_TOKEN: '', GATE_CI_TOKEN_FILE: resultsFile('pasted-token', `${pasted}\n`) }],
+  ] as const) {
+    for (const content of [PASSING, '{"exitCode": 1,']) {
+      const tag = newTag();
+      const r = await report(resultsFile(`pasted-${seq}.json`, content), tag, env);
+      t.equal(r.status, 2, `${name}: exit 2 (no usable token), not retried as an outage`);
+      t.match(r.output, 'holds a line break, a space or another character a bearer token cannot (3 line(s))', `${name}: the problem named`);
+      t.notMatch(r.stderr, /attempt \d+\/\d+ failed/, `${name}: nothing sent, nothing retried`);
+      t.equal((await gateResult(tag))['found'], false, `${name}: nothing recorded`);
+      noSecretsPrinted(t, r);
+    }
+  }
+});
+
 t.test('token from GATE_CI_TOKEN_FILE (the ServiceAccount token path in the cluster)', async (t) => {
   const tag = newTag();
   const tokenFile = resultsFile('sa-token', `${ciToken}\n`);

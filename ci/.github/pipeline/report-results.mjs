@@ -115,7 +115,7 @@ async function main(argv, env) {
   /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong (any token in it blanked). */
   async function reportBrokenRun(error) {
     const token = resolveToken(env);
-    if (!token) return { ok: false, problem: 'no ci token' };
+    if (!token?.token) return { ok: false, problem: token?.problem ?? 'no ci token' };
     const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(error).slice(0, 2000) })}\n`);
     const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
     return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
@@ -132,8 +132,8 @@ async function main(argv, env) {
   process.stdout.write(`results: exit code ${summary.exitCode}, passed ${c.passed ?? '-'}, failed ${c.failed ?? '-'}, skipped ${c.skipped ?? '-'}, total ${c.total ?? '-'}\n`);
 
   const token = resolveToken(env);
-  if (!token) {
-    const problem = 'no ci token: set the repository secret GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE)';
+  if (!token?.token) {
+    const problem = token?.problem ?? 'no ci token: set the repository secret GATE_CI_TOKEN (or GATE_CI_TOKEN_FILE)';
     setOutputs(outputs, env);
     appendSummary(renderSummary({ imageTag, summary, body, rawText, gateProblem: problem }), env);
     annotate('error', 'Results not reported to the gate', problem);

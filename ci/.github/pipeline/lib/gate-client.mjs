@@ -53,17 +53,30 @@ export function retryPolicyFromEnv(env, defaults) {
 }
 
 /**
+ * A token a bearer header can carry as it is: visible ASCII only. fetch refuses a line break in a
+ * header with an error that quotes the whole value, token included.
+ */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
+
+/**
  * Finds the ci token: the GATE_CI_TOKEN variable (the repository secret) when set, else the
  * file named by GATE_CI_TOKEN_FILE (default: the pod's ServiceAccount token, which the gate
  * accepts in its Kubernetes mode). Returns {token, source} with a printable source, or null.
+ * A token with a line break, a space or another character outside visible ASCII inside it (say,
+ * the whole output of `token create` pasted as the secret) comes back as {token: null, source,
+ * problem}: sent, it would never authenticate, and fetch's error would print it.
  */
 export function resolveToken(env) {
+  const checked = (token, source) =>
+    HEADER_SAFE.test(token)
+      ? { token, source }
+      : { token: null, source, problem: `the ci token from ${source} holds a line break, a space or another character a bearer token cannot (${token.split(/\r\n|\r|\n/).length} line(s)): store the token alone, on one line` };
   const fromEnv = (env.GATE_CI_TOKEN ?? '').trim();
-  if (fromEnv) return { token: fromEnv, source: 'GATE_CI_TOKEN' };
+  if (fromEnv) return checked(fromEnv, 'GATE_CI_TOKEN');
   const file = env.GATE_CI_TOKEN_FILE || SERVICE_ACCOUNT_TOKEN_FILE;
   try {
     const token = readFileSync(file, 'utf8').trim();
-    if (token) return { token, source: `the token file ${file}` };
+    if (token) return checked(token, `the token file ${file}`);
   } catch {
     // no such file: fall through
   }
