@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 HELM_VERSION=v3.22.0
 ACTIONLINT_VERSION=v1.7.12
+# promtool (checks and unit-tests the chart's alert rules): the Go module of Prometheus v3.16.0
+PROMETHEUS_MODULE_VERSION=v0.316.0
 # the oldest Node the CI pipeline scripts promise (ci/README.md); test/ci runs them under it and,
 # under CI=true, fails when there is no Node 20 (a fresh machine's own Node may be any version)
 NODE20_VERSION=20.20.2
@@ -48,6 +50,12 @@ if command -v go >/dev/null 2>&1; then
     log "go install actionlint ${ACTIONLINT_VERSION}"
     go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
   fi
+  if ! built_from "$GOBIN/promtool" github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION"; then
+    # remove_all_sd: without the service-discovery plugins (cloud SDKs), which rule checks never
+    # use and which take most of the build
+    log "go install promtool ${PROMETHEUS_MODULE_VERSION}"
+    go install -tags remove_all_sd "github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}"
+  fi
 else
-  log "go not found: helm and actionlint not installed"
+  log "go not found: helm, actionlint and promtool not installed"
 fi

@@ -199,6 +199,11 @@ if (!helm) {
     const sm = one(objs, 'ServiceMonitor');
     t.same(sm.spec.endpoints, [{ port: 'http', path: '/metrics', interval: '15s' }]);
     t.equal(sm.metadata.labels.release, 'prometheus');
+    const rule = one(objs, 'PrometheusRule');
+    t.equal(rule.metadata.labels.release, 'prometheus', 'the alerts beside it (test/deploy/alerts.test.ts runs them)');
+    const exprs = rule.spec.groups.flatMap((g: any) => g.rules.map((r: any) => r.expr)).join('\n');
+    t.match(exprs, /> 0\.5\b/, 'the p99 threshold from the values');
+    t.match(exprs, /> 20\b/, 'the refusal threshold from the values');
     const bindings = find(objs, 'RoleBinding').filter((b) => b.roleRef.kind === 'ClusterRole');
     t.same(bindings.map((b) => b.roleRef.name).sort(), ['gate-admin', 'gate-approver', 'gate-caller', 'gate-ci', 'gate-operator']);
     t.ok(bindings.every((b) => b.metadata.namespace === 'stonks-pipeline'), 'bound in the project namespace');

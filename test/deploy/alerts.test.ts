@@ -1,0 +1,180 @@
+// The chart's PrometheusRule (prometheusRule.enabled): rendered only beside the ServiceMonitor whose
+// scrape labels it selects by; its rules pass `promtool check rules`; `promtool test rules` runs each
+// alert against series that must fire it and series that must not; and every metric and label it
+// reads is one the gate exports (read from a running app's /metrics).
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { buildTestApp } from '../helpers/build-app.ts';
+import { findTool, repoRoot } from './harness.ts';
+
+const helm = findTool('helm');
+const promtool = findTool('promtool');
+const missing = [!helm && 'helm', !promtool && 'promtool'].filter(Boolean);
+if (missing.length > 0) {
+  if (process.env.CI === 'true') t.fail(`${missing.join(' and ')} missing (run bash .ci/tools.sh)`);
+  else t.test('the chart\'s alerts', { skip: `NOTICE: ${missing.join(' and ')} not found in .tools/bin or on PATH (bash .ci/tools.sh installs them)` }, async () => {});
+} else {
+  const chart = join(repoRoot, 'helm', 'gate-service');
+  const template = (...extra: string[]) => spawnSync(helm!, ['template', 'gate-service', chart, '-n', 'stonks-gate', ...extra], { encoding: 'utf8' });
+  const on = ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true'];
+  const rendered = template(...on);
+  if (rendered.status !== 0) throw new Error(rendered.stderr);
+  const rule = YAML.parseAllDocuments(rendered.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'PrometheusRule');
+  const groups = rule.spec.groups as { name: string; rules: { alert: string; expr: string }[] }[];
+  const exprs = groups.flatMap((g) => g.rules.map((r) => r.expr));
+
+  const dir = mkdtempSync(join(tmpdir(), 'gate-alerts-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const rulesFile = join(dir, 'rules.yaml');
+  writeFileSync(rulesFile, YAML.stringify({ groups }));
+
+  t.test('rendered only when asked for, and only with the ServiceMonitor', async (t) => {
+    t.notMatch(template().stdout, /kind: PrometheusRule/, 'off by default');
+    const alone = template('--set', 'prometheusRule.enabled=true');
+    t.not(alone.status, 0, 'refused without the ServiceMonitor');
+    t.match(alone.stderr, /prometheusRule\.enabled needs serviceMonitor\.enabled/);
+    t.equal(rule.metadata.namespace, 'stonks-gate');
+    const labelled = template(...on, '--set', 'prometheusRule.labels.release=kube-prometheus-stack');
+    t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
+    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateRefusals']);
+    for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
+    for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5']]) {
+      t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
+    }
+  });
+
+  t.test('promtool check rules', async (t) => {
+    const r = spawnSync(promtool!, ['check', 'rules', rulesFile], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  t.test('every metric and label the alerts read is one the gate exports', async (t) => {
+    const { app } = await buildTestApp(t);
+    // a refusal, so the refusal counter has its labels in the exposition
+    const refused = await app.inject({ method: 'POST', url: '/v1/decisions', payload: {} });
+    t.equal(refused.statusCode, 401);
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const series = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]));
+    const used = new Set(exprs.flatMap((e) => e.match(/\bgate_[a-z_]+/g) ?? []));
+    t.ok(used.size >= 5, [...used].join(' '));
+    for (const name of used) t.ok(series.has(name), `${name} is exported`);
+    t.match(text, /gate_refusals_total\{status="401",error="unauthorized"\} 1/, 'the status label is the bare number the alert matches');
+  });
+
+  t.test('promtool test rules: each alert fires on the series that should fire it, and not on others', async (t) => {
+    const sel = 'job="gate-service", namespace="stonks-gate", pod="gate-0"';
+    const common = { severity: 'warning' };
+    const tests = [
+      {
+        name: 'gate down: up 0 (and no series at all) fires after 5 minutes; another namespace\'s gate does not count',
+        interval: '1m',
+        input_series: [
+          { series: `up{${sel}}`, values: '1x9 0x20' },
+          { series: 'up{job="gate-service", namespace="other", pod="gate-0"}', values: '1x30' },
+        ],
+        alert_rule_test: [
+          { eval_time: '9m', alertname: 'StonksGateDown', exp_alerts: [] },
+          { eval_time: '13m', alertname: 'StonksGateDown', exp_alerts: [] },
+          { eval_time: '16m', alertname: 'StonksGateDown', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate' }, exp_annotations: {
+            summary: 'No promotion gate is answering in stonks-gate',
+            description: 'Prometheus has scraped no live gate (gate-service) for 5 minutes. Kargo\'s gate steps get no answer, and promotions error once their retries run out. Look at the pod\'s events and log (a second gate on the same data directory waits for the lock; a start-up refusal names the bad key or file).',
+          } }] },
+        ],
+      },
+      {
+        name: 'no series at all: gate down too',
+        interval: '1m',
+        input_series: [{ series: 'up{job="other", namespace="stonks-gate"}', values: '1x10' }],
+        alert_rule_test: [
+          { eval_time: '4m', alertname: 'StonksGateDown', exp_alerts: [] },
+          { eval_time: '6m', alertname: 'StonksGateDown', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate' }, exp_annotations: {
+            summary: 'No promotion gate is answering in stonks-gate',
+            description: 'Prometheus has scraped no live gate (gate-service) for 5 minutes. Kargo\'s gate steps get no answer, and promotions error once their retries run out. Look at the pod\'s events and log (a second gate on the same data directory waits for the lock; a start-up refusal names the bad key or file).',
+          } }] },
+        ],
+      },
+      {
+        name: 'audit log unwritable for a minute: critical, and gone when it recovers; failures meanwhile: a warning for 10 minutes',
+        interval: '1m',
+        input_series: [
+          { series: `gate_audit_writable{${sel}}`, values: '1x5 0x5 1x20' },
+          { series: `gate_audit_failures_total{${sel}}`, values: '0x6 4 9 12 20x20' },
+        ],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: 'StonksGateAuditFailures', exp_alerts: [] },
+          { eval_time: '6m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [] },
+          { eval_time: '8m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate cannot write its audit log and refuses every decision',
+            description: 'gate-0 has not been able to make audit records durable for a minute, so it answers every decision 503 (fail closed) and promotions wait. Check the data volume (NFS server, mount, free space); the gate resumes by itself when writes work again.',
+          } }] },
+          { eval_time: '12m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [] },
+          { eval_time: '8m', alertname: 'StonksGateAuditFailures', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'Audit appends failed in the last 10 minutes',
+            description: 'gate-0 could not make some audit records durable in the last 10 minutes, and refused those requests with 503. The data volume may be flapping.',
+          } }] },
+          { eval_time: '25m', alertname: 'StonksGateAuditFailures', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'audit appends: a p99 of about 0.5 s for 15 minutes warns; 10 ms does not',
+        interval: '1m',
+        input_series: [
+          { series: `gate_audit_append_seconds_bucket{${sel}, le="0.01"}`, values: '0x30' },
+          { series: `gate_audit_append_seconds_bucket{${sel}, le="0.25"}`, values: '0x30' },
+          { series: `gate_audit_append_seconds_bucket{${sel}, le="0.5"}`, values: '0+60x30' },
+          { series: `gate_audit_append_seconds_bucket{${sel}, le="+Inf"}`, values: '0+60x30' },
+          { series: `gate_audit_append_seconds_bucket{job="gate-service", namespace="stonks-gate", pod="gate-1", le="0.01"}`, values: '0+60x30' },
+          { series: `gate_audit_append_seconds_bucket{job="gate-service", namespace="stonks-gate", pod="gate-1", le="+Inf"}`, values: '0+60x30' },
+        ],
+        alert_rule_test: [
+          { eval_time: '10m', alertname: 'StonksGateAuditAppendSlow', exp_alerts: [] },
+          { eval_time: '20m', alertname: 'StonksGateAuditAppendSlow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'Audit appends are slow',
+            description: 'The 99th percentile of gate-0\'s audit appends (write + fsync) has been 497.5ms for 15 minutes: every answer waits for it. The data volume is slow.',
+          } }] },
+        ],
+      },
+      {
+        name: 'a gate on GATE_NOW: critical after a minute; the system clock: nothing',
+        interval: '1m',
+        input_series: [
+          { series: `gate_clock_simulated{${sel}}`, values: '1x10' },
+          { series: 'gate_clock_simulated{job="gate-service", namespace="stonks-gate", pod="gate-1"}', values: '0x10' },
+        ],
+        alert_rule_test: [
+          { eval_time: '0m', alertname: 'StonksGateSimulatedClock', exp_alerts: [] },
+          { eval_time: '2m', alertname: 'StonksGateSimulatedClock', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate runs on a simulated clock (GATE_NOW)',
+            description: 'gate-0 was started with GATE_NOW (chart value gate.now), a demo setting: it decides by a clock that is not the exchange\'s, so it can allow a live promotion while the market is open. Unset gate.now and upgrade.',
+          } }] },
+        ],
+      },
+      {
+        name: 'refusals: 2 a minute of 401 warns; as many 400s (bad input, answered by the gate) and a few 403s do not',
+        interval: '1m',
+        input_series: [
+          { series: `gate_refusals_total{${sel}, status="401", error="unauthorized"}`, values: '0+2x30' },
+          { series: `gate_refusals_total{${sel}, status="400", error="bad_request"}`, values: '0+2x30' },
+          { series: `gate_refusals_total{${sel}, status="403", error="forbidden"}`, values: '0+0.5x30' },
+        ],
+        alert_rule_test: [
+          { eval_time: '3m', alertname: 'StonksGateRefusals', exp_alerts: [] },
+          { eval_time: '20m', alertname: 'StonksGateRefusals', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', status: '401', error: 'unauthorized' }, exp_annotations: {
+            summary: 'The gate refused many requests with 401 (unauthorized)',
+            description: 'More than 10 requests in 15 minutes were refused with 401 unauthorized: a caller whose token is wrong, expired or lacks the permission (Kargo\'s promotions fail on it), or someone trying tokens. The audit log has each refusal with the caller\'s address.',
+          } }] },
+        ],
+      },
+    ];
+    for (const one of tests) {
+      const testFile = join(dir, 'alerts.test.yaml');
+      writeFileSync(testFile, YAML.stringify({ rule_files: [rulesFile], evaluation_interval: '1m', tests: [one] }));
+      const r = spawnSync(promtool!, ['test', 'rules', testFile], { encoding: 'utf8' });
+      t.equal(r.status, 0, `${one.name}${r.status === 0 ? '' : `\n${r.stdout}${r.stderr}`}`);
+    }
+  });
+}
