@@ -19,6 +19,7 @@ export const AUDIT_TYPES = [
   'approval.recorded',
   'approval.consumed',
   'approval.expired',
+  'approval.revoked',
   'stage.toggled',
   'testresult.recorded',
 ] as const;

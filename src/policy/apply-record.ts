@@ -183,6 +183,9 @@ export function applyRecord(state: GateState, r: AuditEventV1): void {
     case 'approval.expired':
       closeApproval(state, r.id, 'expired', r.at);
       break;
+    case 'approval.revoked':
+      closeApproval(state, r.id, 'revoked', r.at);
+      break;
     case 'stage.toggled': {
       const stage = r.stage;
       const enabled = r.data?.['enabled'];

@@ -65,7 +65,7 @@ export interface ApprovalRecord {
   approvedBy: string;
   approvedAt: string;
   expiresAt: string;
-  status: 'open' | 'consumed' | 'expired';
+  status: 'open' | 'consumed' | 'revoked' | 'expired';
   closedAt: string | null;
   consumedBy: { decisionId: string; promotion: string | null } | null;
 }

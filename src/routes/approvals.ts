@@ -6,6 +6,8 @@ import { HttpError } from '../http/errors.ts';
 import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
+import { getOwn } from '../policy/own.ts';
+import { expiryEntries } from '../gate/decision-service.ts';
 import { isStage } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, KubeName, NoQuery, OciTag, authErrors, statement } from './common-schemas.ts';
@@ -27,7 +29,7 @@ const ApprovalView = z.object({
   approvedBy: z.string(),
   approvedAt: z.string(),
   expiresAt: z.string(),
-  status: z.enum(['open', 'consumed', 'expired']),
+  status: z.enum(['open', 'consumed', 'revoked', 'expired']),
 });
 
 /**
@@ -37,7 +39,7 @@ const ApprovalView = z.object({
  */
 export const APPROVALS_PER_MINUTE = 30;
 
-/** POST /v1/approvals (approver) and GET /v1/approvals (pending ones). */
+/** POST /v1/approvals (approver), DELETE /v1/approvals/{id} (approver) and GET /v1/approvals (pending ones). */
 export function approvalRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, APPROVALS_PER_MINUTE, 'approvals');
   return async (app: FastifyInstance) => {
@@ -71,6 +73,54 @@ export function approvalRoutes(ctx: RouteContext) {
         ]);
         reply.code(201);
         return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
+      },
+    });
+
+    r.delete('/v1/approvals/:id', {
+      onRequest: ctx.guard({ resource: 'approvals', verb: 'delete' }),
+      schema: {
+        summary: 'Revoke an unused approval (approver): a live promotion of its tag waits for another',
+        tags: ['approvals'],
+        params: z.strictObject({ id: z.string().regex(/^[a-z]+_[0-9a-z]{1,40}$/, 'must be an approval id such as ap_01k…') }),
+        querystring: NoQuery,
+        response: { 200: ApprovalView, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, ...authErrors },
+      },
+      handler: async (req) => {
+        const approval = getOwn(ctx.store.read().approvals, req.params.id);
+        if (!approval) throw new HttpError(404, 'not_found', `no approval ${req.params.id}`, { field: 'params.id' });
+        const now = ctx.clock.now();
+        if (ctx.reserved.has(approval.id)) throw new HttpError(409, 'conflict', `approval ${approval.id} is being used or closed by another request right now`);
+        if (approval.status === 'open' && !isApprovalLive(approval, now)) {
+          // noticed here first: record the expiry once, held like the sweep and decisions hold it
+          ctx.reserved.add(approval.id);
+          try {
+            await ctx.recorder.record(expiryEntries(isoOf(now), [], [approval])).catch(() => undefined);
+          } finally {
+            ctx.reserved.delete(approval.id);
+          }
+          throw new HttpError(409, 'conflict', `approval ${approval.id} has already expired (at ${approval.expiresAt})`);
+        }
+        if (approval.status !== 'open') throw new HttpError(409, 'conflict', `approval ${approval.id} is already ${approval.status}`);
+        const actor = identityOf(req);
+        ctx.reserved.add(approval.id);
+        try {
+          await ctx.recorder.record([
+            auditEntry({
+              at: isoOf(now),
+              type: 'approval.revoked',
+              id: approval.id,
+              actor,
+              project: approval.project,
+              stage: approval.stage,
+              imageTag: approval.imageTag,
+              approval: { id: approval.id, approvedBy: approval.approvedBy, notes: approval.notes, approvedAt: approval.approvedAt, expiresAt: approval.expiresAt },
+              data: { requestId: req.id },
+            }),
+          ]);
+        } finally {
+          ctx.reserved.delete(approval.id);
+        }
+        return getOwn(ctx.store.read().approvals, approval.id) ?? { ...approval, status: 'revoked' as const };
       },
     });
 

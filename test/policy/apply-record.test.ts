@@ -48,3 +48,27 @@ t.test('the waiting list drops the promotions polled longest ago, not the ones s
   t.notOk(state.waiting[promotionKey('stonks-pipeline', 'paper', 'p1')], 'the one polled longest ago is dropped');
   t.equal(Object.keys(state.waiting).length, WAITING_KEPT);
 });
+
+t.test('approval.revoked closes an open approval as revoked, and leaves one already closed as it was', async (t) => {
+  const state = emptyState(config.stages);
+  const approver = { name: 'amir', groups: ['approver'], via: 'local-token' as const };
+  const record = (seq: number, type: AuditEventV1['type'], id: string, actor = approver): AuditEventV1 => ({
+    ...decision(seq, 'unused', 'wait'),
+    type,
+    id,
+    actor,
+    stage: 'live',
+    promotion: null,
+    decision: null,
+    reasons: [],
+    approval: { id, notes: 'paper P&L reviewed', expiresAt: '2026-11-26T15:00:00.000Z', decisionId: 'dec_9' },
+    data: null,
+  });
+  applyRecord(state, record(1, 'approval.recorded', 'ap_1'));
+  applyRecord(state, record(2, 'approval.recorded', 'ap_2'));
+  applyRecord(state, record(3, 'approval.consumed', 'ap_2', caller));
+  applyRecord(state, record(4, 'approval.revoked', 'ap_1', { ...approver, name: 'olga' }));
+  applyRecord(state, record(5, 'approval.revoked', 'ap_2'));
+  t.match(state.approvals['ap_1'], { status: 'revoked', closedAt: '2026-11-25T15:00:04.000Z', consumedBy: null });
+  t.match(state.approvals['ap_2'], { status: 'consumed', closedAt: '2026-11-25T15:00:03.000Z', consumedBy: { decisionId: 'dec_9' } });
+});

@@ -248,6 +248,7 @@ const cases: Case[] = [
   { name: 'approval for another tag does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ imageTag: 'zzz999' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
   { name: 'expired approval does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ expiresAt: '2026-11-25T21:00:00Z' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
   { name: 'consumed approval does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ status: 'consumed' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
+  { name: 'revoked approval does not count', at: CLOSED, input: { stage: 'live' }, setup: { approvals: [approval({ status: 'revoked' })] }, decision: 'wait', codes: ['tests_passed', 'market_closed', 'awaiting_approval'] },
 ];
 
 for (const c of cases) {

@@ -18,6 +18,7 @@ const endpoints: Endpoint[] = [
   { method: 'DELETE', url: '/v1/break-glass/bg_0001', allowed: 'operator', wrong: 'caller' },
   { method: 'GET', url: '/v1/break-glass', allowed: 'caller', wrong: null },
   { method: 'POST', url: '/v1/approvals', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc', notes: 'looked at paper P&L' }, allowed: 'approver', wrong: 'operator' },
+  { method: 'DELETE', url: '/v1/approvals/ap_0001', allowed: 'approver', wrong: 'operator' },
   { method: 'GET', url: '/v1/approvals', allowed: 'caller', wrong: null },
   { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: true, note: 'back on' }, allowed: 'admin', wrong: 'operator' },
   { method: 'PUT', url: '/v1/test-results/abc', payload: { exitCode: 0 }, allowed: 'ci', wrong: 'caller' },
@@ -49,7 +50,7 @@ t.test('every protected endpoint: no token 401, wrong role 403, token in the que
     refusals++;
     const ok = await g.as(e.allowed, { method: e.method, url: e.url, payload: e.payload as object });
     t.ok(ok.statusCode < 400 || ok.statusCode === 404, `${name}: role ${e.allowed} passes the guard (${ok.statusCode})`);
-    if (ok.statusCode === 404) refusals++; // DELETE of an unknown grant: a 4xx on a mutation is recorded too
+    if (ok.statusCode === 404) refusals++; // DELETE of an unknown grant or approval: a 4xx on a mutation is recorded too
   }
   const recorded = g.audit.records().filter((r) => r.type === 'refusal');
   t.equal(recorded.length, refusals, 'every refusal is in the audit log');

@@ -99,8 +99,8 @@ const tokenOf = (prefix: 'gate_' | 'gbg_', n: number) => `${prefix}${createHash(
 const randomToken = fc.tuple(fc.constantFrom('gate_' as const, 'gbg_' as const), fc.integer({ min: 0, max: 50 })).map(([p, n]) => tokenOf(p, n));
 /** the break-glass token the gate issued in this run (the k-th, cycling), filled in when the request is sent */
 const ISSUED_TOKEN = (k: number) => `@@issued-token-${k}@@`;
-/** a grant id the gate issued in this run */
-const ISSUED_GRANT = (k: number) => `@@issued-grant-${k}@@`;
+/** a grant or approval id the gate issued in this run */
+const ISSUED_ID = (k: number) => `@@issued-id-${k}@@`;
 
 const invisible = fc.constantFrom('\u200b', '\u200d', '\ufeff', '\u0000', '\u0007', '\u2800', '\ufe0f', '\u3164', '\u202e');
 const unicodeText = fc.oneof(
@@ -286,7 +286,7 @@ function paramValue(name: string, schema: SchemaLike): fc.Arbitrary<string> {
   const good: fc.Arbitrary<string>[] = [];
   if (schema.enum) good.push(fc.constantFrom(...(schema.enum as string[])));
   if (name === 'imageTag') good.push(fc.constantFrom(...imageTags));
-  if (name === 'id') good.push(fc.nat(3).map(ISSUED_GRANT), fc.nat(3).map(ISSUED_GRANT), fc.constantFrom('bg_0001', 'bg_9999', 'ap_0001'));
+  if (name === 'id') good.push(fc.nat(3).map(ISSUED_ID), fc.nat(3).map(ISSUED_ID), fc.constantFrom('bg_0001', 'bg_9999', 'ap_0001'));
   if (name === 'stage') good.push(fc.constantFrom(...STAGES));
   return fc.oneof({ arbitrary: good.length ? fc.oneof(...good) : hostileString, weight: 4 }, { arbitrary: hostileParam, weight: 1 });
 }
@@ -484,9 +484,9 @@ function encodePart(raw: string, encoding: 'component' | 'raw' | 'every' | 'unde
 
 interface RunCtx {
   g: TestApp;
-  /** break-glass tokens and grant ids the gate issued in this run */
+  /** break-glass tokens, and grant and approval ids, the gate issued in this run */
   issuedTokens: string[];
-  issuedGrants: string[];
+  issuedIds: string[];
   /** every token any request of this run sent */
   sent: Set<string>;
   /** the chain as checked so far */
@@ -498,7 +498,7 @@ interface RunCtx {
 function fillIssued(text: string, ctx: RunCtx): string {
   return text
     .replace(/@@issued-token-(\d+)@@/g, (_m, k: string) => (ctx.issuedTokens.length ? ctx.issuedTokens[Number(k) % ctx.issuedTokens.length]! : tokenOf('gbg_', 999)))
-    .replace(/@@issued-grant-(\d+)@@/g, (_m, k: string) => (ctx.issuedGrants.length ? ctx.issuedGrants[Number(k) % ctx.issuedGrants.length]! : 'bg_0001'));
+    .replace(/@@issued-id-(\d+)@@/g, (_m, k: string) => (ctx.issuedIds.length ? ctx.issuedIds[Number(k) % ctx.issuedIds.length]! : 'bg_0001'));
 }
 
 function bodyPayload(body: Body, op: Op, ctx: RunCtx): string | Buffer | undefined {
@@ -664,8 +664,9 @@ async function send(ctx: RunCtx, ops: Op[], spec: RequestSpec): Promise<number> 
   // what later requests of the run may use
   if (res.statusCode === 201 && json && typeof json['token'] === 'string' && typeof json['id'] === 'string') {
     ctx.issuedTokens.push(json['token']);
-    ctx.issuedGrants.push(json['id']);
+    ctx.issuedIds.push(json['id']);
   }
+  if (res.statusCode === 201 && json && typeof json['approvedBy'] === 'string' && typeof json['id'] === 'string') ctx.issuedIds.push(json['id']);
   return res.statusCode;
 }
 
@@ -687,7 +688,7 @@ t.test('property: every documented operation, any caller, any input: no 5xx, JSO
         // two unauthenticated refusals a minute per client are recorded one by one: the rest are summarised
         { configYaml: 'audit:\n  refusalRecordsPerMinute: 2\n' },
       );
-      const ctx: RunCtx = { g, issuedTokens: [], issuedGrants: [], sent: new Set(Object.values(g.tokens)), head: { seq: 0, hash: GENESIS_HASH }, nowMs: g.clock.now().toMillis(), log: [] };
+      const ctx: RunCtx = { g, issuedTokens: [], issuedIds: [], sent: new Set(Object.values(g.tokens)), head: { seq: 0, hash: GENESIS_HASH }, nowMs: g.clock.now().toMillis(), log: [] };
       try {
         for (const spec of specs) {
           const status = await send(ctx, ops, spec);

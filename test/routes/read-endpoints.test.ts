@@ -67,6 +67,7 @@ t.test('/healthz, /readyz, /metrics, /openapi.json', async (t) => {
   // issuing a grant has no conflict to answer (a revoke has: already closed, or in use)
   t.notOk(doc.paths['/v1/break-glass'].post.responses['409'], 'POST /v1/break-glass lists no 409');
   t.ok(doc.paths['/v1/break-glass/{id}'].delete.responses['409'], 'DELETE /v1/break-glass/{id} lists its 409');
+  t.ok(doc.paths['/v1/approvals/{id}'].delete.responses['409'], 'DELETE /v1/approvals/{id} lists its 409');
 });
 
 t.test('/openapi.json: an operation needs the bearer token exactly when its route answers 401 without one', async (t) => {
