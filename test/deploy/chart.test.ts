@@ -152,9 +152,9 @@ if (!helm) {
       const expected: Record<string, [string, string[]][]> = {
         'gate-caller': [['decisions', ['create']]],
         'gate-operator': [['breakglassgrants', ['create', 'delete']]],
-        'gate-approver': [['approvals', ['create']]],
+        'gate-approver': [['approvals', ['create', 'delete']]],
         'gate-ci': [['testresults', ['update']]],
-        'gate-admin': [['decisions', ['create']], ['breakglassgrants', ['create', 'delete']], ['approvals', ['create']], ['stagetoggles', ['update']], ['testresults', ['update']]],
+        'gate-admin': [['decisions', ['create']], ['breakglassgrants', ['create', 'delete']], ['approvals', ['create', 'delete']], ['stagetoggles', ['update']], ['testresults', ['update']]],
       };
       for (const [name, rules] of Object.entries(expected)) {
         const cr = one(objs, 'ClusterRole', name);

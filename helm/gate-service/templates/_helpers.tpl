@@ -40,13 +40,13 @@ caller:
 operator:
   - { resources: [breakglassgrants], verbs: [create, delete] }
 approver:
-  - { resources: [approvals], verbs: [create] }
+  - { resources: [approvals], verbs: [create, delete] }
 ci:
   - { resources: [testresults], verbs: [update] }
 admin:
   - { resources: [decisions], verbs: [create] }
   - { resources: [breakglassgrants], verbs: [create, delete] }
-  - { resources: [approvals], verbs: [create] }
+  - { resources: [approvals], verbs: [create, delete] }
   - { resources: [stagetoggles], verbs: [update] }
   - { resources: [testresults], verbs: [update] }
 {{- end -}}
