@@ -33,6 +33,8 @@ const state = {
   pending: null,
   /** the grant the revoke dialog asks about */
   revoking: null,
+  /** the approval the approval-revoke dialog asks about */
+  revokingApproval: null,
   /** the stage switch the toggle dialog asks about: {name, enabled, note} */
   toggling: null,
   /** the identity check of a stored token failed (not with a 401): #signin-error says so */
@@ -396,7 +398,8 @@ function render() {
   );
   const canRevoke = state.me?.can.breakglassgrants === true;
   renderIf($('grants'), JSON.stringify([st.grants, canRevoke]), () => grantsView(st.grants, canRevoke, revokeGrant));
-  renderIf($('approvals'), JSON.stringify(st.approvals), () => approvalsView(st.approvals));
+  const canRevokeApprovals = state.me?.can.approvals === true;
+  renderIf($('approvals'), JSON.stringify([st.approvals, canRevokeApprovals]), () => approvalsView(st.approvals, canRevokeApprovals, revokeApproval));
   updateToggles(st.stages);
   updateToggleDialog(st.stages);
   autoPrefill('bg');
@@ -676,6 +679,47 @@ async function confirmRevoke(ev) {
 }
 
 // ---------------------------------------------------------------- approvals
+
+/** Asks before revoking: the approval, its stage, tag, approver and notes, and what revoking does. */
+function revokeApproval(a) {
+  $('ap-error').textContent = '';
+  state.revokingApproval = a;
+  $('ar-c-id').textContent = a.id;
+  $('ar-c-stage').textContent = a.stage;
+  $('ar-c-tag').textContent = a.imageTag;
+  $('ar-c-by').textContent = a.approvedBy;
+  $('ar-c-notes').textContent = a.notes;
+  $('ar-c-error').textContent = '';
+  $('ar-c-ok').disabled = false;
+  $('ar-dialog').showModal();
+  $('ar-c-cancel').focus();
+}
+
+async function confirmRevokeApproval(ev) {
+  ev.preventDefault();
+  const a = state.revokingApproval;
+  if (!a) return;
+  $('ar-c-ok').disabled = true;
+  $('ar-c-cancel').disabled = true;
+  const release = holdDialog('ar-dialog');
+  try {
+    await api('DELETE', `v1/approvals/${encodeURIComponent(a.id)}`);
+    state.revokingApproval = null;
+    $('ar-dialog').close('confirm');
+    // the revoke button goes with the approval at the next render: the focus goes to the list's heading
+    $('approvals-h').focus();
+    pollSoon();
+  } catch (err) {
+    if (handleAuthError(err)) return closeForSignIn('ar-dialog');
+    $('ar-c-ok').disabled = false;
+    if (outcomeUnknown(err)) pollSoon();
+    const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${a.id} may have been revoked. Pending approvals shows the gate's list.` : `Could not revoke ${a.id}: ${err.message}`;
+    dialogError('ar-dialog', 'ar-c-error', 'ap-error', text, $('ar-c-ok'));
+  } finally {
+    release();
+    $('ar-c-cancel').disabled = false;
+  }
+}
 
 async function approve(ev) {
   ev.preventDefault();
@@ -959,6 +1003,14 @@ function wire() {
     // comes after closeForSignIn has put the focus on the token field, and leaves it there
     if (g && state.me) ($('grants').querySelector(`[data-key="${CSS.escape(`revoke-${g.id}`)}"]`) ?? $('grants-h')).focus();
   });
+  $('ar-dialog-form').addEventListener('submit', confirmRevokeApproval);
+  $('ar-c-cancel').addEventListener('click', () => $('ar-dialog').close('cancel'));
+  $('ar-dialog').addEventListener('close', () => {
+    const a = state.revokingApproval;
+    state.revokingApproval = null;
+    // as for a grant's revoke dialog: back to the (re-rendered) revoke button, unless a 401 closed it
+    if (a && state.me) ($('approvals').querySelector(`[data-key="${CSS.escape(`revoke-${a.id}`)}"]`) ?? $('approvals-h')).focus();
+  });
   $('tg-c-confirm').addEventListener('input', () => {
     $('tg-c-ok').disabled = !state.toggling || state.toggling.moot || $('tg-c-confirm').value.trim() !== state.toggling.name;
   });
@@ -966,7 +1018,7 @@ function wire() {
   $('tg-c-cancel').addEventListener('click', () => $('tg-dialog').close('cancel'));
   // Escape while a dialog's request is under way would hide its outcome (or a grant thought
   // cancelled): where closedBy is not known (holdDialog), the dialog refuses it here
-  for (const id of ['bg-dialog', 'rv-dialog', 'tg-dialog']) {
+  for (const id of ['bg-dialog', 'rv-dialog', 'ar-dialog', 'tg-dialog']) {
     $(id).addEventListener('cancel', (ev) => {
       if (state.inFlight.has(id)) ev.preventDefault();
     });

@@ -205,8 +205,8 @@ export function grantsView(grants, canRevoke, onRevoke) {
   ];
 }
 
-/** Pending (unused, unexpired) approvals. */
-export function approvalsView(approvals) {
+/** Pending (unused, unexpired) approvals, each with a revoke button. */
+export function approvalsView(approvals, canRevoke, onRevoke) {
   if (approvals.length === 0) return [h('p', { class: 'empty' }, 'No pending approvals.')];
   return [
     h(
@@ -219,6 +219,11 @@ export function approvalsView(approvals) {
           h('p', {}, icon('check'), h('strong', {}, a.stage), ' · ', tagView(a.imageTag, `copy-ap-${a.id}`), ` · approved by ${a.approvedBy}`),
           h('p', {}, `At ${stamp(a.approvedAt)}; expires in `, until(a.expiresAt)),
           h('p', { class: 'prewrap' }, 'Notes: ', a.notes),
+          h(
+            'button',
+            { type: 'button', class: 'danger', 'data-key': `revoke-${a.id}`, disabled: !canRevoke, on: { click: () => onRevoke(a) } },
+            `Revoke approval for ${a.stage}`,
+          ),
         ),
       ),
     ),

@@ -1,0 +1,132 @@
+import { rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
+import { callGate, createToken } from './gate-calls.ts';
+
+/**
+ * Revoking a pending approval from the console: the real gate (GATE_NOW = Wednesday 2026-11-25
+ * 10:00 ET) and the console in headless Chromium. Each step opens its own page.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+
+if (requireChromium(t)) run();
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+
+  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
+  const auditOf = async (type: string) => (await call(tokens['admin'] as string, 'GET', `/v1/audit?type=${encodeURIComponent(type)}&limit=500`)).body.records as any[];
+  const pending = async () => (await call(tokens['admin'] as string, 'GET', '/v1/approvals')).body.approvals as { id: string }[];
+
+  /** A live approval amir gives over the API; the page then lists it. */
+  const approveLive = async (tt: Test, notes: string) => {
+    const res = await call(tokens['amir'] as string, 'POST', '/v1/approvals', { project: PROJECT, stage: 'live', imageTag: TAG, notes });
+    tt.equal(res.status, 201, 'a pending approval');
+    return res.body as { id: string };
+  };
+
+  /** A fresh page signed in as `name`, listing the pending approvals (`listed`: how the list shows the one wanted). */
+  const openSignedIn = async (tt: Test, name: string, listed: RegExp) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    tt.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
+    await page.goto(`${gate.url}/`);
+    await page.fill('#signin-token', tokens[name] as string);
+    await page.click('#signin-form button[type=submit]');
+    await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+    await expectText('#approvals', listed, 'the approval is listed');
+    return { page, problems, expectText, text: (selector: string) => pageText(page, selector) };
+  };
+
+  t.before(async () => {
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    tokens['admin'] = gate.tokens['admin'] as string;
+    // one after the other: each CLI run rewrites the token file
+    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
+    tokens['amir'] = await createToken(gate.dataDir, 'amir', 'approver');
+    browser = await launching;
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  t.test('an approver revokes a pending approval from the list: it asks first, a cancel sends nothing, a confirm revokes it', async (t) => {
+    const ap = await approveLive(t, 'approved to be revoked by the console test');
+    const { page, problems, expectText, text } = await openSignedIn(t, 'amir', /live · 3f2c1a9 Copy · approved by amir/);
+    const button = `#approvals [data-key="revoke-${ap.id}"]`;
+    t.equal(await text(button), 'Revoke approval for live', 'each pending approval has a revoke button');
+    t.ok(await page.locator(button).isEnabled(), 'enabled for an approver');
+    const deletes: string[] = [];
+    page.on('request', (req) => {
+      if (req.method() === 'DELETE') deletes.push(req.url());
+    });
+
+    await page.click(button);
+    t.ok(await page.locator('#ar-dialog').isVisible(), 'revoking asks first');
+    t.match(
+      await text('#ar-dialog'),
+      new RegExp(`Revoke approval\\?.*waits for another approval.*Approval ${ap.id} Stage live Image tag ${TAG} Approved by amir Notes approved to be revoked by the console test`),
+      'naming the approval, its stage, tag, approver and notes',
+    );
+    await expectFocus(t, page, 'ar-c-cancel', 'the focus on “Keep the approval”');
+    await page.click('#ar-c-cancel');
+    t.ok(await page.locator('#ar-dialog').isHidden(), 'cancelled');
+    await page.waitForFunction((key) => document.activeElement?.dataset?.key === key, `revoke-${ap.id}`, { timeout: 2000 });
+    t.pass('the focus back on its revoke button');
+    await page.waitForTimeout(300);
+    t.same(deletes, [], 'nothing was sent');
+    t.same((await pending()).map((a) => a.id), [ap.id], 'the approval is still pending');
+
+    await page.click(button);
+    await page.click('#ar-c-ok');
+    await expectText('#approvals', /No pending approvals/, 'gone after confirming');
+    await expectFocus(t, page, 'approvals-h', 'the focus on the Pending approvals heading');
+    t.equal(deletes.length, 1, 'one revoke sent');
+    t.same(await pending(), [], 'not pending at the gate either');
+    t.match(await auditOf('approval.revoked'), [{ id: ap.id, actor: { name: 'amir' }, stage: 'live', imageTag: TAG, approval: { approvedBy: 'amir' } }], 'recorded with who revoked it');
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('an operator sees the revoke button disabled; an admin may revoke', async (t) => {
+    const ap = await approveLive(t, 'approved, then looked at by others');
+    const button = `#approvals [data-key="revoke-${ap.id}"]`;
+    const olivia = await openSignedIn(t, 'olivia', /approved, then looked at by others/);
+    t.ok(await olivia.page.locator(button).isDisabled(), 'disabled for an operator');
+    t.match(await olivia.text('#ap-perm'), /olivia may not approve releases: role “approver” required/, 'and the section says why');
+    const admin = await openSignedIn(t, 'admin', /approved, then looked at by others/);
+    t.ok(await admin.page.locator(button).isEnabled(), 'enabled for an admin');
+    await admin.page.click(button);
+    await admin.page.click('#ar-c-ok');
+    await admin.expectText('#approvals', /No pending approvals/, 'revoked by the admin');
+    t.match((await auditOf('approval.revoked')).find((r) => r.id === ap.id), { actor: { name: 'admin' } });
+  });
+
+  t.test('a revoke the gate refuses (the approval revoked meanwhile by someone else) says why in the dialog', async (t) => {
+    const ap = await approveLive(t, 'revoked twice, once from elsewhere');
+    const { page, expectText, text, problems } = await openSignedIn(t, 'amir', /revoked twice, once from elsewhere/);
+    await page.click(`#approvals [data-key="revoke-${ap.id}"]`);
+    t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/approvals/${ap.id}`)).status, 200, 'revoked by an admin meanwhile');
+    await expectText('#approvals', /No pending approvals/, 'the list follows while the dialog is open');
+    await page.click('#ar-c-ok');
+    await expectText('#ar-c-error', new RegExp(`Could not revoke ${ap.id}: approval ${ap.id} is already revoked`), 'the 409 is shown in the dialog');
+    await expectFocus(t, page, 'ar-c-ok', 'with the focus on its button again');
+    await page.keyboard.press('Escape');
+    t.ok(await page.locator('#ar-dialog').isHidden(), 'Escape closes it');
+    await expectFocus(t, page, 'approvals-h', 'the focus on the heading (its revoke button is gone)');
+    t.equal(await text('#ap-error'), '', 'nothing left on the page');
+    t.same(problems, [], 'no script errors');
+  });
+}
