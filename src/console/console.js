@@ -396,9 +396,9 @@ function render() {
       approve: (w) => prefillForm('ap', w.stage, w.imageTag, 'ap-notes'),
     }),
   );
-  const canRevoke = state.me?.can.breakglassgrants === true;
+  const canRevoke = state.me?.can['breakglassgrants.delete'] === true;
   renderIf($('grants'), JSON.stringify([st.grants, canRevoke]), () => grantsView(st.grants, canRevoke, revokeGrant));
-  const canRevokeApprovals = state.me?.can.approvals === true;
+  const canRevokeApprovals = state.me?.can['approvals.delete'] === true;
   renderIf($('approvals'), JSON.stringify([st.approvals, canRevokeApprovals]), () => approvalsView(st.approvals, canRevokeApprovals, revokeApproval));
   updateToggles(st.stages);
   updateToggleDialog(st.stages);

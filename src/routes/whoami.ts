@@ -6,11 +6,18 @@ import { identityOf } from '../http/request-identity.ts';
 import type { RouteContext } from './context.ts';
 import { authErrors } from './common-schemas.ts';
 
-/** The permission each state-changing route checks, by resource (the console enables its forms by these). */
-const ROUTE_PERMISSIONS: Record<Resource, Permission> = {
+/**
+ * The permission each state-changing route checks (the console enables its forms and buttons by
+ * these): by resource for the route that creates or updates, `<resource>.delete` for the revokes.
+ * With Kubernetes RBAC the two verbs can be granted apart, so a revoke button is not enabled by the
+ * right to create.
+ */
+const ROUTE_PERMISSIONS: Record<Resource | 'breakglassgrants.delete' | 'approvals.delete', Permission> = {
   decisions: { resource: 'decisions', verb: 'create' },
   breakglassgrants: { resource: 'breakglassgrants', verb: 'create' },
+  'breakglassgrants.delete': { resource: 'breakglassgrants', verb: 'delete' },
   approvals: { resource: 'approvals', verb: 'create' },
+  'approvals.delete': { resource: 'approvals', verb: 'delete' },
   stagetoggles: { resource: 'stagetoggles', verb: 'update' },
   testresults: { resource: 'testresults', verb: 'update' },
 };

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
 import { NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
@@ -32,10 +32,11 @@ function run(): void {
   };
 
   /** A fresh page signed in as `name`, listing the pending approvals (`listed`: how the list shows the one wanted). */
-  const openSignedIn = async (tt: Test, name: string, listed: RegExp) => {
+  const openSignedIn = async (tt: Test, name: string, listed: RegExp, prepare?: (page: Page) => Promise<void>) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
     tt.teardown(() => context.close().catch(() => {}));
     const page = await context.newPage();
+    await prepare?.(page);
     page.setDefaultTimeout(5_000);
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -112,6 +113,22 @@ function run(): void {
     await admin.page.click('#ar-c-ok');
     await admin.expectText('#approvals', /No pending approvals/, 'revoked by the admin');
     t.match((await auditOf('approval.revoked')).find((r) => r.id === ap.id), { actor: { name: 'admin' } });
+  });
+
+  t.test('RBAC that lets an approver approve but not revoke (whoami says approvals.delete false): the button is disabled, the approve form is not', async (t) => {
+    const ap = await approveLive(t, 'approved where revoking is not granted');
+    // the gate's own answer, with the one permission a Kubernetes Role can leave out
+    const withoutDelete = async (page: Page) => {
+      await page.route('**/v1/whoami', async (route) => {
+        const res = await route.fetch();
+        const me = await res.json();
+        await route.fulfill({ response: res, json: { ...me, can: { ...me.can, 'approvals.delete': false } } });
+      });
+    };
+    const { page } = await openSignedIn(t, 'amir', /approved where revoking is not granted/, withoutDelete);
+    t.ok(await page.locator(`#approvals [data-key="revoke-${ap.id}"]`).isDisabled(), 'the revoke button is disabled');
+    t.ok(await page.locator('#ap-fieldset').isEnabled(), 'approving is still offered');
+    t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/approvals/${ap.id}`)).status, 200, 'cleaned up');
   });
 
   t.test('a revoke the gate refuses (the approval revoked meanwhile by someone else) says why in the dialog', async (t) => {

@@ -1,0 +1,34 @@
+// GET /v1/whoami: what the console enables its forms and buttons by. The revokes are asked for
+// with their own verb (delete): with Kubernetes RBAC an identity may create grants or approvals and
+// not revoke them, or the other way round, and the console must not offer a button the gate refuses.
+import t from 'tap';
+import type { Authenticator, Permission } from '../../src/auth/identity.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
+
+t.test('local roles: each role may use its resource, the revokes included', async (t) => {
+  const g = await buildTestApp(t);
+  const can = async (role: string) => (await g.as(role, { url: '/v1/whoami' })).json().can;
+  t.same(await can('operator'), { decisions: false, breakglassgrants: true, 'breakglassgrants.delete': true, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false });
+  t.same(await can('approver'), { decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: true, 'approvals.delete': true, stagetoggles: false, testresults: false });
+  t.match(await can('admin'), { breakglassgrants: true, 'breakglassgrants.delete': true, approvals: true, 'approvals.delete': true });
+});
+
+t.test('RBAC that grants create and not delete (or delete and not create): whoami says each apart', async (t) => {
+  const granted = new Set<string>();
+  const auth: Authenticator = {
+    mode: 'kubernetes',
+    async authenticate() {
+      return { ok: true, identity: { name: 'system:serviceaccount:ops:pat', groups: [], via: 'kubernetes' } };
+    },
+    async authorize(_identity, p: Permission) {
+      return granted.has(`${p.resource}/${p.verb}`) ? { ok: true } : { ok: false, status: 403, error: 'forbidden', message: 'no' };
+    },
+  };
+  const g = await buildTestApp(t, { auth });
+  const can = async () => (await g.app.inject({ url: '/v1/whoami', headers: { authorization: 'Bearer x' } })).json().can;
+  granted.add('breakglassgrants/create').add('approvals/create');
+  t.match(await can(), { breakglassgrants: true, 'breakglassgrants.delete': false, approvals: true, 'approvals.delete': false }, 'create only');
+  granted.clear();
+  granted.add('breakglassgrants/delete').add('approvals/delete');
+  t.match(await can(), { breakglassgrants: false, 'breakglassgrants.delete': true, approvals: false, 'approvals.delete': true }, 'delete only');
+});
