@@ -100,6 +100,18 @@ t.test('long histories and many runs are paged through, 100 at a time', async (t
   t.ok(lists.every((q) => q.url.includes('per_page=100')), 'per_page=100, the largest GitHub serves');
 });
 
+t.test("GitHub's message on several lines cannot issue a workflow command on the job log", async (t) => {
+  // the runner reads a line of stdout or stderr that starts with `::` (after blanks) as a command
+  const r = await check({ fail: 403, failMessage: 'nope\n::add-mask::main\r\n  ::stop-commands::x\r::error title=forged::forged\u001b[31m' });
+  t.equal(r.status, 0);
+  t.equal(r.outputs['main'], 'unknown');
+  const commands = (log: string) => log.split(/\r\n|\r|\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, ''));
+  t.same(commands(r.stdout), ['::warning'], 'the only command is the script\'s own warning');
+  t.same(commands(r.stderr), [], 'none on stderr');
+  t.notMatch(r.output, '\u001b', 'no escape character reaches the log');
+  t.match(r.stdout, 'answered HTTP 403: nope ::add-mask::main ::stop-commands::x ::error title=forged::forged [31m', 'the message is shown, on one line');
+});
+
 t.test('GitHub unreachable or refusing: unknown, warned, exit 0', async (t) => {
   const down = await check({ fail: 503 });
   t.equal(down.status, 0);

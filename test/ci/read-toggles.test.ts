@@ -85,6 +85,22 @@ t.test('a note on several lines cannot issue a workflow command on the job log',
   await setToggle('ci', true, 'back on');
 });
 
+t.test("a gate message on several lines cannot issue a workflow command on the job log", async (t) => {
+  // the answer of whatever listens at GATE_URL is printed on stdout (and each failed attempt on stderr)
+  const body = JSON.stringify({ error: 'not_found', message: 'gone\n::add-mask::stage\r\n  ::stop-commands::x\r::error title=forged::forged\u001b[31m' });
+  for (const status of [404, 503]) {
+    const proxy = await startGateProxy(gate.url, () => ({ status, body }));
+    t.teardown(proxy.close);
+    const r = await read(proxy.url, { GATE_RETRY_ATTEMPTS: '2' });
+    t.equal(r.status, 0, `HTTP ${status}: exit 0, everything runs`);
+    const commands = (log: string) => log.split(/\r\n|\r|\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, ''));
+    t.same(commands(r.stdout), ['::warning'], `HTTP ${status}: the only command is the script's own warning`);
+    t.same(commands(r.stderr), [], `HTTP ${status}: none on stderr`);
+    t.notMatch(r.output, '\u001b', `HTTP ${status}: no escape character reaches the log`);
+    t.match(r.stdout, 'not_found: gone ::add-mask::stage ::stop-commands::x ::error title=forged::forged [31m', `HTTP ${status}: the message is shown, on one line`);
+  }
+});
+
 t.test('the gate is down: run everything and say so', async (t) => {
   const url = `http://127.0.0.1:${await deadPort()}`;
   const r = await read(url, { GATE_RETRY_ATTEMPTS: '2' });

@@ -63,6 +63,9 @@ function noSecretsPrinted(tt: Test, r: ScriptRun): void {
   }
 }
 
+/** The workflow commands in a log: every line the runner reads as one (leading blanks trimmed, as the runner does). */
+const commandsIn = (log: string): string[] => log.split(/\r\n|\r|\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, ''));
+
 /** Token-shaped strings (gate_ / gbg_ + 43 base64url characters) no gate issued. */
 const FAKE_GATE_TOKEN = `gate_${'Ab9_-xYz0Q'.repeat(4)}k7P`;
 const FAKE_BG_TOKEN = `gbg_${'Zq1-_Rt8Mw'.repeat(4)}u2L`;
@@ -302,6 +305,15 @@ for (const c of usage) {
     t.match(r.stderr, 'usage: node report-results.mjs');
   });
 }
+
+t.test('a usage error quoting a value with line breaks: the value is printed on one line', async (t) => {
+  // the error names the value it was given, which is not the script's own text
+  const r = await runScript(SCRIPT, ['--file', 'x.json', '--image-tag', 'abc\n::add-mask::x\n  ::stop-commands::y'], { GATE_URL: gate.url, GATE_CI_TOKEN: ciToken });
+  t.equal(r.status, 2, 'exit 2');
+  t.match(r.stderr, 'report-results: --image-tag must be the full 40-character lowercase Git SHA, got "abc ::add-mask::x ::stop-commands::y"');
+  t.same(commandsIn(r.stderr), [], 'no command on stderr');
+  t.same(commandsIn(r.stdout), ['::error'], 'the only command on stdout is the usage annotation');
+});
 
 t.test('--help: exit 0 with the exit codes listed', async (t) => {
   const r = await runScript(SCRIPT, ['--help']);
@@ -601,6 +613,22 @@ t.test('the gate answers 503 every time: exactly the bounded number of attempts,
   t.equal(proxy.count(), 3, 'three attempts, no more');
   t.match(r.stdout, 'was unavailable after 3 attempt(s): HTTP 503 audit_unavailable: down');
   t.match(r.summary, '#### Failure details', 'the test failure is still summarised');
+});
+
+t.test("a gate message on several lines cannot issue a workflow command on the job log", async (t) => {
+  // the runner reads every line of stdout and stderr that starts with `::` as a command; the
+  // gate's `message` (or a proxy's, or whatever answers at GATE_URL) is not the script's own text
+  const forged = 'down\n::add-mask::gate\r\n  ::stop-commands::x\r::error title=forged::forged\u001b[31m';
+  for (const status of [503, 403]) {
+    const proxy = await startGateProxy(gate.url, () => ({ status, body: JSON.stringify({ error: 'audit_unavailable', message: forged, field: 'f\n::warning::w' }) }));
+    t.teardown(proxy.close);
+    const r = await report(resultsFile(`forged-${status}.json`, PASSING), newTag(), { GATE_RETRY_ATTEMPTS: '2' }, proxy.url);
+    t.equal(r.status, status === 503 ? 4 : 3, `HTTP ${status}: exit ${status === 503 ? 4 : 3}`);
+    t.same(commandsIn(r.stderr), [], `HTTP ${status}: no command on stderr`);
+    t.same(commandsIn(r.stdout), ['::error'], `HTTP ${status}: the only command on stdout is the script's own annotation`);
+    t.notMatch(r.output, '\u001b', `HTTP ${status}: no escape character reaches the log`);
+    t.match(r.output, 'audit_unavailable: down ::add-mask::gate ::stop-commands::x ::error title=forged::forged [31m (field: f ::warning::w)', `HTTP ${status}: the message is shown, on one line`);
+  }
 });
 
 t.test('a proxy page instead of JSON (200 HTML) is retried like an outage', async (t) => {

@@ -36,7 +36,7 @@
 // Node >= 20, no dependencies. The token (GH_TOKEN) only ever travels in the Authorization
 // header: never in a URL, never on a command line, never printed.
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, annotate, runScript, setOutputs } from './lib/actions-io.mjs';
+import { EXIT, UsageError, annotate, runScript, setOutputs, singleLine } from './lib/actions-io.mjs';
 
 const USAGE = `usage: node main-moved.mjs --image-tag SHA [--branch main]
 
@@ -84,9 +84,10 @@ async function githubGet(env, path) {
       } else {
         let message = '';
         try {
-          message = JSON.parse(text).message ?? '';
+          // printed on the job log: one line, so it cannot issue a workflow command
+          message = singleLine(JSON.parse(text).message ?? '');
         } catch {
-          message = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+          message = singleLine(text).slice(0, 200);
         }
         detail = `HTTP ${res.status}${message ? `: ${message}` : ''}`;
         if (res.status < 500 && res.status !== 429) throw new GitHubUnavailable(`GET ${path} answered ${detail}`);

@@ -47,6 +47,8 @@ export interface FakeRepo {
   fail?: number;
   /** ...only those whose path starts with /repos/{repo}{failPath} (default: all) */
   failPath?: string;
+  /** the `message` of those answers (default: "fake failure <status>") */
+  failMessage?: string;
   /** the token a request must carry (Authorization: Bearer ...) */
   token?: string;
 }
@@ -119,7 +121,7 @@ async function serve(repoFile: string, logFile: string): Promise<void> {
       res.end(JSON.stringify(body));
     };
     const prefix = `/repos/${repo.repo}`;
-    if (repo.fail && url.pathname.startsWith(`${prefix}${repo.failPath ?? ''}`)) return send(repo.fail, { message: `fake failure ${repo.fail}` });
+    if (repo.fail && url.pathname.startsWith(`${prefix}${repo.failPath ?? ''}`)) return send(repo.fail, { message: repo.failMessage ?? `fake failure ${repo.fail}` });
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return send(401, { message: 'Bad credentials' });
     const page = <T>(list: T[], defaultSize: number): T[] => {
       const size = Math.min(Number(url.searchParams.get('per_page') ?? defaultSize), 100);

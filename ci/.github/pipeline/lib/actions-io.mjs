@@ -11,6 +11,17 @@ export class UsageError extends Error {
   name = 'UsageError';
 }
 
+/**
+ * Text the script does not write itself (the gate's answer, a proxy's page, a value it was
+ * given) made one line for the job log: the runner reads every line of stdout and stderr that
+ * starts with `::` (after blanks) as a workflow command (`::add-mask::`, `::stop-commands::`,
+ * `::error::`), so a line break in it could issue one. Line breaks, other whitespace runs and
+ * control characters (terminal escapes) become one space.
+ */
+export function singleLine(text) {
+  return String(text).replace(/[\s\x00-\x1f\x7f-\x9f]+/g, ' ').trim();
+}
+
 /** Escapes the message part of a workflow command (`::error::message`). */
 export function escapeData(s) {
   return String(s).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -68,7 +79,7 @@ export async function runScript(name, usage, main) {
   } catch (err) {
     if (err instanceof UsageError) {
       annotate('error', `${name} usage`, err.message);
-      process.stderr.write(`${name}: ${err.message}\n\n${usage}\n`);
+      process.stderr.write(`${name}: ${singleLine(err.message)}\n\n${usage}\n`);
       process.exitCode = EXIT.USAGE;
     } else {
       process.stderr.write(`${name}: unexpected error: ${err?.stack ?? err}\n`);

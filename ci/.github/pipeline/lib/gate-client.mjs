@@ -2,7 +2,7 @@
 // Node >= 20, no dependencies (global fetch). The bearer token only ever travels in the
 // Authorization header; it is never printed and never put in a URL.
 import { readFileSync } from 'node:fs';
-import { UsageError } from './actions-io.mjs';
+import { UsageError, singleLine } from './actions-io.mjs';
 
 /** In-cluster address of the gate (the workflow passes GATE_URL, overridable per repository). */
 export const DEFAULT_GATE_URL = 'http://gate-service.stonks-gate.svc.cluster.local:8080';
@@ -91,20 +91,24 @@ function describeNetworkError(err, timeoutMs) {
   const cause = err?.cause;
   const code = cause?.code ?? cause?.errno;
   const detail = code ? `${code}${cause?.message && !String(cause.message).includes(code) ? ` (${cause.message})` : ''}` : cause?.message ?? err?.message ?? String(err);
-  return `connection failed: ${detail}`;
+  return `connection failed: ${singleLine(detail)}`;
 }
 
-/** One line describing an HTTP answer: status, the gate's error code and message, the field. */
+/**
+ * One line describing an HTTP answer: status, the gate's error code and message, the field. It
+ * goes to the job log as it is (each failed attempt, read-toggles' message), so the answer's own
+ * text is made one line (singleLine): a message with line breaks could issue workflow commands.
+ */
 export function describeAnswer(status, body, text) {
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const parts = [`HTTP ${status}`];
-    if (typeof body.error === 'string') parts.push(body.error);
+    if (typeof body.error === 'string') parts.push(singleLine(body.error));
     let line = parts.join(' ');
-    if (typeof body.message === 'string') line += `: ${body.message}`;
-    if (typeof body.field === 'string') line += ` (field: ${body.field})`;
+    if (typeof body.message === 'string') line += `: ${singleLine(body.message)}`;
+    if (typeof body.field === 'string') line += ` (field: ${singleLine(body.field)})`;
     return line;
   }
-  const snippet = String(text ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  const snippet = singleLine(text ?? '').slice(0, 200);
   return `HTTP ${status}${snippet ? `: ${snippet}` : ' with an empty body'}`;
 }
 
