@@ -326,7 +326,7 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   for (const [id, j] of Object.entries(wf.jobs)) for (const s of j.steps) if (s.run) t.notMatch(s.run, /\$\{\{\s*secrets\./, `${id}/${stepKey(s)}: no secret expanded into a script`);
   t.equal(job('report').outputs?.['eligible-for-beta'], '${{ steps.report.outputs.eligible-for-beta }}', 'eligible-for-beta comes from the recorded result only');
   t.equal(job('integration').outputs?.['results-sha256'], '${{ steps.digest.outputs.sha256 }}');
-  t.equal(job('report').env?.['IMAGE_TAG'], '${{ needs.integration.outputs.image-tag }}', 'the tag the tests ran against');
+  t.equal(job('report').env?.['IMAGE_TAG'], '${{ needs.integration.outputs.image-tag || github.sha }}', 'the tag the tests ran against (the commit SHA, as plan records it, when integration set no outputs)');
   t.match(step('integration', 'inttest').run, 'bash infra/inttest/run_pipeline.sh --image-tag "$IMAGE_TAG"');
   const download = job('report').steps.find((x) => x.uses?.startsWith('actions/download-artifact@'))!;
   const upload = job('integration').steps.find((x) => x.uses?.startsWith('actions/upload-artifact@'))!;
@@ -350,6 +350,33 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
   t.equal(without.status, 0);
   t.same(without.outputs, {}, 'no file: no checksum (the report job then reports a broken run)');
   t.match(without.output, '::warning title=No results file::missing.json was not written');
+});
+
+t.test('integration failed without running a step (no runner took it, or it broke at set-up): the report still names the tag, and the gate hears of a broken run', async (t) => {
+  // A job that never ran sets no outputs: needs.integration.outputs.image-tag is empty. The tag
+  // is the commit's SHA by design (plan: image-tag=github.sha), the same in every attempt.
+  let env: Record<string, string> | undefined;
+  const runs = simulate(wf, {
+    ...pushMain(),
+    keep: { integration: { result: 'failure', steps: job('integration').steps.map((s) => ({ key: stepKey(s), ran: false, outcome: 'skipped' })), outputs: {} } },
+    runStep: (jobId, s, e) => {
+      if (jobId === 'report' && s.id === 'report') env = e;
+      return { outcome: 'success', outputs: {} };
+    },
+  });
+  t.equal(runs['report']!.result, 'success', 'the report job runs');
+  t.equal(env?.['IMAGE_TAG'], SHA, 'with the commit SHA as the image tag');
+  t.equal(env?.['RESULTS_SHA256'], '', 'and no checksum (so no file counts as results)');
+  // what report-results.mjs then does with it (report-results.test.ts runs it against the gate):
+  // not a usage error, but a broken run reported to the gate, which refuses beta at once
+  const dir = mkdtempSync(join(tmpdir(), 'ci-noint-'));
+  const r = spawnSync(process.execPath, [join(ciDir, '.github', 'pipeline', 'report-results.mjs'), '--file', 'inttest-artifact/inttest-results.json', '--image-tag', env?.['IMAGE_TAG'] ?? '', '--sha256', env?.['RESULTS_SHA256'] ?? '', '--tests-outcome', env?.['TESTS_OUTCOME'] ?? ''], {
+    cwd: dir, encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', GATE_URL: 'http://127.0.0.1:9', GATE_CI_TOKEN: 'gate_not-a-real-token', GATE_RETRY_ATTEMPTS: '1', GATE_TIMEOUT_MS: '500', GITHUB_OUTPUT: join(dir, 'out'), GITHUB_STEP_SUMMARY: join(dir, 'summary') },
+  });
+  t.notMatch(r.stdout + r.stderr, '--image-tag must be', 'the tag is accepted');
+  t.match(r.stdout, /::error title=Integration test results unusable::inttest-artifact\/inttest-results\.json: file not found/, 'the missing file is what it reports');
+  t.match(r.stderr, 'gate: attempt 1/1 failed', 'and it sends that to the gate');
 });
 
 t.test("the report step is told how the integration test step ended, not only what its file says", async (t) => {
