@@ -145,7 +145,7 @@ step_preflight() {
 
   local missing=() entry ns name
   for entry in "$NS_ARC_RUNNERS/$ARC_GITHUB_SECRET" "$NS_KARGO/$KARGO_ADMIN_SECRET" \
-    "$NS_PROJECT/$GIT_CREDENTIALS_SECRET" "$NS_PROJECT/$GHCR_CREDENTIALS_SECRET" \
+    "$NS_PROJECT/$GIT_CREDENTIALS_SECRET" \
     ${GATE_IMAGE_PULL_SECRET:+"$NS_GATE/$GATE_IMAGE_PULL_SECRET"}; do
     ns=${entry%%/*} name=${entry#*/}
     if kc_exists secret "$name" -n "$ns"; then
@@ -154,6 +154,14 @@ step_preflight() {
       missing+=("$entry")
     fi
   done
+  # Kargo reads GHCR with it only to discover the marker image of private packages; nothing
+  # here uses it, and public packages need none (kargo/README.md, Secrets)
+  if kc_exists secret "$GHCR_CREDENTIALS_SECRET" -n "$NS_PROJECT"; then
+    log "secret $NS_PROJECT/$GHCR_CREDENTIALS_SECRET: present"
+  else
+    warn "secret $NS_PROJECT/$GHCR_CREDENTIALS_SECRET: absent. Kargo needs it only if the GHCR packages are private (GHCR makes a new package private until it is made public): without it the Warehouse discovers no Freight. To create it:"
+    secret_hint "$NS_PROJECT" "$GHCR_CREDENTIALS_SECRET" >&2
+  fi
   if kc_exists secret "$GATE_CALLER_SECRET" -n "$NS_PROJECT"; then
     log "secret $NS_PROJECT/$GATE_CALLER_SECRET: present"
   else

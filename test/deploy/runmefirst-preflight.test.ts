@@ -8,7 +8,7 @@ t.setTimeout(300_000);
 
 t.test('preflight fails early, saying what to do', async (t) => {
   const cases: { name: string; edit: (s: ReturnType<typeof freshCluster>) => void; settings?: Record<string, string>; expect: RegExp }[] = [
-    { name: 'missing operator Secrets', edit: (s) => { delete s.objects[keyOf('Secret', 'arc-runners', 'arc-github-app')]; delete s.objects[keyOf('Secret', 'stonks-pipeline', 'ghcr-credentials')]; }, expect: /arc-runners\/arc-github-app[\s\S]*stonks-pipeline\/ghcr-credentials[\s\S]*kubectl -n arc-runners create secret generic arc-github-app/ },
+    { name: 'missing operator Secrets', edit: (s) => { delete s.objects[keyOf('Secret', 'arc-runners', 'arc-github-app')]; delete s.objects[keyOf('Secret', 'stonks-pipeline', 'git-credentials')]; }, expect: /arc-runners\/arc-github-app[\s\S]*stonks-pipeline\/git-credentials[\s\S]*kubectl -n arc-runners create secret generic arc-github-app/ },
     { name: 'no ClusterIssuer', edit: (s) => { delete s.objects[keyOf('ClusterIssuer', '', 'ca-issuer')]; }, expect: /ClusterIssuer 'ca-issuer' not found/ },
     { name: 'no Traefik IngressClass', edit: (s) => { delete s.objects[keyOf('IngressClass', '', 'traefik')]; }, expect: /IngressClass 'traefik' not found/ },
     { name: 'an unknown kube context', edit: () => {}, settings: { KUBE_CONTEXT: 'prod-elsewhere' }, expect: /context 'prod-elsewhere' \(KUBE_CONTEXT\) does not exist/ },
@@ -47,4 +47,21 @@ t.test('the commands printed for missing Secrets keep passwords and tokens off c
   // the pull Secret lives in stonks-gate, which the operator must create first too
   t.match(r.output, /kubectl create namespace NS\s+# for each of: .*stonks-gate/, 'the namespace list includes stonks-gate for the pull Secret');
   t.same(mutations(r.calls).map(show), [], 'nothing was changed');
+});
+
+t.test('no ghcr-credentials (public GHCR packages need none): a warning with the command, and the run goes on', async (t) => {
+  // kargo/README.md: the Secret is needed for warehouse discovery only if the packages are
+  // private; nothing in the scripts uses it
+  const state = freshCluster();
+  delete state.objects[keyOf('Secret', 'stonks-pipeline', 'ghcr-credentials')];
+  const sb = new Sandbox(state);
+  t.teardown(() => sb.cleanup());
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  t.match(r.output, /WARNING: secret stonks-pipeline\/ghcr-credentials: absent\. Kargo needs it only if the GHCR packages are private/, 'says it is missing, and when that matters');
+  t.match(r.output, /kubectl -n stonks-pipeline create secret generic ghcr-credentials [^\n]*--from-file=password=\/dev\/stdin/, 'with the command that creates it');
+  t.match(r.output, 'preflight passed');
+  t.notMatch(r.output, 'These Secrets are missing', 'not listed as a missing Secret');
+  t.ok(mutations(r.calls).length > 0, 'the pipeline is set up');
+  t.notOk(keyOf('Secret', 'stonks-pipeline', 'ghcr-credentials') in sb.state().objects, 'and the Secret is not made up');
 });
