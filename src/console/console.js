@@ -352,13 +352,19 @@ function handleAuthError(err) {
 function applySettings(prev) {
   const s = state.settings;
   $('project').textContent = s.project;
-  const opts = (sel, names, first = []) => {
+  const opts = (sel, names, first = [], form = null) => {
     const chosen = sel.value;
     replaceChildren(sel, first, names.map((n) => h('option', { value: n }, n)));
     if ([...sel.options].some((o) => o.value === chosen)) sel.value = chosen;
+    else if (prev !== null && chosen !== '' && form) {
+      // the stage chosen is gone: no stage, not the first one left in its place (with the tag
+      // prefilled for it, a form sent as it stands would approve or unlock a stage nobody chose)
+      sel.selectedIndex = -1;
+      $(form.error).textContent = `Stage: ${chosen} is no longer offered for ${form.what} (the gate's configuration changed); choose a stage.`;
+    }
   };
-  opts($('bg-stage'), s.breakGlass.stages);
-  opts($('ap-stage'), s.approvals.stages);
+  opts($('bg-stage'), s.breakGlass.stages, [], { error: 'bg-error', what: 'break-glass' });
+  opts($('ap-stage'), s.approvals.stages, [], { error: 'ap-error', what: 'approvals' });
   opts($('au-stage'), s.stages, [h('option', { value: '' }, 'All stages')]);
   $('bg-just-min').textContent = String(s.breakGlass.justificationMin);
   $('bg-just').maxLength = s.breakGlass.justificationMax;
@@ -515,6 +521,7 @@ function readBreakGlass() {
   const imageTag = $('bg-tag').value.trim();
   const justification = $('bg-just').value.trim();
   const ttlText = $('bg-ttl').value.trim();
+  if (!stage) return { error: ['bg-stage', 'Stage: choose a stage.'] };
   if (!TAG_PATTERN.test(imageTag)) return { error: ['bg-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).'] };
   if (justification.length < s.justificationMin) return { error: ['bg-just', `Justification: at least ${s.justificationMin} characters (now ${justification.length}).`] };
   let ttlMinutes;
@@ -728,6 +735,7 @@ async function approve(ev) {
   const imageTag = $('ap-tag').value.trim();
   const notes = $('ap-notes').value.trim();
   $('ap-done').textContent = '';
+  if (!stage) return fieldError('ap-error', 'ap-stage', 'Stage: choose a stage.');
   if (!TAG_PATTERN.test(imageTag)) return fieldError('ap-error', 'ap-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).');
   if (notes.length < s.notesMin) return fieldError('ap-error', 'ap-notes', `Notes: required, at least ${s.notesMin} characters (now ${notes.length}).`);
   fieldError('ap-error', null, '');

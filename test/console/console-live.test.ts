@@ -216,6 +216,58 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
+  t.test('a stage chosen in a form that a restarted gate no longer offers is not swapped for another one', async (t) => {
+    const { page, expectText, signIn, problems } = await open(t);
+    // this gate takes approvals for paper and live; the restarted one only for live, and no
+    // break-glass for paper either (no market-hours rule there)
+    let restarted = false;
+    await page.route('**/v1/console/settings', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.approvals.stages = restarted ? ['live'] : ['paper', 'live'];
+      if (restarted) body.breakGlass.stages = ['live'];
+      await route.fulfill({ response: res, json: body });
+    });
+    const status = async (route: any) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      const paper = body.stages.find((x: any) => x.name === 'paper');
+      paper.policy.requireApproval = !restarted;
+      if (restarted) paper.policy.marketHours = null;
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/status', status);
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await page.selectOption('#ap-stage', 'paper');
+    await page.fill('#ap-tag', TAG);
+    await page.fill('#ap-notes', 'paper P&L reviewed, diff read');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper needs this fix before the close, reviewed');
+
+    restarted = true;
+    await page.waitForFunction(() => [...document.querySelectorAll('#ap-stage option')].map((o: any) => o.value).join() === 'live', undefined, { timeout: UPDATE_MS * 2 }).then(
+      () => t.pass('approvals now offered for live only'),
+      async () => t.fail('approvals now offered for live only'),
+    );
+    t.equal(await page.inputValue('#ap-stage'), '', 'the approval form has no stage: not live in place of the paper chosen');
+    t.equal(await page.inputValue('#bg-stage'), '', 'nor the break-glass form');
+    t.equal(await page.inputValue('#ap-notes'), 'paper P&L reviewed, diff read', 'the notes typed are kept');
+    await expectText('#ap-error', /paper is no longer offered/, 'the approval form says why');
+    await expectText('#bg-error', /paper is no longer offered/, 'and so does the break-glass form');
+
+    await page.click('#ap-submit');
+    await expectText('#ap-error', /^Stage: choose a stage/, 'approving asks for a stage');
+    t.same((await call(tokens['admin'] as string, 'GET', '/v1/approvals')).body.approvals, [], 'nothing approved');
+    await page.click('#bg-form button[type=submit]');
+    await expectText('#bg-error', /^Stage: choose a stage/, 'break-glass asks for a stage');
+    t.notOk(await page.evaluate(() => document.getElementById('bg-dialog').open), 'no confirmation dialog for a stage nobody chose');
+    await page.unroute('**/v1/status', status);
+    await page.unroute('**/v1/console/settings');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('the market card names the stages the market holds, from their policies and switches', async (t) => {
     const { page, expectText, problems } = await open(t);
     let change: (stages: any[]) => void = () => {};
