@@ -200,6 +200,10 @@ async function restoreSession() {
       state.me = null;
       sessionCheckFailed(err);
     }
+  } else {
+    // no token and no sign-in proxy (re-read settings of a gate restarted without one): an
+    // identity the proxy gave earlier is no longer one the gate takes
+    state.me = null;
   }
   applyIdentity();
 }

@@ -134,6 +134,30 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
+  t.test('a gate restarted without the sign-in proxy signs the proxy identity out of an open page', async (t) => {
+    const page = await open({ 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin' });
+    t.teardown(() => page.context().close().catch(() => {}));
+    t.match(await text(page, '#whoami'), /Signed in as pat@example\.com/, 'signed in by the proxy');
+    // the gate comes back with no trusted proxy: its settings say so, and it takes no identity header
+    let down = true;
+    await page.route('**/v1/status', (route) => (down ? route.abort('connectionrefused') : route.continue()));
+    await page.route('**/v1/console/settings', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.proxyAuth = false;
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.route('**/v1/whoami', (route) => route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthorized', message: 'missing bearer token' }) }));
+    await page.waitForFunction(() => document.getElementById('conn').textContent.includes('DISCONNECTED'), undefined, { timeout: 5000 });
+    down = false;
+    await page.waitForFunction(() => /Not signed in/.test(document.getElementById('whoami').textContent), undefined, { timeout: 6000 }).then(
+      () => t.pass('the page no longer shows the proxy identity signed in'),
+      async () => t.fail('the page no longer shows the proxy identity signed in', { found: await text(page, '#whoami') }),
+    );
+    t.ok(await page.locator('#signin').isVisible(), 'the token form is offered');
+    t.equal(await page.$eval('#bg-fieldset', (el: any) => el.disabled), true, 'break-glass no longer enabled');
+  });
+
   t.test('without the header the page asks for a token', async (t) => {
     const page = await open({});
     t.match(await text(page, '#whoami'), /Not signed in/);
