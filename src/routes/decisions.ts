@@ -8,7 +8,7 @@ import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, IsoInstant, KubeName, MarketJson, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, IsoInstant, KubeName, MarketJson, NoQuery, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
@@ -122,6 +122,8 @@ export function decisionRoutes(ctx: RouteContext) {
       schema: {
         summary: 'May this promotion proceed? Records the answer in the audit log before replying.',
         tags: ['decisions'],
+        // a parameter such as ?dryRun=true would otherwise be ignored, and the decision made (and a grant spent) for real
+        querystring: NoQuery,
         body: DecisionRequest,
         response: { 200: DecisionResponse, 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, ...authErrors },
       },
@@ -147,6 +149,7 @@ export function decisionRoutes(ctx: RouteContext) {
       schema: {
         summary: 'The same evaluation at an optional instant; consumes and records nothing.',
         tags: ['decisions'],
+        querystring: NoQuery,
         body: PreviewRequest,
         response: { 200: DecisionResponse, 400: ErrorSchema, ...authErrors },
       },

@@ -235,3 +235,15 @@ t.test('every answer of both decision routes is exactly the documented DecisionR
   );
   t.equal(previewBreakGlass.json().breakGlass?.consumed, false, 'a preview names the grant that would apply without consuming it');
 });
+
+t.test('a query parameter on the decision routes is a 400 naming it: ?dryRun=true never decides (or spends a grant) for real', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN, configYaml: NO_TESTS_CONFIG });
+  const before = g.audit.records().filter((r) => r.type === 'decision').length;
+  for (const url of ['/v1/decisions?dryRun=true', '/v1/decisions/preview?at=2026-11-25T22:00:00Z']) {
+    const res = await g.as('caller', { method: 'POST', url, payload: decisionBody({ stage: 'beta' }) });
+    t.equal(res.statusCode, 400, url);
+    t.equal(res.json().field, `querystring.${url.slice(url.indexOf('?') + 1).split('=')[0]}`, `${url}: names the parameter`);
+  }
+  t.equal(g.audit.records().filter((r) => r.type === 'decision').length, before, 'no decision recorded');
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta' }) })).statusCode, 200, 'without it: decided');
+});
