@@ -541,6 +541,13 @@ function readBreakGlass() {
 
 function openBreakGlassDialog(ev) {
   ev.preventDefault();
+  // the one-time token of the last grant is still on screen: the next grant's token would take its
+  // place, and it cannot be shown again (a grant whose token nobody copied must be revoked)
+  if (!$('bg-token').hidden) {
+    fieldError('bg-error', null, `The token of grant ${$('bg-token').dataset.grant} is still on screen and cannot be shown again: copy it and press “I have it: hide the token” before requesting another grant.`);
+    $('bg-token').focus();
+    return;
+  }
   const r = readBreakGlass();
   if (r.error) return fieldError('bg-error', r.error[0], r.error[1]);
   fieldError('bg-error', null, '');
@@ -628,6 +635,7 @@ async function confirmBreakGlass(ev) {
 function showToken(grant) {
   $('bg-token-what').textContent = `Grant ${grant.id} for ${grant.stage} · image tag ${grant.imageTag}, requested by ${grant.requestedBy}.`;
   $('bg-token-value').value = grant.token;
+  $('bg-token').dataset.grant = grant.id;
   replaceChildren(
     $('bg-token-expiry'),
     icon('clock'),
@@ -646,6 +654,7 @@ function hideToken() {
   $('bg-token-what').textContent = '';
   replaceChildren($('bg-token-expiry'));
   $('bg-token').hidden = true;
+  delete $('bg-token').dataset.grant;
 }
 
 /** Asks before revoking: the grant, its stage, tag, requester and justification, and what revoking does. */
@@ -1046,6 +1055,8 @@ function wire() {
     setTimeout(() => ($('bg-token-copy').textContent = 'Copy token'), 2000);
   });
   $('bg-token-done').addEventListener('click', () => {
+    // the refusal to request another grant while this token was shown is answered
+    if ($('bg-error').textContent.startsWith('The token of grant ')) fieldError('bg-error', null, '');
     hideToken();
     $('bg-submit').focus();
   });

@@ -1,0 +1,105 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
+import { callGate, createToken } from './gate-calls.ts';
+
+/**
+ * What the console keeps an operator from losing or sending by mistake while the page stays open:
+ * a one-time token still on screen, permissions changed since sign-in, an audit page that is not
+ * the one asked for, a prefilled tag no promotion waits with any more. The real gate
+ * (GATE_NOW = Wednesday 2026-11-25 10:00 ET, market open) and the console in headless Chromium;
+ * each step opens its own page.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+
+if (requireChromium(t)) run();
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+
+  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
+
+  /** A fresh page (its own sessionStorage), with the script errors it meets. */
+  const open = async (tt: Test) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    tt.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const text = (selector: string) => pageText(page, selector);
+    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
+    const signIn = async (name: string) => {
+      await page.fill('#signin-token', tokens[name] as string);
+      await page.click('#signin-form button[type=submit]');
+      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+    };
+    return { page, problems, text, expectText, signIn };
+  };
+
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    tokens['admin'] = gate.tokens['admin'] as string;
+    tokens['kargo'] = gate.tokens['kargo'] as string;
+    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
+    browser = await launching;
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  t.test('a second break-glass request while the first token is on screen is refused until that token is hidden', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    const why = 'paper order router hotfix, cannot wait for the close';
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', why);
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    const first = await page.inputValue('#bg-token-value');
+    t.match(first, /^gbg_/, 'the first token is shown');
+    const grants = (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants as any[];
+    t.equal(grants.length, 1, 'one grant');
+
+    // the operator, under pressure, asks for live too before copying paper's token
+    await page.selectOption('#bg-stage', 'live');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'live needs the same router hotfix before the close');
+    await page.click('#bg-submit');
+    await page.waitForTimeout(300);
+    t.notOk(await page.evaluate(() => document.getElementById('bg-dialog').open), 'no confirmation dialog: nothing can replace the token on screen');
+    t.equal(await page.inputValue('#bg-token-value'), first, 'the first token is still on screen');
+    await expectText('#bg-error', new RegExp(`The token of grant ${grants[0].id} is still on screen and cannot be shown again`), 'the form says why, naming the grant');
+    await expectFocus(t, page, 'bg-token', 'the focus goes to the token');
+    t.equal((await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants.length, 1, 'still one grant');
+
+    // copied: hidden, and the request goes on as typed
+    await page.click('#bg-token-done');
+    t.equal(await text('#bg-error'), '', 'the refusal is answered');
+    t.equal(await page.inputValue('#bg-just'), 'live needs the same router hotfix before the close', 'the text typed is kept');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'live');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    const second = await page.inputValue('#bg-token-value');
+    t.match(second, /^gbg_/, 'the second token is shown');
+    t.not(second, first, 'a new one');
+    await expectText('#bg-token-what', /for live/, 'for live');
+    for (const g of (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await call(tokens['olivia'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
+    t.same(problems, [], 'no script errors');
+  });
+}
