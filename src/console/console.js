@@ -41,6 +41,8 @@ const state = {
   sessionCheckError: false,
   /** an identity check retried by the poll is under way */
   checkingSession: false,
+  /** a re-read of the signed-in identity (with the settings) is under way */
+  recheckingIdentity: false,
   /** dialogs whose request is under way (Escape does not close them then) */
   inFlight: new Set(),
 };
@@ -167,11 +169,45 @@ async function refreshSettings() {
   }
   state.settingsReadAt = performance.now();
   const prev = state.settings;
-  if (JSON.stringify(fresh) === JSON.stringify(prev)) return;
-  state.settings = fresh;
-  applySettings(prev);
-  if (fresh.proxyAuth !== prev.proxyAuth) await restoreSession();
-  else applyIdentity();
+  if (JSON.stringify(fresh) !== JSON.stringify(prev)) {
+    state.settings = fresh;
+    applySettings(prev);
+    if (fresh.proxyAuth !== prev.proxyAuth) return restoreSession();
+    applyIdentity();
+  }
+  // permissions change without a restart (a Role or RoleBinding edited): the identity is read again
+  // with the settings, beside the poll (a slow whoami must not hold the status)
+  void recheckIdentity();
+}
+
+/**
+ * Reads whoami again for the identity signed in and applies what changed (its groups, the forms
+ * and revoke buttons its permissions enable), keeping what was typed. The gate's 401 signs out; any
+ * other failure keeps the identity held until the next re-read.
+ */
+async function recheckIdentity() {
+  const held = state.me;
+  if (held === null || state.recheckingIdentity) return;
+  const token = session.token();
+  state.recheckingIdentity = true;
+  let me;
+  try {
+    me = await api('GET', 'v1/whoami');
+  } catch (err) {
+    // signed in or out meanwhile: that decides
+    if (state.me !== held || session.token() !== token || !gateRefusedIdentity(err)) return;
+    if (handleAuthError(err)) return;
+    // a sign-in proxy's identity the gate no longer takes
+    state.me = null;
+    hideToken();
+    applyIdentity();
+    return;
+  } finally {
+    state.recheckingIdentity = false;
+  }
+  if (state.me !== held || session.token() !== token || JSON.stringify(me) === JSON.stringify(held)) return;
+  state.me = me;
+  applyIdentity();
 }
 
 /**

@@ -102,4 +102,74 @@ function run(): void {
     for (const g of (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await call(tokens['olivia'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('permissions changed since sign-in are applied when the settings are read again, keeping what was typed; a 401 there signs out', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    const g = await call(tokens['admin'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'paper', imageTag: TAG, justification: 'a grant whose revoke button is watched' });
+    t.equal(g.status, 201, 'an open grant');
+    t.teardown(() => call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.body.id}`).then(() => {}));
+    // the RBAC of this identity, as whoami answers it: changed by the test (as an edited Role would)
+    let whoami: 'real' | 'no-breakglass' | '401' = 'real';
+    await page.route('**/v1/whoami', async (route) => {
+      if (whoami === '401') return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthenticated', message: 'invalid token' }) });
+      const res = await route.fetch();
+      const body = await res.json();
+      if (whoami === 'no-breakglass') {
+        body.can['breakglassgrants'] = false;
+        body.can['breakglassgrants.delete'] = false;
+      }
+      await route.fulfill({ response: res, json: body });
+    });
+    let down = false;
+    const status = (route: any) => (down ? route.abort('connectionrefused') : route.continue());
+    await page.route('**/v1/status', status);
+    const reconnect = async (what: string) => {
+      down = true;
+      await expectText('#conn', /DISCONNECTED/, `${what}: the gate is away`);
+      down = false;
+      await expectText('#conn', /^Connected/, `${what}: and back`);
+    };
+    const disabled = (sel: string) => page.$eval(sel, (el: any) => el.disabled === true);
+    const revokeDisabled = () => page.$eval(`#grants [data-key="revoke-${g.body.id}"]`, (el: any) => el.disabled === true);
+
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await expectText('#grants', /a grant whose revoke button is watched/, 'the grant is listed');
+    t.notOk(await disabled('#bg-fieldset'), 'break-glass enabled');
+    t.notOk(await revokeDisabled(), 'and its revoke button');
+    await page.fill('#bg-just', 'typed before the Role was edited');
+
+    whoami = 'no-breakglass';
+    await reconnect('permission taken away');
+    await page.waitForFunction(() => document.getElementById('bg-fieldset').disabled === true, undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('the break-glass form is disabled without a reload'),
+      () => t.fail('the break-glass form is disabled without a reload'),
+    );
+    await expectText('#bg-perm', /admin may not request break-glass/, 'and says why');
+    await page.waitForFunction((id) => document.querySelector(`#grants [data-key="revoke-${id}"]`)?.disabled === true, g.body.id, { timeout: UPDATE_MS }).then(
+      () => t.pass('the revoke button is disabled'),
+      () => t.fail('the revoke button is disabled'),
+    );
+    t.notOk(await disabled('#ap-fieldset'), 'approvals stay enabled');
+    t.equal(await page.inputValue('#bg-just'), 'typed before the Role was edited', 'the text typed is kept');
+    t.match(await text('#whoami'), /Signed in as admin /, 'still signed in');
+
+    whoami = 'real';
+    await reconnect('permission given back');
+    await page.waitForFunction(() => document.getElementById('bg-fieldset').disabled === false, undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('the break-glass form is enabled again'),
+      () => t.fail('the break-glass form is enabled again'),
+    );
+    t.notOk(await revokeDisabled(), 'and the revoke button');
+    t.equal(await page.inputValue('#bg-just'), 'typed before the Role was edited', 'the text typed is still kept');
+
+    whoami = '401';
+    await reconnect('token no longer taken');
+    await expectText('#whoami', /^Not signed in$/, 'a 401 signs out');
+    await expectText('#signin-error', /no longer accepts/, 'and says so');
+    t.ok(await disabled('#bg-fieldset'), 'the forms are disabled');
+    await page.unroute('**/v1/status', status);
+    await page.unroute('**/v1/whoami');
+    t.same(problems, [], 'no script errors');
+  });
 }
