@@ -24,7 +24,7 @@ const state = {
   nextSession: { at: null, session: null },
   rendered: new Map(),
   /** the audit page shown; `epoch` counts resets (sign-out), so a load begun before one is dropped */
-  audit: { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: 0 },
+  audit: { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: 0, shown: null },
   prefill: { bg: { stage: null, value: '' }, ap: { stage: null, value: '' } },
   pollTimer: null,
   polling: false,
@@ -926,7 +926,7 @@ function resetAudit() {
   const a = state.audit;
   clearTimeout(a.verifyTimer);
   // in place: a load under way holds this object and sees the new epoch
-  Object.assign(a, { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: a.epoch + 1 });
+  Object.assign(a, { cursor: null, stack: [], nextCursor: null, records: [], seenHead: null, loading: false, again: false, verifyTimer: null, epoch: a.epoch + 1, shown: null });
   auditPlaceholder();
   $('au-chain').textContent = '';
   $('au-page').textContent = '';
@@ -955,10 +955,12 @@ async function refreshAudit() {
   const a = state.audit;
   const epoch = a.epoch;
   const headAtStart = state.status?.audit.seq ?? null;
+  const filters = auditFilters();
+  const asked = JSON.stringify([filters, a.cursor]);
   try {
-    const filters = auditFilters();
     const page = await api('GET', `v1/audit${query({ ...filters, cursor: a.cursor ?? undefined })}`);
     if (!state.me || a.epoch !== epoch) return;
+    a.shown = asked;
     a.records = page.records;
     a.nextCursor = page.nextCursor;
     a.seenHead = a.cursor === null ? page.head.seq : headAtStart;
@@ -975,7 +977,23 @@ async function refreshAudit() {
     $('au-page').textContent = [shown, stopped].filter(Boolean).join(' · ');
     await verifyChain(filters, page.records, epoch);
   } catch (err) {
-    if (!handleAuthError(err) && a.epoch === epoch) $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
+    if (handleAuthError(err) || a.epoch !== epoch) return;
+    // a chain check due for the page shown would write over the error
+    clearTimeout(a.verifyTimer);
+    $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
+    // the page shown is for other filters or another page: not left under these (whose records
+    // they may not be), and the pager does not go on from it
+    if (a.shown !== asked) {
+      a.shown = null;
+      a.records = [];
+      a.nextCursor = null;
+      state.rendered.delete('audit');
+      replaceChildren($('audit'), h('p', { class: 'empty' }, 'No records shown: those for these filters could not be loaded (see above). Tried again when a record is added or the filters change.'));
+      $('au-page').textContent = '';
+      $('au-newer').disabled = a.cursor === null;
+      $('au-newest').disabled = a.cursor === null;
+      $('au-older').disabled = true;
+    }
   } finally {
     // after a reset the flags belong to the loads begun since
     if (a.epoch === epoch) {
@@ -998,11 +1016,12 @@ async function verifyChain(filters, records, epoch) {
     v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
   } catch (err) {
     // the page was loaded: what failed is the check of its chain, which says nothing either way
-    if (handleAuthError(err) || state.audit.epoch !== epoch || !state.me) return;
+    if (handleAuthError(err) || state.audit.epoch !== epoch || !state.me || state.audit.records !== records) return;
     replaceChildren($('au-chain'), chainCheckFailed(err));
     return;
   }
-  if (state.audit.epoch !== epoch || !state.me) return;
+  // the page checked is no longer the one shown (another loaded, or its load failed): not its line
+  if (state.audit.epoch !== epoch || !state.me || state.audit.records !== records) return;
   replaceChildren($('au-chain'), chainView(v));
   // a full walk was started or is running: look again shortly
   if (v.full.status === 'running' || v.full.status === 'never') state.audit.verifyTimer = setTimeout(() => void verifyChain(filters, records, epoch).catch(() => {}), 3000);

@@ -172,4 +172,47 @@ function run(): void {
     await page.unroute('**/v1/whoami');
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('an audit page that could not be loaded for new filters does not leave the old page shown under them', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    // more decisions than a page of 20 holds
+    for (let i = 1; i <= 21; i++) await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: `paper-audit-${i}` });
+    // a full walk under way: the page's chain is checked again every 3 s
+    const verify = async (route: any) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.full = { ...body.full, status: 'running' };
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/audit/verify*', verify);
+    await page.goto(`${gate.url}/`);
+    await signIn('olivia');
+    await expectText('#audit', /paper-audit-1/, 'the decision is listed');
+    await expectText('#au-chain', /Chain verified/, 'with its chain line');
+    await page.selectOption('#au-limit', '20');
+    await page.waitForFunction(() => document.getElementById('au-older').disabled === false, undefined, { timeout: UPDATE_MS });
+    t.pass('a page of 20 with older records after it');
+    let fail = false;
+    const audit = (route: any) =>
+      fail ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'unavailable', message: 'the audit log cannot be read' }) }) : route.continue();
+    const auditPage = (url: URL) => url.pathname === '/v1/audit';
+    await page.route(auditPage, audit);
+    fail = true;
+    await page.selectOption('#au-type', 'stage.toggled');
+    await expectText('#au-chain', /Could not load the audit history: the audit log cannot be read/, 'the failure is said');
+    await expectText('#audit', /could not be loaded/, 'the table says no records are shown for these filters');
+    t.notMatch(await text('#audit'), /paper-audit-1|decision/, 'the decision, which is no stage toggle, is not shown under the stage.toggled filter');
+    t.equal(await text('#au-page'), '', 'nor its page line');
+    t.ok(await page.locator('#au-older').isDisabled(), 'Older does not go on from the page that was shown');
+    // a chain check due for the old page (every 3 s while the full walk runs) does not write over it
+    await page.waitForTimeout(3500);
+    t.match(await text('#au-chain'), /Could not load the audit history/, 'the error stays visible');
+    fail = false;
+    await page.selectOption('#au-type', 'decision');
+    await expectText('#audit', /paper-audit-1/, 'a load that works shows the page again');
+    await expectText('#au-chain', /Chain verified/, 'and its chain line');
+    await page.unroute(auditPage, audit);
+    await page.unroute('**/v1/audit/verify*', verify);
+    t.same(problems, [], 'no script errors');
+  });
 }
