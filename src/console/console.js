@@ -511,19 +511,40 @@ function prefillForm(which, stage, tag, focusId) {
   if ([...sel.options].some((o) => o.value === stage)) sel.value = stage;
   $(`${which}-tag`).value = tag;
   state.prefill[which] = { stage, value: tag };
+  $(`${which}-tag-stale`).textContent = '';
   $(`${which}-form`).scrollIntoView({ block: 'nearest' });
   $(focusId).focus();
 }
 
-/** Fills the tag field from the stage's candidate unless the operator typed something else. */
+/**
+ * Fills the tag field from the stage's candidate unless the operator typed something else. A tag
+ * filled in that no promotion waits with any more, while another waits in the stage, follows it
+ * while the operator has written nothing in the form; once they have (a justification or notes
+ * written for that tag) it is not changed under them, and #<form>-tag-stale names the tag waiting.
+ */
 function autoPrefill(which) {
   const stage = $(`${which}-stage`).value;
   const input = $(`${which}-tag`);
   const pf = state.prefill[which];
+  const stale = $(`${which}-tag-stale`);
+  if (!stage) stale.textContent = '';
   if (!stage || !state.status) return;
-  if (input.value !== '' && input.value !== pf.value) return;
-  if (input.value !== '' && pf.stage === stage) return;
+  if (input.value !== '' && input.value !== pf.value) {
+    stale.textContent = '';
+    return;
+  }
   const tag = candidateTag(state.status, stage);
+  if (input.value !== '' && pf.stage === stage) {
+    const waiting = state.status.waiting.filter((w) => w.stage === stage).map((w) => w.imageTag);
+    if (waiting.length === 0 || waiting.includes(input.value)) stale.textContent = '';
+    else if ($(which === 'bg' ? 'bg-just' : 'ap-notes').value.trim() === '') {
+      input.value = tag;
+      state.prefill[which] = { stage, value: tag };
+      stale.textContent = '';
+    } else stale.textContent = `No promotion waits in ${stage} with this tag any more: the one waiting has ${tag}. To use it, press its button under Waiting promotions.`;
+    return;
+  }
+  stale.textContent = '';
   input.value = tag;
   state.prefill[which] = { stage, value: tag };
 }

@@ -215,4 +215,79 @@ function run(): void {
     await page.unroute('**/v1/audit/verify*', verify);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('a tag filled in from a waiting promotion follows a newer one while nothing is written in the form; once something is, it is kept and the newer tag named', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    const tagOf = (c: string) => c.repeat(40);
+    // the promotions waiting in live, as the test sets them
+    let waiting: string[] = ['a'];
+    const status = async (route: any) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.waiting = waiting.map((c) => ({
+        stage: 'live',
+        imageTag: tagOf(c),
+        promotion: `live-${c}`,
+        since: body.at,
+        lastSeen: body.at,
+        reasons: [
+          { code: 'market_open', message: 'the market is open' },
+          { code: 'awaiting_approval', message: 'no approval for this tag' },
+        ],
+      }));
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/status', status);
+    const tagBecomes = async (id: string, want: string, msg: string) =>
+      page.waitForFunction(([i, w]) => document.getElementById(i).value === w, [id, want], { timeout: UPDATE_MS }).then(
+        () => t.pass(msg),
+        async () => t.fail(msg, { found: await page.inputValue(`#${id}`), wanted: want }),
+      );
+    await page.goto(`${gate.url}/`);
+    await signIn('admin');
+    await page.click('#waiting [data-key="bg-live-a"]');
+    t.equal(await page.inputValue('#bg-tag'), tagOf('a'), 'break-glass filled in from the promotion waiting');
+
+    // nothing written yet: the tag follows the newer promotion
+    waiting = ['b'];
+    await tagBecomes('bg-tag', tagOf('b'), 'a newer promotion waits: the tag filled in follows it');
+    t.equal(await text('#bg-tag-stale'), '', 'nothing to say');
+
+    // a justification written for b: b is kept, and c named
+    await page.fill('#bg-just', 'the router fix in b must reach live before the close');
+    waiting = ['c'];
+    await expectText('#bg-tag-stale', new RegExp(`No promotion waits in live with this tag any more: the one waiting has ${tagOf('c')}`), 'the form names the tag now waiting');
+    t.equal(await page.inputValue('#bg-tag'), tagOf('b'), 'and keeps the tag the justification was written for');
+    await page.click('#waiting [data-key="bg-live-c"]');
+    t.equal(await page.inputValue('#bg-tag'), tagOf('c'), 'its button takes the newer tag');
+    t.equal(await text('#bg-tag-stale'), '', 'and the note goes');
+    t.equal(await page.inputValue('#bg-just'), 'the router fix in b must reach live before the close', 'the justification is kept');
+
+    // two waiting, the older one chosen: it is kept, it still waits
+    waiting = ['c', 'd'];
+    await expectText('#waiting', /live-d/, 'two promotions wait');
+    await page.fill('#bg-just', '');
+    await page.waitForTimeout(2500);
+    t.equal(await page.inputValue('#bg-tag'), tagOf('c'), 'a tag that still waits is kept');
+
+    // a tag the operator typed is theirs
+    await page.fill('#bg-tag', tagOf('e'));
+    waiting = ['f'];
+    await expectText('#waiting', /live-f/, 'another promotion waits');
+    await page.waitForTimeout(2500);
+    t.equal(await page.inputValue('#bg-tag'), tagOf('e'), 'a typed tag is kept');
+    t.equal(await text('#bg-tag-stale'), '', 'without a note');
+
+    // approvals: no confirmation dialog, so notes written for a tag keep it
+    await page.click('#waiting [data-key="ap-live-f"]');
+    t.equal(await page.inputValue('#ap-tag'), tagOf('f'), 'approval filled in from the promotion waiting');
+    waiting = ['g'];
+    await tagBecomes('ap-tag', tagOf('g'), 'with no notes written it follows a newer one');
+    await page.fill('#ap-notes', 'diff of g reviewed, paper fills reconciled');
+    waiting = ['h'];
+    await expectText('#ap-tag-stale', new RegExp(`No promotion waits in live with this tag any more: the one waiting has ${tagOf('h')}`), 'with notes written, the approval form names the tag now waiting');
+    t.equal(await page.inputValue('#ap-tag'), tagOf('g'), 'and keeps the tag the notes were written for');
+    await page.unroute('**/v1/status', status);
+    t.same(problems, [], 'no script errors');
+  });
 }
