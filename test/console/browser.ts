@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import type { Test } from 'tap';
-import { REPO_ROOT } from '../helpers/spawn-gate.ts';
+import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { callGate, createToken } from './gate-calls.ts';
 
 /** The console tests' gate clock: Wednesday 2026-11-25 10:00 ET, the market open. */
 export const NOW = '2026-11-25T15:00:00Z';
@@ -88,4 +90,64 @@ export async function requestBreakGlass(page: Page, stage: string, tag: string, 
   await page.click('#bg-submit');
   await page.fill('#bg-c-confirm', stage);
   await page.click('#bg-c-ok');
+}
+
+/**
+ * The console tests' gate and browser: a real gate on GATE_NOW = NOW, local tokens for `admin`
+ * and `kargo` (the first start's) plus one per `users` entry (name → role), and headless
+ * Chromium; all stopped when `t` ends. Its fields are set once `t.before` has run.
+ */
+export interface ConsoleFixture {
+  gate: SpawnedGate;
+  browser: Browser;
+  tokens: Record<string, string>;
+  /** a request to the gate (callGate) */
+  call(token: string | null, method: string, path: string, body?: unknown): ReturnType<typeof callGate>;
+}
+
+export function consoleFixture(t: Test, users: Record<string, string>): ConsoleFixture {
+  const fx: ConsoleFixture = {
+    gate: undefined as unknown as SpawnedGate,
+    browser: undefined as unknown as Browser,
+    tokens: {},
+    call: (token, method, path, body) => callGate(fx.gate.url, token, method, path, body),
+  };
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = launchChromium();
+    fx.gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    fx.tokens['admin'] = fx.gate.tokens['admin'] as string;
+    fx.tokens['kargo'] = fx.gate.tokens['kargo'] as string;
+    // one after the other: each CLI run rewrites the token file
+    for (const [name, role] of Object.entries(users)) fx.tokens[name] = await createToken(fx.gate.dataDir, name, role);
+    fx.browser = await launching;
+  });
+  t.teardown(async () => {
+    await fx.browser?.close().catch(() => {});
+    await fx.gate?.stop('SIGKILL');
+    await rm(fx.gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+  return fx;
+}
+
+/**
+ * A fresh page in a context of its own (its own sessionStorage) in `timezoneId`, with the script
+ * errors it meets, and the helpers each test uses: its text, a wait for a text, a sign-in with one
+ * of `tokens`. The context closes when `tt` ends.
+ */
+export async function openPage(tt: Test, browser: Browser, tokens: Record<string, string>, timezoneId = 'Europe/Berlin') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId, locale: 'en-GB' });
+  tt.teardown(() => context.close().catch(() => {}));
+  const page = await context.newPage();
+  page.setDefaultTimeout(5_000);
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  const text = (selector: string) => pageText(page, selector);
+  const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
+  const signIn = async (name: string) => {
+    await page.fill('#signin-token', tokens[name] as string);
+    await page.click('#signin-form button[type=submit]');
+    await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
+  };
+  return { page, problems, text, expectText, signIn };
 }

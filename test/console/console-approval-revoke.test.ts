@@ -1,9 +1,6 @@
-import { rm } from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
-import { callGate, createToken } from './gate-calls.ts';
+import { PROJECT, TAG, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
 
 /**
  * Revoking a pending approval from the console: the real gate (GATE_NOW = Wednesday 2026-11-25
@@ -16,11 +13,8 @@ declare const document: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  let gate: SpawnedGate;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-
-  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
+  const fx = consoleFixture(t, { olivia: 'operator', amir: 'approver' });
+  const { tokens, call } = fx;
   const auditOf = async (type: string) => (await call(tokens['admin'] as string, 'GET', `/v1/audit?type=${encodeURIComponent(type)}&limit=500`)).body.records as any[];
   const pending = async () => (await call(tokens['admin'] as string, 'GET', '/v1/approvals')).body.approvals as { id: string }[];
 
@@ -33,36 +27,13 @@ function run(): void {
 
   /** A fresh page signed in as `name`, listing the pending approvals (`listed`: how the list shows the one wanted). */
   const openSignedIn = async (tt: Test, name: string, listed: RegExp, prepare?: (page: Page) => Promise<void>) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
-    tt.teardown(() => context.close().catch(() => {}));
-    const page = await context.newPage();
-    await prepare?.(page);
-    page.setDefaultTimeout(5_000);
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
-    await page.goto(`${gate.url}/`);
-    await page.fill('#signin-token', tokens[name] as string);
-    await page.click('#signin-form button[type=submit]');
-    await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
-    await expectText('#approvals', listed, 'the approval is listed');
-    return { page, problems, expectText, text: (selector: string) => pageText(page, selector) };
+    const opened = await openPage(tt, fx.browser, tokens);
+    await prepare?.(opened.page);
+    await opened.page.goto(`${fx.gate.url}/`);
+    await opened.signIn(name);
+    await opened.expectText('#approvals', listed, 'the approval is listed');
+    return opened;
   };
-
-  t.before(async () => {
-    const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
-    tokens['admin'] = gate.tokens['admin'] as string;
-    // one after the other: each CLI run rewrites the token file
-    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
-    tokens['amir'] = await createToken(gate.dataDir, 'amir', 'approver');
-    browser = await launching;
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
-  });
 
   t.test('an approver revokes a pending approval from the list: it asks first, a cancel sends nothing, a confirm revokes it', async (t) => {
     const ap = await approveLive(t, 'approved to be revoked by the console test');

@@ -1,9 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
-import { callGate, createToken } from './gate-calls.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, openPage, requireChromium } from './browser.ts';
 
 /**
  * The console following the gate while it stays open: the disconnected banner's reason, the
@@ -18,50 +14,19 @@ declare const document: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  let gate: SpawnedGate;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-
-  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
-
+  const fx = consoleFixture(t, { olivia: 'operator' });
+  const { tokens, call } = fx;
   /** A fresh page (its own sessionStorage), with the script errors it meets. */
-  const open = async (tt: Test) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
-    tt.teardown(() => context.close().catch(() => {}));
-    const page = await context.newPage();
-    page.setDefaultTimeout(5_000);
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const text = (selector: string) => pageText(page, selector);
-    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
-    const signIn = async (name: string) => {
-      await page.fill('#signin-token', tokens[name] as string);
-      await page.click('#signin-form button[type=submit]');
-      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
-    };
-    return { page, problems, text, expectText, signIn };
-  };
+  const open = (tt: Test) => openPage(tt, fx.browser, tokens);
 
   t.before(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
-    tokens['admin'] = gate.tokens['admin'] as string;
-    tokens['kargo'] = gate.tokens['kargo'] as string;
-    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
-    browser = await launching;
     const d = await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: 'paper-promo-1' });
     t.equal(d.body.decision, 'wait', 'a paper promotion the market holds');
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
   });
 
   t.test('the disconnected banner shows the current reason as it changes, and goes when the gate answers', async (t) => {
     const { page, expectText, text, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await expectText('#conn', /Connected/, 'connected');
     let mode: 'down' | '503' | 'up' = 'down';
     const route = async (r: any) => {
@@ -98,7 +63,7 @@ function run(): void {
     page.on('request', (r) => {
       if (new URL(r.url()).pathname === '/v1/status') statusAt.push(Date.now());
     });
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await expectText('#conn', /Connected/, 'connected');
     await page.waitForTimeout(500);
     const before = statusAt.length;
@@ -122,7 +87,7 @@ function run(): void {
 
   t.test('a chain check the gate fails is said to be the chain check, not a history that could not be loaded', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     await expectText('#au-chain', /Chain verified/, 'the chain line');
     let answer: 'fail' | 'broken' | 'real' = 'fail';
@@ -157,7 +122,7 @@ function run(): void {
 
   t.test('settings a restarted gate changed are shown without a reload, keeping what the operator chose and typed', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     const options = (sel: string) => page.$$eval(`${sel} option`, (os: any[]) => os.map((o) => o.value));
     t.same(await options('#bg-stage'), ['paper', 'live'], 'break-glass for paper and live');
@@ -237,7 +202,7 @@ function run(): void {
       await route.fulfill({ response: res, json: body });
     };
     await page.route('**/v1/status', status);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await page.selectOption('#ap-stage', 'paper');
     await page.fill('#ap-tag', TAG);
@@ -278,7 +243,7 @@ function run(): void {
       await route.fulfill({ response: res, json: body });
     };
     await page.route('**/v1/status', status);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await expectText('#market', /While the market is open, paper and live promotions are held unless a break-glass grant covers them\./, 'this gate: paper and live');
     // a gate configured with no market-hours policy for paper
     change = (stages) => {

@@ -1,9 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, pageText, requireChromium } from './browser.ts';
-import { callGate, createToken } from './gate-calls.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
@@ -19,48 +15,14 @@ declare const document: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  let gate: SpawnedGate;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-
-  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
-
+  const fx = consoleFixture(t, { olivia: 'operator' });
+  const { tokens, call } = fx;
   /** A fresh page (its own sessionStorage), with the script errors it meets. */
-  const open = async (tt: Test) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
-    tt.teardown(() => context.close().catch(() => {}));
-    const page = await context.newPage();
-    page.setDefaultTimeout(5_000);
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const text = (selector: string) => pageText(page, selector);
-    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
-    const signIn = async (name: string) => {
-      await page.fill('#signin-token', tokens[name] as string);
-      await page.click('#signin-form button[type=submit]');
-      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
-    };
-    return { page, problems, text, expectText, signIn };
-  };
-
-  t.before(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
-    tokens['admin'] = gate.tokens['admin'] as string;
-    tokens['kargo'] = gate.tokens['kargo'] as string;
-    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
-    browser = await launching;
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
-  });
+  const open = (tt: Test) => openPage(tt, fx.browser, tokens);
 
   t.test('a second break-glass request while the first token is on screen is refused until that token is hidden', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     const why = 'paper order router hotfix, cannot wait for the close';
     await page.selectOption('#bg-stage', 'paper');
@@ -132,7 +94,7 @@ function run(): void {
     const disabled = (sel: string) => page.$eval(sel, (el: any) => el.disabled === true);
     const revokeDisabled = () => page.$eval(`#grants [data-key="revoke-${g.body.id}"]`, (el: any) => el.disabled === true);
 
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await expectText('#grants', /a grant whose revoke button is watched/, 'the grant is listed');
     t.notOk(await disabled('#bg-fieldset'), 'break-glass enabled');
@@ -185,7 +147,7 @@ function run(): void {
       await route.fulfill({ response: res, json: body });
     };
     await page.route('**/v1/audit/verify*', verify);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     await expectText('#audit', /paper-audit-1/, 'the decision is listed');
     await expectText('#au-chain', /Chain verified/, 'with its chain line');
@@ -243,7 +205,7 @@ function run(): void {
         () => t.pass(msg),
         async () => t.fail(msg, { found: await page.inputValue(`#${id}`), wanted: want }),
       );
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await page.click('#waiting [data-key="bg-live-a"]');
     t.equal(await page.inputValue('#bg-tag'), tagOf('a'), 'break-glass filled in from the promotion waiting');

@@ -1,9 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, NOW, PROJECT, TAG, UPDATE_MS, expectPageText, launchChromium, pageText, requestBreakGlass, requireChromium } from './browser.ts';
-import { callGate, createToken } from './gate-calls.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectPageText, openPage, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * The console's state across sign-in, sign-out and re-renders, its dialogs while a request is
@@ -19,32 +15,17 @@ declare const sessionStorage: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  let gate: SpawnedGate;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-
-  const call = (token: string | null, method: string, path: string, body?: unknown) => callGate(gate.url, token, method, path, body);
+  const fx = consoleFixture(t, { olivia: 'operator' });
+  const { tokens, call } = fx;
   const decide = (stage: string, promotion: string, imageTag = TAG) => call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion });
   /** A live break-glass grant olivia asks for over the API (the page then lists it). */
   const grantLive = (justification: string) => call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification });
 
-  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets. */
+  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets, and where the focus is. */
   const open = async (tt: Test, timezoneId = 'Europe/Berlin') => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId, locale: 'en-GB' });
-    tt.teardown(() => context.close().catch(() => {}));
-    const page = await context.newPage();
-    page.setDefaultTimeout(5_000);
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    const text = (selector: string) => pageText(page, selector);
-    const expectText = (selector: string, re: RegExp, msg: string, ms = UPDATE_MS) => expectPageText(tt, page, selector, re, msg, ms);
-    const signIn = async (name: string) => {
-      await page.fill('#signin-token', tokens[name] as string);
-      await page.click('#signin-form button[type=submit]');
-      await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
-    };
-    const active = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
-    return { page, problems, text, expectText, signIn, active };
+    const opened = await openPage(tt, fx.browser, tokens, timezoneId);
+    const active = () => opened.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+    return { ...opened, active };
   };
 
   /** A fresh page signed in as olivia, listing a live grant she asked for over the API (`listed`: how the list shows it). */
@@ -52,31 +33,19 @@ function run(): void {
     const opened = await open(tt);
     const grant = await grantLive(justification);
     tt.equal(grant.status, 201, 'an open grant');
-    await opened.page.goto(`${gate.url}/`);
+    await opened.page.goto(`${fx.gate.url}/`);
     await opened.signIn('olivia');
     await opened.expectText('#grants', listed, 'listed');
     return { ...opened, grant };
   };
 
   t.before(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
-    tokens['admin'] = gate.tokens['admin'] as string;
-    tokens['kargo'] = gate.tokens['kargo'] as string;
-    tokens['olivia'] = await createToken(gate.dataDir, 'olivia', 'operator');
-    browser = await launching;
     t.equal((await decide('paper', 'paper-promo-1')).body.decision, 'wait', 'a paper promotion the market holds');
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
   });
 
   t.test('signing out and in again shows the audit history again, also when a load was under way at sign-out', async (t) => {
     const { page, text, expectText, signIn, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await expectText('#audit', /decision .*kargo/, 'audit history after the first sign-in');
     await expectText('#au-chain', /Chain verified/, 'with its chain line');
@@ -110,7 +79,7 @@ function run(): void {
 
   t.test('signing out leaves nothing the next person could send or read: typed justification and notes, answers and errors', async (t) => {
     const { page, text, signIn, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     // a justification half-written, an approval made, a refused form
     await page.fill('#bg-just', 'broker outage, the fix must go out before');
@@ -135,7 +104,7 @@ function run(): void {
 
   t.test('a new record keeps the audit details the operator has open, and the focus on them', async (t) => {
     const { page, expectText, signIn, active } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await expectText('#audit', /decision .*kargo/, 'audit history shown');
     const seq = await page.$eval('#audit tbody tr:nth-child(2)', (tr: any) => tr.dataset.seq);
@@ -161,7 +130,7 @@ function run(): void {
       if (unwritable) body.audit.writable = false;
       await route.fulfill({ response: res, json: body });
     });
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await expectText('#conn', /Connected/, 'connected');
     await expectText('#audit-banner', /The audit log cannot be written\. The gate refuses every decision, break-glass grant and approval \(HTTP 503\) until its audit log can be written again: Kargo promotions are held\./, 'the banner says what it means');
     t.ok(await page.locator('#audit-banner').isVisible(), 'shown');
@@ -176,7 +145,7 @@ function run(): void {
 
   t.test('an identity check that fails at page load (not with a 401) is shown and tried again while the token is kept', async (t) => {
     const { page, expectText, signIn, text } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     let fail = true;
     await page.route('**/v1/whoami', (route) =>
@@ -195,7 +164,7 @@ function run(): void {
 
   t.test('an identity check that hangs does not hold the status poll', async (t) => {
     const { page, expectText, signIn } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     let calls = 0;
     let unblock: () => void = () => {};
@@ -222,7 +191,7 @@ function run(): void {
 
   t.test('Escape does not close a dialog while its request is under way', async (t) => {
     const { page, expectText, signIn, text } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     // a slow gate that then refuses: the answer must be seen
     await page.route('**/v1/break-glass', async (route) => {
@@ -316,7 +285,7 @@ function run(): void {
 
   t.test("a sign-in that a proxy in front of the gate answers with its own 401 is not said to be the gate refusing the token", async (t) => {
     const { page, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await page.route('**/v1/whoami', (route) => route.fulfill({ status: 401, contentType: 'text/html', body: '<html><body>Unauthorized</body></html>' }));
     await page.fill('#signin-token', tokens['olivia'] as string);
     await page.click('#signin-form button[type=submit]');
@@ -330,7 +299,7 @@ function run(): void {
 
   t.test('a local time on another date than the ET one names the local date (viewer in Tokyo)', async (t) => {
     const { page, expectText, signIn } = await open(t, 'Asia/Tokyo');
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     // Wed 16:00 ET is Thu 06:00 in Tokyo
     await expectText('#market-countdown', /^Closes in 5h \d\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 \(Thu, 26 Nov 2026 06:00 your time\)$/, 'the countdown names Thursday');
     // Wed 10:0x ET is Thu 00:0x in Tokyo
@@ -344,7 +313,7 @@ function run(): void {
 
   t.test('a status poll under way when a change is confirmed does not leave the state from before the change on screen for another poll interval', async (t) => {
     const { page, expectText, signIn, text, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await expectText('#tg-ci-state', /ENABLED/, 'ci on');
     // the next status is read from the gate at once (before the switch) and delivered only when released
@@ -387,7 +356,7 @@ function run(): void {
 
   t.test('a change the gate made but whose answer never came is not reported as refused, and asking again for a grant takes the stage name again', async (t) => {
     const { page, expectText, signIn, text, active, problems } = await open(t);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     // the request reaches the gate, which makes the change; its answer is lost (a timeout, a dropped connection)
     const lose = async (route: any) => {
@@ -461,7 +430,7 @@ function run(): void {
         return new w.Response(body, { status: res.status, headers: res.headers });
       };
     });
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await requestBreakGlass(page, 'live', TAG, 'hotfix for the order router, body cut off');
     await expectText('#bg-c-error', /^No answer from the gate \(unreachable or too slow\): the grant may have been issued/, 'the grant may exist');
@@ -482,7 +451,7 @@ function run(): void {
       await route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal_error', message: 'The gate failed to handle this request; it has been logged.' }) });
     };
     await page.route('**/v1/break-glass', failAfter);
-    await page.goto(`${gate.url}/`);
+    await page.goto(`${fx.gate.url}/`);
     await signIn('admin');
     await requestBreakGlass(page, 'live', TAG, 'hotfix for the order router, handler failed');
     await expectText('#bg-c-error', /the grant may have been issued/, 'the grant may exist');
