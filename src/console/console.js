@@ -196,18 +196,40 @@ async function recheckIdentity() {
   } catch (err) {
     // signed in or out meanwhile: that decides
     if (state.me !== held || session.token() !== token || !gateRefusedIdentity(err)) return;
-    if (handleAuthError(err)) return;
-    // a sign-in proxy's identity the gate no longer takes
-    state.me = null;
-    hideToken();
-    applyIdentity();
+    if (!handleAuthError(err)) {
+      // a sign-in proxy's identity the gate no longer takes
+      state.me = null;
+      hideToken();
+      applyIdentity();
+    }
+    // a dialog left open would ask to confirm a change for the identity signed out
+    if (closeDialogsOfIdentity()) $('signin-token').focus();
     return;
   } finally {
     state.recheckingIdentity = false;
   }
   if (state.me !== held || session.token() !== token || JSON.stringify(me) === JSON.stringify(held)) return;
+  if (me.name !== held.name || me.via !== held.via) {
+    // another person (a sign-in proxy's session now someone else's): as at a sign-out and a sign-in,
+    // what the one before typed, was told, has open in a dialog or on screen goes with them; kept,
+    // the next one would send it under their own name
+    closeDialogsOfIdentity();
+    hideToken();
+    forgetTypedAndTold();
+  }
   state.me = me;
   applyIdentity();
+}
+
+/** Closes the confirmation dialogs open for an identity that is gone, but for one whose request is under way (its outcome is shown). True when one was closed. */
+function closeDialogsOfIdentity() {
+  let closed = false;
+  for (const id of ['bg-dialog', 'rv-dialog', 'ar-dialog', 'tg-dialog']) {
+    if (!$(id).open || state.inFlight.has(id)) continue;
+    $(id).close('cancel');
+    closed = true;
+  }
+  return closed;
 }
 
 /**

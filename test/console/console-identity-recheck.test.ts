@@ -1,0 +1,134 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { ARTIFACTS, NOW, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, requireChromium } from './browser.ts';
+import { callGate } from './gate-calls.ts';
+
+/**
+ * The identity read again with the settings (after a reconnect) while the page holds what the
+ * person signed in typed, opened or was shown: another person now (a sign-in proxy's session
+ * switched) is a sign-out and a sign-in, and a 401 leaves no confirmation dialog open over the
+ * signed-out page. The real gate (GATE_NOW) and the console in headless Chromium; whoami's answer
+ * is changed by the test.
+ */
+
+// browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
+declare const document: any;
+
+if (requireChromium(t)) run();
+
+function run(): void {
+  let gate: SpawnedGate;
+  let browser: Browser;
+
+  t.before(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const launching = launchChromium();
+    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    browser = await launching;
+  });
+  t.teardown(async () => {
+    await browser?.close().catch(() => {});
+    await gate?.stop('SIGKILL');
+    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+  });
+
+  /** A fresh page signed in as admin, whose whoami answer and status poll the test controls. */
+  const open = async (tt: Test) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
+    tt.teardown(() => context.close().catch(() => {}));
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const ctl = { whoami: 'real' as 'real' | 'someone-else' | 'more-groups' | '401', down: false };
+    await page.route('**/v1/whoami', async (route) => {
+      if (ctl.whoami === '401') return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthenticated', message: 'invalid token' }) });
+      const res = await route.fetch();
+      const body = await res.json();
+      if (ctl.whoami === 'someone-else') body.name = 'mallory';
+      if (ctl.whoami === 'more-groups') body.groups = [...body.groups, 'extra-group'];
+      await route.fulfill({ response: res, json: body });
+    });
+    await page.route('**/v1/status', (route) => (ctl.down ? route.abort('connectionrefused') : route.continue()));
+    const expectText = (selector: string, re: RegExp, msg: string) => expectPageText(tt, page, selector, re, msg, UPDATE_MS);
+    /** the gate away and back: the settings, and with them whoami, are read again */
+    const reconnect = async () => {
+      ctl.down = true;
+      await expectText('#conn', /DISCONNECTED/, 'the gate is away');
+      ctl.down = false;
+      await expectText('#conn', /^Connected/, 'and back');
+    };
+    await page.goto(`${gate.url}/`);
+    await page.fill('#signin-token', gate.tokens['admin'] as string);
+    await page.click('#signin-form button[type=submit]');
+    await expectText('#whoami', /Signed in as admin /, 'signed in as admin');
+    return { page, problems, ctl, expectText, reconnect };
+  };
+
+  const isOpen = (page: any, id: string) => page.evaluate((i: string) => document.getElementById(i).open === true, id);
+
+  t.test('whoami answering for another person: the token on screen, what was typed and an open dialog go, as at a sign-out', async (t) => {
+    const { page, problems, ctl, expectText, reconnect } = await open(t);
+    t.teardown(async () => {
+      for (const g of (await callGate(gate.url, gate.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await callGate(gate.url, gate.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
+    });
+    // a grant whose one-time token is on screen
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    // half-written text, and a stage switch waiting for its confirmation
+    await page.fill('#bg-just', 'live needs the same fix, written by admin');
+    await page.fill('#ap-notes', 'diff reviewed by admin, fills reconciled');
+    await page.fill('#tg-paper-note', 'admin pauses paper for the broker maintenance');
+    await page.click('#tg-paper-btn');
+    t.ok(await isOpen(page, 'tg-dialog'), 'the stage dialog is open');
+
+    ctl.whoami = 'someone-else';
+    await reconnect();
+    await expectText('#whoami', /Signed in as mallory /, 'the page follows the identity the gate now sees');
+    await page.waitForFunction(() => document.getElementById('tg-dialog').open === false, undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass("admin's stage dialog is closed"),
+      () => t.fail("admin's stage dialog is closed"),
+    );
+    t.ok(await page.locator('#bg-token').isHidden(), "admin's one-time token is no longer on screen");
+    t.equal(await page.inputValue('#bg-token-value'), '', 'nor in the page');
+    t.equal(await page.inputValue('#bg-just'), '', "admin's justification is not left for mallory to send");
+    t.equal(await page.inputValue('#ap-notes'), '', "nor admin's approval notes");
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('the same person with other permissions keeps what was typed and the dialog open', async (t) => {
+    const { page, problems, ctl, expectText, reconnect } = await open(t);
+    await page.fill('#ap-notes', 'diff reviewed by admin, fills reconciled');
+    await page.fill('#tg-paper-note', 'admin pauses paper for the broker maintenance');
+    await page.click('#tg-paper-btn');
+    ctl.whoami = 'more-groups';
+    await reconnect();
+    await expectText('#whoami', /extra-group/, 'the groups read again are shown');
+    t.ok(await isOpen(page, 'tg-dialog'), 'the stage dialog stays open');
+    t.equal(await page.inputValue('#ap-notes'), 'diff reviewed by admin, fills reconciled', 'the notes typed are kept');
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('a 401 to the re-read signs out and closes the confirmation dialog left open', async (t) => {
+    const { page, problems, ctl, expectText, reconnect } = await open(t);
+    await page.fill('#tg-paper-note', 'admin pauses paper for the broker maintenance');
+    await page.click('#tg-paper-btn');
+    t.ok(await isOpen(page, 'tg-dialog'), 'the stage dialog is open');
+    ctl.whoami = '401';
+    await reconnect();
+    await expectText('#whoami', /^Not signed in$/, 'signed out');
+    await page.waitForFunction(() => document.getElementById('tg-dialog').open === false, undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('no dialog left asking to switch paper for an identity signed out'),
+      () => t.fail('no dialog left asking to switch paper for an identity signed out'),
+    );
+    await expectFocus(t, page, 'signin-token', 'the focus goes to the sign-in field');
+    t.same(problems, [], 'no script errors');
+  });
+}
