@@ -729,6 +729,9 @@ function showToken(grant) {
 }
 
 function hideToken() {
+  // the refusal to request another grant while this token was shown is answered, however it went
+  // (this button, a sign-out, a 401): left, it named a token no longer on screen
+  if ($('bg-error').textContent.startsWith('The token of grant ')) fieldError('bg-error', null, '');
   $('bg-token-value').value = '';
   $('bg-token-what').textContent = '';
   replaceChildren($('bg-token-expiry'));
@@ -1153,8 +1156,6 @@ function wire() {
     setTimeout(() => ($('bg-token-copy').textContent = 'Copy token'), 2000);
   });
   $('bg-token-done').addEventListener('click', () => {
-    // the refusal to request another grant while this token was shown is answered
-    if ($('bg-error').textContent.startsWith('The token of grant ')) fieldError('bg-error', null, '');
     hideToken();
     $('bg-submit').focus();
   });

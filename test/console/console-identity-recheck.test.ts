@@ -131,4 +131,31 @@ function run(): void {
     await expectFocus(t, page, 'signin-token', 'the focus goes to the sign-in field');
     t.same(problems, [], 'no script errors');
   });
+  t.test('a 401 that hides the one-time token also takes back the refusal that named it', async (t) => {
+    const { page, problems, ctl, expectText, reconnect } = await open(t);
+    t.teardown(async () => {
+      for (const g of (await callGate(gate.url, gate.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await callGate(gate.url, gate.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
+    });
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    await page.fill('#bg-just', 'live needs the same router hotfix before the close');
+    await page.click('#bg-submit');
+    await expectText('#bg-error', /^The token of grant \S+ is still on screen/, 'a second request is refused while the token is on screen');
+    ctl.whoami = '401';
+    await reconnect();
+    await expectText('#whoami', /^Not signed in$/, 'the 401 signs out');
+    t.ok(await page.locator('#bg-token').isHidden(), 'the token goes with the session');
+    t.equal((await page.textContent('#bg-error')) ?? '', '', 'and the refusal that named it');
+    ctl.whoami = 'real';
+    await page.fill('#signin-token', gate.tokens['admin'] as string);
+    await page.click('#signin-form button[type=submit]');
+    await expectText('#whoami', /Signed in as admin /, 'signed in again');
+    t.equal((await page.textContent('#bg-error')) ?? '', '', 'no refusal naming a token that is not on screen');
+    t.same(problems, [], 'no script errors');
+  });
 }
