@@ -381,6 +381,8 @@ function forgetTypedAndTold() {
     $(id).value = '';
     $(id).dispatchEvent(new Event('input'));
   }
+  // a stage switch's note is recorded under the name of whoever sends it, as a justification is
+  for (const el of document.querySelectorAll('#toggles input[id^="tg-"][id$="-note"]')) el.value = '';
   for (const el of document.querySelectorAll('#bg-error, #ap-error, #ap-done, [id^="tg-"][id$="-error"]')) el.textContent = '';
   for (const el of document.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
 }

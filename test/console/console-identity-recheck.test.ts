@@ -100,6 +100,7 @@ function run(): void {
     t.equal(await page.inputValue('#bg-token-value'), '', 'nor in the page');
     t.equal(await page.inputValue('#bg-just'), '', "admin's justification is not left for mallory to send");
     t.equal(await page.inputValue('#ap-notes'), '', "nor admin's approval notes");
+    t.equal(await page.inputValue('#tg-paper-note'), '', "nor admin's note for switching paper");
     t.same(problems, [], 'no script errors');
   });
 
@@ -156,6 +157,16 @@ function run(): void {
     await page.click('#signin-form button[type=submit]');
     await expectText('#whoami', /Signed in as admin /, 'signed in again');
     t.equal((await page.textContent('#bg-error')) ?? '', '', 'no refusal naming a token that is not on screen');
+    t.same(problems, [], 'no script errors');
+  });
+  t.test('a sign-out forgets the note written for a stage switch, as it does a justification', async (t) => {
+    const { page, problems, expectText } = await open(t);
+    await page.fill('#tg-paper-note', 'admin pauses paper for the broker maintenance');
+    await page.fill('#bg-just', 'written by admin before signing out');
+    await page.click('#signout');
+    await expectText('#whoami', /^Not signed in$/, 'signed out');
+    t.equal(await page.inputValue('#bg-just'), '', 'the justification is forgotten');
+    t.equal(await page.inputValue('#tg-paper-note'), '', 'and the stage switch note, which the next person would send under their name');
     t.same(problems, [], 'no script errors');
   });
 }
