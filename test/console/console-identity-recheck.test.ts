@@ -1,9 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
-import { ARTIFACTS, NOW, TAG, UPDATE_MS, expectFocus, expectPageText, launchChromium, requireChromium } from './browser.ts';
-import { callGate } from './gate-calls.ts';
+import { TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
 
 /**
  * The identity read again with the settings (after a reconnect) while the page holds what the
@@ -19,29 +16,11 @@ declare const document: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  let gate: SpawnedGate;
-  let browser: Browser;
-
-  t.before(async () => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
-    browser = await launching;
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
-  });
+  const fx = consoleFixture(t, {});
 
   /** A fresh page signed in as admin, whose whoami answer and status poll the test controls. */
   const open = async (tt: Test) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'Europe/Berlin', locale: 'en-GB' });
-    tt.teardown(() => context.close().catch(() => {}));
-    const page = await context.newPage();
-    page.setDefaultTimeout(5_000);
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const { page, problems, expectText, signIn } = await openPage(tt, fx.browser, fx.tokens);
     const ctl = { whoami: 'real' as 'real' | 'someone-else' | 'more-groups' | '401', down: false };
     await page.route('**/v1/whoami', async (route) => {
       if (ctl.whoami === '401') return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthenticated', message: 'invalid token' }) });
@@ -52,7 +31,6 @@ function run(): void {
       await route.fulfill({ response: res, json: body });
     });
     await page.route('**/v1/status', (route) => (ctl.down ? route.abort('connectionrefused') : route.continue()));
-    const expectText = (selector: string, re: RegExp, msg: string) => expectPageText(tt, page, selector, re, msg, UPDATE_MS);
     /** the gate away and back: the settings, and with them whoami, are read again */
     const reconnect = async () => {
       ctl.down = true;
@@ -60,21 +38,16 @@ function run(): void {
       ctl.down = false;
       await expectText('#conn', /^Connected/, 'and back');
     };
-    await page.goto(`${gate.url}/`);
-    await page.fill('#signin-token', gate.tokens['admin'] as string);
-    await page.click('#signin-form button[type=submit]');
-    await expectText('#whoami', /Signed in as admin /, 'signed in as admin');
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('admin');
     return { page, problems, ctl, expectText, reconnect };
   };
 
-  const isOpen = (page: any, id: string) => page.evaluate((i: string) => document.getElementById(i).open === true, id);
-
-  t.test('whoami answering for another person: the token on screen, what was typed and an open dialog go, as at a sign-out', async (t) => {
-    const { page, problems, ctl, expectText, reconnect } = await open(t);
-    t.teardown(async () => {
-      for (const g of (await callGate(gate.url, gate.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await callGate(gate.url, gate.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
+  /** A paper grant asked for on the page, its one-time token on screen (the test's grants revoked when it ends). */
+  const grantWithTokenOnScreen = async (tt: Test, page: Page) => {
+    tt.teardown(async () => {
+      for (const g of (await fx.call(fx.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await fx.call(fx.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
     });
-    // a grant whose one-time token is on screen
     await page.selectOption('#bg-stage', 'paper');
     await page.fill('#bg-tag', TAG);
     await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
@@ -82,6 +55,13 @@ function run(): void {
     await page.fill('#bg-c-confirm', 'paper');
     await page.click('#bg-c-ok');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
+  };
+
+  const isOpen = (page: any, id: string) => page.evaluate((i: string) => document.getElementById(i).open === true, id);
+
+  t.test('whoami answering for another person: the token on screen, what was typed and an open dialog go, as at a sign-out', async (t) => {
+    const { page, problems, ctl, expectText, reconnect } = await open(t);
+    await grantWithTokenOnScreen(t, page);
     // half-written text, and a stage switch waiting for its confirmation
     await page.fill('#bg-just', 'live needs the same fix, written by admin');
     await page.fill('#ap-notes', 'diff reviewed by admin, fills reconciled');
@@ -134,16 +114,7 @@ function run(): void {
   });
   t.test('a 401 that hides the one-time token also takes back the refusal that named it', async (t) => {
     const { page, problems, ctl, expectText, reconnect } = await open(t);
-    t.teardown(async () => {
-      for (const g of (await callGate(gate.url, gate.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await callGate(gate.url, gate.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
-    });
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
-    await page.click('#bg-c-ok');
-    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    await grantWithTokenOnScreen(t, page);
     await page.fill('#bg-just', 'live needs the same router hotfix before the close');
     await page.click('#bg-submit');
     await expectText('#bg-error', /^The token of grant \S+ is still on screen/, 'a second request is refused while the token is on screen');
@@ -153,7 +124,7 @@ function run(): void {
     t.ok(await page.locator('#bg-token').isHidden(), 'the token goes with the session');
     t.equal((await page.textContent('#bg-error')) ?? '', '', 'and the refusal that named it');
     ctl.whoami = 'real';
-    await page.fill('#signin-token', gate.tokens['admin'] as string);
+    await page.fill('#signin-token', fx.tokens['admin'] as string);
     await page.click('#signin-form button[type=submit]');
     await expectText('#whoami', /Signed in as admin /, 'signed in again');
     t.equal((await page.textContent('#bg-error')) ?? '', '', 'no refusal naming a token that is not on screen');
