@@ -260,7 +260,13 @@ async function restoreSession() {
     }
   } else {
     // no token and no sign-in proxy (re-read settings of a gate restarted without one): an
-    // identity the proxy gave earlier is no longer one the gate takes
+    // identity the proxy gave earlier is no longer one the gate takes, and goes as at a sign-out
+    // (what it typed, was shown or has open in a dialog with it)
+    if (state.me !== null) {
+      closeDialogsOfIdentity();
+      hideToken();
+      forgetTypedAndTold();
+    }
     state.me = null;
   }
   applyIdentity();

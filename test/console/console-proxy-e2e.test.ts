@@ -138,6 +138,9 @@ function run(): void {
     const page = await open({ 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin' });
     t.teardown(() => page.context().close().catch(() => {}));
     t.match(await text(page, '#whoami'), /Signed in as pat@example\.com/, 'signed in by the proxy');
+    // what pat typed: the next person to sign in on this tab must not find it and send it as theirs
+    await page.fill('#bg-just', 'written by pat before the proxy went away');
+    await page.fill('#ap-notes', 'notes pat was writing');
     // the gate comes back with no trusted proxy: its settings say so, and it takes no identity header
     let down = true;
     await page.route('**/v1/status', (route) => (down ? route.abort('connectionrefused') : route.continue()));
@@ -156,6 +159,8 @@ function run(): void {
     );
     t.ok(await page.locator('#signin').isVisible(), 'the token form is offered');
     t.equal(await page.$eval('#bg-fieldset', (el: any) => el.disabled), true, 'break-glass no longer enabled');
+    t.equal(await page.inputValue('#bg-just'), '', 'the justification pat typed is gone, as at a sign-out');
+    t.equal(await page.inputValue('#ap-notes'), '', 'and the approval notes');
   });
 
   t.test('without the header the page asks for a token', async (t) => {
