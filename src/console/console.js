@@ -1035,6 +1035,10 @@ async function refreshAudit() {
     // a chain check due for the page shown would write over the error
     clearTimeout(a.verifyTimer);
     $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
+    // a passing failure (the gate unreachable, or its 5xx) is tried again by the next status poll;
+    // a refusal of the request itself (a 4xx) only when a record is added or the filters change
+    const passing = !(err instanceof ApiError) || err.status >= 500;
+    if (passing) a.seenHead = null;
     // the page shown is for other filters or another page: not left under these (whose records
     // they may not be), and the pager does not go on from it
     if (a.shown !== asked) {
@@ -1042,7 +1046,7 @@ async function refreshAudit() {
       a.records = [];
       a.nextCursor = null;
       state.rendered.delete('audit');
-      replaceChildren($('audit'), h('p', { class: 'empty' }, 'No records shown: those for these filters could not be loaded (see above). Tried again when a record is added or the filters change.'));
+      replaceChildren($('audit'), h('p', { class: 'empty' }, `No records shown: those for these filters could not be loaded (see above). ${passing ? 'Tried again with each status poll (every 2 s).' : 'Tried again when a record is added or the filters change.'}`));
       $('au-page').textContent = '';
       $('au-newer').disabled = a.cursor === null;
       $('au-newest').disabled = a.cursor === null;

@@ -169,7 +169,13 @@ function run(): void {
     // a chain check due for the old page (every 3 s while the full walk runs) does not write over it
     await page.waitForTimeout(3500);
     t.match(await text('#au-chain'), /Could not load the audit history/, 'the error stays visible');
+    t.match(await text('#audit'), /Tried again with each status poll \(every 2 s\)/, 'and says when it is tried again');
     fail = false;
+    // as it says: no filter change or new record needed
+    await page.waitForFunction(() => !document.getElementById('audit').textContent.includes('could not be loaded'), undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('loaded again by the next poll, the filters unchanged'),
+      async () => t.fail('loaded again by the next poll, the filters unchanged', { found: await text('#audit') }),
+    );
     await page.selectOption('#au-type', 'decision');
     await expectText('#audit', /paper-audit-1/, 'a load that works shows the page again');
     await expectText('#au-chain', /Chain verified/, 'and its chain line');
