@@ -8,6 +8,7 @@ import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { getOwn } from '../policy/own.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
+import { revokeOpen } from '../gate/revoke-open.ts';
 import { isStage } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, KubeName, NoQuery, OciTag, authErrors, statement } from './common-schemas.ts';
@@ -88,25 +89,14 @@ export function approvalRoutes(ctx: RouteContext) {
       handler: async (req) => {
         const approval = getOwn(ctx.store.read().approvals, req.params.id);
         if (!approval) throw new HttpError(404, 'not_found', `no approval ${req.params.id}`, { field: 'params.id' });
-        const now = ctx.clock.now();
-        if (ctx.reserved.has(approval.id)) throw new HttpError(409, 'conflict', `approval ${approval.id} is being used or closed by another request right now`);
-        if (approval.status === 'open' && !isApprovalLive(approval, now)) {
-          // noticed here first: record the expiry once, held like the sweep and decisions hold it
-          ctx.reserved.add(approval.id);
-          try {
-            await ctx.recorder.record(expiryEntries(isoOf(now), [], [approval])).catch(() => undefined);
-          } finally {
-            ctx.reserved.delete(approval.id);
-          }
-          throw new HttpError(409, 'conflict', `approval ${approval.id} has already expired (at ${approval.expiresAt})`);
-        }
-        if (approval.status !== 'open') throw new HttpError(409, 'conflict', `approval ${approval.id} is already ${approval.status}`);
         const actor = identityOf(req);
-        ctx.reserved.add(approval.id);
-        try {
-          await ctx.recorder.record([
+        await revokeOpen(ctx, approval, {
+          what: 'approval',
+          isLive: isApprovalLive,
+          expired: (at) => expiryEntries(at, [], [approval]),
+          revoked: (at) =>
             auditEntry({
-              at: isoOf(now),
+              at,
               type: 'approval.revoked',
               id: approval.id,
               actor,
@@ -116,10 +106,7 @@ export function approvalRoutes(ctx: RouteContext) {
               approval: { id: approval.id, approvedBy: approval.approvedBy, notes: approval.notes, approvedAt: approval.approvedAt, expiresAt: approval.expiresAt },
               data: { requestId: req.id },
             }),
-          ]);
-        } finally {
-          ctx.reserved.delete(approval.id);
-        }
+        });
         return getOwn(ctx.store.read().approvals, approval.id) ?? { ...approval, status: 'revoked' as const };
       },
     });

@@ -11,6 +11,7 @@ import { isGrantLive, liveGrantSummaries } from '../policy/grants.ts';
 import { getOwn } from '../policy/own.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
+import { revokeOpen } from '../gate/revoke-open.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, KubeName, NoQuery, OciTag, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
@@ -104,25 +105,14 @@ export function grantRoutes(ctx: RouteContext) {
       handler: async (req) => {
         const grant = getOwn(ctx.store.read().grants, req.params.id);
         if (!grant) throw new HttpError(404, 'not_found', `no break-glass grant ${req.params.id}`, { field: 'params.id' });
-        const now = ctx.clock.now();
-        if (ctx.reserved.has(grant.id)) throw new HttpError(409, 'conflict', `grant ${grant.id} is being used or closed by another request right now`);
-        if (grant.status === 'open' && !isGrantLive(grant, now)) {
-          // noticed here first: record the expiry once, held like the sweep and decisions hold it
-          ctx.reserved.add(grant.id);
-          try {
-            await ctx.recorder.record(expiryEntries(isoOf(now), [grant], [])).catch(() => undefined);
-          } finally {
-            ctx.reserved.delete(grant.id);
-          }
-          throw new HttpError(409, 'conflict', `grant ${grant.id} has already expired (at ${grant.expiresAt})`);
-        }
-        if (grant.status !== 'open') throw new HttpError(409, 'conflict', `grant ${grant.id} is already ${grant.status}`);
         const actor = identityOf(req);
-        ctx.reserved.add(grant.id);
-        try {
-          await ctx.recorder.record([
+        await revokeOpen(ctx, grant, {
+          what: 'grant',
+          isLive: isGrantLive,
+          expired: (at) => expiryEntries(at, [grant], []),
+          revoked: (at) =>
             auditEntry({
-              at: isoOf(now),
+              at,
               type: 'breakglass.revoked',
               id: grant.id,
               actor,
@@ -132,10 +122,7 @@ export function grantRoutes(ctx: RouteContext) {
               breakGlass: { id: grant.id, requestedBy: grant.requestedBy, justification: grant.justification, issuedAt: grant.issuedAt, expiresAt: grant.expiresAt },
               data: { requestId: req.id },
             }),
-          ]);
-        } finally {
-          ctx.reserved.delete(grant.id);
-        }
+        });
         const { tokenHash: _hidden, ...view } = getOwn(ctx.store.read().grants, grant.id) ?? { ...grant, status: 'revoked' as const };
         return view;
       },
