@@ -31,10 +31,6 @@ const state = {
   /** a poll was asked for while one was under way: poll again when it ends */
   pollAgain: false,
   pending: null,
-  /** the grant the revoke dialog asks about */
-  revoking: null,
-  /** the approval the approval-revoke dialog asks about */
-  revokingApproval: null,
   /** the stage switch the toggle dialog asks about: {name, enabled, note} */
   toggling: null,
   /** the identity check of a stored token failed (not with a 401): #signin-error says so */
@@ -747,89 +743,84 @@ function hideToken() {
   delete $('bg-token').dataset.grant;
 }
 
-/** Asks before revoking: the grant, its stage, tag, requester and justification, and what revoking does. */
-function revokeGrant(g) {
-  $('bg-error').textContent = '';
-  state.revoking = g;
-  $('rv-c-id').textContent = g.id;
-  $('rv-c-stage').textContent = g.stage;
-  $('rv-c-tag').textContent = g.imageTag;
-  $('rv-c-by').textContent = g.requestedBy;
-  $('rv-c-just').textContent = g.justification;
-  $('rv-c-error').textContent = '';
-  $('rv-c-ok').disabled = false;
-  $('rv-dialog').showModal();
-  $('rv-c-cancel').focus();
+/**
+ * A revoke's confirmation dialog (`p`: the prefix of its element ids): the function returned asks
+ * before revoking `item`, naming it (`fields`: each `${p}-c-<name>` element and the item's member it
+ * shows) and what revoking does; a confirm sends DELETE `path`/id. On success the focus goes to the
+ * list's heading (the revoke button goes with the item at the next render); a close otherwise puts
+ * it back on the item's re-rendered revoke button in `list` (not when a 401 closed it: the close
+ * event comes after closeForSignIn has put the focus on the token field, and leaves it there).
+ */
+function revokeDialog({ p, fields, path, list, listName, formError }) {
+  const dialog = $(`${p}-dialog`);
+  const ok = $(`${p}-c-ok`);
+  const cancel = $(`${p}-c-cancel`);
+  /** the item the dialog asks about; cleared by a confirmed revoke */
+  let asked = null;
+  $(`${p}-dialog-form`).addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const item = asked;
+    if (!item) return;
+    ok.disabled = true;
+    cancel.disabled = true;
+    const release = holdDialog(`${p}-dialog`);
+    try {
+      await api('DELETE', `${path}/${encodeURIComponent(item.id)}`);
+      asked = null;
+      dialog.close('confirm');
+      $(`${list}-h`).focus();
+      pollSoon();
+    } catch (err) {
+      if (handleAuthError(err)) return closeForSignIn(`${p}-dialog`);
+      ok.disabled = false;
+      if (outcomeUnknown(err)) pollSoon();
+      const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${item.id} may have been revoked. ${listName} shows the gate's list.` : `Could not revoke ${item.id}: ${err.message}`;
+      dialogError(`${p}-dialog`, `${p}-c-error`, formError, text, ok);
+    } finally {
+      release();
+      cancel.disabled = false;
+    }
+  });
+  cancel.addEventListener('click', () => dialog.close('cancel'));
+  dialog.addEventListener('close', () => {
+    const item = asked;
+    asked = null;
+    // a re-render of the list while the dialog was open replaced the button (the browser would put
+    // the focus back on the detached one, that is, on the page)
+    if (item && state.me) ($(list).querySelector(`[data-key="${CSS.escape(`revoke-${item.id}`)}"]`) ?? $(`${list}-h`)).focus();
+  });
+  return (item) => {
+    $(formError).textContent = '';
+    asked = item;
+    for (const [name, member] of Object.entries(fields)) $(`${p}-c-${name}`).textContent = item[member];
+    $(`${p}-c-error`).textContent = '';
+    ok.disabled = false;
+    dialog.showModal();
+    cancel.focus();
+  };
 }
 
-async function confirmRevoke(ev) {
-  ev.preventDefault();
-  const g = state.revoking;
-  if (!g) return;
-  $('rv-c-ok').disabled = true;
-  $('rv-c-cancel').disabled = true;
-  const release = holdDialog('rv-dialog');
-  try {
-    await api('DELETE', `v1/break-glass/${encodeURIComponent(g.id)}`);
-    state.revoking = null;
-    $('rv-dialog').close('confirm');
-    // the revoke button goes with the grant at the next render: the focus goes to the list's heading
-    $('grants-h').focus();
-    pollSoon();
-  } catch (err) {
-    if (handleAuthError(err)) return closeForSignIn('rv-dialog');
-    $('rv-c-ok').disabled = false;
-    if (outcomeUnknown(err)) pollSoon();
-    const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${g.id} may have been revoked. Open grants shows the gate's list.` : `Could not revoke ${g.id}: ${err.message}`;
-    dialogError('rv-dialog', 'rv-c-error', 'bg-error', text, $('rv-c-ok'));
-  } finally {
-    release();
-    $('rv-c-cancel').disabled = false;
-  }
-}
+/** Asks before revoking a grant: its stage, tag, requester and justification. */
+const revokeGrant = revokeDialog({
+  p: 'rv',
+  fields: { id: 'id', stage: 'stage', tag: 'imageTag', by: 'requestedBy', just: 'justification' },
+  path: 'v1/break-glass',
+  list: 'grants',
+  listName: 'Open grants',
+  formError: 'bg-error',
+});
 
 // ---------------------------------------------------------------- approvals
 
-/** Asks before revoking: the approval, its stage, tag, approver and notes, and what revoking does. */
-function revokeApproval(a) {
-  $('ap-error').textContent = '';
-  state.revokingApproval = a;
-  $('ar-c-id').textContent = a.id;
-  $('ar-c-stage').textContent = a.stage;
-  $('ar-c-tag').textContent = a.imageTag;
-  $('ar-c-by').textContent = a.approvedBy;
-  $('ar-c-notes').textContent = a.notes;
-  $('ar-c-error').textContent = '';
-  $('ar-c-ok').disabled = false;
-  $('ar-dialog').showModal();
-  $('ar-c-cancel').focus();
-}
-
-async function confirmRevokeApproval(ev) {
-  ev.preventDefault();
-  const a = state.revokingApproval;
-  if (!a) return;
-  $('ar-c-ok').disabled = true;
-  $('ar-c-cancel').disabled = true;
-  const release = holdDialog('ar-dialog');
-  try {
-    await api('DELETE', `v1/approvals/${encodeURIComponent(a.id)}`);
-    state.revokingApproval = null;
-    $('ar-dialog').close('confirm');
-    // the revoke button goes with the approval at the next render: the focus goes to the list's heading
-    $('approvals-h').focus();
-    pollSoon();
-  } catch (err) {
-    if (handleAuthError(err)) return closeForSignIn('ar-dialog');
-    $('ar-c-ok').disabled = false;
-    if (outcomeUnknown(err)) pollSoon();
-    const text = outcomeUnknown(err) ? `${noAnswer(err)}: ${a.id} may have been revoked. Pending approvals shows the gate's list.` : `Could not revoke ${a.id}: ${err.message}`;
-    dialogError('ar-dialog', 'ar-c-error', 'ap-error', text, $('ar-c-ok'));
-  } finally {
-    release();
-    $('ar-c-cancel').disabled = false;
-  }
-}
+/** Asks before revoking an approval: its stage, tag, approver and notes. */
+const revokeApproval = revokeDialog({
+  p: 'ar',
+  fields: { id: 'id', stage: 'stage', tag: 'imageTag', by: 'approvedBy', notes: 'notes' },
+  path: 'v1/approvals',
+  list: 'approvals',
+  listName: 'Pending approvals',
+  formError: 'ap-error',
+});
 
 async function approve(ev) {
   ev.preventDefault();
@@ -1125,25 +1116,6 @@ function wire() {
   $('bg-dialog').addEventListener('close', () => {
     if ($('bg-dialog').returnValue !== 'confirm') state.pending = null;
     if ($('bg-token').hidden) $('bg-submit').focus();
-  });
-  $('rv-dialog-form').addEventListener('submit', confirmRevoke);
-  $('rv-c-cancel').addEventListener('click', () => $('rv-dialog').close('cancel'));
-  $('rv-dialog').addEventListener('close', () => {
-    const g = state.revoking;
-    state.revoking = null;
-    // kept (a confirmed revoke has cleared state.revoking): back to its revoke button, which a
-    // re-render of the list while the dialog was open replaced (the browser would put the focus
-    // back on the detached one, that is, on the page). Not when a 401 closed it: the close event
-    // comes after closeForSignIn has put the focus on the token field, and leaves it there
-    if (g && state.me) ($('grants').querySelector(`[data-key="${CSS.escape(`revoke-${g.id}`)}"]`) ?? $('grants-h')).focus();
-  });
-  $('ar-dialog-form').addEventListener('submit', confirmRevokeApproval);
-  $('ar-c-cancel').addEventListener('click', () => $('ar-dialog').close('cancel'));
-  $('ar-dialog').addEventListener('close', () => {
-    const a = state.revokingApproval;
-    state.revokingApproval = null;
-    // as for a grant's revoke dialog: back to the (re-rendered) revoke button, unless a 401 closed it
-    if (a && state.me) ($('approvals').querySelector(`[data-key="${CSS.escape(`revoke-${a.id}`)}"]`) ?? $('approvals-h')).focus();
   });
   $('tg-c-confirm').addEventListener('input', () => {
     $('tg-c-ok').disabled = !state.toggling || state.toggling.moot || $('tg-c-confirm').value.trim() !== state.toggling.name;
