@@ -207,14 +207,18 @@ async function recheckIdentity() {
   if (state.me !== held || session.token() !== token || JSON.stringify(me) === JSON.stringify(held)) return;
   if (me.name !== held.name || me.via !== held.via) {
     // another person (a sign-in proxy's session now someone else's): as at a sign-out and a sign-in,
-    // what the one before typed, was told, has open in a dialog or on screen goes with them; kept,
-    // the next one would send it under their own name
-    closeDialogsOfIdentity();
-    hideToken();
-    forgetTypedAndTold();
+    // what the one before left goes with them; kept, the next one would send it under their own name
+    forgetIdentity();
   }
   state.me = me;
   applyIdentity();
+}
+
+/** What an identity that is gone leaves goes with it: its open dialogs, its one-time token on screen, what it typed and was told. */
+function forgetIdentity() {
+  closeDialogsOfIdentity();
+  hideToken();
+  forgetTypedAndTold();
 }
 
 /** Closes the confirmation dialogs open for an identity that is gone, but for one whose request is under way (its outcome is shown). True when one was closed. */
@@ -258,11 +262,7 @@ async function restoreSession() {
     // no token and no sign-in proxy (re-read settings of a gate restarted without one): an
     // identity the proxy gave earlier is no longer one the gate takes, and goes as at a sign-out
     // (what it typed, was shown or has open in a dialog with it)
-    if (state.me !== null) {
-      closeDialogsOfIdentity();
-      hideToken();
-      forgetTypedAndTold();
-    }
+    if (state.me !== null) forgetIdentity();
     state.me = null;
   }
   applyIdentity();
