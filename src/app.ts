@@ -9,6 +9,7 @@ import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
+import { jsonBodyParser } from './http/json-body.ts';
 import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
 import { asksForIdentity, createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
@@ -221,6 +222,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
+  // fastify's JSON parser, its refusal of a prototype key in valid JSON answered naming the key
+  const parseJson = jsonBodyParser(app);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

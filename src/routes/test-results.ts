@@ -8,6 +8,7 @@ import { auditEntry } from '../audit/entry.ts';
 import { redactedExcerpt, redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from '../http/errors.ts';
 import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
+import { jsonBodyParser } from '../http/json-body.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
@@ -109,8 +110,8 @@ export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
   return async (app: FastifyInstance) => {
     // keep the exact bytes: the artifact is stored verbatim
-    // fastify's own JSON parser (it refuses __proto__ and constructor.prototype), keeping the bytes
-    const parseJson = app.getDefaultJsonParser('error', 'error');
+    // the gate's JSON parser (it refuses __proto__ and constructor.prototype, naming the key), keeping the bytes
+    const parseJson = jsonBodyParser(app);
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RESULTS_BODY_LIMIT }, (req, body, done) => {
       const text = (body as Buffer).toString('utf8');
