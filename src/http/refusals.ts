@@ -21,6 +21,21 @@ export function pathOf(req: FastifyRequest): string {
   return redactTokensInPath(q === -1 ? req.url : req.url.slice(0, q));
 }
 
+/** Characters of a refused request's stage path parameter its record holds at most (GET /v1/audit?stage= takes as many). */
+export const RECORDED_STAGE_MAX = 64;
+const RECORDED_TAG_MAX = 128;
+
+/**
+ * A path parameter as a refusal record holds it: tokens blanked before the cut (so a cut never
+ * leaves most of a token unmatched), cut to `max` without keeping half of a surrogate pair (no
+ * query could name a value ending in one), null for an empty segment (it names nothing).
+ */
+function recordedParam(value: unknown, max: number): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  const cut = redactTokens(value).slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
 /** The audit entry of a refused request: who presented what, where, and why it was refused. */
 export function refusalEntry(
   req: FastifyRequest,
@@ -32,10 +47,9 @@ export function refusalEntry(
   project: string,
 ): AuditEntry {
   const params = (req.params ?? {}) as Record<string, unknown>;
-  // a refused request's path parameters are whatever the client sent, a pasted token included:
-  // blanked before they are cut to length, so a cut never leaves most of a token unmatched
-  const stage = typeof params['stage'] === 'string' ? redactTokens(params['stage']).slice(0, 64) : null;
-  const imageTag = typeof params['imageTag'] === 'string' ? redactTokens(params['imageTag']).slice(0, 128) : null;
+  // a refused request's path parameters are whatever the client sent, a pasted token included
+  const stage = recordedParam(params['stage'], RECORDED_STAGE_MAX);
+  const imageTag = recordedParam(params['imageTag'], RECORDED_TAG_MAX);
   const remoteAddress = clientAddress(req);
   const peer = req.socket?.remoteAddress ?? null;
   return auditEntry({

@@ -3,13 +3,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AUDIT_TYPES } from '../audit/event.ts';
 import type { AuditQuery } from '../audit/log.ts';
+import { RECORDED_STAGE_MAX } from '../http/refusals.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, authErrors } from './common-schemas.ts';
 
 const TYPE_FAMILIES = [...new Set(AUDIT_TYPES.filter((t) => t.includes('.')).map((t) => `${t.split('.')[0]}.`))];
 
 export const AuditQuerySchema = z.strictObject({
-  stage: z.string().min(1).max(63).optional(),
+  // as long as the stage a record can hold: a refusal's is the client's path segment, up to 64
+  stage: z.string().min(1).max(RECORDED_STAGE_MAX).optional(),
   // an enum, not a refined string: /openapi.json then lists the values the route takes
   type: z.enum([...AUDIT_TYPES, ...TYPE_FAMILIES], { message: `must be one of ${[...AUDIT_TYPES, ...TYPE_FAMILIES].join(', ')}` }).optional(),
   since: IsoInstant.optional(),

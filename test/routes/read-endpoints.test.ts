@@ -148,6 +148,29 @@ t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) 
   t.equal(page1.head.seq, 6);
 });
 
+t.test('GET /v1/audit?stage= can name the stage of every refusal record', async (t) => {
+  const g = await buildTestApp(t);
+  const params = ['x'.repeat(64), 'y'.repeat(70), `${'a'.repeat(63)}\u{1F600}`, '\u{1F600}'.repeat(40), 'b c+d/é', ''];
+  for (const p of params) {
+    const res = await g.as(null, { method: 'PUT', url: `/v1/stages/${encodeURIComponent(p)}`, payload: { enabled: true, note: 'probe' } });
+    t.equal(res.statusCode, 401, `PUT /v1/stages/${p.slice(0, 10)}…: refused`);
+  }
+  const recorded = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(recorded.length, params.length);
+  t.equal(recorded[params.length - 1]!.stage, null, 'an empty path segment names no stage');
+  for (const r of recorded) {
+    if (r.stage === null) continue;
+    t.ok(r.stage.length <= 64 && r.stage.isWellFormed(), `${r.stage.slice(0, 10)}…: at most 64 characters, no half of a character`);
+    for (const path of ['/v1/audit', '/v1/audit/verify']) {
+      const res = await g.as('caller', { url: `${path}?type=refusal&stage=${encodeURIComponent(r.stage)}` });
+      t.equal(res.statusCode, 200, `${path}?stage=${r.stage.slice(0, 10)}… (${r.stage.length}): taken (${res.body.slice(0, 120)})`);
+      if (path === '/v1/audit') t.same(res.json().records?.map((x: { seq: number }) => x.seq), [r.seq], 'finds that record');
+    }
+  }
+  const tooLong = await g.as('caller', { url: `/v1/audit?stage=${'x'.repeat(65)}` });
+  t.equal(tooLong.statusCode, 400, 'a stage no record can hold is still refused');
+});
+
 t.test('/metrics: a caller cannot grow the decision series with made-up stage names', async (t) => {
   const g = await buildTestApp(t);
   for (let i = 0; i < 30; i++) {
