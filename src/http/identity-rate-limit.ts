@@ -5,10 +5,11 @@ import { createRateLimiter } from './rate-limiter.ts';
 import { identityOf } from './request-identity.ts';
 
 /**
- * A hook that lets each identity make at most `perMinute` requests of one kind a minute (on the
+ * A check that lets each identity make at most `perMinute` requests of one kind a minute (on the
  * gate clock), answering the rest 429 with `retry-after`; the refusal is audited like any 429.
- * Run after the guard (it needs the identity), before the body is validated (preValidation), so
- * a flood of bad requests is limited too.
+ * Run after the guard (it needs the identity): as a preValidation hook, a flood of bad requests
+ * is limited too (approvals); called by the handler once the request has passed its checks, only
+ * requests that would change something count (break-glass).
  */
 export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
   const limiter = createRateLimiter(perMinute, 60_000);

@@ -48,7 +48,7 @@ export function approvalRoutes(ctx: RouteContext) {
 
     r.post('/v1/approvals', {
       onRequest: ctx.guard({ resource: 'approvals', verb: 'create' }),
-      // counted per identity before the body is validated, as break-glass requests are
+      // counted per identity before the body is validated: a flood of bad approvals is limited too
       preValidation: limit,
       schema: {
         summary: 'Approve an image tag for a stage that requires approval (approver), with notes',

@@ -49,8 +49,6 @@ export function grantRoutes(ctx: RouteContext) {
 
     r.post('/v1/break-glass', {
       onRequest: ctx.guard({ resource: 'breakglassgrants', verb: 'create' }),
-      // counted per identity before the body is even validated: a flood of bad requests is limited too
-      preValidation: limit,
       schema: {
         summary: 'Request a one-shot break-glass grant (operator). The token is shown once.',
         tags: ['break-glass'],
@@ -69,6 +67,10 @@ export function grantRoutes(ctx: RouteContext) {
         if (ttlMinutes > ctx.config.breakGlass.maxTtlMinutes) {
           throw new HttpError(400, 'invalid_request', `body.ttlMinutes: must be at most ${ctx.config.breakGlass.maxTtlMinutes}`, { field: 'body.ttlMinutes' });
         }
+        // counted per identity once the request would be granted: the limit bounds the grants one
+        // identity mints, and an operator who mistypes during an incident does not lock themselves
+        // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
+        await limit(req, reply);
         const now = ctx.clock.now();
         const id = ctx.newId('bg');
         const token = newBreakGlassToken();

@@ -187,6 +187,31 @@ t.test('break-glass requests are limited per identity (429, audited)', async (t)
   t.equal((await requestGrant(g)).statusCode, 201, 'the window moves on');
 });
 
+t.test('break-glass requests refused for their input do not count against the identity: a mistyping operator is not locked out', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const bad: [string, () => ReturnType<typeof requestGrant>][] = [
+    ['short justification', () => requestGrant(g, { justification: 'urgent' })],
+    ['unknown stage', () => requestGrant(g, { stage: 'prod' })],
+    ['ttl over the maximum', () => requestGrant(g, { ttlMinutes: 241 })],
+    ['a stage market hours do not hold', () => requestGrant(g, { stage: 'beta' })],
+    ['a query parameter', () => g.as('operator', { method: 'POST', url: '/v1/break-glass?ttl=5', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: JUSTIFY } })],
+  ];
+  for (let i = 0; i < 3; i++) {
+    for (const [name, send] of bad) {
+      const res = await send();
+      t.equal(res.statusCode, 400, `${name}: 400 (${res.body.slice(0, 100)})`);
+    }
+  }
+  // forbidden and unauthenticated requests are refused before anything is counted, as before
+  t.equal((await requestGrant(g, {}, 'caller')).statusCode, 403);
+  t.equal((await g.as(null, { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: JUSTIFY } })).statusCode, 401);
+  for (let i = 0; i < 10; i++) t.equal((await requestGrant(g)).statusCode, 201, `grant ${i + 1} of 10 after 15 bad requests`);
+  const limited = await requestGrant(g);
+  t.equal(limited.statusCode, 429, 'the 11th grant in the minute is refused');
+  t.equal((await requestGrant(g, { justification: 'urgent' })).statusCode, 400, 'over the budget, bad input is still named as such');
+  t.equal(g.audit.records().filter((r) => r.type === 'breakglass.issued').length, 10);
+});
+
 t.test('a query parameter the operator routes do not take is a 400 naming it: never a filter silently ignored, nor a change made anyway', async (t) => {
   const g = await buildTestApp(t, { now: OPEN });
   const paper = (await requestGrant(g)).json();
