@@ -7,9 +7,9 @@ import { identityOf } from './request-identity.ts';
 /**
  * A check that lets each identity make at most `perMinute` requests of one kind a minute (on the
  * gate clock), answering the rest 429 with `retry-after`; the refusal is audited like any 429.
- * Run after the guard (it needs the identity): as a preValidation hook, a flood of bad requests
- * is limited too (approvals); called by the handler once the request has passed its checks, only
- * requests that would change something count (break-glass).
+ * Called by the handler once the request has passed the guard and every check of its input, so
+ * only requests that would change something count: a request refused for its input (400) costs
+ * nothing (break-glass grants, approvals).
  */
 export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
   const limiter = createRateLimiter(perMinute, 60_000);

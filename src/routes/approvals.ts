@@ -48,8 +48,6 @@ export function approvalRoutes(ctx: RouteContext) {
 
     r.post('/v1/approvals', {
       onRequest: ctx.guard({ resource: 'approvals', verb: 'create' }),
-      // counted per identity before the body is validated: a flood of bad approvals is limited too
-      preValidation: limit,
       schema: {
         summary: 'Approve an image tag for a stage that requires approval (approver), with notes',
         tags: ['approvals'],
@@ -64,6 +62,9 @@ export function approvalRoutes(ctx: RouteContext) {
         if (!ctx.config.stages[stage].requireApproval) {
           throw new HttpError(400, 'invalid_request', `body.stage: ${stage} does not require approvals`, { field: 'body.stage' });
         }
+        // counted per identity once the approval would be recorded, as break-glass requests are:
+        // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
+        await limit(req, reply);
         const now = ctx.clock.now();
         const id = ctx.newId('ap');
         const approvedAt = isoOf(now);

@@ -54,6 +54,19 @@ t.test('approval validation and roles', async (t) => {
   t.equal((await g.as(null, { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 401);
 });
 
+t.test('approvals refused for their input do not count against the identity: an approver who mistypes is not locked out', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const bad: Record<string, unknown>[] = [{ notes: 'short' }, { stage: 'beta' }, { imageTag: 'a b' }, { project: 'nope' }];
+  for (let i = 0; i < 10; i++) {
+    for (const over of bad) t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve(over) })).statusCode, 400, JSON.stringify(over));
+  }
+  for (let i = 0; i < APPROVALS_PER_MINUTE; i++) {
+    t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: `tag-${i}` }) })).statusCode, 201, `approval ${i + 1} after 40 bad requests`);
+  }
+  t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) })).statusCode, 429, 'the budget still holds for approvals');
+  t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ notes: 'short' }) })).statusCode, 400, 'over the budget, bad input is still named as such');
+});
+
 t.test('approvals are limited per identity (429, audited): a leaked approver token cannot grow the state without bound', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   for (let i = 0; i < APPROVALS_PER_MINUTE; i++) {
