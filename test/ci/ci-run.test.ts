@@ -103,3 +103,21 @@ t.test('no TAP at all although npm test exited 0: not "0 failed", exit 1', async
     t.equal(r.status, 1, `${JSON.stringify(tap)}: exit 1`);
   }
 });
+
+t.test('a test file that ran no test without giving a reason: one failure naming it, exit 1; one that skips itself with a reason stays a skip', async (t) => {
+  const tapOf = (plan: string, summary: string) =>
+    ['TAP version 14', '1..2', ...file('test/a.test.ts', ['ok 1 - one', 'ok 2 - two', '1..2'], true, 1), '# Subtest: test/b.test.ts', `    ${plan}`, `ok 2 - test/b.test.ts # ${summary}`, ''].join('\n');
+  // what tap 21 prints for a file whose tests are all gone (an emptied describe, a wrong import):
+  // the file passes as a skip, and npm test exits 0
+  for (const plan of ['1..0 # no tests found', '1..0']) {
+    const r = ciRun({ tap: tapOf(plan, 'SKIP no tests found'), testStatus: 0 });
+    t.equal(r.last, '2 passed, 1 failed', `${plan}: counted as a failure`);
+    t.equal(r.status, 1, `${plan}: exit 1`);
+    t.match(r.stderr, 'test/b.test.ts: no test ran and the file gave no skip reason', `${plan}: the file is named`);
+  }
+  // t.plan(0, 'no helm on PATH'): a file that says why it skips
+  const skipped = ciRun({ tap: tapOf('1..0 # no helm on PATH', 'SKIP no helm on PATH'), testStatus: 0 });
+  t.equal(skipped.last, '2 passed, 0 failed', 'a skip with its reason is no failure');
+  t.equal(skipped.status, 0);
+  t.match(skipped.stderr, '(1 skipped, 0 todo)', 'and is listed as skipped');
+});
