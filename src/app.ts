@@ -220,6 +220,20 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // JSON, none of the gate's headers, no log line, and no record of a refused decision request);
   // the gate ignores the expectation, as RFC 9110 lets it, and handles the request like any other
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
+  // a client holding thousands of idle keep-alive sockets would use up the process's file
+  // descriptors, and the audit log could then not open its next file: past the cap Node closes a
+  // new connection at once. Said in the log at the first one and then at most once a minute
+  app.server.maxConnections = config.http.maxConnections;
+  let dropped = 0;
+  let dropToldAt = -Infinity;
+  app.server.on('drop', (data) => {
+    dropped++;
+    const now = performance.now();
+    if (now - dropToldAt < 60_000) return;
+    dropToldAt = now;
+    app.log.warn({ maxConnections: config.http.maxConnections, dropped, remoteAddress: data?.remoteAddress }, 'connections refused: http.maxConnections are open');
+    dropped = 0;
+  });
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
   // fastify's JSON parser, its refusal of a prototype key in valid JSON answered naming the key

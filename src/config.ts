@@ -137,6 +137,7 @@ const FileSchema = z.strictObject({
   http: z
     .strictObject({
       trustedProxies: z.array(z.string()).optional(),
+      maxConnections: z.number().int().min(16).max(65536).optional(),
     })
     .optional(),
   proxyAuth: z
@@ -171,8 +172,11 @@ export interface Config {
   /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
-  /** trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets) */
-  http: { trustedProxies: string[] };
+  /**
+   * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets);
+   * maxConnections: open connections at most, past which a new one is closed at once
+   */
+  http: { trustedProxies: string[]; maxConnections: number };
   proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
 }
 
@@ -279,7 +283,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   if (breakGlass.defaultTtlMinutes > breakGlass.maxTtlMinutes) {
     throw new ConfigError('invalid config file: breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
   }
-  const http = { trustedProxies: f.http?.trustedProxies ?? [] };
+  const http = { trustedProxies: f.http?.trustedProxies ?? [], maxConnections: f.http?.maxConnections ?? 1024 };
   const proxyAuthCidrs = f.proxyAuth?.trustedCidrs ?? [];
   // both address lists are checked here, so a bad entry stops the gate before it opens its data
   for (const [key, cidrs] of [

@@ -1,0 +1,58 @@
+import { connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { ConfigError, parseConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
+import { eventually } from '../helpers/eventually.ts';
+
+/** An open connection that sends nothing (an idle keep-alive socket, as far as the server knows). */
+function idle(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+/** GET /healthz on a new connection: the status, or null when the connection was closed without an answer. */
+function healthz(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    let reply = '';
+    const s = connect(port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n'));
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (reply += c));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(/^HTTP\/1\.1 (\d{3})/.exec(reply) ? Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)![1]) : null));
+  });
+}
+
+t.test('http.maxConnections: default 1024, a whole number from 16 to 65536', async (t) => {
+  t.equal(parseConfig({}, null).http.maxConnections, 1024);
+  t.equal(parseConfig({}, 'http: { maxConnections: 64 }\n').http.maxConnections, 64);
+  for (const bad of ['0', '8', '1.5', '"many"', '100000']) {
+    t.throws(() => parseConfig({}, `http: { maxConnections: ${bad} }\n`), { constructor: ConfigError, message: /http\.maxConnections/ }, bad);
+  }
+});
+
+t.test('past http.maxConnections open connections, a new one is closed at once and logged; one freed lets the next in', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink) } });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+
+  t.equal(await healthz(port), 200, 'answered below the cap');
+  for (let i = 0; i < 16; i++) held.push(await idle(port));
+  t.ok(await eventually(async () => (await open()) === 16), 'the server holds the 16 idle connections');
+  t.equal(await healthz(port), null, 'the 17th connection is closed without an answer');
+  t.ok(await eventually(() => lines.some((l) => l.includes('connections refused: http.maxConnections are open'))), 'and the log says why');
+  t.match(JSON.parse(lines.find((l) => l.includes('http.maxConnections'))!), { level: 40, maxConnections: 16, dropped: 1 });
+
+  held.pop()!.destroy();
+  t.ok(await eventually(async () => (await open()) === 15), 'one idle connection closed');
+  t.equal(await healthz(port), 200, 'a new connection is answered again');
+});
