@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import { DateTime } from 'luxon';
 import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
-import { createLocalAuthenticator, tokenFilePath } from './auth/local-tokens.ts';
+import { createLocalAuthenticator, removeLeftoverTokenTemps, tokenFilePath } from './auth/local-tokens.ts';
 import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
 import { type FirstStartToken, bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
@@ -17,6 +17,7 @@ import { extrasWithoutEffect } from './policy/extras-without-effect.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
+import { removeLeftoverTemp } from './store/durable-json-file.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
 
@@ -110,6 +111,21 @@ async function main(): Promise<void> {
   // another host (NFS) for a whole lease
   const onFailedStart: (() => Promise<unknown>)[] = [];
   try {
+    // temp files of writes cut short by a crash (written, never renamed over their file): only
+    // this gate, holding the lock, writes the state checkpoint, and the token file's are taken
+    // under that file's writer lock. Not a reason to stop: a temp file left in place is harmless
+    const state = join(dataDir, 'state.json');
+    for (const [what, remove] of [
+      ['state checkpoint', async () => [await removeLeftoverTemp(state)].filter((p) => p !== null)],
+      ['token file', () => removeLeftoverTokenTemps(tokenFilePath(dataDir))],
+    ] as const) {
+      try {
+        const removed = await remove();
+        if (removed.length > 0) log.warn({ removed }, `removed temp files of ${what} writes a crash cut short`);
+      } catch (err) {
+        log.warn({ err }, `could not remove the temp files of ${what} writes a crash cut short; left in place`);
+      }
+    }
     const audit = await openFileAuditLog({
       dir: join(dataDir, 'audit'),
       fsync: config.audit.fsync,
@@ -119,7 +135,7 @@ async function main(): Promise<void> {
       isWriter: () => lock.held(),
     });
     onFailedStart.push(() => audit.close());
-    const store = await openLowdbStore(join(dataDir, 'state.json'), () => emptyState(config.stages), {
+    const store = await openLowdbStore(state, () => emptyState(config.stages), {
       isWriter: () => lock.held(),
       onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
     });

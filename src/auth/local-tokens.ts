@@ -1,8 +1,8 @@
 import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
@@ -196,6 +196,7 @@ async function takeOver(path: string, staleText: string, owner: string): Promise
  */
 async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: () => Promise<boolean>): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  // (removeLeftoverTokenTemps knows this name: change both together)
   try {
     const fh = await open(tmp, 'wx', 0o600);
     try {
@@ -214,6 +215,39 @@ async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: ()
   }
   // the rename itself durable
   await syncParentDir(file);
+}
+
+/** The names writeTokenFile gives its temp files beside `file`. */
+function isTokenTemp(file: string, name: string): boolean {
+  const base = basename(file);
+  return name.startsWith(`${base}.tmp-`) && /^\d+-[0-9a-f]{12}$/.test(name.slice(base.length + 5));
+}
+
+/**
+ * Removes the temp files writers of the token file left behind when they died between writing one
+ * and renaming it over the file (each has a name of its own, so they pile up); returns their
+ * paths. Taken under the file's writer lock, so a writer at work (`gate token create` beside a
+ * starting gate) keeps its own; nothing is locked when there is none to remove.
+ */
+export async function removeLeftoverTokenTemps(file: string, opts: TokenFileLockOptions = {}): Promise<string[]> {
+  const dir = dirname(file);
+  const list = async () => {
+    try {
+      return (await readdir(dir)).filter((name) => isTokenTemp(file, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  };
+  if ((await list()).length === 0) return [];
+  return withTokenFileLock(file, opts, async () => {
+    const removed: string[] = [];
+    for (const name of await list()) {
+      await rm(join(dir, name), { force: true });
+      removed.push(join(dir, name));
+    }
+    return removed;
+  });
 }
 
 /**

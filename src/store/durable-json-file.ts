@@ -1,4 +1,4 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Adapter } from 'lowdb';
 import { syncParentDir } from './sync-parent-dir.ts';
 
@@ -12,13 +12,35 @@ import { syncParentDir } from './sync-parent-dir.ts';
  * file's data first); at the benchmark's noise level (±20%) that made no measurable difference
  * to the decisions' p99. One write at a time: the store's write coalescer sees to that.
  */
+/** The temp file a write of `file` goes through. */
+function tempOf(file: string): string {
+  return `${file}.tmp`;
+}
+
+/**
+ * Removes the temp file a write of `file` left behind when the process died between writing it
+ * and renaming it over the file; returns its path, or null when there was none. Only for the one
+ * writer of `file` (the gate holding the data directory's lock), before its first write.
+ */
+export async function removeLeftoverTemp(file: string): Promise<string | null> {
+  const tmp = tempOf(file);
+  try {
+    if (!(await stat(tmp)).isFile()) return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  await rm(tmp, { force: true });
+  return tmp;
+}
+
 export class DurableJsonFile<T> implements Adapter<T> {
   readonly #file: string;
   readonly #tmp: string;
 
   constructor(file: string) {
     this.#file = file;
-    this.#tmp = `${file}.tmp`;
+    this.#tmp = tempOf(file);
   }
 
   async read(): Promise<T | null> {
