@@ -22,6 +22,25 @@ export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
   return parseCidrs(cidrs, 'proxyAuth.trustedCidrs');
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * A header value as the proxy wrote it. Node reads header bytes as Latin-1 (one byte, one
+ * character), while a proxy writes a claim's UTF-8 bytes as they are (oauth2-proxy and Traefik:
+ * Go's net/http): "José" arrives as "JosÃ©", and "王" as "ç" and two C1 control characters. A
+ * value whose bytes are UTF-8 is read as UTF-8 (a byte-order mark kept, to be refused as
+ * invisible); any other is left as Latin-1. ASCII reads the same either way, and a character above
+ * U+00FF did not come off the wire.
+ */
+function fromWire(value: string): string {
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
 /**
  * The one value of header `name` (lower case), or null when it is absent or came more than once.
  * A repeated header is ambiguous (the proxy's copy and a client's, if the proxy appends): refuse
@@ -36,8 +55,8 @@ function single(req: AuthRequest, name: string): string | null {
     for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) seen++;
     if (seen > 1) return null;
   }
-  if (Array.isArray(v)) return v.length === 1 ? (v[0] ?? null) : null;
-  return v;
+  if (Array.isArray(v)) return v.length === 1 && v[0] !== undefined ? fromWire(v[0]) : null;
+  return fromWire(v);
 }
 
 /**

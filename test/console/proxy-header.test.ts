@@ -172,3 +172,47 @@ t.test('through the app: the guard passes the socket address, not X-Forwarded-Fo
     if (res.statusCode === 200) t.match(res.json(), { name: 'pat', groups: ['gate-approver'], via: 'proxy-header', can: { approvals: true, breakglassgrants: false } });
   }
 });
+
+t.test('over real HTTP: a user and groups header the proxy writes in UTF-8 reads as written', async (t) => {
+  // Node reads header bytes as Latin-1; oauth2-proxy and Traefik write a claim's UTF-8 bytes as
+  // they are. "José" came out as "JosÃ©" in the audit log, and a name with 王 or Ł in it (a C1
+  // control character after Latin-1) was refused as unusable
+  const net = await import('node:net');
+  const dir = await mkdtemp(join(tmpdir(), 'gate-proxy-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), { ...OPTS, trustedCidrs: ['127.0.0.0/8'] });
+  const g = await buildTestApp(t, { auth });
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (g.app.server.address() as { port: number }).port;
+  const whoami = (user: Buffer, groups: Buffer) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () =>
+        c.write(
+          Buffer.concat([
+            Buffer.from('GET /v1/whoami HTTP/1.1\r\nHost: gate\r\nConnection: close\r\nX-Auth-Request-User: '),
+            user,
+            Buffer.from('\r\nX-Auth-Request-Groups: '),
+            groups,
+            Buffer.from('\r\n\r\n'),
+          ]),
+        ),
+      );
+      let got = '';
+      c.setEncoding('utf8');
+      c.on('data', (d) => (got += d));
+      c.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1]), body: got.slice(got.indexOf('\r\n\r\n') + 4) }));
+      c.on('error', reject);
+    });
+  const utf8 = (s: string) => Buffer.from(s, 'utf8');
+  for (const name of ['José', 'Łukasz', '王小明', 'renée@example.com']) {
+    const res = await whoami(utf8(name), utf8('gate-approver,équipe'));
+    t.equal(res.status, 200, name);
+    t.match(JSON.parse(res.body), { name, groups: ['gate-approver', 'équipe'], via: 'proxy-header', can: { approvals: true } }, `${name}: as the proxy wrote it`);
+  }
+  const latin1 = await whoami(Buffer.from('renée', 'latin1'), utf8('gate-approver'));
+  t.match(JSON.parse(latin1.body), { name: 'renée' }, 'bytes that are not UTF-8 are read as Latin-1, as before');
+  const bom = await whoami(utf8('\uFEFFolivia'), utf8('gate-approver'));
+  t.equal(bom.status, 401, 'a byte-order mark is not dropped: the name is refused as invisible-bearing');
+  const zwsp = await whoami(utf8('olivia\u200B'), utf8('gate-approver'));
+  t.equal(zwsp.status, 401, 'a zero-width space sent in UTF-8 is refused, as one given as a character is');
+});
