@@ -353,7 +353,7 @@ export async function revokeToken(file: string, name: string, lock: TokenFileLoc
  */
 export function createLocalAuthenticator(file: string): Authenticator {
   let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
-  let checkedAt = 0;
+  let checkedAt = Number.NEGATIVE_INFINITY;
 
   /** The entries of the file as it is now, read again only when it has changed. */
   const reread = async () => {
@@ -375,7 +375,9 @@ export function createLocalAuthenticator(file: string): Authenticator {
   };
 
   const load = async () => {
-    const now = Date.now();
+    // a monotonic clock: the wall clock set back (an NTP step, a VM resumed) would keep the copy,
+    // and a token revoked meanwhile, for as long as it went back
+    const now = performance.now();
     if (cache && now - checkedAt < 1000) return cache.tokens;
     checkedAt = now;
     try {

@@ -12,7 +12,7 @@ export interface KubernetesAuthOptions {
   timeoutMs?: number;
   /** how long a review result is reused (at most 10 s) */
   cacheSeconds?: number;
-  /** milliseconds, for the cache (injected in tests) */
+  /** milliseconds, for the cache (injected in tests); by default a monotonic clock, so a wall clock set back cannot stretch a cached answer */
   now?: () => number;
   /** the most results kept per cache; the cache is cleared when it fills */
   maxEntries?: number;
@@ -57,7 +57,7 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Authenticator {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const ttlMs = Math.min(opts.cacheSeconds ?? 10, 10) * 1000;
-  const now = opts.now ?? Date.now;
+  const now = opts.now ?? (() => performance.now());
   const authn = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
   const authz = opts.kubeConfig.makeApiClient(AuthorizationV1Api);
   const reviews = cache<AuthResult>(opts.maxEntries ?? 10_000);

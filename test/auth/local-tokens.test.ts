@@ -254,3 +254,19 @@ t.test('the CLI as a process, its stdout a pipe whose reader is gone: that messa
   t.notMatch(stderr, /Unhandled|at .*cli\.ts/, 'no stack');
   t.same(((await readTokenFile(tokenFilePath(dir))) ?? []).map((e) => e.name), ['alice']);
 });
+
+t.test('a wall clock set back (an NTP step) does not keep a revoked token working past the 1 s re-read', async (t) => {
+  const { file, token } = await tokenDir();
+  const auth = createLocalAuthenticator(file);
+  t.match(await auth.authenticate(bearer(token)), { ok: true }, 'the token works');
+  const realNow = Date.now;
+  const setBack = realNow() - 3_600_000;
+  Date.now = () => setBack;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const { revokeToken } = await import('../../src/auth/local-tokens.ts');
+  await revokeToken(file, 'kargo');
+  await new Promise((r) => setTimeout(r, 1100));
+  t.match(await auth.authenticate(bearer(token)), { ok: false, status: 401 }, 'refused within a second, as documented, not an hour later');
+});

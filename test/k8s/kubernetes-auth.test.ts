@@ -126,6 +126,27 @@ t.test('results are reused for at most 10 s', async (t) => {
   t.match(await auth.authenticate(req('olivia-token')), { ok: true }, 'failures are not cached');
 });
 
+t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
+  const realNow = Date.now;
+  let offsetMs = 0;
+  Date.now = () => realNow() + offsetMs;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), cacheSeconds: 0.3 });
+  const id = { name: KARGO_SA, groups: [], via: 'kubernetes' as const };
+  const decisions = { resource: 'decisions', verb: 'create' } as const;
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  t.same(await auth.authorize(id, decisions, 'stonks-pipeline'), { ok: true });
+  offsetMs = -3_600_000;
+  fake.users.delete('kargo-token'); // the token revoked in the cluster
+  fake.allow = () => ({ allowed: false, reason: 'RoleBinding removed' });
+  await new Promise((r) => setTimeout(r, 400));
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 401 }, 'the TokenReview is asked again once its time is up');
+  t.match(await auth.authorize(id, decisions, 'stonks-pipeline'), { ok: false, status: 403 }, 'and so is the SubjectAccessReview');
+});
+
 t.test('through the app: the reviewed identity is the actor, the body actor is requestedBy; refusals audited', async (t) => {
   const fake = await fakeWithUsers(t);
   const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
