@@ -14,8 +14,9 @@ export interface ProxyHeaderOptions {
 
 const MAX_NAME = 256;
 const MAX_GROUPS = 100;
-// printable, no control characters: the name ends up in the audit log and on the console
-const PRINTABLE = /^[^\p{Cc}]+$/u;
+// printable, no control characters and no line or paragraph separator (U+2028, U+2029, which
+// break the line on the console): the name ends up in the audit log and on the console
+const PRINTABLE = /^[^\p{Cc}\p{Zl}\p{Zp}]+$/u;
 
 /** The proxyAuth.trustedCidrs list; throws an Error naming that key and the entry at fault. */
 export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {

@@ -215,4 +215,8 @@ t.test('over real HTTP: a user and groups header the proxy writes in UTF-8 reads
   t.equal(bom.status, 401, 'a byte-order mark is not dropped: the name is refused as invisible-bearing');
   const zwsp = await whoami(utf8('olivia\u200B'), utf8('gate-approver'));
   t.equal(zwsp.status, 401, 'a zero-width space sent in UTF-8 is refused, as one given as a character is');
+  for (const sep of ['\u2028', '\u2029']) {
+    const res = await whoami(utf8(`olivia${sep}smith`), utf8('gate-approver'));
+    t.equal(res.status, 401, `a line or paragraph separator (U+${sep.charCodeAt(0).toString(16).toUpperCase()}) in the name is refused`);
+  }
 });
