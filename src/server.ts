@@ -155,13 +155,10 @@ async function main(): Promise<void> {
       auth = createLocalAuthenticator(file);
     } else {
       // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
-      const { KubeConfig } = await import('@kubernetes/client-node');
-      const { serverOf } = await import('./k8s/api-call.ts');
+      const { loadKubeConfig, serverOf } = await import('./k8s/api-call.ts');
       const { createKargoStageReader } = await import('./k8s/kargo-stages.ts');
       const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
-      const kc = new KubeConfig();
-      if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
-      else kc.loadFromDefault();
+      const kc = loadKubeConfig(process.env);
       log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
       auth = createKubernetesAuthenticator({ kubeConfig: kc, timeoutMs: config.kubernetes.apiTimeoutMs, cacheSeconds: config.kubernetes.reviewCacheSeconds });
       const reader = createKargoStageReader({

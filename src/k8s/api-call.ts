@@ -1,4 +1,4 @@
-import { type KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
 /** The Kubernetes API could not give an answer in time (unreachable, slow, error status, malformed). */
 export class KubeUnavailableError extends Error {
@@ -49,4 +49,28 @@ export async function callWithDeadline<T>(what: string, timeoutMs: number, call:
 /** The API server a KubeConfig talks to (for log lines). */
 export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? 'unknown';
+}
+
+/**
+ * The KubeConfig of Kubernetes mode: in a pod (KUBERNETES_SERVICE_HOST) the in-cluster one, else
+ * KUBECONFIG or ~/.kube/config. Throws when there is none: the library then falls back to
+ * http://localhost:8080, unauthenticated and in plain text, where every caller's bearer token
+ * would go in a TokenReview (to whatever listens there: the gate's own default port) and every
+ * request be a 503.
+ */
+export function loadKubeConfig(env: Record<string, string | undefined>): KubeConfig {
+  const kc = new KubeConfig();
+  if (env['KUBERNETES_SERVICE_HOST']) {
+    kc.loadFromCluster();
+    return kc;
+  }
+  kc.loadFromDefault();
+  const cluster = kc.getCurrentCluster();
+  if (kc.getCurrentContext() === 'loaded-context' && cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080') {
+    throw new Error(
+      'GATE_AUTH=kubernetes: no Kubernetes configuration: not in a pod (no KUBERNETES_SERVICE_HOST), no KUBECONFIG, no ~/.kube/config; ' +
+        'point KUBECONFIG at one, or use GATE_AUTH=local',
+    );
+  }
+  return kc;
 }

@@ -147,6 +147,39 @@ t.test('a wall clock set back (an NTP step) does not stretch a cached review pas
   t.match(await auth.authorize(id, decisions, 'stonks-pipeline'), { ok: false, status: 403 }, 'and so is the SubjectAccessReview');
 });
 
+t.test('GATE_AUTH=kubernetes with no Kubernetes configuration (no pod, no KUBECONFIG, no ~/.kube/config) does not start', async (t) => {
+  // the client library falls back to http://localhost:8080, unauthenticated and in plain text: the
+  // gate started, said apiServer http://localhost:8080, and sent every caller's bearer token in a
+  // TokenReview to whatever listened there (the gate's own default port), answering 503s
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnGate } = await import('../helpers/spawn-gate.ts');
+  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  const started = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home } }).then(
+    async (gate) => {
+      await gate.stop('SIGKILL');
+      return null;
+    },
+    (err: Error & { code?: number; stderr?: string }) => err,
+  );
+  t.ok(started, 'it refuses to start');
+  t.not(started?.code, 0, 'exit status not 0');
+  t.match(started?.stderr, /cannot start: GATE_AUTH=kubernetes: no Kubernetes configuration/, 'and says why');
+
+  // with KUBECONFIG it starts, and reviews tokens with that API server
+  const { writeFile } = await import('node:fs/promises');
+  const fake = await fakeWithUsers(t);
+  const kubeconfig = join(home, 'kubeconfig');
+  await writeFile(kubeconfig, fake.kubeConfig().exportConfig());
+  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: kubeconfig } });
+  t.teardown(() => gate.stop());
+  const res = await fetch(`${gate.url}/v1/whoami`, { headers: { authorization: 'Bearer kargo-token' } });
+  t.equal(res.status, 200);
+  t.match(await res.json(), { name: KARGO_SA, via: 'kubernetes', can: { decisions: true } });
+});
+
 t.test('through the app: the reviewed identity is the actor, the body actor is requestedBy; refusals audited', async (t) => {
   const fake = await fakeWithUsers(t);
   const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
