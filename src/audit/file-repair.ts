@@ -28,8 +28,9 @@ export async function rollbackBatch(
   fh: AuditFileHandle | null,
   created: readonly { seg: Segment; fh: AuditFileHandle }[],
 ): Promise<void> {
+  // every handle first: a removal that fails stops the rollback, and must not leave the others open
+  for (const c of created) await c.fh.close().catch(() => {});
   for (const c of created) {
-    await c.fh.close().catch(() => {});
     await ctx.fs.unlink(join(ctx.dir, c.seg.name)).catch((e: { code?: string }) => {
       if (e.code !== 'ENOENT') throw e;
     });

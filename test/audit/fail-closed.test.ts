@@ -162,3 +162,45 @@ t.test('a gate that no longer holds the data-directory lock neither appends nor 
   await t.rejects(log.append([entry(5, { at: DAY1 })]), AuditUnavailableError);
   await log.close();
 });
+
+t.test('a failed batch that created several files closes every one of them, also when their removal fails', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  // the handles the log opened for writing and has not closed
+  const open = new Set<string>();
+  const fs = {
+    ...ffs.fs,
+    open: async (path: string, flags: string) => {
+      const fh = await ffs.fs.open(path, flags);
+      if (flags === 'r') return fh;
+      const id = `${flags} ${path} #${open.size}-${Math.random()}`;
+      open.add(id);
+      return {
+        ...fh,
+        read: fh.read,
+        write: fh.write,
+        datasync: fh.datasync,
+        truncate: fh.truncate,
+        stat: fh.stat,
+        close: async () => {
+          open.delete(id);
+          await fh.close();
+        },
+      };
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs, recoveryProbeMs: 10, maxFileBytes: 4096 });
+  await log.append([entry(1, { at: DAY1 })]);
+  const before = snapshotDir(dir);
+  // one batch of three records, each too big to share a file: three new files, then the directory fsync fails
+  const big = (i: number) => entry(i, { at: DAY2, data: { pad: 'x'.repeat(3000) } });
+  ffs.faults.syncDir = 'EIO';
+  ffs.faults.unlink = 'EIO';
+  await t.rejects(log.append([big(2), big(3), big(4)]), AuditUnavailableError);
+  delete ffs.faults.syncDir;
+  delete ffs.faults.unlink;
+  await waitFor(() => log.writable());
+  t.same(snapshotDir(dir), before, 'the probe removed the three files');
+  await log.close();
+  t.same([...open], [], 'no file handle left open');
+});
