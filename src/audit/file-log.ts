@@ -245,10 +245,18 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     stats.failedBatches += 1;
     const code = (err as { code?: string }).code ?? (err as Error).message;
     logger.warn({ err, code, head: durable.seq }, 'audit: write failed; appends are refused until the log is writable again');
-    try {
-      await rollbackBatch(ctx, durable, fh, created);
-    } catch (rollbackErr) {
-      logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
+    if (!isWriter()) {
+      // the lock was lost while the write was under way: the files may be another gate's now,
+      // holding its records past this gate's durable end. Cut nothing off (the probe repairs
+      // once this gate holds the directory again)
+      for (const c of created) await c.fh.close().catch(() => {});
+      logger.warn({ head: durable.seq }, 'audit: the failed write is not cut off: this gate no longer holds the data-directory lock');
+    } else {
+      try {
+        await rollbackBatch(ctx, durable, fh, created);
+      } catch (rollbackErr) {
+        logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
+      }
     }
     const error = unavailable(`audit log write failed (${code})`, err);
     for (const p of batch) p.reject(error);

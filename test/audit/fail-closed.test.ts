@@ -204,3 +204,56 @@ t.test('a failed batch that created several files closes every one of them, also
   await log.close();
   t.same([...open], [], 'no file handle left open');
 });
+
+/** faultyFs, whose datasync can be held and then let go to succeed or fail with EIO */
+function holdingFs() {
+  const ffs = faultyFs();
+  const hold = { armed: false, waiting: [] as ((fail: boolean) => void)[] };
+  const fs = {
+    ...ffs.fs,
+    open: async (path: string, flags: string) => {
+      const fh = await ffs.fs.open(path, flags);
+      return {
+        ...fh,
+        read: fh.read,
+        write: fh.write,
+        truncate: fh.truncate,
+        stat: fh.stat,
+        close: fh.close,
+        datasync: async () => {
+          if (hold.armed) {
+            const fail = await new Promise<boolean>((r) => hold.waiting.push(r));
+            if (fail) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
+          }
+          await fh.datasync();
+        },
+      };
+    },
+  };
+  return { fs, hold, release: (fail: boolean) => hold.waiting.splice(0).forEach((r) => r(fail)) };
+}
+
+t.test('a write that fails after this gate lost the data-directory lock is not cut off: the file may be the new holder\'s', async (t) => {
+  const dir = t.testdir();
+  const h = holdingFs();
+  let writer = true;
+  const log = await openFileAuditLog({ dir, fs: h.fs, recoveryProbeMs: 10, stallMs: 0, isWriter: () => writer });
+  for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1 })]);
+  h.hold.armed = true;
+  const pending = log.append([entry(4, { at: DAY1 })]);
+  await waitFor(() => h.hold.waiting.length > 0);
+  // the fsync hangs past the lease (an NFS server gone away); another gate takes the directory
+  // over, reads the log, this write included, and appends its own acknowledged record
+  writer = false;
+  const [name] = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+  const file = join(dir, name!);
+  const theirs = `${readFileSync(file, 'latin1')}{"the other gate's record":5}\n`;
+  writeFileSync(file, theirs, 'latin1');
+  h.hold.armed = false;
+  h.release(true);
+  await t.rejects(pending, AuditUnavailableError);
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(readFileSync(file, 'latin1'), theirs, 'the new holder\'s bytes are still there');
+  t.equal(log.writable(), false);
+  await log.close();
+});
