@@ -39,7 +39,7 @@ export interface FileAuditLogOptions {
    * A batch whose disk work has not returned after this long is stalled: the appends queued
    * behind it are refused, and new ones too, until it returns (default 5000 ms; 0: never).
    * The stalled batch itself is neither answered nor given up: once its fsync returns, its
-   * records are durable and its callers get them.
+   * records are durable and its callers get them (unless isWriter() is false by then: refused).
    */
   stallMs?: number;
   logger?: AuditLogger;
@@ -221,6 +221,9 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         if (fsync) await target!.datasync();
       }
       if (created.length > 0 && fsync) await fs.syncDir(dir);
+      // the disk work may have outlasted this gate's hold on the directory (a stall past the
+      // lease): another gate may have read the log without these records and written over them
+      if (!isWriter()) throw unavailable(notWriter);
       const last = runs[runs.length - 1]!;
       if (created.length > 0) {
         const old = fh;

@@ -257,3 +257,32 @@ t.test('a write that fails after this gate lost the data-directory lock is not c
   t.equal(log.writable(), false);
   await log.close();
 });
+
+t.test('a write whose fsync returns after this gate lost the data-directory lock is not answered as recorded', async (t) => {
+  const dir = t.testdir();
+  const h = holdingFs();
+  let writer = true;
+  const log = await openFileAuditLog({ dir, fs: h.fs, recoveryProbeMs: 10, stallMs: 0, isWriter: () => writer });
+  for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1 })]);
+  const head = log.head();
+  h.hold.armed = true;
+  const pending = log.append([entry(4, { at: DAY1 })]);
+  await waitFor(() => h.hold.waiting.length > 0);
+  // the fsync hangs past the lease: another gate may have read the log before this write
+  // landed and written its own records over it, so this one is not known to be in the log
+  writer = false;
+  h.hold.armed = false;
+  h.release(false);
+  await t.rejects(pending, AuditUnavailableError, 'refused, not answered');
+  t.same(log.head(), head, 'the head does not move');
+  t.equal(log.writable(), false);
+  t.same((await log.since(0)).map((r) => r.seq), [1, 2, 3]);
+  // the lease was only late (no other gate came): once it is held again the probe cuts the write off
+  writer = true;
+  await waitFor(() => log.writable());
+  const [next] = await log.append([entry(5, { at: DAY1 })]);
+  t.equal(next!.seq, 4);
+  t.equal(next!.prev, head.hash);
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
+});
