@@ -52,7 +52,8 @@ export async function openLowdbStore(
   const kept = db.data.stages ?? {};
   const stages = Object.fromEntries(STAGES.map((s) => [s, kept[s] && kept[s].changedAt !== null ? kept[s] : initial.stages[s]])) as GateState['stages'];
   db.data = { ...initial, ...db.data, stages };
-  let lastWrite = 0;
+  // monotonic (performance.now): a wall clock stepped back must not hold the next checkpoint back by the step
+  let lastWrite = -Infinity;
   /** ends the throttle wait of a write that is waiting (flush) */
   let wake: (() => void) | null = null;
   /** flushes in progress: their writes do not wait out the throttle */
@@ -60,7 +61,7 @@ export async function openLowdbStore(
   /** the last scheduled write apply() attached its failure report to */
   let watched: Promise<void> | null = null;
   const writer = createWriteCoalescer(async () => {
-    const wait = flushing > 0 ? 0 : lastWrite + minIntervalMs - Date.now();
+    const wait = flushing > 0 ? 0 : lastWrite + minIntervalMs - performance.now();
     if (wait > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -71,7 +72,7 @@ export async function openLowdbStore(
       });
       wake = null;
     }
-    lastWrite = Date.now();
+    lastWrite = performance.now();
     // another gate may hold the directory by now: its checkpoint is not this gate's to replace
     if (opts.isWriter && !opts.isWriter()) throw new Error('state checkpoint not written: this gate no longer holds the data-directory lock');
     await db.write();

@@ -332,3 +332,21 @@ t.test('update(): a change that throws is a rejected promise, as from the memory
     await t.rejects(p!, /boom/);
   }
 });
+
+t.test('lowdb store: a wall clock stepped back does not hold the next checkpoint back by the step', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const file = join(dir, 'state.json');
+  const s = await openLowdbStore(file, fresh, { minIntervalMs: 200 });
+  await s.update((st) => void (st.stages.beta.enabled = false));
+  // NTP (or a VM resumed) sets the clock an hour back just after that checkpoint
+  const realNow = Date.now;
+  const stepped = realNow() - 3_600_000;
+  const since = realNow();
+  Date.now = () => stepped + (realNow() - since);
+  t.teardown(() => void (Date.now = realNow));
+  s.apply((st) => void (st.stages.live.enabled = false));
+  const onDisk = async () => JSON.parse(await readFile(file, 'utf8'));
+  t.ok(await eventually(async () => (await onDisk()).stages.live.enabled === false, 3000), 'the change is checkpointed within the interval, not an hour later');
+  Date.now = realNow;
+  await s.flush();
+});
