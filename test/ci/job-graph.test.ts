@@ -610,3 +610,28 @@ t.test('every action is pinned to a full commit SHA with its version alongside',
   }
   for (const [name, set] of bySha) t.equal(set.size, 1, `${name}: one pin throughout`);
 });
+
+t.test('every tool pip installs is pinned to an exact version (the requirements files are the repository\'s own)', async (t) => {
+  const env = (wf as unknown as { env: Record<string, string> }).env;
+  const installs = [...raw.matchAll(/pip install ([^\n;]+)/g)].map((m) => m[1] as string);
+  t.ok(installs.length >= 2, `${installs.length} pip installs`);
+  let pinned = 0;
+  for (const line of installs) {
+    const words = line.trim().split(/\s+/);
+    for (let i = 0; i < words.length; i++) {
+      const w = (words[i] as string).replace(/^"|"$/g, '');
+      if (w === '-r') {
+        t.match(words[++i], /^"\$f"$|^requirements/, `${line}: a requirements file`);
+        continue;
+      }
+      t.notMatch(w, /^-/, `${line}: no option such as --upgrade (it would take whatever is newest)`);
+      const m = /^([A-Za-z0-9_.-]+)==(.+)$/.exec(w);
+      t.ok(m, `${line}: ${w} is name==version`);
+      if (!m) continue;
+      const version = (m[2] as string).replace(/^\$([A-Z_]+)$/, (_, name: string) => env[name] ?? `unset ${name}`);
+      t.match(version, /^\d+\.\d+\.\d+$/, `${m[1]} pinned to ${version}`);
+      pinned++;
+    }
+  }
+  t.equal(pinned, 2, 'ruff and pytest');
+});
