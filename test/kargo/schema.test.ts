@@ -290,3 +290,16 @@ t.test('the commands the examples give for their Secrets take secrets on stdin, 
     t.notMatch(comments, /htpasswd\s+-\w*b/, `${f}: htpasswd asks for the password`);
   }
 });
+
+t.test('the three Stages run the same steps: only the gate step\'s retry.timeout differs (a fix to one is made in all)', async (t) => {
+  const timeouts: Record<string, unknown> = {};
+  const bodies = ['beta', 'paper', 'live'].map((name) => {
+    const steps = structuredClone(stepsOf(docNamed('Stage', name))) as Record<string, Record<string, unknown>>[];
+    const retry = steps[0]!['retry'] as Record<string, unknown>;
+    timeouts[name] = retry['timeout'];
+    delete retry['timeout'];
+    return { name, steps };
+  });
+  t.same(timeouts, { beta: '3h', paper: '8h', live: '96h' }, 'the timeouts kargo/README.md gives');
+  for (const { name, steps } of bodies.slice(1)) t.same(steps, bodies[0]!.steps, `${name}'s steps are beta's, apart from the timeout`);
+});
