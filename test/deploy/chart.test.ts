@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { DateTime } from 'luxon';
-import { parseConfig } from '../../src/config.ts';
+import { GATE_ENV_KEYS, parseConfig } from '../../src/config.ts';
 import { createMarketCalendar } from '../../src/policy/market-hours.ts';
 import { findTool, fixtures, repoRoot } from './harness.ts';
 
@@ -386,6 +386,21 @@ if (!helm) {
       if (r.status === 0) t.ok(gateTakes(now), `${now}: and the gate starts with it`);
       else t.match(r.stderr, /gate[./]now/, `${now}: the message names the key`);
     }
+  });
+
+  // The kubelet keeps the last of two variables of one name: an extraEnv entry named like one of
+  // the chart's own replaced it unchecked (GATE_DATA_DIR=/tmp/... put the audit log on the pod's
+  // emptyDir, GATE_PROJECT moved the SubjectAccessReviews away from the chart's RoleBindings,
+  // GATE_PORT left the probes and the Service on a closed port, GATE_NOW skipped gate.now's check).
+  t.test('gate.extraEnv cannot replace a variable the gate reads, which the chart sets', async (t) => {
+    const env = one(render(), 'Deployment').spec.template.spec.containers[0].env.map((e: any) => e.name);
+    for (const name of GATE_ENV_KEYS) {
+      const r = template('--set-json', `gate.extraEnv=[{"name":"NODE_OPTIONS","value":"--max-old-space-size=256"},{"name":"${name}","value":"x"}]`);
+      t.not(r.status, 0, `${name}: refused${env.includes(name) ? '' : ' (set from a value: config.project or gate.now)'}`);
+      t.match(r.stderr, new RegExp(`gate\\.extraEnv\\[1\\]: ${name} is the chart's own`), `${name}: the message names the entry`);
+    }
+    const r = template('--set-json', 'gate.extraEnv=[{"name":"NODE_OPTIONS","value":"--max-old-space-size=256"},{"name":"TZ","value":"UTC"}]');
+    t.equal(r.status, 0, 'other variables are taken');
   });
 
   t.test('the schema rejects bad values', async (t) => {

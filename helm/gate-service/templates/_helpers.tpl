@@ -117,6 +117,13 @@ the chart refuses it instead.
 {{- fail (printf "podLabels: %q is a label of the Deployment's selector, which the chart sets: a second value would render a duplicate key, and pods the selector no longer matches" $key) -}}
 {{- end -}}
 {{- end -}}
+{{- /* the kubelet keeps the last of two variables of one name: an entry of extraEnv would silently replace the chart's own */ -}}
+{{- $chartEnv := dict "GATE_HOST" "0.0.0.0, fixed" "GATE_PORT" "8080, fixed: the container port the probes, the Service and the NetworkPolicy use" "GATE_DATA_DIR" "/data, fixed: the volume; anywhere else the audit log goes to the pod's /tmp, lost with the pod, or to the read-only root filesystem" "GATE_CONFIG" "/etc/gate/config.yaml, fixed: the file rendered from config" "GATE_AUTH" "gate.auth, which also decides the RBAC objects and the token mount" "GATE_FIRST_START_TOKENS" "file, fixed: tokens stay out of the pod log" "GATE_LOG_LEVEL" "gate.logLevel" "GATE_NOW" "gate.now, which the chart checks" "GATE_PROJECT" "config.project, the namespace of the chart's Role and RoleBindings" -}}
+{{- range $i, $e := (.Values.gate.extraEnv | default list) -}}
+{{- if hasKey $chartEnv $e.name -}}
+{{- fail (printf "gate.extraEnv[%d]: %s is the chart's own (%s): a second entry would replace it, unchecked" $i $e.name (get $chartEnv $e.name)) -}}
+{{- end -}}
+{{- end -}}
 {{- with .Values.gate.now -}}
 {{- $day := substr 0 10 . -}}
 {{- if not (include "gate.isRealDate" $day) -}}
