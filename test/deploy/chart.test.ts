@@ -212,6 +212,9 @@ if (!helm) {
   });
 
   t.test('switches', async (t) => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    t.equal(one(render('--set-string', `image.tag=0.1.0@${digest}`), 'Deployment').spec.template.spec.containers[0].image, `ghcr.io/celesrenata/stonks-gate:0.1.0@${digest}`, 'an image pinned by digest');
+    t.equal(one(render('--set', 'image.repository=registry.example.com:5000/stonks/gate'), 'Deployment').spec.template.spec.containers[0].image, 'registry.example.com:5000/stonks/gate:0.1.0', 'a registry with a port');
     const probe = one(render('--set', 'probes.startup.initialDelaySeconds=20'), 'Deployment').spec.template.spec.containers[0].startupProbe;
     t.equal(probe.initialDelaySeconds, 20, 'probes.startup.initialDelaySeconds, which the schema accepts, is rendered');
     t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
@@ -407,6 +410,13 @@ if (!helm) {
     const cases: [string, string[], RegExp][] = [
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],
       ['unknown auth mode', ['--set', 'gate.auth=oauth'], /gate\/auth/],
+      // the Deployment is Recreate: an image the kubelet cannot parse (InvalidImageName) stops the
+      // running gate and starts none
+      ['a digest as the image tag', ['--set-string', `image.tag=sha256:${'0'.repeat(64)}`], /image\/tag/],
+      ['an image tag with a colon', ['--set-string', 'image.tag=1.0:beta'], /image\/tag/],
+      ['an image tag with a space', ['--set-string', 'image.tag=v1 '], /image\/tag/],
+      ['an image repository with capitals', ['--set', 'image.repository=ghcr.io/Celesrenata/stonks-gate'], /image\/repository/],
+      ['an image repository with a scheme', ['--set', 'image.repository=https://ghcr.io/celesrenata/stonks-gate'], /image\/repository/],
       ['a pod label that is a selector key', ['--set-json', 'podLabels={"app.kubernetes.io/instance":"other"}'], /podLabels/],
       ['a pod annotation that is the config checksum', ['--set-json', 'podAnnotations={"checksum/config":"pinned"}'], /podAnnotations/],
       ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
