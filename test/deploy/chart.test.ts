@@ -2,7 +2,7 @@
 // parsed and asserted on (pod security, probes, strategy, RBAC, volume, ingress TLS, schema).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -389,6 +389,17 @@ if (!helm) {
       if (r.status === 0) t.ok(gateTakes(now), `${now}: and the gate starts with it`);
       else t.match(r.stderr, /gate[./]now/, `${now}: the message names the key`);
     }
+  });
+
+  // stages.<stage>.enabled is the toggle's value only while no admin has switched it: the state
+  // keeps an admin's switch over the configuration (test/store/stores.test.ts). The README called
+  // it the stage's switch, so an upgrade setting live back to enabled looked like it gated live
+  // again while the gate kept passing live promotions through.
+  t.test("the README says an admin's stage switch outlasts config.stages.<stage>.enabled", async (t) => {
+    const readme = readFileSync(join(chart, 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `config.stages.<stage>.enabled`')) ?? '';
+    t.match(row, /until an admin switches the stage/, 'the value holds only until an admin switches the stage');
+    t.match(row, /PUT \/v1\/stages\/<stage>/, 'and says how to switch it back');
   });
 
   // The kubelet keeps the last of two variables of one name: an extraEnv entry named like one of
