@@ -17,6 +17,11 @@ const MAX_GROUPS = 100;
 // printable, no control characters and no line or paragraph separator (U+2028, U+2029, which
 // break the line on the console): the name ends up in the audit log and on the console
 const PRINTABLE = /^[^\p{Cc}\p{Zl}\p{Zp}]+$/u;
+/** HTTP's optional whitespace around a value or a list item: spaces and tabs, nothing else. */
+const trimOws = (s: string): string => s.replace(/^[ \t]+|[ \t]+$/g, '');
+// any other whitespace at either end (no-break, ideographic, em space...): trimmed, 'olivia' +
+// U+3000 would be signed in, and reviewed, as olivia, a different account of the proxy's
+const EDGE_SPACE = /^\s|\s$/u;
 
 /** The proxyAuth.trustedCidrs list; throws an Error naming that key and the entry at fault. */
 export function parseTrustedCidrs(cidrs: readonly string[]): BlockList {
@@ -68,13 +73,13 @@ function single(req: AuthRequest, name: string): string | null {
  */
 const KUBERNETES_RESERVED = /^system:/i;
 
-/** Groups from the header: split on commas, trimmed; empty, control-character and `system:` entries dropped. */
+/** Groups from the header: split on commas, spaces and tabs trimmed; empty, control-character, other edge-whitespace and `system:` entries dropped. */
 export function parseGroups(value: string | null): string[] {
   if (value === null) return [];
   const out: string[] = [];
   for (const g of value.split(',')) {
-    const t = g.trim();
-    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !KUBERNETES_RESERVED.test(t) && !out.includes(t)) out.push(t);
+    const t = trimOws(g);
+    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !EDGE_SPACE.test(t) && !KUBERNETES_RESERVED.test(t) && !out.includes(t)) out.push(t);
     if (out.length >= MAX_GROUPS) break;
   }
   return out;
@@ -118,10 +123,10 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
       if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
       const rawName = single(req, userHeader);
       if (rawName === null) return inner.authenticate(req);
-      const name = rawName.trim();
+      const name = trimOws(rawName);
       // and nothing invisible anywhere in the header (zero-width space, soft hyphen, BOM, ...):
       // "olivia" + U+200B would read as olivia in the audit log and on the console
-      if (!name || name.length > MAX_NAME || !PRINTABLE.test(name) || hasInvisible(rawName)) {
+      if (!name || name.length > MAX_NAME || !PRINTABLE.test(name) || EDGE_SPACE.test(name) || hasInvisible(rawName)) {
         return {
           ok: false,
           status: 401,

@@ -220,3 +220,24 @@ t.test('over real HTTP: a user and groups header the proxy writes in UTF-8 reads
     t.equal(res.status, 401, `a line or paragraph separator (U+${sep.charCodeAt(0).toString(16).toUpperCase()}) in the name is refused`);
   }
 });
+
+t.test('whitespace other than spaces and tabs at either end of a UTF-8 name or group is refused, not trimmed into another name', async (t) => {
+  // what Node hands over for a header the proxy wrote in UTF-8: its bytes as Latin-1
+  const wire = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  const { inner } = fakeInner('kubernetes');
+  const auth = createProxyHeaderAuthenticator(inner, OPTS);
+  for (const space of ['\u3000', '\u2003', '\u00A0', '\u2028', '\u202F']) {
+    // (named by code point: a raw U+2028 would break the TAP line)
+    const u = `U+${space.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    for (const [user, label] of [[`olivia${space}`, `olivia ${u}`], [`${space}olivia`, `${u} olivia`]] as const) {
+      const res = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': wire(user), 'x-auth-request-groups': wire('traders') }));
+      t.equal(res.ok, false, `${label}: not signed in as olivia`);
+      if (!res.ok) t.equal(res.status, 401);
+    }
+    const groups = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': 'olivia', 'x-auth-request-groups': wire(`admin${space}, ${space}gate-ci,traders`) }));
+    t.match(groups, { ok: true, identity: { name: 'olivia', groups: ['traders'] } }, `${u}: such groups are dropped, not read as admin or gate-ci`);
+  }
+  // spaces and tabs around the name and the groups are still trimmed, and a space inside is kept
+  const plain = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': ' olivia smith\t', 'x-auth-request-groups': ' traders ,\tops' }));
+  t.match(plain, { ok: true, identity: { name: 'olivia smith', groups: ['traders', 'ops'] } });
+});
