@@ -215,6 +215,7 @@ if (!helm) {
     const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
     t.equal(one(render('--set-string', `image.tag=0.1.0@${digest}`), 'Deployment').spec.template.spec.containers[0].image, `ghcr.io/celesrenata/stonks-gate:0.1.0@${digest}`, 'an image pinned by digest');
     t.equal(one(render('--set', 'image.repository=registry.example.com:5000/stonks/gate'), 'Deployment').spec.template.spec.containers[0].image, 'registry.example.com:5000/stonks/gate:0.1.0', 'a registry with a port');
+    t.equal(one(render('--set', 'image.repository=[fd00:1::5]:5000/stonks/gate'), 'Deployment').spec.template.spec.containers[0].image, '[fd00:1::5]:5000/stonks/gate:0.1.0', 'a registry by its IPv6 address');
     const probe = one(render('--set', 'probes.startup.initialDelaySeconds=20'), 'Deployment').spec.template.spec.containers[0].startupProbe;
     t.equal(probe.initialDelaySeconds, 20, 'probes.startup.initialDelaySeconds, which the schema accepts, is rendered');
     t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
@@ -428,6 +429,7 @@ if (!helm) {
       ['an image tag with a space', ['--set-string', 'image.tag=v1 '], /image\/tag/],
       ['an image repository with capitals', ['--set', 'image.repository=ghcr.io/Celesrenata/stonks-gate'], /image\/repository/],
       ['an image repository with a scheme', ['--set', 'image.repository=https://ghcr.io/celesrenata/stonks-gate'], /image\/repository/],
+      ['an IPv6 registry address without brackets', ['--set', 'image.repository=fd00:1::5:5000/stonks/gate'], /image\/repository/],
       ['a pod label that is a selector key', ['--set-json', 'podLabels={"app.kubernetes.io/instance":"other"}'], /podLabels/],
       ['a pod annotation that is the config checksum', ['--set-json', 'podAnnotations={"checksum/config":"pinned"}'], /podAnnotations/],
       ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
