@@ -224,15 +224,28 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // descriptors, and the audit log could then not open its next file: past the cap Node closes a
   // new connection at once. Said in the log at the first one and then at most once a minute
   app.server.maxConnections = config.http.maxConnections;
+  // the first refusal is told at once; those after it are counted and told together a minute
+  // after the last telling, so a burst that stops is still reported whole
+  const dropReportMs = deps.dropReportMs ?? 60_000;
   let dropped = 0;
-  let dropToldAt = -Infinity;
+  let quietUntil = -Infinity;
+  let later: NodeJS.Timeout | null = null;
+  const tellDropped = (remoteAddress: string | undefined) => {
+    app.log.warn({ maxConnections: config.http.maxConnections, dropped, remoteAddress }, 'connections refused: http.maxConnections are open');
+    dropped = 0;
+    quietUntil = performance.now() + dropReportMs;
+  };
   app.server.on('drop', (data) => {
     dropped++;
-    const now = performance.now();
-    if (now - dropToldAt < 60_000) return;
-    dropToldAt = now;
-    app.log.warn({ maxConnections: config.http.maxConnections, dropped, remoteAddress: data?.remoteAddress }, 'connections refused: http.maxConnections are open');
-    dropped = 0;
+    if (performance.now() >= quietUntil) return tellDropped(data?.remoteAddress);
+    later ??= setTimeout(() => {
+      later = null;
+      tellDropped(data?.remoteAddress);
+    }, quietUntil - performance.now()).unref();
+  });
+  app.addHook('onClose', (_app, done) => {
+    if (later) clearTimeout(later);
+    done();
   });
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');

@@ -29,6 +29,8 @@ export interface Deps {
   processMetrics?: boolean;
   /** how long a request may take to arrive whole, headers and body (default 30 s) */
   requestTimeoutMs?: number;
+  /** how long refused connections (http.maxConnections) are counted before the log tells them (default 60 s) */
+  dropReportMs?: number;
   /** bytes free to the gate on the volume holding `dir` (default: statfs); tests fake a full disk */
   freeBytes?: (dir: string) => Promise<number>;
 }

@@ -56,3 +56,21 @@ t.test('past http.maxConnections open connections, a new one is closed at once a
   t.ok(await eventually(async () => (await open()) === 15), 'one idle connection closed');
   t.equal(await healthz(port), 200, 'a new connection is answered again');
 });
+
+t.test('a burst of refused connections that then stops is reported whole: the first at once, the rest together when the quiet time ends', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), dropReportMs: 2000 } });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < 16; i++) held.push(await idle(port));
+  t.ok(await eventually(async () => (await open()) === 16), 'the server holds 16 idle connections');
+  for (let i = 0; i < 5; i++) t.equal(await healthz(port), null, `refused ${i + 1}`);
+  const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as { dropped: number });
+  t.same(told().map((l) => l.dropped), [1], 'the first is told at once, the next four are counted');
+  t.ok(await eventually(() => told().length === 2, 10_000), 'and told when the quiet time ends, with no further refusal to prompt it');
+  t.same(told().map((l) => l.dropped), [1, 4], 'all five refusals are in the log');
+});
