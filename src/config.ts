@@ -66,6 +66,9 @@ const HeaderName = z
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces)')
   .refine((h) => !['authorization', 'proxy-authorization', 'cookie'].includes(h.toLowerCase()), 'must not be a header that carries credentials');
 
+/** Headers HTTP or the gate reads for their own meaning (the forwarded ones: the client's address, recorded). */
+const OTHER_USE_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-request-id'];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** where a first start in local mode puts the tokens it creates: on stderr, or in a file only the gate's user can read */
 const FIRST_START_TOKENS = ['print', 'file'] as const;
@@ -145,6 +148,14 @@ const FileSchema = z.strictObject({
       trustedCidrs: z.array(z.string()).optional(),
       userHeader: HeaderName.optional(),
       groupsHeader: HeaderName.optional(),
+      // only the hash at rest (a ConfigMap): the proxy holds the secret itself
+      secretSha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | sha256sum)')
+        .optional(),
+      // a header of its own: one HTTP or the gate reads for something else would carry the secret
+      // there (X-Forwarded-For becomes a refusal record's client address)
+      secretHeader: HeaderName.refine((h) => !OTHER_USE_HEADERS.includes(h.toLowerCase()), 'must be a header of its own, not one HTTP or the gate reads for something else (Host, Content-Type, X-Forwarded-For, ...)').optional(),
     })
     .optional(),
 });
@@ -177,7 +188,11 @@ export interface Config {
    * maxConnections: open connections at most, past which a new one is closed at once
    */
   http: { trustedProxies: string[]; maxConnections: number };
-  proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string };
+  /**
+   * secretSha256: hex SHA-256 of the secret the proxy adds to every request (in secretHeader), or
+   * null: the identity headers are then trusted by the peer address alone
+   */
+  proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string; secretSha256: string | null; secretHeader: string };
 }
 
 /** A configuration that cannot be used; the message names the key. */
@@ -296,6 +311,21 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       throw new ConfigError(`invalid config file: ${(err as Error).message}`);
     }
   }
+  const proxyAuth = {
+    trustedCidrs: proxyAuthCidrs,
+    userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
+    groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
+    secretSha256: f.proxyAuth?.secretSha256 ?? null,
+    secretHeader: (f.proxyAuth?.secretHeader ?? 'X-Gate-Proxy-Secret').toLowerCase(),
+  };
+  // one header for two things: the user header would be checked as the secret, and the secret
+  // read as the user name (and audited as it)
+  for (const [key, other] of [
+    ['userHeader', proxyAuth.userHeader],
+    ['groupsHeader', proxyAuth.groupsHeader],
+  ] as const) {
+    if (proxyAuth.secretHeader === other) throw new ConfigError(`invalid config file: proxyAuth.secretHeader: must not be the same header as proxyAuth.${key}`);
+  }
 
   return {
     host: e.GATE_HOST ?? f.host ?? '127.0.0.1',
@@ -319,10 +349,6 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       imageRepoPrefix: f.kubernetes?.imageRepoPrefix ?? 'ghcr.io/celesrenata/stonks-oracle/',
     },
     http,
-    proxyAuth: {
-      trustedCidrs: proxyAuthCidrs,
-      userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
-      groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
-    },
+    proxyAuth,
   };
 }

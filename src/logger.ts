@@ -20,7 +20,13 @@ export function redactUrl(url: string): string {
  * with sync: false), so a log line never blocks an answer; flushLogger() drains it on shutdown.
  * The audit log, not this log, is the durable record.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
+export function createLogger(
+  level: string,
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
+  /** more request headers that carry a secret (lower case): the authenticating proxy's, proxyAuth.secretHeader */
+  secretHeaders: readonly string[] = [],
+): Logger {
+  const extra = secretHeaders.flatMap((h) => [`req.headers[${JSON.stringify(h)}]`, `headers[${JSON.stringify(h)}]`]);
   return pino(
     {
       level,
@@ -29,7 +35,7 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       redact: {
         // explicit paths (no wildcards: they cost on every line); the request serialiser below
         // never includes headers or bodies, and the gate logs no token anywhere else
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'token', 'breakGlassToken', 'body.token', 'body.breakGlassToken'],
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'token', 'breakGlassToken', 'body.token', 'body.breakGlassToken', ...extra],
         censor: '[redacted]',
       },
       serializers: {

@@ -6,7 +6,7 @@ import { DateTime } from 'luxon';
 import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, removeLeftoverTokenTemps, tokenFilePath } from './auth/local-tokens.ts';
-import { createProxyHeaderAuthenticator } from './auth/proxy-header.ts';
+import { createProxyHeaderAuthenticator, proxyAuthNotices } from './auth/proxy-header.ts';
 import { type FirstStartToken, bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
 import { replayAuditTail } from './gate/recorder.ts';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, [config.proxyAuth.secretHeader]);
   const realClock: Clock = { now: () => DateTime.utc() };
   const clock = config.now ? clockFrom(DateTime.fromISO(config.now, { setZone: true }), () => performance.now()) : realClock;
   if (config.now) {
@@ -174,10 +174,8 @@ async function main(): Promise<void> {
       onFailedStart.push(async () => reader.stop());
     }
 
-    if (config.proxyAuth.trustedCidrs.length > 0) {
-      auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
-      log.warn({ trustedCidrs: config.proxyAuth.trustedCidrs, userHeader: config.proxyAuth.userHeader }, 'trusting the identity header of an authenticating proxy from these peer addresses');
-    }
+    if (config.proxyAuth.trustedCidrs.length > 0) auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
+    for (const { level, fields, message } of proxyAuthNotices(config.proxyAuth)) log[level](fields, message);
     const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
     let shuttingDown = false;

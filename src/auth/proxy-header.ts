@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { isInList, parseCidrs } from '../http/peer-address.ts';
 import { hasInvisible } from '../policy/person-key.ts';
@@ -10,7 +11,17 @@ export interface ProxyHeaderOptions {
   userHeader: string;
   /** header carrying comma-separated groups, e.g. x-auth-request-groups */
   groupsHeader: string;
+  /**
+   * hex SHA-256 of the secret the proxy adds to every request it forwards; null or absent = the
+   * peer address alone decides (proxyAuth.secretSha256)
+   */
+  secretSha256?: string | null;
+  /** header carrying that secret (default X-Gate-Proxy-Secret; proxyAuth.secretHeader) */
+  secretHeader?: string;
 }
+
+/** The header the proxy's secret comes in when proxyAuth.secretHeader is not set. */
+export const DEFAULT_SECRET_HEADER = 'X-Gate-Proxy-Secret';
 
 const MAX_NAME = 256;
 const MAX_GROUPS = 100;
@@ -65,6 +76,33 @@ function single(req: AuthRequest, name: string): string | null {
   return fromWire(v);
 }
 
+/** How many times header `name` (lower case) came: its raw header lines when the request has them. */
+function occurrences(req: AuthRequest, name: string): number {
+  const v = req.headers[name];
+  if (v === undefined) return 0;
+  if (req.rawHeaders) {
+    let seen = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) seen++;
+    return seen;
+  }
+  return Array.isArray(v) ? v.length : 1;
+}
+
+/**
+ * What the request's secret header proves: `absent` (not sent), `repeated` (sent more than once:
+ * a copy besides the proxy's), `wrong` (its SHA-256 is not `digest`) or `right`. The value is
+ * hashed as the bytes that came (Node reads header bytes as Latin-1, one byte a character) and
+ * compared in constant time; it is never kept, logged or echoed.
+ */
+function proxySecretProof(req: AuthRequest, name: string, digest: Buffer): 'absent' | 'repeated' | 'wrong' | 'right' {
+  const count = occurrences(req, name);
+  if (count === 0) return 'absent';
+  const v = req.headers[name];
+  if (count > 1 || typeof v !== 'string') return 'repeated';
+  const presented = createHash('sha256').update(Buffer.from(v, 'latin1')).digest();
+  return timingSafeEqual(presented, digest) ? 'right' : 'wrong';
+}
+
 /**
  * Kubernetes keeps names that start with `system:` for its own users and groups
  * (system:masters, system:serviceaccount:<ns>:<name>, system:nodes...). A sign-in proxy's identity
@@ -110,12 +148,23 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
  * groups) decides as is. In local mode proxy users have no token-file roles, so their groups are
  * mapped with rolesFromGroups before inner.authorize sees them; the audited identity keeps the
  * groups the proxy sent. Throws when a CIDR cannot be parsed.
+ *
+ * With `secretSha256` the peer address is not enough: the user header is used only when the
+ * request also carries `secretHeader` exactly once, with a value whose SHA-256 is that hash (the
+ * secret the proxy adds to every request it forwards). Without the header the identity headers
+ * are ignored, as from an untrusted peer (the request needs a token; a 401 says why). A header
+ * with another secret, or sent more than once, is refused (401, audited as any refusal): from a
+ * trusted address that is a client forging the proxy or a proxy configured with another secret,
+ * and either is for an operator to see, not to pass over.
  */
 export function createProxyHeaderAuthenticator(inner: Authenticator, opts: ProxyHeaderOptions): Authenticator {
   const trusted = parseTrustedCidrs(opts.trustedCidrs);
   const enabled = opts.trustedCidrs.length > 0;
   const userHeader = opts.userHeader.toLowerCase();
   const groupsHeader = opts.groupsHeader.toLowerCase();
+  const secretHeader = (opts.secretHeader ?? DEFAULT_SECRET_HEADER).toLowerCase();
+  if (opts.secretSha256 && !/^[0-9a-f]{64}$/i.test(opts.secretSha256)) throw new Error('proxyAuth.secretSha256: expected the SHA-256 of the secret as 64 hex digits');
+  const secretDigest = opts.secretSha256 ? Buffer.from(opts.secretSha256, 'hex') : null;
 
   return {
     mode: inner.mode,
@@ -123,6 +172,27 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
       if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
       const rawName = single(req, userHeader);
       if (rawName === null) return inner.authenticate(req);
+      if (secretDigest) {
+        const proof = proxySecretProof(req, secretHeader, secretDigest);
+        if (proof === 'absent') {
+          // as from an untrusted peer: the token decides; a refusal says why the header was not used
+          const result = await inner.authenticate(req);
+          if (result.ok || result.status !== 401) return result;
+          return { ...result, message: `${result.message} (the ${userHeader} header was not used: the request did not carry ${secretHeader}, the authenticating proxy's secret)` };
+        }
+        if (proof !== 'right') {
+          return {
+            ok: false,
+            status: 401,
+            error: 'unauthorized',
+            message:
+              proof === 'repeated'
+                ? `the ${secretHeader} header came more than once: the ${userHeader} header is not trusted`
+                : `the ${secretHeader} header does not hold the authenticating proxy's secret (proxyAuth.secretSha256): the ${userHeader} header is not trusted`,
+            presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
+          };
+        }
+      }
       const name = trimOws(rawName);
       // and nothing invisible anywhere in the header (zero-width space, soft hyphen, BOM, ...):
       // "olivia" + U+200B would read as olivia in the audit log and on the console
@@ -154,4 +224,30 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
       return inner.authorize(identity, permission, namespace);
     },
   };
+}
+
+/**
+ * What start-up logs about proxy sign-in: which peers' identity headers are trusted, and a warning
+ * when that is by address alone (no proxyAuth.secretSha256): any client that can reach the gate
+ * from inside those ranges, a pod on the same node's pod subnet, can then name any user. Also a
+ * warning for a secret with no trusted address (it turns nothing on). Never the hash itself.
+ */
+export function proxyAuthNotices(opts: ProxyHeaderOptions): { level: 'info' | 'warn'; fields: Record<string, unknown>; message: string }[] {
+  const hasSecret = Boolean(opts.secretSha256);
+  const secretHeader = opts.secretHeader ?? DEFAULT_SECRET_HEADER;
+  if (opts.trustedCidrs.length === 0) {
+    return hasSecret ? [{ level: 'warn', fields: { key: 'proxyAuth.secretSha256' }, message: 'proxyAuth.secretSha256 is set but proxyAuth.trustedCidrs is empty: no identity header is trusted from anyone (set the proxy\'s addresses, or remove the secret)' }] : [];
+  }
+  const fields = { trustedCidrs: opts.trustedCidrs, userHeader: opts.userHeader };
+  if (hasSecret) {
+    return [{ level: 'info', fields: { ...fields, secretHeader }, message: 'trusting the identity headers of an authenticating proxy from these peer addresses, on requests that carry its secret' }];
+  }
+  return [
+    {
+      level: 'warn',
+      fields: { ...fields, key: 'proxyAuth.secretSha256' },
+      message:
+        'trusting the identity headers of an authenticating proxy by peer address alone: any client inside these ranges can sign in as anyone; set proxyAuth.secretSha256 to the SHA-256 of a secret the proxy adds to every request (README, Sign-in)',
+    },
+  ];
 }

@@ -407,6 +407,24 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   child.kill('SIGTERM');
 });
 
+t.test('proxy sign-in trusted by peer address alone is a start-up warning naming proxyAuth.secretSha256; with the secret, an info line without the hash', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gate-proxyauth-'));
+  const sha = 'a'.repeat(64);
+  for (const [yaml, level, expect] of [
+    ['proxyAuth: { trustedCidrs: ["10.42.0.0/16"] }\n', 40, /by peer address alone.*set proxyAuth\.secretSha256/],
+    [`proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: "${sha}" }\n`, 30, /carry its secret/],
+  ] as const) {
+    const cfg = join(dir, `gate-${level}.yaml`);
+    await writeFile(cfg, yaml);
+    const gate = await spawnGate({ env: { GATE_CONFIG: cfg } });
+    t.teardown(() => gate.stop('SIGKILL'));
+    const lines = gate.stdout().split('\n').filter((l) => l.includes('authenticating proxy')).map((l) => JSON.parse(l));
+    t.match(lines, [{ level, trustedCidrs: ['10.42.0.0/16'], msg: expect }], yaml);
+    t.notOk(gate.stdout().includes(sha), 'the hash is not logged');
+    await gate.stop('SIGTERM');
+  }
+});
+
 t.test('CLI: token create, audit verify naming the first broken record, market', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'gate-cli-'));
   const made = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'caller,operator,approver'], dir);
