@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
@@ -21,6 +22,10 @@ commands:
                                                       2 when the log, or a state.json there, cannot be read
   market [--at ISO]                                   the market state, as GET /v1/market gives it (default: now,
                                                       by the system clock)
+  proxy-secret hash                                   print the SHA-256 of the authenticating proxy's secret, read
+                                                      from stdin (never the command line), for proxyAuth.secretSha256:
+                                                      printf %s "$SECRET" | npm run gate -- proxy-secret hash
+                                                      (one final newline is dropped)
 
 options:
   --data-dir DIR   the data directory (default: GATE_DATA_DIR, else the GATE_CONFIG file's dataDir,
@@ -38,6 +43,8 @@ export async function runCli(
   out: (s: string) => void,
   err: (s: string) => void,
   delivered: () => Promise<Error | null> = async () => null,
+  /** what stdin holds (all of it), or null when stdin is a terminal (a typed secret would be echoed) */
+  readStdin: () => Promise<Buffer | null> = readProcessStdin,
 ): Promise<number> {
   let parsed;
   try {
@@ -55,6 +62,8 @@ export async function runCli(
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;
   }
+  // needs no configuration (a broken one must not keep an operator from making the hash for it)
+  if (positionals[0] === 'proxy-secret') return proxySecretHash(positionals, out, err, readStdin);
   let config;
   try {
     config = parseConfig(env, env['GATE_CONFIG'] ? await readConfigFile(env['GATE_CONFIG']) : null);
@@ -144,6 +153,57 @@ export async function runCli(
       err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+async function readProcessStdin(): Promise<Buffer | null> {
+  if (process.stdin.isTTY) return null;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Shortest secret taken: `openssl rand -hex 32` gives 64 characters, `openssl rand -base64 24` 32. */
+const MIN_SECRET_CHARS = 32;
+
+/**
+ * `proxy-secret hash`: the SHA-256 of the secret on stdin, as the gate hashes the header's value
+ * (its bytes). A secret the header could not carry as it is is refused rather than hashed into a
+ * value that never matches: a control character, a space or tab at either end (HTTP drops those),
+ * anything but printable ASCII; and so is a short one. One final newline (echo, a file) is dropped.
+ */
+async function proxySecretHash(positionals: string[], out: (s: string) => void, err: (s: string) => void, readStdin: () => Promise<Buffer | null>): Promise<number> {
+  const how = 'printf %s "$SECRET" | npm run gate -- proxy-secret hash';
+  if (positionals[1] !== 'hash') {
+    err(`unknown command "${positionals.slice(0, 2).join(' ')}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (positionals.length > 2) {
+    // said without repeating what was given: it may be the secret
+    err(`gate: proxy-secret hash reads the secret from stdin and takes no argument (one on the command line stays in the shell history and the process list): ${how}`);
+    return 2;
+  }
+  const input = await readStdin();
+  if (input === null) {
+    err(`gate: proxy-secret hash reads the secret from stdin, and stdin is a terminal (what you type would be shown): ${how}`);
+    return 2;
+  }
+  const text = input.toString('latin1').replace(/\r?\n$/, '');
+  const problem =
+    text === ''
+      ? 'stdin is empty'
+      : /[^\x20-\x7e]/.test(text)
+        ? 'the secret holds a character other than printable ASCII (a control character, a second line, a byte above 0x7e): a proxy could not send it as it is'
+        : /^[ \t]|[ \t]$/.test(text)
+          ? 'the secret starts or ends with a space, which HTTP drops from a header value: the gate would never see it as hashed'
+          : text.length < MIN_SECRET_CHARS
+            ? `the secret is shorter than ${MIN_SECRET_CHARS} characters`
+            : null;
+  if (problem) {
+    err(`gate: ${problem}; make one with: SECRET=$(openssl rand -hex 32)`);
+    return 2;
+  }
+  out(createHash('sha256').update(Buffer.from(text, 'latin1')).digest('hex'));
+  return 0;
 }
 
 if (import.meta.main) {

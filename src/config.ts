@@ -151,7 +151,7 @@ const FileSchema = z.strictObject({
       // only the hash at rest (a ConfigMap): the proxy holds the secret itself
       secretSha256: z
         .string()
-        .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | sha256sum)')
+        .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | npm run gate -- proxy-secret hash)')
         .optional(),
       // a header of its own: one HTTP or the gate reads for something else would carry the secret
       // there (X-Forwarded-For becomes a refusal record's client address)
