@@ -130,7 +130,7 @@ if (!helm) {
         audit: { fsync: true, maxFileBytes: 67108864, refusalRecordsPerMinute: 120 },
         kubernetes: { stagePollSeconds: 30 },
         http: { trustedProxies: [] },
-        proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' },
+        proxyAuth: { trustedCidrs: [], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups', secretHeader: 'X-Gate-Proxy-Secret' },
       });
       t.doesNotThrow(() => parseConfig({ GATE_AUTH: 'kubernetes' }, one(objs, 'ConfigMap').data['config.yaml']), 'the gate takes the rendered file as it is');
     });
@@ -192,6 +192,11 @@ if (!helm) {
     t.same(cfg.market.extraClosures, ['2027-01-09', { date: '2027-02-01', name: 'Exchange outage' }]);
     t.same(cfg.stages.integration, { enabled: false });
     t.same(parseConfig({}, one(objs, 'ConfigMap').data['config.yaml']).http.trustedProxies, ['10.42.0.15', '10.42.1.0/28'], 'the gate takes the rendered file, trusted proxies included');
+    t.same(
+      parseConfig({}, one(objs, 'ConfigMap').data['config.yaml']).proxyAuth,
+      { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups', secretSha256: 'a3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', secretHeader: 'x-proxy-proof' },
+      'proxy sign-in with the secret: only its hash in the ConfigMap, as the gate reads it',
+    );
     const np = one(objs, 'NetworkPolicy');
     t.same(np.spec.policyTypes, ['Ingress']);
     const allowed = np.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
@@ -353,6 +358,41 @@ if (!helm) {
     }
   });
 
+  // proxy sign-in's second proof: the chart must take exactly the hashes and header names the gate
+  // takes (a value the gate refuses would leave the Recreate Deployment with no gate)
+  t.test('proxyAuth.secretSha256 and secretHeader: the chart renders exactly what the gate takes, naming the key', async (t) => {
+    const sha = 'a'.repeat(32) + '0123456789abcdef'.repeat(2);
+    const cases: [string, Record<string, unknown>][] = [];
+    for (const v of [sha, sha.toUpperCase(), sha.slice(1), `${sha}0`, `${sha}\n`, '', 'not-a-hash', 'g'.repeat(64)]) cases.push([`secretSha256 ${JSON.stringify(v)}`, { secretSha256: v }]);
+    for (const h of ['X-Gate-Proxy-Secret', 'x-proxy-proof', 'X Secret', 'Authorization', 'Cookie', 'Host', 'X-Forwarded-For', 'x-request-id', 'X-Auth-Request-User', 'x-auth-request-groups']) cases.push([`secretHeader ${h}`, { secretHeader: h }]);
+    cases.push(['secretHeader the custom user header', { userHeader: 'X-Forwarded-User', secretHeader: 'x-forwarded-user' }]);
+    cases.push(['secretHeader the default user header once the user header is another', { userHeader: 'X-Forwarded-User', secretHeader: 'X-Auth-Request-User' }]);
+    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-secret-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    for (const [i, [what, proxyAuth]] of cases.entries()) {
+      const values = join(dir, `v${i}.yaml`);
+      writeFileSync(values, YAML.stringify({ config: { proxyAuth: { trustedCidrs: ['10.42.0.0/16'], ...proxyAuth } } }));
+      const r = template('-f', values);
+      const cm = r.status === 0 ? YAML.parseAllDocuments(r.stdout).map((d) => d.toJSON()).find((o) => o?.kind === 'ConfigMap') : null;
+      let gate = 'takes';
+      try {
+        parseConfig({ GATE_AUTH: 'kubernetes' }, cm ? cm.data['config.yaml'] : YAML.stringify({ proxyAuth: { trustedCidrs: ['10.42.0.0/16'], ...proxyAuth } }));
+      } catch (err) {
+        gate = `refuses (${(err as Error).message.slice(0, 160)})`;
+      }
+      t.equal(r.status === 0 ? 'takes' : 'refuses', gate.split(' ')[0], `${what}: the gate ${gate}; the chart ${r.status === 0 ? 'takes' : 'refuses'}`);
+      if (r.status !== 0) t.match(r.stderr, /proxyAuth(\/|\.)secret(Sha256|Header)/, `${what}: the chart names the key`);
+    }
+  });
+
+  t.test('the NetworkPolicy and its README say the address check alone does not single out the sign-in proxy', async (t) => {
+    const readme = readFileSync(join(chart, 'README.md'), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| NetworkPolicy (optional)'));
+    t.match(row, /config\.proxyAuth\.secretSha256/, 'the README row names the key that does');
+    t.match(readFileSync(join(chart, 'templates', 'networkpolicy.yaml'), 'utf8'), /does not single out the sign-in proxy \(config\.proxyAuth\.secretSha256 does\)/);
+    t.match(readme, /customRequestHeaders:\n\s+X-Gate-Proxy-Secret:/, 'the README shows the Traefik Middleware that adds the secret');
+  });
+
   // GATE_NOW is checked by the gate at start (an RFC 3339 instant with seconds, a real date, in
   // the calendar's years, a New York date whose next session it can name): one it refuses exits 2,
   // and the Recreate Deployment is left with no gate. The chart's pattern let through an instant
@@ -449,6 +489,7 @@ if (!helm) {
       // before that, it leaves its lock behind and the next pod waits out the lease (~35 s, no gate)
       ['a grace period shorter than the gate\'s 10 s stop', ['--set', 'terminationGracePeriodSeconds=5'], /terminationGracePeriodSeconds/],
       ['a trusted proxy that is not a CIDR', ['--set-json', 'config.http.trustedProxies=["traefik"]'], /trustedProxies/],
+      ['a proxy secret hash in capitals', ['--set', `config.proxyAuth.secretSha256=${'A'.repeat(64)}`], /secretSha256/],
       ['network policy without its namespace list', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.allowedNamespaces=null'], /missing property 'allowedNamespaces'/],
       ['network policy and ServiceMonitor without the monitoring namespace', ['--set', 'networkPolicy.enabled=true', '--set', 'serviceMonitor.enabled=true'], /networkPolicy\.monitoringNamespace: set Prometheus's namespace/],
     ];

@@ -179,6 +179,13 @@ the chart refuses it instead.
 {{- end -}}
 {{- $_ := set $closes $e.date $e.close -}}
 {{- end -}}
+{{- $proxyAuth := .Values.config.proxyAuth | default dict -}}
+{{- $secretHeader := lower ($proxyAuth.secretHeader | default "X-Gate-Proxy-Secret") -}}
+{{- range $key := list "userHeader" "groupsHeader" -}}
+{{- if eq $secretHeader (lower (get $proxyAuth $key | default (eq $key "userHeader" | ternary "X-Auth-Request-User" "X-Auth-Request-Groups"))) -}}
+{{- fail (printf "config.proxyAuth.secretHeader: must not be the same header as config.proxyAuth.%s (the secret would be read as the %s): the gate refuses to start" $key (eq $key "userHeader" | ternary "user name" "groups")) -}}
+{{- end -}}
+{{- end -}}
 {{- range $key, $list := dict "http.trustedProxies" ((.Values.config.http | default dict).trustedProxies | default list) "proxyAuth.trustedCidrs" ((.Values.config.proxyAuth | default dict).trustedCidrs | default list) -}}
 {{- range $i, $c := $list -}}
 {{- if not (include "gate.isCidr" $c) -}}
