@@ -49,7 +49,7 @@ function run(): void {
   const text = async (page: Page, sel: string) => (await page.locator(sel).innerText()).replace(/\s+/g, ' ').trim();
 
   t.test('a proxy identity in an admin group signs in without a token and is audited as such', async (t) => {
-    t.match(gate.stdout(), /trusting the identity header of an authenticating proxy/, 'the gate says loudly that it trusts the header');
+    t.match(gate.stdout(), /"level":40[^\n]*trusting the identity headers of an authenticating proxy by peer address alone[^\n]*set proxyAuth\.secretSha256/, 'the gate warns that it trusts the header by address alone, naming the key to set');
     const page = await open({ 'X-Auth-Request-User': 'pat@example.com', 'X-Auth-Request-Groups': 'gate-admin,traders' });
     t.match(await text(page, '#whoami'), /Signed in as pat@example\.com \(gate-admin, traders\) via sign-in proxy/);
     t.ok(await page.locator('#signin').isHidden(), 'no token form');
