@@ -29,11 +29,15 @@ import type { Stage } from './stages.ts';
 const starting = new AbortController();
 let startingStoppedBy: NodeJS.Signals | null = null;
 const stopStarting = (signal: NodeJS.Signals) => {
+  // a repeat changes nothing. Not `once`: a repeat would then kill the gate mid-start, and one
+  // comes at every Ctrl-C of `npm start` (the terminal signals npm and the gate, and npm forwards
+  // its own to the gate)
+  if (starting.signal.aborted) return;
   startingStoppedBy = signal;
   starting.abort(new Error(`stopped by ${signal} during start-up`));
 };
-process.once('SIGTERM', stopStarting);
-process.once('SIGINT', stopStarting);
+process.on('SIGTERM', stopStarting);
+process.on('SIGINT', stopStarting);
 
 /** How long SIGTERM waits for requests in flight before it closes their connections (the whole stop must fit in 10 s). */
 const DRAIN_MS = 7000;
@@ -179,11 +183,14 @@ async function main(): Promise<void> {
     const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
 
     let shuttingDown = false;
-    const grace = closeWithGrace({ delay: 10_000, logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    let stopSignal: NodeJS.Signals | null = null;
+    // SIGTERM and SIGINT are handled below, not by closeWithGrace: it exits 1 at once on a second
+    // one, mid-drain, leaving the lock behind and the audit log unclosed
+    const grace = closeWithGrace({ delay: 10_000, skip: ['SIGTERM', 'SIGINT'], logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
       shuttingDown = true;
       if (err) log.error({ err }, 'fatal error, shutting down');
       else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
-      else log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+      else log.info({ signal: signal ?? stopSignal ?? undefined }, 'shutting down: no new requests, finishing those in flight');
       // keep-alive connections whose last request finishes during the drain become idle; close
       // them as they do, or server.close() would wait for their keep-alive timeout
       const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
@@ -229,10 +236,23 @@ async function main(): Promise<void> {
       if (!shuttingDown) void grace.close();
     };
     if (lockLost) stop();
-    // closeWithGrace has the signals now; one that came during the start-up stops the gate as it would
+    // SIGTERM and SIGINT stop the gate now; a repeat during the stop (npm start forwards a Ctrl-C
+    // the gate got from the terminal too) is ignored: the stop ends within 10 s all the same
+    const onStopSignal = (signal: NodeJS.Signals) => {
+      if (shuttingDown) {
+        log.warn({ signal }, 'shutting down already: a repeated stop signal is ignored');
+        return;
+      }
+      stopSignal = signal;
+      stop?.();
+    };
+    process.on('SIGTERM', onStopSignal);
+    process.on('SIGINT', onStopSignal);
     process.off('SIGTERM', stopStarting);
     process.off('SIGINT', stopStarting);
+    // one that came during the start-up stops the gate as it would
     if (starting.signal.aborted) {
+      stopSignal = startingStoppedBy;
       log.info({ why: (starting.signal.reason as Error).message }, 'stopping: a stop signal came during start-up');
       stop();
       return;

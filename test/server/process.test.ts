@@ -291,6 +291,66 @@ t.test('SIGTERM with clients that never finish their requests: their connections
   t.equal(verify.code, 0, verify.out + verify.err);
 });
 
+t.test('a second SIGINT during the stop (npm start forwards the Ctrl-C the terminal sent too) is ignored: the drain goes on, exit 0, the lock released', async (t) => {
+  const { connect } = await import('node:net');
+  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const { port } = new URL(gate.url);
+  const body = JSON.stringify(decision('beta', 'in-flight-1'));
+  // a request still in flight, which holds the drain open
+  const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
+    const s = connect(Number(port), '127.0.0.1', () =>
+      s.write(`POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gate.tokens['kargo']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 20)}`, () => resolve(s)),
+    );
+    s.on('error', () => {});
+    s.once('error', reject);
+  });
+  t.teardown(() => socket.destroy());
+  let answer = '';
+  socket.on('data', (d: Buffer) => (answer += d.toString()));
+  await new Promise((r) => setTimeout(r, 200));
+  gate.child.kill('SIGINT');
+  t.ok(await eventually(() => gate.stdout().includes('shutting down: no new requests'), 5_000, 20), 'the stop began');
+  gate.child.kill('SIGINT');
+  const early = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 1_000))]);
+  t.equal(early, null, 'the second SIGINT does not end the gate mid-drain');
+  t.match(gate.stdout(), /repeated stop signal is ignored/, 'it is logged');
+  socket.write(body.slice(20));
+  const stopped = await gate.exited;
+  t.same(stopped, { code: 0, signal: null }, 'exit 0');
+  t.match(answer, /^HTTP\/1.1 200/, 'the request in flight was answered');
+  t.match(gate.stdout(), /stopped cleanly/);
+  t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
+});
+
+t.test('SIGTERM twice during start-up (after the data directory lock): the start-up ends as after one, the lock released', async (t) => {
+  const { hostname } = await import('node:os');
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-twice-'));
+  // a token writer at work (this process, alive, just now): the first start waits for its lock
+  const tokenLock = join(dataDir, 'tokens.json.lock');
+  await writeFile(tokenLock, JSON.stringify({ owner: 'test', host: hostname(), pid: process.pid, at: new Date().toISOString() }));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  t.ok(await eventually(() => existsSync(join(dataDir, 'gate.lock')), 15_000, 20), 'the gate took the data directory lock');
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGTERM');
+  const early = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+  t.equal(early, null, 'not killed by the second SIGTERM');
+  await rm(tokenLock);
+  t.same(await exited, { code: 0, signal: null }, 'it stops as after one SIGTERM');
+  t.match(out, /stopping: a stop signal came during start-up/);
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
+});
+
 t.test('kill -9 under concurrent load: the restarted log verifies and holds every decision that got a 200', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
