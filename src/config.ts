@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
@@ -69,12 +70,22 @@ const HeaderName = z
 /** Headers HTTP or the gate reads for their own meaning (the forwarded ones: the client's address, recorded). */
 const OTHER_USE_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-request-id'];
 
+/**
+ * A listen address: an IP address or a host name, without a port, a scheme or brackets. Anything
+ * else (`0.0.0.0:8080`, `http://0.0.0.0`) would fail only at listen, after the data directory was
+ * taken and a first start's tokens made, with exit 1 and a message that does not name the key.
+ */
+const ListenHost = z
+  .string()
+  .min(1)
+  .refine((h) => isIP(h) !== 0 || (h.length <= 253 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(h)), 'expected an IP address or a host name, without a port (e.g. 0.0.0.0, ::, localhost)');
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** where a first start in local mode puts the tokens it creates: on stderr, or in a file only the gate's user can read */
 const FIRST_START_TOKENS = ['print', 'file'] as const;
 
 const FileSchema = z.strictObject({
-  host: z.string().min(1).optional(),
+  host: ListenHost.optional(),
   port: z.number().int().min(0).max(65535).optional(),
   dataDir: z.string().min(1).optional(),
   auth: z.enum(['local', 'kubernetes']).optional(),
@@ -204,7 +215,7 @@ export class ConfigError extends Error {
 const NEW_YORK_2100_MS = Date.parse('2100-01-01T05:00:00Z');
 
 const EnvSchema = z.object({
-  GATE_HOST: z.string().min(1).optional(),
+  GATE_HOST: ListenHost.optional(),
   GATE_PORT: z
     .string()
     .regex(/^\d{1,5}$/, 'expected a port number 0..65535')

@@ -78,3 +78,14 @@ t.test('stages.<stage>.marketHours: wait or deny; null and false both mean marke
     t.throws(() => paper(bad), { message: /stages\.paper\.marketHours: expected "wait", "deny", or false or null/ }, bad);
   }
 });
+
+t.test('host: an IP address or a host name; one with a port, a scheme or a space is refused naming the key', async (t) => {
+  for (const host of ['0.0.0.0', '::', '::1', '127.0.0.1', 'localhost', 'gate.example.com']) {
+    t.equal(parseConfig({ GATE_HOST: host }, null).host, host, host);
+    t.equal(parseConfig({}, `host: "${host}"\n`).host, host, `${host} in the file`);
+  }
+  for (const host of ['0.0.0.0:8080', 'http://0.0.0.0', '[::]', '127.0.0.1 ', 'gate..example.com']) {
+    t.throws(() => parseConfig({ GATE_HOST: host }, null), { constructor: ConfigError, message: /^invalid environment: GATE_HOST: expected an IP address or a host name, without a port/ }, host);
+    t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, `host: "${host}"\n`), { constructor: ConfigError, message: /^invalid config file gate\.yaml: host: expected an IP address or a host name/ }, `${host} in the file`);
+  }
+});

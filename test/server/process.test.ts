@@ -398,6 +398,10 @@ t.test('a bad configuration stops start-up with a message naming the key', async
   await writeFile(cfg, 'stages:\n  paper: { marketHours: maybe }\n');
   await t.rejects(spawnGate({ env: { GATE_CONFIG: cfg } }), /stages\.paper\.marketHours/);
   await t.rejects(spawnGate({ env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
+  // a listen address with a port in it: refused before the data directory is touched, not at listen
+  const hostDir = await mkdtemp(join(tmpdir(), 'gate-host-'));
+  await t.rejects(spawnGate({ dataDir: hostDir, env: { GATE_HOST: '0.0.0.0:8080' } }), { code: 2, message: /cannot start: invalid environment: GATE_HOST: / }, 'GATE_HOST with a port');
+  t.equal(existsSync(join(hostDir, 'tokens.json')), false, 'no first-start tokens were made');
   await t.rejects(spawnGate({ env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
   await t.rejects(spawnGate({ env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
   // inside 2000-2099 by UTC year, but not by the New York date the calendar works in
