@@ -64,6 +64,12 @@ export async function runCli(
   }
   // needs no configuration (a broken one must not keep an operator from making the hash for it)
   if (positionals[0] === 'proxy-secret') return proxySecretHash(positionals, out, err, readStdin);
+  // an empty value (`--data-dir "$DIR"` with DIR unset) would be resolved as the current
+  // directory: a token made there is one the gate never reads
+  if (values['data-dir'] === '') {
+    err(`--data-dir: empty; give the data directory, or leave the option out for the default\n\n${USAGE}`);
+    return 2;
+  }
   let config;
   try {
     config = parseConfig(env, env['GATE_CONFIG'] ? await readConfigFile(env['GATE_CONFIG']) : null);
