@@ -242,10 +242,31 @@ const EnvSchema = z.object({
 /** The GATE_* variables the gate reads. */
 export const GATE_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
 
-/** GATE_* variables set but not read by the gate (a typo such as GATE_LOGLEVEL), for a start-up warning. */
+/**
+ * Whether `key` is one of the variables Kubernetes sets in every pod for each Service of its
+ * namespace (service links): for a Service `gate-service`, GATE_SERVICE_SERVICE_HOST,
+ * GATE_SERVICE_SERVICE_PORT[_<port name>], GATE_SERVICE_PORT=tcp://… and
+ * GATE_SERVICE_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. Recognised as a family: <P>_SERVICE_HOST
+ * set and <P>_PORT a protocol URL, for some prefix <P> of the name.
+ */
+function isServiceLink(key: string, env: Record<string, string | undefined>): boolean {
+  for (let i = key.indexOf('_'); i !== -1; i = key.indexOf('_', i + 1)) {
+    const prefix = key.slice(0, i);
+    const rest = key.slice(i + 1);
+    if (!/^(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?)$/.test(rest)) continue;
+    if (env[`${prefix}_SERVICE_HOST`] !== undefined && /^(tcp|udp|sctp):\/\//.test(env[`${prefix}_PORT`] ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * GATE_* variables set but not read by the gate (a typo such as GATE_LOGLEVEL), for a start-up
+ * warning. Kubernetes' service links are not counted: the chart's Service `gate-service` puts
+ * eight GATE_SERVICE_* variables in the gate's pod, and would be warned about as typos at every start.
+ */
 export function unknownGateEnv(env: Record<string, string | undefined>): string[] {
   return Object.keys(env)
-    .filter((k) => k.startsWith('GATE_') && !GATE_ENV_KEYS.includes(k))
+    .filter((k) => k.startsWith('GATE_') && !GATE_ENV_KEYS.includes(k) && !isServiceLink(k, env))
     .sort();
 }
 

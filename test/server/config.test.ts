@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigError, parseConfig, readConfigFile } from '../../src/config.ts';
+import { ConfigError, parseConfig, readConfigFile, unknownGateEnv } from '../../src/config.ts';
 
 t.test('market extras are checked by parseConfig, naming the key market.extraClosures[i] / market.extraEarlyCloses[i]', async (t) => {
   const bad: [string, string, RegExp][] = [
@@ -88,4 +88,22 @@ t.test('host: an IP address or a host name; one with a port, a scheme or a space
     t.throws(() => parseConfig({ GATE_HOST: host }, null), { constructor: ConfigError, message: /^invalid environment: GATE_HOST: expected an IP address or a host name, without a port/ }, host);
     t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, `host: "${host}"\n`), { constructor: ConfigError, message: /^invalid config file gate\.yaml: host: expected an IP address or a host name/ }, `${host} in the file`);
   }
+});
+
+t.test('unknownGateEnv names a GATE_* variable the gate does not read, not the service links Kubernetes sets for the chart\'s Service', async (t) => {
+  // what a pod gets for the Service gate-service (port http, 8080), as the chart names it
+  const links = {
+    GATE_SERVICE_SERVICE_HOST: '10.43.0.17',
+    GATE_SERVICE_SERVICE_PORT: '8080',
+    GATE_SERVICE_SERVICE_PORT_HTTP: '8080',
+    GATE_SERVICE_PORT: 'tcp://10.43.0.17:8080',
+    GATE_SERVICE_PORT_8080_TCP: 'tcp://10.43.0.17:8080',
+    GATE_SERVICE_PORT_8080_TCP_PROTO: 'tcp',
+    GATE_SERVICE_PORT_8080_TCP_PORT: '8080',
+    GATE_SERVICE_PORT_8080_TCP_ADDR: '10.43.0.17',
+  };
+  t.same(unknownGateEnv({ ...links, GATE_PORT: '8080', GATE_HOST: '0.0.0.0' }), [], 'no warning in the chart\'s pod');
+  t.same(unknownGateEnv({ ...links, GATE_LOGLEVEL: 'debug', GATE_SERVICE_PORT_TYPO: 'x' }), ['GATE_LOGLEVEL', 'GATE_SERVICE_PORT_TYPO'], 'typos are still named');
+  // without the family (no <P>_SERVICE_HOST, no tcp:// URL) a look-alike is a typo
+  t.same(unknownGateEnv({ GATE_SERVICE_PORT: '8080', GATE_SERVICE_HOST: 'x' }), ['GATE_SERVICE_HOST', 'GATE_SERVICE_PORT']);
 });
