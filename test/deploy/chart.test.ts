@@ -229,6 +229,9 @@ if (!helm) {
     // SubjectAccessReview rights (one could test any token or anyone's permissions), no Stage reader
     const kube = render();
     t.equal(one(kube, 'Deployment').spec.template.spec.automountServiceAccountToken, true, 'kubernetes mode: the token is mounted');
+    // a Service named `gate` in the namespace would otherwise put GATE_PORT=tcp://… in the pod, which the gate reads as its port
+    t.equal(one(kube, 'Deployment').spec.template.spec.enableServiceLinks, false, 'no service-link variables in the pod');
+    t.equal(one(render('--set', 'fullnameOverride=gate'), 'Deployment').spec.template.spec.enableServiceLinks, false, 'not even when the chart\'s own Service is named gate');
     t.equal(find(kube, 'ClusterRoleBinding').length, 1, 'kubernetes mode: auth-delegator');
     const local = render('--set', 'gate.auth=local');
     t.equal(one(local, 'Deployment').spec.template.spec.automountServiceAccountToken, false, 'local mode: no token mounted');
