@@ -67,6 +67,9 @@ const HeaderName = z
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces)')
   .refine((h) => !['authorization', 'proxy-authorization', 'cookie'].includes(h.toLowerCase()), 'must not be a header that carries credentials');
 
+/** SHA-256 of the empty string. */
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /** Headers HTTP or the gate reads for their own meaning (the forwarded ones: the client's address, recorded). */
 const OTHER_USE_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-request-id'];
 
@@ -163,6 +166,9 @@ const FileSchema = z.strictObject({
       secretSha256: z
         .string()
         .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | npm run gate -- proxy-secret hash)')
+        // what `printf %s "$SECRET" | sha256sum` gives with SECRET unset: any client can send an
+        // empty header (or one of spaces, which HTTP trims to empty) and would match it
+        .refine((h) => h !== EMPTY_SHA256, 'is the SHA-256 of an empty secret (was $SECRET unset?): any client could match it with an empty header; hash the real secret')
         .optional(),
       // a header of its own: one HTTP or the gate reads for something else would carry the secret
       // there (X-Forwarded-For becomes a refusal record's client address)

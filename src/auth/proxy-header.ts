@@ -99,6 +99,9 @@ function proxySecretProof(req: AuthRequest, name: string, digest: Buffer): 'abse
   if (count === 0) return 'absent';
   const v = req.headers[name];
   if (count > 1 || typeof v !== 'string') return 'repeated';
+  // no secret is empty: an empty value (or spaces, which HTTP trims away) proves nothing, even
+  // against the hash of the empty string
+  if (v === '') return 'wrong';
   const presented = createHash('sha256').update(Buffer.from(v, 'latin1')).digest();
   return timingSafeEqual(presented, digest) ? 'right' : 'wrong';
 }

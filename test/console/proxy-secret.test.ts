@@ -75,6 +75,19 @@ t.test('with secretSha256 the identity headers need the address AND the secret',
   t.match(unproven, { ok: false, message: /was not used/ }, 'without it the name is never looked at');
 });
 
+t.test('the hash of an empty secret (printf %s "$SECRET" | sha256sum with SECRET unset) is refused, and an empty header never signs in', async (t) => {
+  const empty = createHash('sha256').update('').digest('hex');
+  t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, `proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: "${empty}" }\n`), {
+    constructor: ConfigError,
+    message: /^invalid config file gate\.yaml: proxyAuth\.secretSha256: is the SHA-256 of an empty secret/,
+  });
+  // the authenticator on its own: an in-range pod sending an empty secret header (or spaces, which
+  // Node trims to empty) must not become admin
+  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: empty });
+  const r = await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': '' }, ['X-Auth-Request-User', 'admin', 'X-Auth-Request-Groups', 'gate-admin', 'X-Gate-Proxy-Secret', '']));
+  t.match(r, { ok: false, status: 401, message: /does not hold the authenticating proxy's secret/ }, 'an empty secret header is refused');
+});
+
 t.test('the secret header is matched case-insensitively by name, and the configured name is the one read', async (t) => {
   const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretHeader: 'X-Proxy-Proof' });
   t.ok((await auth.authenticate(req('10.42.0.1', { ...claim, 'x-proxy-proof': SECRET }))).ok, 'the configured header');

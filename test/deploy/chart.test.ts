@@ -366,7 +366,7 @@ if (!helm) {
   t.test('proxyAuth.secretSha256 and secretHeader: the chart renders exactly what the gate takes, naming the key', async (t) => {
     const sha = 'a'.repeat(32) + '0123456789abcdef'.repeat(2);
     const cases: [string, Record<string, unknown>][] = [];
-    for (const v of [sha, sha.toUpperCase(), sha.slice(1), `${sha}0`, `${sha}\n`, '', 'not-a-hash', 'g'.repeat(64)]) cases.push([`secretSha256 ${JSON.stringify(v)}`, { secretSha256: v }]);
+    for (const v of [sha, sha.toUpperCase(), sha.slice(1), `${sha}0`, `${sha}\n`, '', 'not-a-hash', 'g'.repeat(64), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']) cases.push([`secretSha256 ${JSON.stringify(v)}`, { secretSha256: v }]);
     for (const h of ['X-Gate-Proxy-Secret', 'x-proxy-proof', 'X Secret', 'Authorization', 'Cookie', 'Host', 'X-Forwarded-For', 'x-request-id', 'X-Auth-Request-User', 'x-auth-request-groups']) cases.push([`secretHeader ${h}`, { secretHeader: h }]);
     cases.push(['secretHeader the custom user header', { userHeader: 'X-Forwarded-User', secretHeader: 'x-forwarded-user' }]);
     cases.push(['secretHeader the default user header once the user header is another', { userHeader: 'X-Forwarded-User', secretHeader: 'X-Auth-Request-User' }]);
