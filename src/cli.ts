@@ -180,7 +180,9 @@ const MIN_SECRET_CHARS = 32;
 async function proxySecretHash(positionals: string[], out: (s: string) => void, err: (s: string) => void, readStdin: () => Promise<Buffer | null>): Promise<number> {
   const how = 'printf %s "$SECRET" | npm run gate -- proxy-secret hash';
   if (positionals[1] !== 'hash') {
-    err(`unknown command "${positionals.slice(0, 2).join(' ')}"\n\n${USAGE}`);
+    // the word after proxy-secret is not repeated either: `proxy-secret "$SECRET"` (hash left out)
+    // would print the secret on stderr, into a terminal's scrollback or a CI job's log
+    err(`${positionals.length > 1 ? 'unknown command "proxy-secret …"' : 'proxy-secret: a command is missing'}; the one there is: ${how}\n\n${USAGE}`);
     return 2;
   }
   if (positionals.length > 2) {

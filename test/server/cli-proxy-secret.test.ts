@@ -51,6 +51,11 @@ t.test('proxy-secret hash refuses a secret on the command line, a terminal, and 
     t.match(r.err, /openssl rand -hex 32/, `${label}: says how to make one`);
   }
   t.equal((await hash(SECRET, ['proxy-secret'])).code, 2, 'proxy-secret alone is no command');
+  // the secret given where the command goes (hash left out): refused without printing it
+  const noHash = await hash(SECRET, ['proxy-secret', 'hunter2-hunter2-hunter2-hunter2-hunter2']);
+  t.equal(noHash.code, 2, 'proxy-secret <secret>: refused');
+  t.match(noHash.err, /unknown command/);
+  t.notOk(noHash.err.includes('hunter2') || noHash.out.includes('hunter2'), 'the word given is not repeated');
 });
 
 t.test('proxy-secret hash reads the real stdin of the CLI', async (t) => {
