@@ -3,6 +3,7 @@ import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { DateTime } from 'luxon';
+import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { openFileAuditLog } from './audit/file-log.ts';
 import { createLocalAuthenticator, removeLeftoverTokenTemps, tokenFilePath } from './auth/local-tokens.ts';
@@ -28,11 +29,16 @@ import type { Stage } from './stages.ts';
  */
 const starting = new AbortController();
 let startingStoppedBy: NodeJS.Signals | null = null;
+/** the gate's logger once main has made it */
+let startLog: Logger | null = null;
 const stopStarting = (signal: NodeJS.Signals) => {
   // a repeat changes nothing. Not `once`: a repeat would then kill the gate mid-start, and one
   // comes at every Ctrl-C of `npm start` (the terminal signals npm and the gate, and npm forwards
   // its own to the gate)
-  if (starting.signal.aborted) return;
+  if (starting.signal.aborted) {
+    startLog?.warn({ signal }, 'stopping already: a repeated stop signal during start-up is ignored');
+    return;
+  }
   startingStoppedBy = signal;
   starting.abort(new Error(`stopped by ${signal} during start-up`));
 };
@@ -59,6 +65,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, undefined, [config.proxyAuth.secretHeader]);
+  startLog = log;
   const realClock: Clock = { now: () => DateTime.utc() };
   const clock = config.now ? clockFrom(DateTime.fromISO(config.now, { setZone: true }), () => performance.now()) : realClock;
   if (config.now) {

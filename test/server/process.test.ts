@@ -348,6 +348,7 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   await rm(tokenLock);
   t.same(await exited, { code: 0, signal: null }, 'it stops as after one SIGTERM');
   t.match(out, /stopping: a stop signal came during start-up/);
+  t.match(out, /a repeated stop signal during start-up is ignored/, 'the repeat is logged, as the README says');
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
 });
 
