@@ -230,6 +230,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   let dropped = 0;
   let quietUntil = -Infinity;
   let later: NodeJS.Timeout | null = null;
+  let laterAddress: string | undefined;
   const tellDropped = (remoteAddress: string | undefined) => {
     app.log.warn({ maxConnections: config.http.maxConnections, dropped, remoteAddress }, 'connections refused: http.maxConnections are open');
     dropped = 0;
@@ -238,13 +239,20 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.server.on('drop', (data) => {
     dropped++;
     if (performance.now() >= quietUntil) return tellDropped(data?.remoteAddress);
-    later ??= setTimeout(() => {
+    if (later) return;
+    laterAddress = data?.remoteAddress;
+    later = setTimeout(() => {
       later = null;
-      tellDropped(data?.remoteAddress);
+      tellDropped(laterAddress);
     }, quietUntil - performance.now()).unref();
   });
+  // refusals still being counted are told at the close, not lost with the timer
   app.addHook('onClose', (_app, done) => {
-    if (later) clearTimeout(later);
+    if (later) {
+      clearTimeout(later);
+      later = null;
+      tellDropped(laterAddress);
+    }
     done();
   });
   // JSON only: any other content type is 415

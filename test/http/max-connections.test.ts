@@ -74,3 +74,21 @@ t.test('a burst of refused connections that then stops is reported whole: the fi
   t.ok(await eventually(() => told().length === 2, 10_000), 'and told when the quiet time ends, with no further refusal to prompt it');
   t.same(told().map((l) => l.dropped), [1, 4], 'all five refusals are in the log');
 });
+
+t.test('refused connections still being counted when the gate closes are told then, not lost', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), dropReportMs: 60_000 } });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const held: Socket[] = [];
+  for (let i = 0; i < 16; i++) held.push(await idle(port));
+  t.ok(await eventually(async () => (await open()) === 16), 'the server holds 16 idle connections');
+  for (let i = 0; i < 3; i++) t.equal(await healthz(port), null, `refused ${i + 1}`);
+  const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as { dropped: number });
+  t.same(told().map((l) => l.dropped), [1], 'the first is told at once, the next two are counted');
+  held.forEach((s) => s.destroy());
+  await g.app.close();
+  t.same(told().map((l) => l.dropped), [1, 2], 'the two counted are told at the close');
+});
