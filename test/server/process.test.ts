@@ -25,6 +25,26 @@ function runCli(args: string[], dataDir: string): Promise<{ code: number | null;
   });
 }
 
+/**
+ * `node src/server.ts` with only the given environment (plus PATH), for tests that must watch a
+ * start-up spawnGate would wait out (a lock wait, a signal during start-up): its output so far,
+ * how it exited, and a SIGKILL at teardown.
+ */
+function startServer(t: { teardown(fn: () => unknown): void }, env: Record<string, string>) {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, out: () => out, err: () => err, exited };
+}
+
 t.test('first start on no configuration: serves, prints an admin and a caller token once, stores only hashes', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
@@ -129,24 +149,14 @@ t.test('SIGTERM while waiting for another host\'s lease: exits 143 at once, taki
   const at = new Date().toISOString();
   const other = JSON.stringify({ owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at });
   await writeFile(join(dataDir, 'gate.lock'), other);
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await eventually(async () => out.includes('waiting for it to run out'), 15_000, 50);
-  t.match(out, /held by host elsewhere, pid 7: its lease was renewed at .* waiting for it to run out/, 'the wait is logged');
+  const { child, out, err, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
+  await eventually(async () => out().includes('waiting for it to run out'), 15_000, 50);
+  t.match(out(), /held by host elsewhere, pid 7: its lease was renewed at .* waiting for it to run out/, 'the wait is logged');
   const signalled = performance.now();
   child.kill('SIGTERM');
-  t.equal(await exited, 143, 'exit 143');
+  t.equal((await exited).code, 143, 'exit 143');
   t.ok(performance.now() - signalled < 3_000, `at once (${Math.round(performance.now() - signalled)} ms), not after the wait`);
-  t.match(err, 'gate: cannot start: stopped by SIGTERM during start-up');
+  t.match(err(), 'gate: cannot start: stopped by SIGTERM during start-up');
   t.equal(await readFile(join(dataDir, 'gate.lock'), 'utf8'), other, 'the other gate\'s lock is untouched');
 });
 
@@ -329,15 +339,7 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   // a token writer at work (this process, alive, just now): the first start waits for its lock
   const tokenLock = join(dataDir, 'tokens.json.lock');
   await writeFile(tokenLock, JSON.stringify({ owner: 'test', host: hostname(), pid: process.pid, at: new Date().toISOString() }));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const { child, out, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
   t.ok(await eventually(() => existsSync(join(dataDir, 'gate.lock')), 15_000, 20), 'the gate took the data directory lock');
   await new Promise((r) => setTimeout(r, 300));
   child.kill('SIGTERM');
@@ -347,8 +349,8 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   t.equal(early, null, 'not killed by the second SIGTERM');
   await rm(tokenLock);
   t.same(await exited, { code: 0, signal: null }, 'it stops as after one SIGTERM');
-  t.match(out, /stopping: a stop signal came during start-up/);
-  t.match(out, /a repeated stop signal during start-up is ignored/, 'the repeat is logged, as the README says');
+  t.match(out(), /stopping: a stop signal came during start-up/);
+  t.match(out(), /a repeated stop signal during start-up is ignored/, 'the repeat is logged, as the README says');
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
 });
 
@@ -460,15 +462,8 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   t.match(extras, [{ level: 40, key: 'market.extraEarlyCloses[0]', date: '2027-12-24', msg: /Christmas/ }], 'the early close on a holiday is named in a warning');
   await gate.stop('SIGTERM');
   // with the log level at error the log says nothing about it, and stderr still does
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: await mkdtemp(join(tmpdir(), 'gate-now-')), GATE_PORT: '0', GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  t.ok(await eventually(() => /GATE_NOW is set/.test(err), 20_000, 50), 'even with the log level at error');
+  const { child, err } = startServer(t, { GATE_DATA_DIR: await mkdtemp(join(tmpdir(), 'gate-now-')), GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' });
+  t.ok(await eventually(() => /GATE_NOW is set/.test(err()), 20_000, 50), 'even with the log level at error');
   child.kill('SIGTERM');
 });
 
