@@ -27,6 +27,24 @@ function healthz(port: number): Promise<number | null> {
   });
 }
 
+/**
+ * A gate listening on a free port with http.maxConnections 16 and its log lines captured: its
+ * port, its open connections, the sockets a test holds (destroyed at teardown), and the log's
+ * "connections refused" lines.
+ */
+async function cappedGate(t: Parameters<typeof buildTestApp>[0], dropReportMs?: number) {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), ...(dropReportMs === undefined ? {} : { dropReportMs }) } });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { g, port, open, held, told };
+}
+
 t.test('http.maxConnections: default 1024, a whole number from 16 to 65536', async (t) => {
   t.equal(parseConfig({}, null).http.maxConnections, 1024);
   t.equal(parseConfig({}, 'http: { maxConnections: 64 }\n').http.maxConnections, 64);
@@ -36,21 +54,14 @@ t.test('http.maxConnections: default 1024, a whole number from 16 to 65536', asy
 });
 
 t.test('past http.maxConnections open connections, a new one is closed at once and logged; one freed lets the next in', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
-  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink) } });
-  await g.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = g.app.server.address() as AddressInfo;
-  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-  const held: Socket[] = [];
-  t.teardown(() => held.forEach((s) => s.destroy()));
+  const { port, open, held, told } = await cappedGate(t);
 
   t.equal(await healthz(port), 200, 'answered below the cap');
   for (let i = 0; i < 16; i++) held.push(await idle(port));
   t.ok(await eventually(async () => (await open()) === 16), 'the server holds the 16 idle connections');
   t.equal(await healthz(port), null, 'the 17th connection is closed without an answer');
-  t.ok(await eventually(() => lines.some((l) => l.includes('connections refused: http.maxConnections are open'))), 'and the log says why');
-  t.match(JSON.parse(lines.find((l) => l.includes('http.maxConnections'))!), { level: 40, maxConnections: 16, dropped: 1 });
+  t.ok(await eventually(() => told().length > 0), 'and the log says why');
+  t.match(told()[0], { level: 40, maxConnections: 16, dropped: 1 });
 
   held.pop()!.destroy();
   t.ok(await eventually(async () => (await open()) === 15), 'one idle connection closed');
@@ -58,35 +69,20 @@ t.test('past http.maxConnections open connections, a new one is closed at once a
 });
 
 t.test('a burst of refused connections that then stops is reported whole: the first at once, the rest together when the quiet time ends', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
-  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), dropReportMs: 2000 } });
-  await g.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = g.app.server.address() as AddressInfo;
-  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-  const held: Socket[] = [];
-  t.teardown(() => held.forEach((s) => s.destroy()));
+  const { port, open, held, told } = await cappedGate(t, 2000);
   for (let i = 0; i < 16; i++) held.push(await idle(port));
   t.ok(await eventually(async () => (await open()) === 16), 'the server holds 16 idle connections');
   for (let i = 0; i < 5; i++) t.equal(await healthz(port), null, `refused ${i + 1}`);
-  const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as { dropped: number });
   t.same(told().map((l) => l.dropped), [1], 'the first is told at once, the next four are counted');
   t.ok(await eventually(() => told().length === 2, 10_000), 'and told when the quiet time ends, with no further refusal to prompt it');
   t.same(told().map((l) => l.dropped), [1, 4], 'all five refusals are in the log');
 });
 
 t.test('refused connections still being counted when the gate closes are told then, not lost', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
-  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), dropReportMs: 60_000 } });
-  await g.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = g.app.server.address() as AddressInfo;
-  const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-  const held: Socket[] = [];
+  const { g, port, open, held, told } = await cappedGate(t, 60_000);
   for (let i = 0; i < 16; i++) held.push(await idle(port));
   t.ok(await eventually(async () => (await open()) === 16), 'the server holds 16 idle connections');
   for (let i = 0; i < 3; i++) t.equal(await healthz(port), null, `refused ${i + 1}`);
-  const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as { dropped: number });
   t.same(told().map((l) => l.dropped), [1], 'the first is told at once, the next two are counted');
   held.forEach((s) => s.destroy());
   await g.app.close();
