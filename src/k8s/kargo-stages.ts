@@ -42,8 +42,20 @@ export function createKargoStageReader(opts: { kubeConfig: KubeConfig; namespace
   let lastError: Error | null = null;
   let lastSuccess: number | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let inFlight: Promise<void> | null = null;
 
-  const poll = async (): Promise<void> => {
+  // one list at a time: with a poll interval shorter than the API deadline (1 s and 2000 ms), an
+  // interval would otherwise start a second list while the first is on its way, and a slow, older
+  // answer landing after a newer one would put the stale tags back. A poll asked for while one
+  // is in flight gets that one.
+  const poll = (): Promise<void> => {
+    inFlight ??= pollOnce().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  };
+
+  const pollOnce = async (): Promise<void> => {
     try {
       const list = (await callWithDeadline('list Kargo Stages', opts.timeoutMs, () =>
         api.listNamespacedCustomObject({ group: 'kargo.akuity.io', version: 'v1alpha1', namespace: opts.namespace, plural: 'stages' }, timeoutOptions(opts.timeoutMs)),

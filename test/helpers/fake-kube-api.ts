@@ -28,6 +28,8 @@ export interface FakeKube {
   allow: (spec: SarSpec) => { allowed: boolean; reason?: string };
   stages: unknown[];
   behaviour: { tokenreviews: Behaviour; subjectaccessreviews: Behaviour; stages: Behaviour };
+  /** the most lists of Stages that were ever answered at the same time */
+  maxStageListsInFlight: number;
   /** every request seen: method, path, the caller's Authorization header, parsed body */
   requests: { method: string; path: string; authorization: string | undefined; body: unknown }[];
   close(): Promise<void>;
@@ -52,7 +54,9 @@ export async function startFakeKube(): Promise<FakeKube> {
     stages: [] as unknown[],
     behaviour: { tokenreviews: { kind: 'normal' }, subjectaccessreviews: { kind: 'normal' }, stages: { kind: 'normal' } } as FakeKube['behaviour'],
     requests: [] as FakeKube['requests'],
+    maxStageListsInFlight: 0,
   };
+  let stageListsInFlight = 0;
   const send = (res: ServerResponse, code: number, body: unknown) => {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -64,6 +68,13 @@ export async function startFakeKube(): Promise<FakeKube> {
     const which = path.endsWith('/tokenreviews') ? 'tokenreviews' : path.endsWith('/subjectaccessreviews') ? 'subjectaccessreviews' : path.endsWith('/stages') ? 'stages' : null;
     if (which === null) return send(res, 404, { kind: 'Status', code: 404 });
     if (req.headers.authorization !== `Bearer ${GATE_SA_TOKEN}`) return send(res, 401, { kind: 'Status', code: 401, message: 'Unauthorized' });
+    // the list as it is when the request arrives: a delayed answer is an old one, as one slow on
+    // the wire would be
+    const items = which === 'stages' ? structuredClone(fake.stages) : null;
+    if (which === 'stages') {
+      fake.maxStageListsInFlight = Math.max(fake.maxStageListsInFlight, ++stageListsInFlight);
+      res.on('close', () => stageListsInFlight--);
+    }
     const b = fake.behaviour[which];
     if (b.kind === 'status') {
       res.writeHead(b.code, { 'content-type': 'application/json' });
@@ -93,7 +104,7 @@ export async function startFakeKube(): Promise<FakeKube> {
       const spec = (body as { spec?: SarSpec })?.spec ?? {};
       return send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec, status: fake.allow(spec) });
     }
-    return send(res, 200, { apiVersion: 'kargo.akuity.io/v1alpha1', kind: 'StageList', metadata: {}, items: fake.stages });
+    return send(res, 200, { apiVersion: 'kargo.akuity.io/v1alpha1', kind: 'StageList', metadata: {}, items });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
