@@ -179,6 +179,8 @@ async function main(): Promise<void> {
         timeoutMs: config.kubernetes.apiTimeoutMs,
         repoPrefix: config.kubernetes.imageRepoPrefix,
         onError: (err) => log.warn({ err: err.message }, 'could not read the Kargo stages; /v1/status keeps the last known tags'),
+        onUnreadable: (stage, skipped) =>
+          log.warn({ stage, skipped }, 'a Kargo Stage has entries the gate cannot read; they are skipped (the stage keeps its last known tag if the rest has none)'),
       });
       await reader.start();
       kargo = reader;
