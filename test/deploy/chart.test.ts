@@ -477,6 +477,12 @@ if (!helm) {
       ['an IPv6 registry address without brackets', ['--set', 'image.repository=fd00:1::5:5000/stonks/gate'], /image\/repository/],
       ['a pod label that is a selector key', ['--set-json', 'podLabels={"app.kubernetes.io/instance":"other"}'], /podLabels/],
       ['a pod annotation that is the config checksum', ['--set-json', 'podAnnotations={"checksum/config":"pinned"}'], /podAnnotations/],
+      // keys the chart sets on the object itself: a second one rendered a duplicate YAML key
+      ['an Ingress annotation that is the chart\'s TLS switch', ['--set-json', 'ingress.annotations={"traefik.ingress.kubernetes.io/router.tls":"false"}'], /ingress\.annotations: "traefik\.ingress\.kubernetes\.io\/router\.tls" is the chart's own/],
+      ['an Ingress annotation that is the chart\'s entrypoint', ['--set-json', 'ingress.annotations={"traefik.ingress.kubernetes.io/router.entrypoints":"web"}'], /ingress\.annotations: "traefik\.ingress\.kubernetes\.io\/router\.entrypoints"/],
+      ['an Ingress annotation that is the chart\'s issuer', ['--set-json', 'ingress.annotations={"cert-manager.io/cluster-issuer":"other"}'], /ingress\.annotations: "cert-manager\.io\/cluster-issuer".*ingress\.clusterIssuer/],
+      ['a ServiceMonitor label the chart sets', ['--set', 'serviceMonitor.enabled=true', '--set-json', 'serviceMonitor.labels={"app.kubernetes.io/name":"other"}'], /serviceMonitor\.labels: "app\.kubernetes\.io\/name" is a label the chart sets/],
+      ['a PrometheusRule label the chart sets', ['--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true', '--set-json', 'prometheusRule.labels={"helm.sh/chart":"other"}'], /prometheusRule\.labels: "helm\.sh\/chart" is a label the chart sets/],
       ['bad log level', ['--set', 'gate.logLevel=loud'], /logLevel/],
       ['GATE_NOW not an ISO instant', ['--set', 'gate.now=tomorrow'], /gate\/now/],
       ['closure not a date', ['--set-json', 'config.market.extraClosures=["Jan 9"]'], /extraClosures/],
@@ -503,5 +509,13 @@ if (!helm) {
       t.not(r.status, 0, `${name}: rejected`);
       t.match(r.stderr, expect, `${name}: the message names the key`);
     }
+    // other keys are rendered once each, beside the chart's
+    const objs = render('--set', 'serviceMonitor.enabled=true', '--set', 'prometheusRule.enabled=true',
+      '--set-json', 'ingress.annotations={"traefik.ingress.kubernetes.io/router.middlewares":"stonks-gate-oauth2-proxy@kubernetescrd"}',
+      '--set-json', 'serviceMonitor.labels={"release":"prometheus"}', '--set-json', 'prometheusRule.labels={"release":"prometheus"}');
+    t.match(one(objs, 'Ingress').metadata.annotations, { 'traefik.ingress.kubernetes.io/router.middlewares': 'stonks-gate-oauth2-proxy@kubernetescrd', 'traefik.ingress.kubernetes.io/router.tls': 'true' });
+    for (const kind of ['ServiceMonitor', 'PrometheusRule']) t.match(one(objs, kind).metadata.labels, { release: 'prometheus', 'app.kubernetes.io/name': 'gate-service' }, `${kind}: its own labels and the chart's`);
+    // a key that is not rendered (its object is off) cannot be duplicated
+    t.equal(template('--set', 'ingress.enabled=false', '--set-json', 'ingress.annotations={"cert-manager.io/cluster-issuer":"other"}', '--set-json', 'serviceMonitor.labels={"helm.sh/chart":"x"}').status, 0, 'ingress and ServiceMonitor off: taken');
   });
 }

@@ -117,6 +117,26 @@ the chart refuses it instead.
 {{- fail (printf "podLabels: %q is a label of the Deployment's selector, which the chart sets: a second value would render a duplicate key, and pods the selector no longer matches" $key) -}}
 {{- end -}}
 {{- end -}}
+{{- /* a key the chart sets on the object itself would render twice (a duplicate YAML key) */ -}}
+{{- if .Values.ingress.enabled -}}
+{{- $chartAnnotations := dict "cert-manager.io/cluster-issuer" "set by ingress.clusterIssuer" "traefik.ingress.kubernetes.io/router.entrypoints" "websecure, fixed" "traefik.ingress.kubernetes.io/router.tls" "\"true\", fixed: the Ingress serves TLS only" -}}
+{{- range $key, $_ := .Values.ingress.annotations -}}
+{{- if hasKey $chartAnnotations $key -}}
+{{- fail (printf "ingress.annotations: %q is the chart's own annotation (%s): a second value would render a duplicate key" $key (get $chartAnnotations $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $chartLabels := include "gate.labels" . | fromYaml | keys -}}
+{{- range $values := list "serviceMonitor" "prometheusRule" -}}
+{{- $v := get $.Values $values -}}
+{{- if $v.enabled -}}
+{{- range $key, $_ := $v.labels -}}
+{{- if has $key $chartLabels -}}
+{{- fail (printf "%s.labels: %q is a label the chart sets on every object: a second value would render a duplicate key" $values $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- /* the kubelet keeps the last of two variables of one name: an entry of extraEnv would silently replace the chart's own */ -}}
 {{- $chartEnv := dict "GATE_HOST" "0.0.0.0, fixed" "GATE_PORT" "8080, fixed: the container port the probes, the Service and the NetworkPolicy use" "GATE_DATA_DIR" "/data, fixed: the volume; anywhere else the audit log goes to the pod's /tmp, lost with the pod, or to the read-only root filesystem" "GATE_CONFIG" "/etc/gate/config.yaml, fixed: the file rendered from config" "GATE_AUTH" "gate.auth, which also decides the RBAC objects and the token mount" "GATE_FIRST_START_TOKENS" "file, fixed: tokens stay out of the pod log" "GATE_LOG_LEVEL" "gate.logLevel" "GATE_NOW" "gate.now, which the chart checks" "GATE_PROJECT" "config.project, the namespace of the chart's Role and RoleBindings" -}}
 {{- range $i, $e := (.Values.gate.extraEnv | default list) -}}
