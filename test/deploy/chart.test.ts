@@ -390,6 +390,20 @@ if (!helm) {
     }
   });
 
+  // networkPolicy.ingressNamespace is there for the chart's Ingress (Traefik forwards its
+  // requests); it was admitted with ingress.enabled=false too, letting every pod of kube-system in
+  t.test('the NetworkPolicy admits the ingress controller\'s namespace only with the chart\'s Ingress', async (t) => {
+    const admitted = (...args: string[]) => one(render('--set', 'networkPolicy.enabled=true', ...args), 'NetworkPolicy')
+      .spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
+    t.same(admitted(), ['arc-runners', 'argo-rollouts', 'kargo', 'kube-system', 'stonks-pipeline'], 'Ingress on: Traefik\'s namespace is admitted');
+    t.same(admitted('--set', 'ingress.enabled=false'), ['arc-runners', 'argo-rollouts', 'kargo', 'stonks-pipeline'], 'Ingress off: it is not');
+    t.same(admitted('--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.allowedNamespaces=["kargo","kube-system"]'), ['kargo', 'kube-system'], 'unless listed in allowedNamespaces (a route of one\'s own)');
+    // an empty `from` admits every source: the policy must never render one
+    const r = template('--set', 'networkPolicy.enabled=true', '--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.allowedNamespaces=[]');
+    t.not(r.status, 0, 'no namespace left to admit: refused, not rendered as an open rule');
+    t.match(r.stderr, /networkPolicy\.allowedNamespaces: empty/);
+  });
+
   t.test('the NetworkPolicy and its README say the address check alone does not single out the sign-in proxy', async (t) => {
     const readme = readFileSync(join(chart, 'README.md'), 'utf8');
     const row = readme.split('\n').find((l) => l.startsWith('| NetworkPolicy (optional)'));
