@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { runAuditVerify } from './audit/verify-command.ts';
-import { createToken, parseRoles, revokeToken, tokenFilePath } from './auth/local-tokens.ts';
+import { createToken, parseRoles, revokeToken, TokenFileWrittenError, tokenFilePath } from './auth/local-tokens.ts';
 import { ConfigError, parseConfig, readConfigFile } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
@@ -101,14 +101,16 @@ export async function runCli(
         // all the same and works, and which nobody saw
         const lost = await delivered();
         if (lost) {
-          err(
-            `gate: the token "${entry.name}" is stored but could not be printed (${lost.message}): nobody has seen it. ` +
-              `Revoke it with \`npm run gate -- token revoke --name ${entry.name}\` and create it again, reading the whole output (the token is its last line).`,
-          );
+          err(storedUnseen(entry.name, lost.message, 'create it again, reading the whole output (the token is its last line)'));
           return 1;
         }
         return 0;
       } catch (e) {
+        // stored, then removing the writer lock failed: the token works, and was never printed
+        if (e instanceof TokenFileWrittenError) {
+          err(storedUnseen(values.name, (e.cause as Error).message, 'create it again'));
+          return 1;
+        }
         err(`gate: ${(e as Error).message}`);
         return 1;
       }
@@ -159,6 +161,14 @@ export async function runCli(
       err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** A token stored and never shown: said, with how to take it back. */
+function storedUnseen(name: string, why: string, then: string): string {
+  return (
+    `gate: the token "${name}" is stored but could not be printed (${why}): nobody has seen it. ` +
+    `Revoke it with \`npm run gate -- token revoke --name ${name}\` and ${then}.`
+  );
 }
 
 async function readProcessStdin(): Promise<Buffer | null> {

@@ -260,12 +260,31 @@ export async function updateTokenFile(
   change: (tokens: StoredToken[] | null) => StoredToken[] | null | Promise<StoredToken[] | null>,
   opts: TokenFileLockOptions = {},
 ): Promise<boolean> {
-  return withTokenFileLock(file, opts, async (stillOurs) => {
-    const next = await change(await readTokenFile(file));
-    if (next === null) return false;
-    await writeTokenFile(file, next, stillOurs);
-    return true;
-  });
+  let wrote = false;
+  try {
+    return await withTokenFileLock(file, opts, async (stillOurs) => {
+      const next = await change(await readTokenFile(file));
+      if (next === null) return false;
+      await writeTokenFile(file, next, stillOurs);
+      wrote = true;
+      return true;
+    });
+  } catch (err) {
+    // e.g. the lock that could not be removed: the change is in the file all the same
+    if (wrote) throw new TokenFileWrittenError(file, err as Error);
+    throw err;
+  }
+}
+
+/**
+ * The token file was written (the change is in place and the running gate takes it), and a step
+ * after that failed (removing the writer lock): `cause` is that failure.
+ */
+export class TokenFileWrittenError extends Error {
+  constructor(file: string, cause: Error) {
+    super(`${file} was written, and then: ${cause.message}`, { cause });
+    this.name = 'TokenFileWrittenError';
+  }
 }
 
 /** A new token and its entry (holding only its hash); not yet stored. */
