@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { runAuditVerify } from './audit/verify-command.ts';
-import { createToken, parseRoles, revokeToken, TokenFileWrittenError, tokenFilePath } from './auth/local-tokens.ts';
+import { checkTokenName, createToken, parseRoles, revokeToken, TokenFileWrittenError, tokenFilePath } from './auth/local-tokens.ts';
 import { ConfigError, parseConfig, readConfigFile } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
@@ -91,8 +91,17 @@ export async function runCli(
         err(`gate: token create makes local tokens, and this gate's auth is ${config.auth} (GATE_AUTH or the config file's auth), which never reads them: give the identity a Kubernetes ServiceAccount or user and a role binding instead (README, Kubernetes)`);
         return 2;
       }
+      // input that can never work is a usage error (2), as a missing option is; 1 is a create
+      // that failed (a name taken, the file or its lock)
+      let roles;
       try {
-        const roles = parseRoles(values.roles);
+        roles = parseRoles(values.roles);
+        checkTokenName(values.name);
+      } catch (e) {
+        err(`gate: ${(e as Error).message}`);
+        return 2;
+      }
+      try {
         const { token, entry } = await createToken(tokenFilePath(dataDir), values.name, roles, new Date(), createIdFactory()('tok'));
         out(`created token "${entry.name}" (roles ${entry.roles.join(',')}) in ${tokenFilePath(dataDir)}`);
         out('it is shown only now; store it in a secret manager:');

@@ -306,6 +306,16 @@ export function parseRoles(csv: string): Role[] {
 const RESERVED_NAMES = [ANONYMOUS.name, SYSTEM_ACTOR.name];
 const RESERVED_WHAT = 'callers without a valid token and the gate\'s own records';
 
+/** Throws when `name` can never be a token's name, whatever the file holds. */
+export function checkTokenName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
+  // the names the gate's own records use: a token under one would read, in the audit log, as an
+  // unauthenticated caller or as the gate itself
+  if (RESERVED_NAMES.some((reserved) => personKey(reserved) === personKey(name))) {
+    throw new Error(`--name: "${name}" is reserved: the audit log names ${RESERVED_NAMES.map((n) => `"${n}"`).join(' and ')} for ${RESERVED_WHAT}`);
+  }
+}
+
 /**
  * Adds a token to the file and returns it: the only time the token is visible.
  * Names are unique by personKey (so ignoring case): "Olivia" is refused when "olivia" exists, since
@@ -319,13 +329,8 @@ export async function createToken(
   id: string,
   lock: TokenFileLockOptions = {},
 ): Promise<{ token: string; entry: StoredToken }> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
+  checkTokenName(name);
   const key = personKey(name);
-  // the names the gate's own records use: a token under one would read, in the audit log, as an
-  // unauthenticated caller or as the gate itself
-  if (RESERVED_NAMES.some((reserved) => personKey(reserved) === key)) {
-    throw new Error(`--name: "${name}" is reserved: the audit log names ${RESERVED_NAMES.map((n) => `"${n}"`).join(' and ')} for ${RESERVED_WHAT}`);
-  }
   const made = newTokenEntry(name, roles, now, id);
   // the name is checked against the file as read under the lock, so two creates of one name
   // (or of two case variants) cannot both pass

@@ -58,3 +58,31 @@ t.test('token create whose writer lock cannot be removed after the write: exit 1
   const revoked = await cli(['token', 'revoke', '--name', 'olivia', '--data-dir', dataDir]);
   t.equal(revoked.code, 0, revoked.err);
 });
+
+t.test('exit codes: input that can never work is 2 (usage), like a missing option; a create that fails on what the file holds is 1', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-exit-'));
+  const create = (name: string, roles: string) => ['token', 'create', '--name', name, '--roles', roles, '--data-dir', dataDir];
+  for (const [args, why, says] of [
+    [create('olivia', 'root'), 'an unknown role', /^gate: --roles: unknown role "root"/],
+    [create('olivia', ' , '), 'no role at all', /^gate: --roles: give at least one of/],
+    [create('olivia smith', 'caller'), 'a malformed name', /^gate: --name: "olivia smith" must be 1-63 letters/],
+    [create('.olivia', 'caller'), 'a name starting with a dot', /^gate: --name: ".olivia" must be/],
+    [create('Anonymous', 'caller'), 'a reserved name', /^gate: --name: "Anonymous" is reserved/],
+    [['token', 'create', '--name', 'olivia', '--data-dir', dataDir], '--roles missing', /^token create needs --name and --roles/],
+    [['token', 'create', '--roles', 'caller', '--data-dir', dataDir], '--name missing', /^token create needs --name and --roles/],
+    [['token', 'revoke', '--data-dir', dataDir], 'token revoke without --name', /^token revoke needs --name/],
+    [['token', 'create', '--name', 'olivia', '--roles', 'caller', '--colour', 'red', '--data-dir', dataDir], 'an unknown option', /Unknown option '--colour'/],
+    [['token', 'list', '--data-dir', dataDir], 'an unknown command', /^unknown command "token list"/],
+    [['market', '--at', '2026-11-27T17:59:59'], 'an --at without offset', /^--at: "2026-11-27T17:59:59" is not an ISO-8601 instant/],
+  ] as const) {
+    const res = await cli([...args]);
+    t.equal(res.code, 2, `${why}: exit 2`);
+    t.match(res.err, says, `${why}: said`);
+    t.equal(res.out, '', `${why}: nothing printed`);
+  }
+  t.equal(existsSync(join(dataDir, 'tokens.json')), false, 'nothing written');
+  t.equal((await cli(create('olivia', 'caller'))).code, 0, 'created');
+  const taken = await cli(create('Olivia', 'caller'));
+  t.equal(taken.code, 1, 'a name taken (what the file holds): exit 1');
+  t.match(taken.err, /^gate: --name: "Olivia" is taken/);
+});
