@@ -44,6 +44,10 @@ const stopStarting = (signal: NodeJS.Signals) => {
 };
 process.on('SIGTERM', stopStarting);
 process.on('SIGINT', stopStarting);
+// a stderr whose reader is gone (`npm start 2>&1 | head -1`) is an EPIPE on a write: an 'error'
+// without a listener would kill the gate there, mid-start, its data directory lock left behind.
+// The write that matters (the first start's tokens) sees its error in its callback
+process.stderr.on('error', () => undefined);
 
 /** How long SIGTERM waits for requests in flight before it closes their connections (the whole stop must fit in 10 s). */
 const DRAIN_MS = 7000;
@@ -158,11 +162,25 @@ async function main(): Promise<void> {
     if (config.auth === 'local') {
       const file = tokenFilePath(dataDir);
       // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger.
-      // The file is written before the hashes are stored: if it cannot be, the start fails with
-      // nothing stored, and the next one is a first start again (no tokens lost to no one)
-      const handOver = config.firstStartTokens === 'file' ? (made: readonly FirstStartToken[]) => writeFirstStartTokensFile(made, file, dataDir) : undefined;
+      // Either is written before the hashes are stored: if it cannot be (the file, or stderr's
+      // reader gone: EPIPE), the start fails with nothing stored, and the next one is a first start
+      // again (no tokens lost to no one)
+      const handOver =
+        config.firstStartTokens === 'file'
+          ? (made: readonly FirstStartToken[]) => writeFirstStartTokensFile(made, file, dataDir)
+          : async (made: readonly FirstStartToken[]) => {
+              const failed = await new Promise<Error | null>((resolve) => process.stderr.write(firstStartMessage(made, file, 'print', dataDir), (e) => resolve(e ?? null)));
+              if (failed) {
+                // said on stdout, the one way left
+                log.error(
+                  { err: failed.message, tokenFile: file },
+                  'first start: the local tokens could not be printed on stderr, so none was stored; the next start is a first start again: start the gate with its stderr read (or with firstStartTokens: file)',
+                );
+                throw new Error(`the first start's tokens could not be printed on stderr (${failed.message}); none was stored`);
+              }
+            };
       const made = await bootstrapLocalTokens(file, new Date(), newId, handOver);
-      if (made.length > 0) process.stderr.write(firstStartMessage(made, file, config.firstStartTokens, dataDir));
+      if (made.length > 0 && config.firstStartTokens === 'file') process.stderr.write(firstStartMessage(made, file, 'file', dataDir));
       auth = createLocalAuthenticator(file);
     } else {
       // loaded only in this mode: the Kubernetes client is the heaviest dependency to start

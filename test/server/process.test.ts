@@ -121,6 +121,28 @@ t.test('firstStartTokens file that cannot be written: nothing is stored, and the
   await gate.stop();
 });
 
+t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fails saying so on stdout, stores nothing, leaves no lock; the next start hands over tokens that work', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  const gate = startServer(t, { GATE_DATA_DIR: dataDir });
+  // the reader goes away before the gate has started: its every write to stderr is an EPIPE
+  gate.child.stderr.destroy();
+  const { code } = await gate.exited;
+  t.equal(code, 1, 'the first start fails');
+  t.match(gate.out(), /"level":50,.*"err":"write EPIPE".*"msg":"first start: the local tokens could not be printed on stderr, so none was stored; the next start is a first start again/, 'said on stdout');
+  t.notMatch(gate.out(), /gate_[A-Za-z0-9_-]{20}/, 'no token in the log');
+  t.notOk(existsSync(join(dataDir, 'tokens.json')), 'no hash stored of tokens no one saw');
+  t.notOk(existsSync(join(dataDir, 'gate.lock')), 'the data directory lock released');
+
+  const again = await spawnGate({ dataDir });
+  t.teardown(() => again.stop('SIGKILL'));
+  t.same(Object.keys(again.tokens).sort(), ['admin', 'kargo'], 'the next start is a first start again');
+  if (again.tokens['kargo']) {
+    const res = await post(`${again.url}/v1/decisions`, again.tokens['kargo'], decision('beta', 'p1'));
+    t.equal(res.status, 200, 'and its caller token works');
+  }
+  await again.stop();
+});
+
 t.test('a second instance on the same data directory refuses to start with a clear message', async (t) => {
   const first = await spawnGate();
   t.teardown(() => first.stop('SIGKILL'));
