@@ -132,9 +132,25 @@ export async function runCli(
       try {
         // on a Kubernetes-auth gate too: a leaked local token must not work again if the gate
         // goes back to local auth
-        const entries = await revokeToken(tokenFilePath(dataDir), values.name);
+        let entries;
+        let lockLeft: Error | null = null;
+        try {
+          entries = await revokeToken(tokenFilePath(dataDir), values.name);
+        } catch (e) {
+          // written, then removing the writer lock failed: the token is revoked all the same (a
+          // retry would be told the name is not there), and the lock is one the next writer takes over
+          if (!(e instanceof TokenFileWrittenError && e.revoked)) throw e;
+          entries = e.revoked;
+          lockLeft = e.cause as Error;
+        }
         for (const entry of entries) out(`revoked token "${entry.name}" (roles ${entry.roles.join(',')}, created ${entry.createdAt}) from ${tokenFilePath(dataDir)}`);
         out(config.auth === 'local' ? 'the running gate refuses it within a second' : `this gate's auth is ${config.auth}, which never reads local tokens: to take the identity's access away there, remove its role binding`);
+        if (lockLeft) {
+          err(
+            `gate: the token is revoked; then its writer lock ${tokenFilePath(dataDir)}.lock could not be removed (${lockLeft.message}): ` +
+              'the next writer takes it over as one left by a writer that is gone (at once on this host, after 5 s elsewhere)',
+          );
+        }
         return 0;
       } catch (e) {
         err(`gate: ${(e as Error).message}`);

@@ -281,6 +281,8 @@ export async function updateTokenFile(
  * after that failed (removing the writer lock): `cause` is that failure.
  */
 export class TokenFileWrittenError extends Error {
+  /** For a revoke: the entries it took out (they are out of the file). */
+  revoked?: StoredToken[];
   constructor(file: string, cause: Error) {
     super(`${file} was written, and then: ${cause.message}`, { cause });
     this.name = 'TokenFileWrittenError';
@@ -367,7 +369,11 @@ export async function revokeToken(file: string, name: string, lock: TokenFileLoc
       return tokens.filter((t) => t.name !== name);
     },
     lock,
-  );
+  ).catch((err: unknown) => {
+    // revoked all the same: said by the caller
+    if (err instanceof TokenFileWrittenError) err.revoked = revoked;
+    throw err;
+  });
   return revoked;
 }
 

@@ -86,3 +86,31 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
   t.equal(taken.code, 1, 'a name taken (what the file holds): exit 1');
   t.match(taken.err, /^gate: --name: "Olivia" is taken/);
 });
+
+t.test('token revoke whose writer lock cannot be removed after the write: says the token is revoked, exit 0, naming the lock left behind', async (t) => {
+  const fs = await import('node:fs/promises');
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-revoke-lockrm-'));
+  const made = await cli(['token', 'create', '--name', 'olivia', '--roles', 'caller,approver', '--data-dir', dataDir]);
+  t.equal(made.code, 0, made.err);
+  const eio = Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+  // rm (the lock's removal, the one rm of a revoke that writes) fails
+  const { runCli: runCliRmFails } = await t.mockImport<typeof import('../../src/cli.ts')>('../../src/cli.ts', {
+    'node:fs/promises': { ...fs, rm: async () => Promise.reject(eio) },
+  });
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCliRmFails(['token', 'revoke', '--name', 'olivia', '--data-dir', dataDir], {}, (s) => out.push(s), (s) => err.push(s));
+  const { readTokenFile, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  t.same((await readTokenFile(tokenFilePath(dataDir))) ?? [], [], 'revoked');
+  t.equal(code, 0, 'the revoke took effect');
+  t.match(out.join('\n'), /^revoked token "olivia" \(roles caller,approver, created [^)]+\) from .*tokens\.json\nthe running gate refuses it within a second$/);
+  t.equal(
+    err.join('\n'),
+    `gate: the token is revoked; then its writer lock ${tokenFilePath(dataDir)}.lock could not be removed (EIO: i/o error, unlink): the next writer takes it over as one left by a writer that is gone (at once on this host, after 5 s elsewhere)`,
+  );
+  // a retry is not needed, and would be told the name is gone
+  await fs.rm(`${tokenFilePath(dataDir)}.lock`);
+  const again = await cli(['token', 'revoke', '--name', 'olivia', '--data-dir', dataDir]);
+  t.equal(again.code, 1);
+  t.match(again.err, /no token named "olivia"/);
+});
