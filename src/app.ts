@@ -10,7 +10,7 @@ import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
 import { jsonBodyParser } from './http/json-body.ts';
-import { HttpError, auditUnavailable, errorBody } from './http/errors.ts';
+import { HttpError, auditUnavailable, clockOutsideCalendar, errorBody } from './http/errors.ts';
 import { asksForIdentity, createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
 import { isRefusalAudited, pathOf } from './http/refusals.ts';
@@ -265,7 +265,15 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
 
   const metrics = createMetrics({
-    isMarketOpen: () => calendar.state(clock.now()).open,
+    isMarketOpen: () => {
+      try {
+        return calendar.state(clock.now()).open;
+      } catch (err) {
+        // a GATE_NOW clock run past the calendar: not known (NaN), and the rest of the scrape answered
+        if (err instanceof RangeError) return null;
+        throw err;
+      }
+    },
     isAuditWritable: () => audit.writable(),
     clockSimulated: config.now !== null,
     processMetrics: deps.processMetrics ?? true,
@@ -314,7 +322,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       try {
         return fn();
       } catch (err) {
-        if (err instanceof RangeError) throw new HttpError(400, 'invalid_request', `${field}: ${err.message}`, { field });
+        if (err instanceof RangeError) {
+          throw field === null ? clockOutsideCalendar(err, config.now) : new HttpError(400, 'invalid_request', `${field}: ${err.message}`, { field });
+        }
         throw err;
       }
     },

@@ -217,8 +217,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** 2100-01-01 00:00 in New York (EST, UTC-5): GATE_NOW must come before it */
+/** 2100-01-01 00:00 in New York (EST, UTC-5): the market calendar ends there */
 const NEW_YORK_2100_MS = Date.parse('2100-01-01T05:00:00Z');
+/**
+ * GATE_NOW must leave the clock this long before the calendar's end: it runs on, and past the end
+ * every decision, status and market answer is a 503 (a gate started a second before would be
+ * useless a second later)
+ */
+const GATE_NOW_END_MARGIN_MS = 60 * 60 * 1000;
 
 const EnvSchema = z.object({
   GATE_HOST: ListenHost.optional(),
@@ -239,8 +245,8 @@ const EnvSchema = z.object({
     // in UTC (start-up then refuses what the calendar cannot answer for, such as 1999 in New York)
     .refine((v) => {
       const ms = Date.parse(v);
-      return new Date(ms).getUTCFullYear() >= 2000 && ms < NEW_YORK_2100_MS;
-    }, 'expected an instant in 2000-2099 (the market calendar covers those years)')
+      return new Date(ms).getUTCFullYear() >= 2000 && ms < NEW_YORK_2100_MS - GATE_NOW_END_MARGIN_MS;
+    }, 'expected an instant in 2000-2099 (the market calendar covers those years), at least an hour before 2100-01-01 00:00 New York time (the clock runs on, and past the calendar the gate decides nothing)')
     .optional(),
   GATE_PROJECT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace name').optional(),
 });

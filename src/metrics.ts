@@ -17,7 +17,8 @@ export interface Metrics {
  * callbacks, so they are never stale.
  */
 export function createMetrics(opts: {
-  isMarketOpen: () => boolean;
+  /** null: not known (the gate clock is outside the market calendar) */
+  isMarketOpen: () => boolean | null;
   isAuditWritable: () => boolean;
   /** true when the gate clock runs from GATE_NOW instead of the system clock */
   clockSimulated?: boolean;
@@ -55,7 +56,8 @@ export function createMetrics(opts: {
       help: '1 while the NYSE regular session is open (by the gate clock), else 0',
       registers: [registry],
       collect() {
-        this.set(opts.isMarketOpen() ? 1 : 0);
+        const open = opts.isMarketOpen();
+        this.set(open === null ? Number.NaN : open ? 1 : 0);
       },
     }),
     auditAppendSeconds: new Histogram({

@@ -19,6 +19,19 @@ export function errorBody(code: string, message: string, extra: Record<string, u
   return { error: code, message, ...extra };
 }
 
+/**
+ * The gate clock has run past the market calendar (2000-2099 by New York date; only a GATE_NOW
+ * clock can get there): nothing that needs the market now can be answered, and waiting mends nothing.
+ */
+export const clockOutsideCalendar = (err: RangeError, gateNow: string | null): HttpError =>
+  new HttpError(
+    503,
+    'clock_outside_calendar',
+    `The gate clock is outside the market calendar, so the gate decides nothing: ${err.message}. ` +
+      (gateNow === null ? 'Check the system clock.' : `The clock runs from GATE_NOW=${gateNow}: restart the gate with an earlier GATE_NOW, or without one.`),
+    { retryable: false },
+  );
+
 export const auditUnavailable = (): HttpError =>
   new HttpError(503, 'audit_unavailable', 'The audit log cannot be written, so the gate answers nothing it cannot record. Retry later.', {
     retryable: true,

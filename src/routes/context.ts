@@ -32,6 +32,9 @@ export interface RouteContext {
   guard: (access: Access) => onRequestHookHandler;
   /** in Kubernetes mode: the image tag of each stage's current freight, read from Kargo */
   deployedTags: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
-  /** runs a calendar computation, turning an out-of-range instant into a 400 naming `field` */
-  calendarGuard: <T>(fn: () => T, field: string) => T;
+  /**
+   * runs a calendar computation, turning an out-of-range instant into a 400 naming `field`, the
+   * request field the instant came from; null: the instant is the gate clock's, and that is a 503
+   */
+  calendarGuard: <T>(fn: () => T, field: string | null) => T;
 }

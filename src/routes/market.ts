@@ -20,7 +20,7 @@ export function marketRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         const at = req.query.at ? DateTime.fromISO(req.query.at, { setZone: true }).toUTC() : ctx.clock.now();
-        return ctx.calendarGuard(() => marketStateToJson(ctx.calendar.state(at)), 'querystring.at');
+        return ctx.calendarGuard(() => marketStateToJson(ctx.calendar.state(at)), req.query.at ? 'querystring.at' : null);
       },
     });
   };

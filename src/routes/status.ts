@@ -64,7 +64,7 @@ export function statusRoutes(ctx: RouteContext) {
     const handler = async () => {
       const now = ctx.clock.now();
       const state = ctx.store.read();
-      const market = ctx.calendar.state(now);
+      const market = ctx.calendarGuard(() => ctx.calendar.state(now), null);
       const kargoTags = ctx.deployedTags?.() ?? null;
       return {
         at: isoOf(now),

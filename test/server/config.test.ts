@@ -56,10 +56,14 @@ t.test('an issue of the whole config file is named as the top level, not an empt
   t.throws(() => parseConfig({ GATE_CONFIG: 'f.yaml' }, '- a\n'), { constructor: ConfigError, message: /^invalid config file f\.yaml: \(top level\): .*expected object/ });
 });
 
-t.test('GATE_NOW: an instant in 2000-2099 by New York date, the evening of 2099-12-31 included (already 2100 in UTC)', async (t) => {
-  // the last session of 2099 is answered, and so is the night after it in New York
-  for (const now of ['2099-12-31T19:30:00-05:00', '2100-01-01T04:59:59Z', '2099-12-31T23:59:59.999-05:00']) {
+t.test('GATE_NOW: an instant in 2000-2099 by New York date, the evening of 2099-12-31 included (already 2100 in UTC), up to an hour before the end', async (t) => {
+  // the last session of 2099 is answered, and so is the evening after it in New York
+  for (const now of ['2099-12-31T19:30:00-05:00', '2100-01-01T03:59:59Z', '2099-12-31T22:59:59.999-05:00']) {
     t.equal(parseConfig({ GATE_NOW: now }, null).now, now, now);
+  }
+  // the clock runs on: one started in the calendar's last hour would be past it within the hour
+  for (const now of ['2099-12-31T23:00:00-05:00', '2100-01-01T04:59:59Z', '2099-12-31T23:59:59.999-05:00']) {
+    t.throws(() => parseConfig({ GATE_NOW: now }, null), { constructor: ConfigError, message: /GATE_NOW: expected an instant in 2000-2099 .*at least an hour before 2100-01-01 00:00 New York time/ }, now);
   }
   for (const now of ['2100-01-01T00:00:00-05:00', '2100-01-01T05:00:00Z', '2150-06-01T15:00:00Z', '1999-12-31T23:59:59Z']) {
     t.throws(() => parseConfig({ GATE_NOW: now }, null), { constructor: ConfigError, message: /GATE_NOW: expected an instant in 2000-2099/ }, now);
