@@ -318,6 +318,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     reserved,
     guard: guards.guard,
     deployedTags: deps.deployedTags ?? null,
+    kargoHealth: deps.kargoHealth ?? null,
     calendarGuard: (fn, field) => {
       try {
         return fn();

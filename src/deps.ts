@@ -7,6 +7,12 @@ import type { MarketCalendar } from './policy/market-hours.ts';
 import type { Stage } from './stages.ts';
 import type { StateStore } from './store/store.ts';
 
+/** The Kargo Stage reader's latest read: its error (null after a success) and its last success (ISO, null if none yet). */
+export interface KargoHealth {
+  lastError: string | null;
+  lastSuccess: string | null;
+}
+
 /** Everything buildApp needs from the outside world; server.ts makes the real ones, tests the fakes. */
 export interface Deps {
   config: Config;
@@ -21,6 +27,8 @@ export interface Deps {
   dataDir: string;
   /** Kubernetes mode: the tag of each stage's current freight from Kargo; null locally */
   deployedTags?: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
+  /** Kubernetes mode: how the latest read of the Kargo Stages went; null locally (no reader) */
+  kargoHealth?: (() => KargoHealth) | null;
   /** how often expired grants and approvals nobody asked about are recorded (default 60 s) */
   sweepIntervalMs?: number;
   /** a pino logger, or false for none (tests) */

@@ -10,6 +10,7 @@ import { createLocalAuthenticator, removeLeftoverTokenTemps, tokenFilePath } fro
 import { createProxyHeaderAuthenticator, proxyAuthNotices } from './auth/proxy-header.ts';
 import { type FirstStartToken, bootstrapLocalTokens, firstStartMessage, writeFirstStartTokensFile } from './bootstrap-tokens.ts';
 import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv } from './config.ts';
+import type { KargoHealth } from './deps.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
 import { createLogger, flushLogger } from './logger.ts';
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
     if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
     let auth;
-    let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; stop: () => void } | null = null;
+    let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; health: () => KargoHealth; stop: () => void } | null = null;
     if (config.auth === 'local') {
       const file = tokenFilePath(dataDir);
       // handed over once, on stderr or in a 0600 file (firstStartTokens), never through the logger.
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
 
     if (config.proxyAuth.trustedCidrs.length > 0) auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
     for (const { level, fields, message } of proxyAuthNotices(config.proxyAuth)) log[level](fields, message);
-    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null });
+    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null });
 
     let shuttingDown = false;
     let stopSignal: NodeJS.Signals | null = null;

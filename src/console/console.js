@@ -461,6 +461,7 @@ function render() {
   ensureNextSession(st.market.nextOpen);
   const held = st.stages.filter((s) => s.enabled && s.policy.marketHours !== null).map((s) => s.name);
   renderIf($('market'), JSON.stringify([st.market, state.nextSession, held]), () => marketView(st.market, state.nextSession.session, nowMs, held));
+  renderIf($('kargo-note'), JSON.stringify(st.kargo ?? null), () => kargoNote(st.kargo));
   renderIf($('pipeline'), JSON.stringify([st.stages, st.market.open, st.market.nextClose]), () => st.stages.map((s, i) => stageView(s, i, st.market)));
   renderIf($('waiting'), JSON.stringify(st.waiting), () =>
     waitingView(st, {
@@ -487,6 +488,21 @@ function auditBanner(audit) {
     icon('warning'),
     h('strong', {}, 'The audit log cannot be written. '),
     `The gate refuses every decision, break-glass grant and approval (HTTP 503) until its audit log can be written again: Kargo promotions are held. The last record written is seq ${audit.seq}.`,
+  ];
+}
+
+/** The Kargo Stage list cannot be read: the deployed tags read from it are those of its last read. */
+function kargoNote(kargo) {
+  const stale = kargo?.stale === true;
+  $('kargo-note').hidden = !stale;
+  if (!stale) return [];
+  return [
+    icon('warning'),
+    h('strong', {}, `Kargo not read since ${kargo.lastReadAt ? stamp(kargo.lastReadAt) : 'the gate started'}: `),
+    kargo.lastError ?? 'no answer yet',
+    kargo.lastReadAt
+      ? '. The deployed tags from Kargo are those of that read; the gate tries again at every poll.'
+      : '. No deployed tag comes from Kargo; the gate tries again at every poll.',
   ];
 }
 

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../policy/clock.ts';
 import type { MarketCalendar } from '../policy/market-hours.ts';
 import type { StateStore } from '../store/store.ts';
+import type { KargoHealth } from '../deps.ts';
 import type { Stage } from '../stages.ts';
 
 /** What route files get from buildApp: the deps plus the services built from them. */
@@ -32,6 +33,8 @@ export interface RouteContext {
   guard: (access: Access) => onRequestHookHandler;
   /** in Kubernetes mode: the image tag of each stage's current freight, read from Kargo */
   deployedTags: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
+  /** in Kubernetes mode: the latest read of the Kargo Stages (KargoHealth) */
+  kargoHealth: (() => KargoHealth) | null;
   /**
    * runs a calendar computation, turning an out-of-range instant into a 400 naming `field`, the
    * request field the instant came from; null: the instant is the gate clock's, and that is a 503

@@ -55,6 +55,14 @@ export const StatusResponse = z.object({
   waiting: z.array(
     z.object({ project: z.string(), stage: z.string(), imageTag: z.string(), promotion: z.string(), since: z.string(), lastSeen: z.string(), reasons: z.array(ReasonSchema), message: z.string() }),
   ),
+  kargo: z
+    .object({
+      source: z.enum(['kubernetes', 'local']).describe('kubernetes: deployed tags are read from the Kargo Stages; local: there is no reader, each stage shows the tag the gate last allowed'),
+      lastReadAt: z.string().nullable().describe('when the Stage list was last read (null: never, or local)'),
+      lastError: z.string().nullable().describe('why the latest read failed (null once a read succeeds)'),
+      stale: z.boolean().describe('true while the latest read failed: the tags with deployed.source kargo are those of lastReadAt'),
+    })
+    .describe('the Kargo Stage list the deployed tags come from'),
   audit: z.object({ seq: z.number(), hash: z.string(), writable: z.boolean() }),
 });
 
@@ -66,6 +74,7 @@ export function statusRoutes(ctx: RouteContext) {
       const state = ctx.store.read();
       const market = ctx.calendarGuard(() => ctx.calendar.state(now), null);
       const kargoTags = ctx.deployedTags?.() ?? null;
+      const kargoHealth = ctx.kargoHealth?.() ?? null;
       return {
         at: isoOf(now),
         project: ctx.config.project,
@@ -99,6 +108,9 @@ export function statusRoutes(ctx: RouteContext) {
           .filter((a) => isApprovalLive(a, now))
           .map(({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt }) => ({ id, project, stage, imageTag, notes, approvedBy, approvedAt, expiresAt })),
         waiting: Object.values(state.waiting).sort((a, b) => a.since.localeCompare(b.since)),
+        kargo: kargoHealth
+          ? { source: 'kubernetes' as const, lastReadAt: kargoHealth.lastSuccess, lastError: kargoHealth.lastError, stale: kargoHealth.lastError !== null || kargoHealth.lastSuccess === null }
+          : { source: 'local' as const, lastReadAt: null, lastError: null, stale: false },
         audit: { ...ctx.audit.head(), writable: ctx.audit.writable() },
       };
     };

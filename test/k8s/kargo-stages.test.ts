@@ -124,3 +124,35 @@ t.test('a Stage with a null or malformed entry is skipped (logged once), the oth
   t.equal(res.statusCode, 200);
   t.match(res.json().stages[4], { name: 'live', deployed: { imageTag: sha('b'), source: 'kargo', at: null } });
 });
+
+t.test('end to end: a gate whose Kargo Stage list fails says in /v1/status that its tags are stale, and since when', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnGate } = await import('../helpers/spawn-gate.ts');
+  const fake = await startFakeKube();
+  t.teardown(() => fake.close());
+  fake.stages = [kargoStage('beta', sha('1'))];
+  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  await writeFile(join(home, 'kubeconfig'), fake.kubeConfig().exportConfig());
+  await writeFile(join(home, 'config.yaml'), 'kubernetes: { stagePollSeconds: 1 }\n');
+  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
+  t.teardown(() => gate.stop());
+  const status = async () => (await (await fetch(`${gate.url}/v1/status`)).json()) as { kargo: Record<string, unknown>; stages: { deployed: unknown }[] };
+
+  const read = await status();
+  t.match(read.kargo, { source: 'kubernetes', lastReadAt: String, lastError: null, stale: false }, 'read');
+  t.match(read.stages[2], { deployed: { imageTag: sha('1'), source: 'kargo' } });
+  // the gate's RBAC on Stages is removed
+  fake.behaviour.stages = { kind: 'status', code: 403 };
+  const failing = Date.now();
+  t.ok(await eventually(async () => (await status()).kargo['stale'] === true, 5000, 100), 'stale within a poll or two');
+  const stale = await status();
+  t.match(stale.kargo, { source: 'kubernetes', lastError: 'list Kargo Stages: HTTP 403', stale: true });
+  t.ok(Date.parse(stale.kargo['lastReadAt'] as string) <= failing, `lastReadAt is the last good read (${stale.kargo['lastReadAt']})`);
+  t.match(stale.stages[2], { deployed: { imageTag: sha('1'), source: 'kargo' } }, 'the tag of that read is still shown');
+  fake.behaviour.stages = { kind: 'normal' };
+  t.ok(await eventually(async () => (await status()).kargo['stale'] === false, 5000, 100), 'fresh again once the list is read');
+  t.equal((await status()).kargo['lastError'], null);
+});

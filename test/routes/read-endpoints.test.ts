@@ -200,3 +200,28 @@ t.test('a gate on GATE_NOW says so in /v1/status and /metrics; one on the system
   t.same((await demo.app.inject({ url: '/v1/status' })).json().clock, { source: 'GATE_NOW', startedAt: '2026-11-27T16:00:00Z' });
   t.match((await demo.app.inject({ url: '/metrics' })).body, /^gate_clock_simulated 1$/m);
 });
+
+t.test('/v1/status says where the deployed tags come from, and when the Kargo Stage list could not be read', async (t) => {
+  const local = await buildTestApp(t);
+  t.same((await local.app.inject({ url: '/v1/status' })).json().kargo, { source: 'local', lastReadAt: null, lastError: null, stale: false }, 'local mode: no reader');
+
+  let health: { lastError: string | null; lastSuccess: string | null } = { lastError: null, lastSuccess: '2026-11-25T14:59:50.000Z' };
+  const g = await buildTestApp(t, {
+    deps: { deployedTags: () => ({ beta: { imageTag: 'cafe01', at: '2026-11-25T14:00:00Z' } }), kargoHealth: () => health },
+  });
+  const status = async () => (await g.app.inject({ url: '/v1/status' })).json();
+  t.same((await status()).kargo, { source: 'kubernetes', lastReadAt: '2026-11-25T14:59:50.000Z', lastError: null, stale: false }, 'read');
+  // RBAC removed: the list fails, the tags of the last read stay
+  health = { lastError: 'list Kargo Stages: HTTP 403', lastSuccess: '2026-11-25T14:59:50.000Z' };
+  const failing = await status();
+  t.same(failing.kargo, { source: 'kubernetes', lastReadAt: '2026-11-25T14:59:50.000Z', lastError: 'list Kargo Stages: HTTP 403', stale: true }, 'stale, with the error');
+  t.match(failing.stages[2].deployed, { imageTag: 'cafe01', source: 'kargo' }, 'the last known tag is still shown');
+  // never read (the first list failed at start-up)
+  health = { lastError: 'list Kargo Stages: no answer from the Kubernetes API within 2000 ms', lastSuccess: null };
+  t.match((await status()).kargo, { lastReadAt: null, stale: true });
+
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  const schema = doc.paths['/v1/status'].get.responses['200'].content['application/json'].schema;
+  t.same(Object.keys(schema.properties.kargo.properties).sort(), ['lastError', 'lastReadAt', 'source', 'stale'], '/openapi.json documents it');
+  t.ok(schema.required.includes('kargo'));
+});
