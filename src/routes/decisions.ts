@@ -129,19 +129,21 @@ export function decisionRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         const input = toInput(req.body);
-        const done = await ctx.decisions
-          .decide(input, {
+        let done;
+        try {
+          done = await ctx.decisions.decide(input, {
             actor: identityOf(req),
             requestedBy: req.body.actor,
             freight: req.body.freight ?? null,
             rollback: req.body.rollback ?? null,
             requestId: req.id,
-          })
-          .catch((err: unknown) => {
-            // decided at the gate clock's now: a clock run past the calendar is a 503 naming it
-            if (err instanceof RangeError) ctx.calendarGuard(() => ctx.calendar.state(ctx.clock.now()), null);
-            throw err;
           });
+        } catch (err) {
+          // decided at the gate clock's now: a clock run past the calendar is a 503 naming it
+          // (a try around the await, not a .catch(): no extra promise on every decision)
+          if (err instanceof RangeError) ctx.calendarGuard(() => ctx.calendar.state(ctx.clock.now()), null);
+          throw err;
+        }
         // the label is one of the five stages: a client-chosen name would add a series per request
         ctx.metrics.decisions.inc({ stage: isStage(input.stage) ? input.stage : 'unknown', decision: done.outcome.decision });
         addLogFields(req, { decisionId: done.id, stage: input.stage, imageTag: input.imageTag, decision: done.outcome.decision, seq: done.record.seq });
