@@ -65,15 +65,10 @@ function fromWire(value: string): string {
  * repetition is counted in the raw header lines when the request has them.
  */
 function single(req: AuthRequest, name: string): string | null {
+  if (occurrences(req, name) !== 1) return null;
   const v = req.headers[name];
-  if (v === undefined) return null;
-  if (req.rawHeaders) {
-    let seen = 0;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) seen++;
-    if (seen > 1) return null;
-  }
-  if (Array.isArray(v)) return v.length === 1 && v[0] !== undefined ? fromWire(v[0]) : null;
-  return fromWire(v);
+  if (Array.isArray(v)) return v[0] === undefined ? null : fromWire(v[0]);
+  return v === undefined ? null : fromWire(v);
 }
 
 /** How many times header `name` (lower case) came: its raw header lines when the request has them. */
