@@ -9,6 +9,7 @@ import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
+import { capConnections } from './http/connection-cap.ts';
 import { jsonBodyParser } from './http/json-body.ts';
 import { HttpError, auditUnavailable, clockOutsideCalendar, errorBody } from './http/errors.ts';
 import { asksForIdentity, createGuard, setCommonHeaders } from './http/guard.ts';
@@ -220,41 +221,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // JSON, none of the gate's headers, no log line, and no record of a refused decision request);
   // the gate ignores the expectation, as RFC 9110 lets it, and handles the request like any other
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
-  // a client holding thousands of idle keep-alive sockets would use up the process's file
-  // descriptors, and the audit log could then not open its next file: past the cap Node closes a
-  // new connection at once. Said in the log at the first one and then at most once a minute
-  app.server.maxConnections = config.http.maxConnections;
-  // the first refusal is told at once; those after it are counted and told together a minute
-  // after the last telling, so a burst that stops is still reported whole
-  const dropReportMs = deps.dropReportMs ?? 60_000;
-  let dropped = 0;
-  let quietUntil = -Infinity;
-  let later: NodeJS.Timeout | null = null;
-  let laterAddress: string | undefined;
-  const tellDropped = (remoteAddress: string | undefined) => {
-    app.log.warn({ maxConnections: config.http.maxConnections, dropped, remoteAddress }, 'connections refused: http.maxConnections are open');
-    dropped = 0;
-    quietUntil = performance.now() + dropReportMs;
-  };
-  app.server.on('drop', (data) => {
-    dropped++;
-    if (performance.now() >= quietUntil) return tellDropped(data?.remoteAddress);
-    if (later) return;
-    laterAddress = data?.remoteAddress;
-    later = setTimeout(() => {
-      later = null;
-      tellDropped(laterAddress);
-    }, quietUntil - performance.now()).unref();
-  });
-  // refusals still being counted are told at the close, not lost with the timer
-  app.addHook('onClose', (_app, done) => {
-    if (later) {
-      clearTimeout(later);
-      later = null;
-      tellDropped(laterAddress);
-    }
-    done();
-  });
+  capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000);
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
   // fastify's JSON parser, its refusal of a prototype key in valid JSON answered naming the key
