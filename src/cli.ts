@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
 import { runAuditVerify } from './audit/verify-command.ts';
 import { checkTokenName, createToken, parseRoles, revokeToken, TokenFileWrittenError, tokenFilePath } from './auth/local-tokens.ts';
+import { proxySecretDigest } from './auth/proxy-header.ts';
 import { ConfigError, parseConfig, readConfigFile } from './config.ts';
 import { createIdFactory } from './ids.ts';
 import { createMarketCalendar, marketStateToJson } from './policy/market-hours.ts';
@@ -245,7 +245,7 @@ async function proxySecretHash(positionals: string[], out: (s: string) => void, 
     err(`gate: ${problem}; make one with: SECRET=$(openssl rand -hex 32)`);
     return 2;
   }
-  out(createHash('sha256').update(Buffer.from(text, 'latin1')).digest('hex'));
+  out(proxySecretDigest(text).toString('hex'));
   return 0;
 }
 

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
+import { DEFAULT_SECRET_HEADER, proxySecretDigest } from './auth/proxy-header.ts';
 import { parseCidrs } from './http/peer-address.ts';
 import { MarketExtrasError, normalizeMarketExtras } from './policy/market-extras.ts';
 
@@ -67,8 +68,8 @@ const HeaderName = z
   .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~, no spaces)')
   .refine((h) => !['authorization', 'proxy-authorization', 'cookie'].includes(h.toLowerCase()), 'must not be a header that carries credentials');
 
-/** SHA-256 of the empty string. */
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+/** The secretSha256 of an empty secret. */
+const EMPTY_SHA256 = proxySecretDigest('').toString('hex');
 
 /** Headers HTTP or the gate reads for their own meaning (the forwarded ones: the client's address, recorded). */
 const OTHER_USE_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-request-id'];
@@ -360,7 +361,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
     groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
     secretSha256: f.proxyAuth?.secretSha256 ?? null,
-    secretHeader: (f.proxyAuth?.secretHeader ?? 'X-Gate-Proxy-Secret').toLowerCase(),
+    secretHeader: (f.proxyAuth?.secretHeader ?? DEFAULT_SECRET_HEADER).toLowerCase(),
   };
   // one header for two things: the user header would be checked as the secret, and the secret
   // read as the user name (and audited as it)

@@ -97,8 +97,16 @@ function proxySecretProof(req: AuthRequest, name: string, digest: Buffer): 'abse
   // no secret is empty: an empty value (or spaces, which HTTP trims away) proves nothing, even
   // against the hash of the empty string
   if (v === '') return 'wrong';
-  const presented = createHash('sha256').update(Buffer.from(v, 'latin1')).digest();
-  return timingSafeEqual(presented, digest) ? 'right' : 'wrong';
+  return timingSafeEqual(proxySecretDigest(v), digest) ? 'right' : 'wrong';
+}
+
+/**
+ * The SHA-256 of a proxy secret as the gate compares it: of the value's bytes as they came (Node
+ * reads header bytes as Latin-1, one byte a character). `proxy-secret hash` prints it in hex for
+ * proxyAuth.secretSha256, so the two cannot disagree.
+ */
+export function proxySecretDigest(value: string): Buffer {
+  return createHash('sha256').update(Buffer.from(value, 'latin1')).digest();
 }
 
 /**
