@@ -857,13 +857,17 @@ async function approve(ev) {
     $('ap-done').textContent = `Approved ${a.imageTag} for ${a.stage} as ${a.approvedBy}; valid until ${stamp(a.expiresAt)}.`;
     pollSoon();
   } catch (err) {
-    if (handleAuthError(err)) return;
+    // signed out: the form is disabled, the token field is where to go on
+    if (handleAuthError(err)) return $('signin-token').focus();
     if (outcomeUnknown(err)) {
       fieldError('ap-error', null, `${noAnswer(err)}: ${imageTag} may have been approved for ${stage}. Check Pending approvals before approving again.`);
       pollSoon();
     } else fieldError('ap-error', err.field ? `ap-${FIELD_INPUTS[err.field] ?? ''}` : null, `Not approved: ${err.message}`);
   } finally {
     $('ap-submit').disabled = false;
+    // disabled for the request, the button lost the focus to the page: back on it, unless an
+    // error put it on a field (or the operator moved it meanwhile)
+    if (document.activeElement === null || document.activeElement === document.body) $('ap-submit').focus();
   }
 }
 
