@@ -41,6 +41,8 @@ const state = {
   recheckingIdentity: false,
   /** dialogs whose request is under way (Escape does not close them then) */
   inFlight: new Set(),
+  /** the grant whose one-time token is on screen: {id, seen (listed open by a status since)} */
+  shownGrant: null,
 };
 
 /** The gate's clock now, in epoch milliseconds. */
@@ -473,6 +475,7 @@ function render() {
   renderIf($('grants'), JSON.stringify([st.grants, canRevoke]), () => grantsView(st.grants, canRevoke, revokeGrant));
   const canRevokeApprovals = state.me?.can['approvals.delete'] === true;
   renderIf($('approvals'), JSON.stringify([st.approvals, canRevokeApprovals]), () => approvalsView(st.approvals, canRevokeApprovals, revokeApproval));
+  followShownGrant(st.grants);
   updateToggles(st.stages);
   updateToggleDialog(st.stages);
   autoPrefill('bg');
@@ -744,8 +747,32 @@ function showToken(grant) {
   );
   const box = $('bg-token');
   box.hidden = false;
+  state.shownGrant = { id: grant.id, seen: false };
   tick();
   box.focus();
+}
+
+/**
+ * The one-time token on screen follows its grant in the status: once listed open and then no
+ * longer (a promotion used it, another operator revoked it, it expired), the box says the token
+ * lets nothing through, instead of counting down to an expiry that no longer matters. A status
+ * that has not listed it yet may have been read before the grant was issued, and says nothing.
+ */
+function followShownGrant(grants) {
+  const g = state.shownGrant;
+  if (!g || $('bg-token').hidden) return;
+  if (grants.some((x) => x.id === g.id)) {
+    g.seen = true;
+    return;
+  }
+  if (!g.seen) return;
+  state.shownGrant = null;
+  replaceChildren(
+    $('bg-token-expiry'),
+    icon('warning'),
+    h('strong', {}, `Grant ${g.id} is no longer open`),
+    ': used by a promotion, revoked or expired (the audit history says which). This token lets nothing through.',
+  );
 }
 
 function hideToken() {
@@ -755,6 +782,7 @@ function hideToken() {
   $('bg-token-value').value = '';
   $('bg-token-what').textContent = '';
   replaceChildren($('bg-token-expiry'));
+  state.shownGrant = null;
   $('bg-token').hidden = true;
   delete $('bg-token').dataset.grant;
 }

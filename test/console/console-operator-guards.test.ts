@@ -65,6 +65,33 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
+  t.test('the one-time token on screen follows its grant: revoked by another operator, the box says its token lets nothing through instead of counting down', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('olivia');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    const id = await page.evaluate(() => document.getElementById('bg-token').dataset.grant);
+    await expectText('#grants', new RegExp(`paper · 3f2c1a9 Copy · by olivia`), 'the grant is listed');
+    // a status poll or two later, still open: the countdown runs
+    await page.waitForTimeout(2500);
+    t.match(await text('#bg-token-expiry'), /^Expires at 10:\d\d:\d\d ET on Wed, 25 Nov 2026 .*, in (29|30)m \d\ds\.$/, 'while the grant is open the box counts down to its expiry');
+
+    t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${id}`)).status, 200, 'another operator revokes it');
+    await expectText('#grants', /No open grants/, 'the list follows');
+    await expectText('#bg-token-expiry', new RegExp(`Grant ${id} is no longer open: used by a promotion, revoked or expired \\(the audit history says which\\)\\. This token lets nothing through\\.`), 'the box says the token lets nothing through');
+    t.notMatch(await text('#bg-token-expiry'), /Expires at|in \d+m/, 'no countdown to an expiry that no longer matters');
+    t.equal(await page.locator('#bg-token-expiry [data-until]').count(), 0, 'nothing left for the clock to count down');
+    await page.click('#bg-token-done');
+    t.ok(await page.locator('#bg-token').isHidden(), 'hidden as before');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('permissions changed since sign-in are applied when the settings are read again, keeping what was typed; a 401 there signs out', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);
     const g = await call(tokens['admin'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'paper', imageTag: TAG, justification: 'a grant whose revoke button is watched' });
