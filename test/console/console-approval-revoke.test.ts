@@ -3,8 +3,8 @@ import t, { type Test } from 'tap';
 import { PROJECT, TAG, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
 
 /**
- * Revoking a pending approval from the console: the real gate (GATE_NOW = Wednesday 2026-11-25
- * 10:00 ET) and the console in headless Chromium. Each step opens its own page.
+ * Approving from the console's form and revoking a pending approval: the real gate (GATE_NOW =
+ * Wednesday 2026-11-25 10:00 ET) and the console in headless Chromium. Each step opens its own page.
  */
 
 // browser globals inside page.evaluate callbacks (this project's tsconfig has no DOM lib)
@@ -115,6 +115,37 @@ function run(): void {
     t.ok(await page.locator('#ar-dialog').isHidden(), 'Escape closes it');
     await expectFocus(t, page, 'approvals-h', 'the focus on the heading (its revoke button is gone)');
     t.equal(await text('#ap-error'), '', 'nothing left on the page');
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('an approval sent from the keyboard leaves the focus on Approve, not lost to the page, whether the gate records or refuses it; a 401 on the token field', async (t) => {
+    const { page, expectText, signIn, problems } = await openPage(t, fx.browser, tokens);
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('amir');
+    const send = async (notes: string) => {
+      await page.fill('#ap-notes', notes);
+      await page.focus('#ap-submit');
+      await page.keyboard.press('Enter');
+    };
+    await page.selectOption('#ap-stage', 'live');
+    await page.fill('#ap-tag', TAG);
+    await send('diff reviewed, paper fills reconciled');
+    await expectText('#ap-done', /Approved .* for live as amir/, 'recorded');
+    await expectFocus(t, page, 'ap-submit', 'the focus is back on Approve (the button was disabled for the request)');
+    // refused with no field to point at (a 429): the gate's message, the focus on the button too
+    const refuse = (status: number, error: string, message: string) => (route: any) => route.fulfill({ status, contentType: 'application/json', body: JSON.stringify({ error, message }) });
+    await page.route('**/v1/approvals', refuse(429, 'rate_limited', 'at most 30 approvals a minute per identity; retry in 40 s'));
+    await send('second look at the same tag, still fine');
+    await expectText('#ap-error', /^Not approved: at most 30 approvals a minute per identity; retry in 40 s$/, "the refusal with the gate's message");
+    await expectFocus(t, page, 'ap-submit', 'the focus is on Approve');
+    await page.unroute('**/v1/approvals');
+    // the gate's 401: signed out, the form disabled, the focus on the token field
+    await page.route('**/v1/approvals', refuse(401, 'unauthorized', 'missing or invalid bearer token'));
+    await send('third look at the same tag, still fine');
+    await expectText('#signin-error', /no longer accepts your token/, 'signed out by the 401');
+    await expectFocus(t, page, 'signin-token', 'the focus is on the token field');
+    await page.unroute('**/v1/approvals');
+    for (const a of await pending()) await call(tokens['admin'] as string, 'DELETE', `/v1/approvals/${a.id}`);
     t.same(problems, [], 'no script errors');
   });
 }
