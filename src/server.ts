@@ -24,6 +24,15 @@ import { openLowdbStore } from './store/lowdb-store.ts';
 import type { Stage } from './stages.ts';
 
 /**
+ * The signals that stop the gate, all alike: SIGTERM (Kubernetes, systemd), SIGINT (Ctrl-C),
+ * SIGHUP (the terminal of `npm start` closed) and SIGQUIT (Ctrl-\). Any of them starts the one
+ * graceful stop, and any that comes after it is ignored: left to Node or closeWithGrace, a SIGHUP
+ * or SIGQUIT killed a starting gate outright, and one during the drain exited 1 at once, cutting
+ * off the requests in flight and leaving the data directory lock behind.
+ */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const satisfies readonly NodeJS.Signals[];
+
+/**
  * A stop signal before the graceful shutdown is set up (while the lock's lease is waited for, up
  * to 35 s, or the log is replayed) ends the start-up: as pid 1 in a container a signal without a
  * handler would be ignored, and the orchestrator would have to kill the gate.
@@ -43,8 +52,7 @@ const stopStarting = (signal: NodeJS.Signals) => {
   startingStoppedBy = signal;
   starting.abort(new Error(`stopped by ${signal} during start-up`));
 };
-process.on('SIGTERM', stopStarting);
-process.on('SIGINT', stopStarting);
+for (const signal of STOP_SIGNALS) process.on(signal, stopStarting);
 // a stderr whose reader is gone (`npm start 2>&1 | head -1`) is an EPIPE on a write: an 'error'
 // without a listener would kill the gate there, mid-start, its data directory lock left behind.
 // The write that matters (the first start's tokens) sees its error in its callback
@@ -212,9 +220,9 @@ async function main(): Promise<void> {
 
     let shuttingDown = false;
     let stopSignal: NodeJS.Signals | null = null;
-    // SIGTERM and SIGINT are handled below, not by closeWithGrace: it exits 1 at once on a second
+    // the stop signals are handled below, not by closeWithGrace: it exits 1 at once on a second
     // one, mid-drain, leaving the lock behind and the audit log unclosed
-    const grace = closeWithGrace({ delay: 10_000, skip: ['SIGTERM', 'SIGINT'], logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    const grace = closeWithGrace({ delay: 10_000, skip: [...STOP_SIGNALS], logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
       shuttingDown = true;
       if (err) log.error({ err }, 'fatal error, shutting down');
       else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
@@ -264,8 +272,9 @@ async function main(): Promise<void> {
       if (!shuttingDown) void grace.close();
     };
     if (lockLost) stop();
-    // SIGTERM and SIGINT stop the gate now; a repeat during the stop (npm start forwards a Ctrl-C
-    // the gate got from the terminal too) is ignored: the stop ends within 10 s all the same
+    // a stop signal stops the gate now; a repeat during the stop, of any of them (npm start
+    // forwards a Ctrl-C the gate got from the terminal too; a terminal closed mid-stop sends
+    // SIGHUP), is ignored: the stop ends within 10 s all the same
     const onStopSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         log.warn({ signal }, 'shutting down already: a repeated stop signal is ignored');
@@ -274,10 +283,10 @@ async function main(): Promise<void> {
       stopSignal = signal;
       stop?.();
     };
-    process.on('SIGTERM', onStopSignal);
-    process.on('SIGINT', onStopSignal);
-    process.off('SIGTERM', stopStarting);
-    process.off('SIGINT', stopStarting);
+    for (const signal of STOP_SIGNALS) {
+      process.on(signal, onStopSignal);
+      process.off(signal, stopStarting);
+    }
     // one that came during the start-up stops the gate as it would
     if (starting.signal.aborted) {
       stopSignal = startingStoppedBy;

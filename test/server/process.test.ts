@@ -166,21 +166,26 @@ t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
   await second.stop();
 });
 
-t.test('SIGTERM while waiting for another host\'s lease: exits 143 at once, taking nothing', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-wait-'));
-  const at = new Date().toISOString();
-  const other = JSON.stringify({ owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at });
-  await writeFile(join(dataDir, 'gate.lock'), other);
-  const { child, out, err, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
-  await eventually(async () => out().includes('waiting for it to run out'), 15_000, 50);
-  t.match(out(), /held by host elsewhere, pid 7: its lease was renewed at .* waiting for it to run out/, 'the wait is logged');
-  const signalled = performance.now();
-  child.kill('SIGTERM');
-  t.equal((await exited).code, 143, 'exit 143');
-  t.ok(performance.now() - signalled < 3_000, `at once (${Math.round(performance.now() - signalled)} ms), not after the wait`);
-  t.match(err(), 'gate: cannot start: stopped by SIGTERM during start-up');
-  t.equal(await readFile(join(dataDir, 'gate.lock'), 'utf8'), other, 'the other gate\'s lock is untouched');
-});
+for (const { signal, code } of [
+  { signal: 'SIGTERM', code: 143 },
+  { signal: 'SIGHUP', code: 129 },
+] as const) {
+  t.test(`${signal} while waiting for another host's lease: exits ${code} at once, taking nothing`, async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'gate-wait-'));
+    const at = new Date().toISOString();
+    const other = JSON.stringify({ owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at });
+    await writeFile(join(dataDir, 'gate.lock'), other);
+    const { child, out, err, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
+    await eventually(async () => out().includes('waiting for it to run out'), 15_000, 50);
+    t.match(out(), /held by host elsewhere, pid 7: its lease was renewed at .* waiting for it to run out/, 'the wait is logged');
+    const signalled = performance.now();
+    child.kill(signal);
+    t.same(await exited, { code, signal: null }, `exit ${code}, not killed by the signal`);
+    t.ok(performance.now() - signalled < 3_000, `at once (${Math.round(performance.now() - signalled)} ms), not after the wait`);
+    t.match(err(), `gate: cannot start: stopped by ${signal} during start-up`);
+    t.equal(await readFile(join(dataDir, 'gate.lock'), 'utf8'), other, 'the other gate\'s lock is untouched');
+  });
+}
 
 t.test('a gate whose lock another gate took over stops writing and exits 1, leaving the new holder alone', async (t) => {
   const gate = await spawnGate();
@@ -323,37 +328,43 @@ t.test('SIGTERM with clients that never finish their requests: their connections
   t.equal(verify.code, 0, verify.out + verify.err);
 });
 
-t.test('a second SIGINT during the stop (npm start forwards the Ctrl-C the terminal sent too) is ignored: the drain goes on, exit 0, the lock released', async (t) => {
-  const { connect } = await import('node:net');
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
-  t.teardown(() => gate.stop('SIGKILL'));
-  const { port } = new URL(gate.url);
-  const body = JSON.stringify(decision('beta', 'in-flight-1'));
-  // a request still in flight, which holds the drain open
-  const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
-    const s = connect(Number(port), '127.0.0.1', () =>
-      s.write(`POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gate.tokens['kargo']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 20)}`, () => resolve(s)),
-    );
-    s.on('error', () => {});
-    s.once('error', reject);
+for (const { name, first, more } of [
+  { name: 'a second SIGINT during the stop (npm start forwards the Ctrl-C the terminal sent too)', first: 'SIGINT', more: ['SIGINT'] },
+  { name: 'a SIGHUP or SIGQUIT during a SIGTERM\'s stop (the terminal of npm start closed, a Ctrl-\\)', first: 'SIGTERM', more: ['SIGHUP', 'SIGQUIT'] },
+  { name: 'a SIGHUP (the terminal closed) stops the gate as SIGTERM does, and a repeat of it', first: 'SIGHUP', more: ['SIGHUP'] },
+] as const) {
+  t.test(`${name} is ignored: the drain goes on, exit 0, the lock released`, async (t) => {
+    const { connect } = await import('node:net');
+    const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+    t.teardown(() => gate.stop('SIGKILL'));
+    const { port } = new URL(gate.url);
+    const body = JSON.stringify(decision('beta', 'in-flight-1'));
+    // a request still in flight, which holds the drain open
+    const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
+      const s = connect(Number(port), '127.0.0.1', () =>
+        s.write(`POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gate.tokens['kargo']}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 20)}`, () => resolve(s)),
+      );
+      s.on('error', () => {});
+      s.once('error', reject);
+    });
+    t.teardown(() => socket.destroy());
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    await new Promise((r) => setTimeout(r, 200));
+    gate.child.kill(first);
+    t.ok(await eventually(() => gate.stdout().includes('shutting down: no new requests'), 5_000, 20), 'the stop began');
+    for (const signal of more) gate.child.kill(signal);
+    const early = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 1_000))]);
+    t.equal(early, null, `no exit on ${more.join(' and ')} mid-drain`);
+    t.equal(gate.stdout().match(/repeated stop signal is ignored/g)?.length, more.length, 'each is logged');
+    socket.write(body.slice(20));
+    const stopped = await gate.exited;
+    t.same(stopped, { code: 0, signal: null }, 'exit 0');
+    t.match(answer, /^HTTP\/1.1 200/, 'the request in flight was answered');
+    t.match(gate.stdout(), /stopped cleanly/);
+    t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
   });
-  t.teardown(() => socket.destroy());
-  let answer = '';
-  socket.on('data', (d: Buffer) => (answer += d.toString()));
-  await new Promise((r) => setTimeout(r, 200));
-  gate.child.kill('SIGINT');
-  t.ok(await eventually(() => gate.stdout().includes('shutting down: no new requests'), 5_000, 20), 'the stop began');
-  gate.child.kill('SIGINT');
-  const early = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 1_000))]);
-  t.equal(early, null, 'the second SIGINT does not end the gate mid-drain');
-  t.match(gate.stdout(), /repeated stop signal is ignored/, 'it is logged');
-  socket.write(body.slice(20));
-  const stopped = await gate.exited;
-  t.same(stopped, { code: 0, signal: null }, 'exit 0');
-  t.match(answer, /^HTTP\/1.1 200/, 'the request in flight was answered');
-  t.match(gate.stdout(), /stopped cleanly/);
-  t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
-});
+}
 
 t.test('SIGTERM twice during start-up (after the data directory lock): the start-up ends as after one, the lock released', async (t) => {
   const { hostname } = await import('node:os');
