@@ -15,14 +15,32 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * Log lines to file descriptor `fd` (stdout) through an asynchronous buffer (pino.destination
+ * with sync: false), so a log line never blocks an answer. A descriptor that can no longer be
+ * written ends the log, not the gate: once the terminal of `npm start` is closed every write is
+ * EIO, and pino passes over only EPIPE so. Any other write error was an uncaught exception
+ * (during a stop: exit 1 at once, the data directory lock left behind), and at the exit pino's
+ * last flush retried the write every 100 ms for ever, so the gate hung holding its lock. The
+ * audit log, not this log, is the durable record.
+ */
+function logDestination(fd = 1): pino.DestinationStream {
+  const destination = pino.destination({ dest: fd, sync: false });
+  // the first error ends it: what it buffers is dropped, a flush waits for nothing. (An EAGAIN is
+  // retried by the stream itself, never reported here.)
+  destination.on('error', () => {
+    Object.assign(destination, { write: () => true, flush: (cb?: (err?: Error) => void) => cb?.(), flushSync: () => {}, end: () => {}, destroy: () => {} });
+  });
+  return destination;
+}
+
+/**
  * The gate's JSON logger: request ids, no secrets (Authorization, tokens and cookies are
- * redacted). By default it writes to stdout through an asynchronous buffer (pino.destination
- * with sync: false), so a log line never blocks an answer; flushLogger() drains it on shutdown.
- * The audit log, not this log, is the durable record.
+ * redacted). By default it writes to stdout (logDestination); flushLogger() drains it on
+ * shutdown. The audit log, not this log, is the durable record.
  */
 export function createLogger(
   level: string,
-  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: false }),
+  destination: pino.DestinationStream = logDestination(),
   /** more request headers that carry a secret (lower case): the authenticating proxy's, proxyAuth.secretHeader */
   secretHeaders: readonly string[] = [],
 ): Logger {

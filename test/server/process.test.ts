@@ -28,19 +28,20 @@ function runCli(args: string[], dataDir: string): Promise<{ code: number | null;
 /**
  * `node src/server.ts` with only the given environment (plus PATH), for tests that must watch a
  * start-up spawnGate would wait out (a lock wait, a signal during start-up): its output so far,
- * how it exited, and a SIGKILL at teardown.
+ * how it exited, and a SIGKILL at teardown. `stdout`: a file descriptor the gate gets as its
+ * stdout instead of a pipe (out() then stays empty).
  */
-function startServer(t: { teardown(fn: () => unknown): void }, env: Record<string, string>) {
+function startServer(t: { teardown(fn: () => unknown): void }, env: Record<string, string>, opts: { stdout?: number } = {}) {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
     cwd: REPO_ROOT,
     env: { PATH: process.env['PATH'] ?? '', GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'],
   });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, out: () => out, err: () => err, exited };
 }
@@ -125,7 +126,7 @@ t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fa
   const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
   const gate = startServer(t, { GATE_DATA_DIR: dataDir });
   // the reader goes away before the gate has started: its every write to stderr is an EPIPE
-  gate.child.stderr.destroy();
+  gate.child.stderr?.destroy();
   const { code } = await gate.exited;
   t.equal(code, 1, 'the first start fails');
   t.match(gate.out(), /"level":50,.*"err":"write EPIPE".*"msg":"first start: the local tokens could not be printed on stderr, so none was stored; the next start is a first start again/, 'said on stdout');
@@ -141,6 +142,34 @@ t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fa
     t.equal(res.status, 200, 'and its caller token works');
   }
   await again.stop();
+});
+
+t.test('a stdout that can no longer be written (the terminal of npm start closed: EIO) ends the log, not the gate: it serves, and a SIGHUP stops it cleanly', async (t) => {
+  const { open } = await import('node:fs/promises');
+  const { createServer } = await import('node:net');
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  // every write to a descriptor opened read-only fails (EBADF), as one to a hung-up terminal does (EIO)
+  const readOnly = await open(join(dataDir, 'stdout-read-only'), 'w+').then(async (fh) => (await fh.close(), open(join(dataDir, 'stdout-read-only'), 'r')));
+  t.teardown(() => readOnly.close());
+  // the gate's log (and with it the address it listens on) cannot be read: give it a free port
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const gate = startServer(t, { GATE_DATA_DIR: dataDir, GATE_PORT: String(port), GATE_NOW: '2026-11-25T22:00:00Z' }, { stdout: readOnly.fd });
+  const url = `http://127.0.0.1:${port}`;
+  t.ok(await eventually(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 20_000, 50), 'it serves', { stderr: gate.err() });
+  const kargo = /^\s+kargo\s+roles=\S+\s+(gate_\S+)$/m.exec(gate.err())?.[1] ?? '';
+  const res = await post(`${url}/v1/decisions`, kargo, decision('beta', 'no-log'));
+  t.equal(res.status, 200, 'a decision is answered');
+  gate.child.kill('SIGHUP');
+  const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+  t.same(exit, { code: 0, signal: null }, 'SIGHUP: exit 0 within the stop\'s 10 s (not exit 1, nor hung at the exit retrying the log)');
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
+  const verify = await runCli(['audit', 'verify'], dataDir);
+  t.match(verify.out, /^audit log OK: 1 records/, 'the decision is in the audit log');
 });
 
 t.test('a second instance on the same data directory refuses to start with a clear message', async (t) => {
