@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       isWriter: () => lock.held(),
       onWriteError: (err) => log.error({ err }, 'state checkpoint write failed (the audit log holds the change)'),
     });
-    const replayed = await replayAuditTail(audit, store, join(dataDir, 'audit'));
+    const replayed = await replayAuditTail(audit, store, join(dataDir, 'audit'), starting.signal);
     if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
     let auth;
@@ -305,6 +305,13 @@ async function main(): Promise<void> {
   } catch (err) {
     for (const undo of onFailedStart.reverse()) await undo().catch(() => undefined);
     await lock.release().catch((e: unknown) => log.error({ err: e }, 'could not remove the data directory lock'));
+    // a stop signal that cut the start-up short once the lock was taken (the replay): a stop as
+    // one later is, exit 0
+    if (starting.signal.aborted && err === starting.signal.reason) {
+      log.info({ why: (err as Error).message }, 'stopped: a stop signal came during start-up');
+      await flushLogger(log);
+      process.exit(0);
+    }
     await flushLogger(log);
     throw err;
   }

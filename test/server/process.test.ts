@@ -416,6 +416,25 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
 });
 
+t.test('SIGTERM while the state is rebuilt from a big log: the replay ends at once, the lock released, exit 0', async (t) => {
+  const { writeSyntheticLog } = await import('../audit/synthetic-log.ts');
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-replay-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  // no state.json: the start folds in every record, seconds of work
+  const head = writeSyntheticLog(join(dataDir, 'audit'), 100_000);
+  const { child, out, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
+  t.ok(await eventually(() => existsSync(join(dataDir, 'gate.lock')), 15_000, 10), 'the gate took the data directory lock');
+  const signalled = performance.now();
+  child.kill('SIGTERM');
+  t.same(await exited, { code: 0, signal: null }, 'exit 0');
+  t.ok(performance.now() - signalled < 10_000, `within 10 s (${Math.round(performance.now() - signalled)} ms)`);
+  t.notMatch(out(), /replayed the newer records/, 'the replay was not finished first');
+  t.match(out(), /stopped: a stop signal came during start-up/);
+  const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8').catch(() => 'null')) as { auditSeq: number } | null;
+  t.ok((state?.auditSeq ?? 0) < head.seq, `the checkpoint stops short of the head (${state?.auditSeq ?? 'none'} < ${head.seq})`);
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
+});
+
 t.test('kill -9 under concurrent load: the restarted log verifies and holds every decision that got a 200', async (t) => {
   const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
