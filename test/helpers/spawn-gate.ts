@@ -73,3 +73,24 @@ export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: 
     },
   };
 }
+
+/**
+ * `node src/server.ts` with only the given environment (plus PATH), for tests that must watch a
+ * start-up spawnGate would wait out (a lock wait, a signal during start-up): its output so far,
+ * how it exited, and a SIGKILL at teardown. `stdout`: a file descriptor the gate gets as its
+ * stdout instead of a pipe (out() then stays empty).
+ */
+export function startServer(t: { teardown(fn: () => unknown): void }, env: Record<string, string>, opts: { stdout?: number } = {}) {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, out: () => out, err: () => err, exited };
+}
