@@ -296,18 +296,24 @@ kargo_files() {
   while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" || printf '%s\n' "$f"; done <"$WORK/kargo-files"
 }
 
-# pinned_copy FILE — for a file declaring one Argo CD Application that exists already and whose
-# live targetRevision is a commit SHA (pinned by a promotion's argocd-update step): the path of a
-# copy of FILE with that SHA as its targetRevision; otherwise nothing. Applying the file's
-# `targetRevision: main` again would unpin the stage: Argo CD then compares it with the head of
-# main, and a sync from its UI deploys commits no promotion (and no gate decision) let through.
+# pinned_copy FILE — for a file declaring one Argo CD Application whose targetRevision is a commit
+# SHA (pinned by a promotion's argocd-update step) — live, or, when the Application does not
+# exist, as runmelast.sh recorded it before removing it — the path of a copy of FILE with that
+# SHA as its targetRevision; otherwise nothing. Applying the file's `targetRevision: main` again
+# would unpin the stage: Argo CD then compares it with the head of main, and a sync from its UI
+# deploys commits no promotion (and no gate decision) let through.
 pinned_copy() {
   local f=$1 name ns live copy
   [[ $(grep -c '^kind:' "$f") == 1 && $(grep -Ec '^[[:space:]]+targetRevision:' "$f") == 1 ]] || return 0
   name=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  name:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   ns=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  namespace:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   [[ -n $name ]] || return 0
-  live=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" -o 'jsonpath={.spec.source.targetRevision}' 2>/dev/null || true)
+  if kc_exists "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}"; then
+    live=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" -o 'jsonpath={.spec.source.targetRevision}' 2>/dev/null || true)
+  else
+    live=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}' 2>/dev/null |
+      sed -n "s/^$name \([0-9a-f]\{40\}\)$/\1/p" | tail -n1 || true)
+  fi
   [[ $live =~ ^[0-9a-f]{40}$ ]] || return 0
   copy="$WORK/pinned-${f##*/}"
   sed "s/^\([[:space:]]*targetRevision:\).*$/\1 $live/" "$f" >"$copy"
@@ -347,6 +353,11 @@ step_kargo_resources() {
     applied=$((applied + 1))
   done < <(kargo_files "$dir")
   log "$applied file(s) from $KARGO_RESOURCES_DIR/ applied"
+  # The pins runmelast.sh recorded are in the Applications now; left, they would pin an
+  # Application deleted by hand later to a commit older than its last promotion.
+  if kc_exists configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"; then
+    kc_mut delete configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"
+  fi
 }
 
 step_summary() {

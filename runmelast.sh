@@ -3,7 +3,8 @@
 #   1. writes a timestamped snapshot of Kargo's resources and Argo CD's applications and
 #      projects to the backups/ NFS volume (nothing is removed if that fails);
 #   2. stops Argo CD's controllers and removes its Applications WITHOUT cascading (their
-#      finalizers are removed first, so the workloads they deployed stay);
+#      finalizers are removed first, so the workloads they deployed stay; the commit each was
+#      pinned to is kept in the ConfigMap argocd/stonks-pipeline-app-pins for runmefirst.sh);
 #   3. uninstalls the Helm releases in reverse install order.
 # PersistentVolumes, claims, namespaces, CRDs and the NFS data stay. Nothing in stonks-oracle
 # (nor the beta and paper namespaces) is touched: every change passes a guard that refuses it.
@@ -171,8 +172,22 @@ step_argocd_apps() {
     log "no Application CRD: no Argo CD applications"
     return 0
   fi
-  local apps app finalizers n=0
+  local apps app finalizers n=0 rev pins="" name
   apps=$(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name)
+  # The commit a promotion pinned on an Application (its targetRevision, set by Kargo's
+  # argocd-update) goes with it: runmefirst.sh would create it again at the file's `main`, and a
+  # sync from Argo CD's UI would then deploy main's head. Each pin is kept in a ConfigMap that
+  # runmefirst.sh reads; pins left by an earlier, interrupted teardown are kept too.
+  for app in $apps; do
+    rev=$(kc_read get "application.argoproj.io/${app##*/}" -n "$NS_ARGOCD" -o 'jsonpath={.spec.source.targetRevision}')
+    [[ ! $rev =~ ^[0-9a-f]{40}$ ]] || pins+="${app##*/} $rev"$'\n'
+  done
+  if [[ -n $pins ]]; then
+    while read -r name rev; do
+      [[ -z $name || $'\n'$pins == *$'\n'"$name "* ]] || pins+="$name $rev"$'\n'
+    done <<<"$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}' 2>/dev/null || true)"
+    render_app_pins "$pins" | pl_apply "the commits the Applications are pinned to"
+  fi
   for app in $apps; do
     app=${app##*/}
     # Non-cascading: drop the finalizers first, so deleting the Application cannot delete the

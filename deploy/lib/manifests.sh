@@ -17,6 +17,9 @@ readonly GATE_CLAIM=gate-data
 readonly NFS_SUBDIRS=(argocd kargo arc gate backups)
 readonly GATE_CALLER_SA=gate-caller
 readonly GATE_CI_SA=gate-ci
+# Where runmelast.sh leaves the commit each Argo CD Application was pinned to when it removes the
+# Applications, and where runmefirst.sh finds it when it creates them again (then removes it).
+readonly APP_PINS_CONFIGMAP=stonks-pipeline-app-pins
 readonly PART_OF_LABEL_YAML="app.kubernetes.io/part-of: stonks-pipeline"
 
 # render_namespaces — the pipeline's namespaces. The gate's runs at the `restricted` Pod
@@ -197,6 +200,22 @@ metadata:
   annotations:
     kubernetes.io/service-account.name: $GATE_CALLER_SA
 type: kubernetes.io/service-account-token
+EOF
+}
+
+# render_app_pins LINES — the ConfigMap of pinned commits: LINES are "<application> <sha>" lines.
+render_app_pins() {
+  cat <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: $APP_PINS_CONFIGMAP
+  namespace: $NS_ARGOCD
+  labels:
+    $PART_OF_LABEL_YAML
+data:
+  pins: |
+$(sed '/^$/d; s/^/    /' <<<"$1")
 EOF
 }
 
