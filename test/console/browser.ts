@@ -103,6 +103,8 @@ export interface ConsoleFixture {
   tokens: Record<string, string>;
   /** a request to the gate (callGate) */
   call(token: string | null, method: string, path: string, body?: unknown): ReturnType<typeof callGate>;
+  /** Kargo asks the gate about promoting `imageTag` (TAG) into `stage` */
+  decide(stage: string, promotion: string, imageTag?: string): ReturnType<typeof callGate>;
 }
 
 export function consoleFixture(t: Test, users: Record<string, string>): ConsoleFixture {
@@ -111,6 +113,7 @@ export function consoleFixture(t: Test, users: Record<string, string>): ConsoleF
     browser: undefined as unknown as Browser,
     tokens: {},
     call: (token, method, path, body) => callGate(fx.gate.url, token, method, path, body),
+    decide: (stage, promotion, imageTag = TAG) => fx.call(fx.tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion }),
   };
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -130,10 +133,18 @@ export function consoleFixture(t: Test, users: Record<string, string>): ConsoleF
   return fx;
 }
 
+/** Before `t`'s tests: Kargo asks to promote TAG into paper while the market is open, so a promotion waits and the audit history holds a decision. */
+export function paperPromotionWaits(t: Test, fx: ConsoleFixture): void {
+  t.before(async () => {
+    t.equal((await fx.decide('paper', 'paper-promo-1')).body.decision, 'wait', 'a paper promotion the market holds');
+  });
+}
+
 /**
  * A fresh page in a context of its own (its own sessionStorage) in `timezoneId`, with the script
  * errors it meets, and the helpers each test uses: its text, a wait for a text, a sign-in with one
- * of `tokens`. The context closes when `tt` ends.
+ * of `tokens`, where the focus is (the focused element's id, else its tag name). The context
+ * closes when `tt` ends.
  */
 export async function openPage(tt: Test, browser: Browser, tokens: Record<string, string>, timezoneId = 'Europe/Berlin') {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId, locale: 'en-GB' });
@@ -149,5 +160,6 @@ export async function openPage(tt: Test, browser: Browser, tokens: Record<string
     await page.click('#signin-form button[type=submit]');
     await expectText('#whoami', new RegExp(`Signed in as ${name} `), `signed in as ${name}`);
   };
-  return { page, problems, text, expectText, signIn };
+  const active = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
+  return { page, problems, text, expectText, signIn, active };
 }
