@@ -3,7 +3,7 @@
 
 import { ApiError, Unreachable, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
-import { ET, TAG_PATTERN, clockTime, dayLabel, formatCountdown, formatDuration, localTime, stamp, toggleEffect } from './format.js';
+import { ET, TAG_PATTERN, clockTime, dayLabel, formatCountdown, formatDuration, stamp, toggleEffect, yourTime } from './format.js';
 import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -545,7 +545,7 @@ function tick() {
   for (const el of document.querySelectorAll('[data-until]')) el.textContent = formatCountdown(Date.parse(el.dataset.until) - now);
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = formatDuration(now - Date.parse(el.dataset.since));
   const iso = new Date(now).toISOString();
-  $('gate-time').textContent = `gate clock ${stamp(iso)} · your time ${localTime(iso, true)}`;
+  $('gate-time').textContent = `gate clock ${stamp(iso)} · ${yourTime(iso, true)}`;
 }
 
 // ---------------------------------------------------------------- forms: shared
@@ -741,7 +741,7 @@ function showToken(grant) {
   replaceChildren(
     $('bg-token-expiry'),
     icon('clock'),
-    `Expires at ${clockTime(grant.expiresAt, ET, true)} ET on ${dayLabel(grant.expiresAt, ET)} (${localTime(grant.expiresAt, true)} your time), in `,
+    `Expires at ${clockTime(grant.expiresAt, ET, true)} ET on ${dayLabel(grant.expiresAt, ET)} · ${yourTime(grant.expiresAt, true)} · in `,
     h('strong', { dataset: { until: grant.expiresAt } }, ''),
     '.',
   );

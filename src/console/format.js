@@ -97,6 +97,15 @@ export function localZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local';
 }
 
+/**
+ * "your time (Europe/Berlin) 22:00": the viewer's local time of an instant (localTime), naming the
+ * zone as the market clock's "Your time (Europe/Berlin)" does: beside an ET time, "your time" alone
+ * leaves the reader to guess which zone the browser is in.
+ */
+export function yourTime(iso, seconds = false) {
+  return `your time (${localZone()}) ${localTime(iso, seconds)}`;
+}
+
 /** Human words for GET /v1/market's reason (and the holiday or closure name when there is one). */
 export function marketReasonText(market) {
   const close = market.session ? clockTime(market.session.close, ET) : null;

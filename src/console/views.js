@@ -2,7 +2,7 @@
 // Times are rendered with data-until / data-since attributes that the clock tick keeps current.
 
 import { h, icon } from './dom.js';
-import { ET, candidateTag, clockTime, dayLabel, displayValue, laterStamp, localRange, localTime, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp } from './format.js';
+import { ET, candidateTag, clockTime, dayLabel, displayValue, laterStamp, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp, yourTime } from './format.js';
 
 /** A countdown to `iso` (kept current by the tick). */
 export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
@@ -74,7 +74,7 @@ export function marketView(market, nextSession, nowMs, held = []) {
       { class: 'countdown-line', id: 'market-countdown' },
       market.open ? 'Closes in ' : 'Opens in ',
       h('strong', {}, until(change.at)),
-      ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} (${localTime(change.at)} your time)`,
+      ` — at ${clockTime(change.at, ET)} ET on ${dayLabel(change.at, ET)} · ${yourTime(change.at)}`,
     ),
     market.open
       ? h(

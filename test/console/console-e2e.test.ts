@@ -106,7 +106,7 @@ function run(): void {
     t.match(await text('#market-state'), /Market OPEN/);
     t.match(await text('#market-reason'), /Regular session open until 16:00 ET/);
     const first = await text('#market-countdown');
-    t.match(first, /^Closes in 5h 5\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 \(22:00 your time\)$/, 'countdown to the close, in ET and in the viewer’s zone (Berlin)');
+    t.match(first, /^Closes in 5h 5\dm \d\ds — at 16:00 ET on Wed, 25 Nov 2026 · your time \(Europe\/Berlin\) 22:00$/, 'countdown to the close, in ET and in the viewer’s zone (Berlin)');
     const ticked = await page
       .waitForFunction((before) => document.getElementById('market-countdown').innerText.replace(/\s+/g, ' ').trim() !== before, first, { timeout: 3000 })
       .then(() => true, () => false);
@@ -206,7 +206,7 @@ function run(): void {
     await page.locator('#bg-token').waitFor({ state: 'visible' });
     const token = await page.inputValue('#bg-token-value');
     t.match(token, /^gbg_[A-Za-z0-9_-]{43}$/, 'the one-time token is shown');
-    t.match(await text('#bg-token-expiry'), /Expires at 10:3\d:\d\d ET on Wed, 25 Nov 2026 \(16:3\d:\d\d your time\), in (29m \d\ds|30m 0[01]s)\./, 'with its expiry');
+    t.match(await text('#bg-token-expiry'), /Expires at 10:3\d:\d\d ET on Wed, 25 Nov 2026 · your time \(Europe\/Berlin\) 16:3\d:\d\d · in (29m \d\ds|30m 0[01]s)\./, 'with its expiry');
     t.match(await text('#bg-token-what'), /for paper · image tag 3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098, requested by olivia/);
     const grants = (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants;
     t.equal(grants.length, 1, 'one grant');

@@ -80,7 +80,7 @@ function run(): void {
     await expectText('#grants', new RegExp(`paper · 3f2c1a9 Copy · by olivia`), 'the grant is listed');
     // a status poll or two later, still open: the countdown runs
     await page.waitForTimeout(2500);
-    t.match(await text('#bg-token-expiry'), /^Expires at 10:\d\d:\d\d ET on Wed, 25 Nov 2026 .*, in (29|30)m \d\ds\.$/, 'while the grant is open the box counts down to its expiry');
+    t.match(await text('#bg-token-expiry'), /^Expires at 10:\d\d:\d\d ET on Wed, 25 Nov 2026 .* · in (29|30)m \d\ds\.$/, 'while the grant is open the box counts down to its expiry');
 
     t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${id}`)).status, 200, 'another operator revokes it');
     await expectText('#grants', /No open grants/, 'the list follows');

@@ -53,6 +53,8 @@ t.test('times in ET and in the viewer’s zone', async (t) => {
   t.equal(f.clockTime('2026-11-25T21:00:00Z', undefined, true), '06:00:00', 'viewer: Tokyo');
   t.equal(f.stamp('2026-11-25T15:00:07Z'), 'Wed, 25 Nov 2026 10:00:07 ET');
   t.equal(f.localZone(), 'Asia/Tokyo');
+  t.equal(f.yourTime('2026-11-25T21:00:00Z'), 'your time (Asia/Tokyo) Thu, 26 Nov 2026 06:00', 'the local time names the zone, and the local date when it is not the ET one');
+  t.equal(f.yourTime('2026-11-25T14:00:05Z', true), 'your time (Asia/Tokyo) 23:00:05', 'with seconds, on the ET date');
   t.equal(f.localRange('2026-11-25T14:30:00Z', '2026-11-25T21:00:00Z'), 'Wed, 25 Nov 2026 23:30 – Thu, 26 Nov 2026 06:00', 'a session crossing midnight names both days');
   t.equal(f.localRange('2026-11-25T01:00:00Z', '2026-11-25T03:00:00Z'), 'Wed, 25 Nov 2026 10:00–12:00');
   t.equal(f.clockTime('not a date'), '');
