@@ -4,7 +4,7 @@
 import { ApiError, Unreachable, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
 import { ET, TAG_PATTERN, clockTime, dayLabel, formatCountdown, formatDuration, stamp, toggleEffect, yourTime } from './format.js';
-import { approvalsView, auditTable, candidateTag, chainView, grantsView, marketView, stageView, waitingView } from './views.js';
+import { approvalsView, auditTable, candidateTag, chainView, copyTagLabel, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -1209,8 +1209,13 @@ function wire() {
     const ok = await copyText(btn.dataset.copy);
     const label = btn.querySelector('.copy-label');
     if (label) {
-      label.textContent = ok ? 'Copied' : 'Copy failed';
-      setTimeout(() => (label.textContent = 'Copy'), 1500);
+      // the button's name says it too: a screen reader reads the name, not the word shown
+      const say = (word) => {
+        label.textContent = word;
+        btn.setAttribute('aria-label', copyTagLabel(btn.dataset.copy, word));
+      };
+      say(ok ? 'Copied' : 'Copy failed');
+      setTimeout(() => say('Copy'), 1500);
     }
   });
 }

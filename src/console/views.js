@@ -9,6 +9,12 @@ export const until = (iso, key) => h('span', { class: 'countdown', dataset: { un
 /** Time elapsed since `iso` (kept current by the tick). */
 export const since = (iso) => h('span', { class: 'elapsed', dataset: { since: iso } }, '');
 
+/**
+ * The name of an image tag's copy button: "Copy image tag <tag>", or with what a press did in
+ * place of "Copy" (its aria-label, which screen readers read instead of the word shown).
+ */
+export const copyTagLabel = (tag, said = 'Copy') => `${said} image tag ${tag}`;
+
 /** An image tag: the short form, the full one on hover and in the copy button's label. */
 export function tagView(tag, key) {
   if (!tag) return h('span', { class: 'muted' }, 'none');
@@ -17,7 +23,7 @@ export function tagView(tag, key) {
     { class: 'tag' },
     h('code', { class: 'sha', title: tag }, shortTag(tag)),
     ' ',
-    h('button', { type: 'button', class: 'copy small', 'data-copy': tag, 'data-key': key ?? null, 'aria-label': `Copy image tag ${tag}`, title: `Copy ${tag}` }, icon('copy'), h('span', { class: 'copy-label' }, 'Copy')),
+    h('button', { type: 'button', class: 'copy small', 'data-copy': tag, 'data-key': key ?? null, 'aria-label': copyTagLabel(tag), title: `Copy ${tag}` }, icon('copy'), h('span', { class: 'copy-label' }, 'Copy')),
   );
 }
 

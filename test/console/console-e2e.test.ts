@@ -206,6 +206,7 @@ function run(): void {
     await page.locator('#bg-token').waitFor({ state: 'visible' });
     const token = await page.inputValue('#bg-token-value');
     t.match(token, /^gbg_[A-Za-z0-9_-]{43}$/, 'the one-time token is shown');
+    t.equal(await page.getByRole('region', { name: 'One-time token', exact: true }).count(), 1, 'in a region named by its heading, which a screen reader announces when the focus moves there');
     t.match(await text('#bg-token-expiry'), /Expires at 10:3\d:\d\d ET on Wed, 25 Nov 2026 · your time \(Europe\/Berlin\) 16:3\d:\d\d · in (29m \d\ds|30m 0[01]s)\./, 'with its expiry');
     t.match(await text('#bg-token-what'), /for paper · image tag 3f2c1a9b8e7d6c5b4a39281706f5e4d3c2b1a098, requested by olivia/);
     const grants = (await call(tokens['olivia'] as string, 'GET', '/v1/break-glass')).body.grants;
@@ -230,7 +231,15 @@ function run(): void {
     await expectText(t, '#stage-paper [data-field=last-decision]', /ALLOW/, 'paper row: last decision ALLOW');
     await expectText(t, '#stage-paper [data-field=deployed]', /3f2c1a9/, 'paper row: the tag deployed there');
     t.equal(await page.locator('#stage-paper [data-field=deployed] code').getAttribute('title'), TAG, 'full SHA on hover');
-    t.equal(await page.locator('#stage-paper [data-field=deployed] button').getAttribute('aria-label'), `Copy image tag ${TAG}`, 'copyable');
+    // the button's name (its aria-label, which a screen reader reads instead of the visible word) follows what the button says
+    const copyNamed = (name: string) => page.locator('#stage-paper [data-field=deployed]').getByRole('button', { name, exact: true });
+    t.equal(await copyNamed(`Copy image tag ${TAG}`).count(), 1, 'copyable, the button naming the full tag');
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await copyNamed(`Copy image tag ${TAG}`).click();
+    await expectText(t, '#stage-paper [data-field=deployed] button', /^Copied$/, 'pressed, it says Copied', 1000);
+    t.equal(await copyNamed(`Copied image tag ${TAG}`).count(), 1, 'and so does its name');
+    await copyNamed(`Copy image tag ${TAG}`).waitFor({ timeout: 3000 });
+    t.equal(await text('#stage-paper [data-field=deployed] button'), 'Copy', 'then both are back to Copy');
     await expectText(t, '#waiting', /Nothing is waiting/, 'no longer waiting');
     await expectText(t, '#grants', /No open grants/, 'the grant was consumed');
   });
