@@ -43,6 +43,8 @@ const state = {
   inFlight: new Set(),
   /** the grant whose one-time token is on screen: {id, seen (listed open by a status since)} */
   shownGrant: null,
+  /** the approval #ap-done confirms: {id, stage, imageTag, seen (listed pending by a status since)} */
+  shownApproval: null,
 };
 
 /** The gate's clock now, in epoch milliseconds. */
@@ -388,6 +390,7 @@ function forgetTypedAndTold() {
   // a stage switch's note is recorded under the name of whoever sends it, as a justification is
   for (const el of document.querySelectorAll('#toggles input[id^="tg-"][id$="-note"]')) el.value = '';
   for (const el of document.querySelectorAll('#bg-error, #ap-error, #ap-done, [id^="tg-"][id$="-error"]')) el.textContent = '';
+  state.shownApproval = null;
   for (const el of document.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
 }
 
@@ -476,6 +479,7 @@ function render() {
   const canRevokeApprovals = state.me?.can['approvals.delete'] === true;
   renderIf($('approvals'), JSON.stringify([st.approvals, canRevokeApprovals]), () => approvalsView(st.approvals, canRevokeApprovals, revokeApproval));
   followShownGrant(st.grants);
+  followShownApproval(st.approvals);
   updateToggles(st.stages);
   updateToggleDialog(st.stages);
   autoPrefill('bg');
@@ -873,6 +877,7 @@ async function approve(ev) {
   const imageTag = $('ap-tag').value.trim();
   const notes = $('ap-notes').value.trim();
   $('ap-done').textContent = '';
+  state.shownApproval = null;
   if (!stage) return fieldError('ap-error', 'ap-stage', 'Stage: choose a stage.');
   if (!TAG_PATTERN.test(imageTag)) return fieldError('ap-error', 'ap-tag', 'Image tag: enter a valid image tag (letters, digits, . _ -).');
   if (notes.length < s.notesMin) return fieldError('ap-error', 'ap-notes', `Notes: required, at least ${s.notesMin} characters (now ${notes.length}).`);
@@ -883,6 +888,7 @@ async function approve(ev) {
     $('ap-notes').value = '';
     updateCount('ap-notes', 'ap-notes-count', s.notesMin);
     $('ap-done').textContent = `Approved ${a.imageTag} for ${a.stage} as ${a.approvedBy}; valid until ${stamp(a.expiresAt)}.`;
+    state.shownApproval = { id: a.id, stage: a.stage, imageTag: a.imageTag, seen: false };
     pollSoon();
   } catch (err) {
     // signed out: the form is disabled, the token field is where to go on
@@ -897,6 +903,29 @@ async function approve(ev) {
     // error put it on a field (or the operator moved it meanwhile)
     if (document.activeElement === null || document.activeElement === document.body) $('ap-submit').focus();
   }
+}
+
+/**
+ * The confirmation of the approval sent from this page follows it in the status, as the one-time
+ * token box follows its grant: once listed pending and then no longer (a promotion used it, an
+ * operator revoked it, it expired), it says so instead of "valid until". A status that has not
+ * listed it yet may have been read before it was recorded, and says nothing.
+ */
+function followShownApproval(approvals) {
+  const a = state.shownApproval;
+  if (!a) return;
+  if (approvals.some((x) => x.id === a.id)) {
+    a.seen = true;
+    return;
+  }
+  if (!a.seen) return;
+  state.shownApproval = null;
+  replaceChildren(
+    $('ap-done'),
+    icon('warning'),
+    h('strong', {}, `Approval ${a.id} is no longer pending`),
+    `: ${a.imageTag} for ${a.stage} was used by a promotion, revoked or expired (the audit history says which).`,
+  );
 }
 
 // ---------------------------------------------------------------- stage toggles

@@ -118,6 +118,28 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
+  t.test('the confirmation of an approval follows it: revoked from elsewhere, it no longer says the approval is valid', async (t) => {
+    const { page, expectText, text, signIn, problems } = await openPage(t, fx.browser, tokens);
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('amir');
+    await page.selectOption('#ap-stage', 'live');
+    await page.fill('#ap-tag', TAG);
+    await page.fill('#ap-notes', 'approved here, then revoked by an admin elsewhere');
+    await page.click('#ap-submit');
+    await expectText('#ap-done', /^Approved .* for live as amir; valid until /, 'recorded, valid until its expiry');
+    await expectText('#approvals', /approved here, then revoked by an admin elsewhere/, 'listed as pending');
+    const [ap] = await pending();
+    t.ok(ap, 'pending at the gate');
+    // a status poll or two later, still pending: the confirmation stands
+    await page.waitForTimeout(2500);
+    t.match(await text('#ap-done'), /valid until/, 'while it is pending the confirmation stands');
+    t.equal((await call(tokens['admin'] as string, 'DELETE', `/v1/approvals/${ap?.id}`)).status, 200, 'an admin revokes it from elsewhere');
+    await expectText('#approvals', /No pending approvals/, 'the list follows');
+    await expectText('#ap-done', new RegExp(`^Approval ${ap?.id} is no longer pending: ${TAG} for live was used by a promotion, revoked or expired \\(the audit history says which\\)\\.$`), 'the confirmation says it is gone');
+    t.notMatch(await text('#ap-done'), /valid until/, 'and no longer that it is valid');
+    t.same(problems, [], 'no script errors');
+  });
+
   t.test('an approval sent from the keyboard leaves the focus on Approve, not lost to the page, whether the gate records or refuses it; a 401 on the token field', async (t) => {
     const { page, expectText, signIn, problems } = await openPage(t, fx.browser, tokens);
     await page.goto(`${fx.gate.url}/`);
