@@ -81,6 +81,7 @@ function setConnected(ok, err) {
   if (state.connected !== false) state.downSince = Date.now();
   state.connected = false;
   state.downKey = key;
+  updateToggles();
   conn.className = 'conn conn-down';
   replaceChildren(conn, icon('unplug'), h('strong', {}, 'DISCONNECTED'), h('span', {}, answered ? ': no usable answer to the status poll (see the banner); retrying' : ': the gate is unreachable; retrying'));
   document.body.classList.add('offline');
@@ -480,7 +481,7 @@ function render() {
   renderIf($('approvals'), JSON.stringify([st.approvals, canRevokeApprovals]), () => approvalsView(st.approvals, canRevokeApprovals, revokeApproval));
   followShownGrant(st.grants);
   followShownApproval(st.approvals);
-  updateToggles(st.stages);
+  updateToggles();
   updateToggleDialog(st.stages);
   autoPrefill('bg');
   autoPrefill('ap');
@@ -940,9 +941,9 @@ function buildToggles() {
         'fieldset',
         { disabled: !canToggle },
         h('legend', {}, name),
-        h('p', { class: 'toggle-state', id: `tg-${name}-state`, role: 'status' }, '…'),
+        h('p', { class: 'toggle-state', id: `tg-${name}-state`, role: 'status' }),
         h('div', { class: 'field' }, h('label', { for: `tg-${name}-note`, id: `tg-${name}-label` }, `Note for switching ${name}`), h('input', { id: `tg-${name}-note`, autocomplete: 'off', maxlength: String(state.settings.toggles.noteMax) })),
-        h('button', { type: 'submit', id: `tg-${name}-btn` }, `Turn ${name} off`),
+        h('button', { type: 'submit', id: `tg-${name}-btn` }),
         h('p', { class: 'error', id: `tg-${name}-error`, role: 'alert' }),
       ),
     );
@@ -950,22 +951,49 @@ function buildToggles() {
     return form;
   });
   replaceChildren($('toggles'), rows);
+  updateToggles();
 }
 
-function updateToggles(stages) {
-  for (const s of stages) {
-    const stateEl = $(`tg-${s.name}-state`);
+/**
+ * Each switch says its stage's state and offers the change from it, as the last status poll read
+ * it. Before the first status, and while the polls fail, it claims no state (the stage may have
+ * been switched meanwhile): it says so, its button names no change and cannot be pressed. The
+ * last state read is named beside "UNKNOWN", with the time the gate read it.
+ */
+function updateToggles() {
+  const known = state.connected === true && state.status !== null;
+  for (const name of state.settings?.stages ?? []) {
+    const stateEl = $(`tg-${name}-state`);
     if (!stateEl) continue;
-    const text = s.enabled ? 'ENABLED' : 'DISABLED';
-    const detail = s.changedAt ? ` — last changed by ${s.changedBy ?? '?'} ${stamp(s.changedAt)}${s.note ? `: “${s.note}”` : ''}` : '';
-    const key = `${text}${detail}`;
-    if (stateEl.dataset.key !== key) {
-      stateEl.dataset.key = key;
-      replaceChildren(stateEl, icon(s.enabled ? 'check' : 'pause'), h('strong', {}, text), detail);
+    const s = state.status?.stages.find((x) => x.name === name) ?? null;
+    const word = s ? (s.enabled ? 'ENABLED' : 'DISABLED') : null;
+    const detail =
+      known && s
+        ? s.changedAt
+          ? ` — last changed by ${s.changedBy ?? '?'} ${stamp(s.changedAt)}${s.note ? `: “${s.note}”` : ''}`
+          : ''
+        : state.status
+          ? ` — the last status poll failed${word ? `; ${word} at ${stamp(state.status.at)}` : ''}`
+          : " — waiting for the gate's status";
+    const shown = known && s ? word : state.status ? 'UNKNOWN' : 'LOADING';
+    const key = `${shown}${detail}`;
+    if (stateEl.dataset.key === key) continue;
+    stateEl.dataset.key = key;
+    const btn = $(`tg-${name}-btn`);
+    if (known && s) {
+      replaceChildren(stateEl, icon(s.enabled ? 'check' : 'pause'), h('strong', {}, shown), detail);
       stateEl.closest('form').classList.toggle('is-disabled', !s.enabled);
-      $(`tg-${s.name}-btn`).textContent = s.enabled ? `Turn ${s.name} off` : `Turn ${s.name} on`;
-      $(`tg-${s.name}-btn`).dataset.enable = String(!s.enabled);
-      $(`tg-${s.name}-label`).textContent = `Note for turning ${s.name} ${s.enabled ? 'off' : 'on'}`;
+      btn.textContent = s.enabled ? `Turn ${name} off` : `Turn ${name} on`;
+      btn.dataset.enable = String(!s.enabled);
+      btn.disabled = false;
+      $(`tg-${name}-label`).textContent = `Note for turning ${name} ${s.enabled ? 'off' : 'on'}`;
+    } else {
+      replaceChildren(stateEl, icon(state.status ? 'unplug' : 'clock'), h('strong', {}, shown), detail);
+      stateEl.closest('form').classList.remove('is-disabled');
+      btn.textContent = `Switch ${name} (state not known)`;
+      delete btn.dataset.enable;
+      btn.disabled = true;
+      $(`tg-${name}-label`).textContent = `Note for switching ${name}`;
     }
   }
 }
@@ -991,6 +1019,8 @@ function updateToggleDialog(stages) {
 /** Asks before switching a stage: names the stage, the change and its effect; turning one off needs its name typed. */
 function toggleStage(ev, name) {
   ev.preventDefault();
+  // no state known: no change to ask about (the button is disabled; this is the form's own submit)
+  if (!('enable' in $(`tg-${name}-btn`).dataset)) return;
   const note = $(`tg-${name}-note`).value.trim();
   const min = state.settings.toggles.noteMin;
   const errId = `tg-${name}-error`;

@@ -119,13 +119,15 @@ function run(): void {
     await banner(/Disconnected from the gate\. .*\(the request was redirected away from the gate: has a sign-in proxy's session expired\? Reload the page to sign in again\)/, 'a redirect: the banner names the sign-in proxy');
     answer = null;
     await page.waitForFunction(() => document.getElementById('conn').textContent.includes('Connected'), undefined, { timeout: 5000 });
+    // a switch asked for while the gate answers (while the status polls fail a switch claims no
+    // state and cannot be pressed), confirmed once the proxy refuses
+    await page.fill('#tg-beta-note', 'beta cluster drained for the night');
+    await page.click('#tg-beta-btn');
+    await page.fill('#tg-c-confirm', 'beta');
     answer = '401';
     await banner(/\(HTTP 401 from in front of the gate: has a sign-in proxy's session expired\? Reload the page to sign in again\)/, 'its own 401 (not the gate\'s JSON error): so does the banner');
     t.notMatch(await text(page, '#banner'), /the gate answered HTTP 401/, 'not said to be the gate\'s answer');
     // a change refused by the proxy says the same
-    await page.fill('#tg-beta-note', 'beta cluster drained for the night');
-    await page.click('#tg-beta-btn');
-    await page.fill('#tg-c-confirm', 'beta');
     await page.click('#tg-c-ok');
     await page.waitForFunction(() => /Not changed: HTTP 401 from in front of the gate: has a sign-in proxy's session expired\?/.test(document.getElementById('tg-c-error').textContent), undefined, { timeout: 5000 });
     t.pass('a switch refused by the proxy names it');

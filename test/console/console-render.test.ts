@@ -78,6 +78,49 @@ function run(): void {
     await page.click('#bg-token-done');
   });
 
+  t.test('the stage switches claim no state before the first status nor after a failed status poll: they say so and cannot be pressed', async (t) => {
+    const { page, expectText, text, signIn } = await open(t);
+    const stages = ['ci', 'integration', 'beta', 'paper', 'live'];
+    // the first status is held until released; then they fail while `failing`
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    t.teardown(() => release());
+    let failing = false;
+    const status = async (route: any) => {
+      await released;
+      if (failing) return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'unavailable', message: 'status unavailable' }) }).catch(() => {});
+      await route.continue().catch(() => {});
+    };
+    await page.route('**/v1/status', status);
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('admin');
+    const unknown = async (said: RegExp, when: string) => {
+      for (const name of stages) {
+        t.ok(await page.locator(`#tg-${name}-btn`).isDisabled(), `${when}: ${name}'s switch cannot be pressed`);
+        t.notMatch(await text(`#tg-${name}-btn`), /Turn/, `${when}: it names no change (${await text(`#tg-${name}-btn`)})`);
+        t.match(await text(`#tg-${name}-state`), said, `${when}: ${name}'s state line says so`);
+      }
+    };
+    t.notOk(await page.locator('#tg-ci fieldset').isDisabled(), 'signed in as an admin: the switches are offered');
+    await unknown(/^LOADING — waiting for the gate's status$/, 'no status yet');
+
+    release();
+    await expectText('#tg-ci-state', /^ENABLED/, 'the status loaded: ci is on');
+    t.ok(await page.locator('#tg-ci-btn').isEnabled(), 'its switch can be pressed');
+    t.equal(await text('#tg-ci-btn'), 'Turn ci off', 'and names the change');
+
+    failing = true;
+    await expectText('#conn', /DISCONNECTED/, 'a status poll fails');
+    await expectText('#tg-ci-state', /^UNKNOWN/, 'ci no longer claims a state');
+    await unknown(/^UNKNOWN — the last status poll failed; (ENABLED|DISABLED) at Wed, 25 Nov 2026 10:\d\d:\d\d ET$/, 'after a failed poll');
+
+    failing = false;
+    await expectText('#tg-ci-state', /^ENABLED/, 'the status answers again: ci is on');
+    t.ok(await page.locator('#tg-ci-btn').isEnabled(), 'its switch can be pressed again');
+    t.equal(await text('#tg-ci-btn'), 'Turn ci off', 'and names the change again');
+    await page.unroute('**/v1/status', status);
+  });
+
   t.test('a status poll under way when a change is confirmed does not leave the state from before the change on screen for another poll interval', async (t) => {
     const { page, expectText, signIn, text, problems } = await open(t);
     await page.goto(`${fx.gate.url}/`);
