@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
+import { TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * The identity read again with the settings (after a reconnect) while the page holds what the
@@ -48,12 +48,7 @@ function run(): void {
     tt.teardown(async () => {
       for (const g of (await fx.call(fx.tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants as any[]) await fx.call(fx.tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.id}`);
     });
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
-    await page.click('#bg-c-ok');
+    await requestBreakGlass(page, 'paper', TAG, 'paper order router hotfix, cannot wait for the close');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
   };
 

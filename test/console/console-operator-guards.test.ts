@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
@@ -69,12 +69,7 @@ function run(): void {
     const { page, expectText, text, signIn, problems } = await open(t);
     await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
-    await page.click('#bg-c-ok');
+    await requestBreakGlass(page, 'paper', TAG, 'paper order router hotfix, cannot wait for the close');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
     const id = await page.evaluate(() => document.getElementById('bg-token').dataset.grant);
     await expectText('#grants', new RegExp(`paper · 3f2c1a9 Copy · by olivia`), 'the grant is listed');
