@@ -172,20 +172,30 @@ step_argocd_apps() {
     log "no Application CRD: no Argo CD applications"
     return 0
   fi
-  local apps app finalizers n=0 rev pins="" name
+  local apps app finalizers n=0 rev pins="" name recorded="" present=" " had_pins=0
   apps=$(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name)
   # The commit a promotion pinned on an Application (its targetRevision, set by Kargo's
   # argocd-update) goes with it: runmefirst.sh would create it again at the file's `main`, and a
   # sync from Argo CD's UI would then deploy main's head. Each pin is kept in a ConfigMap that
-  # runmefirst.sh reads; pins left by an earlier, interrupted teardown are kept too.
+  # runmefirst.sh reads. An Application found now is recorded as it is now (pinned or not: a pin
+  # recorded earlier for it is stale); the pins an earlier, interrupted teardown recorded for the
+  # Applications it had already removed are kept.
   for app in $apps; do
+    present+="${app##*/} "
     rev=$(kc_read get "application.argoproj.io/${app##*/}" -n "$NS_ARGOCD" -o 'jsonpath={.spec.source.targetRevision}')
     [[ ! $rev =~ ^[0-9a-f]{40}$ ]] || pins+="${app##*/} $rev"$'\n'
   done
-  if [[ -n $pins ]]; then
-    while read -r name rev; do
-      [[ -z $name || $'\n'$pins == *$'\n'"$name "* ]] || pins+="$name $rev"$'\n'
-    done <<<"$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}' 2>/dev/null || true)"
+  if kc_exists configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"; then
+    had_pins=1
+    recorded=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}')
+  fi
+  while read -r name rev; do
+    [[ -z $name || $present == *" $name "* ]] || pins+="$name $rev"$'\n'
+  done <<<"$recorded"
+  if [[ -z $pins ]]; then
+    # the pins recorded were all for Applications found here unpinned
+    ((!had_pins)) || kc_mut delete configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"
+  elif [[ $(sed '/^$/d' <<<"$pins" | LC_ALL=C sort) != "$(sed '/^$/d' <<<"$recorded" | LC_ALL=C sort)" ]]; then
     render_app_pins "$pins" | pl_apply "the commits the Applications are pinned to"
   fi
   for app in $apps; do

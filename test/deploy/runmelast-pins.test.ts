@@ -9,11 +9,11 @@ import { installed } from './runmelast-setup.ts';
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
 t.setTimeout(300_000);
 
-t.test('a teardown and a stand-up keep the commit each Application was pinned to', async (t) => {
-  // Kargo's argocd-update pinned beta and live to the commits it pushed; paper was never promoted.
+const PINS_CM = keyOf('ConfigMap', 'argocd', 'stonks-pipeline-app-pins');
+
+/** An installed pipeline whose Applications have these targetRevisions (absent: `main`), with kargo/'s Application files. */
+function withRevisions(pins: Record<string, string>) {
   const sb = installed();
-  t.teardown(() => sb.cleanup());
-  const pins: Record<string, string> = { 'stonks-oracle-beta': '3f786850e387550fdab836ed7e6dc881de23001b', 'stonks-oracle-live': '89e6c98d92887913cadf06b2adb97f26cde4849b' };
   const st = sb.state();
   for (const stage of ['beta', 'paper', 'live']) {
     const name = `stonks-oracle-${stage}`;
@@ -21,6 +21,20 @@ t.test('a teardown and a stand-up keep the commit each Application was pinned to
     sb.kargoFile(`argocd/applications/${stage}.yaml`, readFileSync(join(repoRoot, 'kargo', 'argocd', 'applications', `${stage}.yaml`), 'utf8'));
   }
   sb.writeState(st);
+  return sb;
+}
+
+/** The pins the ConfigMap records, as sorted "<application> <sha>" lines (null: no ConfigMap). */
+function recorded(sb: ReturnType<typeof installed>): string[] | null {
+  const cm = sb.state().objects[PINS_CM];
+  return cm ? String(cm.data?.pins ?? '').split('\n').filter(Boolean).sort() : null;
+}
+
+t.test('a teardown and a stand-up keep the commit each Application was pinned to', async (t) => {
+  // Kargo's argocd-update pinned beta and live to the commits it pushed; paper was never promoted.
+  const pins: Record<string, string> = { 'stonks-oracle-beta': '3f786850e387550fdab836ed7e6dc881de23001b', 'stonks-oracle-live': '89e6c98d92887913cadf06b2adb97f26cde4849b' };
+  const sb = withRevisions(pins);
+  t.teardown(() => sb.cleanup());
   expectExit(t, sb.run('runmelast.sh', ['--yes']), 0, 'the teardown');
   t.notOk(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-beta')], 'the Applications are removed');
   // A second teardown (nothing left to remove) must not lose what the first one recorded.
@@ -33,11 +47,41 @@ t.test('a teardown and a stand-up keep the commit each Application was pinned to
   t.equal(revision('stonks-oracle-beta'), pins['stonks-oracle-beta'], 'beta is re-created at its promoted commit');
   t.equal(revision('stonks-oracle-live'), pins['stonks-oracle-live'], 'live is re-created at its promoted commit');
   t.equal(revision('stonks-oracle-paper'), 'main', 'paper, never promoted, starts at main');
-  t.notOk(after.objects[keyOf('ConfigMap', 'argocd', 'stonks-pipeline-app-pins')], 'the recorded pins are removed once applied');
+  t.notOk(after.objects[PINS_CM], 'the recorded pins are removed once applied');
 
   // Later, an Application deleted by hand starts at main again, not at the commit of the teardown.
   delete after.objects[keyOf('Application', 'argocd', 'stonks-oracle-live')];
   sb.writeState(after);
   expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'a later run');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, 'main');
+});
+
+t.test('pins recorded by an earlier teardown are kept only for the Applications it removed: one found now is recorded as it is now', async (t) => {
+  // An earlier teardown recorded pins, then stopped after removing live; the stand-up that
+  // followed (or a hand) left beta at a newer promotion and paper at main, the ConfigMap in place.
+  const sha = { betaOld: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678', betaNow: 'b2c3d4e5f60718293a4b5c6d7e8f9012345678a1', paperOld: 'c3d4e5f60718293a4b5c6d7e8f9012345678a1b2', live: 'd4e5f60718293a4b5c6d7e8f9012345678a1b2c3' };
+  const sb = withRevisions({ 'stonks-oracle-beta': sha.betaNow });
+  t.teardown(() => sb.cleanup());
+  const st = sb.state();
+  delete st.objects[keyOf('Application', 'argocd', 'stonks-oracle-live')];
+  st.objects[PINS_CM] = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'argocd', name: 'stonks-pipeline-app-pins' }, data: { pins: `stonks-oracle-beta ${sha.betaOld}\nstonks-oracle-paper ${sha.paperOld}\nstonks-oracle-live ${sha.live}\n` } };
+  sb.writeState(st);
+  expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'the teardown');
+  t.same(recorded(sb), [`stonks-oracle-beta ${sha.betaNow}`, `stonks-oracle-live ${sha.live}`], "beta's pin as it is now, live's kept, paper's stale one gone");
+
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'the stand-up');
+  const revision = (name: string) => sb.state().objects[keyOf('Application', 'argocd', name)]?.spec?.source?.targetRevision;
+  t.equal(revision('stonks-oracle-beta'), sha.betaNow, 'beta at its last promotion');
+  t.equal(revision('stonks-oracle-live'), sha.live, 'live at the pin the earlier teardown recorded');
+  t.equal(revision('stonks-oracle-paper'), 'main', 'paper at main, as it was, not at a stale pin');
+});
+
+t.test('pins recorded earlier for Applications all found unpinned now: the ConfigMap goes', async (t) => {
+  const sb = withRevisions({});
+  t.teardown(() => sb.cleanup());
+  const st = sb.state();
+  st.objects[PINS_CM] = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'argocd', name: 'stonks-pipeline-app-pins' }, data: { pins: 'stonks-oracle-paper c3d4e5f60718293a4b5c6d7e8f9012345678a1b2\n' } };
+  sb.writeState(st);
+  expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'the teardown');
+  t.equal(recorded(sb), null, 'no pin is left for runmefirst.sh to re-create paper at');
 });
