@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requestBreakGlass, requireChromium } from './browser.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
@@ -65,13 +65,32 @@ function run(): void {
     t.same(problems, [], 'no script errors');
   });
 
-  t.test('the one-time token on screen follows its grant: revoked by another operator, the box says its token lets nothing through instead of counting down', async (t) => {
+  t.test('the one-time token on screen follows its grant: a status read before it was issued changes nothing; revoked by another operator, the box says its token lets nothing through instead of counting down', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);
     await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
-    await requestBreakGlass(page, 'paper', TAG, 'paper order router hotfix, cannot wait for the close');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    // a status poll read before the grant is issued and answered once its token is on screen: it
+    // does not list the grant, which is not gone for that
+    let read!: () => void;
+    let answer!: () => void;
+    const readBefore = new Promise<void>((r) => (read = r));
+    const answerAfter = new Promise<void>((r) => (answer = r));
+    await page.route('**/v1/status', async (route: any) => {
+      const stale = await route.fetch();
+      read();
+      await answerAfter;
+      await route.fulfill({ response: stale });
+    }, { times: 1 });
+    await readBefore;
+    await page.click('#bg-c-ok');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
     const id = await page.evaluate(() => document.getElementById('bg-token').dataset.grant);
+    answer();
     await expectText('#grants', new RegExp(`paper · 3f2c1a9 Copy · by olivia`), 'the grant is listed');
     // a status poll or two later, still open: the countdown runs
     await page.waitForTimeout(2500);
