@@ -316,7 +316,8 @@ pinned_copy() {
   fi
   [[ $live =~ ^[0-9a-f]{40}$ ]] || return 0
   copy="$WORK/pinned-${f##*/}"
-  sed "s/^\([[:space:]]*targetRevision:\).*$/\1 $live/" "$f" >"$copy"
+  # quoted: a commit of digits only (or digits and one "e") would otherwise be a YAML number
+  sed "s/^\([[:space:]]*targetRevision:\).*$/\1 \"$live\"/" "$f" >"$copy"
   printf '%s\n' "$copy"
 }
 
@@ -345,7 +346,7 @@ step_kargo_resources() {
     if grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$f"; then
       pinned=$(pinned_copy "$f")
       if [[ -n $pinned ]]; then
-        log "${f#"$ROOT"/}: keeping the commit a promotion pinned ($(sed -n 's/^[[:space:]]*targetRevision:[[:space:]]*//p' "$pinned"))"
+        log "${f#"$ROOT"/}: keeping the commit a promotion pinned ($(sed -n 's/^[[:space:]]*targetRevision:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$pinned"))"
         f=$pinned
       fi
     fi

@@ -85,3 +85,12 @@ t.test('pins recorded earlier for Applications all found unpinned now: the Confi
   expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'the teardown');
   t.equal(recorded(sb), null, 'no pin is left for runmefirst.sh to re-create paper at');
 });
+
+t.test('a pinned commit of digits only is applied as the string it is, not as a YAML number', async (t) => {
+  // one commit in ~10^8 is all digits (or digits and one "e"): written unquoted, YAML reads 1.2e+39
+  const digits = '1234567890123456789012345678901234567890';
+  const sb = withRevisions({ 'stonks-oracle-live': digits });
+  t.teardown(() => sb.cleanup());
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'the stand-up');
+  t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, digits);
+});
