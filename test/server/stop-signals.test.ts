@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { writeSyntheticLog } from '../audit/synthetic-log.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { spawnGate, startServer } from '../helpers/spawn-gate.ts';
+import { freePort, spawnGate, startServer } from '../helpers/spawn-gate.ts';
 
 // The stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT) at each stage of the real gate's life: while
 // it starts, while it serves, during the drain. Apart from process.test.ts, whose gates already
@@ -22,12 +21,7 @@ t.test('a stdout that can no longer be written (the terminal of npm start closed
   const readOnly = await open(join(dataDir, 'stdout'), 'r');
   t.teardown(() => readOnly.close());
   // the gate's log (and with it the address it listens on) cannot be read: give it a free port
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   const gate = startServer(t, { GATE_DATA_DIR: dataDir, GATE_PORT: String(port), GATE_NOW: '2026-11-25T22:00:00Z' }, { stdout: readOnly.fd });
   const url = `http://127.0.0.1:${port}`;
   t.ok(await eventually(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 20_000, 50), 'it serves', { stderr: gate.err() });
