@@ -303,16 +303,22 @@ kargo_files() {
 # would unpin the stage: Argo CD then compares it with the head of main, and a sync from its UI
 # deploys commits no promotion (and no gate decision) let through.
 pinned_copy() {
-  local f=$1 name ns live copy
+  local f=$1 name ns live copy found pins
   [[ $(grep -c '^kind:' "$f") == 1 && $(grep -Ec '^[[:space:]]+targetRevision:' "$f") == 1 ]] || return 0
   name=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  name:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   ns=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  namespace:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   [[ -n $name ]] || return 0
-  if kc_exists "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}"; then
-    live=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" -o 'jsonpath={.spec.source.targetRevision}' 2>/dev/null || true)
+  # A read that fails is not an answer: taken for "no Application" or "no pin", the stage would
+  # be created at main, unpinned. Only NotFound (empty with --ignore-not-found) means absent.
+  found=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" --ignore-not-found -o name) ||
+    die "cannot read Argo CD Application ${ns:-$NS_ARGOCD}/$name to keep the commit a promotion pinned on it; nothing of ${f#"$ROOT"/} applied. Run again when the API server answers."
+  if [[ -n $found ]]; then
+    live=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" -o 'jsonpath={.spec.source.targetRevision}') ||
+      die "cannot read the targetRevision of Argo CD Application ${ns:-$NS_ARGOCD}/$name; nothing of ${f#"$ROOT"/} applied. Run again when the API server answers."
   else
-    live=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}' 2>/dev/null |
-      sed -n "s/^$name \([0-9a-f]\{40\}\)$/\1/p" | tail -n1 || true)
+    pins=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" --ignore-not-found -o 'jsonpath={.data.pins}') ||
+      die "cannot read ConfigMap $NS_ARGOCD/$APP_PINS_CONFIGMAP (the commits runmelast.sh recorded) for Application $name; nothing of ${f#"$ROOT"/} applied. Run again when the API server answers."
+    live=$(sed -n "s/^$name \([0-9a-f]\{40\}\)$/\1/p" <<<"$pins" | tail -n1)
   fi
   [[ $live =~ ^[0-9a-f]{40}$ ]] || return 0
   copy="$WORK/pinned-${f##*/}"

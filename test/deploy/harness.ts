@@ -32,6 +32,8 @@ export type FakeState = {
   releases: Record<string, { status: string; revision: number; chart: string; version?: string; description: string; manifest?: string }>;
   crdsByChart?: Record<string, { name: string; kind: string }[]>;
   failHelm?: Record<string, string>;
+  /** keys (keyOf) of objects whose kubectl get fails as on an API server that does not answer */
+  failGet?: string[];
   cascaded?: unknown[];
 };
 

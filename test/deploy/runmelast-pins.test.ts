@@ -94,3 +94,24 @@ t.test('a pinned commit of digits only is applied as the string it is, not as a 
   expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'the stand-up');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, digits);
 });
+
+t.test('a read of the recorded pins that fails stops the stand-up: the Application is not created at main', async (t) => {
+  const sha = '89e6c98d92887913cadf06b2adb97f26cde4849b';
+  const sb = withRevisions({ 'stonks-oracle-live': sha });
+  t.teardown(() => sb.cleanup());
+  expectExit(t, sb.run('runmelast.sh', ['--yes']), 0, 'the teardown');
+  const st = sb.state();
+  st.failGet = [PINS_CM];
+  sb.writeState(st);
+  const up = sb.run('runmefirst.sh', ['--from', 'kargo-resources']);
+  expectExit(t, up, 1, 'the stand-up stops');
+  t.match(up.output, /cannot read ConfigMap argocd\/stonks-pipeline-app-pins .*for Application stonks-oracle-\w+; nothing of .* applied/, 'naming what it could not read');
+  for (const stage of ['beta', 'paper', 'live']) t.notOk(sb.state().objects[keyOf('Application', 'argocd', `stonks-oracle-${stage}`)], `${stage} is not created (at main: live would be unpinned)`);
+  t.ok(sb.state().objects[PINS_CM], 'the recorded pins are kept');
+
+  const after = sb.state();
+  delete after.failGet;
+  sb.writeState(after);
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'run again once the API server answers');
+  t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, sha, 'live at its pinned commit');
+});
