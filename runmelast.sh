@@ -172,7 +172,7 @@ step_argocd_apps() {
     log "no Application CRD: no Argo CD applications"
     return 0
   fi
-  local apps app finalizers n=0 rev pins="" name recorded="" present=" " had_pins=0
+  local apps app finalizers n=0 rev pins="" name recorded="" present=" " had_pins=0 found
   apps=$(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name)
   # The commit a promotion pinned on an Application (its targetRevision, set by Kargo's
   # argocd-update) goes with it: runmefirst.sh would create it again at the file's `main`, and a
@@ -185,7 +185,10 @@ step_argocd_apps() {
     rev=$(kc_read get "application.argoproj.io/${app##*/}" -n "$NS_ARGOCD" -o 'jsonpath={.spec.source.targetRevision}')
     [[ ! $rev =~ ^[0-9a-f]{40}$ ]] || pins+="${app##*/} $rev"$'\n'
   done
-  if kc_exists configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"; then
+  # a read that fails stops the step here (taken for "no pins recorded", the pins of Applications
+  # an interrupted teardown removed would be written over); only NotFound means none
+  found=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" --ignore-not-found -o name)
+  if [[ -n $found ]]; then
     had_pins=1
     recorded=$(kc_read get configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD" -o 'jsonpath={.data.pins}')
   fi

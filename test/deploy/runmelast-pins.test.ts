@@ -115,3 +115,25 @@ t.test('a read of the recorded pins that fails stops the stand-up: the Applicati
   expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'run again once the API server answers');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, sha, 'live at its pinned commit');
 });
+
+t.test('a teardown whose read of the recorded pins fails stops before removing anything: the pins of Applications removed earlier are not written over', async (t) => {
+  // an earlier teardown removed live and recorded its pin, then stopped
+  const sha = { beta: '3f786850e387550fdab836ed7e6dc881de23001b', live: '89e6c98d92887913cadf06b2adb97f26cde4849b' };
+  const sb = withRevisions({ 'stonks-oracle-beta': sha.beta });
+  t.teardown(() => sb.cleanup());
+  const st = sb.state();
+  delete st.objects[keyOf('Application', 'argocd', 'stonks-oracle-live')];
+  st.objects[PINS_CM] = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'argocd', name: 'stonks-pipeline-app-pins' }, data: { pins: `stonks-oracle-live ${sha.live}\n` } };
+  st.failGet = [PINS_CM];
+  sb.writeState(st);
+  const down = sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']);
+  expectExit(t, down, 1, 'the teardown stops');
+  t.same(recorded(sb), [`stonks-oracle-live ${sha.live}`], "live's pin is kept as recorded");
+  t.ok(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-beta')], 'beta is not removed');
+
+  const after = sb.state();
+  delete after.failGet;
+  sb.writeState(after);
+  expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'run again once the API server answers');
+  t.same(recorded(sb), [`stonks-oracle-beta ${sha.beta}`, `stonks-oracle-live ${sha.live}`], 'both pins recorded');
+});
