@@ -303,13 +303,18 @@ kargo_files() {
 # would unpin the stage: Argo CD then compares it with the head of main, and a sync from its UI
 # deploys commits no promotion (and no gate decision) let through.
 pinned_copy() {
-  local f=$1 name ns live copy found pins
+  local f=$1 name ns live copy found pins crd
   [[ $(grep -c '^kind:' "$f") == 1 && $(grep -Ec '^[[:space:]]+targetRevision:' "$f") == 1 ]] || return 0
   name=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  name:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   ns=$(sed -n '/^metadata:/,/^[^[:space:]]/s/^  namespace:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}[[:space:]]*$/\1/p' "$f" | head -n1)
   [[ -n $name ]] || return 0
   # A read that fails is not an answer: taken for "no Application" or "no pin", the stage would
   # be created at main, unpinned. Only NotFound (empty with --ignore-not-found) means absent.
+  # Without the Application CRD (a --dry-run before Argo CD is installed) there is no Application
+  # to keep a commit of, and reading one would fail: nothing to pin.
+  crd=$(kc_read get crd applications.argoproj.io --ignore-not-found -o name) ||
+    die "cannot read the CustomResourceDefinition applications.argoproj.io, to keep the commits promotions pinned; nothing of ${f#"$ROOT"/} applied. Run again when the API server answers."
+  [[ -n $crd ]] || return 0
   found=$(kc_read get "application.argoproj.io/$name" -n "${ns:-$NS_ARGOCD}" --ignore-not-found -o name) ||
     die "cannot read Argo CD Application ${ns:-$NS_ARGOCD}/$name to keep the commit a promotion pinned on it; nothing of ${f#"$ROOT"/} applied. Run again when the API server answers."
   if [[ -n $found ]]; then

@@ -3,8 +3,9 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf,
+  Sandbox, freshCluster, mutations, expectExit, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf, repoRoot,
 } from './harness.ts';
 import { PIPELINE_NAMESPACES, RELEASES_IN_ORDER, appliedDocs, helmUpgrades, valuesOf } from './plan.ts';
 
@@ -173,6 +174,15 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
   t.match(r.stdout, /\[dry-run\] kubectl apply -f - \(namespaces\)/);
   t.match(r.stdout, /persistentVolumeReclaimPolicy: Retain/);
   t.match(r.stdout, /\[dry-run\] kubectl apply -f - \(NFS directory init job\)/);
+});
+
+t.test('--dry-run before Argo CD is installed plans the Argo CD Applications of kargo/ (no Application CRD yet: nothing pinned to keep)', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  sb.kargoFile('argocd/applications/live.yaml', readFileSync(join(repoRoot, 'kargo', 'argocd', 'applications', 'live.yaml'), 'utf8'));
+  const r = sb.run('runmefirst.sh', ['--dry-run']);
+  expectExit(t, r, 0);
+  t.match(r.stdout, /\[dry-run\] kubectl --context \S+ apply -f \S*\/kargo\/argocd\/applications\/live\.yaml\n/, 'the Application is planned, as the file has it');
 });
 
 t.test('settings come from the env file', async (t) => {
