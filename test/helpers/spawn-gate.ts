@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,39 +26,65 @@ export interface SpawnedGate {
  * Starts the real gate (`node src/server.ts`) on a free loopback port with its own data
  * directory, and waits until it listens. Env adds to / overrides the defaults.
  */
-export async function spawnGate(opts: { env?: Record<string, string>; dataDir?: string; timeoutMs?: number; entry?: string } = {}): Promise<SpawnedGate> {
+export async function spawnGate(
+  opts: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    timeoutMs?: number;
+    entry?: string;
+    /**
+     * the gate's stdout goes to this file rather than to a pipe this process reads (stdout() then
+     * stays empty): the benchmark's load generator must not spend its CPU reading the gate's log
+     */
+    logFile?: string;
+  } = {},
+): Promise<SpawnedGate> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gate-proc-')));
+  const logFd = opts.logFile === undefined ? null : openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'src', 'server.ts')], {
     cwd: REPO_ROOT,
     env: { PATH: process.env['PATH'] ?? '', GATE_DATA_DIR: dataDir, GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd ?? 'pipe', 'pipe'],
   });
+  if (logFd !== null) closeSync(logFd); // the child has its own copy
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  // the log file's start, read until the gate says where it listens
+  let onOutput = () => {};
+  const poll = opts.logFile === undefined ? null : setInterval(() => void readFile(opts.logFile!, 'utf8').then((text) => void ((out = text), onOutput()), () => {}), 20);
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
-  const url = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? 30000;
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // never leave a gate behind
       reject(new Error(`gate did not start within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`));
     }, timeoutMs);
-    const check = () => {
+    onOutput = () => {
       const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
-        child.stdout?.off('data', check);
+        child.stdout?.off('data', onOutput);
         resolve(m[1]);
       }
     };
-    child.stdout?.on('data', check);
+    child.stdout?.on('data', onOutput);
     void exited.then(({ code }) => {
       clearTimeout(timer);
       reject(Object.assign(new Error(`gate exited with ${code} before listening\nstdout: ${out}\nstderr: ${err}`), { code, stderr: err }));
     });
   });
+  let url: string;
+  try {
+    url = await listening;
+  } finally {
+    if (poll !== null) {
+      clearInterval(poll);
+      out = '';
+    }
+  }
   const tokens: Record<string, string> = {};
   for (const m of err.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)) tokens[m[1] as string] = m[2] as string;
   return {
