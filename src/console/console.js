@@ -758,20 +758,31 @@ function showToken(grant) {
 }
 
 /**
- * The one-time token on screen follows its grant in the status: once listed open and then no
- * longer (a promotion used it, another operator revoked it, it expired), the box says the token
- * lets nothing through, instead of counting down to an expiry that no longer matters. A status
- * that has not listed it yet may have been read before the grant was issued, and says nothing.
+ * The item this page shows (`key` of state: shownGrant, shownApproval) against the status's list of
+ * open ones: returned, and forgotten, once it was listed and is no longer (a promotion used it, an
+ * operator revoked it, it expired). A status that has not listed it yet may have been read before
+ * it was made, and says nothing: null, as while it is listed.
+ */
+function goneFromStatus(key, listed) {
+  const shown = state[key];
+  if (!shown) return null;
+  if (listed.some((x) => x.id === shown.id)) {
+    shown.seen = true;
+    return null;
+  }
+  if (!shown.seen) return null;
+  state[key] = null;
+  return shown;
+}
+
+/**
+ * The one-time token on screen follows its grant in the status: once it is no longer open, the box
+ * says the token lets nothing through, instead of counting down to an expiry that no longer matters.
  */
 function followShownGrant(grants) {
-  const g = state.shownGrant;
-  if (!g || $('bg-token').hidden) return;
-  if (grants.some((x) => x.id === g.id)) {
-    g.seen = true;
-    return;
-  }
-  if (!g.seen) return;
-  state.shownGrant = null;
+  if ($('bg-token').hidden) return;
+  const g = goneFromStatus('shownGrant', grants);
+  if (!g) return;
   replaceChildren(
     $('bg-token-expiry'),
     icon('warning'),
@@ -908,19 +919,11 @@ async function approve(ev) {
 
 /**
  * The confirmation of the approval sent from this page follows it in the status, as the one-time
- * token box follows its grant: once listed pending and then no longer (a promotion used it, an
- * operator revoked it, it expired), it says so instead of "valid until". A status that has not
- * listed it yet may have been read before it was recorded, and says nothing.
+ * token box follows its grant: once it is no longer pending, it says so instead of "valid until".
  */
 function followShownApproval(approvals) {
-  const a = state.shownApproval;
+  const a = goneFromStatus('shownApproval', approvals);
   if (!a) return;
-  if (approvals.some((x) => x.id === a.id)) {
-    a.seen = true;
-    return;
-  }
-  if (!a.seen) return;
-  state.shownApproval = null;
   replaceChildren(
     $('ap-done'),
     icon('warning'),
