@@ -105,6 +105,8 @@ export interface ConsoleFixture {
   call(token: string | null, method: string, path: string, body?: unknown): ReturnType<typeof callGate>;
   /** Kargo asks the gate about promoting `imageTag` (TAG) into `stage` */
   decide(stage: string, promotion: string, imageTag?: string): ReturnType<typeof callGate>;
+  /** a fresh page (openPage) on this fixture's browser, signing in with its tokens */
+  open(tt: Test, timezoneId?: string): ReturnType<typeof openPage>;
 }
 
 export function consoleFixture(t: Test, users: Record<string, string>): ConsoleFixture {
@@ -114,6 +116,7 @@ export function consoleFixture(t: Test, users: Record<string, string>): ConsoleF
     tokens: {},
     call: (token, method, path, body) => callGate(fx.gate.url, token, method, path, body),
     decide: (stage, promotion, imageTag = TAG) => fx.call(fx.tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage, imageTag, promotion }),
+    open: (tt, timezoneId) => openPage(tt, fx.browser, fx.tokens, timezoneId),
   };
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });

@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { PROJECT, TAG, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
+import { PROJECT, TAG, consoleFixture, expectFocus, requireChromium } from './browser.ts';
 
 /**
  * Approving from the console's form and revoking a pending approval: the real gate (GATE_NOW =
@@ -27,7 +27,7 @@ function run(): void {
 
   /** A fresh page signed in as `name`, listing the pending approvals (`listed`: how the list shows the one wanted). */
   const openSignedIn = async (tt: Test, name: string, listed: RegExp, prepare?: (page: Page) => Promise<void>) => {
-    const opened = await openPage(tt, fx.browser, tokens);
+    const opened = await fx.open(tt);
     await prepare?.(opened.page);
     await opened.page.goto(`${fx.gate.url}/`);
     await opened.signIn(name);
@@ -119,7 +119,7 @@ function run(): void {
   });
 
   t.test('the confirmation of an approval follows it: revoked from elsewhere, it no longer says the approval is valid', async (t) => {
-    const { page, expectText, text, signIn, problems } = await openPage(t, fx.browser, tokens);
+    const { page, expectText, text, signIn, problems } = await fx.open(t);
     await page.goto(`${fx.gate.url}/`);
     await signIn('amir');
     await page.selectOption('#ap-stage', 'live');
@@ -141,7 +141,7 @@ function run(): void {
   });
 
   t.test('an approval sent from the keyboard leaves the focus on Approve, not lost to the page, whether the gate records or refuses it; a 401 on the token field', async (t) => {
-    const { page, expectText, signIn, problems } = await openPage(t, fx.browser, tokens);
+    const { page, expectText, signIn, problems } = await fx.open(t);
     await page.goto(`${fx.gate.url}/`);
     await signIn('amir');
     const send = async (notes: string) => {

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, openPage, paperPromotionWaits, requestBreakGlass, requireChromium } from './browser.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, paperPromotionWaits, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * The console's dialogs while a request is under way, where the focus goes after them, and changes
@@ -15,9 +15,7 @@ if (requireChromium(t)) run();
 
 function run(): void {
   const fx = consoleFixture(t, { olivia: 'operator' });
-  const { tokens, call } = fx;
-  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets, and where the focus is. */
-  const open = (tt: Test, timezoneId?: string) => openPage(tt, fx.browser, tokens, timezoneId);
+  const { tokens, call, open } = fx;
   /** A live break-glass grant olivia asks for over the API (the page then lists it). */
   const grantLive = (justification: string) => call(tokens['olivia'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'live', imageTag: TAG, justification });
 

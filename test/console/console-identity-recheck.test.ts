@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requestBreakGlass, requireChromium } from './browser.ts';
+import { TAG, UPDATE_MS, consoleFixture, expectFocus, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * The identity read again with the settings (after a reconnect) while the page holds what the
@@ -20,7 +20,7 @@ function run(): void {
 
   /** A fresh page signed in as admin, whose whoami answer and status poll the test controls. */
   const open = async (tt: Test) => {
-    const { page, problems, expectText, signIn } = await openPage(tt, fx.browser, fx.tokens);
+    const { page, problems, expectText, signIn } = await fx.open(tt);
     const ctl = { whoami: 'real' as 'real' | 'someone-else' | 'more-groups' | '401', down: false };
     await page.route('**/v1/whoami', async (route) => {
       if (ctl.whoami === '401') return route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: 'unauthenticated', message: 'invalid token' }) });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { consoleFixture, openPage, requireChromium, UPDATE_MS } from './browser.ts';
+import { consoleFixture, requireChromium, UPDATE_MS } from './browser.ts';
 
 /**
  * What the console shows when the gate cannot read the Kargo Stage list (/v1/status `kargo.stale`):
@@ -16,7 +16,7 @@ function run(): void {
   const fx = consoleFixture(t, {});
 
   t.test('a Kargo Stage list that cannot be read is named above the pipeline, since when and why, as text', async (t) => {
-    const { page, text, expectText, problems } = await openPage(t, fx.browser, fx.tokens);
+    const { page, text, expectText, problems } = await fx.open(t);
     let kargo: unknown = null;
     await page.route('**/v1/status', async (route) => {
       const res = await route.fetch();

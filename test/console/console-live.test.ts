@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, openPage, requireChromium } from './browser.ts';
+import t from 'tap';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, requireChromium } from './browser.ts';
 
 /**
  * The console following the gate while it stays open: the disconnected banner's reason, the
@@ -15,9 +15,8 @@ if (requireChromium(t)) run();
 
 function run(): void {
   const fx = consoleFixture(t, { olivia: 'operator' });
-  const { tokens, call } = fx;
+  const { tokens, call, open } = fx;
   /** A fresh page (its own sessionStorage), with the script errors it meets. */
-  const open = (tt: Test) => openPage(tt, fx.browser, tokens);
 
   t.before(async () => {
     const d = await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: 'paper-promo-1' });

@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, openPage, requireChromium } from './browser.ts';
+import t from 'tap';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
@@ -16,9 +16,8 @@ if (requireChromium(t)) run();
 
 function run(): void {
   const fx = consoleFixture(t, { olivia: 'operator' });
-  const { tokens, call } = fx;
+  const { tokens, call, open } = fx;
   /** A fresh page (its own sessionStorage), with the script errors it meets. */
-  const open = (tt: Test) => openPage(tt, fx.browser, tokens);
 
   t.test('a second break-glass request while the first token is on screen is refused until that token is hidden', async (t) => {
     const { page, expectText, text, signIn, problems } = await open(t);

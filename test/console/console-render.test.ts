@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import { TAG, UPDATE_MS, consoleFixture, openPage, paperPromotionWaits, requestBreakGlass, requireChromium } from './browser.ts';
+import t from 'tap';
+import { TAG, UPDATE_MS, consoleFixture, paperPromotionWaits, requestBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps and shows as it redraws: audit details left open across a new record,
@@ -16,9 +16,7 @@ if (requireChromium(t)) run();
 
 function run(): void {
   const fx = consoleFixture(t, { olivia: 'operator' });
-  const { tokens, call, decide } = fx;
-  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets, and where the focus is. */
-  const open = (tt: Test, timezoneId?: string) => openPage(tt, fx.browser, tokens, timezoneId);
+  const { tokens, call, decide, open } = fx;
   paperPromotionWaits(t, fx);
 
   t.test('a new record keeps the audit details the operator has open, and the focus on them', async (t) => {

@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap';
-import { TAG, UPDATE_MS, consoleFixture, expectPageText, openPage, paperPromotionWaits, requireChromium } from './browser.ts';
+import t from 'tap';
+import { TAG, UPDATE_MS, consoleFixture, expectPageText, paperPromotionWaits, requireChromium } from './browser.ts';
 
 /**
  * The console across sign-in and sign-out: what a sign-out takes away and a sign-in brings back,
@@ -16,9 +16,7 @@ if (requireChromium(t)) run();
 
 function run(): void {
   const fx = consoleFixture(t, { olivia: 'operator' });
-  const { tokens, call, decide } = fx;
-  /** A fresh page (its own sessionStorage) in `timezoneId`, with the script errors it meets, and where the focus is. */
-  const open = (tt: Test, timezoneId?: string) => openPage(tt, fx.browser, tokens, timezoneId);
+  const { tokens, call, decide, open } = fx;
   paperPromotionWaits(t, fx);
 
   t.test('signing out and in again shows the audit history again, also when a load was under way at sign-out', async (t) => {
