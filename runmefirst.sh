@@ -93,8 +93,8 @@ helm_release() {
   helm_mut "${args[@]}"
 }
 
-# controllers_stopped NAME NS — true when a workload of the release is at 0 replicas: an Argo CD
-# controller that runmelast.sh's argocd-quiesce step stopped (a teardown that stopped there), or
+# controllers_stopped NAME NS — true when a workload of the release is at 0 replicas: a Kargo or
+# Argo CD controller that runmelast.sh's argocd-quiesce step stopped (a teardown that stopped there), or
 # the gate scaled to 0 by hand (`kubectl rollout status` calls a Deployment of 0 replicas rolled
 # out, so the run would report the pipeline up without a gate). Applying the release again puts
 # the chart's replica counts back.
@@ -102,6 +102,7 @@ controllers_stopped() {
   local ref replicas refs=()
   case $1 in
     "$REL_ARGOCD") refs=(statefulset/argocd-application-controller deployment/argocd-applicationset-controller) ;;
+    "$REL_KARGO") refs=("deployment/$KARGO_CONTROLLER") ;;
     "$REL_GATE") refs=("deployment/$REL_GATE") ;;
     *) return 1 ;;
   esac

@@ -2,7 +2,7 @@
 # Takes the Stonks Oracle delivery pipeline down and keeps its data:
 #   1. writes a timestamped snapshot of Kargo's resources and Argo CD's applications and
 #      projects to the backups/ NFS volume (nothing is removed if that fails);
-#   2. stops Argo CD's controllers and removes its Applications WITHOUT cascading (their
+#   2. stops Kargo's and Argo CD's controllers and removes Argo CD's Applications WITHOUT cascading (their
 #      finalizers are removed first, so the workloads they deployed stay; the commit each was
 #      pinned to is kept in the ConfigMap argocd/stonks-pipeline-app-pins for runmefirst.sh);
 #   3. uninstalls the Helm releases in reverse install order.
@@ -151,6 +151,15 @@ step_snapshot() {
 }
 
 step_argocd_quiesce() {
+  # Kargo's controller first: a promotion it finished after argocd-apps read the Applications'
+  # pins (its argocd-update step pins one) would not be recorded, and runmefirst.sh would create
+  # that stage's Application again at the commit before, which a sync then deploys. The releases
+  # step uninstalls Kargo anyway; runmefirst.sh applies its release again (controllers_stopped).
+  if kc_exists deployment "$KARGO_CONTROLLER" -n "$NS_KARGO"; then
+    kc_mut scale "deployment/$KARGO_CONTROLLER" -n "$NS_KARGO" --replicas=0
+    ((DRY_RUN)) || kc_read wait --for=delete pod -l "app.kubernetes.io/instance=$REL_KARGO,app.kubernetes.io/component=controller" \
+      -n "$NS_KARGO" --timeout=120s
+  fi
   # With the controllers stopped nothing acts on an Application while its finalizers go, and
   # the ApplicationSet controller cannot recreate Applications behind our back.
   if kc_exists deployment argocd-applicationset-controller -n "$NS_ARGOCD"; then

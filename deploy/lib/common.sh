@@ -25,6 +25,8 @@ readonly REL_GATE=gate-service
 readonly REL_ARGOCD=argocd
 readonly REL_ROLLOUTS=argo-rollouts
 readonly REL_KARGO=kargo
+# the Deployment that runs Kargo's promotions (its chart names it so)
+readonly KARGO_CONTROLLER=kargo-controller
 readonly PART_OF_LABEL=app.kubernetes.io/part-of=stonks-pipeline
 
 DRY_RUN=0

@@ -25,6 +25,7 @@ export function withHistory(state: FakeState): FakeState {
     { apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', metadata: { namespace: 'argocd', name: 'stonks' } },
     { kind: 'StatefulSet', metadata: { namespace: 'argocd', name: 'argocd-application-controller' }, spec: { replicas: 1 } },
     { kind: 'Deployment', metadata: { namespace: 'argocd', name: 'argocd-applicationset-controller' }, spec: { replicas: 1 } },
+    { kind: 'Deployment', metadata: { namespace: 'kargo', name: 'kargo-controller' }, spec: { replicas: 1 } },
     { kind: 'Deployment', metadata: { namespace: 'stonks-oracle-beta', name: 'oracle' }, spec: { replicas: 1 } },
   );
 }

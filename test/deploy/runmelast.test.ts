@@ -61,6 +61,16 @@ t.test('a teardown of a running pipeline', async (t) => {
     t.same(after.objects[keyOf('Deployment', 'stonks-oracle', 'oracle')], before.objects[keyOf('Deployment', 'stonks-oracle', 'oracle')], 'the live workload is untouched');
   });
 
+  t.test("Kargo's controller is stopped, and gone, before the Applications' pins are read", async (t) => {
+    const scale = indexOf(r.calls, /^kubectl scale deployment\/kargo-controller -n kargo --replicas=0$/);
+    const gone = indexOf(r.calls, /^kubectl wait --for=delete pod -l app\.kubernetes\.io\/instance=kargo,app\.kubernetes\.io\/component=controller -n kargo/);
+    const firstPin = indexOf(r.calls, /^kubectl get application\.argoproj\.io\/\S+ -n argocd -o jsonpath=\{\.spec\.source\.targetRevision\}/);
+    t.ok(scale >= 0, 'scaled to zero');
+    t.ok(gone > scale, 'its pod waited out');
+    t.ok(firstPin > gone, 'before the first pin is read: no promotion can pin an Application after');
+    t.equal(after.objects[keyOf('Deployment', 'kargo', 'kargo-controller')]?.spec.replicas, 0);
+  });
+
   t.test('the releases are uninstalled in reverse install order', async (t) => {
     const order = muts.filter((c) => c.tool === 'helm' && bare(c)[0] === 'uninstall').map((c) => bare(c)[1]);
     t.same(order, REVERSE_RELEASES);
@@ -131,6 +141,19 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
   t.same(planned, REVERSE_RELEASES);
 });
 
+
+t.test("a teardown that stopped after argocd-quiesce: runmefirst.sh applies Kargo again, though its release is up to date", async (t) => {
+  const sb = installed();
+  t.teardown(() => sb.cleanup());
+  const st = sb.state();
+  st.objects[keyOf('Deployment', 'kargo', 'kargo-controller')]!.spec.replicas = 0;
+  writeFileSync(sb.statePath, JSON.stringify(st));
+  const up = sb.run('runmefirst.sh');
+  expectExit(t, up, 0);
+  const upgraded = mutations(up.calls).filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]);
+  t.same(upgraded, ['kargo'], 'only Kargo is applied again; the other releases are unchanged');
+  t.match(up.output, /helm release kargo in kargo is up to date, but its controllers are scaled to 0/);
+});
 
 t.test('a teardown that stopped after argocd-quiesce: runmefirst.sh applies Argo CD again, though its release is up to date', async (t) => {
   const sb = installed();
