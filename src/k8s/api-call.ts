@@ -26,8 +26,8 @@ export function timeoutOptions(timeoutMs: number) {
 
 /**
  * Runs one API call with a hard deadline: whatever the library does, the promise settles within
- * `timeoutMs`, and every failure (timeout, connection refused, HTTP error, unparsable body)
- * becomes KubeUnavailableError naming what happened.
+ * `timeoutMs`, and every failure (timeout, connection refused, TLS error, HTTP error, unparsable
+ * body) becomes KubeUnavailableError naming what happened (failureDetail).
  */
 export async function callWithDeadline<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -38,17 +38,40 @@ export async function callWithDeadline<T>(what: string, timeoutMs: number, call:
     return await Promise.race([call(), deadline]);
   } catch (err) {
     if (err instanceof KubeUnavailableError) throw err;
-    const e = err as { code?: number; message?: string; name?: string };
-    const detail = typeof e.code === 'number' ? `HTTP ${e.code}` : e.name === 'AbortError' || e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.message ?? String(err));
-    throw new KubeUnavailableError(`${what}: ${detail}`);
+    throw new KubeUnavailableError(`${what}: ${failureDetail(err, timeoutMs)}`);
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** The API server a KubeConfig talks to (for log lines). */
+/** user:password@ in a URL. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi;
+
+/**
+ * What went wrong in an API call, in words fit for a 503 answer, the audit log and the public
+ * /v1/status: an HTTP status, a timeout, a body that is not JSON (not quoted: JSON.parse's
+ * message quotes the text around its error, and a TokenReview answer holds the caller's token),
+ * or a connection that failed with its cause's code (undici says only "fetch failed"; the cause
+ * names a refused connection, an unknown host, a certificate the CA does not sign). Credentials
+ * in a URL the message quotes are blanked.
+ */
+function failureDetail(err: unknown, timeoutMs: number): string {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown };
+  if (typeof e.code === 'number') return `HTTP ${e.code}`;
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  if (err instanceof SyntaxError) return 'the answer is not valid JSON';
+  let text = typeof e.message === 'string' ? e.message : String(err);
+  const cause = (e.cause ?? null) as { code?: unknown; message?: unknown } | null;
+  if (cause !== null && typeof cause === 'object') {
+    const why = typeof cause.code === 'string' && cause.code !== '' ? cause.code : typeof cause.message === 'string' ? cause.message : '';
+    if (why !== '') text += ` (${why})`;
+  }
+  return text.replace(URL_CREDENTIALS, '$1[redacted]@');
+}
+
+/** The API server a KubeConfig talks to (for log lines), any credentials in its URL blanked. */
 export function serverOf(kc: KubeConfig): string {
-  return kc.getCurrentCluster()?.server ?? 'unknown';
+  return (kc.getCurrentCluster()?.server ?? 'unknown').replace(URL_CREDENTIALS, '$1[redacted]@');
 }
 
 /**

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { serverOf } from '../../src/k8s/api-call.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
@@ -312,3 +313,58 @@ interface SarSpecLike {
   user?: string;
   groups?: string[];
 }
+
+t.test('a failure says what failed (refused, TLS), and never carries a credential or the answer it could not read', async (t) => {
+  // whatever the API call's error says goes to the caller's 503, the audit log's refusal record
+  // and the public /v1/status (kargo.lastError): the library's "fetch failed" named neither a
+  // refused connection nor a TLS error, and its other messages quoted the server URL (with any
+  // user:password in it) or the unparsable body (a TokenReview answer echoes the caller's token)
+  const fake = await fakeWithUsers(t);
+  const kubeConfigFor = (server: string) => {
+    const kc = fake.kubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server, skipTLSVerify: !server.startsWith('https:') }],
+      users: [{ name: 'gate', token: GATE_SA_TOKEN }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'gate' }],
+      currentContext: 'c',
+    });
+    return kc;
+  };
+  const failures = async (kc: ReturnType<typeof kubeConfigFor>) => {
+    const who = await createKubernetesAuthenticator({ kubeConfig: kc }).authenticate(req('kargo-token'));
+    const reader = createKargoStageReader({ kubeConfig: kc, namespace: 'stonks-pipeline', pollMs: 30_000, timeoutMs: 2000, repoPrefix: 'ghcr.io/celesrenata/stonks-oracle/' });
+    await reader.poll();
+    return [who.ok ? 'no failure' : `${who.status} ${who.message}`, reader.health().lastError ?? 'no failure'];
+  };
+
+  // TLS spoken to a server that answers in plain HTTP: a TLS error, named
+  const [tlsAuth = '', tlsStages = ''] = await failures(kubeConfigFor(fake.url.replace('http:', 'https:')));
+  t.match(tlsAuth, /^503 identity could not be checked: TokenReview: .*ERR_SSL_WRONG_VERSION_NUMBER/, `TokenReview over TLS to plain HTTP (${tlsAuth})`);
+  t.match(tlsStages, /^list Kargo Stages: .*ERR_SSL_WRONG_VERSION_NUMBER/, `Stage list (${tlsStages})`);
+
+  // credentials in the server URL (the library refuses such a URL, quoting it)
+  const secretUrl = fake.url.replace('http://', 'http://admin:s3cr3t-pa55@');
+  t.equal(serverOf(kubeConfigFor(secretUrl)), fake.url.replace('http://', 'http://[redacted]@'), 'nor in the start-up log line naming the API server');
+  for (const text of await failures(kubeConfigFor(secretUrl))) {
+    t.notMatch(text, /s3cr3t-pa55/, `no password in "${text}"`);
+    t.match(text, /credentials/, 'it still says what is wrong');
+  }
+
+  // an answer that is not JSON, around the token the TokenReview echoes
+  fake.behaviour.tokenreviews = { kind: 'raw', body: '{"kind":"TokenReview","spec":{"token":kargo-token}}' };
+  fake.behaviour.stages = { kind: 'raw', body: '{"items":[{"metadata":{"name":beta}}]}' };
+  const [garbledAuth, garbledStages] = await failures(fake.kubeConfig());
+  t.match(garbledAuth, /^503 identity could not be checked: TokenReview: .*not valid JSON/);
+  t.notMatch(garbledAuth, /kargo-token|"token"/, `the answer is not quoted (${garbledAuth})`);
+  t.match(garbledStages, /^list Kargo Stages: .*not valid JSON/);
+  t.notMatch(garbledStages, /beta/, `the answer is not quoted (${garbledStages})`);
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  fake.behaviour.stages = { kind: 'normal' };
+
+  // a refused connection, named
+  const kc = fake.kubeConfig();
+  await fake.close();
+  const [refusedAuth = '', refusedStages = ''] = await failures(kc);
+  t.match(refusedAuth, /^503 identity could not be checked: TokenReview: .*ECONNREFUSED/, refusedAuth);
+  t.match(refusedStages, /^list Kargo Stages: .*ECONNREFUSED/, refusedStages);
+});
