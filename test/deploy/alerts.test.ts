@@ -40,7 +40,7 @@ if (missing.length > 0) {
     t.equal(rule.metadata.namespace, 'stonks-gate');
     const labelled = template(...on, '--set', 'prometheusRule.labels.release=kube-prometheus-stack');
     t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
-    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateRefusals']);
+    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateRefusals']);
     for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
     for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5']]) {
       t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
@@ -63,6 +63,19 @@ if (missing.length > 0) {
     t.ok(used.size >= 5, [...used].join(' '));
     for (const name of used) t.ok(series.has(name), `${name} is exported`);
     t.match(text, /gate_refusals_total\{status="401",error="unauthorized"\} 1/, 'the status label is the bare number the alert matches');
+  });
+
+  t.test('a token the API server could not check is counted as the refusal StonksGateAuthUnavailable reads', async (t) => {
+    const { startFakeKube } = await import('../helpers/fake-kube-api.ts');
+    const { createKubernetesAuthenticator } = await import('../../src/k8s/kubernetes-auth.ts');
+    const fake = await startFakeKube();
+    t.teardown(() => fake.close());
+    fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+    const { app } = await buildTestApp(t, { auth: createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }) });
+    const refused = await app.inject({ method: 'POST', url: '/v1/decisions', payload: {}, headers: { authorization: 'Bearer some-token' } });
+    t.same({ status: refused.statusCode, error: refused.json().error }, { status: 503, error: 'auth_unavailable' });
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    t.match(text, /gate_refusals_total\{status="503",error="auth_unavailable"\} 1/, 'the series and labels the alert selects');
   });
 
   t.test('promtool test rules: each alert fires on the series that should fire it, and not on others', async (t) => {
@@ -151,6 +164,34 @@ if (missing.length > 0) {
             summary: 'The gate runs on a simulated clock (GATE_NOW)',
             description: 'gate-0 was started with GATE_NOW (chart value gate.now), a demo setting: it decides by a clock that is not the exchange\'s, so it can allow a live promotion while the market is open. Unset gate.now and upgrade.',
           } }] },
+        ],
+      },
+      {
+        name: 'tokens the gate cannot check: 503 auth_unavailable for 10 minutes is critical, gone once it stops; a blip, 401s and another namespace do not fire it',
+        interval: '1m',
+        input_series: [
+          // the counter appears with the first such refusal, then Kargo polls once a minute
+          { series: `gate_refusals_total{${sel}, status="503", error="auth_unavailable"}`, values: '_x4 1+1x20 21x20' },
+          { series: `gate_refusals_total{${sel}, status="401", error="unauthorized"}`, values: '0+5x45' },
+          { series: 'gate_refusals_total{job="gate-service", namespace="other", pod="gate-0", status="503", error="auth_unavailable"}', values: '0+1x45' },
+        ],
+        alert_rule_test: [
+          { eval_time: '12m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
+          { eval_time: '17m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate cannot check its callers\' tokens or permissions and refuses their requests',
+            description: 'gate-0 has kept answering 503 auth_unavailable for 10 minutes: it could not check a caller\'s token or permission. In Kubernetes mode its TokenReview or SubjectAccessReview got no answer in time or an error (API server down, the gate\'s egress to it blocked, its system:auth-delegator binding gone); in local mode its token file could not be read. Kargo keeps polling on a 503, so promotions wait until their retry.timeout and verifications error. The gate\'s log and the audit log\'s refusals name the failure.',
+          } }] },
+          { eval_time: '32m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'tokens the gate cannot check for a few minutes (an API server restart): no alert',
+        interval: '1m',
+        input_series: [{ series: `gate_refusals_total{${sel}, status="503", error="auth_unavailable"}`, values: '_x4 1+1x3 4x30' }],
+        alert_rule_test: [
+          { eval_time: '10m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
+          { eval_time: '14m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
+          { eval_time: '20m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
         ],
       },
       {
