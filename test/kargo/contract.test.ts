@@ -145,6 +145,17 @@ t.test('gate step against the running gate', async (t) => {
     const extraField = await promote(t, bin, p(open, 'paper'), (b) => (b.freightAlias = 'wonky-dog'));
     t.equal(extraField.response.status, 400);
     t.match(extraField.outcome, { status: 'Failed', message: /freightAlias/ }, `400: ${extraField.outcome.message}`);
+    // Kargo sets no Content-Type of its own: a Stage whose header is lost or mistyped sends a body
+    // the gate refuses for its media type, on every poll alike
+    for (const contentType of [null, 'text/json']) {
+      const req = renderGateRequest(bin, p(open, 'paper'));
+      req.headers = req.headers.filter(([name]) => name.toLowerCase() !== 'content-type');
+      if (contentType) req.headers.push(['Content-Type', contentType]);
+      const response = await send(req);
+      t.equal(response.status, 415, `Content-Type ${contentType ?? 'missing'}: the gate answers 415`);
+      const outcome = httpOutcome(bin, req.config, response);
+      t.match(outcome, { status: 'Failed', terminal: true, message: /^HTTP \(415\) response met failure criteria: ".*application\/json.*"$/ }, `415: ${outcome.message}`);
+    }
   });
 });
 
