@@ -141,29 +141,19 @@ t.test('--dry-run prints every action and changes nothing', async (t) => {
   t.same(planned, REVERSE_RELEASES);
 });
 
-
-t.test("a teardown that stopped after argocd-quiesce: runmefirst.sh applies Kargo again, though its release is up to date", async (t) => {
+t.test('a teardown that stopped after argocd-quiesce: runmefirst.sh applies Argo CD and Kargo again, though their releases are up to date', async (t) => {
   const sb = installed();
   t.teardown(() => sb.cleanup());
   const st = sb.state();
+  // as the step leaves them: Kargo's controller and Argo CD's at zero
   st.objects[keyOf('Deployment', 'kargo', 'kargo-controller')]!.spec.replicas = 0;
-  writeFileSync(sb.statePath, JSON.stringify(st));
-  const up = sb.run('runmefirst.sh');
-  expectExit(t, up, 0);
-  const upgraded = mutations(up.calls).filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]);
-  t.same(upgraded, ['kargo'], 'only Kargo is applied again; the other releases are unchanged');
-  t.match(up.output, /helm release kargo in kargo is up to date, but its controllers are scaled to 0/);
-});
-
-t.test('a teardown that stopped after argocd-quiesce: runmefirst.sh applies Argo CD again, though its release is up to date', async (t) => {
-  const sb = installed();
-  t.teardown(() => sb.cleanup());
-  const st = sb.state();
   st.objects[keyOf('StatefulSet', 'argocd', 'argocd-application-controller')]!.spec.replicas = 0;
   writeFileSync(sb.statePath, JSON.stringify(st));
   const up = sb.run('runmefirst.sh');
   expectExit(t, up, 0);
   const upgraded = mutations(up.calls).filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]);
-  t.same(upgraded, ['argocd'], 'only Argo CD is applied again; the other releases are unchanged');
-  t.match(up.output, /helm release argocd in argocd is up to date, but its controllers are scaled to 0/);
+  t.same(upgraded, ['argocd', 'kargo'], 'only those two are applied again; the other releases are unchanged');
+  for (const release of ['argocd', 'kargo']) {
+    t.match(up.output, new RegExp(`helm release ${release} in ${release} is up to date, but its controllers are scaled to 0`));
+  }
 });
