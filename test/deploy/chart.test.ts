@@ -93,6 +93,7 @@ if (!helm) {
       t.match(c.startupProbe, { httpGet: { path: '/healthz', port: 'http' } });
       t.same(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
       t.same(c.command, ['node', 'dist/server.js']);
+      t.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError', 'why a start failed shows in kubectl describe pod');
       t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory, 'requests and limits');
     });
     t.test('environment and writable paths', async (t) => {
