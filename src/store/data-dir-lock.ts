@@ -84,7 +84,13 @@ export interface LockOptions {
 }
 
 /** The file operations the lock uses. */
-export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir' | 'link' | 'stat'>;
+export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir' | 'link' | 'stat' | 'open'>;
+
+/** A write that failed because the volume (or the user's quota) is full. */
+function isVolumeFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 
 /**
  * Creates `path` holding `text`, or fails with EEXIST when it exists: the text is written to a
@@ -176,20 +182,56 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const now = new Date(opts.now()).toISOString();
     return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now, bootId, processStart, pidNs };
   };
-  /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
-  const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
+  /**
+   * writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before
+   * it lands. `renewal`: the file holds this gate's stamp, renewed in place on a full volume.
+   */
+  const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true, renewal = false): Promise<boolean> => {
     if (exclusive) {
       await createExclusive(fs, file, JSON.stringify(lock), `${file}.${owner}.new`);
       return true;
     }
     const tmp = `${file}.${owner}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(lock));
+    try {
+      await fs.writeFile(tmp, JSON.stringify(lock));
+    } catch (err) {
+      // a full volume: the lock's own blocks are still there to write in
+      if (renewal && isVolumeFull(err)) return renewInPlace(lock, stillOurs);
+      throw err;
+    }
     if (!stillOurs()) {
       await fs.rm(tmp, { force: true });
       return false;
     }
     await fs.rename(tmp, file);
     return true;
+  };
+  /**
+   * A renewal on a full volume, where the temp file cannot be written: the new stamp is written
+   * over the lock file's own bytes. Without it a volume full for a whole lease cost the lock and
+   * stopped the gate (exit 1), although its audit log fails closed and recovers by itself once
+   * there is room: the same outage then refused connections instead of answering 503, and a gate
+   * run by hand did not come back at all. Only a renewal of this gate's own stamp: the text read
+   * and the text written go through one open file, so a lock another gate put in place meanwhile
+   * (a new file) is either read as theirs and left alone, or never written (this write lands in
+   * the file they replaced). The stamp changes only in `renewedAt`, a timestamp of fixed length:
+   * the file keeps its size (no block to allocate), and a reader that meets the write half done
+   * reads valid JSON holding some of the old digits and some of the new, a change all the same.
+   */
+  const renewInPlace = async (lock: LockFile, stillOurs: () => boolean): Promise<boolean> => {
+    const text = JSON.stringify(lock);
+    const fh = await fs.open(file, 'r+');
+    try {
+      const bytes = Buffer.byteLength(text);
+      const buf = Buffer.alloc(bytes + 1);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      const held = parseLock(buf.subarray(0, bytesRead).toString('utf8'));
+      if (bytesRead !== bytes || held?.owner !== owner || !stillOurs()) return false;
+      const { bytesWritten } = await fh.write(Buffer.from(text), 0, bytes, 0);
+      return bytesWritten === bytes;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   };
 
   let acquiredAt = new Date(opts.now()).toISOString();
@@ -360,7 +402,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     }
     if (loseIfLapsed()) return false;
     if (current === undefined) return false; // could not read it: try again soon
-    const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed()).catch(() => false);
+    const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed(), true).catch(() => false);
     if (stopped || lost) return false;
     if (loseIfLapsed()) return false;
     if (wrote) confirmedAt = Math.max(confirmedAt, started);

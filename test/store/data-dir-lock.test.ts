@@ -575,6 +575,7 @@ function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = fal
     link: nodeFs.link,
     stat: nodeFs.stat,
     rm: nodeFs.rm,
+    open: nodeFs.open,
     rename: (async (from: string, to: string) => {
       if (armed && step === 'rename') await hold();
       await nodeFs.rename(from, to);
@@ -694,3 +695,87 @@ t.test('a renewal stuck for good still notices the lapse', async (t) => {
   t.equal(released, 'released', 'and release() does not hang on the stuck renewal');
 });
 
+
+/** Lock file operations whose temp-file writes fail with ENOSPC while `full` is set (a full volume). */
+function fullVolumeFs() {
+  const io = { full: false, tmpWrites: 0, beforeOpen: async () => {} };
+  const fs: LockFs = {
+    ...nodeFs,
+    writeFile: (async (path: string, data: string, opts?: unknown) => {
+      if (String(path).endsWith('.tmp')) {
+        io.tmpWrites += 1;
+        if (io.full) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return nodeFs.writeFile(path, data, opts as never);
+    }) as LockFs['writeFile'],
+    open: (async (...args: Parameters<typeof nodeFs.open>) => {
+      await io.beforeOpen();
+      return nodeFs.open(...args);
+    }) as LockFs['open'],
+  };
+  return { io, fs };
+}
+
+t.test('a full volume does not cost the lock: renewals write the new stamp over the old one, for as long as it lasts', async (t) => {
+  let mono = 0;
+  const { io, fs } = fullVolumeFs();
+  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
+  const file = join(dir, 'gate.lock');
+  const before = await readFile(file, 'utf8');
+  io.full = true;
+  const alive = setInterval(() => {}, 10);
+  // two whole leases on a full volume: a second of the gate's clock per renewal period
+  for (let i = 0; i < 60; i++) {
+    mono += 1_000;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.ok(io.tmpWrites > 10, `the temp file was tried (${io.tmpWrites} times)`);
+  t.same(lost, [], 'not lost: the lease was renewed throughout');
+  t.equal(lock.held(), true);
+  const during = await readFile(file, 'utf8');
+  t.equal(during.length, before.length, 'the file keeps its size: no block to allocate');
+  t.same({ ...JSON.parse(during), renewedAt: null }, { ...JSON.parse(before), renewedAt: null }, 'the same stamp but for renewedAt');
+  t.ok(Date.parse(JSON.parse(during).renewedAt) >= NOW + 50_000, `renewed on the full volume (${JSON.parse(during).renewedAt})`);
+  t.same((await nodeFs.readdir(dir)).filter((n) => !n.endsWith('.tmp')), ['gate.lock'], 'nothing else written');
+  io.full = false; // room again: renewals go back to a new file renamed into place
+  const inode = (await nodeFs.stat(file)).ino;
+  await eventually(async () => (await nodeFs.stat(file)).ino !== inode);
+  clearInterval(alive);
+  t.not((await nodeFs.stat(file)).ino, inode, 'renewed through a temp file again');
+  await lock.release();
+  t.same(lost, []);
+});
+
+t.test('a renewal on a full volume never writes over a lock another gate put in place', async (t) => {
+  let mono = 0;
+  const { io, fs } = fullVolumeFs();
+  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
+  const file = join(dir, 'gate.lock');
+  // the same size as this gate's own stamp, so only its owner tells them apart
+  const other = JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), owner: '00000000-0000-4000-8000-000000000000', host: 'b', pid: 7 });
+  // another gate's lock lands between the renewal's read of the file and its write in place
+  io.beforeOpen = async () => {
+    io.beforeOpen = async () => {};
+    await writeFile(`${file}.b`, other);
+    await rename(`${file}.b`, file);
+  };
+  io.full = true;
+  const alive = setInterval(() => {}, 10);
+  await eventually(() => lost.length > 0);
+  clearInterval(alive);
+  t.equal(await readFile(file, 'utf8'), other, 'the other gate\'s lock is as it wrote it');
+  t.match(lost, [/taken over by host b, pid 7/], 'and this gate knows it lost the lock at its next renewal');
+  t.equal(lock.held(), false);
+  await lock.release();
+  t.equal(await readFile(file, 'utf8'), other, 'release leaves it alone');
+});
+
+t.test('taking a stale lock over on a full volume fails with the volume\'s error, not a race', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const at = new Date(NOW).toISOString();
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at }));
+  const { io, fs } = fullVolumeFs();
+  io.full = true;
+  await t.rejects(acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, isAlive: () => false, now: () => NOW, fs }), { code: 'ENOSPC' });
+  t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { owner: 'old' }, 'the stale lock is left as it was');
+});
