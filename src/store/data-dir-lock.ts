@@ -195,8 +195,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     try {
       await fs.writeFile(tmp, JSON.stringify(lock));
     } catch (err) {
-      // a full volume: the lock's own blocks are still there to write in
-      if (renewal && isVolumeFull(err)) return renewInPlace(lock, stillOurs);
+      // a full volume: the lock's own blocks are still there to write in (the temp file, created
+      // empty, is not left behind)
+      if (renewal && isVolumeFull(err)) {
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        return renewInPlace(lock, stillOurs);
+      }
       throw err;
     }
     if (!stillOurs()) {
