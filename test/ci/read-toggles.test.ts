@@ -85,6 +85,20 @@ t.test('a note on several lines cannot issue a workflow command on the job log',
   await setToggle('ci', true, 'back on');
 });
 
+t.test('a changedAt on several lines (whatever listens at GATE_URL) cannot issue a workflow command on the job log', async (t) => {
+  const forged = '2025-01-01T00:00:00Z\n::add-mask::stage\r\n::error title=forged::forged\u001b[31m';
+  const body = JSON.stringify({ stages: [{ stage: 'ci', enabled: false, note: 'freeze', changedBy: 'admin', changedAt: forged }, { stage: 'integration', enabled: true }] });
+  const proxy = await startGateProxy(gate.url, () => ({ status: 200, body }));
+  t.teardown(proxy.close);
+  const r = await read(proxy.url);
+  t.equal(r.status, 0, 'exit 0');
+  t.same(r.outputs, { ci: 'false', integration: 'true', 'gate-reachable': 'true' }, 'the toggles are still read');
+  const commands = r.stdout.split(/\r\n|\r|\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, ''));
+  t.same(commands, ['::notice'], "the only command is the script's own skip notice");
+  t.notMatch(r.stdout, '\u001b', 'no escape character reaches the log');
+  t.match(r.stdout, 'by admin, at 2025-01-01T00:00:00Z\\n::add-mask::stage\\r\\n::error title=forged::forged\\u001b[31m)', 'the time is shown, quoted on one line');
+});
+
 t.test("a gate message on several lines cannot issue a workflow command on the job log", async (t) => {
   // the answer of whatever listens at GATE_URL is printed on stdout (and each failed attempt on stderr)
   const body = JSON.stringify({ error: 'not_found', message: 'gone\n::add-mask::stage\r\n  ::stop-commands::x\r::error title=forged::forged\u001b[31m' });

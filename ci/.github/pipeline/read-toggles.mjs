@@ -41,7 +41,8 @@ function pickToggles(body) {
 }
 
 /**
- * The note and the name are text from the gate's admins, printed on the job's log, where a line
+ * The note, the name and the time come from whatever answers at GATE_URL (the note and the name
+ * are the gate's admins' text) and are printed on the job's log, where a line
  * that starts with `::` is a workflow command (`::add-mask::`, `::stop-commands::`, `::error::`):
  * a note on two lines could issue one. JSON quoting keeps it on one line (\n, \r and the other
  * control characters escaped).
@@ -54,7 +55,7 @@ function describeChange(s) {
   const parts = [];
   if (s.note) parts.push(`note: "${oneLine(s.note)}"`);
   if (s.changedBy) parts.push(`by ${oneLine(s.changedBy)}`);
-  if (s.changedAt) parts.push(`at ${s.changedAt}`);
+  if (s.changedAt) parts.push(`at ${oneLine(s.changedAt)}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
