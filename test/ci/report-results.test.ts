@@ -631,6 +631,21 @@ t.test("a gate message on several lines cannot issue a workflow command on the j
   }
 });
 
+t.test('a recorded answer whose recordedAt and artifact hold line breaks cannot issue a workflow command on the job log', async (t) => {
+  // the "recorded" line quotes the PUT answer of whatever answers at GATE_URL
+  const tag = newTag();
+  const forged = (s: string) => `${s}\n::add-mask::gate\r\n::error title=forged::forged\u001b[31m`;
+  const body = JSON.stringify({ imageTag: tag, found: true, passed: true, exitCode: 0, counts: null, recordedAt: forged('2025-01-01T00:00:00.000Z'), recordedBy: 'ci', artifact: forged('artifacts/inttest/x.json') });
+  const proxy = await startGateProxy(gate.url, () => ({ status: 200, body }));
+  t.teardown(proxy.close);
+  const r = await report(resultsFile('forged-recorded.json', PASSING), tag, {}, proxy.url);
+  t.equal(r.status, 0, 'exit 0: the answer says recorded and passed');
+  t.same(commandsIn(r.stderr), [], 'no command on stderr');
+  t.same(commandsIn(r.stdout), ['::notice'], "the only command on stdout is the script's own notice");
+  t.notMatch(r.output, '\u001b', 'no escape character reaches the log');
+  t.match(r.stdout, 'at 2025-01-01T00:00:00.000Z ::add-mask::gate ::error title=forged::forged [31m (artifacts/inttest/x.json ::add-mask::gate', 'the answer is shown, on one line');
+});
+
 t.test('a proxy page instead of JSON (200 HTML) is retried like an outage', async (t) => {
   const proxy = await startGateProxy(gate.url, () => ({ status: 200, body: '<html>maintenance</html>', contentType: 'text/html' }));
   t.teardown(proxy.close);

@@ -22,7 +22,7 @@
 // (gate_[redacted]) before it is checked and sent: the gate refuses an `error` holding one.
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, annotate, appendSummary, runScript, setOutputs } from './lib/actions-io.mjs';
+import { EXIT, UsageError, annotate, appendSummary, runScript, setOutputs, singleLine } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
 import { redactTokens } from './lib/redact-tokens.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
@@ -156,7 +156,8 @@ async function main(argv, env) {
     if (g.passed !== summary.passed) annotate('warning', 'Gate and script disagree', `the gate recorded passed=${g.passed}, this script computed passed=${summary.passed}; the gate's verdict counts`);
     setOutputs({ ...outputs, recorded: 'true', passed: String(g.passed), 'eligible-for-beta': String(g.passed), 'recorded-at': g.recordedAt ?? '', artifact: g.artifact ?? '' }, env);
     appendSummary(renderSummary({ imageTag, summary, body, rawText, gate: g }), env);
-    process.stdout.write(`gate: recorded ${imageTag} as ${g.passed ? 'passed' : 'failed'} at ${g.recordedAt} (${g.artifact})\n`);
+    // the answer's own text, made one line: a line break in it could issue a workflow command
+    process.stdout.write(`gate: recorded ${imageTag} as ${g.passed ? 'passed' : 'failed'} at ${singleLine(g.recordedAt)} (${singleLine(g.artifact)})\n`);
     if (g.passed) {
       annotate('notice', 'Eligible for beta', `integration tests passed for ${imageTag}; the gate lets beta promote it`);
       return EXIT.OK;
