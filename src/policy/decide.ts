@@ -11,6 +11,7 @@ import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } f
 import { MARKET_ZONE } from './market-hours.ts';
 import { getOwn } from './own.ts';
 import { personKey } from './person-key.ts';
+import { noTestPassed } from './no-test-passed.ts';
 
 /** What Kargo asks: may this promotion of this image tag into this stage proceed now? */
 export interface DecisionInput {
@@ -114,7 +115,7 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
         reason(
           'tests_failed',
           'deny',
-          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${redactTokens(result.error)}` : ''} (recorded ${result.recordedAt}).`,
+          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${redactTokens(result.error)}` : ''}${noTestPassed(result.counts) ? '; no test passed, which proves nothing' : ''} (recorded ${result.recordedAt}).`,
         ),
       ],
     };

@@ -17,6 +17,7 @@ import type { RouteContext } from './context.ts';
 import { ErrorSchema, NoQuery, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
+import { noTestPassed } from '../policy/no-test-passed.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
 
@@ -62,12 +63,15 @@ export const TestResultView = z.object({
   required: z.boolean().optional(),
 });
 
-/** The summary the gate keeps of a results file; passed only with exit code 0 and no failed test. */
+/**
+ * The summary the gate keeps of a results file; passed only with exit code 0, no failed test, no
+ * error, and, where the counts say, at least one test passed (noTestPassed).
+ */
 export function summarize(body: z.infer<typeof TestResultsBody>): { passed: boolean; exitCode: number; counts: TestCounts; error: string | null } {
   const pick = (k: keyof TestCounts): number | null => body[k] ?? body.tests?.[k] ?? null;
   const counts = { passed: pick('passed'), failed: pick('failed'), skipped: pick('skipped'), total: pick('total') };
   const error = body.error?.trim() || null;
-  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null, exitCode: body.exitCode, counts, error };
+  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null && !noTestPassed(counts), exitCode: body.exitCode, counts, error };
 }
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();

@@ -66,6 +66,26 @@ t.test('exit code 0 with failed tests counts as failed; counts at the top level 
   t.equal(r.counts.failed, 1);
 });
 
+t.test('exit code 0 with no test passed (none ran, every one skipped) counts as failed; counts that are absent leave it to the exit code', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const cases: [string, Record<string, unknown>, boolean][] = [
+    ['none found', { exitCode: 0, passed: 0, failed: 0, total: 0 }, false],
+    ['every one skipped', { exitCode: 0, tests: { passed: 0, failed: 0, skipped: 12, total: 12 } }, false],
+    ['total 0 only', { exitCode: 0, total: 0 }, false],
+    ['passed 0 only', { exitCode: 0, passed: 0 }, false],
+    ['no counts at all', { exitCode: 0 }, true],
+    ['one passed', { exitCode: 0, passed: 1, skipped: 40, total: 41 }, true],
+    ['a total without passes named', { exitCode: 0, total: 7 }, true],
+  ];
+  for (const [i, [name, body, passed]] of cases.entries()) {
+    const r = (await g.as('ci', { method: 'PUT', url: `/v1/test-results/z${i}`, payload: body })).json();
+    t.equal(r.passed, passed, `${name}: passed ${passed}`);
+  }
+  const d = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'z1' }) })).json();
+  t.equal(d.decision, 'deny');
+  t.match(d.message, /Integration tests failed for z1: exit code 0, 0 failed, 0 passed, 12 skipped, 12 total; no test passed, which proves nothing \(recorded /);
+});
+
 t.test('bad results are refused with the field named; nothing stored', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const cases: [unknown, string][] = [

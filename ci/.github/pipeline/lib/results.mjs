@@ -225,15 +225,24 @@ export function readResultsFile(path) {
 }
 
 /**
+ * Whether the counts say no test passed (none found or run, or every one skipped): such a run
+ * proves nothing, so it is not a pass even with exit code 0. Absent counts say nothing. The
+ * gate's twin: src/policy/no-test-passed.ts.
+ */
+export function noTestPassed(counts) {
+  return counts.passed === 0 || counts.total === 0;
+}
+
+/**
  * The summary the gate keeps, computed the same way: counts from the top level, else from
  * `tests` (null when absent); `error` trimmed (null when absent or blank); passed only with
- * exit code 0, no failed test and no error.
+ * exit code 0, no failed test, no error and, where the counts say, a test that passed.
  */
 export function summarize(body) {
   const pick = (k) => body[k] ?? body.tests?.[k] ?? null;
   const counts = Object.fromEntries(COUNT_KEYS.map((k) => [k, pick(k)]));
   const error = (typeof body.error === 'string' ? body.error.trim() : '') || null;
-  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null, exitCode: body.exitCode, counts, error };
+  return { passed: body.exitCode === 0 && (counts.failed ?? 0) === 0 && error === null && !noTestPassed(counts), exitCode: body.exitCode, counts, error };
 }
 
 const FAILURE_LISTS = ['failures', 'failedTests', 'failed_tests', 'errors'];
@@ -302,6 +311,7 @@ export function renderSummary({ imageTag, summary, body, rawText, gate = null, g
     if (summary.exitCode !== 0) out.push(`- the integration runner exited with code ${summary.exitCode}`);
     if ((summary.counts.failed ?? 0) > 0) out.push(`- ${summary.counts.failed} test(s) failed`);
     if (summary.error && summary.exitCode === 0 && !((summary.counts.failed ?? 0) > 0)) out.push('- the run reports an `error`, so it counts as failed despite exit code 0');
+    if (summary.exitCode === 0 && noTestPassed(summary.counts)) out.push('- no test passed (none ran, or every one was skipped), so it counts as failed despite exit code 0');
     for (const d of details) out.push(`- ${mdEscape(d)}`);
     if (rawText !== undefined) {
       // tokens blanked before the cut: one cut through at the end would keep most of it unmatched

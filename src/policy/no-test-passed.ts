@@ -1,0 +1,12 @@
+import type { TestCounts } from './state.ts';
+
+/**
+ * Whether a results file's counts say no test passed: none was found or run (total 0), or every
+ * one was skipped (passed 0). Such a run proves nothing, so it is not a pass even with exit code
+ * 0: a test runner that found no tests (a wrong path or pattern) often exits 0. Counts that are
+ * absent say nothing, and leave the verdict to the exit code. The CI script's twin is
+ * ci/.github/pipeline/lib/results.mjs.
+ */
+export function noTestPassed(counts: TestCounts): boolean {
+  return counts.passed === 0 || counts.total === 0;
+}
