@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { STAGES } from '../stages.ts';
+import { takeTurns } from '../take-turns.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, NoQuery, authErrors, statement } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
@@ -29,12 +30,7 @@ export function stageRoutes(ctx: RouteContext) {
   };
   // toggles take turns: each reads the state its predecessor left, so a record's `previous` is
   // the toggle it replaces even when two admins switch one stage at the same moment
-  let turns: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
-    const mine = turns.then(fn);
-    turns = mine.catch(() => undefined);
-    return mine;
-  };
+  const inTurn = takeTurns();
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get('/v1/stages', {

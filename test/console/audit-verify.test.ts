@@ -141,3 +141,33 @@ t.test('full verification of an in-memory log, and a broken one', async (t) => {
   await failing.settled();
   t.match(failing.state(), { status: 'error', message: /disk gone/ });
 });
+
+t.test('page verifications take turns: concurrent requests do not pile their hashing onto the event loop at once', async (t) => {
+  // each page check reads and hashes up to MAX_PAGE_SPAN records in one synchronous stretch;
+  // run side by side, those stretches add up and a decision waits behind all of them
+  const log = await memoryLogWith(1200);
+  let inFlight = 0;
+  let most = 0;
+  const audit: AuditLog = {
+    ...log,
+    async query(q) {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 5));
+        return await log.query(q);
+      } finally {
+        inFlight -= 1;
+      }
+    },
+  };
+  const g = await buildTestApp(t, { deps: { audit } });
+  const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => g.as('operator', { url: `/v1/audit/verify?limit=500&cursor=${1200 - i * 100}` })));
+  for (const [i, res] of answers.entries()) {
+    t.equal(res.statusCode, 200, `request ${i}`);
+    t.match(res.json().page, { scope: 'range', ok: true, to: 1199 - i * 100 }, `request ${i}: its own page verified`);
+  }
+  t.equal(most, 1, 'one page verification reads the log at a time');
+  const page = await g.as('operator', { url: '/v1/audit?limit=5' });
+  t.equal(page.statusCode, 200, 'GET /v1/audit does not wait for a turn');
+});
