@@ -171,3 +171,25 @@ t.test('page verifications take turns: concurrent requests do not pile their has
   const page = await g.as('operator', { url: '/v1/audit?limit=5' });
   t.equal(page.statusCode, 200, 'GET /v1/audit does not wait for a turn');
 });
+
+t.test('full verification: an audit directory that cannot be listed is an error, not an in-memory log to read whole', async (t) => {
+  // the file log's directory failing a readdir (EIO on NFS, EMFILE, EACCES) must not send the walk
+  // to audit.since(0): that reads every record into memory and hashes them on the request thread
+  const log = await openFileAuditLog({ dir: join(await tempDir(t), 'audit'), fsync: false });
+  t.teardown(() => log.close());
+  for (let i = 1; i <= 5; i++) await log.append([entry(i)]);
+  let readWhole = 0;
+  const audit: AuditLog = { ...log, since: async (after) => (readWhole++, log.since(after)) };
+  const dataDir = await tempDir(t);
+  await writeFile(join(dataDir, 'audit'), 'not a directory'); // readdir: ENOTDIR
+  const v = createFullVerifier({ audit, dataDir, clock });
+  v.maybeStart();
+  await v.settled();
+  t.match(v.state(), { status: 'error', message: /could not read the log: .*ENOTDIR/ });
+  t.equal(readWhole, 0, 'the log was not read whole on the request thread');
+
+  const absent = createFullVerifier({ audit: await memoryLogWith(3), dataDir: await tempDir(t), clock });
+  absent.maybeStart();
+  await absent.settled();
+  t.match(absent.state(), { status: 'ok', source: 'memory', count: 3 }, 'no audit directory at all: the in-memory log is checked as held');
+});
