@@ -141,9 +141,14 @@ t.test('a holder only its lease can judge is waited for up to waitForLeaseMs: ta
 t.test('a lock taken after waiting counts its lease from when it was taken: held at once, and stamped then', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const write = () => {
+  // renewed as a gate renews, through a temp file renamed into place: a plain writeFile truncates
+  // the file first, and a read that met it empty took it for no holder and raced the next write
+  let n = 0;
+  const write = async () => {
     const at = new Date().toISOString();
-    return writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+    const tmp = join(dir, `gate.lock.renew-${(n += 1)}`); // one each: two renewals may overlap on a busy machine
+    await writeFile(tmp, JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
+    await rename(tmp, join(dir, 'gate.lock'));
   };
   await write();
   // the other gate renews for 700 ms (longer than this gate's 400 ms fence), then stops and removes its lock
