@@ -21,6 +21,7 @@ import { AuditUnavailableError, type AuditLog } from './log.ts';
 import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
 import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
 import type { Segment } from './segments.ts';
+import { takeTurns } from '../take-turns.ts';
 
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
 
@@ -132,7 +133,6 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   let closing = false;
   let closed: Promise<void> | null = null;
   let queue: Pending[] = [];
-  let chain: Promise<unknown> = Promise.resolve();
   let flushScheduled = false;
   let probeTimer: NodeJS.Timeout | null = null;
   let recovering: Promise<boolean> | null = null;
@@ -140,11 +140,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const stats = { batches: 0, records: 0, largestBatch: 0, failedBatches: 0, recoveries: 0 };
 
   /** runs disk mutations one after another: a flush, a rollback and a recovery never overlap */
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = chain.then(fn);
-    chain = p.catch(() => {});
-    return p;
-  }
+  const serial = takeTurns();
 
   function scheduleFlush(): void {
     if (flushScheduled) return;
