@@ -66,12 +66,8 @@ if (missing.length > 0) {
   });
 
   t.test('a token the API server could not check is counted as the refusal StonksGateAuthUnavailable reads', async (t) => {
-    const { startFakeKube } = await import('../helpers/fake-kube-api.ts');
-    const { createKubernetesAuthenticator } = await import('../../src/k8s/kubernetes-auth.ts');
-    const fake = await startFakeKube();
-    t.teardown(() => fake.close());
-    fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
-    const { app } = await buildTestApp(t, { auth: createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }) });
+    const { authenticatorWithTokenReviewDown } = await import('../helpers/fake-kube-api.ts');
+    const { app } = await buildTestApp(t, { auth: await authenticatorWithTokenReviewDown(t) });
     const refused = await app.inject({ method: 'POST', url: '/v1/decisions', payload: {}, headers: { authorization: 'Bearer some-token' } });
     t.same({ status: refused.statusCode, error: refused.json().error }, { status: 503, error: 'auth_unavailable' });
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;

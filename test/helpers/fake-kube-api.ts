@@ -1,6 +1,8 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Authenticator } from '../../src/auth/identity.ts';
+import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 
 /** How one endpoint of the fake API server answers. */
 export type Behaviour =
@@ -142,4 +144,16 @@ export function kargoStage(name: string, tag: string, finishedAt = '2026-11-25T2
       lastPromotion: { name: `${name}.p1`, finishedAt },
     },
   };
+}
+
+/**
+ * The gate's Kubernetes authenticator against a fake API server whose TokenReviews fail with 500
+ * (the API server down for identity checks): every bearer token is a 503 auth_unavailable. The
+ * fake closes when `t` ends.
+ */
+export async function authenticatorWithTokenReviewDown(t: { teardown(fn: () => unknown): void }): Promise<Authenticator> {
+  const fake = await startFakeKube();
+  t.teardown(() => fake.close());
+  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+  return createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
 }

@@ -83,12 +83,8 @@ t.test('authenticated callers are never summarised; anonymous refusals of any ki
 });
 
 t.test('a token the API server could not check (TokenReview fails: 503) is budgeted like a bad token, not recorded one by one', async (t) => {
-  const { startFakeKube } = await import('../helpers/fake-kube-api.ts');
-  const { createKubernetesAuthenticator } = await import('../../src/k8s/kubernetes-auth.ts');
-  const fake = await startFakeKube();
-  t.teardown(() => fake.close());
-  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
-  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const { authenticatorWithTokenReviewDown } = await import('../helpers/fake-kube-api.ts');
+  const auth = await authenticatorWithTokenReviewDown(t);
   const g = await buildTestApp(t, { now: START, configYaml: BUDGET, auth });
   const answers = [];
   for (let i = 0; i < 7; i++) answers.push(await g.app.inject({ method: 'POST', url: '/v1/decisions', payload: decisionBody(), remoteAddress: '10.0.0.9', headers: { authorization: `Bearer junk-${i}` } }));
