@@ -182,27 +182,15 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const now = new Date(opts.now()).toISOString();
     return { owner, host: opts.host, pid: opts.pid, acquiredAt, renewedAt: now, bootId, processStart, pidNs };
   };
-  /**
-   * writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before
-   * it lands. `renewal`: the file holds this gate's stamp, renewed in place on a full volume.
-   */
-  const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true, renewal = false): Promise<boolean> => {
+  /** the temp file a replacing write goes through */
+  const tmp = `${file}.${owner}.tmp`;
+  /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
+  const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
     if (exclusive) {
       await createExclusive(fs, file, JSON.stringify(lock), `${file}.${owner}.new`);
       return true;
     }
-    const tmp = `${file}.${owner}.tmp`;
-    try {
-      await fs.writeFile(tmp, JSON.stringify(lock));
-    } catch (err) {
-      // a full volume: the lock's own blocks are still there to write in (the temp file, created
-      // empty, is not left behind)
-      if (renewal && isVolumeFull(err)) {
-        await fs.rm(tmp, { force: true }).catch(() => undefined);
-        return renewInPlace(lock, stillOurs);
-      }
-      throw err;
-    }
+    await fs.writeFile(tmp, JSON.stringify(lock));
     if (!stillOurs()) {
       await fs.rm(tmp, { force: true });
       return false;
@@ -406,7 +394,17 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     }
     if (loseIfLapsed()) return false;
     if (current === undefined) return false; // could not read it: try again soon
-    const wrote = await write(stamp(acquiredAt), false, () => !stopped && !lost && !lapsed(), true).catch(() => false);
+    const next = stamp(acquiredAt);
+    const stillOurs = () => !stopped && !lost && !lapsed();
+    const wrote = await write(next, false, stillOurs)
+      .catch(async (err: unknown) => {
+        if (!isVolumeFull(err)) return false;
+        // a full volume: the lock's own blocks are still there to write in (the temp file, created
+        // empty, is not left behind)
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        return renewInPlace(next, stillOurs);
+      })
+      .catch(() => false);
     if (stopped || lost) return false;
     if (loseIfLapsed()) return false;
     if (wrote) confirmedAt = Math.max(confirmedAt, started);
