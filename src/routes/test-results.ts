@@ -63,6 +63,9 @@ export const TestResultView = z.object({
   required: z.boolean().optional(),
 });
 
+/** What GET answers: always with `required` (the PUT's answer, the same view, has none). */
+const TestResultGetView = TestResultView.extend({ required: z.boolean() });
+
 /**
  * The summary the gate keeps of a results file; passed only with exit code 0, no failed test, no
  * error, and, where the counts say, at least one test passed (noTestPassed).
@@ -196,7 +199,7 @@ export function testResultRoutes(ctx: RouteContext) {
         tags: ['test-results'],
         params: Params,
         querystring: Query,
-        response: { 200: TestResultView, 400: ErrorSchema },
+        response: { 200: TestResultGetView, 400: ErrorSchema },
       },
       handler: async (req) => {
         const state = ctx.store.read();

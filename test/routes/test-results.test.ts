@@ -368,3 +368,12 @@ t.test("a stage's last decision recorded before then: /v1/status blanks the toke
   t.match(beta.lastDecision, { id: 'dec_old', decision: 'deny', message: /GATE_TOKEN=gate_\[redacted\] \(recorded/ });
   t.match(beta.lastDecision.reasons[0].message, /GATE_TOKEN=gate_\[redacted\]/);
 });
+
+t.test('/openapi.json: the GET answer always carries `required` (the Rollouts metric reads it), the PUT answer does not', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  const answer = (method: 'get' | 'put') => doc.paths['/v1/test-results/{imageTag}'][method].responses['200'].content['application/json'].schema;
+  t.ok(answer('get').required.includes('required'), 'GET: required');
+  t.notOk(answer('put').required.includes('required'), 'PUT: not in its answer');
+  t.equal(answer('get').properties.required.type, 'boolean');
+});
