@@ -14,7 +14,7 @@ export interface KubernetesAuthOptions {
   cacheSeconds?: number;
   /** milliseconds, for the cache (injected in tests); by default a monotonic clock, so a wall clock set back cannot stretch a cached answer */
   now?: () => number;
-  /** the most results kept per cache; the cache is cleared when it fills */
+  /** the most results kept per cache (default 10,000); a full cache drops its oldest result for each new one */
   maxEntries?: number;
 }
 
@@ -23,6 +23,12 @@ interface Cached<T> {
   until: number;
 }
 
+/**
+ * Results kept until `until`, at most `max` of them. The Map is in insertion order, and every
+ * result of one cache is kept equally long, so its front holds the oldest results, the ones that
+ * expire first: a full cache drops one there for each new key. A burst of new keys thus pushes
+ * out as many old results as it adds, never the whole cache.
+ */
 function cache<T>(max: number) {
   const m = new Map<string, Cached<T>>();
   return {
@@ -36,7 +42,11 @@ function cache<T>(max: number) {
       return hit.value;
     },
     set(key: string, value: T, until: number): void {
-      if (m.size >= max) m.clear();
+      m.delete(key);
+      for (const oldest of m.keys()) {
+        if (m.size < max) break;
+        m.delete(oldest);
+      }
       m.set(key, { value, until });
     },
   };
@@ -60,8 +70,12 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
   const now = opts.now ?? (() => performance.now());
   const authn = opts.kubeConfig.makeApiClient(AuthenticationV1Api);
   const authz = opts.kubeConfig.makeApiClient(AuthorizationV1Api);
-  const reviews = cache<AuthResult>(opts.maxEntries ?? 10_000);
-  const access = cache<AuthzResult>(opts.maxEntries ?? 10_000);
+  const max = opts.maxEntries ?? 10_000;
+  // tokens the API server accepted and tokens it rejected are kept apart: a flood of made-up
+  // tokens fills only the second, and cannot push a caller's review out of the first
+  const identities = cache<AuthResult>(max);
+  const rejected = cache<AuthResult>(max);
+  const access = cache<AuthzResult>(max);
 
   return {
     mode: 'kubernetes',
@@ -70,7 +84,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
       if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: anonymous };
       const key = hashToken(token);
-      const hit = reviews.get(key, now());
+      const hit = identities.get(key, now()) ?? rejected.get(key, now());
       if (hit) return hit;
       let review;
       try {
@@ -101,7 +115,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
         reviewed.set(identity, more);
         result = { ok: true, identity };
       }
-      reviews.set(key, result, now() + ttlMs);
+      (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
       return result;
     },
 

@@ -127,6 +127,24 @@ t.test('results are reused for at most 10 s', async (t) => {
   t.match(await auth.authenticate(req('olivia-token')), { ok: true }, 'failures are not cached');
 });
 
+t.test('a flood of distinct bad tokens evicts no reviewed identity, and the cache drops its oldest entries, not all of them', async (t) => {
+  // the caches were cleared whole when full: 10,000 bogus tokens wiped every caller's review, and
+  // each flood cost the API server a TokenReview per legitimate request too
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxEntries: 20 });
+  const reviewsOf = (token: string) => fake.requests.filter((r) => r.path.endsWith('/tokenreviews') && (r.body as { spec?: { token?: string } })?.spec?.token === token).length;
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  const flood: number[] = [];
+  for (let i = 0; i < 61; i++) flood.push((await auth.authenticate(req(`bogus-${i}`))).ok ? 200 : 401);
+  t.same(new Set(flood), new Set([401]), 'the bad tokens are refused');
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  t.equal(reviewsOf('kargo-token'), 1, 'the reviewed identity is still cached after three cachefuls of bad tokens');
+  t.match(await auth.authenticate(req('bogus-41')), { ok: false, status: 401 });
+  t.equal(reviewsOf('bogus-41'), 1, 'the 20 newest refusals are all still cached');
+  t.match(await auth.authenticate(req('bogus-40')), { ok: false, status: 401 });
+  t.equal(reviewsOf('bogus-40'), 2, 'an older one was dropped to make room: the cache stays bounded');
+});
+
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
   const realNow = Date.now;
   let offsetMs = 0;
