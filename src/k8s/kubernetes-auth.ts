@@ -1,6 +1,6 @@
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hashToken } from '../auth/local-tokens.ts';
-import { type Authenticator, type AuthResult, type AuthzResult, type Identity, bearerToken } from '../auth/identity.ts';
+import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
 import { KubeUnavailableError, callWithDeadline, timeoutOptions } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
@@ -52,8 +52,27 @@ function cache<T>(max: number) {
   };
 }
 
+/**
+ * One call per key at a time: a caller asking for a key whose call is still running gets that
+ * call's promise, its answer or its failure, instead of starting another. Nothing is kept once it
+ * settles (keeping answers is the caches' job), so a failure reaches only the callers that waited
+ * on it.
+ */
+function singleFlight<T>() {
+  const running = new Map<string, Promise<T>>();
+  return (key: string, call: () => Promise<T>): Promise<T> => {
+    let p = running.get(key);
+    if (!p) {
+      p = call().finally(() => running.delete(key));
+      running.set(key, p);
+    }
+    return p;
+  };
+}
+
 /** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
-const reviewed = new WeakMap<Identity, { uid?: string; extra?: Record<string, string[]> }>();
+type Reviewed = { uid?: string; extra?: Record<string, string[]> };
+const reviewed = new WeakMap<Identity, Reviewed>();
 
 const unavailable = (message: string): { ok: false; status: 503; error: string; message: string } => ({ ok: false, status: 503, error: 'auth_unavailable', message });
 
@@ -61,7 +80,8 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * Identity and permission from the Kubernetes API: bearer tokens are checked with a TokenReview
  * (the reviewed user is the audit actor), permissions with a SubjectAccessReview on the virtual
  * resources of gate.stonks-oracle.io in the Kargo project's namespace, so ordinary RBAC grants
- * them. Results are reused for at most 10 s. An API server that is unreachable, slower than the
+ * them. Results are reused for at most 10 s, and requests that arrive together with the same new
+ * token or question wait for one review. An API server that is unreachable, slower than the
  * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Authenticator {
@@ -77,46 +97,102 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
   const rejected = cache<AuthResult>(max);
   const access = cache<AuthzResult>(max);
 
+  /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
+  const reviewToken = async (token: string, key: string): Promise<AuthResult> => {
+    const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
+    let review;
+    try {
+      review = await callWithDeadline('TokenReview', timeoutMs, () =>
+        authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, timeoutOptions(timeoutMs)),
+      );
+    } catch (err) {
+      return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+    }
+    const status = review?.status;
+    // The API server writes status.authenticated with `omitempty`: a rejected token comes back
+    // as {"status":{"user":{},"error":"..."}}, without the key. Absent therefore means not
+    // authenticated (401); only a value that is there and not a boolean is nonsense (503).
+    if (!status || typeof status !== 'object' || (status.authenticated !== undefined && typeof status.authenticated !== 'boolean')) {
+      return { ...unavailable('identity could not be checked: the TokenReview answer has no usable status'), presented: anonymous };
+    }
+    let result: AuthResult;
+    if (status.authenticated !== true) {
+      result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+    } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
+      return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
+    } else {
+      const groups = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
+      const identity: Identity = { name: status.user.username, groups, via: 'kubernetes' };
+      const more: Reviewed = {};
+      if (typeof status.user.uid === 'string' && status.user.uid) more.uid = status.user.uid;
+      if (status.user.extra && typeof status.user.extra === 'object') more.extra = status.user.extra as Record<string, string[]>;
+      reviewed.set(identity, more);
+      result = { ok: true, identity };
+    }
+    (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
+    return result;
+  };
+
+  /** Asks the API server whether `identity` may do `permission` in `namespace`; keeps an answer, never a failure. */
+  const reviewAccess = async (identity: Identity, more: Reviewed, permission: Permission, namespace: string, key: string): Promise<AuthzResult> => {
+    let review;
+    try {
+      review = await callWithDeadline('SubjectAccessReview', timeoutMs, () =>
+        authz.createSubjectAccessReview(
+          {
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SubjectAccessReview',
+              spec: {
+                user: identity.name,
+                groups: identity.groups,
+                // the whole reviewed user, as the API server's own authorizer would see it
+                ...(more.uid ? { uid: more.uid } : {}),
+                ...(more.extra ? { extra: more.extra } : {}),
+                resourceAttributes: { group: GATE_API_GROUP, resource: permission.resource, verb: permission.verb, namespace },
+              },
+            },
+          },
+          timeoutOptions(timeoutMs),
+        ),
+      );
+    } catch (err) {
+      if (err instanceof KubeUnavailableError) return unavailable(`permission could not be checked: ${err.message}`);
+      return unavailable(`permission could not be checked: ${(err as Error).message}`);
+    }
+    const status = review?.status;
+    if (!status || typeof status.allowed !== 'boolean') return unavailable('permission could not be checked: the SubjectAccessReview answer has no status.allowed');
+    const result: AuthzResult = status.allowed
+      ? { ok: true }
+      : {
+          ok: false,
+          status: 403,
+          error: 'forbidden',
+          message:
+            `${identity.name} may not ${permission.verb} ${permission.resource}.${GATE_API_GROUP} in namespace ${namespace}${status.reason ? `: ${status.reason}` : ''}` +
+            (status.evaluationError ? ` (the API server also reports: ${status.evaluationError})` : ''),
+        };
+    // A refusal that came with an evaluation error is not kept: an authorizer failed (a webhook
+    // down), and the next request asks again. It stays a 403, not a 503: the API server sets
+    // the error for a RoleBinding to a missing Role too, where the answer is a real no.
+    if (status.allowed || !status.evaluationError) access.set(key, result, now() + ttlMs);
+    return result;
+  };
+
+  // requests that arrive together with the same uncached token, or the same uncached question,
+  // share one review and its answer (or its 503)
+  const tokenReviews = singleFlight<AuthResult>();
+  const accessReviews = singleFlight<AuthzResult>();
+
   return {
     mode: 'kubernetes',
     async authenticate(req): Promise<AuthResult> {
       const token = bearerToken(req.headers);
-      const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
-      if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: anonymous };
+      if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: { name: 'anonymous', groups: [], via: 'none' } };
       const key = hashToken(token);
       const hit = identities.get(key, now()) ?? rejected.get(key, now());
       if (hit) return hit;
-      let review;
-      try {
-        review = await callWithDeadline('TokenReview', timeoutMs, () =>
-          authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, timeoutOptions(timeoutMs)),
-        );
-      } catch (err) {
-        return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
-      }
-      const status = review?.status;
-      // The API server writes status.authenticated with `omitempty`: a rejected token comes back
-      // as {"status":{"user":{},"error":"..."}}, without the key. Absent therefore means not
-      // authenticated (401); only a value that is there and not a boolean is nonsense (503).
-      if (!status || typeof status !== 'object' || (status.authenticated !== undefined && typeof status.authenticated !== 'boolean')) {
-        return { ...unavailable('identity could not be checked: the TokenReview answer has no usable status'), presented: anonymous };
-      }
-      let result: AuthResult;
-      if (status.authenticated !== true) {
-        result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
-      } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
-        return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
-      } else {
-        const groups = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
-        const identity: Identity = { name: status.user.username, groups, via: 'kubernetes' };
-        const more: { uid?: string; extra?: Record<string, string[]> } = {};
-        if (typeof status.user.uid === 'string' && status.user.uid) more.uid = status.user.uid;
-        if (status.user.extra && typeof status.user.extra === 'object') more.extra = status.user.extra as Record<string, string[]>;
-        reviewed.set(identity, more);
-        result = { ok: true, identity };
-      }
-      (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
-      return result;
+      return tokenReviews(key, () => reviewToken(token, key));
     },
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {
@@ -124,48 +200,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       const key = JSON.stringify([identity.name, identity.groups, more.uid ?? null, more.extra ?? null, permission.resource, permission.verb, namespace]);
       const hit = access.get(key, now());
       if (hit) return hit;
-      let review;
-      try {
-        review = await callWithDeadline('SubjectAccessReview', timeoutMs, () =>
-          authz.createSubjectAccessReview(
-            {
-              body: {
-                apiVersion: 'authorization.k8s.io/v1',
-                kind: 'SubjectAccessReview',
-                spec: {
-                  user: identity.name,
-                  groups: identity.groups,
-                  // the whole reviewed user, as the API server's own authorizer would see it
-                  ...(more.uid ? { uid: more.uid } : {}),
-                  ...(more.extra ? { extra: more.extra } : {}),
-                  resourceAttributes: { group: GATE_API_GROUP, resource: permission.resource, verb: permission.verb, namespace },
-                },
-              },
-            },
-            timeoutOptions(timeoutMs),
-          ),
-        );
-      } catch (err) {
-        if (err instanceof KubeUnavailableError) return unavailable(`permission could not be checked: ${err.message}`);
-        return unavailable(`permission could not be checked: ${(err as Error).message}`);
-      }
-      const status = review?.status;
-      if (!status || typeof status.allowed !== 'boolean') return unavailable('permission could not be checked: the SubjectAccessReview answer has no status.allowed');
-      const result: AuthzResult = status.allowed
-        ? { ok: true }
-        : {
-            ok: false,
-            status: 403,
-            error: 'forbidden',
-            message:
-              `${identity.name} may not ${permission.verb} ${permission.resource}.${GATE_API_GROUP} in namespace ${namespace}${status.reason ? `: ${status.reason}` : ''}` +
-              (status.evaluationError ? ` (the API server also reports: ${status.evaluationError})` : ''),
-          };
-      // A refusal that came with an evaluation error is not kept: an authorizer failed (a webhook
-      // down), and the next request asks again. It stays a 403, not a 503: the API server sets
-      // the error for a RoleBinding to a missing Role too, where the answer is a real no.
-      if (status.allowed || !status.evaluationError) access.set(key, result, now() + ttlMs);
-      return result;
+      return accessReviews(key, () => reviewAccess(identity, more, permission, namespace, key));
     },
   };
 }

@@ -145,6 +145,44 @@ t.test('a flood of distinct bad tokens evicts no reviewed identity, and the cach
   t.equal(reviewsOf('bogus-40'), 2, 'an older one was dropped to make room: the cache stays bounded');
 });
 
+t.test('concurrent requests with one uncached token, or one uncached question, share one review', async (t) => {
+  // 50 parallel requests of a new token were 50 TokenReviews
+  const fake = await fakeWithUsers(t);
+  const count = (suffix: string) => fake.requests.filter((r) => r.path.endsWith(suffix)).length;
+  const fifty = <T>(fn: () => Promise<T>) => Promise.all(Array.from({ length: 50 }, fn));
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), timeoutMs: 500 });
+  const who = await fifty(() => auth.authenticate(req('kargo-token')));
+  t.ok(who.every((w) => w.ok), 'all authenticated');
+  t.equal(count('tokenreviews'), 1, 'one TokenReview');
+  const first = who[0];
+  if (!first?.ok) throw new Error('not authenticated');
+  const can = await fifty(() => auth.authorize(first.identity, { resource: 'decisions', verb: 'create' }, 'stonks-pipeline'));
+  t.ok(can.every((c) => c.ok), 'all allowed');
+  t.equal(count('subjectaccessreviews'), 1, 'one SubjectAccessReview');
+  t.ok((await fifty(() => auth.authenticate(req('nobody-token')))).every((w) => !w.ok && w.status === 401), 'all refused');
+  t.equal(count('tokenreviews'), 2, 'a rejected token: one TokenReview too');
+
+  // a failure goes to the requests that waited on it, and no further
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 3000 };
+  const started = performance.now();
+  const slow = await fifty(() => auth.authenticate(req('olivia-token')));
+  const took = performance.now() - started;
+  t.ok(slow.every((w) => !w.ok && w.status === 503 && /within 500 ms/.test(w.message)), 'each waiter: 503 at the deadline');
+  t.ok(took < 2000, `answered in ${Math.round(took)} ms, not after the API server's 3000`);
+  t.equal(count('tokenreviews'), 3, 'one TokenReview for the fifty');
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('olivia-token')), { ok: true }, 'the next request asks again');
+  t.equal(count('tokenreviews'), 4);
+  fake.behaviour.subjectaccessreviews = { kind: 'status', code: 500 };
+  const oncall = { name: 'olivia@celestium.life', groups: ['oncall'], via: 'kubernetes' as const };
+  const down = await fifty(() => auth.authorize(oncall, { resource: 'breakglassgrants', verb: 'create' }, 'stonks-pipeline'));
+  t.ok(down.every((d) => !d.ok && d.status === 503), 'a failed SubjectAccessReview: 503 for every waiter');
+  t.equal(count('subjectaccessreviews'), 2, 'from one review');
+  fake.behaviour.subjectaccessreviews = { kind: 'normal' };
+  t.same(await auth.authorize(oncall, { resource: 'breakglassgrants', verb: 'create' }, 'stonks-pipeline'), { ok: true }, 'not kept: asked again');
+  t.equal(count('subjectaccessreviews'), 3);
+});
+
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
   const realNow = Date.now;
   let offsetMs = 0;
