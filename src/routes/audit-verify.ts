@@ -22,7 +22,7 @@ export const MAX_PAGE_SPAN = 2000;
 
 const Broken = z.object({ seq: z.number().nullable(), reason: z.string() });
 
-const PageVerification = z.object({
+const PageCheck = z.object({
   /** 'range': every record from `from - 1` to `to` was read and linked; 'records': only the page's own records */
   scope: z.enum(['empty', 'range', 'records']),
   from: z.number().nullable(),
@@ -33,6 +33,16 @@ const PageVerification = z.object({
   unlinked: z.number(),
   ok: z.boolean(),
   firstBroken: Broken.nullable(),
+});
+
+/** the check of a page, and what GET /v1/audit says of the same query: whether its search got to the end */
+const PageVerification = PageCheck.extend({
+  partial: z
+    .boolean()
+    .describe(
+      'as GET /v1/audit: the search for the page stopped at its budget of records examined before the page was full; older records may still match, and ok covers only the records found (none when scope is empty)',
+    ),
+  nextCursor: z.number().nullable().describe('as GET /v1/audit: the cursor of the next page, or where a partial search goes on'),
 });
 
 const FullVerification = z.object({
@@ -74,7 +84,7 @@ export function verifyRun(records: readonly AuditEventV1[]): BrokenAt | null {
  * checked as a chain (scope 'range'); otherwise each record's hash is recomputed and only
  * neighbours in the page are linked (scope 'records', `unlinked` says how many were not).
  */
-export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[]): Promise<z.infer<typeof PageVerification>> {
+export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[]): Promise<z.infer<typeof PageCheck>> {
   if (page.length === 0) return { scope: 'empty', from: null, to: null, checked: 0, unlinked: 0, ok: true, firstBroken: null };
   const seqs = page.map((r) => r.seq);
   const from = Math.min(...seqs);
@@ -216,8 +226,9 @@ export function createFullVerifier(deps: FullVerifierDeps) {
 }
 
 /**
- * GET /v1/audit/verify: is the chain of a page (same query as /v1/audit) intact, and the last full
- * walk. Page checks take turns: each hashes up to MAX_PAGE_SPAN records in one synchronous
+ * GET /v1/audit/verify: is the chain of a page (same query as /v1/audit) intact, whether the page's
+ * search stopped at its scan budget (partial, nextCursor: as /v1/audit), and the last full walk.
+ * Page checks take turns: each hashes up to MAX_PAGE_SPAN records in one synchronous
  * stretch (some 20-50 ms), and side by side those stretches add up on the thread that answers
  * decisions (8 at once held it for 320 ms); one at a time, a decision waits behind one at most
  * (25 ms).
@@ -240,7 +251,11 @@ export function auditVerifyRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         full.maybeStart();
-        const page = await inTurn(async () => verifyPage(ctx.audit, (await ctx.audit.query(toAuditQuery(req.query))).records));
+        const page = await inTurn(async () => {
+          // a page cut short by the scan budget says so: an empty one is not "nothing to check"
+          const { records, partial, nextCursor } = await ctx.audit.query(toAuditQuery(req.query));
+          return { ...(await verifyPage(ctx.audit, records)), partial, nextCursor };
+        });
         return { at: isoOf(ctx.clock.now()), head: ctx.audit.head(), page, full: full.state() };
       },
     });

@@ -57,6 +57,36 @@ t.test('GET /v1/audit/verify: the page chain and the full walk, authenticated', 
   t.match(full.startedAt, /^2026-11-25T15:00:00/, 'stamped with the gate clock');
 });
 
+t.test('a page search that ran out of its scan budget is checked as partial, with the cursor to go on from, as GET /v1/audit says', async (t) => {
+  // a filter that matches nothing among the records one request may examine: the page is empty
+  // because the search stopped, not because nothing is there; verify must not read as "all checked"
+  const SCAN = 5;
+  const audit = createMemoryAuditLog({ scanLimit: SCAN });
+  const g = await buildTestApp(t, { deps: { audit } });
+  for (let i = 0; i < 4; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: `p-${i}` }) });
+  await g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'maintenance' } });
+  for (let i = 0; i < 4; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: `q-${i}` }) });
+  const head = audit.head().seq;
+  const cases = [
+    { name: 'a filter matching nothing within the budget', q: 'stage=nowhere&limit=3', partial: true, scope: 'empty' },
+    { name: 'a filter matching fewer than the limit within the budget', q: `stage=paper&limit=5&cursor=${head - 2}`, partial: true, scope: 'range' },
+    { name: 'a full page', q: 'limit=2', partial: false, scope: 'range' },
+  ];
+  for (const c of cases) {
+    const listed = (await g.as('operator', { url: `/v1/audit?${c.q}` })).json();
+    const res = await g.as('operator', { url: `/v1/audit/verify?${c.q}` });
+    t.equal(res.statusCode, 200, c.name);
+    const page = res.json().page;
+    t.match(page, { scope: c.scope, ok: true, partial: c.partial }, `${c.name}: partial ${c.partial}`);
+    t.same({ partial: page.partial, nextCursor: page.nextCursor }, { partial: listed.partial, nextCursor: listed.nextCursor }, `${c.name}: the same partial and nextCursor as GET /v1/audit`);
+    if (c.partial) t.ok(page.nextCursor !== null && page.nextCursor <= head - SCAN + 1, `${c.name}: goes on below what was examined (${page.nextCursor})`);
+  }
+  const doc = (await g.app.inject({ url: '/openapi.json' })).json();
+  const pageSchema = doc.paths['/v1/audit/verify'].get.responses['200'].content['application/json'].schema.properties.page;
+  t.match(pageSchema.properties, { partial: { type: 'boolean', description: /budget/ }, nextCursor: { type: ['number', 'null'] } }, 'the OpenAPI document describes both');
+  t.ok(['partial', 'nextCursor'].every((k) => pageSchema.required.includes(k)), 'and says the answer always has them');
+});
+
 t.test('a tampered record is found by the page check, with its seq', async (t) => {
   const g = await buildTestApp(t);
   for (let i = 0; i < 5; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: `b-${i}` }) });
