@@ -313,23 +313,29 @@ export function auditTable(records, partial = false, openSeqs = new Set()) {
 /** " at seq 7: why" of a broken chain; the gate names no seq when records could not be read ("records 5..9 could not all be read"). */
 const brokenAt = (b) => `${typeof b?.seq === 'number' ? ` at seq ${b.seq}` : ''}${b?.reason ? `: ${b.reason}` : ''}`;
 
+/** What a page check that passed covered. */
+const verifiedWhat = (p) =>
+  p.scope === 'range'
+    ? ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
+    : ` hashes of records ${p.from}–${p.to} recomputed; ${p.unlinked} not linked here (filtered page; see the full check).`;
+
+/** A page whose search stopped at the gate's budget of records examined: older records were not searched. */
+const searchStopped = (p) => ` The search for this page stopped at the records one request may examine; older records were not searched (Older goes on below record ${p.nextCursor}).`;
+
 /** The chain-verification line for the page shown and the last full walk. */
 export function chainView(v) {
   const p = v.page;
+  // a partial page passes only for what it found: not the green "verified" of a whole page
   const pagePart =
     p.scope === 'empty'
-      ? h('span', {}, 'No records on this page to verify.')
-      : p.ok
-        ? h(
-            'span',
-            { class: 'chain-ok' },
-            icon('check'),
-            h('strong', {}, 'Chain verified'),
-            p.scope === 'range'
-              ? ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
-              : ` hashes of records ${p.from}–${p.to} recomputed; ${p.unlinked} not linked here (filtered page; see the full check).`,
-          )
-        : h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain BROKEN'), `${brokenAt(p.firstBroken)}.`);
+      ? p.partial
+        ? h('span', {}, h('strong', {}, 'Nothing verified'), ': no matching records found so far.', searchStopped(p))
+        : h('span', {}, 'No records on this page to verify.')
+      : !p.ok
+        ? h('span', { class: 'chain-bad' }, icon('warning'), h('strong', {}, 'Chain BROKEN'), `${brokenAt(p.firstBroken)}.`)
+        : p.partial
+          ? h('span', {}, h('strong', {}, 'Partial page'), `: chain verified${verifiedWhat(p)}`, searchStopped(p))
+          : h('span', { class: 'chain-ok' }, icon('check'), h('strong', {}, 'Chain verified'), verifiedWhat(p));
   const fv = v.full;
   const fullPart =
     fv.status === 'ok'

@@ -89,14 +89,17 @@ function run(): void {
     await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
     await expectText('#au-chain', /Chain verified/, 'the chain line');
-    let answer: 'fail' | 'broken' | 'real' = 'fail';
+    let answer: 'fail' | 'broken' | 'partial' | 'partial-empty' | 'real' = 'fail';
     let brokenAt: { seq: number | null; reason: string } = { seq: 4, reason: 'hash does not match the record content' };
     const route = async (r: any) => {
       if (answer === 'fail') return r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'internal_error', message: 'The gate failed to handle this request; it has been logged.' }) });
       if (answer === 'real') return r.continue();
       const res = await r.fetch();
       const body = await res.json();
-      body.page = { ...body.page, ok: false, firstBroken: brokenAt };
+      // a page whose search the gate stopped at its scan budget (past 10,000 records examined)
+      if (answer === 'partial') body.page = { ...body.page, partial: true, nextCursor: 3 };
+      else if (answer === 'partial-empty') body.page = { ...body.page, scope: 'empty', from: null, to: null, checked: 0, partial: true, nextCursor: 3 };
+      else body.page = { ...body.page, ok: false, firstBroken: brokenAt };
       return r.fulfill({ response: res, json: body });
     };
     await page.route('**/v1/audit/verify*', route);
@@ -112,6 +115,15 @@ function run(): void {
     await page.selectOption('#au-limit', '20');
     await expectText('#au-chain', /^Chain BROKEN: records 3\.\.9 could not all be read\./, 'a broken chain without a seq is said without one');
     t.notMatch(await text('#au-chain'), /seq \?/, 'no "seq ?"');
+    answer = 'partial-empty';
+    await page.selectOption('#au-limit', '50');
+    await expectText('#au-chain', /^Nothing verified: no matching records found so far\. The search for this page stopped .*older records were not searched \(Older goes on below record 3\)\./, 'a partial empty page: nothing verified, and where the search stopped');
+    // the first part of the line is the page's (the full walk's follows, green when it passed)
+    t.equal(await page.$eval('#au-chain > span', (s: any) => s.className), '', 'the page part is not shown as a verified chain');
+    answer = 'partial';
+    await page.selectOption('#au-limit', '20');
+    await expectText('#au-chain', /^Partial page: chain verified for records \d+–\d+: \d+ hashes recomputed.* The search for this page stopped .*\(Older goes on below record 3\)\./, 'a partial page: what was verified, and that older records were not searched');
+    t.equal(await page.$eval('#au-chain > span', (s: any) => s.className), '', 'not the green line of a whole page verified');
     answer = 'real';
     await page.selectOption('#au-limit', '100');
     await expectText('#au-chain', /^Chain verified/, 'and a check that passes says so again');
