@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AuditFileHandle, AuditFs } from './audit-fs.ts';
 import type { AuditEventV1 } from './event.ts';
-import { findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward, seqOf } from './line-reader.ts';
+import { CHUNK_BYTES, findLineStartAtOrAfterSeq, readLinesBackward, readLinesForward, seqOf } from './line-reader.ts';
 import type { ScanBudget } from './query-page.ts';
 import type { Segment } from './segments.ts';
 
@@ -25,8 +25,9 @@ async function readableEnd(snap: ReadSnapshot, index: number, fh: AuditFileHandl
  * Records with seq < `below`, newest first, read backwards chunk by chunk; a file the cursor
  * falls in is entered by binary search. Lines failing `mayMatch` are not parsed; lines that do
  * not parse are skipped (audit verify reports them). Each line examined costs one unit of
- * `budget`; when it runs out, the next record's seq + 1 goes to budget.resumeBelow and the
- * scan stops.
+ * `budget`, and so does each damaged line the binary search meets; when it runs out, the next
+ * record's seq + 1 goes to budget.resumeBelow and the scan stops (`below` itself when the search
+ * used it up: nothing below it was reached).
  */
 export async function* recordsNewestFirst(
   snap: ReadSnapshot,
@@ -41,7 +42,14 @@ export async function* recordsNewestFirst(
     const fh = await snap.fs.open(join(snap.dir, seg.name), 'r');
     try {
       let end = await readableEnd(snap, i, fh);
-      if (below < nextFirst) end = await findLineStartAtOrAfterSeq(fh, end, below);
+      if (below < nextFirst) {
+        const at = await findLineStartAtOrAfterSeq(fh, end, below, CHUNK_BYTES, budget);
+        if (at === null) {
+          budget.resumeBelow = below;
+          return;
+        }
+        end = at;
+      }
       for await (const line of readLinesBackward(fh, end)) {
         if (!line.terminated) continue;
         if (budget.left <= 0) {
@@ -80,7 +88,8 @@ export async function* recordsAfter(snap: ReadSnapshot, afterSeq: number): Async
     const fh = await snap.fs.open(join(snap.dir, snap.segments[i]!.name), 'r');
     try {
       const end = await readableEnd(snap, i, fh);
-      const start = i === startIndex ? await findLineStartAtOrAfterSeq(fh, end, afterSeq + 1) : 0;
+      // without a budget it never gives up (null); reading from 0 would only read more
+      const start = i === startIndex ? ((await findLineStartAtOrAfterSeq(fh, end, afterSeq + 1)) ?? 0) : 0;
       for await (const line of readLinesForward(fh, start, end)) {
         let rec: AuditEventV1;
         try {

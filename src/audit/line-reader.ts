@@ -100,23 +100,38 @@ export function seqOf(text: string): number | null {
   }
 }
 
+/** What a search may still spend on lines that do not parse (a query's ScanBudget is one). */
+export interface LineBudget {
+  left: number;
+}
+
 /**
  * Offset of the first line in [0, end) whose seq is >= `seq`, or `end` when there is none.
  * Lines are in seq order, so this is a binary search over byte offsets: a handful of chunk reads
- * whatever the file size. A line that does not parse stops the search and the rest is a scan.
+ * whatever the file size. A line that does not parse tells it nothing: it reads on to the next
+ * line that does, each damaged line it meets costing one unit of `budget` (none by default), and
+ * gives up (null) when the budget runs out. (It used to stop searching there and scan the rest
+ * of the file, every line parsed: one damaged line made each query entering the file read it.)
  */
 export async function findLineStartAtOrAfterSeq(
   fh: AuditFileHandle,
   end: number,
   seq: number,
   chunk = CHUNK_BYTES,
-): Promise<number> {
-  let lo = 0; // always the start of a line whose predecessors all have seq < `seq`
-  let hi = end;
+  budget: LineBudget = { left: Number.POSITIVE_INFINITY },
+): Promise<number | null> {
+  const spend = (): boolean => {
+    if (budget.left <= 0) return false;
+    budget.left -= 1;
+    return true;
+  };
+  let lo = 0; // always the start of a line whose predecessors all have seq < `seq` or do not parse
+  let hi = end; // every line starting at or after hi has seq >= `seq` or does not parse
+  let found = end; // the answer when no line before hi has seq >= `seq`: no line starting in [hi, found) parses
   while (hi - lo > chunk) {
     const mid = lo + Math.floor((hi - lo) / 2);
     // first line starting at or after mid: skip the rest of the line mid falls in
-    let probe: { start: number; text: string; end: number } | null = null;
+    let probe: LineSpan | null = null;
     let skipped = false;
     for await (const line of readLinesForward(fh, mid, end, PROBE_BYTES)) {
       if (!skipped && mid > 0) {
@@ -132,13 +147,36 @@ export async function findLineStartAtOrAfterSeq(
       continue;
     }
     const probeSeq = seqOf(probe.text);
-    if (probeSeq === null) break;
-    if (probeSeq < seq) lo = probe.end;
-    else hi = probe.start;
+    if (probeSeq !== null) {
+      if (probeSeq < seq) lo = probe.end;
+      else hi = found = probe.start;
+      continue;
+    }
+    // damaged: the next line before hi that parses says which side the damage is on
+    if (!spend()) return null;
+    let next: { line: LineSpan; seq: number } | null = null;
+    for await (const line of readLinesForward(fh, probe.end, end, PROBE_BYTES)) {
+      if (line.start >= hi) break;
+      const s = seqOf(line.text);
+      if (s !== null) {
+        next = { line, seq: s };
+        break;
+      }
+      if (!spend()) return null;
+    }
+    if (next !== null && next.seq < seq) {
+      lo = next.line.end;
+    } else {
+      // the damaged lines from the probe on end before a line with seq >= `seq`, or at hi
+      if (next !== null) found = next.line.start;
+      hi = probe.start;
+    }
   }
   for await (const line of readLinesForward(fh, lo, end, chunk)) {
+    if (line.start >= hi) return found;
     const s = seqOf(line.text);
     if (s !== null && s >= seq) return line.start;
+    if (s === null && !spend()) return null;
   }
-  return end;
+  return found;
 }

@@ -12,7 +12,7 @@ export const DEFAULT_SINCE_SLACK_MS = 60 * 60 * 1000;
  */
 export const DEFAULT_SCAN_LIMIT = 10_000;
 
-/** What one query may still examine; the readers count it down. */
+/** What one query may still examine (stored lines, damaged ones too); the readers count it down. */
 export interface ScanBudget {
   left: number;
   /** set when the budget ran out: the seq + 1 of the first record not examined (where the next page goes on) */

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { nodeAuditFs } from '../../src/audit/audit-fs.ts';
@@ -71,5 +71,47 @@ t.test('findLineStartAtOrAfterSeq finds every line, whatever the chunk', async (
     const end = f.starts[150]!; // a shorter range: only lines below seq 161
     t.equal(await findLineStartAtOrAfterSeq(fh, end, 200, chunk), end, `chunk ${chunk}: target beyond the range gives its end`);
     t.equal(await findLineStartAtOrAfterSeq(fh, end, 100, chunk), f.starts[89]!, `chunk ${chunk}: inside a range`);
+  }
+});
+
+t.test('findLineStartAtOrAfterSeq past damaged lines: the same answer, each damaged line met costs one unit of budget, and it gives up when that runs out', async (t) => {
+  const dir = t.testdir();
+  const f = makeFile(dir, 300, 11);
+  // runs of lines that do not parse (same length, so every offset stays): single ones, a run of
+  // 40, the first line and the last
+  const damaged = new Set([0, 1, 57, 120, 121, 122, ...Array.from({ length: 40 }, (_, i) => 180 + i), 299]);
+  const bytes = readFileSync(f.path);
+  for (const i of damaged) bytes.fill('#'.charCodeAt(0), f.starts[i]!, f.starts[i]! + Buffer.byteLength(f.lines[i]!));
+  writeFileSync(f.path, bytes);
+  const fh = await nodeAuditFs.open(f.path, 'r');
+  t.teardown(() => fh.close());
+  for (const chunk of CHUNKS) {
+    const wrong: string[] = [];
+    let most = 0;
+    let givenUp = 0;
+    for (let seq = 0; seq <= 320; seq++) {
+      // the first line that parses with a seq >= the target
+      let want = f.size;
+      for (let i = 0; i < f.lines.length; i++) {
+        if (!damaged.has(i) && 11 + i >= seq) {
+          want = f.starts[i]!;
+          break;
+        }
+      }
+      const budget = { left: 1000 };
+      const got = await findLineStartAtOrAfterSeq(fh, f.size, seq, chunk, budget);
+      if (got !== want) wrong.push(`seq ${seq}: ${got} != ${want}`);
+      const spent = 1000 - budget.left;
+      most = Math.max(most, spent);
+      // a smaller budget: the same answer while it lasts, none (and nothing left) once it does not
+      const short = { left: 3 };
+      const cut = await findLineStartAtOrAfterSeq(fh, f.size, seq, chunk, short);
+      const wantCut = spent > 3 ? { at: null, left: 0 } : { at: want, left: 3 - spent };
+      if (cut !== wantCut.at || short.left !== wantCut.left) wrong.push(`seq ${seq}, budget 3: ${cut} (left ${short.left}) != ${wantCut.at} (left ${wantCut.left})`);
+      if (spent > 3) givenUp += 1;
+    }
+    t.same(wrong, [], `chunk ${chunk}: all 321 targets, and with a budget of 3 (${givenUp} given up)`);
+    t.ok(givenUp > 0, `chunk ${chunk}: some searches met more damaged lines than 3`);
+    t.ok(most <= damaged.size, `chunk ${chunk}: at most ${most} units spent, no more than the ${damaged.size} damaged lines`);
   }
 });
