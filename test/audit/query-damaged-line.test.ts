@@ -39,15 +39,17 @@ async function damageMiddle(dir: string, n: number): Promise<{ file: string; seq
   return { file: first!.name, seqs, line };
 }
 
+/** The file log over `dir`, and `read`: what a call returns and the bytes it read. */
 async function openLog(t: { teardown(fn: () => unknown): void }, dir: string, scanLimit?: number) {
   const ffs = faultyFs();
   const log = await openFileAuditLog({ dir, fs: ffs.fs, fsync: false, ...(scanLimit ? { scanLimit } : {}) });
   t.teardown(() => log.close());
-  return { log, read: async <T>(run: () => Promise<T>) => {
+  const read = async <T>(run: () => Promise<T>): Promise<{ out: T; bytes: number }> => {
     const before = ffs.state.bytesRead;
     const out = await run();
     return { out, bytes: ffs.state.bytesRead - before };
-  } };
+  };
+  return { log, read };
 }
 
 t.test('a damaged line met by the cursor search costs a few lines, not the rest of its file, and is never a record', async (t) => {
