@@ -58,6 +58,38 @@ if (!helm) {
     return v;
   }
 
+  /** A resource quantity ("500m", "0.5", "384Mi", "1G", "1e3") as a number, to compare two. */
+  function quantity(q: string | number): number {
+    const m = /^([0-9.]+)(e[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(String(q));
+    if (!m) throw new Error(`not a quantity: ${q}`);
+    const unit = m[2] ?? '';
+    const scale = unit.startsWith('e') ? 10 ** Number(unit.slice(1))
+      : unit === 'm' ? 1e-3
+      : unit.endsWith('i') ? 1024 ** ('KMGTPE'.indexOf(unit[0]!) + 1)
+      : unit ? 1000 ** ('kMGTPE'.indexOf(unit) + 1) : 1;
+    return Number(m[1]) * scale;
+  }
+
+  /**
+   * The pod's QoS class, by Kubernetes' rule: Guaranteed when every container has cpu and memory
+   * limits and its requests equal them (a request left out defaults to its limit); BestEffort when
+   * no container requests or limits either; Burstable otherwise.
+   */
+  function qosClass(spec: any): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+    const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+    let any = false;
+    let guaranteed = true;
+    for (const c of containers) {
+      const limits = c.resources?.limits ?? {};
+      const requests = { ...limits, ...(c.resources?.requests ?? {}) };
+      for (const r of ['cpu', 'memory']) {
+        if (requests[r] !== undefined || limits[r] !== undefined) any = true;
+        if (limits[r] === undefined || requests[r] === undefined || quantity(requests[r]) !== quantity(limits[r])) guaranteed = false;
+      }
+    }
+    return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
+  }
+
   t.test('helm lint passes with the default and with full values', async (t) => {
     for (const args of [[], ['-f', fullValues]]) {
       const r = run('lint', chart, '--strict', ...args);
@@ -94,7 +126,9 @@ if (!helm) {
       t.same(c.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
       t.same(c.command, ['node', 'dist/server.js']);
       t.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError', 'why a start failed shows in kubectl describe pod');
-      t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory, 'requests and limits');
+      // the audit log's one writer and the gate of every promotion: under node memory pressure the
+      // kubelet evicts BestEffort and Burstable pods first (a Burstable one above its requests first of all)
+      t.equal(qosClass(pod), 'Guaranteed', `QoS Guaranteed: requests equal limits (${JSON.stringify(c.resources)})`);
     });
     t.test('environment and writable paths', async (t) => {
       const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
@@ -182,6 +216,7 @@ if (!helm) {
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     t.same(restrictedViolations(pod), [], 'still restricted');
+    t.equal(qosClass(pod), 'Burstable', 'an operator\'s requests below the limits are rendered as given');
     t.equal(find(objs, 'PersistentVolumeClaim').length, 0, 'an existing claim: none is created');
     t.same(pod.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim, { claimName: 'gate-data' });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
