@@ -100,7 +100,7 @@ if (!helm) {
 
   t.test('default values', async (t) => {
     const objs = render();
-    t.same(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Ingress', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'], 'the objects it renders');
+    t.same(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Ingress', 'PersistentVolumeClaim', 'PriorityClass', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'], 'the objects it renders');
     const dep = one(objs, 'Deployment', 'gate-service');
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
@@ -141,6 +141,18 @@ if (!helm) {
       t.same(vols.config.configMap, { name: 'gate-service-config' });
       t.ok(vols.tmp.emptyDir.sizeLimit, '/tmp is a bounded emptyDir');
       t.match(dep.spec.template.metadata.annotations['checksum/config'], /^[0-9a-f]{64}$/, 'config changes roll the pod');
+    });
+    // the pod is scheduled ahead of lower-priority pending pods (after a node failure, a drain)
+    // but never evicts a running pod to get a place: the live application's pods share the cluster
+    t.test('the pod\'s PriorityClass: created by the chart, above ordinary pods, never preempting', async (t) => {
+      const pc = one(objs, 'PriorityClass');
+      t.equal(pod.priorityClassName, pc.metadata.name, 'the pod names the class the chart creates');
+      t.equal(pc.metadata.name, 'stonks-gate-critical');
+      t.match(pc, { apiVersion: 'scheduling.k8s.io/v1', value: 1000000, preemptionPolicy: 'Never', globalDefault: false });
+      t.ok(pc.value > 0 && pc.value <= 1_000_000_000, 'above the default priority (0), in the range of user classes');
+      t.notOk(pc.metadata.namespace, 'cluster-scoped');
+      // runmelast.sh uninstalls the release, and with it everything the chart made
+      t.notOk(pc.metadata.annotations?.['helm.sh/resource-policy'], 'removed by helm uninstall (runmelast.sh), not kept');
     });
     t.test('the data volume: a claim bound to the gate NFS volume, kept on uninstall', async (t) => {
       const pvc = one(objs, 'PersistentVolumeClaim');
@@ -224,6 +236,8 @@ if (!helm) {
     t.equal(c.image, 'ghcr.io/celesrenata/stonks-gate:3f2a9c1');
     t.same(pod.imagePullSecrets, [{ name: 'ghcr-pull' }]);
     t.equal(pod.serviceAccountName, 'gate');
+    t.equal(pod.priorityClassName, 'pipeline-critical');
+    t.match(one(objs, 'PriorityClass'), { metadata: { name: 'pipeline-critical' }, value: 500000, preemptionPolicy: 'PreemptLowerPriority' });
     const cfg = YAML.parse(one(objs, 'ConfigMap').data['config.yaml']);
     t.same(cfg.market.extraClosures, ['2027-01-09', { date: '2027-02-01', name: 'Exchange outage' }]);
     t.same(cfg.stages.integration, { enabled: false });
@@ -261,6 +275,15 @@ if (!helm) {
     t.equal(probe.initialDelaySeconds, 20, 'probes.startup.initialDelaySeconds, which the schema accepts, is rendered');
     t.equal(find(render('--set', 'ingress.enabled=false'), 'Ingress').length, 0, 'ingress off');
     t.equal(find(render('--set', 'rbac.createClusterRoles=false'), 'ClusterRole').length, 0, 'cluster roles off');
+    // a PriorityClass of the cluster's or another release's: named, not created
+    const ownClass = render('--set', 'priorityClass.create=false', '--set', 'priorityClassName=platform-critical');
+    t.equal(find(ownClass, 'PriorityClass').length, 0, 'priority class creation off');
+    t.equal(one(ownClass, 'Deployment').spec.template.spec.priorityClassName, 'platform-critical', 'the pod names the existing class');
+    const noClass = render('--set', 'priorityClass.create=false', '--set', 'priorityClassName=');
+    t.equal(find(noClass, 'PriorityClass').length, 0, 'no class');
+    t.notOk(one(noClass, 'Deployment').spec.template.spec.priorityClassName, 'no class: the cluster\'s default priority');
+    const preempting = one(render('--set', 'priorityClass.preemptionPolicy=PreemptLowerPriority', '--set', 'priorityClass.value=2000'), 'PriorityClass');
+    t.match(preempting, { value: 2000, preemptionPolicy: 'PreemptLowerPriority' }, 'value and preemption policy from the values');
     // local mode makes no Kubernetes API call: no token in the pod, no TokenReview or
     // SubjectAccessReview rights (one could test any token or anyone's permissions), no Stage reader
     const kube = render();
@@ -545,6 +568,12 @@ if (!helm) {
       ['ingress host not a DNS name', ['--set', 'ingress.host=not a host'], /ingress\/host/],
       ['an unknown top-level key', ['--set', 'replicas=2'], /replicas/],
       ['resources without limits', ['--set', 'resources.limits=null'], /limits/],
+      // a pod naming a PriorityClass that does not exist is refused by the API server: no gate
+      ['a PriorityClass to create without a name', ['--set', 'priorityClassName='], /priorityClass\.create: set priorityClassName/],
+      ['a PriorityClass name the API reserves', ['--set', 'priorityClassName=system-gate'], /priorityClassName/],
+      ['a PriorityClass name that is no object name', ['--set', 'priorityClassName=Gate Critical'], /priorityClassName/],
+      ['a PriorityClass value above the user range', ['--set', 'priorityClass.value=1000000001'], /priorityClass\/value/],
+      ['an unknown preemption policy', ['--set', 'priorityClass.preemptionPolicy=Always'], /preemptionPolicy/],
       ['a port out of range', ['--set', 'service.port=70000'], /port/],
       // the gate's stop (drain, audit close, state flush, lock release) takes up to 10 s; killed
       // before that, it leaves its lock behind and the next pod waits out the lease (~35 s, no gate)
