@@ -151,7 +151,9 @@ EOF
 }
 
 # gate-service (this repository's chart): its claim on the gate/ volume, ingress, the caller
-# and CI bindings, and the NetworkPolicy.
+# and CI bindings, and the NetworkPolicy, which admits what calls the gate here: the controllers
+# of the kargo and argo-rollouts releases (http steps; the AnalysisRuns' web metrics), the runner
+# pods (plan reads the toggles, report posts results) and Traefik (the chart's default pod labels).
 render_values_gate() {
   cat <<EOF
 image:
@@ -182,7 +184,12 @@ rbac:
         - { kind: ServiceAccount, name: $GATE_CI_SA, namespace: $NS_ARC_RUNNERS }
 networkPolicy:
   enabled: $GATE_NETWORK_POLICY
-  allowedNamespaces: [$NS_KARGO, $NS_ROLLOUTS, $NS_ARC_RUNNERS, $NS_PROJECT]
+  callers:
+    - namespace: $NS_KARGO
+      podLabels: { app.kubernetes.io/instance: $REL_KARGO, app.kubernetes.io/component: controller }
+    - namespace: $NS_ROLLOUTS
+      podLabels: { app.kubernetes.io/instance: $REL_ROLLOUTS, app.kubernetes.io/component: rollouts-controller }
+    - namespace: $NS_ARC_RUNNERS
   ingressNamespace: $INGRESS_NAMESPACE
 EOF
 }

@@ -90,6 +90,22 @@ if (!helm) {
     return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
   }
 
+  /**
+   * Who a NetworkPolicy lets in, one string per peer: the namespace, and the pod labels it also
+   * requires ("kargo{app.kubernetes.io/component=controller}"), sorted. Throws on a peer that is not
+   * a namespace (a bare podSelector admits pods of the gate's own namespace, an ipBlock addresses).
+   */
+  function admittedPeers(np: Obj): string[] {
+    if (np.spec.ingress.length !== 1) throw new Error(`expected one rule, found ${np.spec.ingress.length}`);
+    return np.spec.ingress[0].from.map((peer: any) => {
+      const ns = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+      if (!ns || peer.ipBlock || Object.keys(peer.namespaceSelector).length !== 1 || Object.keys(peer.namespaceSelector.matchLabels).length !== 1) throw new Error(`not a peer of one namespace: ${JSON.stringify(peer)}`);
+      if (!peer.podSelector) return ns;
+      if (Object.keys(peer.podSelector).length !== 1 || !Object.keys(peer.podSelector.matchLabels ?? {}).length) throw new Error(`not a pod selector of matchLabels: ${JSON.stringify(peer)}`);
+      return `${ns}{${Object.entries(peer.podSelector.matchLabels).map(([k, v]) => `${k}=${v}`).sort().join(',')}}`;
+    }).sort();
+  }
+
   t.test('helm lint passes with the default and with full values', async (t) => {
     for (const args of [[], ['-f', fullValues]]) {
       const r = run('lint', chart, '--strict', ...args);
@@ -249,8 +265,8 @@ if (!helm) {
     );
     const np = one(objs, 'NetworkPolicy');
     t.same(np.spec.policyTypes, ['Ingress']);
-    const allowed = np.spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
-    t.same(allowed, ['arc-runners', 'argo-rollouts', 'kargo', 'kube-system', 'monitoring', 'stonks-pipeline'], 'only Kargo, Rollouts, the runners, the ingress and monitoring');
+    t.same(np.spec.ingress[0].ports, [{ port: 'http', protocol: 'TCP' }]);
+    t.same(admittedPeers(np), ['arc-runners{actions.github.com/scale-set-name=stonks-oracle-reporter}', 'kargo{app.kubernetes.io/component=controller,app.kubernetes.io/instance=kargo}', 'kube-system{app.kubernetes.io/name=traefik}', 'monitoring{app.kubernetes.io/name=prometheus,prometheus=k8s}'], 'the callers, the ingress controller and Prometheus, each narrowed by its values');
     const sm = one(objs, 'ServiceMonitor');
     t.same(sm.spec.endpoints, [{ port: 'http', path: '/metrics', interval: '15s' }]);
     t.equal(sm.metadata.labels.release, 'prometheus');
@@ -449,18 +465,52 @@ if (!helm) {
     }
   });
 
-  // networkPolicy.ingressNamespace is there for the chart's Ingress (Traefik forwards its
-  // requests); it was admitted with ingress.enabled=false too, letting every pod of kube-system in
-  t.test('the NetworkPolicy admits the ingress controller\'s namespace only with the chart\'s Ingress', async (t) => {
-    const admitted = (...args: string[]) => one(render('--set', 'networkPolicy.enabled=true', ...args), 'NetworkPolicy')
-      .spec.ingress[0].from.map((f: any) => f.namespaceSelector.matchLabels['kubernetes.io/metadata.name']).sort();
-    t.same(admitted(), ['arc-runners', 'argo-rollouts', 'kargo', 'kube-system', 'stonks-pipeline'], 'Ingress on: Traefik\'s namespace is admitted');
-    t.same(admitted('--set', 'ingress.enabled=false'), ['arc-runners', 'argo-rollouts', 'kargo', 'stonks-pipeline'], 'Ingress off: it is not');
-    t.same(admitted('--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.allowedNamespaces=["kargo","kube-system"]'), ['kargo', 'kube-system'], 'unless listed in allowedNamespaces (a route of one\'s own)');
+  // What calls the gate: Kargo's controller (the promotions' http steps), the Argo Rollouts
+  // controller (the AnalysisRuns' web metrics), the CI runner pods (plan reads the toggles, report
+  // posts test results), Traefik (the chart's Ingress) and Prometheus (the ServiceMonitor). The
+  // policy admitted the whole project namespace stonks-pipeline, where nothing calls the gate, and
+  // every pod of kargo (API server, webhooks, dex...) and kube-system.
+  t.test('the NetworkPolicy admits the pods that call the gate, and no others', async (t) => {
+    const admitted = (...args: string[]) => admittedPeers(one(render('--set', 'networkPolicy.enabled=true', ...args), 'NetworkPolicy'));
+    const kargo = 'kargo{app.kubernetes.io/component=controller,app.kubernetes.io/name=kargo}';
+    const rollouts = 'argo-rollouts{app.kubernetes.io/component=rollouts-controller,app.kubernetes.io/name=argo-rollouts}';
+    const traefik = 'kube-system{app.kubernetes.io/name=traefik}';
+    t.same(admitted(), ['arc-runners', rollouts, kargo, traefik], 'by default: the two controllers, the runners, Traefik');
+    t.notOk(admitted().some((p) => p.startsWith('stonks-pipeline')), 'nothing of the project namespace');
+    // networkPolicy.ingressNamespace is there for the chart's Ingress (Traefik forwards its
+    // requests); it was admitted with ingress.enabled=false too, letting every pod of kube-system in
+    t.same(admitted('--set', 'ingress.enabled=false'), ['arc-runners', rollouts, kargo], 'Ingress off: Traefik is not admitted');
+    t.same(admitted('--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.callers=[{"namespace":"kargo"},{"namespace":"oauth2-proxy","podLabels":{"app":"oauth2-proxy"}}]'),
+      ['kargo', 'oauth2-proxy{app=oauth2-proxy}'], 'callers of one\'s own (a route of one\'s own to the gate): a whole namespace without podLabels');
+    t.same(admitted('--set-json', 'networkPolicy.ingressPodLabels={"app":"ingress"}', '--set', 'networkPolicy.ingressNamespace=ingress'), ['arc-runners', rollouts, 'ingress{app.kubernetes.io/name=traefik,app=ingress}', kargo], 'the ingress controller\'s namespace and pod labels from the values (Helm merges a map into the default)');
+    t.same(admitted('--set', 'networkPolicy.ingressPodLabels=null'), ['arc-runners', rollouts, kargo, 'kube-system'], 'null: every pod of the ingress namespace');
+    t.same(admitted('--set', 'serviceMonitor.enabled=true', '--set', 'networkPolicy.monitoringNamespace=monitoring'), ['arc-runners', rollouts, kargo, traefik, 'monitoring{app.kubernetes.io/name=prometheus}'], 'with the ServiceMonitor: Prometheus\'s pods');
     // an empty `from` admits every source: the policy must never render one
-    const r = template('--set', 'networkPolicy.enabled=true', '--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.allowedNamespaces=[]');
-    t.not(r.status, 0, 'no namespace left to admit: refused, not rendered as an open rule');
-    t.match(r.stderr, /networkPolicy\.allowedNamespaces: empty/);
+    const r = template('--set', 'networkPolicy.enabled=true', '--set', 'ingress.enabled=false', '--set-json', 'networkPolicy.callers=[]');
+    t.not(r.status, 0, 'no caller left to admit: refused, not rendered as an open rule');
+    t.match(r.stderr, /networkPolicy\.callers: empty/);
+  });
+
+  // runmefirst.sh installs the chart with its own values (deploy/lib/values.sh): they must pass the
+  // chart's schema, and its policy admit what calls the gate in the pipeline it stands up
+  t.test('runmefirst.sh\'s gate values render, and its NetworkPolicy admits the pipeline\'s callers', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-runmefirst-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const env = join(dir, 'pipeline.local.env');
+    writeFileSync(env, '');
+    const values = join(dir, 'values.yaml');
+    const sh = spawnSync('bash', ['-c', 'set -euo pipefail; source deploy/lib/common.sh; source deploy/lib/manifests.sh; source deploy/lib/values.sh; pl_load_env "$PWD"; render_values_gate'],
+      { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, PIPELINE_ENV_FILE: env } });
+    t.equal(sh.status, 0, sh.stderr);
+    writeFileSync(values, sh.stdout);
+    const objs = render('-f', values);
+    t.same(admittedPeers(one(objs, 'NetworkPolicy')), [
+      'arc-runners',
+      'argo-rollouts{app.kubernetes.io/component=rollouts-controller,app.kubernetes.io/instance=argo-rollouts}',
+      'kargo{app.kubernetes.io/component=controller,app.kubernetes.io/instance=kargo}',
+      'kube-system{app.kubernetes.io/name=traefik}',
+    ], 'Kargo\'s and Rollouts\' controllers of its releases, its runners, Traefik');
+    t.equal(one(objs, 'Deployment').spec.template.spec.priorityClassName, one(objs, 'PriorityClass').metadata.name, 'with the chart\'s PriorityClass, which its helm uninstall removes');
   });
 
   t.test('the NetworkPolicy and its README say the address check alone does not single out the sign-in proxy', async (t) => {
@@ -580,7 +630,12 @@ if (!helm) {
       ['a grace period shorter than the gate\'s 10 s stop', ['--set', 'terminationGracePeriodSeconds=5'], /terminationGracePeriodSeconds/],
       ['a trusted proxy that is not a CIDR', ['--set-json', 'config.http.trustedProxies=["traefik"]'], /trustedProxies/],
       ['a proxy secret hash in capitals', ['--set', `config.proxyAuth.secretSha256=${'A'.repeat(64)}`], /secretSha256/],
-      ['network policy without its namespace list', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.allowedNamespaces=null'], /missing property 'allowedNamespaces'/],
+      ['network policy without its callers', ['--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.callers=null'], /missing property 'callers'/],
+      ['a caller without its namespace', ['--set-json', 'networkPolicy.callers=[{"podLabels":{"app":"x"}}]'], /callers\/0.*namespace/],
+      ['a caller\'s pod label value that is no label value', ['--set-json', 'networkPolicy.callers=[{"namespace":"kargo","podLabels":{"app":"a b"}}]'], /callers\/0\/podLabels/],
+      ['an ingress pod label value that is no label value', ['--set-json', 'networkPolicy.ingressPodLabels={"app":"traefik/v2"}'], /ingressPodLabels/],
+      // the key of earlier releases: a values file that still sets it is told so, not ignored
+      ['the whole-namespace list of earlier releases', ['--set-json', 'networkPolicy.allowedNamespaces=["kargo"]'], /allowedNamespaces/],
       ['network policy and ServiceMonitor without the monitoring namespace', ['--set', 'networkPolicy.enabled=true', '--set', 'serviceMonitor.enabled=true'], /networkPolicy\.monitoringNamespace: set Prometheus's namespace/],
     ];
     for (const [name, args, expect] of cases) {
