@@ -21,6 +21,7 @@ import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
 import { removeLeftoverTemp } from './store/durable-json-file.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
+import { waitUntilWritable } from './store/wait-until-writable.ts';
 import type { Stage } from './stages.ts';
 
 /**
@@ -60,6 +61,9 @@ process.stderr.on('error', () => undefined);
 
 /** How long SIGTERM waits for requests in flight before it closes their connections (the whole stop must fit in 10 s). */
 const DRAIN_MS = 7000;
+
+/** How often a gate whose lock lapsed tries whether the data volume takes a write again. */
+const VOLUME_PROBE_MS = 2000;
 
 /**
  * The process: the only place that reads the environment, touches the real clock, listens and
@@ -107,9 +111,14 @@ async function main(): Promise<void> {
   const dataDir = resolve(config.dataDir);
   await mkdir(join(dataDir, 'audit'), { recursive: true });
   // lost for good (taken over, or the lease lapsed): stop, and exit 1 so the orchestrator starts a
-  // fresh gate, which reads the log from disk and takes the lock only if it is free
+  // fresh gate, which reads the log from disk and takes the lock only if it is free. Taken over:
+  // at once. Lapsed (the volume failed the renewals for a whole lease, or the gate stalled): once
+  // the volume takes a write again (waitForVolume), answering 503 meanwhile, as for a full disk:
+  // a gate that exits then restarts into the same outage, fails, and backs off (up to minutes
+  // after the volume is back), and Kargo meets refused connections instead of a 503 to poll
   let lockLost: string | null = null;
   let stop: (() => void) | null = null;
+  let waitForVolume: (() => void) | null = null;
   const lock = await acquireDataDirLock({
     dir: dataDir,
     host: hostname(),
@@ -124,8 +133,13 @@ async function main(): Promise<void> {
     waitForLeaseMs: 35_000,
     onWait: (why) => log.warn({ dataDir }, why),
     signal: starting.signal,
-    onLost: (why) => {
+    onLost: (why, cause) => {
       lockLost = why;
+      if (cause === 'lapsed' && waitForVolume) {
+        log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log; it answers 503 until the data volume takes a write again, then stops (exit 1) for a fresh start');
+        waitForVolume();
+        return;
+      }
       log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');
       stop?.();
     },
@@ -219,11 +233,14 @@ async function main(): Promise<void> {
     const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null });
 
     let shuttingDown = false;
+    /** ends a wait for the data volume (a lapsed lock) when the gate stops anyway */
+    const volumeWait = new AbortController();
     let stopSignal: NodeJS.Signals | null = null;
     // the stop signals are handled below, not by closeWithGrace: it exits 1 at once on a second
     // one, mid-drain, leaving the lock behind and the audit log unclosed
     const grace = closeWithGrace({ delay: 10_000, skip: [...STOP_SIGNALS], logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
       shuttingDown = true;
+      volumeWait.abort();
       if (err) log.error({ err }, 'fatal error, shutting down');
       else if (lockLost) log.error({ why: lockLost }, 'shutting down: the data directory lock is lost');
       else log.info({ signal: signal ?? stopSignal ?? undefined }, 'shutting down: no new requests, finishing those in flight');
@@ -272,6 +289,17 @@ async function main(): Promise<void> {
       if (!shuttingDown) void grace.close();
     };
     if (lockLost) stop();
+    waitForVolume = () => {
+      void waitUntilWritable(() => lock.probe(), {
+        intervalMs: VOLUME_PROBE_MS,
+        signal: volumeWait.signal,
+        onFailure: (err) => log.warn({ err: (err as Error).message, dataDir }, 'the data volume still refuses writes: answering 503, trying again'),
+      }).then((writable) => {
+        if (!writable) return;
+        log.warn({ dataDir }, 'the data volume takes writes again: stopping (exit 1) for a fresh start, which takes the lock once it is free');
+        stop?.();
+      });
+    };
     // a stop signal stops the gate now; a repeat during the stop, of any of them (npm start
     // forwards a Ctrl-C the gate got from the terminal too; a terminal closed mid-stop sends
     // SIGHUP), is ignored: the stop ends within 10 s all the same

@@ -76,12 +76,17 @@ export interface LockOptions {
   /**
    * Called once when the lock is lost for good: another gate took it over, or the lease went
    * unconfirmed for a whole lease (another gate may have taken it over and written in the gap,
-   * so this gate's view of the audit log can be stale). The holder should stop.
+   * so this gate's view of the audit log can be stale). The holder should stop: at once when
+   * taken over; after a lapse (`cause` 'lapsed': the volume failed its renewals, or the gate
+   * stalled) it may stay up refusing until probe() says the volume takes writes again.
    */
-  onLost?: (why: string) => void;
+  onLost?: (why: string, cause: LostCause) => void;
   /** the file operations (tests stall them) */
   fs?: LockFs;
 }
+
+/** Why a lock was lost: another gate's stamp in the lock file, or a whole lease unconfirmed. */
+export type LostCause = 'taken-over' | 'lapsed';
 
 /** The file operations the lock uses. */
 export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir' | 'link' | 'stat' | 'open'>;
@@ -127,6 +132,13 @@ export interface DataDirLock {
   held(): boolean;
   /** Stops renewing and removes the lock file if it is still ours (never once the lock is lost). */
   release(): Promise<void>;
+  /**
+   * Whether the data volume takes a write again: writes, fsyncs and removes this gate's temp
+   * file beside the lock (rejects with the volume's error). For a gate that lost the lock by a
+   * lapse: it never renews or takes the lock back (another gate may hold it by now), but it can
+   * tell when a restart would get through.
+   */
+  probe(): Promise<void>;
 }
 
 /** The file's text, or null when it does not exist. */
@@ -367,15 +379,15 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   const fenceMs = leaseMs - Math.min(renewMs, leaseMs / 3);
 
   let stopped = false;
-  const loseForGood = (why: string): void => {
+  const loseForGood = (why: string, cause: LostCause): void => {
     if (lost) return;
     lost = true; // held() is false from now on, so the audit log refuses
-    opts.onLost?.(why);
+    opts.onLost?.(why, cause);
   };
   /** true (and the lock lost for good) when the lease has lapsed */
   const loseIfLapsed = (): boolean => {
     if (!lapsed()) return false;
-    loseForGood(`its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`);
+    loseForGood(`its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`, 'lapsed');
     return true;
   };
   /**
@@ -389,7 +401,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const current = await readLock(fs, file).catch(() => undefined);
     if (stopped || lost) return false;
     if (current && current.owner !== owner) {
-      loseForGood(`taken over by host ${current.host}, pid ${current.pid}`);
+      loseForGood(`taken over by host ${current.host}, pid ${current.pid}`, 'taken-over');
       return false;
     }
     if (loseIfLapsed()) return false;
@@ -452,6 +464,18 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (lost || lapsed()) return;
       const current = await readLock(fs, file).catch(() => null);
       if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
+    },
+    probe: async () => {
+      // only once renewals have ended (they share the temp file): a lost lock renews no more
+      if (!lost && !stopped) throw new Error('the lock is held: its renewals show whether the volume takes writes');
+      const fh = await fs.open(tmp, 'w');
+      try {
+        await fh.writeFile(`volume probe of ${owner}\n`);
+        await fh.datasync();
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+      await fs.rm(tmp, { force: true });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -23,8 +23,16 @@ const NOW = 1_800_000_000_000;
 async function holdLock(opts: Partial<LockOptions> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'lock-'));
   const lost: string[] = [];
-  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => NOW, leaseMs: 300, renewMs: 20, onLost: (why) => lost.push(why), ...opts });
-  return { dir, lost, lock };
+  const causes: string[] = [];
+  const lock = await acquireDataDirLock({
+    dir, host: 'a', pid: 5, isAlive: () => true, now: () => NOW, leaseMs: 300, renewMs: 20,
+    onLost: (why, cause) => {
+      lost.push(why);
+      causes.push(cause);
+    },
+    ...opts,
+  });
+  return { dir, lost, causes, lock };
 }
 
 t.test('the lock: one holder, stale holders taken over, live ones refused', async (t) => {
@@ -534,10 +542,11 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
 });
 
 t.test('onLost names the gate that took the lock over', async (t) => {
-  const { dir, lost, lock } = await holdLock();
+  const { dir, lost, causes, lock } = await holdLock();
   await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() }));
   await eventually(() => lost.length > 0);
   t.same(lost, ['taken over by host b, pid 7']);
+  t.same(causes, ['taken-over']);
   await lock.release();
 });
 
@@ -787,4 +796,23 @@ t.test('taking a stale lock over on a full volume fails with the volume\'s error
   io.full = true;
   await t.rejects(acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, isAlive: () => false, now: () => NOW, fs }), { code: 'ENOSPC' });
   t.match(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), { owner: 'old' }, 'the stale lock is left as it was');
+});
+
+t.test('probe(): whether the volume takes a write, for a gate whose lease lapsed; never while the lock is held, never leaving a file', async (t) => {
+  let now = NOW;
+  const { dir, lost, causes, lock } = await holdLock({ now: () => now, monotonic: () => now });
+  await t.rejects(lock.probe(), /the lock is held/, 'not while held: the renewals write');
+  const { owner } = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')) as { owner: string };
+  // the volume refuses the renewals' temp file (a directory in its place: EISDIR) for a whole lease
+  const blocker = join(dir, `gate.lock.${owner}.tmp`);
+  await mkdir(blocker);
+  now += 400;
+  await eventually(() => lost.length > 0);
+  t.same(causes, ['lapsed'], 'lost by a lapse, not a takeover');
+  await t.rejects(lock.probe(), { code: 'EISDIR' }, 'the volume still refuses: the probe says so');
+  await rmdir(blocker);
+  await lock.probe();
+  t.same((await readdir(dir)).sort(), ['gate.lock'], 'a probe that got through leaves nothing behind');
+  t.equal(lock.held(), false, 'and takes nothing back');
+  await lock.release();
 });
