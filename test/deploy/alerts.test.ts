@@ -118,7 +118,7 @@ if (missing.length > 0) {
           { eval_time: '6m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [] },
           { eval_time: '8m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
             summary: 'The gate cannot write its audit log and refuses every decision',
-            description: 'gate-0 has not been able to make audit records durable for a minute, so it answers every decision 503 (fail closed) and promotions wait. Check the data volume (NFS server, mount, free space); the gate resumes by itself when writes work again. A volume that cannot be written at all (not merely full) for 30 s also costs it its data-directory lock: it exits, and Kubernetes restarts it once the volume is back.',
+            description: 'gate-0 has not been able to make audit records durable for a minute, so it answers every decision 503 (fail closed) and promotions wait. Check the data volume (NFS server, mount, free space); the gate resumes by itself when writes work again. A volume that cannot be written at all (not merely full) for 30 s also costs it its data-directory lock: it goes on answering 503 and restarts (exit 1) once the volume takes a write again.',
           } }] },
           { eval_time: '12m', alertname: 'StonksGateAuditUnwritable', exp_alerts: [] },
           { eval_time: '8m', alertname: 'StonksGateAuditFailures', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
