@@ -12,8 +12,8 @@ import { IsoInstant } from './routes/common-schemas.ts';
 const USAGE = `usage: npm run gate -- <command> [options]
 
 commands:
-  token create --name NAME --roles ROLE[,ROLE...]   create a local token (roles: caller, operator, approver, admin, ci);
-                                                      prints it once, stores only its SHA-256
+  token create --name NAME --roles ROLE[,ROLE...]   create a local token (roles: caller, operator, approver,
+                                                      admin, ci, auditor); prints it once, stores only its SHA-256
   token revoke --name NAME                            remove a local token (the running gate stops taking it
                                                       within a second)
   audit verify                                        walk the audit hash chain; exit 0 with the count, or 1 naming

@@ -3,26 +3,40 @@ import type { Actor } from '../audit/event.ts';
 /** Who is asking, as the audit log records it. */
 export type Identity = Actor;
 
-/** The virtual resources of API group gate.stonks-oracle.io that permissions are checked on. */
-export const RESOURCES = ['decisions', 'breakglassgrants', 'approvals', 'stagetoggles', 'testresults'] as const;
+/**
+ * The virtual resources of API group gate.stonks-oracle.io that permissions are checked on.
+ * `auditrecords` (verb get) is reading the audit log: the compliance record (actors, approval
+ * notes, break-glass justifications, refusals), not for every identity that can sign in.
+ */
+export const RESOURCES = ['decisions', 'breakglassgrants', 'approvals', 'stagetoggles', 'testresults', 'auditrecords'] as const;
 export type Resource = (typeof RESOURCES)[number];
-export type Verb = 'create' | 'update' | 'delete';
+export type Verb = 'create' | 'update' | 'delete' | 'get';
 
 export interface Permission {
   resource: Resource;
   verb: Verb;
 }
 
-/** Local roles and the permissions each grants; `admin` holds every permission. */
-export const ROLES = ['caller', 'operator', 'approver', 'admin', 'ci'] as const;
+/**
+ * Local roles and the permissions each grants; `admin` holds every permission. `auditor` only
+ * reads the audit log (compliance staff), as the chart's ClusterRole gate-auditor.
+ */
+export const ROLES = ['caller', 'operator', 'approver', 'admin', 'ci', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const ROLE_FOR_RESOURCE: Record<Resource, Role> = {
-  decisions: 'caller',
-  breakglassgrants: 'operator',
-  approvals: 'approver',
-  stagetoggles: 'admin',
-  testresults: 'ci',
+/**
+ * The roles that grant each resource's permissions (besides `admin`, which holds them all). The
+ * audit log is read by the people who act on what it records: operators (break-glass, whose
+ * grants and refusals they answer for), approvers (what ran on paper before they approve live),
+ * and auditors; not by Kargo's `caller` token nor CI's `ci` token, which only need their one call.
+ */
+export const ROLES_FOR_RESOURCE: Record<Resource, readonly Role[]> = {
+  decisions: ['caller'],
+  breakglassgrants: ['operator'],
+  approvals: ['approver'],
+  stagetoggles: ['admin'],
+  testresults: ['ci'],
+  auditrecords: ['operator', 'approver', 'auditor'],
 };
 
 export const ANONYMOUS: Identity = { name: 'anonymous', groups: [], via: 'none' };

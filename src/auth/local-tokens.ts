@@ -7,7 +7,7 @@ import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
-import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLE_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
+import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
 export interface StoredToken {
@@ -443,13 +443,14 @@ export function createLocalAuthenticator(file: string): Authenticator {
       return { ok: true, identity: { name: found.name, groups: found.roles, via: 'local-token' } };
     },
     async authorize(identity: Identity, permission): Promise<AuthzResult> {
-      const role = ROLE_FOR_RESOURCE[permission.resource];
-      if (identity.groups.includes(role) || identity.groups.includes('admin')) return { ok: true };
+      const roles = ROLES_FOR_RESOURCE[permission.resource];
+      if (roles.some((role) => identity.groups.includes(role)) || identity.groups.includes('admin')) return { ok: true };
+      const named = roles.map((role) => `"${role}"`);
       return {
         ok: false,
         status: 403,
         error: 'forbidden',
-        message: `${identity.name} may not ${permission.verb} ${permission.resource}: role "${role}" required`,
+        message: `${identity.name} may not ${permission.verb} ${permission.resource}: role ${named.length > 1 ? `${named.slice(0, -1).join(', ')} or ${named.at(-1)}` : named[0]} required`,
       };
     },
   };

@@ -131,7 +131,7 @@ export function parseGroups(value: string | null): string[] {
 
 /**
  * Local-mode roles of a proxy identity: each group named exactly like a local role (caller,
- * operator, approver, admin, ci) or `gate-<role>` gives that role; other groups give nothing.
+ * operator, approver, admin, ci, auditor) or `gate-<role>` gives that role; other groups give nothing.
  */
 export function rolesFromGroups(groups: readonly string[]): Role[] {
   const roles: Role[] = [];

@@ -11,7 +11,7 @@ import type { VerifyResult } from '../audit/verify.ts';
 import { verifyAuditLogInWorker } from '../audit/verify-in-worker.ts';
 import { type Clock, isoOf } from '../policy/clock.ts';
 import { takeTurns } from '../take-turns.ts';
-import { AuditQuerySchema, toAuditQuery } from './audit.ts';
+import { AuditQuerySchema, READ_AUDIT, toAuditQuery } from './audit.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, authErrors } from './common-schemas.ts';
 
@@ -227,8 +227,9 @@ export function createFullVerifier(deps: FullVerifierDeps) {
 
 /**
  * GET /v1/audit/verify: is the chain of a page (same query as /v1/audit) intact, whether the page's
- * search stopped at its scan budget (partial, nextCursor: as /v1/audit), and the last full walk.
- * Page checks take turns: each hashes up to MAX_PAGE_SPAN records in one synchronous
+ * search stopped at its scan budget (partial, nextCursor: as /v1/audit), and the last full walk;
+ * for holders of get auditrecords, as the log itself. Page checks take turns: each hashes up to
+ * MAX_PAGE_SPAN records in one synchronous
  * stretch (some 20-50 ms), and side by side those stretches add up on the thread that answers
  * decisions (8 at once held it for 320 ms); one at a time, a decision waits behind one at most
  * (25 ms).
@@ -238,9 +239,9 @@ export function auditVerifyRoutes(ctx: RouteContext) {
   const inTurn = takeTurns();
   return async (app: FastifyInstance) => {
     app.withTypeProvider<ZodTypeProvider>().get('/v1/audit/verify', {
-      onRequest: ctx.guard('authenticated'),
+      onRequest: ctx.guard(READ_AUDIT),
       schema: {
-        summary: 'Chain verification of one audit page (same query as /v1/audit) and of the whole log (background, throttled)',
+        summary: 'Chain verification of one audit page (same query as /v1/audit) and of the whole log (background, throttled); the same permission as /v1/audit',
         tags: ['audit'],
         querystring: AuditQuerySchema,
         response: {

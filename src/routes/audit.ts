@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AUDIT_TYPES } from '../audit/event.ts';
 import type { AuditQuery } from '../audit/log.ts';
+import type { Permission } from '../auth/identity.ts';
 import { RECORDED_STAGE_MAX } from '../http/refusals.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, authErrors } from './common-schemas.ts';
@@ -31,13 +32,16 @@ export function toAuditQuery(query: z.infer<typeof AuditQuerySchema>): AuditQuer
   return q;
 }
 
-/** GET /v1/audit: newest-first pages of audit records, for any authenticated identity. */
+/** The permission reading the audit log takes (GET /v1/audit and /v1/audit/verify; whoami reports it). */
+export const READ_AUDIT: Permission = { resource: 'auditrecords', verb: 'get' };
+
+/** GET /v1/audit: newest-first pages of audit records, for holders of get auditrecords. */
 export function auditRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     app.withTypeProvider<ZodTypeProvider>().get('/v1/audit', {
-      onRequest: ctx.guard('authenticated'),
+      onRequest: ctx.guard(READ_AUDIT),
       schema: {
-        summary: 'Newest-first page of audit records',
+        summary: 'Newest-first page of audit records (get auditrecords: operator, approver, auditor, admin)',
         tags: ['audit'],
         querystring: AuditQuerySchema,
         response: {

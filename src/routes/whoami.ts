@@ -3,14 +3,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Permission, Resource } from '../auth/identity.ts';
 import { identityOf } from '../http/request-identity.ts';
+import { READ_AUDIT } from './audit.ts';
 import type { RouteContext } from './context.ts';
 import { authErrors } from './common-schemas.ts';
 
 /**
- * The permission each state-changing route checks (the console enables its forms and buttons by
- * these): by resource for the route that creates or updates, `<resource>.delete` for the revokes.
- * With Kubernetes RBAC the two verbs can be granted apart, so a revoke button is not enabled by the
- * right to create.
+ * The permission each route that checks one takes (the console enables its forms, buttons and the
+ * audit view by these): by resource for the route that creates or updates (for `auditrecords`,
+ * the reads of the audit log), `<resource>.delete` for the revokes. With Kubernetes RBAC the two
+ * verbs can be granted apart, so a revoke button is not enabled by the right to create.
  */
 const ROUTE_PERMISSIONS: Record<Resource | 'breakglassgrants.delete' | 'approvals.delete', Permission> = {
   decisions: { resource: 'decisions', verb: 'create' },
@@ -20,6 +21,7 @@ const ROUTE_PERMISSIONS: Record<Resource | 'breakglassgrants.delete' | 'approval
   'approvals.delete': { resource: 'approvals', verb: 'delete' },
   stagetoggles: { resource: 'stagetoggles', verb: 'update' },
   testresults: { resource: 'testresults', verb: 'update' },
+  auditrecords: READ_AUDIT,
 };
 
 export const WhoamiResponse = z.object({
@@ -27,7 +29,7 @@ export const WhoamiResponse = z.object({
   groups: z.array(z.string()),
   via: z.enum(['local-token', 'kubernetes', 'proxy-header', 'system', 'none']),
   mode: z.enum(['local', 'kubernetes']),
-  /** whether this identity may use each state-changing route (the routes check again) */
+  /** whether this identity may use each route that checks a permission (the routes check again) */
   can: z.record(z.string(), z.boolean()),
 });
 

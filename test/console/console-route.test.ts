@@ -114,11 +114,12 @@ t.test('GET /v1/console/settings: the limits the API enforces, public', async (t
 t.test('GET /v1/whoami: who, how, and what each role may do', async (t) => {
   const g = await buildTestApp(t);
   const cases: [string, Record<string, boolean>][] = [
-    ['operator', { breakglassgrants: true, approvals: false, stagetoggles: false, decisions: false, testresults: false }],
-    ['approver', { breakglassgrants: false, approvals: true, stagetoggles: false }],
-    ['admin', { breakglassgrants: true, approvals: true, stagetoggles: true, decisions: true, testresults: true }],
-    ['caller', { decisions: true, breakglassgrants: false }],
-    ['ci', { testresults: true, approvals: false }],
+    ['operator', { breakglassgrants: true, approvals: false, stagetoggles: false, decisions: false, testresults: false, auditrecords: true }],
+    ['approver', { breakglassgrants: false, approvals: true, stagetoggles: false, auditrecords: true }],
+    ['admin', { breakglassgrants: true, approvals: true, stagetoggles: true, decisions: true, testresults: true, auditrecords: true }],
+    ['caller', { decisions: true, breakglassgrants: false, auditrecords: false }],
+    ['ci', { testresults: true, approvals: false, auditrecords: false }],
+    ['auditor', { auditrecords: true, decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false }],
   ];
   for (const [role, can] of cases) {
     const res = await g.as(role, { url: '/v1/whoami' });

@@ -125,6 +125,7 @@ t.test('a proxy identity can never be a Kubernetes system user or group (system:
 t.test('permissions: local mode maps groups to roles, kubernetes mode passes them through', async (t) => {
   const perm: Permission = { resource: 'breakglassgrants', verb: 'create' };
   t.same(rolesFromGroups(['gate-operator', 'Approver', 'traders', 'gate-admin', 'operator', 'gate-nope']), ['operator', 'approver', 'admin']);
+  t.same(rolesFromGroups(['compliance', 'gate-auditor']), ['auditor'], 'gate-auditor, the ClusterRole\'s name, gives the local auditor role');
 
   const local = fakeInner('local');
   const lauth = createProxyHeaderAuthenticator(local.inner, OPTS);

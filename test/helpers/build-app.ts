@@ -32,7 +32,7 @@ export interface TestApp {
   audit: MemoryAuditLog;
   store: StateStore;
   dataDir: string;
-  /** tokens by role name: caller, operator, approver, admin, ci, plus "operator2"/"approver2" */
+  /** tokens by role name: caller, operator, approver, admin, ci, auditor, plus "operator2"/"approver2" */
   tokens: Record<string, string>;
   /** app.inject with a bearer token for the named role (or none) */
   as(role: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>;
@@ -66,6 +66,7 @@ export async function buildTestApp(
     ['approver2', ['approver']],
     ['admin', ['admin']],
     ['ci', ['ci']],
+    ['auditor', ['auditor']],
   ] as const) {
     tokens[name] = (await createToken(file, name, [...roles], new Date('2026-01-01T00:00:00Z'), ids('tok'))).token;
   }

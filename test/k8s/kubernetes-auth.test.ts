@@ -3,7 +3,7 @@ import { serverOf } from '../../src/k8s/api-call.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
-import { GATE_SA_TOKEN, kargoStage, startFakeKube, type FakeKube } from '../helpers/fake-kube-api.ts';
+import { GATE_SA_TOKEN, kargoStage, startFakeKube, type FakeKube, type SarSpec } from '../helpers/fake-kube-api.ts';
 
 const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
 const req = (token: string | null) => ({ headers: token ? { authorization: `Bearer ${token}` } : {}, remoteAddress: '127.0.0.1' });
@@ -263,6 +263,40 @@ t.test('through the app: the reviewed identity is the actor, the body actor is r
     [403, 'olivia@celestium.life'],
     [503, refusals[1]?.[1]],
   ]);
+});
+
+t.test('reading the audit log asks a SubjectAccessReview for get auditrecords: any ServiceAccount or user of the cluster is not enough', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.users.set('carol-token', { username: 'carol@celestium.life', groups: ['compliance'] });
+  const granted = fake.allow;
+  fake.allow = (spec) =>
+    spec.groups?.includes('compliance') === true &&
+    spec.resourceAttributes?.group === 'gate.stonks-oracle.io' &&
+    spec.resourceAttributes.resource === 'auditrecords' &&
+    spec.resourceAttributes.verb === 'get' &&
+    spec.resourceAttributes.namespace === 'stonks-pipeline'
+      ? { allowed: true }
+      : granted(spec);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() });
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', auth });
+  const sars = () => fake.requests.filter((r) => r.path === '/apis/authorization.k8s.io/v1/subjectaccessreviews').map((r) => (r.body as { spec: SarSpec }).spec);
+  for (const url of ['/v1/audit', '/v1/audit/verify']) {
+    const before = g.audit.records().length;
+    const kargo = await g.as('kargo-token', { url });
+    t.equal(kargo.statusCode, 403, `${url}: Kargo's ServiceAccount, authenticated, may not read it`);
+    t.match(kargo.json().message, /may not get auditrecords\.gate\.stonks-oracle\.io in namespace stonks-pipeline/);
+    t.match(g.audit.records().slice(before), [{ type: 'refusal', actor: { name: KARGO_SA, via: 'kubernetes' }, data: { status: 403, path: url } }], `${url}: the 403 is audited`);
+    t.equal((await g.as('olivia-token', { url })).statusCode, 403, `${url}: a user with other gate permissions but not this one`);
+    t.equal((await g.as('carol-token', { url })).statusCode, 200, `${url}: RBAC get auditrecords lets the compliance group in`);
+  }
+  t.match(
+    sars().filter((s) => s.user === 'carol@celestium.life'),
+    [{ groups: ['compliance'], resourceAttributes: { group: 'gate.stonks-oracle.io', resource: 'auditrecords', verb: 'get', namespace: 'stonks-pipeline' } }],
+    'one review of get auditrecords (the second route reuses it from the cache)',
+  );
+  const carol = (await g.as('carol-token', { url: '/v1/whoami' })).json();
+  t.match(carol.can, { auditrecords: true, breakglassgrants: false, decisions: false }, 'whoami reports it');
+  t.match((await g.as('kargo-token', { url: '/v1/whoami' })).json().can, { auditrecords: false, decisions: true });
 });
 
 t.test('Kargo stages: the tag of each stage current freight, polled; failures keep the last known tags', async (t) => {

@@ -22,7 +22,8 @@ const endpoints: Endpoint[] = [
   { method: 'GET', url: '/v1/approvals', allowed: 'caller', wrong: null },
   { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: true, note: 'back on' }, allowed: 'admin', wrong: 'operator' },
   { method: 'PUT', url: '/v1/test-results/abc', payload: { exitCode: 0 }, allowed: 'ci', wrong: 'caller' },
-  { method: 'GET', url: '/v1/audit', allowed: 'ci', wrong: null },
+  { method: 'GET', url: '/v1/audit', allowed: 'auditor', wrong: 'caller' },
+  { method: 'GET', url: '/v1/audit/verify', allowed: 'operator', wrong: 'ci' },
 ];
 
 t.test('every protected endpoint: no token 401, wrong role 403, token in the query 400, right role passes; every refusal audited', async (t) => {
@@ -55,4 +56,23 @@ t.test('every protected endpoint: no token 401, wrong role 403, token in the que
   const recorded = g.audit.records().filter((r) => r.type === 'refusal');
   t.equal(recorded.length, refusals, 'every refusal is in the audit log');
   for (const token of Object.values(g.tokens)) t.notMatch(JSON.stringify(g.audit.records()), token, 'no token value is ever recorded');
+});
+
+t.test('reading the audit log takes get auditrecords: operator, approver, auditor and admin read it; Kargo\'s caller and CI\'s ci tokens get 403, each audited', async (t) => {
+  const g = await buildTestApp(t, { now: '2026-11-25T15:00:00Z' });
+  const roles = { caller: 403, ci: 403, operator: 200, approver: 200, auditor: 200, admin: 200 } as const;
+  for (const url of ['/v1/audit', '/v1/audit/verify']) {
+    for (const [role, status] of Object.entries(roles)) {
+      const before = g.audit.records().length;
+      const res = await g.as(role, { url });
+      t.equal(res.statusCode, status, `${url}: ${role} gets ${status}`);
+      if (status === 200) continue;
+      t.match(res.json(), { error: 'forbidden', message: `${role} may not get auditrecords: role "operator", "approver" or "auditor" required` }, `${url}: ${role}: says which roles may`);
+      const recorded = g.audit.records().slice(before);
+      t.match(recorded, [{ type: 'refusal', actor: { name: role, groups: [role], via: 'local-token' }, data: { status: 403, error: 'forbidden', method: 'GET', path: url } }], `${url}: ${role}'s 403 is one audit record naming who and what`);
+    }
+  }
+  // what the refused were shown: nothing of the log
+  const refused = await g.as('caller', { url: '/v1/audit' });
+  t.notOk('records' in refused.json(), 'a 403 carries no records');
 });

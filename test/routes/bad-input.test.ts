@@ -188,7 +188,7 @@ t.test('unknown keys are named cut to length and a few at most: a huge key or th
   const lots = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...decisionBody(), ...many }) });
   t.equal(lots.statusCode, 400);
   t.equal(lots.json().message, 'body.e0: unknown fields e0, e1, e2, e3, e4, e5, e6, e7, e8, e9 and 4990 more');
-  const query = await g.as('caller', { method: 'GET', url: `/v1/audit?${'q'.repeat(15_000)}=1` });
+  const query = await g.as('auditor', { method: 'GET', url: `/v1/audit?${'q'.repeat(15_000)}=1` });
   t.equal(query.statusCode, 400);
   t.ok(query.body.length < 2000, `a query key too (${query.body.length} bytes)`);
   const records = g.audit.records();

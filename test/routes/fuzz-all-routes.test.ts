@@ -38,7 +38,7 @@ const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
 /** a secret's run of this many characters in an answer or record counts as a leak */
 const WINDOW = 16;
 
-const ROLES = ['caller', 'operator', 'operator2', 'approver', 'approver2', 'admin', 'ci'] as const;
+const ROLES = ['caller', 'operator', 'operator2', 'approver', 'approver2', 'admin', 'ci', 'auditor'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // the operations, from the app's own document
@@ -318,8 +318,9 @@ function queryArb(op: Op) {
     );
 }
 
-/** the roles that may call an operation that changes something (any role may read) */
+/** the roles that may call an operation that changes something or reads the audit log (any role may read the rest) */
 function rightRoles(op: Op): string[] {
+  if (op.path.startsWith('/v1/audit')) return ['operator', 'operator2', 'approver', 'approver2', 'auditor', 'admin'];
   if (op.method === 'GET') return [...ROLES];
   if (op.path.startsWith('/v1/decisions')) return ['caller', 'admin'];
   if (op.path.startsWith('/v1/break-glass')) return ['operator', 'operator2', 'admin'];

@@ -125,14 +125,14 @@ t.test('/openapi.json lists the audit record types GET /v1/audit takes, and the 
   for (const path of ['/v1/audit', '/v1/audit/verify']) {
     const type = doc.paths[path].get.parameters.find((p: { name: string }) => p.name === 'type');
     t.same(type.schema.enum, [...AUDIT_TYPES, 'breakglass.', 'approval.', 'stage.', 'testresult.'], path);
-    for (const value of type.schema.enum) t.equal((await g.as('caller', { url: `${path}?type=${value}` })).statusCode, 200, `${path}?type=${value}`);
+    for (const value of type.schema.enum) t.equal((await g.as('auditor', { url: `${path}?type=${value}` })).statusCode, 200, `${path}?type=${value}`);
   }
-  const bad = await g.as('caller', { url: '/v1/audit?type=grant.' });
+  const bad = await g.as('auditor', { url: '/v1/audit?type=grant.' });
   t.equal(bad.statusCode, 400);
   t.match(bad.json(), { field: 'querystring.type', message: /^querystring\.type: must be one of decision, refusal, / });
 });
 
-t.test('GET /v1/audit: newest first, filters, paging, authenticated', async (t) => {
+t.test('GET /v1/audit: newest first, filters, paging, permission get auditrecords', async (t) => {
   const g = await buildTestApp(t, { configYaml: 'stages:\n  beta: { requireIntegrationTests: false }\n' });
   for (let i = 0; i < 5; i++) await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: i % 2 ? 'paper' : 'beta' }) });
   t.equal((await g.app.inject({ url: '/v1/audit' })).statusCode, 401);
@@ -162,12 +162,12 @@ t.test('GET /v1/audit?stage= can name the stage of every refusal record', async 
     if (r.stage === null) continue;
     t.ok(r.stage.length <= 64 && r.stage.isWellFormed(), `${r.stage.slice(0, 10)}…: at most 64 characters, no half of a character`);
     for (const path of ['/v1/audit', '/v1/audit/verify']) {
-      const res = await g.as('caller', { url: `${path}?type=refusal&stage=${encodeURIComponent(r.stage)}` });
+      const res = await g.as('auditor', { url: `${path}?type=refusal&stage=${encodeURIComponent(r.stage)}` });
       t.equal(res.statusCode, 200, `${path}?stage=${r.stage.slice(0, 10)}… (${r.stage.length}): taken (${res.body.slice(0, 120)})`);
       if (path === '/v1/audit') t.same(res.json().records?.map((x: { seq: number }) => x.seq), [r.seq], 'finds that record');
     }
   }
-  const tooLong = await g.as('caller', { url: `/v1/audit?stage=${'x'.repeat(65)}` });
+  const tooLong = await g.as('auditor', { url: `/v1/audit?stage=${'x'.repeat(65)}` });
   t.equal(tooLong.statusCode, 400, 'a stage no record can hold is still refused');
 });
 

@@ -114,3 +114,20 @@ t.test('token revoke whose writer lock cannot be removed after the write: says t
   t.equal(again.code, 1);
   t.match(again.err, /no token named "olivia"/);
 });
+
+t.test('token create --roles auditor: a local token that may read the audit log and do nothing else', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-auditor-'));
+  const made = await cli(['token', 'create', '--name', 'carol', '--roles', 'auditor', '--data-dir', dataDir]);
+  t.equal(made.code, 0, made.err);
+  const token = made.out.split('\n').at(-1) as string;
+  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const { RESOURCES } = await import('../../src/auth/identity.ts');
+  const auth = createLocalAuthenticator(tokenFilePath(dataDir));
+  const who = await auth.authenticate({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1' });
+  if (!who.ok) throw new Error(`not authenticated: ${who.message}`);
+  t.same(who.identity, { name: 'carol', groups: ['auditor'], via: 'local-token' });
+  for (const resource of RESOURCES) {
+    const verb = resource === 'auditrecords' ? 'get' : 'create';
+    t.equal((await auth.authorize(who.identity, { resource, verb }, 'stonks-pipeline')).ok, resource === 'auditrecords', `${verb} ${resource}`);
+  }
+});
