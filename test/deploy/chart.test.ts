@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { DateTime } from 'luxon';
+import { RESOURCES, ROLES, ROLES_FOR_RESOURCE } from '../../src/auth/identity.ts';
 import { GATE_ENV_KEYS, parseConfig } from '../../src/config.ts';
 import { createMarketCalendar } from '../../src/policy/market-hours.ts';
 import { findTool, fixtures, repoRoot } from './harness.ts';
@@ -116,7 +117,7 @@ if (!helm) {
 
   t.test('default values', async (t) => {
     const objs = render();
-    t.same(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Ingress', 'PersistentVolumeClaim', 'PriorityClass', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'], 'the objects it renders');
+    t.same(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Ingress', 'PersistentVolumeClaim', 'PriorityClass', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'], 'the objects it renders');
     const dep = one(objs, 'Deployment', 'gate-service');
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
@@ -205,7 +206,7 @@ if (!helm) {
       // Kargo gets that 503 (keeps polling) and not connection refused (counts toward errorThreshold)
       t.equal(svc.spec.publishNotReadyAddresses, true, 'the not-ready pod stays behind the Service');
     });
-    t.test('RBAC: auth-delegator, Stage reader, the five gate roles', async (t) => {
+    t.test('RBAC: auth-delegator, Stage reader, the six gate roles; reading the audit log only for operator, approver, auditor and admin', async (t) => {
       const crb = one(objs, 'ClusterRoleBinding');
       t.equal(crb.roleRef.name, 'system:auth-delegator');
       t.same(crb.subjects, [{ kind: 'ServiceAccount', name: 'gate-service', namespace: 'stonks-gate' }]);
@@ -214,14 +215,21 @@ if (!helm) {
       t.same(role.rules, [{ apiGroups: ['kargo.akuity.io'], resources: ['stages'], verbs: ['list'] }], 'list, the one call the Stage reader makes (src/k8s/kargo-stages.ts)');
       const expected: Record<string, [string, string[]][]> = {
         'gate-caller': [['decisions', ['create']]],
-        'gate-operator': [['breakglassgrants', ['create', 'delete']]],
-        'gate-approver': [['approvals', ['create', 'delete']]],
+        'gate-operator': [['breakglassgrants', ['create', 'delete']], ['auditrecords', ['get']]],
+        'gate-approver': [['approvals', ['create', 'delete']], ['auditrecords', ['get']]],
         'gate-ci': [['testresults', ['update']]],
-        'gate-admin': [['decisions', ['create']], ['breakglassgrants', ['create', 'delete']], ['approvals', ['create', 'delete']], ['stagetoggles', ['update']], ['testresults', ['update']]],
+        'gate-auditor': [['auditrecords', ['get']]],
+        'gate-admin': [['decisions', ['create']], ['breakglassgrants', ['create', 'delete']], ['approvals', ['create', 'delete']], ['stagetoggles', ['update']], ['testresults', ['update']], ['auditrecords', ['get']]],
       };
       for (const [name, rules] of Object.entries(expected)) {
         const cr = one(objs, 'ClusterRole', name);
         t.same(cr.rules, rules.map(([res, verbs]) => ({ apiGroups: ['gate.stonks-oracle.io'], resources: [res], verbs })), name);
+      }
+      // the same grants as local mode's roles (src/auth/identity.ts), resource by resource
+      t.same(find(objs, 'ClusterRole').map((cr) => cr.metadata.name).sort(), ROLES.map((r) => `gate-${r}`).sort(), 'one ClusterRole per local role');
+      for (const role of ROLES) {
+        const granted = one(objs, 'ClusterRole', `gate-${role}`).rules.flatMap((r: { resources: string[] }) => r.resources).sort();
+        t.same(granted, RESOURCES.filter((res) => role === 'admin' || ROLES_FOR_RESOURCE[res].includes(role)).sort(), `gate-${role} grants what local role ${role} does`);
       }
       const caller = find(objs, 'RoleBinding').find((b) => b.roleRef.kind === 'ClusterRole')!;
       t.match(caller, { metadata: { namespace: 'stonks-pipeline' }, roleRef: { name: 'gate-caller' }, subjects: [{ kind: 'ServiceAccount', name: 'gate-caller', namespace: 'stonks-pipeline' }] });
@@ -276,7 +284,7 @@ if (!helm) {
     t.match(exprs, /> 0\.5\b/, 'the p99 threshold from the values');
     t.match(exprs, /> 20\b/, 'the refusal threshold from the values');
     const bindings = find(objs, 'RoleBinding').filter((b) => b.roleRef.kind === 'ClusterRole');
-    t.same(bindings.map((b) => b.roleRef.name).sort(), ['gate-admin', 'gate-approver', 'gate-caller', 'gate-ci', 'gate-operator']);
+    t.same(bindings.map((b) => b.roleRef.name).sort(), ['gate-admin', 'gate-approver', 'gate-auditor', 'gate-caller', 'gate-ci', 'gate-operator']);
     t.ok(bindings.every((b) => b.metadata.namespace === 'stonks-pipeline'), 'bound in the project namespace');
     t.ok(bindings.some((b) => b.metadata.name === 'oncall-operators'));
     t.same(one(objs, 'Ingress').spec.tls, [{ hosts: ['gate.celestium.life'], secretName: 'gate-cert' }]);

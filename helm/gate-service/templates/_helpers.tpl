@@ -39,16 +39,21 @@ caller:
   - { resources: [decisions], verbs: [create] }
 operator:
   - { resources: [breakglassgrants], verbs: [create, delete] }
+  - { resources: [auditrecords], verbs: [get] }
 approver:
   - { resources: [approvals], verbs: [create, delete] }
+  - { resources: [auditrecords], verbs: [get] }
 ci:
   - { resources: [testresults], verbs: [update] }
+auditor:
+  - { resources: [auditrecords], verbs: [get] }
 admin:
   - { resources: [decisions], verbs: [create] }
   - { resources: [breakglassgrants], verbs: [create, delete] }
   - { resources: [approvals], verbs: [create, delete] }
   - { resources: [stagetoggles], verbs: [update] }
   - { resources: [testresults], verbs: [update] }
+  - { resources: [auditrecords], verbs: [get] }
 {{- end -}}
 
 {{/*
