@@ -1086,6 +1086,39 @@ function resetAudit() {
   $('au-chain').textContent = '';
   $('au-page').textContent = '';
   for (const id of ['au-newest', 'au-newer', 'au-older']) $(id).disabled = true;
+  auditFiltersEnabled(true);
+}
+
+function auditFiltersEnabled(enabled) {
+  for (const id of ['au-stage', 'au-type', 'au-limit']) $(id).disabled = !enabled;
+}
+
+/**
+ * The identity signed in may not read the audit log (get auditrecords): the view says so in place
+ * of the records, asks for nothing, and its filters and pager are off. Drawn once: the status
+ * polls that follow find it drawn. It is left when whoami, read again, says the permission is there.
+ */
+function auditForbidden() {
+  const me = state.me;
+  const text = `${me.name} may not read the audit log: ${state.settings?.authMode === 'kubernetes' ? 'RBAC permission get on auditrecords' : 'role “operator”, “approver” or “auditor”'} required.`;
+  const key = `forbidden:${text}`;
+  if (state.rendered.get('audit') === key) return;
+  resetAudit();
+  auditFiltersEnabled(false);
+  renderIf($('audit'), key, () => h('p', { class: 'perm', id: 'au-perm' }, text));
+}
+
+/**
+ * The gate refused the audit log to this identity (403: the permission was taken away since whoami
+ * was read). Noted on the identity held, in place, so that no other request is sent (each refusal
+ * is an audit record, which would make the next status poll ask again), and so that the next
+ * re-read of whoami, which compares, applies what it says then.
+ */
+function auditRefused(err) {
+  if (!(err instanceof ApiError && err.status === 403) || !state.me) return false;
+  state.me.can.auditrecords = false;
+  auditForbidden();
+  return true;
 }
 
 /** #audit says to sign in; what renderIf drew there before is forgotten, so the next page is drawn. */
@@ -1100,6 +1133,7 @@ function auditFilters() {
 
 async function refreshAudit() {
   if (!state.me) return;
+  if (state.me.can.auditrecords !== true) return auditForbidden();
   // a change (filter, page, new records) while a load runs: load again when it ends
   if (state.audit.loading) {
     state.audit.again = true;
@@ -1112,6 +1146,7 @@ async function refreshAudit() {
   const headAtStart = state.status?.audit.seq ?? null;
   const filters = auditFilters();
   const asked = JSON.stringify([filters, a.cursor]);
+  auditFiltersEnabled(true);
   try {
     const page = await api('GET', `v1/audit${query({ ...filters, cursor: a.cursor ?? undefined })}`);
     if (!state.me || a.epoch !== epoch) return;
@@ -1132,7 +1167,7 @@ async function refreshAudit() {
     $('au-page').textContent = [shown, stopped].filter(Boolean).join(' · ');
     await verifyChain(filters, page.records, epoch);
   } catch (err) {
-    if (handleAuthError(err) || a.epoch !== epoch) return;
+    if (handleAuthError(err) || a.epoch !== epoch || auditRefused(err)) return;
     // a chain check due for the page shown would write over the error
     clearTimeout(a.verifyTimer);
     $('au-chain').textContent = `Could not load the audit history: ${err.message}`;
@@ -1175,7 +1210,7 @@ async function verifyChain(filters, records, epoch) {
     v = await api('GET', `v1/audit/verify${query({ ...filters, cursor, limit })}`);
   } catch (err) {
     // the page was loaded: what failed is the check of its chain, which says nothing either way
-    if (handleAuthError(err) || state.audit.epoch !== epoch || !state.me || state.audit.records !== records) return;
+    if (handleAuthError(err) || state.audit.epoch !== epoch || !state.me || state.audit.records !== records || auditRefused(err)) return;
     replaceChildren($('au-chain'), chainCheckFailed(err));
     return;
   }

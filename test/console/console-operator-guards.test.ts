@@ -1,10 +1,13 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
+import { eventually } from '../helpers/eventually.ts';
 import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
  * a one-time token still on screen, permissions changed since sign-in, an audit page that is not
- * the one asked for, a prefilled tag no promotion waits with any more. The real gate
+ * the one asked for, an audit log the identity may not read, a prefilled tag no promotion waits with any more. The real gate
  * (GATE_NOW = Wednesday 2026-11-25 10:00 ET, market open) and the console in headless Chromium;
  * each step opens its own page.
  */
@@ -15,7 +18,7 @@ declare const document: any;
 if (requireChromium(t)) run();
 
 function run(): void {
-  const fx = consoleFixture(t, { olivia: 'operator' });
+  const fx = consoleFixture(t, { olivia: 'operator', cibot: 'ci', carol: 'auditor' });
   const { tokens, call, open } = fx;
   /** A fresh page (its own sessionStorage), with the script errors it meets. */
 
@@ -221,6 +224,83 @@ function run(): void {
     await expectText('#au-chain', /Chain verified/, 'and its chain line');
     await page.unroute(auditPage, audit);
     await page.unroute('**/v1/audit/verify*', verify);
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('the audit history of an identity without get auditrecords says so and asks nothing; a 403 since sign-in ends there too, once, until whoami says otherwise', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    t.equal((await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: 'paper-audit-perm-1' })).status, 200, 'a decision in the history');
+    const asked: string[] = [];
+    const refused: string[] = [];
+    page.on('request', (req: any) => {
+      const path = new URL(req.url()).pathname;
+      if (path.startsWith('/v1/audit')) asked.push(path);
+    });
+    page.on('response', (res: any) => {
+      const path = new URL(res.url()).pathname;
+      if (path.startsWith('/v1/audit') && res.status() === 403) refused.push(path);
+    });
+    const groupsOf = async (name: string) => (await call(tokens[name] as string, 'GET', '/v1/whoami')).body.groups;
+    const disabled = (sel: string) => page.$eval(sel, (el: any) => el.disabled === true);
+    const pollsGoBy = async () => {
+      // the head moves (the status says so at the next poll) and two polls go by
+      t.equal((await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'beta', imageTag: TAG, promotion: `beta-perm-${asked.length}-${Date.now()}` })).status, 200);
+      await page.waitForTimeout(4500);
+    };
+
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('cibot');
+    await expectText('#audit', /^cibot may not read the audit log: role “operator”, “approver” or “auditor” required\.$/, 'CI\'s token: the view says who may read it');
+    t.equal(await text('#au-chain'), '', 'no error line: nothing failed');
+    for (const id of ['au-stage', 'au-type', 'au-limit', 'au-newest', 'au-newer', 'au-older']) t.ok(await disabled(`#${id}`), `#${id} is off`);
+    await pollsGoBy();
+    t.same(asked, [], 'nothing asked of the audit routes, not even as records are added');
+    t.match(await text('#audit'), /cibot may not read the audit log/, 'and the view still says so');
+    await page.click('#signout');
+    await expectText('#audit', /Sign in to see the audit history/, 'signed out: the usual placeholder');
+    t.notOk(await disabled('#au-type'), 'the filters are on again');
+
+    await signIn('carol');
+    await expectText('#audit', /paper-audit-perm-1/, 'an auditor reads the history');
+    await expectText('#au-chain', /Chain verified/, 'and its chain');
+    t.notOk(await disabled('#au-type'), 'with the filters on');
+
+    // carol's role is changed to ci in the token file (as a RoleBinding removed): whoami, read
+    // before, still says she may; the gate's 403 on the next load is what the console meets
+    const file = join(fx.gate.dataDir, 'tokens.json');
+    const original = await readFile(file, 'utf8');
+    const setRoles = async (roles: string[]) => {
+      const stored = JSON.parse(original);
+      for (const x of stored.tokens) if (x.name === 'carol') x.roles = roles;
+      await writeFile(file, JSON.stringify(stored));
+    };
+    t.teardown(() => writeFile(file, original));
+    await setRoles(['ci']);
+    t.ok(await eventually(async () => JSON.stringify(await groupsOf('carol')) === '["ci"]', 5000, 200), 'the gate takes the change');
+    const before = asked.length;
+    await pollsGoBy();
+    await expectText('#audit', /^carol may not read the audit log: role “operator”, “approver” or “auditor” required\.$/, 'the 403 shows the same no-permission state, not an error');
+    t.notMatch(await text('#au-chain'), /Could not load/, 'no error line');
+    t.notMatch(await text('#audit'), /paper-audit-perm-1/, 'the records shown before are gone');
+    const afterRefusal = asked.length;
+    t.ok(afterRefusal > before, 'the console asked once more');
+    t.same(refused, ['/v1/audit'], 'and was refused, once');
+    await pollsGoBy();
+    t.equal(asked.length, afterRefusal, 'and asks no more as records are added (each refusal is a record: no loop)');
+    const refusals = (await call(tokens['admin'] as string, 'GET', '/v1/audit?type=refusal&limit=500')).body.records.filter((r: any) => r.actor.name === 'carol');
+    t.match(refusals, [{ actor: { groups: ['ci'] }, data: { status: 403, error: 'forbidden', path: '/v1/audit' } }], 'the 403 is audited');
+
+    // given back: the next read of whoami (with the settings, here after a reconnect) shows the records again
+    await setRoles(['auditor']);
+    t.ok(await eventually(async () => JSON.stringify(await groupsOf('carol')) === '["auditor"]', 5000, 200), 'the gate takes the change');
+    let down = true;
+    const status = (route: any) => (down ? route.abort('connectionrefused') : route.continue());
+    await page.route('**/v1/status', status);
+    await expectText('#conn', /DISCONNECTED/, 'the gate is away');
+    down = false;
+    await expectText('#conn', /^Connected/, 'and back: the settings and whoami are read again');
+    await expectText('#audit', /paper-audit-perm-1/, 'the history is shown again', 8000);
+    await page.unroute('**/v1/status', status);
     t.same(problems, [], 'no script errors');
   });
 
