@@ -1,4 +1,4 @@
-// GET /v1/whoami: what the console enables its forms and buttons by. The revokes are asked for
+// GET /v1/whoami: what the console enables its forms, buttons and audit view by. The revokes are asked for
 // with their own verb (delete): with Kubernetes RBAC an identity may create grants or approvals and
 // not revoke them, or the other way round, and the console must not offer a button the gate refuses.
 import t from 'tap';
@@ -8,9 +8,12 @@ import { buildTestApp } from '../helpers/build-app.ts';
 t.test('local roles: each role may use its resource, the revokes included', async (t) => {
   const g = await buildTestApp(t);
   const can = async (role: string) => (await g.as(role, { url: '/v1/whoami' })).json().can;
-  t.same(await can('operator'), { decisions: false, breakglassgrants: true, 'breakglassgrants.delete': true, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false });
-  t.same(await can('approver'), { decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: true, 'approvals.delete': true, stagetoggles: false, testresults: false });
-  t.match(await can('admin'), { breakglassgrants: true, 'breakglassgrants.delete': true, approvals: true, 'approvals.delete': true });
+  t.same(await can('operator'), { decisions: false, breakglassgrants: true, 'breakglassgrants.delete': true, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false, auditrecords: true });
+  t.same(await can('approver'), { decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: true, 'approvals.delete': true, stagetoggles: false, testresults: false, auditrecords: true });
+  t.same(await can('auditor'), { decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false, auditrecords: true });
+  t.match(await can('caller'), { decisions: true, auditrecords: false });
+  t.match(await can('ci'), { testresults: true, auditrecords: false });
+  t.match(await can('admin'), { breakglassgrants: true, 'breakglassgrants.delete': true, approvals: true, 'approvals.delete': true, auditrecords: true });
 });
 
 t.test('RBAC that grants create and not delete (or delete and not create): whoami says each apart', async (t) => {
@@ -31,4 +34,7 @@ t.test('RBAC that grants create and not delete (or delete and not create): whoam
   granted.clear();
   granted.add('breakglassgrants/delete').add('approvals/delete');
   t.match(await can(), { breakglassgrants: false, 'breakglassgrants.delete': true, approvals: false, 'approvals.delete': true }, 'delete only');
+  t.match(await can(), { auditrecords: false }, 'no get on auditrecords: may not read the audit log');
+  granted.add('auditrecords/get');
+  t.match(await can(), { auditrecords: true }, 'get on auditrecords: may read it');
 });
