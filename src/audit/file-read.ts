@@ -25,9 +25,8 @@ async function readableEnd(snap: ReadSnapshot, index: number, fh: AuditFileHandl
  * Records with seq < `below`, newest first, read backwards chunk by chunk; a file the cursor
  * falls in is entered by binary search. Lines failing `mayMatch` are not parsed; lines that do
  * not parse are skipped (audit verify reports them). Each line examined costs one unit of
- * `budget`, and so does each damaged line the binary search meets; when it runs out, the next
- * record's seq + 1 goes to budget.resumeBelow and the scan stops (`below` itself when the search
- * used it up: nothing below it was reached).
+ * `budget`; when it runs out, the next record's seq + 1 goes to budget.resumeBelow and the
+ * scan stops.
  */
 export async function* recordsNewestFirst(
   snap: ReadSnapshot,
@@ -42,14 +41,9 @@ export async function* recordsNewestFirst(
     const fh = await snap.fs.open(join(snap.dir, seg.name), 'r');
     try {
       let end = await readableEnd(snap, i, fh);
-      if (below < nextFirst) {
-        const at = await findLineStartAtOrAfterSeq(fh, end, below, CHUNK_BYTES, budget);
-        if (at === null) {
-          budget.resumeBelow = below;
-          return;
-        }
-        end = at;
-      }
+      // the search steps over at most as many damaged lines as the page may still examine
+      // (they are not charged to it: the page's records are), then scans what is left
+      if (below < nextFirst) end = await findLineStartAtOrAfterSeq(fh, end, below, CHUNK_BYTES, budget.left);
       for await (const line of readLinesBackward(fh, end)) {
         if (!line.terminated) continue;
         if (budget.left <= 0) {
@@ -88,8 +82,7 @@ export async function* recordsAfter(snap: ReadSnapshot, afterSeq: number): Async
     const fh = await snap.fs.open(join(snap.dir, snap.segments[i]!.name), 'r');
     try {
       const end = await readableEnd(snap, i, fh);
-      // without a budget it never gives up (null); reading from 0 would only read more
-      const start = i === startIndex ? ((await findLineStartAtOrAfterSeq(fh, end, afterSeq + 1)) ?? 0) : 0;
+      const start = i === startIndex ? await findLineStartAtOrAfterSeq(fh, end, afterSeq + 1) : 0;
       for await (const line of readLinesForward(fh, start, end)) {
         let rec: AuditEventV1;
         try {

@@ -100,35 +100,28 @@ export function seqOf(text: string): number | null {
   }
 }
 
-/** What a search may still spend on lines that do not parse (a query's ScanBudget is one). */
-export interface LineBudget {
-  left: number;
-}
-
 /**
  * Offset of the first line in [0, end) whose seq is >= `seq`, or `end` when there is none.
  * Lines are in seq order, so this is a binary search over byte offsets: a handful of chunk reads
  * whatever the file size. A line that does not parse tells it nothing: it reads on to the next
- * line that does, each damaged line it meets costing one unit of `budget` (none by default), and
- * gives up (null) when the budget runs out. (It used to stop searching there and scan the rest
- * of the file, every line parsed: one damaged line made each query entering the file read it.)
+ * line that does and goes on bisecting. Only a run of more than `maxDamaged` such lines ends the
+ * search: the rest is a scan of what is left of the range, every line parsed. (Before, the first
+ * damaged line ended it: one bad line made each query entering the file read most of it.) The
+ * answer is exact either way: a search that gave up still finds its place, so a page below it
+ * always goes on (a page budget spent on the search left the next page at the same cursor).
  */
 export async function findLineStartAtOrAfterSeq(
   fh: AuditFileHandle,
   end: number,
   seq: number,
   chunk = CHUNK_BYTES,
-  budget: LineBudget = { left: Number.POSITIVE_INFINITY },
-): Promise<number | null> {
-  const spend = (): boolean => {
-    if (budget.left <= 0) return false;
-    budget.left -= 1;
-    return true;
-  };
+  maxDamaged = Number.POSITIVE_INFINITY,
+): Promise<number> {
+  let damaged = 0;
   let lo = 0; // always the start of a line whose predecessors all have seq < `seq` or do not parse
   let hi = end; // every line starting at or after hi has seq >= `seq` or does not parse
   let found = end; // the answer when no line before hi has seq >= `seq`: no line starting in [hi, found) parses
-  while (hi - lo > chunk) {
+  search: while (hi - lo > chunk) {
     const mid = lo + Math.floor((hi - lo) / 2);
     // first line starting at or after mid: skip the rest of the line mid falls in
     let probe: LineSpan | null = null;
@@ -153,7 +146,7 @@ export async function findLineStartAtOrAfterSeq(
       continue;
     }
     // damaged: the next line before hi that parses says which side the damage is on
-    if (!spend()) return null;
+    if (++damaged > maxDamaged) break;
     let next: { line: LineSpan; seq: number } | null = null;
     for await (const line of readLinesForward(fh, probe.end, end, PROBE_BYTES)) {
       if (line.start >= hi) break;
@@ -162,7 +155,7 @@ export async function findLineStartAtOrAfterSeq(
         next = { line, seq: s };
         break;
       }
-      if (!spend()) return null;
+      if (++damaged > maxDamaged) break search;
     }
     if (next !== null && next.seq < seq) {
       lo = next.line.end;
@@ -176,7 +169,6 @@ export async function findLineStartAtOrAfterSeq(
     if (line.start >= hi) return found;
     const s = seqOf(line.text);
     if (s !== null && s >= seq) return line.start;
-    if (s === null && !spend()) return null;
   }
   return found;
 }
