@@ -133,8 +133,8 @@ export interface DataDirLock {
   /** Stops renewing and removes the lock file if it is still ours (never once the lock is lost). */
   release(): Promise<void>;
   /**
-   * Whether the data volume takes a write again: writes, fsyncs and removes this gate's temp
-   * file beside the lock (rejects with the volume's error). For a gate that lost the lock by a
+   * Whether the data volume takes a write again: writes, fsyncs and removes a probe file of this
+   * gate's beside the lock (rejects with the volume's error). For a gate that lost the lock by a
    * lapse: it never renews or takes the lock back (another gate may hold it by now), but it can
    * tell when a restart would get through.
    */
@@ -196,6 +196,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   };
   /** the temp file a replacing write goes through */
   const tmp = `${file}.${owner}.tmp`;
+  /** the file probe() writes (a lapsed lock's test of the volume) */
+  const probeFile = `${file}.${owner}.probe`;
   /** writes the lock file; a replacing write is dropped (false) when `stillOurs` says no just before it lands */
   const write = async (lock: LockFile, exclusive: boolean, stillOurs: () => boolean = () => true): Promise<boolean> => {
     if (exclusive) {
@@ -466,16 +468,20 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       if (current?.owner === owner && !lapsed()) await fs.rm(file, { force: true });
     },
     probe: async () => {
-      // only once renewals have ended (they share the temp file): a lost lock renews no more
+      // a lost lock renews no more, though a renewal stuck in a hung write may still be under way:
+      // the probe has a file of its own, never the renewals' temp file
       if (!lost && !stopped) throw new Error('the lock is held: its renewals show whether the volume takes writes');
-      const fh = await fs.open(tmp, 'w');
       try {
-        await fh.writeFile(`volume probe of ${owner}\n`);
-        await fh.datasync();
+        const fh = await fs.open(probeFile, 'w');
+        try {
+          await fh.writeFile(`volume probe of ${owner}\n`);
+          await fh.datasync();
+        } finally {
+          await fh.close().catch(() => undefined);
+        }
       } finally {
-        await fh.close().catch(() => undefined);
+        await fs.rm(probeFile, { force: true }).catch(() => undefined);
       }
-      await fs.rm(tmp, { force: true });
     },
   };
 }

@@ -20,12 +20,12 @@ t.test('a lock lapsed on a volume that refuses writes: the gate answers 503 (ali
   const token = gate.tokens['kargo']!;
   t.equal((await decide(gate.url, token, 'p-1')).status, 200, 'serving while it holds the lock');
 
-  // every write of the lock's renewals (and of the probe) goes through its temp file, named for
-  // the gate's owner id: a directory in its place makes each one fail (EISDIR), as a volume that
-  // refuses writes would
+  // every write of the lock's renewals goes through its temp file, and the volume probe writes a
+  // file of its own, both named for the gate's owner id: a directory in each one's place makes
+  // each write fail (EISDIR), as a volume that refuses writes would
   const { owner } = JSON.parse(await readFile(join(gate.dataDir, 'gate.lock'), 'utf8')) as { owner: string };
-  const blocker = join(gate.dataDir, `gate.lock.${owner}.tmp`);
-  await mkdir(blocker);
+  const blockers = [join(gate.dataDir, `gate.lock.${owner}.tmp`), join(gate.dataDir, `gate.lock.${owner}.probe`)];
+  for (const b of blockers) await mkdir(b);
   t.ok(await eventually(() => /lost the data directory lock/.test(gate.stdout()), 45_000, 200), 'the lease lapses');
   t.match(gate.stdout(), /answers 503 until the data volume takes a write again/, 'the log says what it does now');
 
@@ -40,7 +40,7 @@ t.test('a lock lapsed on a volume that refuses writes: the gate answers 503 (ali
   t.match(gate.stdout(), /the data volume still refuses writes/, 'each failed probe is logged');
   t.equal((await decide(gate.url, token, 'p-3')).status, 503);
 
-  await rmdir(blocker);
+  for (const b of blockers) await rmdir(b);
   const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
   t.same(exit, { code: 1, signal: null }, 'once the volume takes a write, it exits 1 for a fresh start');
   t.match(gate.stdout(), /the data volume takes writes again/);

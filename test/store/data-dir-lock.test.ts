@@ -803,14 +803,16 @@ t.test('probe(): whether the volume takes a write, for a gate whose lease lapsed
   const { dir, lost, causes, lock } = await holdLock({ now: () => now, monotonic: () => now });
   await t.rejects(lock.probe(), /the lock is held/, 'not while held: the renewals write');
   const { owner } = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')) as { owner: string };
-  // the volume refuses the renewals' temp file (a directory in its place: EISDIR) for a whole lease
-  const blocker = join(dir, `gate.lock.${owner}.tmp`);
-  await mkdir(blocker);
+  // the volume refuses the renewals' temp file and the probe's (a directory in each one's place:
+  // EISDIR) for a whole lease
+  const blockers = [join(dir, `gate.lock.${owner}.tmp`), join(dir, `gate.lock.${owner}.probe`)];
+  for (const b of blockers) await mkdir(b);
   now += 400;
   await eventually(() => lost.length > 0);
   t.same(causes, ['lapsed'], 'lost by a lapse, not a takeover');
   await t.rejects(lock.probe(), { code: 'EISDIR' }, 'the volume still refuses: the probe says so');
-  await rmdir(blocker);
+  t.same((await readdir(dir)).sort(), ['gate.lock', ...blockers.map((b) => b.slice(dir.length + 1))].sort(), 'a failed probe leaves nothing of its own');
+  for (const b of blockers) await rmdir(b);
   await lock.probe();
   t.same((await readdir(dir)).sort(), ['gate.lock'], 'a probe that got through leaves nothing behind');
   t.equal(lock.held(), false, 'and takes nothing back');
