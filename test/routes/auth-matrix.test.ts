@@ -69,6 +69,7 @@ t.test('reading the audit log takes get auditrecords: operator, approver, audito
       if (status === 200) continue;
       t.match(res.json(), { error: 'forbidden', message: `${role} may not get auditrecords: role "operator", "approver" or "auditor" required` }, `${url}: ${role}: says which roles may`);
       const recorded = g.audit.records().slice(before);
+      t.equal(recorded.length, 1, `${url}: ${role}: one record`);
       t.match(recorded, [{ type: 'refusal', actor: { name: role, groups: [role], via: 'local-token' }, data: { status: 403, error: 'forbidden', method: 'GET', path: url } }], `${url}: ${role}'s 403 is one audit record naming who and what`);
     }
   }
