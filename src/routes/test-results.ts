@@ -45,6 +45,7 @@ const Params = z.strictObject({ imageTag: OciTag });
 /** The stage whose verification asks: `required` then follows that stage's decisions. */
 const Query = z.strictObject({ stage: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }).optional() });
 
+/** What PUT answers (the summary recorded); GET adds `required`. */
 export const TestResultView = z.object({
   imageTag: z.string(),
   found: z.boolean(),
@@ -55,16 +56,17 @@ export const TestResultView = z.object({
   recordedBy: z.string().nullable().optional(),
   artifact: z.string().nullable().optional(),
   error: z.string().nullable().optional(),
+});
+
+/** What GET answers: the view, and whether a result is required. */
+const TestResultGetView = TestResultView.extend({
   /**
    * whether the gate's decisions require a passing result now: for `?stage=`, exactly when a
    * decision for that stage does (the stage is on, requires integration tests, and the
    * integration stage is on: stageNeedsTestResult); without a stage, whether any stage's does
    */
-  required: z.boolean().optional(),
+  required: z.boolean(),
 });
-
-/** What GET answers: always with `required` (the PUT's answer, the same view, has none). */
-const TestResultGetView = TestResultView.extend({ required: z.boolean() });
 
 /**
  * The summary the gate keeps of a results file; passed only with exit code 0, no failed test, no
