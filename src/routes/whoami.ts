@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Permission, Resource } from '../auth/identity.ts';
+import type { AuthzResult, Permission, Resource } from '../auth/identity.ts';
+import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { READ_AUDIT } from './audit.ts';
 import type { RouteContext } from './context.ts';
@@ -41,13 +42,22 @@ export function whoamiRoutes(ctx: RouteContext) {
       schema: { summary: 'The signed-in identity, how it was established, and what it may do', tags: ['console'], response: { 200: WhoamiResponse, ...authErrors } },
       handler: async (req) => {
         const identity = identityOf(req);
-        const entries = await Promise.all(
+        const answers = await Promise.all(
           Object.entries(ROUTE_PERMISSIONS).map(async ([resource, perm]) => {
-            const r = await ctx.auth.authorize(identity, perm, ctx.config.project).catch(() => ({ ok: false }));
-            return [resource, r.ok] as const;
+            const r: AuthzResult = await ctx.auth.authorize(identity, perm, ctx.config.project).catch((err: unknown) => {
+              req.log.error({ err }, 'authorization failed unexpectedly');
+              return { ok: false, status: 503, error: 'auth_unavailable', message: 'permission could not be checked' };
+            });
+            return [resource, r] as const;
           }),
         );
-        return { name: identity.name, groups: identity.groups, via: identity.via, mode: ctx.auth.mode, can: Object.fromEntries(entries) };
+        // A permission that could not be checked (the API server down or slow) is not a "no": the
+        // console would say "you may not" until its next read. The whole answer is the 503, and the
+        // console keeps what it last knew and asks again.
+        for (const [resource, r] of answers) {
+          if (!r.ok && r.status === 503) throw new HttpError(503, 'auth_unavailable', `${r.message} (asked for ${resource})`, { retryable: true });
+        }
+        return { name: identity.name, groups: identity.groups, via: identity.via, mode: ctx.auth.mode, can: Object.fromEntries(answers.map(([resource, r]) => [resource, r.ok])) };
       },
     });
   };

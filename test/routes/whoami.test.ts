@@ -38,3 +38,39 @@ t.test('RBAC that grants create and not delete (or delete and not create): whoam
   granted.add('auditrecords/get');
   t.match(await can(), { auditrecords: true }, 'get on auditrecords: may read it');
 });
+
+t.test('a permission that cannot be checked makes whoami a 503, not a "may not"', async (t) => {
+  // the identity is established (a cached TokenReview), but a SubjectAccessReview gets no answer
+  let down = '';
+  let throws = '';
+  const auth: Authenticator = {
+    mode: 'kubernetes',
+    async authenticate() {
+      return { ok: true, identity: { name: 'system:serviceaccount:ops:pat', groups: [], via: 'kubernetes' } };
+    },
+    async authorize(_identity, p: Permission) {
+      if (p.resource === throws) throw new Error('authorizer bug');
+      if (p.resource === down) return { ok: false, status: 503, error: 'auth_unavailable', message: 'permission could not be checked: SubjectAccessReview: HTTP 500' };
+      return p.resource === 'auditrecords' ? { ok: true } : { ok: false, status: 403, error: 'forbidden', message: 'no' };
+    },
+  };
+  const g = await buildTestApp(t, { auth });
+  const whoami = () => g.app.inject({ url: '/v1/whoami', headers: { authorization: 'Bearer x' } });
+
+  down = 'auditrecords';
+  let res = await whoami();
+  t.equal(res.statusCode, 503);
+  t.same(res.json(), { error: 'auth_unavailable', message: 'permission could not be checked: SubjectAccessReview: HTTP 500 (asked for auditrecords)', retryable: true });
+
+  down = '';
+  throws = 'testresults';
+  res = await whoami();
+  t.equal(res.statusCode, 503, 'an authorizer that throws is no answer either');
+  t.match(res.json(), { error: 'auth_unavailable', message: 'permission could not be checked (asked for testresults)' });
+  t.notMatch(res.body, /authorizer bug/, 'the internal error stays in the log');
+
+  throws = '';
+  res = await whoami();
+  t.equal(res.statusCode, 200, 'answers again once the API server does');
+  t.same(res.json().can, { decisions: false, breakglassgrants: false, 'breakglassgrants.delete': false, approvals: false, 'approvals.delete': false, stagetoggles: false, testresults: false, auditrecords: true });
+});
