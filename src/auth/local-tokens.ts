@@ -380,10 +380,15 @@ export async function revokeToken(file: string, name: string, lock: TokenFileLoc
 /**
  * Local-mode authentication: bearer tokens checked (in constant time) against the hashes in the
  * token file, which is re-read when it changes (so `gate token create` needs no restart).
+ * `readTimeoutMs` (default 2000): how long a request waits for the file's check before its answer
+ * is a 503.
  */
-export function createLocalAuthenticator(file: string): Authenticator {
+export function createLocalAuthenticator(file: string, opts: { readTimeoutMs?: number } = {}): Authenticator {
+  const readTimeoutMs = opts.readTimeoutMs ?? 2000;
   let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
   let checkedAt = Number.NEGATIVE_INFINITY;
+  /** the check of the file under way: one at a time, however long it takes */
+  let checking: Promise<{ entry: StoredToken; hash: Buffer }[]> | null = null;
 
   /** The entries of the file as it is now, read again only when it has changed. */
   const reread = async () => {
@@ -409,15 +414,34 @@ export function createLocalAuthenticator(file: string): Authenticator {
     // and a token revoked meanwhile, for as long as it went back
     const now = performance.now();
     if (cache && now - checkedAt < 1000) return cache.tokens;
-    checkedAt = now;
+    // One check of the file at a time, which every request that needs it waits for. On a volume
+    // that hangs (an NFS server gone, a hard mount) a stat or read never returns and holds one of
+    // libuv's four pool threads: a check per request (or per second) would soon hold them all,
+    // and with them every file operation of the process, the audit log's included.
+    if (!checking) {
+      checkedAt = now;
+      checking = reread()
+        .catch((err: unknown) => {
+          // a file that cannot be stat'ed or read (a hand edit gone wrong, EIO, ELOOP) stops every
+          // request until it can be read again, not only the first of each second: the copy read
+          // before may hold a token the edit meant to revoke
+          cache = null;
+          throw err;
+        })
+        .finally(() => {
+          checking = null;
+        });
+    }
+    // and no request waits for it longer than readTimeoutMs: past that its answer is a 503
+    // (auth_unavailable, which Kargo polls on), not a connection held for as long as the volume hangs
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${file}: no answer from the data volume within ${readTimeoutMs} ms`)), readTimeoutMs);
+    });
     try {
-      return await reread();
-    } catch (err) {
-      // a file that cannot be stat'ed or read (a hand edit gone wrong, EIO, ELOOP) stops every
-      // request until it can be read again, not only the first of each second: the copy read
-      // before may hold a token the edit meant to revoke
-      cache = null;
-      throw err;
+      return await Promise.race([checking, late]);
+    } finally {
+      clearTimeout(timer);
     }
   };
 

@@ -2,13 +2,16 @@
 // failure to look at it (here a real one: tokens.json turned into a symlink loop, so stat and read
 // fail with ELOOP, as a flaky NFS mount fails with EIO) means the identity cannot be checked: 503,
 // as when the file cannot be read, which Kargo keeps polling on, not a 401 it takes as final.
-import { mkdir, mkdtemp, rename, rm, symlink } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath } from '../../src/auth/local-tokens.ts';
 import { runCli } from '../../src/cli.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 async function tokenDir(): Promise<{ file: string; token: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'gate-local-tokens-'));
@@ -269,4 +272,53 @@ t.test('a wall clock set back (an NTP step) does not keep a revoked token workin
   await revokeToken(file, 'kargo');
   await new Promise((r) => setTimeout(r, 1100));
   t.match(await auth.authenticate(bearer(token)), { ok: false, status: 401 }, 'refused within a second, as documented, not an hour later');
+});
+
+t.test('a token file on a volume that hangs: one check at a time, and every request answered within the read timeout', async (t) => {
+  // A FIFO stands for a hung volume: stat() answers, read() blocks in one of libuv's four pool
+  // threads until a writer comes (as a read blocks on a hard-mounted NFS volume whose server is gone).
+  const { file, token } = await tokenDir();
+  await rename(file, `${file}.saved`);
+  execFileSync('mkfifo', [file]);
+  let released = false;
+  // whatever happens, the blocked reads get their end of file, so the pool and the test can end
+  const release = async () => {
+    if (released) return;
+    released = true;
+    await rename(`${file}.saved`, `${file}.real`);
+    // a writer opens and closes: the reads blocked in open() go on, read what it wrote, then end of
+    // file (non-blocking: with no read blocked, there is nothing to release)
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
+      writeSync(fd, readFileSync(`${file}.real`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    await rename(`${file}.real`, file); // the next check reads a file again
+  };
+  t.teardown(release);
+
+  const auth = createLocalAuthenticator(file, { readTimeoutMs: 300 });
+  const started = performance.now();
+  const answers = await Promise.allSettled(Array.from({ length: 8 }, () => auth.authenticate(bearer(token))));
+  const waited = performance.now() - started;
+  t.ok(
+    answers.every((a) => a.status === 'rejected' && /no answer from the data volume within 300 ms/.test(String(a.reason))),
+    'each request fails (a 503 from the guard) instead of waiting for the volume',
+  );
+  t.ok(waited < 2000, `all 8 answered within the timeout, not held (${Math.round(waited)} ms)`);
+  // eight hung reads would hold all four pool threads, and with them every file operation of the
+  // process (the audit log's writes and fsyncs): one hung check leaves three
+  const other = await Promise.race([
+    readFile(`${file}.saved`, 'utf8').then(() => 'read'),
+    new Promise((r) => setTimeout(() => r('stuck'), 1500)),
+  ]);
+  t.equal(other, 'read', 'another file can still be read while the token file hangs');
+
+  await release();
+  const back = await eventually(async () => (await auth.authenticate(bearer(token)).catch(() => ({ ok: false }))).ok);
+  t.ok(back, 'the token is taken again once the volume answers');
 });
