@@ -16,6 +16,18 @@ export interface KubernetesAuthOptions {
   now?: () => number;
   /** the most results kept per cache (default 10,000); a full cache drops its oldest result for each new one */
   maxEntries?: number;
+  /**
+   * the most TokenReviews in flight at once (default 64): a token that would need one more is a
+   * 503 at once. A quarter of them (at least one) is kept for tokens the API server accepted in
+   * the last hour, so a flood of made-up tokens cannot lock out the callers it has seen.
+   */
+  maxReviewsInFlight?: number;
+}
+
+/** What a Kubernetes authenticator tells beyond the Authenticator: for the metrics. */
+export interface KubernetesAuthenticator extends Authenticator {
+  /** TokenReviews not made because the bound on reviews in flight was reached, since start */
+  reviewsShed(): number;
 }
 
 interface Cached<T> {
@@ -40,6 +52,9 @@ function cache<T>(max: number) {
         return undefined;
       }
       return hit.value;
+    },
+    delete(key: string): void {
+      m.delete(key);
     },
     set(key: string, value: T, until: number): void {
       m.delete(key);
@@ -70,6 +85,28 @@ function singleFlight<T>() {
   };
 }
 
+/**
+ * At most `max` calls at a time, `reserved` of them only for known callers: `take(known)` says
+ * whether a call may start (it then holds a slot until `release()`). Unknown callers share the
+ * other `max - reserved`, so however many of them come, known callers still find a slot.
+ */
+function slots(max: number, reserved: number) {
+  let inFlight = 0;
+  return {
+    take(known: boolean): boolean {
+      if (inFlight >= (known ? max : max - reserved)) return false;
+      inFlight++;
+      return true;
+    },
+    release(): void {
+      inFlight--;
+    },
+  };
+}
+
+/** How long a token the API server accepted counts as a known caller's (for the kept slots). */
+const KNOWN_MS = 60 * 60 * 1000;
+
 /** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
 type Reviewed = { uid?: string; extra?: Record<string, string[]> };
 const reviewed = new WeakMap<Identity, Reviewed>();
@@ -81,10 +118,12 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * (the reviewed user is the audit actor), permissions with a SubjectAccessReview on the virtual
  * resources of gate.stonks-oracle.io in the Kargo project's namespace, so ordinary RBAC grants
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
- * token or question wait for one review. An API server that is unreachable, slower than the
+ * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
+ * (a quarter of them kept for tokens accepted in the last hour); a token that would need another
+ * is a 503 at once. An API server that is unreachable, slower than the
  * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
-export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Authenticator {
+export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): KubernetesAuthenticator {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const ttlMs = Math.min(opts.cacheSeconds ?? 10, 10) * 1000;
   const now = opts.now ?? (() => performance.now());
@@ -96,6 +135,14 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
   const identities = cache<AuthResult>(max);
   const rejected = cache<AuthResult>(max);
   const access = cache<AuthzResult>(max);
+  // hashes of the tokens the API server accepted in the last hour (its own cache: made-up tokens
+  // never enter it), whose reviews may take the slots kept for known callers; the token is
+  // still reviewed whenever its cached identity expires, so a revoked one is refused as before
+  const known = cache<true>(max);
+  const maxReviews = opts.maxReviewsInFlight ?? 64;
+  if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
+  const reviewSlots = slots(maxReviews, Math.max(1, Math.floor(maxReviews / 4)));
+  let shed = 0;
 
   /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
   const reviewToken = async (token: string, key: string): Promise<AuthResult> => {
@@ -130,6 +177,8 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
       result = { ok: true, identity };
     }
     (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
+    if (result.ok) known.set(key, true, now() + KNOWN_MS);
+    else known.delete(key);
     return result;
   };
 
@@ -184,15 +233,28 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Auth
   const tokenReviews = singleFlight<AuthResult>();
   const accessReviews = singleFlight<AuthzResult>();
 
+  /** A TokenReview if a slot is free (a known token may take a kept one), else at once a 503. */
+  const boundedReview = (token: string, key: string): Promise<AuthResult> => {
+    if (!reviewSlots.take(known.get(key, now()) !== undefined)) {
+      shed++;
+      return Promise.resolve({
+        ...unavailable(`identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight); retry shortly`),
+        presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' },
+      });
+    }
+    return reviewToken(token, key).finally(() => reviewSlots.release());
+  };
+
   return {
     mode: 'kubernetes',
+    reviewsShed: () => shed,
     async authenticate(req): Promise<AuthResult> {
       const token = bearerToken(req.headers);
       if (token === null) return { ok: false, status: 401, error: 'unauthorized', message: 'Authorization: Bearer <token> required', presented: { name: 'anonymous', groups: [], via: 'none' } };
       const key = hashToken(token);
       const hit = identities.get(key, now()) ?? rejected.get(key, now());
       if (hit) return hit;
-      return tokenReviews(key, () => reviewToken(token, key));
+      return tokenReviews(key, () => boundedReview(token, key));
     },
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {

@@ -183,6 +183,67 @@ t.test('concurrent requests with one uncached token, or one uncached question, s
   t.equal(count('subjectaccessreviews'), 3);
 });
 
+/** Every token the fake API server was asked to review, in order. */
+const reviewedTokens = (fake: FakeKube) => fake.requests.filter((r) => r.path.endsWith('/tokenreviews')).map((r) => (r.body as { spec?: { token?: string } })?.spec?.token);
+
+t.test('a flood of distinct unknown tokens: a bounded number of TokenReviews in flight, the rest a 503 at once', async (t) => {
+  // each made-up token cost a TokenReview, all at once: thousands of requests against the API
+  // server, each holding a socket and a timer in the gate for up to 2 s
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 1000 };
+  // 4 in flight: 1 kept for tokens the API server accepted before, 3 shared by the others
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 4 });
+  const started = performance.now();
+  const timed = (token: string) => auth.authenticate(req(token)).then((res) => ({ token, res, ms: performance.now() - started }));
+  const first = ['made-up-0', 'made-up-1', 'made-up-2'].map(timed);
+  const joining = Array.from({ length: 5 }, () => timed('made-up-0'));
+  const rest = Array.from({ length: 9 }, (_, i) => timed(`made-up-${i + 3}`));
+  const shed = await Promise.all(rest);
+  for (const { token, res, ms } of shed) {
+    t.match(res, { ok: false, status: 503, error: 'auth_unavailable', message: /saturated.*retry/ }, `${token}: 503`);
+    t.ok(ms < 500, `${token}: answered at once (${Math.round(ms)} ms), before the slow reviews are back`);
+  }
+  t.notOk(shed.some(({ res }) => res.ok), 'never an identity');
+  for (const { token, res, ms } of await Promise.all([...first, ...joining])) {
+    t.match(res, { ok: false, status: 401 }, `${token}: reviewed (and rejected)`);
+    t.ok(ms >= 900, `${token}: after the slow review (${Math.round(ms)} ms)`);
+  }
+  t.same(reviewedTokens(fake), ['made-up-0', 'made-up-1', 'made-up-2'], 'only the shared slots reached the API server; the requests joining a review took none');
+  t.equal(auth.reviewsShed(), 9, 'the shed ones are counted');
+
+  // the reviews are back: new ones go through again
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('made-up-3')), { ok: false, status: 401 });
+  t.match(await auth.authenticate(req('olivia-token')), { ok: true, identity: { name: 'olivia@celestium.life' } });
+  t.same(reviewedTokens(fake).slice(3), ['made-up-3', 'olivia-token']);
+  t.equal(auth.reviewsShed(), 9);
+  t.throws(() => createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 1 }), RangeError, 'a bound that leaves unknown tokens no slot is refused');
+});
+
+t.test('a flood of unknown tokens cannot lock out a token the API server accepted: it is still reviewed when its cache expires', async (t) => {
+  const fake = await fakeWithUsers(t);
+  let now = 1_000_000;
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 4, now: () => now });
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true }, 'Kargo, accepted');
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  now += 10_001; // Kargo's cached identity expired
+  const flood = Array.from({ length: 8 }, (_, i) => auth.authenticate(req(`made-up-${i}`)));
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true, identity: { name: KARGO_SA } }, 'Kargo is reviewed in the slot kept for known tokens');
+  t.equal(reviewedTokens(fake).filter((x) => x === 'kargo-token').length, 2, 'reviewed again, not served from a stale answer');
+  const flooded = await Promise.all(flood);
+  t.equal(flooded.filter((r) => !r.ok && r.status === 503).length, 5, 'the flood filled the 3 shared slots, the rest shed');
+
+  // revoked: refused at the next review, and no longer known, so a flood now sheds it too
+  fake.users.delete('kargo-token');
+  now += 10_001;
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 401 }, 'the revocation takes effect within the cache time');
+  now += 10_001;
+  const again = Array.from({ length: 3 }, (_, i) => auth.authenticate(req(`made-up-again-${i}`)));
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, error: 'auth_unavailable' }, 'a rejected token keeps no kept slot');
+  await Promise.all(again);
+  t.equal(auth.reviewsShed(), 6);
+});
+
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
   const realNow = Date.now;
   let offsetMs = 0;
