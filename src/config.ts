@@ -149,6 +149,7 @@ const FileSchema = z.strictObject({
       stagePollSeconds: z.number().int().min(1).max(30).optional(),
       reviewCacheSeconds: z.number().min(0).max(10).optional(),
       apiTimeoutMs: z.number().int().min(100).max(2000).optional(),
+      maxReviewsInFlight: z.number().int().min(2).max(4096).optional(),
       imageRepoPrefix: z.string().min(1).optional(),
     })
     .optional(),
@@ -200,7 +201,7 @@ export interface Config {
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
   /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
-  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; imageRepoPrefix: string };
+  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; maxReviewsInFlight: number; imageRepoPrefix: string };
   /**
    * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets);
    * maxConnections: open connections at most, past which a new one is closed at once
@@ -391,6 +392,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       stagePollSeconds: f.kubernetes?.stagePollSeconds ?? 30,
       reviewCacheSeconds: f.kubernetes?.reviewCacheSeconds ?? 10,
       apiTimeoutMs: f.kubernetes?.apiTimeoutMs ?? 2000,
+      maxReviewsInFlight: f.kubernetes?.maxReviewsInFlight ?? 64,
       imageRepoPrefix: f.kubernetes?.imageRepoPrefix ?? 'ghcr.io/celesrenata/stonks-oracle/',
     },
     http,

@@ -29,6 +29,8 @@ export interface Deps {
   deployedTags?: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
   /** Kubernetes mode: how the latest read of the Kargo Stages went; null locally (no reader) */
   kargoHealth?: (() => KargoHealth) | null;
+  /** Kubernetes mode: the TokenReviews not made so far because too many were in flight (gate_token_reviews_shed_total); null locally */
+  tokenReviewsShed?: (() => number) | null;
   /** how often expired grants and approvals nobody asked about are recorded (default 60 s) */
   sweepIntervalMs?: number;
   /** a pino logger, or false for none (tests) */

@@ -22,6 +22,8 @@ export function createMetrics(opts: {
   isAuditWritable: () => boolean;
   /** true when the gate clock runs from GATE_NOW instead of the system clock */
   clockSimulated?: boolean;
+  /** Kubernetes mode: the TokenReviews not made so far because too many were in flight */
+  tokenReviewsShed?: (() => number) | null;
   processMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -32,6 +34,16 @@ export function createMetrics(opts: {
     help: '1 when the gate clock was started from GATE_NOW (demos and tests) instead of the system clock: alert on it in production',
     registers: [registry],
   }).set(opts.clockSimulated ? 1 : 0);
+  // counted by the authenticator (no prom-client there), read when scraped
+  new Counter({
+    name: 'gate_token_reviews_shed_total',
+    help: 'TokenReviews not made because the most allowed were in flight (Kubernetes mode, kubernetes.maxReviewsInFlight: a flood of unknown tokens): the requests that needed them were answered 503 auth_unavailable at once',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(opts.tokenReviewsShed?.() ?? 0);
+    },
+  });
   return {
     registry,
     decisions: new Counter({

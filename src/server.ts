@@ -181,6 +181,7 @@ async function main(): Promise<void> {
     if (replayed > 0) log.warn({ replayed }, 'state checkpoint was behind the audit log; replayed the newer records');
 
     let auth;
+    let tokenReviewsShed: (() => number) | null = null;
     let kargo: { tags: () => Partial<Record<Stage, { imageTag: string; at: string | null }>>; health: () => KargoHealth; stop: () => void } | null = null;
     if (config.auth === 'local') {
       const file = tokenFilePath(dataDir);
@@ -212,7 +213,14 @@ async function main(): Promise<void> {
       const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
       const kc = loadKubeConfig(process.env);
       log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
-      auth = createKubernetesAuthenticator({ kubeConfig: kc, timeoutMs: config.kubernetes.apiTimeoutMs, cacheSeconds: config.kubernetes.reviewCacheSeconds });
+      const kubeAuth = createKubernetesAuthenticator({
+        kubeConfig: kc,
+        timeoutMs: config.kubernetes.apiTimeoutMs,
+        cacheSeconds: config.kubernetes.reviewCacheSeconds,
+        maxReviewsInFlight: config.kubernetes.maxReviewsInFlight,
+      });
+      auth = kubeAuth;
+      tokenReviewsShed = kubeAuth.reviewsShed;
       const reader = createKargoStageReader({
         kubeConfig: kc,
         namespace: config.project,
@@ -230,7 +238,7 @@ async function main(): Promise<void> {
 
     if (config.proxyAuth.trustedCidrs.length > 0) auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
     for (const { level, fields, message } of proxyAuthNotices(config.proxyAuth)) log[level](fields, message);
-    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null });
+    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null, tokenReviewsShed });
 
     let shuttingDown = false;
     /** ends a wait for the data volume (a lapsed lock) when the gate stops anyway */

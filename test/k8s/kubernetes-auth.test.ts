@@ -244,6 +244,39 @@ t.test('a flood of unknown tokens cannot lock out a token the API server accepte
   t.equal(auth.reviewsShed(), 6);
 });
 
+t.test('the shed TokenReviews reach /metrics as gate_token_reviews_shed_total', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 2 });
+  const g = await buildTestApp(t, { auth, deps: { tokenReviewsShed: auth.reviewsShed } });
+  const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => g.as(`made-up-${i}`, { method: 'POST', url: '/v1/decisions', payload: decisionBody() })));
+  t.same(answers.map((a) => a.statusCode).sort(), [401, 503, 503, 503]);
+  t.equal(answers.filter((a) => a.statusCode === 503).every((a) => a.json().error === 'auth_unavailable'), true);
+  const text = (await g.app.inject({ url: '/metrics' })).body;
+  t.match(text, /^gate_token_reviews_shed_total 3$/m);
+  t.match(text, /^gate_refusals_total\{status="503",error="auth_unavailable"\} 3$/m, 'and each is a refusal, as any 503 auth_unavailable');
+});
+
+t.test('end to end: kubernetes.maxReviewsInFlight bounds the running gate\'s TokenReviews, and its /metrics counts the shed ones', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnGate } = await import('../helpers/spawn-gate.ts');
+  const fake = await fakeWithUsers(t);
+  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  await writeFile(join(home, 'kubeconfig'), fake.kubeConfig().exportConfig());
+  await writeFile(join(home, 'config.yaml'), 'kubernetes: { maxReviewsInFlight: 2 }\n');
+  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
+  t.teardown(() => gate.stop());
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 500 };
+  // 2 in flight, 1 of them kept for known tokens: one of four made-up tokens is reviewed
+  const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => fetch(`${gate.url}/v1/whoami`, { headers: { authorization: `Bearer made-up-${i}` } })));
+  t.same(answers.map((a) => a.status).sort(), [401, 503, 503, 503]);
+  t.equal(reviewedTokens(fake).length, 1, 'one TokenReview reached the API server');
+  t.match(await (await fetch(`${gate.url}/metrics`)).text(), /^gate_token_reviews_shed_total 3$/m);
+});
+
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
   const realNow = Date.now;
   let offsetMs = 0;
