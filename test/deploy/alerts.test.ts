@@ -40,7 +40,7 @@ if (missing.length > 0) {
     t.equal(rule.metadata.namespace, 'stonks-gate');
     const labelled = template(...on, '--set', 'prometheusRule.labels.release=kube-prometheus-stack');
     t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
-    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateRefusals']);
+    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateRefusals']);
     for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
     for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5']]) {
       t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
@@ -175,7 +175,7 @@ if (missing.length > 0) {
           { eval_time: '12m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
           { eval_time: '17m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [{ exp_labels: { severity: 'critical', namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
             summary: 'The gate cannot check its callers\' tokens or permissions and refuses their requests',
-            description: 'gate-0 has kept answering 503 auth_unavailable for 10 minutes: it could not check a caller\'s token or permission. In Kubernetes mode its TokenReview or SubjectAccessReview got no answer in time or an error (API server down, the gate\'s egress to it blocked, its system:auth-delegator binding gone); in local mode its token file could not be read. Kargo keeps polling on a 503, so promotions wait until their retry.timeout and verifications error. The gate\'s log and the audit log\'s refusals name the failure.',
+            description: 'gate-0 has kept answering 503 auth_unavailable for 10 minutes: it could not check a caller\'s token or permission. In Kubernetes mode its TokenReview or SubjectAccessReview got no answer in time or an error (API server down, the gate\'s egress to it blocked, its system:auth-delegator binding gone); in local mode its token file could not be read. Kargo keeps polling on a 503, so promotions wait until their retry.timeout and verifications error. The gate\'s log and the audit log\'s refusals name the failure. If StonksGateTokenReviewsShed fires too, the 503s are (also) the bound on TokenReviews in flight turning away a flood of unknown tokens.',
           } }] },
           { eval_time: '32m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
         ],
@@ -188,6 +188,24 @@ if (missing.length > 0) {
           { eval_time: '10m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
           { eval_time: '14m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
           { eval_time: '20m', alertname: 'StonksGateAuthUnavailable', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'TokenReviews shed: a warning for 10 minutes after the last one; none shed, or another namespace\'s, nothing',
+        interval: '1m',
+        input_series: [
+          // the counter is there from the start (0), then a flood of unknown tokens for 3 minutes
+          { series: `gate_token_reviews_shed_total{${sel}}`, values: '0x5 40 300 900 900x30' },
+          { series: 'gate_token_reviews_shed_total{job="gate-service", namespace="stonks-gate", pod="gate-1"}', values: '0x40' },
+          { series: 'gate_token_reviews_shed_total{job="gate-service", namespace="other", pod="gate-0"}', values: '0+10x40' },
+        ],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
+          { eval_time: '7m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate turned away token checks in the last 10 minutes (too many TokenReviews in flight)',
+            description: 'gate-0 answered requests 503 auth_unavailable without reviewing their token in the last 10 minutes: config.kubernetes.maxReviewsInFlight TokenReviews were already in flight. Either a flood of unknown tokens (the audit log\'s refusals name the client addresses) or an API server so slow that the reviews pile up. Callers whose token the API server accepted in the last hour keep slots of their own; a new or rotated token waits (503, Kargo polls) until the flood ebbs.',
+          } }] },
+          { eval_time: '25m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
         ],
       },
       {
