@@ -86,26 +86,49 @@ function singleFlight<T>() {
 }
 
 /**
- * At most `max` calls at a time, `reserved` of them only for known callers: `take(known)` says
- * whether a call may start (it then holds a slot until `release()`). Unknown callers share the
- * other `max - reserved`, so however many of them come, known callers still find a slot.
+ * At most `max` calls at a time, `reserved` of them only for known callers: `take(caller)` says
+ * whether a call may start (it then holds its slot until the `release` it returns), `caller`
+ * being the user a known token was last reviewed as, or null for an unknown token. Unknown
+ * callers share the other `max - reserved`, so however many of them come, known callers still
+ * find a slot; and no one user holds more than `perUser` of the kept ones, so one identity's many
+ * tokens (any pod can be given a fresh one) cannot take them all.
  */
-function slots(max: number, reserved: number) {
-  let inFlight = 0;
+function slots(max: number, reserved: number, perUser: number) {
+  let shared = 0;
+  const kept = new Map<string, number>();
+  let keptTotal = 0;
   return {
-    take(known: boolean): boolean {
-      if (inFlight >= (known ? max : max - reserved)) return false;
-      inFlight++;
-      return true;
-    },
-    release(): void {
-      inFlight--;
+    take(caller: string | null): (() => void) | null {
+      if (shared < max - reserved) {
+        shared++;
+        return () => void shared--;
+      }
+      const mine = caller === null ? perUser : (kept.get(caller) ?? 0);
+      if (caller === null || keptTotal >= reserved || mine >= perUser) return null;
+      kept.set(caller, mine + 1);
+      keptTotal++;
+      return () => {
+        keptTotal--;
+        const left = (kept.get(caller) ?? 1) - 1;
+        if (left === 0) kept.delete(caller);
+        else kept.set(caller, left);
+      };
     },
   };
 }
 
-/** How long a token the API server accepted counts as a known caller's (for the kept slots). */
-const KNOWN_MS = 60 * 60 * 1000;
+/**
+ * How long a token the API server accepted counts as a known caller's (for the kept slots): a
+ * week, so Kargo's token (a Secret's, the same for months) is still known at the first promotion
+ * after a quiet weekend. Knowing a token only reserves capacity: it is reviewed again whenever
+ * its cached answer expires, and forgotten when the API server rejects it.
+ */
+const KNOWN_MS = 7 * 24 * 60 * 60 * 1000;
+/** The kept slots one user may hold at once. */
+const KEPT_PER_USER = 2;
+
+/** The name a request that presented a token the gate could not (or did not) accept goes by in the audit log. */
+const presentedToken = (key: string): Identity => ({ name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' });
 
 /** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
 type Reviewed = { uid?: string; extra?: Record<string, string[]> };
@@ -138,10 +161,10 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   // hashes of the tokens the API server accepted in the last hour (its own cache: made-up tokens
   // never enter it), whose reviews may take the slots kept for known callers; the token is
   // still reviewed whenever its cached identity expires, so a revoked one is refused as before
-  const known = cache<true>(max);
+  const known = cache<string>(max);
   const maxReviews = opts.maxReviewsInFlight ?? 64;
   if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
-  const reviewSlots = slots(maxReviews, Math.max(1, Math.floor(maxReviews / 4)));
+  const reviewSlots = slots(maxReviews, Math.max(1, Math.floor(maxReviews / 4)), KEPT_PER_USER);
   let shed = 0;
 
   /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
@@ -153,7 +176,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
         authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, timeoutOptions(timeoutMs)),
       );
     } catch (err) {
-      return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+      return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: presentedToken(key) };
     }
     const status = review?.status;
     // The API server writes status.authenticated with `omitempty`: a rejected token comes back
@@ -164,7 +187,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
     }
     let result: AuthResult;
     if (status.authenticated !== true) {
-      result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' } };
+      result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: presentedToken(key) };
     } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
       return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
     } else {
@@ -177,7 +200,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
       result = { ok: true, identity };
     }
     (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
-    if (result.ok) known.set(key, true, now() + KNOWN_MS);
+    if (result.ok) known.set(key, result.identity.name, now() + KNOWN_MS);
     else known.delete(key);
     return result;
   };
@@ -235,14 +258,15 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
 
   /** A TokenReview if a slot is free (a known token may take a kept one), else at once a 503. */
   const boundedReview = (token: string, key: string): Promise<AuthResult> => {
-    if (!reviewSlots.take(known.get(key, now()) !== undefined)) {
+    const release = reviewSlots.take(known.get(key, now()) ?? null);
+    if (release === null) {
       shed++;
       return Promise.resolve({
         ...unavailable(`identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight); retry shortly`),
-        presented: { name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' },
+        presented: presentedToken(key),
       });
     }
-    return reviewToken(token, key).finally(() => reviewSlots.release());
+    return reviewToken(token, key).finally(release);
   };
 
   return {

@@ -3,7 +3,7 @@ import { serverOf } from '../../src/k8s/api-call.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
-import { GATE_SA_TOKEN, kargoStage, startFakeKube, type FakeKube, type SarSpec } from '../helpers/fake-kube-api.ts';
+import { GATE_SA_TOKEN, kargoStage, spawnKubeGate, startFakeKube, type Behaviour, type FakeKube, type SarSpec } from '../helpers/fake-kube-api.ts';
 
 const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
 const req = (token: string | null) => ({ headers: token ? { authorization: `Bearer ${token}` } : {}, remoteAddress: '127.0.0.1' });
@@ -244,6 +244,41 @@ t.test('a flood of unknown tokens cannot lock out a token the API server accepte
   t.equal(auth.reviewsShed(), 6);
 });
 
+t.test('one identity with many accepted tokens cannot take every kept slot: each user holds at most 2', async (t) => {
+  // any pod can be given fresh tokens of its ServiceAccount, each one the API server accepts
+  const fake = await fakeWithUsers(t);
+  const mallory = 'system:serviceaccount:tenant:mallory';
+  for (let i = 0; i < 5; i++) fake.users.set(`mallory-${i}`, { username: mallory, groups: [] });
+  let now = 1_000_000;
+  // 12 in flight: 3 kept for known tokens, 9 shared
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 12, now: () => now });
+  for (const token of ['kargo-token', 'mallory-0', 'mallory-1', 'mallory-2', 'mallory-3', 'mallory-4']) t.match(await auth.authenticate(req(token)), { ok: true }, `${token}: accepted, now known`);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  now += 10_001; // every cached identity expired
+  const flood = Array.from({ length: 9 }, (_, i) => auth.authenticate(req(`made-up-${i}`)));
+  const hers = Array.from({ length: 5 }, (_, i) => auth.authenticate(req(`mallory-${i}`)));
+  // while hers are still in flight
+  const kargo = auth.authenticate(req('kargo-token'));
+  t.same((await Promise.all(hers)).map((r) => (r.ok ? 'accepted' : r.status)), ['accepted', 'accepted', 503, 503, 503], 'her first two take kept slots, the rest are shed');
+  t.match(await kargo, { ok: true, identity: { name: KARGO_SA } }, 'the third kept slot is still there for Kargo');
+  await Promise.all(flood);
+  t.equal(auth.reviewsShed(), 3);
+});
+
+t.test('a review that fails gives its slot back: a failing API server does not use up the bound', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 2, timeoutMs: 200 });
+  const failures: Behaviour[] = [{ kind: 'status', code: 500 }, { kind: 'hangup' }, { kind: 'raw', body: 'not json' }, { kind: 'delay', ms: 400 }];
+  for (const [i, failure] of failures.entries()) {
+    fake.behaviour.tokenreviews = failure;
+    // one at a time: the bound of 2 leaves one shared slot, which each failed review must give back
+    for (let j = 0; j < 3; j++) t.match(await auth.authenticate(req(`made-up-${i}-${j}`)), { ok: false, status: 503 }, `${failure.kind} ${j}: 503`);
+  }
+  t.equal(auth.reviewsShed(), 0, 'none was shed: every failed review gave its slot back');
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('olivia-token')), { ok: true });
+});
+
 t.test('the shed TokenReviews reach /metrics as gate_token_reviews_shed_total', async (t) => {
   const fake = await fakeWithUsers(t);
   fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
@@ -258,17 +293,8 @@ t.test('the shed TokenReviews reach /metrics as gate_token_reviews_shed_total', 
 });
 
 t.test('end to end: kubernetes.maxReviewsInFlight bounds the running gate\'s TokenReviews, and its /metrics counts the shed ones', async (t) => {
-  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { spawnGate } = await import('../helpers/spawn-gate.ts');
   const fake = await fakeWithUsers(t);
-  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
-  t.teardown(() => rm(home, { recursive: true, force: true }));
-  await writeFile(join(home, 'kubeconfig'), fake.kubeConfig().exportConfig());
-  await writeFile(join(home, 'config.yaml'), 'kubernetes: { maxReviewsInFlight: 2 }\n');
-  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
-  t.teardown(() => gate.stop());
+  const gate = await spawnKubeGate(t, fake, 'kubernetes: { maxReviewsInFlight: 2 }\n');
   fake.behaviour.tokenreviews = { kind: 'delay', ms: 500 };
   // 2 in flight, 1 of them kept for known tokens: one of four made-up tokens is reviewed
   const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => fetch(`${gate.url}/v1/whoami`, { headers: { authorization: `Bearer made-up-${i}` } })));
