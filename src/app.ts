@@ -285,6 +285,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     decisions,
     reserved,
     guard: guards.guard,
+    refuse: guards.refuse,
     deployedTags: deps.deployedTags ?? null,
     kargoHealth: deps.kargoHealth ?? null,
     calendarGuard: (fn, field) => {

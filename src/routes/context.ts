@@ -4,7 +4,7 @@ import type { Authenticator } from '../auth/identity.ts';
 import type { Config } from '../config.ts';
 import type { DecisionService } from '../gate/decision-service.ts';
 import type { Recorder } from '../gate/recorder.ts';
-import type { Access } from '../http/guard.ts';
+import type { Access, Guard } from '../http/guard.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../policy/clock.ts';
 import type { MarketCalendar } from '../policy/market-hours.ts';
@@ -31,6 +31,8 @@ export interface RouteContext {
   /** grant and approval ids an in-flight change holds (shared by every writer) */
   reserved: Set<string>;
   guard: (access: Access) => onRequestHookHandler;
+  /** refuses a request as the guard does: accounted for in the audit log and the refusal metrics, then thrown as the HttpError */
+  refuse: Guard['refuse'];
   /** in Kubernetes mode: the image tag of each stage's current freight, read from Kargo */
   deployedTags: (() => Partial<Record<Stage, { imageTag: string; at: string | null }>>) | null;
   /** in Kubernetes mode: the latest read of the Kargo Stages (KargoHealth) */

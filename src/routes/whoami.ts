@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuthzResult, Permission, Resource } from '../auth/identity.ts';
-import { HttpError } from '../http/errors.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { READ_AUDIT } from './audit.ts';
 import type { RouteContext } from './context.ts';
@@ -55,7 +54,8 @@ export function whoamiRoutes(ctx: RouteContext) {
         // console would say "you may not" until its next read. The whole answer is the 503, and the
         // console keeps what it last knew and asks again.
         for (const [resource, r] of answers) {
-          if (!r.ok && r.status === 503) throw new HttpError(503, 'auth_unavailable', `${r.message} (asked for ${resource})`, { retryable: true });
+          // as the guard's own 503 for a permission it could not check: audited and counted
+          if (!r.ok && r.status === 503) return ctx.refuse(req, identity, 503, r.error, `${r.message} (asked for ${resource})`);
         }
         return { name: identity.name, groups: identity.groups, via: identity.via, mode: ctx.auth.mode, can: Object.fromEntries(answers.map(([resource, r]) => [resource, r.ok])) };
       },

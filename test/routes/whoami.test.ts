@@ -60,7 +60,7 @@ t.test('a permission that cannot be checked makes whoami a 503, not a "may not"'
   down = 'auditrecords';
   let res = await whoami();
   t.equal(res.statusCode, 503);
-  t.same(res.json(), { error: 'auth_unavailable', message: 'permission could not be checked: SubjectAccessReview: HTTP 500 (asked for auditrecords)', retryable: true });
+  t.same(res.json(), { error: 'auth_unavailable', message: 'permission could not be checked: SubjectAccessReview: HTTP 500 (asked for auditrecords)' });
 
   down = '';
   throws = 'testresults';
@@ -68,6 +68,14 @@ t.test('a permission that cannot be checked makes whoami a 503, not a "may not"'
   t.equal(res.statusCode, 503, 'an authorizer that throws is no answer either');
   t.match(res.json(), { error: 'auth_unavailable', message: 'permission could not be checked (asked for testresults)' });
   t.notMatch(res.body, /authorizer bug/, 'the internal error stays in the log');
+
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.same(
+    refusals.map((r) => [r.actor.name, r.data?.['status'], r.data?.['error']]),
+    [['system:serviceaccount:ops:pat', 503, 'auth_unavailable'], ['system:serviceaccount:ops:pat', 503, 'auth_unavailable']],
+    'each 503 is a refusal record, as the guard makes for a permission it cannot check',
+  );
+  t.match((await g.app.inject({ url: '/metrics' })).body, /^gate_refusals_total\{status="503",error="auth_unavailable"\} 2$/m, 'and counted');
 
   throws = '';
   res = await whoami();
