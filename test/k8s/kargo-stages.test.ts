@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { eventually } from '../helpers/eventually.ts';
-import { kargoStage, startFakeKube } from '../helpers/fake-kube-api.ts';
+import { kargoStage, spawnKubeGate, startFakeKube } from '../helpers/fake-kube-api.ts';
 
 const PREFIX = 'ghcr.io/celesrenata/stonks-oracle/';
 const sha = (c: string) => c.repeat(40);
@@ -126,19 +126,10 @@ t.test('a Stage with a null or malformed entry is skipped (logged once), the oth
 });
 
 t.test('end to end: a gate whose Kargo Stage list fails says in /v1/status that its tags are stale, and since when', async (t) => {
-  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { spawnGate } = await import('../helpers/spawn-gate.ts');
   const fake = await startFakeKube();
   t.teardown(() => fake.close());
   fake.stages = [kargoStage('beta', sha('1'))];
-  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
-  t.teardown(() => rm(home, { recursive: true, force: true }));
-  await writeFile(join(home, 'kubeconfig'), fake.kubeConfig().exportConfig());
-  await writeFile(join(home, 'config.yaml'), 'kubernetes: { stagePollSeconds: 1 }\n');
-  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
-  t.teardown(() => gate.stop());
+  const gate = await spawnKubeGate(t, fake, 'kubernetes: { stagePollSeconds: 1 }\n');
   const status = async () => (await (await fetch(`${gate.url}/v1/status`)).json()) as { kargo: Record<string, unknown>; stages: { deployed: unknown }[] };
 
   const read = await status();
