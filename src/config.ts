@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
-import { DEFAULT_SECRET_HEADER, proxySecretDigest } from './auth/proxy-header.ts';
+import { DEFAULT_SECRET_HEADER, MAX_SECRET_HASHES, proxySecretDigest } from './auth/proxy-header.ts';
 import { parseCidrs } from './http/peer-address.ts';
 import { MarketExtrasError, normalizeMarketExtras } from './policy/market-extras.ts';
 
@@ -70,6 +70,29 @@ const HeaderName = z
 
 /** The secretSha256 of an empty secret. */
 const EMPTY_SHA256 = proxySecretDigest('').toString('hex');
+
+/** One proxyAuth.secretSha256 hash. */
+const SecretSha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | npm run gate -- proxy-secret hash)')
+  // what `printf %s "$SECRET" | sha256sum` gives with SECRET unset: any client can send an
+  // empty header (or one of spaces, which HTTP trims to empty) and would match it
+  .refine((h) => h !== EMPTY_SHA256, 'is the SHA-256 of an empty secret (was $SECRET unset?): any client could match it with an empty header; hash the real secret');
+
+/**
+ * proxyAuth.secretSha256 as a list: 1 or 2 hashes, no two the same. Its entries are checked here
+ * rather than by z.array(SecretSha256).min().max(), whose issues (a length, an entry that is no
+ * string) end the union's look at the list and leave only its generic message, without the index.
+ */
+const SecretSha256List = z.array(z.unknown()).superRefine((list, ctx) => {
+  if (list.length === 0) ctx.addIssue({ code: 'custom', message: `expected 1 or ${MAX_SECRET_HASHES} hashes (remove the key to trust the peer address alone)` });
+  if (list.length > MAX_SECRET_HASHES) ctx.addIssue({ code: 'custom', message: `expected at most ${MAX_SECRET_HASHES} hashes: the old secret's and the new one's while the secret is rotated` });
+  for (const [i, h] of list.entries()) {
+    const one = SecretSha256.safeParse(h);
+    if (!one.success) for (const issue of one.error.issues) ctx.addIssue({ code: 'custom', path: [i], message: issue.message });
+    else if (list.indexOf(h) < i) ctx.addIssue({ code: 'custom', path: [i], message: `is the same hash as proxyAuth.secretSha256[${list.indexOf(h)}]` });
+  }
+});
 
 /** Headers HTTP or the gate reads for their own meaning (the forwarded ones: the client's address, recorded). */
 const OTHER_USE_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'x-request-id'];
@@ -164,13 +187,12 @@ const FileSchema = z.strictObject({
       trustedCidrs: z.array(z.string()).optional(),
       userHeader: HeaderName.optional(),
       groupsHeader: HeaderName.optional(),
-      // only the hash at rest (a ConfigMap): the proxy holds the secret itself
+      // only the hash at rest (a ConfigMap): the proxy holds the secret itself. One hash, or a
+      // list of one or two: the old secret's and the new one's while the secret is rotated
       secretSha256: z
-        .string()
-        .regex(/^[0-9a-f]{64}$/, 'expected the SHA-256 of the secret as 64 lowercase hex digits (printf %s "$SECRET" | npm run gate -- proxy-secret hash)')
-        // what `printf %s "$SECRET" | sha256sum` gives with SECRET unset: any client can send an
-        // empty header (or one of spaces, which HTTP trims to empty) and would match it
-        .refine((h) => h !== EMPTY_SHA256, 'is the SHA-256 of an empty secret (was $SECRET unset?): any client could match it with an empty header; hash the real secret')
+        .union([SecretSha256, SecretSha256List], { error: `expected the SHA-256 of the secret as 64 lowercase hex digits, or a list of 1 or ${MAX_SECRET_HASHES} of them` })
+        // after the union: a transform inside a branch would hide that branch's own message
+        .transform((h) => (typeof h === 'string' ? [h] : (h as string[])))
         .optional(),
       // a header of its own: one HTTP or the gate reads for something else would carry the secret
       // there (X-Forwarded-For becomes a refusal record's client address)
@@ -208,10 +230,11 @@ export interface Config {
    */
   http: { trustedProxies: string[]; maxConnections: number };
   /**
-   * secretSha256: hex SHA-256 of the secret the proxy adds to every request (in secretHeader), or
-   * null: the identity headers are then trusted by the peer address alone
+   * secretSha256: hex SHA-256 of the secret the proxy adds to every request (in secretHeader), two
+   * while it is rotated (either secret is right), or none: the identity headers are then trusted by
+   * the peer address alone
    */
-  proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string; secretSha256: string | null; secretHeader: string };
+  proxyAuth: { trustedCidrs: string[]; userHeader: string; groupsHeader: string; secretSha256: string[]; secretHeader: string };
 }
 
 /** A configuration that cannot be used; the message names the key. */
@@ -361,7 +384,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     trustedCidrs: proxyAuthCidrs,
     userHeader: (f.proxyAuth?.userHeader ?? 'X-Auth-Request-User').toLowerCase(),
     groupsHeader: (f.proxyAuth?.groupsHeader ?? 'X-Auth-Request-Groups').toLowerCase(),
-    secretSha256: f.proxyAuth?.secretSha256 ?? null,
+    secretSha256: f.proxyAuth?.secretSha256 ?? [],
     secretHeader: (f.proxyAuth?.secretHeader ?? DEFAULT_SECRET_HEADER).toLowerCase(),
   };
   // one header for two things: the user header would be checked as the secret, and the secret

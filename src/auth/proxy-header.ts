@@ -12,10 +12,11 @@ export interface ProxyHeaderOptions {
   /** header carrying comma-separated groups, e.g. x-auth-request-groups */
   groupsHeader: string;
   /**
-   * hex SHA-256 of the secret the proxy adds to every request it forwards; null or absent = the
-   * peer address alone decides (proxyAuth.secretSha256)
+   * hex SHA-256 of the secret the proxy adds to every request it forwards: one, or two while the
+   * secret is being rotated (either secret is right); empty or absent = the peer address alone
+   * decides (proxyAuth.secretSha256)
    */
-  secretSha256?: string | null;
+  secretSha256?: readonly string[];
   /** header carrying that secret (default X-Gate-Proxy-Secret; proxyAuth.secretHeader) */
   secretHeader?: string;
 }
@@ -83,13 +84,18 @@ function occurrences(req: AuthRequest, name: string): number {
   return Array.isArray(v) ? v.length : 1;
 }
 
+/** How many hashes proxyAuth.secretSha256 holds at most: the old secret's and the new one's, during a rotation. */
+export const MAX_SECRET_HASHES = 2;
+
 /**
  * What the request's secret header proves: `absent` (not sent), `repeated` (sent more than once:
- * a copy besides the proxy's), `wrong` (its SHA-256 is not `digest`) or `right`. The value is
+ * a copy besides the proxy's), `wrong` (its SHA-256 is none of `digests`) or `right`. The value is
  * hashed as the bytes that came (Node reads header bytes as Latin-1, one byte a character) and
- * compared in constant time; it is never kept, logged or echoed.
+ * compared in constant time with every digest, all of them each time (`digests` always holds
+ * MAX_SECRET_HASHES: the time taken tells neither which one matched nor how many are configured);
+ * it is never kept, logged or echoed.
  */
-function proxySecretProof(req: AuthRequest, name: string, digest: Buffer): 'absent' | 'repeated' | 'wrong' | 'right' {
+function proxySecretProof(req: AuthRequest, name: string, digests: readonly Buffer[]): 'absent' | 'repeated' | 'wrong' | 'right' {
   const count = occurrences(req, name);
   if (count === 0) return 'absent';
   const v = req.headers[name];
@@ -97,7 +103,10 @@ function proxySecretProof(req: AuthRequest, name: string, digest: Buffer): 'abse
   // no secret is empty: an empty value (or spaces, which HTTP trims away) proves nothing, even
   // against the hash of the empty string
   if (v === '') return 'wrong';
-  return timingSafeEqual(proxySecretDigest(v), digest) ? 'right' : 'wrong';
+  const presented = proxySecretDigest(v);
+  let matched = 0;
+  for (const digest of digests) matched |= timingSafeEqual(presented, digest) ? 1 : 0;
+  return matched === 1 ? 'right' : 'wrong';
 }
 
 /**
@@ -156,9 +165,10 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
  * groups the proxy sent. Throws when a CIDR cannot be parsed.
  *
  * With `secretSha256` the peer address is not enough: the user header is used only when the
- * request also carries `secretHeader` exactly once, with a value whose SHA-256 is that hash (the
- * secret the proxy adds to every request it forwards). Without the header the identity headers
- * are ignored, as from an untrusted peer (the request needs a token; a 401 says why). A header
+ * request also carries `secretHeader` exactly once, with a value whose SHA-256 is one of those
+ * hashes (the secret the proxy adds to every request it forwards; two while it is rotated).
+ * Without the header the identity headers are ignored, as from an untrusted peer (the request
+ * needs a token; a 401 says why). A header
  * with another secret, or sent more than once, is refused (401, audited as any refusal): from a
  * trusted address that is a client forging the proxy or a proxy configured with another secret,
  * and either is for an operator to see, not to pass over.
@@ -169,8 +179,13 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
   const userHeader = opts.userHeader.toLowerCase();
   const groupsHeader = opts.groupsHeader.toLowerCase();
   const secretHeader = (opts.secretHeader ?? DEFAULT_SECRET_HEADER).toLowerCase();
-  if (opts.secretSha256 && !/^[0-9a-f]{64}$/i.test(opts.secretSha256)) throw new Error('proxyAuth.secretSha256: expected the SHA-256 of the secret as 64 hex digits');
-  const secretDigest = opts.secretSha256 ? Buffer.from(opts.secretSha256, 'hex') : null;
+  const hashes = opts.secretSha256 ?? [];
+  if (hashes.length > MAX_SECRET_HASHES) throw new Error(`proxyAuth.secretSha256: expected at most ${MAX_SECRET_HASHES} hashes (the old secret's and the new one's)`);
+  for (const [i, h] of hashes.entries()) {
+    if (!/^[0-9a-f]{64}$/i.test(h)) throw new Error(`proxyAuth.secretSha256[${i}]: expected the SHA-256 of the secret as 64 hex digits`);
+  }
+  // padded to MAX_SECRET_HASHES with the first: every request is compared as many times
+  const secretDigests = hashes.length > 0 ? Array.from({ length: MAX_SECRET_HASHES }, (_, i) => Buffer.from(hashes[i] ?? hashes[0]!, 'hex')) : null;
 
   return {
     mode: inner.mode,
@@ -178,8 +193,8 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
       if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
       const rawName = single(req, userHeader);
       if (rawName === null) return inner.authenticate(req);
-      if (secretDigest) {
-        const proof = proxySecretProof(req, secretHeader, secretDigest);
+      if (secretDigests) {
+        const proof = proxySecretProof(req, secretHeader, secretDigests);
         if (proof === 'absent') {
           // as from an untrusted peer: the token decides; a refusal says why the header was not used
           const result = await inner.authenticate(req);
@@ -235,18 +250,31 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
 /**
  * What start-up logs about proxy sign-in: which peers' identity headers are trusted, and a warning
  * when that is by address alone (no proxyAuth.secretSha256): any client that can reach the gate
- * from inside those ranges, a pod on the same node's pod subnet, can then name any user. Also a
- * warning for a secret with no trusted address (it turns nothing on). Never the hash itself.
+ * from inside those ranges, a pod on the same node's pod subnet, can then name any user. A warning
+ * while two hashes are configured (a rotation, which should not be left half done: the old secret
+ * still signs in). Also a warning for a secret with no trusted address (it turns nothing on).
+ * Never a hash itself.
  */
 export function proxyAuthNotices(opts: ProxyHeaderOptions): { level: 'info' | 'warn'; fields: Record<string, unknown>; message: string }[] {
-  const hasSecret = Boolean(opts.secretSha256);
+  const hashes = opts.secretSha256?.length ?? 0;
+  const hasSecret = hashes > 0;
   const secretHeader = opts.secretHeader ?? DEFAULT_SECRET_HEADER;
   if (opts.trustedCidrs.length === 0) {
     return hasSecret ? [{ level: 'warn', fields: { key: 'proxyAuth.secretSha256' }, message: 'proxyAuth.secretSha256 is set but proxyAuth.trustedCidrs is empty: no identity header is trusted from anyone (set the proxy\'s addresses, or remove the secret)' }] : [];
   }
   const fields = { trustedCidrs: opts.trustedCidrs, userHeader: opts.userHeader };
   if (hasSecret) {
-    return [{ level: 'info', fields: { ...fields, secretHeader }, message: 'trusting the identity headers of an authenticating proxy from these peer addresses, on requests that carry its secret' }];
+    const trusting = { level: 'info' as const, fields: { ...fields, secretHeader }, message: 'trusting the identity headers of an authenticating proxy from these peer addresses, on requests that carry its secret' };
+    if (hashes < 2) return [trusting];
+    return [
+      trusting,
+      {
+        level: 'warn',
+        fields: { key: 'proxyAuth.secretSha256', hashes },
+        message:
+          'proxyAuth.secretSha256 holds two hashes: a rotation of the authenticating proxy\'s secret is in progress, and either secret signs in; once the proxy sends the new secret, remove the old hash (README, Sign-in)',
+      },
+    ];
   }
   return [
     {

@@ -11,6 +11,9 @@ import { buildTestApp } from '../helpers/build-app.ts';
 // the secret the proxy adds to every request it forwards, and what the gate's configuration holds
 const SECRET = 'b6f0c1e2d3a4958677e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2';
 const SHA = createHash('sha256').update(SECRET).digest('hex');
+// the secret it is being rotated to (proxyAuth.secretSha256 holds both hashes for a while)
+const NEW_SECRET = '0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e';
+const NEW_SHA = createHash('sha256').update(NEW_SECRET).digest('hex');
 
 /** An inner authenticator that knows one bearer token. */
 const inner: Authenticator = {
@@ -24,7 +27,7 @@ const inner: Authenticator = {
   },
 };
 
-const OPTS = { trustedCidrs: ['10.42.0.0/16'], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups', secretSha256: SHA, secretHeader: 'X-Gate-Proxy-Secret' };
+const OPTS = { trustedCidrs: ['10.42.0.0/16'], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups', secretSha256: [SHA], secretHeader: 'X-Gate-Proxy-Secret' };
 const req = (remoteAddress: string, headers: AuthRequest['headers'], rawHeaders?: string[]): AuthRequest => ({ remoteAddress, headers, ...(rawHeaders ? { rawHeaders } : {}) });
 const claim = { 'x-auth-request-user': 'admin', 'x-auth-request-groups': 'gate-admin' };
 
@@ -83,7 +86,7 @@ t.test('the hash of an empty secret (printf %s "$SECRET" | sha256sum with SECRET
   });
   // the authenticator on its own: an in-range pod sending an empty secret header (or spaces, which
   // Node trims to empty) must not become admin
-  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: empty });
+  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [empty] });
   const r = await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': '' }, ['X-Auth-Request-User', 'admin', 'X-Auth-Request-Groups', 'gate-admin', 'X-Gate-Proxy-Secret', '']));
   t.match(r, { ok: false, status: 401, message: /does not hold the authenticating proxy's secret/ }, 'an empty secret header is refused');
 });
@@ -94,33 +97,101 @@ t.test('the secret header is matched case-insensitively by name, and the configu
   t.notOk((await auth.authenticate(req('10.42.0.1', { ...claim, 'x-gate-proxy-secret': SECRET }))).ok, 'not the default one');
   const byDefault = createProxyHeaderAuthenticator(inner, { ...OPTS, secretHeader: undefined });
   t.ok((await byDefault.authenticate(req('10.42.0.1', { ...claim, 'x-gate-proxy-secret': SECRET }))).ok, 'X-Gate-Proxy-Secret by default');
-  t.throws(() => createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: 'abc' }), /proxyAuth\.secretSha256/);
+  t.throws(() => createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: ['abc'] }), /proxyAuth\.secretSha256\[0\]/);
 });
 
 t.test('without secretSha256 the address alone decides, as before', async (t) => {
-  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: null });
+  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [] });
   const r = await auth.authenticate(req('10.42.0.1', claim));
   t.same(r.ok && r.identity.name, 'admin', 'existing installs keep working');
   const wrong = await auth.authenticate(req('10.42.0.1', { ...claim, 'x-gate-proxy-secret': 'whatever' }));
   t.ok(wrong.ok, 'a secret header is not looked at when no secret is configured');
 });
 
+t.test('two hashes (a rotation): the old secret and the new one both sign in; a third is refused as any wrong secret; the header twice or missing as before', async (t) => {
+  for (const hashes of [[SHA, NEW_SHA], [NEW_SHA, SHA]]) {
+    const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: hashes });
+    const order = hashes[0] === SHA ? 'old hash first' : 'new hash first';
+    for (const [which, secret] of [['the old secret', SECRET], ['the new secret', NEW_SECRET]] as const) {
+      const r = await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': secret }, ['X-Auth-Request-User', 'admin', 'X-Auth-Request-Groups', 'gate-admin', 'X-Gate-Proxy-Secret', secret]));
+      t.same(r.ok && r.identity, { name: 'admin', groups: ['gate-admin'], via: 'proxy-header' }, `${order}: ${which} signs in`);
+    }
+    for (const [label, value] of [['a third secret', 'b6f0c1e2d3a4958677e8f9a0b1c2d3e4f5a6b7c8d9e0f1a3'], ['the old secret with a suffix', `${SECRET}x`], ['the new hash instead of the secret', NEW_SHA], ['an empty value', '']] as const) {
+      const r = await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': value, authorization: 'Bearer good' }));
+      t.match(r, { ok: false, status: 401, error: 'unauthorized', presented: { name: 'anonymous', groups: [], via: 'proxy-header' } }, `${order}: ${label}: refused, even with a good token`);
+      if (!r.ok) {
+        t.match(r.message, /^the x-gate-proxy-secret header does not hold the authenticating proxy's secret \(proxyAuth\.secretSha256\): the x-auth-request-user header is not trusted$/, `${order}: ${label}: the message of one hash`);
+        t.notOk([SECRET, SHA, NEW_SECRET, NEW_SHA].some((v) => r.message.includes(v)), `${order}: ${label}: no secret, no hash in the message`);
+      }
+    }
+    // the old secret and the new one, each once: still a repeated header
+    const both = await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': `${SECRET}, ${NEW_SECRET}` }, ['X-Auth-Request-User', 'admin', 'X-Gate-Proxy-Secret', SECRET, 'X-Gate-Proxy-Secret', NEW_SECRET]));
+    t.match(both, { ok: false, status: 401, message: /x-gate-proxy-secret header came more than once/ }, `${order}: the old and the new secret together: refused as repeated`);
+    const missing = await auth.authenticate(req('10.42.3.9', claim));
+    t.match(missing, { ok: false, status: 401, presented: { via: 'none' }, message: /was not used: the request did not carry x-gate-proxy-secret/ }, `${order}: no secret: the headers are not used`);
+  }
+  // before and after the rotation one hash: the other secret is wrong
+  const before = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA] });
+  t.match(await before.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': NEW_SECRET })), { ok: false, status: 401 }, 'the old hash alone: the new secret is refused');
+  const after = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [NEW_SHA] });
+  t.match(await after.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': SECRET })), { ok: false, status: 401 }, 'the new hash alone: the old secret is refused');
+  t.throws(() => createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA, NEW_SHA, 'c'.repeat(64)] }), /^proxyAuth\.secretSha256: expected at most 2 hashes/, 'three hashes');
+  t.throws(() => createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA, 'abc'] }), /^proxyAuth\.secretSha256\[1\]: expected the SHA-256/, 'a malformed second hash, by its index');
+});
+
 t.test('start-up notices: a warning naming proxyAuth.secretSha256 when the address alone is trusted; never the hash', async (t) => {
   const base = { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-auth-request-user', groupsHeader: 'x-auth-request-groups' };
-  const alone = proxyAuthNotices({ ...base, secretSha256: null });
+  const alone = proxyAuthNotices({ ...base, secretSha256: [] });
   t.match(alone, [{ level: 'warn', fields: { key: 'proxyAuth.secretSha256', trustedCidrs: ['10.42.0.0/16'] }, message: /by peer address alone.*set proxyAuth\.secretSha256/ }]);
-  const withSecret = proxyAuthNotices({ ...base, secretSha256: SHA, secretHeader: 'x-gate-proxy-secret' });
+  const withSecret = proxyAuthNotices({ ...base, secretSha256: [SHA], secretHeader: 'x-gate-proxy-secret' });
   t.match(withSecret, [{ level: 'info', fields: { secretHeader: 'x-gate-proxy-secret' }, message: /carry its secret/ }]);
   t.notOk(JSON.stringify(withSecret).includes(SHA), 'the hash is not logged');
-  t.same(proxyAuthNotices({ ...base, trustedCidrs: [], secretSha256: null }), [], 'proxy sign-in off: nothing');
-  t.match(proxyAuthNotices({ ...base, trustedCidrs: [], secretSha256: SHA }), [{ level: 'warn', message: /trustedCidrs is empty/ }], 'a secret with no trusted address: said');
+  t.same(proxyAuthNotices({ ...base, trustedCidrs: [], secretSha256: [] }), [], 'proxy sign-in off: nothing');
+  t.match(proxyAuthNotices({ ...base, trustedCidrs: [], secretSha256: [SHA] }), [{ level: 'warn', message: /trustedCidrs is empty/ }], 'a secret with no trusted address: said');
+  t.equal(withSecret.length, 1, 'one hash: no word of a rotation');
+  const rotating = proxyAuthNotices({ ...base, secretSha256: [SHA, NEW_SHA], secretHeader: 'x-gate-proxy-secret' });
+  t.match(
+    rotating,
+    [
+      { level: 'info', fields: { secretHeader: 'x-gate-proxy-secret' }, message: /carry its secret/ },
+      { level: 'warn', fields: { key: 'proxyAuth.secretSha256', hashes: 2 }, message: /rotation .* in progress.*remove the old hash/ },
+    ],
+    'two hashes: a warning that a rotation is in progress, and what ends it',
+  );
+  t.equal(rotating.length, 2);
+  t.notOk(JSON.stringify(rotating).includes(SHA) || JSON.stringify(rotating).includes(NEW_SHA), 'neither hash is logged');
 });
 
 t.test('config: secretSha256 and secretHeader are checked, naming the key', async (t) => {
   const good = parseConfig({}, `proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: "${SHA}" }\n`).proxyAuth;
-  t.same(good, { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-auth-request-user', groupsHeader: 'x-auth-request-groups', secretSha256: SHA, secretHeader: 'x-gate-proxy-secret' });
-  t.equal(parseConfig({}, null).proxyAuth.secretSha256, null, 'unset by default');
+  t.same(good, { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-auth-request-user', groupsHeader: 'x-auth-request-groups', secretSha256: [SHA], secretHeader: 'x-gate-proxy-secret' });
+  t.same(parseConfig({}, null).proxyAuth.secretSha256, [], 'unset by default');
   t.equal(parseConfig({}, 'proxyAuth: { secretHeader: X-Proxy-Proof }\n').proxyAuth.secretHeader, 'x-proxy-proof', 'lower-cased');
+  // a rotation: a list of one or two hashes, in the order given
+  t.same(parseConfig({}, `proxyAuth: { secretSha256: ["${SHA}"] }\n`).proxyAuth.secretSha256, [SHA], 'a list of one');
+  t.same(parseConfig({}, `proxyAuth: { secretSha256: ["${SHA}", "${NEW_SHA}"] }\n`).proxyAuth.secretSha256, [SHA, NEW_SHA], 'a list of two');
+  t.same(parseConfig({}, `proxyAuth:\n  secretSha256:\n    - ${NEW_SHA}\n    - ${SHA}\n`).proxyAuth.secretSha256, [NEW_SHA, SHA], 'as a block list');
+  const empty = createHash('sha256').update('').digest('hex');
+  const badLists: [string, RegExp][] = [
+    ['proxyAuth: { secretSha256: [] }', /^invalid config file gate\.yaml: proxyAuth\.secretSha256: expected 1 or 2 hashes/],
+    [`proxyAuth: { secretSha256: ["${SHA}", "${NEW_SHA}", "${'c'.repeat(64)}"] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256: expected at most 2 hashes/],
+    [`proxyAuth: { secretSha256: ["${SHA}", "${SHA}"] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[1\]: is the same hash as proxyAuth\.secretSha256\[0\]$/],
+    [`proxyAuth: { secretSha256: ["${SHA}", "${NEW_SHA.toUpperCase()}"] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[1\]: expected the SHA-256 of the secret as 64 lowercase hex digits/],
+    [`proxyAuth: { secretSha256: ["${NEW_SECRET}", "${SHA}"] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[0\]: expected the SHA-256/],
+    [`proxyAuth: { secretSha256: ["${SHA}", "${empty}"] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[1\]: is the SHA-256 of an empty secret/],
+    [`proxyAuth: { secretSha256: ["${SHA}", ""] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[1\]: expected the SHA-256/],
+    [`proxyAuth: { secretSha256: ["${SHA}", 42] }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256\[1\]: /],
+    ['proxyAuth: { secretSha256: 42 }', /^invalid config file gate\.yaml: proxyAuth\.secretSha256: expected the SHA-256 of the secret as 64 lowercase hex digits, or a list of 1 or 2 of them$/],
+    [`proxyAuth: { secretSha256: { old: "${SHA}" } }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256: expected .* or a list of 1 or 2/],
+  ];
+  for (const [yaml, message] of badLists) {
+    t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, yaml);
+    try {
+      parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml);
+    } catch (err) {
+      t.notOk([SHA, NEW_SHA, NEW_SECRET, empty].some((v) => (err as Error).message.includes(v)), `${yaml}: no hash in the message`);
+    }
+  }
   const bad: [string, RegExp][] = [
     [`proxyAuth: { secretSha256: "${SHA.toUpperCase()}" }`, /^invalid config file gate\.yaml: proxyAuth\.secretSha256: expected the SHA-256 of the secret as 64 lowercase hex digits/],
     [`proxyAuth: { secretSha256: "${SHA.slice(1)}" }`, /proxyAuth\.secretSha256: expected/],
@@ -149,8 +220,8 @@ function captureLog() {
   return { lines, dest };
 }
 
-t.test('through the app: right secret signs in, a missing one leaves a token to decide, a wrong or repeated one is an audited 401; the secret reaches no log, record or answer', async (t) => {
-  const configYaml = `proxyAuth: { trustedCidrs: ["127.0.0.0/8"], secretSha256: "${SHA}" }\naudit: { refusalRecordsPerMinute: 100 }\n`;
+/** The test app behind the proxy authenticator of `configYaml`, logging to memory at trace. */
+async function proxyApp(t: Parameters<typeof buildTestApp>[0], configYaml: string) {
   const config = parseConfig({}, configYaml);
   const log = captureLog();
   const logger = createLogger('trace', log.dest, [config.proxyAuth.secretHeader]);
@@ -159,6 +230,12 @@ t.test('through the app: right secret signs in, a missing one leaves a token to 
   const tokens: Authenticator = { mode: 'local', authenticate: (r) => local!.authenticate(r), authorize: (i, p, n) => local!.authorize(i, p, n) };
   const g = await buildTestApp(t, { configYaml, auth: createProxyHeaderAuthenticator(tokens, config.proxyAuth), deps: { logger } });
   local = createLocalAuthenticator(tokenFilePath(g.dataDir));
+  return { g, log, logger };
+}
+
+t.test('through the app: right secret signs in, a missing one leaves a token to decide, a wrong or repeated one is an audited 401; the secret reaches no log, record or answer', async (t) => {
+  const configYaml = `proxyAuth: { trustedCidrs: ["127.0.0.0/8"], secretSha256: "${SHA}" }\naudit: { refusalRecordsPerMinute: 100 }\n`;
+  const { g, log, logger } = await proxyApp(t, configYaml);
 
   const answers: string[] = [];
   const call = async (headers: Record<string, string | string[]>, url = '/v1/whoami', role: string | null = null) => {
@@ -211,4 +288,28 @@ t.test('through the app: right secret signs in, a missing one leaves a token to 
   logger.info({ headers: { 'x-gate-proxy-secret': SECRET, 'x-auth-request-user': 'pat' } }, 'headers');
   t.match(log.lines.join(''), /"x-auth-request-user":"pat"/, 'other headers are written');
   t.notOk(log.lines.join('').includes(SECRET), 'redacted by the logger');
+});
+
+t.test('through the app, during a rotation (two hashes): the old and the new secret both sign in, a third is an audited 401; no secret or hash reaches a log, record or answer', async (t) => {
+  const { g, log } = await proxyApp(t, `proxyAuth: { trustedCidrs: ["127.0.0.0/8"], secretSha256: ["${SHA}", "${NEW_SHA}"] }\n`);
+  const answers: string[] = [];
+  const call = async (secret: string) => {
+    const res = await g.as(null, { url: '/v1/whoami', headers: { 'x-auth-request-user': 'pat', 'x-auth-request-groups': 'gate-approver', 'x-gate-proxy-secret': secret } });
+    answers.push(JSON.stringify(res.headers), res.body);
+    return res;
+  };
+  // the proxy still sends the old secret (Traefik not yet reloaded), then the new one
+  for (const [which, secret] of [['the old secret', SECRET], ['the new secret', NEW_SECRET]] as const) {
+    const res = await call(secret);
+    t.equal(res.statusCode, 200, `${which}: signed in`);
+    t.match(res.json(), { name: 'pat', via: 'proxy-header', can: { approvals: true } }, which);
+  }
+  const third = await call('b6f0c1e2d3a4958677e8f9a0b1c2d3e4f5a6b7c8d9e0f1a3');
+  t.equal(third.statusCode, 401, 'a third secret: 401');
+  t.match(third.json(), { error: 'unauthorized', message: /does not hold the authenticating proxy's secret \(proxyAuth\.secretSha256\)/ });
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.equal(refusals.length, 1, 'the one refusal is audited');
+  t.match(refusals[0]?.reasons?.[0]?.message, /does not hold the authenticating proxy's secret/);
+  const everything = [...log.lines, JSON.stringify(g.audit.records()), ...answers].join('\n');
+  t.notOk([SECRET, NEW_SECRET, SHA, NEW_SHA].some((v) => everything.includes(v)), 'neither secret nor hash in a log line, audit record or answer');
 });

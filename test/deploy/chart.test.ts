@@ -268,7 +268,7 @@ if (!helm) {
     t.same(parseConfig({}, one(objs, 'ConfigMap').data['config.yaml']).http.trustedProxies, ['10.42.0.15', '10.42.1.0/28'], 'the gate takes the rendered file, trusted proxies included');
     t.same(
       parseConfig({}, one(objs, 'ConfigMap').data['config.yaml']).proxyAuth,
-      { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups', secretSha256: 'a3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', secretHeader: 'x-proxy-proof' },
+      { trustedCidrs: ['10.42.0.0/16'], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups', secretSha256: ['a3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'], secretHeader: 'x-proxy-proof' },
       'proxy sign-in with the secret: only its hash in the ConfigMap, as the gate reads it',
     );
     const np = one(objs, 'NetworkPolicy');

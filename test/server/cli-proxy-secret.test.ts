@@ -19,7 +19,7 @@ async function hash(stdin: string | null, args: string[] = ['proxy-secret', 'has
 t.test('proxy-secret hash: the SHA-256 of the secret on stdin, which proxyAuth.secretSha256 takes', async (t) => {
   const res = await hash(SECRET);
   t.same(res, { code: 0, out: SHA, err: '' });
-  t.equal(parseConfig({}, `proxyAuth: { secretSha256: "${res.out}" }\n`).proxyAuth.secretSha256, SHA, 'the config takes it');
+  t.same(parseConfig({}, `proxyAuth: { secretSha256: "${res.out}" }\n`).proxyAuth.secretSha256, [SHA], 'the config takes it');
   t.same(await hash(`${SECRET}\n`), { code: 0, out: SHA, err: '' }, 'one final newline (echo) is dropped');
   t.same(await hash(`${SECRET}\r\n`), { code: 0, out: SHA, err: '' }, 'and a CRLF');
   // a broken configuration does not stand in the way of making the hash that fixes it

@@ -42,7 +42,7 @@ t.test('proxyAuth headers: a name no request can carry, or a credential header, 
     ['proxyAuth: { userHeader: cookie }', /proxyAuth\.userHeader: must not be a header that carries credentials/],
   ];
   for (const [yaml, message] of bad) t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, yaml);
-  t.same(parseConfig({}, 'proxyAuth: { userHeader: X-Forwarded-User, groupsHeader: X-Forwarded-Groups }').proxyAuth, { trustedCidrs: [], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups', secretSha256: null, secretHeader: 'x-gate-proxy-secret' }, 'header names pass, lower-cased');
+  t.same(parseConfig({}, 'proxyAuth: { userHeader: X-Forwarded-User, groupsHeader: X-Forwarded-Groups }').proxyAuth, { trustedCidrs: [], userHeader: 'x-forwarded-user', groupsHeader: 'x-forwarded-groups', secretSha256: [], secretHeader: 'x-gate-proxy-secret' }, 'header names pass, lower-cased');
 });
 
 t.test('breakGlass.maxTtlMinutes: at most 240, the design\'s 4 h for a grant', async (t) => {

@@ -400,20 +400,24 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   child.kill('SIGTERM');
 });
 
-t.test('proxy sign-in trusted by peer address alone is a start-up warning naming proxyAuth.secretSha256; with the secret, an info line without the hash', async (t) => {
+t.test('proxy sign-in trusted by peer address alone is a start-up warning naming proxyAuth.secretSha256; with the secret, an info line without the hash; with two, a warning of the rotation', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'gate-proxyauth-'));
   const sha = 'a'.repeat(64);
-  for (const [yaml, level, expect] of [
-    ['proxyAuth: { trustedCidrs: ["10.42.0.0/16"] }\n', 40, /by peer address alone.*set proxyAuth\.secretSha256/],
-    [`proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: "${sha}" }\n`, 30, /carry its secret/],
-  ] as const) {
-    const cfg = join(dir, `gate-${level}.yaml`);
+  const next = 'b'.repeat(64);
+  const trusting = { level: 30, trustedCidrs: ['10.42.0.0/16'], msg: /carry its secret/ };
+  for (const [i, [yaml, expect]] of ([
+    ['proxyAuth: { trustedCidrs: ["10.42.0.0/16"] }\n', [{ level: 40, trustedCidrs: ['10.42.0.0/16'], msg: /by peer address alone.*set proxyAuth\.secretSha256/ }]],
+    [`proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: "${sha}" }\n`, [trusting]],
+    [`proxyAuth: { trustedCidrs: ["10.42.0.0/16"], secretSha256: ["${sha}", "${next}"] }\n`, [trusting, { level: 40, key: 'proxyAuth.secretSha256', msg: /rotation .* in progress.*remove the old hash/ }]],
+  ] as const).entries()) {
+    const cfg = join(dir, `gate-${i}.yaml`);
     await writeFile(cfg, yaml);
     const gate = await spawnGate({ env: { GATE_CONFIG: cfg } });
     t.teardown(() => gate.stop('SIGKILL'));
     const lines = gate.stdout().split('\n').filter((l) => l.includes('authenticating proxy')).map((l) => JSON.parse(l));
-    t.match(lines, [{ level, trustedCidrs: ['10.42.0.0/16'], msg: expect }], yaml);
-    t.notOk(gate.stdout().includes(sha), 'the hash is not logged');
+    t.equal(lines.length, expect.length, `${yaml}: ${expect.length} line(s)`);
+    t.match(lines, expect, yaml);
+    t.notOk(gate.stdout().includes(sha) || gate.stdout().includes(next), 'no hash is logged');
     await gate.stop('SIGTERM');
   }
 });
