@@ -453,6 +453,9 @@ if (!helm) {
     const sha = 'a'.repeat(32) + '0123456789abcdef'.repeat(2);
     const cases: [string, Record<string, unknown>][] = [];
     for (const v of [sha, sha.toUpperCase(), sha.slice(1), `${sha}0`, `${sha}\n`, '', 'not-a-hash', 'g'.repeat(64), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']) cases.push([`secretSha256 ${JSON.stringify(v)}`, { secretSha256: v }]);
+    // a rotation's list: 1 or 2 hashes, no two the same, each as above
+    const next = 'b'.repeat(64);
+    for (const v of [[sha], [sha, next], [next, sha], [], [sha, next, 'c'.repeat(64)], [sha, sha], [sha, next.toUpperCase()], [sha, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'], [sha, ''], [sha, 42], {}]) cases.push([`secretSha256 ${JSON.stringify(v)}`, { secretSha256: v }]);
     for (const h of ['X-Gate-Proxy-Secret', 'x-proxy-proof', 'X Secret', 'Authorization', 'Cookie', 'Host', 'X-Forwarded-For', 'x-request-id', 'X-Auth-Request-User', 'x-auth-request-groups']) cases.push([`secretHeader ${h}`, { secretHeader: h }]);
     cases.push(['secretHeader the custom user header', { userHeader: 'X-Forwarded-User', secretHeader: 'x-forwarded-user' }]);
     cases.push(['secretHeader the default user header once the user header is another', { userHeader: 'X-Forwarded-User', secretHeader: 'X-Auth-Request-User' }]);
@@ -472,6 +475,15 @@ if (!helm) {
       t.equal(r.status === 0 ? 'takes' : 'refuses', gate.split(' ')[0], `${what}: the gate ${gate}; the chart ${r.status === 0 ? 'takes' : 'refuses'}`);
       if (r.status !== 0) t.match(r.stderr, /proxyAuth(\/|\.)secret(Sha256|Header)/, `${what}: the chart names the key`);
     }
+  });
+
+  // the second step of a rotation: the old hash and the new one side by side in the ConfigMap
+  t.test('proxyAuth.secretSha256 as two hashes (a rotation): rendered as a list, which the gate takes as both', async (t) => {
+    const [old, next] = ['a'.repeat(32) + '0123456789abcdef'.repeat(2), 'b'.repeat(32) + 'fedcba9876543210'.repeat(2)];
+    const objs = render('--set-json', `config.proxyAuth.trustedCidrs=["10.42.0.0/16"]`, '--set-json', `config.proxyAuth.secretSha256=${JSON.stringify([old, next])}`);
+    const file = one(objs, 'ConfigMap').data['config.yaml'];
+    t.same(YAML.parse(file).proxyAuth.secretSha256, [old, next], 'both hashes in the ConfigMap, in the order given');
+    t.same(parseConfig({ GATE_AUTH: 'kubernetes' }, file).proxyAuth.secretSha256, [old, next], 'the gate takes the rendered file, both hashes');
   });
 
   // What calls the gate: Kargo's controller (the promotions' http steps), the Argo Rollouts
