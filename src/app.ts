@@ -244,6 +244,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     isAuditWritable: () => audit.writable(),
     clockSimulated: config.now !== null,
     tokenReviewsShed: deps.tokenReviewsShed ?? null,
+    proxySecretMatches: deps.proxySecretMatches ?? null,
     processMetrics: deps.processMetrics ?? true,
   });
   const recorder = createRecorder(audit, store, metrics);

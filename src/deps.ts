@@ -31,6 +31,8 @@ export interface Deps {
   kargoHealth?: (() => KargoHealth) | null;
   /** Kubernetes mode: the TokenReviews not made so far because too many were in flight (gate_token_reviews_shed_total); null locally */
   tokenReviewsShed?: (() => number) | null;
+  /** with a sign-in proxy's secret: the requests whose secret matched each configured hash (gate_proxy_secret_matches_total); null otherwise */
+  proxySecretMatches?: (() => number[]) | null;
   /** how often expired grants and approvals nobody asked about are recorded (default 60 s) */
   sweepIntervalMs?: number;
   /** a pino logger, or false for none (tests) */

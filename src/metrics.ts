@@ -24,6 +24,8 @@ export function createMetrics(opts: {
   clockSimulated?: boolean;
   /** Kubernetes mode: the TokenReviews not made so far because too many were in flight */
   tokenReviewsShed?: (() => number) | null;
+  /** with a sign-in proxy's secret: the requests whose secret matched each hash of proxyAuth.secretSha256, by position */
+  proxySecretMatches?: (() => number[]) | null;
   processMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -44,6 +46,19 @@ export function createMetrics(opts: {
       this.inc(opts.tokenReviewsShed?.() ?? 0);
     },
   });
+  if (opts.proxySecretMatches) {
+    const read = opts.proxySecretMatches;
+    new Counter({
+      name: 'gate_proxy_secret_matches_total',
+      help: 'Requests whose sign-in proxy secret matched each hash of proxyAuth.secretSha256 (secret: its position, 1 or 2): while a rotation is under way, the old hash can go once its count stops growing',
+      labelNames: ['secret'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [i, n] of read().entries()) this.inc({ secret: String(i + 1) }, n);
+      },
+    });
+  }
   return {
     registry,
     decisions: new Counter({

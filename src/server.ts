@@ -236,9 +236,14 @@ async function main(): Promise<void> {
       onFailedStart.push(async () => reader.stop());
     }
 
-    if (config.proxyAuth.trustedCidrs.length > 0) auth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
+    let proxySecretMatches: (() => number[]) | null = null;
+    if (config.proxyAuth.trustedCidrs.length > 0) {
+      const proxyAuth = createProxyHeaderAuthenticator(auth, config.proxyAuth);
+      auth = proxyAuth;
+      if (config.proxyAuth.secretSha256.length > 0) proxySecretMatches = proxyAuth.secretMatches;
+    }
     for (const { level, fields, message } of proxyAuthNotices(config.proxyAuth)) log[level](fields, message);
-    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null, tokenReviewsShed });
+    const app = await buildApp({ config, clock, newId, audit, store, auth, calendar, dataDir, logger: log, deployedTags: kargo ? kargo.tags : null, kargoHealth: kargo ? kargo.health : null, tokenReviewsShed, proxySecretMatches });
 
     let shuttingDown = false;
     /** ends a wait for the data volume (a lapsed lock) when the gate stops anyway */

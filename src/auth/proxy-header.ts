@@ -89,13 +89,14 @@ export const MAX_SECRET_HASHES = 2;
 
 /**
  * What the request's secret header proves: `absent` (not sent), `repeated` (sent more than once:
- * a copy besides the proxy's), `wrong` (its SHA-256 is none of `digests`) or `right`. The value is
+ * a copy besides the proxy's), `wrong` (its SHA-256 is none of `digests`) or, when right, the
+ * index of the digest it matched (the first, when the list is padded with it). The value is
  * hashed as the bytes that came (Node reads header bytes as Latin-1, one byte a character) and
  * compared in constant time with every digest, all of them each time (`digests` always holds
  * MAX_SECRET_HASHES: the time taken tells neither which one matched nor how many are configured);
  * it is never kept, logged or echoed.
  */
-function proxySecretProof(req: AuthRequest, name: string, digests: readonly Buffer[]): 'absent' | 'repeated' | 'wrong' | 'right' {
+function proxySecretProof(req: AuthRequest, name: string, digests: readonly Buffer[]): 'absent' | 'repeated' | 'wrong' | number {
   const count = occurrences(req, name);
   if (count === 0) return 'absent';
   const v = req.headers[name];
@@ -105,8 +106,9 @@ function proxySecretProof(req: AuthRequest, name: string, digests: readonly Buff
   if (v === '') return 'wrong';
   const presented = proxySecretDigest(v);
   let matched = 0;
-  for (const digest of digests) matched |= timingSafeEqual(presented, digest) ? 1 : 0;
-  return matched === 1 ? 'right' : 'wrong';
+  for (const [i, digest] of digests.entries()) matched |= (timingSafeEqual(presented, digest) ? 1 : 0) << i;
+  if (matched === 0) return 'wrong';
+  return matched & 1 ? 0 : 1;
 }
 
 /**
@@ -173,7 +175,17 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
  * trusted address that is a client forging the proxy or a proxy configured with another secret,
  * and either is for an operator to see, not to pass over.
  */
-export function createProxyHeaderAuthenticator(inner: Authenticator, opts: ProxyHeaderOptions): Authenticator {
+/** A proxy-header authenticator, and how often each configured secret has come. */
+export interface ProxyHeaderAuthenticator extends Authenticator {
+  /**
+   * Requests whose secret header matched each hash of proxyAuth.secretSha256, by its position,
+   * since start (gate_proxy_secret_matches_total): during a rotation, the old hash can go once
+   * its count stops growing.
+   */
+  secretMatches(): number[];
+}
+
+export function createProxyHeaderAuthenticator(inner: Authenticator, opts: ProxyHeaderOptions): ProxyHeaderAuthenticator {
   const trusted = parseTrustedCidrs(opts.trustedCidrs);
   const enabled = opts.trustedCidrs.length > 0;
   const userHeader = opts.userHeader.toLowerCase();
@@ -186,9 +198,11 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
   }
   // padded to MAX_SECRET_HASHES with the first: every request is compared as many times
   const secretDigests = hashes.length > 0 ? Array.from({ length: MAX_SECRET_HASHES }, (_, i) => Buffer.from(hashes[i] ?? hashes[0]!, 'hex')) : null;
+  const matches = hashes.map(() => 0);
 
   return {
     mode: inner.mode,
+    secretMatches: () => [...matches],
     async authenticate(req) {
       if (!enabled || !isInList(trusted, req.remoteAddress)) return inner.authenticate(req);
       const rawName = single(req, userHeader);
@@ -201,7 +215,8 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
           if (result.ok || result.status !== 401) return result;
           return { ...result, message: `${result.message} (the ${userHeader} header was not used: the request did not carry ${secretHeader}, the authenticating proxy's secret)` };
         }
-        if (proof !== 'right') {
+        if (typeof proof === 'number') matches[proof] = (matches[proof] ?? 0) + 1;
+        else {
           return {
             ok: false,
             status: 401,

@@ -130,6 +130,16 @@ t.test('two hashes (a rotation): the old secret and the new one both sign in; a 
     const missing = await auth.authenticate(req('10.42.3.9', claim));
     t.match(missing, { ok: false, status: 401, presented: { via: 'none' }, message: /was not used: the request did not carry x-gate-proxy-secret/ }, `${order}: no secret: the headers are not used`);
   }
+  // which secret came, by position in the list: what tells the operator the proxy has switched
+  const counted = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA, NEW_SHA] });
+  const send = (secret: string) => counted.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': secret }));
+  for (const secret of [SECRET, SECRET, NEW_SECRET, 'wrong', SECRET]) await send(secret);
+  await counted.authenticate(req('10.42.3.9', claim)); // none sent
+  t.same(counted.secretMatches(), [3, 1], 'the old secret 3 times, the new one once; a wrong or missing one counts for neither');
+  const one = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA] });
+  await one.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': SECRET }));
+  t.same(one.secretMatches(), [1], 'one hash: one count, though it is compared twice');
+  t.same(createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [] }).secretMatches(), [], 'no secret: nothing to count');
   // before and after the rotation one hash: the other secret is wrong
   const before = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA] });
   t.match(await before.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': NEW_SECRET })), { ok: false, status: 401 }, 'the old hash alone: the new secret is refused');
@@ -228,7 +238,8 @@ async function proxyApp(t: Parameters<typeof buildTestApp>[0], configYaml: strin
   // the test app's own token file (in its data directory, made by buildTestApp) behind the proxy authenticator
   let local: Authenticator | null = null;
   const tokens: Authenticator = { mode: 'local', authenticate: (r) => local!.authenticate(r), authorize: (i, p, n) => local!.authorize(i, p, n) };
-  const g = await buildTestApp(t, { configYaml, auth: createProxyHeaderAuthenticator(tokens, config.proxyAuth), deps: { logger } });
+  const proxy = createProxyHeaderAuthenticator(tokens, config.proxyAuth);
+  const g = await buildTestApp(t, { configYaml, auth: proxy, deps: { logger, proxySecretMatches: config.proxyAuth.secretSha256.length > 0 ? proxy.secretMatches : null } });
   local = createLocalAuthenticator(tokenFilePath(g.dataDir));
   return { g, log, logger };
 }
@@ -310,6 +321,12 @@ t.test('through the app, during a rotation (two hashes): the old and the new sec
   const refusals = g.audit.records().filter((r) => r.type === 'refusal');
   t.equal(refusals.length, 1, 'the one refusal is audited');
   t.match(refusals[0]?.reasons?.[0]?.message, /does not hold the authenticating proxy's secret/);
-  const everything = [...log.lines, JSON.stringify(g.audit.records()), ...answers].join('\n');
-  t.notOk([SECRET, NEW_SECRET, SHA, NEW_SHA].some((v) => everything.includes(v)), 'neither secret nor hash in a log line, audit record or answer');
+  // the proxy has switched: the old hash's count no longer grows, and the operator can drop it
+  await call(NEW_SECRET);
+  await call(NEW_SECRET);
+  const metrics = (await g.app.inject({ url: '/metrics' })).body;
+  t.match(metrics, /^gate_proxy_secret_matches_total\{secret="1"\} 1$/m, 'the old secret (first in the list) came once');
+  t.match(metrics, /^gate_proxy_secret_matches_total\{secret="2"\} 3$/m, 'the new one three times; the wrong one is counted by neither');
+  const everything = [...log.lines, JSON.stringify(g.audit.records()), ...answers, metrics].join('\n');
+  t.notOk([SECRET, NEW_SECRET, SHA, NEW_SHA].some((v) => everything.includes(v)), 'neither secret nor hash in a log line, audit record, answer or metric');
 });

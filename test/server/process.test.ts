@@ -418,6 +418,9 @@ t.test('proxy sign-in trusted by peer address alone is a start-up warning naming
     t.equal(lines.length, expect.length, `${yaml}: ${expect.length} line(s)`);
     t.match(lines, expect, yaml);
     t.notOk(gate.stdout().includes(sha) || gate.stdout().includes(next), 'no hash is logged');
+    // one count per configured hash, by position: what tells an operator the proxy has switched
+    const counts = (await (await fetch(`${gate.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('gate_proxy_secret_matches_total'));
+    t.same(counts, [[], ['gate_proxy_secret_matches_total{secret="1"} 0'], ['gate_proxy_secret_matches_total{secret="1"} 0', 'gate_proxy_secret_matches_total{secret="2"} 0']][i], `${yaml}: the secrets' counts in /metrics`);
     await gate.stop('SIGTERM');
   }
 });
