@@ -7,7 +7,7 @@ import { formatTimeLeft } from './durations.ts';
 import { type GrantTarget, findCoveringGrant, findExpiredGrants, findGrantByTokenHash, grantMatches, isGrantLive } from './grants.ts';
 import type { MarketCalendar, MarketState } from './market-hours.ts';
 import { type Effect, type Reason, reason, strictest, summarize } from './reasons.ts';
-import { type ApprovalRecord, type GateState, type GrantRecord, promotionKey } from './state.ts';
+import { type ApprovalRecord, type GateState, type GrantRecord, TEST_RESULTS_KEPT, promotionKey } from './state.ts';
 import { MARKET_ZONE } from './market-hours.ts';
 import { getOwn } from './own.ts';
 import { personKey } from './person-key.ts';
@@ -106,7 +106,22 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
   }
   const result = getOwn(ds.state.testResults, input.imageTag);
   if (!result) {
-    return { reasons: [reason('tests_pending', 'wait', `No integration-test result for ${input.imageTag} yet.`)] };
+    // with the newest TEST_RESULTS_KEPT kept, an older tag's result may have been dropped (a
+    // rollback to a release of months ago): it then waits like a tag CI has not reported yet
+    // unless its stored result is sent again, which the message says where that can be the case
+    const dropped = Object.keys(ds.state.testResults).length >= TEST_RESULTS_KEPT;
+    return {
+      reasons: [
+        reason(
+          'tests_pending',
+          'wait',
+          `No integration-test result for ${input.imageTag} yet.` +
+            (dropped
+              ? ` The gate keeps the newest ${TEST_RESULTS_KEPT.toLocaleString('en-US')} results: if ${input.imageTag}'s was recorded before them (a rollback to an old release), send its stored result again (README, Test results).`
+              : ''),
+        ),
+      ],
+    };
   }
   if (!result.passed) {
     // the error is refused with a token in it, but a result recorded before that may hold one

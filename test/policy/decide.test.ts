@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { parseConfig } from '../../src/config.ts';
 import { type DecisionInput, type DecisionState, decide } from '../../src/policy/decide.ts';
 import { createMarketCalendar } from '../../src/policy/market-hours.ts';
-import { type ApprovalRecord, type GateState, type GrantRecord, emptyState, promotionKey } from '../../src/policy/state.ts';
+import { type ApprovalRecord, type GateState, type GrantRecord, TEST_RESULTS_KEPT, emptyState, promotionKey } from '../../src/policy/state.ts';
 
 const OPEN = '2026-11-25T15:00:00Z'; // Wed 10:00 ET, closes 16:00 ET
 const CLOSED = '2026-11-25T22:00:00Z'; // Wed 17:00 ET
@@ -283,6 +283,27 @@ t.test('expired grants and approvals are reported for recording', async (t) => {
 t.test('the oldest-expiring of two matching grants is the one used', async (t) => {
   const out = decide(input(), state({ grants: [grant({ id: 'bg_late', expiresAt: '2026-11-25T16:00:00Z' }), grant({ id: 'bg_soon' })] }), DateTime.fromISO(OPEN));
   t.equal(out.grant?.id, 'bg_soon');
+});
+
+t.test('a tag with no result while the gate keeps as many as it can: the message says an old result may have been dropped, and how to send it again', async (t) => {
+  const ds = state({ tests: 'none' });
+  const fill = (n: number) => {
+    ds.state.testResults = {};
+    for (let i = 0; i < n; i++) ds.state.testResults[`tag${i}`] = { ...PASSED, imageTag: `tag${i}` };
+  };
+  fill(TEST_RESULTS_KEPT - 1);
+  let out = decide(input({ imageTag: 'old1' }), ds, DateTime.fromISO(CLOSED));
+  t.equal(out.reasons[0]?.message, 'No integration-test result for old1 yet.', 'room for more: nothing can have been dropped, no hint');
+  fill(TEST_RESULTS_KEPT);
+  out = decide(input({ imageTag: 'old1' }), ds, DateTime.fromISO(CLOSED));
+  t.equal(out.decision, 'wait');
+  t.match(out.reasons[0], { code: 'tests_pending', effect: 'wait' });
+  t.equal(
+    out.reasons[0]?.message,
+    "No integration-test result for old1 yet. The gate keeps the newest 1,000 results: if old1's was recorded before them (a rollback to an old release), send its stored result again (README, Test results).",
+    'full: the hint',
+  );
+  t.equal(decide(input({ imageTag: 'tag7' }), ds, DateTime.fromISO(CLOSED)).reasons[0]?.code, 'tests_passed', 'a kept one is used as ever');
 });
 
 t.test('decide is pure: the state is not changed', async (t) => {

@@ -134,6 +134,18 @@ t.test('the newest 1,000 summaries are kept', async (t) => {
   t.ok(kept.includes('tag1002'));
   t.equal((await g.app.inject({ url: '/v1/test-results/tag1' })).json().found, false, 'dropped from the summaries');
   t.equal((await readdir(join(g.dataDir, 'artifacts', 'inttest'))).length, 1003, 'artifacts stay on disk');
+
+  // a rollback to tag1: its result was dropped, so it waits, and the message says what to do
+  const waiting = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'tag1', promotion: 'rollback-1' }) })).json();
+  t.match(waiting, { decision: 'wait', reasons: [{ code: 'tests_pending' }] });
+  t.match(waiting.message, /keeps the newest 1,000 results: if tag1's was recorded before them \(a rollback to an old release\), send its stored result again/);
+  // the README's remedy: the stored file sent again (an admin may, as CI may)
+  const stored = await readFile(join(g.dataDir, 'artifacts', 'inttest', 'tag1.json'));
+  const again = await g.as('admin', { method: 'PUT', url: '/v1/test-results/tag1', payload: stored, headers: { 'content-type': 'application/json' } });
+  t.equal(again.statusCode, 200, 'sent again: recorded anew');
+  t.match((await g.app.inject({ url: '/v1/test-results/tag1' })).json(), { found: true, passed: true, artifact: 'artifacts/inttest/tag1~2.json' });
+  const allowed = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'tag1', promotion: 'rollback-1' }) })).json();
+  t.match(allowed, { decision: 'allow', reasons: [{ code: 'tests_passed' }] }, 'the rollback goes on');
 });
 
 t.test('a nearly full data volume: results are refused 507 and nothing is stored, so uploads never fill the audit log\'s volume', async (t) => {
