@@ -93,8 +93,8 @@ export const MAX_SECRET_HASHES = 2;
  * index of the digest it matched (the first, when the list is padded with it). The value is
  * hashed as the bytes that came (Node reads header bytes as Latin-1, one byte a character) and
  * compared in constant time with every digest, all of them each time (`digests` always holds
- * MAX_SECRET_HASHES: the time taken tells neither which one matched nor how many are configured);
- * it is never kept, logged or echoed.
+ * MAX_SECRET_HASHES: the time taken tells neither which one matched nor how many are configured;
+ * the counts of gate_proxy_secret_matches_total do, on purpose); it is never kept, logged or echoed.
  */
 function proxySecretProof(req: AuthRequest, name: string, digests: readonly Buffer[]): 'absent' | 'repeated' | 'wrong' | number {
   const count = occurrences(req, name);
@@ -153,6 +153,18 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
   return roles;
 }
 
+/** A proxy-header authenticator, and how often each configured secret has come. */
+export interface ProxyHeaderAuthenticator extends Authenticator {
+  /**
+   * Requests whose secret header matched each hash of proxyAuth.secretSha256, by its position,
+   * since start (gate_proxy_secret_matches_total): during a rotation, the old hash can go once
+   * its count stops growing. Counted once the secret is right, whatever the user header then
+   * turns out to be. This tells whoever can read /metrics how many hashes there are and which one
+   * the proxy sends, by design: an operator needs it to finish a rotation; never a hash.
+   */
+  secretMatches(): number[];
+}
+
 /**
  * Wraps an authenticator so that a request whose TCP peer (AuthRequest.remoteAddress, never
  * X-Forwarded-For) is inside `trustedCidrs` and carries the user header is the identity
@@ -175,16 +187,6 @@ export function rolesFromGroups(groups: readonly string[]): Role[] {
  * trusted address that is a client forging the proxy or a proxy configured with another secret,
  * and either is for an operator to see, not to pass over.
  */
-/** A proxy-header authenticator, and how often each configured secret has come. */
-export interface ProxyHeaderAuthenticator extends Authenticator {
-  /**
-   * Requests whose secret header matched each hash of proxyAuth.secretSha256, by its position,
-   * since start (gate_proxy_secret_matches_total): during a rotation, the old hash can go once
-   * its count stops growing.
-   */
-  secretMatches(): number[];
-}
-
 export function createProxyHeaderAuthenticator(inner: Authenticator, opts: ProxyHeaderOptions): ProxyHeaderAuthenticator {
   const trusted = parseTrustedCidrs(opts.trustedCidrs);
   const enabled = opts.trustedCidrs.length > 0;

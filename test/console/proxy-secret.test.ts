@@ -219,6 +219,35 @@ t.test('config: secretSha256 and secretHeader are checked, naming the key', asyn
 });
 
 /** Log lines written by the gate's own logger, kept in memory. */
+t.test('every request with a secret is compared with both hashes, whichever matches and however many are configured: the time tells neither', async (t) => {
+  const crypto = await import('node:crypto');
+  let compared = 0;
+  const { createProxyHeaderAuthenticator: counting } = await t.mockImport<typeof import('../../src/auth/proxy-header.ts')>('../../src/auth/proxy-header.ts', {
+    'node:crypto': {
+      ...crypto,
+      timingSafeEqual: (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+        compared++;
+        return crypto.timingSafeEqual(a, b);
+      },
+    },
+  });
+  for (const hashes of [[SHA], [SHA, NEW_SHA]]) {
+    const auth = counting(inner, { ...OPTS, secretSha256: hashes });
+    for (const [which, secret] of [['the old secret', SECRET], ['the new secret', NEW_SECRET], ['a wrong one', 'not-the-secret']] as const) {
+      compared = 0;
+      await auth.authenticate(req('10.42.3.9', { ...claim, 'x-gate-proxy-secret': secret }));
+      t.equal(compared, 2, `${hashes.length} hash(es), ${which}: two comparisons`);
+    }
+  }
+});
+
+t.test('a right secret is counted even when the user header it came with is then refused: the count is of the secret', async (t) => {
+  const auth = createProxyHeaderAuthenticator(inner, { ...OPTS, secretSha256: [SHA, NEW_SHA] });
+  const refused = await auth.authenticate(req('10.42.3.9', { 'x-auth-request-user': 'system:admin', 'x-gate-proxy-secret': NEW_SECRET }));
+  t.match(refused, { ok: false, status: 401, message: /Kubernetes system user/ });
+  t.same(auth.secretMatches(), [0, 1]);
+});
+
 function captureLog() {
   const lines: string[] = [];
   const dest = new Writable({
