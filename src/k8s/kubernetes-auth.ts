@@ -19,7 +19,8 @@ export interface KubernetesAuthOptions {
   /**
    * the most TokenReviews in flight at once (default 64): a token that would need one more is a
    * 503 at once. A quarter of them (at least one) is kept for tokens the API server accepted in
-   * the last hour, so a flood of made-up tokens cannot lock out the callers it has seen.
+   * the last 7 days, at most 2 for one user, so a flood of made-up tokens cannot lock out the
+   * callers it has seen.
    */
   maxReviewsInFlight?: number;
 }
@@ -142,7 +143,7 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * resources of gate.stonks-oracle.io in the Kargo project's namespace, so ordinary RBAC grants
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
  * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
- * (a quarter of them kept for tokens accepted in the last hour); a token that would need another
+ * (a quarter of them kept for tokens accepted in the last 7 days); a token that would need another
  * is a 503 at once. An API server that is unreachable, slower than the
  * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
@@ -158,9 +159,10 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const identities = cache<AuthResult>(max);
   const rejected = cache<AuthResult>(max);
   const access = cache<AuthzResult>(max);
-  // hashes of the tokens the API server accepted in the last hour (its own cache: made-up tokens
-  // never enter it), whose reviews may take the slots kept for known callers; the token is
-  // still reviewed whenever its cached identity expires, so a revoked one is refused as before
+  // hashes of the tokens the API server accepted in the last 7 days, with the user each was
+  // reviewed as (its own cache: made-up tokens never enter it), whose reviews may take the slots
+  // kept for known callers; the token is still reviewed whenever its cached identity expires, so
+  // a revoked one is refused as before
   const known = cache<string>(max);
   const maxReviews = opts.maxReviewsInFlight ?? 64;
   if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
