@@ -22,6 +22,7 @@ import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery }
 import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
 import type { Segment } from './segments.ts';
 import { takeTurns } from '../take-turns.ts';
+import { within } from '../within.ts';
 
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
 
@@ -294,13 +295,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   /** recover('append'), but an append does not wait longer than `ms` for it (a repair can stall too) */
   async function recoverWithin(ms: number): Promise<boolean> {
     if (ms <= 0) return recover('append');
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    try {
-      return await Promise.race([recover('append'), late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(recover('append'), ms, () => false);
   }
 
   function startProbe(): void {

@@ -7,6 +7,7 @@ import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
+import { within } from '../within.ts';
 import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
@@ -434,15 +435,9 @@ export function createLocalAuthenticator(file: string, opts: { readTimeoutMs?: n
     }
     // and no request waits for it longer than readTimeoutMs: past that its answer is a 503
     // (auth_unavailable, which Kargo polls on), not a connection held for as long as the volume hangs
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${file}: no answer from the data volume within ${readTimeoutMs} ms`)), readTimeoutMs);
+    return within(checking, readTimeoutMs, () => {
+      throw new Error(`${file}: no answer from the data volume within ${readTimeoutMs} ms`);
     });
-    try {
-      return await Promise.race([checking, late]);
-    } finally {
-      clearTimeout(timer);
-    }
   };
 
   return {

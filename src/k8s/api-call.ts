@@ -1,4 +1,5 @@
 import { KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { within } from '../within.ts';
 
 /** The Kubernetes API could not give an answer in time (unreachable, slow, error status, malformed). */
 export class KubeUnavailableError extends Error {
@@ -30,17 +31,13 @@ export function timeoutOptions(timeoutMs: number) {
  * body) becomes KubeUnavailableError naming what happened (failureDetail).
  */
 export async function callWithDeadline<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([call(), deadline]);
+    return await within(call(), timeoutMs, () => {
+      throw new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`);
+    });
   } catch (err) {
     if (err instanceof KubeUnavailableError) throw err;
     throw new KubeUnavailableError(`${what}: ${failureDetail(err, timeoutMs)}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

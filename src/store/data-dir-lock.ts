@@ -3,6 +3,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import * as nodeFs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from '../within.ts';
 
 /** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
 const RELEASE_WAIT_MS = 2000;
@@ -459,7 +460,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       // a renewal under way may still land: wait for it (a bounded time: on a hung volume the
       // lock is left to expire rather than removed under a rename that may land later)
       if (renewing) {
-        const settled = await Promise.race([renewing.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), RELEASE_WAIT_MS).unref())]);
+        const settled = await within(renewing.then(() => true), RELEASE_WAIT_MS, () => false);
         if (!settled) return;
       }
       // a lost (or lapsed: another gate may hold it by now) lock is never removed
