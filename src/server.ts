@@ -218,6 +218,7 @@ async function main(): Promise<void> {
         timeoutMs: config.kubernetes.apiTimeoutMs,
         cacheSeconds: config.kubernetes.reviewCacheSeconds,
         maxReviewsInFlight: config.kubernetes.maxReviewsInFlight,
+        rejectedTokensPerMinute: config.kubernetes.rejectedTokensPerMinute,
       });
       auth = kubeAuth;
       tokenReviewsShed = kubeAuth.reviewsShed;
