@@ -35,6 +35,7 @@ import { testResultRoutes } from './routes/test-results.ts';
 import { auditVerifyRoutes } from './routes/audit-verify.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
+import { takeTurns } from './take-turns.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 /** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
@@ -285,6 +286,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     calendar,
     decisions,
     reserved,
+    auditReads: takeTurns(),
     guard: guards.guard,
     refuse: guards.refuse,
     deployedTags: deps.deployedTags ?? null,

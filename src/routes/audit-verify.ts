@@ -10,7 +10,6 @@ import { listSegments } from '../audit/segments.ts';
 import type { VerifyResult } from '../audit/verify.ts';
 import { verifyAuditLogInWorker } from '../audit/verify-in-worker.ts';
 import { type Clock, isoOf } from '../policy/clock.ts';
-import { takeTurns } from '../take-turns.ts';
 import { AuditQuerySchema, READ_AUDIT, toAuditQuery } from './audit.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, authErrors } from './common-schemas.ts';
@@ -228,15 +227,14 @@ export function createFullVerifier(deps: FullVerifierDeps) {
 /**
  * GET /v1/audit/verify: is the chain of a page (same query as /v1/audit) intact, whether the page's
  * search stopped at its scan budget (partial, nextCursor: as /v1/audit), and the last full walk;
- * for holders of get auditrecords, as the log itself. Page checks take turns: each hashes up to
- * MAX_PAGE_SPAN records in one synchronous
+ * for holders of get auditrecords, as the log itself. Page checks take turns (ctx.auditReads, with
+ * GET /v1/audit's queries): each hashes up to MAX_PAGE_SPAN records in one synchronous
  * stretch (some 20-50 ms), and side by side those stretches add up on the thread that answers
  * decisions (8 at once held it for 320 ms); one at a time, a decision waits behind one at most
  * (25 ms).
  */
 export function auditVerifyRoutes(ctx: RouteContext) {
   const full = createFullVerifier({ audit: ctx.audit, dataDir: ctx.dataDir, clock: ctx.clock });
-  const inTurn = takeTurns();
   return async (app: FastifyInstance) => {
     app.withTypeProvider<ZodTypeProvider>().get('/v1/audit/verify', {
       onRequest: ctx.guard(READ_AUDIT),
@@ -252,7 +250,7 @@ export function auditVerifyRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         full.maybeStart();
-        const page = await inTurn(async () => {
+        const page = await ctx.auditReads(async () => {
           // a page cut short by the scan budget says so: an empty one is not "nothing to check"
           const { records, partial, nextCursor } = await ctx.audit.query(toAuditQuery(req.query));
           return { ...(await verifyPage(ctx.audit, records)), partial, nextCursor };

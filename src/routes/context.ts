@@ -28,6 +28,12 @@ export interface RouteContext {
   metrics: Metrics;
   calendar: MarketCalendar;
   decisions: DecisionService;
+  /**
+   * the turns the audit log's scans take (GET /v1/audit queries, /v1/audit/verify page checks):
+   * one at a time, so the thread that answers decisions has at most one scan's stretches ahead
+   * of a decision, however many auditors read at once
+   */
+  auditReads: <T>(fn: () => Promise<T>) => Promise<T>;
   /** grant and approval ids an in-flight change holds (shared by every writer) */
   reserved: Set<string>;
   guard: (access: Access) => onRequestHookHandler;
