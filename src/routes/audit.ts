@@ -40,9 +40,11 @@ export const READ_AUDIT: Permission = { resource: 'auditrecords', verb: 'get' };
  * take turns (ctx.auditReads, with /v1/audit/verify's page checks): one examines up to
  * DEFAULT_SCAN_LIMIT lines, and with `since` parses each (~30-45 ms of CPU, in 64 KiB stretches);
  * side by side, the stretches of several queries queue up ahead of a decision on the same thread
- * (bench/audit-contention.ts, 150,000 records, decisions at 50/s: p99 9-14 ms alone, 26-28 ms
- * beside 4 looping worst-case queries, 100-260 ms beside 16); one at a time, a decision waits
- * behind one query's stretch at most, and waiting queries wait for the thread, not the decision.
+ * (bench/audit-contention.ts, 150,000 records, decisions at 50/s beside 16 clients looping
+ * worst-case queries: p50 26-32 ms, p99 52-260 ms, against 3-4 and 9-17 ms alone; back to back,
+ * 249 decisions in 6 s instead of 2,880). One at a time, a decision waits behind one query's
+ * stretch at most (beside 16: p50 3.5-3.8 ms, p99 8-24 ms, 2,586 back to back), and the queries
+ * answered per second hardly change (23-24 against 26-28): they were waiting for the thread anyway.
  */
 export function auditRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
