@@ -10,7 +10,7 @@ import { listSegments } from '../audit/segments.ts';
 import type { VerifyResult } from '../audit/verify.ts';
 import { verifyAuditLogInWorker } from '../audit/verify-in-worker.ts';
 import { type Clock, isoOf } from '../policy/clock.ts';
-import { AuditQuerySchema, READ_AUDIT, toAuditQuery } from './audit.ts';
+import { AuditQuerySchema, READ_AUDIT, scanInTurn, toAuditQuery } from './audit.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, authErrors } from './common-schemas.ts';
 
@@ -250,7 +250,7 @@ export function auditVerifyRoutes(ctx: RouteContext) {
       },
       handler: async (req) => {
         full.maybeStart();
-        const page = await ctx.auditReads(async () => {
+        const page = await scanInTurn(ctx, req, async () => {
           // a page cut short by the scan budget says so: an empty one is not "nothing to check"
           const { records, partial, nextCursor } = await ctx.audit.query(toAuditQuery(req.query));
           return { ...(await verifyPage(ctx.audit, records)), partial, nextCursor };

@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -9,6 +11,7 @@ import { fixedClock } from '../../src/policy/clock.ts';
 import { MAX_PAGE_SPAN, createFullVerifier, verifyPage } from '../../src/routes/audit-verify.ts';
 import { entry } from '../audit/helpers.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const clock = fixedClock('2026-11-25T15:00:00Z');
 
@@ -232,6 +235,56 @@ t.test('GET /v1/audit queries take turns, with each other and with page verifica
   }
   for (const [i, res] of checks.entries()) t.match(res.json().page, { scope: 'range', ok: true, to: 599 - i * 100 }, `verification ${i}: its own page`);
   t.equal(most, 1, 'one query or page verification reads the log at a time');
+});
+
+t.test('a client that left while its query or page check waited for a turn costs no scan', async (t) => {
+  // over real HTTP: the turns are a queue, and every request in it used to get its scan (up to
+  // 10,000 lines parsed) even once its client had closed the connection, so abandoned requests
+  // held up the ones still waiting
+  const log = await memoryLogWith(300);
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const scans: string[] = [];
+  const audit: AuditLog = {
+    ...log,
+    async query(q) {
+      scans.push(String(q.cursor ?? 'newest'));
+      if (scans.length === 1) await held;
+      return log.query(q);
+    },
+  };
+  const g = await buildTestApp(t, { deps: { audit } });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const get = (path: string) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { authorization: `Bearer ${g.tokens['auditor']}` } });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+    });
+    req.end();
+    return { req, answer };
+  };
+  const first = get('/v1/audit?limit=2');
+  t.ok(await eventually(() => scans.length === 1), 'the first query holds the turn');
+  const gone = [get('/v1/audit?limit=2&cursor=200'), get('/v1/audit/verify?limit=2&cursor=100')];
+  const stays = get('/v1/audit?limit=2&cursor=50');
+  t.ok(await eventually(async () => (await new Promise<number>((r) => g.app.server.getConnections((_e, n) => r(n)))) === 4), 'four connections open');
+  for (const { req, answer } of gone) {
+    answer.catch(() => undefined);
+    req.destroy();
+  }
+  t.ok(await eventually(async () => (await new Promise<number>((r) => g.app.server.getConnections((_e, n) => r(n)))) === 2), 'the two clients are gone');
+  release();
+  t.equal((await first.answer).status, 200);
+  const last = await stays.answer;
+  t.equal(last.status, 200, 'the client that stayed is answered');
+  t.same(JSON.parse(last.body).records.map((r: { seq: number }) => r.seq), [49, 48]);
+  t.same(scans, ['newest', '50'], 'no scan for the two that left');
 });
 
 t.test('full verification: an audit directory that cannot be listed is an error, not an in-memory log to read whole', async (t) => {
