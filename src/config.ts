@@ -173,7 +173,6 @@ const FileSchema = z.strictObject({
       reviewCacheSeconds: z.number().min(0).max(10).optional(),
       apiTimeoutMs: z.number().int().min(100).max(2000).optional(),
       maxReviewsInFlight: z.number().int().min(2).max(4096).optional(),
-      rejectedTokensPerMinute: z.number().int().min(1).max(10_000).optional(),
       imageRepoPrefix: z.string().min(1).optional(),
     })
     .optional(),
@@ -224,7 +223,7 @@ export interface Config {
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
   /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
-  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; maxReviewsInFlight: number; rejectedTokensPerMinute: number; imageRepoPrefix: string };
+  kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; maxReviewsInFlight: number; imageRepoPrefix: string };
   /**
    * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets);
    * maxConnections: open connections at most, past which a new one is closed at once
@@ -417,7 +416,6 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
       reviewCacheSeconds: f.kubernetes?.reviewCacheSeconds ?? 10,
       apiTimeoutMs: f.kubernetes?.apiTimeoutMs ?? 2000,
       maxReviewsInFlight: f.kubernetes?.maxReviewsInFlight ?? 64,
-      rejectedTokensPerMinute: f.kubernetes?.rejectedTokensPerMinute ?? 30,
       imageRepoPrefix: f.kubernetes?.imageRepoPrefix ?? 'ghcr.io/celesrenata/stonks-oracle/',
     },
     http,

@@ -218,7 +218,6 @@ async function main(): Promise<void> {
         timeoutMs: config.kubernetes.apiTimeoutMs,
         cacheSeconds: config.kubernetes.reviewCacheSeconds,
         maxReviewsInFlight: config.kubernetes.maxReviewsInFlight,
-        rejectedTokensPerMinute: config.kubernetes.rejectedTokensPerMinute,
       });
       auth = kubeAuth;
       tokenReviewsShed = kubeAuth.reviewsShed;

@@ -44,7 +44,7 @@ export const ANONYMOUS: Identity = { name: 'anonymous', groups: [], via: 'none' 
 /** The outcome of checking credentials: an identity, or why there is none. */
 export type AuthResult =
   | { ok: true; identity: Identity }
-  | { ok: false; status: 401 | 429 | 503; error: string; message: string; presented: Identity; retryAfterSeconds?: number };
+  | { ok: false; status: 401 | 503; error: string; message: string; presented: Identity };
 
 /** The outcome of a permission check. */
 export type AuthzResult = { ok: true } | { ok: false; status: 403 | 503; error: string; message: string };
@@ -54,11 +54,6 @@ export interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
   /** the TCP peer address (not X-Forwarded-For) */
   remoteAddress: string;
-  /**
-   * the client as the refusal budgets tell clients apart (the TCP peer, or the client a trusted
-   * proxy forwarded; IPv6 by /64); absent, the TCP peer is the client
-   */
-  client?: string;
   /**
    * The header lines as received (name, value, name, value, ...: Node's rawHeaders). Node joins a
    * repeated custom header into one string ("a, b") in `headers`, so only these show that a

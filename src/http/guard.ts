@@ -2,8 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
 import { hasNoToken, redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from './errors.ts';
-import { clientAddress } from './peer-address.ts';
-import { clientKey, type RefusalRecorder } from './refusal-recorder.ts';
+import type { RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
 
 /**
@@ -96,29 +95,18 @@ export function createGuard(deps: GuardDeps) {
     return hook;
   };
 
-  const hookFor = (access: Access) => async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const hookFor = (access: Access) => async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     if (access === 'public') return;
     let result;
     try {
-      result = await deps.auth.authenticate({
-        headers: req.headers,
-        remoteAddress: req.socket?.remoteAddress ?? '',
-        rawHeaders: req.raw.rawHeaders,
-        // worked out only when an authenticator asks (the Kubernetes one, for a token it must review)
-        get client() {
-          return clientKey(clientAddress(req) ?? undefined);
-        },
-      });
+      result = await deps.auth.authenticate({ headers: req.headers, remoteAddress: req.socket?.remoteAddress ?? '', rawHeaders: req.raw.rawHeaders });
     } catch (err) {
       req.log.error({ err }, 'authentication failed unexpectedly');
       result = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'identity could not be checked', presented: { name: 'anonymous', groups: [], via: 'none' as const } };
     }
     // an identity that was not established (a bad token, or one the API server could not check)
     // is what the request presented: its refusals are budgeted per client
-    if (!result.ok) {
-      if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
-      return refuse(req, result.presented, result.status, result.error, result.message, {}, false);
-    }
+    if (!result.ok) return refuse(req, result.presented, result.status, result.error, result.message, {}, false);
     setIdentity(req, result.identity);
     if (access === 'authenticated') return;
     let authz;

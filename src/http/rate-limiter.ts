@@ -1,9 +1,5 @@
-/** A limiter's answer: go ahead, or in how many seconds the oldest counted hit leaves the window. */
-type Verdict = { ok: true } | { ok: false; retryAfterSeconds: number };
-
 /**
- * A sliding-window limit per key (e.g. break-glass requests per identity per minute, tokens the
- * Kubernetes API rejected per client address per minute).
+ * A sliding-window limit per key (e.g. break-glass requests per identity per minute).
  * `now` is milliseconds from the gate clock, so tests move it. Memory is bounded: keys whose
  * window is empty are dropped, by each take() of that key and by a sweep of all keys at most
  * once a window.
@@ -17,28 +13,20 @@ export function createRateLimiter(limit: number, windowMs: number) {
     else hits.delete(key);
     return kept;
   };
-  const check = (key: string, now: number): Verdict => {
-    // forget keys whose window emptied, once a window at most
-    if (now - lastSweep >= windowMs) {
-      lastSweep = now;
-      for (const k of [...hits.keys()]) recent(k, now);
-    }
-    const kept = recent(key, now);
-    if (kept.length >= limit) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((windowMs - (now - (kept[0] as number))) / 1000)) };
-    return { ok: true };
-  };
   return {
     /** Counts one request; returns ok, or the seconds until the oldest hit leaves the window. */
-    take(key: string, now: number): Verdict {
-      const verdict = check(key, now);
-      if (!verdict.ok) return verdict;
-      const kept = hits.get(key) ?? [];
+    take(key: string, now: number): { ok: true } | { ok: false; retryAfterSeconds: number } {
+      // forget identities whose window emptied, once a window at most
+      if (now - lastSweep >= windowMs) {
+        lastSweep = now;
+        for (const k of [...hits.keys()]) recent(k, now);
+      }
+      const kept = recent(key, now);
+      if (kept.length >= limit) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((windowMs - (now - (kept[0] as number))) / 1000)) };
       kept.push(now);
       hits.set(key, kept);
-      return verdict;
+      return { ok: true };
     },
-    /** What take() would answer now, without counting anything. */
-    check,
     /** how many identities are remembered (tests) */
     size: () => hits.size,
   };

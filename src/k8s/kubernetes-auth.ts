@@ -1,7 +1,6 @@
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
-import { createRateLimiter } from '../http/rate-limiter.ts';
 import { KubeUnavailableError, callWithDeadline, timeoutOptions } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
@@ -24,12 +23,6 @@ export interface KubernetesAuthOptions {
    * callers it has seen.
    */
   maxReviewsInFlight?: number;
-  /**
-   * tokens the API server may reject for one client (AuthRequest.client) in a minute (default
-   * 30): past that, the client's tokens that are not known are answered 429 without a
-   * TokenReview until the oldest rejection is a minute old
-   */
-  rejectedTokensPerMinute?: number;
 }
 
 /** What a Kubernetes authenticator tells beyond the Authenticator: for the metrics. */
@@ -151,10 +144,8 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
  * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
  * (a quarter of them kept for tokens accepted in the last 7 days); a token that would need another
- * is a 503 at once. A client whose tokens the API server rejected `rejectedTokensPerMinute` times
- * in the last minute gets a 429 for any token not accepted before, without a review. An API server
- * that is unreachable, slower than the timeout, or answers an error or nonsense gives 503 — never
- * an identity, never a permission.
+ * is a 503 at once. An API server that is unreachable, slower than the
+ * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): KubernetesAuthenticator {
   const timeoutMs = opts.timeoutMs ?? 2000;
@@ -177,15 +168,9 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
   const reviewSlots = slots(maxReviews, Math.max(1, Math.floor(maxReviews / 4)), KEPT_PER_USER);
   let shed = 0;
-  // the tokens the API server rejected, per client, in the last minute: a client over the limit
-  // (a pod trying made-up tokens) gets no more TokenReviews for tokens the gate does not know, so
-  // it neither loads the API server nor takes the review slots a new caller's token needs
-  const rejectedPerMinute = opts.rejectedTokensPerMinute ?? 30;
-  if (!Number.isInteger(rejectedPerMinute) || rejectedPerMinute < 1) throw new RangeError(`rejectedTokensPerMinute must be a positive integer, not ${rejectedPerMinute}`);
-  const rejections = createRateLimiter(rejectedPerMinute, 60_000);
 
-  /** Asks the API server who holds `token` (hashed: `key`) for `client`; keeps an answer, never a failure. */
-  const reviewToken = async (token: string, key: string, client: string): Promise<AuthResult> => {
+  /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
+  const reviewToken = async (token: string, key: string): Promise<AuthResult> => {
     const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
     let review;
     try {
@@ -218,10 +203,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
     }
     (result.ok ? identities : rejected).set(key, result, now() + ttlMs);
     if (result.ok) known.set(key, result.identity.name, now() + KNOWN_MS);
-    else {
-      known.delete(key);
-      rejections.take(client, now());
-    }
+    else known.delete(key);
     return result;
   };
 
@@ -277,8 +259,8 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const accessReviews = singleFlight<AuthzResult>();
 
   /** A TokenReview if a slot is free (a known token may take a kept one), else at once a 503. */
-  const boundedReview = (token: string, key: string, caller: string | null, client: string): Promise<AuthResult> => {
-    const release = reviewSlots.take(caller);
+  const boundedReview = (token: string, key: string): Promise<AuthResult> => {
+    const release = reviewSlots.take(known.get(key, now()) ?? null);
     if (release === null) {
       shed++;
       return Promise.resolve({
@@ -286,7 +268,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
         presented: presentedToken(key),
       });
     }
-    return reviewToken(token, key, client).finally(release);
+    return reviewToken(token, key).finally(release);
   };
 
   return {
@@ -298,22 +280,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
       const key = hashToken(token);
       const hit = identities.get(key, now()) ?? rejected.get(key, now());
       if (hit) return hit;
-      const caller = known.get(key, now()) ?? null;
-      const client = req.client ?? req.remoteAddress;
-      if (caller === null) {
-        const verdict = rejections.check(client, now());
-        if (!verdict.ok) {
-          return {
-            ok: false,
-            status: 429,
-            error: 'too_many_rejected_tokens',
-            message: `the Kubernetes API rejected ${rejectedPerMinute} tokens from this client in the last minute; its new tokens are checked again in ${verdict.retryAfterSeconds} s`,
-            retryAfterSeconds: verdict.retryAfterSeconds,
-            presented: presentedToken(key),
-          };
-        }
-      }
-      return tokenReviews(key, () => boundedReview(token, key, caller, client));
+      return tokenReviews(key, () => boundedReview(token, key));
     },
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {

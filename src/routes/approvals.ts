@@ -53,7 +53,7 @@ export function approvalRoutes(ctx: RouteContext) {
         tags: ['approvals'],
         querystring: NoQuery,
         body: ApprovalRequest,
-        response: { 201: ApprovalView, 400: ErrorSchema, ...authErrors },
+        response: { 201: ApprovalView, 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
       handler: async (req, reply) => {
         const { project, stage, imageTag, notes } = req.body;

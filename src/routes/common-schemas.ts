@@ -78,11 +78,8 @@ export const MarketJson = z.object({
   nextClose: z.string(),
 });
 
-/**
- * Error responses every authenticated route can give (429: in Kubernetes mode, a client whose
- * tokens the API server kept rejecting, too_many_rejected_tokens).
- */
-export const authErrors = { 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema } as const;
+/** Error responses every authenticated route can give. */
+export const authErrors = { 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } as const;
 
 /**
  * The query string of a route that takes none. A parameter sent anyway is a 400 naming it, as an

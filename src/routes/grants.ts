@@ -54,7 +54,7 @@ export function grantRoutes(ctx: RouteContext) {
         tags: ['break-glass'],
         querystring: NoQuery,
         body: BreakGlassRequest,
-        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, ...authErrors },
+        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
       handler: async (req, reply) => {
         const { project, stage, imageTag, justification } = req.body;

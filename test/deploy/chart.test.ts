@@ -336,8 +336,6 @@ if (!helm) {
       ['API timeout below 100 ms', ['--set', 'config.kubernetes.apiTimeoutMs=50'], /apiTimeoutMs/],
       ['API timeout above 2 s', ['--set', 'config.kubernetes.apiTimeoutMs=5000'], /apiTimeoutMs/],
       ['one TokenReview in flight (none left for unknown tokens)', ['--set', 'config.kubernetes.maxReviewsInFlight=1'], /maxReviewsInFlight/],
-      ['no rejected token allowed at all', ['--set', 'config.kubernetes.rejectedTokensPerMinute=0'], /rejectedTokensPerMinute/],
-      ['rejected tokens above 10000 a minute', ['--set', 'config.kubernetes.rejectedTokensPerMinute=10001'], /rejectedTokensPerMinute/],
       ['an empty image repository prefix', ['--set-json', 'config.kubernetes.imageRepoPrefix=""'], /imageRepoPrefix/],
       ['approval TTL above 30 days', ['--set', 'config.approvals.ttlHours=1000'], /ttlHours/],
       ['default break-glass TTL above the maximum', ['--set', 'config.breakGlass.maxTtlMinutes=20'], /defaultTtlMinutes/],
@@ -363,7 +361,7 @@ if (!helm) {
     // and what the chart lets through, the gate takes
     for (const args of [
       ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
-      ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.maxReviewsInFlight=8', '--set', 'config.kubernetes.rejectedTokensPerMinute=5', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
+      ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.maxReviewsInFlight=8', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
       ['--set-json', 'config.market.extraSessions=["2027-07-05",{"date":"2025-01-09","name":"open after all"}]', '--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-07-05","close":"13:00"}]'],
       ['--set-json', 'config.proxyAuth.userHeader="X-Forwarded-User"', '--set-json', 'config.proxyAuth.groupsHeader="X-Forwarded-Groups"'],
@@ -379,7 +377,7 @@ if (!helm) {
         t.equal(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).stages.paper.marketHours, null, 'paper without a market-hours rule');
       }
       if (args.includes('config.kubernetes.apiTimeoutMs=100')) {
-        t.same(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).kubernetes, { stagePollSeconds: 30, reviewCacheSeconds: 0.5, apiTimeoutMs: 100, maxReviewsInFlight: 8, rejectedTokensPerMinute: 5, imageRepoPrefix: 'registry.example.com/stonks/' }, 'the Kubernetes settings reach the gate');
+        t.same(parseConfig({ GATE_AUTH: 'kubernetes' }, cm.data['config.yaml']).kubernetes, { stagePollSeconds: 30, reviewCacheSeconds: 0.5, apiTimeoutMs: 100, maxReviewsInFlight: 8, imageRepoPrefix: 'registry.example.com/stonks/' }, 'the Kubernetes settings reach the gate');
       }
     }
   });

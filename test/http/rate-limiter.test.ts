@@ -13,14 +13,3 @@ t.test('sliding window per key; identities whose window emptied are forgotten', 
   rl.take('a', 200_000);
   t.equal(rl.size(), 1, 'a later take sweeps the identities whose window is empty');
 });
-
-t.test('check() answers as take() would, without counting', async (t) => {
-  const rl = createRateLimiter(2, 60_000);
-  for (let i = 0; i < 5; i++) t.same(rl.check('a', i), { ok: true }, `check ${i}: nothing counted yet`);
-  t.equal(rl.size(), 0, 'a check remembers no key');
-  rl.take('a', 0);
-  rl.take('a', 1000);
-  t.same(rl.check('a', 2000), { ok: false, retryAfterSeconds: 58 });
-  t.same(rl.check('a', 60_000), { ok: true }, 'the first hit left the window');
-  t.same(rl.take('a', 60_000), { ok: true }, 'and take() agrees');
-});
