@@ -225,7 +225,8 @@ export interface Config {
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; maxReviewsInFlight: number; imageRepoPrefix: string };
   /**
-   * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets);
+   * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets,
+   * the TokenReview slots one client may hold);
    * maxConnections: open connections at most, past which a new one is closed at once
    */
   http: { trustedProxies: string[]; maxConnections: number };

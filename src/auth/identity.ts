@@ -55,6 +55,11 @@ export interface AuthRequest {
   /** the TCP peer address (not X-Forwarded-For) */
   remoteAddress: string;
   /**
+   * the client as the refusal budgets tell clients apart (the TCP peer, or the client a trusted
+   * proxy forwarded; IPv6 by /64); absent, the TCP peer is the client
+   */
+  client?: string;
+  /**
    * The header lines as received (name, value, name, value, ...: Node's rawHeaders). Node joins a
    * repeated custom header into one string ("a, b") in `headers`, so only these show that a
    * header came twice.

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
 import { hasNoToken, redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from './errors.ts';
-import type { RefusalRecorder } from './refusal-recorder.ts';
+import { clientAddress } from './peer-address.ts';
+import { clientKey, type RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
 
 /**
@@ -99,7 +100,15 @@ export function createGuard(deps: GuardDeps) {
     if (access === 'public') return;
     let result;
     try {
-      result = await deps.auth.authenticate({ headers: req.headers, remoteAddress: req.socket?.remoteAddress ?? '', rawHeaders: req.raw.rawHeaders });
+      result = await deps.auth.authenticate({
+        headers: req.headers,
+        remoteAddress: req.socket?.remoteAddress ?? '',
+        rawHeaders: req.raw.rawHeaders,
+        // worked out only when an authenticator asks (the Kubernetes one, for a token it must review)
+        get client() {
+          return clientKey(clientAddress(req) ?? undefined);
+        },
+      });
     } catch (err) {
       req.log.error({ err }, 'authentication failed unexpectedly');
       result = { ok: false as const, status: 503 as const, error: 'auth_unavailable', message: 'identity could not be checked', presented: { name: 'anonymous', groups: [], via: 'none' as const } };

@@ -20,7 +20,8 @@ export interface KubernetesAuthOptions {
    * the most TokenReviews in flight at once (default 64): a token that would need one more is a
    * 503 at once. A quarter of them (at least one) is kept for tokens the API server accepted in
    * the last 7 days, at most 2 for one user, so a flood of made-up tokens cannot lock out the
-   * callers it has seen.
+   * callers it has seen; of the others, one client (AuthRequest.client) holds at most a quarter
+   * (at least one), so one pod's flood leaves the rest to other clients' new tokens.
    */
   maxReviewsInFlight?: number;
 }
@@ -86,34 +87,45 @@ function singleFlight<T>() {
   };
 }
 
-/**
- * At most `max` calls at a time, `reserved` of them only for known callers: `take(caller)` says
- * whether a call may start (it then holds its slot until the `release` it returns), `caller`
- * being the user a known token was last reviewed as, or null for an unknown token. Unknown
- * callers share the other `max - reserved`, so however many of them come, known callers still
- * find a slot; and no one user holds more than `perUser` of the kept ones, so one identity's many
- * tokens (any pod can be given a fresh one) cannot take them all.
- */
-function slots(max: number, reserved: number, perUser: number) {
-  let shared = 0;
-  const kept = new Map<string, number>();
-  let keptTotal = 0;
+/** Counts per key, each key dropped when its count is back to 0: the map holds only keys in use. */
+function tally() {
+  const counts = new Map<string, number>();
+  let total = 0;
   return {
-    take(caller: string | null): (() => void) | null {
-      if (shared < max - reserved) {
-        shared++;
-        return () => void shared--;
-      }
-      const mine = caller === null ? perUser : (kept.get(caller) ?? 0);
-      if (caller === null || keptTotal >= reserved || mine >= perUser) return null;
-      kept.set(caller, mine + 1);
-      keptTotal++;
+    of: (key: string): number => counts.get(key) ?? 0,
+    total: (): number => total,
+    /** counts one for `key`; the function it returns takes it back */
+    add(key: string): () => void {
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      total++;
       return () => {
-        keptTotal--;
-        const left = (kept.get(caller) ?? 1) - 1;
-        if (left === 0) kept.delete(caller);
-        else kept.set(caller, left);
+        total--;
+        const left = (counts.get(key) ?? 1) - 1;
+        if (left === 0) counts.delete(key);
+        else counts.set(key, left);
       };
+    },
+  };
+}
+
+/**
+ * At most `max` calls at a time, `reserved` of them only for known callers: `take(caller, client)`
+ * says whether a call may start (it then holds its slot until the `release` it returns), `caller`
+ * being the user a known token was last reviewed as, or null for an unknown token, and `client`
+ * where the request came from. Everyone shares the other `max - reserved`, no one client holding
+ * more than `perClient` of them, so one pod's flood of made-up tokens leaves the rest to other
+ * clients' new tokens (a CI job's); and however many clients flood, known callers still find a
+ * kept slot, no one user holding more than `perUser` of them, so one identity's many tokens (any
+ * pod can be given a fresh one) cannot take them all.
+ */
+function slots(max: number, reserved: number, perUser: number, perClient: number) {
+  const shared = tally();
+  const kept = tally();
+  return {
+    take(caller: string | null, client: string): (() => void) | null {
+      if (shared.total() < max - reserved && shared.of(client) < perClient) return shared.add(client);
+      if (caller === null || kept.total() >= reserved || kept.of(caller) >= perUser) return null;
+      return kept.add(caller);
     },
   };
 }
@@ -143,8 +155,8 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * resources of gate.stonks-oracle.io in the Kargo project's namespace, so ordinary RBAC grants
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
  * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
- * (a quarter of them kept for tokens accepted in the last 7 days); a token that would need another
- * is a 503 at once. An API server that is unreachable, slower than the
+ * (a quarter of them kept for tokens accepted in the last 7 days, and one client holding at most a
+ * quarter of the others); a token that would need another is a 503 at once. An API server that is unreachable, slower than the
  * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): KubernetesAuthenticator {
@@ -166,7 +178,9 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const known = cache<string>(max);
   const maxReviews = opts.maxReviewsInFlight ?? 64;
   if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
-  const reviewSlots = slots(maxReviews, Math.max(1, Math.floor(maxReviews / 4)), KEPT_PER_USER);
+  const reserved = Math.max(1, Math.floor(maxReviews / 4));
+  // a quarter of the shared slots for one client (12 of 48 by default)
+  const reviewSlots = slots(maxReviews, reserved, KEPT_PER_USER, Math.max(1, Math.floor((maxReviews - reserved) / 4)));
   let shed = 0;
 
   /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
@@ -259,12 +273,12 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const accessReviews = singleFlight<AuthzResult>();
 
   /** A TokenReview if a slot is free (a known token may take a kept one), else at once a 503. */
-  const boundedReview = (token: string, key: string): Promise<AuthResult> => {
-    const release = reviewSlots.take(known.get(key, now()) ?? null);
+  const boundedReview = (token: string, key: string, client: string): Promise<AuthResult> => {
+    const release = reviewSlots.take(known.get(key, now()) ?? null, client);
     if (release === null) {
       shed++;
       return Promise.resolve({
-        ...unavailable(`identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight); retry shortly`),
+        ...unavailable(`identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight, from all clients or from this one); retry shortly`),
         presented: presentedToken(key),
       });
     }
@@ -280,7 +294,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
       const key = hashToken(token);
       const hit = identities.get(key, now()) ?? rejected.get(key, now());
       if (hit) return hit;
-      return tokenReviews(key, () => boundedReview(token, key));
+      return tokenReviews(key, () => boundedReview(token, key, req.client ?? req.remoteAddress));
     },
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {

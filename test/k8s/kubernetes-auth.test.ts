@@ -6,7 +6,8 @@ import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { GATE_SA_TOKEN, kargoStage, spawnKubeGate, startFakeKube, type Behaviour, type FakeKube, type SarSpec } from '../helpers/fake-kube-api.ts';
 
 const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
-const req = (token: string | null) => ({ headers: token ? { authorization: `Bearer ${token}` } : {}, remoteAddress: '127.0.0.1' });
+// each token from a client of its own, unless a test says otherwise (one client holds at most a quarter of the shared review slots)
+const req = (token: string | null, client = `client-of-${token}`) => ({ headers: token ? { authorization: `Bearer ${token}` } : {}, remoteAddress: '127.0.0.1', client });
 
 async function fakeWithUsers(t: { teardown(fn: () => unknown): void }): Promise<FakeKube> {
   const fake = await startFakeKube();
@@ -301,6 +302,58 @@ t.test('end to end: kubernetes.maxReviewsInFlight bounds the running gate\'s Tok
   t.same(answers.map((a) => a.status).sort(), [401, 503, 503, 503]);
   t.equal(reviewedTokens(fake).length, 1, 'one TokenReview reached the API server');
   t.match(await (await fetch(`${gate.url}/metrics`)).text(), /^gate_token_reviews_shed_total 3$/m);
+});
+
+t.test('one client holds at most a quarter of the shared review slots: its flood leaves the rest to other clients\' new tokens', async (t) => {
+  // one pod sending made-up tokens as fast as it liked filled every shared slot, so a new
+  // caller's token (each CI job's pod has a fresh one, a token pasted into the console) got 503
+  // for as long as the flood went on
+  const fake = await fakeWithUsers(t);
+  let now = 1_000_000;
+  // 16 in flight: 4 kept for known tokens, 12 shared, at most 3 of those for one client
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 16, now: () => now });
+  t.match(await auth.authenticate(req('kargo-token', '10.0.0.7')), { ok: true }, 'Kargo, accepted from the same address as the flood below: now known');
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  now += 10_001; // Kargo's cached identity expired
+  const flood = Array.from({ length: 8 }, (_, i) => auth.authenticate(req(`made-up-${i}`, '10.0.0.7')));
+  const others = Array.from({ length: 8 }, (_, i) => auth.authenticate(req(`other-${i}`, `10.0.1.${i}`)));
+  const newcomer = auth.authenticate(req('olivia-token', '10.0.2.1'));
+  const kargo = auth.authenticate(req('kargo-token', '10.0.0.7'));
+  const flooded = await Promise.all(flood);
+  t.same(flooded.map((r) => (r.ok ? 'accepted' : r.status)), [401, 401, 401, 503, 503, 503, 503, 503], 'the flooding client: 3 reviewed, the rest shed at once');
+  t.match(flooded[3], { message: /saturated.*from all clients or from this one.*retry/ });
+  t.same((await Promise.all(others)).map((r) => (r.ok ? 'accepted' : r.status)), Array(8).fill(401), 'eight other clients: each reviewed');
+  t.match(await newcomer, { ok: true, identity: { name: 'olivia@celestium.life' } }, 'a new good token of another client is reviewed in the last shared slot');
+  t.match(await kargo, { ok: true, identity: { name: KARGO_SA } }, 'a known token of the flooding client takes a kept slot');
+  t.equal(auth.reviewsShed(), 5);
+  t.equal(reviewedTokens(fake).filter((x) => x?.startsWith('made-up-')).length, 3, 'only 3 of the flood reached the API server');
+
+  // the flood's reviews are back: its slots are free again
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('made-up-9', '10.0.0.7')), { ok: false, status: 401 }, 'the client is reviewed again');
+  const peer = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 16 });
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  const noClient = await Promise.all(Array.from({ length: 4 }, (_, i) => peer.authenticate({ headers: { authorization: `Bearer peer-${i}` }, remoteAddress: '10.0.3.3' })));
+  t.same(noClient.map((r) => r.ok || r.status), [401, 401, 401, 503], 'without a client, the TCP peer is the client');
+});
+
+t.test('through the app: a trusted proxy\'s clients are told apart, and a direct peer is its own client', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  // 6 in flight: 1 kept, 5 shared, at most 1 for one client
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 6 });
+  const g = await buildTestApp(t, { auth, configYaml: 'http: { trustedProxies: ["10.0.0.1/32"] }\n' });
+  const whoami = (token: string, remoteAddress: string, forwarded?: string) =>
+    g.app.inject({ method: 'GET', url: '/v1/whoami', remoteAddress, headers: { authorization: `Bearer ${token}`, ...(forwarded ? { 'x-forwarded-for': forwarded } : {}) } });
+  const answers = await Promise.all([
+    whoami('made-up-0', '10.0.0.1', '192.0.2.5'),
+    whoami('made-up-1', '10.0.0.1', '192.0.2.5'),
+    whoami('olivia-token', '10.0.0.1', '192.0.2.6'),
+    whoami('made-up-2', '10.0.0.9'),
+    whoami('made-up-3', '10.0.0.9'),
+  ]);
+  t.same(answers.map((a) => a.statusCode), [401, 503, 200, 401, 503], 'one review per client: 192.0.2.5 and 192.0.2.6 behind the proxy, 10.0.0.9 direct');
+  t.same(reviewedTokens(fake).sort(), ['made-up-0', 'made-up-2', 'olivia-token']);
 });
 
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
