@@ -203,7 +203,7 @@ if (missing.length > 0) {
           { eval_time: '5m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
           { eval_time: '7m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
             summary: 'The gate turned away token checks in the last 10 minutes (too many TokenReviews in flight)',
-            description: 'gate-0 answered requests 503 auth_unavailable without reviewing their token in the last 10 minutes: config.kubernetes.maxReviewsInFlight TokenReviews were already in flight. Either a flood of unknown tokens (the audit log\'s refusals name the client addresses) or an API server so slow that the reviews pile up. Callers whose token the API server accepted in the last 7 days keep slots of their own; a new or rotated token waits (503, Kargo polls) until the flood ebbs.',
+            description: 'gate-0 answered requests 503 auth_unavailable without reviewing their token in the last 10 minutes: config.kubernetes.maxReviewsInFlight TokenReviews were already in flight, or the client\'s quarter of them. Either a flood of unknown tokens (the audit log\'s refusals name the client addresses) or an API server so slow that the reviews pile up. Callers whose token the API server accepted in the last 7 days keep slots of their own, and other clients keep three quarters of the rest; a new or rotated token from the flooding client waits (503, Kargo polls) until the flood ebbs.',
           } }] },
           { eval_time: '25m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
         ],
