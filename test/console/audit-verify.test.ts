@@ -176,10 +176,9 @@ t.test('full verification of an in-memory log, and a broken one', async (t) => {
   t.match(failing.state(), { status: 'error', message: /disk gone/ });
 });
 
-t.test('page verifications take turns: concurrent requests do not pile their hashing onto the event loop at once', async (t) => {
-  // each page check reads and hashes up to MAX_PAGE_SPAN records in one synchronous stretch;
-  // run side by side, those stretches add up and a decision waits behind all of them
-  const log = await memoryLogWith(1200);
+/** A log of n records whose queries take 5 ms each and count how many ran at once, at most. */
+async function overlapCountingLog(n: number): Promise<{ audit: AuditLog; most: () => number }> {
+  const log = await memoryLogWith(n);
   let inFlight = 0;
   let most = 0;
   const audit: AuditLog = {
@@ -195,13 +194,20 @@ t.test('page verifications take turns: concurrent requests do not pile their has
       }
     },
   };
+  return { audit, most: () => most };
+}
+
+t.test('page verifications take turns: concurrent requests do not pile their hashing onto the event loop at once', async (t) => {
+  // each page check reads and hashes up to MAX_PAGE_SPAN records in one synchronous stretch;
+  // run side by side, those stretches add up and a decision waits behind all of them
+  const { audit, most } = await overlapCountingLog(1200);
   const g = await buildTestApp(t, { deps: { audit } });
   const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => g.as('operator', { url: `/v1/audit/verify?limit=500&cursor=${1200 - i * 100}` })));
   for (const [i, res] of answers.entries()) {
     t.equal(res.statusCode, 200, `request ${i}`);
     t.match(res.json().page, { scope: 'range', ok: true, to: 1199 - i * 100 }, `request ${i}: its own page verified`);
   }
-  t.equal(most, 1, 'one page verification reads the log at a time');
+  t.equal(most(), 1, 'one page verification reads the log at a time');
   const page = await g.as('operator', { url: '/v1/audit?limit=5' });
   t.equal(page.statusCode, 200, 'GET /v1/audit answers once they are done');
 });
@@ -210,22 +216,7 @@ t.test('GET /v1/audit queries take turns, with each other and with page verifica
   // a query with `since` parses every line of its scan budget (10,000), reading 64 KiB at a time;
   // side by side, K of them interleave their stretches ahead of a decision's (measured with
   // bench/audit-contention.ts: decision p99 9-14 ms alone, 26-28 ms beside 4, 100-260 ms beside 16)
-  const log = await memoryLogWith(1200);
-  let inFlight = 0;
-  let most = 0;
-  const audit: AuditLog = {
-    ...log,
-    async query(q) {
-      inFlight += 1;
-      most = Math.max(most, inFlight);
-      try {
-        await new Promise((r) => setTimeout(r, 5));
-        return await log.query(q);
-      } finally {
-        inFlight -= 1;
-      }
-    },
-  };
+  const { audit, most } = await overlapCountingLog(1200);
   const g = await buildTestApp(t, { deps: { audit } });
   const queries = Array.from({ length: 6 }, (_, i) => g.as('auditor', { url: `/v1/audit?limit=3&cursor=${1200 - i * 100}` }));
   const verifies = Array.from({ length: 2 }, (_, i) => g.as('auditor', { url: `/v1/audit/verify?limit=3&cursor=${600 - i * 100}` }));
@@ -235,7 +226,7 @@ t.test('GET /v1/audit queries take turns, with each other and with page verifica
     t.same(res.json().records.map((r: { seq: number }) => r.seq), [1199, 1198, 1197].map((s) => s - i * 100), `query ${i}: its own page`);
   }
   for (const [i, res] of checks.entries()) t.match(res.json().page, { scope: 'range', ok: true, to: 599 - i * 100 }, `verification ${i}: its own page`);
-  t.equal(most, 1, 'one query or page verification reads the log at a time');
+  t.equal(most(), 1, 'one query or page verification reads the log at a time');
 });
 
 t.test('a client that left while its query or page check waited for a turn costs no scan', async (t) => {
