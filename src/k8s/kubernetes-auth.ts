@@ -272,13 +272,20 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const tokenReviews = singleFlight<AuthResult>();
   const accessReviews = singleFlight<AuthzResult>();
 
-  /** A TokenReview if a slot is free (a known token may take a kept one), else at once a 503. */
+  /**
+   * A TokenReview if a slot is free (a known token may take a kept one), else at once a 503
+   * `auth_saturated`: its own code, not `auth_unavailable`, so that a flood (a warning, shed
+   * reviews counted) is not taken for an API server the gate cannot reach (critical).
+   */
   const boundedReview = (token: string, key: string, client: string): Promise<AuthResult> => {
     const release = reviewSlots.take(known.get(key, now()) ?? null, client);
     if (release === null) {
       shed++;
       return Promise.resolve({
-        ...unavailable(`identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight, from all clients or from this one); retry shortly`),
+        ok: false,
+        status: 503,
+        error: 'auth_saturated',
+        message: `identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight, from all clients or from this one); retry shortly`,
         presented: presentedToken(key),
       });
     }

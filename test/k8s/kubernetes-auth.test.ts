@@ -201,7 +201,7 @@ t.test('a flood of distinct unknown tokens: a bounded number of TokenReviews in 
   const rest = Array.from({ length: 9 }, (_, i) => timed(`made-up-${i + 3}`));
   const shed = await Promise.all(rest);
   for (const { token, res, ms } of shed) {
-    t.match(res, { ok: false, status: 503, error: 'auth_unavailable', message: /saturated.*retry/ }, `${token}: 503`);
+    t.match(res, { ok: false, status: 503, error: 'auth_saturated', message: /saturated.*retry/ }, `${token}: 503`);
     t.ok(ms < 500, `${token}: answered at once (${Math.round(ms)} ms), before the slow reviews are back`);
   }
   t.notOk(shed.some(({ res }) => res.ok), 'never an identity');
@@ -240,7 +240,7 @@ t.test('a flood of unknown tokens cannot lock out a token the API server accepte
   t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 401 }, 'the revocation takes effect within the cache time');
   now += 10_001;
   const again = Array.from({ length: 3 }, (_, i) => auth.authenticate(req(`made-up-again-${i}`)));
-  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, error: 'auth_unavailable' }, 'a rejected token keeps no kept slot');
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, error: 'auth_saturated' }, 'a rejected token keeps no kept slot');
   await Promise.all(again);
   t.equal(auth.reviewsShed(), 6);
 });
@@ -287,10 +287,11 @@ t.test('the shed TokenReviews reach /metrics as gate_token_reviews_shed_total', 
   const g = await buildTestApp(t, { auth, deps: { tokenReviewsShed: auth.reviewsShed } });
   const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => g.as(`made-up-${i}`, { method: 'POST', url: '/v1/decisions', payload: decisionBody() })));
   t.same(answers.map((a) => a.statusCode).sort(), [401, 503, 503, 503]);
-  t.equal(answers.filter((a) => a.statusCode === 503).every((a) => a.json().error === 'auth_unavailable'), true);
+  t.equal(answers.filter((a) => a.statusCode === 503).every((a) => a.json().error === 'auth_saturated'), true);
   const text = (await g.app.inject({ url: '/metrics' })).body;
   t.match(text, /^gate_token_reviews_shed_total 3$/m);
-  t.match(text, /^gate_refusals_total\{status="503",error="auth_unavailable"\} 3$/m, 'and each is a refusal, as any 503 auth_unavailable');
+  t.match(text, /^gate_refusals_total\{status="503",error="auth_saturated"\} 3$/m, 'and each is a refusal, under its own code: the critical StonksGateAuthUnavailable (error auth_unavailable) does not take a flood for an API server it cannot reach');
+  t.notMatch(text, /error="auth_unavailable"/);
 });
 
 t.test('end to end: kubernetes.maxReviewsInFlight bounds the running gate\'s TokenReviews, and its /metrics counts the shed ones', async (t) => {
