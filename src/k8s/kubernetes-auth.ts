@@ -20,8 +20,9 @@ export interface KubernetesAuthOptions {
    * the most TokenReviews in flight at once (default 64): a token that would need one more is a
    * 503 at once. A quarter of them (at least one) is kept for tokens the API server accepted in
    * the last 7 days, at most 2 for one user, so a flood of made-up tokens cannot lock out the
-   * callers it has seen; of the others, one client (AuthRequest.client) holds at most a quarter
-   * (at least one), so one pod's flood leaves the rest to other clients' new tokens.
+   * callers it has seen; of the others (the shared slots), one client (AuthRequest.client) holds
+   * at most a quarter (at least 2, where there are 2), so one pod's flood leaves the rest to other
+   * clients' new tokens.
    */
   maxReviewsInFlight?: number;
 }
@@ -156,7 +157,7 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
  * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
  * (a quarter of them kept for tokens accepted in the last 7 days, and one client holding at most a
- * quarter of the others); a token that would need another is a 503 at once. An API server that is unreachable, slower than the
+ * quarter of the others, at least 2); a token that would need another is a 503 at once. An API server that is unreachable, slower than the
  * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
  */
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): KubernetesAuthenticator {
@@ -179,8 +180,10 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const maxReviews = opts.maxReviewsInFlight ?? 64;
   if (!Number.isInteger(maxReviews) || maxReviews < 2) throw new RangeError(`maxReviewsInFlight must be an integer of at least 2, not ${maxReviews}`);
   const reserved = Math.max(1, Math.floor(maxReviews / 4));
-  // a quarter of the shared slots for one client (12 of 48 by default)
-  const reviewSlots = slots(maxReviews, reserved, KEPT_PER_USER, Math.max(1, Math.floor((maxReviews - reserved) / 4)));
+  // a quarter of the shared slots for one client (12 of 48 by default), at least 2 (where there
+  // are 2), so two new tokens of one client (two CI jobs behind one address) are reviewed together
+  const shared = maxReviews - reserved;
+  const reviewSlots = slots(maxReviews, reserved, KEPT_PER_USER, Math.min(shared, Math.max(2, Math.floor(shared / 4))));
   let shed = 0;
 
   /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */

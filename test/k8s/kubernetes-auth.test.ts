@@ -338,10 +338,20 @@ t.test('one client holds at most a quarter of the shared review slots: its flood
   t.same(noClient.map((r) => r.ok || r.status), [401, 401, 401, 503], 'without a client, the TCP peer is the client');
 });
 
+t.test('with a small bound, one client still gets 2 reviews at once: two CI jobs behind one address are not refused with shared slots free', async (t) => {
+  const fake = await fakeWithUsers(t);
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
+  for (const [max, cap] of [[2, 1], [3, 2], [8, 2], [16, 3], [64, 12]] as const) {
+    const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: max });
+    const answers = await Promise.all(Array.from({ length: cap + 1 }, (_, i) => auth.authenticate(req(`ci-${max}-${i}`, '10.0.4.4'))));
+    t.same(answers.map((r) => r.ok || r.status), [...Array(cap).fill(401), 503], `maxReviewsInFlight ${max}: ${cap} at once for one client`);
+  }
+});
+
 t.test('through the app: a trusted proxy\'s clients are told apart, and a direct peer is its own client', async (t) => {
   const fake = await fakeWithUsers(t);
   fake.behaviour.tokenreviews = { kind: 'delay', ms: 300 };
-  // 6 in flight: 1 kept, 5 shared, at most 1 for one client
+  // 6 in flight: 1 kept, 5 shared, at most 2 for one client (a quarter, but never fewer than 2)
   const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), maxReviewsInFlight: 6 });
   const g = await buildTestApp(t, { auth, configYaml: 'http: { trustedProxies: ["10.0.0.1/32"] }\n' });
   const whoami = (token: string, remoteAddress: string, forwarded?: string) =>
@@ -349,12 +359,13 @@ t.test('through the app: a trusted proxy\'s clients are told apart, and a direct
   const answers = await Promise.all([
     whoami('made-up-0', '10.0.0.1', '192.0.2.5'),
     whoami('made-up-1', '10.0.0.1', '192.0.2.5'),
+    whoami('made-up-2', '10.0.0.1', '192.0.2.5'),
     whoami('olivia-token', '10.0.0.1', '192.0.2.6'),
-    whoami('made-up-2', '10.0.0.9'),
     whoami('made-up-3', '10.0.0.9'),
+    whoami('made-up-4', '10.0.0.9'),
   ]);
-  t.same(answers.map((a) => a.statusCode), [401, 503, 200, 401, 503], 'one review per client: 192.0.2.5 and 192.0.2.6 behind the proxy, 10.0.0.9 direct');
-  t.same(reviewedTokens(fake).sort(), ['made-up-0', 'made-up-2', 'olivia-token']);
+  t.same(answers.map((a) => a.statusCode), [401, 401, 503, 200, 401, 401], 'two reviews per client: 192.0.2.5 (its third shed) and 192.0.2.6 behind the proxy, 10.0.0.9 direct');
+  t.same(reviewedTokens(fake).sort(), ['made-up-0', 'made-up-1', 'made-up-3', 'made-up-4', 'olivia-token']);
 });
 
 t.test('a wall clock set back (an NTP step) does not stretch a cached review past its time', async (t) => {
