@@ -157,8 +157,9 @@ const unavailable = (message: string): { ok: false; status: 503; error: string; 
  * them. Results are reused for at most 10 s, and requests that arrive together with the same new
  * token or question wait for one review. At most `maxReviewsInFlight` TokenReviews run at once
  * (a quarter of them kept for tokens accepted in the last 7 days, and one client holding at most a
- * quarter of the others, at least 2); a token that would need another is a 503 at once. An API server that is unreachable, slower than the
- * timeout, or answers an error or nonsense gives 503 — never an identity, never a permission.
+ * quarter of the others, at least 2); a token that would need another is a 503 `auth_saturated` at
+ * once. An API server that is unreachable, slower than the timeout, or answers an error or nonsense
+ * gives 503 `auth_unavailable` — never an identity, never a permission.
  */
 export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): KubernetesAuthenticator {
   const timeoutMs = opts.timeoutMs ?? 2000;
