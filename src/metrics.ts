@@ -39,7 +39,7 @@ export function createMetrics(opts: {
   // counted by the authenticator (no prom-client there), read when scraped
   new Counter({
     name: 'gate_token_reviews_shed_total',
-    help: 'TokenReviews not made because the most allowed were in flight (Kubernetes mode, kubernetes.maxReviewsInFlight, or the quarter of the shared ones one client may hold: a flood of unknown tokens): the requests that needed them were answered 503 auth_unavailable at once',
+    help: 'TokenReviews not made because the most allowed were in flight (Kubernetes mode, kubernetes.maxReviewsInFlight, or the quarter of the shared ones one client may hold: a flood of unknown tokens): the requests that needed them were answered 503 auth_saturated at once',
     registers: [registry],
     collect() {
       this.reset();
