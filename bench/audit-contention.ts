@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SCAN_LIMIT } from '../src/audit/query-page.ts';
 import { syntheticEntry, writeSyntheticLog } from '../test/audit/synthetic-log.ts';
+import { stats } from './audit.ts';
 import { spawnGate } from '../test/helpers/spawn-gate.ts';
 
 const { values } = parseArgs({
@@ -104,7 +105,6 @@ try {
     return latencies;
   }
 
-  const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
   console.log(`# node ${process.version}; ${cpus().length} CPUs shared by the gate and this client; decisions ${rate > 0 ? `at ${rate}/s, open loop` : 'back to back on one connection'}, ${seconds} s per run`);
   console.log(`# each query: stage=nope, since=2000-01-01 (every line parsed), ${DEFAULT_SCAN_LIMIT} lines examined, following nextCursor`);
   console.log('| round | K query clients | decisions answered | decision p50 ms | p99 ms | max ms | queries/s |');
@@ -115,12 +115,12 @@ try {
       const queries = queryClients(k, stop.signal);
       if (k > 0) await new Promise((r) => setTimeout(r, 300)); // the queries under way first
       const t0 = performance.now();
-      const lat = (await decisions()).sort((a, b) => a - b);
+      const lat = stats(await decisions());
       const elapsed = (performance.now() - t0) / 1000;
       stop.abort();
       const answered = await queries;
       console.log(
-        `| ${round} | ${k} | ${lat.length} | ${pct(lat, 50).toFixed(1)} | ${pct(lat, 99).toFixed(1)} | ${(lat.at(-1) ?? NaN).toFixed(1)} | ${(answered / elapsed).toFixed(1)} |`,
+        `| ${round} | ${k} | ${lat.n} | ${lat.p50Ms.toFixed(1)} | ${lat.p99Ms.toFixed(1)} | ${lat.maxMs.toFixed(1)} | ${(answered / elapsed).toFixed(1)} |`,
       );
     }
   }

@@ -46,7 +46,8 @@ export interface AuditBenchResult {
   verify: { records: number; ms: number; ok: boolean } | null;
 }
 
-function stats(samples: number[]): LatencyStats {
+/** Mean, p50, p99 and max of latency samples (ms). */
+export function stats(samples: number[]): LatencyStats {
   const s = [...samples].sort((a, b) => a - b);
   const pick = (q: number) => s[Math.min(s.length - 1, Math.floor(q * (s.length - 1)))]!;
   return { n: s.length, meanMs: s.reduce((a, b) => a + b, 0) / s.length, p50Ms: pick(0.5), p99Ms: pick(0.99), maxMs: s[s.length - 1]! };
