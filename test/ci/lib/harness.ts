@@ -2,7 +2,7 @@
 // (with its own GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files), a ci token from the gate's CLI,
 // a free loopback port with nothing listening, and tool lookup with the skip-or-fail rule.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,6 +34,15 @@ export interface ScriptRun {
  */
 export async function runScript(script: string, args: string[], env: Record<string, string> = {}, node = process.execPath): Promise<ScriptRun> {
   const dir = mkdtempSync(join(tmpdir(), 'ci-step-'));
+  try {
+    return await runScriptIn(dir, script, args, env, node);
+  } finally {
+    // its outputs and summary are read: nothing in it is the caller's
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runScriptIn(dir: string, script: string, args: string[], env: Record<string, string>, node: string): Promise<ScriptRun> {
   const outFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary');
   writeFileSync(outFile, '');

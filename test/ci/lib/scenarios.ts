@@ -2,7 +2,7 @@
 // the runner does (bash --noprofile --norc -eo pipefail) with its own GITHUB_OUTPUT and
 // GITHUB_STEP_SUMMARY, optionally with stand-in commands first on PATH.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Scenario, Step } from './workflow-sim.ts';
@@ -24,6 +24,15 @@ export interface ShellRun {
  */
 export function runShell(script: string, env: Record<string, string>, stubs: Record<string, string> = {}, cwd?: string): ShellRun {
   const dir = mkdtempSync(join(tmpdir(), 'ci-shell-'));
+  try {
+    return runShellIn(dir, script, env, stubs, cwd);
+  } finally {
+    // the stubs, outputs and summary are read: nothing in it is the caller's
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runShellIn(dir: string, script: string, env: Record<string, string>, stubs: Record<string, string>, cwd: string | undefined): ShellRun {
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   for (const [name, body] of Object.entries(stubs)) {
