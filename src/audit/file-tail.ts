@@ -67,7 +67,9 @@ function recovery(path: string, offset: number): string {
  * ordinary lines). What a crash can leave after the last complete record is cut off, fsynced and
  * logged: a last line without newline (a write cut short) and lines holding NUL bytes (pages
  * never written before a power cut), in any order. Any other complete line there (damage, not a
- * crash) throws AuditCorruptError naming the file, line and byte offset. A newest file holding
+ * crash) throws AuditCorruptError naming the file, line and byte offset; so does a line holding
+ * NUL bytes with complete lines after it in the last 64 KiB, which a power cut during one batch
+ * can leave as well as damage can (the file cannot tell which, so nothing is cut). A newest file holding
  * nothing but such debris is removed and the previous file's tail is used. The head record and
  * the line before it are checked as `audit verify` checks them (checkRecordLine), and the head's
  * link to that line; a failure throws AuditCorruptError rather than extend a broken chain.
@@ -94,9 +96,27 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
       const { size } = await fh.stat();
       const corrupt = async (offset: number, what: string): Promise<AuditCorruptError> =>
         new AuditCorruptError(`${seg.name} line ${await lineNumberAt(fh, offset)} (byte ${offset}): ${what}. ${recovery(path, offset)}`);
+      // the last chunk's lines, in one read (the lines below it are read only when needed)
+      const tail: LineSpan[] = [];
+      for await (const line of readLinesBackward(fh, size, CHUNK_BYTES, Math.max(0, size - CHUNK_BYTES))) tail.push(line);
+      // NUL bytes with complete lines after them are not a torn end to cut: a power cut can leave
+      // them (a batch whose first page never reached the disk, a later one did; the records after
+      // it were then never acknowledged), and so can damage to records that were acknowledged.
+      // The file alone cannot tell which: refused, never cut
+      const trailingDebris = tail.findIndex((line) => !isCrashDebris(line));
+      const lostPage = tail.findLastIndex(holdsNul);
+      if (trailingDebris !== -1 && lostPage > trailingDebris) {
+        const at = tail[lostPage]!.start;
+        const after = tail.slice(trailingDebris, lostPage).filter((line) => !isCrashDebris(line)).length;
+        throw await corrupt(
+          at,
+          `it holds NUL bytes, and ${after} complete line${after === 1 ? '' : 's'} follow${after === 1 ? 's' : ''} it. A power cut during the write of one batch can leave this ` +
+            '(the records after it were then never acknowledged); so can damage to records that were',
+        );
+      }
       let head: { rec: AuditEventV1; start: number; end: number } | null = null;
       let predecessor: LineSpan | null = null;
-      for await (const line of readLinesBackward(fh, size)) {
+      for await (const line of linesBelow(fh, tail, size)) {
         if (head === null) {
           if (isCrashDebris(line)) continue;
           const checked = checkRecordLine(line);
@@ -159,6 +179,19 @@ export async function readTail(fs: AuditFs, dir: string, logger: AuditLogger): P
     }
   }
   return { seq: 0, hash: GENESIS_HASH, file: null, size: 0, fh: null, segments };
+}
+
+/**
+ * Lines of a file of `size` bytes, newest first: `tail` (its last chunk's, newest first), then on
+ * from the oldest of them by reading.
+ */
+async function* linesBelow(fh: AuditFileHandle, tail: LineSpan[], size: number): AsyncGenerator<LineSpan> {
+  let bottom = size;
+  for (const line of tail) {
+    yield line;
+    bottom = line.start;
+  }
+  if (bottom > 0) yield* readLinesBackward(fh, bottom);
 }
 
 /**

@@ -23,20 +23,23 @@ function span(pieces: Buffer[], start: number, end: number, terminated: boolean)
 
 /**
  * Lines of bytes [0, end) of a file, last line first, reading backwards `chunk` bytes at a time.
- * Memory is one chunk plus the longest line.
+ * Memory is one chunk plus the longest line. With a `floor`, only bytes [floor, end) are read,
+ * and only lines known to begin in them are given: the lowest, which may begin below the floor,
+ * is left out.
  */
 export async function* readLinesBackward(
   fh: AuditFileHandle,
   end: number,
   chunk = CHUNK_BYTES,
+  floor = 0,
 ): AsyncGenerator<LineSpan> {
   let pos = end;
   let lineEnd = end;
   let pieces: Buffer[] = [];
   let terminated = true;
   let first = true;
-  while (pos > 0) {
-    const start = Math.max(0, pos - chunk);
+  while (pos > floor) {
+    const start = Math.max(floor, pos - chunk);
     const buf = await readAt(fh, start, pos - start);
     if (buf.length !== pos - start) throw new Error(`audit file shorter than expected (${start + buf.length} < ${pos})`);
     let scanTo = buf.length;
@@ -58,7 +61,7 @@ export async function* readLinesBackward(
     pieces.unshift(buf.subarray(0, scanTo));
     pos = start;
   }
-  if (lineEnd > 0) yield span(pieces, 0, lineEnd, terminated);
+  if (lineEnd > 0 && floor === 0) yield span(pieces, 0, lineEnd, terminated);
 }
 
 /** Lines of bytes [start, end) of a file, in order; `start` must be the start of a line. */

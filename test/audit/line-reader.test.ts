@@ -55,6 +55,27 @@ t.test('readLinesBackward / readLinesForward, any chunk size', async (t) => {
   }
 });
 
+t.test('readLinesBackward with a floor reads only above it and gives only the lines known to begin there', async (t) => {
+  const dir = t.testdir();
+  const f = makeFile(dir, 120);
+  const fh = await nodeAuditFs.open(f.path, 'r');
+  const read: number[] = [];
+  const counting = { ...fh, read: (b: Buffer, o: number, l: number, p: number) => (read.push(p), fh.read(b, o, l, p)) } as typeof fh;
+  for (const chunk of CHUNKS) {
+    for (const floor of [0, 1, f.starts[60]!, f.starts[60]! + 1, f.size - 1, f.size]) {
+      read.length = 0;
+      const got = [];
+      for await (const l of readLinesBackward(counting, f.size, chunk, floor)) got.push(l);
+      // a line starting exactly at the floor is left out too: the byte before it is not read
+      const expected = f.starts.map((start, i) => ({ start, i })).filter(({ start }) => floor === 0 ? true : start > floor).reverse();
+      t.same(got.map((l) => l.start), expected.map((e) => e.start), `chunk ${chunk}, floor ${floor}: the lines above the floor, newest first`);
+      t.same(got.map((l) => l.text), expected.map((e) => f.lines[e.i]), `chunk ${chunk}, floor ${floor}: their text`);
+      t.ok(read.every((p) => p >= floor), `chunk ${chunk}, floor ${floor}: nothing below the floor read`);
+    }
+  }
+  await fh.close();
+});
+
 t.test('findLineStartAtOrAfterSeq finds every line, whatever the chunk', async (t) => {
   const dir = t.testdir();
   const f = makeFile(dir, 300, 11);

@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -142,7 +142,7 @@ const damaged = [
     damage: (f: string) => editLines(f, (l) => { l[0] = '\u0000'.repeat(l[0]!.length); }),
     line: 1,
     at: 'start',
-    why: /the line before seq 5 is not a record \(it holds NUL bytes\)/,
+    why: /it holds NUL bytes, and 1 complete line follows it/,
   },
   { name: 'newest file holds only a complete non-record line', damage: (f: string) => writeFileSync(f, 'junk\n'), line: 1, at: 'start', why: /not valid JSON/ },
 ];
@@ -327,3 +327,51 @@ t.test('a second cut at the same place does not overwrite the evidence the first
   t.same(kept2, tears.slice(0, 2).sort(), 'both removed files are kept');
   t.match(await verifyAuditLog(dir2), { ok: true, count: 3 }, 'the kept files are not audit files');
 });
+
+/**
+ * Records 1-3 acknowledged, then one batch of 1 + `after` records (records 4, 5...) whose
+ * fdatasync a power cut interrupted after a later page of its write had reached the disk and the
+ * first had not: its first 300 bytes read back as NULs. Returns the file and where the batch began.
+ */
+async function lostFirstPage(dir: string, after: number) {
+  const log = await openFileAuditLog({ dir });
+  for (let i = 1; i <= 3; i++) await log.append([entry(i, { at: DAY1 })]);
+  const acked = log.head();
+  const file = join(dir, readdirSync(dir)[0]!);
+  const from = statSync(file).size;
+  await log.append(Array.from({ length: 1 + after }, (_, k) => entry(4 + k, { at: DAY1 })));
+  await log.close();
+  const bytes = readFileSync(file);
+  bytes.fill(0, from, from + 300);
+  writeFileSync(file, bytes);
+  return { acked, file, from };
+}
+
+for (const after of [1, 2, 5]) {
+  t.test(`NUL bytes with ${after} whole record(s) after them (a batch's first page lost) stop start-up at the NUL line, and a cut there recovers`, async (t) => {
+    const dir = t.testdir();
+    const { acked, file, from } = await lostFirstPage(dir, after);
+    const before = readFileSync(file);
+    const name = file.split('/').pop()!;
+    const err = await openFileAuditLog({ dir }).then(
+      async (log) => {
+        await log.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    t.equal(err?.name, 'AuditCorruptError', 'start-up refuses');
+    t.match(err?.message, `${name} line 4 (byte ${from}): it holds NUL bytes, and ${after} complete line${after === 1 ? '' : 's'} follow`, 'at the NUL line, however many records follow it');
+    t.match(err?.message, /power cut during the write of one batch can leave this/, 'naming the crash that leaves it');
+    t.match(err?.message, `truncate -s ${from} ${file}`, 'and where the operator may cut');
+    t.same(readFileSync(file), before, 'nothing cut');
+    t.match(await verifyAuditLog(dir), { ok: false }, 'audit verify agrees the log is broken');
+    // the operator's cut, as the message gives it: the log opens at the acknowledged head
+    truncateSync(file, from);
+    const log = await openFileAuditLog({ dir });
+    t.same(log.head(), acked, 'after the cut the head is the last acknowledged record');
+    await log.append([entry(4, { at: DAY1 })]);
+    await log.close();
+    t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
+  });
+}
