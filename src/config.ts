@@ -22,11 +22,19 @@ const MarketHoursAnswer = z.union([z.enum(['wait', 'deny']), z.literal(false).tr
   error: 'expected "wait", "deny", or false or null (market hours do not matter)',
 });
 
+/**
+ * How long before the open the market-hours answer already holds (minutes): a promotion allowed at
+ * 09:29 would otherwise roll out into the opening minutes. At most 12 hours.
+ */
+const QuietBeforeOpen = z.number().int('must be a whole number of minutes').min(0, 'must be 0 or more').max(720, 'must be at most 720 (12 hours)');
+
 const StagePolicySchema = z.strictObject({
   enabled: z.boolean().default(true),
   requireIntegrationTests: z.boolean().default(false),
   /** what the gate answers while the NYSE session is open; absent = market hours do not matter */
   marketHours: MarketHoursAnswer.nullable().default(null),
+  /** the market-hours answer holds from this many minutes before the open (nothing without one) */
+  quietBeforeOpenMinutes: QuietBeforeOpen.default(0),
   requireApproval: z.boolean().default(false),
 });
 export type StagePolicy = z.infer<typeof StagePolicySchema>;
@@ -36,6 +44,7 @@ const StageOverrideSchema = z.strictObject({
   enabled: z.boolean().optional(),
   requireIntegrationTests: z.boolean().optional(),
   marketHours: MarketHoursAnswer.nullable().optional(),
+  quietBeforeOpenMinutes: QuietBeforeOpen.optional(),
   requireApproval: z.boolean().optional(),
 });
 
@@ -355,7 +364,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     STAGES.map((s) => [s, StagePolicySchema.parse({ ...DEFAULT_STAGES[s], ...(f.stages?.[s] ?? {}) })]),
   ) as Record<Stage, StagePolicy>;
   for (const s of ['ci', 'integration'] as const) {
-    if (stages[s].marketHours || stages[s].requireApproval || stages[s].requireIntegrationTests) {
+    if (stages[s].marketHours || stages[s].requireApproval || stages[s].requireIntegrationTests || stages[s].quietBeforeOpenMinutes) {
       throw new ConfigError(`invalid config file: stages.${s}: only "enabled" applies to the ${s} stage (it runs in GitHub Actions)`);
     }
   }

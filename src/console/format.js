@@ -150,11 +150,21 @@ export function candidateTag(status, stage) {
   return own?.lastDecision?.imageTag ?? '';
 }
 
-/** What the market means for a stage right now: 'blocked', 'open', 'disabled' or null (no market policy). */
+/**
+ * What the market means for a stage right now: 'blocked', 'open', 'disabled' or null (no market
+ * policy). Blocked as the gate says (blockedByMarket: the session is open, or opens within the
+ * stage's quietBeforeOpenMinutes); a gate from before that field: while the session is open.
+ */
 export function marketGate(stage, market) {
   if (!stage.policy.marketHours) return null;
   if (!stage.enabled) return 'disabled';
-  return market.open ? 'blocked' : 'open';
+  return (stage.blockedByMarket ?? market.open) ? 'blocked' : 'open';
+}
+
+/** When a stage's market-hours hold begins again: the next open, less its quietBeforeOpenMinutes (ISO). */
+export function holdStartsAt(stage, market) {
+  const quiet = stage.policy.quietBeforeOpenMinutes ?? 0;
+  return quiet > 0 ? new Date(Date.parse(market.nextOpen) - quiet * 60_000).toISOString().replace('.000Z', 'Z') : market.nextOpen;
 }
 
 /** An OCI tag as the API accepts it. */

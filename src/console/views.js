@@ -2,7 +2,7 @@
 // Times are rendered with data-until / data-since attributes that the clock tick keeps current.
 
 import { h, icon } from './dom.js';
-import { ET, candidateTag, clockTime, dayLabel, displayValue, laterStamp, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp, yourTime } from './format.js';
+import { ET, candidateTag, clockTime, dayLabel, displayValue, holdStartsAt, laterStamp, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp, yourTime } from './format.js';
 
 /** A countdown to `iso` (kept current by the tick). */
 export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
@@ -101,7 +101,7 @@ export function stageView(stage, index, market) {
   const gate = marketGate(stage, market);
   const last = stage.lastDecision;
   const p = stage.policy;
-  const rules = [p.requireIntegrationTests ? 'integration tests required' : null, p.marketHours ? `market hours: ${p.marketHours}` : null, p.requireApproval ? 'approval required' : null].filter(Boolean);
+  const rules = [p.requireIntegrationTests ? 'integration tests required' : null, p.marketHours ? `market hours: ${p.marketHours}${p.quietBeforeOpenMinutes ? ` (from ${p.quietBeforeOpenMinutes} min before the open)` : ''}` : null, p.requireApproval ? 'approval required' : null].filter(Boolean);
   return h(
     'li',
     { class: `stage ${stage.enabled ? 'is-enabled' : 'is-disabled'} ${gate ? `gate-${gate}` : ''}`, id: `stage-${stage.name}`, 'aria-labelledby': `stage-${stage.name}-h` },
@@ -124,7 +124,14 @@ export function stageView(stage, index, market) {
           ` — until the ${clockTime(market.nextClose, ET)} ET close (promotions ${p.marketHours === 'deny' ? 'are denied' : 'wait'})`,
         )
       : gate === 'open'
-        ? h('p', { class: 'gate open', 'data-field': 'market-gate' }, icon('check'), h('strong', {}, 'OPEN'), ' — market closed; held again at the next open, in ', until(market.nextOpen))
+        ? h(
+            'p',
+            { class: 'gate open', 'data-field': 'market-gate' },
+            icon('check'),
+            h('strong', {}, 'OPEN'),
+            p.quietBeforeOpenMinutes ? ` — market closed; held again ${p.quietBeforeOpenMinutes} min before the next open, in ` : ' — market closed; held again at the next open, in ',
+            until(holdStartsAt(stage, market)),
+          )
         : gate === 'disabled'
           ? h('p', { class: 'gate passed', 'data-field': 'market-gate' }, icon('pause'), h('strong', {}, 'PASSED THROUGH'), ' — stage disabled')
           : null,
@@ -173,7 +180,7 @@ export function waitingView(status, actions) {
           h(
             'p',
             { class: 'actions' },
-            codes.includes('market_open')
+            codes.includes('market_open') || codes.includes('market_opening')
               ? h('button', { type: 'button', 'data-key': `bg-${w.promotion}`, on: { click: () => actions.breakGlass(w) } }, `Break-glass for ${w.stage}…`)
               : null,
             codes.includes('awaiting_approval')

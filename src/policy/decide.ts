@@ -9,6 +9,7 @@ import type { MarketCalendar, MarketState } from './market-hours.ts';
 import { type Effect, type Reason, reason, strictest, summarize } from './reasons.ts';
 import { type ApprovalRecord, type GateState, type GrantRecord, TEST_RESULTS_KEPT, promotionKey } from './state.ts';
 import { MARKET_ZONE } from './market-hours.ts';
+import { marketHold } from './market-hold.ts';
 import { getOwn } from './own.ts';
 import { personKey } from './person-key.ts';
 import { noTestPassed } from './no-test-passed.ts';
@@ -160,7 +161,10 @@ function leavesAnApprover(ds: DecisionState, policy: StagePolicy, target: GrantT
   };
 }
 
-/** Market hours: while the NYSE session is open the stage's answer holds, unless a live grant covers it. */
+/**
+ * Market hours: while the NYSE session is open, and from the stage's quietBeforeOpenMinutes before
+ * the open, the stage's answer holds, unless a live grant covers it.
+ */
 const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
   if (policy.marketHours === null) return { reasons: [] };
   const reasons: Reason[] = [];
@@ -180,27 +184,33 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
       grant = named;
     }
   }
-  if (!market.open) {
+  const hold = marketHold(policy, market, now);
+  if (hold === null) {
     reasons.push(reason('market_closed', 'allow', `NYSE regular session is closed (${market.reason.replace('_', ' ')}${market.holiday ? `: ${market.holiday}` : ''}).`));
     return { reasons, grant: null };
   }
   grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved, leavesAnApprover(ds, policy, target, now));
   const { close, inLeft, withLeft } = closeAndLeft(market, formatTimeLeft(now, market.nextClose));
+  // before the open: when it opens, and that the stage's hold has begun
+  const opening =
+    hold === 'opening'
+      ? `NYSE regular session opens at ${market.nextOpen.setZone(MARKET_ZONE).toFormat('HH:mm')} ET (in ${formatTimeLeft(now, market.nextOpen)}); ` +
+        `${stage} promotions are held from ${policy.quietBeforeOpenMinutes} minutes before the open`
+      : null;
   if (grant !== null) {
-    reasons.push(
-      reason(
-        'break_glass_applied',
-        'allow',
-        `NYSE regular session is open (closes ${withLeft}); break-glass grant ${grant.id} by ${grant.requestedBy} covers it: "${grant.justification}".`,
-      ),
-    );
+    const held = opening ?? `NYSE regular session is open (closes ${withLeft})`;
+    reasons.push(reason('break_glass_applied', 'allow', `${held}; break-glass grant ${grant.id} by ${grant.requestedBy} covers it: "${grant.justification}".`));
     return { reasons, grant };
   }
   const message =
-    policy.marketHours === 'wait'
-      ? `NYSE regular session is open; closes ${close} ${inLeft}. The promotion waits for the close. Request break-glass to override.`
-      : `NYSE regular session is open; ${stage} promotions are refused during market hours (closes ${withLeft}). Promote again after the close, or request break-glass to override.`;
-  reasons.push(reason('market_open', policy.marketHours, message));
+    opening !== null
+      ? policy.marketHours === 'wait'
+        ? `${opening} until the close (${withLeft}). The promotion waits for the close. Request break-glass to override.`
+        : `${opening}, and refused until the close (${withLeft}). Promote again after the close, or request break-glass to override.`
+      : policy.marketHours === 'wait'
+        ? `NYSE regular session is open; closes ${close} ${inLeft}. The promotion waits for the close. Request break-glass to override.`
+        : `NYSE regular session is open; ${stage} promotions are refused during market hours (closes ${withLeft}). Promote again after the close, or request break-glass to override.`;
+  reasons.push(reason(hold === 'opening' ? 'market_opening' : 'market_open', policy.marketHours, message));
   return { reasons, grant: null };
 };
 

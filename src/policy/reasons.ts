@@ -13,6 +13,7 @@ export const REASON_CODES = [
   'tests_passed',
   'tests_not_required',
   'market_open',
+  'market_opening',
   'market_closed',
   'break_glass_applied',
   'break_glass_invalid',

@@ -8,6 +8,7 @@ import { marketStateToJson } from '../policy/market-hours.ts';
 import { STAGES } from '../stages.ts';
 import type { RouteContext } from './context.ts';
 import { MarketJson, ReasonSchema } from './common-schemas.ts';
+import { marketHold } from '../policy/market-hold.ts';
 import { isoOf } from '../policy/clock.ts';
 
 const LastDecision = z.object({
@@ -39,9 +40,13 @@ export const StatusResponse = z.object({
       note: z.string().nullable(),
       changedBy: z.string().nullable(),
       changedAt: z.string().nullable(),
-      policy: z.object({ requireIntegrationTests: z.boolean(), marketHours: z.enum(['wait', 'deny']).nullable(), requireApproval: z.boolean() }),
-      /** true while the market is open and the stage's policy holds promotions for it */
-      blockedByMarket: z.boolean(),
+      policy: z.object({
+        requireIntegrationTests: z.boolean(),
+        marketHours: z.enum(['wait', 'deny']).nullable(),
+        quietBeforeOpenMinutes: z.number().describe('the market-hours answer holds from this many minutes before the open (0: from the open)'),
+        requireApproval: z.boolean(),
+      }),
+      blockedByMarket: z.boolean().describe("true while the stage's market-hours answer holds: the session is open, or opens within its quietBeforeOpenMinutes (and the stage is enabled)"),
       deployed: z.object({ imageTag: z.string(), source: z.enum(['kargo', 'gate']), at: z.string().nullable() }).nullable(),
       lastDecision: LastDecision.nullable(),
     }),
@@ -92,8 +97,13 @@ export function statusRoutes(ctx: RouteContext) {
             note: toggle.note,
             changedBy: toggle.changedBy,
             changedAt: toggle.changedAt,
-            policy: { requireIntegrationTests: policy.requireIntegrationTests, marketHours: policy.marketHours, requireApproval: policy.requireApproval },
-            blockedByMarket: market.open && toggle.enabled && policy.marketHours !== null,
+            policy: {
+              requireIntegrationTests: policy.requireIntegrationTests,
+              marketHours: policy.marketHours,
+              quietBeforeOpenMinutes: policy.quietBeforeOpenMinutes,
+              requireApproval: policy.requireApproval,
+            },
+            blockedByMarket: toggle.enabled && marketHold(policy, market, now) !== null,
             deployed: fromKargo
               ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at }
               : fromGate

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import type { Test } from 'tap';
@@ -93,7 +94,8 @@ export async function requestBreakGlass(page: Page, stage: string, tag: string, 
 }
 
 /**
- * The console tests' gate and browser: a real gate on GATE_NOW = NOW, local tokens for `admin`
+ * The console tests' gate and browser: a real gate on GATE_NOW = NOW (or `opts.now`, with the
+ * config file `opts.configYaml` if given), local tokens for `admin`
  * and `kargo` (the first start's) plus one per `users` entry (name → role), and headless
  * Chromium; all stopped when `t` ends. Its fields are set once `t.before` has run.
  */
@@ -109,7 +111,8 @@ export interface ConsoleFixture {
   open(tt: Test, timezoneId?: string): ReturnType<typeof openPage>;
 }
 
-export function consoleFixture(t: Test, users: Record<string, string>): ConsoleFixture {
+export function consoleFixture(t: Test, users: Record<string, string>, opts: { now?: string; configYaml?: string } = {}): ConsoleFixture {
+  let configDir: string | null = null;
   const fx: ConsoleFixture = {
     gate: undefined as unknown as SpawnedGate,
     browser: undefined as unknown as Browser,
@@ -121,7 +124,13 @@ export function consoleFixture(t: Test, users: Record<string, string>): ConsoleF
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const launching = launchChromium();
-    fx.gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    const env: Record<string, string> = { GATE_NOW: opts.now ?? NOW };
+    if (opts.configYaml !== undefined) {
+      configDir = await mkdtemp(join(tmpdir(), 'console-cfg-'));
+      env['GATE_CONFIG'] = join(configDir, 'gate.yaml');
+      await writeFile(env['GATE_CONFIG'], opts.configYaml);
+    }
+    fx.gate = await spawnGate({ env });
     fx.tokens['admin'] = fx.gate.tokens['admin'] as string;
     fx.tokens['kargo'] = fx.gate.tokens['kargo'] as string;
     // one after the other: each CLI run rewrites the token file
@@ -132,6 +141,7 @@ export function consoleFixture(t: Test, users: Record<string, string>): ConsoleF
     await fx.browser?.close().catch(() => {});
     await fx.gate?.stop('SIGKILL');
     await rm(fx.gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
+    if (configDir) await rm(configDir, { recursive: true, force: true }).catch(() => {});
   });
   return fx;
 }

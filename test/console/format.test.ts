@@ -91,6 +91,17 @@ t.test('marketGate: blocked / open / disabled for stages with a market policy on
     [stage(true, null), true, null],
   ];
   for (const [s, open, want] of cases) t.equal(f.marketGate(s, { open }), want, JSON.stringify([s, open]));
+  // the gate says when its hold applies (before the open too, within quietBeforeOpenMinutes)
+  t.equal(f.marketGate({ ...stage(true, 'wait'), blockedByMarket: true }, { open: false }), 'blocked', 'blocked before the open when the gate says so');
+  t.equal(f.marketGate({ ...stage(true, 'wait'), blockedByMarket: false }, { open: false }), 'open');
+  t.equal(f.marketGate({ ...stage(false, 'wait'), blockedByMarket: false }, { open: true }), 'disabled');
+});
+
+t.test('holdStartsAt: the next open, less the stage quietBeforeOpenMinutes', async (t) => {
+  const market = { nextOpen: '2026-11-30T14:30:00Z' };
+  t.equal(f.holdStartsAt({ policy: { marketHours: 'wait', quietBeforeOpenMinutes: 30 } }, market), '2026-11-30T14:00:00Z');
+  t.equal(f.holdStartsAt({ policy: { marketHours: 'wait', quietBeforeOpenMinutes: 0 } }, market), '2026-11-30T14:30:00Z');
+  t.equal(f.holdStartsAt({ policy: { marketHours: 'wait' } }, market), '2026-11-30T14:30:00Z', 'a gate from before the window');
 });
 
 t.test('candidateTag: waiting promotion, else the stage before, else the last decision', async (t) => {

@@ -185,8 +185,8 @@ if (!helm) {
         stages: {
           ci: { enabled: true }, integration: { enabled: true },
           beta: { enabled: true, requireIntegrationTests: true },
-          paper: { enabled: true, requireIntegrationTests: true, marketHours: 'wait' },
-          live: { enabled: true, requireIntegrationTests: true, marketHours: 'deny', requireApproval: true },
+          paper: { enabled: true, requireIntegrationTests: true, marketHours: 'wait', quietBeforeOpenMinutes: 30 },
+          live: { enabled: true, requireIntegrationTests: true, marketHours: 'deny', quietBeforeOpenMinutes: 30, requireApproval: true },
         },
         market: { extraClosures: [], extraEarlyCloses: [], extraSessions: [] },
         approvals: { ttlHours: 24, separationOfDuties: false },
@@ -610,6 +610,9 @@ if (!helm) {
   t.test('the schema rejects bad values', async (t) => {
     const cases: [string, string[], RegExp][] = [
       ['unknown market-hours answer', ['--set', 'config.stages.live.marketHours=maybe'], /marketHours/],
+      ['a quiet window before the open of more than 12 h', ['--set', 'config.stages.live.quietBeforeOpenMinutes=721'], /quietBeforeOpenMinutes/],
+      ['a negative quiet window before the open', ['--set', 'config.stages.paper.quietBeforeOpenMinutes=-5'], /quietBeforeOpenMinutes/],
+      ['a quiet window before the open in hours', ['--set-string', 'config.stages.paper.quietBeforeOpenMinutes=1h'], /quietBeforeOpenMinutes/],
       ['unknown auth mode', ['--set', 'gate.auth=oauth'], /gate\/auth/],
       // the Deployment is Recreate: an image the kubelet cannot parse (InvalidImageName) stops the
       // running gate and starts none

@@ -359,3 +359,57 @@ t.test('combinations: tests × market × grant × approval × stage', async (t) 
   }
   t.equal(n, 72);
 });
+
+t.test('quietBeforeOpenMinutes: the market-hours answer holds from that many minutes before the open', async (t) => {
+  const quiet = parseConfig({}, 'stages:\n  paper: { quietBeforeOpenMinutes: 30 }\n  live: { quietBeforeOpenMinutes: 30 }\n  beta: { quietBeforeOpenMinutes: 30 }\n');
+  t.equal(parseConfig({}).stages.paper.quietBeforeOpenMinutes, 0, 'off by default');
+  const run = (at: string, over: Partial<DecisionInput> = {}, setup: Setup = {}) =>
+    decide(input(over), { ...state(setup), policies: quiet.stages }, DateTime.fromISO(at, { zone: 'utc' }));
+  const rows: { name: string; at: string; stage?: string; setup?: Setup; decision: string; codes: string[]; message?: RegExp }[] = [
+    { name: 'paper, 08:59:59: before the window', at: '2026-11-25T13:59:59Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+    {
+      name: 'paper, 09:00:00: the window begins',
+      at: '2026-11-25T14:00:00Z',
+      decision: 'wait',
+      codes: ['tests_passed', 'market_opening'],
+      message: /^NYSE regular session opens at 09:30 ET \(in 30m\); paper promotions are held from 30 minutes before the open until the close \(16:00 ET, in 7h 0m\)\. The promotion waits for the close\./,
+    },
+    { name: 'paper, 09:29:59', at: '2026-11-25T14:29:59Z', decision: 'wait', codes: ['tests_passed', 'market_opening'], message: /opens at 09:30 ET \(in 1s\)/ },
+    { name: 'paper, 09:30:00: the session itself', at: '2026-11-25T14:30:00Z', decision: 'wait', codes: ['tests_passed', 'market_open'] },
+    { name: 'paper, 16:00:00: after the close, the next open is tomorrow', at: '2026-11-25T21:00:00Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+    {
+      name: 'live, 09:10: denied, naming the open and the close',
+      at: '2026-11-25T14:10:00Z',
+      stage: 'live',
+      decision: 'deny',
+      codes: ['tests_passed', 'market_opening', 'awaiting_approval'],
+      message: /^NYSE regular session opens at 09:30 ET \(in 20m\); live promotions are held from 30 minutes before the open, and refused until the close \(16:00 ET, in 6h 50m\)\. Promote again after the close/,
+    },
+    {
+      name: 'live, 09:10 with a grant: the grant covers the window as it covers the session',
+      at: '2026-11-25T14:10:00Z',
+      stage: 'live',
+      setup: { grants: [grant({ stage: 'live' })], approvals: [approval()] },
+      decision: 'allow',
+      codes: ['tests_passed', 'break_glass_applied', 'approval_applied'],
+      message: /opens at 09:30 ET \(in 20m\); live promotions are held from 30 minutes before the open; break-glass grant/,
+    },
+    { name: 'beta has no market-hours rule: the window means nothing to it', at: '2026-11-25T14:10:00Z', stage: 'beta', decision: 'allow', codes: ['tests_passed'] },
+    { name: 'paper, the Friday after Thanksgiving at 09:00 (an early-close day)', at: '2026-11-27T14:00:00Z', decision: 'wait', codes: ['tests_passed', 'market_opening'], message: /until the close \(13:00 ET, an early close, in 4h 0m\)/ },
+    { name: 'paper, Thanksgiving 09:10: a holiday, no open to come', at: '2026-11-26T14:10:00Z', decision: 'allow', codes: ['tests_passed', 'market_closed'], message: /Thanksgiving/ },
+    // the first Monday of daylight time: the open is 13:30 UTC, not 14:30
+    { name: 'paper, 2026-03-09 12:59:59 UTC (08:59:59 EDT)', at: '2026-03-09T12:59:59Z', decision: 'allow', codes: ['tests_passed', 'market_closed'] },
+    { name: 'paper, 2026-03-09 13:00:00 UTC (09:00 EDT)', at: '2026-03-09T13:00:00Z', decision: 'wait', codes: ['tests_passed', 'market_opening'], message: /opens at 09:30 ET \(in 30m\)/ },
+  ];
+  for (const r of rows) {
+    const out = run(r.at, { stage: r.stage ?? 'paper' }, r.setup);
+    t.equal(out.decision, r.decision, `${r.name}: decision`);
+    t.same(out.reasons.map((x) => x.code), r.codes, `${r.name}: reasons`);
+    if (r.message) t.match(out.message, r.message, `${r.name}: message`);
+  }
+  // the longest window (12 h) on a Sunday evening: it counts to the Monday open, not to a Sunday one
+  const long = parseConfig({}, 'stages:\n  paper: { quietBeforeOpenMinutes: 720 }\n');
+  const sunday = (at: string) => decide(input(), { ...state({}), policies: long.stages }, DateTime.fromISO(at, { zone: 'utc' }));
+  t.same(sunday('2026-11-30T02:29:59Z').reasons.map((x) => x.code), ['tests_passed', 'market_closed'], 'Sunday 21:29:59 ET: the Monday open is 12 h 0 m 1 s away');
+  t.same(sunday('2026-11-30T02:30:00Z').reasons.map((x) => x.code), ['tests_passed', 'market_opening'], 'Sunday 21:30:00 ET: exactly 12 h before it, held');
+});

@@ -43,6 +43,21 @@ t.test('GET /status and /v1/status: stages, policy, market, never secrets', asyn
   }
 });
 
+t.test('/v1/status: a stage is blocked by the market from its quietBeforeOpenMinutes before the open', async (t) => {
+  const yaml = 'stages:\n  paper: { quietBeforeOpenMinutes: 30 }\n';
+  const blocked = async (now: string) => {
+    const g = await buildTestApp(t, { configYaml: yaml, now });
+    const s = (await g.app.inject({ url: '/v1/status' })).json();
+    return { paper: s.stages[3], live: s.stages[4], open: s.market.open };
+  };
+  const early = await blocked('2026-11-25T13:59:59Z'); // 08:59:59 ET
+  t.same([early.open, early.paper.blockedByMarket, early.live.blockedByMarket], [false, false, false], '08:59:59: nothing held');
+  t.equal(early.paper.policy.quietBeforeOpenMinutes, 30, 'the policy shows the window');
+  t.equal(early.live.policy.quietBeforeOpenMinutes, 0, 'and live its default');
+  const window = await blocked('2026-11-25T14:00:00Z'); // 09:00 ET
+  t.same([window.open, window.paper.blockedByMarket, window.live.blockedByMarket], [false, true, false], '09:00: paper held before the open, live (no window) not yet');
+});
+
 t.test('/healthz, /readyz, /metrics, /openapi.json', async (t) => {
   const g = await buildTestApp(t);
   t.equal((await g.app.inject({ url: '/healthz' })).statusCode, 200);

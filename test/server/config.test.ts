@@ -83,6 +83,21 @@ t.test('stages.<stage>.marketHours: wait or deny; null and false both mean marke
   }
 });
 
+t.test('stages.<stage>.quietBeforeOpenMinutes: whole minutes from 0 to 720, default 0; named when bad; not for ci or integration', async (t) => {
+  const paper = (v: string) => parseConfig({}, `stages:\n  paper: { quietBeforeOpenMinutes: ${v} }\n`).stages.paper.quietBeforeOpenMinutes;
+  t.equal(parseConfig({}, null).stages.paper.quietBeforeOpenMinutes, 0, 'the default');
+  t.equal(parseConfig({}, null).stages.live.quietBeforeOpenMinutes, 0, 'the default for live');
+  for (const ok of [0, 1, 30, 720]) t.equal(paper(String(ok)), ok, String(ok));
+  for (const [bad, why] of [['-1', /must be 0 or more/], ['721', /must be at most 720/], ['1.5', /whole number of minutes/], ['"30"', /expected number/], ['null', /expected number/]] as const) {
+    t.throws(() => paper(bad), { constructor: ConfigError, message: new RegExp(`stages\\.paper\\.quietBeforeOpenMinutes: .*${why.source}`) }, bad);
+  }
+  // kept where there is no market-hours rule to hold (the chart's 30 with marketHours turned off), and does nothing there
+  t.equal(parseConfig({}, 'stages:\n  paper: { marketHours: false, quietBeforeOpenMinutes: 30 }\n').stages.paper.quietBeforeOpenMinutes, 30);
+  for (const s of ['ci', 'integration']) {
+    t.throws(() => parseConfig({}, `stages:\n  ${s}: { quietBeforeOpenMinutes: 30 }\n`), { constructor: ConfigError, message: `stages.${s}: only "enabled" applies` }, s);
+  }
+});
+
 t.test('host: an IP address or a host name; one with a port, a scheme or a space is refused naming the key', async (t) => {
   for (const host of ['0.0.0.0', '::', '::1', '127.0.0.1', 'localhost', 'gate.example.com']) {
     t.equal(parseConfig({ GATE_HOST: host }, null).host, host, host);
