@@ -2,7 +2,7 @@
 // one canonical-JSON record per line, hash-chained across files (see event.ts).
 //  - append: group commit. Appends queue while a write is in flight; the next batch is one
 //    positioned write and one fdatasync (plus a directory fsync when it starts a file). A promise
-//    resolves only after that fsync returned.
+//    resolves only after that fsync returned. The first batch after opening starts a new file.
 //  - fail closed: a failed write or fsync rejects its batch and everything queued behind it,
 //    cuts the bytes off again, and refuses appends until a probe (timer, or a later append)
 //    has rebuilt the durable state and proved that a write + fsync works. A write or fsync that
@@ -126,6 +126,12 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const startupBytesRead = counters.bytesRead;
 
   let durable: Durable = { seq: tail.seq, hash: tail.hash, file: tail.file, size: tail.size };
+  // The first batch starts a file of its own rather than continue the newest one: on NFS a gate
+  // that lost the directory (a partitioned node) can still hold unwritten pages of that file,
+  // which its client flushes once the partition heals, over whatever this gate wrote there at the
+  // same offsets: records it had acknowledged. In a file of this gate's own they land past the end
+  // of the old one, where verify finds them, and overwrite nothing acknowledged.
+  let ownFileYet = false;
   let fh: AuditFileHandle | null = tail.fh;
   const segments: Segment[] = tail.segments;
   let failed = false;
@@ -207,7 +213,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           return s.record;
         }),
       );
-      const runs = planRuns(durable, sealed, maxFileBytes, now);
+      const runs = planRuns(ownFileYet ? durable : { file: null, size: 0 }, sealed, maxFileBytes, now);
       for (const run of runs) {
         let target = fh;
         if (run.isNew) {
@@ -230,6 +236,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       }
       const lastRec = results[results.length - 1]!.at(-1)!;
       durable = { seq: lastRec.seq, hash: lastRec.hash, file: last.seg, size: last.start + last.bytes };
+      ownFileYet = true;
     } catch (err) {
       await failBatch(batch, created, err);
       return;

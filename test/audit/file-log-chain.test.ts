@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { hashRecord } from '../../src/audit/canonical-json.ts';
@@ -155,6 +155,28 @@ t.test('reopening continues the chain from the stored head', async (t) => {
   await t.rejects(second.append([entry(4)]), { name: 'AuditUnavailableError' }, 'closed log refuses');
   t.equal(second.writable(), false);
   t.match(await verifyAuditLog(dir), { ok: true, count: 3 });
+});
+
+t.test('after a start the first append begins a file of its own: the file an earlier gate wrote is never written again', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  await first.append([entry(1), entry(2)]);
+  await first.close();
+  const [old] = readdirSync(dir);
+  const oldBytes = readFileSync(join(dir, old!));
+  const second = await openFileAuditLog({ dir });
+  await second.append([entry(3)]);
+  await second.append([entry(4)]);
+  t.same(readFileSync(join(dir, old!)), oldBytes, "the earlier gate's file is untouched");
+  t.same(readdirSync(dir).sort(), [old, 'audit-20261126-000000000003.jsonl'], 'the new records are in a file named after the first of them');
+  t.same(readAll(dir)[1]!.records.map((r) => r.seq), [3, 4], 'and later appends of the same gate continue it');
+  // what a partitioned node's NFS client may flush once it is back: the earlier gate's last,
+  // never acknowledged write, at the end of the earlier file. It overwrites nothing acknowledged
+  const staleLine = readFileSync(join(dir, old!), 'utf8').split('\n')[1]!.replace('"seq":2', '"seq":3');
+  writeFileSync(join(dir, old!), Buffer.concat([oldBytes, Buffer.from(`${staleLine}\n`)]));
+  t.same((await second.since(2)).map((r) => r.seq), [3, 4], 'the acknowledged records 3 and 4 read back whole');
+  await second.close();
+  t.match(await verifyAuditLog(dir), { ok: false }, 'and audit verify reports the stray line for the operator to remove');
 });
 
 t.test('close() flushes appends still queued', async (t) => {
