@@ -48,7 +48,7 @@ export async function* recordsNewestFirst(
         if (!line.terminated) continue;
         if (budget.left <= 0) {
           const seq = seqOf(line.text);
-          if (seq === null || seq >= below || seq > snap.headSeq) continue;
+          if (seq === null || seq >= below || seq >= nextFirst) continue;
           budget.resumeBelow = seq + 1;
           return;
         }
@@ -60,7 +60,9 @@ export async function* recordsNewestFirst(
         } catch {
           continue;
         }
-        if (rec.seq < below && rec.seq <= snap.headSeq) yield rec;
+        // a line past the seqs of its file (one of the next file's seqs) is not a record of the
+        // log: a stale gate's late write, flushed after another gate had gone on in a file of its own
+        if (rec.seq < below && rec.seq < nextFirst) yield rec;
       }
     } finally {
       await fh.close();
@@ -79,6 +81,8 @@ export async function* recordsAfter(snap: ReadSnapshot, afterSeq: number): Async
   let startIndex = 0;
   for (let i = 0; i < snap.segments.length; i++) if (snap.segments[i]!.firstSeq <= afterSeq + 1) startIndex = i;
   for (let i = startIndex; i < snap.segments.length; i++) {
+    // as in recordsNewestFirst: a line past its file's seqs is not one of the log's records
+    const nextFirst = snap.segments[i + 1]?.firstSeq ?? snap.headSeq + 1;
     const fh = await snap.fs.open(join(snap.dir, snap.segments[i]!.name), 'r');
     try {
       const end = await readableEnd(snap, i, fh);
@@ -90,7 +94,7 @@ export async function* recordsAfter(snap: ReadSnapshot, afterSeq: number): Async
         } catch {
           throw new Error(`audit: unreadable line at byte ${line.start} of ${snap.segments[i]!.name}`);
         }
-        if (rec.seq > afterSeq && rec.seq <= snap.headSeq) yield rec;
+        if (rec.seq > afterSeq && rec.seq < nextFirst) yield rec;
       }
     } finally {
       await fh.close();

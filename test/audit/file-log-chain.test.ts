@@ -172,9 +172,11 @@ t.test('after a start the first append begins a file of its own: the file an ear
   t.same(readAll(dir)[1]!.records.map((r) => r.seq), [3, 4], 'and later appends of the same gate continue it');
   // what a partitioned node's NFS client may flush once it is back: the earlier gate's last,
   // never acknowledged write, at the end of the earlier file. It overwrites nothing acknowledged
-  const staleLine = readFileSync(join(dir, old!), 'utf8').split('\n')[1]!.replace('"seq":2', '"seq":3');
+  const staleLine = readFileSync(join(dir, old!), 'utf8').split('\n')[1]!.replace('"seq":2', '"seq":3').replace('dec-2', 'dec-STALE');
   writeFileSync(join(dir, old!), Buffer.concat([oldBytes, Buffer.from(`${staleLine}\n`)]));
-  t.same((await second.since(2)).map((r) => r.seq), [3, 4], 'the acknowledged records 3 and 4 read back whole');
+  const ids = (rs: AuditEventV1[]) => rs.map((r) => `${r.seq}:${r.id}`);
+  t.same(ids(await second.since(1)), ['2:dec-2', '3:dec-3', '4:dec-4'], 'a replay reads the acknowledged records only, not the stray line');
+  t.same(ids((await second.query({ limit: 10 })).records), ['4:dec-4', '3:dec-3', '2:dec-2', '1:dec-1'], 'and so does /v1/audit');
   await second.close();
   t.match(await verifyAuditLog(dir), { ok: false }, 'and audit verify reports the stray line for the operator to remove');
 });
