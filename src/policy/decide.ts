@@ -139,10 +139,23 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
   return { reasons: [reason('tests_passed', 'allow', `Integration tests passed for ${input.imageTag} (${describeCounts(result.counts)}).`)] };
 };
 
+/**
+ * Whether the session that ends at market.nextClose closes early. While it is open or about to
+ * open that day it is market.session; in the evening before (a quiet window longer than the
+ * night) market.session is the day just ended, and the calendar tells (false past its range).
+ */
+function closesEarly(market: MarketState, calendar: MarketCalendar): boolean {
+  if (market.session !== null && market.session.close.toMillis() === market.nextClose.toMillis()) return market.session.earlyClose;
+  try {
+    return calendar.day(market.nextClose.setZone(MARKET_ZONE).toISODate() ?? '').session?.earlyClose === true;
+  } catch {
+    return false;
+  }
+}
+
 /** The close ("16:00 ET") and the time left as the messages put them, with one pair of brackets: "(in 6h 0m)" or "(early close, in 2h 30m)" */
-function closeAndLeft(market: MarketState, left: string): { close: string; inLeft: string; withLeft: string } {
+function closeAndLeft(market: MarketState, left: string, early: boolean): { close: string; inLeft: string; withLeft: string } {
   const close = `${market.nextClose.setZone(MARKET_ZONE).toFormat('HH:mm')} ET`;
-  const early = market.session?.earlyClose === true;
   return { close, inLeft: `(${early ? 'early close, ' : ''}in ${left})`, withLeft: `${close}, ${early ? 'an early close, ' : ''}in ${left}` };
 }
 
@@ -190,7 +203,7 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
     return { reasons, grant: null };
   }
   grant ??= findCoveringGrant(Object.values(ds.state.grants), target, now, ds.reserved, leavesAnApprover(ds, policy, target, now));
-  const { close, inLeft, withLeft } = closeAndLeft(market, formatTimeLeft(now, market.nextClose));
+  const { close, inLeft, withLeft } = closeAndLeft(market, formatTimeLeft(now, market.nextClose), closesEarly(market, ds.calendar));
   // before the open: when it opens, and that the stage's hold has begun
   const opening =
     hold === 'opening'

@@ -413,3 +413,16 @@ t.test('quietBeforeOpenMinutes: the market-hours answer holds from that many min
   t.same(sunday('2026-11-30T02:29:59Z').reasons.map((x) => x.code), ['tests_passed', 'market_closed'], 'Sunday 21:29:59 ET: the Monday open is 12 h 0 m 1 s away');
   t.same(sunday('2026-11-30T02:30:00Z').reasons.map((x) => x.code), ['tests_passed', 'market_opening'], 'Sunday 21:30:00 ET: exactly 12 h before it, held');
 });
+
+t.test('a quiet window that begins the evening before names the close of the session to come, early or not', async (t) => {
+  const long = parseConfig({}, 'stages:\n  paper: { quietBeforeOpenMinutes: 720 }\n');
+  // Wed 2026-12-23 22:00 ET, a full day over; Thu 12-24 closes early at 13:00
+  const evening = decide(input(), { ...state({}), policies: long.stages }, DateTime.fromISO('2026-12-24T03:00:00Z', { zone: 'utc' }));
+  t.same(evening.reasons.map((x) => x.code), ['tests_passed', 'market_opening']);
+  t.match(evening.message, /until the close \(13:00 ET, an early close, in 15h 0m\)/, "Dec 24's 13:00 close is an early close");
+  // Wed 2026-12-02 an extra early close at 13:00; Thu 12-03 a full day: at 22:00 ET the window holds for the Thursday
+  const x = parseConfig({}, 'stages:\n  paper: { quietBeforeOpenMinutes: 720 }\nmarket:\n  extraEarlyCloses: [{ date: "2026-12-02", close: "13:00", name: "x" }]\n');
+  const out = decide(input(), { ...state({}), policies: x.stages, calendar: createMarketCalendar(x.market) }, DateTime.fromISO('2026-12-03T03:00:00Z', { zone: 'utc' }));
+  t.same(out.reasons.map((r) => r.code), ['tests_passed', 'market_opening']);
+  t.match(out.message, /until the close \(16:00 ET, in 18h 0m\)/, "Thursday's 16:00 close, not Wednesday's early one");
+});
