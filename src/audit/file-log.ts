@@ -17,6 +17,7 @@ import { repairLog, rollbackBatch } from './file-repair.ts';
 import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
 import { readTail, type AuditLogger } from './file-tail.ts';
+import { CHUNK_BYTES } from './line-reader.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
 import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
 import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
@@ -25,6 +26,14 @@ import { takeTurns } from '../take-turns.ts';
 import { within } from '../within.ts';
 
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
+
+/**
+ * The most bytes one write (one fdatasync) takes, unless a single append is larger: the appends
+ * queued beyond it go in the next write. It keeps the one write a power cut can leave torn within
+ * the 64 KiB start-up reads (readTail): a lost first page with whole records after it is then
+ * always seen, and refused, rather than opened past.
+ */
+const MAX_BATCH_BYTES = CHUNK_BYTES - 1;
 
 export interface FileAuditLogOptions {
   /** the audit directory (created if missing); its lock is the caller's business */
@@ -192,7 +201,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   }
 
   async function flushBatch(): Promise<void> {
-    const batch = queue;
+    let batch = queue;
     queue = [];
     if (failed || !isWriter()) {
       const err = unavailable(failed ? 'audit log is not writable' : notWriter);
@@ -205,14 +214,25 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       let seq = durable.seq;
       let prev = durable.hash;
       const sealed: SealedRecord[] = [];
-      results = batch.map((p) =>
-        p.entries.map((e) => {
+      results = [];
+      let bytes = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const own = batch[i]!.entries.map((e) => {
           const s = sealRecord(e, ++seq, prev);
           prev = s.record.hash;
-          sealed.push(s);
-          return s.record;
-        }),
-      );
+          return s;
+        });
+        const ownBytes = own.reduce((n, s) => n + Buffer.byteLength(s.line), 0);
+        if (i > 0 && bytes + ownBytes > MAX_BATCH_BYTES) {
+          // the rest goes in the next write, ahead of the appends that came in meanwhile
+          queue = [...batch.slice(i), ...queue];
+          batch = batch.slice(0, i);
+          break;
+        }
+        bytes += ownBytes;
+        sealed.push(...own);
+        results.push(own.map((s) => s.record));
+      }
       const runs = planRuns(ownFileYet ? durable : { file: null, size: 0 }, sealed, maxFileBytes, now);
       for (const run of runs) {
         let target = fh;
@@ -245,6 +265,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     stats.records += durable.seq - (results[0]![0]!.seq - 1);
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     batch.forEach((p, i) => p.resolve(results[i]!));
+    if (queue.length > 0) scheduleFlush();
   }
 
   async function failBatch(batch: Pending[], created: { seg: Segment; fh: AuditFileHandle }[], err: unknown): Promise<void> {
@@ -356,7 +377,12 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       closed ??= (async () => {
         closing = true;
         stopProbe();
-        await serial(flushOnce);
+        // a write takes at most MAX_BATCH_BYTES: flushed until nothing is queued (each round
+        // writes a batch or, once the log has failed, refuses everything queued)
+        await serial(async () => {
+          do await flushOnce();
+          while (queue.length > 0);
+        });
         await fh?.close().catch(() => {});
         fh = null;
       })();

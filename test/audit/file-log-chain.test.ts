@@ -5,7 +5,7 @@ import { hashRecord } from '../../src/audit/canonical-json.ts';
 import { GENESIS_HASH, type AuditEventV1 } from '../../src/audit/event.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
-import { entry } from './helpers.ts';
+import { entry, faultyFs } from './helpers.ts';
 
 function readAll(dir: string): { file: string; records: AuditEventV1[] }[] {
   return readdirSync(dir)
@@ -189,4 +189,26 @@ t.test('close() flushes appends still queued', async (t) => {
   const done = await Promise.all(pending);
   t.same(done.map((r) => r[0]!.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   t.match(await verifyAuditLog(dir), { ok: true, count: 10 });
+});
+
+t.test('one write takes under 64 KiB of queued appends (the start-up tail read), the rest the next, in order; a larger single append is one write', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const writes = ffs.state.writes;
+  const log = await openFileAuditLog({ dir, fs: ffs.fs });
+  const pad = 'x'.repeat(900);
+  // 200 appends of ~1.2 KB queued at once: some 240 KB, so at least four writes
+  const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append([entry(i + 1, { data: { pad } })])));
+  t.same(answers.map((rs) => rs[0]!.seq), Array.from({ length: 200 }, (_, i) => i + 1), 'every append answered, in order');
+  t.ok(writes.length >= 4, `${writes.length} writes`);
+  t.ok(writes.every((w) => w.bytes < 64 * 1024), `each under 64 KiB (largest ${Math.max(...writes.map((w) => w.bytes))})`);
+  writes.length = 0;
+  const [big] = await log.append([entry(201, { data: { pad: 'y'.repeat(100_000) } })]);
+  t.equal(big!.seq, 201);
+  t.same(writes.length, 1, 'a single append over 64 KiB is still one write');
+  // close() writes out what is still queued beyond one write's worth
+  const queued = Array.from({ length: 100 }, (_, i) => log.append([entry(202 + i, { data: { pad } })]));
+  await log.close();
+  t.same((await Promise.all(queued)).map((rs) => rs[0]!.seq).at(-1), 301, 'close() flushed all of them');
+  t.match(await verifyAuditLog(dir), { ok: true, count: 301 });
 });

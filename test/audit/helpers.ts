@@ -28,11 +28,12 @@ export type FsOp = 'open' | 'write' | 'datasync' | 'truncate' | 'syncDir' | 'unl
 /**
  * An AuditFs over the real one whose operations can be made to fail with an errno code.
  * `partialWrite`: a failing write first writes half its bytes, as a disk filling up does.
+ * `state.writes`: every write asked for (file, offset, bytes).
  */
 export function faultyFs(base: AuditFs = nodeAuditFs) {
   const faults: Partial<Record<FsOp, string>> = {};
   const calls: Record<FsOp, number> = { open: 0, write: 0, datasync: 0, truncate: 0, syncDir: 0, unlink: 0, readdir: 0 };
-  const state = { partialWrite: false, bytesRead: 0, openedForRead: [] as string[] };
+  const state = { partialWrite: false, bytesRead: 0, openedForRead: [] as string[], writes: [] as { path: string; at: number; bytes: number }[] };
   const fail = (op: FsOp): void => {
     calls[op] += 1;
     const code = faults[op];
@@ -51,6 +52,7 @@ export function faultyFs(base: AuditFs = nodeAuditFs) {
           return r;
         },
         write: async (b, o, l, p) => {
+          state.writes.push({ path, at: p, bytes: l });
           if (faults.write && state.partialWrite && l > 1) await fh.write(b, o, Math.floor(l / 2), p);
           fail('write');
           return fh.write(b, o, l, p);

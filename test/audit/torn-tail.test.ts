@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
-import { entry, memoryLogger } from './helpers.ts';
+import { entry, faultyFs, memoryLogger } from './helpers.ts';
 
 const DAY1 = '2026-11-26T10:00:00.000Z';
 const DAY2 = '2026-11-27T10:00:00.000Z';
@@ -375,3 +375,20 @@ for (const after of [1, 2, 5]) {
     t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
   });
 }
+
+t.test('a burst of appends larger than 64 KiB whose last write lost its first page: start-up sees the NUL line and refuses', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs });
+  const pad = 'x'.repeat(600);
+  await Promise.all(Array.from({ length: 150 }, (_, i) => log.append([entry(i + 1, { at: DAY1, data: { pad } })])));
+  await log.close();
+  const last = ffs.state.writes.at(-1)!;
+  t.ok(ffs.state.writes.length > 1, `the burst took ${ffs.state.writes.length} writes`);
+  // the power cut: the last write's first page never reached the disk, its later ones did
+  const bytes = readFileSync(last.path);
+  t.ok(bytes.length - last.at > 1000, 'whole records after the lost page');
+  bytes.fill(0, last.at, last.at + 300);
+  writeFileSync(last.path, bytes);
+  await t.rejects(openFileAuditLog({ dir }), { name: 'AuditCorruptError', message: new RegExp(`\\(byte ${last.at}\\): it holds NUL bytes, and \\d+ complete lines follow it`) });
+});
