@@ -153,9 +153,14 @@ function closesEarly(market: MarketState, calendar: MarketCalendar): boolean {
   }
 }
 
+/** A market time as the messages put it: "16:00 ET". */
+function etClock(at: DateTime): string {
+  return `${at.setZone(MARKET_ZONE).toFormat('HH:mm')} ET`;
+}
+
 /** The close ("16:00 ET") and the time left as the messages put them, with one pair of brackets: "(in 6h 0m)" or "(early close, in 2h 30m)" */
 function closeAndLeft(market: MarketState, left: string, early: boolean): { close: string; inLeft: string; withLeft: string } {
-  const close = `${market.nextClose.setZone(MARKET_ZONE).toFormat('HH:mm')} ET`;
+  const close = etClock(market.nextClose);
   return { close, inLeft: `(${early ? 'early close, ' : ''}in ${left})`, withLeft: `${close}, ${early ? 'an early close, ' : ''}in ${left}` };
 }
 
@@ -207,7 +212,7 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
   // before the open: when it opens, and that the stage's hold has begun
   const opening =
     hold === 'opening'
-      ? `NYSE regular session opens at ${market.nextOpen.setZone(MARKET_ZONE).toFormat('HH:mm')} ET (in ${formatTimeLeft(now, market.nextOpen)}); ` +
+      ? `NYSE regular session opens at ${etClock(market.nextOpen)} (in ${formatTimeLeft(now, market.nextOpen)}); ` +
         `${stage} promotions are held from ${policy.quietBeforeOpenMinutes} minutes before the open`
       : null;
   if (grant !== null) {
