@@ -1,8 +1,9 @@
 // The durable audit log: JSON Lines files `audit-<UTC day>-<first seq>.jsonl` in one directory,
 // one canonical-JSON record per line, hash-chained across files (see event.ts).
 //  - append: group commit. Appends queue while a write is in flight; the next batch is one
-//    positioned write and one fdatasync (plus a directory fsync when it starts a file). A promise
-//    resolves only after that fsync returned. The first batch after opening starts a new file.
+//    positioned write and one fdatasync (plus a directory fsync when it starts a file; several
+//    writes for one append over MAX_BATCH_BYTES). A promise resolves only after the last fsync
+//    returned. The first batch after opening starts a new file.
 //  - fail closed: a failed write or fsync rejects its batch and everything queued behind it,
 //    cuts the bytes off again, and refuses appends until a probe (timer, or a later append)
 //    has rebuilt the durable state and proved that a write + fsync works. A write or fsync that
@@ -28,10 +29,13 @@ import { within } from '../within.ts';
 export { AuditCorruptError, type AuditLogger } from './file-tail.ts';
 
 /**
- * The most bytes one write (one fdatasync) takes, unless a single append is larger: the appends
- * queued beyond it go in the next write. It keeps the one write a power cut can leave torn within
- * the 64 KiB start-up reads (readTail): a lost first page with whole records after it is then
- * always seen, and refused, rather than opened past.
+ * The most bytes one write (one fdatasync) takes, unless it is one record alone: the appends
+ * queued beyond it go in the next write, and a single append larger than it (an expiry sweep or
+ * a refusal summary flush can hold thousands of records: megabytes) is written in several, each
+ * fsynced before the next, and answered after the last. It keeps the one write a power cut can
+ * leave torn within the 64 KiB start-up reads (readTail): a lost first page with whole records
+ * after it is then always seen, and refused, rather than opened past. (A record larger than this
+ * is written alone, and a torn one is a single line holding NUL bytes: cut as debris.)
  */
 const MAX_BATCH_BYTES = CHUNK_BYTES - 1;
 
@@ -69,7 +73,7 @@ export interface FileAuditLogOptions {
 }
 
 export interface FileAuditLogStats {
-  /** successful write batches: one write and one fsync each (more only when a batch spans files) */
+  /** successful write batches: one write and one fsync each (more when a batch spans files, or one append exceeds a write) */
   batches: number;
   /** records made durable by this instance */
   records: number;
@@ -233,9 +237,10 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         sealed.push(...own);
         results.push(own.map((s) => s.record));
       }
-      const runs = planRuns(ownFileYet ? durable : { file: null, size: 0 }, sealed, maxFileBytes, now);
+      const runs = planRuns(ownFileYet ? durable : { file: null, size: 0 }, sealed, maxFileBytes, MAX_BATCH_BYTES, now);
       for (const run of runs) {
-        let target = fh;
+        // a run that does not create its file continues the durable one or the last one created
+        let target = created.at(-1)?.fh ?? fh;
         if (run.isNew) {
           target = await fs.open(join(dir, run.seg.name), 'w+');
           created.push({ seg: run.seg, fh: target });
@@ -377,8 +382,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       closed ??= (async () => {
         closing = true;
         stopProbe();
-        // a write takes at most MAX_BATCH_BYTES: flushed until nothing is queued (each round
-        // writes a batch or, once the log has failed, refuses everything queued)
+        // a batch takes at most MAX_BATCH_BYTES of queued appends: flushed until nothing is
+        // queued (each round writes a batch or, once the log has failed, refuses everything queued)
         await serial(async () => {
           do await flushOnce();
           while (queue.length > 0);

@@ -42,7 +42,9 @@ export class AuditUnavailableError extends Error {
 export interface AuditLog {
   /**
    * Appends the entries, in order, as one group. Resolves once every one of them is written and
-   * fsynced (group commit: concurrent appends share one write and one fsync). Rejects with
+   * fsynced (group commit: concurrent appends share one write and one fsync; the file log writes
+   * one append over 64 KiB in several, so a crash between them can keep its first records,
+   * unacknowledged, as a power cut can keep the first pages of any write). Rejects with
    * AuditUnavailableError when they could not be made durable (see AuditUnavailableError for the
    * one case where they may still turn up after a restart); the log then reports
    * writable() === false until it recovers.

@@ -286,3 +286,53 @@ t.test('a write whose fsync returns after this gate lost the data-directory lock
   await log.close();
   t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
 });
+
+for (const first of [false, true]) {
+  t.test(`one append larger than a write, whose second write's fsync fails, leaves nothing of it (${first ? 'its own new file' : 'continuing a file'})`, async (t) => {
+    const dir = t.testdir();
+    const ffs = faultyFs();
+    // the fsync after the append's first write works; the next one fails
+    let syncsLeft = Number.POSITIVE_INFINITY;
+    const fs = {
+      ...ffs.fs,
+      open: async (path: string, flags: string) => {
+        const fh = await ffs.fs.open(path, flags);
+        return {
+          ...fh,
+          read: fh.read,
+          write: fh.write,
+          truncate: fh.truncate,
+          stat: fh.stat,
+          close: fh.close,
+          datasync: async () => {
+            if (--syncsLeft < 0) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
+            await fh.datasync();
+          },
+        };
+      },
+    };
+    if (!first) {
+      const before = await openFileAuditLog({ dir });
+      await before.append([entry(1, { at: DAY1 })]);
+      await before.close();
+    }
+    const log = await openFileAuditLog({ dir, fs, recoveryProbeMs: 10 });
+    if (!first) await log.append([entry(2, { at: DAY1 })]);
+    const head = log.head();
+    const before = snapshotDir(dir);
+    syncsLeft = 1;
+    ffs.state.writes.length = 0;
+    const pad = 'x'.repeat(900);
+    await t.rejects(log.append(Array.from({ length: 100 }, (_, i) => entry(10 + i, { at: DAY1, data: { pad } }))), AuditUnavailableError);
+    t.ok(ffs.state.writes.length >= 2, 'the append took more than one write');
+    syncsLeft = Number.POSITIVE_INFINITY;
+    await waitFor(() => log.writable());
+    t.same(snapshotDir(dir), before, 'the writes that did reach the disk are cut off too');
+    t.same(log.head(), head, 'the head did not move');
+    const [next] = await log.append([entry(3, { at: DAY1 })]);
+    t.equal(next!.seq, head.seq + 1);
+    t.equal(next!.prev, head.hash);
+    await log.close();
+    t.match(await verifyAuditLog(dir), { ok: true, count: head.seq + 1 });
+  });
+}

@@ -157,6 +157,24 @@ t.test('reopening continues the chain from the stored head', async (t) => {
   t.match(await verifyAuditLog(dir), { ok: true, count: 3 });
 });
 
+t.test('a first append after a start larger than one write goes whole into the file of its own, the earlier file untouched', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  await first.append([entry(1), entry(2)]);
+  await first.close();
+  const [old] = readdirSync(dir);
+  const oldBytes = readFileSync(join(dir, old!));
+  const ffs = faultyFs();
+  const second = await openFileAuditLog({ dir, fs: ffs.fs });
+  const pad = 'x'.repeat(900);
+  await second.append(Array.from({ length: 100 }, (_, i) => entry(3 + i, { data: { pad } })));
+  await second.close();
+  t.ok(ffs.state.writes.length >= 2, `${ffs.state.writes.length} writes`);
+  t.same(readFileSync(join(dir, old!)), oldBytes, "the earlier gate's file is untouched");
+  t.same(readAll(dir).map((f) => [f.file, f.records.length]), [[old, 2], ['audit-20261126-000000000003.jsonl', 100]], 'every record of the append in the new file');
+  t.match(await verifyAuditLog(dir), { ok: true, count: 102 });
+});
+
 t.test('after a start the first append begins a file of its own: the file an earlier gate wrote is never written again', async (t) => {
   const dir = t.testdir();
   const first = await openFileAuditLog({ dir });
@@ -191,7 +209,7 @@ t.test('close() flushes appends still queued', async (t) => {
   t.match(await verifyAuditLog(dir), { ok: true, count: 10 });
 });
 
-t.test('one write takes under 64 KiB of queued appends (the start-up tail read), the rest the next, in order; a larger single append is one write', async (t) => {
+t.test('one write takes under 64 KiB of queued appends (the start-up tail read), the rest the next, in order; so does a single larger append, but for a record over 64 KiB alone', async (t) => {
   const dir = t.testdir();
   const ffs = faultyFs();
   const writes = ffs.state.writes;
@@ -205,10 +223,22 @@ t.test('one write takes under 64 KiB of queued appends (the start-up tail read),
   writes.length = 0;
   const [big] = await log.append([entry(201, { data: { pad: 'y'.repeat(100_000) } })]);
   t.equal(big!.seq, 201);
-  t.same(writes.length, 1, 'a single append over 64 KiB is still one write');
+  t.same(writes.length, 1, 'a single record over 64 KiB is one write');
+  // one append of 100 records, some 120 KB (an expiry sweep of many grants): several writes,
+  // each under 64 KiB and fsynced before the next, answered after the last
+  writes.length = 0;
+  const syncsBefore = ffs.calls.datasync;
+  const head = log.head();
+  const group = await log.append(Array.from({ length: 100 }, (_, i) => entry(202 + i, { data: { pad } })));
+  t.same(group.map((r) => r.seq), Array.from({ length: 100 }, (_, i) => 202 + i), 'the whole append answered, consecutive seqs');
+  t.equal(group[0]!.prev, head.hash, 'chained to the head before it');
+  t.ok(writes.length >= 2, `${writes.length} writes`);
+  t.ok(writes.every((w) => w.bytes < 64 * 1024), `each under 64 KiB (largest ${Math.max(...writes.map((w) => w.bytes))})`);
+  t.ok(writes.every((w, i) => i === 0 || (w.path === writes[i - 1]!.path && w.at === writes[i - 1]!.at + writes[i - 1]!.bytes)), 'one after the other in one file');
+  t.equal(ffs.calls.datasync - syncsBefore, writes.length, 'one fdatasync a write');
   // close() writes out what is still queued beyond one write's worth
-  const queued = Array.from({ length: 100 }, (_, i) => log.append([entry(202 + i, { data: { pad } })]));
+  const queued = Array.from({ length: 100 }, (_, i) => log.append([entry(302 + i, { data: { pad } })]));
   await log.close();
-  t.same((await Promise.all(queued)).map((rs) => rs[0]!.seq).at(-1), 301, 'close() flushed all of them');
-  t.match(await verifyAuditLog(dir), { ok: true, count: 301 });
+  t.same((await Promise.all(queued)).map((rs) => rs[0]!.seq).at(-1), 401, 'close() flushed all of them');
+  t.match(await verifyAuditLog(dir), { ok: true, count: 401 });
 });

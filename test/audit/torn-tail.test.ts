@@ -392,3 +392,21 @@ t.test('a burst of appends larger than 64 KiB whose last write lost its first pa
   writeFileSync(last.path, bytes);
   await t.rejects(openFileAuditLog({ dir }), { name: 'AuditCorruptError', message: new RegExp(`\\(byte ${last.at}\\): it holds NUL bytes, and \\d+ complete lines follow it`) });
 });
+
+t.test('one append whose records exceed 64 KiB (a sweep expiring many grants) whose last write lost its first page: start-up sees the NUL line and refuses', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs });
+  await log.append([entry(1, { at: DAY1 })]);
+  // 40 records of some 3.5 KB (a grant's expiry with a long justification): 140 KB in one append
+  const pad = 'x'.repeat(3000);
+  await log.append(Array.from({ length: 40 }, (_, i) => entry(i + 2, { at: DAY1, data: { pad } })));
+  await log.close();
+  const last = ffs.state.writes.at(-1)!;
+  // the power cut: the last write's first page never reached the disk, its later ones did
+  const bytes = readFileSync(last.path);
+  t.ok(bytes.length - last.at > 4000, 'whole records after the lost page');
+  bytes.fill(0, last.at, last.at + 300);
+  writeFileSync(last.path, bytes);
+  await t.rejects(openFileAuditLog({ dir }), { name: 'AuditCorruptError', message: new RegExp(`\\(byte ${last.at}\\): it holds NUL bytes, and \\d+ complete lines follow it`) });
+});
