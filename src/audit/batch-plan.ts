@@ -1,5 +1,11 @@
-import type { SealedRecord } from './record.ts';
+import type { AuditEventV1 } from './event.ts';
 import { segmentName, utcDay, type Segment } from './segments.ts';
+
+/** A sealed record and its stored line, encoded once (the byte count and the write both use it). */
+export interface EncodedRecord {
+  record: Pick<AuditEventV1, 'seq' | 'at'>;
+  buf: Buffer;
+}
 
 /** Bytes of one batch that go to one file in one write (one fdatasync). */
 export interface Run {
@@ -22,7 +28,7 @@ export interface Run {
  */
 export function planRuns(
   position: { file: Segment | null; size: number },
-  records: readonly SealedRecord[],
+  records: readonly EncodedRecord[],
   maxFileBytes: number,
   maxWriteBytes: number,
   now: () => Date,
@@ -30,8 +36,7 @@ export function planRuns(
   const runs: Run[] = [];
   let run: Run | null = position.file ? { seg: position.file, isNew: false, start: position.size, bufs: [], bytes: 0 } : null;
   let size = position.size;
-  for (const { record, line } of records) {
-    const buf = Buffer.from(line);
+  for (const { record, buf } of records) {
     const day = utcDay(record.at, now);
     if (run === null || day !== run.seg.day || (size > 0 && size + buf.length > maxFileBytes)) {
       if (run !== null && run.bytes > 0) runs.push(run);

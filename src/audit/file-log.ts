@@ -13,7 +13,7 @@
 //    backwards in chunks and enter a file by binary search on seq (file-read.ts, line-reader.ts).
 import { dirname, join } from 'node:path';
 import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
-import { planRuns } from './batch-plan.ts';
+import { type EncodedRecord, planRuns } from './batch-plan.ts';
 import { repairLog, rollbackBatch } from './file-repair.ts';
 import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
@@ -21,7 +21,7 @@ import { readTail, type AuditLogger } from './file-tail.ts';
 import { CHUNK_BYTES } from './line-reader.ts';
 import { AuditUnavailableError, type AuditLog } from './log.ts';
 import { collectPage, DEFAULT_SCAN_LIMIT, DEFAULT_SINCE_SLACK_MS, prepareQuery } from './query-page.ts';
-import { parseEntries, sealRecord, type SealedRecord } from './record.ts';
+import { parseEntries, sealRecord } from './record.ts';
 import type { Segment } from './segments.ts';
 import { takeTurns } from '../take-turns.ts';
 import { within } from '../within.ts';
@@ -217,16 +217,16 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     try {
       let seq = durable.seq;
       let prev = durable.hash;
-      const sealed: SealedRecord[] = [];
+      const sealed: EncodedRecord[] = [];
       results = [];
       let bytes = 0;
       for (let i = 0; i < batch.length; i++) {
         const own = batch[i]!.entries.map((e) => {
-          const s = sealRecord(e, ++seq, prev);
-          prev = s.record.hash;
-          return s;
+          const { record, line } = sealRecord(e, ++seq, prev);
+          prev = record.hash;
+          return { record, buf: Buffer.from(line) };
         });
-        const ownBytes = own.reduce((n, s) => n + Buffer.byteLength(s.line), 0);
+        const ownBytes = own.reduce((n, s) => n + s.buf.length, 0);
         if (i > 0 && bytes + ownBytes > MAX_BATCH_BYTES) {
           // the rest goes in the next write, ahead of the appends that came in meanwhile
           queue = [...batch.slice(i), ...queue];

@@ -6,13 +6,16 @@ import type { Segment } from '../../src/audit/segments.ts';
 import { entry } from './helpers.ts';
 
 const now = () => new Date('2026-12-01T00:00:00Z');
-const seal = (seq: number, at: string, pad = 0) => sealRecord(entry(seq, { at, data: { pad: 'x'.repeat(pad) } }), seq, GENESIS_HASH);
+const seal = (seq: number, at: string, pad = 0) => {
+  const { record, line } = sealRecord(entry(seq, { at, data: { pad: 'x'.repeat(pad) } }), seq, GENESIS_HASH);
+  return { record, buf: Buffer.from(line) };
+};
 const D26 = '2026-11-26T10:00:00.000Z';
 const D27 = '2026-11-27T10:00:00.000Z';
 const file26: Segment = { name: 'audit-20261126-000000000001.jsonl', day: '20261126', firstSeq: 1 };
 
 t.test('planRuns', async (t) => {
-  const lineBytes = Buffer.byteLength(seal(5, D26).line);
+  const lineBytes = seal(5, D26).buf.length;
   const L = lineBytes;
   const cases: { name: string; pos: { file: Segment | null; size: number }; recs: ReturnType<typeof seal>[]; max: number; write?: number; want: object[] }[] = [
     { name: 'empty log: one new file', pos: { file: null, size: 0 }, recs: [seal(1, D26), seal(2, D26)], max: 1e9, want: [{ name: 'audit-20261126-000000000001.jsonl', isNew: true, start: 0, n: 2 }] },
@@ -44,7 +47,7 @@ t.test('planRuns', async (t) => {
       recs: [seal(5, D26), seal(6, D26, 5000), seal(7, D26)],
       max: 1e9,
       write: 2000,
-      want: [{ name: file26.name, isNew: false, start: 1000, n: 1 }, { name: file26.name, isNew: false, start: 1000 + L, n: 1 }, { name: file26.name, isNew: false, start: 1000 + L + Buffer.byteLength(seal(6, D26, 5000).line), n: 1 }],
+      want: [{ name: file26.name, isNew: false, start: 1000, n: 1 }, { name: file26.name, isNew: false, start: 1000 + L, n: 1 }, { name: file26.name, isNew: false, start: 1000 + L + seal(6, D26, 5000).buf.length, n: 1 }],
     },
     {
       name: 'write limit and day change together',
@@ -59,7 +62,7 @@ t.test('planRuns', async (t) => {
   for (const c of cases) {
     const runs = planRuns(c.pos, c.recs, c.max, c.write ?? 1e9, now);
     t.same(runs.map((r) => ({ name: r.seg.name, isNew: r.isNew, start: r.start, n: r.bufs.length })), c.want, c.name);
-    t.equal(runs.reduce((a, r) => a + r.bytes, 0), c.recs.reduce((a, r) => a + Buffer.byteLength(r.line), 0), `${c.name}: every byte planned once`);
+    t.equal(runs.reduce((a, r) => a + r.bytes, 0), c.recs.reduce((a, r) => a + r.buf.length, 0), `${c.name}: every byte planned once`);
     t.ok(runs.every((r) => r.bytes <= (c.write ?? 1e9) || r.bufs.length === 1), `${c.name}: each run within the write limit, or one record alone`);
   }
 });
