@@ -1,5 +1,6 @@
 import { KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 import { within } from '../within.ts';
+import { kubeDispatcher } from './kube-dispatcher.ts';
 
 /** The Kubernetes API could not give an answer in time (unreachable, slow, error status, malformed). */
 export class KubeUnavailableError extends Error {
@@ -7,17 +8,22 @@ export class KubeUnavailableError extends Error {
 }
 
 /**
- * Per-call options for @kubernetes/client-node that abort the request after `timeoutMs`
- * (the library's fetch takes the signal from the request context).
+ * The options of one call of @kubernetes/client-node: the request is aborted by `signal` (the
+ * library's fetch takes the signal from the request context) and goes over the kept connections
+ * of `kc` (kubeDispatcher), not over a new one.
  */
-export function timeoutOptions(timeoutMs: number) {
+export function callOptions(kc: KubeConfig, signal: AbortSignal) {
   return {
     middleware: [
       {
-        pre: (ctx: RequestContext) => {
-          ctx.setSignal(AbortSignal.timeout(timeoutMs));
-          return new Observable(Promise.resolve(ctx));
-        },
+        pre: (ctx: RequestContext) =>
+          new Observable(
+            kubeDispatcher(kc).then((dispatcher) => {
+              ctx.setSignal(signal);
+              if (dispatcher) ctx.setDispatcher(dispatcher);
+              return ctx;
+            }),
+          ),
         post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
       },
     ],
@@ -25,18 +31,26 @@ export function timeoutOptions(timeoutMs: number) {
   };
 }
 
+export type CallOptions = ReturnType<typeof callOptions>;
+
 /**
- * Runs one API call with a hard deadline: whatever the library does, the promise settles within
- * `timeoutMs`, and every failure (timeout, connection refused, TLS error, HTTP error, unparsable
- * body) becomes KubeUnavailableError naming what happened (failureDetail).
+ * Runs one API call (`call`, given the options to pass the library: callOptions) with a hard
+ * deadline: whatever the library does, the promise settles within `timeoutMs`, and every failure
+ * (timeout, connection refused, TLS error, HTTP error, unparsable body) becomes
+ * KubeUnavailableError naming what happened (failureDetail).
  */
-export async function callWithDeadline<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+export async function callWithDeadline<T>(what: string, kc: KubeConfig, timeoutMs: number, call: (options: CallOptions) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const options = callOptions(kc, signal);
+  const late = () => new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`);
   try {
-    return await within(call(), timeoutMs, () => {
-      throw new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`);
+    return await within(call(options), timeoutMs, () => {
+      throw late();
     });
   } catch (err) {
     if (err instanceof KubeUnavailableError) throw err;
+    // the signal ends the request at the same deadline: said the same way, whichever came first
+    if (signal.aborted) throw late();
     throw new KubeUnavailableError(`${what}: ${failureDetail(err, timeoutMs)}`);
   }
 }

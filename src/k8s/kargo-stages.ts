@@ -1,6 +1,6 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { STAGES, type Stage, isStage } from '../stages.ts';
-import { callWithDeadline, timeoutOptions } from './api-call.ts';
+import { callWithDeadline } from './api-call.ts';
 
 export interface DeployedTag {
   imageTag: string;
@@ -101,8 +101,8 @@ export function createKargoStageReader(opts: {
 
   const pollOnce = async (): Promise<void> => {
     try {
-      const list = (await callWithDeadline('list Kargo Stages', opts.timeoutMs, () =>
-        api.listNamespacedCustomObject({ group: 'kargo.akuity.io', version: 'v1alpha1', namespace: opts.namespace, plural: 'stages' }, timeoutOptions(opts.timeoutMs)),
+      const list = (await callWithDeadline('list Kargo Stages', opts.kubeConfig, opts.timeoutMs, (options) =>
+        api.listNamespacedCustomObject({ group: 'kargo.akuity.io', version: 'v1alpha1', namespace: opts.namespace, plural: 'stages' }, options),
       )) as { items?: unknown };
       if (!list || !Array.isArray(list.items)) throw new Error('list Kargo Stages: the answer has no items');
       const next: Partial<Record<Stage, DeployedTag>> = {};

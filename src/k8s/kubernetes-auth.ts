@@ -1,7 +1,7 @@
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
-import { KubeUnavailableError, callWithDeadline, timeoutOptions } from './api-call.ts';
+import { KubeUnavailableError, callWithDeadline } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
 export const GATE_API_GROUP = 'gate.stonks-oracle.io';
@@ -192,8 +192,8 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
     const anonymous: Identity = { name: 'anonymous', groups: [], via: 'none' };
     let review;
     try {
-      review = await callWithDeadline('TokenReview', timeoutMs, () =>
-        authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, timeoutOptions(timeoutMs)),
+      review = await callWithDeadline('TokenReview', opts.kubeConfig, timeoutMs, (options) =>
+        authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, options),
       );
     } catch (err) {
       return { ...unavailable(`identity could not be checked: ${(err as Error).message}`), presented: presentedToken(key) };
@@ -229,7 +229,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   const reviewAccess = async (identity: Identity, more: Reviewed, permission: Permission, namespace: string, key: string): Promise<AuthzResult> => {
     let review;
     try {
-      review = await callWithDeadline('SubjectAccessReview', timeoutMs, () =>
+      review = await callWithDeadline('SubjectAccessReview', opts.kubeConfig, timeoutMs, (options) =>
         authz.createSubjectAccessReview(
           {
             body: {
@@ -245,7 +245,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
               },
             },
           },
-          timeoutOptions(timeoutMs),
+          options,
         ),
       );
     } catch (err) {

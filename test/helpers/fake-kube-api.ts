@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +28,13 @@ export interface SarSpec {
 
 export interface FakeKube {
   url: string;
-  /** a KubeConfig pointing at the fake, authenticating as the gate's service account */
-  kubeConfig(): KubeConfig;
+  /**
+   * a KubeConfig pointing at the fake, authenticating as the gate's service account; over TLS
+   * it trusts TEST_CA. `cluster` is merged into its cluster entry (caFile, caData, ...).
+   */
+  kubeConfig(cluster?: Record<string, unknown>): KubeConfig;
+  /** the TCP connections the fake has accepted */
+  connections: number;
   /** token → reviewed user */
   users: Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>;
   /** decides SubjectAccessReviews */
@@ -43,6 +50,11 @@ export interface FakeKube {
 
 export const GATE_SA_TOKEN = 'gate-service-account-token';
 
+const fixture = (name: string) => new URL(`../k8s/fixtures/${name}`, import.meta.url);
+/** The CA that signs the TLS fake's certificate (for 127.0.0.1 and localhost), and one that does not: test-only keys. */
+export const TEST_CA = fixture('test-ca.crt');
+export const OTHER_CA = fixture('other-ca.crt');
+
 async function readBody(req: IncomingMessage): Promise<unknown> {
   let text = '';
   for await (const chunk of req) text += chunk;
@@ -51,10 +63,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 /**
  * A local HTTP server speaking the parts of the Kubernetes API the gate uses: TokenReview,
- * SubjectAccessReview, and the list of Kargo Stages — with switchable faults.
+ * SubjectAccessReview, and the list of Kargo Stages — with switchable faults. With `tls` it
+ * speaks HTTPS, as a real API server does, with a certificate TEST_CA signs.
  */
-export async function startFakeKube(): Promise<FakeKube> {
+export async function startFakeKube(opts: { tls?: boolean } = {}): Promise<FakeKube> {
   const fake = {
+    connections: 0,
     users: new Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>(),
     allow: (_: SarSpec) => ({ allowed: false, reason: 'no RBAC rule' }),
     stages: [] as unknown[],
@@ -67,7 +81,7 @@ export async function startFakeKube(): Promise<FakeKube> {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const server: Server = createServer(async (req, res) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0] as string;
     const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
     fake.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
@@ -111,15 +125,19 @@ export async function startFakeKube(): Promise<FakeKube> {
       return send(res, 201, { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec, status: fake.allow(spec) });
     }
     return send(res, 200, { apiVersion: 'kargo.akuity.io/v1alpha1', kind: 'StageList', metadata: {}, items });
-  });
+  };
+  const server: Server = opts.tls
+    ? createHttpsServer({ key: readFileSync(fixture('api-server.key')), cert: readFileSync(fixture('api-server.crt')) }, handler)
+    : createServer(handler);
+  server.on('connection', () => fake.connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return Object.assign(fake, {
     url,
-    kubeConfig() {
+    kubeConfig(cluster: Record<string, unknown> = {}) {
       const kc = new KubeConfig();
       kc.loadFromOptions({
-        clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+        clusters: [{ name: 'fake', server: url, ...(opts.tls ? { caData: readFileSync(TEST_CA).toString('base64') } : { skipTLSVerify: true }), ...cluster }],
         users: [{ name: 'gate', token: GATE_SA_TOKEN }],
         contexts: [{ name: 'fake', cluster: 'fake', user: 'gate' }],
         currentContext: 'fake',

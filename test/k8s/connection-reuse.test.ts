@@ -1,0 +1,73 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
+import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
+import { OTHER_CA, TEST_CA, kargoStage, startFakeKube } from '../helpers/fake-kube-api.ts';
+
+const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
+const req = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1', client: 'kargo' });
+const decisions = { resource: 'decisions', verb: 'create' } as const;
+
+for (const tls of [false, true]) {
+  t.test(`${tls ? 'HTTPS with a CA' : 'HTTP'}: the API calls of one KubeConfig go over one kept-alive connection, not one each`, async (t) => {
+    const fake = await startFakeKube({ tls });
+    t.teardown(() => fake.close());
+    fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
+    fake.allow = () => ({ allowed: true });
+    fake.stages = [kargoStage('beta', 'sha-1')];
+    const kc = fake.kubeConfig();
+    // nothing cached: every authenticate is a TokenReview, every authorize a SubjectAccessReview
+    const auth = createKubernetesAuthenticator({ kubeConfig: kc, cacheSeconds: 0 });
+    const reader = createKargoStageReader({ kubeConfig: kc, namespace: 'stonks-pipeline', pollMs: 60_000, timeoutMs: 2000, repoPrefix: 'ghcr.io/celesrenata/stonks-oracle/' });
+    const rounds = 10;
+    const started = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      const who = await auth.authenticate(req('kargo-token'));
+      if (!who.ok) throw new Error(`round ${i}: ${JSON.stringify(who)}`);
+      t.same(await auth.authorize(who.identity, decisions, 'stonks-pipeline'), { ok: true });
+      await reader.poll();
+      t.equal(reader.health().lastError, null);
+    }
+    const calls = fake.requests.length;
+    t.equal(calls, 3 * rounds, 'every call reached the API server');
+    t.comment(`${tls ? 'https' : 'http'}: ${calls} sequential calls over ${fake.connections} connection(s), ${((performance.now() - started) / calls).toFixed(2)} ms a call`);
+    t.ok(fake.connections <= 2, `${calls} sequential calls opened ${fake.connections} connections (at most 2 expected)`);
+  });
+}
+
+t.test('a review that timed out on a kept connection leaves the next one working', async (t) => {
+  const fake = await startFakeKube({ tls: true });
+  t.teardown(() => fake.close());
+  fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), cacheSeconds: 0, timeoutMs: 200 });
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  fake.behaviour.tokenreviews = { kind: 'delay', ms: 600 };
+  const started = performance.now();
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, message: /no answer from the Kubernetes API within 200 ms/ });
+  t.ok(performance.now() - started < 500, 'the deadline still holds');
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+});
+
+t.test('TLS is checked as the kubeconfig says, also when its CA file changes under kept connections', async (t) => {
+  const fake = await startFakeKube({ tls: true });
+  t.teardown(() => fake.close());
+  fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
+  const dir = await mkdtemp(join(tmpdir(), 'gate-ca-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.crt');
+  await copyFile(TEST_CA, caFile);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 });
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true }, 'the CA that signs the server');
+  // a CA rotated away: the kept connection was checked against the old CA, the next call must not use it
+  await copyFile(OTHER_CA, caFile);
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, message: /certificate|UNABLE_TO_VERIFY|SELF_SIGNED/i }, 'a CA that does not sign it');
+  await copyFile(TEST_CA, caFile);
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true }, 'the right CA again');
+  const noCa = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined }), cacheSeconds: 0 });
+  t.match(await noCa.authenticate(req('kargo-token')), { ok: false, status: 503 }, 'no CA: the system roots do not sign it');
+  const wrong = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caFile: OTHER_CA.pathname, caData: undefined }), cacheSeconds: 0 });
+  t.match(await wrong.authenticate(req('kargo-token')), { ok: false, status: 503 }, 'another CA from the start');
+});
