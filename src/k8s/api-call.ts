@@ -34,17 +34,38 @@ export function callOptions(kc: KubeConfig, signal: AbortSignal) {
 export type CallOptions = ReturnType<typeof callOptions>;
 
 /**
+ * The codes of a connection that closed under a request before any answer came: the API server
+ * (or a load balancer) closing a kept-alive connection just as the request went out on it.
+ */
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function droppedConnection(err: unknown): boolean {
+  const e = (err ?? {}) as { code?: unknown; cause?: { code?: unknown } | null };
+  return DROPPED.has(String(e.code)) || DROPPED.has(String(e.cause?.code));
+}
+
+/**
  * Runs one API call (`call`, given the options to pass the library: callOptions) with a hard
  * deadline: whatever the library does, the promise settles within `timeoutMs`, and every failure
  * (timeout, connection refused, TLS error, HTTP error, unparsable body) becomes
- * KubeUnavailableError naming what happened (failureDetail).
+ * KubeUnavailableError naming what happened (failureDetail). A call whose connection closed
+ * before any answer (a kept one the server closed as the request went out) is made once more,
+ * within the same deadline: the calls of the gate (reviews, a list) change nothing.
  */
 export async function callWithDeadline<T>(what: string, kc: KubeConfig, timeoutMs: number, call: (options: CallOptions) => Promise<T>): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
   const options = callOptions(kc, signal);
+  const attempt = async (): Promise<T> => {
+    try {
+      return await call(options);
+    } catch (err) {
+      if (signal.aborted || !droppedConnection(err)) throw err;
+      return await call(options);
+    }
+  };
   const late = () => new KubeUnavailableError(`${what}: no answer from the Kubernetes API within ${timeoutMs} ms`);
   try {
-    return await within(call(options), timeoutMs, () => {
+    return await within(attempt(), timeoutMs, () => {
       throw late();
     });
   } catch (err) {

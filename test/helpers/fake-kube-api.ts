@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -16,7 +16,9 @@ export type Behaviour =
   | { kind: 'status'; code: number; body?: string }
   | { kind: 'delay'; ms: number }
   | { kind: 'raw'; body: string; contentType?: string }
-  | { kind: 'hangup' };
+  | { kind: 'hangup' }
+  /** hangs up on a request that comes over a connection that already carried one: a server closing a kept-alive connection just as the request is sent */
+  | { kind: 'hangup-kept' };
 
 export interface SarSpec {
   user?: string;
@@ -81,7 +83,11 @@ export async function startFakeKube(opts: { tls?: boolean } = {}): Promise<FakeK
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  /** requests each connection has carried */
+  const carried = new WeakMap<Socket, number>();
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    const earlier = carried.get(req.socket) ?? 0;
+    carried.set(req.socket, earlier + 1);
     const path = (req.url ?? '').split('?')[0] as string;
     const body = req.method === 'POST' ? await readBody(req).catch(() => null) : null;
     fake.requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
@@ -104,7 +110,7 @@ export async function startFakeKube(opts: { tls?: boolean } = {}): Promise<FakeK
       res.writeHead(200, { 'content-type': b.contentType ?? 'application/json' });
       return res.end(b.body);
     }
-    if (b.kind === 'hangup') return req.socket.destroy();
+    if (b.kind === 'hangup' || (b.kind === 'hangup-kept' && earlier > 0)) return req.socket.destroy();
     if (b.kind === 'delay') await new Promise((r) => setTimeout(r, b.ms));
     if (which === 'tokenreviews') {
       const token = (body as { spec?: { token?: string } })?.spec?.token ?? '';

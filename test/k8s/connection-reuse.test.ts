@@ -1,6 +1,7 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import t from 'tap';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
@@ -36,6 +37,34 @@ for (const tls of [false, true]) {
     t.ok(fake.connections <= 2, `${calls} sequential calls opened ${fake.connections} connections (at most 2 expected)`);
   });
 }
+
+t.test('a kept connection the API server closes as a review is sent is not a failed check: the review goes again over a new one', async (t) => {
+  const fake = await startFakeKube({ tls: true });
+  t.teardown(() => fake.close());
+  fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
+  fake.stages = [kargoStage('beta', 'sha-1')];
+  const kc = fake.kubeConfig();
+  const auth = createKubernetesAuthenticator({ kubeConfig: kc, cacheSeconds: 0 });
+  const reader = createKargoStageReader({ kubeConfig: kc, namespace: 'stonks-pipeline', pollMs: 60_000, timeoutMs: 2000, repoPrefix: 'ghcr.io/celesrenata/stonks-oracle/' });
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  // undici frees a connection a turn after its answer was read: without this one, the next
+  // review would open a second connection instead of going over the kept one
+  await nextTurn();
+  fake.behaviour.tokenreviews = { kind: 'hangup-kept' };
+  fake.behaviour.stages = { kind: 'hangup-kept' };
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true, identity: { name: KARGO_SA } }, 'TokenReview');
+  t.equal(fake.requests.length, 3, 'the review was sent over the kept connection, dropped there, and sent again');
+  await nextTurn();
+  await reader.poll();
+  t.equal(fake.requests.length, 5, 'so was the list');
+  t.equal(reader.health().lastError, null, 'the list of Stages too');
+  t.same(reader.tags(), { beta: { imageTag: 'sha-1', at: '2026-11-25T21:05:00Z' } });
+  // a server that hangs up on every request is still a 503, not a loop
+  fake.behaviour.tokenreviews = { kind: 'hangup' };
+  const before = fake.requests.length;
+  t.match(await auth.authenticate(req('kargo-token')), { ok: false, status: 503, error: 'auth_unavailable' });
+  t.ok(fake.requests.length - before <= 2, 'tried at most twice');
+});
 
 t.test('a review that timed out on a kept connection leaves the next one working', async (t) => {
   const fake = await startFakeKube({ tls: true });
