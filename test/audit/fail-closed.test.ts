@@ -205,31 +205,27 @@ t.test('a failed batch that created several files closes every one of them, also
   t.same([...open], [], 'no file handle left open');
 });
 
-/** faultyFs, whose datasync can be held and then let go to succeed or fail with EIO */
-function holdingFs() {
-  const ffs = faultyFs();
-  const hold = { armed: false, waiting: [] as ((fail: boolean) => void)[] };
-  const fs = {
+/** faultyFs, whose files' datasync is `datasync(real)`: real is the datasync of faultyFs */
+function datasyncOver(ffs: ReturnType<typeof faultyFs>, datasync: (real: () => Promise<void>) => Promise<void>) {
+  return {
     ...ffs.fs,
     open: async (path: string, flags: string) => {
       const fh = await ffs.fs.open(path, flags);
-      return {
-        ...fh,
-        read: fh.read,
-        write: fh.write,
-        truncate: fh.truncate,
-        stat: fh.stat,
-        close: fh.close,
-        datasync: async () => {
-          if (hold.armed) {
-            const fail = await new Promise<boolean>((r) => hold.waiting.push(r));
-            if (fail) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
-          }
-          await fh.datasync();
-        },
-      };
+      return { ...fh, read: fh.read, write: fh.write, truncate: fh.truncate, stat: fh.stat, close: fh.close, datasync: () => datasync(() => fh.datasync()) };
     },
   };
+}
+
+/** faultyFs, whose datasync can be held and then let go to succeed or fail with EIO */
+function holdingFs() {
+  const hold = { armed: false, waiting: [] as ((fail: boolean) => void)[] };
+  const fs = datasyncOver(faultyFs(), async (real) => {
+    if (hold.armed) {
+      const fail = await new Promise<boolean>((r) => hold.waiting.push(r));
+      if (fail) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
+    }
+    await real();
+  });
   return { fs, hold, release: (fail: boolean) => hold.waiting.splice(0).forEach((r) => r(fail)) };
 }
 
@@ -293,24 +289,10 @@ for (const first of [false, true]) {
     const ffs = faultyFs();
     // the fsync after the append's first write works; the next one fails
     let syncsLeft = Number.POSITIVE_INFINITY;
-    const fs = {
-      ...ffs.fs,
-      open: async (path: string, flags: string) => {
-        const fh = await ffs.fs.open(path, flags);
-        return {
-          ...fh,
-          read: fh.read,
-          write: fh.write,
-          truncate: fh.truncate,
-          stat: fh.stat,
-          close: fh.close,
-          datasync: async () => {
-            if (--syncsLeft < 0) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
-            await fh.datasync();
-          },
-        };
-      },
-    };
+    const fs = datasyncOver(ffs, async (real) => {
+      if (--syncsLeft < 0) throw Object.assign(new Error('EIO: injected datasync failure'), { code: 'EIO' });
+      await real();
+    });
     if (!first) {
       const before = await openFileAuditLog({ dir });
       await before.append([entry(1, { at: DAY1 })]);

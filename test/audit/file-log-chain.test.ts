@@ -157,41 +157,42 @@ t.test('reopening continues the chain from the stored head', async (t) => {
   t.match(await verifyAuditLog(dir), { ok: true, count: 3 });
 });
 
-t.test('a first append after a start larger than one write goes whole into the file of its own, the earlier file untouched', async (t) => {
-  const dir = t.testdir();
+/** A log of two records (seq 1, 2) that an earlier gate wrote and closed: its one file's name and bytes. */
+async function writtenByAnEarlierGate(dir: string): Promise<{ old: string; oldBytes: Buffer }> {
   const first = await openFileAuditLog({ dir });
   await first.append([entry(1), entry(2)]);
   await first.close();
   const [old] = readdirSync(dir);
-  const oldBytes = readFileSync(join(dir, old!));
+  return { old: old!, oldBytes: readFileSync(join(dir, old!)) };
+}
+
+t.test('a first append after a start larger than one write goes whole into the file of its own, the earlier file untouched', async (t) => {
+  const dir = t.testdir();
+  const { old, oldBytes } = await writtenByAnEarlierGate(dir);
   const ffs = faultyFs();
   const second = await openFileAuditLog({ dir, fs: ffs.fs });
   const pad = 'x'.repeat(900);
   await second.append(Array.from({ length: 100 }, (_, i) => entry(3 + i, { data: { pad } })));
   await second.close();
   t.ok(ffs.state.writes.length >= 2, `${ffs.state.writes.length} writes`);
-  t.same(readFileSync(join(dir, old!)), oldBytes, "the earlier gate's file is untouched");
+  t.same(readFileSync(join(dir, old)), oldBytes, "the earlier gate's file is untouched");
   t.same(readAll(dir).map((f) => [f.file, f.records.length]), [[old, 2], ['audit-20261126-000000000003.jsonl', 100]], 'every record of the append in the new file');
   t.match(await verifyAuditLog(dir), { ok: true, count: 102 });
 });
 
 t.test('after a start the first append begins a file of its own: the file an earlier gate wrote is never written again', async (t) => {
   const dir = t.testdir();
-  const first = await openFileAuditLog({ dir });
-  await first.append([entry(1), entry(2)]);
-  await first.close();
-  const [old] = readdirSync(dir);
-  const oldBytes = readFileSync(join(dir, old!));
+  const { old, oldBytes } = await writtenByAnEarlierGate(dir);
   const second = await openFileAuditLog({ dir });
   await second.append([entry(3)]);
   await second.append([entry(4)]);
-  t.same(readFileSync(join(dir, old!)), oldBytes, "the earlier gate's file is untouched");
+  t.same(readFileSync(join(dir, old)), oldBytes, "the earlier gate's file is untouched");
   t.same(readdirSync(dir).sort(), [old, 'audit-20261126-000000000003.jsonl'], 'the new records are in a file named after the first of them');
   t.same(readAll(dir)[1]!.records.map((r) => r.seq), [3, 4], 'and later appends of the same gate continue it');
   // what a partitioned node's NFS client may flush once it is back: the earlier gate's last,
   // never acknowledged write, at the end of the earlier file. It overwrites nothing acknowledged
-  const staleLine = readFileSync(join(dir, old!), 'utf8').split('\n')[1]!.replace('"seq":2', '"seq":3').replace('dec-2', 'dec-STALE');
-  writeFileSync(join(dir, old!), Buffer.concat([oldBytes, Buffer.from(`${staleLine}\n`)]));
+  const staleLine = readFileSync(join(dir, old), 'utf8').split('\n')[1]!.replace('"seq":2', '"seq":3').replace('dec-2', 'dec-STALE');
+  writeFileSync(join(dir, old), Buffer.concat([oldBytes, Buffer.from(`${staleLine}\n`)]));
   const ids = (rs: AuditEventV1[]) => rs.map((r) => `${r.seq}:${r.id}`);
   t.same(ids(await second.since(1)), ['2:dec-2', '3:dec-3', '4:dec-4'], 'a replay reads the acknowledged records only, not the stray line');
   t.same(ids((await second.query({ limit: 10 })).records), ['4:dec-4', '3:dec-3', '2:dec-2', '1:dec-1'], 'and so does /v1/audit');
