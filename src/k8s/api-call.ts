@@ -1,6 +1,7 @@
-import { KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, Observable, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import type { Agent } from 'undici';
 import { within } from '../within.ts';
-import { kubeDispatcher } from './kube-dispatcher.ts';
+import { kubeDispatcher, retireKubeDispatcher } from './kube-dispatcher.ts';
 
 /** The Kubernetes API could not give an answer in time (unreachable, slow, error status, malformed). */
 export class KubeUnavailableError extends Error {
@@ -10,9 +11,10 @@ export class KubeUnavailableError extends Error {
 /**
  * The options of one call of @kubernetes/client-node: the request is aborted by `signal` (the
  * library's fetch takes the signal from the request context) and goes over the kept connections
- * of `kc` (kubeDispatcher), not over a new one.
+ * of `kc` (kubeDispatcher), not over a new one. `used` learns the kept dispatcher the call went
+ * through, if any.
  */
-export function callOptions(kc: KubeConfig, signal: AbortSignal) {
+export function callOptions(kc: KubeConfig, signal: AbortSignal, used: { dispatcher?: Agent } = {}) {
   return {
     middleware: [
       {
@@ -20,7 +22,10 @@ export function callOptions(kc: KubeConfig, signal: AbortSignal) {
           new Observable(
             kubeDispatcher(kc).then((dispatcher) => {
               ctx.setSignal(signal);
-              if (dispatcher) ctx.setDispatcher(dispatcher);
+              if (dispatcher) {
+                ctx.setDispatcher(dispatcher);
+                used.dispatcher = dispatcher;
+              }
               return ctx;
             }),
           ),
@@ -54,7 +59,8 @@ function droppedConnection(err: unknown): boolean {
  */
 export async function callWithDeadline<T>(what: string, kc: KubeConfig, timeoutMs: number, call: (options: CallOptions) => Promise<T>): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
-  const options = callOptions(kc, signal);
+  const used: { dispatcher?: Agent } = {};
+  const options = callOptions(kc, signal, used);
   const attempt = async (): Promise<T> => {
     try {
       return await call(options);
@@ -69,6 +75,9 @@ export async function callWithDeadline<T>(what: string, kc: KubeConfig, timeoutM
       throw late();
     });
   } catch (err) {
+    // no answer came over the kept connections (an HTTP error status or a body that is not JSON
+    // is an answer): the next call opens a new one rather than trust them
+    if (used.dispatcher && !(err instanceof ApiException) && !(err instanceof SyntaxError)) retireKubeDispatcher(kc, used.dispatcher, timeoutMs);
     if (err instanceof KubeUnavailableError) throw err;
     // the signal ends the request at the same deadline: said the same way, whichever came first
     if (signal.aborted) throw late();

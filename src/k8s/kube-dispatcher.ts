@@ -52,3 +52,19 @@ export async function kubeDispatcher(kc: KubeConfig): Promise<Agent | undefined>
   kept.set(kc, { tls: fingerprint, agent });
   return agent;
 }
+
+/**
+ * Takes `agent` out of use for `kc` after a call on it got no answer (the deadline passed, or its
+ * connection failed): the next call opens a new connection. A kept connection to an API server
+ * instance that died without closing it (power lost, a partition) is otherwise used again and
+ * again: over HTTP/2, which undici offers and kube-apiserver picks, every call goes on that one
+ * session, and an aborted call resets only its stream, so every review is a 503 until undici's
+ * pings give up on the session (about two minutes). The retired agent closes gracefully; what is
+ * still open on it after `graceMs` (the calls' own deadline) is destroyed.
+ */
+export function retireKubeDispatcher(kc: KubeConfig, agent: Agent, graceMs: number): void {
+  if (kept.get(kc)?.agent !== agent) return;
+  kept.delete(kc);
+  agent.close().catch(() => {});
+  setTimeout(() => agent.destroy().catch(() => {}), graceMs).unref();
+}
