@@ -179,10 +179,16 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     return unavailable(`audit log write has not completed for ${((Date.now() - (stalledSince ?? Date.now())) / 1000).toFixed(1)} s`);
   }
 
-  /** Runs one batch's disk work under a watchdog that declares a stall after stallMs. */
+  /** Restarts the stall watchdog: a write and its fsync of the batch returned (set by flushOnce). */
+  let progressed = (): void => {};
+
+  /**
+   * Runs one batch's disk work under a watchdog that declares a stall once a write or fsync has not
+   * returned for stallMs (an append over MAX_BATCH_BYTES takes several, each given stallMs).
+   */
   async function flushOnce(): Promise<void> {
     if (queue.length === 0) return;
-    const started = Date.now();
+    let started = Date.now();
     const watchdog =
       stallMs > 0
         ? setTimeout(() => {
@@ -193,9 +199,16 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           }, stallMs)
         : null;
     watchdog?.unref();
+    progressed = () => {
+      // once a stall is declared it lasts until the batch ends
+      if (stalledSince !== null) return;
+      started = Date.now();
+      watchdog?.refresh();
+    };
     try {
       await flushBatch();
     } finally {
+      progressed = () => {};
       if (watchdog) clearTimeout(watchdog);
       if (stalledSince !== null) {
         logger.info({ head: durable.seq, stalledMs: Date.now() - stalledSince, failed }, 'audit: the stalled write returned');
@@ -238,7 +251,10 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         results.push(own.map((s) => s.record));
       }
       const runs = planRuns(ownFileYet ? durable : { file: null, size: 0 }, sealed, maxFileBytes, MAX_BATCH_BYTES, now);
-      for (const run of runs) {
+      for (const [i, run] of runs.entries()) {
+        // the disk work of the runs before may have outlasted this gate's hold on the directory:
+        // no more of the batch goes into files that may be another gate's now
+        if (i > 0 && !isWriter()) throw unavailable(notWriter);
         // a run that does not create its file continues the durable one or the last one created
         let target = created.at(-1)?.fh ?? fh;
         if (run.isNew) {
@@ -247,6 +263,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         }
         await writeAllAt(target!, Buffer.concat(run.bufs, run.bytes), run.start);
         if (fsync) await target!.datasync();
+        progressed();
       }
       if (created.length > 0 && fsync) await fs.syncDir(dir);
       // the disk work may have outlasted this gate's hold on the directory (a stall past the

@@ -283,6 +283,27 @@ t.test('a write whose fsync returns after this gate lost the data-directory lock
   t.match(await verifyAuditLog(dir), { ok: true, count: 4 });
 });
 
+t.test('an append over one write stops at the lock: once the lease is lost between its writes, no more of it is written', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  let writer = true;
+  let armed = false;
+  // once armed, the lease is lost while the append's first write is being fsynced
+  const fs = datasyncOver(ffs, async (real) => {
+    await real();
+    if (armed) writer = false;
+  });
+  const log = await openFileAuditLog({ dir, fs, recoveryProbeMs: 3_600_000, isWriter: () => writer });
+  await log.append([entry(1, { at: DAY1 })]);
+  ffs.state.writes.length = 0;
+  armed = true;
+  const pad = 'x'.repeat(900);
+  await t.rejects(log.append(Array.from({ length: 100 }, (_, i) => entry(10 + i, { at: DAY1, data: { pad } }))), AuditUnavailableError);
+  t.equal(ffs.state.writes.length, 1, 'the write after the lost lease is not made');
+  t.equal(log.head().seq, 1, 'nothing of the append is acknowledged');
+  await log.close();
+});
+
 for (const first of [false, true]) {
   t.test(`one append larger than a write, whose second write's fsync fails, leaves nothing of it (${first ? 'its own new file' : 'continuing a file'})`, async (t) => {
     const dir = t.testdir();

@@ -127,3 +127,29 @@ t.test('an append does not wait longer than stallMs for a recovery that stalls',
   await log.close();
   t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
 });
+
+t.test('an append over one write is not a stall while each of its writes returns within stallMs, however long all of them take', async (t) => {
+  const dir = t.testdir();
+  const sfs = stallingFs();
+  const log = await openFileAuditLog({ dir, fs: sfs.fs, stallMs: 400 });
+  await log.append([entry(1)]);
+  // each fsync returns within 150 ms; the append's four or more take 600 ms or more in all
+  sfs.ops.datasync = true;
+  const ticker = setInterval(() => sfs.release(), 150);
+  t.teardown(() => clearInterval(ticker));
+  const pad = 'x'.repeat(900);
+  const started = performance.now();
+  const big = log.append(Array.from({ length: 250 }, (_, i) => entry(2 + i, { data: { pad } })));
+  const queued = log.append([entry(252)]);
+  const records = await big;
+  const took = performance.now() - started;
+  t.equal(records.length, 250);
+  t.equal((await queued)[0]!.seq, 252, 'the append queued behind it is not refused as stalled');
+  t.ok(took > 400, `the writes took ${Math.round(took)} ms in all, past stallMs`);
+  t.equal(log.writable(), true);
+  clearInterval(ticker);
+  sfs.ops.datasync = false;
+  sfs.release();
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 252 });
+});
