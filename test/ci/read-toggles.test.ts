@@ -20,9 +20,10 @@ const wf = loadWorkflow(workflowFile);
 
 let gate: SpawnedGate;
 t.before(async () => {
-  gate = await spawnGate({ timeoutMs: 60_000 });
+  gate = await spawnGate({ t, timeoutMs: 60_000 });
+  // after spawnGate's own teardowns, so it runs first (a clean stop, then the kill and removal)
+  t.teardown(() => gate.stop());
 });
-t.teardown(() => gate.stop());
 
 async function setToggle(stage: string, enabled: boolean, note: string): Promise<void> {
   const r = await fetch(`${gate.url}/v1/stages/${stage}`, {
@@ -128,7 +129,7 @@ t.test('the gate is down: run everything and say so', async (t) => {
 });
 
 t.test('a hung gate: bounded by the timeout, then run everything', async (t) => {
-  const hung = await spawnGate({ timeoutMs: 60_000 });
+  const hung = await spawnGate({ t, timeoutMs: 60_000 });
   t.teardown(async () => {
     hung.child.kill('SIGCONT');
     await hung.stop();

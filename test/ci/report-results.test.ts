@@ -3,12 +3,12 @@
 // step (outputs, summary, exit code); malformed files, usage errors, missing, wrong and
 // under-privileged tokens, a body the gate rejects, an oversized file, a gate that is down,
 // hung, or answering 503 for a while. The token must never appear in anything printed.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import type { Test } from 'tap';
 import type { SpawnedGate } from '../helpers/spawn-gate.ts';
 import { startGateProxy } from './lib/gate-proxy.ts';
@@ -21,7 +21,7 @@ let seq = 0;
 /** A fresh 40-hex tag per case, so each case starts with nothing recorded. */
 const newTag = (): string => (Date.now().toString(16) + (++seq).toString(16).padStart(4, '0')).padEnd(40, 'a').slice(0, 40);
 
-const work = mkdtempSync(join(tmpdir(), 'ci-report-'));
+const work = tempDirSync(t, 'ci-report-');
 function resultsFile(name: string, content: string): string {
   const p = join(work, name);
   writeFileSync(p, content);
@@ -34,16 +34,17 @@ const secrets: string[] = [];
 
 let stopping = false;
 t.before(async () => {
-  gate = await spawnGate({ dataDir: join(work, 'gate-data'), timeoutMs: 60_000 });
+  gate = await spawnGate({ t, dataDir: join(work, 'gate-data'), timeoutMs: 60_000 });
   void gate.exited.then((e) => {
     if (!stopping) process.stderr.write(`the gate exited early: ${JSON.stringify(e)}\n${gate.stderr().slice(-2000)}\n${gate.stdout().slice(-4000)}\n`);
   });
+  // after spawnGate's own teardowns, so it runs first (a clean stop, then the kill and removal)
+  t.teardown(async () => {
+    stopping = true;
+    await gate.stop();
+  });
   ciToken = await createToken(gate.dataDir, 'ci', 'ci');
   secrets.push(ciToken, gate.tokens['kargo'] ?? '', gate.tokens['admin'] ?? '');
-});
-t.teardown(async () => {
-  stopping = true;
-  await gate.stop();
 });
 
 /** The gate's public view of a tag's result (GET /v1/test-results/{tag}, always 200 JSON). */
@@ -660,7 +661,7 @@ t.test('a proxy page instead of JSON (200 HTML) is retried like an outage', asyn
 });
 
 t.test('a hung gate (process stopped): each attempt times out, exit 4', async (t) => {
-  const hung = await spawnGate({ dataDir: join(work, 'hung-data'), timeoutMs: 60_000 });
+  const hung = await spawnGate({ t, dataDir: join(work, 'hung-data'), timeoutMs: 60_000 });
   t.teardown(async () => {
     hung.child.kill('SIGCONT');
     await hung.stop();

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import type { Test } from 'tap';
 import { REPO_ROOT, type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { callGate, createToken } from './gate-calls.ts';
 
 /** The console tests' gate clock: Wednesday 2026-11-25 10:00 ET, the market open. */
@@ -112,7 +112,6 @@ export interface ConsoleFixture {
 }
 
 export function consoleFixture(t: Test, users: Record<string, string>, opts: { now?: string; configYaml?: string } = {}): ConsoleFixture {
-  let configDir: string | null = null;
   const fx: ConsoleFixture = {
     gate: undefined as unknown as SpawnedGate,
     browser: undefined as unknown as Browser,
@@ -126,11 +125,10 @@ export function consoleFixture(t: Test, users: Record<string, string>, opts: { n
     const launching = launchChromium();
     const env: Record<string, string> = { GATE_NOW: opts.now ?? NOW };
     if (opts.configYaml !== undefined) {
-      configDir = await mkdtemp(join(tmpdir(), 'console-cfg-'));
-      env['GATE_CONFIG'] = join(configDir, 'gate.yaml');
+      env['GATE_CONFIG'] = join(await tempDir(t, 'console-cfg-'), 'gate.yaml');
       await writeFile(env['GATE_CONFIG'], opts.configYaml);
     }
-    fx.gate = await spawnGate({ env });
+    fx.gate = await spawnGate({ t, env });
     fx.tokens['admin'] = fx.gate.tokens['admin'] as string;
     fx.tokens['kargo'] = fx.gate.tokens['kargo'] as string;
     // one after the other: each CLI run rewrites the token file
@@ -140,8 +138,6 @@ export function consoleFixture(t: Test, users: Record<string, string>, opts: { n
   t.teardown(async () => {
     await fx.browser?.close().catch(() => {});
     await fx.gate?.stop('SIGKILL');
-    await rm(fx.gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
-    if (configDir) await rm(configDir, { recursive: true, force: true }).catch(() => {});
   });
   return fx;
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
@@ -63,7 +63,13 @@ function run(): void {
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW } });
+    gate = await spawnGate({ t, env: { GATE_NOW: NOW } });
+    // after spawnGate's own teardowns, so it runs first: it stops the gate a test restarts
+    // (spawnGate's stops the first one), then spawnGate's removes the data directory
+    t.teardown(async () => {
+      await browser?.close().catch(() => {});
+      await gate.stop('SIGKILL');
+    });
     tokens['admin'] = gate.tokens['admin'] as string;
     tokens['kargo'] = gate.tokens['kargo'] as string;
     // one after the other: each CLI run rewrites the token file
@@ -78,11 +84,6 @@ function run(): void {
     page.on('console', (m) => {
       if (m.type() === 'error' && !expectNetworkErrors) problems.push(`console: ${m.text()}`);
     });
-  });
-  t.teardown(async () => {
-    await browser?.close().catch(() => {});
-    await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
   });
 
   t.test('setup: a passing test result and a paper promotion the market holds', async (t) => {

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import t from 'tap';
 import { type SpawnedGate, spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { ARTIFACTS, NOW, launchChromium, requireChromium } from './browser.ts';
 
 /**
@@ -19,22 +19,18 @@ if (requireChromium(t)) run();
 function run(): void {
   let gate: SpawnedGate;
   let browser: Browser;
-  let configDir: string;
 
   t.before(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    configDir = await mkdtemp(join(tmpdir(), 'gate-proxy-config-'));
-    const file = join(configDir, 'gate.yaml');
+    const file = join(await tempDir(t, 'gate-proxy-config-'), 'gate.yaml');
     await writeFile(file, 'proxyAuth:\n  trustedCidrs: ["127.0.0.0/8", "::1/128"]\n');
     const launching = launchChromium();
-    gate = await spawnGate({ env: { GATE_NOW: NOW, GATE_CONFIG: file } });
+    gate = await spawnGate({ t, env: { GATE_NOW: NOW, GATE_CONFIG: file } });
     browser = await launching;
   });
   t.teardown(async () => {
     await browser?.close().catch(() => {});
     await gate?.stop('SIGKILL');
-    await rm(gate?.dataDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
-    await rm(configDir ?? '/nonexistent', { recursive: true, force: true }).catch(() => {});
   });
 
   const open = async (headers: Record<string, string>): Promise<Page> => {

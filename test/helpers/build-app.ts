@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { createMemoryAuditLog, type MemoryAuditLog } from '../../src/audit/memory-log.ts';
@@ -14,6 +11,7 @@ import { createMarketCalendar } from '../../src/policy/market-hours.ts';
 import { emptyState } from '../../src/policy/state.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import type { StateStore } from '../../src/store/store.ts';
+import { type TapLike, tempDir } from './temp-dir.ts';
 
 /** A clock tests can move. */
 export interface TestClock extends Clock {
@@ -38,10 +36,6 @@ export interface TestApp {
   as(role: string | null, opts: InjectOptions): Promise<LightMyRequestResponse>;
 }
 
-interface TapLike {
-  teardown(fn: () => unknown): void;
-}
-
 /**
  * Builds the app on in-memory audit log and state, a fixed clock (default: Wednesday
  * 2026-11-25 10:00 ET, market open), counter ids and a local token file in a temp dir.
@@ -50,7 +44,8 @@ export async function buildTestApp(
   t: TapLike,
   opts: { now?: string; configYaml?: string; env?: Record<string, string>; auth?: Authenticator; deps?: Partial<Deps> } = {},
 ): Promise<TestApp> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-test-'));
+  // removed at teardown, also when what follows fails
+  const dataDir = await tempDir(t, 'gate-test-');
   const config = parseConfig({ GATE_DATA_DIR: dataDir, ...(opts.env ?? {}) }, opts.configYaml ?? null);
   const clock = testClock(opts.now ?? '2026-11-25T15:00:00Z');
   const audit = createMemoryAuditLog();
@@ -86,10 +81,7 @@ export async function buildTestApp(
     freeBytes: async () => Number.POSITIVE_INFINITY,
     ...(opts.deps ?? {}),
   });
-  t.teardown(async () => {
-    await app.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  t.teardown(() => app.close());
   return {
     app,
     config,

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Authenticator } from '../../src/auth/identity.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { type SpawnedGate, spawnGate } from './spawn-gate.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** How one endpoint of the fake API server answers. */
 export type Behaviour =
@@ -191,11 +191,10 @@ export async function authenticatorWithTokenReviewDown(t: { teardown(fn: () => u
  * its config file, in a home directory of its own (removed, and the gate stopped, at teardown).
  */
 export async function spawnKubeGate(t: { teardown(fn: () => unknown): void }, fake: FakeKube, configYaml: string): Promise<SpawnedGate> {
-  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
-  t.teardown(() => rm(home, { recursive: true, force: true }));
+  const home = await tempDir(t, 'gate-home-');
   await writeFile(join(home, 'kubeconfig'), fake.kubeConfig().exportConfig());
   await writeFile(join(home, 'config.yaml'), configYaml);
-  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
+  const gate = await spawnGate({ t, env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: join(home, 'kubeconfig'), GATE_CONFIG: join(home, 'config.yaml') } });
   t.teardown(() => gate.stop());
   return gate;
 }

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type TapLike, tempDir } from './temp-dir.ts';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,12 +24,13 @@ export interface SpawnedGate {
 
 /**
  * Starts the real gate (`node src/server.ts`) on a free loopback port with its own data
- * directory, and waits until it listens. Env adds to / overrides the defaults.
+ * directory, and waits until it listens. Env adds to / overrides the defaults. Given `t`, the gate
+ * is killed when `t` ends if it still runs; without `dataDir` (which then needs `t`) the data
+ * directory is a new temp dir, removed after that.
  */
 export async function spawnGate(
   opts: {
     env?: Record<string, string>;
-    dataDir?: string;
     timeoutMs?: number;
     entry?: string;
     /**
@@ -37,9 +38,9 @@ export async function spawnGate(
      * stays empty): the benchmark's load generator must not spend its CPU reading the gate's log
      */
     logFile?: string;
-  } = {},
+  } & ({ t: TapLike; dataDir?: undefined } | { t?: TapLike; dataDir: string }),
 ): Promise<SpawnedGate> {
-  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'gate-proc-')));
+  const dataDir = opts.dataDir === undefined ? await tempDir(opts.t, 'gate-proc-') : opts.dataDir;
   const logFd = opts.logFile === undefined ? null : openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, [opts.entry ?? join(REPO_ROOT, 'src', 'server.ts')], {
     cwd: REPO_ROOT,
@@ -55,6 +56,8 @@ export async function spawnGate(
   const poll = opts.logFile === undefined ? null : setInterval(() => void readFile(opts.logFile!, 'utf8').then((text) => void ((out = text), onOutput()), () => {}), 20);
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // before its data directory goes (teardowns run last registered first)
+  opts.t?.teardown(() => stop(child, exited, 'SIGKILL'));
 
   const listening = new Promise<string>((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? 30000;
@@ -95,11 +98,14 @@ export async function spawnGate(
     stdout: () => out,
     stderr: () => err,
     exited,
-    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => stop(child, exited, signal),
   };
+}
+
+/** Sends `signal` to a gate that still runs; resolves when it has exited. */
+async function stop<T>(child: ChildProcess, exited: Promise<T>, signal: NodeJS.Signals): Promise<T> {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  return exited;
 }
 
 /**
@@ -114,12 +120,13 @@ export function startServer(t: { teardown(fn: () => unknown): void }, env: Recor
     env: { PATH: process.env['PATH'] ?? '', GATE_PORT: '0', GATE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'],
   });
-  t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // gone before a data directory made earlier in the test is removed
+  t.teardown(() => stop(child, exited, 'SIGKILL'));
   return { child, out: () => out, err: () => err, exited };
 }
 

@@ -393,13 +393,11 @@ t.test('GATE_AUTH=kubernetes with no Kubernetes configuration (no pod, no KUBECO
   // the client library falls back to http://localhost:8080, unauthenticated and in plain text: the
   // gate started, said apiServer http://localhost:8080, and sent every caller's bearer token in a
   // TokenReview to whatever listened there (the gate's own default port), answering 503s
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { spawnGate } = await import('../helpers/spawn-gate.ts');
-  const home = await mkdtemp(join(tmpdir(), 'gate-home-'));
-  t.teardown(() => rm(home, { recursive: true, force: true }));
-  const started = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home } }).then(
+  const { tempDir } = await import('../helpers/temp-dir.ts');
+  const home = await tempDir(t, 'gate-home-');
+  const started = await spawnGate({ t, env: { GATE_AUTH: 'kubernetes', HOME: home } }).then(
     async (gate) => {
       await gate.stop('SIGKILL');
       return null;
@@ -415,7 +413,7 @@ t.test('GATE_AUTH=kubernetes with no Kubernetes configuration (no pod, no KUBECO
   const fake = await fakeWithUsers(t);
   const kubeconfig = join(home, 'kubeconfig');
   await writeFile(kubeconfig, fake.kubeConfig().exportConfig());
-  const gate = await spawnGate({ env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: kubeconfig } });
+  const gate = await spawnGate({ t, env: { GATE_AUTH: 'kubernetes', HOME: home, KUBECONFIG: kubeconfig } });
   t.teardown(() => gate.stop());
   const res = await fetch(`${gate.url}/v1/whoami`, { headers: { authorization: 'Bearer kargo-token' } });
   t.equal(res.status, 200);

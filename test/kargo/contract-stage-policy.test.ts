@@ -3,11 +3,11 @@
 // from kargo/ and sent to the running gate) agree that no results are needed. The verification
 // says which stage asks (?stage=), so the gate answers `required` by that stage's policy.
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
 import type { KargoDoc } from './lib/kargo-docs.ts';
 import { exprcheckOrSkip } from './lib/exprcheck.ts';
@@ -29,11 +29,11 @@ t.test('beta without its own test requirement: the gate step and the verificatio
   }
   const bin = exprcheckOrSkip(t);
   if (!bin) return;
-  const dir = await mkdtemp(join(tmpdir(), 'kargo-contract-'));
+  const dir = await tempDir(t, 'kargo-contract-');
   const file = join(dir, 'gate.yaml');
   await writeFile(file, JSON.stringify({ stages: { beta: { requireIntegrationTests: false } } }));
   // Wednesday 2026-11-25 17:00 ET: the session is closed (beta has no market-hours policy anyway)
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z', GATE_CONFIG: file, GATE_LOG_LEVEL: 'info' }, dataDir: join(dir, 'data') });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z', GATE_CONFIG: file, GATE_LOG_LEVEL: 'info' }, dataDir: join(dir, 'data') });
   t.teardown(() => gate.stop());
   const tag = 'e'.repeat(40);
 

@@ -6,13 +6,13 @@
 // evaluated as Argo Rollouts does. Integration-test results are recorded the way CI does it:
 // a ci token made with the gate's CLI, PUT /v1/test-results/{tag} with an inttest-results.json.
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawnGate } from '../helpers/spawn-gate.ts';
 import type { SpawnedGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { at, docsOfKind, loadKargoDocs } from './lib/kargo-docs.ts';
 import type { KargoDoc } from './lib/kargo-docs.ts';
 import { exprcheckOrSkip } from './lib/exprcheck.ts';
@@ -38,10 +38,10 @@ const CLOSED = '2026-11-25T22:00:00Z';
 const NO_TESTS = { stages: { integration: { enabled: false } } };
 
 async function startGate(t: Test, now: string, config: unknown): Promise<SpawnedGate> {
-  const dir = await mkdtemp(join(tmpdir(), 'kargo-contract-'));
+  const dir = await tempDir(t, 'kargo-contract-');
   const file = join(dir, 'gate.yaml');
   await writeFile(file, JSON.stringify(config));
-  const gate = await spawnGate({ env: { GATE_NOW: now, GATE_CONFIG: file, GATE_LOG_LEVEL: 'info' }, dataDir: join(dir, 'data') });
+  const gate = await spawnGate({ t, env: { GATE_NOW: now, GATE_CONFIG: file, GATE_LOG_LEVEL: 'info' }, dataDir: join(dir, 'data') });
   t.teardown(() => gate.stop());
   t.ok(gate.tokens.kargo, 'the gate printed a caller token on first start');
   return gate;

@@ -15,7 +15,7 @@ const decide = (url: string, token: string, promotion: string) =>
   });
 
 t.test('a lock lapsed on a volume that refuses writes: the gate answers 503 (alive, not ready) until the volume takes a write again, then exits 1; the restart serves on the same log', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const token = gate.tokens['kargo']!;
   t.equal((await decide(gate.url, token, 'p-1')).status, 200, 'serving while it holds the lock');
@@ -45,7 +45,7 @@ t.test('a lock lapsed on a volume that refuses writes: the gate answers 503 (ali
   t.same(exit, { code: 1, signal: null }, 'once the volume takes a write, it exits 1 for a fresh start');
   t.match(gate.stdout(), /the data volume takes writes again/);
 
-  const again = await spawnGate({ dataDir: gate.dataDir, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const again = await spawnGate({ t, dataDir: gate.dataDir, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => again.stop('SIGKILL'));
   t.equal((await decide(again.url, token, 'p-4')).status, 200, 'the restart takes the lock and serves');
   const audit = (await (await fetch(`${again.url}/v1/audit?type=decision&limit=10`, { headers: { authorization: `Bearer ${again.tokens['admin'] ?? gate.tokens['admin']}` } })).json()) as { records: { promotion?: string; data?: { promotion?: string } }[] };

@@ -1,16 +1,16 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.ts';
 import { spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 // the benchmark's set-up (bench/run.ts): the gate's log goes to a file, not through a pipe into
 // the process that runs the load generator
 t.test('spawnGate with a log file: the gate starts, its tokens are known, and its log lines go to the file', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-log-file-'));
+  const dir = await tempDir(t, 'gate-log-file-');
   const logFile = join(dir, 'gate.log');
-  const gate = await spawnGate({ dataDir: join(dir, 'data'), env: { GATE_NOW: '2026-11-25T22:00:00Z' }, logFile });
+  const gate = await spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_NOW: '2026-11-25T22:00:00Z' }, logFile });
   t.teardown(() => gate.stop('SIGKILL'));
   t.ok(gate.tokens['kargo'], 'the caller token printed at first start is read from stderr');
   const res = await fetch(`${gate.url}/v1/decisions`, {
@@ -26,7 +26,7 @@ t.test('spawnGate with a log file: the gate starts, its tokens are known, and it
 });
 
 t.test('spawnGate with a log file: a gate that cannot start is reported, and the file is no longer watched', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-log-file-'));
-  const err = await spawnGate({ dataDir: join(dir, 'data'), env: { GATE_PORT: 'not-a-port' }, logFile: join(dir, 'gate.log') }).catch((e: Error) => e);
+  const dir = await tempDir(t, 'gate-log-file-');
+  const err = await spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: 'not-a-port' }, logFile: join(dir, 'gate.log') }).catch((e: Error) => e);
   t.match(err, { message: /gate exited with 2 before listening/ }, "the start-up error, and the test ends: no poll of the file is left running");
 });

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.ts';
 import { REPO_ROOT, spawnGate, startServer } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const decision = (stage: string, promotion: string) => ({ project: 'stonks-pipeline', stage, imageTag: 'abc123', promotion });
 
@@ -26,7 +26,7 @@ function runCli(args: string[], dataDir: string): Promise<{ code: number | null;
 }
 
 t.test('first start on no configuration: serves, prints an admin and a caller token once, stores only hashes', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T15:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   t.ok(gate.tokens['admin'] && gate.tokens['kargo'], 'two tokens printed');
   t.match(gate.stdout(), /GATE_NOW is set/, 'GATE_NOW is logged loudly');
@@ -44,14 +44,14 @@ t.test('first start on no configuration: serves, prints an admin and a caller to
   const stopped = await gate.stop('SIGTERM');
   t.equal(stopped.code, 0, 'SIGTERM exits 0');
   // a restart does not print tokens again
-  const again = await spawnGate({ dataDir: gate.dataDir });
+  const again = await spawnGate({ t, dataDir: gate.dataDir });
   t.teardown(() => again.stop('SIGKILL'));
   t.same(again.tokens, {}, 'tokens only on the first start');
   await again.stop();
 });
 
 t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in the data directory, never to stderr or the log', async (t) => {
-  const gate = await spawnGate({ env: { GATE_FIRST_START_TOKENS: 'file' } });
+  const gate = await spawnGate({ t, env: { GATE_FIRST_START_TOKENS: 'file' } });
   t.teardown(() => gate.stop('SIGKILL'));
   t.same(gate.tokens, {}, 'no token on stderr');
   t.notMatch(gate.stderr() + gate.stdout(), /gate_[A-Za-z0-9_-]{20}/, 'no token on stderr or in the log');
@@ -68,7 +68,7 @@ t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in
   // a file left by an earlier first start (the token file removed to start over) is replaced, permissions and all
   await rm(join(gate.dataDir, 'tokens.json'));
   await chmod(path, 0o644);
-  const again = await spawnGate({ dataDir: gate.dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
+  const again = await spawnGate({ t, dataDir: gate.dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
   t.teardown(() => again.stop('SIGKILL'));
   t.equal((await stat(path)).mode & 0o777, 0o600, 'created afresh with mode 0600');
   t.not(await readFile(path, 'utf8'), text, 'with the new tokens');
@@ -76,12 +76,12 @@ t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in
 });
 
 t.test('firstStartTokens file that cannot be written: nothing is stored, and the next start hands over tokens that work', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  const dataDir = await tempDir(t, 'gate-proc-');
   const path = join(dataDir, 'first-start-tokens');
   // something in the way that the gate may not remove (a directory with a file in it)
   await mkdir(path);
   await writeFile(join(path, 'x'), 'x');
-  const failed = await spawnGate({ dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } }).then(
+  const failed = await spawnGate({ t, dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } }).then(
     (g) => g.stop('SIGKILL').then(() => ({ code: 0, stderr: 'started' })),
     (err: { code: number | null; stderr: string }) => err,
   );
@@ -89,7 +89,7 @@ t.test('firstStartTokens file that cannot be written: nothing is stored, and the
   t.notOk(existsSync(join(dataDir, 'tokens.json')), 'and stores no hash of tokens no one was given');
 
   await rm(path, { recursive: true });
-  const gate = await spawnGate({ dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
+  const gate = await spawnGate({ t, dataDir, env: { GATE_FIRST_START_TOKENS: 'file' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const text = await readFile(path, 'utf8').catch(() => '');
   const tokens = Object.fromEntries([...text.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)].map((m) => [m[1], m[2]]));
@@ -102,7 +102,7 @@ t.test('firstStartTokens file that cannot be written: nothing is stored, and the
 });
 
 t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fails saying so on stdout, stores nothing, leaves no lock; the next start hands over tokens that work', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  const dataDir = await tempDir(t, 'gate-proc-');
   const gate = startServer(t, { GATE_DATA_DIR: dataDir });
   // the reader goes away before the gate has started: its every write to stderr is an EPIPE
   gate.child.stderr?.destroy();
@@ -113,7 +113,7 @@ t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fa
   t.notOk(existsSync(join(dataDir, 'tokens.json')), 'no hash stored of tokens no one saw');
   t.notOk(existsSync(join(dataDir, 'gate.lock')), 'the data directory lock released');
 
-  const again = await spawnGate({ dataDir });
+  const again = await spawnGate({ t, dataDir });
   t.teardown(() => again.stop('SIGKILL'));
   t.same(Object.keys(again.tokens).sort(), ['admin', 'kargo'], 'the next start is a first start again');
   if (again.tokens['kargo']) {
@@ -124,21 +124,21 @@ t.test('firstStartTokens print whose stderr reader is gone (EPIPE): the start fa
 });
 
 t.test('a second instance on the same data directory refuses to start with a clear message', async (t) => {
-  const first = await spawnGate();
+  const first = await spawnGate({ t });
   t.teardown(() => first.stop('SIGKILL'));
-  const second = spawnGate({ dataDir: first.dataDir, timeoutMs: 10000 });
+  const second = spawnGate({ t, dataDir: first.dataDir, timeoutMs: 10000 });
   await t.rejects(second, /in use by another gate .* process \d+ on this host is still running/);
   await first.stop();
-  const third = await spawnGate({ dataDir: first.dataDir });
+  const third = await spawnGate({ t, dataDir: first.dataDir });
   t.pass('after a clean stop the directory is free again');
   await third.stop();
 });
 
 t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
-  const first = await spawnGate();
+  const first = await spawnGate({ t });
   await first.stop('SIGKILL');
   const started = performance.now();
-  const second = await spawnGate({ dataDir: first.dataDir });
+  const second = await spawnGate({ t, dataDir: first.dataDir });
   t.teardown(() => second.stop('SIGKILL'));
   // same host, boot and pid namespace: its pid is gone, so no lease is waited out
   t.ok(performance.now() - started < 10_000, `restarted over the stale lock at once (${Math.round(performance.now() - started)} ms)`);
@@ -147,7 +147,7 @@ t.test('a crashed gate (kill -9) never blocks its restart', async (t) => {
 });
 
 t.test('a gate whose lock another gate took over stops writing and exits 1, leaving the new holder alone', async (t) => {
-  const gate = await spawnGate();
+  const gate = await spawnGate({ t });
   t.teardown(() => gate.stop('SIGKILL'));
   const before = await post(`${gate.url}/v1/decisions`, gate.tokens['kargo']!, decision('beta', 'p-before'));
   t.equal(before.status, 200, 'serving while it holds the lock');
@@ -174,8 +174,8 @@ t.test('a port already in use: exits non-zero naming the address, and leaves no 
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.teardown(() => blocker.close());
   const port = (blocker.address() as AddressInfo).port;
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-port-'));
-  const failed = await spawnGate({ dataDir, env: { GATE_PORT: String(port) } }).then(
+  const dataDir = await tempDir(t, 'gate-port-');
+  const failed = await spawnGate({ t, dataDir, env: { GATE_PORT: String(port) } }).then(
     async (gate) => {
       await gate.stop('SIGKILL');
       return null;
@@ -186,13 +186,13 @@ t.test('a port already in use: exits non-zero naming the address, and leaves no 
   t.not(failed?.code, 0, 'exit non-zero');
   t.match(failed?.stderr, new RegExp(`gate: cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`), 'the message names the address');
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the data directory lock is released');
-  const again = await spawnGate({ dataDir });
+  const again = await spawnGate({ t, dataDir });
   t.pass('the next gate on that directory starts');
   await again.stop();
 });
 
 t.test('SIGTERM while the state checkpoint cannot be written: a warning, the lock released, exit 0; the next start replays the log', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const token = gate.tokens['kargo'] as string;
   const statePath = join(gate.dataDir, 'state.json');
@@ -209,7 +209,7 @@ t.test('SIGTERM while the state checkpoint cannot be written: a warning, the loc
   t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
   t.notMatch(await readFile(statePath, 'utf8'), /ckpt-2/, 'the checkpoint really was not written');
   await rmdir(`${statePath}.tmp`);
-  const again = await spawnGate({ dataDir: gate.dataDir });
+  const again = await spawnGate({ t, dataDir: gate.dataDir });
   t.teardown(() => again.stop('SIGKILL'));
   t.match(again.stdout(), /"replayed":1\b.*state checkpoint was behind the audit log/, 'the next start replays the record the checkpoint missed');
   await again.stop();
@@ -217,7 +217,7 @@ t.test('SIGTERM while the state checkpoint cannot be written: a warning, the loc
 });
 
 t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every 200 is in the log', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const token = gate.tokens['kargo'] as string;
   const acknowledged: number[] = [];
@@ -253,7 +253,7 @@ t.test('SIGTERM under load: in-flight requests finish, exit 0 within 10 s, every
 
 t.test('SIGTERM with clients that never finish their requests: their connections are closed after the drain, exit 0 within 10 s', async (t) => {
   const { connect } = await import('node:net');
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const { port } = new URL(gate.url);
   const body = JSON.stringify(decision('beta', 'stalled-1'));
@@ -288,7 +288,7 @@ t.test('SIGTERM with clients that never finish their requests: their connections
 });
 
 t.test('kill -9 under concurrent load: the restarted log verifies and holds every decision that got a 200', async (t) => {
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   t.teardown(() => gate.stop('SIGKILL'));
   const token = gate.tokens['kargo'] as string;
   const acknowledged = new Set<number>();
@@ -312,7 +312,7 @@ t.test('kill -9 under concurrent load: the restarted log verifies and holds ever
   await gate.exited;
   t.ok(acknowledged.size > 50, `load was running (${acknowledged.size} acknowledged)`);
 
-  const restarted = await spawnGate({ dataDir: gate.dataDir });
+  const restarted = await spawnGate({ t, dataDir: gate.dataDir });
   t.teardown(() => restarted.stop('SIGKILL'));
   const res = await fetch(`${restarted.url}/v1/status`);
   const head = ((await res.json()) as { audit: { seq: number } }).audit.seq;
@@ -329,35 +329,35 @@ t.test('kill -9 under concurrent load: the restarted log verifies and holds ever
 });
 
 t.test('a bad configuration stops start-up with a message naming the key', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const dir = await tempDir(t, 'gate-cfg-');
   const cfg = join(dir, 'gate.yaml');
   await writeFile(cfg, 'stages:\n  paper: { marketHours: maybe }\n');
-  await t.rejects(spawnGate({ env: { GATE_CONFIG: cfg } }), /stages\.paper\.marketHours/);
-  await t.rejects(spawnGate({ env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
+  await t.rejects(spawnGate({ t, env: { GATE_CONFIG: cfg } }), /stages\.paper\.marketHours/);
+  await t.rejects(spawnGate({ t, env: { GATE_PORT: 'eighty' } }), /GATE_PORT/);
   // a listen address with a port in it: refused before the data directory is touched, not at listen
-  const hostDir = await mkdtemp(join(tmpdir(), 'gate-host-'));
-  await t.rejects(spawnGate({ dataDir: hostDir, env: { GATE_HOST: '0.0.0.0:8080' } }), { code: 2, message: /cannot start: invalid environment: GATE_HOST: / }, 'GATE_HOST with a port');
+  const hostDir = await tempDir(t, 'gate-host-');
+  await t.rejects(spawnGate({ t, dataDir: hostDir, env: { GATE_HOST: '0.0.0.0:8080' } }), { code: 2, message: /cannot start: invalid environment: GATE_HOST: / }, 'GATE_HOST with a port');
   t.equal(existsSync(join(hostDir, 'tokens.json')), false, 'no first-start tokens were made');
-  await t.rejects(spawnGate({ env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
-  await t.rejects(spawnGate({ env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
+  await t.rejects(spawnGate({ t, env: { GATE_NOW: 'tomorrow' } }), /GATE_NOW/);
+  await t.rejects(spawnGate({ t, env: { GATE_NOW: '1990-06-01T15:00:00Z' } }), /GATE_NOW: expected an instant in 2000-2099/, 'a fake clock outside the calendar');
   // inside 2000-2099 by UTC year, but not by the New York date the calendar works in
-  await t.rejects(spawnGate({ env: { GATE_NOW: '2000-01-01T02:00:00Z' } }), /cannot start: GATE_NOW=2000-01-01T02:00:00Z: .*New York date 1999-12-31/, 'New York is still in 1999');
+  await t.rejects(spawnGate({ t, env: { GATE_NOW: '2000-01-01T02:00:00Z' } }), /cannot start: GATE_NOW=2000-01-01T02:00:00Z: .*New York date 1999-12-31/, 'New York is still in 1999');
   // after the last session of 2099: the next open is 2100's first session, computed by the rules
-  const last = await spawnGate({ env: { GATE_NOW: '2099-12-31T22:00:00Z' } });
+  const last = await spawnGate({ t, env: { GATE_NOW: '2099-12-31T22:00:00Z' } });
   t.teardown(() => last.stop('SIGKILL'));
   const market = (await (await fetch(`${last.url}/v1/market`)).json()) as { open: boolean; nextOpen: string };
   t.same({ open: market.open, nextOpen: market.nextOpen }, { open: false, nextOpen: '2100-01-04T14:30:00Z' }, 'a gate at 2099-12-31 22:00Z starts and names 2100-01-04 as the next open');
   // 20:00 in New York on 2099-12-31 is already 2100 in UTC: still a 2099 date for the calendar
-  const evening = await spawnGate({ env: { GATE_NOW: '2099-12-31T20:00:00-05:00' } });
+  const evening = await spawnGate({ t, env: { GATE_NOW: '2099-12-31T20:00:00-05:00' } });
   t.teardown(() => evening.stop('SIGKILL'));
   const after = (await (await fetch(`${evening.url}/v1/market`)).json()) as { reason: string; nextOpen: string };
   t.same({ reason: after.reason, nextOpen: after.nextOpen }, { reason: 'after_close', nextOpen: '2100-01-04T14:30:00Z' }, 'a gate at 2099-12-31 20:00 ET (2100-01-01 01:00Z) starts too');
 });
 
 t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 2, naming the key or GATE_CONFIG and the path', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const dir = await tempDir(t, 'gate-cfg-');
   const failed = (env: Record<string, string>) =>
-    spawnGate({ env }).then(
+    spawnGate({ t, env }).then(
       async (gate) => {
         await gate.stop('SIGKILL');
         return { code: 0, stderr: 'started' };
@@ -384,9 +384,9 @@ t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 
 });
 
 t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read, and an early close on a holiday, are logged', async (t) => {
-  const cfg = join(await mkdtemp(join(tmpdir(), 'gate-extras-')), 'gate.yaml');
+  const cfg = join(await tempDir(t, 'gate-extras-'), 'gate.yaml');
   await writeFile(cfg, 'market:\n  extraEarlyCloses: [{ date: "2027-12-24", close: "13:00" }]\n');
-  const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug', GATE_CONFIG: cfg } });
+  const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug', GATE_CONFIG: cfg } });
   t.teardown(() => gate.stop('SIGKILL'));
   t.match(gate.stderr(), /gate: \*\*\* GATE_NOW is set: .* GATE_NOW=2026-11-25T15:00:00Z/, 'on stderr');
   const warned = gate.stdout().split('\n').filter((l) => l.includes('not read')).map((l) => JSON.parse(l));
@@ -395,13 +395,13 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   t.match(extras, [{ level: 40, key: 'market.extraEarlyCloses[0]', date: '2027-12-24', msg: /Christmas/ }], 'the early close on a holiday is named in a warning');
   await gate.stop('SIGTERM');
   // with the log level at error the log says nothing about it, and stderr still does
-  const { child, err } = startServer(t, { GATE_DATA_DIR: await mkdtemp(join(tmpdir(), 'gate-now-')), GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' });
+  const { child, err } = startServer(t, { GATE_DATA_DIR: await tempDir(t, 'gate-now-'), GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' });
   t.ok(await eventually(() => /GATE_NOW is set/.test(err()), 20_000, 50), 'even with the log level at error');
   child.kill('SIGTERM');
 });
 
 t.test('proxy sign-in trusted by peer address alone is a start-up warning naming proxyAuth.secretSha256; with the secret, an info line without the hash; with two, a warning of the rotation', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-proxyauth-'));
+  const dir = await tempDir(t, 'gate-proxyauth-');
   const sha = 'a'.repeat(64);
   const next = 'b'.repeat(64);
   const trusting = { level: 30, trustedCidrs: ['10.42.0.0/16'], msg: /carry its secret/ };
@@ -412,7 +412,7 @@ t.test('proxy sign-in trusted by peer address alone is a start-up warning naming
   ] as const).entries()) {
     const cfg = join(dir, `gate-${i}.yaml`);
     await writeFile(cfg, yaml);
-    const gate = await spawnGate({ env: { GATE_CONFIG: cfg } });
+    const gate = await spawnGate({ t, env: { GATE_CONFIG: cfg } });
     t.teardown(() => gate.stop('SIGKILL'));
     const lines = gate.stdout().split('\n').filter((l) => l.includes('authenticating proxy')).map((l) => JSON.parse(l));
     t.equal(lines.length, expect.length, `${yaml}: ${expect.length} line(s)`);
@@ -426,7 +426,7 @@ t.test('proxy sign-in trusted by peer address alone is a start-up warning naming
 });
 
 t.test('CLI: token create, audit verify naming the first broken record, market', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-'));
+  const dir = await tempDir(t, 'gate-cli-');
   const made = await runCli(['token', 'create', '--name', 'olivia', '--roles', 'caller,operator,approver'], dir);
   t.equal(made.code, 0, made.err);
   const token = /^(gate_\S+)$/m.exec(made.out)?.[1];
@@ -443,7 +443,7 @@ t.test('CLI: token create, audit verify naming the first broken record, market',
   t.match(JSON.parse(market.out), { open: false, reason: 'early_close', nextOpen: '2026-11-30T14:30:00Z' });
 
   // a log with a tampered record
-  const gate = await spawnGate({ dataDir: dir, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+  const gate = await spawnGate({ t, dataDir: dir, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
   for (let i = 0; i < 5; i++) await post(`${gate.url}/v1/decisions`, token as string, decision('beta', `c-${i}`));
   await gate.stop();
   t.equal((await runCli(['audit', 'verify'], dir)).code, 0);
@@ -459,13 +459,13 @@ t.test('CLI: token create, audit verify naming the first broken record, market',
 
 t.test('start-up refuses to rebuild the state from a log whose oldest file was moved away, and starts once it is back', async (t) => {
   const { readdir, rename, rm, mkdir } = await import('node:fs/promises');
-  const dir = await mkdtemp(join(tmpdir(), 'gate-archived-'));
+  const dir = await tempDir(t, 'gate-archived-');
   const cfg = join(dir, 'gate.yaml');
   // paper needs no test results here, so its promotions are allowed after the close
   await writeFile(cfg, 'audit:\n  maxFileBytes: 4096\nstages:\n  paper: { requireIntegrationTests: false }\n');
   const env = { GATE_NOW: '2026-11-25T22:00:00Z', GATE_CONFIG: cfg };
   const data = join(dir, 'data');
-  const gate = await spawnGate({ dataDir: data, env });
+  const gate = await spawnGate({ t, dataDir: data, env });
   t.teardown(() => gate.stop('SIGKILL'));
   const admin = gate.tokens['admin']!;
   const kargo = gate.tokens['kargo']!;
@@ -490,7 +490,7 @@ t.test('start-up refuses to rebuild the state from a log whose oldest file was m
   await mkdir(archive);
   await rename(join(auditDir, files[0]!), join(archive, files[0]!));
   await rm(join(data, 'state.json'));
-  const refused = spawnGate({ dataDir: data, env, timeoutMs: 15000 });
+  const refused = spawnGate({ t, dataDir: data, env, timeoutMs: 15000 });
   // a gate that starts anyway (the defect) is stopped before the next start needs the directory
   void refused.then((g) => g.stop('SIGKILL'), () => {});
   const range = lastOfFirst === 1 ? 'record 1 is' : `records 1\\.\\.${lastOfFirst} are`;
@@ -499,7 +499,7 @@ t.test('start-up refuses to rebuild the state from a log whose oldest file was m
 
   // put back: the whole log replays
   await rename(join(archive, files[0]!), join(auditDir, files[0]!));
-  const again = await spawnGate({ dataDir: data, env });
+  const again = await spawnGate({ t, dataDir: data, env });
   t.teardown(() => again.stop('SIGKILL'));
   const stages = (await (await fetch(`${again.url}/v1/stages`)).json()) as { stages: { stage: string; enabled: boolean }[] };
   t.match(stages.stages.find((s) => s.stage === 'beta'), { enabled: false }, 'the beta toggle from seq 1 is back');

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { writeSyntheticLog } from '../audit/synthetic-log.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort, spawnGate, startServer } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 // The stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT) at each stage of the real gate's life: while
 // it starts, while it serves, during the drain. Apart from process.test.ts, whose gates already
@@ -15,7 +15,7 @@ import { freePort, spawnGate, startServer } from '../helpers/spawn-gate.ts';
 const decision = (promotion: string) => ({ project: 'stonks-pipeline', stage: 'beta', imageTag: 'abc123', promotion });
 
 t.test('a stdout that can no longer be written (the terminal of npm start closed: EIO) ends the log, not the gate: it serves, and a SIGHUP stops it cleanly', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-proc-'));
+  const dataDir = await tempDir(t, 'gate-proc-');
   // every write to a descriptor opened read-only fails (EBADF), as one to a hung-up terminal does (EIO)
   await writeFile(join(dataDir, 'stdout'), '');
   const readOnly = await open(join(dataDir, 'stdout'), 'r');
@@ -40,7 +40,7 @@ for (const { signal, code } of [
   { signal: 'SIGHUP', code: 129 },
 ] as const) {
   t.test(`${signal} while waiting for another host's lease: exits ${code} at once, taking nothing`, async (t) => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'gate-wait-'));
+    const dataDir = await tempDir(t, 'gate-wait-');
     const at = new Date().toISOString();
     const other = JSON.stringify({ owner: 'other-gate', host: 'elsewhere', pid: 7, acquiredAt: at, renewedAt: at });
     await writeFile(join(dataDir, 'gate.lock'), other);
@@ -63,7 +63,7 @@ for (const { name, first, more } of [
 ] as const) {
   t.test(`${name} is ignored: the drain goes on, exit 0, the lock released`, async (t) => {
     const { connect } = await import('node:net');
-    const gate = await spawnGate({ env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
+    const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T22:00:00Z' } });
     t.teardown(() => gate.stop('SIGKILL'));
     const { port } = new URL(gate.url);
     const body = JSON.stringify(decision('in-flight-1'));
@@ -96,7 +96,7 @@ for (const { name, first, more } of [
 
 t.test('SIGTERM twice during start-up (after the data directory lock): the start-up ends as after one, the lock released', async (t) => {
   const { hostname } = await import('node:os');
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-twice-'));
+  const dataDir = await tempDir(t, 'gate-twice-');
   // a token writer at work (this process, alive, just now): the first start waits for its lock
   const tokenLock = join(dataDir, 'tokens.json.lock');
   await writeFile(tokenLock, JSON.stringify({ owner: 'test', host: hostname(), pid: process.pid, at: new Date().toISOString() }));
@@ -116,8 +116,7 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
 });
 
 t.test('SIGTERM while the state is rebuilt from a big log: the replay ends at once, the lock released, exit 0', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-replay-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const dataDir = await tempDir(t, 'gate-replay-');
   // no state.json: the start folds in every record, seconds of work
   const head = writeSyntheticLog(join(dataDir, 'audit'), 100_000);
   const { child, out, exited } = startServer(t, { GATE_DATA_DIR: dataDir });

@@ -3,19 +3,16 @@
 // they pile up). Start-up removes them, and only them, holding the locks that keep a writer at
 // work from losing its own.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { removeLeftoverTokenTemps, tokenFilePath } from '../../src/auth/local-tokens.ts';
 import { removeLeftoverTemp } from '../../src/store/durable-json-file.ts';
 import { spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-async function scratch(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-leftover-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const scratch = (t: Test) => tempDir(t, 'gate-leftover-');
 
 /** names that look like the gate's temp files but are not ones it makes: never removed */
 const NOT_OURS = ['state.json.tmp.bak', 'state.json.tmp2', 'tokens.json.tmp-1-xyz', 'tokens.json.tmp-12-abcdef0123456', 'tokens.json.tmp-x-abcdef012345', 'other.json.tmp-12-abcdef012345', 'tokens.json.tmp'];
@@ -57,7 +54,7 @@ t.test('start-up removes the temp files a crash left, logs them, and starts as u
   const dataDir = await scratch(t);
   const left = ['state.json.tmp', 'tokens.json.tmp-4242-0123456789ab', 'tokens.json.tmp-77-a1b2c3d4e5f6'];
   for (const name of [...left, ...NOT_OURS]) await writeFile(join(dataDir, name), '{"half":');
-  const gate = await spawnGate({ dataDir });
+  const gate = await spawnGate({ t, dataDir });
   t.teardown(() => gate.stop('SIGKILL'));
   for (const name of left) t.notOk(existsSync(join(dataDir, name)), `${name} removed`);
   for (const name of NOT_OURS) t.ok(existsSync(join(dataDir, name)), `${name} kept`);
