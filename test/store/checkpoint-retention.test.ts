@@ -6,15 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { REPO_ROOT } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const script = `
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLowdbStore } from ${JSON.stringify(join(REPO_ROOT, 'src/store/lowdb-store.ts'))};
 import { emptyState } from ${JSON.stringify(join(REPO_ROOT, 'src/policy/state.ts'))};
 import { parseConfig } from ${JSON.stringify(join(REPO_ROOT, 'src/config.ts'))};
-const dir = await mkdtemp(join(tmpdir(), 'retention-'));
+const dir = process.argv[1]; // a temp dir the test removes
 const s = await openLowdbStore(join(dir, 'state.json'), () => emptyState(parseConfig({}).stages), { minIntervalMs: 60_000 });
 await s.update(() => {}); // the first checkpoint is written at once: the next one waits a minute
 // each change in its own function: objects made in one function share a context, and a method
@@ -39,7 +38,8 @@ process.exit(0);
 `;
 
 t.test('a change waiting for the throttled checkpoint is not kept alive by the store', async (t) => {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+  const dir = await tempDir(t, 'retention-');
+  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, dir], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { seq: number; apply: boolean; update: boolean };
   t.equal(out.seq, 2000, 'both changes were applied');

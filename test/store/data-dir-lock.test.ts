@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import * as nodeFs from 'node:fs/promises';
@@ -15,13 +15,14 @@ import {
   readBootId,
 } from '../../src/store/data-dir-lock.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { type TapLike, tempDir } from '../helpers/temp-dir.ts';
 
 const base = { pid: 100, isAlive: () => true, leaseMs: 30_000, renewMs: 60_000 };
 const NOW = 1_800_000_000_000;
 
 /** Takes the lock of a fresh temp directory as gate a (pid 5, lease 300 ms), collecting what onLost is told. */
-async function holdLock(opts: Partial<LockOptions> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+async function holdLock(t: TapLike, opts: Partial<LockOptions> = {}) {
+  const dir = await tempDir(t, 'lock-');
   const lost: string[] = [];
   const causes: string[] = [];
   const lock = await acquireDataDirLock({
@@ -48,7 +49,7 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
     { name: 'a torn lock file holds nothing', held: 'torn', me: { host: 'a', pid: 8, alive: true }, takes: true },
   ];
   for (const c of cases) {
-    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const dir = await tempDir(t, 'lock-');
     const now = 1_800_000_000_000;
     if (c.held === 'torn') await writeFile(join(dir, 'gate.lock'), '{"owner":"x","ho');
     else {
@@ -72,8 +73,7 @@ t.test('the lock: one holder, stale holders taken over, live ones refused', asyn
 });
 
 t.test('same host name under another boot id: the lease decides (a quick reboot, or another machine of that name on the same volume)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   const held = (ageMs: number) => {
     const at = new Date(NOW - ageMs).toISOString();
     return JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at, bootId: 'boot-1', processStart: '500' });
@@ -89,8 +89,7 @@ t.test('same host name under another boot id: the lease decides (a quick reboot,
 });
 
 t.test('pid 1 in two containers: a holder under another boot id or in another pid namespace is judged by its lease, even with this pid', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   const held = (ageMs: number, who: { bootId: string; pidNs: string }) => {
     const at = new Date(NOW - ageMs).toISOString();
     return JSON.stringify({ owner: 'old', host: 'gate-0', pid: 1, acquiredAt: at, renewedAt: at, processStart: '500', ...who });
@@ -114,8 +113,7 @@ t.test('pid 1 in two containers: a holder under another boot id or in another pi
 });
 
 t.test('a holder only its lease can judge is waited for up to waitForLeaseMs: taken when the lease runs out, refused when it is renewed', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   const write = (ageMs: number) => {
     const at = new Date(Date.now() - ageMs).toISOString();
     return writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
@@ -147,8 +145,7 @@ t.test('a holder only its lease can judge is waited for up to waitForLeaseMs: ta
 });
 
 t.test('a lock taken after waiting counts its lease from when it was taken: held at once, and stamped then', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   // renewed as a gate renews, through a temp file renamed into place: a plain writeFile truncates
   // the file first, and a read that met it empty took it for no holder and raced the next write
   let n = 0;
@@ -182,8 +179,7 @@ t.test('a lock taken after waiting counts its lease from when it was taken: held
 });
 
 t.test('a stop signal ends the wait for a lease at once', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   const at = new Date().toISOString();
   await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'other', pid: 9, acquiredAt: at, renewedAt: at }));
   const stop = new AbortController();
@@ -195,8 +191,7 @@ t.test('a stop signal ends the wait for a lease at once', async (t) => {
 });
 
 t.test('hosts whose clocks disagree: a live holder is never taken over, a crashed one always is (the lease is timed on the taker\'s own clock)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'lock-');
   const timing = { leaseMs: 600, renewMs: 100, retryMs: 50 };
   // a live holder on host a, renewing; the taker's clock is 2 s ahead of a's, so every stamp a
   // writes looks 2 s old to it, more than a lease
@@ -234,7 +229,7 @@ t.test('same host: the holder\'s boot id and process start time tell a reboot or
     { name: 'this gate cannot read the identity (no /proc), pid 7 running: refused', held: { bootId: 'boot-1', processStart: '500' }, me: { bootId: null, startOf7: null, alive: true }, takes: false },
   ];
   for (const c of cases) {
-    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const dir = await tempDir(t, 'lock-');
     const at = new Date(NOW - 60_000).toISOString();
     await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at, ...c.held }));
     const opts = {
@@ -283,7 +278,7 @@ t.test('the real process identity readers, on a real process', { skip: readBootI
   const real = { ...base, host: hostname(), pid: process.pid, now: Date.now, isAlive: isProcessAlive, bootId, processStart: processStartTime };
   const at = new Date().toISOString();
   const lockOf = async (processStart: string) => {
-    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const dir = await tempDir(t, 'lock-');
     await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: hostname(), pid, acquiredAt: at, renewedAt: at, bootId, processStart }));
     return dir;
   };
@@ -298,8 +293,8 @@ t.test('the real process identity readers, on a real process', { skip: readBootI
  * foreign), which holds nothing. (A lock of another host is stale only once this gate has seen it
  * unchanged for a lease.)
  */
-async function staleLockDir() {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+async function staleLockDir(t: TapLike) {
+  const dir = await tempDir(t, 'lock-');
   const stale = JSON.stringify({ owner: 'old', host: 'b', pid: 7, acquiredAt: new Date(NOW - 3_600_000).toISOString() });
   await writeFile(join(dir, 'gate.lock'), stale);
   return { dir, stale };
@@ -309,7 +304,7 @@ t.test('two gates that find the same stale lock at once: exactly one takes it ov
   // the third: c was so slow that a's claim has aged past a lease by then, so c's own claim
   // goes through, and only its second look at the lock file shows it was replaced meanwhile
   for (const interleaving of ['c goes on only once a holds the lock', 'c goes on a lease after a took the lock', 'both go on together']) {
-    const { dir } = await staleLockDir();
+    const { dir } = await staleLockDir(t);
     // both gates read the stale lock file before either goes on; then either c waits until a
     // has finished taking the lock, or both go on at once
     let reads = 0;
@@ -353,7 +348,7 @@ t.test('two gates that find the same stale lock at once: exactly one takes it ov
 });
 
 t.test('a claim is never seen empty: a gate paused while making its claim cannot lose it to one that read it half-made', async (t) => {
-  const { dir } = await staleLockDir();
+  const { dir } = await staleLockDir(t);
   const signal = () => {
     let fire: () => void = () => {};
     const fired = new Promise<void>((r) => (fire = r));
@@ -408,12 +403,12 @@ t.test('NFS: a link whose reply was lost counts by the link count, not by the er
       throw Object.assign(new Error('EEXIST: file already exists (retransmitted)'), { code: 'EEXIST' });
     }) as LockFs['link'],
   };
-  const fresh = await mkdtemp(join(tmpdir(), 'lock-'));
+  const fresh = await tempDir(t, 'lock-');
   const lock = await acquireDataDirLock({ ...base, dir: fresh, host: 'a', now: () => NOW, fs });
   t.equal(JSON.parse(await readFile(join(fresh, 'gate.lock'), 'utf8')).host, 'a', 'the lock is ours');
   t.same((await nodeFs.readdir(fresh)).sort(), ['gate.lock'], 'and no temp file is left');
   await lock.release();
-  const { dir } = await staleLockDir();
+  const { dir } = await staleLockDir(t);
   const taken = await acquireDataDirLock({ ...base, dir, host: 'a', now: () => NOW, fs });
   t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).host, 'a', 'a takeover claim made that way counts too');
   await taken.release();
@@ -427,9 +422,9 @@ t.test('a takeover claim left by a gate that died half-way does not block the ne
     { name: 'claim from another host within a lease', claim: { host: 'b', pid: 9, renewedAgoMs: 5_000 }, alive: true, takes: false, why: /is taking the stale lock over at this moment: its lease was renewed/ },
   ];
   for (const c of cases) {
-    const { dir } = await staleLockDir();
+    const { dir } = await staleLockDir(t);
     // the claim name a taker of this stale file uses first
-    const probe = await acquireDataDirLock({ ...base, dir: await copyDir(dir), host: 'a', pid: 8, now: () => NOW, isAlive: () => false });
+    const probe = await acquireDataDirLock({ ...base, dir: await copyDir(t, dir), host: 'a', pid: 8, now: () => NOW, isAlive: () => false });
     const claimName = (await nodeFs.readdir(join(probe.file, '..'))).find((n) => n.startsWith('gate.lock.takeover-')) as string;
     await probe.release();
     t.match(claimName, /^gate\.lock\.takeover-[0-9a-f]{16}-1$/, 'claims are named after the stale file and numbered');
@@ -452,7 +447,7 @@ t.test('a takeover claim left by a gate that died half-way does not block the ne
 
 t.test('a takeover removes the claims of earlier takeovers and keeps its own', async (t) => {
   for (const spelling of ['as given', 'with a trailing slash']) {
-    const { dir } = await staleLockDir();
+    const { dir } = await staleLockDir(t);
     await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-1'), '{}');
     await writeFile(join(dir, 'gate.lock.takeover-0123456789abcdef-2'), '{}');
     const lock = await acquireDataDirLock({ ...base, dir: spelling === 'as given' ? dir : `${dir}/`, host: 'a', pid: 8, now: () => NOW });
@@ -464,14 +459,14 @@ t.test('a takeover removes the claims of earlier takeovers and keeps its own', a
 });
 
 /** A copy of a lock directory's files in a new temp directory. */
-async function copyDir(dir: string): Promise<string> {
-  const copy = await mkdtemp(join(tmpdir(), 'lock-'));
+async function copyDir(t: TapLike, dir: string): Promise<string> {
+  const copy = await tempDir(t, 'lock-');
   for (const name of await nodeFs.readdir(dir)) await nodeFs.copyFile(join(dir, name), join(copy, name));
   return copy;
 }
 
 t.test('the holder renews its lease; release removes only its own lock', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const dir = await tempDir(t, 'lock-');
   let now = 1_800_000_000_000;
   const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20 });
   const first = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
@@ -493,7 +488,7 @@ t.test('the holder renews its lease; release removes only its own lock', async (
 t.test('held(): false once the lease may lapse unrenewed, and for good once another gate took the lock over', async (t) => {
   let now = 1_800_000_000_000;
   // no renewal lands (renewMs beyond the test): held() follows the clock, not the timer
-  const quiet = await acquireDataDirLock({ dir: await mkdtemp(join(tmpdir(), 'lock-')), host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => now, leaseMs: 300, renewMs: 60_000 });
+  const quiet = await acquireDataDirLock({ dir: await tempDir(t, 'lock-'), host: 'a', pid: 5, isAlive: () => true, now: () => now, monotonic: () => now, leaseMs: 300, renewMs: 60_000 });
   t.equal(quiet.held(), true, 'held after acquiring');
   now += 150;
   t.equal(quiet.held(), true, 'held within the lease');
@@ -501,7 +496,7 @@ t.test('held(): false once the lease may lapse unrenewed, and for good once anot
   t.equal(quiet.held(), false, 'not renewed for lease - margin: another host may take it over soon, so it is not held');
   await quiet.release();
 
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const dir = await tempDir(t, 'lock-');
   const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 300, renewMs: 20 });
   t.equal(lock.held(), true);
   // another host took it over (say a's lease looked expired from there): a's next renewal sees it
@@ -517,7 +512,7 @@ t.test('held(): false once the lease may lapse unrenewed, and for good once anot
 
 t.test('a lease that lapsed is lost for good: no late renewal overwrites the lock or lets the gate write again', async (t) => {
   let now = NOW;
-  const { dir, lost, lock } = await holdLock({ now: () => now, monotonic: () => now });
+  const { dir, lost, lock } = await holdLock(t, { now: () => now, monotonic: () => now });
   const stamped = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
   // renewals land while the clock stands still: held, nothing lost
   await new Promise((r) => setTimeout(r, 80));
@@ -542,7 +537,7 @@ t.test('a lease that lapsed is lost for good: no late renewal overwrites the loc
 });
 
 t.test('onLost names the gate that took the lock over', async (t) => {
-  const { dir, lost, causes, lock } = await holdLock();
+  const { dir, lost, causes, lock } = await holdLock(t);
   await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() }));
   await eventually(() => lost.length > 0);
   t.same(lost, ['taken over by host b, pid 7']);
@@ -553,7 +548,7 @@ t.test('onLost names the gate that took the lock over', async (t) => {
 t.test('the lease is timed on the monotonic clock: wall-clock steps neither end nor extend it', async (t) => {
   let wall = NOW;
   let mono = 0;
-  const { dir, lost, lock } = await holdLock({ now: () => wall, monotonic: () => mono });
+  const { dir, lost, lock } = await holdLock(t, { now: () => wall, monotonic: () => mono });
   wall += 3_600_000; // NTP steps the wall clock an hour forward
   await new Promise((r) => setTimeout(r, 80));
   t.equal(lock.held(), true, 'a forward step: still held');
@@ -629,7 +624,7 @@ function stallingFs(step: 'tmp-write' | 'rename' = 'tmp-write', failWrites = fal
 t.test('a renewal that stalls past the lease never lands over a new holder\'s lock', async (t) => {
   let mono = 0;
   const io = stallingFs();
-  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, fs: io.fs });
+  const { dir, lost, lock } = await holdLock(t, { monotonic: () => mono, fs: io.fs });
   await io.arm(); // a renewal read the lock (still ours) and is stuck before its rename (an NFS hang)
   mono += 400;
   const other = { owner: 'b-owner', host: 'b', pid: 7, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW).toISOString() };
@@ -646,7 +641,7 @@ t.test('a renewal that stalls past the lease never lands over a new holder\'s lo
 t.test('release waits for a renewal under way: it never recreates the lock afterwards', async (t) => {
   for (const step of ['tmp-write', 'rename'] as const) {
     const io = stallingFs(step);
-    const { dir, lock } = await holdLock({ leaseMs: 60_000, fs: io.fs });
+    const { dir, lock } = await holdLock(t, { leaseMs: 60_000, fs: io.fs });
     await io.arm(); // the gate stops while a renewal is stuck (a slow NFS write or rename)
     const released = lock.release();
     t.equal(lock.held(), false, `${step}: not held once release() began`);
@@ -659,7 +654,7 @@ t.test('release waits for a renewal under way: it never recreates the lock after
 
 t.test('renewals never overlap, however long one takes', async (t) => {
   const io = stallingFs('rename');
-  const { lock } = await holdLock({ leaseMs: 60_000, renewMs: 5, fs: io.fs });
+  const { lock } = await holdLock(t, { leaseMs: 60_000, renewMs: 5, fs: io.fs });
   await io.arm();
   const before = io.counts.writes;
   const alive = setInterval(() => {}, 10);
@@ -676,7 +671,7 @@ t.test('renewals never overlap, however long one takes', async (t) => {
 t.test('a failed renewal is tried again soon, not a whole renewal period later', async (t) => {
   let mono = 0;
   const io = stallingFs('tmp-write', true);
-  const { lost, lock } = await holdLock({ monotonic: () => mono, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs });
+  const { lost, lock } = await holdLock(t, { monotonic: () => mono, leaseMs: 30_000, renewMs: 1_000, retryMs: 10, fs: io.fs });
   const alive = setInterval(() => {}, 10);
   await eventually(() => io.counts.writes >= 4);
   const [first, , , fourth] = io.counts.writeTimes;
@@ -696,7 +691,7 @@ t.test('a renewal stuck for good still notices the lapse', async (t) => {
   let mono = 0;
   let hang = false;
   const fs: LockFs = { ...nodeFs, readFile: (async (...args: Parameters<typeof nodeFs.readFile>) => (hang ? new Promise(() => {}) : nodeFs.readFile(...args))) as LockFs['readFile'] };
-  const { lost, lock } = await holdLock({ monotonic: () => mono, retryMs: 10, fs });
+  const { lost, lock } = await holdLock(t, { monotonic: () => mono, retryMs: 10, fs });
   hang = true; // a hard NFS mount: the next renewal's read never returns
   const alive = setInterval(() => {}, 10);
   await new Promise((r) => setTimeout(r, 60));
@@ -736,7 +731,7 @@ function fullVolumeFs() {
 t.test('a full volume does not cost the lock: renewals write the new stamp over the old one, for as long as it lasts', async (t) => {
   let mono = 0;
   const { io, fs } = fullVolumeFs();
-  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
+  const { dir, lost, lock } = await holdLock(t, { monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
   const file = join(dir, 'gate.lock');
   const before = await readFile(file, 'utf8');
   io.full = true;
@@ -767,7 +762,7 @@ t.test('a full volume does not cost the lock: renewals write the new stamp over 
 t.test('a renewal on a full volume never writes over a lock another gate put in place', async (t) => {
   let mono = 0;
   const { io, fs } = fullVolumeFs();
-  const { dir, lost, lock } = await holdLock({ monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
+  const { dir, lost, lock } = await holdLock(t, { monotonic: () => mono, now: () => NOW + mono, leaseMs: 30_000, renewMs: 20, retryMs: 10, fs });
   const file = join(dir, 'gate.lock');
   // the same size as this gate's own stamp, so only its owner tells them apart
   const other = JSON.stringify({ ...JSON.parse(await readFile(file, 'utf8')), owner: '00000000-0000-4000-8000-000000000000', host: 'b', pid: 7 });
@@ -789,7 +784,7 @@ t.test('a renewal on a full volume never writes over a lock another gate put in 
 });
 
 t.test('taking a stale lock over on a full volume fails with the volume\'s error, not a race', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+  const dir = await tempDir(t, 'lock-');
   const at = new Date(NOW).toISOString();
   await writeFile(join(dir, 'gate.lock'), JSON.stringify({ owner: 'old', host: 'a', pid: 7, acquiredAt: at, renewedAt: at }));
   const { io, fs } = fullVolumeFs();
@@ -800,7 +795,7 @@ t.test('taking a stale lock over on a full volume fails with the volume\'s error
 
 t.test('probe(): whether the volume takes a write, for a gate whose lease lapsed; never while the lock is held, never leaving a file', async (t) => {
   let now = NOW;
-  const { dir, lost, causes, lock } = await holdLock({ now: () => now, monotonic: () => now });
+  const { dir, lost, causes, lock } = await holdLock(t, { now: () => now, monotonic: () => now });
   await t.rejects(lock.probe(), /the lock is held/, 'not while held: the renewals write');
   const { owner } = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')) as { owner: string };
   // the volume refuses the renewals' temp file and the probe's (a directory in each one's place:

@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
@@ -12,6 +11,7 @@ import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createWriteCoalescer } from '../../src/store/store.ts';
 import { DurableJsonFile } from '../../src/store/durable-json-file.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const config = parseConfig({});
 const fresh = () => emptyState(config.stages);
@@ -47,7 +47,7 @@ t.test('write coalescer: each update is covered by a write that started after it
 });
 
 t.test('lowdb store: atomic file, survives reopen, refuses another version', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 0 });
   const result = await s.update((st) => {
@@ -62,7 +62,7 @@ t.test('lowdb store: atomic file, survives reopen, refuses another version', asy
 });
 
 t.test('a toggle no admin has changed follows the configuration at start-up, as a state rebuilt from the audit log does', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   const audit = createMemoryAuditLog();
   await audit.append([toggle('beta', false, '2026-11-25T10:00:00.000Z')]);
@@ -79,7 +79,7 @@ t.test('a toggle no admin has changed follows the configuration at start-up, as 
 });
 
 t.test('the checkpoint file: written whole through a temp file, or not at all', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const f = new DurableJsonFile<{ n: number }>(join(dir, 'state.json'));
   t.equal(await f.read(), null, 'no file yet: null');
   await f.write({ n: 1 });
@@ -93,7 +93,7 @@ t.test('the checkpoint file: written whole through a temp file, or not at all', 
 });
 
 t.test('lowdb store throttles checkpoints but flush() writes at once', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 60_000 });
   await s.update((st) => void (st.stages.beta.enabled = false));
@@ -106,7 +106,7 @@ t.test('lowdb store throttles checkpoints but flush() writes at once', async (t)
 });
 
 t.test('flush() makes the checkpoint durable: the directory is fsynced after the rename, so a power cut cannot bring the one before back', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   const synced: (boolean | null)[] = [];
   const s = await openLowdbStore(file, fresh, {
@@ -141,7 +141,7 @@ t.test('replay: a checkpoint behind the log catches up; one ahead of it is refus
 
 t.test('a state rebuilt from scratch replays a file log of several chunks, in order, and checkpoints it', async (t) => {
   const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
-  const dir = await mkdtemp(join(tmpdir(), 'replay-'));
+  const dir = await tempDir(t, 'replay-');
   const audit = await openFileAuditLog({ dir: join(dir, 'audit'), fsync: false, maxFileBytes: 256 * 1024 });
   t.teardown(() => audit.close());
   // 2,501 toggles of paper, alternating: only an in-order fold of every one ends with it off
@@ -160,7 +160,7 @@ t.test('a state rebuilt from scratch replays a file log of several chunks, in or
 t.test('replay: records missing between the checkpoint and the head (older files moved away) refuse the rebuild, naming them', async (t) => {
   const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
   const { rename } = await import('node:fs/promises');
-  const dir = await mkdtemp(join(tmpdir(), 'replay-gap-'));
+  const dir = await tempDir(t, 'replay-gap-');
   const auditDir = join(dir, 'audit');
   const archive = join(dir, 'archive');
   await mkdir(archive);
@@ -220,7 +220,7 @@ t.test('replay: records missing between the checkpoint and the head (older files
 t.test('replay: a gap after the first chunk names the seq the replay began at; only the unbroken prefix was folded', async (t) => {
   const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
   const { rename } = await import('node:fs/promises');
-  const dir = await mkdtemp(join(tmpdir(), 'replay-gap2-'));
+  const dir = await tempDir(t, 'replay-gap2-');
   const auditDir = join(dir, 'audit');
   const write = await openFileAuditLog({ dir: auditDir, fsync: false, maxFileBytes: 32 * 1024 });
   await write.append(Array.from({ length: 1500 }, (_, i) => toggle('paper', i % 2 === 1, new Date(Date.UTC(2026, 10, 25, 10, 0, i)).toISOString())));
@@ -250,7 +250,7 @@ t.test('applyRecord is idempotent by seq', async (t) => {
 });
 
 t.test('a corrupt state file stops start-up with its name and the way out', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   await writeFile(file, '{"version": 1, "stages": {');
   await t.rejects(openLowdbStore(file, fresh), new RegExp(`state file ${file} cannot be read .*move it aside`));
@@ -278,7 +278,7 @@ t.test('waiting promotions are bounded (the oldest-polled go first)', async (t) 
 });
 
 t.test('lowdb store: no checkpoint once the gate no longer holds the data directory', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   let holder = true;
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 0, isWriter: () => holder });
@@ -293,7 +293,7 @@ t.test('lowdb store: no checkpoint once the gate no longer holds the data direct
 });
 
 t.test('lowdb store apply(): changes the state at once, checkpoints it later, reports a failed write once per write', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   let holder = true;
   const errors: Error[] = [];
@@ -321,7 +321,7 @@ t.test('memory store apply() changes the state at once', async (t) => {
 });
 
 t.test('update(): a change that throws is a rejected promise, as from the memory store', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   for (const s of [await openLowdbStore(join(dir, 'state.json'), fresh, { minIntervalMs: 0 }), createMemoryStore(fresh())]) {
     let p: Promise<unknown> | undefined;
     t.doesNotThrow(() => {
@@ -334,7 +334,7 @@ t.test('update(): a change that throws is a rejected promise, as from the memory
 });
 
 t.test('lowdb store: a wall clock stepped back does not hold the next checkpoint back by the step', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'state-'));
+  const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
   const s = await openLowdbStore(file, fresh, { minIntervalMs: 200 });
   await s.update((st) => void (st.stages.beta.enabled = false));
