@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { REPO_ROOT, freePort } from './helpers/spawn-gate.ts';
+import { tempDir } from './helpers/temp-dir.ts';
 
 /** The bash blocks of the README's walk-through, in order, exactly as written. */
 export async function walkthroughScript(): Promise<string> {
@@ -19,7 +19,7 @@ t.test('the README walk-through works as written (local mode)', { skip: missing.
   t.same(missing, [], 'curl, jq and bash are installed');
   const script = await walkthroughScript();
   t.ok(script.split('\n').length > 30, 'the walk-through has its blocks');
-  const dataDir = join(await mkdtemp(join(tmpdir(), 'walkthrough-')), 'data');
+  const dataDir = join(await tempDir(t, 'walkthrough-'), 'data');
   const port = await freePort();
   const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
     cwd: REPO_ROOT,

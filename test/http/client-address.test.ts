@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test as Tap } from 'tap';
 import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-tokens.ts';
@@ -9,6 +7,7 @@ import { ConfigError, parseConfig } from '../../src/config.ts';
 import { clientAddress, unmappedAddress } from '../../src/http/peer-address.ts';
 import { clientKey } from '../../src/http/refusal-recorder.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 // http.trustedProxies: who the client of a refusal is when the gate sits behind an ingress.
 const START = '2026-11-25T22:00:00.000Z';
@@ -80,7 +79,7 @@ t.test('behind the ingress, each client has its own refusal budget', async (t) =
 
 t.test('the identity header of an authenticating proxy is still trusted by the TCP peer only', async (t) => {
   const configYaml = `${BEHIND_INGRESS}proxyAuth: { trustedCidrs: ["203.0.113.0/24"] }\n`;
-  const noTokens = createLocalAuthenticator(tokenFilePath(await mkdtemp(join(tmpdir(), 'gate-no-tokens-'))));
+  const noTokens = createLocalAuthenticator(tokenFilePath(await tempDir(t, 'gate-no-tokens-')));
   const g = await buildTestApp(t, { now: START, configYaml, auth: createProxyHeaderAuthenticator(noTokens, parseConfig({}, configYaml).proxyAuth) });
   const whoami = (remoteAddress: string, more: Record<string, string> = {}) =>
     g.app.inject({ method: 'GET', url: '/v1/whoami', remoteAddress, headers: { 'x-auth-request-user': 'mallory', 'x-auth-request-groups': 'admin', ...more } });

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../../src/cli.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
   const out: string[] = [];
@@ -14,11 +14,11 @@ async function cli(args: string[], env: Record<string, string | undefined> = {})
 
 t.test('an empty --data-dir (an unset variable) is refused, exit 2, instead of taken as the current directory', async (t) => {
   // run from a directory of its own: a token made "in the current directory" would land here
-  const cwd = await mkdtemp(join(tmpdir(), 'gate-cli-cwd-'));
+  const cwd = await tempDir(t, 'gate-cli-cwd-');
   const before = process.cwd();
   process.chdir(cwd);
   t.teardown(() => process.chdir(before));
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-data-'));
+  const dataDir = await tempDir(t, 'gate-cli-data-');
   for (const args of [
     ['token', 'create', '--name', 'olivia', '--roles', 'caller'],
     ['token', 'revoke', '--name', 'olivia'],
@@ -38,7 +38,7 @@ t.test('an empty --data-dir (an unset variable) is refused, exit 2, instead of t
 
 t.test('token create whose writer lock cannot be removed after the write: exit 1, saying the token is stored, unseen, and how to revoke it', async (t) => {
   const fs = await import('node:fs/promises');
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-lockrm-'));
+  const dataDir = await tempDir(t, 'gate-cli-lockrm-');
   const eio = Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
   // rm (the lock's removal, the one rm of a create that stores) fails: as root, no permission can make it
   const { runCli: runCliRmFails } = await t.mockImport<typeof import('../../src/cli.ts')>('../../src/cli.ts', {
@@ -60,7 +60,7 @@ t.test('token create whose writer lock cannot be removed after the write: exit 1
 });
 
 t.test('exit codes: input that can never work is 2 (usage), like a missing option; a create that fails on what the file holds is 1', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-exit-'));
+  const dataDir = await tempDir(t, 'gate-cli-exit-');
   const create = (name: string, roles: string) => ['token', 'create', '--name', name, '--roles', roles, '--data-dir', dataDir];
   for (const [args, why, says] of [
     [create('olivia', 'root'), 'an unknown role', /^gate: --roles: unknown role "root"/],
@@ -89,7 +89,7 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
 
 t.test('token revoke whose writer lock cannot be removed after the write: says the token is revoked, exit 0, naming the lock left behind', async (t) => {
   const fs = await import('node:fs/promises');
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-revoke-lockrm-'));
+  const dataDir = await tempDir(t, 'gate-cli-revoke-lockrm-');
   const made = await cli(['token', 'create', '--name', 'olivia', '--roles', 'caller,approver', '--data-dir', dataDir]);
   t.equal(made.code, 0, made.err);
   const eio = Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
@@ -116,7 +116,7 @@ t.test('token revoke whose writer lock cannot be removed after the write: says t
 });
 
 t.test('token create --roles auditor: a local token that may read the audit log and do nothing else', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gate-cli-auditor-'));
+  const dataDir = await tempDir(t, 'gate-cli-auditor-');
   const made = await cli(['token', 'create', '--name', 'carol', '--roles', 'auditor', '--data-dir', dataDir]);
   t.equal(made.code, 0, made.err);
   const token = made.out.split('\n').at(-1) as string;

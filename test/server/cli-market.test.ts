@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { runCli } from '../../src/cli.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function market(args: string[], env: Record<string, string | undefined> = {}) {
   const out: string[] = [];
@@ -37,7 +37,7 @@ t.test('without --at, gate market answers for the system clock, and under GATE_N
 });
 
 t.test('gate market with bad market extras, or a GATE_CONFIG it cannot read: exit 2 naming the key or GATE_CONFIG', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const dir = await tempDir(t, 'gate-cfg-');
   const cfg = join(dir, 'gate.yaml');
   await writeFile(cfg, 'market:\n  extraEarlyCloses: [{ date: "2027-11-26", close: "25:00" }]\n');
   const bad = await market(['--at', '2026-11-27T18:00:00Z'], { GATE_CONFIG: cfg });

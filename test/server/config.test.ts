@@ -1,8 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, parseConfig, readConfigFile, unknownGateEnv } from '../../src/config.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 t.test('market extras are checked by parseConfig, naming the key market.extraClosures[i] / market.extraEarlyCloses[i]', async (t) => {
   const bad: [string, string, RegExp][] = [
@@ -21,7 +20,7 @@ t.test('market extras are checked by parseConfig, naming the key market.extraClo
 });
 
 t.test('readConfigFile: any read error is a ConfigError naming GATE_CONFIG and the path', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cfg-'));
+  const dir = await tempDir(t, 'gate-cfg-');
   await t.rejects(readConfigFile(dir), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${dir}: .*(EISDIR|directory)`) }, 'a directory');
   await t.rejects(readConfigFile(join(dir, 'none.yaml')), { constructor: ConfigError, message: new RegExp(`^GATE_CONFIG=${join(dir, 'none.yaml')}: .*(ENOENT|no such file)`) }, 'a missing file');
 });
