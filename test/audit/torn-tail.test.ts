@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import { entry, faultyFs, memoryLogger } from './helpers.ts';
 
 const DAY1 = '2026-11-26T10:00:00.000Z';
@@ -196,9 +197,7 @@ t.test('a head that is the first record of its file must chain to the last recor
   const { AuditCorruptError } = await import('../../src/audit/file-log.ts');
   const { sealRecord, parseEntries } = await import('../../src/audit/record.ts');
   const { segmentName } = await import('../../src/audit/segments.ts');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const freshDir = () => mkdtempSync(join(tmpdir(), 'audit-link-'));
+  const freshDir = () => tempDirSync(t, 'audit-link-');
 
   // day 1: records 1-3; day 2: record 4 alone, so the head is the first line of its file
   const build = async (dir: string, salt: string) => {

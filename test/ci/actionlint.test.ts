@@ -3,10 +3,10 @@
 // unquoted variable in a script (shellcheck), a reference to a job that is not in `needs`, an
 // output that does not exist, and the runner label without the repository's actionlint config.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import { ciDir, toolOrSkip, workflowFile } from './lib/harness.ts';
 
 const CONFIG = join(ciDir, '.github', 'actionlint.yaml');
@@ -31,7 +31,7 @@ if (actionlint && shellcheck) {
   });
 
   const original = readFileSync(workflowFile, 'utf8');
-  const dir = mkdtempSync(join(tmpdir(), 'ci-actionlint-'));
+  const dir = tempDirSync(t, 'ci-actionlint-');
   const negatives: { name: string; from: string; to: string; finding: RegExp; config?: null }[] = [
     { name: 'an unquoted variable in a run: block', from: 'run: ruff check services/', to: 'run: ruff check $SERVICES_DIR', finding: /SC2086/ },
     { name: 'a job that is not in needs', from: "if: needs.plan.outputs.ci == 'true'", to: "if: needs.build-marker.outputs.marker == 'push'", finding: /build-marker/ },

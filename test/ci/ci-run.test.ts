@@ -4,10 +4,10 @@
 // Whatever happens, its last line must be "N passed, N failed", and a run where anything failed
 // or nothing ran must neither say "0 failed" nor exit 0.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import { repoRoot } from './lib/harness.ts';
 
 const SUMMARY = /^\d+ passed, \d+ failed$/;
@@ -22,7 +22,8 @@ interface Case {
 }
 
 function ciRun(c: Case): { status: number | null; stdout: string; stderr: string; last: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ci-run-'));
+  // removed when the file's tests end (its root t: ciRun runs in several of them)
+  const dir = tempDirSync(t, 'ci-run-');
   mkdirSync(join(dir, '.ci'));
   copyFileSync(join(repoRoot, '.ci', 'run'), join(dir, '.ci', 'run'));
   if (c.countTap === undefined) copyFileSync(join(repoRoot, '.ci', 'count-tap.mjs'), join(dir, '.ci', 'count-tap.mjs'));

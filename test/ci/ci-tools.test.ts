@@ -4,10 +4,10 @@
 // .tools/node20), and findNode20 looks there first. Run here on a copy of tools.sh with a
 // stand-in npm, no apt and no go: nothing is installed.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import { findNode20, repoRoot } from './lib/harness.ts';
 
 /** A stand-in npm: logs its arguments; `install --prefix DIR node@V` leaves a node that prints V. */
@@ -35,7 +35,7 @@ function tools(dir: string): { status: number | null; output: string; npmCalls: 
 }
 
 t.test('tools.sh installs a Node 20 into .tools/node20, once', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ci-tools-'));
+  const dir = tempDirSync(t, 'ci-tools-');
   mkdirSync(join(dir, '.ci'));
   copyFileSync(join(repoRoot, '.ci', 'tools.sh'), join(dir, '.ci', 'tools.sh'));
   mkdirSync(join(dir, 'stub-bin'));

@@ -13,11 +13,11 @@
 // - plus the fixed facts: runner labels, triggers, permissions, image names and tags, pins.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 import { evaluate, evaluateIf } from './lib/expr.ts';
 import { ciDir, repoRoot, workflowFile } from './lib/harness.ts';
 import { startFakeGitHub } from './lib/fake-github.ts';
@@ -54,7 +54,7 @@ fi
 echo "unexpected docker $*" >&2; exit 99`,
 };
 const ref = (name: string) => `${PREFIX}/${name}:${SHA}`;
-const logDir = mkdtempSync(join(tmpdir(), 'ci-graph-'));
+const logDir = tempDirSync(t, 'ci-graph-');
 /** The registry once build-images pushed its 13 images (the simulator does not push). */
 const thirteen = [...SERVICES, 'dashboard'].map(ref);
 
@@ -342,7 +342,7 @@ t.test('the report to the gate runs after the tests whatever happened in them', 
 
   // the checksum step, run for real
   const digest = step('integration', 'digest');
-  const dir = mkdtempSync(join(tmpdir(), 'ci-digest-'));
+  const dir = tempDirSync(t, 'ci-digest-');
   writeFileSync(join(dir, 'inttest-results.json'), PASSING_RESULTS);
   const withFile = runShell(digest.run as string, { INTTEST_RESULTS: 'inttest-results.json' }, {}, dir);
   t.same(withFile.outputs, { sha256: createHash('sha256').update(PASSING_RESULTS).digest('hex') }, 'the checksum of the file the tests wrote');
@@ -369,7 +369,7 @@ t.test('integration failed without running a step (no runner took it, or it brok
   t.equal(env?.['RESULTS_SHA256'], '', 'and no checksum (so no file counts as results)');
   // what report-results.mjs then does with it (report-results.test.ts runs it against the gate):
   // not a usage error, but a broken run reported to the gate, which refuses beta at once
-  const dir = mkdtempSync(join(tmpdir(), 'ci-noint-'));
+  const dir = tempDirSync(t, 'ci-noint-');
   const r = spawnSync(process.execPath, [join(ciDir, '.github', 'pipeline', 'report-results.mjs'), '--file', 'inttest-artifact/inttest-results.json', '--image-tag', env?.['IMAGE_TAG'] ?? '', '--sha256', env?.['RESULTS_SHA256'] ?? '', '--tests-outcome', env?.['TESTS_OUTCOME'] ?? ''], {
     cwd: dir, encoding: 'utf8',
     env: { PATH: process.env['PATH'] ?? '', GATE_URL: 'http://127.0.0.1:9', GATE_CI_TOKEN: 'gate_not-a-real-token', GATE_RETRY_ATTEMPTS: '1', GATE_TIMEOUT_MS: '500', GITHUB_OUTPUT: join(dir, 'out'), GITHUB_STEP_SUMMARY: join(dir, 'summary') },
@@ -450,7 +450,7 @@ function attempt(n: number, artifacts: Artifacts, results: string | null, opts: 
   const plan = planSteps(ON);
   let reported: string | undefined;
   const workspaces = new Map<string, string>();
-  const ws = (jobId: string) => workspaces.get(jobId) ?? (workspaces.set(jobId, mkdtempSync(join(tmpdir(), `ci-${jobId}-${n}-`))), workspaces.get(jobId)!);
+  const ws = (jobId: string) => workspaces.get(jobId) ?? (workspaces.set(jobId, tempDirSync(t, `ci-${jobId}-${n}-`)), workspaces.get(jobId)!);
   const runs = simulate(wf, {
     github: { ...githubContext('push-main'), run_attempt: String(n) } as Scenario['github'],
     keep: opts.keep,
@@ -545,7 +545,7 @@ t.test("what the report job's sparse checkout holds, by git itself, and what the
   // `git sparse-checkout set` in cone mode with the step's sparse-checkout value
   const checkout = job('report').steps.find((x) => x.uses?.startsWith('actions/checkout@'))!;
   t.notOk('sparse-checkout-cone-mode' in (checkout.with ?? {}), 'cone mode');
-  const dir = mkdtempSync(join(tmpdir(), 'ci-sparse-'));
+  const dir = tempDirSync(t, 'ci-sparse-');
   const git = (cwd: string, ...args: string[]) => {
     const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);

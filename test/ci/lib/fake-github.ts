@@ -7,7 +7,7 @@
 // The repository (main's commits, the runs GitHub started) is a JSON file the test rewrites
 // between cases (setRepo); every request is logged with its Authorization header (requests()).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +79,10 @@ export async function startFakeGitHub(initial: FakeRepo): Promise<FakeGitHub> {
       const m = /^PORT (\d+)$/m.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.on('exit', (code) => reject(new Error(`fake GitHub exited with ${code}`)));
+    child.on('exit', (code) => {
+      rmSync(dir, { recursive: true, force: true });
+      reject(new Error(`fake GitHub exited with ${code}`));
+    });
   });
   return {
     url: `http://127.0.0.1:${port}`,
@@ -87,7 +90,10 @@ export async function startFakeGitHub(initial: FakeRepo): Promise<FakeGitHub> {
     requests: () => readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedRequest),
     stop: () => new Promise<void>((resolve) => {
       child.removeAllListeners('exit');
-      child.once('exit', () => resolve());
+      child.once('exit', () => {
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      });
       child.kill();
     }),
   };
