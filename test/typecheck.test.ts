@@ -14,10 +14,9 @@ t.test('the whole project type-checks (tsc, strict, erasable syntax only)', asyn
 });
 
 t.test('the build compiles src/ to dist/ with .ts imports rewritten', async (t) => {
-  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const out = await mkdtemp(join(tmpdir(), 'gate-build-'));
-  t.teardown(() => rm(out, { recursive: true, force: true }));
+  const { readFile } = await import('node:fs/promises');
+  const { tempDir } = await import('./helpers/temp-dir.ts');
+  const out = await tempDir(t, 'gate-build-');
   const res = run(['-p', 'tsconfig.build.json', '--outDir', out]);
   t.equal(res.status, 0, res.stdout + res.stderr);
   const server = await readFile(join(out, 'server.js'), 'utf8');

@@ -4,18 +4,17 @@
 // as when the file cannot be read, which Kargo keeps polling on, not a 401 it takes as final.
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath } from '../../src/auth/local-tokens.ts';
 import { runCli } from '../../src/cli.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 async function tokenDir(): Promise<{ file: string; token: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-local-tokens-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-local-tokens-');
   const file = tokenFilePath(dir);
   const { token } = await createToken(file, 'kargo', ['caller'], new Date('2026-01-01T00:00:00Z'), 'tok_kargo');
   return { file, token };
@@ -83,8 +82,7 @@ t.test('token create refuses a name that is an existing name under another case'
   t.same(((await readTokenFile(file)) ?? []).map((e) => e.name), ['kargo', 'olivia', 'olivia.2', 'olivia@corp', 'alice'], 'nothing written for a clash');
 
   // the CLI: exit 1 and the clash named on stderr, as for the exact duplicate
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-clash-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-cli-clash-');
   const run = async (name: string) => {
     const out: string[] = [];
     const err: string[] = [];
@@ -130,8 +128,7 @@ t.test('a token file that is not valid (torn, hand-edited): every reader names t
 });
 
 t.test('gate token create on a gate whose auth is Kubernetes: refused, nothing printed or written', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-k8s-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-cli-k8s-');
   for (const [how, env, configYaml] of [
     ['GATE_AUTH', { GATE_AUTH: 'kubernetes' }, null],
     ['the config file', {}, 'auth: kubernetes\n'],
@@ -226,8 +223,7 @@ t.test('a token file whose stat fails (not ENOENT) stops every token at once too
 });
 
 t.test('gate token create whose output never reached a reader: exit 1, and stderr says the token is stored and how to revoke it', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-lost-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-cli-lost-');
   const out: string[] = [];
   const err: string[] = [];
   const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
@@ -244,8 +240,7 @@ t.test('gate token create whose output never reached a reader: exit 1, and stder
 t.test('the CLI as a process, its stdout a pipe whose reader is gone: that message and exit 1, not an EPIPE stack', async (t) => {
   const { spawn } = await import('node:child_process');
   const { REPO_ROOT } = await import('../helpers/spawn-gate.ts');
-  const dir = await mkdtemp(join(tmpdir(), 'gate-cli-pipe-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-cli-pipe-');
   const child = spawn(process.execPath, [join(REPO_ROOT, 'src', 'cli.ts'), 'token', 'create', '--name', 'alice', '--roles', 'caller', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   // the reader goes away before the CLI has started: its every write to stdout is an EPIPE
   child.stdout.destroy();

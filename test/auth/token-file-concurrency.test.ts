@@ -4,21 +4,19 @@
 // all the same and then gets 401 for good.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createLocalAuthenticator, createToken, readTokenFile, tokenFilePath, updateTokenFile } from '../../src/auth/local-tokens.ts';
 import { bootstrapLocalTokens } from '../../src/bootstrap-tokens.ts';
 import { REPO_ROOT } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const N = 12;
 
-async function dataDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-token-race-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+/** A temp dir removed when the file's tests end. */
+const dataDir = () => tempDir(t, 'gate-token-race-');
 
 function cliCreate(dir: string, name: string): Promise<{ code: number | null; token: string | null; err: string }> {
   return new Promise((resolve) => {

@@ -1,7 +1,6 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -13,14 +12,9 @@ import { MAX_PAGE_SPAN, createFullVerifier, verifyPage } from '../../src/routes/
 import { entry } from '../audit/helpers.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const clock = fixedClock('2026-11-25T15:00:00Z');
-
-async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'gate-verify-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function memoryLogWith(n: number) {
   const log = createMemoryAuditLog();
@@ -116,7 +110,7 @@ t.test('pages spanning more than MAX_PAGE_SPAN seqs: each hash, and neighbours o
 });
 
 t.test('full verification of the file log: ok, tampered, missing records, throttled', async (t) => {
-  const dataDir = await tempDir(t);
+  const dataDir = await tempDir(t, 'gate-verify-');
   const dir = join(dataDir, 'audit');
   const log = await openFileAuditLog({ dir, fsync: false });
   t.teardown(() => log.close());
@@ -159,7 +153,7 @@ t.test('full verification of the file log: ok, tampered, missing records, thrott
 });
 
 t.test('full verification of an in-memory log, and a broken one', async (t) => {
-  const dataDir = await tempDir(t);
+  const dataDir = await tempDir(t, 'gate-verify-');
   const log = await memoryLogWith(12);
   const ok = createFullVerifier({ audit: log, dataDir, clock });
   ok.maybeStart();
@@ -293,12 +287,12 @@ t.test('a client that left while its query or page check waited for a turn costs
 t.test('full verification: an audit directory that cannot be listed is an error, not an in-memory log to read whole', async (t) => {
   // the file log's directory failing a readdir (EIO on NFS, EMFILE, EACCES) must not send the walk
   // to audit.since(0): that reads every record into memory and hashes them on the request thread
-  const log = await openFileAuditLog({ dir: join(await tempDir(t), 'audit'), fsync: false });
+  const log = await openFileAuditLog({ dir: join(await tempDir(t, 'gate-verify-'), 'audit'), fsync: false });
   t.teardown(() => log.close());
   for (let i = 1; i <= 5; i++) await log.append([entry(i)]);
   let readWhole = 0;
   const audit: AuditLog = { ...log, since: async (after) => (readWhole++, log.since(after)) };
-  const dataDir = await tempDir(t);
+  const dataDir = await tempDir(t, 'gate-verify-');
   await writeFile(join(dataDir, 'audit'), 'not a directory'); // readdir: ENOTDIR
   const v = createFullVerifier({ audit, dataDir, clock });
   v.maybeStart();
@@ -306,7 +300,7 @@ t.test('full verification: an audit directory that cannot be listed is an error,
   t.match(v.state(), { status: 'error', message: /could not read the log: .*ENOTDIR/ });
   t.equal(readWhole, 0, 'the log was not read whole on the request thread');
 
-  const absent = createFullVerifier({ audit: await memoryLogWith(3), dataDir: await tempDir(t), clock });
+  const absent = createFullVerifier({ audit: await memoryLogWith(3), dataDir: await tempDir(t, 'gate-verify-'), clock });
   absent.maybeStart();
   await absent.settled();
   t.match(absent.state(), { status: 'ok', source: 'memory', count: 3 }, 'no audit directory at all: the in-memory log is checked as held');

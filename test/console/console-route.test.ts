@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -8,6 +7,7 @@ import type { RouteContext } from '../../src/routes/context.ts';
 import { CONSOLE_HEADERS, consoleRoutes, findConsoleDir } from '../../src/routes/console.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 import { REPO_ROOT } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const CONSOLE_DIR = join(REPO_ROOT, 'src', 'console');
 
@@ -63,8 +63,7 @@ t.test('the assets: every module the page imports is served; nothing else is', a
 
 t.test('findConsoleDir: from source, from dist (built copy first), or nowhere', async (t) => {
   t.equal(findConsoleDir(join(REPO_ROOT, 'src', 'routes')), CONSOLE_DIR, 'running from source');
-  const root = await mkdtemp(join(tmpdir(), 'gate-console-dir-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const root = await tempDir(t, 'gate-console-dir-');
   await mkdir(join(root, 'dist', 'routes'), { recursive: true });
   t.equal(findConsoleDir(join(root, 'dist', 'routes')), null, 'no files anywhere');
   await mkdir(join(root, 'src', 'console'), { recursive: true });

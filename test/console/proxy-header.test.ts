@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { AuthRequest, Authenticator, Identity, Permission } from '../../src/auth/identity.ts';
@@ -7,6 +5,7 @@ import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-to
 import { createProxyHeaderAuthenticator, parseGroups, parseTrustedCidrs, rolesFromGroups } from '../../src/auth/proxy-header.ts';
 import { isInList } from '../../src/http/peer-address.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 /** An inner authenticator that knows one bearer token and records what authorize() saw. */
 function fakeInner(mode: 'local' | 'kubernetes' = 'local') {
@@ -161,8 +160,7 @@ t.test('through the app: the guard passes the socket address, not X-Forwarded-Fo
     [['10.0.0.0/8'], 401],
     [['127.0.0.0/8'], 200],
   ] as const) {
-    const dir = await mkdtemp(join(tmpdir(), 'gate-proxy-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const dir = await tempDir(t, 'gate-proxy-');
     const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), { ...OPTS, trustedCidrs: [...trusted] });
     const g = await buildTestApp(t, { auth });
     const res = await g.app.inject({
@@ -179,8 +177,7 @@ t.test('over real HTTP: a user and groups header the proxy writes in UTF-8 reads
   // they are. "José" came out as "JosÃ©" in the audit log, and a name with 王 or Ł in it (a C1
   // control character after Latin-1) was refused as unusable
   const net = await import('node:net');
-  const dir = await mkdtemp(join(tmpdir(), 'gate-proxy-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-proxy-');
   const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), { ...OPTS, trustedCidrs: ['127.0.0.0/8'] });
   const g = await buildTestApp(t, { auth });
   await g.app.listen({ port: 0, host: '127.0.0.1' });

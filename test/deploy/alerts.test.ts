@@ -4,12 +4,12 @@
 // reads is one the gate exports (read from a running app's /metrics).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { buildTestApp } from '../helpers/build-app.ts';
 import { findTool, repoRoot } from './harness.ts';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 
 const helm = findTool('helm');
 const promtool = findTool('promtool');
@@ -27,8 +27,7 @@ if (missing.length > 0) {
   const groups = rule.spec.groups as { name: string; rules: { alert: string; expr: string }[] }[];
   const exprs = groups.flatMap((g) => g.rules.map((r) => r.expr));
 
-  const dir = mkdtempSync(join(tmpdir(), 'gate-alerts-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirSync(t, 'gate-alerts-');
   const rulesFile = join(dir, 'rules.yaml');
   writeFileSync(rulesFile, YAML.stringify({ groups }));
 

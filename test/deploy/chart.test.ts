@@ -2,8 +2,7 @@
 // parsed and asserted on (pod security, probes, strategy, RBAC, volume, ingress TLS, schema).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { DateTime } from 'luxon';
@@ -11,6 +10,7 @@ import { RESOURCES, ROLES, ROLES_FOR_RESOURCE } from '../../src/auth/identity.ts
 import { GATE_ENV_KEYS, parseConfig } from '../../src/config.ts';
 import { createMarketCalendar } from '../../src/policy/market-hours.ts';
 import { findTool, fixtures, repoRoot } from './harness.ts';
+import { tempDirSync } from '../helpers/temp-dir.ts';
 
 const helm = findTool('helm');
 if (!helm) {
@@ -391,8 +391,7 @@ if (!helm) {
     for (const year of [2000, 2027, 2028, 2099]) {
       for (let d = Date.UTC(year, 0, 1); d < Date.UTC(year + 1, 0, 1); d += 86_400_000) dates.push(new Date(d).toISOString().slice(0, 10));
     }
-    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-dates-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDirSync(t, 'gate-chart-dates-');
     const values = join(dir, 'dates.yaml');
     writeFileSync(values, YAML.stringify({ config: { market: { extraClosures: dates, extraEarlyCloses: dates.map((date) => ({ date, close: '13:00' })) } } }));
     for (const tz of ['UTC', 'America/Havana', 'America/Santiago']) {
@@ -427,8 +426,7 @@ if (!helm) {
       cases.push([`early close name ${JSON.stringify(name)}`, { market: { extraEarlyCloses: [{ date: '2027-01-04', close: '13:00', name }] } }]);
       cases.push([`extra session name ${JSON.stringify(name)}`, { market: { extraSessions: [{ date: '2027-07-05', name }] } }]);
     }
-    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-match-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDirSync(t, 'gate-chart-match-');
     for (const [i, [what, config]] of cases.entries()) {
       const values = join(dir, `v${i}.yaml`);
       writeFileSync(values, YAML.stringify({ config }));
@@ -459,8 +457,7 @@ if (!helm) {
     for (const h of ['X-Gate-Proxy-Secret', 'x-proxy-proof', 'X Secret', 'Authorization', 'Cookie', 'Host', 'X-Forwarded-For', 'x-request-id', 'X-Auth-Request-User', 'x-auth-request-groups']) cases.push([`secretHeader ${h}`, { secretHeader: h }]);
     cases.push(['secretHeader the custom user header', { userHeader: 'X-Forwarded-User', secretHeader: 'x-forwarded-user' }]);
     cases.push(['secretHeader the default user header once the user header is another', { userHeader: 'X-Forwarded-User', secretHeader: 'X-Auth-Request-User' }]);
-    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-secret-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDirSync(t, 'gate-chart-secret-');
     for (const [i, [what, proxyAuth]] of cases.entries()) {
       const values = join(dir, `v${i}.yaml`);
       writeFileSync(values, YAML.stringify({ config: { proxyAuth: { trustedCidrs: ['10.42.0.0/16'], ...proxyAuth } } }));
@@ -515,8 +512,7 @@ if (!helm) {
   // runmefirst.sh installs the chart with its own values (deploy/lib/values.sh): they must pass the
   // chart's schema, and its policy admit what calls the gate in the pipeline it stands up
   t.test('runmefirst.sh\'s gate values render, and its NetworkPolicy admits the pipeline\'s callers', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gate-chart-runmefirst-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDirSync(t, 'gate-chart-runmefirst-');
     const env = join(dir, 'pipeline.local.env');
     writeFileSync(env, '');
     const values = join(dir, 'values.yaml');

@@ -1,10 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import type { InjectOptions } from 'fastify';
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { APPROVALS_PER_MINUTE } from '../../src/routes/approvals.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
 const OPEN = '2026-11-25T15:00:00Z';
@@ -134,8 +133,7 @@ t.test('separation of duties compares people, not spellings: olivia requests, Ol
 t.test('separation of duties behind an authenticating proxy: case and width variants are the requester, invisible characters are refused', async (t) => {
   const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
   const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
-  const dir = await mkdtemp(join(tmpdir(), 'gate-sod-proxy-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-sod-proxy-');
   const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), {
     trustedCidrs: ['127.0.0.1/32'],
     userHeader: 'X-Auth-Request-User',
