@@ -1,11 +1,11 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import t from 'tap';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { OTHER_CA, TEST_CA, kargoStage, startFakeKube } from '../helpers/fake-kube-api.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
 const req = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1', client: 'kargo' });
@@ -84,8 +84,7 @@ t.test('TLS is checked as the kubeconfig says, also when its CA file changes und
   const fake = await startFakeKube({ tls: true });
   t.teardown(() => fake.close());
   fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
-  const dir = await mkdtemp(join(tmpdir(), 'gate-ca-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, 'gate-ca-');
   const caFile = join(dir, 'ca.crt');
   await copyFile(TEST_CA, caFile);
   const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 });
