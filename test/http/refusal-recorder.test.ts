@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { AuditEventV1 } from '../../src/audit/event.ts';
 import { parseConfig } from '../../src/config.ts';
-import { clientKey } from '../../src/http/refusal-recorder.ts';
+import { SUMMARIES_PER_APPEND, clientKey } from '../../src/http/refusal-recorder.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { eventually } from '../helpers/eventually.ts';
 
@@ -192,4 +192,21 @@ t.test('over the budget while the audit log is down: 503 and not counted', async
   t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-y' }) })).statusCode, 200, 'the log takes appends again');
   await g.app.close();
   t.equal(summaries(g.audit.records())[0]?.data?.['suppressed'], 2, 'the 503 was not counted as a 401');
+});
+
+t.test('the sweep records many summaries in appends of at most SUMMARIES_PER_APPEND; a failed one keeps the rest for the next', async (t) => {
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET, deps: { sweepIntervalMs: 20 } });
+  const clients = 2 * SUMMARIES_PER_APPEND + 5;
+  const address = (i: number) => `10.1.${i >> 8}.${i & 255}`;
+  for (let i = 0; i < clients; i++) for (let k = 0; k < 4; k++) await badToken(g, address(i));
+  const batches = g.audit.stats().batches;
+  // the sweep's first append fails: it and the parts after it are kept for the next sweep
+  g.audit.failNextAppends(1);
+  g.clock.set('2026-11-25T22:01:00.001Z');
+  t.ok(await eventually(() => summaries(g.audit.records()).length >= clients, 5000), 'every summary recorded');
+  const all = summaries(g.audit.records());
+  t.equal(all.length, clients, 'each once');
+  t.equal(new Set(all.map((s) => s.data?.['remoteAddress'])).size, clients, 'one per client');
+  t.equal(g.audit.stats().batches - batches, Math.ceil(clients / SUMMARIES_PER_APPEND), `in appends of at most ${SUMMARIES_PER_APPEND}`);
+  await g.app.close();
 });
