@@ -99,7 +99,13 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   const dataDir = await tempDir(t, 'gate-twice-');
   // a token writer at work (this process, alive, just now): the first start waits for its lock
   const tokenLock = join(dataDir, 'tokens.json.lock');
-  await writeFile(tokenLock, JSON.stringify({ owner: 'test', host: hostname(), pid: process.pid, at: new Date().toISOString() }));
+  const stamp = () => writeFile(tokenLock, JSON.stringify({ owner: 'test', host: hostname(), pid: process.pid, at: new Date().toISOString() }));
+  await stamp();
+  // stamped again each second: on a loaded machine the gate may reach the token file more than
+  // 5 s after the lock was made, and take it over as a crashed writer's
+  let stamping = Promise.resolve();
+  const restamp = setInterval(() => (stamping = stamp()), 1000);
+  t.teardown(() => clearInterval(restamp));
   const { child, out, exited } = startServer(t, { GATE_DATA_DIR: dataDir });
   t.ok(await eventually(() => existsSync(join(dataDir, 'gate.lock')), 15_000, 20), 'the gate took the data directory lock');
   await new Promise((r) => setTimeout(r, 300));
@@ -108,6 +114,8 @@ t.test('SIGTERM twice during start-up (after the data directory lock): the start
   child.kill('SIGTERM');
   const early = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
   t.equal(early, null, 'not killed by the second SIGTERM');
+  clearInterval(restamp);
+  await stamping;
   await rm(tokenLock);
   t.same(await exited, { code: 0, signal: null }, 'it stops as after one SIGTERM');
   t.match(out(), /stopping: a stop signal came during start-up/);
