@@ -8,7 +8,7 @@ import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, IsoInstant, KubeName, MarketJson, NoQuery, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, IsoInstant, KubeName, MarketJson, NoQuery, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken, noUnsafeCharacters } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
@@ -21,6 +21,7 @@ import { isStage } from '../stages.ts';
 const OptionalText = z
   .string()
   .max(1024, 'must be at most 1024 characters')
+  .superRefine(noUnsafeCharacters)
   .refine(hasNoToken, TOKEN_IN_TEXT)
   .nullish()
   .transform((v) => (v === undefined || v === null || v === '' ? null : v));

@@ -14,7 +14,7 @@ import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, NoQuery, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken } from './common-schemas.ts';
+import { ErrorSchema, NoQuery, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken, noUnsafeCharacters } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
@@ -34,9 +34,10 @@ export const TestResultsBody = z.looseObject({
   /**
    * what went wrong, when the run itself broke (e.g. no results file): shown in the gate's
    * messages and on the public GET and /v1/status, and recorded for good, so a token in it is
-   * refused (the CI script blanks tokens in it before sending: ci/.github/pipeline/lib/results.mjs)
+   * refused, and so are control characters (the CI script blanks tokens and removes terminal
+   * escapes and other control characters before sending: ci/.github/pipeline/lib/results.mjs)
    */
-  error: z.string().max(2000, 'must be at most 2000 characters').refine(hasNoToken, TOKEN_IN_TEXT).optional(),
+  error: z.string().max(2000, 'must be at most 2000 characters').superRefine(noUnsafeCharacters).refine(hasNoToken, TOKEN_IN_TEXT).optional(),
   ...CountsShape,
   tests: z.looseObject(CountsShape).optional(),
 });
