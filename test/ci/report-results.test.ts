@@ -418,7 +418,7 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
   const lib = (await import(pathToFileURL(join(scriptsDir, 'lib', 'results.mjs')).href)) as {
     parseResults: (text: string) => Record<string, unknown>;
     summarize: (body: Record<string, unknown>) => { passed: boolean; exitCode: number; counts: Record<string, number | null>; error: string | null };
-    redactErrorTokens: (text: string) => { text: string; redacted: boolean };
+    cleanErrorText: (text: string) => { text: string; tokens: boolean; controls: boolean };
   };
   const values: unknown[] = [0, 1, -1, 1.5, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e20, '1', '', null, true, [], {}];
   const strings = ['', '   ', ' boom ', 'x'.repeat(2000), 'x'.repeat(2001), '😀'.repeat(2000), '😀'.repeat(2001), 'e\u0301'.repeat(1000), 'e\u0301'.repeat(1001)];
@@ -474,9 +474,21 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
     `{ "exitCode" : 1 , "tests" : { "error" : "nested, not read" } , "error"\n:\t"${FAKE_GATE_TOKEN}" , "after" : [1, {"error": "x"}] }`,
     JSON.stringify({ exitCode: 1, error: `${'x'.repeat(1960)} ${FAKE_GATE_TOKEN}` }), // 2009 characters as written, 1976 once blanked
   );
+  // control characters and bidirectional overrides in `error` (a runner's coloured output): the
+  // gate refuses the body as it is, the script refuses it as it is too and cleans it before sending
+  const withControls: { text: string; sent: string }[] = [];
+  const controlJson = (error: string, sent: string) => withControls.push({ text: JSON.stringify({ exitCode: 1, error }), sent });
+  controlJson('\u001b[31mFAIL\u001b[0m suite crashed', 'FAIL suite crashed');
+  controlJson('\u001b[1;38;5;196mred\u001b[m \u001b]0;title\u0007done \u001b]8;;https://x\u001b\\link\u001b]8;;\u001b\\', 'red done link');
+  controlJson('\u009b2Jcleared', 'cleared');
+  controlJson('10%\r50%\r100%\r\nok', '10%\n50%\n100%\r\nok');
+  controlJson('nul\u0000 bel\u0007 del\u007f c1\u0085 rlo\u202eX lri\u2066Y\u2069', 'nul\ufffd bel\ufffd del\ufffd c1\ufffd rlo\ufffdX lri\ufffdY\ufffd');
+  // a token that a colour code cut in two: joined by the cleaning, then blanked
+  controlJson(`env: ${FAKE_GATE_TOKEN.slice(0, 20)}\u001b[0m${FAKE_GATE_TOKEN.slice(20)}`, 'env: gate_[redacted]');
   // not a token, or not in `error`: accepted by both and sent as it is
   for (const e of [`gate_${'A'.repeat(42)}`, `GATE_${'A'.repeat(43)}`, `gate-${'A'.repeat(43)}`, `gbg_${'A'.repeat(42)}+${'A'.repeat(10)}`, 'gate_[redacted] and gbg_[redacted]', 'gate_', 'gbg_']) json({ exitCode: 1, error: e });
   json({ exitCode: 0, passed: 1, failed: 0, note: FAKE_GATE_TOKEN, tests: { passed: 1, error: FAKE_BG_TOKEN } });
+  json({ exitCode: 1, error: 'tabs\tand lines\r\nand\nlf, joiners 👩‍💻 and شلام' });
   /** Sends `text` to the gate and checks that the script accepts it and summarises it alike; returns the gate's answer. */
   async function sameAtBoth(text: string, label: string): Promise<{ status: number; answer: Record<string, unknown> }> {
     const shown = `${label}${text.length > 70 ? `${text.slice(0, 60)}…(${text.length} chars)` : JSON.stringify(text)}`;
@@ -502,24 +514,34 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
   for (const text of [...bodies, ...withToken]) {
     const { status, answer } = await sameAtBoth(text, '');
     // what the script sends: the text with any token in `error` blanked, else the text as it is
-    const sent = lib.redactErrorTokens(text);
+    const sent = lib.cleanErrorText(text);
     if (!withToken.includes(text)) {
-      t.same(sent, { text, redacted: false }, `${JSON.stringify(text.slice(0, 60))}: sent as it is`);
+      t.same(sent, { text, tokens: false, controls: false }, `${JSON.stringify(text.slice(0, 60))}: sent as it is`);
       continue;
     }
     // (the over-long one is refused for its length first)
     t.match(answer, { field: 'body.error', message: /^body\.error: (contains what looks like a gate token|must be at most 2000 characters)/ }, `${JSON.stringify(text.slice(0, 60))}: the gate refuses the token in error (${status})`);
-    t.equal(sent.redacted, true, 'the script blanks it');
+    t.same([sent.tokens, sent.controls], [true, false], 'the script blanks it');
     t.notMatch(sent.text, /(gate|gbg)(_|\\u005f)[A-Za-z0-9_-]{43}/, 'no token left in what it sends');
     const blanked = await sameAtBoth(sent.text, 'blanked: ');
     t.equal(blanked.status, 200, 'the gate accepts the blanked body');
     t.match(blanked.answer['error'], /(gate|gbg)_\[redacted\]/, 'and records the error text with the token blanked');
   }
+  for (const c of withControls) {
+    const { status, answer } = await sameAtBoth(c.text, '');
+    t.match(answer, { field: 'body.error', message: /^body\.error: must not hold control characters or bidirectional overrides \(U\+[0-9A-F]{4} at character \d+\)/ }, `${JSON.stringify(c.text.slice(0, 60))}: the gate refuses it (${status})`);
+    const sent = lib.cleanErrorText(c.text);
+    t.equal(sent.controls, true, 'the script cleans it');
+    t.equal(sent.tokens, c.sent.includes('[redacted]'), 'and blanks a token only where there was one');
+    const cleaned = await sameAtBoth(sent.text, 'cleaned: ');
+    t.equal(cleaned.status, 200, 'the gate accepts the cleaned body');
+    t.equal(cleaned.answer['error'], c.sent, 'and records the cleaned text');
+  }
   // "error" twice: every one is blanked, and the body is refused by both all the same (a key twice)
   const twice = `{"exitCode":1,"error":"${FAKE_GATE_TOKEN}","error":"fine"}`;
-  t.same(lib.redactErrorTokens(twice), { text: '{"exitCode":1,"error":"gate_[redacted]","error":"fine"}', redacted: true }, 'every "error" of the object is blanked');
+  t.same(lib.cleanErrorText(twice), { text: '{"exitCode":1,"error":"gate_[redacted]","error":"fine"}', tokens: true, controls: false }, 'every "error" of the object is blanked');
   t.equal((await sameAtBoth(twice, '')).status, 400);
-  t.equal((await sameAtBoth(lib.redactErrorTokens(twice).text, 'blanked: ')).status, 400);
+  t.equal((await sameAtBoth(lib.cleanErrorText(twice).text, 'blanked: ')).status, 400);
 });
 
 t.test('exit code 0 but an error: the gate says failed, so does the step (no disagreement)', async (t) => {
@@ -558,6 +580,29 @@ t.test('an error holding tokens (a runner env dump): blanked before sending, rec
     t.notOk(r.output.includes(FAKE_BG_TOKEN) || r.summary.includes(FAKE_BG_TOKEN), 'the break-glass token is not printed either');
     t.notOk(r.summary.includes(FAKE_GATE_TOKEN), 'nor a token elsewhere in the file (its log), which the step summary shows');
   }
+});
+
+t.test('an error in colour (terminal escapes), and a broken file quoting a bidirectional override: cleaned before sending, recorded', async (t) => {
+  const error = '\u001b[31m✖ 3 tests failed\u001b[0m\r\nsee \u001b]8;;https://ci/log\u0007the log\u001b]8;;\u0007';
+  const cleaned = '✖ 3 tests failed\r\nsee the log';
+  const content = JSON.stringify({ exitCode: 1, error, log: 'kept \u001b[1mas it is\u001b[0m' });
+  const tag = newTag();
+  const r = await report(resultsFile(`colour-${seq}.json`, content), tag);
+  t.equal(r.status, 1, 'exit 1: recorded, tests failed');
+  t.match(r.outputs, { recorded: 'true', passed: 'false', 'exit-code': '1' });
+  t.match(r.stdout, '::warning title=Control characters removed from the results::');
+  t.notMatch(r.stdout, 'Token blanked', 'no token warning: there was none');
+  const g = await gateResult(tag);
+  t.match(g, { found: true, passed: false, error: cleaned }, 'the gate holds the run with the cleaned error');
+  t.equal(readFileSync(join(gate.dataDir, String(g['artifact'])), 'utf8'), content.replace(JSON.stringify(error), JSON.stringify(cleaned)), 'what was sent: the file with only `error` cleaned, the rest byte for byte');
+
+  // a file the script cannot use is reported as a broken run whose error quotes the bad value:
+  // JSON.stringify escapes C0 controls but not a right-to-left override
+  const brokenTag = newTag();
+  const broken = await report(resultsFile(`bidi-${seq}.json`, JSON.stringify({ exitCode: 'ok\u202e1' })), brokenTag);
+  t.equal(broken.status, 2, 'exit 2: no usable results');
+  const b = await gateResult(brokenTag);
+  t.match(b, { found: true, passed: false, error: /^no usable results file: .*field "exitCode" must be an integer, got the string "ok\ufffd1"/ }, 'reported as a broken run, the override replaced');
 });
 
 t.test('a body the gate rejects all the same (400: the checks drifted): exit 3, reported as a failed run', async (t) => {

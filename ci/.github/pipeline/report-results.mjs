@@ -19,12 +19,14 @@
 // reported as a failed run unless that step succeeded: a runner that wrote a passing file and
 // then failed or was stopped must not make the tag eligible for beta.
 // A gate or break-glass token in the file's `error` (a runner's env dump) is blanked
-// (gate_[redacted]) before it is checked and sent: the gate refuses an `error` holding one.
+// (gate_[redacted]) before it is checked and sent, and terminal escapes and other control
+// characters (a runner's coloured output) are taken out: the gate refuses an `error` holding any.
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, annotate, appendSummary, runScript, setOutputs, singleLine } from './lib/actions-io.mjs';
 import { DEFAULT_GATE_URL, parseGateUrl, requestGate, resolveToken, retryPolicyFromEnv } from './lib/gate-client.mjs';
 import { redactTokens } from './lib/redact-tokens.mjs';
+import { cleanText } from './lib/safe-text.mjs';
 import { ResultsFileError, readResultsFile, renderSummary, summarize } from './lib/results.mjs';
 
 const USAGE = `usage: node report-results.mjs --file PATH --image-tag SHA [--sha256 HEX] [--tests-outcome OUTCOME] [--gate-url URL]
@@ -83,10 +85,11 @@ async function main(argv, env) {
   const base = { recorded: 'false', 'eligible-for-beta': 'false', 'image-tag': imageTag };
   let raw;
   let send;
-  let redacted;
+  let tokens;
+  let controls;
   let body;
   try {
-    ({ raw, send, redacted, body } = readResultsFile(args.file));
+    ({ raw, send, tokens, controls, body } = readResultsFile(args.file));
     if (expected !== undefined) {
       // the file came from an artifact: only the one the integration job itself wrote counts
       const actual = createHash('sha256').update(raw).digest('hex');
@@ -112,19 +115,22 @@ async function main(argv, env) {
     return EXIT.USAGE;
   }
 
-  /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong (any token in it blanked). */
+  /** Tells the gate the run broke: exit code 1, no counts, `error` saying what went wrong (cleaned: a problem can quote the file). */
   async function reportBrokenRun(error) {
     const token = resolveToken(env);
     if (!token?.token) return { ok: false, problem: token?.problem ?? 'no ci token' };
-    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(error).slice(0, 2000) })}\n`);
+    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(cleanText(error)).slice(0, 2000) })}\n`);
     const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
     return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
   }
-  if (redacted) {
+  if (controls) {
+    annotate('warning', 'Control characters removed from the results', `field "error" of ${args.file} holds terminal escapes or other control characters, which the gate refuses: it is reported with escape sequences removed and the other characters replaced with U+FFFD`);
+  }
+  if (tokens) {
     annotate('warning', 'Token blanked in the results', `field "error" of ${args.file} holds what looks like a gate or break-glass token (gate_… or gbg_…): it is reported with the token blanked (gate_[redacted]); rotate that token, the runner printed it`);
   }
   const summary = summarize(body);
-  // what is sent: the file, with any token in `error` blanked
+  // what is sent: the file, with `error` cleaned
   const rawText = send.toString('utf8');
   const countOutputs = Object.fromEntries(Object.entries(summary.counts).map(([k, v]) => [`${k}-count`, v ?? '']));
   const outputs = { ...base, ...countOutputs, passed: String(summary.passed), 'exit-code': String(summary.exitCode) };

@@ -8,16 +8,19 @@
 // - exitCode: an integer (a safe one: |n| <= 2^53 - 1);
 // - passed, failed, skipped, total, at the top level or under `tests` (an object): when present,
 //   non-negative safe integers;
-// - error: when present, a string of at most 2000 characters (Unicode code points) holding no gate
-//   or break-glass token (lib/redact-tokens.mjs), what went wrong when the run itself broke; a
-//   non-blank error makes the run failed whatever exitCode says;
+// - error: when present, a string of at most 2000 characters (Unicode code points) holding no
+//   control character or bidirectional override (lib/safe-text.mjs) and no gate or break-glass
+//   token (lib/redact-tokens.mjs), what went wrong when the run itself broke; a non-blank error
+//   makes the run failed whatever exitCode says;
 // - every other field is kept and sent verbatim.
-// A runner's error text may hold an env dump: readResultsFile blanks tokens in the top-level
-// `error` (redactErrorTokens, gate_[redacted]) before validating, so the run is still reported.
+// A runner's error text may hold an env dump or coloured output: readResultsFile cleans the
+// top-level `error` (cleanErrorText: terminal escapes removed, other control characters replaced,
+// tokens blanked as gate_[redacted]) before validating, so the run is still reported.
 // The gate's 1 MiB body limit is not checked here: a 413 is handled like any rejected body.
 import { readFileSync, statSync } from 'node:fs';
 import { mdEscape } from './actions-io.mjs';
 import { hasNoToken, redactTokens } from './redact-tokens.mjs';
+import { cleanText, hasNoUnsafeCharacter } from './safe-text.mjs';
 
 export const COUNT_KEYS = Object.freeze(['passed', 'failed', 'skipped', 'total']);
 /** The longest `error` the gate accepts, in Unicode code points (zod's string max). */
@@ -135,29 +138,37 @@ function topLevelStringValues(text, name) {
 }
 
 /**
- * The text of a results file with every gate or break-glass token in its top-level `error`
- * blanked (gate_[redacted], as the gate's own redaction), the rest byte for byte: the gate
- * refuses an `error` holding a token, and a runner's error text may hold an env dump. Returns
- * {text, redacted}; a text that is not a JSON object, or has no token there, comes back as it is.
+ * The text of a results file with its top-level `error` as the gate accepts it, the rest byte for
+ * byte: terminal escapes and other control characters out (cleanText: a runner's coloured
+ * output), then every gate or break-glass token blanked (gate_[redacted], as the gate's own
+ * redaction: a runner's env dump), so that a token an escape sequence cut in two is blanked too.
+ * Returns {text, tokens, controls}, saying what was changed; a text that is not a JSON object, or
+ * has nothing to clean there, comes back as it is.
  */
-export function redactErrorTokens(text) {
+export function cleanErrorText(text) {
+  const untouched = { text, tokens: false, controls: false };
   let body;
   try {
     body = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
-    return { text, redacted: false };
+    return untouched;
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { text, redacted: false };
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return untouched;
   let out = '';
   let from = 0;
+  let tokens = false;
+  let controls = false;
   for (const [start, end] of topLevelStringValues(text, 'error')) {
     const value = JSON.parse(text.slice(start, end));
-    const clean = redactTokens(value);
+    const readable = cleanText(value);
+    const clean = redactTokens(readable);
     if (clean === value) continue;
+    controls ||= readable !== value;
+    tokens ||= clean !== readable;
     out += text.slice(from, start) + JSON.stringify(clean);
     from = end;
   }
-  return from === 0 ? { text, redacted: false } : { text: out + text.slice(from), redacted: true };
+  return from === 0 ? untouched : { text: out + text.slice(from), tokens, controls };
 }
 
 /**
@@ -184,7 +195,8 @@ export function parseResults(text, label = 'inttest-results.json') {
     if (typeof body.error !== 'string') throw new ResultsFileError(`${label}: field "error" must be a string (what went wrong), got ${kindOf(body.error)}`);
     const n = codePoints(body.error);
     if (n > ERROR_MAX_CHARS) throw new ResultsFileError(`${label}: field "error" must be at most ${ERROR_MAX_CHARS} characters, got ${n}`);
-    if (!hasNoToken(body.error)) throw new ResultsFileError(`${label}: field "error" contains what looks like a gate token (gate_… or gbg_…), which the gate refuses (redactErrorTokens blanks it)`);
+    if (!hasNoUnsafeCharacter(body.error)) throw new ResultsFileError(`${label}: field "error" holds a control character or bidirectional override, which the gate refuses (cleanErrorText removes them)`);
+    if (!hasNoToken(body.error)) throw new ResultsFileError(`${label}: field "error" contains what looks like a gate token (gate_… or gbg_…), which the gate refuses (cleanErrorText blanks it)`);
   }
   if (Object.hasOwn(body, 'tests') && (body.tests === null || typeof body.tests !== 'object' || Array.isArray(body.tests))) {
     throw new ResultsFileError(`${label}: field "tests" must be an object with passed/failed/skipped/total, got ${kindOf(body.tests)}`);
@@ -200,10 +212,10 @@ export function parseResults(text, label = 'inttest-results.json') {
 }
 
 /**
- * Reads a results file, blanks tokens in its `error` and validates it. Returns {raw, send,
- * redacted, body}: raw the file's bytes, send the bytes to report (raw unless a token was
- * blanked), body the parsed `send`. Throws ResultsFileError for a missing, unreadable,
- * non-regular or malformed file.
+ * Reads a results file, cleans its `error` (cleanErrorText) and validates it. Returns {raw, send,
+ * tokens, controls, body}: raw the file's bytes, send the bytes to report (raw unless `error` was
+ * cleaned), tokens and controls what was taken out of it, body the parsed `send`. Throws
+ * ResultsFileError for a missing, unreadable, non-regular or malformed file.
  */
 export function readResultsFile(path) {
   let st;
@@ -220,8 +232,8 @@ export function readResultsFile(path) {
   } catch (err) {
     throw new ResultsFileError(`${path}: cannot be read: ${err.code ?? err.message}`);
   }
-  const { text, redacted } = redactErrorTokens(raw.toString('utf8'));
-  return { raw, send: redacted ? Buffer.from(text) : raw, redacted, body: parseResults(text, path) };
+  const { text, tokens, controls } = cleanErrorText(raw.toString('utf8'));
+  return { raw, send: tokens || controls ? Buffer.from(text) : raw, tokens, controls, body: parseResults(text, path) };
 }
 
 /**
