@@ -39,10 +39,12 @@ export function callOptions(kc: KubeConfig, signal: AbortSignal, used: { dispatc
 export type CallOptions = ReturnType<typeof callOptions>;
 
 /**
- * The codes of a connection that closed under a request before any answer came: the API server
- * (or a load balancer) closing a kept-alive connection just as the request went out on it.
+ * The codes of a request that got no answer because its connection went: the API server (or a
+ * load balancer) closing a kept-alive connection just as the request went out on it; or a kept
+ * dispatcher closed (its TLS settings rotated, or retired after a call with no answer) between
+ * the moment this call took it and the moment it sent the request, which then never left.
  */
-const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
 
 function droppedConnection(err: unknown): boolean {
   const e = (err ?? {}) as { code?: unknown; cause?: { code?: unknown } | null };

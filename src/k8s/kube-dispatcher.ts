@@ -32,7 +32,9 @@ const kept = new WeakMap<KubeConfig, { tls: string; agent: Agent }>();
  * certificate checking the kubeconfig says (read as the library reads them for each call, files
  * and exec credentials included: applyToHTTPSOptions), mapped to undici's connect options by the
  * library (createDispatcherOptions). When they change (a rotated CA or client certificate) a new
- * dispatcher takes over; the old one's connections close once idle. undefined where the library
+ * dispatcher takes over, and the old one closes gracefully: the calls still on it finish (each
+ * within its own deadline), its connections close, checked as they were against the old
+ * settings, and no later call goes over them. undefined where the library
  * makes no dispatcher of its own (no TLS settings: undici's global one, already keeping
  * connections) or goes through a proxy: there the library's dispatcher stays.
  */
@@ -50,6 +52,7 @@ export async function kubeDispatcher(kc: KubeConfig): Promise<Agent | undefined>
   if (current?.tls === fingerprint) return current.agent;
   const agent = new Agent({ connect: made.connect, keepAliveTimeout: IDLE_MS, keepAliveMaxTimeout: IDLE_MS, connections: MAX_CONNECTIONS });
   kept.set(kc, { tls: fingerprint, agent });
+  current?.agent.close().catch(() => {});
   return agent;
 }
 

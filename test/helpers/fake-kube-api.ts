@@ -37,6 +37,8 @@ export interface FakeKube {
   kubeConfig(cluster?: Record<string, unknown>): KubeConfig;
   /** the TCP connections the fake has accepted */
   connections: number;
+  /** each TCP connection the fake has accepted, in order, and whether it has closed since */
+  sockets: { closed: boolean }[];
   /** token → reviewed user */
   users: Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>;
   /** decides SubjectAccessReviews */
@@ -71,6 +73,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 export async function startFakeKube(opts: { tls?: boolean } = {}): Promise<FakeKube> {
   const fake = {
     connections: 0,
+    sockets: [] as FakeKube['sockets'],
     users: new Map<string, { username: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }>(),
     allow: (_: SarSpec) => ({ allowed: false, reason: 'no RBAC rule' }),
     stages: [] as unknown[],
@@ -135,7 +138,15 @@ export async function startFakeKube(opts: { tls?: boolean } = {}): Promise<FakeK
   const server: Server = opts.tls
     ? createHttpsServer({ key: readFileSync(fixture('api-server.key')), cert: readFileSync(fixture('api-server.crt')) }, handler)
     : createServer(handler);
-  server.on('connection', () => fake.connections++);
+  // a kept connection stays open until the client closes it, as kube-apiserver keeps one for
+  // 90 s idle: Node's 5 s default would close it before a test can see the gate leave it open
+  server.keepAliveTimeout = 90_000;
+  server.on('connection', (socket) => {
+    fake.connections++;
+    const seen = { closed: false };
+    fake.sockets.push(seen);
+    socket.on('close', () => (seen.closed = true));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return Object.assign(fake, {

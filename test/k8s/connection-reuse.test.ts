@@ -1,9 +1,12 @@
-import { copyFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
+import { callWithDeadline } from '../../src/k8s/api-call.ts';
 import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { OTHER_CA, TEST_CA, kargoStage, startFakeKube } from '../helpers/fake-kube-api.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -98,4 +101,38 @@ t.test('TLS is checked as the kubeconfig says, also when its CA file changes und
   t.match(await noCa.authenticate(req('kargo-token')), { ok: false, status: 503 }, 'no CA: the system roots do not sign it');
   const wrong = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caFile: OTHER_CA.pathname, caData: undefined }), cacheSeconds: 0 });
   t.match(await wrong.authenticate(req('kargo-token')), { ok: false, status: 503 }, 'another CA from the start');
+});
+
+t.test('when the TLS settings change (a CA bundle during a rotation), the old kept connections are closed, not left open', async (t) => {
+  const fake = await startFakeKube({ tls: true });
+  t.teardown(() => fake.close());
+  fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
+  const dir = await tempDir(t, 'gate-ca-');
+  const caFile = join(dir, 'ca.crt');
+  await copyFile(TEST_CA, caFile);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 });
+  for (let i = 0; i < 3; i++) t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  const old = [...fake.sockets];
+  t.ok(old.length >= 1 && old.some((s) => !s.closed), 'kept connections, made with the old settings');
+  // the new CA added beside the old one: both still sign the server, the settings differ
+  await writeFile(caFile, `${await readFile(TEST_CA, 'utf8')}\n${await readFile(OTHER_CA, 'utf8')}`);
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true }, 'the call with the bundle');
+  t.ok(fake.sockets.length > old.length, 'it went over a new connection');
+  await eventually(() => old.every((s) => s.closed));
+  t.ok(old.every((s) => s.closed), 'the connections made with the old settings are closed');
+  t.match(await auth.authenticate(req('kargo-token')), { ok: true });
+  t.ok(fake.sockets.slice(old.length).some((s) => !s.closed), 'the new settings\' connection is kept');
+});
+
+t.test('a call whose kept dispatcher was closed before its request left is made again, over the new one', async (t) => {
+  const closed = Object.assign(new Error('The client is closed'), { code: 'UND_ERR_CLOSED' });
+  for (const err of [closed, Object.assign(new TypeError('fetch failed'), { cause: { code: 'UND_ERR_DESTROYED' } })]) {
+    let calls = 0;
+    const answer = await callWithDeadline('a review', new KubeConfig(), 1000, async () => {
+      if (++calls === 1) throw err;
+      return 'answered';
+    });
+    t.equal(answer, 'answered', `${err.message}: answered on the second try`);
+    t.equal(calls, 2, 'made twice');
+  }
 });
