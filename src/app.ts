@@ -21,7 +21,7 @@ import { isInList, parseCidrs } from './http/peer-address.ts';
 import { createMetrics } from './metrics.ts';
 import type { RouteContext } from './routes/context.ts';
 import { ErrorSchema } from './routes/common-schemas.ts';
-import { auditRoutes } from './routes/audit.ts';
+import { AUDIT_READS_WAITING, auditRoutes } from './routes/audit.ts';
 import { decisionRoutes } from './routes/decisions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { marketRoutes } from './routes/market.ts';
@@ -35,7 +35,7 @@ import { testResultRoutes } from './routes/test-results.ts';
 import { auditVerifyRoutes } from './routes/audit-verify.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { whoamiRoutes } from './routes/whoami.ts';
-import { takeTurns } from './take-turns.ts';
+import { boundedTurns } from './bounded-turns.ts';
 
 export const BODY_LIMIT = 64 * 1024;
 /** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
@@ -286,7 +286,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     calendar,
     decisions,
     reserved,
-    auditReads: takeTurns(),
+    auditReads: boundedTurns(AUDIT_READS_WAITING),
     guard: guards.guard,
     refuse: guards.refuse,
     deployedTags: deps.deployedTags ?? null,

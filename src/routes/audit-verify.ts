@@ -248,9 +248,9 @@ export function auditVerifyRoutes(ctx: RouteContext) {
           ...authErrors,
         },
       },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         full.maybeStart();
-        const page = await scanInTurn(ctx, req, async () => {
+        const page = await scanInTurn(ctx, req, reply, async () => {
           // a page cut short by the scan budget says so: an empty one is not "nothing to check"
           const { records, partial, nextCursor } = await ctx.audit.query(toAuditQuery(req.query));
           return { ...(await verifyPage(ctx.audit, records)), partial, nextCursor };

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AUDIT_TYPES } from '../audit/event.ts';
+import { TurnsFullError } from '../bounded-turns.ts';
 import type { AuditQuery } from '../audit/log.ts';
 import type { Permission } from '../auth/identity.ts';
 import { HttpError } from '../http/errors.ts';
@@ -34,16 +35,38 @@ export function toAuditQuery(query: z.infer<typeof AuditQuerySchema>): AuditQuer
 }
 
 /**
+ * How many audit reads (GET /v1/audit queries, /v1/audit/verify page checks) may wait behind the
+ * one that has the turn; the next is answered 503 `audit_reads_saturated` at once. The line
+ * drains some 23-28 reads a second (see auditRoutes), so the last of 32 waits about 1-1.5 s, far
+ * inside the console's 5 s timeout; 16 clients looping worst-case queries (the measured case)
+ * never have more than 15 waiting. Past that, a reader that loops without waiting for its
+ * answers (a script, a console polling in many tabs) would only lengthen every reader's wait and
+ * keep sockets and requests held: it is told to come back instead.
+ */
+export const AUDIT_READS_WAITING = 32;
+
+/**
  * Runs `scan` in the audit log's turn (ctx.auditReads), unless the client has gone by then: one
  * that left while it waited (a console tab closed, a script's timeout) costs no scan, so a queue
  * of abandoned requests drains at once instead of holding up the ones still waiting. Its answer
- * (499, nginx's "client closed request") reaches nobody; it shows in the request log.
+ * (499, nginx's "client closed request") reaches nobody; it shows in the request log. When
+ * AUDIT_READS_WAITING reads already wait, the request is not queued: 503 `audit_reads_saturated`
+ * with `retry-after: 1`. A 503 as `auth_saturated`, not a 429: the line is every client's, and
+ * the one turned away need not have sent many. Not audited (a 503 is no refusal to isAuditedRefusal
+ * in app.ts): the reader's permission was checked and granted, and a record for each, never summed
+ * up for an authenticated caller, would turn a flood of reads into appends beside the decisions.
  */
-export function scanInTurn<T>(ctx: RouteContext, req: FastifyRequest, scan: () => Promise<T>): Promise<T> {
-  return ctx.auditReads(() => {
-    if (req.socket?.destroyed === true) throw new HttpError(499, 'client_closed_request', 'the client closed the connection before its turn to read the audit log');
-    return scan();
-  });
+export async function scanInTurn<T>(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, scan: () => Promise<T>): Promise<T> {
+  try {
+    return await ctx.auditReads(() => {
+      if (req.socket?.destroyed === true) throw new HttpError(499, 'client_closed_request', 'the client closed the connection before its turn to read the audit log');
+      return scan();
+    });
+  } catch (err) {
+    if (!(err instanceof TurnsFullError)) throw err;
+    reply.header('retry-after', '1');
+    throw new HttpError(503, 'audit_reads_saturated', `${err.maxWaiting} audit reads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
+  }
 }
 
 /** The permission reading the audit log takes (GET /v1/audit and /v1/audit/verify; whoami reports it). */
@@ -59,6 +82,7 @@ export const READ_AUDIT: Permission = { resource: 'auditrecords', verb: 'get' };
  * 249 decisions in 6 s instead of 2,880). One at a time, a decision waits behind one query's
  * stretch at most (beside 16: p50 3.5-3.8 ms, p99 8-24 ms, 2,586 back to back), and the queries
  * answered per second hardly change (23-24 against 26-28): they were waiting for the thread anyway.
+ * The line is bounded (AUDIT_READS_WAITING): past it a read is answered 503 at once, not queued.
  */
 export function auditRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
@@ -79,8 +103,8 @@ export function auditRoutes(ctx: RouteContext) {
           ...authErrors,
         },
       },
-      handler: async (req) => {
-        const page = await scanInTurn(ctx, req, () => ctx.audit.query(toAuditQuery(req.query)));
+      handler: async (req, reply) => {
+        const page = await scanInTurn(ctx, req, reply, () => ctx.audit.query(toAuditQuery(req.query)));
         return { ...page, head: ctx.audit.head() };
       },
     });

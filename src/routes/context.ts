@@ -31,7 +31,8 @@ export interface RouteContext {
   /**
    * the turns the audit log's scans take (GET /v1/audit queries, /v1/audit/verify page checks):
    * one at a time, so the thread that answers decisions has at most one scan's stretches ahead
-   * of a decision, however many auditors read at once
+   * of a decision, however many auditors read at once; at most AUDIT_READS_WAITING wait behind
+   * the running one, and the call of one more rejects at once with TurnsFullError
    */
   auditReads: <T>(fn: () => Promise<T>) => Promise<T>;
   /** grant and approval ids an in-flight change holds (shared by every writer) */

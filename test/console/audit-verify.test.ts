@@ -8,7 +8,9 @@ import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 import type { AuditLog } from '../../src/audit/log.ts';
 import type { Authenticator } from '../../src/auth/identity.ts';
 import { fixedClock } from '../../src/policy/clock.ts';
+import { AUDIT_READS_WAITING } from '../../src/routes/audit.ts';
 import { MAX_PAGE_SPAN, createFullVerifier, verifyPage } from '../../src/routes/audit-verify.ts';
+import { within } from '../../src/within.ts';
 import { entry } from '../audit/helpers.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -191,6 +193,37 @@ async function overlapCountingLog(n: number): Promise<{ audit: AuditLog; most: (
   return { audit, most: () => most };
 }
 
+/** A log of n records whose first query waits until release(); scans: each query's cursor, in order. */
+async function firstQueryHeld(n: number): Promise<{ audit: AuditLog; scans: string[]; release: () => void }> {
+  const log = await memoryLogWith(n);
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  const scans: string[] = [];
+  const audit: AuditLog = {
+    ...log,
+    async query(q) {
+      scans.push(String(q.cursor ?? 'newest'));
+      if (scans.length === 1) await held;
+      return log.query(q);
+    },
+  };
+  return { audit, scans, release };
+}
+
+/** An authenticator that lets everyone in and counts permission checks: a request past its check is on its way to the queue. */
+function permissionCountingAuth(): { auth: Authenticator; checked: () => number } {
+  let checked = 0;
+  const auth: Authenticator = {
+    mode: 'local',
+    authenticate: async () => ({ ok: true, identity: { name: 'auditor', groups: [], via: 'local-token' } }),
+    authorize: async () => {
+      checked += 1;
+      return { ok: true };
+    },
+  };
+  return { auth, checked: () => checked };
+}
+
 t.test('page verifications take turns: concurrent requests do not pile their hashing onto the event loop at once', async (t) => {
   // each page check reads and hashes up to MAX_PAGE_SPAN records in one synchronous stretch;
   // run side by side, those stretches add up and a decision waits behind all of them
@@ -227,28 +260,8 @@ t.test('a client that left while its query or page check waited for a turn costs
   // over real HTTP: the turns are a queue, and every request in it used to get its scan (up to
   // 10,000 lines parsed) even once its client had closed the connection, so abandoned requests
   // held up the ones still waiting
-  const log = await memoryLogWith(300);
-  let release: () => void = () => {};
-  const held = new Promise<void>((r) => (release = r));
-  const scans: string[] = [];
-  const audit: AuditLog = {
-    ...log,
-    async query(q) {
-      scans.push(String(q.cursor ?? 'newest'));
-      if (scans.length === 1) await held;
-      return log.query(q);
-    },
-  };
-  // an authenticator that counts permission checks: a request past its check is in the queue
-  let checked = 0;
-  const auth: Authenticator = {
-    mode: 'local',
-    authenticate: async () => ({ ok: true, identity: { name: 'auditor', groups: [], via: 'local-token' } }),
-    authorize: async () => {
-      checked += 1;
-      return { ok: true };
-    },
-  };
+  const { audit, scans, release } = await firstQueryHeld(300);
+  const { auth, checked } = permissionCountingAuth();
   const g = await buildTestApp(t, { deps: { audit, auth } });
   await g.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = g.app.server.address() as AddressInfo;
@@ -269,7 +282,7 @@ t.test('a client that left while its query or page check waited for a turn costs
   t.ok(await eventually(() => scans.length === 1), 'the first query holds the turn');
   const gone = [get('/v1/audit?limit=2&cursor=200'), get('/v1/audit/verify?limit=2&cursor=100')];
   const stays = get('/v1/audit?limit=2&cursor=50');
-  t.ok(await eventually(() => checked === 4), 'all four requests passed their permission check');
+  t.ok(await eventually(() => checked() === 4), 'all four requests passed their permission check');
   await new Promise((r) => setTimeout(r, 50)); // and reached the queue (a few ticks after the check)
   for (const { req, answer } of gone) {
     answer.catch(() => undefined);
@@ -282,6 +295,42 @@ t.test('a client that left while its query or page check waited for a turn costs
   t.equal(last.status, 200, 'the client that stayed is answered');
   t.same(JSON.parse(last.body).records.map((r: { seq: number }) => r.seq), [49, 48]);
   t.same(scans, ['newest', '50'], 'no scan for the two that left');
+});
+
+t.test('audit reads wait in a bounded line: one more than AUDIT_READS_WAITING is answered 503 at once, the rest in turn', async (t) => {
+  // the line used to be unbounded: a script looping without waiting for its answers, or a console
+  // polling in many tabs, stacked reads each holding its socket and request, and later its scan
+  const { audit, scans, release } = await firstQueryHeld(300);
+  const { auth, checked } = permissionCountingAuth();
+  const g = await buildTestApp(t, { deps: { audit, auth } });
+  const headBefore = audit.head().seq;
+  const first = g.as('auditor', { url: '/v1/audit?limit=2' });
+  t.ok(await eventually(() => scans.length === 1), 'the first query holds the turn');
+  // the ones that wait: queries and page checks, in one line
+  const waiting = Array.from({ length: AUDIT_READS_WAITING }, (_, i) =>
+    g.as('auditor', { url: `/v1/audit${i % 4 === 3 ? '/verify' : ''}?limit=2&cursor=${250 - i}` }),
+  );
+  t.ok(await eventually(() => checked() === 1 + AUDIT_READS_WAITING), 'every one passed its permission check');
+  await new Promise((r) => setImmediate(r)); // and reached the line (a few ticks after the check)
+  // (not held for the turn: unanswered in 5 s, it is null and the test goes on to release the line)
+  const refused = await within(g.as('auditor', { url: '/v1/audit?limit=2&cursor=10' }), 5000, () => null);
+  t.equal(refused?.statusCode, 503, 'one more is answered at once, while the first still holds the turn');
+  t.equal(refused?.headers['retry-after'], '1');
+  t.match(refused?.json(), { error: 'audit_reads_saturated', retryable: true, message: `${AUDIT_READS_WAITING} audit reads are already waiting for their turn (from all clients); retry shortly` });
+  t.equal(scans.length, 1, 'nothing else was scanned meanwhile');
+  release();
+  t.equal((await first).statusCode, 200);
+  const answers = await Promise.all(waiting);
+  for (const [i, res] of answers.entries()) t.equal(res.statusCode, 200, `waiting read ${i}: answered in its turn`);
+  t.same(
+    // a page check reads its stretch again to hash it (the same cursor, in the same turn)
+    scans.slice(1).filter((cursor, i, all) => cursor !== all[i - 1]),
+    Array.from({ length: AUDIT_READS_WAITING }, (_, i) => String(250 - i)),
+    'each scanned in the order it came',
+  );
+  t.equal(audit.head().seq, headBefore, 'the 503 was not audited');
+  const after = await g.as('auditor', { url: '/v1/audit?limit=2' });
+  t.equal(after.statusCode, 200, 'the line, drained, takes reads again');
 });
 
 t.test('full verification: an audit directory that cannot be listed is an error, not an in-memory log to read whole', async (t) => {
