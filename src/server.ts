@@ -91,6 +91,12 @@ async function main(): Promise<void> {
     // on stderr too, whatever the log level: a gate on a fake clock must never go unnoticed
     process.stderr.write(`gate: ${warning} GATE_NOW=${config.now}\n`);
   }
+  if (!config.audit.fsync) {
+    const warning = '*** audit.fsync is false: decisions are answered before their audit records reach the disk, and a power cut can lose records of answered decisions. Tests and benchmarks only. ***';
+    log.warn({ fsync: false }, warning);
+    // as GATE_NOW: a gate that breaks the audit log's promise must never go unnoticed
+    process.stderr.write(`gate: ${warning}\n`);
+  }
   // the extras were checked by parseConfig
   const calendar = createMarketCalendar(config.market);
   try {

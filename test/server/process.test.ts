@@ -389,6 +389,7 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   const gate = await spawnGate({ t, env: { GATE_NOW: '2026-11-25T15:00:00Z', GATE_LOGLEVEL: 'debug', GATE_CONFIG: cfg } });
   t.teardown(() => gate.stop('SIGKILL'));
   t.match(gate.stderr(), /gate: \*\*\* GATE_NOW is set: .* GATE_NOW=2026-11-25T15:00:00Z/, 'on stderr');
+  t.notMatch(gate.stderr(), 'audit.fsync', 'no word of fsync: it is on by default');
   const warned = gate.stdout().split('\n').filter((l) => l.includes('not read')).map((l) => JSON.parse(l));
   t.match(warned, [{ level: 40, unknown: ['GATE_LOGLEVEL'] }], 'the unknown variable is named in a warning');
   const extras = gate.stdout().split('\n').filter((l) => l.includes('changes nothing')).map((l) => JSON.parse(l));
@@ -398,6 +399,17 @@ t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variabl
   const { child, err } = startServer(t, { GATE_DATA_DIR: await tempDir(t, 'gate-now-'), GATE_LOG_LEVEL: 'error', GATE_NOW: '2026-11-25T15:00:00Z' });
   t.ok(await eventually(() => /GATE_NOW is set/.test(err()), 20_000, 50), 'even with the log level at error');
   child.kill('SIGTERM');
+});
+
+t.test('audit.fsync: false is announced on stderr and in the log as a warning', async (t) => {
+  const cfg = join(await tempDir(t, 'gate-nofsync-'), 'gate.yaml');
+  await writeFile(cfg, 'audit: { fsync: false }\n');
+  const gate = await spawnGate({ t, env: { GATE_CONFIG: cfg } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.match(gate.stderr(), /gate: \*\*\* audit\.fsync is false: .*power cut can lose records of answered decisions/, 'on stderr');
+  const warned = gate.stdout().split('\n').filter((l) => l.includes('audit.fsync is false')).map((l) => JSON.parse(l));
+  t.match(warned, [{ level: 40, fsync: false }], 'and in the log, as a warning');
+  await gate.stop('SIGTERM');
 });
 
 t.test('proxy sign-in trusted by peer address alone is a start-up warning naming proxyAuth.secretSha256; with the secret, an info line without the hash; with two, a warning of the rotation', async (t) => {
