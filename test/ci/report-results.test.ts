@@ -483,6 +483,11 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
   controlJson('\u009b2Jcleared', 'cleared');
   controlJson('10%\r50%\r100%\r\nok', '10%\n50%\n100%\r\nok');
   controlJson('nul\u0000 bel\u0007 del\u007f c1\u0085 rlo\u202eX lri\u2066Y\u2069', 'nul\ufffd bel\ufffd del\ufffd c1\ufffd rlo\ufffdX lri\ufffdY\ufffd');
+  // nothing but escape sequences: still a non-blank error, so still a failed run
+  // (a run whose exit code and counts say it passed: the error alone makes it failed)
+  for (const error of ['\u001b[31m\u001b[0m', ' \r \u001b[2K']) {
+    withControls.push({ text: JSON.stringify({ exitCode: 0, passed: 5, failed: 0, total: 5, error }), sent: 'the error text held only terminal escapes or control characters' });
+  }
   // a token that a colour code cut in two: joined by the cleaning, then blanked
   controlJson(`env: ${FAKE_GATE_TOKEN.slice(0, 20)}\u001b[0m${FAKE_GATE_TOKEN.slice(20)}`, 'env: gate_[redacted]');
   // not a token, or not in `error`: accepted by both and sent as it is
@@ -536,6 +541,7 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
     const cleaned = await sameAtBoth(sent.text, 'cleaned: ');
     t.equal(cleaned.status, 200, 'the gate accepts the cleaned body');
     t.equal(cleaned.answer['error'], c.sent, 'and records the cleaned text');
+    t.equal(cleaned.answer['passed'], false, 'a failed run, as the error says');
   }
   // "error" twice: every one is blanked, and the body is refused by both all the same (a key twice)
   const twice = `{"exitCode":1,"error":"${FAKE_GATE_TOKEN}","error":"fine"}`;
@@ -603,6 +609,18 @@ t.test('an error in colour (terminal escapes), and a broken file quoting a bidir
   t.equal(broken.status, 2, 'exit 2: no usable results');
   const b = await gateResult(brokenTag);
   t.match(b, { found: true, passed: false, error: /^no usable results file: .*field "exitCode" must be an integer, got the string "ok\ufffd1"/ }, 'reported as a broken run, the override replaced');
+
+  // the problem quotes a key in full: cut to 2000 characters, a CRLF parted by the cut must not
+  // leave a lone carriage return, which the gate refuses (the broken run would go unreported)
+  const keyFile = resultsFile(`crlf-key-${seq}.json`, '{}');
+  const prefix = `no usable results file: ${keyFile}: key "`;
+  const key = `${'k'.repeat(1999 - prefix.length)}\r\nrest`;
+  writeFileSync(keyFile, `{"exitCode":1,${JSON.stringify(key)}:1,${JSON.stringify(key)}:2}`);
+  const keyTag = newTag();
+  const cut = await report(keyFile, keyTag);
+  t.equal(cut.status, 2, 'exit 2: no usable results');
+  t.match(cut.outputs, { recorded: 'true' }, 'reported to the gate as a broken run');
+  t.match(await gateResult(keyTag), { found: true, passed: false, error: /key "k+$/ }, 'its error cut where the carriage return was');
 });
 
 t.test('a body the gate rejects all the same (400: the checks drifted): exit 3, reported as a failed run', async (t) => {

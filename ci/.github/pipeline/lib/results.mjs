@@ -137,11 +137,16 @@ function topLevelStringValues(text, name) {
   return spans;
 }
 
+/** What a non-blank `error` left blank by the cleaning says instead: it still makes the run failed. */
+export const ERROR_ONLY_CONTROLS = 'the error text held only terminal escapes or control characters';
+
 /**
  * The text of a results file with its top-level `error` as the gate accepts it, the rest byte for
  * byte: terminal escapes and other control characters out (cleanText: a runner's coloured
  * output), then every gate or break-glass token blanked (gate_[redacted], as the gate's own
  * redaction: a runner's env dump), so that a token an escape sequence cut in two is blanked too.
+ * A non-blank `error` that the cleaning leaves blank (nothing but escape sequences) is sent as
+ * ERROR_ONLY_CONTROLS: a non-blank `error` makes the run failed, and must go on doing so.
  * Returns {text, tokens, controls}, saying what was changed; a text that is not a JSON object, or
  * has nothing to clean there, comes back as it is.
  */
@@ -160,7 +165,8 @@ export function cleanErrorText(text) {
   let controls = false;
   for (const [start, end] of topLevelStringValues(text, 'error')) {
     const value = JSON.parse(text.slice(start, end));
-    const readable = cleanText(value);
+    const cleaned = cleanText(value);
+    const readable = cleaned.trim() === '' && value.trim() !== '' ? ERROR_ONLY_CONTROLS : cleaned;
     const clean = redactTokens(readable);
     if (clean === value) continue;
     controls ||= readable !== value;
