@@ -128,13 +128,18 @@ export function proxySecretDigest(value: string): Buffer {
  */
 const KUBERNETES_RESERVED = /^system:/i;
 
-/** Groups from the header: split on commas, spaces and tabs trimmed; empty, control-character, other edge-whitespace and `system:` entries dropped. */
+/**
+ * Groups from the header: split on commas, spaces and tabs trimmed; empty, control-character,
+ * invisible-character (as the user name: a right-to-left override or a zero-width space would
+ * show a group in the audit log and the console as another), other edge-whitespace and
+ * `system:` entries dropped.
+ */
 export function parseGroups(value: string | null): string[] {
   if (value === null) return [];
   const out: string[] = [];
   for (const g of value.split(',')) {
     const t = trimOws(g);
-    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !EDGE_SPACE.test(t) && !KUBERNETES_RESERVED.test(t) && !out.includes(t)) out.push(t);
+    if (t && t.length <= MAX_NAME && PRINTABLE.test(t) && !EDGE_SPACE.test(t) && !hasInvisible(t) && !KUBERNETES_RESERVED.test(t) && !out.includes(t)) out.push(t);
     if (out.length >= MAX_GROUPS) break;
   }
   return out;

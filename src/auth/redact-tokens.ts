@@ -1,3 +1,5 @@
+import { withUnsafeReplaced } from '../unsafe-characters.ts';
+
 /**
  * The gate's own secrets by their shape: local tokens ("gate_", generateToken) and break-glass
  * tokens ("gbg_", newBreakGlassToken), each followed by 43 base64url characters. A client that
@@ -15,10 +17,11 @@ export function redactTokens(text: string): string {
 
 /**
  * A client's text as an answer or a record names it: its tokens blanked first (a cut through one
- * would leave most of it unmatched), then cut to `max` characters, a cut marked with "…".
+ * would leave most of it unmatched) and the characters that could rewrite what a terminal or the
+ * console shows replaced (withUnsafeReplaced), then cut to `max` characters, a cut marked with "…".
  */
 export function redactedExcerpt(text: string, max: number): string {
-  const clean = redactTokens(text);
+  const clean = withUnsafeReplaced(redactTokens(text));
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 

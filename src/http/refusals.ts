@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
 import { clientAddress } from './peer-address.ts';
+import { withUnsafeReplaced } from '../unsafe-characters.ts';
 
 const audited = new WeakSet<FastifyRequest>();
 
@@ -15,7 +16,11 @@ export function isRefusalAudited(req: FastifyRequest): boolean {
   return audited.has(req);
 }
 
-/** The path of a request without its query string (query strings may carry secrets; never log or record them). */
+/**
+ * The path of a request without its query string (query strings may carry secrets; never log or
+ * record them), its tokens blanked. It is ASCII: Node's parser refuses a raw byte above 0x7f or a
+ * control character in the request line (400 before any route), so only percent-escapes arrive.
+ */
 export function pathOf(req: FastifyRequest): string {
   const q = req.url.indexOf('?');
   return redactTokensInPath(q === -1 ? req.url : req.url.slice(0, q));
@@ -27,12 +32,12 @@ const RECORDED_TAG_MAX = 128;
 
 /**
  * A path parameter as a refusal record holds it: tokens blanked before the cut (so a cut never
- * leaves most of a token unmatched), cut to `max` without keeping half of a surrogate pair (no
+ * leaves most of a token unmatched), characters that could rewrite what is shown replaced, cut to `max` without keeping half of a surrogate pair (no
  * query could name a value ending in one), null for an empty segment (it names nothing).
  */
 function recordedParam(value: unknown, max: number): string | null {
   if (typeof value !== 'string' || value === '') return null;
-  const cut = redactTokens(value).slice(0, max);
+  const cut = withUnsafeReplaced(redactTokens(value)).slice(0, max);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 

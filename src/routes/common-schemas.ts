@@ -1,4 +1,5 @@
 import { hasNoToken } from '../auth/redact-tokens.ts';
+import { firstUnsafeCharacter } from '../unsafe-characters.ts';
 import { z } from 'zod';
 
 /**
@@ -17,30 +18,6 @@ export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or
  * Arabic harakat) are not among them: they count.
  */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
-
-/**
- * Characters free text may not hold at all: the C0 controls but tab and line feed (a carriage
- * return only before a line feed), DEL, the C1 controls, and the bidirectional embeddings,
- * overrides and isolates (U+202A-U+202E, U+2066-U+2069). The text is recorded for good and read
- * in terminals (the CLI, `jq` over the audit log: an escape sequence there moves the cursor,
- * rewrites the line, or sets a window title; a lone carriage return prints what follows over
- * what came before; C1's CSI is an escape on its own) and in the console, where a
- * right-to-left override shows the characters after it in reverse order (Trojan Source,
- * CVE-2021-42574): an approval note that reads one way and is stored another. Invisible
- * characters that cannot do this (zero-width spaces and joiners, the BOM, variation selectors)
- * stay allowed: scripts and emoji need them, and they do not count towards a minimum length.
- * Its twin in the CI scripts, which cannot import from src/: ci/.github/pipeline/lib/safe-text.mjs
- * (report-results cleans a test run's `error` with it). Change both together.
- */
-const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/u;
-
-/** The first character of `text` that free text may not hold (UNSAFE), as "U+001B at character 7" (code points from 1), or null. */
-export function firstUnsafeCharacter(text: string): string | null {
-  const m = UNSAFE.exec(text);
-  if (!m) return null;
-  const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-  return `U+${code} at character ${[...text.slice(0, m.index)].length + 1}`;
-}
 
 /** The zod check of free text for UNSAFE characters: the message names the first and why. */
 export function noUnsafeCharacters(text: string, ctx: z.RefinementCtx): void {

@@ -81,6 +81,7 @@ t.test('groups are split on commas and kept as sent; an unusable name is refused
     if (!r.ok) t.equal(r.status, 401);
   }
   t.same(parseGroups('a,\u0007bell, b '), ['a', 'b'], 'control characters dropped');
+  t.same(parseGroups('devs,ops\u202eslaved-nimda,x\u2066y\u2069,tra\u200bders,gate-admin\ufeff,approvers'), ['devs', 'approvers'], 'groups with a bidirectional override, an isolate, a zero-width space or a BOM dropped, as such a user name is refused');
 });
 
 t.test('a user name with an invisible (format or default-ignorable) character is refused, as one with a control character is', async (t) => {

@@ -2,8 +2,10 @@
 // characters (terminal escapes, a lone carriage return, C1's CSI) and bidirectional overrides
 // (Trojan Source) are refused with a 400 naming the field and the character; the invisible
 // characters real text needs (joiners, variation selectors), tabs and line breaks are not.
+import { Writable } from 'node:stream';
 import t from 'tap';
-import { firstUnsafeCharacter } from '../../src/routes/common-schemas.ts';
+import { createLogger } from '../../src/logger.ts';
+import { firstUnsafeCharacter, withUnsafeReplaced } from '../../src/unsafe-characters.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 
 const fields = [
@@ -55,3 +57,29 @@ for (const f of fields) {
     }
   });
 }
+
+t.test('withUnsafeReplaced puts U+FFFD for each, and leaves other text as it is', async (t) => {
+  t.equal(withUnsafeReplaced('a\u009b2J\u202eb\rc\r\nd\te\u0000'), 'a\ufffd2J\ufffdb\ufffdc\r\nd\te\ufffd');
+  for (const s of safe) t.equal(withUnsafeReplaced(s.text), s.text, s.what);
+});
+
+// Client text the gate quotes rather than refuses (a refused request's decoded path parameters,
+// an unknown key): JSON escapes the C0 controls but not C1 or the bidirectional overrides, so
+// they are replaced before they reach an answer, a log line or a record.
+t.test('refusal records and answers quote no control character or bidirectional override a client sent', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { deps: { logger: createLogger('info', sink) } });
+  const evil = '%C2%9B2J%E2%80%AEevil';
+  const toggled = await g.as('admin', { method: 'PUT', url: `/v1/stages/${evil}`, payload: { enabled: true, note: 'a fine note' } });
+  const unknownKey = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'checked the dashboard', 'x\u009b2J\u202eevil': 1 } });
+  const anonymous = await g.app.inject({ method: 'PUT', url: `/v1/stages/${evil}`, payload: { enabled: true, note: 'x' } });
+  t.same([toggled.statusCode, unknownKey.statusCode, anonymous.statusCode], [400, 400, 401]);
+  const refusals = g.audit.records().filter((r) => r.type === 'refusal');
+  t.ok(refusals.length >= 3, 'the refusals recorded');
+  for (const r of refusals) t.equal(firstUnsafeCharacter(JSON.stringify(r)), null, `record of ${String((r as { data?: { path?: string } }).data?.path)}: none`);
+  t.match(refusals.map((r) => r['stage']), ['\ufffd2J\ufffdevil', null, '\ufffd2J\ufffdevil'], 'the stage path parameter recorded with U+FFFD in their place');
+  for (const res of [toggled, unknownKey, anonymous]) t.equal(firstUnsafeCharacter(res.body), null, `answer: ${res.body.slice(0, 120)}`);
+  t.match(unknownKey.json(), { field: 'body.x\ufffd2J\ufffdevil' }, 'the unknown key named with U+FFFD in their place');
+  t.equal(lines.filter((l) => firstUnsafeCharacter(l) !== null).length, 0, 'and no log line holds one');
+});
