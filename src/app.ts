@@ -11,7 +11,7 @@ import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
 import { capConnections } from './http/connection-cap.ts';
 import { jsonBodyParser } from './http/json-body.ts';
-import { HttpError, auditUnavailable, clockOutsideCalendar, errorBody } from './http/errors.ts';
+import { HttpError, ShedError, auditUnavailable, clockOutsideCalendar, errorBody } from './http/errors.ts';
 import { asksForIdentity, createGuard, setCommonHeaders } from './http/guard.ts';
 import { createRefusalRecorder } from './http/refusal-recorder.ts';
 import { isRefusalAudited, pathOf } from './http/refusals.ts';
@@ -342,7 +342,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     // the body's abort after the client-error handler answered (and recorded) the request on its socket
     if (!connections.startAnswer(req)) return reply.code(408).send();
     let fault = withoutTokens(toFault(err));
-    if (fault.status >= 500 && !isRefusal(fault.status)) req.log.error({ err, path: pathOf(req) }, 'request failed');
+    if (err instanceof ShedError) {
+      metrics.shed.inc({ error: err.code });
+      req.log.warn({ status: fault.status, error: err.code, path: pathOf(req) }, 'request shed');
+    } else if (fault.status >= 500 && !isRefusal(fault.status)) req.log.error({ err, path: pathOf(req) }, 'request failed');
     else req.log.info({ status: fault.status, error: fault.body['error'], path: pathOf(req) }, 'request refused');
     if (isAuditedRefusal(req, fault.status) && !isRefusalAudited(req)) {
       try {

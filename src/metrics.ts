@@ -6,6 +6,7 @@ export interface Metrics {
   decisions: Counter<'stage' | 'decision'>;
   refusals: Counter<'status' | 'error'>;
   refusalsSummarised: Counter;
+  shed: Counter<'error'>;
   marketOpen: Gauge;
   auditAppendSeconds: Histogram;
   auditFailures: Counter;
@@ -76,6 +77,12 @@ export function createMetrics(opts: {
     refusalsSummarised: new Counter({
       name: 'gate_refusals_summarised_total',
       help: 'Refusals over the per-address budget: answered, counted in a summary audit record instead of one record each',
+      registers: [registry],
+    }),
+    shed: new Counter({
+      name: 'gate_requests_shed_total',
+      help: 'Requests turned away at once with a 503 because a bounded line was full (error: audit_reads_saturated, the audit reads waiting their turn), by error code',
+      labelNames: ['error'] as const,
       registers: [registry],
     }),
     marketOpen: new Gauge({

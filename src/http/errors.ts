@@ -15,6 +15,16 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A request the gate turned away on purpose, to protect itself, not because anything failed (a
+ * bounded line is full): logged as a warning without a stack, not as a failed request, and counted
+ * in gate_requests_shed_total by its code. During the flood it exists for, an error line with a
+ * stack for each would be noise that costs the thread it protects.
+ */
+export class ShedError extends HttpError {
+  override name = 'ShedError';
+}
+
 export function errorBody(code: string, message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { error: code, message, ...extra };
 }

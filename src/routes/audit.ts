@@ -5,7 +5,7 @@ import { AUDIT_TYPES } from '../audit/event.ts';
 import { TurnsFullError } from '../bounded-turns.ts';
 import type { AuditQuery } from '../audit/log.ts';
 import type { Permission } from '../auth/identity.ts';
-import { HttpError } from '../http/errors.ts';
+import { HttpError, ShedError } from '../http/errors.ts';
 import { RECORDED_STAGE_MAX } from '../http/refusals.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, authErrors } from './common-schemas.ts';
@@ -65,7 +65,7 @@ export async function scanInTurn<T>(ctx: RouteContext, req: FastifyRequest, repl
   } catch (err) {
     if (!(err instanceof TurnsFullError)) throw err;
     reply.header('retry-after', '1');
-    throw new HttpError(503, 'audit_reads_saturated', `${err.maxWaiting} audit reads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
+    throw new ShedError(503, 'audit_reads_saturated', `${err.maxWaiting} audit reads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
   }
 }
 

@@ -2,11 +2,13 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 import type { AuditLog } from '../../src/audit/log.ts';
 import type { Authenticator } from '../../src/auth/identity.ts';
+import { createLogger } from '../../src/logger.ts';
 import { fixedClock } from '../../src/policy/clock.ts';
 import { AUDIT_READS_WAITING } from '../../src/routes/audit.ts';
 import { MAX_PAGE_SPAN, createFullVerifier, verifyPage } from '../../src/routes/audit-verify.ts';
@@ -302,7 +304,9 @@ t.test('audit reads wait in a bounded line: one more than AUDIT_READS_WAITING is
   // polling in many tabs, stacked reads each holding its socket and request, and later its scan
   const { audit, scans, release } = await firstQueryHeld(300);
   const { auth, checked } = permissionCountingAuth();
-  const g = await buildTestApp(t, { deps: { audit, auth } });
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { deps: { audit, auth, logger: createLogger('info', sink) } });
   const headBefore = audit.head().seq;
   const first = g.as('auditor', { url: '/v1/audit?limit=2' });
   t.ok(await eventually(() => scans.length === 1), 'the first query holds the turn');
@@ -329,6 +333,12 @@ t.test('audit reads wait in a bounded line: one more than AUDIT_READS_WAITING is
     'each scanned in the order it came',
   );
   t.equal(audit.head().seq, headBefore, 'the 503 was not audited');
+  // a client turned away is no failure: a warning without a stack, counted
+  const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown; error?: string });
+  t.same(logged.filter((l) => l.level >= 50), [], 'no error-level line');
+  t.match(logged.filter((l) => l.msg === 'request shed'), [{ level: 40, error: 'audit_reads_saturated', status: 503 }], 'one warning');
+  t.notOk(logged.some((l) => l.msg === 'request shed' && l.err !== undefined), 'without a stack');
+  t.match((await g.app.inject({ url: '/metrics' })).body, /gate_requests_shed_total\{error="audit_reads_saturated"\} 1\n/, 'counted in /metrics');
   const after = await g.as('auditor', { url: '/v1/audit?limit=2' });
   t.equal(after.statusCode, 200, 'the line, drained, takes reads again');
 });
