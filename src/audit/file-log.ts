@@ -258,7 +258,12 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         // a run that does not create its file continues the durable one or the last one created
         let target = created.at(-1)?.fh ?? fh;
         if (run.isNew) {
-          target = await fs.open(join(dir, run.seg.name), 'w+');
+          // created exclusively, never opened over a file of that name: two gates that read the
+          // same head name their next file alike, and a stale gate's create that lands late (an
+          // NFS CREATE retried through a partition) would otherwise empty the file in which the
+          // gate that took the directory over has acknowledged records. A clash fails the batch
+          // (503); this gate's own failed files are removed before it writes again
+          target = await fs.open(join(dir, run.seg.name), 'wx+');
           created.push({ seg: run.seg, fh: target });
         }
         await writeAllAt(target!, Buffer.concat(run.bufs, run.bytes), run.start);
