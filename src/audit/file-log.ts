@@ -145,6 +145,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   // same offsets: records it had acknowledged. In a file of this gate's own they land past the end
   // of the old one, where verify finds them, and overwrite nothing acknowledged.
   let ownFileYet = false;
+  /** files this gate created whose batch is not committed (failed, or under way): the only files newer than the durable head it may remove (repairLog) */
+  const uncommittedFiles = new Set<string>();
   let fh: AuditFileHandle | null = tail.fh;
   const segments: Segment[] = tail.segments;
   let failed = false;
@@ -265,6 +267,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           // (503); this gate's own failed files are removed before it writes again
           target = await fs.open(join(dir, run.seg.name), 'wx+');
           created.push({ seg: run.seg, fh: target });
+          uncommittedFiles.add(run.seg.name);
         }
         await writeAllAt(target!, Buffer.concat(run.bufs, run.bytes), run.start);
         if (fsync) await target!.datasync();
@@ -280,6 +283,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         fh = created[created.length - 1]!.fh;
         for (const c of [...created.slice(0, -1).map((c) => c.fh), old]) await c?.close().catch(() => {});
         segments.push(...created.map((c) => c.seg));
+        for (const c of created) uncommittedFiles.delete(c.seg.name);
       }
       const lastRec = results[results.length - 1]!.at(-1)!;
       durable = { seq: lastRec.seq, hash: lastRec.hash, file: last.seg, size: last.start + last.bytes };
@@ -331,7 +335,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       try {
         await fh?.close().catch(() => {}); // it may be stale (NFS) or poisoned by the failure
         fh = null;
-        fh = await repairLog(ctx, durable);
+        fh = await repairLog(ctx, durable, uncommittedFiles);
+        uncommittedFiles.clear();
       } catch (err) {
         if (trigger === 'probe') logger.warn({ err, head: durable.seq }, 'audit: still not writable');
         return false;

@@ -44,17 +44,21 @@ export async function rollbackBatch(
 
 /**
  * Brings the directory back to its durable state and proves it takes durable writes again:
- * removes files newer than the durable head, reopens the newest durable file and truncates it to
+ * removes the files newer than the durable head that this gate created (`own`: those of its
+ * failed batches), reopens the newest durable file and truncates it to
  * its durable size, then writes, fsyncs and removes a probe file and fsyncs the directory.
  * Returns the newest durable file opened for writing (null for an empty log). Throws when any
- * step fails, or when the file is shorter than its durable size (acknowledged records gone:
- * the log must not be extended).
+ * step fails, when the file is shorter than its durable size (acknowledged records gone: the
+ * log must not be extended), or when a newer file is not this gate's own: another gate is
+ * writing the directory (it took the lock over while this one still counted itself the holder),
+ * and that file holds the records it acknowledged. Left alone; the log stays closed.
  */
-export async function repairLog(ctx: RepairContext, durable: DurableEnd): Promise<AuditFileHandle | null> {
+export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: ReadonlySet<string>): Promise<AuditFileHandle | null> {
   const { fs, dir, fsync } = ctx;
-  for (const s of await listSegments(fs, dir)) {
-    if (s.firstSeq > durable.seq) await fs.unlink(join(dir, s.name));
-  }
+  const newer = (await listSegments(fs, dir)).filter((s) => s.firstSeq > durable.seq);
+  const foreign = newer.find((s) => !own.has(s.name));
+  if (foreign) throw new Error(`${foreign.name} is newer than this gate's durable head (seq ${durable.seq}) and was not written by it: another gate is writing this directory; it is left alone`);
+  for (const s of newer) await fs.unlink(join(dir, s.name));
   let fh: AuditFileHandle | null = null;
   if (durable.file !== null) {
     const h = await fs.open(join(dir, durable.file.name), 'r+');

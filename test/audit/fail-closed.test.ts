@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { segmentName } from '../../src/audit/segments.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { entry, faultyFs, memoryLogger, waitFor, type FsOp } from './helpers.ts';
@@ -86,6 +87,44 @@ t.test('an append attempt retries recovery itself (probe far away), at most ever
   const [rec] = await log.append([entry(5)]);
   t.equal(rec!.seq, 2, 'append recovered the log and was written');
   t.equal(log.writable(), true);
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
+});
+
+t.test('recovery removes only the newer files this gate wrote: one another gate wrote (it took the lock over) is left alone, and the log stays closed', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1, { at: DAY1 })]);
+  await log.append([entry(2, { at: DAY2 })]); // a file of the new day: this gate's own, committed
+  ffs.faults.datasync = 'EIO';
+  await t.rejects(log.append([entry(3, { at: DAY2 })]), AuditUnavailableError, 'a failed batch');
+  delete ffs.faults.datasync;
+  // meanwhile another gate, which took the directory over while this one still counted itself
+  // the holder, wrote its next records into a file of its own under the next name
+  const foreign = join(dir, segmentName('20261127', 3));
+  writeFileSync(foreign, '{"another gate\'s acknowledged records":true}\n');
+  await new Promise((r) => setTimeout(r, 260));
+  await t.rejects(log.append([entry(4, { at: DAY2 })]), AuditUnavailableError, 'the append retries recovery, which refuses to touch it');
+  t.equal(readFileSync(foreign, 'utf8'), '{"another gate\'s acknowledged records":true}\n', 'the other gate\'s file is still there, whole');
+  t.equal(log.writable(), false, 'the log stays closed');
+  await log.close();
+});
+
+t.test('recovery removes a newer file of this gate\'s own failed batch that its rollback could not remove', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1, { at: DAY1 })]);
+  ffs.faults.write = 'EIO';
+  ffs.faults.unlink = 'EIO';
+  await t.rejects(log.append([entry(2, { at: DAY2 })]), AuditUnavailableError, 'a failed batch in a new file, whose removal fails too');
+  t.ok(readdirSync(dir).includes(segmentName('20261127', 2)), 'its file is still there');
+  delete ffs.faults.write;
+  delete ffs.faults.unlink;
+  await new Promise((r) => setTimeout(r, 260));
+  const [rec] = await log.append([entry(3, { at: DAY2 })]);
+  t.equal(rec!.seq, 2, 'the recovery removed it and the append was written');
   await log.close();
   t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
 });
