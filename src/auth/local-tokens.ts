@@ -386,13 +386,13 @@ export async function revokeToken(file: string, name: string, lock: TokenFileLoc
  */
 export function createLocalAuthenticator(file: string, opts: { readTimeoutMs?: number } = {}): Authenticator {
   const readTimeoutMs = opts.readTimeoutMs ?? 2000;
-  let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[] } | null = null;
-  let checkedAt = Number.NEGATIVE_INFINITY;
-  /** the check of the file under way: one at a time, however long it takes */
-  let checking: Promise<{ entry: StoredToken; hash: Buffer }[]> | null = null;
+  /** the file's entries as read by the check that started at `checkedAt` (performance.now()) */
+  let cache: { version: string; tokens: { entry: StoredToken; hash: Buffer }[]; checkedAt: number } | null = null;
+  /** the check of the file under way: one at a time, however long it takes; `ended` settles (never rejects) once it is over */
+  let checking: { startedAt: number; tokens: Promise<{ entry: StoredToken; hash: Buffer }[]>; ended: Promise<void> } | null = null;
 
-  /** The entries of the file as it is now, read again only when it has changed. */
-  const reread = async () => {
+  /** The entries of the file as it is now, read again only when it has changed (the check started at `startedAt`). */
+  const reread = async (startedAt: number) => {
     // Only a missing file means "no tokens". Any other failure (EIO on a flaky NFS mount, EACCES,
     // ELOOP...) is thrown like a read error, so the request gets 503 (auth_unavailable, which Kargo
     // keeps polling on) instead of a 401 for every token, which Kargo takes as final.
@@ -400,42 +400,77 @@ export function createLocalAuthenticator(file: string, opts: { readTimeoutMs?: n
       if (err.code === 'ENOENT') return null;
       throw err;
     });
-    if (!st) return (cache = { version: 'none', tokens: [] }).tokens;
+    if (!st) return (cache = { version: 'none', tokens: [], checkedAt: startedAt }).tokens;
     // not the mtime alone: two writes can land within one mtime tick (coarse-grained NFS or ext3
     // timestamps), while each write is a rename of a new file (another inode) that appends (grows)
     const version = `${st.mtimeMs}/${st.ctimeMs}/${st.size}/${st.ino}`;
-    if (cache && cache.version === version) return cache.tokens;
+    if (cache && cache.version === version) return (cache = { ...cache, checkedAt: startedAt }).tokens;
     const tokens = (await readTokenFile(file)) ?? [];
-    cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })) };
+    cache = { version, tokens: tokens.map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') })), checkedAt: startedAt };
     return cache.tokens;
+  };
+
+  /** Starts a check of the file (there is none under way). */
+  const startCheck = () => {
+    const startedAt = performance.now();
+    const tokens = reread(startedAt).catch((err: unknown) => {
+      // a file that cannot be stat'ed or read (a hand edit gone wrong, EIO, ELOOP) stops every
+      // request until it can be read again, not only the first of each second: the copy read
+      // before may hold a token the edit meant to revoke
+      cache = null;
+      throw err;
+    });
+    const check = {
+      startedAt,
+      tokens,
+      ended: tokens.then(
+        () => undefined,
+        () => undefined,
+      ),
+    };
+    // over before anyone waiting for `ended` goes on, so the first of them starts the next check
+    void check.ended.then(() => {
+      if (checking === check) checking = null;
+    });
+    // a rejection nobody waits for (every request gave up) is not an unhandled one: the error
+    // reaches the requests that do wait
+    tokens.catch(() => undefined);
+    return check;
+  };
+
+  /**
+   * The entries as read by a check that started at most a second before `arrived`: the check under
+   * way if it started since, else a new one once that one is over (one check at a time), so no
+   * request takes what a check started long ago read (a token revoked meanwhile). `gaveUp()`: the
+   * request no longer waits, so no check is started for it.
+   */
+  const freshSince = async (arrived: number, gaveUp: () => boolean) => {
+    while (checking && arrived - checking.startedAt >= 1000) await checking.ended;
+    if (!checking) {
+      if (gaveUp()) throw new Error('no longer waited for');
+      checking = startCheck();
+    }
+    return checking.tokens;
   };
 
   const load = async () => {
     // a monotonic clock: the wall clock set back (an NTP step, a VM resumed) would keep the copy,
     // and a token revoked meanwhile, for as long as it went back
-    const now = performance.now();
-    if (cache && now - checkedAt < 1000) return cache.tokens;
+    const arrived = performance.now();
+    // fresh for a second from when the check that read it started, not from when the last one did
+    if (cache && arrived - cache.checkedAt < 1000) return cache.tokens;
     // One check of the file at a time, which every request that needs it waits for. On a volume
     // that hangs (an NFS server gone, a hard mount) a stat or read never returns and holds one of
     // libuv's four pool threads: a check per request (or per second) would soon hold them all,
     // and with them every file operation of the process, the audit log's included.
-    if (!checking) {
-      checkedAt = now;
-      checking = reread()
-        .catch((err: unknown) => {
-          // a file that cannot be stat'ed or read (a hand edit gone wrong, EIO, ELOOP) stops every
-          // request until it can be read again, not only the first of each second: the copy read
-          // before may hold a token the edit meant to revoke
-          cache = null;
-          throw err;
-        })
-        .finally(() => {
-          checking = null;
-        });
-    }
-    // and no request waits for it longer than readTimeoutMs: past that its answer is a 503
-    // (auth_unavailable, which Kargo polls on), not a connection held for as long as the volume hangs
-    return within(checking, readTimeoutMs, () => {
+    // And no request waits longer than readTimeoutMs (for a check under way that is too old, then
+    // for its own): past that its answer is a 503 (auth_unavailable, which Kargo polls on), not a
+    // connection held for as long as the volume hangs.
+    let late = false;
+    const fresh = freshSince(arrived, () => late);
+    fresh.catch(() => undefined);
+    return within(fresh, readTimeoutMs, () => {
+      late = true;
       throw new Error(`${file}: no answer from the data volume within ${readTimeoutMs} ms`);
     });
   };
