@@ -230,7 +230,7 @@ export interface Config {
   };
   approvals: { ttlHours: number; separationOfDuties: boolean };
   breakGlass: { defaultTtlMinutes: number; maxTtlMinutes: number; requestsPerMinute: number };
-  /** refusalRecordsPerMinute: unauthenticated refusals recorded one by one per client and minute; the rest are counted in one summary record */
+  /** refusalRecordsPerMinute: refusals recorded one by one per client (unauthenticated) or per identity (authenticated) and minute; the rest are counted in one summary record */
   audit: { fsync: boolean; maxFileBytes: number; refusalRecordsPerMinute: number };
   kubernetes: { stagePollSeconds: number; reviewCacheSeconds: number; apiTimeoutMs: number; maxReviewsInFlight: number; imageRepoPrefix: string };
   /**

@@ -76,7 +76,7 @@ export function createMetrics(opts: {
     }),
     refusalsSummarised: new Counter({
       name: 'gate_refusals_summarised_total',
-      help: 'Refusals over the per-address budget: answered, counted in a summary audit record instead of one record each',
+      help: 'Refusals over the budget of their client address (unauthenticated) or identity (authenticated): answered, counted in a summary audit record instead of one record each',
       registers: [registry],
     }),
     shed: new Counter({

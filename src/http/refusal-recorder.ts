@@ -10,25 +10,30 @@ import { isoOf } from '../policy/clock.ts';
 import { clientAddress, unmappedAddress } from './peer-address.ts';
 import { markRefusalAudited, refusalEntry } from './refusals.ts';
 
-/** What one client's unauthenticated refusals of the current window add up to. */
+/** What one client's unauthenticated refusals, or one identity's refusals, of the current window add up to. */
 interface Window {
   startMs: number;
+  /** the identity whose window it is (null: a client's, or the window identities past MAX_WINDOWS share) */
+  identity: { name: string; via: Actor['via'] } | null;
   recorded: number;
   /** refusals over the budget: counted, not recorded one by one */
   suppressed: number;
   byError: Record<string, number>;
   /** the first few names the refused requests presented (anonymous, unknown-token:…) */
   presented: string[];
+  /** an identity's: the first few client addresses its refused requests came from */
+  addresses: string[];
   first: string | null;
   last: string | null;
 }
 
-/** names kept per summary: enough to tell one prober from many, bounded whatever they send */
+/** names (and an identity's addresses) kept per summary: enough to tell one prober from many, bounded whatever they send */
 const PRESENTED_KEPT = 10;
-/** windows held at once; refusals from further clients share one window (key OTHERS) */
+/** windows held at once, of clients and of identities each; further ones share one window (key OTHERS) */
 const MAX_WINDOWS = 10_000;
 const OTHERS = 'other addresses';
-/** all clients together get this many budgets of records one by one per window */
+const OTHER_IDENTITIES = 'other identities';
+/** all clients together, and all identities together, get this many budgets of records one by one per window */
 const GLOBAL_BUDGETS = 10;
 /**
  * Summaries recorded in one append by a flush (the sweep, the stop): up to ~1.5 KB each, so one
@@ -45,10 +50,10 @@ export interface RefusalRecorderDeps {
   project: string;
   /** whether the audit log takes appends now: over the budget a refusal is answered only then */
   writable: () => boolean;
-  /** unauthenticated refusals recorded one by one per client and window (at least 1); the rest are counted */
+  /** refusals recorded one by one per client (unauthenticated) or identity (authenticated) and window (at least 1); the rest are counted */
   perWindow: number;
   windowMs?: number;
-  /** clients told apart at once (default 10,000); further ones share one window */
+  /** clients, and identities, told apart at once (default 10,000 each); further ones share one window */
   maxWindows?: number;
 }
 
@@ -70,30 +75,44 @@ export function clientKey(address: string | undefined): string {
     .join(':')}::/64`;
 }
 
+/** Who an authenticated caller's budget belongs to: the identity, by how it was authenticated and its name. */
+export function identityKey(actor: Pick<Actor, 'name' | 'via'>): string {
+  return `${actor.via}:${actor.name}`;
+}
+
 /**
- * Records refusals in the audit log before they are answered. Refusals of requests that carried no
- * valid identity (401, and anything refused to an anonymous caller) have a budget per client
- * (clientAddress: the TCP peer, or the client a trusted proxy forwarded; IPv6 by /64), so that a
- * client hammering the gate with bad tokens cannot turn each request into an fsynced record: the
- * first `perWindow` of a client in a window (a minute) are recorded one by one, and so are all
- * refusals of authenticated callers (a 403 names who was refused, and is never summarised). Over
- * the budget a refusal is answered the same way and counted, and one summary record (type
- * `refusal`, written by the gate, with how many by status and error, the first names presented,
- * the first and last instant) accounts for them when the window is over: at the client's next
- * refusal, at the sweep, or when the gate stops. All clients together get GLOBAL_BUDGETS budgets
- * per window, and at most MAX_WINDOWS clients are told apart (further ones share a window), so
- * neither the disk nor the memory grows with the number of addresses. Nothing is answered
- * unrecorded while the audit log is down (503).
+ * Records refusals in the audit log before they are answered, within budgets, so that no caller
+ * can turn each request into an fsynced record and fill the disk. Refusals of requests that carried
+ * no valid identity (401, and anything refused to an anonymous caller) have a budget per client
+ * (clientAddress: the TCP peer, or the client a trusted proxy forwarded; IPv6 by /64); refusals of
+ * an authenticated caller (403, 400, 429...: in Kubernetes mode any ServiceAccount of any pod
+ * authenticates) have a budget per identity (identityKey), wherever its requests come from. The
+ * first `perWindow` of a budget in a window (a minute) are recorded one by one (a record names who
+ * was refused); over it a refusal is answered the same way and counted, and one summary record
+ * (type `refusal`, written by the gate, with how many by status and error, the first names
+ * presented or the identity and its first addresses, the first and last instant) accounts for them
+ * when the window is over: at the budget's next refusal, at the sweep, or when the gate stops. All
+ * clients together, and all identities together, get GLOBAL_BUDGETS budgets per window, and at most
+ * MAX_WINDOWS clients and MAX_WINDOWS identities are told apart (further ones share a window), so
+ * neither the disk nor the memory grows with the number of addresses or identities. Nothing is
+ * answered unrecorded while the audit log is down (503).
  */
 export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   const windowMs = deps.windowMs ?? 60_000;
   const maxWindows = deps.maxWindows ?? MAX_WINDOWS;
-  const windows = new Map<string, Window>();
-  const global = { startMs: Number.NEGATIVE_INFINITY, recorded: 0 };
+  /** the budgets of clients (unauthenticated refusals) and of identities (authenticated ones) */
+  const clients = { windows: new Map<string, Window>(), global: { startMs: Number.NEGATIVE_INFINITY, recorded: 0 }, others: OTHERS };
+  const identities = { windows: new Map<string, Window>(), global: { startMs: Number.NEGATIVE_INFINITY, recorded: 0 }, others: OTHER_IDENTITIES };
+  type Budget = typeof clients;
   /** summaries an audit append refused: retried with the next refusal, the sweep or the shutdown */
   let unrecorded: AuditEntry[] = [];
 
-  function summaryEntry(client: string, w: Window): AuditEntry {
+  function summaryEntry(budget: Budget, key: string, w: Window): AuditEntry {
+    const counted = { suppressed: w.suppressed, byError: w.byError, presented: w.presented };
+    const [who, data] =
+      budget === identities
+        ? [`of ${w.identity ? `${w.identity.name} (${w.identity.via})` : `${OTHER_IDENTITIES} (${w.presented.join(', ')})`}`, { ...counted, identity: w.identity, remoteAddresses: w.addresses }]
+        : [`from ${key}`, { ...counted, remoteAddress: key }];
     return auditEntry({
       at: isoOf(deps.clock.now()),
       type: 'refusal',
@@ -103,22 +122,24 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
       reasons: [
         {
           code: 'refusals_summarised',
-          message: `${w.suppressed} more refusal${w.suppressed === 1 ? '' : 's'} from ${client} between ${w.first} and ${w.last} were answered without a record each (over ${deps.perWindow} in ${windowMs / 1000} s)`,
+          message: `${w.suppressed} more refusal${w.suppressed === 1 ? '' : 's'} ${who} between ${w.first} and ${w.last} were answered without a record each (over ${deps.perWindow} in ${windowMs / 1000} s)`,
         },
       ],
-      data: { suppressed: w.suppressed, byError: w.byError, presented: w.presented, remoteAddress: client, from: w.first, to: w.last },
+      data: { ...data, from: w.first, to: w.last },
     });
   }
 
-  /** Removes and returns the summaries of windows that are over (all of them with `all`; one client's with `only`). */
-  function takeDue(nowMs: number, all: boolean, only?: string): AuditEntry[] {
+  /** Removes and returns the summaries of windows that are over (all of them with `all`; one client's or identity's with `only`). */
+  function takeDue(nowMs: number, all: boolean, only?: { budget: Budget; key: string }): AuditEntry[] {
     const out: AuditEntry[] = [...unrecorded];
     unrecorded = [];
-    const candidates: [string, Window | undefined][] = only === undefined ? [...windows] : [[only, windows.get(only)]];
-    for (const [client, w] of candidates) {
+    const candidates: [Budget, string, Window | undefined][] = only
+      ? [[only.budget, only.key, only.budget.windows.get(only.key)]]
+      : [clients, identities].flatMap((budget) => [...budget.windows].map(([key, w]): [Budget, string, Window] => [budget, key, w]));
+    for (const [budget, key, w] of candidates) {
       if (!w || (!all && nowMs - w.startMs < windowMs)) continue;
-      windows.delete(client);
-      if (w.suppressed > 0) out.push(summaryEntry(client, w));
+      budget.windows.delete(key);
+      if (w.suppressed > 0) out.push(summaryEntry(budget, key, w));
     }
     return out;
   }
@@ -134,33 +155,33 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     }
   }
 
-  function windowOf(client: string, nowMs: number): Window {
-    let w = windows.get(client);
+  function windowOf(budget: Budget, key: string, identity: Window['identity'], nowMs: number): Window {
+    let w = budget.windows.get(key);
     if (!w) {
-      w = { startMs: nowMs, recorded: 0, suppressed: 0, byError: {}, presented: [], first: null, last: null };
-      windows.set(client, w);
+      w = { startMs: nowMs, identity, recorded: 0, suppressed: 0, byError: {}, presented: [], addresses: [], first: null, last: null };
+      budget.windows.set(key, w);
     }
     return w;
   }
 
-  /** Records the refusal (with any summary due for its client), or counts it over the client's budget. */
+  /** Records the refusal (with any summary due for its client or identity), or counts it over that budget. */
   async function account(req: FastifyRequest, actor: Actor, verified: boolean, status: number, code: string, message: string): Promise<void> {
     const now = deps.clock.now();
     const nowMs = now.toMillis();
     const at = isoOf(now);
     const entry = () => refusalEntry(req, at, actor, status, code, message, deps.project);
-    if (verified && status !== 401 && actor.via !== 'none') {
-      // an authenticated caller: always one record, naming who
-      return record([entry()]);
-    }
-    let client = clientKey(clientAddress(req) ?? undefined);
-    if (!windows.has(client) && windows.size >= maxWindows) client = OTHERS;
-    const due = takeDue(nowMs, false, client);
+    // an authenticated caller is budgeted by who it is (its own record names it), anyone else by address
+    const authenticated = verified && status !== 401 && actor.via !== 'none';
+    const budget = authenticated ? identities : clients;
+    let key = authenticated ? identityKey(actor) : clientKey(clientAddress(req) ?? undefined);
+    if (!budget.windows.has(key) && budget.windows.size >= maxWindows) key = budget.others;
+    const due = takeDue(nowMs, false, { budget, key });
+    const global = budget.global;
     if (nowMs - global.startMs >= windowMs) {
       global.startMs = nowMs;
       global.recorded = 0;
     }
-    const w = windowOf(client, nowMs);
+    const w = windowOf(budget, key, authenticated && key !== budget.others ? { name: actor.name, via: actor.via } : null, nowMs);
     if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
       w.recorded += 1;
       global.recorded += 1;
@@ -182,16 +203,18 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     w.suppressed += 1;
     w.first ??= at;
     w.last = at;
-    const key = `${status} ${code}`;
-    w.byError[key] = (w.byError[key] ?? 0) + 1;
+    const error = `${status} ${code}`;
+    w.byError[error] = (w.byError[error] ?? 0) + 1;
     if (w.presented.length < PRESENTED_KEPT && !w.presented.includes(actor.name)) w.presented.push(actor.name);
+    const address = clientAddress(req) ?? 'unknown';
+    if (authenticated && w.addresses.length < PRESENTED_KEPT && !w.addresses.includes(address)) w.addresses.push(address);
     deps.metrics.refusalsSummarised.inc();
   }
 
   return {
     /**
      * Accounts for one refusal before it is answered: records it (with any summary now due for
-     * its client), or counts it when an unauthenticated client is over its budget. `verified`
+     * its client or identity), or counts it when that client or identity is over its budget. `verified`
      * (default: the actor names an authenticator) is false when the actor is only what the
      * request presented and the gate could not check (a TokenReview that failed): such refusals
      * are budgeted like a 401. Rejects (the answer is then 503) when the audit log cannot take
@@ -217,8 +240,8 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
       }
       return due.length;
     },
-    /** clients with an open window (tests) */
-    size: () => windows.size,
+    /** clients and identities with an open window (tests) */
+    size: () => clients.windows.size + identities.windows.size,
   };
 }
 

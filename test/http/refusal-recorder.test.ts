@@ -56,7 +56,7 @@ t.test('addresses have budgets of their own', async (t) => {
   t.equal(byAddress('10.0.0.2'), 2, 'the other one is recorded in full');
 });
 
-t.test('authenticated callers are never summarised; anonymous refusals of any kind are', async (t) => {
+t.test('authenticated callers are not held to their address\'s budget; anonymous refusals of any kind are', async (t) => {
   const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
   for (let i = 0; i < 3; i++) await badToken(g);
   const before = refusalsIn(g.audit.records()).length;
@@ -72,7 +72,7 @@ t.test('authenticated callers are never summarised; anonymous refusals of any ki
       ['ci', 403],
       ['caller', 400],
     ],
-    'over the address budget, a 403 and a 400 of authenticated callers are still recorded one by one, with who',
+    'over the address budget, a 403 and a 400 of authenticated callers are still recorded one by one, with who (their budget is their identity\'s)',
   );
   const inUrl = await g.app.inject({ method: 'GET', url: '/v1/status?token=abc', remoteAddress: '10.0.0.7' });
   t.equal(inUrl.statusCode, 400, 'a credential in the URL, anonymous');
