@@ -40,12 +40,17 @@ export interface LockOptions {
   dir: string;
   host: string;
   pid: number;
-  /** wall-clock milliseconds for the lock file's stamps and other gates' leases (real time, never the GATE_NOW demo clock) */
+  /**
+   * wall-clock milliseconds (real time, never the GATE_NOW demo clock): the lock file's stamps,
+   * and the second clock of this gate's own lease (see `monotonic`)
+   */
   now: () => number;
   /**
-   * monotonic milliseconds for this gate's own lease (default performance.now): a wall clock
-   * stepped forward must not make a healthy gate give its lease up, nor one stepped back keep
-   * a lapsed lease looking fresh
+   * monotonic milliseconds (default performance.now) for this gate's own lease, which is timed on
+   * both clocks and lapses when either says a lease went by: a wall clock stepped back must not
+   * keep a lapsed lease looking fresh, and a monotonic clock that stood still while the VM was
+   * paused (CLOCK_MONOTONIC on a KVM guest) must not either. A wall clock stepped forward by a
+   * lease costs the lock (a spurious lapse): the price of noticing the pause
    */
   monotonic?: () => number;
   /** is a process with this pid alive on this host? */
@@ -242,11 +247,15 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   };
 
   let acquiredAt = new Date(opts.now()).toISOString();
-  /** when (monotonic) the lock file last held our stamp for sure (taken before each write that succeeded) */
-  let confirmedAt = mono();
+  /** the time on both clocks */
+  const clocks = () => ({ mono: mono(), wall: opts.now() });
+  /** when the lock file last held our stamp for sure (taken before each write that succeeded) */
+  let confirmed = clocks();
+  /** how long the lease has gone unconfirmed: the longer of the two clocks' counts */
+  const unconfirmedMs = () => Math.max(mono() - confirmed.mono, opts.now() - confirmed.wall);
   let lost = false;
   /** the lease went a whole lease unconfirmed: another gate may have taken it over meanwhile */
-  const lapsed = () => mono() - confirmedAt >= leaseMs;
+  const lapsed = () => unconfirmedMs() >= leaseMs;
   /**
    * Why a holder (of the lock, or of a takeover claim) still counts, and whether only its lease
    * says so; null when it is stale. Its pid means something here only on this host, under this
@@ -330,11 +339,11 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   let seen: { text: string; at: number } | null = null;
   for (let attempt = 1; ; attempt++) {
     // taken now, after any wait: the lease counts from here, and the lock says since when
-    const takingAt = mono();
-    acquiredAt = new Date(opts.now()).toISOString();
+    const takingAt = clocks();
+    acquiredAt = new Date(takingAt.wall).toISOString();
     try {
       await write(stamp(acquiredAt), true);
-      confirmedAt = takingAt;
+      confirmed = takingAt;
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -366,7 +375,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
           `If no gate uses this directory (for instance it was copied from a running gate's directory, which copies its lock), remove ${file}.`,
       );
     }
-    confirmedAt = mono();
+    confirmed = clocks();
     const ours = await claimTakeover(text);
     const raced = () => new DataDirLockedError(`data directory ${opts.dir}: another gate took the lock over at the same moment`);
     // the stale file may have been replaced while this gate was reading it (a slow volume):
@@ -390,7 +399,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
   /** true (and the lock lost for good) when the lease has lapsed */
   const loseIfLapsed = (): boolean => {
     if (!lapsed()) return false;
-    loseForGood(`its lease went unrenewed for ${Math.round((mono() - confirmedAt) / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`, 'lapsed');
+    loseForGood(`its lease went unrenewed for ${Math.round(unconfirmedMs() / 1000)} s (lease ${leaseMs / 1000} s): another gate may have taken the data directory over meanwhile`, 'lapsed');
     return true;
   };
   /**
@@ -400,7 +409,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
    * just before the write lands, and after it.
    */
   const renewOnce = async (): Promise<boolean> => {
-    const started = mono();
+    const started = clocks();
     const current = await readLock(fs, file).catch(() => undefined);
     if (stopped || lost) return false;
     if (current && current.owner !== owner) {
@@ -422,7 +431,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
       .catch(() => false);
     if (stopped || lost) return false;
     if (loseIfLapsed()) return false;
-    if (wrote) confirmedAt = Math.max(confirmedAt, started);
+    if (wrote && started.mono >= confirmed.mono) confirmed = started;
     return wrote;
   };
   // one renewal at a time (they share the temp file), every renewMs, and a failed one is tried
@@ -452,7 +461,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
 
   return {
     file,
-    held: () => !lost && !stopped && mono() - confirmedAt < fenceMs,
+    held: () => !lost && !stopped && unconfirmedMs() < fenceMs,
     release: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -545,22 +545,33 @@ t.test('onLost names the gate that took the lock over', async (t) => {
   await lock.release();
 });
 
-t.test('the lease is timed on the monotonic clock: wall-clock steps neither end nor extend it', async (t) => {
+t.test('the lease is timed on both clocks: a wall clock stepped back does not extend it, one stepped forward by a lease ends it', async (t) => {
   let wall = NOW;
   let mono = 0;
   const { dir, lost, lock } = await holdLock(t, { now: () => wall, monotonic: () => mono });
-  wall += 3_600_000; // NTP steps the wall clock an hour forward
+  wall -= 3_600_000; // NTP steps the wall clock an hour back
   await new Promise((r) => setTimeout(r, 80));
-  t.equal(lock.held(), true, 'a forward step: still held');
+  t.equal(lock.held(), true, 'a backward step: still held');
   t.same(lost, [], 'and not lost');
   t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).renewedAt, new Date(wall).toISOString(), 'renewals stamp the wall clock other gates read');
-  wall -= 7_200_000; // and two hours back
-  mono += 400; // while, really, a whole lease passed without a renewal
+  wall += 100; // a step forward shorter than the lease's slack (fence 280 ms)
+  t.equal(lock.held(), true, 'a short forward step: still held');
+  await new Promise((r) => setTimeout(r, 80));
+  t.same(lost, [], 'and, renewed since, not lost');
+  mono += 400; // while the wall clock says little time passed, a whole lease went without a renewal
   await eventually(() => lost.length > 0);
   t.equal(lost.length, 1, 'a lapse on the monotonic clock is a lapse, whatever the wall clock says');
   t.equal(lock.held(), false);
   await lock.release();
   t.ok(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'release after a loss leaves the lock file alone');
+  // the monotonic clock stands still (a paused KVM guest), the wall clock moves a lease on: a
+  // lapse too, held() false at once; also what a wall clock stepped forward by a lease costs
+  const second = await holdLock(t, { now: () => wall, monotonic: () => mono });
+  wall += 400;
+  t.equal(second.lock.held(), false, 'the wall clock a lease on: not held');
+  await eventually(() => second.lost.length > 0);
+  t.same(second.causes, ['lapsed'], 'and lost by a lapse');
+  await second.lock.release();
 });
 
 /**
