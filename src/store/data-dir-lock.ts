@@ -261,30 +261,27 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
    * says so; null when it is stale. Its pid means something here only on this host, under this
    * boot and in this pid namespace (each compared where both sides know it): anywhere else (NFS
    * and the pod moved; a reboot; another machine or container with this host name, pid 1 in each)
-   * its lease decides: for the lock file (`unchangedMs`, how long this gate has seen its text
-   * unchanged) timed on this gate's clock; for a takeover claim (never renewed, and only met
-   * while two gates race for the same stale lock) by its stamp.
+   * its lease decides, never timed by the stamp in it (the two hosts' clocks may disagree): for
+   * the lock file, `unrenewedMs` is how long this gate has seen its text unchanged, on its own
+   * clock; for a takeover claim (never renewed, and only met while two gates race for the same
+   * stale lock), its age on the data volume's clock (claimAgeMs).
    */
-  const liveBecause = (held: LockFile, unchangedMs?: number): { why: string; byLease: boolean } | null => {
+  const liveBecause = (held: LockFile, unrenewedMs: number, what: 'lock' | 'claim'): { why: string; byLease: boolean } | null => {
     const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
     const otherNs = typeof held.pidNs === 'string' && pidNs !== null && held.pidNs !== pidNs;
     if (held.host !== opts.host || otherBoot || otherNs) {
       const who = held.host !== opts.host ? null : otherBoot ? 'this host name under another boot id (rebooted since, or another machine)' : 'this host in another pid namespace (another container)';
-      if (unchangedMs !== undefined) {
-        // the lock file itself: its stamp is the holder's clock, which can be any time off this
-        // host's (a clock ahead here took a live holder's lock over at once; one behind kept a
-        // crashed holder's for as long as it was off). The lease is timed on this gate's own
-        // monotonic clock instead, from when it last saw the file change: a live holder renews
-        // within a renewal period, and one that has not for a whole lease has stopped writing
-        if (unchangedMs >= leaseMs) return null;
-        return {
-          why: `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} (by its clock) and expires ${Math.ceil((leaseMs - unchangedMs) / 1000)} s from now unless renewed (timed on this host's clock, from when the lock file was last seen to change)`,
-          byLease: true,
-        };
-      }
-      const age = opts.now() - Date.parse(held.renewedAt);
-      if (!(age <= leaseMs)) return null;
-      return { why: `${who ? `${who}: ` : ''}its lease was renewed at ${held.renewedAt} and expires ${Math.ceil((leaseMs - age) / 1000)} s from now`, byLease: true };
+      // a stamp is the holder's clock, which can be any time off this host's (a clock ahead here
+      // took a live holder's lock over at once, or made a second claim beside a live one; one
+      // behind kept a crashed holder's for as long as it was off): a live holder renews within a
+      // renewal period, and one that has not for a whole lease has stopped writing
+      if (!(unrenewedMs < leaseMs)) return null;
+      const expires = Math.ceil((leaseMs - unrenewedMs) / 1000);
+      const timed =
+        what === 'lock'
+          ? `its lease was renewed at ${held.renewedAt} (by its clock) and expires ${expires} s from now unless renewed (timed on this host's clock, from when the lock file was last seen to change)`
+          : `its claim was made ${Math.max(0, Math.round(unrenewedMs / 1000))} s ago and expires ${expires} s from now (timed on the data volume's clock, by the file's modification time)`;
+      return { why: `${who ? `${who}: ` : ''}${timed}`, byLease: true };
     }
     // this very pid is this process: the holder was an earlier one (a restart in the same namespace)
     if (held.pid === opts.pid) return null;
@@ -293,6 +290,28 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const now = typeof held.processStart === 'string' ? startOf(held.pid) : null;
     if (now !== null && now !== held.processStart) return null;
     return { why: `process ${held.pid} on this host is still running`, byLease: false };
+  };
+  /**
+   * How long ago a claim was made, on the data volume's clock: its modification time against
+   * that of a file just written beside it (`tmp`), both set by the file server on NFS (by this
+   * host on a local disk), so never off another host's clock. Null when the claim is gone.
+   * Its maker timed its own takeover from before it wrote the claim, and gives up once a lease
+   * went by: a claim older than a lease is one whose maker has stopped.
+   */
+  const claimAgeMs = async (claim: string, tmp: string): Promise<number | null> => {
+    let madeAt: number;
+    try {
+      madeAt = (await fs.stat(claim)).mtimeMs;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    await fs.writeFile(tmp, owner);
+    try {
+      return (await fs.stat(tmp)).mtimeMs - madeAt;
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
   };
   /**
    * Claims the right to replace one particular stale lock file, named by a digest of its text:
@@ -311,7 +330,8 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const other = await readLock(fs, claim);
-      const why = other ? liveBecause(other)?.why : null;
+      const age = other ? await claimAgeMs(claim, `${claim}.${owner}.new`) : null;
+      const why = other && age !== null ? liveBecause(other, age, 'claim')?.why : null;
       if (why) {
         throw new DataDirLockedError(
           `data directory ${opts.dir}: another gate (host ${other?.host}, pid ${other?.pid}) is taking the stale lock over at this moment: ${why}. ` +
@@ -359,7 +379,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const since: number = last !== null && last.text === text ? last.at : mono();
     seen = { text, at: since };
     const held = parseLock(text);
-    const live = held ? liveBecause(held, mono() - since) : null;
+    const live = held ? liveBecause(held, mono() - since, 'lock') : null;
     if (held && live?.byLease && mono() < waitUntil) {
       // a lease that runs out within the wait (the holder crashed) is waited for, not refused
       if (!told) opts.onWait?.(`data directory ${opts.dir} is held by host ${held.host}, pid ${held.pid}: ${live.why}; waiting for it to run out`);

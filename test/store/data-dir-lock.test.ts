@@ -324,14 +324,14 @@ t.test('two gates that find the same stale lock at once: exactly one takes it ov
             if (reads === 2) bothRead();
             await barrier;
             if (host === 'c' && interleaving.startsWith('c goes on')) await aFinished;
-            if (host === 'c' && interleaving.includes('a lease after')) cLate = 31_000;
+            // a's claim made a lease ago, on the data volume's clock (its modification time)
+            if (host === 'c' && interleaving.includes('a lease after')) await ageClaims(dir, 31_000);
           }
           return text;
         }) as LockFs['readFile'],
       };
     };
-    let cLate = 0;
-    const take = (host: string) => acquireDataDirLock({ ...base, dir, host, now: () => (host === 'c' ? NOW + cLate : NOW), fs: fsOf(host) });
+    const take = (host: string) => acquireDataDirLock({ ...base, dir, host, now: () => NOW, fs: fsOf(host) });
     const a = take('a').finally(() => aDone());
     const c = take('c');
     const results = await Promise.allSettled([a, c]);
@@ -416,10 +416,13 @@ t.test('NFS: a link whose reply was lost counts by the link count, not by the er
 
 t.test('a takeover claim left by a gate that died half-way does not block the next one; a live one does', async (t) => {
   const cases = [
-    { name: 'claim by a dead process on this host', claim: { host: 'a', pid: 9, renewedAgoMs: 0 }, alive: false, takes: true },
-    { name: 'claim from another host, older than a lease', claim: { host: 'b', pid: 9, renewedAgoMs: 31_000 }, alive: true, takes: true },
-    { name: 'claim by a live process on this host', claim: { host: 'a', pid: 9, renewedAgoMs: 0 }, alive: true, takes: false, why: /another gate \(host a, pid 9\) is taking the stale lock over at this moment: process 9 on this host is still running/ },
-    { name: 'claim from another host within a lease', claim: { host: 'b', pid: 9, renewedAgoMs: 5_000 }, alive: true, takes: false, why: /is taking the stale lock over at this moment: its lease was renewed/ },
+    { name: 'claim by a dead process on this host', claim: { host: 'a', pid: 9, madeAgoMs: 0 }, alive: false, takes: true },
+    { name: 'claim from another host, older than a lease', claim: { host: 'b', pid: 9, madeAgoMs: 31_000 }, alive: true, takes: true },
+    { name: 'claim by a live process on this host', claim: { host: 'a', pid: 9, madeAgoMs: 0 }, alive: true, takes: false, why: /another gate \(host a, pid 9\) is taking the stale lock over at this moment: process 9 on this host is still running/ },
+    { name: 'claim from another host within a lease', claim: { host: 'b', pid: 9, madeAgoMs: 5_000 }, alive: true, takes: false, why: /is taking the stale lock over at this moment: its claim was made 5 s ago/ },
+    // the stamp in a claim is its maker's clock: only the data volume's tells its age
+    { name: 'claim from another host, made just now, its stamp an hour old', claim: { host: 'b', pid: 9, madeAgoMs: 0, stampAgoMs: 3_600_000 }, alive: true, takes: false, why: /its claim was made 0 s ago/ },
+    { name: 'claim from another host, made a lease ago, its stamp in the future', claim: { host: 'b', pid: 9, madeAgoMs: 31_000, stampAgoMs: -3_600_000 }, alive: true, takes: true },
   ];
   for (const c of cases) {
     const { dir } = await staleLockDir(t);
@@ -428,10 +431,12 @@ t.test('a takeover claim left by a gate that died half-way does not block the ne
     const claimName = (await nodeFs.readdir(join(probe.file, '..'))).find((n) => n.startsWith('gate.lock.takeover-')) as string;
     await probe.release();
     t.match(claimName, /^gate\.lock\.takeover-[0-9a-f]{16}-1$/, 'claims are named after the stale file and numbered');
+    const stampAgoMs = (c.claim as { stampAgoMs?: number }).stampAgoMs ?? c.claim.madeAgoMs;
     await writeFile(
       join(dir, claimName),
-      JSON.stringify({ owner: 'dead', host: c.claim.host, pid: c.claim.pid, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW - c.claim.renewedAgoMs).toISOString() }),
+      JSON.stringify({ owner: 'dead', host: c.claim.host, pid: c.claim.pid, acquiredAt: new Date(NOW).toISOString(), renewedAt: new Date(NOW - stampAgoMs).toISOString() }),
     );
+    await ageClaims(dir, c.claim.madeAgoMs);
     const attempt = acquireDataDirLock({ ...base, dir, host: 'a', pid: 8, now: () => NOW, isAlive: (pid) => (pid === 9 ? c.alive : false) });
     if (c.takes) {
       const lock = await attempt;
@@ -443,6 +448,21 @@ t.test('a takeover claim left by a gate that died half-way does not block the ne
       t.equal(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')).owner, 'old', `${c.name}: the lock file is left alone`);
     }
   }
+});
+
+t.test('a gate that died half-way through a takeover, on another host: its claim holds the next one off for a lease, then no longer', async (t) => {
+  const { dir } = await staleLockDir(t);
+  const lockFile = join(dir, 'gate.lock');
+  // b made its claim, then its rename over the lock never returned (it died there)
+  const hung: LockFs = { ...nodeFs, rename: (async (from: string, to: string) => (to === lockFile ? new Promise(() => {}) : nodeFs.rename(from, to))) as LockFs['rename'] };
+  void acquireDataDirLock({ ...base, dir, host: 'b', leaseMs: 300, now: () => NOW, fs: hung });
+  await eventually(async () => (await nodeFs.readdir(dir)).some((n) => n.startsWith('gate.lock.takeover-') && !n.endsWith('.new')));
+  const next = { ...base, dir, host: 'a', pid: 8, leaseMs: 300, now: () => NOW };
+  await t.rejects(acquireDataDirLock(next), /is taking the stale lock over at this moment: its claim was made 0 s ago/, 'refused while the claim may still be a takeover under way');
+  await new Promise((r) => setTimeout(r, 350));
+  const lock = await acquireDataDirLock(next);
+  t.equal(JSON.parse(await readFile(lockFile, 'utf8')).host, 'a', 'taken over a lease after the claim was made');
+  await lock.release();
 });
 
 t.test('a takeover removes the claims of earlier takeovers and keeps its own', async (t) => {
@@ -457,6 +477,12 @@ t.test('a takeover removes the claims of earlier takeovers and keeps its own', a
     await lock.release();
   }
 });
+
+/** Sets the modification time of the takeover claims in `dir` `ms` back: made that long ago on the data volume's clock. */
+async function ageClaims(dir: string, ms: number): Promise<void> {
+  const at = new Date(Date.now() - ms);
+  for (const name of await nodeFs.readdir(dir)) if (name.startsWith('gate.lock.takeover-')) await nodeFs.utimes(join(dir, name), at, at);
+}
 
 /** A copy of a lock directory's files in a new temp directory. */
 async function copyDir(t: TapLike, dir: string): Promise<string> {
