@@ -6,6 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
+import { volumeAgeMs } from '../store/volume-clock.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import { within } from '../within.ts';
 import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
@@ -122,8 +123,8 @@ async function readLockFile(path: string): Promise<{ text: string; stamp: TokenL
  * create`, a gate's first start) holds it across its read-modify-write, so none drops another's
  * token. The lock is created exclusively by a hard link (atomic on NFS too, where the data
  * directory may live; see createExclusive). A held lock is waited for (backing off, `waitMs` in
- * all); one of a crashed writer is taken over: stamped over `staleMs` ago (unreadable ones by
- * their mtime), or of a process gone on this host. `stillOurs` tells the body, just before its
+ * all); one of a crashed writer is taken over: written over `staleMs` ago (by the data volume's
+ * clock: volumeAgeMs), or of a process gone on this host. `stillOurs` tells the body, just before its
  * write lands, whether the lock was taken over meanwhile (a writer stalled past the staleness).
  */
 async function withTokenFileLock<T>(file: string, opts: TokenFileLockOptions, body: (stillOurs: () => Promise<boolean>) => Promise<T>): Promise<T> {
@@ -149,7 +150,11 @@ async function withTokenFileLock<T>(file: string, opts: TokenFileLockOptions, bo
     const held = await readLockFile(path);
     if (held === null) continue; // released between the create and the read
     const { stamp } = held;
-    const ageMs = Date.now() - (stamp ? Date.parse(stamp.at) : held.mtimeMs);
+    // its age on the data volume's clock (the lock's modification time against a file written
+    // now), never from the stamp in it: another host's clock can be seconds off this one's, and a
+    // host ahead by more than staleMs took a live writer's lock over at once (two writers, and
+    // one's token dropped); one behind kept a crashed writer's for as long as it was off
+    const ageMs = (await volumeAgeMs(nodeFs, path, `${path}.${owner}.new`)) ?? 0;
     const dead = stamp !== null && stamp.host === host && stamp.pid !== process.pid && !isProcessAlive(stamp.pid);
     if (dead || !(ageMs <= staleMs)) {
       await takeOver(path, held.text, owner);

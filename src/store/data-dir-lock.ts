@@ -4,6 +4,7 @@ import * as nodeFs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { within } from '../within.ts';
+import { volumeAgeMs } from './volume-clock.ts';
 
 /** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
 const RELEASE_WAIT_MS = 2000;
@@ -292,27 +293,12 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     return { why: `process ${held.pid} on this host is still running`, byLease: false };
   };
   /**
-   * How long ago a claim was made, on the data volume's clock: its modification time against
-   * that of a file just written beside it (`tmp`), both set by the file server on NFS (by this
-   * host on a local disk), so never off another host's clock. Null when the claim is gone.
-   * Its maker timed its own takeover from before it wrote the claim, and gives up once a lease
-   * went by: a claim older than a lease is one whose maker has stopped.
+   * How long ago a claim was made, on the data volume's clock (volumeAgeMs), never off another
+   * host's clock. Null when the claim is gone. Its maker timed its own takeover from before it
+   * wrote the claim, and gives up once a lease went by: a claim older than a lease is one whose
+   * maker has stopped.
    */
-  const claimAgeMs = async (claim: string, tmp: string): Promise<number | null> => {
-    let madeAt: number;
-    try {
-      madeAt = (await fs.stat(claim)).mtimeMs;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    await fs.writeFile(tmp, owner);
-    try {
-      return (await fs.stat(tmp)).mtimeMs - madeAt;
-    } finally {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
-    }
-  };
+  const claimAgeMs = (claim: string, tmp: string): Promise<number | null> => volumeAgeMs(fs, claim, tmp);
   /**
    * Claims the right to replace one particular stale lock file, named by a digest of its text:
    * every gate that found the same stale file tries the same claim names in the same order, and

@@ -136,6 +136,27 @@ t.test('a lock left by a crashed writer on another host is taken over once stale
   t.same((await readdir(dir)).sort(), ['tokens.json'], 'the stale lock is gone');
 });
 
+t.test('a lock of another host is aged on the data volume\'s clock, never by its stamp: hosts whose clocks disagree neither take a live one over nor wait out a crashed one', async (t) => {
+  // a writer on a host whose clock is a minute behind, at work right now: its stamp says a minute ago
+  const live = await dataDir();
+  const liveFile = tokenFilePath(live);
+  await writeFile(`${liveFile}.lock`, JSON.stringify({ owner: 'behind', host: 'other-host', pid: 4242, at: oldStamp(60_000) }));
+  await t.rejects(createToken(liveFile, 'olivia', ['operator'], new Date(), 'tok_o', { waitMs: 400, staleMs: 5000 }), { message: /locked by another writer \(host other-host, pid 4242/ }, 'a live writer\'s lock is waited for, not taken over');
+  t.equal(await readTokenFile(liveFile), null, 'nothing written');
+  // a writer on a host whose clock is a minute ahead, crashed a minute ago: its stamp says now
+  const crashed = await dataDir();
+  const crashedFile = tokenFilePath(crashed);
+  const lock = `${crashedFile}.lock`;
+  await writeFile(lock, JSON.stringify({ owner: 'ahead', host: 'other-host', pid: 4242, at: new Date().toISOString() }));
+  const old = new Date(Date.now() - 60_000);
+  await utimes(lock, old, old);
+  const started = performance.now();
+  const { token } = await createToken(crashedFile, 'olivia', ['operator'], new Date(), 'tok_o', { waitMs: 5000, staleMs: 5000 });
+  t.ok(performance.now() - started < 4000, 'taken over at once: written a minute ago by the volume\'s clock');
+  t.same(await whoAre(crashedFile, [token]), ['olivia']);
+  t.same((await readdir(crashed)).sort(), ['tokens.json'], 'no lock or probe file left');
+});
+
 t.test('the CLI takes over a long-stale lock (old stamp and mtime) and a torn one', async (t) => {
   for (const text of [JSON.stringify({ owner: 'crashed', host: 'other-host', pid: 4242, at: oldStamp(60_000) }), '{"own']) {
     const dir = await dataDir();
