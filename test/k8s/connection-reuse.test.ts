@@ -8,7 +8,7 @@ import { createKargoStageReader } from '../../src/k8s/kargo-stages.ts';
 import { createKubernetesAuthenticator } from '../../src/k8s/kubernetes-auth.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { OTHER_CA, TEST_CA, kargoStage, startFakeKube } from '../helpers/fake-kube-api.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
+import { type TapLike, tempDir } from '../helpers/temp-dir.ts';
 
 const KARGO_SA = 'system:serviceaccount:stonks-pipeline:gate-caller';
 const req = (token: string) => ({ headers: { authorization: `Bearer ${token}` }, remoteAddress: '127.0.0.1', client: 'kargo' });
@@ -83,14 +83,18 @@ t.test('a review that timed out on a kept connection leaves the next one working
   t.match(await auth.authenticate(req('kargo-token')), { ok: true });
 });
 
-t.test('TLS is checked as the kubeconfig says, also when its CA file changes under kept connections', async (t) => {
+/** A TLS fake API server that knows kargo-token, and an authenticator trusting the CA in a file of its own (TEST_CA to begin with). */
+async function withCaFile(t: TapLike) {
   const fake = await startFakeKube({ tls: true });
   t.teardown(() => fake.close());
   fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
-  const dir = await tempDir(t, 'gate-ca-');
-  const caFile = join(dir, 'ca.crt');
+  const caFile = join(await tempDir(t, 'gate-ca-'), 'ca.crt');
   await copyFile(TEST_CA, caFile);
-  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 });
+  return { fake, caFile, auth: createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 }) };
+}
+
+t.test('TLS is checked as the kubeconfig says, also when its CA file changes under kept connections', async (t) => {
+  const { fake, caFile, auth } = await withCaFile(t);
   t.match(await auth.authenticate(req('kargo-token')), { ok: true }, 'the CA that signs the server');
   // a CA rotated away: the kept connection was checked against the old CA, the next call must not use it
   await copyFile(OTHER_CA, caFile);
@@ -104,13 +108,7 @@ t.test('TLS is checked as the kubeconfig says, also when its CA file changes und
 });
 
 t.test('when the TLS settings change (a CA bundle during a rotation), the old kept connections are closed, not left open', async (t) => {
-  const fake = await startFakeKube({ tls: true });
-  t.teardown(() => fake.close());
-  fake.users.set('kargo-token', { username: KARGO_SA, groups: [] });
-  const dir = await tempDir(t, 'gate-ca-');
-  const caFile = join(dir, 'ca.crt');
-  await copyFile(TEST_CA, caFile);
-  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig({ caData: undefined, caFile }), cacheSeconds: 0 });
+  const { fake, caFile, auth } = await withCaFile(t);
   for (let i = 0; i < 3; i++) t.match(await auth.authenticate(req('kargo-token')), { ok: true });
   const old = [...fake.sockets];
   t.ok(old.length >= 1 && old.some((s) => !s.closed), 'kept connections, made with the old settings');
