@@ -265,7 +265,15 @@ function detailsOf(r, open = false) {
   if (r.type === 'stage.toggled') out.push(h('p', { class: 'prewrap' }, h('strong', {}, d.enabled ? 'Turned on: ' : 'Turned off: '), `“${d.note ?? ''}”`));
   if (r.type === 'refusal' && d.suppressed !== undefined) {
     const counts = Object.entries(d.byError ?? {}).map(([k, n]) => `${n} × ${k}`).join(', ');
-    out.push(h('p', {}, h('strong', {}, `${d.suppressed} refusals from ${d.remoteAddress ?? '?'} counted, not recorded one by one`), counts ? ` (${counts})` : ''));
+    // a client's summary names its address; an identity's names who (or, for the identities past
+    // the gate's limit, the first names), with the addresses its requests came from
+    const who = d.identity
+      ? `of ${d.identity.name} (${d.identity.via})`
+      : Array.isArray(d.remoteAddresses)
+        ? `of ${(d.presented ?? []).join(', ') || 'several identities'}`
+        : `from ${d.remoteAddress ?? '?'}`;
+    const from = Array.isArray(d.remoteAddresses) && d.remoteAddresses.length ? `; from ${d.remoteAddresses.join(', ')}` : '';
+    out.push(h('p', {}, h('strong', {}, `${d.suppressed} refusals ${who} counted, not recorded one by one`), counts || from ? ` (${[counts, from.slice(2)].filter(Boolean).join('; ')})` : ''));
   } else if (r.type === 'refusal') out.push(h('p', {}, h('strong', {}, `Refused with HTTP ${d.status ?? '?'}`), d.method ? ` (${d.method} ${d.path ?? ''})` : ''));
   if (r.type === 'testresult.recorded' && d.summary) out.push(h('p', {}, `Tests ${d.summary.passed ? 'passed' : 'failed'} (exit code ${d.summary.exitCode ?? '?'})`));
   out.push(

@@ -173,14 +173,18 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     // an authenticated caller is budgeted by who it is (its own record names it), anyone else by address
     const authenticated = verified && status !== 401 && actor.via !== 'none';
     const budget = authenticated ? identities : clients;
-    let key = authenticated ? identityKey(actor) : clientKey(clientAddress(req) ?? undefined);
-    if (!budget.windows.has(key) && budget.windows.size >= maxWindows) key = budget.others;
-    const due = takeDue(nowMs, false, { budget, key });
     const global = budget.global;
     if (nowMs - global.startMs >= windowMs) {
       global.startMs = nowMs;
       global.recorded = 0;
     }
+    let key = authenticated ? identityKey(actor) : clientKey(clientAddress(req) ?? undefined);
+    // a client or identity not seen in this window shares the others' window once too many are
+    // told apart, and once all of them together have used their records one by one: otherwise
+    // each new one (a ServiceAccount, an IPv6 /64 made up per request) would still cost a summary
+    // record of its own, one record per refused request
+    if (!budget.windows.has(key) && (budget.windows.size >= maxWindows || global.recorded >= deps.perWindow * GLOBAL_BUDGETS)) key = budget.others;
+    const due = takeDue(nowMs, false, { budget, key });
     const w = windowOf(budget, key, authenticated && key !== budget.others ? { name: actor.name, via: actor.via } : null, nowMs);
     if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
       w.recorded += 1;

@@ -92,34 +92,56 @@ t.test('local mode: one budget per identity a minute, across its errors and apar
   t.same([last.type, last.actor.name, last.data?.['status']], ['refusal', 'caller', 403], 'then the refusal itself, recorded');
 });
 
-t.test('identities: ten budgets a minute together, and past the number told apart the rest share one window', async (t) => {
-  const g = await buildTestApp(t, { now: START });
+/** A refusal recorder on its own (perWindow records one by one per budget), with what it recorded. */
+function recorderAlone(clock: { now: () => import('luxon').DateTime }, perWindow: number, maxWindows?: number) {
   const records: (readonly AuditEventV1[])[] = [];
   const r = createRefusalRecorder({
     recorder: { record: async (e) => (records.push(e as never), []) },
     metrics: { refusals: { inc() {} }, refusalsSummarised: { inc() {} } } as never,
-    clock: g.clock,
+    clock: clock as never,
     newId: (k) => `${k}_x`,
     project: 'p',
     writable: () => true,
-    perWindow: 1,
-    maxWindows: 12,
+    perWindow,
+    ...(maxWindows === undefined ? {} : { maxWindows }),
   });
-  const req = { id: 'req_1', method: 'POST', url: '/', params: {}, socket: { remoteAddress: '10.0.0.1' } } as never;
-  const refuse = (name: string) => r.refuse(req, { name, groups: [], via: 'kubernetes' }, 403, 'forbidden', 'no');
-  for (let i = 1; i <= 11; i++) await refuse(`sa-${i}`);
-  t.equal(records.length, 10, 'eleven identities: ten records one by one, the 11th over the all-identities budget');
-  for (let i = 12; i <= 14; i++) await refuse(`sa-${i}`);
-  t.equal(r.size(), 13, 'twelve identities told apart, the rest in one shared window');
+  return { r, records };
+}
+const requestFrom = (remoteAddress: string) => ({ id: 'req_1', method: 'POST', url: '/', params: {}, socket: { remoteAddress } }) as never;
+
+t.test('identities: ten budgets a minute together; past them, or past the number told apart, new ones share one window', async (t) => {
+  const g = await buildTestApp(t, { now: START });
+  const { r, records } = recorderAlone(g.clock, 1, 12);
+  const refuse = (name: string) => r.refuse(requestFrom('10.0.0.1'), { name, groups: [], via: 'kubernetes' }, 403, 'forbidden', 'no');
+  for (let i = 1; i <= 10; i++) await refuse(`sa-${i}`);
+  await refuse('sa-1'); // over its own budget: counted in its window
+  t.equal(records.length, 10, 'ten identities: ten records one by one, the all-identities budget used up');
+  for (let i = 11; i <= 14; i++) await refuse(`sa-${i}`);
+  t.equal(r.size(), 11, 'the ten told apart, and the rest, new after the budget was used up, in one shared window');
   await r.flush(true);
   const data = records.flat().map((e) => e.data);
   t.match(
     data.filter((d) => d?.['suppressed'] !== undefined),
     [
-      { suppressed: 1, identity: { name: 'sa-11', via: 'kubernetes' } },
-      { suppressed: 1, identity: { name: 'sa-12', via: 'kubernetes' } },
-      { suppressed: 2, identity: null, presented: ['sa-13', 'sa-14'] },
+      { suppressed: 1, identity: { name: 'sa-1', via: 'kubernetes' } },
+      { suppressed: 4, identity: null, presented: ['sa-11', 'sa-12', 'sa-13', 'sa-14'] },
     ],
     'each summary names who: the identity, or the names in the shared window',
   );
+});
+
+t.test('identities or addresses made up per request (ServiceAccounts, IPv6 /64s) cost no record each once the budgets are used up', async (t) => {
+  const g = await buildTestApp(t, { now: START });
+  const perWindow = 120; // the default audit.refusalRecordsPerMinute
+  const n = 9000;
+  const byIdentity = recorderAlone(g.clock, perWindow);
+  for (let i = 0; i < n; i++) await byIdentity.r.refuse(requestFrom('10.42.3.7'), { name: `system:serviceaccount:tenant-a:sa-${i}`, groups: [], via: 'kubernetes' }, 403, 'forbidden', 'no RBAC rule');
+  await byIdentity.r.flush(true);
+  const identityRecords = byIdentity.records.flat().length;
+  t.ok(identityRecords <= perWindow * 10 + 1, `${n} identities in a minute: ${identityRecords} records (at most the ten budgets and one summary)`);
+  const byAddress = recorderAlone(g.clock, perWindow);
+  for (let i = 0; i < n; i++) await byAddress.r.refuse(requestFrom(`2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::1`), { name: 'anonymous', groups: [], via: 'none' }, 401, 'unauthorized', 'no token');
+  await byAddress.r.flush(true);
+  const addressRecords = byAddress.records.flat().length;
+  t.ok(addressRecords <= perWindow * 10 + 1, `${n} IPv6 /64s in a minute: ${addressRecords} records (at most the ten budgets and one summary)`);
 });
