@@ -145,7 +145,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   // same offsets: records it had acknowledged. In a file of this gate's own they land past the end
   // of the old one, where verify finds them, and overwrite nothing acknowledged.
   let ownFileYet = false;
-  /** files this gate created whose batch is not committed (failed, or under way): the only files newer than the durable head it may remove (repairLog) */
+  /** files this gate created (or tried to: a create can land although it reports a failure) whose batch is not committed, and that it has not removed since: the only files newer than the durable head it may remove (repairLog) */
   const uncommittedFiles = new Set<string>();
   let fh: AuditFileHandle | null = tail.fh;
   const segments: Segment[] = tail.segments;
@@ -265,9 +265,17 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           // NFS CREATE retried through a partition) would otherwise empty the file in which the
           // gate that took the directory over has acknowledged records. A clash fails the batch
           // (503); this gate's own failed files are removed before it writes again
-          target = await fs.open(join(dir, run.seg.name), 'wx+');
-          created.push({ seg: run.seg, fh: target });
+          // counted as this gate's before the create: one that reached the disk although its open
+          // reported a failure (an NFS reply lost) is this gate's to remove; one that was there
+          // already (EEXIST) is not
           uncommittedFiles.add(run.seg.name);
+          try {
+            target = await fs.open(join(dir, run.seg.name), 'wx+');
+          } catch (err) {
+            if ((err as { code?: string }).code === 'EEXIST') uncommittedFiles.delete(run.seg.name);
+            throw err;
+          }
+          created.push({ seg: run.seg, fh: target });
         }
         await writeAllAt(target!, Buffer.concat(run.bufs, run.bytes), run.start);
         if (fsync) await target!.datasync();
@@ -312,7 +320,9 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       logger.warn({ head: durable.seq }, 'audit: the failed write is not cut off: this gate no longer holds the data-directory lock');
     } else {
       try {
-        await rollbackBatch(ctx, durable, fh, created);
+        // a file it removed is no longer this gate's: one of that name from now on is another's
+        // (a gate that read the same head names its next file alike)
+        await rollbackBatch(ctx, durable, fh, created, (name) => uncommittedFiles.delete(name));
       } catch (rollbackErr) {
         logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
       }

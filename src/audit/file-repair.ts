@@ -18,15 +18,16 @@ interface RepairContext {
 const PROBE_FILE = '.audit-probe';
 
 /**
- * Undoes a failed batch at once: closes and removes the files it created and truncates the
- * newest durable file (`fh`) back to its durable size. Throws when that fails too; the
- * recovery probe (repairLog) then does it.
+ * Undoes a failed batch at once: closes and removes the files it created (`removed` told of each
+ * one gone) and truncates the newest durable file (`fh`) back to its durable size. Throws when
+ * that fails too; the recovery probe (repairLog) then does it.
  */
 export async function rollbackBatch(
   ctx: RepairContext,
   durable: DurableEnd,
   fh: AuditFileHandle | null,
   created: readonly { seg: Segment; fh: AuditFileHandle }[],
+  removed: (name: string) => void = () => {},
 ): Promise<void> {
   // every handle first: a removal that fails stops the rollback, and must not leave the others open
   for (const c of created) await c.fh.close().catch(() => {});
@@ -34,6 +35,7 @@ export async function rollbackBatch(
     await ctx.fs.unlink(join(ctx.dir, c.seg.name)).catch((e: { code?: string }) => {
       if (e.code !== 'ENOENT') throw e;
     });
+    removed(c.seg.name);
   }
   if (created.length > 0 && ctx.fsync) await ctx.fs.syncDir(ctx.dir);
   if (fh !== null) {

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { segmentName } from '../../src/audit/segments.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
@@ -122,6 +123,52 @@ t.test('recovery removes a newer file of this gate\'s own failed batch that its 
   t.ok(readdirSync(dir).includes(segmentName('20261127', 2)), 'its file is still there');
   delete ffs.faults.write;
   delete ffs.faults.unlink;
+  await new Promise((r) => setTimeout(r, 260));
+  const [rec] = await log.append([entry(3, { at: DAY2 })]);
+  t.equal(rec!.seq, 2, 'the recovery removed it and the append was written');
+  await log.close();
+  t.match(await verifyAuditLog(dir), { ok: true, count: 2 });
+});
+
+t.test('a file this gate rolled back is no longer its own: another gate\'s file under that name is left alone by recovery', async (t) => {
+  const dir = t.testdir();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1, { at: DAY1 })]);
+  ffs.faults.datasync = 'EIO';
+  await t.rejects(log.append([entry(2, { at: DAY2 })]), AuditUnavailableError, 'a failed batch in a new file');
+  delete ffs.faults.datasync;
+  const name = segmentName('20261127', 2);
+  t.notOk(readdirSync(dir).includes(name), 'its rollback removed its file');
+  // another gate (it took the directory over while this one still counted itself the holder)
+  // read the same head and wrote its acknowledged record 2 under the same name
+  writeFileSync(join(dir, name), '{"another gate\'s acknowledged record":true}\n');
+  await new Promise((r) => setTimeout(r, 260));
+  await t.rejects(log.append([entry(3, { at: DAY2 })]), AuditUnavailableError, 'the recovery refuses to touch it');
+  t.equal(readFileSync(join(dir, name), 'utf8'), '{"another gate\'s acknowledged record":true}\n', 'the other gate\'s file is still there, whole');
+  await log.close();
+});
+
+t.test('a create that reached the disk although its open reported a failure (an NFS reply lost) is this gate\'s: the log recovers by itself', async (t) => {
+  const dir = t.testdir();
+  let lose = false;
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    open: async (path, flags) => {
+      const fh = await nodeAuditFs.open(path, flags);
+      if (lose && flags === 'wx+') {
+        lose = false;
+        await fh.close();
+        throw Object.assign(new Error(`ETIMEDOUT: open ${path}`), { code: 'ETIMEDOUT' });
+      }
+      return fh;
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs, recoveryProbeMs: 3_600_000 });
+  await log.append([entry(1, { at: DAY1 })]);
+  lose = true;
+  await t.rejects(log.append([entry(2, { at: DAY2 })]), AuditUnavailableError, 'the batch fails');
+  t.ok(readdirSync(dir).includes(segmentName('20261127', 2)), 'its file is on the disk all the same');
   await new Promise((r) => setTimeout(r, 260));
   const [rec] = await log.append([entry(3, { at: DAY2 })]);
   t.equal(rec!.seq, 2, 'the recovery removed it and the append was written');
