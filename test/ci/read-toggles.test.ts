@@ -75,15 +75,28 @@ for (const c of cases) {
 
 t.test('a note on several lines cannot issue a workflow command on the job log', async (t) => {
   // admins write notes; the job log reads any line that starts with `::` as a command
-  await setToggle('ci', false, 'freeze\n::add-mask::stage\r\n::error title=x::forged\u001b[31m');
+  await setToggle('ci', false, 'freeze\n::add-mask::stage\r\n::error title=x::forged');
   await setToggle('integration', true, 'back on');
   const r = await read(gate.url);
   t.equal(r.status, 0, 'exit 0');
   const lines = r.stdout.split('\n');
   t.same(lines.filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, '')), ['::notice'], 'the only command is the script\'s own skip notice');
-  t.notMatch(r.stdout, '\u001b', 'no escape character reaches the log');
-  t.match(r.stdout, 'stage ci: disabled in the gate, skipped: lint, tests and the image builds are skipped (note: "freeze\\n::add-mask::stage\\r\\n::error title=x::forged\\u001b[31m"', 'the note is shown, quoted on one line');
+  t.match(r.stdout, 'stage ci: disabled in the gate, skipped: lint, tests and the image builds are skipped (note: "freeze\\n::add-mask::stage\\r\\n::error title=x::forged"', 'the note is shown, quoted on one line');
   await setToggle('ci', true, 'back on');
+});
+
+t.test('a note with an escape or a lone carriage return (the gate refuses them; whatever else listens at GATE_URL) cannot issue a workflow command either', async (t) => {
+  await t.rejects(setToggle('ci', false, 'freeze\u001b[31m'), /answered 400: .*U\+001B/, 'the gate itself refuses such a note');
+  const note = 'freeze\r::add-mask::stage\n::error title=x::forged\u001b[31m';
+  const body = JSON.stringify({ stages: [{ stage: 'ci', enabled: false, note, changedBy: 'admin', changedAt: '2025-01-01T00:00:00Z' }, { stage: 'integration', enabled: true }] });
+  const proxy = await startGateProxy(gate.url, () => ({ status: 200, body }));
+  t.teardown(proxy.close);
+  const r = await read(proxy.url);
+  t.equal(r.status, 0, 'exit 0');
+  const commands = r.stdout.split(/\r\n|\r|\n/).map((l) => l.trimStart()).filter((l) => l.startsWith('::')).map((l) => l.slice(0, l.indexOf('::', 2) + 2).replace(/ title=.*/, ''));
+  t.same(commands, ['::notice'], "the only command is the script's own skip notice");
+  t.notMatch(r.stdout, '\u001b', 'no escape character reaches the log');
+  t.match(r.stdout, '(note: "freeze\\r::add-mask::stage\\n::error title=x::forged\\u001b[31m"', 'the note is shown, quoted on one line');
 });
 
 t.test('a changedAt on several lines (whatever listens at GATE_URL) cannot issue a workflow command on the job log', async (t) => {
