@@ -9,7 +9,7 @@
  * CVE-2021-42574): an approval note that reads one way and is stored another. Invisible
  * characters that cannot do this (zero-width spaces and joiners, the BOM, variation selectors)
  * stay allowed: scripts and emoji need them, and they do not count towards a minimum length.
- * Free text holding one is refused (noUnsafeCharacters in src/routes/common-schemas.ts); other
+ * Free text holding one is refused (recordedText in src/routes/common-schemas.ts); other
  * client text the gate quotes (a refused request's decoded path parameters, an unknown key) has
  * them replaced (withUnsafeReplaced). Its twin in the CI scripts, which cannot import from src/:
  * ci/.github/pipeline/lib/safe-text.mjs (report-results cleans a test run's `error` with it).

@@ -5,9 +5,8 @@ import { z } from 'zod';
 /**
  * Free text a client sends (justifications, notes, the actor, a test run's error) is recorded for
  * good and shown on the public /v1/status and the console: a token pasted into it is refused
- * (`.refine(hasNoToken, TOKEN_IN_TEXT)`), not published.
+ * (recordedText), not published.
  */
-export { hasNoToken };
 export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown';
 
 /**
@@ -20,7 +19,7 @@ export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/gu;
 
 /** The zod check of free text for UNSAFE characters: the message names the first and why. */
-export function noUnsafeCharacters(text: string, ctx: z.RefinementCtx): void {
+function noUnsafeCharacters(text: string, ctx: z.RefinementCtx): void {
   const found = firstUnsafeCharacter(text);
   if (found) {
     ctx.addIssue({
@@ -28,6 +27,14 @@ export function noUnsafeCharacters(text: string, ctx: z.RefinementCtx): void {
       message: `must not hold control characters or bidirectional overrides (${found}): the text is recorded and shown, and they can hide or reorder what it says in a terminal or the console`,
     });
   }
+}
+
+/**
+ * `text`, a string schema of free text the gate records and shows, with the checks every such
+ * text gets: no control character or bidirectional override (noUnsafeCharacters), then no token.
+ */
+export function recordedText<S extends z.ZodString>(text: S): S {
+  return text.superRefine(noUnsafeCharacters).refine(hasNoToken, TOKEN_IN_TEXT);
 }
 
 /** How many characters of `text` show, once the invisible ones are gone and the ends trimmed. */
@@ -41,14 +48,14 @@ export function visibleLength(text: string): number {
  * nothing), at most `max`, no control character or bidirectional override (UNSAFE), and no token.
  */
 export function statement(min: number, max: number, why: string) {
-  return z
-    .string()
-    .trim()
-    .min(min, `must be at least ${min} characters: ${why}`)
-    .max(max, `must be at most ${max} characters`)
-    .refine((text) => visibleLength(text) >= min, `must be at least ${min} characters that show (invisible ones do not count): ${why}`)
-    .superRefine(noUnsafeCharacters)
-    .refine(hasNoToken, TOKEN_IN_TEXT);
+  return recordedText(
+    z
+      .string()
+      .trim()
+      .min(min, `must be at least ${min} characters: ${why}`)
+      .max(max, `must be at most ${max} characters`)
+      .refine((text) => visibleLength(text) >= min, `must be at least ${min} characters that show (invisible ones do not count): ${why}`),
+  );
 }
 
 /** An OCI image tag (the Git SHA in this pipeline). */

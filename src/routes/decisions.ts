@@ -8,7 +8,7 @@ import { addLogFields } from '../http/log-fields.ts';
 import type { DecisionInput, Outcome } from '../policy/decide.ts';
 import { marketStateToJson } from '../policy/market-hours.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, IsoInstant, KubeName, MarketJson, NoQuery, OciTag, ReasonSchema, TOKEN_IN_TEXT, authErrors, hasNoToken, noUnsafeCharacters } from './common-schemas.ts';
+import { ErrorSchema, IsoInstant, KubeName, MarketJson, NoQuery, OciTag, ReasonSchema, authErrors, recordedText } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { isStage } from '../stages.ts';
 
@@ -18,11 +18,7 @@ import { isStage } from '../stages.ts';
  * `kubernetes:system:serviceaccount:<namespace>:<name>` (up to 350 characters): a 400 here is
  * final for Kargo, and would fail a promotion over a field that is only recorded.
  */
-const OptionalText = z
-  .string()
-  .max(1024, 'must be at most 1024 characters')
-  .superRefine(noUnsafeCharacters)
-  .refine(hasNoToken, TOKEN_IN_TEXT)
+const OptionalText = recordedText(z.string().max(1024, 'must be at most 1024 characters'))
   .nullish()
   .transform((v) => (v === undefined || v === null || v === '' ? null : v));
 

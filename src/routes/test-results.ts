@@ -14,7 +14,7 @@ import { stageNeedsTestResult } from '../policy/decide.ts';
 import { getOwn } from '../policy/own.ts';
 import type { TestCounts, TestSummary } from '../policy/state.ts';
 import type { RouteContext } from './context.ts';
-import { ErrorSchema, NoQuery, OciTag, TOKEN_IN_TEXT, authErrors, hasNoToken, noUnsafeCharacters } from './common-schemas.ts';
+import { ErrorSchema, NoQuery, OciTag, authErrors, recordedText } from './common-schemas.ts';
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
@@ -37,7 +37,7 @@ export const TestResultsBody = z.looseObject({
    * refused, and so are control characters (the CI script blanks tokens and removes terminal
    * escapes and other control characters before sending: ci/.github/pipeline/lib/results.mjs)
    */
-  error: z.string().max(2000, 'must be at most 2000 characters').superRefine(noUnsafeCharacters).refine(hasNoToken, TOKEN_IN_TEXT).optional(),
+  error: recordedText(z.string().max(2000, 'must be at most 2000 characters')).optional(),
   ...CountsShape,
   tests: z.looseObject(CountsShape).optional(),
 });
