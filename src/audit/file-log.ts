@@ -264,7 +264,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
           // same head name their next file alike, and a stale gate's create that lands late (an
           // NFS CREATE retried through a partition) would otherwise empty the file in which the
           // gate that took the directory over has acknowledged records. A clash fails the batch
-          // (503); this gate's own failed files are removed before it writes again
+          // (503); this gate's own failed files are removed before it writes again. The name is
           // counted as this gate's before the create: one that reached the disk although its open
           // reported a failure (an NFS reply lost) is this gate's to remove; one that was there
           // already (EEXIST) is not

@@ -101,9 +101,12 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
   const windowMs = deps.windowMs ?? 60_000;
   const maxWindows = deps.maxWindows ?? MAX_WINDOWS;
   /** the budgets of clients (unauthenticated refusals) and of identities (authenticated ones) */
-  const clients = { windows: new Map<string, Window>(), global: { startMs: Number.NEGATIVE_INFINITY, recorded: 0 }, others: OTHERS };
-  const identities = { windows: new Map<string, Window>(), global: { startMs: Number.NEGATIVE_INFINITY, recorded: 0 }, others: OTHER_IDENTITIES };
-  type Budget = typeof clients;
+  const budgetOf = (others: string) => ({ windows: new Map<string, Window>(), global: { startMs: Number.NEGATIVE_INFINITY, recorded: 0 }, others });
+  type Budget = ReturnType<typeof budgetOf>;
+  const clients = budgetOf(OTHERS);
+  const identities = budgetOf(OTHER_IDENTITIES);
+  /** records one by one a window for all clients, or all identities, together */
+  const globalLimit = deps.perWindow * GLOBAL_BUDGETS;
   /** summaries an audit append refused: retried with the next refusal, the sweep or the shutdown */
   let unrecorded: AuditEntry[] = [];
 
@@ -183,10 +186,10 @@ export function createRefusalRecorder(deps: RefusalRecorderDeps) {
     // told apart, and once all of them together have used their records one by one: otherwise
     // each new one (a ServiceAccount, an IPv6 /64 made up per request) would still cost a summary
     // record of its own, one record per refused request
-    if (!budget.windows.has(key) && (budget.windows.size >= maxWindows || global.recorded >= deps.perWindow * GLOBAL_BUDGETS)) key = budget.others;
+    if (!budget.windows.has(key) && (budget.windows.size >= maxWindows || global.recorded >= globalLimit)) key = budget.others;
     const due = takeDue(nowMs, false, { budget, key });
     const w = windowOf(budget, key, authenticated && key !== budget.others ? { name: actor.name, via: actor.via } : null, nowMs);
-    if (w.recorded < deps.perWindow && global.recorded < deps.perWindow * GLOBAL_BUDGETS) {
+    if (w.recorded < deps.perWindow && global.recorded < globalLimit) {
       w.recorded += 1;
       global.recorded += 1;
       try {

@@ -265,7 +265,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
    * its lease decides, never timed by the stamp in it (the two hosts' clocks may disagree): for
    * the lock file, `unrenewedMs` is how long this gate has seen its text unchanged, on its own
    * clock; for a takeover claim (never renewed, and only met while two gates race for the same
-   * stale lock), its age on the data volume's clock (claimAgeMs).
+   * stale lock), its age on the data volume's clock (volumeAgeMs).
    */
   const liveBecause = (held: LockFile, unrenewedMs: number, what: 'lock' | 'claim'): { why: string; byLease: boolean } | null => {
     const otherBoot = typeof held.bootId === 'string' && bootId !== null && held.bootId !== bootId;
@@ -293,13 +293,6 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     return { why: `process ${held.pid} on this host is still running`, byLease: false };
   };
   /**
-   * How long ago a claim was made, on the data volume's clock (volumeAgeMs), never off another
-   * host's clock. Null when the claim is gone. Its maker timed its own takeover from before it
-   * wrote the claim, and gives up once a lease went by: a claim older than a lease is one whose
-   * maker has stopped.
-   */
-  const claimAgeMs = (claim: string, tmp: string): Promise<number | null> => volumeAgeMs(fs, claim, tmp);
-  /**
    * Claims the right to replace one particular stale lock file, named by a digest of its text:
    * every gate that found the same stale file tries the same claim names in the same order, and
    * an exclusive create (atomic on NFS too) lets only one of them through. A claim left by a
@@ -316,7 +309,10 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const other = await readLock(fs, claim);
-      const age = other ? await claimAgeMs(claim, `${claim}.${owner}.new`) : null;
+      // how long ago it was made, on the data volume's clock, never off another host's (null: it
+      // is gone). Its maker timed its own takeover from before it wrote the claim, and gives up
+      // once a lease went by: a claim older than a lease is one whose maker has stopped
+      const age = other ? await volumeAgeMs(fs, claim, `${claim}.${owner}.new`) : null;
       const why = other && age !== null ? liveBecause(other, age, 'claim')?.why : null;
       if (why) {
         throw new DataDirLockedError(
