@@ -19,7 +19,7 @@ import { extrasWithoutEffect } from './policy/extras-without-effect.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
 import { emptyState } from './policy/state.ts';
 import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readPidNamespace } from './store/data-dir-lock.ts';
-import { removeLeftoverTemp } from './store/durable-json-file.ts';
+import { removeLeftoverTemps } from './store/durable-json-file.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import { waitUntilWritable } from './store/wait-until-writable.ts';
 import type { Stage } from './stages.ts';
@@ -156,11 +156,11 @@ async function main(): Promise<void> {
   const onFailedStart: (() => Promise<unknown>)[] = [];
   try {
     // temp files of writes cut short by a crash (written, never renamed over their file): only
-    // this gate, holding the lock, writes the state checkpoint, and the token file's are taken
+    // this gate, holding the lock, may write the state checkpoint, and the token file's are taken
     // under that file's writer lock. Not a reason to stop: a temp file left in place is harmless
     const state = join(dataDir, 'state.json');
     for (const [what, remove] of [
-      ['state checkpoint', async () => [await removeLeftoverTemp(state)].filter((p) => p !== null)],
+      ['state checkpoint', () => removeLeftoverTemps(state)],
       ['token file', () => removeLeftoverTokenTemps(tokenFilePath(dataDir))],
     ] as const) {
       try {

@@ -2,11 +2,12 @@ import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { volumeAgeMs } from '../store/volume-clock.ts';
+import { isWriterTemp, writerTempOf } from '../store/writer-temp.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import { within } from '../within.ts';
 import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
@@ -201,8 +202,7 @@ async function takeOver(path: string, staleText: string, owner: string): Promise
  * re-reads the file when it changes) sees the old file or the new one, never a part of one.
  */
 async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: () => Promise<boolean>): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  // (removeLeftoverTokenTemps knows this name: change both together)
+  const tmp = writerTempOf(file);
   try {
     const fh = await open(tmp, 'wx', 0o600);
     try {
@@ -223,12 +223,6 @@ async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: ()
   await syncParentDir(file);
 }
 
-/** The names writeTokenFile gives its temp files beside `file`. */
-function isTokenTemp(file: string, name: string): boolean {
-  const base = basename(file);
-  return name.startsWith(`${base}.tmp-`) && /^\d+-[0-9a-f]{12}$/.test(name.slice(base.length + 5));
-}
-
 /**
  * Removes the temp files writers of the token file left behind when they died between writing one
  * and renaming it over the file (each has a name of its own, so they pile up); returns their
@@ -239,7 +233,7 @@ export async function removeLeftoverTokenTemps(file: string, opts: TokenFileLock
   const dir = dirname(file);
   const list = async () => {
     try {
-      return (await readdir(dir)).filter((name) => isTokenTemp(file, name));
+      return (await readdir(dir)).filter((name) => isWriterTemp(file, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;

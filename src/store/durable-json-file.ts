@@ -1,6 +1,39 @@
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { syncParentDir } from './sync-parent-dir.ts';
+import { isWriterTemp, writerTempOf } from './writer-temp.ts';
+
+/**
+ * Removes the temp files writes of `file` left behind when their process died between writing one
+ * and renaming it over the file; returns their paths. Only for the one writer of `file` (the gate
+ * holding the data directory's lock), before its first write: a gate that lost the directory
+ * without knowing it yet and is still writing one loses it, and its rename then fails, as it should.
+ * `${file}.tmp` is the one name releases before this one gave every write.
+ */
+export async function removeLeftoverTemps(file: string): Promise<string[]> {
+  const dir = dirname(file);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (name !== `${basename(file)}.tmp` && !isWriterTemp(file, name)) continue;
+    const path = join(dir, name);
+    const found = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (!found?.isFile()) continue;
+    await rm(path, { force: true });
+    removed.push(path);
+  }
+  return removed;
+}
 
 /**
  * lowdb adapter for the state checkpoint: compact JSON written to a temp file, fdatasync'd, then
@@ -12,35 +45,11 @@ import { syncParentDir } from './sync-parent-dir.ts';
  * file's data first); at the benchmark's noise level (±20%) that made no measurable difference
  * to the decisions' p99. One write at a time: the store's write coalescer sees to that.
  */
-/** The temp file a write of `file` goes through. */
-function tempOf(file: string): string {
-  return `${file}.tmp`;
-}
-
-/**
- * Removes the temp file a write of `file` left behind when the process died between writing it
- * and renaming it over the file; returns its path, or null when there was none. Only for the one
- * writer of `file` (the gate holding the data directory's lock), before its first write.
- */
-export async function removeLeftoverTemp(file: string): Promise<string | null> {
-  const tmp = tempOf(file);
-  try {
-    if (!(await stat(tmp)).isFile()) return null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  await rm(tmp, { force: true });
-  return tmp;
-}
-
 export class DurableJsonFile<T> implements Adapter<T> {
   readonly #file: string;
-  readonly #tmp: string;
 
   constructor(file: string) {
     this.#file = file;
-    this.#tmp = tempOf(file);
   }
 
   async read(): Promise<T | null> {
@@ -55,17 +64,25 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    const fh = await open(this.#tmp, 'w');
+    // a name of this write's own: a gate that lost the directory and does not know it yet may be
+    // writing a checkpoint too, and a shared name let either truncate or rename the other's half
+    const tmp = writerTempOf(this.#file);
+    const fh = await open(tmp, 'wx');
     try {
       await fh.writeFile(JSON.stringify(data));
       await fh.datasync();
     } catch (err) {
       await fh.close().catch(() => {});
-      await rm(this.#tmp, { force: true }).catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
       throw err;
     }
     await fh.close();
-    await rename(this.#tmp, this.#file);
+    try {
+      await rename(tmp, this.#file);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
   }
 
   /**

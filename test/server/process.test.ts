@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -198,17 +198,19 @@ t.test('SIGTERM while the state checkpoint cannot be written: a warning, the loc
   const statePath = join(gate.dataDir, 'state.json');
   t.equal((await post(`${gate.url}/v1/decisions`, token, decision('beta', 'ckpt-1'))).status, 200);
   await eventually(async () => (await readFile(statePath, 'utf8').catch(() => '')).includes('ckpt-1'), 5_000, 50);
-  // the checkpoint is written to state.json.tmp and renamed: a directory there fails every
-  // checkpoint write (for root too), and leaves the last good state.json alone
-  await mkdir(`${statePath}.tmp`);
+  // the checkpoint is written to a temp file and renamed over state.json: a directory in its
+  // place fails every checkpoint write (for root too); the last good one is kept aside
+  await rename(statePath, `${statePath}.good`);
+  await mkdir(join(statePath, 'in-the-way'), { recursive: true });
   t.equal((await post(`${gate.url}/v1/decisions`, token, decision('beta', 'ckpt-2'))).status, 200, 'answered: the audit log holds it');
   const stopped = await gate.stop('SIGTERM');
   t.equal(stopped.code, 0, 'SIGTERM exits 0');
   t.match(gate.stdout(), /final state checkpoint could not be written/, 'warned');
   t.match(gate.stdout(), /stopped cleanly/);
   t.equal(existsSync(join(gate.dataDir, 'gate.lock')), false, 'the lock is released');
-  t.notMatch(await readFile(statePath, 'utf8'), /ckpt-2/, 'the checkpoint really was not written');
-  await rmdir(`${statePath}.tmp`);
+  t.same((await readdir(gate.dataDir)).filter((n) => n.startsWith('state.json.tmp')), [], 'no temp file of the failed checkpoints is left');
+  await rm(statePath, { recursive: true });
+  await rename(`${statePath}.good`, statePath);
   const again = await spawnGate({ t, dataDir: gate.dataDir });
   t.teardown(() => again.stop('SIGKILL'));
   t.match(again.stdout(), /"replayed":1\b.*state checkpoint was behind the audit log/, 'the next start replays the record the checkpoint missed');

@@ -85,9 +85,15 @@ t.test('the checkpoint file: written whole through a temp file, or not at all', 
   await f.write({ n: 1 });
   t.same(await f.read(), { n: 1 });
   t.same(await readdir(dir), ['state.json'], 'no temp file left behind');
-  await mkdir(join(dir, 'state.json.tmp')); // the temp file cannot be created
-  await t.rejects(f.write({ n: 2 }), { code: 'EISDIR' }, 'a failed write rejects');
+  // a write that fails once its temp file exists (a BigInt cannot be serialised)
+  await t.rejects(f.write({ n: 2n as unknown as number }), TypeError, 'a failed write rejects');
   t.same(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')), { n: 1 }, 'and leaves the last checkpoint as it was');
+  t.same(await readdir(dir), ['state.json'], 'and removes its temp file');
+  await mkdir(join(dir, 'blocked'));
+  await mkdir(join(dir, 'blocked', 'state.json', 'in-the-way'), { recursive: true });
+  const blocked = new DurableJsonFile<{ n: number }>(join(dir, 'blocked', 'state.json'));
+  await t.rejects(blocked.write({ n: 3 }), { code: 'EISDIR' }, 'a failed rename rejects');
+  t.same(await readdir(join(dir, 'blocked')), ['state.json'], 'and removes its temp file too');
   await writeFile(join(dir, 'state.json'), '{"n":');
   await t.rejects(f.read(), SyntaxError, 'a torn file is an error, not an empty state');
 });
