@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -18,6 +18,7 @@ import { ErrorSchema, NoQuery, OciTag, authErrors, recordedText } from './common
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
+import { writeArtifact } from './write-artifact.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
 
@@ -81,32 +82,6 @@ export function summarize(body: z.infer<typeof TestResultsBody>): { passed: bool
 }
 
 const rawBodies = new WeakMap<FastifyRequest, Buffer>();
-
-/**
- * Writes the artifact under a name nobody has used and fsyncs it: imageTag.json, then
- * imageTag~2.json, imageTag~3.json, ... ("~" is not allowed in a tag, so names never collide).
- */
-async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  for (let n = 1; n < 10_000; n++) {
-    const name = n === 1 ? `${imageTag}.json` : `${imageTag}~${n}.json`;
-    let fh;
-    try {
-      fh = await open(join(dir, name), 'wx', 0o640);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
-    }
-    try {
-      await fh.writeFile(raw);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return name;
-  }
-  throw new HttpError(409, 'conflict', `too many results stored for ${imageTag}`);
-}
 
 /**
  * Free space on the data volume below which test results are refused (507): artifacts are never
