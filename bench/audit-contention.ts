@@ -68,21 +68,31 @@ try {
   }
   await decide(); // warm-up
 
-  /** K query clients until `stop`; how many queries they had answered */
-  function queryClients(k: number, stop: AbortSignal): Promise<number> {
+  /**
+   * K query clients until `stop`; how many queries they had answered, and how many the gate shed
+   * (503 audit_reads_saturated: more than the reads it lets wait, 32 past the one at work), after
+   * each of which the client waits the answer's retry-after, as a client should
+   */
+  function queryClients(k: number, stop: AbortSignal): Promise<{ answered: number; shed: number }> {
     let answered = 0;
+    let shed = 0;
     const client = async () => {
       let cursor: number | null = null;
       while (!stop.aborted) {
         const url = `${gate.url}/v1/audit?stage=nope&since=2000-01-01T00:00:00Z&limit=50${cursor === null ? '' : `&cursor=${cursor}`}`;
         const res = await fetch(url, { headers: auditor });
-        const page = (await res.json()) as { records?: unknown[]; nextCursor?: number | null };
+        const page = (await res.json()) as { records?: unknown[]; nextCursor?: number | null; error?: string };
+        if (res.status === 503 && page.error === 'audit_reads_saturated') {
+          shed += 1;
+          await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+          continue;
+        }
         if (res.status !== 200 || page.records?.length !== 0) throw new Error(`bench: unexpected query answer ${res.status} ${JSON.stringify(page).slice(0, 200)}`);
         answered += 1;
         cursor = page.nextCursor ?? null;
       }
     };
-    return Promise.all(Array.from({ length: k }, client)).then(() => answered);
+    return Promise.all(Array.from({ length: k }, client)).then(() => ({ answered, shed }));
   }
 
   /** decisions for `seconds`: at `rate` per second on a fixed schedule, or back to back */
@@ -107,8 +117,8 @@ try {
 
   console.log(`# node ${process.version}; ${cpus().length} CPUs shared by the gate and this client; decisions ${rate > 0 ? `at ${rate}/s, open loop` : 'back to back on one connection'}, ${seconds} s per run`);
   console.log(`# each query: stage=nope, since=2000-01-01 (every line parsed), ${DEFAULT_SCAN_LIMIT} lines examined, following nextCursor`);
-  console.log('| round | K query clients | decisions answered | decision p50 ms | p99 ms | max ms | queries/s |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| round | K query clients | decisions answered | decision p50 ms | p99 ms | max ms | queries/s | queries shed (503) |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (let round = 1; round <= rounds; round++) {
     for (const k of round % 2 === 1 ? ks : [...ks].reverse()) {
       const stop = new AbortController();
@@ -118,9 +128,9 @@ try {
       const lat = stats(await decisions());
       const elapsed = (performance.now() - t0) / 1000;
       stop.abort();
-      const answered = await queries;
+      const { answered, shed } = await queries;
       console.log(
-        `| ${round} | ${k} | ${lat.n} | ${lat.p50Ms.toFixed(1)} | ${lat.p99Ms.toFixed(1)} | ${lat.maxMs.toFixed(1)} | ${(answered / elapsed).toFixed(1)} |`,
+        `| ${round} | ${k} | ${lat.n} | ${lat.p50Ms.toFixed(1)} | ${lat.p99Ms.toFixed(1)} | ${lat.maxMs.toFixed(1)} | ${(answered / elapsed).toFixed(1)} | ${shed} |`,
       );
     }
   }
