@@ -179,7 +179,8 @@ t.test('verification: recorded test results and health answers -> Rollouts outco
   const health = (at(template('app-health').doc, 'spec', 'metrics') as TemplateMetric[])[0]!;
 
   const args = analysisArgs(bin, stage('beta'), tplTests, { tag: TAG, gateURL: 'http://gate-service.stonks-gate.svc.cluster.local:8080', secrets: { 'gate-caller': { token: TOKEN } } });
-  t.same(args, { 'gate-url': 'http://gate-service.stonks-gate.svc.cluster.local:8080', 'image-tag': TAG, stage: 'beta', 'gate-token': TOKEN }, 'AnalysisRun args: rendered by Kargo, token from the Secret');
+  t.same(args, { 'gate-url': 'http://gate-service.stonks-gate.svc.cluster.local:8080', 'image-tag': TAG, stage: 'beta' }, 'AnalysisRun args: rendered by Kargo, no token (the endpoint is public)');
+  t.notOk(tests.provider.web.headers?.some((h) => /authorization/i.test(h.key)), 'no Authorization header is sent');
   t.equal(resolveArgs(tests.provider.web.url, args), `http://gate-service.stonks-gate.svc.cluster.local:8080/v1/test-results/${TAG}?stage=beta`, 'GET /v1/test-results/{tag}?stage=beta');
 
   const result = (found: boolean, passed: boolean | null) => json(200, { imageTag: TAG, found, passed, exitCode: passed === null ? null : passed ? 0 : 1, counts: found ? { total: 120, failed: passed ? 0 : 3 } : null, recordedAt: found ? '2026-11-25T14:00:00Z' : null });
