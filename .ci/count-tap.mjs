@@ -6,7 +6,8 @@
 // `1..0 # <reason>`) counts as one skipped; one that ran no test and gave no reason (tap's own
 // `1..0 # no tests found`, which tap reports as a passing skip) counts as one failure: a suite
 // that silently stopped running its tests.
-// Runs on any Node >= 18 with tap-parser from node_modules.
+// Runs on the pinned Node 24 (node_modules/.bin/node: tap-parser needs Node 20 or >= 22) with
+// tap-parser from node_modules.
 import { Parser } from 'tap-parser';
 
 let passed = 0;
