@@ -143,6 +143,16 @@ step_preflight() {
   kc_exists ingressclass "$INGRESS_CLASS" ||
     die "IngressClass '$INGRESS_CLASS' not found (INGRESS_CLASS). Is Traefik installed?" 2
   [[ -d $ROOT/helm/gate-service ]] || die "helm/gate-service is missing: run from a full checkout" 2
+  if [[ -n $TRUSTED_NODE_LABEL ]]; then
+    # a label key (optional DNS prefix and /), =, a label value: Kubernetes' own syntax
+    [[ $TRUSTED_NODE_LABEL =~ ^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$ ]] ||
+      die "TRUSTED_NODE_LABEL='$TRUSTED_NODE_LABEL' is not one node label KEY=VALUE (e.g. stonks.io/pool=trusted)" 2
+    [[ -n $(kc_read get nodes -l "$TRUSTED_NODE_LABEL" -o name) ]] ||
+      die "no node has the label $TRUSTED_NODE_LABEL (TRUSTED_NODE_LABEL): the reporter and the gate would never be scheduled. Label the nodes for them first: kubectl label node NODE $TRUSTED_NODE_LABEL" 2
+    log "nodes labelled $TRUSTED_NODE_LABEL: the reporter and the gate run there, the general runners never do"
+  else
+    warn "TRUSTED_NODE_LABEL is not set: the general runners' privileged dind sidecar may share a node with the reporter (gate-ci token) and the gate (ci/README.md, Security)"
+  fi
 
   local missing=() entry ns name
   for entry in "$NS_ARC_RUNNERS/$ARC_GITHUB_SECRET" "$NS_KARGO/$KARGO_ADMIN_SECRET" \

@@ -47,11 +47,30 @@ template:
   spec:
     # no serviceAccountName: the chart's no-permission account; and no token in the pod at all
     automountServiceAccountToken: false
+EOF
+  if [[ -n $TRUSTED_NODE_LABEL ]]; then
+    # kept off the nodes of the gate identities' holders (TRUSTED_NODE_LABEL)
+    cat <<EOF
+    affinity:
+      nodeAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+          nodeSelectorTerms:
+            - matchExpressions:
+                - { key: "${TRUSTED_NODE_LABEL%%=*}", operator: NotIn, values: ["${TRUSTED_NODE_LABEL#*=}"] }
+EOF
+  fi
+  cat <<EOF
     containers:
       - name: runner
         image: $RUNNER_IMAGE
         command: ["/home/runner/run.sh"]
 EOF
+}
+
+# nodeSelector of the gate identities' holders (TRUSTED_NODE_LABEL), indented by $1; nothing without one.
+render_trusted_node_selector() {
+  [[ -n $TRUSTED_NODE_LABEL ]] || return 0
+  printf '%snodeSelector: { "%s": "%s" }\n' "$1" "${TRUSTED_NODE_LABEL%%=*}" "${TRUSTED_NODE_LABEL#*=}"
 }
 
 # gha-runner-scale-set for the report job only (runs-on: the reporter label): its pods run as
@@ -73,6 +92,7 @@ controllerServiceAccount:
 template:
   spec:
     serviceAccountName: $GATE_CI_SA
+$(render_trusted_node_selector '    ')
     containers:
       - name: runner
         image: $RUNNER_IMAGE
@@ -166,6 +186,7 @@ EOF
   cat <<EOF
 persistence:
   existingClaim: $GATE_CLAIM
+$(render_trusted_node_selector '')
 ingress:
   enabled: true
   className: $INGRESS_CLASS

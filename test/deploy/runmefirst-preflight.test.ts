@@ -15,6 +15,9 @@ t.test('preflight fails early, saying what to do', async (t) => {
     { name: 'an unreachable cluster', edit: (s) => { s.unreachable = true; }, expect: /does not answer/ },
     { name: 'helm too old', edit: (s) => { s.versions = { helm: 'v3.9.4' }; }, expect: /helm v3\.9\.4 is too old/ },
     { name: 'kubectl too old', edit: (s) => { s.versions = { kubectl: 'v1.24.0' }; }, expect: /kubectl v1\.24\.0 is too old/ },
+    { name: 'TRUSTED_NODE_LABEL not a label', edit: () => {}, settings: { TRUSTED_NODE_LABEL: 'stonks.io/pool' }, expect: /TRUSTED_NODE_LABEL='stonks\.io\/pool' is not one node label KEY=VALUE/ },
+    { name: 'TRUSTED_NODE_LABEL with a quote', edit: () => {}, settings: { TRUSTED_NODE_LABEL: 'pool=a"b' }, expect: /is not one node label KEY=VALUE/ },
+    { name: 'TRUSTED_NODE_LABEL on no node', edit: (s) => { s.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'builds' } } }; }, settings: { TRUSTED_NODE_LABEL: 'stonks.io/pool=trusted' }, expect: /no node has the label stonks\.io\/pool=trusted \(TRUSTED_NODE_LABEL\): the reporter and the gate would never be scheduled/ },
   ];
   for (const c of cases) {
     t.test(c.name, async (t) => {

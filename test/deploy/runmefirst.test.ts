@@ -133,6 +133,8 @@ t.test('a first install on a prepared cluster', async (t) => {
     const ci = gate.rbac.bindings.filter((b: { role: string }) => b.role === 'ci');
     t.same(ci.map((b: { subjects: unknown[] }) => b.subjects), [[{ kind: 'ServiceAccount', name: 'gate-ci', namespace: 'arc-runners' }]], "the gate's ci role is bound to gate-ci alone");
     t.match(r.output, /runs-on: stonks-oracle-reporter\s+\(the report job only, 0\.\.1 pods, ServiceAccount gate-ci\)/, 'the summary names both labels');
+    t.notOk('affinity' in runners.template.spec || 'nodeSelector' in reporter.template.spec || 'nodeSelector' in gate, 'without TRUSTED_NODE_LABEL, no placement');
+    t.match(r.output, /WARNING: TRUSTED_NODE_LABEL is not set: the general runners' privileged dind sidecar may share a node with the reporter/, 'and a warning says what that leaves open');
   });
 
   t.test('Kargo resources: examples, *.example.yaml and Secrets are not applied; the Project goes first', async (t) => {
@@ -198,3 +200,21 @@ t.test('settings come from the env file', async (t) => {
   t.match(r.stdout, /upgrade --install oracle-gate-reporter \S+ -n arc-runners /);
 });
 
+
+t.test('TRUSTED_NODE_LABEL: the reporter and the gate run on the labelled nodes, the dind runners never do', async (t) => {
+  const state = freshCluster();
+  state.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'trusted' } } };
+  state.objects[keyOf('Node', '', 'n2')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2', labels: { 'stonks.io/pool': 'builds' } } };
+  const sb = new Sandbox(state, { TRUSTED_NODE_LABEL: 'stonks.io/pool=trusted' });
+  t.teardown(() => sb.cleanup());
+  const r = sb.run('runmefirst.sh');
+  expectExit(t, r, 0);
+  const byRel = Object.fromEntries(helmUpgrades(r.calls).map((c) => [bare(c)[2], c]));
+  t.same(valuesOf(byRel['stonks-oracle-runners']!).template.spec.affinity, {
+    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'stonks.io/pool', operator: 'NotIn', values: ['trusted'] }] }] } },
+  }, 'general runners (dind): never on a labelled node');
+  t.same(valuesOf(byRel['stonks-oracle-reporter']!).template.spec.nodeSelector, { 'stonks.io/pool': 'trusted' }, 'reporter (gate-ci): only on a labelled node');
+  t.same(valuesOf(byRel['gate-service']!).nodeSelector, { 'stonks.io/pool': 'trusted' }, 'the gate: only on a labelled node');
+  t.match(r.output, /nodes labelled stonks\.io\/pool=trusted: the reporter and the gate run there/);
+  t.notMatch(r.output, /TRUSTED_NODE_LABEL is not set/);
+});
