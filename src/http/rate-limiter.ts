@@ -14,8 +14,11 @@ export function createRateLimiter(limit: number, windowMs: number) {
     return kept;
   };
   return {
-    /** Counts one request; returns ok, or the seconds until the oldest hit leaves the window. */
-    take(key: string, now: number): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    /**
+     * Counts one request; returns ok with a release that takes the hit back (for a request that
+     * then changed nothing), or the seconds until the oldest hit leaves the window.
+     */
+    take(key: string, now: number): { ok: true; release: () => void } | { ok: false; retryAfterSeconds: number } {
       // forget identities whose window emptied, once a window at most
       if (now - lastSweep >= windowMs) {
         lastSweep = now;
@@ -25,7 +28,18 @@ export function createRateLimiter(limit: number, windowMs: number) {
       if (kept.length >= limit) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((windowMs - (now - (kept[0] as number))) / 1000)) };
       kept.push(now);
       hits.set(key, kept);
-      return { ok: true };
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        // the list held now (a later take() or sweep may have replaced or dropped it)
+        const list = hits.get(key);
+        const i = list?.lastIndexOf(now) ?? -1;
+        if (list === undefined || i < 0) return;
+        list.splice(i, 1);
+        if (list.length === 0) hits.delete(key);
+      };
+      return { ok: true, release };
     },
     /** how many identities are remembered (tests) */
     size: () => hits.size,
