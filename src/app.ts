@@ -159,12 +159,27 @@ function isRefusal(status: number): boolean {
  */
 const ANY_ROUTE_ERRORS = { 400: ErrorSchema, 408: ErrorSchema, 431: ErrorSchema, 503: ErrorSchema };
 const BODY_ERRORS = { 413: ErrorSchema, 415: ErrorSchema };
-function withCommonErrors<R extends { schema: FastifySchema }>(route: R): R {
+function withCommonErrors<R extends { schema: FastifySchema; route: { method: string | string[] } }>(route: R): R {
   const schema = route.schema as FastifySchema & { hide?: boolean };
   if (!schema || schema.hide) return route;
   const own = (schema.response ?? {}) as Record<string, unknown>;
-  const body = schema.body !== undefined ? BODY_ERRORS : {};
+  // a route that takes no body still parses one it is sent (a DELETE: 413, 415) before refusing it (400)
+  const body = canCarryBody(route.route.method) ? BODY_ERRORS : {};
   return { ...route, schema: { ...schema, response: { ...ANY_ROUTE_ERRORS, ...body, ...own } } };
+}
+
+/** Whether requests of the method may carry a body the gate parses (all but GET and HEAD). */
+function canCarryBody(method: string | string[]): boolean {
+  return [method].flat().some((m) => m !== 'GET' && m !== 'HEAD');
+}
+
+/**
+ * preValidation of a route that can be sent a body but takes none (the revokes, DELETE): a body
+ * is a 400 naming it, never ignored while the change is made (`{"dryRun": true}` must not revoke).
+ */
+function refuseBody(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  if (req.body === undefined) return done();
+  done(new HttpError(400, 'invalid_request', 'body: this route takes no body', { field: 'body' }));
 }
 
 /**
@@ -374,6 +389,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       const out = jsonSchemaTransform(withCommonErrors(route));
       return asksForIdentity(route.route.onRequest) ? { ...out, schema: { ...out.schema, security: [{ bearer: [] }] } } : out;
     },
+  });
+
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.body !== undefined || !canCarryBody(route.method)) return;
+    route.preValidation = [refuseBody, ...[route.preValidation ?? []].flat()];
   });
 
   await app.register(decisionRoutes(ctx));
