@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { STAGES, type Stage } from './stages.ts';
 import { DEFAULT_SECRET_HEADER, MAX_SECRET_HASHES, proxySecretDigest } from './auth/proxy-header.ts';
@@ -342,6 +342,20 @@ export async function readConfigFile(path: string): Promise<string> {
  * Builds the configuration from environment variables and the YAML text of GATE_CONFIG (if any).
  * Throws ConfigError naming the offending key. Empty environment values count as unset.
  */
+/**
+ * The YAML of a config file as plain JSON values. Only YAML 1.2's core types: the library would
+ * otherwise resolve YAML 1.1's `!!omap`, `!!set` and `!!timestamp` into a Map, a Set or a Date,
+ * which the schemas' strict objects take as an object with no keys, so every setting inside one
+ * was dropped without a word (`market: !!omap [...]` started the gate with no extra closure). Any
+ * tag the core schema does not know (those, or a custom `!foo`) is refused, naming its line.
+ */
+function parseYamlStrictly(text: string): unknown {
+  const doc = parseDocument(text, { resolveKnownTags: false });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS();
+}
+
 export function parseConfig(env: Record<string, string | undefined>, fileText: string | null = null): Config {
   const cleanEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GATE_') && v !== undefined && v !== ''));
   const envResult = EnvSchema.safeParse(cleanEnv);
@@ -351,7 +365,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   let raw: unknown = {};
   if (fileText !== null) {
     try {
-      raw = parseYaml(fileText) ?? {};
+      raw = parseYamlStrictly(fileText) ?? {};
     } catch (err) {
       throw new ConfigError(`config file ${e.GATE_CONFIG ?? ''} is not valid YAML: ${(err as Error).message}`);
     }
