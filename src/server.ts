@@ -1,4 +1,6 @@
+import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
@@ -113,9 +115,29 @@ async function main(): Promise<void> {
   const unknown = unknownGateEnv(process.env);
   if (unknown.length > 0) log.warn({ unknown, known: GATE_ENV_KEYS }, 'environment variables that look like gate settings but are not read (a typo?)');
 
+  // a listen host that does not resolve, or a data directory that cannot be one, would fail only
+  // later: after the data directory was taken and a first start's tokens made and printed, with
+  // exit 1 and a message that does not name the key
+  if (isIP(config.host) === 0) {
+    try {
+      await lookup(config.host);
+    } catch (err) {
+      process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host} does not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
-  await mkdir(join(dataDir, 'audit'), { recursive: true });
+  try {
+    await mkdir(join(dataDir, 'audit'), { recursive: true });
+  } catch (err) {
+    // a file where the directory should be is a setting to fix; a volume that refuses (EROFS,
+    // EACCES, EIO) fails the start as before (exit 1, the orchestrator retries)
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTDIR' && code !== 'EEXIST') throw err;
+    process.stderr.write(`gate: cannot start: dataDir (GATE_DATA_DIR) ${dataDir} is not a directory: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   // lost for good (taken over, or the lease lapsed): stop, and exit 1 so the orchestrator starts a
   // fresh gate, which reads the log from disk and takes the lock only if it is free. Taken over:
   // at once. Lapsed (the volume failed the renewals for a whole lease, or the gate stalled): once

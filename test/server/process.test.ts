@@ -385,6 +385,27 @@ t.test('bad market extras and an unreadable GATE_CONFIG stop start-up with exit 
   t.match(missing.stderr, new RegExp(`gate: cannot start: GATE_CONFIG=${join(dir, 'none.yaml')}: .*ENOENT`));
 });
 
+t.test('a listen host that does not resolve, or a data directory that is a file, stops start-up with exit 2 naming the key, before any token is made', async (t) => {
+  const dir = await tempDir(t, 'gate-early-');
+  const failed = (env: Record<string, string>, dataDir: string) =>
+    spawnGate({ t, env, dataDir }).then(
+      async (gate) => {
+        await gate.stop('SIGKILL');
+        return { code: 0, stderr: 'started' };
+      },
+      (err: { code: number | null; stderr: string }) => err,
+    );
+  const host = await failed({ GATE_HOST: 'no-such-host.invalid' }, join(dir, 'data'));
+  t.equal(host.code, 2, 'GATE_HOST unresolvable: exit 2');
+  t.match(host.stderr, /gate: cannot start: host \(GATE_HOST\) no-such-host\.invalid does not resolve: E[A-Z]+/);
+  t.notOk(existsSync(join(dir, 'data', 'tokens.json')), 'no token was made');
+  t.notMatch(host.stderr, /gate_[A-Za-z0-9_-]{20,}/, 'and none printed');
+  await writeFile(join(dir, 'a-file'), 'x');
+  const file = await failed({}, join(dir, 'a-file'));
+  t.equal(file.code, 2, 'GATE_DATA_DIR a file: exit 2');
+  t.match(file.stderr, new RegExp(`gate: cannot start: dataDir \\(GATE_DATA_DIR\\) ${join(dir, 'a-file')} is not a directory: .*(ENOTDIR|EEXIST)`));
+});
+
 t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read, and an early close on a holiday, are logged', async (t) => {
   const cfg = join(await tempDir(t, 'gate-extras-'), 'gate.yaml');
   await writeFile(cfg, 'market:\n  extraEarlyCloses: [{ date: "2027-12-24", close: "13:00" }]\n');
