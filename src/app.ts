@@ -237,7 +237,6 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // JSON, none of the gate's headers, no log line, and no record of a refused decision request);
   // the gate ignores the expectation, as RFC 9110 lets it, and handles the request like any other
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
-  capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000);
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
   // fastify's JSON parser, its refusal of a prototype key in valid JSON answered naming the key
@@ -263,6 +262,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     proxySecretMatches: deps.proxySecretMatches ?? null,
     processMetrics: deps.processMetrics ?? true,
   });
+  capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc());
   const recorder = createRecorder(audit, store, metrics);
   const reserved = new Set<string>();
   const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });

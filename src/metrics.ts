@@ -7,6 +7,7 @@ export interface Metrics {
   refusals: Counter<'status' | 'error'>;
   refusalsSummarised: Counter;
   shed: Counter<'error'>;
+  connectionsDropped: Counter;
   marketOpen: Gauge;
   auditAppendSeconds: Histogram;
   auditFailures: Counter;
@@ -83,6 +84,11 @@ export function createMetrics(opts: {
       name: 'gate_requests_shed_total',
       help: 'Requests turned away at once with a 503 because a bounded line was full (error: audit_reads_saturated, the audit reads waiting their turn), by error code',
       labelNames: ['error'] as const,
+      registers: [registry],
+    }),
+    connectionsDropped: new Counter({
+      name: 'gate_connections_dropped_total',
+      help: 'New connections closed at once, unanswered, because http.maxConnections were open (a client holding idle connections; Kargo counts the close as an error)',
       registers: [registry],
     }),
     marketOpen: new Gauge({

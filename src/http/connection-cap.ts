@@ -5,9 +5,10 @@ import type { FastifyInstance } from 'fastify';
  * keep-alive sockets would use up the process's file descriptors, and the audit log could then
  * not open its next file. Past the cap Node closes a new connection at once. The first refusal
  * is logged at once; those after it are counted and logged together `reportMs` after the last
- * telling (or at the close), so a burst that stops is still reported whole.
+ * telling (or at the close), so a burst that stops is still reported whole. `onDrop` is told of
+ * each one at once (gate_connections_dropped_total).
  */
-export function capConnections(app: FastifyInstance, max: number, reportMs: number): void {
+export function capConnections(app: FastifyInstance, max: number, reportMs: number, onDrop: () => void = () => {}): void {
   app.server.maxConnections = max;
   let dropped = 0;
   let quietUntil = -Infinity;
@@ -19,6 +20,7 @@ export function capConnections(app: FastifyInstance, max: number, reportMs: numb
     quietUntil = performance.now() + reportMs;
   };
   app.server.on('drop', (data) => {
+    onDrop();
     dropped++;
     if (performance.now() >= quietUntil) return tellDropped(data?.remoteAddress);
     if (later) return;

@@ -39,7 +39,7 @@ if (missing.length > 0) {
     t.equal(rule.metadata.namespace, 'stonks-gate');
     const labelled = template(...on, '--set', 'prometheusRule.labels.release=kube-prometheus-stack');
     t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
-    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateRefusals']);
+    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateConnectionsDropped', 'StonksGateRefusals']);
     for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
     for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5']]) {
       t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
@@ -205,6 +205,23 @@ if (missing.length > 0) {
             description: 'gate-0 answered requests 503 auth_saturated without reviewing their token in the last 10 minutes: config.kubernetes.maxReviewsInFlight TokenReviews were already in flight, or the client\'s quarter of the shared ones. Either a flood of unknown tokens (the audit log\'s refusals name the client addresses) or an API server so slow that the reviews pile up. Callers whose token the API server accepted in the last 7 days keep slots of their own, and one client holds at most a quarter of the others, so a single flooding client leaves the rest to other clients; a new or rotated token waits (503, Kargo polls) while its client\'s quarter, or every shared slot, is taken.',
           } }] },
           { eval_time: '25m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'connections dropped at the cap: a warning for 10 minutes after the last; none, or another namespace\'s, nothing',
+        interval: '1m',
+        input_series: [
+          { series: `gate_connections_dropped_total{${sel}}`, values: '0x5 3 40 40x30' },
+          { series: 'gate_connections_dropped_total{job="gate-service", namespace="stonks-gate", pod="gate-1"}', values: '0x40' },
+          { series: 'gate_connections_dropped_total{job="gate-service", namespace="other", pod="gate-0"}', values: '0+10x40' },
+        ],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [] },
+          { eval_time: '7m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate closed new connections unanswered in the last 10 minutes (http.maxConnections open)',
+            description: 'gate-0 had config.http.maxConnections connections open and closed new ones at once, without an answer, in the last 10 minutes. Kargo\'s gate step and Rollouts\' verifications count such a close as an error. A client holding many idle connections is the usual cause (the gate\'s log names the address of a refused one: "connections refused"); the scrape that raised this kept its own connection, so the gate looks up meanwhile.',
+          } }] },
+          { eval_time: '25m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [] },
         ],
       },
       {

@@ -68,6 +68,32 @@ t.test('past http.maxConnections open connections, a new one is closed at once a
   t.equal(await healthz(port), 200, 'a new connection is answered again');
 });
 
+t.test('refused connections are counted in gate_connections_dropped_total, which a scraper on its kept-alive connection sees', async (t) => {
+  const { g, port, open, held } = await cappedGate(t, 2000);
+  // the scraper keeps one connection, as Prometheus does between scrapes: its `up` stays 1
+  const scraper = await idle(port);
+  held.push(scraper);
+  const scrape = () =>
+    new Promise<number>((resolve) => {
+      let reply = '';
+      const onData = (c: Buffer) => {
+        reply += c.toString('utf8');
+        // the gate's own metrics end with gate_audit_writable (registered last)
+        if (!/^gate_audit_writable \d/m.test(reply)) return;
+        scraper.off('data', onData);
+        resolve(Number(/^gate_connections_dropped_total (\d+)$/m.exec(reply)?.[1] ?? Number.NaN));
+      };
+      scraper.on('data', onData);
+      scraper.write('GET /metrics HTTP/1.1\r\nHost: gate\r\n\r\n');
+    });
+  t.equal(await scrape(), 0, 'none refused yet');
+  for (let i = 0; i < 15; i++) held.push(await idle(port));
+  t.ok(await eventually(async () => (await open()) === 16), 'the cap is reached: the scraper and 15 idle connections');
+  for (let i = 0; i < 5; i++) t.equal(await healthz(port), null, `a new connection is closed without an answer ${i + 1}`);
+  t.equal(await scrape(), 5, 'each counted at once, whatever the log waits for');
+  t.ok(g.app.server.listening);
+});
+
 t.test('a burst of refused connections that then stops is reported whole: the first at once, the rest together when the quiet time ends', async (t) => {
   const { port, open, held, told } = await cappedGate(t, 2000);
   for (let i = 0; i < 16; i++) held.push(await idle(port));
