@@ -260,6 +260,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     clockSimulated: config.now !== null,
     tokenReviewsShed: deps.tokenReviewsShed ?? null,
     proxySecretMatches: deps.proxySecretMatches ?? null,
+    dataVolumeFreeBytes: () => (deps.freeBytes ?? volumeFreeBytes)(deps.dataDir),
     processMetrics: deps.processMetrics ?? true,
   });
   capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc());

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { within } from './within.ts';
 
 /** The gate's Prometheus metrics, on a registry of its own (so tests can build many apps). */
 export interface Metrics {
@@ -28,6 +29,8 @@ export function createMetrics(opts: {
   tokenReviewsShed?: (() => number) | null;
   /** with a sign-in proxy's secret: the requests whose secret matched each hash of proxyAuth.secretSha256, by position */
   proxySecretMatches?: (() => number[]) | null;
+  /** the bytes free on the data volume (audit log, state, artifacts), read when scraped */
+  dataVolumeFreeBytes?: (() => Promise<number>) | null;
   processMetrics?: boolean;
 }): Metrics {
   const registry = new Registry();
@@ -58,6 +61,18 @@ export function createMetrics(opts: {
       collect() {
         this.reset();
         for (const [i, n] of read().entries()) this.inc({ secret: String(i + 1) }, n);
+      },
+    });
+  }
+  if (opts.dataVolumeFreeBytes) {
+    const read = opts.dataVolumeFreeBytes;
+    new Gauge({
+      name: 'gate_data_volume_free_bytes',
+      help: 'Bytes free on the data volume (audit log, state, test-result artifacts), read when scraped; NaN when it cannot be read within a second. Test results are refused below 256 MiB, and a full volume stops every decision (503, fail closed)',
+      registers: [registry],
+      async collect() {
+        // a volume that does not answer (NFS) must not hold the scrape: NaN after a second
+        this.set(await within(read(), 1000, () => Number.NaN).catch(() => Number.NaN));
       },
     });
   }

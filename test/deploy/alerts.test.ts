@@ -39,9 +39,9 @@ if (missing.length > 0) {
     t.equal(rule.metadata.namespace, 'stonks-gate');
     const labelled = template(...on, '--set', 'prometheusRule.labels.release=kube-prometheus-stack');
     t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
-    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateConnectionsDropped', 'StonksGateRefusals']);
+    t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateDataVolumeLow', 'StonksGateConnectionsDropped', 'StonksGateRefusals']);
     for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
-    for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5']]) {
+    for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5'], ['--set', 'prometheusRule.dataVolumeFreeBytes=1000']]) {
       t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
     }
   });
@@ -205,6 +205,23 @@ if (missing.length > 0) {
             description: 'gate-0 answered requests 503 auth_saturated without reviewing their token in the last 10 minutes: config.kubernetes.maxReviewsInFlight TokenReviews were already in flight, or the client\'s quarter of the shared ones. Either a flood of unknown tokens (the audit log\'s refusals name the client addresses) or an API server so slow that the reviews pile up. Callers whose token the API server accepted in the last 7 days keep slots of their own, and one client holds at most a quarter of the others, so a single flooding client leaves the rest to other clients; a new or rotated token waits (503, Kargo polls) while its client\'s quarter, or every shared slot, is taken.',
           } }] },
           { eval_time: '25m', alertname: 'StonksGateTokenReviewsShed', exp_alerts: [] },
+        ],
+      },
+      {
+        name: 'data volume below 1 GiB free for 5 minutes warns; above it, a dip shorter than 5 minutes, or another namespace, nothing',
+        interval: '1m',
+        input_series: [
+          // 2 GiB, a 3-minute dip to 900 MiB, back to 2 GiB, then down to 500 MiB for good
+          { series: `gate_data_volume_free_bytes{${sel}}`, values: '2147483648x5 943718400x2 2147483648x5 524288000x20' },
+          { series: 'gate_data_volume_free_bytes{job="gate-service", namespace="other", pod="gate-0"}', values: '1000x35' },
+        ],
+        alert_rule_test: [
+          { eval_time: '8m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
+          { eval_time: '15m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
+          { eval_time: '20m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate\'s data volume is nearly full (500MiB free)',
+            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
+          } }] },
         ],
       },
       {

@@ -240,3 +240,20 @@ t.test('/v1/status says where the deployed tags come from, and when the Kargo St
   t.same(Object.keys(schema.properties.kargo.properties).sort(), ['lastError', 'lastReadAt', 'source', 'stale'], '/openapi.json documents it');
   t.ok(schema.required.includes('kargo'));
 });
+
+t.test('/metrics: gate_data_volume_free_bytes reads the data volume when scraped; NaN when it fails or does not answer within a second', async (t) => {
+  let free: () => Promise<number> = async () => 5 * 2 ** 30;
+  const g = await buildTestApp(t, { deps: { freeBytes: () => free() } });
+  const scrape = async () => /^gate_data_volume_free_bytes (\S+)$/m.exec((await g.app.inject({ url: '/metrics' })).body)?.[1];
+  t.equal(await scrape(), String(5 * 2 ** 30));
+  free = async () => 100 * 2 ** 20;
+  t.equal(await scrape(), String(100 * 2 ** 20), 'read again at each scrape');
+  free = async () => {
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  };
+  t.equal(await scrape(), 'Nan', 'an error: NaN, and the rest of the scrape answered');
+  free = () => new Promise(() => undefined);
+  const t0 = performance.now();
+  t.equal(await scrape(), 'Nan', 'a volume that does not answer: NaN');
+  t.ok(performance.now() - t0 < 3000, 'after about a second, not never');
+});
