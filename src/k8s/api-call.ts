@@ -40,11 +40,13 @@ export type CallOptions = ReturnType<typeof callOptions>;
 
 /**
  * The codes of a request that got no answer because its connection went: the API server (or a
- * load balancer) closing a kept-alive connection just as the request went out on it; or a kept
- * dispatcher closed (its TLS settings rotated, or retired after a call with no answer) between
- * the moment this call took it and the moment it sent the request, which then never left.
+ * load balancer) closing a kept-alive connection just as the request went out on it; over HTTP/2,
+ * a GOAWAY (a kube-apiserver restarting gracefully, or its --goaway-chance) or a stream reset
+ * before the answer, which undici reports as UND_ERR_INFO; or a kept dispatcher closed (its TLS
+ * settings rotated, or retired after a call with no answer) between the moment this call took it
+ * and the moment it sent the request, which then never left.
  */
-const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const DROPPED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED', 'UND_ERR_INFO']);
 
 function droppedConnection(err: unknown): boolean {
   const e = (err ?? {}) as { code?: unknown; cause?: { code?: unknown } | null };
