@@ -1,6 +1,7 @@
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
+import { firstUnsafeCharacter } from '../unsafe-characters.ts';
 import { KubeUnavailableError, callWithDeadline } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
@@ -145,7 +146,12 @@ const KEPT_PER_USER = 2;
 const presentedToken = (key: string): Identity => ({ name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' });
 
 /** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
-type Reviewed = { uid?: string; extra?: Record<string, string[]> };
+/**
+ * What a TokenReview said of a user beyond its Identity, for the SubjectAccessReviews: uid, extra,
+ * and all its groups when the identity (recorded) left some out (one with a control character or
+ * a bidirectional override: RBAC still binds it by its exact name).
+ */
+type Reviewed = { uid?: string; extra?: Record<string, string[]>; groups?: string[] };
 const reviewed = new WeakMap<Identity, Reviewed>();
 
 const unavailable = (message: string): { ok: false; status: 503; error: string; message: string } => ({ ok: false, status: 503, error: 'auth_unavailable', message });
@@ -210,10 +216,23 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
       result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: presentedToken(key) };
     } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
       return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
+    } else if (firstUnsafeCharacter(status.user.username) !== null) {
+      // a name must read the same in the audit log, a terminal and the console as it is, as for
+      // the sign-in proxy's user header (an OIDC claim or a webhook's answer is not checked by
+      // the API server): refused, and its characters never echoed
+      result = {
+        ok: false,
+        status: 401,
+        error: 'unauthorized',
+        message: `the Kubernetes API names this token's user with a control character or a bidirectional override (${firstUnsafeCharacter(status.user.username)}): refused, as a name must read the same in the audit log as it is`,
+        presented: presentedToken(key),
+      };
     } else {
-      const groups = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
+      const all = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
+      // such a group is left out of the identity (recorded, shown) and kept for the permission checks
+      const groups = all.filter((g) => firstUnsafeCharacter(g) === null);
       const identity: Identity = { name: status.user.username, groups, via: 'kubernetes' };
-      const more: Reviewed = {};
+      const more: Reviewed = groups.length === all.length ? {} : { groups: all };
       if (typeof status.user.uid === 'string' && status.user.uid) more.uid = status.user.uid;
       if (status.user.extra && typeof status.user.extra === 'object') more.extra = status.user.extra as Record<string, string[]>;
       reviewed.set(identity, more);
@@ -237,7 +256,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
               kind: 'SubjectAccessReview',
               spec: {
                 user: identity.name,
-                groups: identity.groups,
+                groups: more.groups ?? identity.groups,
                 // the whole reviewed user, as the API server's own authorizer would see it
                 ...(more.uid ? { uid: more.uid } : {}),
                 ...(more.extra ? { extra: more.extra } : {}),
@@ -310,7 +329,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
 
     async authorize(identity, permission, namespace): Promise<AuthzResult> {
       const more = reviewed.get(identity) ?? {};
-      const key = JSON.stringify([identity.name, identity.groups, more.uid ?? null, more.extra ?? null, permission.resource, permission.verb, namespace]);
+      const key = JSON.stringify([identity.name, more.groups ?? identity.groups, more.uid ?? null, more.extra ?? null, permission.resource, permission.verb, namespace]);
       const hit = access.get(key, now());
       if (hit) return hit;
       return accessReviews(key, () => reviewAccess(identity, more, permission, namespace, key));
