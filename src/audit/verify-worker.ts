@@ -2,4 +2,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { verifyAuditLog } from './verify.ts';
 
-parentPort?.postMessage(await verifyAuditLog((workerData as { dir: string }).dir));
+const { dir, archivedThrough } = workerData as { dir: string; archivedThrough?: number };
+parentPort?.postMessage(await verifyAuditLog(dir, undefined, { archivedThrough }));

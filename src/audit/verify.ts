@@ -6,7 +6,14 @@ import { readLinesForward, seqOf } from './line-reader.ts';
 import { listSegments, type Segment } from './segments.ts';
 
 export type VerifyResult =
-  | { ok: true; count: number; head: { seq: number; hash: string }; files: number }
+  | {
+      ok: true;
+      count: number;
+      head: { seq: number; hash: string };
+      files: number;
+      /** records before the first file that were archived (options.archivedThrough), not checked: 0 when the walk began at seq 1 */
+      archived: number;
+    }
   | {
       ok: false;
       /** records checked good before the broken one */
@@ -22,7 +29,7 @@ const StrictRecordSchema = AuditEventV1Schema.strict();
  * it is the first seq its file name says (when `firstSeq` is given), and its prev is the hash
  * of `after` (seq 0 and GENESIS_HASH: the start of the log).
  */
-export function chainBreak(rec: { seq: number; prev: string }, after: { seq: number; hash: string; firstSeq?: number | null }): string | null {
+export function chainBreak(rec: { seq: number; prev: string }, after: { seq: number; hash: string | null; firstSeq?: number | null }): string | null {
   const { seq, hash } = after;
   if (rec.seq !== seq + 1) {
     // from this line alone it cannot be told whether the skipped records are gone or further on
@@ -30,7 +37,8 @@ export function chainBreak(rec: { seq: number; prev: string }, after: { seq: num
     return seqBreak(rec.seq, seq, what);
   }
   if (after.firstSeq != null && rec.seq !== after.firstSeq) return `file name says the first seq is ${after.firstSeq}`;
-  if (rec.prev !== hash) return seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`;
+  // hash null: the record before is archived, its hash not at hand (the walk's first record)
+  if (hash !== null && rec.prev !== hash) return seq === 0 ? 'prev is not the genesis hash' : `prev does not match the hash of seq ${seq}`;
   return null;
 }
 
@@ -55,7 +63,7 @@ export type LineCheck = { ok: true; rec: AuditEventV1 } | { ok: false; seq: numb
  */
 export function checkRecordLine(
   line: { text: string; terminated: boolean },
-  after?: { seq: number; hash: string; firstSeq: number | null },
+  after?: { seq: number; hash: string | null; firstSeq: number | null },
 ): LineCheck {
   const broken = (reason: string, seq: number | null): LineCheck => ({ ok: false, seq, reason });
   let value: unknown;
@@ -91,17 +99,30 @@ export function checkRecordLine(
  * a hash that recomputes. Returns the first record failing any check, or the head when all pass.
  * When seqs are skipped, the rest of the log is read for them, to say whether the record expected
  * there is out of order (and where it is) or missing.
- * An empty file is passed over. Rejects only when the directory or a file cannot be read.
+ * An empty last file is passed over (an append that created it and has not written yet); an
+ * empty file before another is reported: the gate never leaves one there, and the readers, which
+ * take each file to end where the next one's name begins, would pass over the records it seems
+ * to hold. With `archivedThrough` (the records before the oldest file when the gate started, which
+ * start-up found covered by the state checkpoint: archived as the README allows), a log whose
+ * first file begins after them is walked from there, the prev of the record just after them
+ * taken as given; records missing beyond them are still reported. Rejects only when the directory or a
+ * file cannot be read.
  */
-export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Promise<VerifyResult> {
+export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opts: { archivedThrough?: number } = {}): Promise<VerifyResult> {
   const segments = await listSegments(fs, dir);
   let count = 0;
-  let seq = 0;
-  let hash = GENESIS_HASH;
-  for (const seg of segments) {
+  // archived records: the walk starts after them (unless they are back in place), and reports any
+  // record missing between them and the first file
+  const archived = opts.archivedThrough !== undefined && opts.archivedThrough > 0 && (segments[0]?.firstSeq ?? 0) > opts.archivedThrough ? opts.archivedThrough : 0;
+  let seq = archived;
+  let hash: string | null = archived > 0 ? null : GENESIS_HASH;
+  for (const [index, seg] of segments.entries()) {
     const fh = await fs.open(join(dir, seg.name), 'r');
     try {
       const { size } = await fh.stat();
+      if (size === 0 && index < segments.length - 1) {
+        return { ok: false, count, firstBroken: { seq: null, file: seg.name, line: 0, reason: `empty file before the newest one (its name says seq ${seg.firstSeq}): the gate never leaves one there; a copy or restore that failed?` } };
+      }
       let lineNo = 0;
       for await (const line of readLinesForward(fh, 0, size)) {
         lineNo += 1;
@@ -129,7 +150,7 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs): Pr
       await fh.close();
     }
   }
-  return { ok: true, count, head: { seq, hash }, files: segments.length };
+  return { ok: true, count, head: { seq, hash: hash ?? GENESIS_HASH }, files: segments.length, archived };
 }
 
 type Later = { next: { file: string; line: number } | null; others: boolean };

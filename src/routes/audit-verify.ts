@@ -49,7 +49,7 @@ const FullVerification = z.object({
   source: z.enum(['file', 'memory']).nullable(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  /** records verified good (from seq 1) */
+  /** records verified good (from seq 1, or from the oldest file when the ones before it were archived before the gate started) */
   count: z.number().nullable(),
   /** the last record verified */
   throughSeq: z.number().nullable(),
@@ -81,14 +81,16 @@ export function verifyRun(records: readonly AuditEventV1[]): BrokenAt | null {
  * Verifies the records of one newest-first page. When the page spans at most MAX_PAGE_SPAN seqs,
  * the whole stretch from the record below the oldest one to the newest is read unfiltered and
  * checked as a chain (scope 'range'); otherwise each record's hash is recomputed and only
- * neighbours in the page are linked (scope 'records', `unlinked` says how many were not).
+ * neighbours in the page are linked (scope 'records', `unlinked` says how many were not). A
+ * record below `archivedThrough` + 1 is not read (archived before the gate started): the oldest
+ * record left is then checked without its link to the one before (unlinked 1).
  */
-export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[]): Promise<z.infer<typeof PageCheck>> {
+export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[], archivedThrough = 0): Promise<z.infer<typeof PageCheck>> {
   if (page.length === 0) return { scope: 'empty', from: null, to: null, checked: 0, unlinked: 0, ok: true, firstBroken: null };
   const seqs = page.map((r) => r.seq);
   const from = Math.min(...seqs);
   const to = Math.max(...seqs);
-  const lowest = Math.max(1, from - 1);
+  const lowest = Math.max(1, from - 1, archivedThrough + 1);
   if (to - lowest + 1 <= MAX_PAGE_SPAN) {
     const range: AuditEventV1[] = [];
     let cursor = to + 1;
@@ -104,7 +106,7 @@ export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[])
     // the page must be the records the chain holds
     const bySeq = new Map(range.map((r) => [r.seq, r.hash]));
     if (!broken) for (const r of page) if (bySeq.get(r.seq) !== r.hash || hashRecord(r.prev, r) !== r.hash) broken ??= { seq: r.seq, reason: 'page record differs from the chain' };
-    return { scope: 'range', from, to, checked: range.length, unlinked: 0, ok: broken === null, firstBroken: broken };
+    return { scope: 'range', from, to, checked: range.length, unlinked: lowest === from && from > 1 ? 1 : 0, ok: broken === null, firstBroken: broken };
   }
   const sorted = [...page].sort((a, b) => a.seq - b.seq);
   let broken: BrokenAt | null = null;
@@ -132,7 +134,13 @@ export interface FullVerifierDeps {
   monotonicMs?: () => number;
   onError?: (err: unknown) => void;
   /** walks the audit files (default: verifyAuditLog on a worker thread, off the request path) */
-  verifyFiles?: (dir: string) => Promise<VerifyResult>;
+  verifyFiles?: (dir: string, opts: { archivedThrough: number }) => Promise<VerifyResult>;
+  /**
+   * the records archived before the gate started (the first seq of the oldest audit file then,
+   * less one: start-up found them covered by the state checkpoint); a file that goes after
+   * that, while the gate runs, is reported missing
+   */
+  archivedThrough?: number;
 }
 
 /**
@@ -171,7 +179,7 @@ export function createFullVerifier(deps: FullVerifierDeps) {
       throw err;
     });
     if (segments.length > 0) {
-      const result = await (deps.verifyFiles ?? verifyAuditLogInWorker)(dir);
+      const result = await (deps.verifyFiles ?? verifyAuditLogInWorker)(dir, { archivedThrough: deps.archivedThrough ?? 0 });
       if (result.ok) {
         // the files must hold at least what the gate has acknowledged, ending in the same hash
         const mismatch =
@@ -182,7 +190,15 @@ export function createFullVerifier(deps: FullVerifierDeps) {
               : null;
         view = mismatch
           ? { ...view, source: 'file', status: 'broken', count: result.count, throughSeq: result.head.seq, firstBroken: { seq: result.head.seq, reason: mismatch }, message: null }
-          : { ...view, source: 'file', status: 'ok', count: result.count, throughSeq: result.head.seq, firstBroken: null, message: `${result.count} records in ${result.files} file(s)` };
+          : {
+              ...view,
+              source: 'file',
+              status: 'ok',
+              count: result.count,
+              throughSeq: result.head.seq,
+              firstBroken: null,
+              message: `${result.count} records in ${result.files} file(s)${result.archived > 0 ? `; records 1..${result.archived} archived before the gate started, not checked here (gate audit verify with them back in place checks them)` : ''}`,
+            };
       } else if (result.firstBroken.reason.startsWith('torn last line') && result.count >= headAtStart.seq) {
         view = { ...view, source: 'file', status: 'ok', count: result.count, throughSeq: result.count, firstBroken: null, message: `${result.count} records (an append was in flight)` };
       } else {
@@ -234,8 +250,15 @@ export function createFullVerifier(deps: FullVerifierDeps) {
  * (25 ms).
  */
 export function auditVerifyRoutes(ctx: RouteContext) {
-  const full = createFullVerifier({ audit: ctx.audit, dataDir: ctx.dataDir, clock: ctx.clock });
   return async (app: FastifyInstance) => {
+    // archived before this start (README: archiving, with the gate stopped; start-up refused any
+    // not covered by the state checkpoint): the records before the oldest file now
+    const oldest = await listSegments(nodeAuditFs, join(ctx.dataDir, 'audit')).then(
+      (segments) => segments[0]?.firstSeq ?? 1,
+      () => 1,
+    );
+    const archivedThrough = oldest - 1;
+    const full = createFullVerifier({ audit: ctx.audit, dataDir: ctx.dataDir, clock: ctx.clock, archivedThrough });
     app.withTypeProvider<ZodTypeProvider>().get('/v1/audit/verify', {
       onRequest: ctx.guard(READ_AUDIT),
       schema: {
@@ -253,7 +276,7 @@ export function auditVerifyRoutes(ctx: RouteContext) {
         const page = await scanInTurn(ctx, req, reply, async () => {
           // a page cut short by the scan budget says so: an empty one is not "nothing to check"
           const { records, partial, nextCursor } = await ctx.audit.query(toAuditQuery(req.query));
-          return { ...(await verifyPage(ctx.audit, records)), partial, nextCursor };
+          return { ...(await verifyPage(ctx.audit, records, archivedThrough)), partial, nextCursor };
         });
         return { at: isoOf(ctx.clock.now()), head: ctx.audit.head(), page, full: full.state() };
       },

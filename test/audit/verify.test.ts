@@ -30,7 +30,7 @@ t.test('an intact log verifies', async (t) => {
 });
 
 t.test('an empty or missing log', async (t) => {
-  t.same(await verifyAuditLog(t.testdir()), { ok: true, count: 0, head: { seq: 0, hash: '0'.repeat(64) }, files: 0 });
+  t.same(await verifyAuditLog(t.testdir()), { ok: true, count: 0, head: { seq: 0, hash: '0'.repeat(64) }, files: 0, archived: 0 });
   await t.rejects(verifyAuditLog(join(t.testdir(), 'nope')), { code: 'ENOENT' });
 });
 
