@@ -7,8 +7,8 @@ import { syncParentDir } from '../store/sync-parent-dir.ts';
  * Writes a test-result artifact under a name nobody has used, imageTag.json, then
  * imageTag~2.json, imageTag~3.json, ... ("~" is not allowed in a tag, so names never collide),
  * and makes it durable before the result is recorded: the file's data, then its directory entry
- * (and, the first time, the entries of the directories made for it), so a power cut cannot keep
- * the audit record of a result and lose the file it names. The directory fsyncs are best effort,
+ * and the entries of the directories it sits in, so a power cut cannot keep the audit record of
+ * a result and lose the file it names. The directory fsyncs are best effort,
  * as for the token file (not every file system can fsync a directory).
  */
 export async function writeArtifact(dir: string, imageTag: string, raw: Buffer): Promise<string> {
@@ -28,12 +28,14 @@ export async function writeArtifact(dir: string, imageTag: string, raw: Buffer):
     } finally {
       await fh.close();
     }
-    // mkdir made `made` and every directory below it down to `dir`: each one's entry is in its parent
-    if (made !== undefined) {
-      for (let d = resolve(dir); ; d = dirname(d)) {
-        await syncParentDir(d);
-        if (d === resolve(made) || d === dirname(d)) break;
-      }
+    // the entries of `dir` and of its parent (artifacts/ in the data directory), and of any
+    // directory mkdir made above them, every time: a write at the same moment as the one that
+    // made them (which then sees them made) must not be recorded before they are durable either.
+    // Results are rare; three small fsyncs each cost nothing
+    const top = made !== undefined && resolve(made).length < dirname(resolve(dir)).length ? resolve(made) : dirname(resolve(dir));
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      await syncParentDir(d);
+      if (d === top || d === dirname(d)) break;
     }
     await syncParentDir(join(dir, name));
     return name;
