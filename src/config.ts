@@ -350,7 +350,9 @@ export async function readConfigFile(path: string): Promise<string> {
  * tag the core schema does not know (those, or a custom `!foo`) is refused, naming its line.
  */
 function parseYamlStrictly(text: string): unknown {
-  const doc = parseDocument(text, { resolveKnownTags: false });
+  // the core schema whatever the file says: a `%YAML 1.1` directive would switch the library to
+  // its 1.1 schema, which knows those tags (and reads `yes` as true, 2026-11-27 as a Date)
+  const doc = parseDocument(text, { resolveKnownTags: false, schema: 'core' });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw problem;
   return doc.toJS();

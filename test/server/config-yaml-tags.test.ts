@@ -14,11 +14,19 @@ t.test('a YAML 1.1 or custom tag is refused naming its line, never silently drop
     ['!!omap [{audit: {fsync: false}}, {port: 9090}]\n', /Unresolved tag: tag:yaml\.org,2002:omap at line 1, column 1/],
     ['market:\n  extraClosures: [!!timestamp 2027-01-08]\n', /Unresolved tag: tag:yaml\.org,2002:timestamp at line 2/],
     ['port: !port 9090\n', /Unresolved tag: !port at line 1/],
+    // a %YAML 1.1 directive does not bring YAML 1.1's types back
+    ['%YAML 1.1\n---\nmarket: !!omap [{extraClosures: ["2027-01-08"]}]\n', /Unresolved tag: tag:yaml\.org,2002:omap at line 3, column 9/],
+    ['%YAML 1.1\n---\nstages:\n  paper: !!omap [{requireApproval: true}]\n', /Unresolved tag: tag:yaml\.org,2002:omap at line 4/],
   ];
   for (const [yaml, message] of cases) {
     t.throws(() => parseConfig({ GATE_CONFIG: '/etc/gate.yaml' }, yaml), ConfigError, `${JSON.stringify(yaml)}: refused`);
     t.throws(() => parseConfig({ GATE_CONFIG: '/etc/gate.yaml' }, yaml), { message: new RegExp(`^config file /etc/gate\\.yaml is not valid YAML: ${message.source}`) }, `${JSON.stringify(yaml)}: naming the tag and its line`);
   }
+});
+
+t.test('under a %YAML 1.1 directive, YAML 1.1\'s implicit types stay plain: yes is not true', async (t) => {
+  t.throws(() => parseConfig({}, '%YAML 1.1\n---\nstages:\n  paper: { requireApproval: yes }\n'), { message: /stages\.paper\.requireApproval/ }, 'yes is a string, refused where a boolean goes');
+  t.same(parseConfig({}, '%YAML 1.1\n---\nmarket:\n  extraClosures: [2027-01-08]\n').market.extraClosures.map((x) => x.date), ['2027-01-08'], 'a date stays its text');
 });
 
 t.test('the core schema\'s own tags still resolve', async (t) => {
