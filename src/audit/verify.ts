@@ -18,6 +18,8 @@ export type VerifyResult =
       ok: false;
       /** records checked good before the broken one */
       count: number;
+      /** as for ok: records before the first file that were archived, not checked (the last good seq is archived + count) */
+      archived: number;
       /** seq is null when the line has no readable seq; line is 1-based within file */
       firstBroken: { seq: number | null; file: string; line: number; reason: string };
     };
@@ -121,7 +123,7 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opt
     try {
       const { size } = await fh.stat();
       if (size === 0 && index < segments.length - 1) {
-        return { ok: false, count, firstBroken: { seq: null, file: seg.name, line: 0, reason: `empty file before the newest one (its name says seq ${seg.firstSeq}): the gate never leaves one there; a copy or restore that failed?` } };
+        return { ok: false, count, archived, firstBroken: { seq: null, file: seg.name, line: 0, reason: `empty file before the newest one (its name says seq ${seg.firstSeq}): the gate never leaves one there; a copy or restore that failed?` } };
       }
       let lineNo = 0;
       for await (const line of readLinesForward(fh, 0, size)) {
@@ -129,6 +131,7 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opt
         const broken = (reason: string, brokenSeq: number | null): VerifyResult => ({
           ok: false,
           count,
+          archived,
           firstBroken: { seq: brokenSeq, file: seg.name, line: lineNo, reason },
         });
         const checked = checkRecordLine(line, { seq, hash, firstSeq: lineNo === 1 ? seg.firstSeq : null });

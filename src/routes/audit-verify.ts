@@ -124,6 +124,11 @@ export async function verifyPage(audit: AuditLog, page: readonly AuditEventV1[],
   return { scope: 'records', from, to, checked: page.length, unlinked, ok: broken === null, firstBroken: broken };
 }
 
+/** What a full walk's message adds when it began after archived records. */
+function archivedNote(archived: number): string {
+  return archived > 0 ? `; records 1..${archived} archived before the gate started, not checked here (gate audit verify with them back in place checks them)` : '';
+}
+
 export interface FullVerifierDeps {
   audit: AuditLog;
   /** the data directory; the file log keeps its files in `<dataDir>/audit` */
@@ -197,13 +202,15 @@ export function createFullVerifier(deps: FullVerifierDeps) {
               count: result.count,
               throughSeq: result.head.seq,
               firstBroken: null,
-              message: `${result.count} records in ${result.files} file(s)${result.archived > 0 ? `; records 1..${result.archived} archived before the gate started, not checked here (gate audit verify with them back in place checks them)` : ''}`,
+              message: `${result.count} records in ${result.files} file(s)${archivedNote(result.archived)}`,
             };
-      } else if (result.firstBroken.reason.startsWith('torn last line') && result.count >= headAtStart.seq) {
-        view = { ...view, source: 'file', status: 'ok', count: result.count, throughSeq: result.count, firstBroken: null, message: `${result.count} records (an append was in flight)` };
+      } else if (result.firstBroken.reason.startsWith('torn last line') && result.archived + result.count >= headAtStart.seq) {
+        // the seq of the last good record: the records checked after the archived ones
+        const through = result.archived + result.count;
+        view = { ...view, source: 'file', status: 'ok', count: result.count, throughSeq: through, firstBroken: null, message: `${result.count} records (an append was in flight)${archivedNote(result.archived)}` };
       } else {
         const fb = result.firstBroken;
-        view = { ...view, source: 'file', status: 'broken', count: result.count, throughSeq: result.count, firstBroken: { seq: fb.seq, reason: fb.reason, file: fb.file, line: fb.line }, message: null };
+        view = { ...view, source: 'file', status: 'broken', count: result.count, throughSeq: result.archived + result.count, firstBroken: { seq: fb.seq, reason: fb.reason, file: fb.file, line: fb.line }, message: null };
       }
       return;
     }

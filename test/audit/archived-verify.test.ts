@@ -4,7 +4,7 @@
 // the archived record before it, and a file that goes while the gate runs is still a break. An
 // empty file before the newest one (the gate never leaves one) is reported by audit verify: the
 // readers would pass over the records its name claims.
-import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -49,6 +49,20 @@ t.test('files archived before the start: the oldest page checks, the full walk i
   // one more file goes while the gate runs: a break, not an archive
   renameSync(join(dir, files[1]!), join(root, 'archive', files[1]!));
   t.match(await fullWalk(root, log, 3), { status: 'broken', firstBroken: { seq: 7, reason: 'seq 7 follows seq 3 (expected seq 4 here: records 4..6 are missing)' } }, 'a file gone after the start is missing');
+});
+
+t.test('a full walk that meets an append in flight is ok, archived records or not, and names the last seq it checked', async (t) => {
+  for (const archive of [false, true]) {
+    const root = await tempDir(t, 'archived-');
+    const dir = join(root, 'audit');
+    const files = await smallFiles(dir);
+    if (archive) renameSync(join(dir, files[0]!), join(root, files[0]!));
+    const log = await openFileAuditLog({ dir, maxFileBytes: 2000, fsync: false });
+    t.teardown(() => log.close());
+    // the start of the next record, not yet whole (an append under way)
+    appendFileSync(join(dir, files.at(-1)!), '{"seq":21,"at":"2026-11');
+    t.match(await fullWalk(root, log, archive ? 3 : 0), { status: 'ok', count: archive ? 17 : 20, throughSeq: 20, message: archive ? /^17 records \(an append was in flight\); records 1\.\.3 archived/ : '20 records (an append was in flight)' }, archive ? 'records 1..3 archived' : 'nothing archived');
+  }
 });
 
 t.test('an edited record just after the archived ones is still caught', async (t) => {
