@@ -122,7 +122,10 @@ async function main(): Promise<void> {
     try {
       await lookup(config.host);
     } catch (err) {
-      process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host} does not resolve: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      // a name no resolver knows is a setting to fix; a resolver that did not answer (EAI_AGAIN)
+      // fails the start as before (exit 1, the orchestrator retries)
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTFOUND') throw err;
+      process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host} does not resolve: ENOTFOUND\n`);
       process.exit(2);
     }
   }
