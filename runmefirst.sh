@@ -143,15 +143,25 @@ step_preflight() {
   kc_exists ingressclass "$INGRESS_CLASS" ||
     die "IngressClass '$INGRESS_CLASS' not found (INGRESS_CLASS). Is Traefik installed?" 2
   [[ -d $ROOT/helm/gate-service ]] || die "helm/gate-service is missing: run from a full checkout" 2
-  if [[ -n $TRUSTED_NODE_LABEL ]]; then
+  if [[ -n $RUNNER_NODE_POOL ]]; then
     # a label key (optional DNS prefix and /), =, a label value: Kubernetes' own syntax
-    [[ $TRUSTED_NODE_LABEL =~ ^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$ ]] ||
-      die "TRUSTED_NODE_LABEL='$TRUSTED_NODE_LABEL' is not one node label KEY=VALUE (e.g. stonks.io/pool=trusted)" 2
-    [[ -n $(kc_read get nodes -l "$TRUSTED_NODE_LABEL" -o name) ]] ||
-      die "no node has the label $TRUSTED_NODE_LABEL (TRUSTED_NODE_LABEL): the reporter and the gate would never be scheduled. Label the nodes for them first: kubectl label node NODE $TRUSTED_NODE_LABEL" 2
-    log "nodes labelled $TRUSTED_NODE_LABEL: the reporter and the gate run there, the general runners never do"
+    [[ $RUNNER_NODE_POOL =~ ^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$ ]] ||
+      die "RUNNER_NODE_POOL='$RUNNER_NODE_POOL' is not one node label KEY=VALUE (e.g. stonks.io/pool=ci-runners)" 2
+    local pool node taints untainted=()
+    pool=$(kc_read get nodes -l "$RUNNER_NODE_POOL" -o name)
+    [[ -n $pool ]] ||
+      die "no node has the label $RUNNER_NODE_POOL (RUNNER_NODE_POOL): the runners would never be scheduled. Label and taint the pool's nodes first: kubectl label node NODE $RUNNER_NODE_POOL; kubectl taint node NODE $RUNNER_NODE_POOL:NoSchedule" 2
+    for node in $pool; do
+      taints=$(kc_read get "$node" -o 'jsonpath={.spec.taints}')
+      # the taint KEY=VALUE:NoSchedule among the node's taints (kubectl prints them as JSON)
+      [[ $taints == *"\"key\":\"${RUNNER_NODE_POOL%%=*}\""* && $taints == *"\"value\":\"${RUNNER_NODE_POOL#*=}\""* && $taints == *'"effect":"NoSchedule"'* ]] || untainted+=("${node#node/}")
+    done
+    if ((${#untainted[@]})); then
+      die "the runner pool's nodes ${untainted[*]} lack the taint $RUNNER_NODE_POOL:NoSchedule (RUNNER_NODE_POOL): other pods (the reporter with its gate-ci token, Kargo, the gate) could be scheduled beside the runners' privileged sidecar. Taint them: kubectl taint node NODE $RUNNER_NODE_POOL:NoSchedule" 2
+    fi
+    log "runner pool $RUNNER_NODE_POOL: the general runners run only there, and its taint keeps every other pod off it"
   else
-    warn "TRUSTED_NODE_LABEL is not set: the general runners' privileged dind sidecar may share a node with the reporter (gate-ci token) and the gate (ci/README.md, Security)"
+    warn "RUNNER_NODE_POOL is not set: the general runners' privileged dind sidecar may share a node with the reporter (gate-ci token), Kargo, Argo CD and the gate (ci/README.md, Security)"
   fi
 
   local missing=() entry ns name

@@ -48,15 +48,12 @@ template:
     # no serviceAccountName: the chart's no-permission account; and no token in the pod at all
     automountServiceAccountToken: false
 EOF
-  if [[ -n $TRUSTED_NODE_LABEL ]]; then
-    # kept off the nodes of the gate identities' holders (TRUSTED_NODE_LABEL)
+  if [[ -n $RUNNER_NODE_POOL ]]; then
+    # only on the pool's nodes, whose taint keeps every other pod off them (RUNNER_NODE_POOL)
     cat <<EOF
-    affinity:
-      nodeAffinity:
-        requiredDuringSchedulingIgnoredDuringExecution:
-          nodeSelectorTerms:
-            - matchExpressions:
-                - { key: "${TRUSTED_NODE_LABEL%%=*}", operator: NotIn, values: ["${TRUSTED_NODE_LABEL#*=}"] }
+    nodeSelector: { "${RUNNER_NODE_POOL%%=*}": "${RUNNER_NODE_POOL#*=}" }
+    tolerations:
+      - { key: "${RUNNER_NODE_POOL%%=*}", operator: Equal, value: "${RUNNER_NODE_POOL#*=}", effect: NoSchedule }
 EOF
   fi
   cat <<EOF
@@ -65,12 +62,6 @@ EOF
         image: $RUNNER_IMAGE
         command: ["/home/runner/run.sh"]
 EOF
-}
-
-# nodeSelector of the gate identities' holders (TRUSTED_NODE_LABEL), indented by $1; nothing without one.
-render_trusted_node_selector() {
-  [[ -n $TRUSTED_NODE_LABEL ]] || return 0
-  printf '%snodeSelector: { "%s": "%s" }\n' "$1" "${TRUSTED_NODE_LABEL%%=*}" "${TRUSTED_NODE_LABEL#*=}"
 }
 
 # gha-runner-scale-set for the report job only (runs-on: the reporter label): its pods run as
@@ -92,7 +83,6 @@ controllerServiceAccount:
 template:
   spec:
     serviceAccountName: $GATE_CI_SA
-$(render_trusted_node_selector '    ')
     containers:
       - name: runner
         image: $RUNNER_IMAGE
@@ -186,7 +176,6 @@ EOF
   cat <<EOF
 persistence:
   existingClaim: $GATE_CLAIM
-$(render_trusted_node_selector '')
 ingress:
   enabled: true
   className: $INGRESS_CLASS

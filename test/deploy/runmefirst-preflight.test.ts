@@ -15,9 +15,14 @@ t.test('preflight fails early, saying what to do', async (t) => {
     { name: 'an unreachable cluster', edit: (s) => { s.unreachable = true; }, expect: /does not answer/ },
     { name: 'helm too old', edit: (s) => { s.versions = { helm: 'v3.9.4' }; }, expect: /helm v3\.9\.4 is too old/ },
     { name: 'kubectl too old', edit: (s) => { s.versions = { kubectl: 'v1.24.0' }; }, expect: /kubectl v1\.24\.0 is too old/ },
-    { name: 'TRUSTED_NODE_LABEL not a label', edit: () => {}, settings: { TRUSTED_NODE_LABEL: 'stonks.io/pool' }, expect: /TRUSTED_NODE_LABEL='stonks\.io\/pool' is not one node label KEY=VALUE/ },
-    { name: 'TRUSTED_NODE_LABEL with a quote', edit: () => {}, settings: { TRUSTED_NODE_LABEL: 'pool=a"b' }, expect: /is not one node label KEY=VALUE/ },
-    { name: 'TRUSTED_NODE_LABEL on no node', edit: (s) => { s.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'builds' } } }; }, settings: { TRUSTED_NODE_LABEL: 'stonks.io/pool=trusted' }, expect: /no node has the label stonks\.io\/pool=trusted \(TRUSTED_NODE_LABEL\): the reporter and the gate would never be scheduled/ },
+    { name: 'RUNNER_NODE_POOL not a label', edit: () => {}, settings: { RUNNER_NODE_POOL: 'stonks.io/pool' }, expect: /RUNNER_NODE_POOL='stonks\.io\/pool' is not one node label KEY=VALUE/ },
+    { name: 'RUNNER_NODE_POOL with a quote', edit: () => {}, settings: { RUNNER_NODE_POOL: 'pool=a"b' }, expect: /is not one node label KEY=VALUE/ },
+    { name: 'RUNNER_NODE_POOL on no node', edit: (s) => { s.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'builds' } } }; }, settings: { RUNNER_NODE_POOL: 'stonks.io/pool=ci-runners' }, expect: /no node has the label stonks\.io\/pool=ci-runners \(RUNNER_NODE_POOL\): the runners would never be scheduled/ },
+    { name: 'RUNNER_NODE_POOL nodes without the taint', edit: (s) => {
+      s.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'ci-runners' } }, spec: { taints: [{ key: 'stonks.io/pool', value: 'ci-runners', effect: 'NoSchedule' }] } };
+      s.objects[keyOf('Node', '', 'n2')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2', labels: { 'stonks.io/pool': 'ci-runners' } }, spec: { taints: [{ key: 'stonks.io/pool', value: 'ci-runners', effect: 'PreferNoSchedule' }] } };
+      s.objects[keyOf('Node', '', 'n3')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n3', labels: { 'stonks.io/pool': 'ci-runners' } } };
+    }, settings: { RUNNER_NODE_POOL: 'stonks.io/pool=ci-runners' }, expect: /the runner pool's nodes n2 n3 lack the taint stonks\.io\/pool=ci-runners:NoSchedule \(RUNNER_NODE_POOL\)/ },
   ];
   for (const c of cases) {
     t.test(c.name, async (t) => {

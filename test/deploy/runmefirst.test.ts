@@ -133,8 +133,8 @@ t.test('a first install on a prepared cluster', async (t) => {
     const ci = gate.rbac.bindings.filter((b: { role: string }) => b.role === 'ci');
     t.same(ci.map((b: { subjects: unknown[] }) => b.subjects), [[{ kind: 'ServiceAccount', name: 'gate-ci', namespace: 'arc-runners' }]], "the gate's ci role is bound to gate-ci alone");
     t.match(r.output, /runs-on: stonks-oracle-reporter\s+\(the report job only, 0\.\.1 pods, ServiceAccount gate-ci\)/, 'the summary names both labels');
-    t.notOk('affinity' in runners.template.spec || 'nodeSelector' in reporter.template.spec || 'nodeSelector' in gate, 'without TRUSTED_NODE_LABEL, no placement');
-    t.match(r.output, /WARNING: TRUSTED_NODE_LABEL is not set: the general runners' privileged dind sidecar may share a node with the reporter/, 'and a warning says what that leaves open');
+    t.notOk('nodeSelector' in runners.template.spec || 'tolerations' in runners.template.spec, 'without RUNNER_NODE_POOL, no placement');
+    t.match(r.output, /WARNING: RUNNER_NODE_POOL is not set: the general runners' privileged dind sidecar may share a node with the reporter \(gate-ci token\), Kargo, Argo CD and the gate/, 'and a warning says what that leaves open');
   });
 
   t.test('Kargo resources: examples, *.example.yaml and Secrets are not applied; the Project goes first', async (t) => {
@@ -201,20 +201,24 @@ t.test('settings come from the env file', async (t) => {
 });
 
 
-t.test('TRUSTED_NODE_LABEL: the reporter and the gate run on the labelled nodes, the dind runners never do', async (t) => {
+const poolNode = (name: string, label: string, taints: unknown[]) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'stonks.io/pool': label } }, spec: { taints } });
+const POOL_TAINT = { key: 'stonks.io/pool', value: 'ci-runners', effect: 'NoSchedule' };
+
+t.test('RUNNER_NODE_POOL: the dind runners run only on the pool, tolerating its taint, which keeps every other pod off it', async (t) => {
   const state = freshCluster();
-  state.objects[keyOf('Node', '', 'n1')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'stonks.io/pool': 'trusted' } } };
-  state.objects[keyOf('Node', '', 'n2')] = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2', labels: { 'stonks.io/pool': 'builds' } } };
-  const sb = new Sandbox(state, { TRUSTED_NODE_LABEL: 'stonks.io/pool=trusted' });
+  state.objects[keyOf('Node', '', 'n1')] = poolNode('n1', 'ci-runners', [POOL_TAINT]);
+  state.objects[keyOf('Node', '', 'n2')] = poolNode('n2', 'general', []);
+  const sb = new Sandbox(state, { RUNNER_NODE_POOL: 'stonks.io/pool=ci-runners' });
   t.teardown(() => sb.cleanup());
   const r = sb.run('runmefirst.sh');
   expectExit(t, r, 0);
   const byRel = Object.fromEntries(helmUpgrades(r.calls).map((c) => [bare(c)[2], c]));
-  t.same(valuesOf(byRel['stonks-oracle-runners']!).template.spec.affinity, {
-    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'stonks.io/pool', operator: 'NotIn', values: ['trusted'] }] }] } },
-  }, 'general runners (dind): never on a labelled node');
-  t.same(valuesOf(byRel['stonks-oracle-reporter']!).template.spec.nodeSelector, { 'stonks.io/pool': 'trusted' }, 'reporter (gate-ci): only on a labelled node');
-  t.same(valuesOf(byRel['gate-service']!).nodeSelector, { 'stonks.io/pool': 'trusted' }, 'the gate: only on a labelled node');
-  t.match(r.output, /nodes labelled stonks\.io\/pool=trusted: the reporter and the gate run there/);
-  t.notMatch(r.output, /TRUSTED_NODE_LABEL is not set/);
+  const runners = valuesOf(byRel['stonks-oracle-runners']!).template.spec;
+  t.same(runners.nodeSelector, { 'stonks.io/pool': 'ci-runners' }, 'general runners (dind): only on the pool');
+  t.same(runners.tolerations, [{ key: 'stonks.io/pool', operator: 'Equal', value: 'ci-runners', effect: 'NoSchedule' }], 'tolerating its taint');
+  const reporter = valuesOf(byRel['stonks-oracle-reporter']!).template.spec;
+  t.notOk('tolerations' in reporter || 'nodeSelector' in reporter, 'the reporter does not tolerate it: it is never scheduled there');
+  t.notOk('tolerations' in valuesOf(byRel['gate-service']!), 'nor the gate');
+  t.match(r.output, /runner pool stonks\.io\/pool=ci-runners: the general runners run only there/);
+  t.notMatch(r.output, /RUNNER_NODE_POOL is not set/);
 });
