@@ -2,6 +2,7 @@ import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kuber
 import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
 import { firstUnsafeCharacter } from '../unsafe-characters.ts';
+import { MAX_NAME, isReadableName } from '../auth/readable-name.ts';
 import { KubeUnavailableError, callWithDeadline } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
@@ -216,21 +217,22 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
       result = { ok: false, status: 401, error: 'unauthorized', message: `token rejected by the Kubernetes API${status.error ? `: ${status.error}` : ''}`, presented: presentedToken(key) };
     } else if (typeof status.user?.username !== 'string' || status.user.username === '') {
       return { ...unavailable('identity could not be checked: the TokenReview answer names no user'), presented: anonymous };
-    } else if (firstUnsafeCharacter(status.user.username) !== null) {
+    } else if (!isReadableName(status.user.username)) {
       // a name must read the same in the audit log, a terminal and the console as it is, as for
       // the sign-in proxy's user header (an OIDC claim or a webhook's answer is not checked by
       // the API server): refused, and its characters never echoed
+      const at = firstUnsafeCharacter(status.user.username);
       result = {
         ok: false,
         status: 401,
         error: 'unauthorized',
-        message: `the Kubernetes API names this token's user with a control character or a bidirectional override (${firstUnsafeCharacter(status.user.username)}): refused, as a name must read the same in the audit log as it is`,
+        message: `the Kubernetes API names this token's user with a character that does not read as it is (a control or invisible character, a bidirectional override, a line separator, space at an end${at ? `: ${at}` : ''}) or at more than ${MAX_NAME} characters: refused, as a name must read the same in the audit log as it is`,
         presented: presentedToken(key),
       };
     } else {
       const all = Array.isArray(status.user.groups) ? status.user.groups.filter((g): g is string => typeof g === 'string') : [];
       // such a group is left out of the identity (recorded, shown) and kept for the permission checks
-      const groups = all.filter((g) => firstUnsafeCharacter(g) === null);
+      const groups = all.filter((g) => isReadableName(g));
       const identity: Identity = { name: status.user.username, groups, via: 'kubernetes' };
       const more: Reviewed = groups.length === all.length ? {} : { groups: all };
       if (typeof status.user.uid === 'string' && status.user.uid) more.uid = status.user.uid;
