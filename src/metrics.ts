@@ -66,13 +66,19 @@ export function createMetrics(opts: {
   }
   if (opts.dataVolumeFreeBytes) {
     const read = opts.dataVolumeFreeBytes;
+    // one read at a time: on a volume that hangs (NFS) each read holds a thread of libuv's pool
+    // of four, and one a scrape would take them all within minutes, and every file call with them
+    let reading: Promise<number> | null = null;
     new Gauge({
       name: 'gate_data_volume_free_bytes',
       help: 'Bytes free on the data volume (audit log, state, test-result artifacts), read when scraped; NaN when it cannot be read within a second. Test results are refused below 256 MiB, and a full volume stops every decision (503, fail closed)',
       registers: [registry],
       async collect() {
+        reading ??= read().finally(() => {
+          reading = null;
+        });
         // a volume that does not answer (NFS) must not hold the scrape: NaN after a second
-        this.set(await within(read(), 1000, () => Number.NaN).catch(() => Number.NaN));
+        this.set(await within(reading, 1000, () => Number.NaN).catch(() => Number.NaN));
       },
     });
   }

@@ -219,8 +219,22 @@ if (missing.length > 0) {
           { eval_time: '8m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
           { eval_time: '15m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
           { eval_time: '20m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
-            summary: 'The gate\'s data volume is nearly full (500MiB free)',
-            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
+            summary: 'The gate\'s data volume is nearly full or does not answer (500MiB free)',
+            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free, or has not answered the gate\'s free-space read within a second (NaN), for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
+          } }] },
+        ],
+      },
+      {
+        name: 'a data volume that does not answer (NaN) for 5 minutes warns too',
+        interval: '1m',
+        input_series: [
+          { series: `gate_data_volume_free_bytes{${sel}}`, values: '2147483648x5 NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN' },
+        ],
+        alert_rule_test: [
+          { eval_time: '8m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
+          { eval_time: '20m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
+            summary: 'The gate\'s data volume is nearly full or does not answer (NaNB free)',
+            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free, or has not answered the gate\'s free-space read within a second (NaN), for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
           } }] },
         ],
       },

@@ -252,8 +252,23 @@ t.test('/metrics: gate_data_volume_free_bytes reads the data volume when scraped
     throw Object.assign(new Error('EIO'), { code: 'EIO' });
   };
   t.equal(await scrape(), 'Nan', 'an error: NaN, and the rest of the scrape answered');
-  free = () => new Promise(() => undefined);
+  let reads = 0;
+  let answer: (n: number) => void = () => undefined;
+  free = () => {
+    reads += 1;
+    return new Promise((resolve) => (answer = resolve));
+  };
   const t0 = performance.now();
   t.equal(await scrape(), 'Nan', 'a volume that does not answer: NaN');
   t.ok(performance.now() - t0 < 3000, 'after about a second, not never');
+  t.equal(await scrape(), 'Nan', 'and at the next scrape');
+  t.equal(reads, 1, 'which waits on the same read: one at a time, never one more thread of the pool a scrape');
+  answer(6 * 2 ** 30);
+  free = async () => {
+    reads += 1;
+    return 7 * 2 ** 30;
+  };
+  await new Promise((r) => setImmediate(r));
+  t.equal(await scrape(), String(7 * 2 ** 30), 'once it has answered, the next scrape reads again');
+  t.equal(reads, 2);
 });
