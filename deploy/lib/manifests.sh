@@ -161,8 +161,8 @@ spec:
 EOF
 }
 
-# render_accounts — the identities the gate trusts: gate-caller in the project namespace (Kargo
-# and Rollouts present its token) and gate-ci in the runners' namespace, the ServiceAccount of the
+# render_accounts — the identities the gate trusts: gate-caller in the project namespace (Kargo's
+# gate step presents its token) and gate-ci in the runners' namespace, the ServiceAccount of the
 # reporter scale set's pods only (the report job posts test results with its token).
 render_accounts() {
   cat <<EOF
