@@ -76,6 +76,7 @@ if (missing.length > 0) {
   t.test('promtool test rules: each alert fires on the series that should fire it, and not on others', async (t) => {
     const sel = 'job="gate-service", namespace="stonks-gate", pod="gate-0"';
     const common = { severity: 'warning' };
+    const dataVolumeLow = 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free, or has not answered the gate\'s free-space read within a second (NaN), for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.';
     const tests = [
       {
         name: 'gate down: up 0 (and no series at all) fires after 5 minutes; another namespace\'s gate does not count',
@@ -220,7 +221,7 @@ if (missing.length > 0) {
           { eval_time: '15m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
           { eval_time: '20m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
             summary: 'The gate\'s data volume is nearly full or does not answer (500MiB free)',
-            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free, or has not answered the gate\'s free-space read within a second (NaN), for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
+            description: dataVolumeLow,
           } }] },
         ],
       },
@@ -234,7 +235,7 @@ if (missing.length > 0) {
           { eval_time: '8m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [] },
           { eval_time: '20m', alertname: 'StonksGateDataVolumeLow', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
             summary: 'The gate\'s data volume is nearly full or does not answer (NaNB free)',
-            description: 'gate-0\'s data volume (audit log, state, test-result artifacts) has had less than 1073741824 bytes free, or has not answered the gate\'s free-space read within a second (NaN), for 5 minutes. Below 256 MiB the gate refuses test results (507), so promotions wait for tests; when the audit log cannot be written it refuses every decision (503, fail closed). Grow the volume, or archive old audit files and artifacts as the gate\'s README says.',
+            description: dataVolumeLow,
           } }] },
         ],
       },
