@@ -1,13 +1,13 @@
 import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
 import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { volumeAgeMs } from '../store/volume-clock.ts';
-import { isWriterTemp, writerTempOf } from '../store/writer-temp.ts';
+import { writerTempOf, writerTempsBeside } from '../store/writer-temp.ts';
 import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
 import { within } from '../within.ts';
 import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
@@ -230,21 +230,12 @@ async function writeTokenFile(file: string, tokens: StoredToken[], stillOurs: ()
  * starting gate) keeps its own; nothing is locked when there is none to remove.
  */
 export async function removeLeftoverTokenTemps(file: string, opts: TokenFileLockOptions = {}): Promise<string[]> {
-  const dir = dirname(file);
-  const list = async () => {
-    try {
-      return (await readdir(dir)).filter((name) => isWriterTemp(file, name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-  };
-  if ((await list()).length === 0) return [];
+  if ((await writerTempsBeside(file)).length === 0) return [];
   return withTokenFileLock(file, opts, async () => {
     const removed: string[] = [];
-    for (const name of await list()) {
-      await rm(join(dir, name), { force: true });
-      removed.push(join(dir, name));
+    for (const path of await writerTempsBeside(file)) {
+      await rm(path, { force: true });
+      removed.push(path);
     }
     return removed;
   });

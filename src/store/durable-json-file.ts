@@ -1,8 +1,8 @@
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Adapter } from 'lowdb';
 import { syncParentDir } from './sync-parent-dir.ts';
-import { isWriterTemp, writerTempOf } from './writer-temp.ts';
+import { writerTempOf, writerTempsBeside } from './writer-temp.ts';
 
 /**
  * Removes the temp files writes of `file` left behind when their process died between writing one
@@ -12,18 +12,8 @@ import { isWriterTemp, writerTempOf } from './writer-temp.ts';
  * `${file}.tmp` is the one name releases before this one gave every write.
  */
 export async function removeLeftoverTemps(file: string): Promise<string[]> {
-  const dir = dirname(file);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
   const removed: string[] = [];
-  for (const name of names) {
-    if (name !== `${basename(file)}.tmp` && !isWriterTemp(file, name)) continue;
-    const path = join(dir, name);
+  for (const path of await writerTempsBeside(file, [`${basename(file)}.tmp`])) {
     const found = await stat(path).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return null;
       throw err;
