@@ -9,16 +9,23 @@ import { identityOf } from './request-identity.ts';
  * gate clock), answering the rest 429 with `retry-after`; the refusal is audited like any 429.
  * Called by the handler once the request has passed the guard and every check of its input, so
  * only requests that would change something count: a request refused for its input (400) costs
- * nothing (break-glass grants, approvals). Returns a release for the handler to call when the
- * change was then not made (the audit log refused it: 503), so an operator who retries through
- * an outage is not locked out once it ends.
+ * nothing (break-glass grants, approvals). Counts the request, then makes the `change` (its audit
+ * record); a change that fails (the audit log refused it: 503) gives its place back, so an
+ * operator who retries through an outage is not locked out once it ends.
  */
 export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
   const limiter = createRateLimiter(perMinute, 60_000);
-  return async (req: FastifyRequest, reply: FastifyReply): Promise<() => void> => {
+  return async <T>(req: FastifyRequest, reply: FastifyReply, change: () => Promise<T>): Promise<T> => {
     const taken = limiter.take(identityOf(req).name, clock.now().toMillis());
-    if (taken.ok) return taken.release;
-    reply.header('retry-after', String(taken.retryAfterSeconds));
-    throw new HttpError(429, 'rate_limited', `at most ${perMinute} ${what} a minute per identity; retry in ${taken.retryAfterSeconds} s`);
+    if (!taken.ok) {
+      reply.header('retry-after', String(taken.retryAfterSeconds));
+      throw new HttpError(429, 'rate_limited', `at most ${perMinute} ${what} a minute per identity; retry in ${taken.retryAfterSeconds} s`);
+    }
+    try {
+      return await change();
+    } catch (err) {
+      taken.release(); // nothing was made: the request does not count
+      throw err;
+    }
   };
 }

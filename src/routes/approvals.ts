@@ -62,22 +62,18 @@ export function approvalRoutes(ctx: RouteContext) {
         if (!ctx.config.stages[stage].requireApproval) {
           throw new HttpError(400, 'invalid_request', `body.stage: ${stage} does not require approvals`, { field: 'body.stage' });
         }
-        // counted per identity once the approval would be recorded, as break-glass requests are:
-        // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
-        const release = await limit(req, reply);
         const now = ctx.clock.now();
         const id = ctx.newId('ap');
         const approvedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ hours: ctx.config.approvals.ttlHours }));
         const actor = identityOf(req);
-        await ctx.recorder
-          .record([
+        // counted per identity once the approval would be recorded, as break-glass requests are:
+        // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
+        await limit(req, reply, () =>
+          ctx.recorder.record([
             auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),
-          ])
-          .catch((err: unknown) => {
-            release(); // nothing was recorded: the approval does not count
-            throw err;
-          });
+          ]),
+        );
         reply.code(201);
         return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
       },

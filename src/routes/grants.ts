@@ -67,18 +67,17 @@ export function grantRoutes(ctx: RouteContext) {
         if (ttlMinutes > ctx.config.breakGlass.maxTtlMinutes) {
           throw new HttpError(400, 'invalid_request', `body.ttlMinutes: must be at most ${ctx.config.breakGlass.maxTtlMinutes}`, { field: 'body.ttlMinutes' });
         }
-        // counted per identity once the request would be granted: the limit bounds the grants one
-        // identity mints, and an operator who mistypes during an incident does not lock themselves
-        // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
-        const release = await limit(req, reply);
         const now = ctx.clock.now();
         const id = ctx.newId('bg');
         const token = newBreakGlassToken();
         const issuedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ minutes: ttlMinutes }));
         const actor = identityOf(req);
-        await ctx.recorder
-          .record([
+        // counted per identity once the request would be granted: the limit bounds the grants one
+        // identity mints, and an operator who mistypes during an incident does not lock themselves
+        // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
+        await limit(req, reply, () =>
+          ctx.recorder.record([
             auditEntry({
               at: issuedAt,
               type: 'breakglass.issued',
@@ -90,11 +89,8 @@ export function grantRoutes(ctx: RouteContext) {
               breakGlass: { id, tokenHash: hashToken(token), justification, issuedAt, expiresAt, ttlMinutes },
               data: { requestId: req.id },
             }),
-          ])
-          .catch((err: unknown) => {
-            release(); // nothing was issued: the request does not count
-            throw err;
-          });
+          ]),
+        );
         reply.code(201);
         return { id, token, project, stage, imageTag, justification, requestedBy: actor.name, issuedAt, expiresAt, ttlMinutes, status: 'open' as const };
       },
