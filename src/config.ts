@@ -339,10 +339,6 @@ export async function readConfigFile(path: string): Promise<string> {
 }
 
 /**
- * Builds the configuration from environment variables and the YAML text of GATE_CONFIG (if any).
- * Throws ConfigError naming the offending key. Empty environment values count as unset.
- */
-/**
  * The YAML of a config file as plain JSON values. Only YAML 1.2's core types: the library would
  * otherwise resolve YAML 1.1's `!!omap`, `!!set` and `!!timestamp` into a Map, a Set or a Date,
  * which the schemas' strict objects take as an object with no keys, so every setting inside one
@@ -358,6 +354,10 @@ function parseYamlStrictly(text: string): unknown {
   return doc.toJS();
 }
 
+/**
+ * Builds the configuration from environment variables and the YAML text of GATE_CONFIG (if any).
+ * Throws ConfigError naming the offending key. Empty environment values count as unset.
+ */
 export function parseConfig(env: Record<string, string | undefined>, fileText: string | null = null): Config {
   const cleanEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GATE_') && v !== undefined && v !== ''));
   const envResult = EnvSchema.safeParse(cleanEnv);

@@ -8,8 +8,9 @@ const ENTRY = new URL(`./verify-worker${import.meta.url.endsWith('.ts') ? '.ts' 
 export const VERIFY_TIMEOUT_MS = 30 * 60 * 1000;
 
 /**
- * verifyAuditLog(dir, fs, { archivedThrough }) on a worker thread: a full walk reads and hashes every record, which on a
- * large log is seconds of CPU that must not sit on the thread answering Kargo. Rejects with the
+ * verifyAuditLog(dir, fs, { archivedThrough }) on a worker thread: a full walk reads and hashes
+ * every record, which on a large log is seconds of CPU that must not sit on the thread answering
+ * Kargo. Rejects with the
  * worker's error (a directory or file that cannot be read), when the worker dies without an
  * answer, or when it has not answered within `timeoutMs` (the worker is then stopped). The
  * worker does not keep the process alive.

@@ -107,8 +107,8 @@ export function checkRecordLine(
  * to hold. With `archivedThrough` (the records before the oldest file when the gate started, which
  * start-up found covered by the state checkpoint: archived as the README allows), a log whose
  * first file begins after them is walked from there, the prev of the record just after them
- * taken as given; records missing beyond them are still reported. Rejects only when the directory or a
- * file cannot be read.
+ * taken as given; records missing beyond them are still reported. Rejects only when the directory
+ * or a file cannot be read.
  */
 export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opts: { archivedThrough?: number } = {}): Promise<VerifyResult> {
   const segments = await listSegments(fs, dir);

@@ -146,11 +146,10 @@ const KEPT_PER_USER = 2;
 /** The name a request that presented a token the gate could not (or did not) accept goes by in the audit log. */
 const presentedToken = (key: string): Identity => ({ name: `token:${key.slice(0, 8)}`, groups: [], via: 'kubernetes' });
 
-/** What the TokenReview said beyond name and groups, passed on to the SubjectAccessReview. */
 /**
- * What a TokenReview said of a user beyond its Identity, for the SubjectAccessReviews: uid, extra,
- * and all its groups when the identity (recorded) left some out (one with a control character or
- * a bidirectional override: RBAC still binds it by its exact name).
+ * What a TokenReview said of a user beyond its Identity, passed on to the SubjectAccessReviews:
+ * uid, extra, and all its groups when the identity (recorded) left some out (a group that does not
+ * read as it is: isReadableName; RBAC still binds it by its exact name).
  */
 type Reviewed = { uid?: string; extra?: Record<string, string[]>; groups?: string[] };
 const reviewed = new WeakMap<Identity, Reviewed>();
