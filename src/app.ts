@@ -346,6 +346,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook('preParsing', (req, _reply, payload, done) => {
     const late = connections.startBody(req);
     if (late) return done(new HttpError(late.status, late.code, late.message, { field: late.field }));
+    // fastify does not decode a content coding: a gzip body would be read as JSON and called
+    // "not valid JSON"; RFC 9110 §15.5.16 answers a coding the server does not take with 415
+    const coding = req.headers['content-encoding'];
+    if (coding !== undefined && !/^\s*(identity)?\s*$/i.test(coding)) {
+      const field = 'headers.content-encoding';
+      return done(new HttpError(415, 'unsupported_media_type', `${field}: "${redactedExcerpt(coding, 40)}" is not taken; send the body without a content coding`, { field }));
+    }
     done(null, payload);
   });
   // one log line per request, written when the answer has gone

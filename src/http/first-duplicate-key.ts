@@ -24,7 +24,9 @@ export function firstDuplicateKey(text: string): string | null {
       while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
       const top = stack[stack.length - 1];
       if (expectKey && top?.keys) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        // a key without escapes is its text; one with escapes is read as JSON reads it
+        const raw = text.slice(i + 1, j);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(i, j + 1)) as string) : raw;
         top.at = key;
         if (top.keys.has(key)) return pathOf(stack);
         top.keys.add(key);

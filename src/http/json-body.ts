@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { redactTokens } from '../auth/redact-tokens.ts';
+import { redactedExcerpt, redactTokens } from '../auth/redact-tokens.ts';
+import { firstDuplicateKey } from './first-duplicate-key.ts';
 import { HttpError } from './errors.ts';
 
 /** Characters of a refused key's path an answer names at most (its end: the refused key). */
@@ -40,14 +41,26 @@ type JsonParser = (req: FastifyRequest, body: string, done: (err: Error | null, 
 
 /**
  * fastify's JSON parser, refusing what it refuses (not JSON, an empty body, a key that could set
- * an object's prototype), with the refusal of a prototype key in valid JSON named as the field it
+ * an object's prototype) and a key repeated in one object (400, `body.stage: appears more than
+ * once in its object`), with the refusal of a prototype key in valid JSON named as the field it
  * is (400 invalid_request, `body.__proto__: not allowed ...`) instead of fastify's "not valid JSON".
  */
 export function jsonBodyParser(app: FastifyInstance): JsonParser {
   const parse = app.getDefaultJsonParser('error', 'error') as JsonParser;
   return (req, body, done) => {
+    // a client that labels every request JSON sends an empty one to a route that takes no body
+    // (a revoke): no body, not "a JSON body is required" from one route and "takes no body" from the next
+    if (body === '' && req.routeOptions.schema?.body === undefined) return done(null, undefined);
     parse(req, body, (err, parsed) => {
-      if (!err) return done(null, parsed);
+      if (!err) {
+        // JSON.parse keeps a repeated key's last value; a proxy, a log reader or the stored
+        // copy of a test-results file may keep the first, so the two would say different things
+        const repeated = firstDuplicateKey(body);
+        if (repeated === null) return done(null, parsed);
+        // named up to 200 characters (a deeply nested key would make a huge answer and record)
+        const field = `body${redactedExcerpt(repeated, PATH_SHOWN)}`;
+        return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
+      }
       const path = (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? refusedKeyIn(body) : null;
       if (path === null) return done(err, undefined);
       const clean = redactTokens(path);

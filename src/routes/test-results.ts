@@ -5,9 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
-import { redactedExcerpt, redactTokens } from '../auth/redact-tokens.ts';
+import { redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from '../http/errors.ts';
-import { firstDuplicateKey } from '../http/first-duplicate-key.ts';
 import { jsonBodyParser } from '../http/json-body.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
@@ -90,6 +89,9 @@ const rawBodies = new WeakMap<FastifyRequest, Buffer>();
  */
 export const ARTIFACT_RESERVE_BYTES = 256 * 2 ** 20;
 
+/** A UTF-8 decoder that throws on bytes that are not UTF-8 and keeps a byte order mark for the JSON parser to drop. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** PUT /v1/test-results/{imageTag} (ci role) and GET /v1/test-results/{imageTag}?stage= (public, always 200 JSON for a valid tag and stage). */
 export function testResultRoutes(ctx: RouteContext) {
   const dir = join(ctx.dataDir, 'artifacts', 'inttest');
@@ -99,17 +101,18 @@ export function testResultRoutes(ctx: RouteContext) {
     const parseJson = jsonBodyParser(app);
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: RESULTS_BODY_LIMIT }, (req, body, done) => {
-      const text = (body as Buffer).toString('utf8');
+      // stored byte for byte, so read strictly: a lenient decode would summarise U+FFFD where
+      // the stored file holds bytes a strict reader (Python's json, TextDecoder) refuses
+      let text: string;
+      try {
+        text = strictUtf8.decode(body as Buffer);
+      } catch {
+        return done(new HttpError(400, 'invalid_json', 'body: not valid UTF-8', { field: 'body' }), undefined);
+      }
+      // it refuses a repeated key too: the summary is taken from the parsed body and the file is
+      // stored verbatim, and a repeated key would let the two say different things
       parseJson(req, text, (err, parsed) => {
         if (err) return done(err, undefined);
-        // the summary is taken from the parsed body (a repeated key's last value) and the file
-        // is stored verbatim: a repeated key would let the two say different things
-        const found = firstDuplicateKey(text);
-        if (found !== null) {
-          // named in full up to 200 characters (a deeply nested key would make a huge answer and record)
-          const field = `body${redactedExcerpt(found, 200)}`;
-          return done(new HttpError(400, 'invalid_request', `${field}: appears more than once in its object`, { field }), undefined);
-        }
         rawBodies.set(req, body as Buffer);
         done(null, parsed);
       });

@@ -45,6 +45,27 @@ t.test('a prototype key in valid JSON is refused, 400 naming the field, on every
   t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, 1, 'only the clean results body stored');
 });
 
+t.test('a key repeated in one object is refused, 400 naming it, on every route that takes a body', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  for (const route of routes) {
+    const key = /^"([^"]+)"/.exec(route.body)![1]!;
+    // the repeat spelled with an escape is the same key as JSON reads it
+    const spelled = `${key.slice(0, -1)}\\u${key.charCodeAt(key.length - 1).toString(16).padStart(4, '0')}`;
+    for (const repeat of [`"${key}":1`, `"${spelled}":1`]) {
+      const res = await g.as(route.role, { method: route.method, url: route.url, headers: { 'content-type': 'application/json' }, payload: `{${route.body},${repeat}}` });
+      const label = `${route.method} ${route.url} ${repeat}`;
+      t.equal(res.statusCode, 400, `${label}: 400`);
+      t.equal(res.json().field, `body.${key}`, `${label}: names the field`);
+      t.equal(res.json().message, `body.${key}: appears more than once in its object`, `${label}: says why`);
+    }
+  }
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, routes.length * 2, 'every refusal recorded');
+  t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, 0, 'nothing else recorded: no decision, grant, approval, toggle or result');
+  // the same name in two different objects is not a repeat
+  const nested = await g.as('ci', { method: 'PUT', url: '/v1/test-results/nest', headers: { 'content-type': 'application/json' }, payload: '{"exitCode":0,"a":{"exitCode":1},"b":[{"x":1},{"x":2}]}' });
+  t.equal(nested.statusCode, 200, nested.body);
+});
+
 t.test('a nested prototype key is named by its path; a deep or long one by its end', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const put = (payload: string) => g.as('ci', { method: 'PUT', url: '/v1/test-results/nested', headers: { 'content-type': 'application/json' }, payload });

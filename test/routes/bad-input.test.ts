@@ -8,6 +8,7 @@ interface BadCase {
   payload?: unknown;
   raw?: string;
   contentType?: string;
+  headers?: Record<string, string>;
   status: number;
   error: string;
   field: string;
@@ -31,6 +32,8 @@ const cases: BadCase[] = [
   { name: 'imageTag of 129 characters', payload: decisionBody({ imageTag: long(129) }), status: 400, error: 'invalid_request', field: 'body.imageTag' },
   { name: 'empty imageTag', payload: decisionBody({ imageTag: '' }), status: 400, error: 'invalid_request', field: 'body.imageTag' },
   { name: 'empty breakGlassToken', payload: decisionBody({ breakGlassToken: '' }), status: 400, error: 'invalid_request', field: 'body.breakGlassToken' },
+  { name: 'gzip content coding', payload: decisionBody(), headers: { 'content-encoding': 'gzip' }, status: 415, error: 'unsupported_media_type', field: 'headers.content-encoding' },
+  { name: 'two content codings', payload: decisionBody(), headers: { 'content-encoding': 'identity, br' }, status: 415, error: 'unsupported_media_type', field: 'headers.content-encoding' },
   { name: 'body over 64 KiB', payload: decisionBody({ actor: long(70 * 1024) }), status: 413, error: 'payload_too_large', field: 'body' },
   { name: 'text/plain', raw: 'allow please', contentType: 'text/plain', status: 415, error: 'unsupported_media_type', field: 'headers.content-type' },
   { name: 'form encoded', raw: 'project=x', contentType: 'application/x-www-form-urlencoded', status: 415, error: 'unsupported_media_type', field: 'headers.content-type' },
@@ -42,7 +45,7 @@ t.test('each malformed decision request is a 4xx JSON error naming the field, au
     const res = await g.as('caller', {
       method: 'POST',
       url: '/v1/decisions',
-      headers: { 'content-type': c.contentType ?? 'application/json' },
+      headers: { 'content-type': c.contentType ?? 'application/json', ...c.headers },
       payload: c.raw ?? JSON.stringify(c.payload),
     });
     t.equal(res.statusCode, c.status, `${c.name}: status`);
@@ -55,6 +58,14 @@ t.test('each malformed decision request is a 4xx JSON error naming the field, au
   const records = g.audit.records();
   t.equal(records.filter((r) => r.type === 'decision').length, 0, 'no decision recorded');
   t.equal(records.filter((r) => r.type === 'refusal').length, cases.length, 'every refusal recorded');
+});
+
+t.test('a body without a content coding is taken, whether or not it says so', async (t) => {
+  const g = await buildTestApp(t);
+  for (const coding of ['identity', 'IDENTITY', '']) {
+    const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json', 'content-encoding': coding }, payload: JSON.stringify(decisionBody()) });
+    t.equal(res.statusCode, 200, `content-encoding "${coding}": ${res.body}`);
+  }
 });
 
 t.test('GET with bad query values: 400 naming the field', async (t) => {

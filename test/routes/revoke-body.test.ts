@@ -26,8 +26,17 @@ for (const c of REVOKES) {
     t.equal(text.statusCode, 415, 'a body that is not JSON: 415');
     const doc = (await g.app.inject({ url: '/openapi.json' })).json();
     t.ok(doc.paths[c.openapi].delete.responses['415'] && doc.paths[c.openapi].delete.responses['413'], '/openapi.json lists 413 and 415 for it');
-    const res = await g.as(c.role, { method: 'DELETE', url: `${c.path}/${id}` });
-    t.equal(res.statusCode, 200, 'without a body: revoked');
+    const res = await g.as(c.role, { method: 'DELETE', url: `${c.path}/${id}`, headers: { 'content-type': 'application/json' } });
+    t.equal(res.statusCode, 200, `labelled JSON with no body: revoked (${res.body})`);
     t.equal((g.store.read()[c.kept] as Record<string, { status: string }>)[id]?.status, 'revoked');
+    const again = await g.as(c.role, { method: 'POST', url: c.create, payload: c.payload });
+    const plain = await g.as(c.role, { method: 'DELETE', url: `${c.path}/${again.json().id}` });
+    t.equal(plain.statusCode, 200, 'without a body or a content type: revoked');
   });
 }
+
+t.test('a route that takes a body still says so when a JSON-labelled request has none', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' } });
+  t.match({ status: res.statusCode, body: res.json() }, { status: 400, body: { field: 'body' } });
+});

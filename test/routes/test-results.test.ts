@@ -106,6 +106,15 @@ t.test('bad results are refused with the field named; nothing stored', async (t)
   const bad = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: '{"exitCode": 0,', headers: { 'content-type': 'application/json' } });
   t.equal(bad.statusCode, 400);
   t.equal(bad.json().error, 'invalid_json');
+  // bytes that are not UTF-8 would be summarised as U+FFFD and stored as they came
+  for (const bytes of [[0xff, 0xc0, 0xa2], [0xed, 0xa0, 0x80] /* an encoded surrogate */, [0xe2, 0x82] /* cut short */]) {
+    const payload = Buffer.concat([Buffer.from('{"exitCode":0,"passed":3,"note":"'), Buffer.from(bytes), Buffer.from('"}')]);
+    const notUtf8 = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload, headers: { 'content-type': 'application/json' } });
+    t.equal(notUtf8.statusCode, 400, `${Buffer.from(bytes).toString('hex')}: 400`);
+    t.match(notUtf8.json(), { error: 'invalid_json', field: 'body', message: 'body: not valid UTF-8' });
+  }
+  const bom = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t9', payload: '\ufeff{"exitCode":0,"passed":1,"note":"é 🚀"}', headers: { 'content-type': 'application/json' } });
+  t.equal(bom.statusCode, 200, `valid UTF-8 with a byte order mark is taken: ${bom.body}`);
   const huge = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0, log: 'x'.repeat(1024 * 1024) } });
   t.equal(huge.statusCode, 413);
   const big = await g.as('ci', { method: 'PUT', url: '/v1/test-results/t3', payload: { exitCode: 0, log: 'x'.repeat(200 * 1024) } });
@@ -118,7 +127,7 @@ t.test('bad results are refused with the field named; nothing stored', async (t)
   t.equal((await g.as(null, { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0 } })).statusCode, 401);
   t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/t2?token=x', payload: { exitCode: 0 } })).statusCode, 400);
   const dir = await readdir(join(g.dataDir, 'artifacts', 'inttest')).catch(() => []);
-  t.same(dir, ['t3.json'], 'only the accepted file is stored');
+  t.same(dir.sort(), ['t3.json', 't9.json'], 'only the accepted files are stored');
   t.equal((await g.app.inject({ url: '/v1/test-results/t2' })).json().found, false);
 });
 
