@@ -439,6 +439,9 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
   // no test passed: not a pass at either end, exit code 0 or not
   json({ exitCode: 0, passed: 0, failed: 0, skipped: 4, total: 4 });
   json({ exitCode: 0, tests: { total: 0 } });
+  json({ exitCode: 0, total: 12, skipped: 12 });
+  json({ exitCode: 0, tests: { total: 12, skipped: 12, failed: 0 } });
+  json({ exitCode: 0, total: 12, skipped: 11 });
   json({ exitCode: 0, tests: { passed: 0 }, total: 3 });
   json({ exitCode: 0, failed: 0, tests: { failed: 4, passed: 2, total: 6 } });
   json({ exitCode: 0, tests: { passed: 5, failed: 0, skipped: 1, total: 6, extra: 'kept' }, suite: { name: 'x' } });

@@ -76,6 +76,9 @@ t.test('exit code 0 with no test passed (none ran, every one skipped) counts as 
     ['no counts at all', { exitCode: 0 }, true],
     ['one passed', { exitCode: 0, passed: 1, skipped: 40, total: 41 }, true],
     ['a total without passes named', { exitCode: 0, total: 7 }, true],
+    ['every one skipped, passes not named', { exitCode: 0, total: 12, skipped: 12 }, false],
+    ['every one skipped, under tests, passes not named', { exitCode: 0, tests: { total: 12, skipped: 12, failed: 0 } }, false],
+    ['some skipped, passes not named', { exitCode: 0, total: 12, skipped: 11 }, true],
   ];
   for (const [i, [name, body, passed]] of cases.entries()) {
     const r = (await g.as('ci', { method: 'PUT', url: `/v1/test-results/z${i}`, payload: body })).json();

@@ -243,12 +243,14 @@ export function readResultsFile(path) {
 }
 
 /**
- * Whether the counts say no test passed (none found or run, or every one skipped): such a run
+ * Whether the counts say no test passed (none found or run, none passed, or the skipped and
+ * failed ones make up the total, the passes not counted): such a run
  * proves nothing, so it is not a pass even with exit code 0. Absent counts say nothing. The
  * gate's twin: src/policy/no-test-passed.ts.
  */
 export function noTestPassed(counts) {
-  return counts.passed === 0 || counts.total === 0;
+  if (counts.passed === 0 || counts.total === 0) return true;
+  return counts.passed === null && counts.total !== null && (counts.skipped ?? 0) + (counts.failed ?? 0) >= counts.total;
 }
 
 /**
