@@ -27,6 +27,11 @@ const unsafe = [
   { what: 'a right-to-left override', text: `${base} \u202edeveloper`, code: '202E', at: base.length + 2 },
   { what: 'a right-to-left isolate', text: `${base} \u2067x\u2069`, code: '2067', at: base.length + 2 },
   { what: 'a vertical tab', text: `${base}\u000bx`, code: '000B', at: base.length + 1 },
+  { what: 'a right-to-left mark (reverses digit groups)', text: `release \u200f1\u200f.\u200f4\u200f.\u200f2 ${base}`, code: '200F', at: 9 },
+  { what: 'a left-to-right mark', text: `${base}\u200e`, code: '200E', at: base.length + 1 },
+  { what: 'an Arabic letter mark', text: `\u061c${base}`, code: '061C', at: 1 },
+  { what: 'a lone high surrogate', text: `${base}\ud800x`, code: 'D800', at: base.length + 1 },
+  { what: 'a lone low surrogate after an astral character', text: `🚀\udfff${base}`, code: 'DFFF', at: 2 },
   { what: 'after an astral character (counted as one)', text: `🚀${base}\u001b`, code: '001B', at: base.length + 2 },
 ];
 const safe = [

@@ -1,9 +1,9 @@
 // The characters the gate refuses in free text (a results file's `error` among it): the C0
 // controls but tab and line feed (a carriage return only before a line feed), DEL, the C1
-// controls, and the bidirectional embeddings, overrides and isolates. The twin of UNSAFE in
+// controls, the bidirectional embeddings, overrides, isolates and marks, and lone surrogates. The twin of UNSAFE in
 // src/unsafe-characters.ts, which these scripts cannot import: change both together.
 // test/ci/report-results.test.ts sends bodies holding them to the real gate to keep the two equal.
-const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/u;
+const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|\r(?!\n)/u;
 const EVERY_UNSAFE = new RegExp(UNSAFE.source, 'gu');
 
 // Terminal escape sequences, as a runner's coloured output holds them: CSI (ESC [ or the C1 CSI,
