@@ -266,7 +266,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc());
   const recorder = createRecorder(audit, store, metrics);
   const reserved = new Set<string>();
-  const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved });
+  const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved, writable: () => audit.writable() });
   const refusals = createRefusalRecorder({
     recorder,
     metrics,

@@ -15,6 +15,7 @@ import type { Clock } from '../policy/clock.ts';
 import type { StateStore } from '../store/store.ts';
 import type { Recorder } from './recorder.ts';
 import { SYSTEM_ACTOR } from './system-actor.ts';
+import { whileWritable } from './while-writable.ts';
 import { isoOf } from '../policy/clock.ts';
 
 /** Request details recorded with a decision besides the policy input. */
@@ -87,8 +88,10 @@ export function createDecisionService(deps: {
   calendar: MarketCalendar;
   /** grant/approval ids held by changes whose audit append is in flight (shared with the other writers) */
   reserved: Set<string>;
+  /** whether the audit log can be written: a decision waiting behind another change gives up (503) once it cannot */
+  writable: () => boolean;
 }) {
-  const { config, clock, newId, store, recorder, calendar, reserved } = deps;
+  const { config, clock, newId, store, recorder, calendar, reserved, writable } = deps;
   const perPromotion = new Map<string, Promise<unknown>>();
 
   const evaluate = (input: DecisionInput, at: DateTime): Outcome =>
@@ -99,6 +102,9 @@ export function createDecisionService(deps: {
     );
 
   async function decideOnce(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
+    // not across a toggle or test result being recorded (recorder.changesInFlight); from here
+    // to the append nothing waits, so the record's place in the log matches the state it read
+    for (let change = recorder.changesInFlight(); change !== null; change = recorder.changesInFlight()) await whileWritable(change, writable);
     const at = clock.now();
     const outcome = evaluate(input, at);
     const market = marketStateToJson(outcome.market);
@@ -182,14 +188,26 @@ export function createDecisionService(deps: {
       if (input.promotion === null) return decideOnce(input, meta);
       const key = promotionKey(input.project, input.stage, input.promotion);
       const before = perPromotion.get(key);
-      // nothing in flight for this promotion (the usual case): decide at once
-      const mine = before ? before.catch(() => undefined).then(() => decideOnce(input, meta)) : decideOnce(input, meta);
-      perPromotion.set(key, mine);
-      try {
-        return await mine;
-      } finally {
-        if (perPromotion.get(key) === mine) perPromotion.delete(key);
+      if (before === undefined) {
+        // nothing in flight for this promotion (the usual case): decide at once
+        const mine = decideOnce(input, meta);
+        perPromotion.set(key, mine);
+        try {
+          return await mine;
+        } finally {
+          if (perPromotion.get(key) === mine) perPromotion.delete(key);
+        }
       }
+      // after the requests in flight for it, unless the log stops being writable meanwhile: a
+      // retry behind a stalled append gets the 503 at once, as every other request does, and
+      // decides nothing later. The next one waits for all of them, this one given up or not.
+      const mine = whileWritable(before, writable).then(() => decideOnce(input, meta));
+      const all = Promise.allSettled([before, mine]);
+      perPromotion.set(key, all);
+      void all.then(() => {
+        if (perPromotion.get(key) === all) perPromotion.delete(key);
+      });
+      return mine;
     },
     /** The same evaluation at any instant; consumes and records nothing. */
     preview(input: DecisionInput, at: DateTime): Outcome {

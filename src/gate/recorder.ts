@@ -11,28 +11,56 @@ import type { Metrics } from '../metrics.ts';
  */
 export interface Recorder {
   record(entries: readonly AuditEntry[]): Promise<AuditEventV1[]>;
+  /**
+   * While a change that decisions read and nothing else holds back (a stage toggle, a test
+   * result) is on its way to the audit log: a promise that settles once none is, each applied to
+   * the state or failed. null when none is in flight (the usual case).
+   */
+  changesInFlight(): Promise<void> | null;
 }
 
+/**
+ * Changes a decision must not be evaluated across. A decision evaluated while one's append waits
+ * for its fsync would read the state before it and be recorded after it: a stage re-enabled with
+ * 200 and a decision after it still skipping the stage, a failed test result acknowledged and a
+ * decision after it still allowing the tag. Grants and approvals are held per id instead
+ * (`reserved`).
+ */
+const DECISIONS_WAIT_FOR: ReadonlySet<string> = new Set(['stage.toggled', 'testresult.recorded']);
+
 export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metrics): Recorder {
+  let inFlight = 0;
+  let settled: Promise<void> | null = null;
+  let release: () => void = () => {};
   return {
     async record(entries) {
+      const holds = entries.some((e) => DECISIONS_WAIT_FOR.has(e.type));
+      if (holds && inFlight++ === 0) settled = new Promise((resolve) => (release = resolve));
       const started = performance.now();
-      let records: AuditEventV1[];
       try {
-        records = await audit.append(entries);
-      } catch (err) {
-        // counted as failures only: while the log cannot be written appends fail at once, and
-        // their near-zero times would read as fast durable writes in the latency histogram
-        metrics.auditFailures.inc(entries.length);
-        throw err;
+        let records: AuditEventV1[];
+        try {
+          records = await audit.append(entries);
+        } catch (err) {
+          // counted as failures only: while the log cannot be written appends fail at once, and
+          // their near-zero times would read as fast durable writes in the latency histogram
+          metrics.auditFailures.inc(entries.length);
+          throw err;
+        }
+        metrics.auditAppendSeconds.observe((performance.now() - started) / 1000);
+        // the checkpoint write is coalesced and off the answer's path: the audit log already holds the change
+        store.apply((state) => {
+          for (const r of records) applyRecord(state, r);
+        });
+        return records;
+      } finally {
+        if (holds && --inFlight === 0) {
+          settled = null;
+          release();
+        }
       }
-      metrics.auditAppendSeconds.observe((performance.now() - started) / 1000);
-      // the checkpoint write is coalesced and off the answer's path: the audit log already holds the change
-      store.apply((state) => {
-        for (const r of records) applyRecord(state, r);
-      });
-      return records;
     },
+    changesInFlight: () => settled,
   };
 }
 

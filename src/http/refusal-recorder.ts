@@ -43,7 +43,7 @@ const GLOBAL_BUDGETS = 10;
 export const SUMMARIES_PER_APPEND = 32;
 
 export interface RefusalRecorderDeps {
-  recorder: Recorder;
+  recorder: Pick<Recorder, 'record'>;
   metrics: Metrics;
   clock: Clock;
   newId: (kind: string) => string;

@@ -1,0 +1,148 @@
+// A decision is not evaluated across a change still on its way to the audit log that decisions
+// read (a stage toggle, a test result): it would read the state before the change and be
+// recorded, and answered, after it. And a request waiting behind another (a change, or an earlier
+// request for the same promotion) gets 503 at once when the log stops being writable, instead of
+// an answer that never comes.
+import t from 'tap';
+import type { AuditEntry } from '../../src/audit/event.ts';
+import { type AuditLog, AuditUnavailableError } from '../../src/audit/log.ts';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+const OPEN = '2026-11-25T15:00:00Z'; // Wednesday 10:00 ET
+
+/**
+ * The in-memory log with appends that take their records (and their place) at once but are
+ * acknowledged only when the test says, as the file log's group commit does while its fsync is
+ * under way; and a writable() the test sets.
+ */
+function heldLog() {
+  const inner = createMemoryAuditLog();
+  let hold: Promise<void> | null = null;
+  let release = () => {};
+  let writable = true;
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries: readonly AuditEntry[]) {
+      // as the file log: refused at once while not writable
+      if (!writable) throw new AuditUnavailableError('audit log is not writable');
+      const waitFor = hold;
+      const records = await inner.append(entries);
+      if (waitFor) await waitFor;
+      return records;
+    },
+    writable: () => writable && inner.writable(),
+  };
+  return {
+    audit,
+    inner,
+    holdAppends() {
+      hold = new Promise((r) => (release = r));
+    },
+    releaseAppends() {
+      hold = null;
+      release();
+    },
+    setWritable(w: boolean) {
+      writable = w;
+    },
+  };
+}
+
+/** Whether the promise has settled after `ms`. */
+const settledWithin = async (p: Promise<unknown>, ms: number) => {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((r) => setTimeout(r, ms));
+  return done;
+};
+
+t.test('a decision asked while a stage is being re-enabled is decided with the stage enabled, after it', async (t) => {
+  const log = heldLog();
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit: log.audit } });
+  const put = (enabled: boolean, note: string) => g.as('admin', { method: 'PUT', url: '/v1/stages/live', payload: { enabled, note } });
+  t.equal((await put(false, 'maintenance')).statusCode, 200);
+  log.holdAppends();
+  const enabling = put(true, 'maintenance over');
+  await new Promise((r) => setImmediate(r));
+  const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', imageTag: 'untested1' }) });
+  t.notOk(await settledWithin(deciding, 100), 'the decision waits for the toggle');
+  log.releaseAppends();
+  const [toggled, decided] = await Promise.all([enabling, deciding]);
+  t.equal(toggled.statusCode, 200);
+  const d = decided.json();
+  t.not(d.skip, true, 'not skipped as a disabled stage');
+  t.equal(d.decision, 'deny', `denied: market open (${d.message})`);
+  const recs = log.inner.records().map((r) => `${r.type}:${r.type === 'decision' ? r.decision : (r.data as { enabled?: boolean })?.enabled}`);
+  t.same(recs, ['stage.toggled:false', 'stage.toggled:true', 'decision:deny'], 'the log reads as the answers came');
+});
+
+t.test('a decision asked while a failed test result is being recorded is decided with it', async (t) => {
+  const log = heldLog();
+  const CLOSED = '2026-11-25T22:00:00Z';
+  const g = await buildTestApp(t, { now: CLOSED, deps: { audit: log.audit } });
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 0, passed: 5, failed: 0 } })).statusCode, 200);
+  log.holdAppends();
+  const failing = g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 1, passed: 4, failed: 1 } });
+  await new Promise((r) => setTimeout(r, 20)); // the artifact is written before the record
+  const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 't1' }) });
+  t.notOk(await settledWithin(deciding, 100), 'the decision waits for the result');
+  log.releaseAppends();
+  const [stored, decided] = await Promise.all([failing, deciding]);
+  t.equal(stored.json().passed, false);
+  t.equal(decided.json().decision, 'deny', decided.json().message);
+  t.same(
+    log.inner.records().map((r) => r.type),
+    ['testresult.recorded', 'testresult.recorded', 'decision'],
+  );
+});
+
+t.test('a decision waiting behind a change gets 503 at once when the log stops being writable, and decides nothing', async (t) => {
+  const log = heldLog();
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit: log.audit } });
+  log.holdAppends();
+  const toggling = g.as('admin', { method: 'PUT', url: '/v1/stages/live', payload: { enabled: false, note: 'maintenance' } });
+  await new Promise((r) => setImmediate(r));
+  const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', imageTag: 'x1' }) });
+  t.notOk(await settledWithin(deciding, 60), 'waiting');
+  log.setWritable(false); // the toggle's fsync has not returned for the stall time
+  const started = Date.now();
+  const refused = await deciding;
+  t.equal(refused.statusCode, 503, refused.body);
+  t.equal(refused.json().error, 'audit_unavailable');
+  t.ok(Date.now() - started < 1000, `answered at once (${Date.now() - started} ms)`);
+  log.setWritable(true);
+  log.releaseAppends();
+  t.equal((await toggling).statusCode, 200);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(log.inner.records().map((r) => r.type), ['stage.toggled'], 'the refused decision recorded nothing, then or later');
+});
+
+t.test("a retry of a promotion whose first request is stalled gets 503 at once, and decides nothing later", async (t) => {
+  const log = heldLog();
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'stages: { beta: { requireIntegrationTests: false } }\n', deps: { audit: log.audit } });
+  const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'r1', promotion: 'p-1' }) });
+  log.holdAppends();
+  const first = ask();
+  await new Promise((r) => setImmediate(r));
+  const queued = ask(); // asked while the log still looked writable: waits its turn
+  t.notOk(await settledWithin(queued, 60), 'the retry waits behind the first');
+  log.setWritable(false);
+  const t0 = Date.now();
+  t.equal((await queued).statusCode, 503, 'the waiting retry: 503 once the log is not writable');
+  const late = await ask();
+  t.equal(late.statusCode, 503, 'a retry after that: 503 at once');
+  t.ok(Date.now() - t0 < 1000, `both within a second (${Date.now() - t0} ms)`);
+  log.setWritable(true);
+  log.releaseAppends();
+  const answered = await first;
+  t.equal(answered.statusCode, 200, 'the first is answered once its append returns');
+  t.equal(answered.json().decision, 'allow');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(log.inner.records().filter((r) => r.type === 'decision').length, 1, 'only the first decided');
+  const again = (await ask()).json();
+  t.equal(again.id, answered.json().id, 'a later retry is a replay of the first');
+});
