@@ -128,7 +128,13 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   const notWriter = 'audit log: this gate no longer holds the data-directory lock';
   const counters: FsCounters = { bytesRead: 0, bytesWritten: 0, datasyncs: 0 };
   const fs = countingFs(opts.fs ?? nodeAuditFs, counters);
-  const ctx = { fs, dir, fsync };
+  const ctx = {
+    fs,
+    dir,
+    fsync,
+    onStaleFileRemoved: (file: string) =>
+      logger.warn({ file, head: durable.seq }, "audit: removing an empty newer file this gate did not create (a stale gate's late create); it held nothing"),
+  };
 
   await fs.mkdir(dir);
   if (fsync) {

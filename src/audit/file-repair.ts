@@ -13,6 +13,17 @@ interface RepairContext {
   fs: AuditFs;
   dir: string;
   fsync: boolean;
+  /** told of an empty newer file another gate created, which the repair removes */
+  onStaleFileRemoved?: (name: string) => void;
+}
+
+async function isEmptyFile(fs: AuditFs, path: string): Promise<boolean> {
+  const fh = await fs.open(path, 'r');
+  try {
+    return (await fh.stat()).size === 0;
+  } finally {
+    await fh.close().catch(() => {});
+  }
 }
 
 const PROBE_FILE = '.audit-probe';
@@ -51,15 +62,26 @@ export async function rollbackBatch(
  * its durable size, then writes, fsyncs and removes a probe file and fsyncs the directory.
  * Returns the newest durable file opened for writing (null for an empty log). Throws when any
  * step fails, when the file is shorter than its durable size (acknowledged records gone: the
- * log must not be extended), or when a newer file is not this gate's own: another gate is
- * writing the directory (it took the lock over while this one still counted itself the holder),
- * and that file holds the records it acknowledged. Left alone; the log stays closed.
+ * log must not be extended), or when a newer file is not this gate's own and holds bytes: another
+ * gate is writing the directory (it took the lock over while this one still counted itself the
+ * holder), and that file holds the records it acknowledged. Left alone; the log stays closed. An
+ * empty one is a stale gate's late create, and is removed.
  */
 export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: ReadonlySet<string>): Promise<AuditFileHandle | null> {
   const { fs, dir, fsync } = ctx;
   const newer = (await listSegments(fs, dir)).filter((s) => s.firstSeq > durable.seq);
-  const foreign = newer.find((s) => !own.has(s.name));
-  if (foreign) throw new Error(`${foreign.name} is newer than this gate's durable head (seq ${durable.seq}) and was not written by it: another gate is writing this directory; it is left alone`);
+  for (const s of newer.filter((s) => !own.has(s.name))) {
+    // this runs only while this gate holds the directory (recover() checks): an EMPTY newer file
+    // it did not create is a stale gate's create that landed late (an NFS CREATE retried through
+    // a partition, read at the same head, so named as this gate's next file), holding nothing,
+    // and left there it would fail every batch of this gate (EEXIST) for good. A file with bytes
+    // in it may hold records another gate acknowledged: left alone, the log stays closed.
+    if (await isEmptyFile(fs, join(dir, s.name))) {
+      ctx.onStaleFileRemoved?.(s.name);
+      continue;
+    }
+    throw new Error(`${s.name} is newer than this gate's durable head (seq ${durable.seq}) and was not written by it: another gate is writing this directory; it is left alone`);
+  }
   for (const s of newer) await fs.unlink(join(dir, s.name));
   let fh: AuditFileHandle | null = null;
   if (durable.file !== null) {

@@ -1,8 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
+import { segmentName } from '../../src/audit/segments.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { entry, waitFor } from './helpers.ts';
@@ -58,3 +60,37 @@ t.test('a stale gate whose file create lands after another gate took the directo
   }
   t.match(await verifyAuditLog(dir), { ok: true }, 'the log verifies');
 });
+
+// The other order: the stale gate's create lands after the new holder read the head and before
+// its first append, under the very name that append creates. Empty, it holds nothing: the holder's
+// recovery removes it and goes on writing. With bytes in it, it may hold another gate's records:
+// left alone, and the log stays closed.
+for (const leftover of [
+  { what: 'empty', bytes: '', recovers: true },
+  { what: 'holding bytes', bytes: '{"seq":4}\n', recovers: false },
+]) {
+  t.test(`a stale gate's create that lands before the holder's first write (${leftover.what})`, async (t) => {
+    const dir = await tempDir(t, 'gate-stale-writer-');
+    const first = await openFileAuditLog({ dir, recoveryProbeMs: 3_600_000, stallMs: 0 });
+    for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+    await first.close();
+    const gateB = await openFileAuditLog({ dir, recoveryProbeMs: 50, stallMs: 0 });
+    t.equal(gateB.head().seq, 3);
+    // gate A read the same head: its next file, for the next day, bears the name B's next one does
+    writeFileSync(join(dir, segmentName('20261127', 4)), leftover.bytes);
+    await t.rejects(gateB.append([entry(100, { at: DAY2 })]), AuditUnavailableError, "B's first write finds the name taken: 503");
+    t.equal(gateB.writable(), false);
+    if (leftover.recovers) {
+      await waitFor(() => gateB.writable());
+      const [rec] = await gateB.append([entry(101, { at: DAY2 })]);
+      t.equal(rec!.seq, 4, 'B writes on, at the head it read');
+      await gateB.close();
+      t.match(await verifyAuditLog(dir), { ok: true }, 'the log verifies');
+    } else {
+      await new Promise((r) => setTimeout(r, 300));
+      t.equal(gateB.writable(), false, 'a file with bytes in it is left alone: the log stays closed');
+      t.equal(readFileSync(join(dir, segmentName('20261127', 4)), 'utf8'), leftover.bytes, 'and the file as it was');
+      await gateB.close();
+    }
+  });
+}
