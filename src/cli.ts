@@ -29,8 +29,18 @@ commands:
 
 options:
   --data-dir DIR   the data directory (default: GATE_DATA_DIR, else the GATE_CONFIG file's dataDir,
-                   else ./data)
+                   else ./data), for token create, token revoke and audit verify
+  -h, --help       print this and exit 0
 `;
+
+/** The options each command takes (any other is refused with exit 2); --help goes with any. */
+const OPTIONS_TAKEN: Readonly<Record<string, readonly string[]>> = {
+  'token create': ['name', 'roles', 'data-dir'],
+  'token revoke': ['name', 'data-dir'],
+  'audit verify': ['data-dir'],
+  market: ['at'],
+  'proxy-secret hash': [],
+};
 
 /**
  * Runs one CLI command; returns the exit code. `out`/`err` receive lines. `delivered` resolves,
@@ -61,6 +71,14 @@ export async function runCli(
   if (values.help || positionals.length === 0) {
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;
+  }
+  // an option the command does not take is a usage error, not ignored (`token revoke --roles ci`
+  // revokes by name alone; `market --data-dir` reads no data directory)
+  const takes = OPTIONS_TAKEN[positionals.join(' ')];
+  const extra = takes && Object.keys(values).find((k) => k !== 'help' && values[k as keyof typeof values] !== undefined && !takes.includes(k));
+  if (extra) {
+    err(`${positionals.join(' ')} does not take --${extra}\n\n${USAGE}`);
+    return 2;
   }
   // needs no configuration (a broken one must not keep an operator from making the hash for it)
   if (positionals[0] === 'proxy-secret') return proxySecretHash(positionals, out, err, readStdin);

@@ -74,6 +74,11 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
     [['token', 'create', '--name', 'olivia', '--roles', 'caller', '--colour', 'red', '--data-dir', dataDir], 'an unknown option', /Unknown option '--colour'/],
     [['token', 'list', '--data-dir', dataDir], 'an unknown command', /^unknown command "token list"/],
     [['market', '--at', '2026-11-27T17:59:59'], 'an --at without offset', /^--at: "2026-11-27T17:59:59" is not an ISO-8601 instant/],
+    [[...create('olivia', 'caller'), '--at', 'foo'], 'token create --at', /^token create does not take --at/],
+    [['token', 'revoke', '--name', 'olivia', '--roles', 'ci', '--data-dir', dataDir], 'token revoke --roles', /^token revoke does not take --roles/],
+    [['audit', 'verify', '--name', 'x', '--data-dir', dataDir], 'audit verify --name', /^audit verify does not take --name/],
+    [['market', '--data-dir', dataDir], 'market --data-dir', /^market does not take --data-dir/],
+    [['proxy-secret', 'hash', '--name', 'x'], 'proxy-secret hash --name', /^proxy-secret hash does not take --name/],
   ] as const) {
     const res = await cli([...args]);
     t.equal(res.code, 2, `${why}: exit 2`);
@@ -85,6 +90,9 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
   const taken = await cli(create('Olivia', 'caller'));
   t.equal(taken.code, 1, 'a name taken (what the file holds): exit 1');
   t.match(taken.err, /^gate: --name: "Olivia" is taken/);
+  const help = await cli(['market', '--help']);
+  t.equal(help.code, 0, '--help: exit 0');
+  t.match(help.out, /^usage: npm run gate -- <command>/, '--help: the usage, on stdout');
 });
 
 t.test('token revoke whose writer lock cannot be removed after the write: says the token is revoked, exit 0, naming the lock left behind', async (t) => {
