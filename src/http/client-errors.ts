@@ -124,7 +124,19 @@ export function createClientErrors(deps: ClientErrorDeps) {
       const remoteAddress = socket.remoteAddress ?? null;
       deps.log.info({ reqId, status: fault.status, error: fault.code, remoteAddress }, 'request refused');
       deps.log.info({ reqId, status: fault.status, remoteAddress, ms: null }, 'request');
-      send(fault.status, reqId, errorBody(fault.code, fault.message, { field: fault.field }));
+      const answer = () => send(fault.status, reqId, errorBody(fault.code, fault.message, { field: fault.field }));
+      // a pipelined request before this error arrived whole and is not answered yet (its record
+      // waits for the fsync): its answer goes first, as HTTP/1.1 orders them, closing the
+      // connection; written now, this one would take its place, and a change the gate made and
+      // recorded would reach its client as this 400
+      const pending = on && !on.reply.sent && phase !== 'answered' ? on : undefined;
+      if (pending) {
+        pending.reply.raw.shouldKeepAlive = false;
+        pending.reply.raw.once('finish', answer);
+        pending.reply.raw.once('close', () => setTimeout(() => socket.destroy(), 1000).unref());
+        return;
+      }
+      answer();
       return;
     }
     const { req, reply } = routed;

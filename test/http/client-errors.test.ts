@@ -208,3 +208,28 @@ t.test('a routed state-changing request whose body turns out not to be HTTP is a
   t.match(g.audit.records(), [{ id: headers['x-request-id'], actor: { name: 'caller' }, data: { status: 400, error: 'invalid_request', path: '/v1/decisions' } }]);
   t.equal(g.audit.records().length, 1);
 });
+
+t.test('a pipelined request that is not HTTP, after one the gate is still recording, does not take that one\'s answer', async (t) => {
+  // appends acknowledged 150 ms late, as an fsync on a slow volume: the garbage after the toggle
+  // is parsed while the toggle's record is on its way
+  const inner = createMemoryAuditLog();
+  const audit = { ...inner, append: async (e: Parameters<typeof inner.append>[0]) => {
+    const records = await inner.append(e);
+    await new Promise((r) => setTimeout(r, 150));
+    return records;
+  } };
+  const { g, port, logs } = await setup(t, { deps: { audit } });
+  const admin = g.tokens['admin']!;
+  const body = '{"enabled":false,"note":"pipelined toggle"}';
+  const reply = await exchange(
+    port,
+    `PUT /v1/stages/beta HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` + 'GARBAGE\r\n\r\n',
+  );
+  t.match(reply, /^HTTP\/1\.1 200 /, `the toggle's own answer comes first (got ${JSON.stringify(reply.slice(0, 60))})`);
+  t.match(reply, /"note":"pipelined toggle"/, 'with the change it made');
+  t.match(reply.slice(0, reply.indexOf('\r\n\r\n')), /connection: close/i, 'and closes the connection');
+  t.equal(inner.records().filter((r) => r.type === 'stage.toggled').length, 1, 'the toggle recorded once');
+  t.equal(g.store.read().stages.beta.enabled, false, 'and made');
+  const statuses = logs().filter((l) => l['msg'] === 'request').map((l) => l['status']);
+  t.same(statuses.sort(), [200, 400], "both requests have their log line: the toggle's 200 and the garbage's 400");
+});
