@@ -112,8 +112,9 @@ function isVolumeFull(err: unknown): boolean {
  * temp file's link count, not the call's result, says whether the link was made.
  */
 export async function createExclusive(fs: LockFs, path: string, text: string, tmp: string): Promise<void> {
-  await fs.writeFile(tmp, text);
   try {
+    // inside the try: a write that fails part way (a full volume) leaves no temp file behind
+    await fs.writeFile(tmp, text);
     let linkError: unknown = null;
     try {
       await fs.link(tmp, path);

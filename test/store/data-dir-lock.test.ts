@@ -9,6 +9,7 @@ import {
   type LockFs,
   type LockOptions,
   acquireDataDirLock,
+  createExclusive,
   isProcessAlive,
   parseStatStartTime,
   processStartTime,
@@ -849,4 +850,18 @@ t.test('probe(): whether the volume takes a write, for a gate whose lease lapsed
   t.same((await readdir(dir)).sort(), ['gate.lock'], 'a probe that got through leaves nothing behind');
   t.equal(lock.held(), false, 'and takes nothing back');
   await lock.release();
+});
+
+t.test('a lock file whose write fails part way (a full volume) leaves no temp file behind', async (t) => {
+  const dir = await tempDir(t, 'gate-lock-full-');
+  const fs = {
+    ...nodeFs,
+    // the first half lands, then the volume is full
+    writeFile: (async (path: string, text: string) => {
+      await nodeFs.writeFile(path, text.slice(0, text.length >> 1));
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    }) as unknown as LockFs['writeFile'],
+  } as LockFs;
+  await t.rejects(createExclusive(fs, join(dir, 'gate.lock'), '{"owner":"me"}', join(dir, 'gate.lock.x.new')), { code: 'ENOSPC' });
+  t.same(await readdir(dir), [], 'nothing left in the directory');
 });
