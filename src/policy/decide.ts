@@ -1,4 +1,4 @@
-import type { DateTime } from 'luxon';
+import { DateTime } from 'luxon';
 import { redactTokens } from '../auth/redact-tokens.ts';
 import type { StagePolicy } from '../config.ts';
 import { isStage, type Stage } from '../stages.ts';
@@ -131,7 +131,7 @@ const integrationTests: Policy = ({ input, policy, ds }) => {
         reason(
           'tests_failed',
           'deny',
-          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${redactTokens(result.error)}` : ''}${noTestPassed(result.counts) ? '; no test passed, which proves nothing' : ''} (recorded ${result.recordedAt}).`,
+          `Integration tests failed for ${input.imageTag}: exit code ${result.exitCode}, ${describeCounts(result.counts)}${result.error ? `: ${redactTokens(result.error)}` : ''}${noTestPassed(result.counts) ? '; no test passed, which proves nothing' : ''} (recorded ${etStamp(result.recordedAt)}).`,
         ),
       ],
     };
@@ -156,6 +156,15 @@ function closesEarly(market: MarketState, calendar: MarketCalendar): boolean {
 /** A market time as the messages put it: "16:00 ET". */
 function etClock(at: DateTime): string {
   return `${at.setZone(MARKET_ZONE).toFormat('HH:mm')} ET`;
+}
+
+/**
+ * A recorded instant (ISO) as the messages put it, in the market's zone like every other time
+ * they name: "2026-11-25 17:00:24 ET" (a bare UTC "22:00" beside ET times reads as ET).
+ */
+function etStamp(iso: string): string {
+  const at = DateTime.fromISO(iso, { zone: MARKET_ZONE });
+  return at.isValid ? `${at.toFormat('yyyy-MM-dd HH:mm:ss')} ET` : iso;
 }
 
 /** The close ("16:00 ET") and the time left as the messages put them, with one pair of brackets: "(in 6h 0m)" or "(early close, in 2h 30m)" */
@@ -241,7 +250,7 @@ const approvalRequired: Policy = ({ input, stage, policy, ds, now, grant }) => {
   const approval = usable[0];
   if (approval) {
     return {
-      reasons: [reason('approval_applied', 'allow', `Approved by ${approval.approvedBy} at ${approval.approvedAt}: "${approval.notes}".`)],
+      reasons: [reason('approval_applied', 'allow', `Approved by ${approval.approvedBy} at ${etStamp(approval.approvedAt)}: "${approval.notes}".`)],
       approval,
     };
   }
@@ -298,7 +307,7 @@ export function decide(input: DecisionInput, ds: DecisionState, now: DateTime): 
           reason('promotion_mismatch', 'deny', `Promotion ${input.promotion} was allowed for image tag ${earlier.imageTag}, not ${input.imageTag}.`),
         ]);
       }
-      const replayed = reason('replayed', 'allow', `Promotion ${input.promotion} was already allowed by decision ${earlier.decisionId} at ${earlier.at}; same answer, nothing consumed.`);
+      const replayed = reason('replayed', 'allow', `Promotion ${input.promotion} was already allowed by decision ${earlier.decisionId} at ${etStamp(earlier.at)}; same answer, nothing consumed.`);
       return { ...finish([replayed]), replayOf: earlier.decisionId, skip: earlier.skip === true };
     }
   }

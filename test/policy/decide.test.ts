@@ -306,6 +306,12 @@ t.test('a tag with no result while the gate keeps as many as it can: the message
   t.equal(decide(input({ imageTag: 'tag7' }), ds, DateTime.fromISO(CLOSED)).reasons[0]?.code, 'tests_passed', 'a kept one is used as ever');
 });
 
+t.test('the times a message names are in ET, like the market times beside them', async (t) => {
+  const live = decide(input({ stage: 'live' }), state({ approvals: [approval()] }), DateTime.fromISO(CLOSED));
+  const applied = live.reasons.find((r) => r.code === 'approval_applied');
+  t.match(applied?.message, /^Approved by .* at 2026-11-25 09:00:00 ET: /, 'the approval (14:00 UTC) at 09:00 ET');
+});
+
 t.test('decide is pure: the state is not changed', async (t) => {
   const ds = state({ grants: [grant()], approvals: [approval()] });
   const before = JSON.stringify(ds.state);

@@ -368,7 +368,7 @@ t.test('a result recorded before tokens in `error` were refused: the token is bl
   const decision = await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'old1' }) });
   t.equal(decision.json().decision, 'deny');
   t.equal(decision.json().reasons[0].code, 'tests_failed');
-  t.match(decision.json().message, 'exit code 1, no counts reported: runner crashed, env: GATE_TOKEN=gate_[redacted] BG=gbg_[redacted] (recorded 2026-11-24T20:00:00.000Z)');
+  t.match(decision.json().message, 'exit code 1, no counts reported: runner crashed, env: GATE_TOKEN=gate_[redacted] BG=gbg_[redacted] (recorded 2026-11-24 15:00:00 ET)');
   const got = await g.app.inject({ url: '/v1/test-results/old1' });
   t.match(got.json(), { found: true, passed: false, error: 'runner crashed, env: GATE_TOKEN=gate_[redacted] BG=gbg_[redacted]' });
   const status = (await g.app.inject({ url: '/v1/status' })).body;
@@ -381,7 +381,7 @@ t.test('a result recorded before tokens in `error` were refused: the token is bl
 t.test("a stage's last decision recorded before then: /v1/status blanks the token in its message", async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const admin = g.tokens['admin']!;
-  const message = `Integration tests failed for old1: exit code 1, no counts reported: env: GATE_TOKEN=${admin} (recorded 2026-11-24T20:00:00.000Z).`;
+  const message = `Integration tests failed for old1: exit code 1, no counts reported: env: GATE_TOKEN=${admin} (recorded 2026-11-24 15:00:00 ET).`;
   g.store.apply((s) => {
     s.lastDecisions['beta'] = { id: 'dec_old', at: '2026-11-24T20:01:00.000Z', decision: 'deny', imageTag: 'old1', promotion: null, skip: false, reasons: [{ code: 'tests_failed', effect: 'deny', message }], message };
   });
