@@ -329,9 +329,12 @@ export function auditTable(records, partial = false, openSeqs = new Set()) {
 const brokenAt = (b) => `${typeof b?.seq === 'number' ? ` at seq ${b.seq}` : ''}${b?.reason ? `: ${b.reason}` : ''}`;
 
 /** What a page check that passed covered. */
-const verifiedWhat = (p) =>
+export const verifiedWhat = (p) =>
   p.scope === 'range'
-    ? ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
+    ? p.unlinked > 0
+      ? // the oldest page after archiving: its first record's link to the archived one was not checked
+        ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before but record ${p.from}, whose predecessor was archived before the gate started (not checked here).`
+      : ` for records ${p.from}–${p.to}: ${p.checked} hashes recomputed, each linked to the one before.`
     : ` hashes of records ${p.from}–${p.to} recomputed; ${p.unlinked} not linked here (filtered page; see the full check).`;
 
 /** A page whose search stopped at the gate's budget of records examined: older records were not searched. */
