@@ -156,7 +156,7 @@ the chart refuses it instead.
 {{- end -}}
 {{- /* with any offset (up to ±23:59) these days stay inside the New York dates the gate's calendar answers for, next session included */ -}}
 {{- if or (lt $day "2000-01-03") (gt $day "2099-12-30") -}}
-{{- fail (printf "gate.now: %q: must fall between 2000-01-03 and 2099-12-30 (the gate's market calendar covers 2000-2099): the gate refuses to start" .) -}}
+{{- fail (printf "gate.now: %q: must fall between 2000-01-03 and 2099-12-30 (the gate's market calendar covers 2000-2099; the chart keeps a margin at each end, so that no offset can carry the instant out of it)" .) -}}
 {{- end -}}
 {{- end -}}
 {{- $bg := .Values.config.breakGlass | default dict -}}
