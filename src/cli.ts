@@ -29,18 +29,22 @@ commands:
 
 options:
   --data-dir DIR   the data directory (default: GATE_DATA_DIR, else the GATE_CONFIG file's dataDir,
-                   else ./data), for token create, token revoke and audit verify
+                   else ./data), read by token create, token revoke and audit verify
   -h, --help       print this and exit 0
 `;
 
-/** The options each command takes (any other is refused with exit 2); --help goes with any. */
+/**
+ * The options of its own each command takes (another command's is refused with exit 2); --help
+ * and --data-dir go with any (a wrapper may pass the data directory to every command).
+ */
 const OPTIONS_TAKEN: Readonly<Record<string, readonly string[]>> = {
-  'token create': ['name', 'roles', 'data-dir'],
-  'token revoke': ['name', 'data-dir'],
-  'audit verify': ['data-dir'],
+  'token create': ['name', 'roles'],
+  'token revoke': ['name'],
+  'audit verify': [],
   market: ['at'],
   'proxy-secret hash': [],
 };
+const GLOBAL_OPTIONS: readonly string[] = ['help', 'data-dir'];
 
 /**
  * Runs one CLI command; returns the exit code. `out`/`err` receive lines. `delivered` resolves,
@@ -72,10 +76,10 @@ export async function runCli(
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;
   }
-  // an option the command does not take is a usage error, not ignored (`token revoke --roles ci`
-  // revokes by name alone; `market --data-dir` reads no data directory)
+  // another command's option is a usage error, not ignored (`token revoke --roles ci` revokes by
+  // name alone; `token create --at` makes the token now)
   const takes = OPTIONS_TAKEN[positionals.join(' ')];
-  const extra = takes && Object.keys(values).find((k) => k !== 'help' && values[k as keyof typeof values] !== undefined && !takes.includes(k));
+  const extra = takes && Object.keys(values).find((k) => !GLOBAL_OPTIONS.includes(k) && values[k as keyof typeof values] !== undefined && !takes.includes(k));
   if (extra) {
     err(`${positionals.join(' ')} does not take --${extra}\n\n${USAGE}`);
     return 2;

@@ -77,7 +77,7 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
     [[...create('olivia', 'caller'), '--at', 'foo'], 'token create --at', /^token create does not take --at/],
     [['token', 'revoke', '--name', 'olivia', '--roles', 'ci', '--data-dir', dataDir], 'token revoke --roles', /^token revoke does not take --roles/],
     [['audit', 'verify', '--name', 'x', '--data-dir', dataDir], 'audit verify --name', /^audit verify does not take --name/],
-    [['market', '--data-dir', dataDir], 'market --data-dir', /^market does not take --data-dir/],
+    [['market', '--name', 'x'], 'market --name', /^market does not take --name/],
     [['proxy-secret', 'hash', '--name', 'x'], 'proxy-secret hash --name', /^proxy-secret hash does not take --name/],
   ] as const) {
     const res = await cli([...args]);
@@ -90,6 +90,8 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
   const taken = await cli(create('Olivia', 'caller'));
   t.equal(taken.code, 1, 'a name taken (what the file holds): exit 1');
   t.match(taken.err, /^gate: --name: "Olivia" is taken/);
+  const market = await cli(['market', '--at', '2026-11-27T18:00:00Z', '--data-dir', dataDir]);
+  t.equal(market.code, 0, `--data-dir goes with any command, as a wrapper may pass it to all (${market.err})`);
   const help = await cli(['market', '--help']);
   t.equal(help.code, 0, '--help: exit 0');
   t.match(help.out, /^usage: npm run gate -- <command>/, '--help: the usage, on stdout');
