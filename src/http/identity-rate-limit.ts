@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../policy/clock.ts';
 import { HttpError } from './errors.ts';
 import { createRateLimiter } from './rate-limiter.ts';
+import { personKey } from '../policy/person-key.ts';
 import { identityOf } from './request-identity.ts';
 
 /**
@@ -16,7 +17,10 @@ import { identityOf } from './request-identity.ts';
 export function identityRateLimit(clock: Clock, perMinute: number, what: string) {
   const limiter = createRateLimiter(perMinute, 60_000);
   return async <T>(req: FastifyRequest, reply: FastifyReply, change: () => Promise<T>): Promise<T> => {
-    const taken = limiter.take(identityOf(req).name, clock.now().toMillis());
+    // one budget per sign-in path and person: a proxy user and a local token of one name do not
+    // share one (nor use up each other's), and "Olivia" and "olivia" of one path are one person
+    const actor = identityOf(req);
+    const taken = limiter.take(`${actor.via}:${personKey(actor.name)}`, clock.now().toMillis());
     if (!taken.ok) {
       reply.header('retry-after', String(taken.retryAfterSeconds));
       throw new HttpError(429, 'rate_limited', `at most ${perMinute} ${what} a minute per identity; retry in ${taken.retryAfterSeconds} s`);

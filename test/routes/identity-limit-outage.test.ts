@@ -3,7 +3,10 @@
 // recorded) gives its place back, so an operator who retries through an audit outage is not
 // locked out of break-glass for a minute once it ends. What was issued still counts.
 import t from 'tap';
+import { createLocalAuthenticator, createToken, tokenFilePath } from '../../src/auth/local-tokens.ts';
+import { createProxyHeaderAuthenticator } from '../../src/auth/proxy-header.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const OPEN = '2026-11-25T15:00:00Z';
 const CASES = [
@@ -24,3 +27,22 @@ for (const c of CASES) {
     t.equal(Object.keys(g.store.read()[c.kept]).length, c.limit);
   });
 }
+
+// One budget per sign-in path and person: the sign-in proxy's "operator" and the local token
+// named "operator" are two identities (each spends its own), and two spellings of one proxy
+// name are one person (separation of duties compares them so).
+t.test('the per-identity limit is kept per sign-in path and person', async (t) => {
+  const dir = await tempDir(t, 'gate-limit-proxy-');
+  const local = createLocalAuthenticator(tokenFilePath(dir));
+  const auth = createProxyHeaderAuthenticator(local, { trustedCidrs: ['127.0.0.0/8'], userHeader: 'X-Auth-Request-User', groupsHeader: 'X-Auth-Request-Groups' });
+  const g = await buildTestApp(t, { now: OPEN, auth });
+  const { token: operatorToken } = await createToken(tokenFilePath(dir), 'operator', ['operator'], new Date('2026-01-01T00:00:00Z'), 'tok_op');
+  const grant = CASES[0].payload;
+  const viaProxy = (user: string) =>
+    g.app.inject({ method: 'POST', url: '/v1/break-glass', headers: { 'x-auth-request-user': user, 'x-auth-request-groups': 'gate-operator' }, payload: grant });
+  for (let i = 0; i < 10; i++) t.equal((await viaProxy(i % 2 === 0 ? 'operator' : 'Operator')).statusCode, 201, `proxy request ${i + 1}`);
+  t.equal((await viaProxy('OPERATOR')).statusCode, 429, 'the 11th by any spelling of that proxy name: 429');
+  // without the user header the request signs in with its token
+  const token = await g.app.inject({ method: 'POST', url: '/v1/break-glass', headers: { authorization: `Bearer ${operatorToken}` }, payload: grant });
+  t.equal(token.statusCode, 201, `the local token named "operator" has its own budget (${token.body})`);
+});
