@@ -8,9 +8,9 @@ import { createExclusive, isProcessAlive } from '../store/data-dir-lock.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 import { volumeAgeMs } from '../store/volume-clock.ts';
 import { writerTempOf, writerTempsBeside } from '../store/writer-temp.ts';
-import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
+import { isReservedName, RESERVED_NAMES, RESERVED_WHAT } from './readable-name.ts';
 import { within } from '../within.ts';
-import { ANONYMOUS, type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
+import { type Authenticator, type AuthzResult, type Identity, ROLES_FOR_RESOURCE, type Role, ROLES, bearerToken } from './identity.ts';
 
 /** One entry of the local token file. The token itself is never stored, only its SHA-256. */
 export interface StoredToken {
@@ -296,15 +296,13 @@ export function parseRoles(csv: string): Role[] {
   return [...new Set(roles)] as Role[];
 }
 
-const RESERVED_NAMES = [ANONYMOUS.name, SYSTEM_ACTOR.name];
-const RESERVED_WHAT = 'callers without a valid token and the gate\'s own records';
 
 /** Throws when `name` can never be a token's name, whatever the file holds. */
 export function checkTokenName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/.test(name)) throw new Error(`--name: "${name}" must be 1-63 letters, digits, . _ @ -`);
   // the names the gate's own records use: a token under one would read, in the audit log, as an
   // unauthenticated caller or as the gate itself
-  if (RESERVED_NAMES.some((reserved) => personKey(reserved) === personKey(name))) {
+  if (isReservedName(name)) {
     throw new Error(`--name: "${name}" is reserved: the audit log names ${RESERVED_NAMES.map((n) => `"${n}"`).join(' and ')} for ${RESERVED_WHAT}`);
   }
 }

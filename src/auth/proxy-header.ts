@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { isInList, parseCidrs } from '../http/peer-address.ts';
 import { hasInvisible } from '../policy/person-key.ts';
-import { isReadableName } from './readable-name.ts';
+import { isReadableName, isReservedName, RESERVED_WHAT } from './readable-name.ts';
 import { type AuthRequest, type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
 
 export interface ProxyHeaderOptions {
@@ -239,6 +239,15 @@ export function createProxyHeaderAuthenticator(inner: Authenticator, opts: Proxy
           status: 401,
           error: 'unauthorized',
           message: `the ${userHeader} header from the authenticating proxy is not a usable user name`,
+          presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
+        };
+      }
+      if (isReservedName(name)) {
+        return {
+          ok: false,
+          status: 401,
+          error: 'unauthorized',
+          message: `the ${userHeader} header from the authenticating proxy names "${name}", which the audit log uses for ${RESERVED_WHAT}: refused, as it would read as one of them`,
           presented: { name: 'anonymous', groups: [], via: 'proxy-header' },
         };
       }

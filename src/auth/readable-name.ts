@@ -1,4 +1,6 @@
-import { hasInvisible } from '../policy/person-key.ts';
+import { SYSTEM_ACTOR } from '../gate/system-actor.ts';
+import { hasInvisible, personKey } from '../policy/person-key.ts';
+import { ANONYMOUS } from './identity.ts';
 
 /** The longest user or group name the gate records. */
 export const MAX_NAME = 256;
@@ -18,4 +20,21 @@ const EDGE_SPACE = /^\s|\s$/u;
  */
 export function isReadableName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_NAME && PRINTABLE.test(name) && !EDGE_SPACE.test(name) && !hasInvisible(name);
+}
+
+/**
+ * The names the gate's own records use: "anonymous" for callers without a valid identity, "gate"
+ * for the gate itself. A caller under one (a local token, the sign-in proxy's user, a
+ * TokenReview's user), in any spelling personKey() takes as the same, would read in the audit
+ * log and on the console as an unauthenticated caller or as the gate.
+ */
+export const RESERVED_NAMES: readonly string[] = [ANONYMOUS.name, SYSTEM_ACTOR.name];
+
+/** What the audit log uses RESERVED_NAMES for, as messages say it. */
+export const RESERVED_WHAT = "callers without a valid token and the gate's own records";
+
+/** Whether `name` is one of RESERVED_NAMES, as personKey() compares names. */
+export function isReservedName(name: string): boolean {
+  const key = personKey(name);
+  return RESERVED_NAMES.some((reserved) => personKey(reserved) === key);
 }

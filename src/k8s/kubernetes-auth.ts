@@ -2,7 +2,7 @@ import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kuber
 import { hashToken } from '../auth/local-tokens.ts';
 import { type Authenticator, type AuthResult, type AuthzResult, type Identity, type Permission, bearerToken } from '../auth/identity.ts';
 import { firstUnsafeCharacter } from '../unsafe-characters.ts';
-import { MAX_NAME, isReadableName } from '../auth/readable-name.ts';
+import { MAX_NAME, isReadableName, isReservedName, RESERVED_WHAT } from '../auth/readable-name.ts';
 import { KubeUnavailableError, callWithDeadline } from './api-call.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
@@ -226,6 +226,14 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
         status: 401,
         error: 'unauthorized',
         message: `the Kubernetes API names this token's user with a character that does not read as it is (a control or invisible character, a bidirectional override, a line separator, space at an end${at ? `: ${at}` : ''}) or at more than ${MAX_NAME} characters: refused, as a name must read the same in the audit log as it is`,
+        presented: presentedToken(key),
+      };
+    } else if (isReservedName(status.user.username)) {
+      result = {
+        ok: false,
+        status: 401,
+        error: 'unauthorized',
+        message: `the Kubernetes API names this token's user "${status.user.username}", which the audit log uses for ${RESERVED_WHAT}: refused, as it would read as one of them`,
         presented: presentedToken(key),
       };
     } else {

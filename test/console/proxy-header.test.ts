@@ -122,6 +122,16 @@ t.test('a proxy identity can never be a Kubernetes system user or group (system:
   t.same(kube.seen.at(-1)?.groups, ['traders', 'gate-operator', 'systems'], 'so the SubjectAccessReview never names system:masters');
 });
 
+t.test('a proxy identity can never be a name the audit log uses for the gate or for anonymous callers', async (t) => {
+  const auth = createProxyHeaderAuthenticator(fakeInner().inner, OPTS);
+  for (const name of ['gate', 'Gate', 'anonymous', 'ANONYMOUS', '\uff47\uff41\uff54\uff45' /* fullwidth "gate" */]) {
+    const r = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': name, 'x-auth-request-groups': 'gate-operator' }));
+    t.match(r, { ok: false, status: 401, error: 'unauthorized', message: /which the audit log uses for callers without a valid token and the gate's own records/ }, name);
+  }
+  const ok = await auth.authenticate(req('10.1.0.1', { 'x-auth-request-user': 'gatekeeper' }));
+  t.ok(ok.ok, 'a name that only starts like one is fine');
+});
+
 t.test('permissions: local mode maps groups to roles, kubernetes mode passes them through', async (t) => {
   const perm: Permission = { resource: 'breakglassgrants', verb: 'create' };
   t.same(rolesFromGroups(['gate-operator', 'Approver', 'traders', 'gate-admin', 'operator', 'gate-nope']), ['operator', 'approver', 'admin']);

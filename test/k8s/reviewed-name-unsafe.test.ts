@@ -47,3 +47,19 @@ t.test('a reviewed group with one is left out of the record and the answer, and 
   const who = await g.as('oidc-token', { url: '/v1/whoami' });
   t.notOk(UNSAFE.test(who.body) || who.body.includes('\\u001b'), 'nor does any answer show it');
 });
+
+t.test("a reviewed user named as the gate's own records name the gate or anonymous callers is refused (401)", async (t) => {
+  const fake = await startFakeKube();
+  t.teardown(() => fake.close());
+  fake.users.set('gate-token', { username: 'gate', groups: ['oncall'] });
+  fake.users.set('anon-token', { username: 'Anonymous', groups: ['oncall'] });
+  fake.users.set('keeper-token', { username: 'gatekeeper', groups: ['oncall'] });
+  fake.allow = () => ({ allowed: true });
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', auth: createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig() }) });
+  for (const token of ['gate-token', 'anon-token']) {
+    const res = await g.as(token, { method: 'POST', url: '/v1/break-glass', payload: GRANT });
+    t.match({ status: res.statusCode, body: res.json() }, { status: 401, body: { message: /which the audit log uses for callers without a valid token/ } }, `${token}: 401`);
+  }
+  t.equal((await g.as('keeper-token', { method: 'POST', url: '/v1/break-glass', payload: GRANT })).statusCode, 201, 'a name that only starts like one is fine');
+  t.same(Object.values(g.store.read().grants).map((gr) => gr.requestedBy), ['gatekeeper']);
+});
