@@ -22,7 +22,7 @@ let seq = 0;
 const newTag = (): string => (Date.now().toString(16) + (++seq).toString(16).padStart(4, '0')).padEnd(40, 'a').slice(0, 40);
 
 const work = tempDirSync(t, 'ci-report-');
-function resultsFile(name: string, content: string): string {
+function resultsFile(name: string, content: string | Buffer): string {
   const p = join(work, name);
   writeFileSync(p, content);
   return p;
@@ -172,7 +172,7 @@ t.test('a re-report of the same tag: the newest result counts', async (t) => {
   t.match(await gateResult(tag), { passed: true, exitCode: 0 });
 });
 
-const malformed: { name: string; content: string | null; message: string }[] = [
+const malformed: { name: string; content: string | Buffer | null; message: string }[] = [
   { name: 'missing file', content: null, message: 'file not found' },
   { name: 'empty file', content: '', message: 'the file is empty' },
   { name: 'not JSON', content: '{"exitCode": 1,', message: 'not valid JSON' },
@@ -190,6 +190,12 @@ const malformed: { name: string; content: string | null; message: string }[] = [
   { name: 'exitCode beyond the safe integers', content: '{"exitCode":1e20}', message: 'field "exitCode" must be an integer, got number 100000000000000000000' },
   { name: 'a prototype key', content: '{"exitCode":0,"meta":{"__proto__":{"admin":true}}}', message: 'key "meta.__proto__" is not allowed' },
   { name: 'a key twice', content: '{"exitCode":1,"tests":{"failed":2,"failed":0},"exitCode":0}', message: 'key "tests.failed" appears more than once in its object' },
+  // the gate refuses bytes that are not UTF-8 (it stores the file as it came): a broken run here
+  { name: 'bytes that are not UTF-8', content: Buffer.concat([Buffer.from('{"exitCode":0,"passed":3,"suite":"Z'), Buffer.from([0xfc]), Buffer.from('rich"}')]), message: 'not valid UTF-8' },
+  // a problem text cut at 2000 UTF-16 units inside an emoji must not leave half of it (the gate refuses a lone surrogate)
+  { name: 'a long emoji key twice', content: `{"exitCode":1,"${'🚀'.repeat(1100)}":1,"${'🚀'.repeat(1100)}":2}`, message: `key "${'🚀'.repeat(10)}` },
+  // the same one unit further on: one of the two is cut inside an emoji, whatever the path's length
+  { name: 'a long emoji key twice, one unit on', content: `{"exitCode":1,"x${'🚀'.repeat(1100)}":1,"x${'🚀'.repeat(1100)}":2}`, message: `key "x${'🚀'.repeat(10)}` },
   // the problem is reported as the run's `error`, which the gate refuses with a token in it
   { name: 'a token-shaped key twice', content: `{"exitCode":1,"${FAKE_GATE_TOKEN}":1,"${FAKE_GATE_TOKEN}":2}`, message: 'key "gate_[redacted]" appears more than once in its object' },
   // a wrong value is quoted cut to 40 characters: blanked first, or the cut leaves most of a token

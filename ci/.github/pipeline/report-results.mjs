@@ -119,8 +119,9 @@ async function main(argv, env) {
   async function reportBrokenRun(error) {
     const token = resolveToken(env);
     if (!token?.token) return { ok: false, problem: token?.problem ?? 'no ci token' };
-    // cut after the cleaning, and a carriage return the cut parted from its line feed dropped
-    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(cleanText(error)).slice(0, 2000).replace(/\r$/, '') })}\n`);
+    // cut after the cleaning, and a carriage return or half of a surrogate pair the cut parted
+    // from the rest dropped (the gate refuses either)
+    const failure = Buffer.from(`${JSON.stringify({ exitCode: 1, error: redactTokens(cleanText(error)).slice(0, 2000).replace(/[\r\uD800-\uDBFF]$/, '') })}\n`);
     const answer = await requestGate({ url: `${gateUrl}/v1/test-results/${imageTag}`, method: 'PUT', token: token.token, body: failure, policy, log: (l) => process.stderr.write(`${l}\n`) });
     return answer.kind === 'ok' ? { ok: true } : { ok: false, problem: answer.detail };
   }

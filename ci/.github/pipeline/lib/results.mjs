@@ -238,7 +238,15 @@ export function readResultsFile(path) {
   } catch (err) {
     throw new ResultsFileError(`${path}: cannot be read: ${err.code ?? err.message}`);
   }
-  const { text, tokens, controls } = cleanErrorText(raw.toString('utf8'));
+  // read as strictly as the gate reads it: bytes that are not UTF-8 are refused there (400), and
+  // a file the gate would refuse is a broken run here, said as such
+  let decoded;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
+  } catch {
+    throw new ResultsFileError(`${path}: not valid UTF-8 (a results file is JSON, which is UTF-8; the gate refuses other bytes)`);
+  }
+  const { text, tokens, controls } = cleanErrorText(decoded);
   return { raw, send: tokens || controls ? Buffer.from(text) : raw, tokens, controls, body: parseResults(text, path) };
 }
 
