@@ -18,11 +18,15 @@ export function redactTokens(text: string): string {
 /**
  * A client's text as an answer or a record names it: its tokens blanked first (a cut through one
  * would leave most of it unmatched) and the characters that could rewrite what a terminal or the
- * console shows replaced (withUnsafeReplaced), then cut to `max` characters, a cut marked with "…".
+ * console shows replaced (withUnsafeReplaced), then cut to `max` characters (UTF-16 units, never
+ * half of a surrogate pair), a cut marked with "…".
  */
 export function redactedExcerpt(text: string, max: number): string {
   const clean = withUnsafeReplaced(redactTokens(text));
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  if (clean.length <= max) return clean;
+  // never half of a surrogate pair: a lone one is text UTF-8 cannot hold (and the gate refuses)
+  const cut = clean.slice(0, max);
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
 }
 
 /** Whether a text holds no gate or break-glass token (what a client may put in a query string or free text). */

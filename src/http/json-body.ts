@@ -64,7 +64,9 @@ export function jsonBodyParser(app: FastifyInstance): JsonParser {
       const path = (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? refusedKeyIn(body) : null;
       if (path === null) return done(err, undefined);
       const clean = redactTokens(path);
-      const field = `body${clean.length > PATH_SHOWN ? `…${clean.slice(-PATH_SHOWN)}` : clean}`;
+      // its end, never starting with half of a surrogate pair
+      const end = clean.slice(-PATH_SHOWN);
+      const field = `body${clean.length > PATH_SHOWN ? `…${/^[\uDC00-\uDFFF]/.test(end) ? end.slice(1) : end}` : clean}`;
       done(new HttpError(400, 'invalid_request', `${field}: not allowed (the gate refuses a key that could set an object's prototype)`, { field }), undefined);
     });
   };

@@ -61,6 +61,13 @@ t.test('a key repeated in one object is refused, 400 naming it, on every route t
   }
   t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, routes.length * 2, 'every refusal recorded');
   t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, 0, 'nothing else recorded: no decision, grant, approval, toggle or result');
+  // a long repeated key is named cut, never through the middle of a surrogate pair
+  for (const key of ['🚀'.repeat(150), `x${'🚀'.repeat(150)}`]) {
+    const res = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: `{"${key}":1,"${key}":2}` });
+    t.equal(res.statusCode, 400);
+    t.ok((res.json().message as string).isWellFormed() && (res.json().field as string).isWellFormed(), `${key.length} units: the answer holds no half of a pair`);
+    t.ok(JSON.stringify(g.audit.records().at(-1)).isWellFormed() && !/\\ud8[0-9a-f]{2}(?!\\ud[c-f])/i.test(JSON.stringify(g.audit.records().at(-1))), 'nor the refusal record');
+  }
   // the same name in two different objects is not a repeat
   const nested = await g.as('ci', { method: 'PUT', url: '/v1/test-results/nest', headers: { 'content-type': 'application/json' }, payload: '{"exitCode":0,"a":{"exitCode":1},"b":[{"x":1},{"x":2}]}' });
   t.equal(nested.statusCode, 200, nested.body);
