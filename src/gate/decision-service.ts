@@ -201,7 +201,8 @@ export function createDecisionService(deps: {
       // after the requests in flight for it, unless the log stops being writable meanwhile: a
       // retry behind a stalled append gets the 503 at once, as every other request does, and
       // decides nothing later. The next one waits for all of them, this one given up or not.
-      const mine = whileWritable(before, writable).then(() => decideOnce(input, meta));
+      // (whatever became of them: a retry behind a request whose append failed decides for itself)
+      const mine = whileWritable(before.catch(() => undefined), writable).then(() => decideOnce(input, meta));
       const all = Promise.allSettled([before, mine]);
       perPromotion.set(key, all);
       void all.then(() => {

@@ -129,9 +129,10 @@ export function createClientErrors(deps: ClientErrorDeps) {
       // waits for the fsync): its answer goes first, as HTTP/1.1 orders them, closing the
       // connection; written now, this one would take its place, and a change the gate made and
       // recorded would reach its client as this 400
-      const pending = on && !on.reply.sent && phase !== 'answered' ? on : undefined;
+      // (also one answered whose answer Node still holds behind an earlier one's: not finished)
+      const pending = on && !on.reply.raw.writableFinished && phase !== 'answered' ? on : undefined;
       if (pending) {
-        pending.reply.raw.shouldKeepAlive = false;
+        if (!pending.reply.sent) pending.reply.raw.shouldKeepAlive = false;
         pending.reply.raw.once('finish', answer);
         pending.reply.raw.once('close', () => setTimeout(() => socket.destroy(), 1000).unref());
         return;

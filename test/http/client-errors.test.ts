@@ -233,3 +233,31 @@ t.test('a pipelined request that is not HTTP, after one the gate is still record
   const statuses = logs().filter((l) => l['msg'] === 'request').map((l) => l['status']);
   t.same(statuses.sort(), [200, 400], "both requests have their log line: the toggle's 200 and the garbage's 400");
 });
+
+t.test("... nor the answers of two before it, the later one answered but held behind the earlier one's", async (t) => {
+  const inner = createMemoryAuditLog();
+  const audit = { ...inner, append: async (e: Parameters<typeof inner.append>[0]) => {
+    const records = await inner.append(e);
+    await new Promise((r) => setTimeout(r, 150));
+    return records;
+  } };
+  const { g, port } = await setup(t, { deps: { audit } });
+  const body = '{"enabled":false,"note":"pipelined toggle"}';
+  const reply = await new Promise<string>((resolve, reject) => {
+    let got = '';
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(`PUT /v1/stages/beta HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['admin']}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.write('GET /v1/market HTTP/1.1\r\nHost: gate\r\n\r\n');
+      // the market's answer is made by now, and held behind the toggle's
+      setTimeout(() => socket.write('GARBAGE\r\n\r\n'), 50);
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (got += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(got));
+  });
+  const statuses = [...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  t.same(statuses.slice(0, 2), [200, 200], `the toggle's answer, then the market's (got ${statuses.join(', ')})`);
+  t.match(reply, /"note":"pipelined toggle"/);
+  t.equal(g.store.read().stages.beta.enabled, false, 'the toggle made');
+});

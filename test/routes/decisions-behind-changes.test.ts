@@ -18,8 +18,8 @@ const OPEN = '2026-11-25T15:00:00Z'; // Wednesday 10:00 ET
  */
 function heldLog() {
   const inner = createMemoryAuditLog();
-  let hold: Promise<void> | null = null;
-  let release = () => {};
+  let hold: Promise<boolean> | null = null;
+  let release = (_fail: boolean) => {};
   let writable = true;
   const audit: AuditLog = {
     ...inner,
@@ -28,7 +28,9 @@ function heldLog() {
       if (!writable) throw new AuditUnavailableError('audit log is not writable');
       const waitFor = hold;
       const records = await inner.append(entries);
-      if (waitFor) await waitFor;
+      // released as failed: the write did not become durable (the records stay in the inner
+      // log, which the tests read only for what was recorded before)
+      if (waitFor && (await waitFor)) throw new AuditUnavailableError('audit log write failed (EIO)');
       return records;
     },
     writable: () => writable && inner.writable(),
@@ -39,15 +41,23 @@ function heldLog() {
     holdAppends() {
       hold = new Promise((r) => (release = r));
     },
-    releaseAppends() {
+    releaseAppends(fail = false) {
       hold = null;
-      release();
+      release(fail);
     },
     setWritable(w: boolean) {
       writable = w;
     },
   };
 }
+
+/** Until the log holds `n` records (the last one's acknowledgement held). */
+const inFlight = async (log: ReturnType<typeof heldLog>, n: number) => {
+  for (let i = 0; log.inner.records().length < n; i++) {
+    if (i > 500) throw new Error(`the log never held ${n} records`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
 
 /** Whether the promise has settled after `ms`. */
 const settledWithin = async (p: Promise<unknown>, ms: number) => {
@@ -67,7 +77,7 @@ t.test('a decision asked while a stage is being re-enabled is decided with the s
   t.equal((await put(false, 'maintenance')).statusCode, 200);
   log.holdAppends();
   const enabling = put(true, 'maintenance over');
-  await new Promise((r) => setImmediate(r));
+  await inFlight(log, 2); // the toggle's record is in the log, its acknowledgement held
   const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', imageTag: 'untested1' }) });
   t.notOk(await settledWithin(deciding, 100), 'the decision waits for the toggle');
   log.releaseAppends();
@@ -87,7 +97,7 @@ t.test('a decision asked while a failed test result is being recorded is decided
   t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 0, passed: 5, failed: 0 } })).statusCode, 200);
   log.holdAppends();
   const failing = g.as('ci', { method: 'PUT', url: '/v1/test-results/t1', payload: { exitCode: 1, passed: 4, failed: 1 } });
-  await new Promise((r) => setTimeout(r, 20)); // the artifact is written before the record
+  await inFlight(log, 2); // after its artifact is written, the result's record is in the log, held
   const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 't1' }) });
   t.notOk(await settledWithin(deciding, 100), 'the decision waits for the result');
   log.releaseAppends();
@@ -105,7 +115,7 @@ t.test('a decision waiting behind a change gets 503 at once when the log stops b
   const g = await buildTestApp(t, { now: OPEN, deps: { audit: log.audit } });
   log.holdAppends();
   const toggling = g.as('admin', { method: 'PUT', url: '/v1/stages/live', payload: { enabled: false, note: 'maintenance' } });
-  await new Promise((r) => setImmediate(r));
+  await inFlight(log, 1);
   const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'live', imageTag: 'x1' }) });
   t.notOk(await settledWithin(deciding, 60), 'waiting');
   log.setWritable(false); // the toggle's fsync has not returned for the stall time
@@ -127,7 +137,7 @@ t.test("a retry of a promotion whose first request is stalled gets 503 at once, 
   const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'r1', promotion: 'p-1' }) });
   log.holdAppends();
   const first = ask();
-  await new Promise((r) => setImmediate(r));
+  await inFlight(log, 1);
   const queued = ask(); // asked while the log still looked writable: waits its turn
   t.notOk(await settledWithin(queued, 60), 'the retry waits behind the first');
   log.setWritable(false);
@@ -145,4 +155,20 @@ t.test("a retry of a promotion whose first request is stalled gets 503 at once, 
   t.equal(log.inner.records().filter((r) => r.type === 'decision').length, 1, 'only the first decided');
   const again = (await ask()).json();
   t.equal(again.id, answered.json().id, 'a later retry is a replay of the first');
+});
+
+t.test('a retry waiting behind a request whose append fails decides for itself', async (t) => {
+  const log = heldLog();
+  const g = await buildTestApp(t, { now: OPEN, configYaml: 'stages: { beta: { requireIntegrationTests: false } }\n', deps: { audit: log.audit } });
+  const ask = () => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag: 'f1', promotion: 'p-f' }) });
+  log.holdAppends();
+  const first = ask();
+  await inFlight(log, 1);
+  const queued = ask();
+  t.notOk(await settledWithin(queued, 60), 'the retry waits behind the first');
+  log.releaseAppends(true);
+  t.equal((await first).statusCode, 503, 'the first: its write failed');
+  const retried = await queued;
+  t.equal(retried.statusCode, 200, `the retry decided for itself: ${retried.body}`);
+  t.equal(retried.json().decision, 'allow');
 });
