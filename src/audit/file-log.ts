@@ -132,6 +132,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     fs,
     dir,
     fsync,
+    isWriter: () => isWriter(),
     onStaleFileRemoved: (file: string) =>
       logger.warn({ file, head: durable.seq }, "audit: removing an empty newer file this gate did not create (a stale gate's late create); it held nothing"),
   };

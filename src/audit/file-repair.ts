@@ -15,6 +15,8 @@ interface RepairContext {
   fsync: boolean;
   /** told of an empty newer file another gate created, which the repair removes */
   onStaleFileRemoved?: (name: string) => void;
+  /** whether this gate still holds the data directory, checked again just before such a removal */
+  isWriter?: () => boolean;
 }
 
 async function isEmptyFile(fs: AuditFs, path: string): Promise<boolean> {
@@ -70,6 +72,7 @@ export async function rollbackBatch(
 export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: ReadonlySet<string>): Promise<AuditFileHandle | null> {
   const { fs, dir, fsync } = ctx;
   const newer = (await listSegments(fs, dir)).filter((s) => s.firstSeq > durable.seq);
+  const stale = new Set<string>();
   for (const s of newer.filter((s) => !own.has(s.name))) {
     // this runs only while this gate holds the directory (recover() checks): an EMPTY newer file
     // it did not create is a stale gate's create that landed late (an NFS CREATE retried through
@@ -77,12 +80,20 @@ export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: Re
     // and left there it would fail every batch of this gate (EEXIST) for good. A file with bytes
     // in it may hold records another gate acknowledged: left alone, the log stays closed.
     if (await isEmptyFile(fs, join(dir, s.name))) {
-      ctx.onStaleFileRemoved?.(s.name);
+      stale.add(s.name);
       continue;
     }
     throw new Error(`${s.name} is newer than this gate's durable head (seq ${durable.seq}) and was not written by it: another gate is writing this directory; it is left alone`);
   }
-  for (const s of newer) await fs.unlink(join(dir, s.name));
+  for (const s of newer) {
+    if (stale.has(s.name)) {
+      // the reads above may have stalled past this gate's lease: once another gate holds the
+      // directory the empty file may be its next one, created an instant ago
+      if (ctx.isWriter && !ctx.isWriter()) throw new Error(`${s.name}: this gate no longer holds the data-directory lock; the file is left alone`);
+      ctx.onStaleFileRemoved?.(s.name);
+    }
+    await fs.unlink(join(dir, s.name));
+  }
   let fh: AuditFileHandle | null = null;
   if (durable.file !== null) {
     const h = await fs.open(join(dir, durable.file.name), 'r+');

@@ -94,3 +94,33 @@ for (const leftover of [
     }
   });
 }
+
+t.test('an empty newer file is left alone when this gate loses the directory while its repair looks at it', async (t) => {
+  const dir = await tempDir(t, 'gate-stale-writer-');
+  const first = await openFileAuditLog({ dir, recoveryProbeMs: 3_600_000, stallMs: 0 });
+  for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+  await first.close();
+  const name = segmentName('20261127', 4);
+  // the repair's look at the empty file stalls (NFS), and the lease lapses meanwhile: the file
+  // may now be the next file of the gate that took the directory over
+  let writer = true;
+  let stalled: (() => void) | null = null;
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    open: async (path, flags) => {
+      if (flags === 'r' && path.endsWith(name) && stalled === null) await new Promise<void>((r) => (stalled = r));
+      return nodeAuditFs.open(path, flags);
+    },
+  };
+  const gateB = await openFileAuditLog({ dir, fs, recoveryProbeMs: 3_600_000, stallMs: 0, isWriter: () => writer });
+  writeFileSync(join(dir, name), '');
+  await t.rejects(gateB.append([entry(100, { at: DAY2 })]), AuditUnavailableError);
+  // the next append asks for a repair, which stalls on the look
+  const retry = gateB.append([entry(101, { at: DAY2 })]).catch((e: Error) => e);
+  await waitFor(() => stalled !== null);
+  writer = false;
+  (stalled as unknown as () => void)();
+  t.type(await retry, AuditUnavailableError, 'not written');
+  t.ok(readdirSync(dir).includes(name), 'the file is still there');
+  await gateB.close();
+});
