@@ -10,9 +10,20 @@ import { withUnsafeReplaced } from '../unsafe-characters.ts';
  */
 const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
 
-/** The text with every gate or break-glass token in it replaced by "<prefix>_[redacted]". */
+/**
+ * A JSON Web Token in compact form: header and payload are base64url JSON objects, so each starts
+ * "eyJ" ('{"'). In Kubernetes mode the gate's callers present these (ServiceAccount tokens, OIDC
+ * ID tokens): pasted where it does not belong, one is blanked as the gate's own are.
+ */
+const JWT = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+
+/**
+ * The text with every gate or break-glass token in it replaced by "<prefix>_[redacted]", and every
+ * JWT by "jwt_[redacted]".
+ */
 export function redactTokens(text: string): string {
-  return text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
+  const gate = text.includes('_') ? text.replace(TOKEN, '$1_[redacted]') : text;
+  return gate.includes('eyJ') ? gate.replace(JWT, 'jwt_[redacted]') : gate;
 }
 
 /**
@@ -29,7 +40,7 @@ export function redactedExcerpt(text: string, max: number): string {
   return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
 }
 
-/** Whether a text holds no gate or break-glass token (what a client may put in a query string or free text). */
+/** Whether a text holds no gate or break-glass token and no JWT (what a client may put in a query string or free text). */
 export const hasNoToken = (text: string): boolean => redactTokens(text) === text;
 
 /** A JSON value with every token in its text blanked: the value itself when it holds none. */

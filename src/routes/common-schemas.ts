@@ -7,7 +7,7 @@ import { z } from 'zod';
  * good and shown on the public /v1/status and the console: a token pasted into it is refused
  * (recordedText), not published.
  */
-export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown';
+export const TOKEN_IN_TEXT = 'contains what looks like a gate token (gate_… or gbg_…) or a JWT (eyJ….eyJ….…): tokens are never written into text, which is recorded and shown';
 
 /**
  * Characters that show nothing: controls, format characters (zero-width space and joiners, the
@@ -63,7 +63,7 @@ export const OciTag = z
   .string()
   .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, 'must be a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}')
   // a pasted gate or break-glass token is a valid tag: it would be recorded, logged and stored
-  .refine(hasNoToken, 'looks like a gate token (gate_… or gbg_…), not an image tag: tokens go only in the Authorization header or breakGlassToken');
+  .refine(hasNoToken, 'looks like a gate token (gate_… or gbg_…) or a JWT, not an image tag: tokens go only in the Authorization header or breakGlassToken');
 
 /** A Kubernetes-style name (project, stage, promotion, freight). */
 export const KubeName = z

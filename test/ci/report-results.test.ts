@@ -482,6 +482,8 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
     `\uFEFF{"exitCode":1,"error":"${FAKE_GATE_TOKEN}"}`,
     `{ "exitCode" : 1 , "tests" : { "error" : "nested, not read" } , "error"\n:\t"${FAKE_GATE_TOKEN}" , "after" : [1, {"error": "x"}] }`,
     JSON.stringify({ exitCode: 1, error: `${'x'.repeat(1960)} ${FAKE_GATE_TOKEN}` }), // 2009 characters as written, 1976 once blanked
+    // a Kubernetes ServiceAccount token (a JWT) from an env dump
+    JSON.stringify({ exitCode: 1, error: `env: KUBE_TOKEN=eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJrdWJlcm5ldGVzIn0.${'c2ln'.repeat(20)}` }),
   );
   // control characters and bidirectional overrides in `error` (a runner's coloured output): the
   // gate refuses the body as it is, the script refuses it as it is too and cleans it before sending
@@ -536,10 +538,10 @@ t.test("the script's checks are the gate's: a corpus of bodies sent to the real 
     // (the over-long one is refused for its length first)
     t.match(answer, { field: 'body.error', message: /^body\.error: (contains what looks like a gate token|must be at most 2000 characters)/ }, `${JSON.stringify(text.slice(0, 60))}: the gate refuses the token in error (${status})`);
     t.same([sent.tokens, sent.controls], [true, false], 'the script blanks it');
-    t.notMatch(sent.text, /(gate|gbg)(_|\\u005f)[A-Za-z0-9_-]{43}/, 'no token left in what it sends');
+    t.notMatch(sent.text, /(gate|gbg)(_|\\u005f)[A-Za-z0-9_-]{43}|eyJ[A-Za-z0-9_-]{8,}\.eyJ/, 'no token left in what it sends');
     const blanked = await sameAtBoth(sent.text, 'blanked: ');
     t.equal(blanked.status, 200, 'the gate accepts the blanked body');
-    t.match(blanked.answer['error'], /(gate|gbg)_\[redacted\]/, 'and records the error text with the token blanked');
+    t.match(blanked.answer['error'], /(gate|gbg|jwt)_\[redacted\]/, 'and records the error text with the token blanked');
   }
   for (const c of withControls) {
     const { status, answer } = await sameAtBoth(c.text, '');

@@ -6,6 +6,9 @@ import { newBreakGlassToken } from '../../src/routes/grants.ts';
 import { createLogger, redactUrl } from '../../src/logger.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 
+/** A Kubernetes ServiceAccount token's shape (a JWT; not a real one). */
+const JWT = `eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.eyJpc3MiOiJrdWJlcm5ldGVzL3NlcnZpY2VhY2NvdW50In0.${'c2ln'.repeat(40)}_-x`;
+
 t.test('redactTokens blanks both kinds of gate token wherever they stand, and nothing else', async (t) => {
   const gate = generateToken();
   const bg = newBreakGlassToken();
@@ -13,6 +16,11 @@ t.test('redactTokens blanks both kinds of gate token wherever they stand, and no
   t.equal(redactTokens(`unknown field ${gate}, x${gate}`), 'unknown field gate_[redacted], xgate_[redacted]');
   t.equal(redactTokens('/v1/test-results/gbg_short'), '/v1/test-results/gbg_short', 'not a token: too short');
   t.equal(redactTokens('/v1/decisions'), '/v1/decisions');
+  // a Kubernetes ServiceAccount token (a JWT): what a caller in Kubernetes mode holds
+  const jwt = JWT;
+  t.equal(redactTokens(`/v1/whoami/${jwt}`), '/v1/whoami/jwt_[redacted]');
+  t.equal(redactTokens(`Authorization: Bearer ${jwt} and ${gate}`), 'Authorization: Bearer jwt_[redacted] and gate_[redacted]');
+  t.equal(redactTokens('eyJ.eyJ. and eyJhbGciOiJ alone'), 'eyJ.eyJ. and eyJhbGciOiJ alone', 'not a JWT: no payload, or too short');
   t.equal(redactUrl(`/x/${gate}?a=1&token=${bg}`), '/x/gate_[redacted]?a=1&token=%5Bredacted%5D');
   t.equal(redactUrl(`/x?note=${bg}`), '/x?note=gbg_[redacted]');
   const encoded = `/v1/test-results/gbg_%${bg.charCodeAt(4).toString(16)}${bg.slice(5)}`;
@@ -53,6 +61,12 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   const lost = await g.app.inject({ url: `/${gate}` });
   t.equal(lost.statusCode, 404);
   t.notMatch(lost.body, gate);
+  // a Kubernetes ServiceAccount token in a path: the 404's message, the log lines and a refusal record blank it
+  const lostJwt = await g.app.inject({ url: `/v1/whoami/${JWT}` });
+  t.equal(lostJwt.statusCode, 404);
+  t.match(lostJwt.json().message, 'jwt_[redacted]');
+  const jwtTag = await g.as('ci', { method: 'PUT', url: `/v1/test-results/${JWT}`, payload: { exitCode: 0 } });
+  t.equal(jwtTag.statusCode, 400, 'nor is a JWT a tag');
   const asset = await g.app.inject({ url: `/console/${bg}` });
   t.equal(asset.statusCode, 404);
   t.equal(asset.json().message, 'no console file gbg_[redacted]', 'the console route answers its own 404s');
@@ -61,13 +75,14 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   t.equal(enc.statusCode, 403);
 
   const audit = JSON.stringify(g.audit.records());
-  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 5, 'the two 403s and the three 400s are audited');
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 6, 'the two 403s and the four 400s are audited');
   t.match(audit, 'gbg_[redacted]', 'the refusal names the path, blanked');
   const log = lines.join('');
   t.match(log, 'gbg_[redacted]');
-  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', read.body + put.body + bad.body + lost.body + asset.body + enc.body + asTag.body + stored.body]] as const) {
+  for (const [what, text] of [['audit log', audit], ['log', log], ['answers', read.body + put.body + bad.body + lost.body + asset.body + enc.body + asTag.body + stored.body + lostJwt.body + jwtTag.body]] as const) {
     t.notMatch(text, bg, `no break-glass token in the ${what}`);
     t.notMatch(text, gate, `no gate token in the ${what}`);
+    t.notMatch(text, JWT.slice(0, 40), `no JWT in the ${what}`);
   }
 });
 
@@ -80,19 +95,23 @@ t.test('free text holding a token (justification, notes, a toggle note, the acto
     ['approver', 'POST', '/v1/approvals', { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: `checked with ${gate}` }, 'body.notes'],
     ['admin', 'PUT', '/v1/stages/beta', { enabled: false, note: `paused ${bg}` }, 'body.note'],
     ['caller', 'POST', '/v1/decisions', decisionBody({ actor: `kargo ${gate}` }), 'body.actor'],
+    // a Kubernetes ServiceAccount token, what callers hold in Kubernetes mode
+    ['caller', 'POST', '/v1/decisions', decisionBody({ actor: `kargo ${JWT}` }), 'body.actor'],
+    ['approver', 'POST', '/v1/approvals', { project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: `checked with ${JWT}` }, 'body.notes'],
   ] as const;
   for (const [role, method, url, payload, field] of cases) {
     const res = await g.as(role, { method, url, payload });
     t.equal(res.statusCode, 400, field);
-    t.match(res.json(), { field, message: `${field}: contains what looks like a gate token (gate_… or gbg_…): tokens are never written into text, which is recorded and shown` });
+    t.match(res.json(), { field, message: `${field}: contains what looks like a gate token (gate_… or gbg_…) or a JWT (eyJ….eyJ….…): tokens are never written into text, which is recorded and shown` });
   }
   const status = (await g.app.inject({ url: '/v1/status' })).body;
   const audit = JSON.stringify(g.audit.records());
   for (const text of [status, audit]) {
     t.notMatch(text, bg);
     t.notMatch(text, gate);
+    t.notMatch(text, JWT.slice(0, 40));
   }
-  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 4, 'each refusal audited');
+  t.equal(g.audit.records().filter((r) => r.type === 'refusal').length, 6, 'each refusal audited');
   t.equal(g.audit.records().filter((r) => r.type !== 'refusal').length, 0, 'and nothing else recorded');
   // the same text without the token is fine
   const ok = await g.as('operator', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'hotfix for a broken order router, gbg_ prefix named' } });

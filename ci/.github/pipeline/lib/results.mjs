@@ -202,7 +202,7 @@ export function parseResults(text, label = 'inttest-results.json') {
     const n = codePoints(body.error);
     if (n > ERROR_MAX_CHARS) throw new ResultsFileError(`${label}: field "error" must be at most ${ERROR_MAX_CHARS} characters, got ${n}`);
     if (!hasNoUnsafeCharacter(body.error)) throw new ResultsFileError(`${label}: field "error" holds a control character or bidirectional override, which the gate refuses (cleanErrorText removes them)`);
-    if (!hasNoToken(body.error)) throw new ResultsFileError(`${label}: field "error" contains what looks like a gate token (gate_… or gbg_…), which the gate refuses (cleanErrorText blanks it)`);
+    if (!hasNoToken(body.error)) throw new ResultsFileError(`${label}: field "error" contains what looks like a gate token (gate_… or gbg_…) or a JWT, which the gate refuses (cleanErrorText blanks it)`);
   }
   if (Object.hasOwn(body, 'tests') && (body.tests === null || typeof body.tests !== 'object' || Array.isArray(body.tests))) {
     throw new ResultsFileError(`${label}: field "tests" must be an object with passed/failed/skipped/total, got ${kindOf(body.tests)}`);
