@@ -209,15 +209,23 @@ t.test('a routed state-changing request whose body turns out not to be HTTP is a
   t.equal(g.audit.records().length, 1);
 });
 
-t.test('a pipelined request that is not HTTP, after one the gate is still recording, does not take that one\'s answer', async (t) => {
-  // appends acknowledged 150 ms late, as an fsync on a slow volume: the garbage after the toggle
-  // is parsed while the toggle's record is on its way
+/** The in-memory audit log with appends acknowledged `ms` late, as an fsync on a slow volume. */
+function slowAudit(ms: number) {
   const inner = createMemoryAuditLog();
-  const audit = { ...inner, append: async (e: Parameters<typeof inner.append>[0]) => {
-    const records = await inner.append(e);
-    await new Promise((r) => setTimeout(r, 150));
-    return records;
-  } };
+  const audit = {
+    ...inner,
+    append: async (e: Parameters<typeof inner.append>[0]) => {
+      const records = await inner.append(e);
+      await new Promise((r) => setTimeout(r, ms));
+      return records;
+    },
+  };
+  return { inner, audit };
+}
+
+t.test('a pipelined request that is not HTTP, after one the gate is still recording, does not take that one\'s answer', async (t) => {
+  // the garbage after the toggle is parsed while the toggle's record is on its way
+  const { inner, audit } = slowAudit(150);
   const { g, port, logs } = await setup(t, { deps: { audit } });
   const admin = g.tokens['admin']!;
   const body = '{"enabled":false,"note":"pipelined toggle"}';
@@ -235,12 +243,7 @@ t.test('a pipelined request that is not HTTP, after one the gate is still record
 });
 
 t.test("... nor the answers of two before it, the later one answered but held behind the earlier one's", async (t) => {
-  const inner = createMemoryAuditLog();
-  const audit = { ...inner, append: async (e: Parameters<typeof inner.append>[0]) => {
-    const records = await inner.append(e);
-    await new Promise((r) => setTimeout(r, 150));
-    return records;
-  } };
+  const { audit } = slowAudit(150);
   const { g, port } = await setup(t, { deps: { audit } });
   const body = '{"enabled":false,"note":"pipelined toggle"}';
   const reply = await new Promise<string>((resolve, reject) => {
