@@ -13,9 +13,12 @@ const TOKEN = /(gate|gbg)_[A-Za-z0-9_-]{43}/g;
 /**
  * A JSON Web Token in compact form: header and payload are base64url JSON objects, so each starts
  * "eyJ" ('{"'). In Kubernetes mode the gate's callers present these (ServiceAccount tokens, OIDC
- * ID tokens): pasted where it does not belong, one is blanked as the gate's own are.
+ * ID tokens): pasted where it does not belong, one is blanked as the gate's own are. A match
+ * starts only where a run of base64url characters does (the lookbehind): on "eyJeyJeyJ…" without
+ * a dot, every "eyJ" would otherwise start a scan to the run's end, and the time grow with the
+ * square of the text (seconds for a 60 KB field, any client's URL among them).
  */
-const JWT = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 
 /**
  * The text with every gate or break-glass token in it replaced by "<prefix>_[redacted]", and every

@@ -21,6 +21,15 @@ t.test('redactTokens blanks both kinds of gate token wherever they stand, and no
   t.equal(redactTokens(`/v1/whoami/${jwt}`), '/v1/whoami/jwt_[redacted]');
   t.equal(redactTokens(`Authorization: Bearer ${jwt} and ${gate}`), 'Authorization: Bearer jwt_[redacted] and gate_[redacted]');
   t.equal(redactTokens('eyJ.eyJ. and eyJhbGciOiJ alone'), 'eyJ.eyJ. and eyJhbGciOiJ alone', 'not a JWT: no payload, or too short');
+  // linear in the text: a run of "eyJ" without a dot is one failed match, not one per "eyJ" (each
+  // scanning to the run's end: 2.5 s for 64 KB, minutes for the 1 MiB a results file may hold).
+  // A bound ten times what it takes, against a hang, not a timing
+  for (const text of ['eyJ'.repeat(350_000), `eyJabcdefghij.eyJ${'x'.repeat(1_000_000)}`, 'eyJabcdefghij.'.repeat(75_000)]) {
+    const started = performance.now();
+    redactTokens(text);
+    const ms = performance.now() - started;
+    t.ok(ms < 2000, `${text.length} characters of ${JSON.stringify(text.slice(0, 16))}…: ${ms.toFixed(0)} ms`);
+  }
   t.equal(redactUrl(`/x/${gate}?a=1&token=${bg}`), '/x/gate_[redacted]?a=1&token=%5Bredacted%5D');
   t.equal(redactUrl(`/x?note=${bg}`), '/x?note=gbg_[redacted]');
   const encoded = `/v1/test-results/gbg_%${bg.charCodeAt(4).toString(16)}${bg.slice(5)}`;
