@@ -15,8 +15,19 @@ interface RepairContext {
   fsync: boolean;
   /** told of an empty newer file another gate created, which the repair removes */
   onStaleFileRemoved?: (name: string) => void;
-  /** whether this gate still holds the data directory, checked again just before such a removal */
+  /** whether this gate still holds the data directory, checked again just before each removal or cut */
   isWriter?: () => boolean;
+}
+
+/**
+ * Throws unless this gate still holds the data directory: checked just before each step that
+ * removes or cuts a file. Each call before it may have stalled (NFS) past this gate's lease, and
+ * once another gate holds the directory the file may hold its records: a file of the name this
+ * gate's next one would have (a gate that read the same head names it alike), or the newest
+ * durable file, which the new holder appends to.
+ */
+function stillWriter(ctx: RepairContext, what: string): void {
+  if (ctx.isWriter && !ctx.isWriter()) throw new Error(`${what}: this gate no longer holds the data-directory lock; the file is left alone`);
 }
 
 async function isEmptyFile(fs: AuditFs, path: string): Promise<boolean> {
@@ -45,6 +56,7 @@ export async function rollbackBatch(
   // every handle first: a removal that fails stops the rollback, and must not leave the others open
   for (const c of created) await c.fh.close().catch(() => {});
   for (const c of created) {
+    stillWriter(ctx, c.seg.name);
     await ctx.fs.unlink(join(ctx.dir, c.seg.name)).catch((e: { code?: string }) => {
       if (e.code !== 'ENOENT') throw e;
     });
@@ -52,6 +64,7 @@ export async function rollbackBatch(
   }
   if (created.length > 0 && ctx.fsync) await ctx.fs.syncDir(ctx.dir);
   if (fh !== null) {
+    stillWriter(ctx, durable.file?.name ?? 'the newest audit file');
     await fh.truncate(durable.size);
     if (ctx.fsync) await fh.datasync();
   }
@@ -86,12 +99,8 @@ export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: Re
     throw new Error(`${s.name} is newer than this gate's durable head (seq ${durable.seq}) and was not written by it: another gate is writing this directory; it is left alone`);
   }
   for (const s of newer) {
-    if (stale.has(s.name)) {
-      // the reads above may have stalled past this gate's lease: once another gate holds the
-      // directory the empty file may be its next one, created an instant ago
-      if (ctx.isWriter && !ctx.isWriter()) throw new Error(`${s.name}: this gate no longer holds the data-directory lock; the file is left alone`);
-      ctx.onStaleFileRemoved?.(s.name);
-    }
+    stillWriter(ctx, s.name);
+    if (stale.has(s.name)) ctx.onStaleFileRemoved?.(s.name);
     await fs.unlink(join(dir, s.name));
   }
   let fh: AuditFileHandle | null = null;
@@ -100,6 +109,7 @@ export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: Re
     try {
       const { size } = await h.stat();
       if (size < durable.size) throw new Error(`${durable.file.name} is shorter (${size}) than its durable size (${durable.size})`);
+      stillWriter(ctx, durable.file.name);
       await h.truncate(durable.size);
       if (fsync) await h.datasync();
     } catch (err) {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
@@ -122,5 +122,39 @@ t.test('an empty newer file is left alone when this gate loses the directory whi
   (stalled as unknown as () => void)();
   t.type(await retry, AuditUnavailableError, 'not written');
   t.ok(readdirSync(dir).includes(name), 'the file is still there');
+  await gateB.close();
+});
+
+t.test("a repair that stalls past the lease cuts nothing off the newest file, which the gate that took over appends to", async (t) => {
+  const dir = await tempDir(t, 'gate-stale-writer-');
+  const first = await openFileAuditLog({ dir, recoveryProbeMs: 3_600_000, stallMs: 0 });
+  for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+  await first.close();
+  const durableFile = readdirSync(dir).find((n) => n.endsWith('.jsonl'))!;
+  let writer = true;
+  let armed = false;
+  let stalled: (() => void) | null = null;
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    open: async (path, flags) => {
+      // the repair reopens the newest durable file to cut it back: that open stalls (NFS)
+      if (armed && flags === 'r+' && path.endsWith(durableFile) && stalled === null) await new Promise<void>((r) => (stalled = r));
+      return nodeAuditFs.open(path, flags);
+    },
+  };
+  const gateB = await openFileAuditLog({ dir, fs, recoveryProbeMs: 3_600_000, stallMs: 0, isWriter: () => writer });
+  // a batch of B's fails (another gate's create in the way of its next day's file)
+  writeFileSync(join(dir, segmentName('20261127', 4)), '');
+  await t.rejects(gateB.append([entry(100, { at: DAY2 })]), AuditUnavailableError);
+  armed = true;
+  const retry = gateB.append([entry(101, { at: DAY2 })]).catch((e: Error) => e);
+  await waitFor(() => stalled !== null);
+  // meanwhile B's lease lapses and gate C, which took the directory over, appends a record
+  writer = false;
+  const before = readFileSync(join(dir, durableFile), 'utf8');
+  appendFileSync(join(dir, durableFile), '{"seq":4,"by":"gate C"}\n');
+  (stalled as unknown as () => void)();
+  t.type(await retry, AuditUnavailableError, 'B does not write');
+  t.equal(readFileSync(join(dir, durableFile), 'utf8'), `${before}{"seq":4,"by":"gate C"}\n`, "C's record is still there");
   await gateB.close();
 });
