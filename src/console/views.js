@@ -139,10 +139,15 @@ export function stageView(stage, index, market) {
     h(
       'div',
       { class: 'deployed', 'data-field': 'deployed' },
-      h('span', { class: 'label' }, 'Deployed: '),
+      // Kargo's current freight that only passed through the stage while it was off: never deployed there
+      h('span', { class: 'label' }, stage.deployed?.passedThrough ? 'Passed through, not deployed: ' : 'Deployed: '),
       tagView(stage.deployed?.imageTag ?? null, `copy-deployed-${stage.name}`),
       stage.deployed
-        ? h('span', { class: 'muted' }, ` ${stage.deployed.source === 'kargo' ? 'current freight in Kargo' : 'last allowed by the gate'}${stage.deployed.at ? `, ${stamp(stage.deployed.at)}` : ''}`)
+        ? h(
+            'span',
+            { class: 'muted' },
+            ` ${stage.deployed.source === 'kargo' ? (stage.deployed.passedThrough ? "current freight in Kargo, let through while the stage was off (the gate skipped the stage's steps)" : 'current freight in Kargo') : 'last allowed by the gate'}${stage.deployed.at ? `, ${stamp(stage.deployed.at)}` : ''}`,
+          )
         : null,
     ),
     h(

@@ -10,6 +10,7 @@ import type { RouteContext } from './context.ts';
 import { MarketJson, ReasonSchema } from './common-schemas.ts';
 import { marketHold } from '../policy/market-hold.ts';
 import { isoOf } from '../policy/clock.ts';
+import type { AllowedPromotion } from '../policy/state.ts';
 
 const LastDecision = z.object({
   id: z.string(),
@@ -47,7 +48,16 @@ export const StatusResponse = z.object({
         requireApproval: z.boolean(),
       }),
       blockedByMarket: z.boolean().describe("true while the stage's market-hours answer holds: the session is open, or opens within its quietBeforeOpenMinutes (and the stage is enabled)"),
-      deployed: z.object({ imageTag: z.string(), source: z.enum(['kargo', 'gate']), at: z.string().nullable() }).nullable(),
+      deployed: z
+        .object({
+          imageTag: z.string(),
+          source: z.enum(['kargo', 'gate']),
+          at: z.string().nullable(),
+          passedThrough: z
+            .boolean()
+            .describe("true when the gate let this tag through the stage only as a pass-through of the stage switched off (allow with skip): Kargo counts it as the stage's freight, but nothing was deployed there"),
+        })
+        .nullable(),
       lastDecision: LastDecision.nullable(),
     }),
   ),
@@ -72,6 +82,21 @@ export const StatusResponse = z.object({
 });
 
 /** GET /status and /v1/status: the dashboards' view. Public; never carries tokens or their hashes. */
+/**
+ * Whether the gate let `imageTag` through `stage` only as pass-throughs of the stage switched off
+ * (allows with skip, whose later steps Kargo skips): then Kargo's current freight there was never
+ * deployed. false when one of the promotions it remembers deployed it, or it remembers none.
+ */
+function onlyPassedThrough(promotions: Readonly<Record<string, AllowedPromotion>>, stage: string, imageTag: string): boolean {
+  let skipped = false;
+  for (const p of Object.values(promotions)) {
+    if (p.stage !== stage || p.imageTag !== imageTag) continue;
+    if (p.skip !== true) return false;
+    skipped = true;
+  }
+  return skipped;
+}
+
 export function statusRoutes(ctx: RouteContext) {
   return async (app: FastifyInstance) => {
     const handler = async () => {
@@ -105,9 +130,10 @@ export function statusRoutes(ctx: RouteContext) {
             },
             blockedByMarket: toggle.enabled && marketHold(policy, market, now) !== null,
             deployed: fromKargo
-              ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at }
+              ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at, passedThrough: onlyPassedThrough(state.promotions, name, fromKargo.imageTag) }
               : fromGate
-                ? { imageTag: fromGate.imageTag, source: 'gate' as const, at: fromGate.at }
+                ? // the gate keeps only allows that were not skips
+                  { imageTag: fromGate.imageTag, source: 'gate' as const, at: fromGate.at, passedThrough: false }
                 : null,
             // a deny message made before the results' `error` refused tokens may quote one
             lastDecision: redactTokensInJson(state.lastDecisions[name] ?? null),

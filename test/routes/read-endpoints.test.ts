@@ -272,3 +272,26 @@ t.test('/metrics: gate_data_volume_free_bytes reads the data volume when scraped
   t.equal(await scrape(), String(7 * 2 ** 30), 'once it has answered, the next scrape reads again');
   t.equal(reads, 2);
 });
+
+// A stage switched off passes promotions through (allow, skip: true) and Kargo skips their steps,
+// yet counts the freight as the stage's current one: /v1/status must not show that tag as deployed
+// there without saying so.
+t.test('/v1/status: a tag Kargo shows as current that the gate only passed through is flagged passedThrough', async (t) => {
+  const kargo: Record<string, { imageTag: string; at: string | null }> = {};
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', configYaml: 'stages: { beta: { requireIntegrationTests: false } }\n', deps: { deployedTags: () => kargo } });
+  const decide = (imageTag: string, promotion: string) => g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta', imageTag, promotion }) });
+  t.equal((await decide('aaaa01', 'p-1')).json().decision, 'allow');
+  kargo['beta'] = { imageTag: 'aaaa01', at: '2026-11-25T22:00:01Z' };
+  const beta = async () => (await g.app.inject({ url: '/v1/status' })).json().stages[2].deployed;
+  t.same(await beta(), { imageTag: 'aaaa01', source: 'kargo', at: '2026-11-25T22:00:01Z', passedThrough: false }, 'deployed by a real allow');
+  t.equal((await g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'maintenance' } })).statusCode, 200);
+  t.equal((await decide('bbbb02', 'p-2')).json().skip, true);
+  kargo['beta'] = { imageTag: 'bbbb02', at: '2026-11-25T22:00:05Z' };
+  t.match(await beta(), { imageTag: 'bbbb02', source: 'kargo', passedThrough: true }, 'only passed through while the stage was off');
+  t.equal((await g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: true, note: 'back' } })).statusCode, 200);
+  t.match(await beta(), { imageTag: 'bbbb02', passedThrough: true }, 'still so once the stage is back on');
+  t.equal((await decide('bbbb02', 'p-3')).json().skip, false);
+  t.match(await beta(), { imageTag: 'bbbb02', passedThrough: false }, 'a later real promotion of it deploys it');
+  kargo['beta'] = { imageTag: 'cccc03', at: null };
+  t.match(await beta(), { imageTag: 'cccc03', passedThrough: false }, 'a tag the gate remembers nothing of: not flagged');
+});
