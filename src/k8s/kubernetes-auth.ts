@@ -4,6 +4,7 @@ import { type Authenticator, type AuthResult, type AuthzResult, type Identity, t
 import { firstUnsafeCharacter } from '../unsafe-characters.ts';
 import { MAX_NAME, isReadableName, isReservedName, RESERVED_WHAT } from '../auth/readable-name.ts';
 import { KubeUnavailableError, callWithDeadline } from './api-call.ts';
+import { createRateLimiter } from '../http/rate-limiter.ts';
 
 /** The API group of the gate's virtual resources (checked with SubjectAccessReview). */
 export const GATE_API_GROUP = 'gate.stonks-oracle.io';
@@ -27,6 +28,13 @@ export interface KubernetesAuthOptions {
    * clients' new tokens.
    */
   maxReviewsInFlight?: number;
+  /**
+   * TokenReviews of tokens the API server has not accepted in the last 7 days, per client a
+   * minute (default 60): past it such a token is a 503 `auth_saturated` at once, counted as shed.
+   * The bound on reviews in flight limits how many run at once, not how many a client starts: a
+   * client looping made-up tokens made the API server review each (a thousand in under 2 s).
+   */
+  unknownReviewsPerClientMinute?: number;
 }
 
 /** What a Kubernetes authenticator tells beyond the Authenticator: for the metrics. */
@@ -191,6 +199,7 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
   // are 2), so two new tokens of one client (two CI jobs behind one address) are reviewed together
   const shared = maxReviews - reserved;
   const reviewSlots = slots(maxReviews, reserved, KEPT_PER_USER, Math.min(shared, Math.max(2, Math.floor(shared / 4))));
+  const unknownReviews = createRateLimiter(opts.unknownReviewsPerClientMinute ?? 60, 60_000);
   let shed = 0;
 
   /** Asks the API server who holds `token` (hashed: `key`); keeps an answer, never a failure. */
@@ -310,14 +319,18 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
    * reviews counted) is not taken for an API server the gate cannot reach (critical).
    */
   const boundedReview = (token: string, key: string, client: string): Promise<AuthResult> => {
-    const release = reviewSlots.take(known.get(key, now()) ?? null, client);
+    const knownUser = known.get(key, now()) ?? null;
+    // a token the API server has not accepted lately: within the client's budget a minute
+    const budget = knownUser === null ? unknownReviews.take(client, now()) : null;
+    const release = budget?.ok === false ? null : reviewSlots.take(knownUser, client);
     if (release === null) {
+      if (budget?.ok) budget.release(); // no review made: the budget is not spent
       shed++;
       return Promise.resolve({
         ok: false,
         status: 503,
         error: 'auth_saturated',
-        message: `identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight, from all clients or from this one); retry shortly`,
+        message: `identity could not be checked: the gate's identity checks are saturated (too many TokenReviews in flight, from all clients or from this one, or of new tokens from this client in the last minute); retry shortly`,
         presented: presentedToken(key),
       });
     }

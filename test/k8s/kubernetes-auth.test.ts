@@ -643,3 +643,23 @@ t.test('a failure says what failed (refused, TLS), and never carries a credentia
   t.match(refusedAuth, /^503 identity could not be checked: TokenReview: .*ECONNREFUSED/, refusedAuth);
   t.match(refusedStages, /^list Kargo Stages: .*ECONNREFUSED/, refusedStages);
 });
+
+t.test('made-up tokens from one client: at most its budget of TokenReviews a minute, the rest a 503 at once; other clients and known tokens go on', async (t) => {
+  // in-flight slots bound how many reviews run at once, not how many one client starts: a
+  // client looping made-up tokens one after the other made the API server review every one
+  const fake = await fakeWithUsers(t);
+  let clock = 0;
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), unknownReviewsPerClientMinute: 5, now: () => clock });
+  const from = (token: string, client: string) => auth.authenticate({ ...req(token), client });
+  t.match(await from('kargo-token', 'pod-a'), { ok: true }, "kargo's token, accepted: known from now on");
+  for (let i = 0; i < 4; i++) t.match(await from(`made-up-${i}`, 'pod-a'), { ok: false, status: 401 }, `made-up-${i}: reviewed`);
+  const over = await from('made-up-4', 'pod-a');
+  t.match(over, { ok: false, status: 503, error: 'auth_saturated', message: /new tokens from this client in the last minute/ }, 'the 6th new token of the minute: 503');
+  t.notOk(reviewedTokens(fake).includes('made-up-4'), 'without a TokenReview');
+  t.match(await from('made-up-5', 'pod-b'), { ok: false, status: 401 }, 'another client: reviewed');
+  clock += 11_000; // past the 10 s cache: kargo's token is reviewed again
+  t.match(await from('kargo-token', 'pod-a'), { ok: true }, 'a token the API server accepted is reviewed whatever the budget');
+  clock += 60_000;
+  t.match(await from('made-up-6', 'pod-a'), { ok: false, status: 401 }, 'a minute on: reviewed again');
+  t.equal(auth.reviewsShed(), 1, 'the one refused is counted as shed');
+});
