@@ -15,7 +15,7 @@ import { ConfigError, GATE_ENV_KEYS, parseConfig, readConfigFile, unknownGateEnv
 import type { KargoHealth } from './deps.ts';
 import { replayAuditTail } from './gate/recorder.ts';
 import { createIdFactory } from './ids.ts';
-import { createLogger, flushLogger } from './logger.ts';
+import { createLogger, dropLog, flushLogger } from './logger.ts';
 import { clockFrom, type Clock } from './policy/clock.ts';
 import { extrasWithoutEffect } from './policy/extras-without-effect.ts';
 import { createMarketCalendar } from './policy/market-hours.ts';
@@ -282,7 +282,19 @@ async function main(): Promise<void> {
     let stopSignal: NodeJS.Signals | null = null;
     // the stop signals are handled below, not by closeWithGrace: it exits 1 at once on a second
     // one, mid-drain, leaving the lock behind and the audit log unclosed
-    const grace = closeWithGrace({ delay: 10_000, skip: [...STOP_SIGNALS], logger: { error: (m: unknown) => log.error(m) } }, async ({ signal, err }) => {
+    const grace = closeWithGrace(
+      {
+        delay: 10_000,
+        skip: [...STOP_SIGNALS],
+        logger: { error: (m: unknown) => log.error(m) },
+        // the exit 1 that follows must not wait on a stdout nobody reads (pino's last flush would
+        // retry for ever): said on stderr, and the log dropped
+        onTimeout: (ms: number) => {
+          process.stderr.write(`gate: the stop did not finish within ${ms} ms: exit 1\n`);
+          dropLog(log);
+        },
+      },
+      async ({ signal, err }) => {
       shuttingDown = true;
       volumeWait.abort();
       if (err) log.error({ err }, 'fatal error, shutting down');

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,6 +34,26 @@ t.test('a stdout that can no longer be written (the terminal of npm start closed
   t.same(exit, { code: 0, signal: null }, 'SIGHUP: exit 0 within the stop\'s 10 s (not exit 1, nor hung at the exit retrying the log)');
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
   t.match(await verifyAuditLog(join(dataDir, 'audit')), { ok: true, count: 1 }, 'the decision is in the audit log');
+});
+
+t.test("a stdout nobody reads (a paused terminal, a runtime's full pipe): SIGTERM still ends the gate within the stop's 10 s", async (t) => {
+  const dataDir = await tempDir(t, 'gate-proc-');
+  // a FIFO opened for reading and writing, never read: once its buffer is full every write waits
+  const fifo = join(dataDir, 'stdout.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const pipe = await open(fifo, 'r+');
+  t.teardown(() => pipe.close());
+  const port = await freePort();
+  const gate = startServer(t, { GATE_DATA_DIR: dataDir, GATE_PORT: String(port), GATE_NOW: '2026-11-25T22:00:00Z' }, { stdout: pipe.fd });
+  const url = `http://127.0.0.1:${port}`;
+  t.ok(await eventually(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 20_000, 50), 'it serves', { stderr: gate.err() });
+  // a log line per request, far past the pipe's 64 KiB
+  for (let i = 0; i < 60; i++) await Promise.all(Array.from({ length: 50 }, () => fetch(`${url}/healthz`).then((r) => r.arrayBuffer())));
+  const signalled = performance.now();
+  gate.child.kill('SIGTERM');
+  const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+  t.ok(exit !== null, `exited (${exit ? JSON.stringify(exit) : 'still running after 15 s'}) after ${Math.round(performance.now() - signalled)} ms`);
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
 });
 
 for (const { signal, code } of [
