@@ -4,7 +4,7 @@
 // reads is one the gate exports (read from a running app's /metrics).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { buildTestApp } from '../helpers/build-app.ts';
@@ -41,7 +41,7 @@ if (missing.length > 0) {
     t.match(labelled.stdout, /release: kube-prometheus-stack/, 'the labels a ruleSelector matches');
     t.same(groups.flatMap((g) => g.rules.map((r) => r.alert)), ['StonksGateDown', 'StonksGateAuditUnwritable', 'StonksGateAuditFailures', 'StonksGateAuditAppendSlow', 'StonksGateSimulatedClock', 'StonksGateAuthUnavailable', 'StonksGateTokenReviewsShed', 'StonksGateDataVolumeLow', 'StonksGateConnectionsDropped', 'StonksGateRefusals']);
     for (const e of exprs) t.match(e, /job="gate-service", namespace="stonks-gate"/, 'each selects the release\'s own series');
-    for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5'], ['--set', 'prometheusRule.dataVolumeFreeBytes=1000']]) {
+    for (const bad of [['--set', 'prometheusRule.auditAppendP99Seconds=0'], ['--set', 'prometheusRule.auditAppendP99Seconds=10'], ['--set', 'prometheusRule.refusalsPer15m=-1'], ['--set', 'prometheusRule.refusalsPer15m=1.5'], ['--set', 'prometheusRule.dataVolumeFreeBytes=1000']]) {
       t.not(template(...on, ...bad).status, 0, `refused: ${bad.join(' ')}`);
     }
   });
@@ -62,6 +62,12 @@ if (missing.length > 0) {
     t.ok(used.size >= 5, [...used].join(' '));
     for (const name of used) t.ok(series.has(name), `${name} is exported`);
     t.match(text, /gate_refusals_total\{status="401",error="unauthorized"\} 1/, 'the status label is the bare number the alert matches');
+    // histogram_quantile never comes out above the top finite bucket: a threshold the chart takes
+    // must lie below it, or StonksGateAuditAppendSlow could never fire
+    const top = Math.max(...[...text.matchAll(/^gate_audit_append_seconds_bucket\{le="([0-9.e+-]+)"\}/gm)].map((m) => Number(m[1])));
+    const schema = JSON.parse(readFileSync(join(chart, 'values.schema.json'), 'utf8'));
+    const limit = schema.properties.prometheusRule.properties.auditAppendP99Seconds;
+    t.ok(limit.exclusiveMaximum !== undefined && limit.exclusiveMaximum <= top, `the chart's limit (${JSON.stringify(limit)}) is below the top bucket (${top} s)`);
   });
 
   t.test('a token the API server could not check is counted as the refusal StonksGateAuthUnavailable reads', async (t) => {
