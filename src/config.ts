@@ -421,6 +421,8 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   ] as const) {
     if (proxyAuth.secretHeader === other) throw new ConfigError(`invalid config file: proxyAuth.secretHeader: must not be the same header as proxyAuth.${key}`);
   }
+  // the user's name read as their groups: in local mode a user named "admin" would be an admin
+  if (proxyAuth.groupsHeader === proxyAuth.userHeader) throw new ConfigError('invalid config file: proxyAuth.groupsHeader: must not be the same header as proxyAuth.userHeader');
 
   return {
     host: e.GATE_HOST ?? f.host ?? '127.0.0.1',
