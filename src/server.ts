@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
-import { isIP } from 'node:net';
+import { createServer, isIP } from 'node:net';
 import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
@@ -118,9 +118,13 @@ async function main(): Promise<void> {
   // a listen host that does not resolve, or a data directory that cannot be one, would fail only
   // later: after the data directory was taken and a first start's tokens made and printed, with
   // exit 1 and a message that does not name the key
+  // and the one address to listen on: given a name, fastify binds every address it resolves to
+  // (localhost: 127.0.0.1 and ::1), each but the first a server of its own without the gate's
+  // connection cap, client-error answers, Expect handling or drain
+  let listenHost = config.host;
   if (isIP(config.host) === 0) {
     try {
-      await lookup(config.host);
+      listenHost = (await lookup(config.host)).address;
     } catch (err) {
       // a name no resolver knows is a setting to fix; a resolver that did not answer (EAI_AGAIN)
       // fails the start as before (exit 1, the orchestrator retries)
@@ -128,6 +132,17 @@ async function main(): Promise<void> {
       process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host} does not resolve: ENOTFOUND\n`);
       process.exit(2);
     }
+  }
+  // an address this host does not have, or a port it may not open, is a setting to fix too (a
+  // port in use may free up: that fails at listen, exit 1, as before)
+  const bindError = await tryListen(listenHost, config.port);
+  if (bindError === 'EADDRNOTAVAIL') {
+    process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host}${listenHost === config.host ? '' : ` (${listenHost})`} is not an address of this host: EADDRNOTAVAIL\n`);
+    process.exit(2);
+  }
+  if (bindError === 'EACCES') {
+    process.stderr.write(`gate: cannot start: port (GATE_PORT) ${config.port}: not allowed to listen on it (EACCES: ports below 1024 need privileges)\n`);
+    process.exit(2);
   }
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
@@ -381,7 +396,7 @@ async function main(): Promise<void> {
 
     let address: string;
     try {
-      address = await app.listen({ host: config.host, port: config.port });
+      address = await app.listen({ host: listenHost, port: config.port });
     } catch (err) {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`, { cause: err });
     }
@@ -406,3 +421,12 @@ main().catch((err) => {
   // stopped by a signal while starting (nothing held any more): the signal's conventional status
   process.exit(startingStoppedBy && err === starting.signal.reason ? 128 + constants.signals[startingStoppedBy] : 1);
 });
+
+/** The error code of listening on `host`:`port` (the listener closed at once), or null when it can. */
+function tryListen(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'EINVAL'));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.ts';
 import { REPO_ROOT, spawnGate, startServer } from '../helpers/spawn-gate.ts';
@@ -400,10 +401,42 @@ t.test('a listen host that does not resolve, or a data directory that is a file,
   t.match(host.stderr, /gate: cannot start: host \(GATE_HOST\) no-such-host\.invalid does not resolve: ENOTFOUND/);
   t.notOk(existsSync(join(dir, 'data', 'tokens.json')), 'no token was made');
   t.notMatch(host.stderr, /gate_[A-Za-z0-9_-]{20,}/, 'and none printed');
+  // an address this host does not have (TEST-NET-1)
+  const foreign = await failed({ GATE_HOST: '192.0.2.1' }, join(dir, 'data'));
+  t.equal(foreign.code, 2, 'GATE_HOST not an address of this host: exit 2');
+  t.match(foreign.stderr, /gate: cannot start: host \(GATE_HOST\) 192\.0\.2\.1 is not an address of this host: EADDRNOTAVAIL/);
+  t.notOk(existsSync(join(dir, 'data', 'tokens.json')), 'no token was made');
   await writeFile(join(dir, 'a-file'), 'x');
   const file = await failed({}, join(dir, 'a-file'));
   t.equal(file.code, 2, 'GATE_DATA_DIR a file: exit 2');
   t.match(file.stderr, new RegExp(`gate: cannot start: dataDir \\(GATE_DATA_DIR\\) ${join(dir, 'a-file')} is not a directory: .*(ENOTDIR|EEXIST)`));
+});
+
+t.test('a host name that resolves to several addresses (localhost: 127.0.0.1 and ::1) is listened on at one of them only', async (t) => {
+  // fastify binds every address a name resolves to, each but the first a server without the
+  // gate's connection cap, client-error answers or drain. The resolver is made to answer as most
+  // systems do for localhost (this one's /etc/hosts may not name ::1)
+  const dir = await tempDir(t, 'gate-localhost-');
+  const preload = join(dir, 'two-addresses.mjs');
+  await writeFile(
+    preload,
+    [
+      "import dns from 'node:dns';",
+      "import { syncBuiltinESMExports } from 'node:module';",
+      'const both = [{ address: "127.0.0.1", family: 4 }, { address: "::1", family: 6 }];',
+      'const cb = dns.lookup;',
+      'dns.lookup = (host, opts, done) => { if (typeof opts === "function") { done = opts; opts = {}; } if (host !== "localhost") return cb(host, opts, done); const o = typeof opts === "number" ? { family: opts } : opts ?? {}; return o.all ? process.nextTick(done, null, both) : process.nextTick(done, null, both[0].address, 4); };',
+      'const p = dns.promises.lookup;',
+      'dns.promises.lookup = async (host, opts) => host === "localhost" ? (opts?.all ? both : both[0]) : p(host, opts);',
+      'syncBuiltinESMExports();',
+    ].join('\n'),
+  );
+  const gate = await spawnGate({ t, env: { GATE_HOST: 'localhost', NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const port = new URL(gate.url).port;
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'it serves on 127.0.0.1');
+  const six = await fetch(`http://[::1]:${port}/healthz`).then((r) => r.status, (e: Error) => (e.cause as { code?: string })?.code ?? e.message);
+  t.equal(six, 'ECONNREFUSED', 'and nothing listens on ::1');
 });
 
 t.test('GATE_NOW is announced on stderr whatever the log level; a GATE_* variable the gate does not read, and an early close on a holiday, are logged', async (t) => {
