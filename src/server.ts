@@ -54,7 +54,21 @@ const stopStarting = (signal: NodeJS.Signals) => {
   }
   startingStoppedBy = signal;
   starting.abort(new Error(`stopped by ${signal} during start-up`));
+  // only the lock's wait and the replay see the abort: a step that blocks on a hung volume (the
+  // audit log's or the state's open, a directory) would hold the stop until a SIGKILL. If the
+  // start-up has not ended within 5 s it ends here, with the signal's status (once the gate's
+  // graceful stop takes over, with its own 10 s deadline, this is called off)
+  startStopTimer = setTimeout(() => {
+    process.stderr.write(`gate: stopped by ${signal} during start-up: a start-up step did not end within ${START_STOP_MS / 1000} s (a hung volume?)\n`);
+    // ended by the signal itself, its default action restored: an exit would wait for the libuv
+    // thread that the hung call holds (the exit joins them) and never end
+    for (const s of STOP_SIGNALS) process.removeAllListeners(s);
+    process.kill(process.pid, signal === 'SIGQUIT' ? 'SIGTERM' : signal);
+  }, START_STOP_MS).unref();
 };
+/** How long a stop signal during start-up waits for the start-up to end before the gate exits anyway. */
+const START_STOP_MS = 5000;
+let startStopTimer: NodeJS.Timeout | null = null;
 for (const signal of STOP_SIGNALS) process.on(signal, stopStarting);
 // a stderr whose reader is gone (`npm start 2>&1 | head -1`) is an EPIPE on a write: an 'error'
 // without a listener would kill the gate there, mid-start, its data directory lock left behind.
@@ -386,6 +400,7 @@ async function main(): Promise<void> {
       process.on(signal, onStopSignal);
       process.off(signal, stopStarting);
     }
+    if (startStopTimer !== null) clearTimeout(startStopTimer);
     // one that came during the start-up stops the gate as it would
     if (starting.signal.aborted) {
       stopSignal = startingStoppedBy;

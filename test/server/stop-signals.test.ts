@@ -56,6 +56,19 @@ t.test("a stdout nobody reads (a paused terminal, a runtime's full pipe): SIGTER
   t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the lock is released');
 });
 
+t.test('a stop signal while a start-up step hangs on the volume (a state file that never answers): the signal ends the gate within 5 s', async (t) => {
+  const dataDir = await tempDir(t, 'gate-proc-');
+  // a FIFO nobody writes: reading it waits for ever, as a read from a hung NFS server does
+  execFileSync('mkfifo', [join(dataDir, 'state.json')]);
+  const gate = startServer(t, { GATE_DATA_DIR: dataDir, GATE_NOW: '2026-11-25T22:00:00Z' });
+  await new Promise((r) => setTimeout(r, 1500)); // well into the start-up, stuck on the state
+  const signalled = performance.now();
+  gate.child.kill('SIGTERM');
+  const exit = await Promise.race([gate.exited, new Promise<null>((r) => setTimeout(() => r(null), 12_000))]);
+  t.same(exit, { code: null, signal: 'SIGTERM' }, `ended by the SIGTERM (${Math.round(performance.now() - signalled)} ms after it)`);
+  t.match(gate.err(), /stopped by SIGTERM during start-up: a start-up step did not end within 5 s/, 'and says why');
+});
+
 for (const { signal, code } of [
   { signal: 'SIGTERM', code: 143 },
   { signal: 'SIGHUP', code: 129 },
