@@ -237,12 +237,6 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   // JSON, none of the gate's headers, no log line, and no record of a refused decision request);
   // the gate ignores the expectation, as RFC 9110 lets it, and handles the request like any other
   app.server.on('checkExpectation', (req, res) => app.server.emit('request', req, res));
-  // a client that half-closes its side once its request is sent (socket.end(request), some
-  // scripts and proxies) still gets its answer, as RFC 9112 §9.6 says a half-close does not mean
-  // it lost interest: by default Node aborted such a request at the FIN, and it went unanswered
-  // and without its log line (a change it asked for made or not). Node then closes the connection
-  // once the answers in flight have gone. (Undocumented, but Node's own tests and spdy use it.)
-  (app.server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // JSON only: any other content type is 415
   app.removeContentTypeParser('text/plain');
   // fastify's JSON parser, its refusal of a prototype key in valid JSON answered naming the key

@@ -264,24 +264,3 @@ t.test("... nor the answers of two before it, the later one answered but held be
   t.match(reply, /"note":"pipelined toggle"/);
   t.equal(g.store.read().stages.beta.enabled, false, 'the toggle made');
 });
-
-t.test('a request sent with a half-close (the client ends its side once its request is written) is answered, then the connection closed', async (t) => {
-  const { audit, inner } = slowAudit(50);
-  const { g, port, logs } = await setup(t, { deps: { audit } });
-  const body = '{"enabled":false,"note":"sent, then half-closed"}';
-  const reply = await new Promise<string>((resolve, reject) => {
-    let got = '';
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () =>
-      socket.end(`PUT /v1/stages/beta HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['admin']}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
-    );
-    socket.setEncoding('utf8');
-    socket.on('data', (c: string) => (got += c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(got));
-    setTimeout(() => socket.destroy(), 5000).unref();
-  });
-  t.match(reply, /^HTTP\/1\.1 200 /, `answered (got ${JSON.stringify(reply.slice(0, 40))})`);
-  t.equal(g.store.read().stages.beta.enabled, false, 'the change made');
-  t.equal(inner.records().filter((r) => r.type === 'stage.toggled').length, 1, 'and recorded once');
-  t.ok(logs().some((l) => l['msg'] === 'request' && l['status'] === 200 && l['method'] === 'PUT'), 'with its log line');
-});
