@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { statfs } from 'node:fs/promises';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
@@ -287,6 +288,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
   });
   onClientError = connections.handler;
+  // CONNECT: Node hands it to 'connect' listeners and, with none, closed the connection unanswered
+  app.server.on('connect', (req: IncomingMessage, socket: Socket) => connections.connect(req, socket));
 
   const ctx: RouteContext = {
     config,

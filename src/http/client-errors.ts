@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { auditUnavailable, errorBody } from './errors.ts';
 import { pathOf } from './refusals.ts';
@@ -65,6 +65,17 @@ function rawAnswer(status: number, requestId: string, body: Record<string, unkno
 }
 
 /**
+ * Sends a raw answer and closes the connection once it is handed to the kernel (the socket reads
+ * nothing more, so it would never see the client's end); one that cannot even take the answer is
+ * closed after a second.
+ */
+function send(socket: Socket, status: number, requestId: string, body: Record<string, unknown>): void {
+  if (socket.writable) socket.end(rawAnswer(status, requestId, body), () => socket.destroy());
+  else socket.destroy();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/**
  * The gate's handling of what Node reports on a connection. Node reports there what happens
  * before a request reaches a route or while its body is read: a request that does not arrive
  * whole within the limit (408), headers over 16 KiB (431), bytes that are not HTTP (400).
@@ -85,6 +96,26 @@ export function createClientErrors(deps: ClientErrorDeps) {
   /** the last request whose headers each connection sent: a client error on it may be that request's */
   const bySocket = new WeakMap<Socket, { req: FastifyRequest; reply: FastifyReply }>();
   const phases = new WeakMap<FastifyRequest, Phase>();
+
+  /**
+   * Runs `answer` once the answers owed to earlier requests of the socket have gone. A pipelined
+   * request before this one arrived whole and is not answered yet (its record waits for the
+   * fsync): its answer goes first, as HTTP/1.1 orders them, closing the connection; written now,
+   * this one would take its place, and a change the gate made and recorded would reach its client
+   * as this error (also one answered whose answer Node still holds behind an earlier one's: not
+   * finished).
+   */
+  const afterEarlierAnswers = (socket: Socket, answer: () => void): void => {
+    const on = bySocket.get(socket);
+    const pending = on && !on.reply.raw.writableFinished && phases.get(on.req) !== 'answered' ? on : undefined;
+    if (pending) {
+      if (!pending.reply.sent) pending.reply.raw.shouldKeepAlive = false;
+      pending.reply.raw.once('finish', answer);
+      pending.reply.raw.once('close', () => setTimeout(() => socket.destroy(), 1000).unref());
+      return;
+    }
+    answer();
+  };
 
   const handler = (err: ClientError, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
@@ -112,32 +143,12 @@ export function createClientErrors(deps: ClientErrorDeps) {
       return;
     }
     const routed = reading;
-    const send = (status: number, requestId: string, body: Record<string, unknown>) => {
-      // closed once the answer is handed to the kernel (the socket reads nothing more, so it would
-      // never see the client's end); one that cannot even take the answer is closed after a second
-      if (socket.writable) socket.end(rawAnswer(status, requestId, body), () => socket.destroy());
-      else socket.destroy();
-      setTimeout(() => socket.destroy(), 1000).unref();
-    };
     if (routed === undefined) {
       const reqId = deps.newId('req');
       const remoteAddress = socket.remoteAddress ?? null;
       deps.log.info({ reqId, status: fault.status, error: fault.code, remoteAddress }, 'request refused');
       deps.log.info({ reqId, status: fault.status, remoteAddress, ms: null }, 'request');
-      const answer = () => send(fault.status, reqId, errorBody(fault.code, fault.message, { field: fault.field }));
-      // a pipelined request before this error arrived whole and is not answered yet (its record
-      // waits for the fsync): its answer goes first, as HTTP/1.1 orders them, closing the
-      // connection; written now, this one would take its place, and a change the gate made and
-      // recorded would reach its client as this 400
-      // (also one answered whose answer Node still holds behind an earlier one's: not finished)
-      const pending = on && !on.reply.raw.writableFinished && phase !== 'answered' ? on : undefined;
-      if (pending) {
-        if (!pending.reply.sent) pending.reply.raw.shouldKeepAlive = false;
-        pending.reply.raw.once('finish', answer);
-        pending.reply.raw.once('close', () => setTimeout(() => socket.destroy(), 1000).unref());
-        return;
-      }
-      answer();
+      afterEarlierAnswers(socket, () => send(socket, fault.status, reqId, errorBody(fault.code, fault.message, { field: fault.field })));
       return;
     }
     const { req, reply } = routed;
@@ -147,19 +158,33 @@ export function createClientErrors(deps: ClientErrorDeps) {
     deps.refuse(req, fault.status, fault.code, fault.message).then(
       () => {
         line(fault.status);
-        send(fault.status, req.id, errorBody(fault.code, fault.message, { field: fault.field }));
+        send(socket, fault.status, req.id, errorBody(fault.code, fault.message, { field: fault.field }));
       },
       (auditErr: unknown) => {
         req.log.error({ err: auditErr }, 'refusal could not be recorded');
         const e = auditUnavailable();
         line(e.status);
-        send(e.status, req.id, errorBody(e.code, e.message, e.extra));
+        send(socket, e.status, req.id, errorBody(e.code, e.message, e.extra));
       },
     );
   };
 
   return {
     handler,
+    /**
+     * A CONNECT request (Node's server 'connect' event): the gate is no proxy, so it is answered
+     * like any method no route takes, 404 JSON with the gate's headers and its log line, and the
+     * connection is closed. Without this Node closed the connection with no answer and no log
+     * line. The authority it names is not quoted (it is the client's text). Node has taken the
+     * socket from the HTTP server, error listener and all: one is added, or a reset client's
+     * error would end the process.
+     */
+    connect(req: IncomingMessage, socket: Socket): void {
+      socket.on('error', () => {});
+      const reqId = deps.newId('req');
+      deps.log.info({ reqId, method: req.method, status: 404, remoteAddress: socket.remoteAddress ?? null, ms: null }, 'request');
+      afterEarlierAnswers(socket, () => send(socket, 404, reqId, errorBody('not_found', 'no route CONNECT: the gate is not a proxy')));
+    },
     /** Notes a request whose headers have arrived as its socket's current one (the first hook). */
     track(req: FastifyRequest, reply: FastifyReply): void {
       bySocket.set(req.raw.socket, { req, reply });

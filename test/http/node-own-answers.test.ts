@@ -1,6 +1,7 @@
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { exchange as send } from '../helpers/raw-http.ts';
+import { connect } from 'node:net';
 
 t.test('an Expect other than 100-continue is ignored: the request is answered, logged and recorded like any other, not a bare 417 from Node', async (t) => {
   const g = await buildTestApp(t);
@@ -38,4 +39,27 @@ t.test('an HTTP/1.1 request without Host is the gate\'s JSON 400 naming headers.
   // HTTP/1.0 has no Host requirement
   const old = await send(port, 'GET /v1/market HTTP/1.0\r\n\r\n');
   t.match(old, /^HTTP\/1\.1 200 /, 'an HTTP/1.0 request without Host is answered');
+});
+
+t.test('CONNECT is the gate\'s JSON 404 with its headers and a log line, not a connection closed unanswered; a client that resets does not end the process', async (t) => {
+  const g = await buildTestApp(t);
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = g.app.server.address() as { port: number };
+  const answer = await send(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  t.match(answer, /^HTTP\/1\.1 404 /);
+  t.match(answer, /x-request-id: req_/i, 'with the gate headers');
+  t.match(answer, /content-type: application\/json/i);
+  t.match(answer, /"error":"not_found"/);
+  t.notMatch(answer, /example\.com/, 'the authority is not quoted');
+  t.same(g.audit.records(), [], 'not recorded, like any unknown route');
+  // a client that sends CONNECT and resets at once: the socket's error must not end the process
+  await new Promise<void>((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', () => s.resetAndDestroy());
+    });
+    s.on('close', () => resolve());
+    s.on('error', () => {});
+  });
+  const after = await send(port, 'GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n');
+  t.match(after, /^HTTP\/1\.1 200 /, 'the gate still answers');
 });
