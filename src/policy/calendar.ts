@@ -84,7 +84,8 @@ export function buildYearTable(year: number, extras: NormalizedExtras, lookAhead
     } else {
       const extra = extras.earlyCloses.get(date);
       const ruleName = earlyCloses.get(date) ?? adHocEarlyCloses.get(date);
-      const earlyCloseName = extra?.name ?? ruleName ?? null;
+      // an extra close of 16:00 cancels the rule early close: a full session, not an early close
+      const earlyCloseName = extra?.close === '16:00' ? null : (extra?.name ?? ruleName ?? null);
       const session: Session = Object.freeze({
         date,
         open: utc(firstDay + i, '09:30'),

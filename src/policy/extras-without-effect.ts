@@ -11,7 +11,8 @@ export interface IneffectiveExtra {
 
 /**
  * The configured closures and early closes that fall on a day already without a session (a
- * weekend, a regular holiday, an ad-hoc closure, another closure), and the extra sessions that
+ * weekend, a regular holiday, an ad-hoc closure, another closure), an early close of 16:00 on a
+ * day that has no early close to cancel, and the extra sessions that
  * fall on a day that is a session anyway or on a weekend: valid, but most likely a wrong date,
  * since the day the operator meant keeps what the rules make of it. The gate warns at start.
  */
@@ -26,9 +27,21 @@ export function extrasWithoutEffect(calendar: MarketCalendar, extras: MarketExtr
       out.push({ key: `market.extraClosures[${i}]`, date, message: `${date} has no session anyway (${closedBy(day)}): this closure changes nothing; is the date right?` });
     }
   });
-  extras.extraEarlyCloses.forEach(({ date }, i) => {
+  /** the days as the rules and the other extras make them, without the extra early closes */
+  let withoutEarlyCloses: MarketCalendar | null = null;
+  extras.extraEarlyCloses.forEach(({ date, close }, i) => {
     const day = calendar.day(date);
-    if (!day.session) out.push({ key: `market.extraEarlyCloses[${i}]`, date, message: `${date} has no session (${closedBy(day)}): this early close changes nothing; is the date right?` });
+    const key = `market.extraEarlyCloses[${i}]`;
+    if (!day.session) {
+      out.push({ key, date, message: `${date} has no session (${closedBy(day)}): this early close changes nothing; is the date right?` });
+      return;
+    }
+    if (close !== '16:00') return;
+    withoutEarlyCloses ??= createMarketCalendar({ ...extras, extraEarlyCloses: [] });
+    const rules = withoutEarlyCloses.day(date);
+    if (rules.session && !rules.session.earlyClose) {
+      out.push({ key, date, message: `${date} closes at 16:00 anyway (no early close to cancel): this entry changes nothing; is the date right?` });
+    }
   });
   const sessions = extras.extraSessions ?? [];
   if (sessions.length > 0) {

@@ -74,14 +74,15 @@ function checkClose(where: Where, close: unknown): string {
   const m = typeof close === 'string' ? HH_MM.exec(close) : null;
   if (!m) throw new MarketExtrasError(where, 'close must be HH:mm (24-hour New York time)');
   const minutes = Number(m[1]) * 60 + Number(m[2]);
-  if (minutes >= CLOSE_MINUTES) throw new MarketExtrasError(where, 'close must be before 16:00');
+  // 16:00 is the regular close: an exchange notice that cancels a rule early close (a full session)
+  if (minutes > CLOSE_MINUTES) throw new MarketExtrasError(where, 'close must be before 16:00, or 16:00 for a full session');
   if (minutes <= OPEN_MINUTES) throw new MarketExtrasError(where, 'close must be after the 09:30 open');
   return close as string;
 }
 
 /**
  * Validates extras and indexes them by date. Throws RangeError (MarketExtrasError for an entry) naming the offending entry for a
- * malformed or out-of-range date, a close that is not HH:mm or not strictly between 09:30 and 16:00,
+ * malformed or out-of-range date, a close that is not HH:mm or not after 09:30 and at most 16:00,
  * a blank name, two early closes on one date with different times, or an extra session on the date
  * of an extra closure. `undefined` means no extras.
  */

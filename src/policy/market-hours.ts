@@ -15,7 +15,7 @@ export { SUPPORTED_YEARS } from './holidays.ts';
 
 /** An operator-configured full-day closure. */
 export interface ExtraClosure { date: string /* yyyy-MM-dd, NY date */; name?: string }
-/** An operator-configured early close; `close` is HH:mm New York time, after 09:30 and before 16:00. */
+/** An operator-configured early close; `close` is HH:mm New York time, after 09:30 and before 16:00, or 16:00 (a full session: it cancels a rule early close). */
 export interface ExtraEarlyClose { date: string; close: string; name?: string }
 /**
  * An operator-configured session on a day the rules close (a regular holiday or an ad-hoc closure)

@@ -344,7 +344,7 @@ if (!helm) {
       ['closure on a day that does not exist', ['--set-json', 'config.market.extraClosures=["2027-02-30"]'], /extraClosures/],
       ['closure outside 2000-2099', ['--set-json', 'config.market.extraClosures=[{"date":"2150-01-02"}]'], /extraClosures/],
       ['closure with a blank name', ['--set-json', 'config.market.extraClosures=[{"date":"2027-01-04","name":" "}]'], /extraClosures/],
-      ['early close at or after the 16:00 close', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"16:00"}]'], /extraEarlyCloses/],
+      ['early close after the 16:00 close', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"16:01"}]'], /extraEarlyCloses/],
       ['early close before the open', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"09:00"}]'], /extraEarlyCloses/],
       ['early close on a day that does not exist', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-04-31","close":"13:00"}]'], /extraEarlyCloses/],
       ['two early closes on one date', ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"13:00"},{"date":"2027-11-26","close":"14:00"}]'], /extraEarlyCloses/],
@@ -363,6 +363,8 @@ if (!helm) {
       ['--set', 'config.kubernetes.stagePollSeconds=30', '--set', 'config.approvals.ttlHours=720', '--set', 'config.breakGlass.defaultTtlMinutes=240'],
       ['--set-json', 'config.kubernetes.reviewCacheSeconds=0.5', '--set', 'config.kubernetes.apiTimeoutMs=100', '--set', 'config.kubernetes.maxReviewsInFlight=8', '--set', 'config.kubernetes.imageRepoPrefix=registry.example.com/stonks/'],
       ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2028-02-29","close":"09:31"},{"date":"2028-02-29","close":"09:31"},{"date":"2099-12-31","close":"15:59"}]'],
+      // 16:00 cancels a rule early close (the day after Thanksgiving 2027): a full session
+      ['--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-11-26","close":"16:00"}]'],
       ['--set-json', 'config.market.extraSessions=["2027-07-05",{"date":"2025-01-09","name":"open after all"}]', '--set-json', 'config.market.extraEarlyCloses=[{"date":"2027-07-05","close":"13:00"}]'],
       ['--set-json', 'config.proxyAuth.userHeader="X-Forwarded-User"', '--set-json', 'config.proxyAuth.groupsHeader="X-Forwarded-Groups"'],
       // null cannot turn the rule off (Helm deletes a null value and the default wait stays): false does

@@ -34,3 +34,16 @@ t.test('closures and early closes on a day with no session anyway are named; tho
   t.match(found[4]?.message, /\(closure: Operator-configured closure\)/);
   t.same(extrasWithoutEffect(createMarketCalendar(), { extraClosures: [], extraEarlyCloses: [] }), [], 'no extras, nothing to say');
 });
+
+t.test('an early close of 16:00 is named on a day with no early close to cancel, not on one it cancels', async (t) => {
+  const extras: MarketExtras = {
+    extraClosures: [],
+    extraEarlyCloses: [
+      { date: '2026-12-24', close: '16:00' }, // Christmas Eve, a Thursday: 13:00 by rule, cancelled
+      { date: '2026-12-23', close: '16:00' }, // a regular Wednesday: nothing to cancel
+    ],
+  };
+  const found = extrasWithoutEffect(createMarketCalendar(extras), extras);
+  t.same(found.map((x) => [x.key, x.date]), [['market.extraEarlyCloses[1]', '2026-12-23']]);
+  t.match(found[0]?.message, /2026-12-23 closes at 16:00 anyway \(no early close to cancel\): this entry changes nothing/);
+});

@@ -214,6 +214,20 @@ t.test('operator extras: closures and early closes', async (t) => {
   t.ok(createMarketCalendar({ extraClosures: [], extraEarlyCloses: [] }).day('2026-11-27').session?.earlyClose, 'empty extras');
 });
 
+t.test('an extra early close at 16:00 cancels a rule early close: a full session, not labelled early', async (t) => {
+  // Christmas Eve 2026 (a Thursday) and the day after Thanksgiving 2026 close at 13:00 by rule
+  const x = createMarketCalendar({ extraClosures: [], extraEarlyCloses: [{ date: '2026-12-24', close: '16:00', name: 'full session by notice' }] });
+  check(t, x, [
+    ['2026-12-24T18:00:00Z', 'open', '2026-12-24', null, '2026-12-28T14:30:00Z', '2026-12-24T21:00:00Z'],
+    ['2026-12-24T20:59:59Z', 'open', '2026-12-24', null, '2026-12-28T14:30:00Z', '2026-12-24T21:00:00Z'],
+    ['2026-12-24T21:00:00Z', 'after_close', '2026-12-24', null, '2026-12-28T14:30:00Z', '2026-12-28T21:00:00Z'],
+  ]);
+  const day = x.day('2026-12-24').session;
+  t.same([day?.earlyClose, day?.earlyCloseName], [false, null], 'not an early close');
+  t.ok(x.day('2026-11-27').session?.earlyClose, 'other rule early closes stay');
+  t.equal(cal.state(utc('2026-12-24T18:00:00Z')).reason, 'early_close', 'the default calendar keeps the 13:00 close');
+});
+
 t.test('malformed extras are rejected with a RangeError naming the entry', async (t) => {
   const closures = (entry: unknown): MarketExtras => ({ extraClosures: [entry as never], extraEarlyCloses: [] });
   const early = (...entries: unknown[]): MarketExtras => ({ extraClosures: [], extraEarlyCloses: entries as never[] });
@@ -226,8 +240,8 @@ t.test('malformed extras are rejected with a RangeError naming the entry', async
     ['year before 2000', closures({ date: '1999-12-31' }), /extraClosures\[0\].*1999-12-31.*outside the supported years 2000-2099/],
     ['year after 2099', closures({ date: '2100-01-04' }), /extraClosures\[0\].*2100-01-04.*outside/],
     ['blank name', closures({ date: '2027-01-08', name: ' ' }), /extraClosures\[0\].*name must be a non-empty string/],
-    ['close at 16:00', early({ date: '2026-11-25', close: '16:00' }), /extraEarlyCloses\[0\] \{"date":"2026-11-25","close":"16:00"\}: close must be before 16:00/],
-    ['close after 16:00', early({ date: '2026-11-25', close: '16:30' }), /extraEarlyCloses\[0\].*16:30.*before 16:00/],
+    ['close after 16:00', early({ date: '2026-11-25', close: '16:30' }), /extraEarlyCloses\[0\] \{"date":"2026-11-25","close":"16:30"\}: close must be before 16:00, or 16:00 for a full session/],
+    ['close at 16:01', early({ date: '2026-11-25', close: '16:01' }), /extraEarlyCloses\[0\].*16:01.*before 16:00/],
     ['close 1pm', early({ date: '2026-11-25', close: '1pm' }), /extraEarlyCloses\[0\].*1pm.*HH:mm/],
     ['close with seconds', early({ date: '2026-11-25', close: '13:00:00' }), /extraEarlyCloses\[0\].*HH:mm/],
     ['close unpadded', early({ date: '2026-11-25', close: '9:45' }), /extraEarlyCloses\[0\].*HH:mm/],
