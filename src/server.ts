@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { mkdir } from 'node:fs/promises';
+import { makeDataDir } from './store/make-data-dir.ts';
 import { createServer, isIP } from 'node:net';
 import { constants, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
   try {
-    await mkdir(join(dataDir, 'audit'), { recursive: true });
+    await makeDataDir(dataDir);
   } catch (err) {
     // a file where the directory should be is a setting to fix; a volume that refuses (EROFS,
     // EACCES, EIO) fails the start as before (exit 1, the orchestrator retries)

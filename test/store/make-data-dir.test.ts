@@ -1,0 +1,38 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { makeDataDir } from '../../src/store/make-data-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+t.test('a data directory created on a first start has every new directory entry fsynced, parent by parent', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  const synced: string[] = [];
+  const dataDir = join(base, 'volume', 'gate');
+  const made = await makeDataDir(dataDir, async (d) => void synced.push(d));
+  t.same(synced, [base, join(base, 'volume'), dataDir], 'the parents of volume/, gate/ and gate/audit/, outermost first');
+  t.same(made, synced);
+  t.ok((await stat(join(dataDir, 'audit'))).isDirectory());
+  synced.length = 0;
+  t.same(await makeDataDir(dataDir, async (d) => void synced.push(d)), [], 'a second start creates and syncs nothing');
+  t.same(synced, []);
+});
+
+t.test('a data directory that exists without its audit directory: only the data directory is fsynced (the entry of audit/)', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  await mkdir(join(base, 'gate'));
+  const synced: string[] = [];
+  await makeDataDir(join(base, 'gate'), async (d) => void synced.push(d));
+  t.same(synced, [join(base, 'gate')]);
+});
+
+t.test('the default fsync runs on real directories without error', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  t.same(await makeDataDir(join(base, 'a', 'b')), [base, join(base, 'a'), join(base, 'a', 'b')]);
+});
+
+t.test('a file where the data directory should be is mkdir\'s error, as before', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(base, 'gate'), 'x');
+  await t.rejects(makeDataDir(join(base, 'gate')), { code: 'ENOTDIR' });
+});
