@@ -73,7 +73,9 @@ function applyDecision(state: GateState, r: AuditEventV1): void {
   state.lastDecisions[stage] = { id: r.id, at: r.at, decision: r.decision, imageTag: r.imageTag, promotion: r.promotion, skip, reasons, message };
 
   const replayOf = str(data['replayOf']);
-  if (r.decision === 'allow' && !skip) state.allowedTags[stage] = { imageTag: r.imageTag, decisionId: replayOf ?? r.id, at: r.at };
+  // a replay (a retry of a promotion already allowed) deploys nothing new: the original allow set
+  // the stage's tag and time, and a replay of an older promotion must not set the stage back to it
+  if (r.decision === 'allow' && !skip && replayOf === null) state.allowedTags[stage] = { imageTag: r.imageTag, decisionId: r.id, at: r.at };
   if (r.decision === 'allow' && replayOf === null) {
     const consumedBy = { decisionId: r.id, promotion: r.promotion };
     const grantId = str(r.breakGlass?.['id']);

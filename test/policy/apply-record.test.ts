@@ -72,3 +72,19 @@ t.test('approval.revoked closes an open approval as revoked, and leaves one alre
   t.match(state.approvals['ap_1'], { status: 'revoked', closedAt: '2026-11-25T15:00:04.000Z', consumedBy: null });
   t.match(state.approvals['ap_2'], { status: 'consumed', closedAt: '2026-11-25T15:00:03.000Z', consumedBy: { decisionId: 'dec_9' } });
 });
+
+t.test('a replayed allow leaves the stage\'s allowed tag as the last new allow set it, tag and time', async (t) => {
+  const state = emptyState(config.stages);
+  const allow = (seq: number, promotion: string, imageTag: string, replayOf: string | null): AuditEventV1 => ({
+    ...decision(seq, promotion, 'allow'),
+    imageTag,
+    data: { skip: false, message: 'allowed', replayOf },
+  });
+  applyRecord(state, allow(1, 'b3', 'aaa111', null));
+  applyRecord(state, allow(2, 'b4', 'bbb222', null));
+  t.same(state.allowedTags.paper, { imageTag: 'bbb222', decisionId: 'dec_2', at: new Date(BASE + 2000).toISOString() });
+  applyRecord(state, allow(3, 'b3', 'aaa111', 'dec_1'));
+  t.same(state.allowedTags.paper, { imageTag: 'bbb222', decisionId: 'dec_2', at: new Date(BASE + 2000).toISOString() }, 'a replay of the older promotion does not set the stage back');
+  applyRecord(state, allow(4, 'b4', 'bbb222', 'dec_2'));
+  t.equal(state.allowedTags.paper?.at, new Date(BASE + 2000).toISOString(), 'a replay of the current one does not move its time');
+});
