@@ -382,6 +382,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
         fault = { status: e.status, body: errorBody(e.code, e.message, e.extra) };
       }
     }
+    // RFC 9110 §15.5.2: a 401 names the scheme that would be accepted
+    if (fault.status === 401) reply.header('www-authenticate', 'Bearer realm="stonks-gate"');
     return reply.code(fault.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(fault.body);
   });
   app.setNotFoundHandler(async (req, reply) =>

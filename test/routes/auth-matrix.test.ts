@@ -34,14 +34,17 @@ t.test('every protected endpoint: no token 401, wrong role 403, token in the que
     const none = await g.as(null, { method: e.method, url: e.url, payload: e.payload as object });
     t.equal(none.statusCode, 401, `${name}: no token`);
     t.equal(none.json().error, 'unauthorized');
+    t.equal(none.headers['www-authenticate'], 'Bearer realm="stonks-gate"', `${name}: the 401 names the scheme (RFC 9110 §15.5.2)`);
     refusals++;
     const garbage = await g.as('gate_forged', { method: e.method, url: e.url, payload: e.payload as object });
     t.equal(garbage.statusCode, 401, `${name}: unknown token`);
+    t.equal(garbage.headers['www-authenticate'], 'Bearer realm="stonks-gate"');
     refusals++;
     if (e.wrong) {
       const wrong = await g.as(e.wrong, { method: e.method, url: e.url, payload: e.payload as object });
       t.equal(wrong.statusCode, 403, `${name}: role ${e.wrong}`);
       t.equal(wrong.json().error, 'forbidden');
+      t.equal(wrong.headers['www-authenticate'], undefined, 'a 403 has no challenge');
       refusals++;
     }
     const sep = e.url.includes('?') ? '&' : '?';
