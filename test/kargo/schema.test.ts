@@ -229,6 +229,9 @@ t.test('fixed names, namespaces and wiring', async (t) => {
     t.same(at(app, 'spec', 'source', 'helm', 'valueFiles'), apps[stageName]!.files, `${stageName} value files`);
     t.equal(at(app, 'spec', 'destination', 'namespace'), apps[stageName]!.ns, `${stageName} destination namespace`);
     t.equal(at(app, 'spec', 'syncPolicy', 'automated'), undefined, `${stageName}: no automated sync, only promotions deploy`);
+    // one chart, one release name for every stage: a cluster-scoped object would be shared, and a
+    // beta or paper sync must fail rather than take live's over
+    t.ok((at(app, 'spec', 'syncPolicy', 'syncOptions') as string[]).includes('FailOnSharedResource=true'), `${stageName}: a shared object fails the sync`);
   }
   const liveOpts = at(docNamed('Application', 'stonks-oracle-live').doc, 'spec', 'syncPolicy', 'syncOptions') as string[];
   t.notOk(liveOpts.includes('CreateNamespace=true'), 'live uses the existing namespace');
