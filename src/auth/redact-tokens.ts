@@ -37,10 +37,16 @@ export function redactTokens(text: string): string {
  */
 export function redactedExcerpt(text: string, max: number): string {
   const clean = withUnsafeReplaced(redactTokens(text));
-  if (clean.length <= max) return clean;
-  // never half of a surrogate pair: a lone one is text UTF-8 cannot hold (and the gate refuses)
-  const cut = clean.slice(0, max);
-  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+  return clean.length <= max ? clean : `${cutWhole(clean, max)}…`;
+}
+
+/**
+ * The first `max` UTF-16 units of a text, one fewer where the cut would keep half of a surrogate
+ * pair: a lone one is text UTF-8 cannot hold (and the gate refuses), and no query could name it.
+ */
+export function cutWhole(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 /** Whether a text holds no gate or break-glass token and no JWT (what a client may put in a query string or free text). */

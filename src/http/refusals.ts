@@ -1,4 +1,4 @@
-import { redactTokens, redactTokensInPath } from '../auth/redact-tokens.ts';
+import { cutWhole, redactTokens, redactTokensInPath } from '../auth/redact-tokens.ts';
 import type { FastifyRequest } from 'fastify';
 import { auditEntry } from '../audit/entry.ts';
 import type { Actor, AuditEntry } from '../audit/event.ts';
@@ -37,8 +37,7 @@ const RECORDED_TAG_MAX = 128;
  */
 function recordedParam(value: unknown, max: number): string | null {
   if (typeof value !== 'string' || value === '') return null;
-  const cut = withUnsafeReplaced(redactTokens(value)).slice(0, max);
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+  return cutWhole(withUnsafeReplaced(redactTokens(value)), max);
 }
 
 /** The audit entry of a refused request: who presented what, where, and why it was refused. */
