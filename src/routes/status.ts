@@ -83,17 +83,21 @@ export const StatusResponse = z.object({
 
 /** GET /status and /v1/status: the dashboards' view. Public; never carries tokens or their hashes. */
 /**
- * Whether the gate let `imageTag` through `stage` only as pass-throughs of the stage switched off
- * (allows with skip, whose later steps Kargo skips): then Kargo's current freight there was never
- * deployed. false when one of the promotions it remembers deployed it, or it remembers none.
+ * The stages whose tag (Kargo's current freight there) the gate let through only as pass-throughs
+ * of the stage switched off (allows with skip, whose later steps Kargo skips): there it was never
+ * deployed. A stage is not in it when one of the promotions the gate remembers deployed its tag,
+ * or it remembers none. One walk over the remembered promotions (up to PROMOTIONS_KEPT) for all
+ * stages: the route is public.
  */
-function onlyPassedThrough(promotions: Readonly<Record<string, AllowedPromotion>>, stage: string, imageTag: string): boolean {
-  let skipped = false;
+function onlyPassedThrough(promotions: Readonly<Record<string, AllowedPromotion>>, tags: ReadonlyMap<string, string>): Set<string> {
+  const skipped = new Set<string>();
+  const deployed = new Set<string>();
+  if (tags.size === 0) return skipped;
   for (const p of Object.values(promotions)) {
-    if (p.stage !== stage || p.imageTag !== imageTag) continue;
-    if (p.skip !== true) return false;
-    skipped = true;
+    if (tags.get(p.stage) !== p.imageTag) continue;
+    (p.skip === true ? skipped : deployed).add(p.stage);
   }
+  for (const stage of deployed) skipped.delete(stage);
   return skipped;
 }
 
@@ -105,6 +109,10 @@ export function statusRoutes(ctx: RouteContext) {
       const market = ctx.calendarGuard(() => ctx.calendar.state(now), null);
       const kargoTags = ctx.deployedTags?.() ?? null;
       const kargoHealth = ctx.kargoHealth?.() ?? null;
+      const passedThrough = onlyPassedThrough(
+        state.promotions,
+        new Map(STAGES.flatMap((s) => (kargoTags?.[s] ? [[s, kargoTags[s].imageTag] as const] : []))),
+      );
       return {
         at: isoOf(now),
         project: ctx.config.project,
@@ -130,7 +138,7 @@ export function statusRoutes(ctx: RouteContext) {
             },
             blockedByMarket: toggle.enabled && marketHold(policy, market, now) !== null,
             deployed: fromKargo
-              ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at, passedThrough: onlyPassedThrough(state.promotions, name, fromKargo.imageTag) }
+              ? { imageTag: fromKargo.imageTag, source: 'kargo' as const, at: fromKargo.at, passedThrough: passedThrough.has(name) }
               : fromGate
                 ? // the gate keeps only allows that were not skips
                   { imageTag: fromGate.imageTag, source: 'gate' as const, at: fromGate.at, passedThrough: false }
