@@ -65,11 +65,23 @@ export async function runCli(
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
+      tokens: true,
       options: { 'data-dir': { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' }, at: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (e) {
     err(`${(e as Error).message}\n\n${USAGE}`);
     return 2;
+  }
+  // an option given twice is a usage error: parseArgs keeps the last value, and `token revoke
+  // --name dave --name alice` revoked alice and left dave's token valid
+  const seen = new Set<string>();
+  for (const tok of parsed.tokens ?? []) {
+    if (tok.kind !== 'option') continue;
+    if (seen.has(tok.name)) {
+      err(`--${tok.name}: given more than once; give it once\n\n${USAGE}`);
+      return 2;
+    }
+    seen.add(tok.name);
   }
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) {

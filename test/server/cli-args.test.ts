@@ -79,6 +79,10 @@ t.test('exit codes: input that can never work is 2 (usage), like a missing optio
     [['audit', 'verify', '--name', 'x', '--data-dir', dataDir], 'audit verify --name', /^audit verify does not take --name/],
     [['market', '--name', 'x'], 'market --name', /^market does not take --name/],
     [['proxy-secret', 'hash', '--name', 'x'], 'proxy-secret hash --name', /^proxy-secret hash does not take --name/],
+    [['token', 'create', '--name', 'olivia', '--roles', 'caller', '--roles', 'admin', '--data-dir', dataDir], '--roles twice', /^--roles: given more than once/],
+    [['token', 'create', '--name', 'olivia', '--name', 'mallory', '--roles', 'caller', '--data-dir', dataDir], '--name twice', /^--name: given more than once/],
+    [['token', 'revoke', '--name', 'dave', '--name', 'olivia', '--data-dir', dataDir], 'token revoke --name twice', /^--name: given more than once/],
+    [['market', '--data-dir', dataDir, '--data-dir=/elsewhere'], '--data-dir twice', /^--data-dir: given more than once/],
   ] as const) {
     const res = await cli([...args]);
     t.equal(res.code, 2, `${why}: exit 2`);
