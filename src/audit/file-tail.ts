@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readAt, writeAllAt, type AuditFileHandle, type AuditFs } from './audit-fs.ts';
 import { GENESIS_HASH, type AuditEventV1 } from './event.ts';
-import { CHUNK_BYTES, readLinesBackward, type LineSpan } from './line-reader.ts';
+import { CHUNK_BYTES, readLinesBackward, seqOf, type LineSpan } from './line-reader.ts';
 import { listSegments, type Segment } from './segments.ts';
 import { chainBreak, checkRecordLine } from './verify.ts';
 
@@ -210,6 +210,10 @@ async function checkLinkAcrossFiles(fs: AuditFs, dir: string, previous: Segment 
     const { size } = await fh.stat();
     let last: LineSpan | null = null;
     for await (const line of readLinesBackward(fh, size)) {
+      // a line holding one of this file's seqs or later ones: a stale gate's late write, which
+      // the readers pass over too (file-read.ts); the record before the head is below it
+      const seq = seqOf(line.text);
+      if (seq !== null && seq >= rec.seq) continue;
       last = line;
       break;
     }

@@ -125,6 +125,9 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opt
       if (size === 0 && index < segments.length - 1) {
         return { ok: false, count, archived, firstBroken: { seq: null, file: seg.name, line: 0, reason: `empty file before the newest one (its name says seq ${seg.firstSeq}): the gate never leaves one there; a copy or restore that failed?` } };
       }
+      const next = segments[index + 1];
+      /** whether the next file begins with the seq its name says (read once, when a line here seems to hold one of its seqs) */
+      let nextAgrees: boolean | null = null;
       let lineNo = 0;
       for await (const line of readLinesForward(fh, 0, size)) {
         lineNo += 1;
@@ -134,6 +137,21 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opt
           archived,
           firstBroken: { seq: brokenSeq, file: seg.name, line: lineNo, reason },
         });
+        // a line holding one of the next file's seqs, where that file does begin as its name
+        // says: a stale gate's late write, flushed after another gate had gone on in a file of
+        // its own (the readers pass over it). It is the break, here: checked as a record it would
+        // chain on and put the blame on the next file's first record, which is acknowledged
+        const lineSeq = next === undefined ? null : seqOf(line.text);
+        if (next !== undefined && lineSeq !== null && lineSeq >= next.firstSeq) {
+          nextAgrees ??= (await firstSeqOf(fs, dir, next.name)) === next.firstSeq;
+          if (nextAgrees) {
+            return broken(
+              `seq ${lineSeq} belongs to the next file, ${next.name}, which starts at seq ${next.firstSeq}: a late write of a gate that had lost the data directory? ` +
+                `The readers pass over it; the log's own records from seq ${next.firstSeq} on are in ${next.name}`,
+              lineSeq,
+            );
+          }
+        }
         const checked = checkRecordLine(line, { seq, hash, firstSeq: lineNo === 1 ? seg.firstSeq : null });
         if (!checked.ok) {
           const got = checked.seq;
@@ -154,6 +172,18 @@ export async function verifyAuditLog(dir: string, fs: AuditFs = nodeAuditFs, opt
     }
   }
   return { ok: true, count, head: { seq, hash: hash ?? GENESIS_HASH }, files: segments.length, archived };
+}
+
+/** The seq of a file's first line, null when it has none readable. */
+async function firstSeqOf(fs: AuditFs, dir: string, name: string): Promise<number | null> {
+  const fh = await fs.open(join(dir, name), 'r');
+  try {
+    const { size } = await fh.stat();
+    for await (const line of readLinesForward(fh, 0, size)) return seqOf(line.text);
+    return null;
+  } finally {
+    await fh.close();
+  }
 }
 
 type Later = { next: { file: string; line: number } | null; others: boolean };

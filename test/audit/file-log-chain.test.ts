@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { hashRecord } from '../../src/audit/canonical-json.ts';
 import { GENESIS_HASH, type AuditEventV1 } from '../../src/audit/event.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { parseEntries, sealRecord } from '../../src/audit/record.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { entry, faultyFs } from './helpers.ts';
 
@@ -198,6 +199,45 @@ t.test('after a start the first append begins a file of its own: the file an ear
   t.same(ids((await second.query({ limit: 10 })).records), ['4:dec-4', '3:dec-3', '2:dec-2', '1:dec-1'], 'and so does /v1/audit');
   await second.close();
   t.match(await verifyAuditLog(dir), { ok: false }, 'and audit verify reports the stray line for the operator to remove');
+});
+
+t.test("a stale gate's late write that chains on (sealed as a gate seals it): verify names that line, not the next file's acknowledged first record, and the gate starts", async (t) => {
+  const dir = t.testdir();
+  const { old, oldBytes } = await writtenByAnEarlierGate(dir);
+  const second = await openFileAuditLog({ dir });
+  const [acknowledged] = await second.append([entry(3)]);
+  await second.close();
+  // the earlier gate's own next record, sealed on its last one as it would have written it
+  const last = readAll(dir)[0]!.records[1]!;
+  const [stale] = parseEntries([entry(3, { id: 'dec-STALE' })]);
+  const { line } = sealRecord(stale!, 3, last.hash);
+  writeFileSync(join(dir, old), Buffer.concat([oldBytes, Buffer.from(line)]));
+  const verified = await verifyAuditLog(dir);
+  t.match(verified, { ok: false, count: 2, firstBroken: { seq: 3, file: old, line: 3 } }, 'the break is the stray line, in the earlier file');
+  t.match(verified.ok ? '' : verified.firstBroken.reason, /seq 3 belongs to the next file, audit-20261126-000000000003\.jsonl, which starts at seq 3/);
+  // the newest file holds one record: start-up links it across files, past the stray line
+  const third = await openFileAuditLog({ dir });
+  t.same(third.head(), { seq: 3, hash: acknowledged!.hash }, 'the head is the acknowledged record');
+  await third.close();
+});
+
+t.test('a file renamed to a lower first seq is still reported at that file, not as a late write in the file before', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  await first.append([entry(1), entry(2)]);
+  await first.close();
+  const second = await openFileAuditLog({ dir });
+  await second.append([entry(3), entry(4)]);
+  await second.close();
+  const third = await openFileAuditLog({ dir });
+  await third.append([entry(5)]);
+  await third.close();
+  // the file holding 3..4 renamed as if it began at 2: the file before holds seq 2 legitimately
+  const { renameSync } = await import('node:fs');
+  renameSync(join(dir, 'audit-20261126-000000000003.jsonl'), join(dir, 'audit-20261126-000000000002.jsonl'));
+  const verified = await verifyAuditLog(dir);
+  t.match(verified, { ok: false, firstBroken: { file: 'audit-20261126-000000000002.jsonl', line: 1 } });
+  t.match(verified.ok ? '' : verified.firstBroken.reason, /file name says the first seq is 2/);
 });
 
 t.test('close() flushes appends still queued', async (t) => {
