@@ -35,6 +35,8 @@ async function checkpointSeq(dataDir: string): Promise<number | null | { unreada
 
 /** How long a last line without its newline is given to be finished by a running gate. */
 const TORN_RECHECK_MS = 300;
+/** How many times a torn last line is looked at again when it is a later line each time (a gate writing on). */
+const TORN_RECHECKS = 5;
 
 /**
  * `audit verify`: checks the chain in `<dataDir>/audit/`, and that it reaches the seq the state
@@ -50,10 +52,13 @@ export async function runAuditVerify(dataDir: string, out: (line: string) => voi
   try {
     result = await verifyAuditLog(dir);
     // a running gate may be writing its newest line as it is read: a last line without its
-    // newline is looked at again a moment later, and is torn only if it is still unfinished
-    if (!result.ok && result.firstBroken.reason.startsWith('torn last line')) {
+    // newline is looked at again a moment later, and is torn only if that same line is still
+    // unfinished (a busy gate may be writing a later one by then: looked at again, a few times)
+    for (let looks = 0; looks < TORN_RECHECKS && !result.ok && result.firstBroken.reason.startsWith('torn last line'); looks++) {
+      const before = result.firstBroken;
       await new Promise((resolve) => setTimeout(resolve, TORN_RECHECK_MS));
       result = await verifyAuditLog(dir);
+      if (!result.ok && result.firstBroken.file === before.file && result.firstBroken.line === before.line) break;
     }
   } catch (err) {
     out(`audit log UNREADABLE at ${dir}: ${(err as Error).message}`);
