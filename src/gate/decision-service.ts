@@ -103,8 +103,22 @@ export function createDecisionService(deps: {
 
   async function decideOnce(input: DecisionInput, meta: DecisionMeta): Promise<RecordedDecision> {
     // not across a toggle or test result being recorded (recorder.changesInFlight); from here
-    // to the append nothing waits, so the record's place in the log matches the state it read
-    for (let change = recorder.changesInFlight(); change !== null; change = recorder.changesInFlight()) await whileWritable(change, writable);
+    // to the append nothing waits, so the record's place in the log matches the state it read.
+    // While this waits, new such changes wait for it (recorder.decisionWaiting)
+    let waited: (() => void) | null = null;
+    try {
+      for (let change = recorder.changesInFlight(); change !== null; change = recorder.changesInFlight()) {
+        waited ??= recorder.decisionWaiting();
+        await whileWritable(change, writable);
+      }
+      return await evaluateAndRecord(input, meta, () => waited?.());
+    } finally {
+      waited?.();
+    }
+  }
+
+  /** `queued` is called once the decision's append is queued (or it failed before that). */
+  async function evaluateAndRecord(input: DecisionInput, meta: DecisionMeta, queued: () => void): Promise<RecordedDecision> {
     const at = clock.now();
     const outcome = evaluate(input, at);
     const market = marketStateToJson(outcome.market);
@@ -174,7 +188,10 @@ export function createDecisionService(deps: {
       );
     }
     try {
-      const records = await recorder.record(entries);
+      // record() queues the append before it first waits: the changes waiting may go from here
+      const recording = recorder.record(entries);
+      queued();
+      const records = await recording;
       const record = records.find((r) => r.type === 'decision') as AuditEventV1;
       return { id: outcome.replayOf ?? id, outcome, at, record, market };
     } finally {

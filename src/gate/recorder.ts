@@ -17,6 +17,13 @@ export interface Recorder {
    * the state or failed. null when none is in flight (the usual case).
    */
   changesInFlight(): Promise<void> | null;
+  /**
+   * A decision says it waits for changesInFlight(); the function it gets back says it has stopped
+   * waiting (its append queued, or given up). While any decision waits, a new change that
+   * decisions read waits for them to go first: changes that kept overlapping (test results of
+   * many CI jobs) would otherwise hold every decision back for as long as they came.
+   */
+  decisionWaiting(): () => void;
 }
 
 /**
@@ -32,9 +39,15 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
   let inFlight = 0;
   let settled: Promise<void> | null = null;
   let release: () => void = () => {};
+  /** decisions waiting for the changes in flight, and a promise that settles once none does */
+  let waiting = 0;
+  let drained: Promise<void> | null = null;
+  let releaseDrained: () => void = () => {};
   return {
     async record(entries) {
       const holds = entries.some((e) => DECISIONS_WAIT_FOR.has(e.type));
+      // after the decisions already waiting: they were asked before this change
+      if (holds) while (drained !== null) await drained;
       if (holds && inFlight++ === 0) settled = new Promise((resolve) => (release = resolve));
       const started = performance.now();
       try {
@@ -61,6 +74,18 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
       }
     },
     changesInFlight: () => settled,
+    decisionWaiting() {
+      if (waiting++ === 0) drained = new Promise((resolve) => (releaseDrained = resolve));
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        if (--waiting === 0) {
+          drained = null;
+          releaseDrained();
+        }
+      };
+    },
   };
 }
 

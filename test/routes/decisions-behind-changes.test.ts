@@ -172,3 +172,44 @@ t.test('a retry waiting behind a request whose append fails decides for itself',
   t.equal(retried.statusCode, 200, `the retry decided for itself: ${retried.body}`);
   t.equal(retried.json().decision, 'allow');
 });
+
+t.test('changes that keep overlapping do not hold a waiting decision back: a change asked while a decision waits goes after it', async (t) => {
+  // each append is acknowledged only when the test says, one by one (each its own fsync)
+  const inner = createMemoryAuditLog();
+  const pending: (() => void)[] = [];
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries: readonly AuditEntry[]) {
+      const records = await inner.append(entries);
+      await new Promise<void>((resolve) => pending.push(resolve));
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
+  const recorded = async (n: number) => {
+    for (let i = 0; inner.records().length < n; i++) {
+      if (i > 500) throw new Error(`the log never held ${n} records`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const first = g.as('admin', { method: 'PUT', url: '/v1/stages/paper', payload: { enabled: false, note: 'change 1' } });
+  await recorded(1); // its acknowledgement held
+  const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', imageTag: 'k1' }) });
+  t.notOk(await settledWithin(deciding, 60), 'the decision waits for the change in flight');
+  // a test result (toggles go one at a time anyway; the results of many CI jobs overlap)
+  const second = g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0, passed: 1, failed: 0 } });
+  t.notOk(await settledWithin(second, 60), 'a change asked while the decision waits waits too');
+  t.equal(inner.records().length, 1, 'and is not recorded yet');
+  pending.shift()!(); // the first change is durable
+  await recorded(2);
+  t.same(inner.records().slice(0, 2).map((r) => r.type), ['stage.toggled', 'decision'], 'the waiting decision goes next, before the second change');
+  await recorded(3); // the second change once the decision's append is queued
+  pending.shift()!();
+  const decided = await deciding;
+  t.equal(decided.statusCode, 200);
+  t.equal(decided.json().skip, true, 'decided with the stage as the first change left it (off)');
+  pending.shift()!();
+  t.equal((await first).statusCode, 200);
+  t.equal((await second).statusCode, 200);
+  t.same(inner.records().map((r) => r.type), ['stage.toggled', 'decision', 'testresult.recorded'], 'the log reads as the answers came');
+});
