@@ -24,6 +24,12 @@ export interface Recorder {
    * many CI jobs) would otherwise hold every decision back for as long as they came.
    */
   decisionWaiting(): () => void;
+  /**
+   * record() for a change that decisions read (a toggle, a test result), its entries built by
+   * `build` once it is this change's turn (after the decisions waiting), so their `at` is taken
+   * then: built before the wait, a change recorded after a decision could carry an earlier time.
+   */
+  recordChange(build: () => readonly AuditEntry[]): Promise<AuditEventV1[]>;
 }
 
 /**
@@ -43,7 +49,12 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
   let waiting = 0;
   let drained: Promise<void> | null = null;
   let releaseDrained: () => void = () => {};
-  return {
+  const recorder: Recorder = {
+    async recordChange(build) {
+      while (drained !== null) await drained;
+      // no wait from here to the append: record() finds no decision waiting either
+      return recorder.record(build());
+    },
     async record(entries) {
       const holds = entries.some((e) => DECISIONS_WAIT_FOR.has(e.type));
       // after the decisions already waiting: they were asked before this change
@@ -87,6 +98,7 @@ export function createRecorder(audit: AuditLog, store: StateStore, metrics: Metr
       };
     },
   };
+  return recorder;
 }
 
 /** Records folded into the state at a time by replayAuditTail. */

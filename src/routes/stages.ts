@@ -14,6 +14,9 @@ export const ToggleRequest = z.strictObject({
   note: statement(3, 1000, 'say why'),
 });
 
+/** What a toggle's record keeps of the stage's state before it. */
+const previousOf = (s: { enabled: boolean; note: string | null }) => ({ enabled: s.enabled, note: s.note });
+
 const StageToggleView = z.object({
   stage: z.enum(STAGES),
   enabled: z.boolean(),
@@ -50,8 +53,7 @@ export function stageRoutes(ctx: RouteContext) {
       },
       handler: async (req) => inTurn(async () => {
         const { stage } = req.params;
-        const previous = ctx.store.read().stages[stage];
-        const [rec] = await ctx.recorder.record([
+        const [rec] = await ctx.recorder.recordChange(() => [
           auditEntry({
             at: isoOf(ctx.clock.now()),
             type: 'stage.toggled',
@@ -59,7 +61,7 @@ export function stageRoutes(ctx: RouteContext) {
             actor: identityOf(req),
             project: ctx.config.project,
             stage,
-            data: { enabled: req.body.enabled, note: req.body.note, previous: { enabled: previous.enabled, note: previous.note } },
+            data: { enabled: req.body.enabled, note: req.body.note, previous: previousOf(ctx.store.read().stages[stage]) },
           }),
         ]);
         // this request's change, from its record: the state read now may already hold another

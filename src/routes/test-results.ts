@@ -150,22 +150,27 @@ export function testResultRoutes(ctx: RouteContext) {
         }
         const artifactName = await writeArtifact(dir, imageTag, raw);
         const artifact = join('artifacts', 'inttest', artifactName);
-        const recordedAt = isoOf(ctx.clock.now());
         const actor = identityOf(req);
-        const summary: TestSummary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
+        // set by the builder below, which recordChange runs before it resolves
+        let summary!: TestSummary;
         try {
-          await ctx.recorder.record([
-            auditEntry({
-              at: recordedAt,
-              type: 'testresult.recorded',
-              id: req.id,
-              actor,
-              project: ctx.config.project,
-              stage: 'integration',
-              imageTag,
-              data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
-            }),
-          ]);
+          // stamped when it is this result's turn (after decisions already waiting)
+          await ctx.recorder.recordChange(() => {
+            const recordedAt = isoOf(ctx.clock.now());
+            summary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
+            return [
+              auditEntry({
+                at: recordedAt,
+                type: 'testresult.recorded',
+                id: req.id,
+                actor,
+                project: ctx.config.project,
+                stage: 'integration',
+                imageTag,
+                data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
+              }),
+            ];
+          });
         } catch (err) {
           await rm(join(dir, artifactName), { force: true }); // unrecorded: the artifact goes too
           throw err;

@@ -198,6 +198,8 @@ t.test('changes that keep overlapping do not hold a waiting decision back: a cha
   t.notOk(await settledWithin(deciding, 60), 'the decision waits for the change in flight');
   // a test result (toggles go one at a time anyway; the results of many CI jobs overlap)
   const second = g.as('ci', { method: 'PUT', url: '/v1/test-results/t2', payload: { exitCode: 0, passed: 1, failed: 0 } });
+  await new Promise((r) => setTimeout(r, 20)); // its artifact is written: it waits for its turn
+  g.clock.set('2026-11-25T15:00:05Z'); // time passes while the first change's fsync is under way
   t.notOk(await settledWithin(second, 60), 'a change asked while the decision waits waits too');
   t.equal(inner.records().length, 1, 'and is not recorded yet');
   pending.shift()!(); // the first change is durable
@@ -212,4 +214,6 @@ t.test('changes that keep overlapping do not hold a waiting decision back: a cha
   t.equal((await first).statusCode, 200);
   t.equal((await second).statusCode, 200);
   t.same(inner.records().map((r) => r.type), ['stage.toggled', 'decision', 'testresult.recorded'], 'the log reads as the answers came');
+  t.same(inner.records().map((r) => r.at), ['2026-11-25T15:00:00.000Z', '2026-11-25T15:00:05.000Z', '2026-11-25T15:00:05.000Z'], "the result is stamped at its turn, not before the decision's time");
+  t.equal((await second).json().recordedAt, '2026-11-25T15:00:05.000Z', 'and answered with that time');
 });
