@@ -1,6 +1,7 @@
 import { hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { makeDirDurably } from '../store/make-data-dir.ts';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { personKey } from '../policy/person-key.ts';
@@ -137,7 +138,8 @@ async function withTokenFileLock<T>(file: string, opts: TokenFileLockOptions, bo
   // stamped at each try, not once before the wait: a lock made after a long wait must not look
   // that old to the next writer, who would take it over as stale while this one writes
   let ours = '';
-  await mkdir(dirname(file), { recursive: true });
+  // `token create` may be what makes the data directory: durably, as the gate's start does
+  await makeDirDurably(dirname(file));
   const deadline = performance.now() + waitMs;
   let backoffMs = 5;
   for (;;) {

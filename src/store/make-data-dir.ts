@@ -1,5 +1,5 @@
 import { mkdir, open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** fsyncs a directory, best effort (not every platform or file system can). */
 async function syncDirectory(dir: string): Promise<void> {
@@ -8,14 +8,12 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Creates the data directory and its `audit` directory where they are missing, and makes every
- * directory entry it created durable: fsyncs the parent of each. On a first start the tokens and
- * the first audit records go into a directory a power cut could otherwise take back whole (its
- * entry in its parent never written), although each of their files was fsynced. Returns the
- * directories it fsynced (none when everything was there). Throws what mkdir throws.
+ * mkdir -p that makes what it creates durable: fsyncs the parent of each directory it created,
+ * outermost first. Returns the directories it fsynced (none when `dir` was there). Throws what
+ * mkdir throws.
  */
-export async function makeDataDir(dataDir: string, syncDir: (dir: string) => Promise<void> = syncDirectory): Promise<string[]> {
-  const leaf = join(dataDir, 'audit');
+export async function makeDirDurably(dir: string, syncDir: (dir: string) => Promise<void> = syncDirectory): Promise<string[]> {
+  const leaf = resolve(dir);
   const first = await mkdir(leaf, { recursive: true });
   if (first === undefined) return [];
   const parents: string[] = [];
@@ -25,4 +23,23 @@ export async function makeDataDir(dataDir: string, syncDir: (dir: string) => Pro
   }
   for (const p of parents) await syncDir(p);
   return parents;
+}
+
+/**
+ * Creates the data directory and its `audit` directory where they are missing, makes every
+ * directory entry it created durable, and fsyncs the data directory's parent and the data
+ * directory themselves at every start: on a first start the tokens and the first audit records
+ * go into a directory a power cut could otherwise take back whole (its entry in its parent never
+ * written), although each of their files was fsynced; the directory may also come from a
+ * `token create` or a start killed before its fsyncs. Returns the directories it fsynced.
+ */
+export async function makeDataDir(dataDir: string, syncDir: (dir: string) => Promise<void> = syncDirectory): Promise<string[]> {
+  const data = resolve(dataDir);
+  const synced = await makeDirDurably(join(data, 'audit'), syncDir);
+  for (const d of [dirname(data), data]) {
+    if (synced.includes(d)) continue;
+    await syncDir(d);
+    synced.push(d);
+  }
+  return synced.sort((a, b) => a.length - b.length);
 }

@@ -1,7 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { makeDataDir } from '../../src/store/make-data-dir.ts';
+import { makeDataDir, makeDirDurably } from '../../src/store/make-data-dir.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 t.test('a data directory created on a first start has every new directory entry fsynced, parent by parent', async (t) => {
@@ -13,16 +13,24 @@ t.test('a data directory created on a first start has every new directory entry 
   t.same(made, synced);
   t.ok((await stat(join(dataDir, 'audit'))).isDirectory());
   synced.length = 0;
-  t.same(await makeDataDir(dataDir, async (d) => void synced.push(d)), [], 'a second start creates and syncs nothing');
-  t.same(synced, []);
+  t.same(await makeDataDir(dataDir, async (d) => void synced.push(d)), [join(base, 'volume'), dataDir], 'a later start creates nothing');
+  t.same(synced, [join(base, 'volume'), dataDir], 'and fsyncs the data directory and its parent again: it may come from a token create or a start killed before its fsyncs');
 });
 
-t.test('a data directory that exists without its audit directory: only the data directory is fsynced (the entry of audit/)', async (t) => {
+t.test('a data directory that exists without its audit directory: the data directory and its parent are fsynced', async (t) => {
   const base = await tempDir(t, 'gate-datadir-');
   await mkdir(join(base, 'gate'));
   const synced: string[] = [];
   await makeDataDir(join(base, 'gate'), async (d) => void synced.push(d));
-  t.same(synced, [join(base, 'gate')]);
+  t.same(synced, [join(base, 'gate'), base], 'the entry of audit/ first (created), then the rest');
+});
+
+t.test('makeDirDurably (the token file\'s directory, made by token create): the parents of what it created; nothing when it was there', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  const synced: string[] = [];
+  t.same(await makeDirDurably(join(base, 'x', 'y'), async (d) => void synced.push(d)), [base, join(base, 'x')]);
+  t.same(synced, [base, join(base, 'x')]);
+  t.same(await makeDirDurably(join(base, 'x', 'y'), async () => void t.fail('nothing to sync')), []);
 });
 
 t.test('the default fsync runs on real directories without error', async (t) => {
