@@ -44,7 +44,12 @@ const TORN_RECHECKS = 5;
  * could not be read, or its end could not be checked (a state.json there that cannot be read:
  * the gate refuses to start on it too, and "OK" would vouch for an end nothing was compared with).
  */
-export async function runAuditVerify(dataDir: string, out: (line: string) => void): Promise<number> {
+export async function runAuditVerify(
+  dataDir: string,
+  out: (line: string) => void,
+  /** the pause before a torn last line is looked at again (tests drive a writer from it) */
+  pause: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<number> {
   const dir = join(dataDir, 'audit');
   // read before the log: a running gate only moves both on, so the log read after it reaches it
   const seen = await checkpointSeq(dataDir);
@@ -56,7 +61,7 @@ export async function runAuditVerify(dataDir: string, out: (line: string) => voi
     // unfinished (a busy gate may be writing a later one by then: looked at again, a few times)
     for (let looks = 0; looks < TORN_RECHECKS && !result.ok && result.firstBroken.reason.startsWith('torn last line'); looks++) {
       const before = result.firstBroken;
-      await new Promise((resolve) => setTimeout(resolve, TORN_RECHECK_MS));
+      await pause(TORN_RECHECK_MS);
       result = await verifyAuditLog(dir);
       if (!result.ok && result.firstBroken.file === before.file && result.firstBroken.line === before.line) break;
     }

@@ -302,15 +302,18 @@ t.test('runAuditVerify on a running gate: a last line still being written is loo
   t.equal(await runAuditVerify(dataDir, (l) => again.push(l)), 1, 'still unfinished: torn');
   t.match(again[0], /torn last line/);
 
-  // a busy gate: by the second look the line is finished and a later one is being written
+  // a busy gate: by the second look the line is finished and a later one is being written (the
+  // writer moves on during each pause)
   const before = lines.at(-3)!;
   writeFileSync(newest, lines.slice(0, -3).join('\n') + '\n' + before.slice(0, 40));
   const busy: string[] = [];
-  const looking = runAuditVerify(dataDir, (l) => busy.push(l));
-  await new Promise((r) => setTimeout(r, 50));
-  appendFileSync(newest, before.slice(40) + '\n' + last.slice(0, 40));
-  await new Promise((r) => setTimeout(r, 400));
-  appendFileSync(newest, last.slice(40) + '\n');
-  t.equal(await looking, 0, 'a later line unfinished at the second look is looked at again: intact');
+  const writes = [() => appendFileSync(newest, before.slice(40) + '\n' + last.slice(0, 40)), () => appendFileSync(newest, last.slice(40) + '\n')];
+  const pauses: number[] = [];
+  const code = await runAuditVerify(dataDir, (l) => busy.push(l), async (ms) => {
+    pauses.push(ms);
+    writes.shift()?.();
+  });
+  t.equal(code, 0, 'a later line unfinished at the second look is looked at again: intact');
   t.match(busy[0], /^audit log OK: 12 records/);
+  t.same(pauses, [300, 300], 'two pauses of 0.3 s');
 });
