@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { makeDataDir } from './store/make-data-dir.ts';
 import { createServer, isIP } from 'node:net';
 import { constants, hostname } from 'node:os';
@@ -158,6 +159,19 @@ async function main(): Promise<void> {
     process.stderr.write(`gate: cannot start: port (GATE_PORT) ${config.port}: not allowed to listen on it (EACCES: ports below 1024 need privileges)\n`);
     process.exit(2);
   }
+  // a Kubernetes configuration that cannot be loaded is a setting to fix, said before the data
+  // directory is taken (and, on a first start, before anything is made in it)
+  let kubeConfig: KubeConfig | null = null;
+  if (config.auth === 'kubernetes') {
+    // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
+    const { loadKubeConfig } = await import('./k8s/api-call.ts');
+    try {
+      kubeConfig = loadKubeConfig(process.env);
+    } catch (err) {
+      process.stderr.write(`gate: cannot start: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
   try {
@@ -267,11 +281,10 @@ async function main(): Promise<void> {
       if (made.length > 0 && config.firstStartTokens === 'file') process.stderr.write(firstStartMessage(made, file, 'file', dataDir));
       auth = createLocalAuthenticator(file);
     } else {
-      // loaded only in this mode: the Kubernetes client is the heaviest dependency to start
-      const { loadKubeConfig, serverOf } = await import('./k8s/api-call.ts');
+      const { serverOf } = await import('./k8s/api-call.ts');
       const { createKargoStageReader } = await import('./k8s/kargo-stages.ts');
       const { createKubernetesAuthenticator } = await import('./k8s/kubernetes-auth.ts');
-      const kc = loadKubeConfig(process.env);
+      const kc = kubeConfig as KubeConfig; // loaded before the data directory was taken
       log.info({ apiServer: serverOf(kc) }, 'identity from Kubernetes TokenReview and SubjectAccessReview');
       const kubeAuth = createKubernetesAuthenticator({
         kubeConfig: kc,

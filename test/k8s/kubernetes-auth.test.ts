@@ -397,7 +397,8 @@ t.test('GATE_AUTH=kubernetes with no Kubernetes configuration (no pod, no KUBECO
   const { spawnGate } = await import('../helpers/spawn-gate.ts');
   const { tempDir } = await import('../helpers/temp-dir.ts');
   const home = await tempDir(t, 'gate-home-');
-  const started = await spawnGate({ t, env: { GATE_AUTH: 'kubernetes', HOME: home } }).then(
+  const dataDir = join(await tempDir(t, 'gate-kdata-'), 'data');
+  const started = await spawnGate({ t, dataDir, env: { GATE_AUTH: 'kubernetes', HOME: home } }).then(
     async (gate) => {
       await gate.stop('SIGKILL');
       return null;
@@ -405,8 +406,10 @@ t.test('GATE_AUTH=kubernetes with no Kubernetes configuration (no pod, no KUBECO
     (err: Error & { code?: number; stderr?: string }) => err,
   );
   t.ok(started, 'it refuses to start');
-  t.not(started?.code, 0, 'exit status not 0');
+  t.equal(started?.code, 2, 'exit 2: a setting to fix');
   t.match(started?.stderr, /cannot start: GATE_AUTH=kubernetes: no Kubernetes configuration/, 'and says why');
+  const { existsSync } = await import('node:fs');
+  t.notOk(existsSync(dataDir), 'before the data directory was made or locked');
 
   // with KUBECONFIG it starts, and reviews tokens with that API server
   const { writeFile } = await import('node:fs/promises');
