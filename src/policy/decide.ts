@@ -205,7 +205,8 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
     } else if (!grantMatches(named, target)) {
       reasons.push(reason('break_glass_invalid', 'allow', `Break-glass grant ${named.id} is for ${named.stage} ${named.imageTag}, not this promotion.`));
     } else if (!isGrantLive(named, now) || ds.reserved.has(named.id)) {
-      const state = named.status === 'open' ? (ds.reserved.has(named.id) ? 'being used' : 'expired') : named.status;
+      // held while its expiry is recorded: expired, not "being used"
+      const state = named.status === 'open' ? (isGrantLive(named, now) ? 'being used' : 'expired') : named.status;
       reasons.push(reason('break_glass_invalid', 'allow', `Break-glass grant ${named.id} is ${state}.`));
     } else {
       grant = named;

@@ -280,6 +280,12 @@ t.test('expired grants and approvals are reported for recording', async (t) => {
   t.same(out.expired.approvals.map((a) => a.id), ['ap_1']);
 });
 
+t.test('a presented grant held by another request: "being used" while live, "expired" once its time is up (its expiry being recorded)', async (t) => {
+  const held = (at: string) => decide(input({ breakGlassTokenHash: 'aa'.repeat(32) }), state({ grants: [grant()], reserved: ['bg_1'] }), DateTime.fromISO(at));
+  t.match(held(OPEN).reasons.find((r) => r.code === 'break_glass_invalid')?.message, /^Break-glass grant bg_1 is being used\.$/);
+  t.match(held('2026-11-25T15:30:00Z').reasons.find((r) => r.code === 'break_glass_invalid')?.message, /^Break-glass grant bg_1 is expired\.$/);
+});
+
 t.test('the oldest-expiring of two matching grants is the one used', async (t) => {
   const out = decide(input(), state({ grants: [grant({ id: 'bg_late', expiresAt: '2026-11-25T16:00:00Z' }), grant({ id: 'bg_soon' })] }), DateTime.fromISO(OPEN));
   t.equal(out.grant?.id, 'bg_soon');
