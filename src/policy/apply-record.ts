@@ -17,6 +17,26 @@ import {
 const WAITING_STALE_MS = 6 * 60 * 60 * 1000;
 /** Closed grants and approvals stay in the state this long (they stay in the audit log forever). */
 const CLOSED_KEPT_MS = 7 * 24 * 60 * 60 * 1000;
+/**
+ * and no more of them than this, each (the newest closed): a script gone wrong that approves at
+ * the rate limit would otherwise keep tens of thousands in the state for the week, which every
+ * checkpoint serialises and every decision walks.
+ */
+export const CLOSED_KEPT = 1000;
+
+/** Drops closed entries older than CLOSED_KEPT_MS, then all but the newest CLOSED_KEPT closed ones. */
+function pruneClosed<T extends { closedAt: string | null }>(map: Record<string, T>, now: number): void {
+  const closed: [string, number][] = [];
+  for (const [k, v] of Object.entries(map)) {
+    if (!v.closedAt) continue;
+    const at = Date.parse(v.closedAt);
+    if (now - at > CLOSED_KEPT_MS) delete map[k];
+    else closed.push([k, at]);
+  }
+  if (closed.length <= CLOSED_KEPT) return;
+  closed.sort((a, b) => a[1] - b[1]);
+  for (const [k] of closed.slice(0, closed.length - CLOSED_KEPT)) delete map[k];
+}
 
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
@@ -40,8 +60,8 @@ function prune(state: GateState, nowIso: string): void {
   if (state.prunedAt !== null && now - Date.parse(state.prunedAt) < 60_000) return;
   state.prunedAt = nowIso;
   for (const [k, w] of Object.entries(state.waiting)) if (now - Date.parse(w.lastSeen) > WAITING_STALE_MS) delete state.waiting[k];
-  for (const [k, g] of Object.entries(state.grants)) if (g.closedAt && now - Date.parse(g.closedAt) > CLOSED_KEPT_MS) delete state.grants[k];
-  for (const [k, a] of Object.entries(state.approvals)) if (a.closedAt && now - Date.parse(a.closedAt) > CLOSED_KEPT_MS) delete state.approvals[k];
+  pruneClosed(state.grants, now);
+  pruneClosed(state.approvals, now);
 }
 
 function closeGrant(state: GateState, id: string, status: GrantRecord['status'], at: string, by: string | null, consumedBy: GrantRecord['consumedBy'] = null): void {

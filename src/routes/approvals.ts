@@ -7,6 +7,7 @@ import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { getOwn } from '../policy/own.ts';
+import { personKey } from '../policy/person-key.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import { revokeOpen } from '../gate/revoke-open.ts';
 import { isStage } from '../stages.ts';
@@ -40,6 +41,13 @@ const ApprovalView = z.object({
  */
 export const APPROVALS_PER_MINUTE = 30;
 
+/**
+ * Open approvals one person may hold at once (409 past it). The rate limit alone let a script at
+ * 30 a minute keep tens of thousands open for approvals.ttlHours, each in every checkpoint and
+ * walked by every decision; a person approves a handful of tags for live.
+ */
+export const OPEN_APPROVALS_PER_APPROVER = 100;
+
 /** POST /v1/approvals (approver), DELETE /v1/approvals/{id} (approver) and GET /v1/approvals (pending ones). */
 export function approvalRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, APPROVALS_PER_MINUTE, 'approvals');
@@ -53,7 +61,7 @@ export function approvalRoutes(ctx: RouteContext) {
         tags: ['approvals'],
         querystring: NoQuery,
         body: ApprovalRequest,
-        response: { 201: ApprovalView, 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
+        response: { 201: ApprovalView, 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
       handler: async (req, reply) => {
         const { project, stage, imageTag, notes } = req.body;
@@ -67,6 +75,12 @@ export function approvalRoutes(ctx: RouteContext) {
         const approvedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ hours: ctx.config.approvals.ttlHours }));
         const actor = identityOf(req);
+        const mine = personKey(actor.name);
+        let open = 0;
+        for (const a of Object.values(ctx.store.read().approvals)) if (isApprovalLive(a, now) && personKey(a.approvedBy) === mine) open += 1;
+        if (open >= OPEN_APPROVALS_PER_APPROVER) {
+          throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open approvals, the most one person may hold; revoke the ones not needed (DELETE /v1/approvals/{id}) or let them expire`);
+        }
         // counted per identity once the approval would be recorded, as break-glass requests are:
         // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
         await limit(req, reply, () =>

@@ -9,6 +9,7 @@ import { identityRateLimit } from '../http/identity-rate-limit.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { isGrantLive, liveGrantSummaries } from '../policy/grants.ts';
 import { getOwn } from '../policy/own.ts';
+import { personKey } from '../policy/person-key.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import { revokeOpen } from '../gate/revoke-open.ts';
@@ -36,6 +37,13 @@ const GrantView = z.object({
   status: z.enum(['open', 'consumed', 'revoked', 'expired']),
 });
 
+/**
+ * Open break-glass grants one person may hold at once (409 past it): the rate limit alone let a
+ * script keep thousands open for their TTL, each in every checkpoint and walked by every
+ * decision; an incident needs one or two.
+ */
+export const OPEN_GRANTS_PER_REQUESTER = 20;
+
 /** The one-time break-glass token: "gbg_" + 256 random bits. */
 export function newBreakGlassToken(): string {
   return `gbg_${randomBytes(32).toString('base64url')}`;
@@ -54,7 +62,7 @@ export function grantRoutes(ctx: RouteContext) {
         tags: ['break-glass'],
         querystring: NoQuery,
         body: BreakGlassRequest,
-        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 429: ErrorSchema, ...authErrors },
+        response: { 201: GrantView.extend({ token: z.string(), ttlMinutes: z.number() }), 400: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema, ...authErrors },
       },
       handler: async (req, reply) => {
         const { project, stage, imageTag, justification } = req.body;
@@ -73,6 +81,12 @@ export function grantRoutes(ctx: RouteContext) {
         const issuedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ minutes: ttlMinutes }));
         const actor = identityOf(req);
+        const mine = personKey(actor.name);
+        let open = 0;
+        for (const g of Object.values(ctx.store.read().grants)) if (isGrantLive(g, now) && personKey(g.requestedBy) === mine) open += 1;
+        if (open >= OPEN_GRANTS_PER_REQUESTER) {
+          throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open break-glass grants, the most one person may hold; revoke the ones not needed (DELETE /v1/break-glass/{id}) or let them expire`);
+        }
         // counted per identity once the request would be granted: the limit bounds the grants one
         // identity mints, and an operator who mistypes during an incident does not lock themselves
         // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)

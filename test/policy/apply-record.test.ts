@@ -3,6 +3,7 @@ import type { AuditEventV1 } from '../../src/audit/event.ts';
 import { parseConfig } from '../../src/config.ts';
 import { applyRecord } from '../../src/policy/apply-record.ts';
 import { WAITING_KEPT, emptyState, promotionKey } from '../../src/policy/state.ts';
+import { CLOSED_KEPT } from '../../src/policy/apply-record.ts';
 
 const config = parseConfig({});
 const BASE = Date.parse('2026-11-25T15:00:00.000Z');
@@ -87,4 +88,33 @@ t.test('a replayed allow leaves the stage\'s allowed tag as the last new allow s
   t.same(state.allowedTags.paper, { imageTag: 'bbb222', decisionId: 'dec_2', at: new Date(BASE + 2000).toISOString() }, 'a replay of the older promotion does not set the stage back');
   applyRecord(state, allow(4, 'b4', 'bbb222', 'dec_2'));
   t.equal(state.allowedTags.paper?.at, new Date(BASE + 2000).toISOString(), 'a replay of the current one does not move its time');
+});
+
+t.test('closed approvals are kept for a week, and no more than CLOSED_KEPT of them: the newest closed', async (t) => {
+  const state = emptyState(config.stages);
+  const approver = { name: 'amir', groups: ['approver'], via: 'local-token' as const };
+  const record = (seq: number, type: AuditEventV1['type'], id: string): AuditEventV1 => ({
+    ...decision(seq, 'unused', 'wait'),
+    type,
+    id,
+    actor: approver,
+    stage: 'live',
+    promotion: null,
+    decision: null,
+    reasons: [],
+    approval: { id, notes: 'paper P&L reviewed', expiresAt: '2026-12-25T15:00:00.000Z' },
+    data: null,
+  });
+  const n = CLOSED_KEPT + 50;
+  let seq = 0;
+  for (let i = 0; i < n; i++) applyRecord(state, record(++seq, 'approval.recorded', `ap_${i}`));
+  for (let i = 0; i < n; i++) applyRecord(state, record(++seq, 'approval.revoked', `ap_${i}`));
+  applyRecord(state, record(++seq, 'approval.recorded', 'ap_open'));
+  // the next prune: a minute of record time after the last
+  applyRecord(state, record(seq + 120, 'approval.recorded', 'ap_later'));
+  const closed = Object.values(state.approvals).filter((a) => a.status !== 'open');
+  t.equal(closed.length, CLOSED_KEPT, 'closed ones beyond the count are dropped');
+  t.notOk('ap_0' in state.approvals, 'the first closed is gone');
+  t.ok(`ap_${n - 1}` in state.approvals, 'the newest closed is kept');
+  t.equal(state.approvals['ap_open']?.status, 'open', 'open ones are never dropped');
 });

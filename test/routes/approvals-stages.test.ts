@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { InjectOptions } from 'fastify';
 import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
-import { APPROVALS_PER_MINUTE } from '../../src/routes/approvals.ts';
+import { APPROVALS_PER_MINUTE, OPEN_APPROVALS_PER_APPROVER } from '../../src/routes/approvals.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
@@ -64,6 +64,24 @@ t.test('approvals refused for their input do not count against the identity: an 
   }
   t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) })).statusCode, 429, 'the budget still holds for approvals');
   t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ notes: 'short' }) })).statusCode, 400, 'over the budget, bad input is still named as such');
+});
+
+t.test('one person holds at most OPEN_APPROVALS_PER_APPROVER open approvals: 409 past it, audited; one revoked frees a place', async (t) => {
+  const g = await buildTestApp(t, { now: CLOSED });
+  let first = '';
+  for (let i = 0; i < OPEN_APPROVALS_PER_APPROVER; i++) {
+    if (i > 0 && i % APPROVALS_PER_MINUTE === 0) g.clock.set(`2026-11-25T22:0${i / APPROVALS_PER_MINUTE}:01Z`);
+    const res = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: `tag-${i}` }) });
+    t.equal(res.statusCode, 201);
+    first ||= res.json().id;
+  }
+  g.clock.set('2026-11-25T22:05:01Z');
+  const refused = await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) });
+  t.match({ status: refused.statusCode, body: refused.json() }, { status: 409, body: { error: 'too_many_open', message: /approver has 100 open approvals/ } });
+  t.ok(g.audit.records().some((r) => r.type === 'refusal' && r.data?.['status'] === 409 && r.actor.name === 'approver'), 'the refusal is audited');
+  t.equal((await g.as('approver2', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 201, 'another person has their own');
+  t.equal((await g.as('approver', { method: 'DELETE', url: `/v1/approvals/${first}` })).statusCode, 200);
+  t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) })).statusCode, 201, 'a revoked one frees a place');
 });
 
 t.test('approvals are limited per identity (429, audited): a leaked approver token cannot grow the state without bound', async (t) => {

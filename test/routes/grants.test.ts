@@ -1,5 +1,6 @@
 import t from 'tap';
 import { buildTestApp, decisionBody, type TestApp } from '../helpers/build-app.ts';
+import { OPEN_GRANTS_PER_REQUESTER } from '../../src/routes/grants.ts';
 
 const OPEN = '2026-11-25T15:00:00Z';
 const JUSTIFY = 'order router drops fills; hotfix cannot wait for the close';
@@ -185,6 +186,26 @@ t.test('break-glass requests are limited per identity (429, audited)', async (t)
   t.equal(refusal?.actor.name, 'operator');
   g.clock.set('2026-11-25T15:01:01Z');
   t.equal((await requestGrant(g)).statusCode, 201, 'the window moves on');
+});
+
+t.test('one person holds at most OPEN_GRANTS_PER_REQUESTER open grants: 409 past it, audited; one closed or expired frees a place', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  const ids: string[] = [];
+  for (let i = 0; i < OPEN_GRANTS_PER_REQUESTER; i++) {
+    if (i > 0 && i % 10 === 0) g.clock.set(`2026-11-25T15:0${i / 10}:01Z`); // past the rate limit's minute
+    const res = await requestGrant(g, { ttlMinutes: 60 });
+    t.equal(res.statusCode, 201, `grant ${i + 1}`);
+    ids.push(res.json().id);
+  }
+  g.clock.set('2026-11-25T15:05:01Z');
+  const refused = await requestGrant(g, { ttlMinutes: 60 });
+  t.match({ status: refused.statusCode, body: refused.json() }, { status: 409, body: { error: 'too_many_open', message: /operator has 20 open break-glass grants/ } });
+  t.ok(g.audit.records().some((r) => r.type === 'refusal' && r.data?.['status'] === 409 && r.actor.name === 'operator'), 'the refusal is audited');
+  t.equal((await requestGrant(g, {}, 'operator2')).statusCode, 201, 'another person has their own');
+  t.equal((await g.as('operator', { method: 'DELETE', url: `/v1/break-glass/${ids[0]}` })).statusCode, 200);
+  t.equal((await requestGrant(g, { ttlMinutes: 60 })).statusCode, 201, 'a revoked one frees a place');
+  g.clock.set('2026-11-25T16:05:00Z'); // the first twenty have expired (their expiry not recorded yet)
+  t.equal((await requestGrant(g)).statusCode, 201, 'expired ones do not count');
 });
 
 t.test('break-glass requests refused for their input do not count against the identity: a mistyping operator is not locked out', async (t) => {
