@@ -1,6 +1,8 @@
 import t from 'tap';
 import { buildTestApp, decisionBody, type TestApp } from '../helpers/build-app.ts';
 import { OPEN_GRANTS_PER_REQUESTER } from '../../src/routes/grants.ts';
+import type { AuditLog } from '../../src/audit/log.ts';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 
 const OPEN = '2026-11-25T15:00:00Z';
 const JUSTIFY = 'order router drops fills; hotfix cannot wait for the close';
@@ -83,7 +85,19 @@ t.test('a grant lets exactly one promotion through, replay gets the same allow, 
 });
 
 t.test('exactly once under concurrency: 100 promotions against one grant → one allow', async (t) => {
-  const g = await buildTestApp(t, { now: OPEN });
+  // each append acknowledged 20 ms after it took its place, as the file log's fsync does: the
+  // other 99 are decided while the winner's record is on its way (the in-memory log alone
+  // commits at once, and a grant not held meanwhile went unnoticed)
+  const inner = createMemoryAuditLog();
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries) {
+      const records = await inner.append(entries);
+      await new Promise((r) => setTimeout(r, 20));
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
   await passTests(g);
   const grant = (await requestGrant(g)).json();
   const answers = await Promise.all(
@@ -98,7 +112,7 @@ t.test('exactly once under concurrency: 100 promotions against one grant → one
   const again = (await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', promotion: winner }) })).json();
   t.equal(again.decision, 'allow');
   t.equal(again.replayed, true);
-  t.equal(g.audit.records().filter((r) => r.type === 'breakglass.consumed').length, 1, 'one consumption recorded');
+  t.equal(inner.records().filter((r) => r.type === 'breakglass.consumed').length, 1, 'one consumption recorded');
 });
 
 t.test('a grant for another stage, another tag, expired or revoked never applies', async (t) => {
