@@ -1,6 +1,7 @@
 import { appendFileSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { verifyAuditLog } from '../../src/audit/verify.ts';
 import { tempDirSync } from '../helpers/temp-dir.ts';
@@ -176,6 +177,39 @@ for (const d of damaged) {
     t.match(await verifyAuditLog(dir), { ok: false }, 'audit verify agrees the log is broken');
   });
 }
+
+t.test('the cut of a torn end is made durable: a datasync of the file follows its truncate, before the log takes appends', async (t) => {
+  const dir = t.testdir();
+  const made = await makeLog(dir);
+  appendFileSync(made.fileB, firstLine(made.fileB).slice(0, 200));
+  const ops: string[] = [];
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    async open(path, flags) {
+      const fh = await nodeAuditFs.open(path, flags);
+      const name = path.split('/').pop();
+      return new Proxy(fh, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver);
+          if ((prop === 'truncate' || prop === 'datasync') && typeof v === 'function') {
+            return (...args: unknown[]) => {
+              ops.push(`${prop} ${name}`);
+              return (v as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          }
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs, logger: memoryLogger() });
+  const b = made.fileB.split('/').pop();
+  const cut = ops.indexOf(`truncate ${b}`);
+  t.ok(cut >= 0, 'the torn end is cut');
+  t.ok(ops.indexOf(`datasync ${b}`, cut) > cut, `and the file fsynced after the cut (${ops.join(', ')})`);
+  t.equal(statSync(made.fileB).size, made.sizeB);
+  await log.close();
+});
 
 t.test('start-up with a line longer than the tail chunk', async (t) => {
   const dir = t.testdir();

@@ -34,3 +34,12 @@ t.test('a released hit is taken back once, and only that hit', async (t) => {
   (rl.take('a', 200_000) as { release?: () => void }).release?.();
   t.equal(rl.size(), 0, 'an identity whose every hit was released is forgotten');
 });
+
+t.test('retry-after rounds up: a retry at the time it names is taken (hits at sub-second offsets)', async (t) => {
+  const rl = createRateLimiter(1, 60_000);
+  t.match(rl.take('a', 500), { ok: true });
+  const refused = rl.take('a', 1000);
+  t.same(refused, { ok: false, retryAfterSeconds: 60 }, '59.5 s left: 60, not 59');
+  if (refused.ok) throw new Error('unreachable');
+  t.match(rl.take('a', 1000 + refused.retryAfterSeconds * 1000), { ok: true }, 'a retry when told is not refused again');
+});

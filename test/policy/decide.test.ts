@@ -286,6 +286,16 @@ t.test('a presented grant held by another request: "being used" while live, "exp
   t.match(held('2026-11-25T15:30:00Z').reasons.find((r) => r.code === 'break_glass_invalid')?.message, /^Break-glass grant bg_1 is expired\.$/);
 });
 
+t.test('the oldest of two approvals of one tag is the one a live allow spends (the newer lasts longer)', async (t) => {
+  const older = approval({ id: 'ap_old' });
+  const newer = approval({ id: 'ap_new', approvedAt: '2026-11-25T20:00:00Z', expiresAt: '2026-11-26T20:00:00Z' });
+  for (const order of [[older, newer], [newer, older]]) {
+    const out = decide(input({ stage: 'live' }), state({ approvals: order }), DateTime.fromISO(CLOSED));
+    t.equal(out.decision, 'allow');
+    t.equal(out.approval?.id, 'ap_old', `listed ${order.map((a) => a.id).join(', ')}`);
+  }
+});
+
 t.test('the oldest-expiring of two matching grants is the one used', async (t) => {
   const out = decide(input(), state({ grants: [grant({ id: 'bg_late', expiresAt: '2026-11-25T16:00:00Z' }), grant({ id: 'bg_soon' })] }), DateTime.fromISO(OPEN));
   t.equal(out.grant?.id, 'bg_soon');

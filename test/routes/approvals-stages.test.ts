@@ -256,3 +256,29 @@ t.test('two admins toggle one stage at the same moment: each answer is its own c
   t.equal((await put(false, 'disk trouble')).statusCode, 503);
   t.equal((await put(false, 'disk back')).statusCode, 200, 'the next toggle takes its turn');
 });
+
+t.test('the lists show live items only: an approval or grant past its expiry, before the gate has recorded that, is neither pending nor open', async (t) => {
+  const g = await buildTestApp(t, { now: OPEN });
+  t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 201);
+  const grant = await g.as('operator', {
+    method: 'POST',
+    url: '/v1/break-glass',
+    payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: 'abc123', justification: 'hotfix for a broken order router, cannot wait', ttlMinutes: 5 },
+  });
+  t.equal(grant.statusCode, 201);
+  const lists = async () => {
+    const status = (await g.as(null, { url: '/v1/status' })).json();
+    return {
+      approvals: (await g.as('caller', { url: '/v1/approvals' })).json().approvals.length,
+      grants: (await g.as('operator', { url: '/v1/break-glass' })).json().grants.length,
+      statusApprovals: status.approvals.length,
+      statusGrants: status.grants.length,
+    };
+  };
+  t.same(await lists(), { approvals: 1, grants: 1, statusApprovals: 1, statusGrants: 1 }, 'both live');
+  g.clock.set('2026-11-25T15:05:00Z');
+  t.same(await lists(), { approvals: 1, grants: 0, statusApprovals: 1, statusGrants: 0 }, 'the grant at its expiry instant is gone');
+  g.clock.set('2026-11-26T15:00:01Z');
+  t.same(await lists(), { approvals: 0, grants: 0, statusApprovals: 0, statusGrants: 0 }, 'the approval a second past its 24 h too');
+  t.same(g.audit.records().filter((r) => r.type.endsWith('.expired')), [], 'while neither expiry is recorded yet');
+});
