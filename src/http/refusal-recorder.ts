@@ -82,7 +82,8 @@ export function identityKey(actor: Pick<Actor, 'name' | 'via'>): string {
 
 /**
  * Records refusals in the audit log before they are answered, within budgets, so that no caller
- * can turn each request into an fsynced record and fill the disk. Refusals of requests that carried
+ * can turn each request into an fsynced record (the budgets bound the rate of records, not their
+ * total: see the README on what a flood that lasts days costs). Refusals of requests that carried
  * no valid identity (401, and anything refused to an anonymous caller) have a budget per client
  * (clientAddress: the TCP peer, or the client a trusted proxy forwarded; IPv6 by /64); refusals of
  * an authenticated caller (403, 400, 429...: in Kubernetes mode any ServiceAccount of any pod
