@@ -79,8 +79,10 @@ t.test('/healthz, /readyz, /metrics, /openapi.json', async (t) => {
   t.equal(schema.properties.imageTag.pattern, '^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$');
   t.ok(post.responses['200'], 'response schema documented');
   t.ok(doc.paths['/v1/market'].get);
-  // issuing a grant has no conflict to answer (a revoke has: already closed, or in use)
-  t.notOk(doc.paths['/v1/break-glass'].post.responses['409'], 'POST /v1/break-glass lists no 409');
+  // issuing a grant or an approval has one conflict to answer (too many open), a revoke others
+  // (already closed, or in use)
+  t.ok(doc.paths['/v1/break-glass'].post.responses['409'], 'POST /v1/break-glass lists its 409 (too many open)');
+  t.ok(doc.paths['/v1/approvals'].post.responses['409'], 'POST /v1/approvals lists its 409 (too many open)');
   t.ok(doc.paths['/v1/break-glass/{id}'].delete.responses['409'], 'DELETE /v1/break-glass/{id} lists its 409');
   t.ok(doc.paths['/v1/approvals/{id}'].delete.responses['409'], 'DELETE /v1/approvals/{id} lists its 409');
 });
