@@ -51,6 +51,8 @@ export const OPEN_APPROVALS_PER_APPROVER = 100;
 /** POST /v1/approvals (approver), DELETE /v1/approvals/{id} (approver) and GET /v1/approvals (pending ones). */
 export function approvalRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, APPROVALS_PER_MINUTE, 'approvals');
+  /** approvals being recorded, by person: counted as open until their append settles */
+  const recording = new Map<string, number>();
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -76,18 +78,25 @@ export function approvalRoutes(ctx: RouteContext) {
         const expiresAt = isoOf(now.plus({ hours: ctx.config.approvals.ttlHours }));
         const actor = identityOf(req);
         const mine = personKey(actor.name);
-        let open = 0;
+        let open = recording.get(mine) ?? 0;
         for (const a of Object.values(ctx.store.read().approvals)) if (isApprovalLive(a, now) && personKey(a.approvedBy) === mine) open += 1;
         if (open >= OPEN_APPROVALS_PER_APPROVER) {
           throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open approvals, the most one person may hold; revoke the ones not needed (DELETE /v1/approvals/{id}) or let them expire`);
         }
-        // counted per identity once the approval would be recorded, as break-glass requests are:
-        // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
-        await limit(req, reply, () =>
-          ctx.recorder.record([
-            auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),
-          ]),
-        );
+        recording.set(mine, (recording.get(mine) ?? 0) + 1);
+        try {
+          // counted per identity once the approval would be recorded, as break-glass requests are:
+          // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
+          await limit(req, reply, () =>
+            ctx.recorder.record([
+              auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),
+            ]),
+          );
+        } finally {
+          const left = (recording.get(mine) ?? 1) - 1;
+          if (left > 0) recording.set(mine, left);
+          else recording.delete(mine);
+        }
         reply.code(201);
         return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
       },

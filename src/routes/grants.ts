@@ -52,6 +52,8 @@ export function newBreakGlassToken(): string {
 /** POST /v1/break-glass, DELETE /v1/break-glass/{id}, GET /v1/break-glass. */
 export function grantRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, ctx.config.breakGlass.requestsPerMinute, 'break-glass requests');
+  /** grants being recorded, by person: counted as open until their append settles */
+  const recording = new Map<string, number>();
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -82,29 +84,36 @@ export function grantRoutes(ctx: RouteContext) {
         const expiresAt = isoOf(now.plus({ minutes: ttlMinutes }));
         const actor = identityOf(req);
         const mine = personKey(actor.name);
-        let open = 0;
+        let open = recording.get(mine) ?? 0;
         for (const g of Object.values(ctx.store.read().grants)) if (isGrantLive(g, now) && personKey(g.requestedBy) === mine) open += 1;
         if (open >= OPEN_GRANTS_PER_REQUESTER) {
           throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open break-glass grants, the most one person may hold; revoke the ones not needed (DELETE /v1/break-glass/{id}) or let them expire`);
         }
-        // counted per identity once the request would be granted: the limit bounds the grants one
-        // identity mints, and an operator who mistypes during an incident does not lock themselves
-        // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
-        await limit(req, reply, () =>
-          ctx.recorder.record([
-            auditEntry({
-              at: issuedAt,
-              type: 'breakglass.issued',
-              id,
-              actor,
-              project,
-              stage,
-              imageTag,
-              breakGlass: { id, tokenHash: hashToken(token), justification, issuedAt, expiresAt, ttlMinutes },
-              data: { requestId: req.id },
-            }),
-          ]),
-        );
+        recording.set(mine, (recording.get(mine) ?? 0) + 1);
+        try {
+          // counted per identity once the request would be granted: the limit bounds the grants one
+          // identity mints, and an operator who mistypes during an incident does not lock themselves
+          // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
+          await limit(req, reply, () =>
+            ctx.recorder.record([
+              auditEntry({
+                at: issuedAt,
+                type: 'breakglass.issued',
+                id,
+                actor,
+                project,
+                stage,
+                imageTag,
+                breakGlass: { id, tokenHash: hashToken(token), justification, issuedAt, expiresAt, ttlMinutes },
+                data: { requestId: req.id },
+              }),
+            ]),
+          );
+        } finally {
+          const left = (recording.get(mine) ?? 1) - 1;
+          if (left > 0) recording.set(mine, left);
+          else recording.delete(mine);
+        }
         reply.code(201);
         return { id, token, project, stage, imageTag, justification, requestedBy: actor.name, issuedAt, expiresAt, ttlMinutes, status: 'open' as const };
       },

@@ -4,6 +4,8 @@ import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { APPROVALS_PER_MINUTE, OPEN_APPROVALS_PER_APPROVER } from '../../src/routes/approvals.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import type { AuditLog } from '../../src/audit/log.ts';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
 const OPEN = '2026-11-25T15:00:00Z';
@@ -82,6 +84,26 @@ t.test('one person holds at most OPEN_APPROVALS_PER_APPROVER open approvals: 409
   t.equal((await g.as('approver2', { method: 'POST', url: '/v1/approvals', payload: approve() })).statusCode, 201, 'another person has their own');
   t.equal((await g.as('approver', { method: 'DELETE', url: `/v1/approvals/${first}` })).statusCode, 200);
   t.equal((await g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: 'one-more' }) })).statusCode, 201, 'a revoked one frees a place');
+});
+
+t.test('the open-approval cap holds for requests sent at the same moment: those being recorded count', async (t) => {
+  const inner = createMemoryAuditLog();
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries) {
+      const records = await inner.append(entries);
+      await new Promise((r) => setTimeout(r, 20)); // as an fsync
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: CLOSED, deps: { audit } });
+  let made = 0;
+  for (let minute = 0; made < OPEN_APPROVALS_PER_APPROVER + 20; minute++) {
+    g.clock.set(`2026-11-25T22:0${minute}:01Z`);
+    const burst = await Promise.all(Array.from({ length: APPROVALS_PER_MINUTE }, (_, i) => g.as('approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: `t-${minute}-${i}` }) })));
+    made += burst.length;
+  }
+  t.equal(inner.records().filter((r) => r.type === 'approval.recorded').length, OPEN_APPROVALS_PER_APPROVER, 'bursts of the rate limit stop at the cap');
 });
 
 t.test('approvals are limited per identity (429, audited): a leaked approver token cannot grow the state without bound', async (t) => {

@@ -222,6 +222,28 @@ t.test('one person holds at most OPEN_GRANTS_PER_REQUESTER open grants: 409 past
   t.equal((await requestGrant(g)).statusCode, 201, 'expired ones do not count');
 });
 
+t.test('the open-grant cap holds for requests sent at the same moment: those being recorded count', async (t) => {
+  const inner = createMemoryAuditLog();
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries) {
+      const records = await inner.append(entries);
+      await new Promise((r) => setTimeout(r, 20)); // as an fsync
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
+  for (let i = 0; i < OPEN_GRANTS_PER_REQUESTER - 1; i++) {
+    if (i > 0 && i % 10 === 0) g.clock.set(`2026-11-25T15:0${i / 10}:01Z`);
+    t.equal((await requestGrant(g, { ttlMinutes: 60 })).statusCode, 201);
+  }
+  g.clock.set('2026-11-25T15:05:01Z');
+  const answers = await Promise.all(Array.from({ length: 8 }, () => requestGrant(g, { ttlMinutes: 60 })));
+  t.same(answers.map((a) => a.statusCode).sort(), [201, 409, 409, 409, 409, 409, 409, 409], 'one more, then the cap');
+  t.equal(inner.records().filter((r) => r.type === 'breakglass.issued').length, OPEN_GRANTS_PER_REQUESTER);
+  t.equal((await requestGrant(g)).statusCode, 409, 'and after they settled');
+});
+
 t.test('break-glass requests refused for their input do not count against the identity: a mistyping operator is not locked out', async (t) => {
   const g = await buildTestApp(t, { now: OPEN });
   const bad: [string, () => ReturnType<typeof requestGrant>][] = [
