@@ -217,3 +217,44 @@ t.test('changes that keep overlapping do not hold a waiting decision back: a cha
   t.same(inner.records().map((r) => r.at), ['2026-11-25T15:00:00.000Z', '2026-11-25T15:00:05.000Z', '2026-11-25T15:00:05.000Z'], "the result is stamped at its turn, not before the decision's time");
   t.equal((await second).json().recordedAt, '2026-11-25T15:00:05.000Z', 'and answered with that time');
 });
+
+t.test('a stage toggle asked while a decision waits is stamped at its turn, not before the decision\'s time', async (t) => {
+  const inner = createMemoryAuditLog();
+  const pending: (() => void)[] = [];
+  const audit: AuditLog = {
+    ...inner,
+    async append(entries: readonly AuditEntry[]) {
+      const records = await inner.append(entries);
+      await new Promise<void>((resolve) => pending.push(resolve));
+      return records;
+    },
+  };
+  const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
+  const recorded = async (n: number) => {
+    for (let i = 0; inner.records().length < n; i++) {
+      if (i > 500) throw new Error(`the log never held ${n} records`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const result = g.as('ci', { method: 'PUT', url: '/v1/test-results/t3', payload: { exitCode: 0, passed: 1, failed: 0 } });
+  await recorded(1);
+  const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', imageTag: 't3' }) });
+  t.notOk(await settledWithin(deciding, 60), 'the decision waits for the result');
+  const toggling = g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'later' } });
+  t.notOk(await settledWithin(toggling, 60), 'the toggle waits for the decision');
+  g.clock.set('2026-11-25T15:00:07Z');
+  pending.shift()!();
+  await recorded(3);
+  pending.shift()!();
+  pending.shift()!();
+  t.equal((await result).statusCode, 200);
+  t.equal((await deciding).statusCode, 200);
+  const toggled = await toggling;
+  t.equal(toggled.statusCode, 200);
+  t.same(inner.records().map((r) => [r.type, r.at]), [
+    ['testresult.recorded', '2026-11-25T15:00:00.000Z'],
+    ['decision', '2026-11-25T15:00:07.000Z'],
+    ['stage.toggled', '2026-11-25T15:00:07.000Z'],
+  ], 'the log\'s times run forward');
+  t.equal(toggled.json().changedAt, '2026-11-25T15:00:07.000Z');
+});
