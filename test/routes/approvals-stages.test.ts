@@ -4,8 +4,7 @@ import t from 'tap';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { APPROVALS_PER_MINUTE, OPEN_APPROVALS_PER_APPROVER } from '../../src/routes/approvals.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import type { AuditLog } from '../../src/audit/log.ts';
-import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import { slowAuditLog } from '../helpers/slow-audit-log.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
 const OPEN = '2026-11-25T15:00:00Z';
@@ -87,15 +86,7 @@ t.test('one person holds at most OPEN_APPROVALS_PER_APPROVER open approvals: 409
 });
 
 t.test('the open-approval cap holds for requests sent at the same moment: those being recorded count', async (t) => {
-  const inner = createMemoryAuditLog();
-  const audit: AuditLog = {
-    ...inner,
-    async append(entries) {
-      const records = await inner.append(entries);
-      await new Promise((r) => setTimeout(r, 20)); // as an fsync
-      return records;
-    },
-  };
+  const { audit, inner } = slowAuditLog(20); // appends acknowledged 20 ms late, as an fsync
   const g = await buildTestApp(t, { now: CLOSED, deps: { audit } });
   let made = 0;
   for (let minute = 0; made < OPEN_APPROVALS_PER_APPROVER + 20; minute++) {

@@ -8,6 +8,7 @@ import type { AuditEntry } from '../../src/audit/event.ts';
 import { type AuditLog, AuditUnavailableError } from '../../src/audit/log.ts';
 import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { heldAuditLog } from '../helpers/slow-audit-log.ts';
 
 const OPEN = '2026-11-25T15:00:00Z'; // Wednesday 10:00 ET
 
@@ -175,23 +176,8 @@ t.test('a retry waiting behind a request whose append fails decides for itself',
 
 t.test('changes that keep overlapping do not hold a waiting decision back: a change asked while a decision waits goes after it', async (t) => {
   // each append is acknowledged only when the test says, one by one (each its own fsync)
-  const inner = createMemoryAuditLog();
-  const pending: (() => void)[] = [];
-  const audit: AuditLog = {
-    ...inner,
-    async append(entries: readonly AuditEntry[]) {
-      const records = await inner.append(entries);
-      await new Promise<void>((resolve) => pending.push(resolve));
-      return records;
-    },
-  };
+  const { audit, inner, ack, recorded } = heldAuditLog();
   const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
-  const recorded = async (n: number) => {
-    for (let i = 0; inner.records().length < n; i++) {
-      if (i > 500) throw new Error(`the log never held ${n} records`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
   const first = g.as('admin', { method: 'PUT', url: '/v1/stages/paper', payload: { enabled: false, note: 'change 1' } });
   await recorded(1); // its acknowledgement held
   const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', imageTag: 'k1' }) });
@@ -202,15 +188,15 @@ t.test('changes that keep overlapping do not hold a waiting decision back: a cha
   g.clock.set('2026-11-25T15:00:05Z'); // time passes while the first change's fsync is under way
   t.notOk(await settledWithin(second, 60), 'a change asked while the decision waits waits too');
   t.equal(inner.records().length, 1, 'and is not recorded yet');
-  pending.shift()!(); // the first change is durable
+  ack(); // the first change is durable
   await recorded(2);
   t.same(inner.records().slice(0, 2).map((r) => r.type), ['stage.toggled', 'decision'], 'the waiting decision goes next, before the second change');
   await recorded(3); // the second change once the decision's append is queued
-  pending.shift()!();
+  ack();
   const decided = await deciding;
   t.equal(decided.statusCode, 200);
   t.equal(decided.json().skip, true, 'decided with the stage as the first change left it (off)');
-  pending.shift()!();
+  ack();
   t.equal((await first).statusCode, 200);
   t.equal((await second).statusCode, 200);
   t.same(inner.records().map((r) => r.type), ['stage.toggled', 'decision', 'testresult.recorded'], 'the log reads as the answers came');
@@ -219,23 +205,8 @@ t.test('changes that keep overlapping do not hold a waiting decision back: a cha
 });
 
 t.test('a stage toggle asked while a decision waits is stamped at its turn, not before the decision\'s time', async (t) => {
-  const inner = createMemoryAuditLog();
-  const pending: (() => void)[] = [];
-  const audit: AuditLog = {
-    ...inner,
-    async append(entries: readonly AuditEntry[]) {
-      const records = await inner.append(entries);
-      await new Promise<void>((resolve) => pending.push(resolve));
-      return records;
-    },
-  };
+  const { audit, inner, ack, recorded } = heldAuditLog();
   const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
-  const recorded = async (n: number) => {
-    for (let i = 0; inner.records().length < n; i++) {
-      if (i > 500) throw new Error(`the log never held ${n} records`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
   const result = g.as('ci', { method: 'PUT', url: '/v1/test-results/t3', payload: { exitCode: 0, passed: 1, failed: 0 } });
   await recorded(1);
   const deciding = g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'paper', imageTag: 't3' }) });
@@ -243,10 +214,10 @@ t.test('a stage toggle asked while a decision waits is stamped at its turn, not 
   const toggling = g.as('admin', { method: 'PUT', url: '/v1/stages/beta', payload: { enabled: false, note: 'later' } });
   t.notOk(await settledWithin(toggling, 60), 'the toggle waits for the decision');
   g.clock.set('2026-11-25T15:00:07Z');
-  pending.shift()!();
+  ack();
   await recorded(3);
-  pending.shift()!();
-  pending.shift()!();
+  ack();
+  ack();
   t.equal((await result).statusCode, 200);
   t.equal((await deciding).statusCode, 200);
   const toggled = await toggling;

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { buildTestApp, decisionBody, type TestApp } from '../helpers/build-app.ts';
 import { OPEN_GRANTS_PER_REQUESTER } from '../../src/routes/grants.ts';
-import type { AuditLog } from '../../src/audit/log.ts';
-import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import { slowAuditLog } from '../helpers/slow-audit-log.ts';
 
 const OPEN = '2026-11-25T15:00:00Z';
 const JUSTIFY = 'order router drops fills; hotfix cannot wait for the close';
@@ -88,15 +87,7 @@ t.test('exactly once under concurrency: 100 promotions against one grant → one
   // each append acknowledged 20 ms after it took its place, as the file log's fsync does: the
   // other 99 are decided while the winner's record is on its way (the in-memory log alone
   // commits at once, and a grant not held meanwhile went unnoticed)
-  const inner = createMemoryAuditLog();
-  const audit: AuditLog = {
-    ...inner,
-    async append(entries) {
-      const records = await inner.append(entries);
-      await new Promise((r) => setTimeout(r, 20));
-      return records;
-    },
-  };
+  const { audit, inner } = slowAuditLog(20);
   const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
   await passTests(g);
   const grant = (await requestGrant(g)).json();
@@ -223,15 +214,7 @@ t.test('one person holds at most OPEN_GRANTS_PER_REQUESTER open grants: 409 past
 });
 
 t.test('the open-grant cap holds for requests sent at the same moment: those being recorded count', async (t) => {
-  const inner = createMemoryAuditLog();
-  const audit: AuditLog = {
-    ...inner,
-    async append(entries) {
-      const records = await inner.append(entries);
-      await new Promise((r) => setTimeout(r, 20)); // as an fsync
-      return records;
-    },
-  };
+  const { audit, inner } = slowAuditLog(20); // appends acknowledged 20 ms late, as an fsync
   const g = await buildTestApp(t, { now: OPEN, deps: { audit } });
   for (let i = 0; i < OPEN_GRANTS_PER_REQUESTER - 1; i++) {
     if (i > 0 && i % 10 === 0) g.clock.set(`2026-11-25T15:0${i / 10}:01Z`);
