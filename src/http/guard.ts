@@ -61,6 +61,13 @@ export function createGuard(deps: GuardDeps) {
     throw new HttpError(status, code, message, extra);
   };
 
+  /** How many Authorization headers the request carried (rawHeaders: name, value, name, value...). */
+  const authorizationHeaders = (raw: string[]): number => {
+    let n = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') n += 1;
+    return n;
+  };
+
   /**
    * Every request's first hook (callback style: most requests have no query string and pass
    * without a promise): sets the response headers every answer carries, and refuses credentials
@@ -71,6 +78,11 @@ export function createGuard(deps: GuardDeps) {
     // HTTP/1.1 requires it (RFC 9112 §3.2); Node's own check is off so that this is the gate's answer
     if (req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor >= 1 && req.headers.host === undefined) {
       return done(new HttpError(400, 'invalid_request', 'headers.host: an HTTP/1.1 request needs a Host header', { field: 'headers.host' }));
+    }
+    // Node keeps the first of two Authorization headers and drops the other, where a proxy in
+    // front may have checked the last: which credential the request carries is not clear
+    if (req.headers.authorization !== undefined && authorizationHeaders(req.raw.rawHeaders) > 1) {
+      return done(new HttpError(400, 'invalid_request', 'headers.authorization: sent more than once; send one credential', { field: 'headers.authorization' }));
     }
     const q = req.url.indexOf('?');
     if (q === -1) return done();

@@ -63,3 +63,19 @@ t.test('CONNECT is the gate\'s JSON 404 with its headers and a log line, not a c
   const after = await send(port, 'GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n');
   t.match(after, /^HTTP\/1\.1 200 /, 'the gate still answers');
 });
+
+t.test('two Authorization headers are a 400 naming headers.authorization, audited on a decision: Node would keep the first, a proxy may have checked the last', async (t) => {
+  const g = await buildTestApp(t);
+  await g.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = g.app.server.address() as { port: number };
+  const body = JSON.stringify(decisionBody());
+  const twice = await send(
+    port,
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nauthorization: Bearer gate_other\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  t.match(twice, /^HTTP\/1\.1 400 /);
+  t.match(twice, /"field":"headers\.authorization"/);
+  t.same(g.audit.records().map((r) => [r.type, r.data?.['status']]), [['refusal', 400]], 'recorded as a refusal, and nothing decided');
+  const once = await send(port, `GET /v1/whoami HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nConnection: close\r\n\r\n`);
+  t.match(once, /^HTTP\/1\.1 200 /, 'one is answered as before');
+});
