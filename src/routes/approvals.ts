@@ -8,6 +8,7 @@ import { identityOf } from '../http/request-identity.ts';
 import { isApprovalLive } from '../policy/approvals.ts';
 import { getOwn } from '../policy/own.ts';
 import { personKey } from '../policy/person-key.ts';
+import { openPerPerson } from './open-per-person.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import { revokeOpen } from '../gate/revoke-open.ts';
 import { isStage } from '../stages.ts';
@@ -51,8 +52,7 @@ export const OPEN_APPROVALS_PER_APPROVER = 100;
 /** POST /v1/approvals (approver), DELETE /v1/approvals/{id} (approver) and GET /v1/approvals (pending ones). */
 export function approvalRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, APPROVALS_PER_MINUTE, 'approvals');
-  /** approvals being recorded, by person: counted as open until their append settles */
-  const recording = new Map<string, number>();
+  const cap = openPerPerson(OPEN_APPROVALS_PER_APPROVER, 'approvals', 'revoke the ones not needed (DELETE /v1/approvals/{id})');
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -77,26 +77,16 @@ export function approvalRoutes(ctx: RouteContext) {
         const approvedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ hours: ctx.config.approvals.ttlHours }));
         const actor = identityOf(req);
-        const mine = personKey(actor.name);
-        let open = recording.get(mine) ?? 0;
-        for (const a of Object.values(ctx.store.read().approvals)) if (isApprovalLive(a, now) && personKey(a.approvedBy) === mine) open += 1;
-        if (open >= OPEN_APPROVALS_PER_APPROVER) {
-          throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open approvals, the most one person may hold; revoke the ones not needed (DELETE /v1/approvals/{id}) or let them expire`);
-        }
-        recording.set(mine, (recording.get(mine) ?? 0) + 1);
-        try {
+        const openNow = (person: string) => Object.values(ctx.store.read().approvals).filter((a) => isApprovalLive(a, now) && personKey(a.approvedBy) === person).length;
+        await cap.hold(actor.name, openNow, () =>
           // counted per identity once the approval would be recorded, as break-glass requests are:
           // the limit bounds what one identity adds, and a mistyped request (400) costs nothing
-          await limit(req, reply, () =>
+          limit(req, reply, () =>
             ctx.recorder.record([
               auditEntry({ at: approvedAt, type: 'approval.recorded', id, actor, project, stage, imageTag, approval: { id, notes, approvedAt, expiresAt }, data: { requestId: req.id } }),
             ]),
-          );
-        } finally {
-          const left = (recording.get(mine) ?? 1) - 1;
-          if (left > 0) recording.set(mine, left);
-          else recording.delete(mine);
-        }
+          ),
+        );
         reply.code(201);
         return { id, project, stage, imageTag, notes, approvedBy: actor.name, approvedAt, expiresAt, status: 'open' as const };
       },

@@ -10,6 +10,7 @@ import { identityOf } from '../http/request-identity.ts';
 import { isGrantLive, liveGrantSummaries } from '../policy/grants.ts';
 import { getOwn } from '../policy/own.ts';
 import { personKey } from '../policy/person-key.ts';
+import { openPerPerson } from './open-per-person.ts';
 import { isStage } from '../stages.ts';
 import { expiryEntries } from '../gate/decision-service.ts';
 import { revokeOpen } from '../gate/revoke-open.ts';
@@ -52,8 +53,7 @@ export function newBreakGlassToken(): string {
 /** POST /v1/break-glass, DELETE /v1/break-glass/{id}, GET /v1/break-glass. */
 export function grantRoutes(ctx: RouteContext) {
   const limit = identityRateLimit(ctx.clock, ctx.config.breakGlass.requestsPerMinute, 'break-glass requests');
-  /** grants being recorded, by person: counted as open until their append settles */
-  const recording = new Map<string, number>();
+  const cap = openPerPerson(OPEN_GRANTS_PER_REQUESTER, 'break-glass grants', 'revoke the ones not needed (DELETE /v1/break-glass/{id})');
   return async (app: FastifyInstance) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -83,18 +83,12 @@ export function grantRoutes(ctx: RouteContext) {
         const issuedAt = isoOf(now);
         const expiresAt = isoOf(now.plus({ minutes: ttlMinutes }));
         const actor = identityOf(req);
-        const mine = personKey(actor.name);
-        let open = recording.get(mine) ?? 0;
-        for (const g of Object.values(ctx.store.read().grants)) if (isGrantLive(g, now) && personKey(g.requestedBy) === mine) open += 1;
-        if (open >= OPEN_GRANTS_PER_REQUESTER) {
-          throw new HttpError(409, 'too_many_open', `${actor.name} has ${open} open break-glass grants, the most one person may hold; revoke the ones not needed (DELETE /v1/break-glass/{id}) or let them expire`);
-        }
-        recording.set(mine, (recording.get(mine) ?? 0) + 1);
-        try {
+        const openNow = (person: string) => Object.values(ctx.store.read().grants).filter((g) => isGrantLive(g, now) && personKey(g.requestedBy) === person).length;
+        await cap.hold(actor.name, openNow, () =>
           // counted per identity once the request would be granted: the limit bounds the grants one
           // identity mints, and an operator who mistypes during an incident does not lock themselves
           // out (a request refused for its input, 400, costs nothing; 401 and 403 never get here)
-          await limit(req, reply, () =>
+          limit(req, reply, () =>
             ctx.recorder.record([
               auditEntry({
                 at: issuedAt,
@@ -108,12 +102,8 @@ export function grantRoutes(ctx: RouteContext) {
                 data: { requestId: req.id },
               }),
             ]),
-          );
-        } finally {
-          const left = (recording.get(mine) ?? 1) - 1;
-          if (left > 0) recording.set(mine, left);
-          else recording.delete(mine);
-        }
+          ),
+        );
         reply.code(201);
         return { id, token, project, stage, imageTag, justification, requestedBy: actor.name, issuedAt, expiresAt, ttlMinutes, status: 'open' as const };
       },
