@@ -1,6 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { HttpError } from '../http/errors.ts';
+import { dirsUpTo } from '../store/dirs-up-to.ts';
 import { syncParentDir } from '../store/sync-parent-dir.ts';
 
 /**
@@ -33,10 +34,7 @@ export async function writeArtifact(dir: string, imageTag: string, raw: Buffer):
     // made them (which then sees them made) must not be recorded before they are durable either.
     // Results are rare; three small fsyncs each cost nothing
     const top = made !== undefined && resolve(made).length < dirname(resolve(dir)).length ? resolve(made) : dirname(resolve(dir));
-    for (let d = resolve(dir); ; d = dirname(d)) {
-      await syncParentDir(d);
-      if (d === top || d === dirname(d)) break;
-    }
+    for (const d of dirsUpTo(resolve(dir), top)) await syncParentDir(d);
     await syncParentDir(join(dir, name));
     return name;
   }

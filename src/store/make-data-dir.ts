@@ -1,11 +1,7 @@
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-
-/** fsyncs a directory, best effort (not every platform or file system can). */
-async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r').catch(() => null);
-  if (fh) await fh.sync().catch(() => undefined).finally(() => fh.close());
-}
+import { dirsUpTo } from './dirs-up-to.ts';
+import { syncDirectory } from './sync-parent-dir.ts';
 
 /**
  * mkdir -p that makes what it creates durable: fsyncs the parent of each directory it created,
@@ -16,11 +12,7 @@ export async function makeDirDurably(dir: string, syncDir: (dir: string) => Prom
   const leaf = resolve(dir);
   const first = await mkdir(leaf, { recursive: true });
   if (first === undefined) return [];
-  const parents: string[] = [];
-  for (let d = leaf; ; d = dirname(d)) {
-    parents.unshift(dirname(d));
-    if (d === first || dirname(d) === d) break;
-  }
+  const parents = dirsUpTo(leaf, first).map((d) => dirname(d)).reverse();
   for (const p of parents) await syncDir(p);
   return parents;
 }
