@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import { isInList, parseCidrs } from '../http/peer-address.ts';
+import { rawHeaderCount } from '../http/raw-header-count.ts';
 import { hasInvisible } from '../policy/person-key.ts';
 import { isReadableName, isReservedName, RESERVED_WHAT } from './readable-name.ts';
 import { type AuthRequest, type Authenticator, type Identity, ROLES, type Role } from './identity.ts';
@@ -70,11 +71,7 @@ function single(req: AuthRequest, name: string): string | null {
 function occurrences(req: AuthRequest, name: string): number {
   const v = req.headers[name];
   if (v === undefined) return 0;
-  if (req.rawHeaders) {
-    let seen = 0;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === name) seen++;
-    return seen;
-  }
+  if (req.rawHeaders) return rawHeaderCount(req.rawHeaders, name);
   return Array.isArray(v) ? v.length : 1;
 }
 

@@ -3,6 +3,7 @@ import type { Authenticator, Identity, Permission } from '../auth/identity.ts';
 import { hasNoToken, redactTokens } from '../auth/redact-tokens.ts';
 import { HttpError } from './errors.ts';
 import { clientAddress } from './peer-address.ts';
+import { rawHeaderCount } from './raw-header-count.ts';
 import { clientKey, type RefusalRecorder } from './refusal-recorder.ts';
 import { setIdentity } from './request-identity.ts';
 
@@ -61,13 +62,6 @@ export function createGuard(deps: GuardDeps) {
     throw new HttpError(status, code, message, extra);
   };
 
-  /** How many Authorization headers the request carried (rawHeaders: name, value, name, value...). */
-  const authorizationHeaders = (raw: string[]): number => {
-    let n = 0;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') n += 1;
-    return n;
-  };
-
   /**
    * Every request's first hook (callback style: most requests have no query string and pass
    * without a promise): sets the response headers every answer carries, and refuses credentials
@@ -81,7 +75,7 @@ export function createGuard(deps: GuardDeps) {
     }
     // Node keeps the first of two Authorization headers and drops the other, where a proxy in
     // front may have checked the last: which credential the request carries is not clear
-    if (req.headers.authorization !== undefined && authorizationHeaders(req.raw.rawHeaders) > 1) {
+    if (req.headers.authorization !== undefined && rawHeaderCount(req.raw.rawHeaders, 'authorization') > 1) {
       return done(new HttpError(400, 'invalid_request', 'headers.authorization: sent more than once; send one credential', { field: 'headers.authorization' }));
     }
     const q = req.url.indexOf('?');
