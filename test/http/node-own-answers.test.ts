@@ -3,10 +3,15 @@ import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
 import { exchange as send } from '../helpers/raw-http.ts';
 import { connect } from 'node:net';
 
-t.test('an Expect other than 100-continue is ignored: the request is answered, logged and recorded like any other, not a bare 417 from Node', async (t) => {
+/** The test app, listening on a loopback port: these answers come from Node's server, which inject() bypasses. */
+async function listening(t: Parameters<typeof buildTestApp>[0]) {
   const g = await buildTestApp(t);
   await g.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = g.app.server.address() as { port: number };
+  return { g, port: (g.app.server.address() as { port: number }).port };
+}
+
+t.test('an Expect other than 100-continue is ignored: the request is answered, logged and recorded like any other, not a bare 417 from Node', async (t) => {
+  const { g, port } = await listening(t);
   const body = JSON.stringify(decisionBody());
   const request = (auth: string) =>
     `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\n${auth}Content-Type: application/json\r\nExpect: gate-please\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -24,9 +29,7 @@ t.test('an Expect other than 100-continue is ignored: the request is answered, l
 });
 
 t.test('an HTTP/1.1 request without Host is the gate\'s JSON 400 naming headers.host, logged and (a POST) recorded, not a bare 400 from Node', async (t) => {
-  const g = await buildTestApp(t);
-  await g.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = g.app.server.address() as { port: number };
+  const { g, port } = await listening(t);
   const read = await send(port, 'GET /v1/market HTTP/1.1\r\nConnection: close\r\n\r\n');
   t.match(read, /^HTTP\/1\.1 400 /);
   t.match(read, /x-request-id: req_/i, 'with the gate headers');
@@ -42,9 +45,7 @@ t.test('an HTTP/1.1 request without Host is the gate\'s JSON 400 naming headers.
 });
 
 t.test('CONNECT is the gate\'s JSON 404 with its headers and a log line, not a connection closed unanswered; a client that resets does not end the process', async (t) => {
-  const g = await buildTestApp(t);
-  await g.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = g.app.server.address() as { port: number };
+  const { g, port } = await listening(t);
   const answer = await send(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
   t.match(answer, /^HTTP\/1\.1 404 /);
   t.match(answer, /x-request-id: req_/i, 'with the gate headers');
@@ -65,9 +66,7 @@ t.test('CONNECT is the gate\'s JSON 404 with its headers and a log line, not a c
 });
 
 t.test('two Authorization headers are a 400 naming headers.authorization, audited on a decision: Node would keep the first, a proxy may have checked the last', async (t) => {
-  const g = await buildTestApp(t);
-  await g.app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = g.app.server.address() as { port: number };
+  const { g, port } = await listening(t);
   const body = JSON.stringify(decisionBody());
   const twice = await send(
     port,
