@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stands the Stonks Oracle delivery pipeline up on the cluster, idempotently: namespaces, NFS
 # volumes (Retain, pre-bound, re-bound after a teardown), ARC controller and runner scale sets,
-# Argo CD, Argo Rollouts, Kargo, the promotion gate, then the Kargo resources in kargo/.
+# Argo CD, Argo Rollouts, the promotion gate, the Argo CD Applications in kargo/, Kargo, then the
+# rest of kargo/. Kargo's controller starts last: after a teardown it resumes the promotions it
+# had under way, and their gate step and argocd-update step find the gate and the Applications.
 # A second run changes nothing. The application namespace stonks-oracle is never changed.
 #
 # Usage: ./runmefirst.sh [--dry-run] [--from STEP] [--list-steps]
@@ -18,7 +20,7 @@ source "$ROOT/deploy/lib/manifests.sh"
 source "$ROOT/deploy/lib/values.sh"
 SCRIPT_NAME=runmefirst.sh
 
-STEPS=(preflight namespaces nfs-dirs volumes accounts arc-controller arc-runners argo-cd argo-rollouts kargo gate kargo-resources summary)
+STEPS=(preflight namespaces nfs-dirs volumes accounts arc-controller arc-runners argo-cd argo-rollouts gate applications kargo kargo-resources summary)
 
 usage() {
   cat <<EOF
@@ -353,29 +355,38 @@ pinned_copy() {
   printf '%s\n' "$copy"
 }
 
-step_kargo_resources() {
-  local dir=$KARGO_RESOURCES_DIR f applied=0 pinned
+# declares_application FILE — true when FILE declares an Argo CD Application (the applications
+# step applies it; kargo-resources leaves it).
+declares_application() {
+  grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$1"
+}
+
+# apply_kargo_dir WHICH — applies the files of KARGO_RESOURCES_DIR (kargo_files) that declare an
+# Argo CD Application (WHICH=applications) or the others (WHICH=others). Never a file that
+# declares a Secret.
+apply_kargo_dir() {
+  local which=$1 dir=$KARGO_RESOURCES_DIR f applied=0 pinned what
+  [[ $which == applications ]] && what="Argo CD Application file(s)" || what="Kargo resource file(s)"
   [[ $dir == /* ]] || dir="$ROOT/$dir"
   if [[ ! -d $dir ]]; then
-    warn "no $KARGO_RESOURCES_DIR/ directory: no Kargo resources applied"
+    warn "no $KARGO_RESOURCES_DIR/ directory: no $what applied"
     return 0
   fi
-  if ((!DRY_RUN)); then
-    kc_read wait --for=condition=established --timeout=180s \
-      crd/projects.kargo.akuity.io crd/warehouses.kargo.akuity.io crd/stages.kargo.akuity.io \
-      crd/applications.argoproj.io crd/analysistemplates.argoproj.io
-  fi
   while IFS= read -r f; do
+    if declares_application "$f"; then
+      [[ $which == applications ]] || continue
+    else
+      [[ $which == others ]] || continue
+    fi
     if grep -Eq '^kind:[[:space:]]*Secret[[:space:]]*$' "$f"; then
       warn "skipped ${f#"$ROOT"/}: it declares a Secret (create Secrets yourself; see docs/deployment.md)"
       continue
     fi
-    if grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$f" &&
-      grep -Eq '^[[:space:]]+namespace:[[:space:]]*"?stonks-oracle"?[[:space:]]*$' "$f" &&
-      grep -Eq '^[[:space:]]+automated:' "$f"; then
-      pl_refuse "${f#"$ROOT"/} is an Argo CD Application for stonks-oracle with automated sync: applying it would change the live application. Kargo must sync live, not Argo CD on its own."
-    fi
-    if grep -Eq '^kind:[[:space:]]*Application[[:space:]]*$' "$f"; then
+    if [[ $which == applications ]]; then
+      if grep -Eq '^[[:space:]]+namespace:[[:space:]]*"?stonks-oracle"?[[:space:]]*$' "$f" &&
+        grep -Eq '^[[:space:]]+automated:' "$f"; then
+        pl_refuse "${f#"$ROOT"/} is an Argo CD Application for stonks-oracle with automated sync: applying it would change the live application. Kargo must sync live, not Argo CD on its own."
+      fi
       pinned=$(pinned_copy "$f")
       if [[ -n $pinned ]]; then
         log "${f#"$ROOT"/}: keeping the commit a promotion pinned ($(sed -n 's/^[[:space:]]*targetRevision:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$pinned"))"
@@ -385,12 +396,30 @@ step_kargo_resources() {
     kc_mut apply -f "$f"
     applied=$((applied + 1))
   done < <(kargo_files "$dir")
-  log "$applied file(s) from $KARGO_RESOURCES_DIR/ applied"
+  log "$applied $what from $KARGO_RESOURCES_DIR/ applied"
+}
+
+# Before Kargo's controller: after a teardown it resumes the promotions it had under way, and an
+# argocd-update step that finds no Application fails the promotion (it must be promoted again).
+step_applications() {
+  if ((!DRY_RUN)); then
+    kc_read wait --for=condition=established --timeout=180s crd/applications.argoproj.io
+  fi
+  apply_kargo_dir applications
   # The pins runmelast.sh recorded are in the Applications now; left, they would pin an
   # Application deleted by hand later to a commit older than its last promotion.
   if kc_exists configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"; then
     kc_mut delete configmap "$APP_PINS_CONFIGMAP" -n "$NS_ARGOCD"
   fi
+}
+
+step_kargo_resources() {
+  if ((!DRY_RUN)); then
+    kc_read wait --for=condition=established --timeout=180s \
+      crd/projects.kargo.akuity.io crd/warehouses.kargo.akuity.io crd/stages.kargo.akuity.io \
+      crd/analysistemplates.argoproj.io
+  fi
+  apply_kargo_dir others
 }
 
 step_summary() {

@@ -57,7 +57,7 @@ trap 'pl_on_error $LINENO $?' ERR
 
 # Releases in reverse install order: namespace/release.
 release_order() {
-  printf '%s\n' "$NS_GATE/$REL_GATE" "$NS_KARGO/$REL_KARGO" "$NS_ROLLOUTS/$REL_ROLLOUTS" \
+  printf '%s\n' "$NS_KARGO/$REL_KARGO" "$NS_GATE/$REL_GATE" "$NS_ROLLOUTS/$REL_ROLLOUTS" \
     "$NS_ARGOCD/$REL_ARGOCD" "$NS_ARC_RUNNERS/$REPORT_RUNNER_LABEL" "$NS_ARC_RUNNERS/$RUNNER_LABEL" \
     "$NS_ARC_SYSTEMS/$REL_ARC_CONTROLLER"
 }

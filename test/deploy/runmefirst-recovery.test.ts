@@ -63,7 +63,7 @@ t.test('a failed step says which and how to resume; --from resumes there', async
   t.not(r.status, 0);
   t.match(r.output, /FAILED: step "kargo"/);
   t.match(r.output, /resume from this step:\s+\.\/runmefirst\.sh --from kargo/);
-  t.equal(indexOf(r.calls, /upgrade --install gate-service/), -1, 'later steps did not run');
+  t.equal(indexOf(r.calls, /crd\/projects\.kargo\.akuity\.io/), -1, 'later steps (kargo-resources) did not run');
 
   const fixed = sb.state();
   delete fixed.failHelm;
@@ -73,8 +73,9 @@ t.test('a failed step says which and how to resume; --from resumes there', async
   const muts = mutations(resumed.calls).map(show);
   t.match(muts[0], /^helm upgrade --install kargo /, 'the first change is the failed step');
   t.notOk(muts.some((m) => /upgrade --install (arc|argocd|argo-rollouts) /.test(m)), 'earlier steps are skipped');
-  t.ok(muts.some((m) => /upgrade --install gate-service /.test(m)), 'later steps run');
-  t.match(resumed.output, /\[namespaces\] \[2\/13\] skipped \(resuming from kargo\)/);
+  t.notOk(muts.some((m) => /upgrade --install gate-service /.test(m)), 'the gate, before Kargo, is skipped too');
+  t.ok(indexOf(resumed.calls, /crd\/projects\.kargo\.akuity\.io/) >= 0, 'later steps run');
+  t.match(resumed.output, /\[namespaces\] \[2\/14\] skipped \(resuming from kargo\)/);
 
   const bad = sb.run('runmefirst.sh', ['--from', 'nonsense']);
   expectExit(t, bad, 2);
@@ -114,7 +115,7 @@ t.test('a second run keeps the commit a promotion pinned on an existing Applicat
   for (const stage of ['live', 'beta']) {
     sb.kargoFile(`argocd/applications/${stage}.yaml`, readFileSync(join(repoRoot, 'kargo', 'argocd', 'applications', `${stage}.yaml`), 'utf8'));
   }
-  const r = sb.run('runmefirst.sh', ['--from', 'kargo-resources']);
+  const r = sb.run('runmefirst.sh', ['--from', 'applications']);
   expectExit(t, r, 0);
   const source = (name: string) => sb.state().objects[keyOf('Application', 'argocd', name)]?.spec?.source;
   t.equal(source('stonks-oracle-live')?.targetRevision, pinned, 'live keeps the promoted commit');
@@ -152,15 +153,19 @@ t.test('a release left pending by an interrupted helm run: the script names the 
   sb.writeState(state);
   const r = sb.run('runmefirst.sh');
   t.not(r.status, 0, 'the run stops');
-  t.equal(indexOf(mutations(r.calls), /^helm upgrade --install kargo /), -1, 'no upgrade is tried on the pending release');
-  t.match(r.output, /helm release kargo in kargo is pending-upgrade/);
-  t.match(r.output, /helm --kube-context celestium rollback kargo -n kargo/);
-  t.match(r.output, /\.\/runmefirst\.sh --from kargo/);
+  // the gate goes first (before Kargo): the run stops there
+  t.equal(indexOf(mutations(r.calls), /^helm upgrade --install gate-service /), -1, 'no upgrade is tried on the pending release');
+  t.match(r.output, /helm release gate-service in stonks-gate is pending-install/);
+  t.match(r.output, /helm --kube-context celestium uninstall gate-service -n stonks-gate/, 'a pending first install is removed (the gate\'s claim is not the chart\'s: its data stays)');
+  t.match(r.output, /\.\/runmefirst\.sh --from gate/);
+  t.equal(indexOf(mutations(r.calls), /^helm upgrade --install kargo /), -1, 'nor on the later one');
 
   const dry = sb.run('runmefirst.sh', ['--dry-run']);
   expectExit(t, dry, 0, 'a dry run');
-  t.match(dry.output, /pending-install/, 'a dry run reports it too');
-  t.match(dry.output, /helm --kube-context celestium uninstall gate-service -n stonks-gate/, 'a pending first install is removed (the gate\'s claim is not the chart\'s: its data stays)');
+  t.match(dry.output, /helm release kargo in kargo is pending-upgrade/, 'a dry run reports both');
+  t.match(dry.output, /helm --kube-context celestium rollback kargo -n kargo/);
+  t.match(dry.output, /\.\/runmefirst\.sh --from kargo/);
+  t.match(dry.output, /helm --kube-context celestium uninstall gate-service -n stonks-gate/);
 });
 
 t.test('the way out printed for a pending release can be pasted as it is, whatever the context is called', async (t) => {

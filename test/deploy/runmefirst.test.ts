@@ -17,6 +17,7 @@ t.test('a first install on a prepared cluster', async (t) => {
   t.teardown(() => sb.cleanup());
   sb.kargoFile('project.yaml', 'apiVersion: kargo.akuity.io/v1alpha1\nkind: Project\nmetadata:\n  name: stonks-pipeline\n');
   sb.kargoFile('stages/beta.yaml', 'apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata:\n  name: beta\n  namespace: stonks-pipeline\nspec: {}\n');
+  sb.kargoFile('argocd/applications/beta.yaml', readFileSync(join(repoRoot, 'kargo', 'argocd', 'applications', 'beta.yaml'), 'utf8'));
   sb.kargoFile('examples/secret.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: git-credentials\n  namespace: stonks-pipeline\n');
   sb.kargoFile('ghcr.example.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: ghcr\n  namespace: stonks-pipeline\n');
   sb.kargoFile('secrets/caller.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n  namespace: stonks-pipeline\nstringData:\n  token: CHANGE-ME\n');
@@ -25,7 +26,7 @@ t.test('a first install on a prepared cluster', async (t) => {
   const muts = mutations(r.calls);
   const texts = muts.map(show);
 
-  t.test('steps run in order: namespaces, NFS dirs, volumes, accounts, releases, Kargo resources', async (t) => {
+  t.test('steps run in order: namespaces, NFS dirs, volumes, accounts, releases with the gate and the Applications before Kargo, Kargo resources', async (t) => {
     const order = [
       /apply -f - .*/, // namespaces (first change of all)
     ];
@@ -37,12 +38,20 @@ t.test('a first install on a prepared cluster', async (t) => {
     const accounts = muts.findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'ServiceAccount'));
     const helms = RELEASES_IN_ORDER.map(([rel, ns]) => at(new RegExp(`^helm upgrade --install ${rel} \\S+ -n ${ns} `)));
     const kargoApply = at(/^kubectl apply -f \S+project\.yaml$/);
+    const stageApply = at(/^kubectl apply -f \S+stages\/beta\.yaml$/);
+    const appApply = at(/^kubectl apply -f \S+applications\/beta\.yaml$/);
+    const [gate, kargo] = ['gate-service', 'kargo'].map((rel) => helms[RELEASES_IN_ORDER.findIndex(([r]) => r === rel)]!);
     t.ok(job > 0 && job < firstPv, 'the NFS init job runs before the volumes');
     t.ok(firstPv < accounts, 'volumes before accounts');
     t.ok(helms.every((i) => i > accounts), 'releases after volumes and accounts');
     t.same([...helms].sort((a, b) => a - b), helms, `releases in order ${RELEASES_IN_ORDER.map((r) => r[0]).join(', ')}`);
     t.ok(helms.every((i) => i >= 0), 'every release is installed');
-    t.ok(kargoApply > helms.at(-1)!, 'Kargo resources are applied last');
+    t.ok(kargoApply > helms.at(-1)! && stageApply > helms.at(-1)!, 'Kargo resources are applied last');
+    // Kargo's controller starts after the gate and the Applications: after a teardown it resumes
+    // the promotions it had under way, whose gate and argocd-update steps need both
+    t.ok(gate < kargo, 'the gate before Kargo');
+    t.ok(appApply > gate && appApply < kargo, 'the Argo CD Applications after the gate, before Kargo');
+    t.equal(muts.filter((c) => /applications\/beta\.yaml$/.test(show(c))).length, 1, 'each Application applied once');
   });
 
   t.test('only the pipeline namespaces are created or changed', async (t) => {
@@ -139,7 +148,8 @@ t.test('a first install on a prepared cluster', async (t) => {
 
   t.test('Kargo resources: examples, *.example.yaml and Secrets are not applied; the Project goes first', async (t) => {
     const files = r.calls.filter((c) => c.file).map((c) => c.file!.replace(sb.kargoDir + '/', ''));
-    t.same(files, ['project.yaml', 'stages/beta.yaml']);
+    // the Application in the applications step (before Kargo), then the Project first
+    t.same(files, ['argocd/applications/beta.yaml', 'project.yaml', 'stages/beta.yaml']);
     t.match(r.output, /skipped .*secrets\/caller\.yaml: it declares a Secret/);
   });
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyOf, expectExit, repoRoot } from './harness.ts';
+import { keyOf, expectExit, repoRoot, mutations, show } from './harness.ts';
 import { installed } from './runmelast-setup.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
@@ -40,8 +40,16 @@ t.test('a teardown and a stand-up keep the commit each Application was pinned to
   // A second teardown (nothing left to remove) must not lose what the first one recorded.
   expectExit(t, sb.run('runmelast.sh', ['--yes']), 0, 'a second teardown');
 
-  const up = sb.run('runmefirst.sh', ['--from', 'kargo-resources']);
+  const up = sb.run('runmefirst.sh');
   expectExit(t, up, 0, 'the stand-up');
+  // Kargo's controller resumes the promotions it had under way: the gate and the Applications
+  // their steps call are there before it starts
+  const muts = mutations(up.calls).map(show);
+  const kargo = muts.findIndex((c) => /^helm upgrade --install kargo /.test(c));
+  const gate = muts.findIndex((c) => /^helm upgrade --install gate-service /.test(c));
+  const apps = muts.flatMap((c, i) => (/^kubectl apply -f \S+pinned-\w+\.yaml$|^kubectl apply -f \S+applications\/\w+\.yaml$/.test(c) ? [i] : []));
+  t.equal(apps.length, 3, 'the three Applications are applied');
+  t.ok(gate >= 0 && kargo > gate && apps.every((i) => i > gate && i < kargo), 'the gate, then the Applications, then Kargo');
   const after = sb.state();
   const revision = (name: string) => after.objects[keyOf('Application', 'argocd', name)]?.spec?.source?.targetRevision;
   t.equal(revision('stonks-oracle-beta'), pins['stonks-oracle-beta'], 'beta is re-created at its promoted commit');
@@ -52,7 +60,7 @@ t.test('a teardown and a stand-up keep the commit each Application was pinned to
   // Later, an Application deleted by hand starts at main again, not at the commit of the teardown.
   delete after.objects[keyOf('Application', 'argocd', 'stonks-oracle-live')];
   sb.writeState(after);
-  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'a later run');
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'applications']), 0, 'a later run');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, 'main');
 });
 
@@ -69,7 +77,7 @@ t.test('pins recorded by an earlier teardown are kept only for the Applications 
   expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'the teardown');
   t.same(recorded(sb), [`stonks-oracle-beta ${sha.betaNow}`, `stonks-oracle-live ${sha.live}`], "beta's pin as it is now, live's kept, paper's stale one gone");
 
-  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'the stand-up');
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'applications']), 0, 'the stand-up');
   const revision = (name: string) => sb.state().objects[keyOf('Application', 'argocd', name)]?.spec?.source?.targetRevision;
   t.equal(revision('stonks-oracle-beta'), sha.betaNow, 'beta at its last promotion');
   t.equal(revision('stonks-oracle-live'), sha.live, 'live at the pin the earlier teardown recorded');
@@ -91,7 +99,7 @@ t.test('a pinned commit of digits only is applied as the string it is, not as a 
   const digits = '1234567890123456789012345678901234567890';
   const sb = withRevisions({ 'stonks-oracle-live': digits });
   t.teardown(() => sb.cleanup());
-  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'the stand-up');
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'applications']), 0, 'the stand-up');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, digits);
 });
 
@@ -103,7 +111,7 @@ t.test('a read of the recorded pins that fails stops the stand-up: the Applicati
   const st = sb.state();
   st.failGet = [PINS_CM];
   sb.writeState(st);
-  const up = sb.run('runmefirst.sh', ['--from', 'kargo-resources']);
+  const up = sb.run('runmefirst.sh', ['--from', 'applications']);
   expectExit(t, up, 1, 'the stand-up stops');
   t.match(up.output, /cannot read ConfigMap argocd\/stonks-pipeline-app-pins .*for Application stonks-oracle-\w+; nothing of .* applied/, 'naming what it could not read');
   for (const stage of ['beta', 'paper', 'live']) t.notOk(sb.state().objects[keyOf('Application', 'argocd', `stonks-oracle-${stage}`)], `${stage} is not created (at main: live would be unpinned)`);
@@ -112,7 +120,7 @@ t.test('a read of the recorded pins that fails stops the stand-up: the Applicati
   const after = sb.state();
   delete after.failGet;
   sb.writeState(after);
-  expectExit(t, sb.run('runmefirst.sh', ['--from', 'kargo-resources']), 0, 'run again once the API server answers');
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'applications']), 0, 'run again once the API server answers');
   t.equal(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')]?.spec?.source?.targetRevision, sha, 'live at its pinned commit');
 });
 

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { mutations, isReadOnly, namespaceOf, namesLiveNamespace, show, indexOf, bare, keyOf, expectExit } from './harness.ts';
 import { REVERSE_RELEASES, installed } from './runmelast-setup.ts';
+import { RELEASES_IN_ORDER } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
 t.setTimeout(300_000);
@@ -115,7 +116,7 @@ t.test('a teardown of a running pipeline', async (t) => {
     t.equal(upMuts.filter((c) => bare(c)[0] === 'patch').length, 0, 'the claims were kept, so no volume needs rebinding');
     const results = up.calls.flatMap((c) => c.results ?? []).filter((x) => /persistentvolume/.test(x));
     t.ok(results.length === 10 && results.every((x) => x.endsWith('unchanged')), 'volumes and claims unchanged');
-    t.same(upMuts.filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]), ['arc', 'stonks-oracle-runners', 'stonks-oracle-reporter', 'argocd', 'argo-rollouts', 'kargo', 'gate-service']);
+    t.same(upMuts.filter((c) => bare(c)[0] === 'upgrade').map((c) => bare(c)[2]), RELEASES_IN_ORDER.map(([rel]) => rel));
     const st = sb.state();
     t.equal(st.objects[keyOf('PersistentVolumeClaim', 'stonks-gate', 'gate-data')]!.status.phase, 'Bound', 'the gate finds its data');
     t.ok(st.objects[keyOf('Freight', 'stonks-pipeline', 'f3a9c1')], 'Kargo finds its freight');
