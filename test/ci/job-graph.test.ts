@@ -48,6 +48,7 @@ const step = (jobId: string, key: string): Step => {
 const STUBS = {
   node: `exec "${process.execPath}" "$@"`,
   docker: `if [ "$1 $2 $3" = "buildx imagetools inspect" ]; then
+  if printf '%s\\n' "$LIMITED" | grep -qxF "$4"; then echo "ERROR: unexpected status from HEAD request to https://ghcr.io/v2/x/manifests/y: 429 Too Many Requests" >&2; exit 1; fi
   if printf '%s\\n' "$EXISTING" | grep -qxF "$4"; then echo "Name: $4"; exit 0; fi
   echo "ERROR: $4: not found" >&2; exit 1
 fi
@@ -60,6 +61,8 @@ const thirteen = [...SERVICES, 'dashboard'].map(ref);
 
 interface Registry {
   existing: string[];
+  /** images the registry answers 429 Too Many Requests for (whether they exist or not) */
+  limited?: string[];
   /** the commits on main after SHA, oldest first (default: none, main is still at SHA) */
   main?: string[];
   /** the runs GitHub started after this one (default: none) */
@@ -99,7 +102,7 @@ function pushMain(extra: Partial<Scenario> = {}, toggles = ON, registry: Registr
           fail: registry.apiFail, failPath: registry.apiFailPath, token: '***',
         });
         const r = runShell(s.run as string, {
-          ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GITHUB_RUN_ID: String(RUN_ID),
+          ...env, IMAGE: 'scheduler', EXISTING: registry.existing.join('\n'), LIMITED: (registry.limited ?? []).join('\n'), GITHUB_API_URL: github.url, GITHUB_REPOSITORY: REPO, GITHUB_RUN_ID: String(RUN_ID),
           GITHUB_RUN_ATTEMPT: String(registry.attempt ?? 1),
         }, STUBS, ciDir);
         const log = join(logDir, `${jobId}-${s.id}.log`);
@@ -225,6 +228,9 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
   const cases: { name: string; registry: Registry; marker?: string; fails?: RegExp; integration: boolean; says?: RegExp }[] = [
     { name: 'all 13 pushed, marker new, main still here', registry: { existing: thirteen }, marker: 'push', integration: true },
     { name: 'one image missing', registry: { existing: thirteen.filter((r) => !r.includes('/risk:')) }, fails: /::error title=Images missing::not in GHCR at \w+: risk; the marker is not pushed/, integration: false },
+    // a registry that cannot answer is not a missing image: the error says which, and how it answered
+    { name: 'one image the registry answers 429 for', registry: { existing: thirteen, limited: [ref('risk')] }, fails: /::error title=Registry error::could not tell whether these images exist at \w+, so the marker is not pushed; re-run the job: risk \(ERROR: [^\n]*429 Too Many Requests\)/, integration: false },
+    { name: 'one image missing, another answered 429', registry: { existing: thirteen.filter((r) => !r.includes('/risk:')), limited: [ref('parser')] }, fails: /::error title=Images missing::not in GHCR at \w+: risk; the marker is not pushed\n::error title=Registry error::[^\n]*: parser \(ERROR: [^\n]*429/, integration: false },
     { name: 'marker already there (a re-run)', registry: { existing: [...thirteen, ref('superset')] }, marker: 'exists', integration: true },
     // GitHub decides which pushes start a run; the check reads the runs it started
     { name: 'main has moved on: a newer run for a developer commit', registry: { existing: thirteen, main: [hex(1)], runs: [newerRun(1, hex(1))] }, marker: 'stale', integration: false, says: new RegExp(`Marker not pushed::main has moved on \\(a newer run of this workflow builds ${hex(1)}\\)`) },
@@ -258,7 +264,7 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
     const m = runs['build-marker']!;
     if (c.fails) {
       t.equal(m.result, 'failure', `${c.name}: the marker job fails`);
-      t.match(stepLog('marker'), c.fails, `${c.name}: says which image is missing`);
+      t.match(stepLog('marker'), c.fails, `${c.name}: says which image and why`);
     } else {
       t.equal(m.outputs['marker'], c.marker, `${c.name}: marker=${c.marker}`);
       const built = m.steps.find((s) => s.key === 'Build and push the marker image superset')!;
@@ -281,7 +287,7 @@ t.test('the marker decision, run for real against a stand-in registry and GitHub
 
 t.test('an image already in GHCR at the SHA is not rebuilt (SHA tags are never overwritten)', async (t) => {
   const s = step('build-images', 'existing');
-  const env = { IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA };
+  const env = { REGISTRY_NOT_FOUND: String(wf.env?.['REGISTRY_NOT_FOUND']), IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA };
   t.same(runShell(s.run as string, { ...env, EXISTING: ref('scheduler') }, STUBS).outputs, { exists: 'true' });
   t.same(runShell(s.run as string, { ...env, EXISTING: '' }, STUBS).outputs, { exists: 'false' });
   const built = (existing: string[]) => simulate(wf, pushMain({}, ON, { existing }))['build-images']!.steps.find((x) => x.key === 'Build and push ${{ matrix.image }}')!.ran;

@@ -12,6 +12,8 @@ const wf = loadWorkflow(workflowFile);
 const PREFIX = 'ghcr.io/celesrenata/stonks-oracle';
 const run = (jobId: string, id: string) => (wf.jobs[jobId] as Job).steps.find((s) => s.id === id)!.run as string;
 /** a registry whose inspect of `image` fails with `stderr`; every other tag exists */
+/** the workflow's pattern of a registry's "not found" (its env) */
+const NOT_FOUND = { REGISTRY_NOT_FOUND: String(wf.env?.['REGISTRY_NOT_FOUND'] ?? '') };
 const registry = (image: string, stderr: string) => ({
   docker: `if [ "$1 $2 $3" = "buildx imagetools inspect" ]; then
   case "$4" in *"/${image}:"*) printf '%s\\n' ${JSON.stringify(stderr)} >&2; exit 1 ;; esac
@@ -28,7 +30,7 @@ const ERRORS = [
 const ABSENT = (ref: string) => [`ERROR: ${ref}: not found`, 'ERROR: manifest unknown: manifest unknown'];
 
 t.test('build-images: a registry error fails the step; only "not found" rebuilds', async (t) => {
-  const env = { IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA };
+  const env = { ...NOT_FOUND, IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA };
   for (const err of ERRORS) {
     const r = runShell(run('build-images', 'existing'), env, registry('scheduler', err));
     t.not(r.status, 0, `${err}: the step fails`);
@@ -42,8 +44,15 @@ t.test('build-images: a registry error fails the step; only "not found" rebuilds
   }
 });
 
+t.test('without the pattern of "not found" (an env lost in an edit) a step stops: it does not read every error as absent', async (t) => {
+  t.match(NOT_FOUND.REGISTRY_NOT_FOUND, /not found/, 'the workflow sets it');
+  const r = runShell(run('build-images', 'existing'), { IMAGE_PREFIX: PREFIX, IMAGE: 'scheduler', IMAGE_TAG: SHA }, registry('scheduler', ERRORS[0]!));
+  t.not(r.status, 0, 'the step fails');
+  t.equal(r.outputs['exists'], undefined, 'no "exists" output: nothing is built or pushed');
+});
+
 t.test('build-marker: a registry error fails the step; only "not found" pushes the marker', async (t) => {
-  const env = { IMAGE_PREFIX: PREFIX, MARKER_IMAGE: 'superset', IMAGE_TAG: SHA, OTHER_IMAGES: 'scheduler risk', MAIN: 'current', NEWER: '', GITHUB_RUN_ATTEMPT: '2' };
+  const env = { ...NOT_FOUND, IMAGE_PREFIX: PREFIX, MARKER_IMAGE: 'superset', IMAGE_TAG: SHA, OTHER_IMAGES: 'scheduler risk', MAIN: 'current', NEWER: '', GITHUB_RUN_ATTEMPT: '2' };
   for (const err of ERRORS) {
     const r = runShell(run('build-marker', 'marker'), env, registry('superset', err));
     t.not(r.status, 0, `${err}: the step fails`);
