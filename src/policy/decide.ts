@@ -201,7 +201,11 @@ const marketHours: Policy = ({ input, stage, policy, ds, now, market }) => {
   if (input.breakGlassTokenHash !== null) {
     const named = findGrantByTokenHash(Object.values(ds.state.grants), input.breakGlassTokenHash);
     if (named === null) {
-      reasons.push(reason('break_glass_invalid', 'allow', 'The break-glass token presented is not known.'));
+      // a consumed, revoked or expired grant leaves the state a week after it closed (or sooner,
+      // past the newest CLOSED_KEPT): its token is refused the same, but is no longer named
+      reasons.push(
+        reason('break_glass_invalid', 'allow', 'The break-glass token presented is not known: never issued, or its grant closed long enough ago to be dropped from the gate\'s state (its records stay in the audit log).'),
+      );
     } else if (!grantMatches(named, target)) {
       reasons.push(reason('break_glass_invalid', 'allow', `Break-glass grant ${named.id} is for ${named.stage} ${named.imageTag}, not this promotion.`));
     } else if (!isGrantLive(named, now) || ds.reserved.has(named.id)) {

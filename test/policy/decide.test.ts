@@ -286,6 +286,12 @@ t.test('a presented grant held by another request: "being used" while live, "exp
   t.match(held('2026-11-25T15:30:00Z').reasons.find((r) => r.code === 'break_glass_invalid')?.message, /^Break-glass grant bg_1 is expired\.$/);
 });
 
+t.test('a token no grant in the state has: refused, and the message says it may be a long-closed grant, not only a wrong token', async (t) => {
+  const out = decide(input({ breakGlassTokenHash: 'bb'.repeat(32) }), state({}), DateTime.fromISO(OPEN));
+  t.equal(out.decision, 'wait');
+  t.match(out.reasons.find((r) => r.code === 'break_glass_invalid')?.message, /^The break-glass token presented is not known: never issued, or its grant closed long enough ago to be dropped from the gate's state \(its records stay in the audit log\)\.$/);
+});
+
 t.test('the oldest of two approvals of one tag is the one a live allow spends (the newer lasts longer)', async (t) => {
   const older = approval({ id: 'ap_old' });
   const newer = approval({ id: 'ap_new', approvedAt: '2026-11-25T20:00:00Z', expiresAt: '2026-11-26T20:00:00Z' });
