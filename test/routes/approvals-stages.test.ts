@@ -203,6 +203,47 @@ t.test('separation of duties behind an authenticating proxy: case and width vari
   );
 });
 
+t.test('the open caps count a person as separation of duties does: behind a proxy, case and width variants of one name share one cap', async (t) => {
+  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
+  const { OPEN_GRANTS_PER_REQUESTER } = await import('../../src/routes/grants.ts');
+  const dir = await tempDir(t, 'gate-cap-proxy-');
+  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), {
+    trustedCidrs: ['127.0.0.1/32'],
+    userHeader: 'X-Auth-Request-User',
+    groupsHeader: 'X-Auth-Request-Groups',
+  });
+  const g = await buildTestApp(t, { now: CLOSED, auth });
+  const as = (user: string, group: string, opts: InjectOptions) => g.app.inject({ ...opts, headers: { 'x-auth-request-user': user, 'x-auth-request-groups': group } });
+  let minute = 0;
+  const nextMinute = () => g.clock.set(new Date(Date.parse(CLOSED) + ++minute * 60_000 + 1000).toISOString());
+  const grant = (user: string, i: number) =>
+    as(user, 'gate-operator', { method: 'POST', url: '/v1/break-glass', payload: { project: 'stonks-pipeline', stage: 'paper', imageTag: `cap-${i}`, justification: 'fill-router hotfix, orders rejected', ttlMinutes: 240 } });
+  for (let i = 0; i < OPEN_GRANTS_PER_REQUESTER; i++) {
+    if (i % 5 === 0) nextMinute(); // within the rate limit
+    t.equal((await grant(['olivia', 'Olivia', '\uFF4Flivia', '  OLIVIA  '][i % 4]!, i)).statusCode, 201, `grant ${i + 1}, under one of four spellings`);
+  }
+  nextMinute();
+  for (const spelling of ['olivia', 'OLIVIA', '\uFF4F\uFF4C\uFF49\uFF56\uFF49\uFF41']) {
+    const res = await grant(spelling, 99);
+    t.equal(res.statusCode, 409, `${JSON.stringify(spelling)}: the same person's cap`);
+    t.equal(res.json().error, 'too_many_open');
+  }
+  t.equal((await grant('oliver', 99)).statusCode, 201, 'another person has their own');
+
+  const approval = (user: string, i: number) => as(user, 'gate-approver', { method: 'POST', url: '/v1/approvals', payload: approve({ imageTag: `cap-${i}` }) });
+  for (let i = 0; i < OPEN_APPROVALS_PER_APPROVER; i++) {
+    if (i % APPROVALS_PER_MINUTE === 0) nextMinute();
+    t.equal((await approval(['amir', 'Amir', '\uFF41mir'][i % 3]!, i)).statusCode, 201, `approval ${i + 1}`);
+  }
+  nextMinute();
+  for (const spelling of ['amir', 'AMIR', '\uFF41\uFF4D\uFF49\uFF52']) {
+    const res = await approval(spelling, 999);
+    t.equal(res.statusCode, 409, `${JSON.stringify(spelling)}: the same person's cap`);
+    t.equal(res.json().error, 'too_many_open');
+  }
+});
+
 t.test('stage toggles: admin only, persisted, audited, read by anyone; disabled integration lifts the test requirement', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   const all = (await g.app.inject({ url: '/v1/stages' })).json();
