@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { REPO_ROOT, freePort } from './helpers/spawn-gate.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { type TapLike, tempDir } from './helpers/temp-dir.ts';
 
 /** The bash blocks of the README's walk-through, in order, exactly as written. */
 export async function walkthroughScript(): Promise<string> {
@@ -15,31 +16,49 @@ export async function walkthroughScript(): Promise<string> {
 
 const missing = ['curl', 'jq', 'bash'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
 
-t.test('the README walk-through works as written (local mode)', { skip: missing.length > 0 && process.env['CI'] !== 'true' ? `needs ${missing.join(', ')} (not installed): skipped` : false }, async (t) => {
-  t.same(missing, [], 'curl, jq and bash are installed');
+const skipUnlessTools = { skip: missing.length > 0 && process.env['CI'] !== 'true' ? `needs ${missing.join(', ')} (not installed): skipped` : false };
+
+/** Runs the walk-through with bash in the repository (as a reader would), with `env` added; killed after `limitMs`. */
+async function runWalkthrough(t: TapLike, env: Record<string, string>, limitMs = 90_000): Promise<{ code: number | null; out: string; err: string; killed: boolean }> {
   const script = await walkthroughScript();
-  t.ok(script.split('\n').length > 30, 'the walk-through has its blocks');
-  const dataDir = join(await tempDir(t, 'walkthrough-'), 'data');
-  const port = await freePort();
   const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', GATE_PORT: String(port), GATE_DATA_DIR: dataDir },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  t.teardown(async () => {
-    await rm(join(REPO_ROOT, 'gate.log'), { force: true });
+  const kill = () => {
     try {
       process.kill(-(child.pid as number), 'SIGKILL');
     } catch {
       // already gone
     }
+  };
+  t.teardown(async () => {
+    await rm(join(REPO_ROOT, 'gate.log'), { force: true });
+    kill();
   });
   let out = '';
   let err = '';
+  let killed = false;
+  const limit = setTimeout(() => {
+    killed = true;
+    kill();
+  }, limitMs);
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (err += d));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(limit);
+  kill(); // a gate it left running (a failed run)
+  return { code, out, err, killed };
+}
+
+t.test('the README walk-through works as written (local mode)', skipUnlessTools, async (t) => {
+  t.same(missing, [], 'curl, jq and bash are installed');
+  t.ok((await walkthroughScript()).split('\n').length > 30, 'the walk-through has its blocks');
+  const dataDir = join(await tempDir(t, 'walkthrough-'), 'data');
+  const port = await freePort();
+  const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(port), GATE_DATA_DIR: dataDir });
   t.equal(code, 0, `the script ran to the end\nstderr: ${err.slice(-2000)}`);
   const lines = out.trim().split('\n');
   const expectInOrder: RegExp[] = [
@@ -81,4 +100,27 @@ t.test('the README walk-through works as written (local mode)', { skip: missing.
   t.ok(has('breakglass.consumed', 'kargo'), 'its consumption');
   t.ok(has('approval.recorded', 'alice'), 'the approval, by the approver');
   t.ok(has('decision', 'kargo', 'approval_applied'), 'the live allow');
+});
+
+t.test('the walk-through run again, as a reader would (no GATE_DATA_DIR): each run starts a new data directory and works', skipUnlessTools, async (t) => {
+  // mktemp -d makes them under TMPDIR: here, a directory of the test's own
+  const tmp = await tempDir(t, 'walkthrough-tmp-');
+  for (const run of [1, 2]) {
+    const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(await freePort()), TMPDIR: tmp });
+    t.equal(code, 0, `run ${run} ran to the end\nstderr: ${err.slice(-1000)}`);
+    t.match(out, /\{"decision":"allow","approvedBy":"alice","notes":"paper ran the fix for 6 h, P&L matches backtest"\}/, `run ${run}: live allowed with the approval (its tokens are valid)`);
+  }
+  const made = (await readdir(tmp)).filter((name) => name.startsWith('tmp.'));
+  t.equal(made.length, 2, `two data directories (mktemp's tmp.*), one per run: ${(await readdir(tmp)).join(' ')}`);
+});
+
+t.test('the walk-through on a port already taken: it stops waiting and shows why, instead of waiting for ever', skipUnlessTools, async (t) => {
+  const taken = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as AddressInfo).port;
+  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), GATE_DATA_DIR: join(await tempDir(t, 'walkthrough-busy-'), 'data') }, 60_000);
+  t.notOk(killed, 'the script ended by itself');
+  t.not(code, 0, 'and failed');
+  t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
 });
