@@ -55,7 +55,22 @@ function tokenList(made: readonly FirstStartToken[]): string {
   return made.map((t) => `  ${t.name.padEnd(6)} roles=${t.roles.join(',').padEnd(7)} ${t.token}`).join('\n');
 }
 
-const MORE = `=== Create more with: npm run gate -- token create --name NAME --roles operator,approver,ci ===`;
+/** `value` as one shell word (single-quoted unless it is plain). */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * How to create more tokens on this data directory: named, since the command run later need not
+ * see the gate's GATE_DATA_DIR (`GATE_DATA_DIR=/x npm start` sets it for the gate alone), and a
+ * token made in another directory is one the gate does not know. `file` is the image's mode (the
+ * chart sets it), where the CLI is `gate` (there is no src/ for `npm run gate`).
+ */
+function moreTokens(mode: 'print' | 'file', dataDir: string): string {
+  const command = mode === 'file' ? 'gate token create' : 'npm run gate -- token create';
+  const from = mode === 'file' ? ' (in the image; from a checkout: npm run gate -- token create …)' : '';
+  return `=== Create more with: ${command} --data-dir ${shellWord(dataDir)} --name NAME --roles operator,approver,ci${from} ===`;
+}
 
 /**
  * `firstStartTokens: file`: writes a first start's tokens to <dataDir>/first-start-tokens, created
@@ -84,8 +99,8 @@ export async function writeFirstStartTokensFile(made: readonly FirstStartToken[]
  */
 export function firstStartMessage(made: readonly FirstStartToken[], tokenFile: string, mode: 'print' | 'file', dataDir: string): string {
   if (mode === 'print') {
-    return `\n=== First start: local tokens created in ${tokenFile} (only their hashes are stored). They are shown once: ===\n${tokenList(made)}\n${MORE}\n\n`;
+    return `\n=== First start: local tokens created in ${tokenFile} (only their hashes are stored). They are shown once: ===\n${tokenList(made)}\n${moreTokens(mode, dataDir)}\n\n`;
   }
   const path = firstStartTokensPath(dataDir);
-  return `\n=== First start: local tokens created in ${tokenFile}. They are in ${path} (mode 0600, not in this log): read them once, then delete that file. ===\n${MORE}\n\n`;
+  return `\n=== First start: local tokens created in ${tokenFile}. They are in ${path} (mode 0600, not in this log): read them once, then delete that file. ===\n${moreTokens(mode, dataDir)}\n\n`;
 }

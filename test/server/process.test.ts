@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -51,6 +51,24 @@ t.test('first start on no configuration: serves, prints an admin and a caller to
   await again.stop();
 });
 
+t.test('the first start says how to make more tokens on this data directory: the command names it, and works without GATE_DATA_DIR', async (t) => {
+  // a directory whose name the shell must be given quoted
+  const dataDir = join(await tempDir(t, 'gate-hint-'), "ops' data");
+  const gate = await spawnGate({ t, dataDir });
+  t.teardown(() => gate.stop('SIGKILL'));
+  const hint = /=== Create more with: (npm run gate -- token create .*) ===/.exec(gate.stderr())?.[1] ?? '';
+  t.match(hint, / --data-dir '[^\n]*ops'\\'' data' --name NAME /, 'the hint names the data directory, quoted for the shell');
+  // run as printed (bash reads the words), as the CLI from this checkout, and with no GATE_DATA_DIR
+  const command = hint.replace('npm run gate --', `${JSON.stringify(process.execPath)} src/cli.ts`).replace('NAME', 'olivia').replace('operator,approver,ci', 'operator');
+  const made = spawnSync('bash', ['--norc', '-c', command], { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '' }, encoding: 'utf8' });
+  t.equal(made.status, 0, `the printed command runs: ${made.stderr}`);
+  const token = made.stdout.trim().split('\n').at(-1) ?? '';
+  await eventually(async () => (await fetch(`${gate.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } })).status === 200, 5000, 100);
+  const me = (await (await fetch(`${gate.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } })).json()) as { name: string };
+  t.equal(me.name, 'olivia', 'the running gate knows the token it made');
+  await gate.stop();
+});
+
 t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in the data directory, never to stderr or the log', async (t) => {
   const gate = await spawnGate({ t, env: { GATE_FIRST_START_TOKENS: 'file' } });
   t.teardown(() => gate.stop('SIGKILL'));
@@ -58,6 +76,7 @@ t.test('firstStartTokens file (the chart): the first tokens go to a 0600 file in
   t.notMatch(gate.stderr() + gate.stdout(), /gate_[A-Za-z0-9_-]{20}/, 'no token on stderr or in the log');
   const path = join(gate.dataDir, 'first-start-tokens');
   t.match(gate.stderr(), `They are in ${path} (mode 0600, not in this log): read them once, then delete that file.`, 'stderr says where');
+  t.match(gate.stderr(), `=== Create more with: gate token create --data-dir ${gate.dataDir} --name NAME`, "and how to make more, with the image's command");
   t.equal((await stat(path)).mode & 0o777, 0o600, 'only the gate user can read it');
   const text = await readFile(path, 'utf8');
   const tokens = Object.fromEntries([...text.matchAll(/^\s+(\S+)\s+roles=\S+\s+(gate_\S+)$/gm)].map((m) => [m[1], m[2]]));
