@@ -322,12 +322,21 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
   };
 
-  // set as the stop begins (fastify then marks the answers `connection: close`): a request that
-  // comes on a connection still open is answered 503 without being decided or recorded
+  // set as the stop begins: a request that comes on a connection still open is answered 503
+  // without being decided or recorded
   let stopping = false;
   app.addHook('preClose', (done) => {
     stopping = true;
     done();
+  });
+  // a request already under way when the stop began is answered as usual, with `connection:
+  // close`: offered keep-alive, its client sends the next request on a connection the stop is
+  // closing, and gets a reset instead of the 503 below (Kargo's Go client sends no POST again).
+  // Not when a request is pipelined behind it on that connection: that one gets the 503, and
+  // closes the connection
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (stopping && connections.isNewest(req)) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.addHook('onRequest', (req, reply, done) => {
     connections.track(req, reply);

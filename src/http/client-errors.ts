@@ -189,6 +189,10 @@ export function createClientErrors(deps: ClientErrorDeps) {
     track(req: FastifyRequest, reply: FastifyReply): void {
       bySocket.set(req.raw.socket, { req, reply });
     },
+    /** Whether `req` is the newest request its socket has brought: none is pipelined behind it. */
+    isNewest(req: FastifyRequest): boolean {
+      return bySocket.get(req.raw.socket)?.req === req;
+    },
     /**
      * Every hook has passed and fastify reads the body now (the preParsing hook): returns the 408
      * owed to a request whose limit passed while its hooks were deciding (its body is not read: the

@@ -70,3 +70,14 @@ t.test('/readyz asked on a connection still open while the gate stops: the same 
   t.match(answers[1], /^HTTP\/1\.1 503 /, '503');
   t.match(answers[1], /"error":"shutting_down"/, 'the gate\'s error');
 });
+
+t.test('the answer to a request already under way when the stop begins says connection: close, so its client does not send the next one on a connection being closed', async (t) => {
+  const { app, tokens } = await buildTestApp(t, { now: '2026-11-25T22:00:00Z' });
+  // nothing pipelined behind it: a client (Kargo's Go client) would reuse the connection for its
+  // next request, and get a reset instead of an answer (Go sends no POST again after one)
+  const answers = await duringStop(app, tokens['caller']!, '');
+  t.equal(answers.length, 1);
+  t.match(answers[0], /^HTTP\/1\.1 200 /, 'decided and answered');
+  t.match(answers[0]!.split('\r\n\r\n')[0], /\r\nconnection: close/i, 'connection: close');
+  t.notMatch(answers[0]!.split('\r\n\r\n')[0], /keep-alive/i, 'no keep-alive offered');
+});
