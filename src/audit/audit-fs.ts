@@ -6,7 +6,8 @@ export interface AuditFileHandle {
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
   datasync(): Promise<void>;
   truncate(len: number): Promise<void>;
-  stat(): Promise<{ size: number }>;
+  /** `ino`/`dev` name the file, `nlink` is 0 once it is removed from every directory */
+  stat(): Promise<FileIdentity & { size: number; nlink: number }>;
   close(): Promise<void>;
 }
 
@@ -22,6 +23,14 @@ export interface AuditFs {
   unlink(path: string): Promise<void>;
   /** fsyncs a directory, making creations and removals of its entries durable */
   syncDir(path: string): Promise<void>;
+  /** which file `path` names now (rejects ENOENT when none) */
+  stat(path: string): Promise<FileIdentity>;
+}
+
+/** A file as the file system knows it, whatever names it has. */
+export interface FileIdentity {
+  ino: number;
+  dev: number;
 }
 
 export const nodeAuditFs: AuditFs = {
@@ -31,6 +40,7 @@ export const nodeAuditFs: AuditFs = {
     await fsp.mkdir(path, { recursive: true });
   },
   unlink: (path) => fsp.unlink(path),
+  stat: (path) => fsp.stat(path),
   syncDir: async (path) => {
     const fh = await fsp.open(path, 'r');
     try {

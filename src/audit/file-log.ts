@@ -157,6 +157,8 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
   let fh: AuditFileHandle | null = tail.fh;
   const segments: Segment[] = tail.segments;
   let failed = false;
+  /** set when the newest file was changed by another hand (refuseForGood): no recovery then */
+  let changedBy: string | null = null;
   /** when the disk work under way started, if it has been running longer than stallMs */
   let stalledSince: number | null = null;
   let closing = false;
@@ -236,6 +238,19 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     }
     const created: { seg: Segment; fh: AuditFileHandle }[] = [];
     let results: AuditEventV1[][];
+    if (ownFileYet && fh !== null && durable.file !== null) {
+      let changed: string | null;
+      try {
+        changed = await changedUnderUs(fh, durable.file.name, durable.size);
+      } catch (err) {
+        await failBatch(batch, created, err);
+        return;
+      }
+      if (changed !== null) {
+        refuseForGood(batch, changed);
+        return;
+      }
+    }
     try {
       let seq = durable.seq;
       let prev = durable.hash;
@@ -314,6 +329,44 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     if (queue.length > 0) scheduleFlush();
   }
 
+  /**
+   * What has happened to the newest file, which this gate writes by position through its open
+   * handle, since its last batch: removed (the gate would write on into a file no longer in the
+   * log), replaced by another file at its name (a restore, `sed -i`, a rotation), or cut short or
+   * written by another (its size is not what this gate left: its next records would land past a
+   * hole of zeros). Null when it is as this gate left it.
+   */
+  async function changedUnderUs(handle: AuditFileHandle, name: string, size: number): Promise<string | null> {
+    const [own, named] = await Promise.all([
+      handle.stat(),
+      fs.stat(join(dir, name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      }),
+    ]);
+    if (named === null) return `${name} has been removed`;
+    if (named.ino !== own.ino || named.dev !== own.dev) return `${name} has been replaced by another file`;
+    if (own.nlink === 0) return `${name} has been removed`;
+    if (own.size !== size) return `${name} is ${own.size} bytes long, not the ${size} this gate wrote: cut short or written by another`;
+    return null;
+  }
+
+  /**
+   * The newest file was changed by someone else: nothing more is written (the records would not
+   * be in the log, or would be after a hole) and there is no recovery while the gate runs. Its
+   * records up to the change may be gone; only a restart, which reads the log again and checks
+   * it against the checkpoint, can say. Every append is refused until then.
+   */
+  function refuseForGood(batch: Pending[], what: string): void {
+    failed = true;
+    changedBy = what;
+    stats.failedBatches += 1;
+    logger.warn({ head: durable.seq, change: what }, `audit: ${what} while the gate was running; appends are refused until the gate is restarted (its start-up checks the log)`);
+    const error = unavailable(`audit log changed under the gate: ${what}; restart the gate`);
+    for (const p of batch) p.reject(error);
+    for (const p of queue.splice(0)) p.reject(error);
+  }
+
   async function failBatch(batch: Pending[], created: { seg: Segment; fh: AuditFileHandle }[], err: unknown): Promise<void> {
     failed = true;
     stats.failedBatches += 1;
@@ -342,6 +395,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
 
   function recover(trigger: 'probe' | 'append'): Promise<boolean> {
     if (!failed) return Promise.resolve(true);
+    if (changedBy !== null) return Promise.resolve(false);
     if (recovering) return recovering;
     // appends may retry too, but not more often than this, so a dead disk is not hammered
     if (trigger === 'append' && Date.now() - lastAttemptMs < Math.min(250, probeMs)) return Promise.resolve(false);
@@ -403,6 +457,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       const parsed = parseEntries(entries);
       if (parsed.length === 0) return [];
       if (stalledSince !== null) throw stalledError();
+      if (changedBy !== null) throw unavailable(`audit log changed under the gate: ${changedBy}; restart the gate`);
       if (failed && !(await recoverWithin(stallMs))) throw unavailable('audit log is not writable');
       if (closing) throw unavailable('audit log is closed');
       return new Promise<AuditEventV1[]>((resolve, reject) => {

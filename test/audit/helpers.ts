@@ -75,6 +75,7 @@ export function faultyFs(base: AuditFs = nodeAuditFs) {
       return base.readdir(p);
     },
     mkdir: (p) => base.mkdir(p),
+    stat: (p) => base.stat(p),
     unlink: async (p) => {
       fail('unlink');
       await base.unlink(p);

@@ -1,0 +1,91 @@
+// The newest audit file changed by another hand while the gate runs (removed, replaced at its
+// name, cut short): the gate writes it by position through its open handle, so without a check
+// it went on answering 200 for records that were in no file of the log, or after a hole of zeros.
+// Real files in a temp directory.
+import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { openFileAuditLog } from '../../src/audit/file-log.ts';
+import { AuditUnavailableError } from '../../src/audit/log.ts';
+import { entry, memoryLogger } from './helpers.ts';
+
+const DAY1 = '2026-11-26T10:00:00.000Z';
+
+const newest = (dir: string) => join(dir, readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().at(-1)!);
+
+const changes: { name: string; change: (dir: string) => void; says: RegExp }[] = [
+  { name: 'removed', change: (dir) => unlinkSync(newest(dir)), says: /has been removed/ },
+  {
+    name: 'replaced by a copy at its name (a restore, sed -i, a rotation)',
+    change: (dir) => {
+      const file = newest(dir);
+      copyFileSync(file, `${file}.copy`);
+      renameSync(`${file}.copy`, file);
+    },
+    says: /has been replaced by another file/,
+  },
+  {
+    name: 'cut short',
+    change: (dir) => {
+      const file = newest(dir);
+      const lines = readFileSync(file, 'utf8').split('\n');
+      truncateSync(file, Buffer.byteLength(lines.slice(0, 2).join('\n') + '\n'));
+    },
+    says: /is \d+ bytes long, not the \d+ this gate wrote/,
+  },
+  { name: 'its directory removed', change: (dir) => rmSync(dir, { recursive: true }), says: /has been removed/ },
+];
+
+for (const c of changes) {
+  t.test(`the newest file ${c.name} while the log is open: appends are refused, nothing is written, no recovery until a restart`, async (t) => {
+    const dir = join(t.testdir(), 'audit');
+    const logger = memoryLogger();
+    const log = await openFileAuditLog({ dir, recoveryProbeMs: 20, logger });
+    t.teardown(() => log.close());
+    for (let i = 1; i <= 4; i++) await log.append([entry(i, { at: DAY1 })]);
+    const head = log.head();
+    c.change(dir);
+    const after = (() => {
+      try {
+        return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'latin1')]));
+      } catch {
+        return null; // the directory is gone
+      }
+    })();
+
+    const refused = await log.append([entry(5, { at: DAY1 })]).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    t.ok(refused instanceof AuditUnavailableError, 'the append is refused (a 503), not acknowledged');
+    t.match((refused as Error).message, c.says, 'naming what happened');
+    t.match((refused as Error).message, /restart the gate/);
+    t.equal(log.writable(), false, 'writable() false (/readyz 503)');
+    t.same(log.head(), head, 'the head stays where it was');
+    t.ok(logger.lines.some((l) => l.level === 'warn' && c.says.test(l.msg)), 'logged');
+    await new Promise((r) => setTimeout(r, 100)); // five probe periods
+    const again = await log.append([entry(6, { at: DAY1 })]).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    t.ok(again instanceof AuditUnavailableError, 'still refused: no recovery while the gate runs');
+    const now = (() => {
+      try {
+        return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'latin1')]));
+      } catch {
+        return null;
+      }
+    })();
+    t.same(now, after, 'nothing was written into the directory');
+  });
+}
+
+t.test('a log no one touches: the check passes batch after batch, across a new file', async (t) => {
+  const dir = t.testdir();
+  const log = await openFileAuditLog({ dir, maxFileBytes: 2048 });
+  t.teardown(() => log.close());
+  for (let i = 1; i <= 40; i++) await log.append([entry(i, { at: DAY1 })]);
+  t.equal(log.head().seq, 40);
+  t.ok(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).length > 1, 'several files');
+  t.equal(log.writable(), true);
+});
