@@ -4,7 +4,7 @@
 // the archived record before it, and a file that goes while the gate runs is still a break. An
 // empty file before the newest one (the gate never leaves one) is reported by audit verify: the
 // readers would pass over the records its name claims.
-import { appendFileSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -111,4 +111,24 @@ t.test('a real gate started after archiving: /v1/audit/verify answers the oldest
   }
   t.match(full, { status: 'ok', message: new RegExp(`records 1\\.\\.${archivedThrough} archived before the gate started`) }, 'the full walk is ok and says what was archived');
   t.equal((await gate.stop()).code, 0);
+});
+
+t.test('a file removed while the log is open: pages read past it (no error), and the page check names the gap', async (t) => {
+  const root = await tempDir(t, 'removed-');
+  const dir = join(root, 'audit');
+  const files = await smallFiles(dir);
+  const log = await openFileAuditLog({ dir, maxFileBytes: 2000, fsync: false });
+  t.teardown(() => log.close());
+  const gone = files[2]!;
+  const before = await log.query({ limit: 100 });
+  const goneSeqs = new Set(before.records.map((r) => r.seq));
+  unlinkSync(join(dir, gone));
+  const page = await log.query({ limit: 100 });
+  const seqs = page.records.map((r) => r.seq);
+  t.ok(seqs.length > 0 && seqs.length < goneSeqs.size, 'the page holds the records of the files left');
+  t.same(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+  t.ok(seqs.includes(20) && seqs.includes(1), 'from the newest file to the oldest');
+  const check = await verifyPage(log, page.records);
+  t.equal(check.ok, false, 'the page check is not ok');
+  t.match(check.firstBroken?.reason, /^seq \d+ follows seq \d+$/, 'and names the gap');
 });
