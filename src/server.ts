@@ -25,6 +25,9 @@ import { acquireDataDirLock, isProcessAlive, processStartTime, readBootId, readP
 import { removeLeftoverTemps } from './store/durable-json-file.ts';
 import { openLowdbStore } from './store/lowdb-store.ts';
 import { waitUntilWritable } from './store/wait-until-writable.ts';
+import { whenVolumeTakesWrites } from './store/when-volume-takes-writes.ts';
+import { listenWhileStarting, stopListeningWhileStarting } from './http/listen-while-starting.ts';
+import type { Server } from 'node:http';
 import type { Stage } from './stages.ts';
 
 /**
@@ -148,9 +151,15 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  // an address this host does not have, or a port it may not open, is a setting to fix too (a
-  // port in use may free up: that fails at listen, exit 1, as before)
+  // an address this host does not have, or a port it may not open, is a setting to fix too. A
+  // port in use may free up: exit 1 (the orchestrator tries again), but before the data directory
+  // is touched, or a first start made and printed its tokens and then failed at listen, and the
+  // next start, no longer a first start, printed none
   const bindError = await tryListen(listenHost, config.port);
+  if (bindError === 'EADDRINUSE') {
+    process.stderr.write(`gate: cannot start: port (GATE_PORT) ${config.port} on ${listenHost} is in use (EADDRINUSE); nothing was made in the data directory\n`);
+    process.exit(1);
+  }
   if (bindError === 'EADDRNOTAVAIL') {
     process.stderr.write(`gate: cannot start: host (GATE_HOST) ${config.host}${listenHost === config.host ? '' : ` (${listenHost})`} is not an address of this host: EADDRNOTAVAIL\n`);
     process.exit(2);
@@ -193,31 +202,47 @@ async function main(): Promise<void> {
   let lockLost: string | null = null;
   let stop: (() => void) | null = null;
   let waitForVolume: (() => void) | null = null;
-  const lock = await acquireDataDirLock({
-    dir: dataDir,
-    host: hostname(),
-    pid: process.pid,
-    now: Date.now,
-    isAlive: isProcessAlive,
-    bootId: readBootId(),
-    processStart: processStartTime,
-    pidNamespace: readPidNamespace(),
-    // a holder only its lease can judge (a container restarted in its pod, another host after a
-    // crash) is waited out rather than refused: one lease and a renewal's slack
-    waitForLeaseMs: 35_000,
-    onWait: (why) => log.warn({ dataDir }, why),
+  // a volume that refuses the lock's write (full, over quota, read-only) may take it again: the
+  // gate answers 503 meanwhile (listenWhileStarting) and tries every 2 s, rather than exit 1 into
+  // a crash loop whose back-off outlasts the outage by minutes, with Kargo meeting refused
+  // connections in between
+  let startingAnswers: Server | null = null;
+  const takeLock = () =>
+    acquireDataDirLock({
+      dir: dataDir,
+      host: hostname(),
+      pid: process.pid,
+      now: Date.now,
+      isAlive: isProcessAlive,
+      bootId: readBootId(),
+      processStart: processStartTime,
+      pidNamespace: readPidNamespace(),
+      // a holder only its lease can judge (a container restarted in its pod, another host after a
+      // crash) is waited out rather than refused: one lease and a renewal's slack
+      waitForLeaseMs: 35_000,
+      onWait: (why) => log.warn({ dataDir }, why),
+      signal: starting.signal,
+      onLost: (why, cause) => {
+        lockLost = why;
+        if (cause === 'lapsed' && waitForVolume) {
+          log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log; it answers 503 until the data volume takes a write again, then stops (exit 1) for a fresh start');
+          waitForVolume();
+          return;
+        }
+        log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');
+        stop?.();
+      },
+    });
+  let refusedBy = '';
+  const lock = await whenVolumeTakesWrites(takeLock, {
+    intervalMs: VOLUME_PROBE_MS,
     signal: starting.signal,
-    onLost: (why, cause) => {
-      lockLost = why;
-      if (cause === 'lapsed' && waitForVolume) {
-        log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log; it answers 503 until the data volume takes a write again, then stops (exit 1) for a fresh start');
-        waitForVolume();
-        return;
-      }
-      log.error({ why, dataDir }, 'lost the data directory lock: this gate no longer writes the audit log and stops');
-      stop?.();
+    onRefused: async (code, err) => {
+      log.warn({ err: (err as Error).message, dataDir }, 'cannot take the data directory lock: the data volume refuses writes; answering 503, trying again every 2 s');
+      refusedBy = code;
+      startingAnswers ??= await listenWhileStarting(listenHost, config.port, () => `its data volume refuses writes (${refusedBy})`);
     },
-  });
+  }).finally(() => (startingAnswers === null ? undefined : stopListeningWhileStarting(startingAnswers)));
 
   // from here on every way out releases the lock: one left behind would hold off a gate on
   // another host (NFS) for a whole lease

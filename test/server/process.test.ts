@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.ts';
-import { REPO_ROOT, spawnGate, startServer } from '../helpers/spawn-gate.ts';
+import { REPO_ROOT, freePort, spawnGate, startServer } from '../helpers/spawn-gate.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const decision = (stage: string, promotion: string) => ({ project: 'stonks-pipeline', stage, imageTag: 'abc123', promotion });
@@ -188,7 +188,7 @@ t.test('a gate whose lock another gate took over stops writing and exits 1, leav
   t.equal(await readFile(statePath, 'utf8'), '{"the new holder\'s checkpoint":true}', 'and so is its state checkpoint');
 });
 
-t.test('a port already in use: exits non-zero naming the address, and leaves no lock behind', async (t) => {
+t.test('a port already in use: exit 1 naming the key and the address, before anything is made in the data directory', async (t) => {
   const { createServer } = await import('node:net');
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -204,8 +204,13 @@ t.test('a port already in use: exits non-zero naming the address, and leaves no 
   );
   t.ok(failed, 'it does not start');
   t.not(failed?.code, 0, 'exit non-zero');
-  t.match(failed?.stderr, new RegExp(`gate: cannot start: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`), 'the message names the address');
-  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the data directory lock is released');
+  t.equal(failed?.code, 1, 'exit 1: a port in use may free up, the orchestrator tries again');
+  t.match(failed?.stderr, new RegExp(`gate: cannot start: port \\(GATE_PORT\\) ${port} on 127\\.0\\.0\\.1 is in use \\(EADDRINUSE\\); nothing was made in the data directory`), 'the message names the key and the address');
+  t.equal(existsSync(join(dataDir, 'gate.lock')), false, 'the data directory lock is not left behind');
+  // found before the data directory is touched: a first start made and printed its tokens, then
+  // failed at listen, and the next start, no longer a first start, printed none
+  t.equal(existsSync(join(dataDir, 'tokens.json')), false, 'no token was made');
+  t.notMatch(failed?.stderr, /gate_[A-Za-z0-9_-]{20,}/, 'and none printed');
   const again = await spawnGate({ t, dataDir });
   t.pass('the next gate on that directory starts');
   await again.stop();
@@ -429,6 +434,47 @@ t.test('a listen host that does not resolve, or a data directory that is a file,
   const file = await failed({}, join(dir, 'a-file'));
   t.equal(file.code, 2, 'GATE_DATA_DIR a file: exit 2');
   t.match(file.stderr, new RegExp(`gate: cannot start: dataDir \\(GATE_DATA_DIR\\) ${join(dir, 'a-file')} is not a directory: .*(ENOTDIR|EEXIST)`));
+});
+
+t.test('a data volume that refuses the lock\'s write at start (full): the gate answers 503 (/healthz 200) and starts once it takes writes, instead of exiting into a crash loop', async (t) => {
+  const dir = await tempDir(t, 'gate-full-');
+  const full = join(dir, 'volume-full');
+  await writeFile(full, '');
+  // while the marker file exists, writing the lock's file fails as on a full volume
+  const preload = join(dir, 'full-volume.mjs');
+  await writeFile(
+    preload,
+    [
+      "import fsp from 'node:fs/promises';",
+      "import { existsSync } from 'node:fs';",
+      "import { syncBuiltinESMExports } from 'node:module';",
+      'const writeFile = fsp.writeFile;',
+      `fsp.writeFile = (path, ...rest) => /gate\\.lock\\./.test(String(path)) && existsSync(${JSON.stringify(full)}) ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })) : writeFile(path, ...rest);`,
+      'syncBuiltinESMExports();',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+  const base = `http://127.0.0.1:${port}`;
+  const answered = await eventually(async () => (await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200, 10_000, 50);
+  t.ok(answered, 'it answers while it cannot take the lock');
+  const health = (await (await fetch(`${base}/healthz`)).json()) as { status: string; message: string };
+  t.same(health, { status: 'starting', message: 'its data volume refuses writes (ENOSPC)' }, '/healthz 200: alive, not restarted');
+  const refused = await fetch(`${base}/v1/decisions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(decision('beta', 'p1')) });
+  t.equal(refused.status, 503, 'a decision: 503, which Kargo polls on (not a refused connection)');
+  t.equal(refused.headers.get('retry-after'), '2');
+  t.match(await refused.json(), { error: 'starting', retryable: true });
+  t.equal((await fetch(`${base}/readyz`)).status, 503, '/readyz 503');
+  t.notOk(existsSync(join(dir, 'data', 'tokens.json')), 'nothing made in the data directory yet');
+  await rm(full); // space freed
+  const gate = await starting;
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.equal(gate.url, base, 'then it starts on the same port');
+  t.match(gate.stdout(), /cannot take the data directory lock: the data volume refuses writes; answering 503, trying again every 2 s/, 'logged');
+  t.equal((await fetch(`${base}/readyz`)).status, 200, 'ready');
+  const res = await post(`${base}/v1/decisions`, gate.tokens['kargo'] as string, decision('beta', 'p1'));
+  t.equal(res.status, 200, 'and decides');
+  t.equal((await gate.stop('SIGTERM')).code, 0);
 });
 
 t.test('a host name that resolves to several addresses (localhost: 127.0.0.1 and ::1) is listened on at one of them only', async (t) => {
