@@ -238,10 +238,13 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     }
     const created: { seg: Segment; fh: AuditFileHandle }[] = [];
     let results: AuditEventV1[][];
-    if (ownFileYet && fh !== null && durable.file !== null) {
+    if (fh !== null && durable.file !== null) {
       let changed: string | null;
       try {
-        changed = await changedUnderUs(fh, durable.file.name, durable.size);
+        // the file start-up found holds records too: checked before the first batch, which goes
+        // into a new file, as well (bytes past its last record, which the gate does not write
+        // into, do not count then)
+        changed = await changedUnderUs(fh, durable.file.name, durable.size, ownFileYet);
       } catch (err) {
         await failBatch(batch, created, err);
         return;
@@ -331,12 +334,12 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
 
   /**
    * What has happened to the newest file, which this gate writes by position through its open
-   * handle, since its last batch: removed (the gate would write on into a file no longer in the
+   * handle, since its last batch (or since start-up read it): removed (the gate would write on into a file no longer in the
    * log), replaced by another file at its name (a restore, `sed -i`, a rotation), or cut short or
    * written by another (its size is not what this gate left: its next records would land past a
    * hole of zeros). Null when it is as this gate left it.
    */
-  async function changedUnderUs(handle: AuditFileHandle, name: string, size: number): Promise<string | null> {
+  async function changedUnderUs(handle: AuditFileHandle, name: string, size: number, exactSize: boolean): Promise<string | null> {
     const [own, named] = await Promise.all([
       handle.stat(),
       fs.stat(join(dir, name)).catch((err: NodeJS.ErrnoException) => {
@@ -347,7 +350,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     if (named === null) return `${name} has been removed`;
     if (named.ino !== own.ino || named.dev !== own.dev) return `${name} has been replaced by another file`;
     if (own.nlink === 0) return `${name} has been removed`;
-    if (own.size !== size) return `${name} is ${own.size} bytes long, not the ${size} this gate wrote: cut short or written by another`;
+    if (exactSize ? own.size !== size : own.size < size) return `${name} is ${own.size} bytes long, not the ${size} this gate ${exactSize ? 'wrote' : 'found'}: cut short or written by another`;
     return null;
   }
 

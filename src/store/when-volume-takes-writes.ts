@@ -23,8 +23,9 @@ export async function whenVolumeTakesWrites<T>(
     try {
       return await attempt();
     } catch (err) {
+      if (opts.signal.aborted) throw opts.signal.reason;
       const code = volumeRefusal(err);
-      if (code === null || opts.signal.aborted) throw err;
+      if (code === null) throw err;
       await opts.onRefused(code, err);
     }
     await sleep(opts.intervalMs, undefined, { signal: opts.signal }).catch(() => undefined);

@@ -2,7 +2,7 @@
 // name, cut short): the gate writes it by position through its open handle, so without a check
 // it went on answering 200 for records that were in no file of the log, or after a hole of zeros.
 // Real files in a temp directory.
-import { copyFileSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -31,7 +31,7 @@ const changes: { name: string; change: (dir: string) => void; says: RegExp }[] =
       const lines = readFileSync(file, 'utf8').split('\n');
       truncateSync(file, Buffer.byteLength(lines.slice(0, 2).join('\n') + '\n'));
     },
-    says: /is \d+ bytes long, not the \d+ this gate wrote/,
+    says: /is \d+ bytes long, not the \d+ this gate (wrote|found)/,
   },
   { name: 'its directory removed', change: (dir) => rmSync(dir, { recursive: true }), says: /has been removed/ },
 ];
@@ -88,4 +88,35 @@ t.test('a log no one touches: the check passes batch after batch, across a new f
   t.equal(log.head().seq, 40);
   t.ok(readdirSync(dir).filter((f) => f.endsWith('.jsonl')).length > 1, 'several files');
   t.equal(log.writable(), true);
+});
+
+for (const c of changes.slice(0, 3)) {
+  t.test(`the newest file ${c.name} after start-up read it, before the first batch (which goes into a new file): refused too`, async (t) => {
+    const dir = join(t.testdir(), 'audit');
+    const first = await openFileAuditLog({ dir });
+    for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+    await first.close();
+    const log = await openFileAuditLog({ dir, recoveryProbeMs: 20 });
+    t.teardown(() => log.close());
+    c.change(dir);
+    const names = readdirSync(dir).sort();
+    const refused = await log.append([entry(4, { at: DAY1 })]).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    t.ok(refused instanceof AuditUnavailableError, 'refused, not acknowledged into a new file after a log that lost its records');
+    t.match((refused as Error).message, c.says);
+    t.same(readdirSync(dir).sort(), names, 'no new file made');
+  });
+}
+
+t.test('bytes past the last record of the file start-up found (which the first batch does not write into) are not a change', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+  await first.close();
+  const log = await openFileAuditLog({ dir });
+  t.teardown(() => log.close());
+  appendFileSync(newest(dir), '{"seq":99,"late":"a stale gate\'s write"}\n');
+  t.equal((await log.append([entry(4, { at: DAY1 })]))[0]?.seq, 4, 'appended');
 });

@@ -66,3 +66,18 @@ t.test('volumeRefusal: the codes of a volume that may take writes again', async 
   t.equal(volumeRefusal(null), null);
   t.equal(volumeRefusal(new Error('no code')), null);
 });
+
+t.test('a stop signal that comes during an attempt the volume refuses: its reason is thrown, not the refusal', async (t) => {
+  const stop = new AbortController();
+  const reason = new Error('stopped by SIGTERM during start-up');
+  await t.rejects(
+    whenVolumeTakesWrites(
+      async () => {
+        stop.abort(reason);
+        throw failure('ENOSPC');
+      },
+      { intervalMs: 10, signal: stop.signal, onRefused: () => void t.fail('no refusal is heard after the stop') },
+    ),
+    reason,
+  );
+});
