@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFile, readdir, rm } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -56,9 +57,9 @@ async function runWalkthrough(t: TapLike, env: Record<string, string>, limitMs =
 t.test('the README walk-through works as written (local mode)', skipUnlessTools, async (t) => {
   t.same(missing, [], 'curl, jq and bash are installed');
   t.ok((await walkthroughScript()).split('\n').length > 30, 'the walk-through has its blocks');
-  const dataDir = join(await tempDir(t, 'walkthrough-'), 'data');
+  // its data directory (mktemp -d) under a directory of the test's own
   const port = await freePort();
-  const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(port), GATE_DATA_DIR: dataDir });
+  const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-') });
   t.equal(code, 0, `the script ran to the end\nstderr: ${err.slice(-2000)}`);
   const lines = out.trim().split('\n');
   const expectInOrder: RegExp[] = [
@@ -102,11 +103,14 @@ t.test('the README walk-through works as written (local mode)', skipUnlessTools,
   t.ok(has('decision', 'kargo', 'approval_applied'), 'the live allow');
 });
 
-t.test('the walk-through run again, as a reader would (no GATE_DATA_DIR): each run starts a new data directory and works', skipUnlessTools, async (t) => {
+t.test('the walk-through run again in the same shell (its GATE_DATA_DIR still exported): each run starts a new data directory and works', skipUnlessTools, async (t) => {
   // mktemp -d makes them under TMPDIR: here, a directory of the test's own
   const tmp = await tempDir(t, 'walkthrough-tmp-');
+  let first = '';
   for (const run of [1, 2]) {
-    const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(await freePort()), TMPDIR: tmp });
+    // the second run sees the GATE_DATA_DIR the first one exported, as in one terminal
+    const { code, out, err } = await runWalkthrough(t, { GATE_PORT: String(await freePort()), TMPDIR: tmp, ...(first ? { GATE_DATA_DIR: first } : {}) });
+    first ||= join(tmp, (await readdir(tmp)).find((name) => name.startsWith('tmp.')) ?? 'none');
     t.equal(code, 0, `run ${run} ran to the end\nstderr: ${err.slice(-1000)}`);
     t.match(out, /\{"decision":"allow","approvedBy":"alice","notes":"paper ran the fix for 6 h, P&L matches backtest"\}/, `run ${run}: live allowed with the approval (its tokens are valid)`);
   }
@@ -119,8 +123,21 @@ t.test('the walk-through on a port already taken: it stops waiting and shows why
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
   const port = (taken.address() as AddressInfo).port;
-  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), GATE_DATA_DIR: join(await tempDir(t, 'walkthrough-busy-'), 'data') }, 60_000);
+  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-busy-') }, 60_000);
   t.notOk(killed, 'the script ended by itself');
   t.not(code, 0, 'and failed');
   t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
+});
+
+t.test('the walk-through on a port where another gate already answers: it does not take that gate for its own', skipUnlessTools, async (t) => {
+  // an earlier walk-through's gate, still running: /readyz 200 from it
+  const other = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => other.close(() => resolve())));
+  const port = (other.address() as AddressInfo).port;
+  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-other-') }, 60_000);
+  t.notOk(killed, 'the script ended by itself');
+  t.not(code, 0, 'and failed, before any step ran against the other gate');
+  t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
+  t.notMatch(out, /"decision"/, 'no step ran');
 });
