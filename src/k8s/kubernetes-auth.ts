@@ -334,7 +334,15 @@ export function createKubernetesAuthenticator(opts: KubernetesAuthOptions): Kube
         presented: presentedToken(key),
       });
     }
-    return reviewToken(token, key).finally(release);
+    return reviewToken(token, key)
+      .then((result) => {
+        // a review the API server did not answer (a 5xx or 429, a timeout, a broken connection,
+        // a body that is no answer) does not spend the client's budget for new tokens: after an
+        // outage its real token (unknown again after a restart) would be refused as a flood
+        if (!result.ok && result.error === 'auth_unavailable' && budget?.ok) budget.release();
+        return result;
+      })
+      .finally(release);
   };
 
   return {

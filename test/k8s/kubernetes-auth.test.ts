@@ -647,6 +647,20 @@ t.test('a failure says what failed (refused, TLS), and never carries a credentia
   t.match(refusedStages, /^list Kargo Stages: .*ECONNREFUSED/, refusedStages);
 });
 
+t.test('TokenReviews the API server did not answer do not spend a client\'s budget for new tokens: after an outage its token is reviewed at once', async (t) => {
+  const fake = await fakeWithUsers(t);
+  const auth = createKubernetesAuthenticator({ kubeConfig: fake.kubeConfig(), unknownReviewsPerClientMinute: 3, now: () => 0 });
+  fake.behaviour.tokenreviews = { kind: 'status', code: 500 };
+  // Kargo's token, unknown to a gate just started, retried through the outage
+  for (let i = 0; i < 5; i++) t.match(await auth.authenticate({ ...req('kargo-token'), client: 'pod-a' }), { ok: false, status: 503, error: 'auth_unavailable' }, `outage, try ${i + 1}`);
+  fake.behaviour.tokenreviews = { kind: 'normal' };
+  t.match(await auth.authenticate({ ...req('kargo-token'), client: 'pod-a' }), { ok: true }, 'the API server back: reviewed and accepted, in the same minute');
+  t.equal(auth.reviewsShed(), 0, 'nothing counted as shed');
+  // answered reviews still spend it: the accepted one above, and two made-up tokens
+  for (let i = 0; i < 2; i++) t.match(await auth.authenticate({ ...req(`made-up-${i}`), client: 'pod-a' }), { ok: false, status: 401 });
+  t.match(await auth.authenticate({ ...req('made-up-2'), client: 'pod-a' }), { ok: false, status: 503, error: 'auth_saturated' }, 'past the budget: 503');
+});
+
 t.test('made-up tokens from one client: at most its budget of TokenReviews a minute, the rest a 503 at once; other clients and known tokens go on', async (t) => {
   // in-flight slots bound how many reviews run at once, not how many one client starts: a
   // client looping made-up tokens one after the other made the API server review every one
