@@ -385,7 +385,10 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       try {
         // a file it removed is no longer this gate's: one of that name from now on is another's
         // (a gate that read the same head names its next file alike)
-        await rollbackBatch(ctx, durable, fh, created, (name) => uncommittedFiles.delete(name));
+        // before this gate's first batch has landed, the newest file is the one start-up found:
+        // no batch writes into it, so nothing is cut from it (bytes past its last record, a stale
+        // gate's late write, stay for audit verify)
+        await rollbackBatch(ctx, durable, ownFileYet ? fh : null, created, (name) => uncommittedFiles.delete(name));
       } catch (rollbackErr) {
         logger.warn({ err: rollbackErr }, 'audit: could not cut the failed write off yet; the recovery probe will');
       }
@@ -409,7 +412,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       try {
         await fh?.close().catch(() => {}); // it may be stale (NFS) or poisoned by the failure
         fh = null;
-        fh = await repairLog(ctx, durable, uncommittedFiles);
+        fh = await repairLog(ctx, durable, uncommittedFiles, ownFileYet);
         uncommittedFiles.clear();
       } catch (err) {
         if (trigger === 'probe') logger.warn({ err, head: durable.seq }, 'audit: still not writable');

@@ -43,8 +43,9 @@ const PROBE_FILE = '.audit-probe';
 
 /**
  * Undoes a failed batch at once: closes and removes the files it created (`removed` told of each
- * one gone) and truncates the newest durable file (`fh`) back to its durable size. Throws when
- * that fails too; the recovery probe (repairLog) then does it.
+ * one gone) and truncates the newest durable file (`fh`, null when the batch did not write into
+ * it) back to its durable size. Throws when that fails too; the recovery probe (repairLog) then
+ * does it.
  */
 export async function rollbackBatch(
   ctx: RepairContext,
@@ -82,7 +83,13 @@ export async function rollbackBatch(
  * holder), and that file holds the records it acknowledged. Left alone; the log stays closed. An
  * empty one is a stale gate's late create, and is removed.
  */
-export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: ReadonlySet<string>): Promise<AuditFileHandle | null> {
+export async function repairLog(
+  ctx: RepairContext,
+  durable: DurableEnd,
+  own: ReadonlySet<string>,
+  /** false while no batch of this gate has landed: the newest file is the one start-up found, which it never writes into, and bytes past its last record (a stale gate's late write) stay for audit verify */
+  cutNewest = true,
+): Promise<AuditFileHandle | null> {
   const { fs, dir, fsync } = ctx;
   const newer = (await listSegments(fs, dir)).filter((s) => s.firstSeq > durable.seq);
   const stale = new Set<string>();
@@ -109,9 +116,11 @@ export async function repairLog(ctx: RepairContext, durable: DurableEnd, own: Re
     try {
       const { size } = await h.stat();
       if (size < durable.size) throw new Error(`${durable.file.name} is shorter (${size}) than its durable size (${durable.size})`);
-      stillWriter(ctx, durable.file.name);
-      await h.truncate(durable.size);
-      if (fsync) await h.datasync();
+      if (cutNewest) {
+        stillWriter(ctx, durable.file.name);
+        await h.truncate(durable.size);
+        if (fsync) await h.datasync();
+      }
     } catch (err) {
       await h.close().catch(() => {});
       throw err;

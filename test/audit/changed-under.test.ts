@@ -2,12 +2,12 @@
 // name, cut short): the gate writes it by position through its open handle, so without a check
 // it went on answering 200 for records that were in no file of the log, or after a hole of zeros.
 // Real files in a temp directory.
-import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
-import { entry, memoryLogger } from './helpers.ts';
+import { entry, faultyFs, memoryLogger, waitFor } from './helpers.ts';
 
 const DAY1 = '2026-11-26T10:00:00.000Z';
 
@@ -119,4 +119,26 @@ t.test('bytes past the last record of the file start-up found (which the first b
   t.teardown(() => log.close());
   appendFileSync(newest(dir), '{"seq":99,"late":"a stale gate\'s write"}\n');
   t.equal((await log.append([entry(4, { at: DAY1 })]))[0]?.seq, 4, 'appended');
+});
+
+t.test('a first batch that fails (no batch of this gate landed yet): bytes past the last record of the file start-up found are not cut, by the rollback nor by the recovery', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  for (let i = 1; i <= 3; i++) await first.append([entry(i, { at: DAY1 })]);
+  await first.close();
+  const ffs = faultyFs();
+  const log = await openFileAuditLog({ dir, fs: ffs.fs, recoveryProbeMs: 20 });
+  t.teardown(() => log.close());
+  const late = '{"seq":4,"late":"a stale gate\'s page, flushed after the restart"}\n';
+  const file = newest(dir);
+  appendFileSync(file, late);
+  const size = statSync(file).size;
+  ffs.faults.open = 'ENOSPC'; // the first batch's new file cannot be made
+  t.ok((await log.append([entry(4, { at: DAY1 })]).then(() => null, (e: unknown) => e)) instanceof AuditUnavailableError, 'the first batch fails');
+  t.equal(statSync(file).size, size, 'the rollback cuts nothing from that file');
+  delete ffs.faults.open;
+  await waitFor(() => log.writable(), 2000);
+  t.equal(statSync(file).size, size, 'nor the recovery');
+  t.ok(readFileSync(file, 'utf8').endsWith(late), 'the late bytes are where they were, for audit verify');
+  t.equal((await log.append([entry(4, { at: DAY1 })]))[0]?.seq, 4, 'and the log goes on in a new file');
 });
