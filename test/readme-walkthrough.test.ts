@@ -118,6 +118,13 @@ t.test('the walk-through run again in the same shell (its GATE_DATA_DIR still ex
   t.equal(made.length, 2, `two data directories (mktemp's tmp.*), one per run: ${(await readdir(tmp)).join(' ')}`);
 });
 
+t.test('the walk-through with a quieter log level set in the reader\'s shell (GATE_LOG_LEVEL=warn): it still runs to the end', skipUnlessTools, async (t) => {
+  const { code, out, err, killed } = await runWalkthrough(t, { GATE_PORT: String(await freePort()), TMPDIR: await tempDir(t, 'walkthrough-quiet-'), GATE_LOG_LEVEL: 'warn' }, 60_000);
+  t.notOk(killed, 'it does not wait for ever');
+  t.equal(code, 0, `it ran to the end\nstderr: ${err.slice(-1000)}`);
+  t.match(out, /audit log OK: \d+ records/);
+});
+
 t.test('the walk-through on a port already taken: it stops waiting and shows why, instead of waiting for ever', skipUnlessTools, async (t) => {
   const taken = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
