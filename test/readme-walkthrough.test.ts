@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { REPO_ROOT, freePort } from './helpers/spawn-gate.ts';
@@ -125,26 +125,20 @@ t.test('the walk-through with a quieter log level set in the reader\'s shell (GA
   t.match(out, /audit log OK: \d+ records/);
 });
 
-t.test('the walk-through on a port already taken: it stops waiting and shows why, instead of waiting for ever', skipUnlessTools, async (t) => {
-  const taken = createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
-  const port = (taken.address() as AddressInfo).port;
-  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-busy-') }, 60_000);
-  t.notOk(killed, 'the script ended by itself');
-  t.not(code, 0, 'and failed');
-  t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
-});
-
-t.test('the walk-through on a port where another gate already answers: it does not take that gate for its own', skipUnlessTools, async (t) => {
+for (const [what, squatter] of [
+  ['something that is not HTTP', () => createServer((socket) => socket.destroy())],
   // an earlier walk-through's gate, still running: /readyz 200 from it
-  const other = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
-  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => other.close(() => resolve())));
-  const port = (other.address() as AddressInfo).port;
-  const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-other-') }, 60_000);
-  t.notOk(killed, 'the script ended by itself');
-  t.not(code, 0, 'and failed, before any step ran against the other gate');
-  t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
-  t.notMatch(out, /"decision"/, 'no step ran');
-});
+  ["another gate (/readyz 200), which the wait must not take for this run's", () => createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'))],
+] as const) {
+  t.test(`the walk-through on a port taken by ${what}: it stops, showing why, before any step runs`, skipUnlessTools, async (t) => {
+    const taken: Server = squatter();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const port = (taken.address() as AddressInfo).port;
+    const { code, out, killed } = await runWalkthrough(t, { GATE_PORT: String(port), TMPDIR: await tempDir(t, 'walkthrough-busy-') }, 60_000);
+    t.notOk(killed, 'the script ended by itself');
+    t.not(code, 0, 'and failed');
+    t.match(out, /EADDRINUSE/, "gate.log's reason is shown");
+    t.notMatch(out, /"decision"/, 'no step ran');
+  });
+}

@@ -10,6 +10,20 @@ const CLOSED = '2026-11-25T22:00:00Z';
 const OPEN = '2026-11-25T15:00:00Z';
 const approve = (over: Record<string, unknown> = {}) => ({ project: 'stonks-pipeline', stage: 'live', imageTag: 'abc123', notes: 'paper P&L reviewed, diff read', ...over });
 
+/** The test app behind the authenticating proxy (loopback trusted), and a request as `user` in `group` through it. */
+async function behindProxy(t: Parameters<typeof buildTestApp>[0], opts: { now: string; configYaml?: string }) {
+  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
+  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
+  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(await tempDir(t, 'gate-proxy-'))), {
+    trustedCidrs: ['127.0.0.1/32'],
+    userHeader: 'X-Auth-Request-User',
+    groupsHeader: 'X-Auth-Request-Groups',
+  });
+  const g = await buildTestApp(t, { ...opts, auth });
+  const as = (user: string, group: string, req: InjectOptions) => g.app.inject({ ...req, headers: { 'x-auth-request-user': user, 'x-auth-request-groups': group } });
+  return { g, as };
+}
+
 t.test('live waits for an approval with notes, then the allow consumes it', async (t) => {
   const g = await buildTestApp(t, { now: CLOSED });
   await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
@@ -162,16 +176,7 @@ t.test('separation of duties compares people, not spellings: olivia requests, Ol
 });
 
 t.test('separation of duties behind an authenticating proxy: case and width variants are the requester, invisible characters are refused', async (t) => {
-  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
-  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
-  const dir = await tempDir(t, 'gate-sod-proxy-');
-  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), {
-    trustedCidrs: ['127.0.0.1/32'],
-    userHeader: 'X-Auth-Request-User',
-    groupsHeader: 'X-Auth-Request-Groups',
-  });
-  const g = await buildTestApp(t, { now: OPEN, auth, configYaml: 'approvals: { separationOfDuties: true }\n' });
-  const as = (user: string, group: string, opts: InjectOptions) => g.app.inject({ ...opts, headers: { 'x-auth-request-user': user, 'x-auth-request-groups': group } });
+  const { g, as } = await behindProxy(t, { now: OPEN, configYaml: 'approvals: { separationOfDuties: true }\n' });
   for (const [label, approver] of [
     ['upper case', 'Olivia'],
     ['fullwidth o', '\uFF4Flivia'],
@@ -204,17 +209,8 @@ t.test('separation of duties behind an authenticating proxy: case and width vari
 });
 
 t.test('the open caps count a person as separation of duties does: behind a proxy, case and width variants of one name share one cap', async (t) => {
-  const { createLocalAuthenticator, tokenFilePath } = await import('../../src/auth/local-tokens.ts');
-  const { createProxyHeaderAuthenticator } = await import('../../src/auth/proxy-header.ts');
   const { OPEN_GRANTS_PER_REQUESTER } = await import('../../src/routes/grants.ts');
-  const dir = await tempDir(t, 'gate-cap-proxy-');
-  const auth = createProxyHeaderAuthenticator(createLocalAuthenticator(tokenFilePath(dir)), {
-    trustedCidrs: ['127.0.0.1/32'],
-    userHeader: 'X-Auth-Request-User',
-    groupsHeader: 'X-Auth-Request-Groups',
-  });
-  const g = await buildTestApp(t, { now: CLOSED, auth });
-  const as = (user: string, group: string, opts: InjectOptions) => g.app.inject({ ...opts, headers: { 'x-auth-request-user': user, 'x-auth-request-groups': group } });
+  const { g, as } = await behindProxy(t, { now: CLOSED });
   let minute = 0;
   const nextMinute = () => g.clock.set(new Date(Date.parse(CLOSED) + ++minute * 60_000 + 1000).toISOString());
   const grant = (user: string, i: number) =>
