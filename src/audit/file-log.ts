@@ -186,6 +186,11 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     return new AuditUnavailableError(msg, cause === undefined ? undefined : { cause });
   }
 
+  /** The refusal of every append once the newest file was changed by another hand (refuseForGood). */
+  function changedUnderGate(what: string): AuditUnavailableError {
+    return unavailable(`audit log changed under the gate: ${what}; restart the gate`);
+  }
+
   function stalledError(): AuditUnavailableError {
     return unavailable(`audit log write has not completed for ${((Date.now() - (stalledSince ?? Date.now())) / 1000).toFixed(1)} s`);
   }
@@ -365,7 +370,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     changedBy = what;
     stats.failedBatches += 1;
     logger.warn({ head: durable.seq, change: what }, `audit: ${what} while the gate was running; appends are refused until the gate is restarted (its start-up checks the log)`);
-    const error = unavailable(`audit log changed under the gate: ${what}; restart the gate`);
+    const error = changedUnderGate(what);
     for (const p of batch) p.reject(error);
     for (const p of queue.splice(0)) p.reject(error);
   }
@@ -463,7 +468,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
       const parsed = parseEntries(entries);
       if (parsed.length === 0) return [];
       if (stalledSince !== null) throw stalledError();
-      if (changedBy !== null) throw unavailable(`audit log changed under the gate: ${changedBy}; restart the gate`);
+      if (changedBy !== null) throw changedUnderGate(changedBy);
       if (failed && !(await recoverWithin(stallMs))) throw unavailable('audit log is not writable');
       if (closing) throw unavailable('audit log is closed');
       return new Promise<AuditEventV1[]>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { errorBody } from './errors.ts';
 
 /**
  * Answers on host:port while the gate cannot start yet (its data volume refuses the write that
@@ -15,7 +16,7 @@ export function listenWhileStarting(host: string, port: number, why: () => strin
     const alive = path === '/healthz';
     const body = alive
       ? { status: 'starting', message: why() }
-      : { error: 'starting', message: `The gate has not started yet: ${why()}. It tries again by itself; ask again in a moment.`, retryable: true };
+      : errorBody('starting', `The gate has not started yet: ${why()}. It tries again by itself; ask again in a moment.`, { retryable: true });
     res.writeHead(alive ? 200 : 503, {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { within } from '../within.ts';
 import { volumeAgeMs } from './volume-clock.ts';
+import { VOLUME_FULL, volumeRefusal } from './when-volume-takes-writes.ts';
 
 /** How long release() waits for a renewal under way before it leaves the lock to expire instead. */
 const RELEASE_WAIT_MS = 2000;
@@ -97,12 +98,6 @@ export type LostCause = 'taken-over' | 'lapsed';
 
 /** The file operations the lock uses. */
 export type LockFs = Pick<typeof nodeFs, 'readFile' | 'writeFile' | 'rename' | 'rm' | 'readdir' | 'link' | 'stat' | 'open'>;
-
-/** A write that failed because the volume (or the user's quota) is full. */
-function isVolumeFull(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
 
 /**
  * Creates `path` holding `text`, or fails with EEXIST when it exists: the text is written to a
@@ -425,7 +420,7 @@ export async function acquireDataDirLock(opts: LockOptions): Promise<DataDirLock
     const stillOurs = () => !stopped && !lost && !lapsed();
     const wrote = await write(next, false, stillOurs)
       .catch(async (err: unknown) => {
-        if (!isVolumeFull(err)) return false;
+        if (volumeRefusal(err, VOLUME_FULL) === null) return false;
         // a full volume: the lock's own blocks are still there to write in (the temp file, created
         // empty, is not left behind)
         await fs.rm(tmp, { force: true }).catch(() => undefined);

@@ -1,12 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** The error codes of a data volume that refuses writes but may take them again (full, over quota, remounted read-only). */
-const REFUSING = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+/** The error codes of a volume that is full: out of space, or the user's quota used up. */
+export const VOLUME_FULL: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
-/** The code of `err` when it is a volume refusing writes, else null. */
-export function volumeRefusal(err: unknown): string | null {
+/** The error codes of a data volume that refuses writes but may take them again (full, over quota, remounted read-only). */
+const REFUSING: ReadonlySet<string> = new Set([...VOLUME_FULL, 'EROFS']);
+
+/** The code of `err` when it is one of `codes` (by default: a volume refusing writes), else null. */
+export function volumeRefusal(err: unknown, codes: ReadonlySet<string> = REFUSING): string | null {
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && REFUSING.has(code) ? code : null;
+  return typeof code === 'string' && codes.has(code) ? code : null;
 }
 
 /**
