@@ -373,7 +373,9 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     }
   }
   const fileResult = FileSchema.safeParse(raw);
-  if (!fileResult.success) throw new ConfigError(`invalid config file${e.GATE_CONFIG ? ` ${e.GATE_CONFIG}` : ''}: ${describe('', fileResult.error)}`);
+  /** A ConfigError about the file's content, naming the file (GATE_CONFIG) when there is one. */
+  const fileError = (message: string) => new ConfigError(`invalid config file${e.GATE_CONFIG ? ` ${e.GATE_CONFIG}` : ''}: ${message}`);
+  if (!fileResult.success) throw fileError(describe('', fileResult.error));
   const f = fileResult.data;
 
   const stages = Object.fromEntries(
@@ -381,7 +383,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   ) as Record<Stage, StagePolicy>;
   for (const s of ['ci', 'integration'] as const) {
     if (stages[s].marketHours || stages[s].requireApproval || stages[s].requireIntegrationTests || stages[s].quietBeforeOpenMinutes) {
-      throw new ConfigError(`invalid config file: stages.${s}: only "enabled" applies to the ${s} stage (it runs in GitHub Actions)`);
+      throw fileError(`stages.${s}: only "enabled" applies to the ${s} stage (it runs in GitHub Actions)`);
     }
   }
 
@@ -391,7 +393,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     requestsPerMinute: f.breakGlass?.requestsPerMinute ?? 10,
   };
   if (breakGlass.defaultTtlMinutes > breakGlass.maxTtlMinutes) {
-    throw new ConfigError('invalid config file: breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
+    throw fileError('breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
   }
   const http = { trustedProxies: f.http?.trustedProxies ?? [], maxConnections: f.http?.maxConnections ?? 1024 };
   const proxyAuthCidrs = f.proxyAuth?.trustedCidrs ?? [];
@@ -403,7 +405,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     try {
       parseCidrs(cidrs, key);
     } catch (err) {
-      throw new ConfigError(`invalid config file: ${(err as Error).message}`);
+      throw fileError((err as Error).message);
     }
   }
   const proxyAuth = {
@@ -419,10 +421,10 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
     ['userHeader', proxyAuth.userHeader],
     ['groupsHeader', proxyAuth.groupsHeader],
   ] as const) {
-    if (proxyAuth.secretHeader === other) throw new ConfigError(`invalid config file: proxyAuth.secretHeader: must not be the same header as proxyAuth.${key}`);
+    if (proxyAuth.secretHeader === other) throw fileError(`proxyAuth.secretHeader: must not be the same header as proxyAuth.${key}`);
   }
   // the user's name read as their groups: in local mode a user named "admin" would be an admin
-  if (proxyAuth.groupsHeader === proxyAuth.userHeader) throw new ConfigError('invalid config file: proxyAuth.groupsHeader: must not be the same header as proxyAuth.userHeader');
+  if (proxyAuth.groupsHeader === proxyAuth.userHeader) throw fileError('proxyAuth.groupsHeader: must not be the same header as proxyAuth.userHeader');
 
   return {
     host: e.GATE_HOST ?? f.host ?? '127.0.0.1',

@@ -212,10 +212,10 @@ t.test('config: secretSha256 and secretHeader are checked, naming the key', asyn
     ['proxyAuth: { secretHeader: Authorization }', /proxyAuth\.secretHeader: must not be a header that carries credentials/],
     ['proxyAuth: { secretHeader: X-Forwarded-For }', /proxyAuth\.secretHeader: must be a header of its own/],
     ['proxyAuth: { secretHeader: host }', /proxyAuth\.secretHeader: must be a header of its own/],
-    ['proxyAuth: { secretHeader: X-Auth-Request-User }', /^invalid config file: proxyAuth\.secretHeader: must not be the same header as proxyAuth\.userHeader$/],
+    ['proxyAuth: { secretHeader: X-Auth-Request-User }', /^invalid config file gate\.yaml: proxyAuth\.secretHeader: must not be the same header as proxyAuth\.userHeader$/],
     ['proxyAuth: { secretHeader: x-groups, groupsHeader: X-Groups }', /proxyAuth\.secretHeader: must not be the same header as proxyAuth\.groupsHeader/],
     // the user's name read as their groups: in local mode a user named "admin" would be an admin
-    ['proxyAuth: { userHeader: X-User, groupsHeader: x-user }', /^invalid config file: proxyAuth\.groupsHeader: must not be the same header as proxyAuth\.userHeader$/],
+    ['proxyAuth: { userHeader: X-User, groupsHeader: x-user }', /^invalid config file gate\.yaml: proxyAuth\.groupsHeader: must not be the same header as proxyAuth\.userHeader$/],
   ];
   for (const [yaml, message] of bad) t.throws(() => parseConfig({ GATE_CONFIG: 'gate.yaml' }, yaml), { constructor: ConfigError, message }, yaml);
 });

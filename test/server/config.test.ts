@@ -125,3 +125,20 @@ t.test('unknownGateEnv names a GATE_* variable the gate does not read, not the s
   // without the family (no <P>_SERVICE_HOST, no tcp:// URL) a look-alike is a typo
   t.same(unknownGateEnv({ GATE_SERVICE_PORT: '8080', GATE_SERVICE_HOST: 'x' }), ['GATE_SERVICE_HOST', 'GATE_SERVICE_PORT']);
 });
+
+t.test('the checks made after the schema name the config file too, as the schema errors do', async (t) => {
+  const cases: [string, string][] = [
+    ['stages:\n  ci: { marketHours: wait }\n', 'stages.ci: only "enabled" applies'],
+    ['breakGlass: { defaultTtlMinutes: 60, maxTtlMinutes: 30 }\n', 'breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes'],
+    ['http: { trustedProxies: ["10.0.0.0/33"] }\n', 'http.trustedProxies: "10.0.0.0/33" is not an IPv4 or IPv6 CIDR'],
+    ['proxyAuth: { trustedCidrs: ["not-an-address"] }\n', 'proxyAuth.trustedCidrs: "not-an-address" is not an IPv4 or IPv6 CIDR'],
+    ['proxyAuth: { secretHeader: X-Auth-Request-User }\n', 'proxyAuth.secretHeader: must not be the same header as proxyAuth.userHeader'],
+    ['proxyAuth: { userHeader: X-User, groupsHeader: x-user }\n', 'proxyAuth.groupsHeader: must not be the same header as proxyAuth.userHeader'],
+  ];
+  for (const [yaml, message] of cases) {
+    const quoted = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    t.throws(() => parseConfig({ GATE_CONFIG: '/etc/gate/gate.yaml' }, yaml), { constructor: ConfigError, message: new RegExp(`^invalid config file /etc/gate/gate\\.yaml: ${quoted}`) }, yaml);
+    // YAML text without a GATE_CONFIG (the tests' and the CLI's own calls): no file to name
+    t.throws(() => parseConfig({}, yaml), { constructor: ConfigError, message: new RegExp(`^invalid config file: ${quoted}`) }, `${yaml} (no file)`);
+  }
+});
