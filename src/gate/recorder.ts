@@ -119,12 +119,7 @@ const REPLAY_CHUNK = 1000;
 export async function replayAuditTail(audit: AuditLog, store: StateStore, auditDir = 'the audit directory', signal?: AbortSignal): Promise<number> {
   const head = audit.head();
   const state = store.read();
-  if (state.auditSeq > head.seq) {
-    throw new Error(
-      `state file is at audit seq ${state.auditSeq} but the audit log ends at seq ${head.seq}: the audit log is missing records. ` +
-        `Restore the audit directory, or move the state file aside to rebuild it from the log.`,
-    );
-  }
+  if (state.auditSeq > head.seq) throw stateAheadError(state.auditSeq, head.seq, auditDir);
   if (state.auditSeq === head.seq) return 0;
   // folded in chunks as they are read: a state rebuilt from scratch replays the whole log,
   // which must not have to fit in memory at once
@@ -154,6 +149,25 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore, auditD
   if (expected !== head.seq + 1) throw replayGapError(from, head.seq, expected, null, auditDir);
   await store.flush();
   return replayed;
+}
+
+/**
+ * The checkpoint has seen records the log no longer holds: acknowledged decisions, spent grants
+ * and approvals are gone from the log (its newest file removed or cut short by another hand, or
+ * the directory restored from an older copy). The only remedy that loses nothing is the missing
+ * records back. A state rebuilt from what is left would reopen every grant and approval spent in
+ * them, give their seqs to new records, and leave a log that verifies: the loss would show nowhere.
+ */
+function stateAheadError(stateSeq: number, headSeq: number, auditDir: string): Error {
+  const missing = stateSeq === headSeq + 1 ? `seq ${stateSeq} is` : `seqs ${headSeq + 1}..${stateSeq} are`;
+  return new Error(
+    `state file is at audit seq ${stateSeq} but the audit log ends at seq ${headSeq}: ${missing} missing from ${auditDir} ` +
+      `(its newest file removed or cut short, or the directory restored from an older copy). Those are acknowledged records: ` +
+      `put the audit file holding them back (from a backup or a snapshot of the volume), then start the gate again. ` +
+      `Only if they are lost for good: moving the state file aside rebuilds the state from the log without them, which reopens ` +
+      `every break-glass grant and approval spent in them (revoke those once the gate is up) and gives their seqs to new records; ` +
+      `keep the moved state file and this message as the record of the loss (README, "Records lost from the log").`,
+  );
 }
 
 /** Why a replay stopped: `found` is the seq met where `expected` should have been (null: the log ended first). */

@@ -143,6 +143,14 @@ t.test('replay: a checkpoint behind the log catches up; one ahead of it is refus
   t.equal(await replayAuditTail(audit, store), 0, 'idempotent');
   const ahead = createMemoryStore({ ...fresh(), auditSeq: 5 });
   await t.rejects(replayAuditTail(audit, ahead), /state file is at audit seq 5 but the audit log ends at seq 2/);
+  // the advice: the missing records back; a rebuild only as the last resort, with what it costs
+  const refusal = await replayAuditTail(audit, ahead, '/data/audit').catch((err: Error) => err.message);
+  t.match(refusal, /seqs 3\.\.5 are missing from \/data\/audit/, 'names the missing seqs and the directory');
+  t.match(refusal, /put the audit file holding them back .*then start the gate again/);
+  t.match(refusal, /Only if they are lost for good: moving the state file aside .* reopens every break-glass grant and approval spent in them .*gives their seqs to new records/);
+  t.notMatch(refusal, /Restore the audit directory, or move the state file aside/, 'never offered as an equal choice');
+  const one = createMemoryStore({ ...fresh(), auditSeq: 3 });
+  t.match(await replayAuditTail(audit, one).catch((err: Error) => err.message), /seq 3 is missing from the audit directory/);
 });
 
 t.test('a state rebuilt from scratch replays a file log of several chunks, in order, and checkpoints it', async (t) => {
