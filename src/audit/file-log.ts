@@ -312,6 +312,22 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         progressed();
       }
       if (created.length > 0 && fsync) await fs.syncDir(dir);
+      // The file this batch rolled over from is never checked again: the next batch's check is of
+      // the new one. A change to it while this batch was under way, after the check above (cut
+      // short, replaced), would go unnoticed for good, the gate answering on; so it is checked
+      // once more, through the handle still open, before anything is acknowledged. The batch's
+      // records are in the new file then, unacknowledged: a restart reads them and reports the
+      // break before them.
+      if (created.length > 0 && fh !== null && durable.file !== null) {
+        const leftBehind = durable.file.name;
+        const ends = runs.filter((r) => !r.isNew && r.seg.name === leftBehind).map((r) => r.start + r.bytes);
+        const changed = await changedUnderUs(fh, leftBehind, ends.length > 0 ? Math.max(...ends) : durable.size, ownFileYet);
+        if (changed !== null) {
+          for (const c of created) await c.fh.close().catch(() => {});
+          refuseForGood(batch, changed);
+          return;
+        }
+      }
       // the disk work may have outlasted this gate's hold on the directory (a stall past the
       // lease): another gate may have read the log without these records and written over them
       if (!isWriter()) throw unavailable(notWriter);
@@ -488,6 +504,7 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     stream,
     head: () => ({ seq: durable.seq, hash: durable.hash }),
     writable: () => !failed && stalledSince === null && !closing && isWriter(),
+    refusedUntilRestart: () => (changedBy === null ? null : changedUnderGate(changedBy).message),
     close() {
       closed ??= (async () => {
         closing = true;

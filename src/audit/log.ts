@@ -63,6 +63,12 @@ export interface AuditLog {
   head(): { seq: number; hash: string };
   /** false while appends fail (disk full, NFS gone...); /readyz reports it. */
   writable(): boolean;
+  /**
+   * Why appends are refused until the gate is restarted, when they are (the newest file changed
+   * by another hand: no recovery while it runs), else null: unlike a full or lost volume, this
+   * does not end by itself, and /readyz says so.
+   */
+  refusedUntilRestart?(): string | null;
   /** Flushes what is queued and releases the files. */
   close(): Promise<void>;
 }

@@ -18,8 +18,11 @@ export function healthRoutes(ctx: RouteContext) {
     r.get('/readyz', { schema: { tags: ['health'], response: { 200: Health, 503: z.union([Health, ErrorSchema]) } } }, async (_req, reply) => {
       const writable = ctx.audit.writable();
       const persistError = ctx.store.lastWriteError();
+      // a log changed by another hand does not recover by itself as a full or lost volume does
+      const forGood = writable ? null : (ctx.audit.refusedUntilRestart?.() ?? null);
+      const unwritable = forGood === null ? 'audit log cannot be written: decisions are refused (503)' : `${forGood}: decisions are refused (503) until then`;
       const checks = {
-        audit: { ok: writable, message: writable ? `writable, head seq ${ctx.audit.head().seq}` : 'audit log cannot be written: decisions are refused (503)' },
+        audit: { ok: writable, message: writable ? `writable, head seq ${ctx.audit.head().seq}` : unwritable },
         state: { ok: persistError === null, message: persistError ? `state checkpoint not written (${persistError.message}); the audit log still holds every change` : 'checkpoint written' },
       };
       // readiness follows the audit log only: the state checkpoint is rebuilt from it

@@ -5,6 +5,7 @@
 import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
 import { AuditUnavailableError } from '../../src/audit/log.ts';
 import { entry, faultyFs, memoryLogger, waitFor } from './helpers.ts';
@@ -141,4 +142,67 @@ t.test('a first batch that fails (no batch of this gate landed yet): bytes past 
   t.equal(statSync(file).size, size, 'nor the recovery');
   t.ok(readFileSync(file, 'utf8').endsWith(late), 'the late bytes are where they were, for audit verify');
   t.equal((await log.append([entry(4, { at: DAY1 })]))[0]?.seq, 4, 'and the log goes on in a new file');
+});
+
+/**
+ * The file a batch rolls over from, changed by another hand while that batch is under way (here:
+ * its last line cut off as the batch creates the next file, after the check before the batch).
+ * The next batch's check is of the new file: without a check of the file left behind the gate
+ * answered on, and the break showed only at the next `audit verify`.
+ */
+function cutAtRollover() {
+  let armed = false;
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    async open(path, flags) {
+      if (armed && flags === 'wx+') {
+        armed = false;
+        const dir = join(path, '..');
+        const file = newest(dir);
+        const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+        truncateSync(file, Buffer.byteLength(lines.slice(0, -1).join('\n') + '\n'));
+      }
+      return nodeAuditFs.open(path, flags);
+    },
+  };
+  return { fs, arm: () => (armed = true) };
+}
+
+t.test('the file a batch rolls over from, cut short while that batch is under way: the batch is refused, and every append after it', async (t) => {
+  const dir = t.testdir();
+  const cut = cutAtRollover();
+  const log = await openFileAuditLog({ dir, fs: cut.fs, maxFileBytes: 2048, recoveryProbeMs: 20 });
+  t.teardown(() => log.close());
+  let i = 1;
+  await log.append([entry(i++, { at: DAY1 })]);
+  cut.arm();
+  // appends go on into the first file until one rolls over: that one's new file is when the cut comes
+  let head = log.head();
+  let refused: unknown = null;
+  for (let n = 0; n < 100 && refused === null; n++) {
+    head = log.head();
+    refused = await log.append([entry(i++, { at: DAY1 })]).then(() => null, (err: unknown) => err);
+  }
+  t.ok(head.seq > 1, 'some appends went into the first file before');
+  t.ok(refused instanceof AuditUnavailableError, 'the batch that rolled over is not acknowledged');
+  t.match((refused as Error).message, /is \d+ bytes long, not the \d+ this gate wrote: cut short or written by another; restart the gate/);
+  t.equal(log.writable(), false, '/readyz 503');
+  t.same(log.head(), head, 'the head stays where it was');
+  const again = await log.append([entry(i++, { at: DAY1 })]).then(() => null, (err: unknown) => err);
+  t.ok(again instanceof AuditUnavailableError, 'and every append after it');
+});
+
+t.test('the file start-up found, cut short as the first batch (which always goes into a new file) creates that file: refused', async (t) => {
+  const dir = t.testdir();
+  const first = await openFileAuditLog({ dir });
+  for (let i = 1; i <= 4; i++) await first.append([entry(i, { at: DAY1 })]);
+  await first.close();
+  const cut = cutAtRollover();
+  const log = await openFileAuditLog({ dir, fs: cut.fs, recoveryProbeMs: 20 });
+  t.teardown(() => log.close());
+  cut.arm();
+  const refused = await log.append([entry(5, { at: DAY1 })]).then(() => null, (err: unknown) => err);
+  t.ok(refused instanceof AuditUnavailableError, 'not acknowledged');
+  t.match((refused as Error).message, /is \d+ bytes long, not the \d+ this gate found/);
+  t.equal(log.writable(), false);
 });

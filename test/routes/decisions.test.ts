@@ -247,3 +247,32 @@ t.test('a query parameter on the decision routes is a 400 naming it: ?dryRun=tru
   t.equal(g.audit.records().filter((r) => r.type === 'decision').length, before, 'no decision recorded');
   t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ stage: 'beta' }) })).statusCode, 200, 'without it: decided');
 });
+
+t.test('the newest audit file removed by another hand: /readyz says it needs a restart, not that it will recover by itself', async (t) => {
+  const { openFileAuditLog } = await import('../../src/audit/file-log.ts');
+  const { readdirSync, unlinkSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const dir = t.testdir();
+  const audit = await openFileAuditLog({ dir, recoveryProbeMs: 20 });
+  t.teardown(() => audit.close());
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', deps: { audit } });
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-1' }) })).statusCode, 200);
+  unlinkSync(join(dir, readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().at(-1)!));
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-2' }) })).statusCode, 503);
+  const ready = await g.app.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 503);
+  t.match(ready.json().checks.audit, {
+    ok: false,
+    message: /^audit log changed under the gate: audit-\S+\.jsonl has been removed; restart the gate: decisions are refused \(503\) until then$/,
+  });
+  await new Promise((r) => setTimeout(r, 100)); // five probe periods: still so
+  t.match((await g.app.inject({ url: '/readyz' })).json().checks.audit.message, /restart the gate/);
+});
+
+t.test('a log that cannot be written for a while (a full volume): /readyz does not ask for a restart', async (t) => {
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z' });
+  g.audit.failNextAppends(1);
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-1' }) })).statusCode, 503);
+  const ready = (await g.app.inject({ url: '/readyz' })).json();
+  t.same(ready.checks.audit, { ok: false, message: 'audit log cannot be written: decisions are refused (503)' });
+});
