@@ -183,16 +183,20 @@ async function main(): Promise<void> {
   }
   const newId = createIdFactory();
   const dataDir = resolve(config.dataDir);
-  try {
-    await makeDataDir(dataDir);
-  } catch (err) {
-    // a file where the directory should be is a setting to fix; a volume that refuses (EROFS,
-    // EACCES, EIO) fails the start as before (exit 1, the orchestrator retries)
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOTDIR' && code !== 'EEXIST') throw err;
-    process.stderr.write(`gate: cannot start: dataDir (GATE_DATA_DIR) ${dataDir} is not a directory: ${(err as Error).message}\n`);
-    process.exit(2);
-  }
+  /** The data directory and its audit directory, made where missing (a fresh volume): in the wait below, with the lock */
+  const makeTheDataDir = async (): Promise<void> => {
+    try {
+      await makeDataDir(dataDir);
+    } catch (err) {
+      // a file where the directory should be is a setting to fix; a volume that refuses writes
+      // (EROFS, ENOSPC, EDQUOT) is waited for as the lock's write is; another failure (EACCES,
+      // EIO) fails the start as before (exit 1, the orchestrator retries)
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTDIR' && code !== 'EEXIST') throw err;
+      process.stderr.write(`gate: cannot start: dataDir (GATE_DATA_DIR) ${dataDir} is not a directory: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  };
   // lost for good (taken over, or the lease lapsed): stop, and exit 1 so the orchestrator starts a
   // fresh gate, which reads the log from disk and takes the lock only if it is free. Taken over:
   // at once. Lapsed (the volume failed the renewals for a whole lease, or the gate stalled): once
@@ -234,11 +238,16 @@ async function main(): Promise<void> {
       },
     });
   let refusedBy = '';
-  const lock = await whenVolumeTakesWrites(takeLock, {
+  const lock = await whenVolumeTakesWrites(
+    async () => {
+      await makeTheDataDir();
+      return takeLock();
+    },
+    {
     intervalMs: VOLUME_PROBE_MS,
     signal: starting.signal,
     onRefused: async (code, err) => {
-      log.warn({ err: (err as Error).message, dataDir }, 'cannot take the data directory lock: the data volume refuses writes; answering 503, trying again every 2 s');
+      log.warn({ err: (err as Error).message, dataDir }, 'cannot make the data directory or take its lock: the data volume refuses writes; answering 503, trying again every 2 s');
       refusedBy = code;
       startingAnswers ??= await listenWhileStarting(listenHost, config.port, () => `its data volume refuses writes (${refusedBy})`);
     },

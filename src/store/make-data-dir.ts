@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { dirsUpTo } from './dirs-up-to.ts';
 import { syncDirectory } from './sync-parent-dir.ts';
@@ -10,11 +10,38 @@ import { syncDirectory } from './sync-parent-dir.ts';
  */
 export async function makeDirDurably(dir: string, syncDir: (dir: string) => Promise<void> = syncDirectory): Promise<string[]> {
   const leaf = resolve(dir);
-  const first = await mkdir(leaf, { recursive: true });
+  let first: string | undefined;
+  try {
+    first = await mkdir(leaf, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw await whyNotMade(leaf, err);
+  }
   if (first === undefined) return [];
   const parents = dirsUpTo(leaf, first).map((d) => dirname(d)).reverse();
   for (const p of parents) await syncDir(p);
   return parents;
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT for a directory it could not create on a read-only file
+ * system (EROFS), where a start must wait for the volume rather than fail on a missing path: the
+ * first missing directory under the deepest one that exists, made on its own, says why. Its error,
+ * or `err` when it can be made after all (the caller's next attempt goes on from there).
+ */
+async function whyNotMade(leaf: string, err: unknown): Promise<unknown> {
+  let missing = leaf;
+  for (let d = dirname(leaf); d !== missing; missing = d, d = dirname(d)) {
+    const found = await stat(d).then(
+      () => true,
+      () => false,
+    );
+    if (found) break;
+  }
+  return mkdir(missing).then(
+    () => err,
+    (real: unknown) => real,
+  );
 }
 
 /**

@@ -470,8 +470,45 @@ t.test('a data volume that refuses the lock\'s write at start (full): the gate a
   const gate = await starting;
   t.teardown(() => gate.stop('SIGKILL'));
   t.equal(gate.url, base, 'then it starts on the same port');
-  t.match(gate.stdout(), /cannot take the data directory lock: the data volume refuses writes; answering 503, trying again every 2 s/, 'logged');
+  t.match(gate.stdout(), /cannot make the data directory or take its lock: the data volume refuses writes; answering 503, trying again every 2 s/, 'logged');
   t.equal((await fetch(`${base}/readyz`)).status, 200, 'ready');
+  const res = await post(`${base}/v1/decisions`, gate.tokens['kargo'] as string, decision('beta', 'p1'));
+  t.equal(res.status, 200, 'and decides');
+  t.equal((await gate.stop('SIGTERM')).code, 0);
+});
+
+t.test('a first start on a fresh volume mounted read-only (its data directory cannot be made): the gate answers 503 and starts once the volume takes writes', async (t) => {
+  const dir = await tempDir(t, 'gate-ro-');
+  const readOnly = join(dir, 'volume-read-only');
+  await writeFile(readOnly, '');
+  // while the marker file exists, making the data directory fails as Node 24 reports it on a
+  // read-only mount: ENOENT from the recursive mkdir, EROFS from one level alone
+  const preload = join(dir, 'read-only-volume.mjs');
+  await writeFile(
+    preload,
+    [
+      "import fsp from 'node:fs/promises';",
+      "import { existsSync } from 'node:fs';",
+      "import { syncBuiltinESMExports } from 'node:module';",
+      'const mkdir = fsp.mkdir;',
+      `const ro = () => existsSync(${JSON.stringify(readOnly)});`,
+      `fsp.mkdir = (path, opts) => String(path).startsWith(${JSON.stringify(join(dir, 'data'))}) && ro() ? Promise.reject(Object.assign(new Error('mkdir ' + path), { code: opts?.recursive ? 'ENOENT' : 'EROFS' })) : mkdir(path, opts);`,
+      'syncBuiltinESMExports();',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+  const base = `http://127.0.0.1:${port}`;
+  const answered = await eventually(async () => (await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200, 10_000, 50);
+  t.ok(answered, 'it answers while it cannot make its data directory (before: exit 1 on ENOENT, a crash loop)');
+  t.same(await (await fetch(`${base}/healthz`)).json(), { status: 'starting', message: 'its data volume refuses writes (EROFS)' });
+  t.equal((await fetch(`${base}/v1/decisions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 503);
+  t.notOk(existsSync(join(dir, 'data')), 'nothing made');
+  await rm(readOnly); // remounted read-write
+  const gate = await starting;
+  t.teardown(() => gate.stop('SIGKILL'));
+  t.equal(gate.url, base, 'then it starts on the same port');
+  t.ok(existsSync(join(dir, 'data', 'audit')), 'with its data directory');
   const res = await post(`${base}/v1/decisions`, gate.tokens['kargo'] as string, decision('beta', 'p1'));
   t.equal(res.status, 200, 'and decides');
   t.equal((await gate.stop('SIGTERM')).code, 0);

@@ -44,3 +44,45 @@ t.test('a file where the data directory should be is mkdir\'s error, as before',
   await writeFile(join(base, 'gate'), 'x');
   await t.rejects(makeDataDir(join(base, 'gate')), { code: 'ENOTDIR' });
 });
+
+t.test('a directory that cannot be made on a read-only volume fails with EROFS, not the ENOENT Node\'s recursive mkdir reports', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  const fsp = await import('node:fs/promises');
+  const readOnly = (path: string) => Object.assign(new Error(`EROFS: read-only file system, mkdir '${path}'`), { code: 'EROFS' });
+  const made: string[] = [];
+  const { makeDataDir: onReadOnly } = await t.mockImport<typeof import('../../src/store/make-data-dir.ts')>('../../src/store/make-data-dir.ts', {
+    'node:fs/promises': {
+      ...fsp,
+      // as Node 24 does on a read-only mount: the recursive call says ENOENT for the directory it could not make
+      mkdir: async (path: string, opts?: { recursive?: boolean }) => {
+        if (opts?.recursive) throw Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${path}'`), { code: 'ENOENT' });
+        made.push(path);
+        throw readOnly(path);
+      },
+    },
+  });
+  // the volume is there (base), the data directory not yet: a fresh volume mounted read-only
+  await t.rejects(onReadOnly(join(base, 'gate'), async () => {}), { code: 'EROFS' });
+  t.same(made, [join(base, 'gate')], 'the first missing directory, under the deepest one there, made on its own');
+  // the data directory there, its audit directory not
+  await mkdir(join(base, 'gate'));
+  made.length = 0;
+  await t.rejects(onReadOnly(join(base, 'gate'), async () => {}), { code: 'EROFS' });
+  t.same(made, [join(base, 'gate', 'audit')]);
+});
+
+t.test('a recursive mkdir that fails with ENOENT for another reason, and whose directory can then be made: the ENOENT is what the caller gets', async (t) => {
+  const base = await tempDir(t, 'gate-datadir-');
+  const fsp = await import('node:fs/promises');
+  const { makeDirDurably: flaky } = await t.mockImport<typeof import('../../src/store/make-data-dir.ts')>('../../src/store/make-data-dir.ts', {
+    'node:fs/promises': {
+      ...fsp,
+      mkdir: async (path: string, opts?: { recursive?: boolean }) => {
+        if (opts?.recursive) throw Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${path}'`), { code: 'ENOENT' });
+        return fsp.mkdir(path);
+      },
+    },
+  });
+  await t.rejects(flaky(join(base, 'a'), async () => {}), { code: 'ENOENT' });
+  t.ok((await stat(join(base, 'a'))).isDirectory(), 'made on its own (the next start goes on from there)');
+});
