@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Stands the Stonks Oracle delivery pipeline up on the cluster, idempotently: namespaces, NFS
-# volumes (Retain, pre-bound, re-bound after a teardown), ARC controller and runner scale sets,
-# Argo CD, Argo Rollouts, the promotion gate, the Argo CD Applications in kargo/, Kargo, then the
-# rest of kargo/. Kargo's controller starts last: after a teardown it resumes the promotions it
-# had under way, and their gate step and argocd-update step find the gate and the Applications.
+# volumes (Retain, pre-bound, re-bound after a teardown), the promotion gate, ARC controller and
+# runner scale sets, Argo CD, Argo Rollouts, the Argo CD Applications in kargo/, Kargo, then the
+# rest of kargo/. The gate comes up before everything that calls it (the reporter runners' CI
+# jobs, Argo Rollouts' verifications, Kargo's gate step), which may resume work queued or under
+# way the moment they start. Kargo's controller starts last: after a teardown it resumes the
+# promotions it had under way, and their gate step and argocd-update step find the gate and the
+# Applications.
 # A second run changes nothing. The application namespace stonks-oracle is never changed.
 #
 # Usage: ./runmefirst.sh [--dry-run] [--from STEP] [--list-steps]
@@ -20,7 +23,7 @@ source "$ROOT/deploy/lib/manifests.sh"
 source "$ROOT/deploy/lib/values.sh"
 SCRIPT_NAME=runmefirst.sh
 
-STEPS=(preflight namespaces nfs-dirs volumes accounts arc-controller arc-runners argo-cd argo-rollouts gate applications kargo kargo-resources summary)
+STEPS=(preflight namespaces nfs-dirs volumes accounts gate arc-controller arc-runners argo-cd argo-rollouts applications kargo kargo-resources summary)
 
 usage() {
   cat <<EOF
@@ -109,7 +112,10 @@ controllers_stopped() {
     *) return 1 ;;
   esac
   for ref in "${refs[@]}"; do
-    replicas=$(kc_read get "$ref" -n "$2" -o 'jsonpath={.spec.replicas}' 2>/dev/null || true)
+    # NotFound (a first install) is not stopped; a read that fails otherwise is no answer: taken
+    # for "running", a controller an interrupted teardown left at 0 would stay there
+    replicas=$(kc_read get "$ref" -n "$2" --ignore-not-found -o 'jsonpath={.spec.replicas}') ||
+      die "cannot read $ref in $2 (kubectl's error above), to tell whether an interrupted teardown left it stopped. Run again when the API server answers."
     [[ $replicas == 0 ]] && return 0
   done
   return 1
@@ -218,13 +224,14 @@ step_nfs_dirs() {
     log "NFS_INIT=$NFS_INIT: expecting ${NFS_SUBDIRS[*]} to exist under $NFS_SERVER:$NFS_PATH"
     return 0
   fi
-  local entry pv need=0
-  for entry in "${PIPELINE_VOLUMES[@]}"; do
-    pv=${entry%%|*}
-    kc_exists pv "$pv" || need=1
-  done
-  if ((!need)); then
-    log "all volumes exist already, so their directories do: nothing to do"
+  # Made once, by a Job that completed, as recorded then. That the volumes exist says nothing
+  # about the directories: a run resumed past this step (--from volumes) creates the volumes
+  # without them, and the gate's and the snapshot writer's mounts would then fail.
+  local want="$NFS_SERVER:$NFS_PATH ${NFS_SUBDIRS[*]}" made
+  made=$(kc_read get configmap "$NFS_DIRS_CONFIGMAP" -n "$NS_KARGO" --ignore-not-found -o 'jsonpath={.data.made}') ||
+    die "cannot read ConfigMap $NS_KARGO/$NFS_DIRS_CONFIGMAP (kubectl's error above), the record of the NFS directories made. Run again when the API server answers."
+  if [[ $made == "$want" ]]; then
+    log "${NFS_SUBDIRS[*]} under $NFS_SERVER:$NFS_PATH were made by an earlier run: nothing to do"
     return 0
   fi
   log "creating ${NFS_SUBDIRS[*]} under $NFS_SERVER:$NFS_PATH"
@@ -236,6 +243,7 @@ step_nfs_dirs() {
     kc_read wait --for=condition=complete job/stonks-pipeline-nfs-init -n "$NS_KARGO" --timeout=180s ||
       die "the NFS init job did not complete: kubectl -n $NS_KARGO logs job/stonks-pipeline-nfs-init. If the export squashes root, create the directories by hand and set NFS_INIT=false."
   fi
+  render_nfs_dirs_made "$want" | pl_apply "the record of the NFS directories made"
 }
 
 step_volumes() {
@@ -301,6 +309,12 @@ step_kargo() {
   helm_release "$REL_KARGO" "$NS_KARGO" "$KARGO_CHART" "$KARGO_CHART_VERSION" render_values_kargo
 }
 
+# Right after its volume and accounts, before every release that calls it: the reporter runners
+# pick up CI jobs queued meanwhile as soon as their scale set registers (the report gives up
+# after about 30 s without the gate), Argo Rollouts resumes Kargo's verifications (an analysis
+# errors out after more than 4 failed measurements in a row), and Kargo resumes its promotions.
+# It needs nothing the other releases install: cert-manager and Traefik are there before
+# (preflight).
 step_gate() {
   helm_release "$REL_GATE" "$NS_GATE" "$ROOT/helm/gate-service" "" render_values_gate "" "$ROOT/helm/gate-service"
   if ((!DRY_RUN)); then

@@ -55,11 +55,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'pl_on_error $LINENO $?' ERR
 
-# Releases in reverse install order: namespace/release.
+# Releases in reverse install order: namespace/release. The gate goes last, after everything
+# that calls it (Kargo, Argo Rollouts' verifications, the reporter runners' CI jobs): until they
+# are gone, a call that finds no gate counts against a verification or fails a report.
 release_order() {
-  printf '%s\n' "$NS_KARGO/$REL_KARGO" "$NS_GATE/$REL_GATE" "$NS_ROLLOUTS/$REL_ROLLOUTS" \
-    "$NS_ARGOCD/$REL_ARGOCD" "$NS_ARC_RUNNERS/$REPORT_RUNNER_LABEL" "$NS_ARC_RUNNERS/$RUNNER_LABEL" \
-    "$NS_ARC_SYSTEMS/$REL_ARC_CONTROLLER"
+  printf '%s\n' "$NS_KARGO/$REL_KARGO" "$NS_ROLLOUTS/$REL_ROLLOUTS" "$NS_ARGOCD/$REL_ARGOCD" \
+    "$NS_ARC_RUNNERS/$REPORT_RUNNER_LABEL" "$NS_ARC_RUNNERS/$RUNNER_LABEL" \
+    "$NS_ARC_SYSTEMS/$REL_ARC_CONTROLLER" "$NS_GATE/$REL_GATE"
 }
 
 # What the snapshot holds: directory, file, CRD (or "" for none), resource, scope.
@@ -83,7 +85,7 @@ step_preflight() {
   pl_check_versions
   pl_check_context
   kc_exists pvc "$BACKUPS_CLAIM" -n "$NS_GATE" ||
-    die "the backups claim $NS_GATE/$BACKUPS_CLAIM does not exist, so no snapshot can be written and nothing will be removed. Run ./runmefirst.sh --from volumes first." 2
+    die "the backups claim $NS_GATE/$BACKUPS_CLAIM does not exist, so no snapshot can be written and nothing will be removed. Run ./runmefirst.sh first (it creates what is missing and changes nothing else)." 2
   if ((!DRY_RUN && !YES)); then
     if [[ ! -t 0 ]]; then
       die "refusing to tear down without confirmation: run with --yes (or from a terminal)" 2
@@ -103,7 +105,7 @@ step_snapshot() {
   mkdir -p "$dir/kargo" "$dir/argocd"
   for entry in "${SNAPSHOT_KINDS[@]}"; do
     IFS='|' read -r sub file crd resource scope <<<"$entry"
-    if ! kc_exists crd "$crd"; then
+    if ! kc_found crd "$crd"; then
       printf '# %s: CRD %s not installed, nothing to save\n' "$resource" "$crd" >"$dir/$sub/$file.yaml"
       log "snapshot: $resource not installed"
       continue
@@ -155,29 +157,29 @@ step_argocd_quiesce() {
   # pins (its argocd-update step pins one) would not be recorded, and runmefirst.sh would create
   # that stage's Application again at the commit before, which a sync then deploys. The releases
   # step uninstalls Kargo anyway; runmefirst.sh applies its release again (controllers_stopped).
-  if kc_exists deployment "$KARGO_CONTROLLER" -n "$NS_KARGO"; then
+  if kc_found deployment "$KARGO_CONTROLLER" -n "$NS_KARGO"; then
     kc_mut scale "deployment/$KARGO_CONTROLLER" -n "$NS_KARGO" --replicas=0
     ((DRY_RUN)) || kc_read wait --for=delete pod -l "app.kubernetes.io/instance=$REL_KARGO,app.kubernetes.io/component=controller" \
       -n "$NS_KARGO" --timeout=120s
   fi
   # With the controllers stopped nothing acts on an Application while its finalizers go, and
   # the ApplicationSet controller cannot recreate Applications behind our back.
-  if kc_exists deployment argocd-applicationset-controller -n "$NS_ARGOCD"; then
+  if kc_found deployment argocd-applicationset-controller -n "$NS_ARGOCD"; then
     kc_mut scale deployment/argocd-applicationset-controller -n "$NS_ARGOCD" --replicas=0
   fi
-  if kc_exists statefulset argocd-application-controller -n "$NS_ARGOCD"; then
+  if kc_found statefulset argocd-application-controller -n "$NS_ARGOCD"; then
     kc_mut scale statefulset/argocd-application-controller -n "$NS_ARGOCD" --replicas=0
     ((DRY_RUN)) || kc_read wait --for=delete pod -l app.kubernetes.io/name=argocd-application-controller \
       -n "$NS_ARGOCD" --timeout=120s
   fi
-  if ! kc_exists deployment argocd-applicationset-controller -n "$NS_ARGOCD" &&
-    ! kc_exists statefulset argocd-application-controller -n "$NS_ARGOCD"; then
+  if ! kc_found deployment argocd-applicationset-controller -n "$NS_ARGOCD" &&
+    ! kc_found statefulset argocd-application-controller -n "$NS_ARGOCD"; then
     log "Argo CD controllers not running: nothing to stop"
   fi
 }
 
 step_argocd_apps() {
-  if ! kc_exists crd applications.argoproj.io; then
+  if ! kc_found crd applications.argoproj.io; then
     log "no Application CRD: no Argo CD applications"
     return 0
   fi
@@ -228,7 +230,17 @@ step_argocd_apps() {
 }
 
 step_releases() {
-  local entry ns rel manifest
+  local entry ns rel manifest apps
+  # Before the first uninstall: with Applications left (a run resumed here, past the steps that
+  # remove them) the step would uninstall the releases before Argo CD's and then stop at it.
+  # Their removal needs the controllers stopped first (argocd-quiesce), so that is where to go on.
+  if kc_found crd applications.argoproj.io; then
+    apps=$(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name) ||
+      die "cannot read the Argo CD Applications in $NS_ARGOCD; nothing was uninstalled. Run again when the API server answers."
+    if [[ -n $apps ]] && ((!DRY_RUN)); then
+      pl_refuse "Argo CD Applications still exist ($(tr '\n' ' ' <<<"$apps")); nothing was uninstalled. Run ./runmelast.sh --from argocd-quiesce first, so Kargo's and Argo CD's controllers are stopped and the Applications removed without cascading"
+    fi
+  fi
   while IFS= read -r entry; do
     ns=${entry%%/*} rel=${entry#*/}
     if ! helm_read status "$rel" -n "$ns" >/dev/null 2>&1; then
@@ -238,10 +250,6 @@ step_releases() {
     manifest=$(helm_read get manifest "$rel" -n "$ns")
     if grep -Eq '^[[:space:]]*namespace:[[:space:]]*"?(stonks-oracle|stonks-oracle-beta|stonks-oracle-paper)"?[[:space:]]*$' <<<"$manifest"; then
       pl_refuse "helm release $rel in $ns owns objects in an application namespace; uninstalling it would delete them. Remove them from the release first."
-    fi
-    if [[ $rel == "$REL_ARGOCD" ]] && kc_exists crd applications.argoproj.io &&
-      [[ -n $(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name 2>/dev/null) ]] && ((!DRY_RUN)); then
-      pl_refuse "Argo CD Applications still exist; run ./runmelast.sh --from argocd-apps first so they are removed without cascading"
     fi
     helm_mut uninstall "$rel" -n "$ns" --wait --timeout "${WAIT_TIMEOUT}s"
   done < <(release_order)

@@ -110,8 +110,12 @@ pl_load_env() {
 pl_on_error() {
   local line=$1 code=$2
   trap - ERR
+  # in a subshell (a pipeline's stage, a command substitution) the failure is the parent's to
+  # report, once: its own trap fires as the subshell's status reaches it
+  ((BASH_SUBSHELL == 0)) || exit "$code"
+  # the file of the failing line: a helper of deploy/lib fails on a line of its own file
   printf '\n%s [%s] FAILED: step "%s" exited %s (%s line %s).\n' "$(pl_ts)" "${CURRENT_STEP:-main}" \
-    "${CURRENT_STEP:-main}" "$code" "$SCRIPT_NAME" "$line" >&2
+    "${CURRENT_STEP:-main}" "$code" "${BASH_SOURCE[1]##*/}" "$line" >&2
   if [[ -n $CURRENT_STEP && $CURRENT_STEP != preflight ]]; then
     printf 'Fix the cause above, then resume from this step:  ./%s --from %s\n' "$SCRIPT_NAME" "$CURRENT_STEP" >&2
   else
@@ -307,8 +311,20 @@ helm_read() { helm --kube-context "$KUBE_CONTEXT" "$@"; }
 # helm_mut ARGS... — a helm change against the chosen context.
 helm_mut() { pl_mut helm --kube-context "$KUBE_CONTEXT" "$@"; }
 
-# kc_exists ARGS... — true when `kubectl get ARGS -o name` finds the object.
+# kc_exists ARGS... — true when `kubectl get ARGS -o name` finds the object. Any failure counts
+# as absent: for the checks whose answer only decides whether to create or report something.
 kc_exists() { kc_read get "$@" -o name >/dev/null 2>&1; }
+
+# kc_found ARGS... — true when `kubectl get ARGS` finds the object, false when it is NotFound. Any
+# other failure (an API server that does not answer, a timeout, a refused read) stops the run: a
+# read that fails is not an answer, and taken for "absent" it would skip what the step is for
+# (stopping a controller, saving a kind in the snapshot, removing the Applications first).
+kc_found() {
+  local found
+  found=$(kc_read get "$@" --ignore-not-found -o name) ||
+    die "cannot read $(pl_quote "$@") (kubectl's error above); nothing more was changed. Run again when the API server answers."
+  [[ -n $found ]]
+}
 
 # --- Preflight helpers ---------------------------------------------------------------------
 # pl_version_ge HAVE WANT — true when version HAVE (v1.2.3) >= WANT (1.2.0).

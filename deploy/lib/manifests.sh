@@ -20,6 +20,9 @@ readonly GATE_CI_SA=gate-ci
 # Where runmelast.sh leaves the commit each Argo CD Application was pinned to when it removes the
 # Applications, and where runmefirst.sh finds it when it creates them again (then removes it).
 readonly APP_PINS_CONFIGMAP=stonks-pipeline-app-pins
+# Where runmefirst.sh records, once its init Job has completed, which NFS directories it made
+# (server, path, subdirectories): the volumes existing says nothing about them.
+readonly NFS_DIRS_CONFIGMAP=stonks-pipeline-nfs-dirs
 readonly PART_OF_LABEL_YAML="app.kubernetes.io/part-of: stonks-pipeline"
 
 # render_namespaces — the pipeline's namespaces. The gate's runs at the `restricted` Pod
@@ -200,6 +203,22 @@ metadata:
   annotations:
     kubernetes.io/service-account.name: $GATE_CALLER_SA
 type: kubernetes.io/service-account-token
+EOF
+}
+
+# render_nfs_dirs_made WHAT — the record that the init Job made the NFS directories WHAT
+# ("server:path subdir..."), in the namespace the Job runs in.
+render_nfs_dirs_made() {
+  cat <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: $NFS_DIRS_CONFIGMAP
+  namespace: $NS_KARGO
+  labels:
+    $PART_OF_LABEL_YAML
+data:
+  made: "$1"
 EOF
 }
 

@@ -34,6 +34,8 @@ export type FakeState = {
   failHelm?: Record<string, string>;
   /** keys (keyOf) of objects whose kubectl get fails as on an API server that does not answer */
   failGet?: string[];
+  /** keys (keyOf) of objects whose kubectl apply fails as on an API server that does not answer */
+  failApply?: string[];
   cascaded?: unknown[];
 };
 

@@ -5,8 +5,8 @@ import { bare, type Call } from './harness.ts';
 
 export const PIPELINE_NAMESPACES = ['arc-systems', 'arc-runners', 'argocd', 'argo-rollouts', 'kargo', 'stonks-gate', 'stonks-pipeline'];
 export const RELEASES_IN_ORDER = [
-  ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['stonks-oracle-reporter', 'arc-runners'], ['argocd', 'argocd'],
-  ['argo-rollouts', 'argo-rollouts'], ['gate-service', 'stonks-gate'], ['kargo', 'kargo'],
+  ['gate-service', 'stonks-gate'], ['arc', 'arc-systems'], ['stonks-oracle-runners', 'arc-runners'], ['stonks-oracle-reporter', 'arc-runners'],
+  ['argocd', 'argocd'], ['argo-rollouts', 'argo-rollouts'], ['kargo', 'kargo'],
 ];
 
 /** Every object that a call applied from stdin. */

@@ -187,3 +187,56 @@ t.test('the way out printed for a pending release can be pasted as it is, whatev
   const words = execFileSync('bash', ['-c', 'for w in ' + line![1] + '; do printf "%s\\n" "$w"; done'], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/nowhere' } }).trimEnd().split('\n');
   t.same(words, ['helm', '--kube-context', name, 'rollback', 'kargo', '-n', 'kargo'], 'bash reads it back as the same words, the context as one');
 });
+
+t.test('the NFS directories are made once, by a Job that completed: volumes created by a run resumed past that step do not stand for them', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  // the init Job failed (its apply refused), and the run was resumed past it
+  const st = sb.state();
+  st.failApply = [keyOf('Job', 'kargo', 'stonks-pipeline-nfs-init')];
+  sb.writeState(st);
+  const failed = sb.run('runmefirst.sh');
+  expectExit(t, failed, 1, 'the init Job cannot be applied');
+  const reports = failed.output.match(/FAILED: step "nfs-dirs" exited 1 \([^)]*\)/g) ?? [];
+  t.equal(reports.length, 1, 'the failure is reported once (not again from the pipeline it ran in)');
+  t.match(reports[0], /\(runmefirst\.sh line \d+\)/, 'naming the line of the step in runmefirst.sh');
+  t.equal(failed.output.match(/resume from this step/g)?.length, 1, 'with one resume hint');
+  const fixed = sb.state();
+  delete fixed.failApply;
+  sb.writeState(fixed);
+  expectExit(t, sb.run('runmefirst.sh', ['--from', 'volumes']), 0, 'resumed past nfs-dirs: the volumes are created');
+  t.ok(sb.state().objects[keyOf('PersistentVolume', '', 'stonks-pipeline-gate')], 'the volumes exist');
+
+  const again = sb.run('runmefirst.sh');
+  expectExit(t, again, 0);
+  const job = mutations(again.calls).findIndex((c) => appliedDocs([c]).some((d) => d.kind === 'Job' && d.metadata.name === 'stonks-pipeline-nfs-init'));
+  t.ok(job >= 0, 'the next full run makes the directories, although every volume exists');
+  t.equal(sb.state().objects[keyOf('ConfigMap', 'kargo', 'stonks-pipeline-nfs-dirs')]?.data?.made, '192.168.42.8:/volume1/Kubernetes/pipelines argocd kargo arc gate backups', 'and records them once the Job completed');
+
+  const third = sb.run('runmefirst.sh');
+  expectExit(t, third, 0);
+  t.equal(indexOf(mutations(third.calls), /stonks-pipeline-nfs-init/), -1, 'then no more');
+  t.match(third.output, /were made by an earlier run: nothing to do/);
+});
+
+t.test('a read of a controller that fails is no answer: the stand-up stops instead of calling a stopped Kargo up', async (t) => {
+  const sb = new Sandbox(freshCluster());
+  t.teardown(() => sb.cleanup());
+  expectExit(t, sb.run('runmefirst.sh'), 0, 'stood up');
+  // an interrupted teardown left Kargo's controller at 0; then its read fails
+  const st = sb.state();
+  st.objects[keyOf('Deployment', 'kargo', 'kargo-controller')] = { kind: 'Deployment', metadata: { namespace: 'kargo', name: 'kargo-controller' }, spec: { replicas: 0 } };
+  st.failGet = [keyOf('Deployment', 'kargo', 'kargo-controller')];
+  sb.writeState(st);
+  const r = sb.run('runmefirst.sh', ['--from', 'kargo']);
+  expectExit(t, r, 1);
+  t.match(r.output, /cannot read deployment\/kargo-controller in kargo/);
+  t.notMatch(r.output, /The pipeline is up/);
+
+  const fixed = sb.state();
+  delete fixed.failGet;
+  sb.writeState(fixed);
+  const again = sb.run('runmefirst.sh', ['--from', 'kargo']);
+  expectExit(t, again, 0);
+  t.ok(mutations(again.calls).some((c) => /^helm upgrade --install kargo /.test(show(c))), 'once it can be read, the stopped controller is applied again');
+});

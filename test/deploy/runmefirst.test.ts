@@ -26,7 +26,7 @@ t.test('a first install on a prepared cluster', async (t) => {
   const muts = mutations(r.calls);
   const texts = muts.map(show);
 
-  t.test('steps run in order: namespaces, NFS dirs, volumes, accounts, releases with the gate and the Applications before Kargo, Kargo resources', async (t) => {
+  t.test('steps run in order: namespaces, NFS dirs, volumes, accounts, the gate before every release that calls it, the Applications before Kargo, Kargo resources', async (t) => {
     const order = [
       /apply -f - .*/, // namespaces (first change of all)
     ];
@@ -52,6 +52,9 @@ t.test('a first install on a prepared cluster', async (t) => {
     // Kargo's controller starts after the gate and the Applications: after a teardown it resumes
     // the promotions it had under way, whose gate and argocd-update steps need both
     t.ok(gate < kargo, 'the gate before Kargo');
+    // and before the other callers, which resume work the moment they start: the reporter
+    // runners' queued CI jobs, Argo Rollouts' verifications
+    for (const caller of ['stonks-oracle-reporter', 'stonks-oracle-runners', 'argo-rollouts', 'arc', 'argocd']) t.ok(gate < helmOf(caller), `the gate before ${caller}`);
     t.ok(appApply > gate && appApply < kargo, 'the Argo CD Applications after the gate, before Kargo');
     t.equal(muts.filter((c) => /applications\/beta\.yaml$/.test(show(c))).length, 1, 'each Application applied once');
   });

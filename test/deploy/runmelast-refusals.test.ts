@@ -30,7 +30,33 @@ t.test('refusals', async (t) => {
     const r = sb.run('runmelast.sh', ['--yes']);
     expectExit(t, r, 2);
     t.match(r.output, /backups claim stonks-gate\/pipeline-backups does not exist/);
+    // the whole stand-up (idempotent), not a resume past the step that makes the NFS directories
+    t.match(r.output, /Run \.\/runmefirst\.sh first/);
+    t.notMatch(r.output, /--from/);
     t.same(mutations(r.calls).map(show), []);
+  });
+
+  t.test('resumed at the releases with Applications left, it uninstalls nothing and names the step that removes them', async (t) => {
+    const sb = installed();
+    t.teardown(() => sb.cleanup());
+    const r = sb.run('runmelast.sh', ['--yes', '--from', 'releases']);
+    expectExit(t, r, 3);
+    t.match(r.output, /REFUSED: Argo CD Applications still exist .*nothing was uninstalled\. Run \.\/runmelast\.sh --from argocd-quiesce first/);
+    t.same(mutations(r.calls).filter((c) => bare(c)[0] === 'uninstall').map(show), [], 'not one release uninstalled (kargo, argo-rollouts went first before)');
+    t.equal(Object.keys(sb.state().releases).length, REVERSE_RELEASES.length, 'every release is still there');
+  });
+
+  t.test('a read of a controller that fails is no answer: the teardown stops before removing anything', async (t) => {
+    const sb = installed();
+    t.teardown(() => sb.cleanup());
+    const st = sb.state();
+    st.failGet = [keyOf('Deployment', 'kargo', 'kargo-controller')];
+    sb.writeState(st);
+    const r = sb.run('runmelast.sh', ['--yes']);
+    expectExit(t, r, 1);
+    t.match(r.output, /\[argocd-quiesce\] ERROR: cannot read deployment kargo-controller -n kargo/);
+    t.same(mutations(r.calls).filter((c) => /^(helm uninstall|kubectl (patch|delete) application)/.test(show(c))).map(show), [], 'no Application removed, no release uninstalled');
+    t.ok(sb.state().objects[keyOf('Application', 'argocd', 'stonks-oracle-live')], 'live is still there');
   });
 
   t.test('without --yes and without a terminal it asks for confirmation and stops', async (t) => {

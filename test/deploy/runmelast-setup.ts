@@ -2,7 +2,7 @@
 // has history (a Kargo project with stages, freight and promotions; Argo CD applications).
 import { Sandbox, freshCluster, put, type FakeState } from './harness.ts';
 
-export const REVERSE_RELEASES = ['kargo', 'gate-service', 'argo-rollouts', 'argocd', 'stonks-oracle-reporter', 'stonks-oracle-runners', 'arc'];
+export const REVERSE_RELEASES = ['kargo', 'argo-rollouts', 'argocd', 'stonks-oracle-reporter', 'stonks-oracle-runners', 'arc', 'gate-service'];
 export const APP_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
 /** The pipeline's history: a Kargo project with stages, freight and promotions, and the Argo CD
