@@ -13,7 +13,7 @@
 //    backwards in chunks and enter a file by binary search on seq (file-read.ts, line-reader.ts).
 import { dirname, join } from 'node:path';
 import { countingFs, nodeAuditFs, writeAllAt, type AuditFileHandle, type AuditFs, type FsCounters } from './audit-fs.ts';
-import { type EncodedRecord, planRuns } from './batch-plan.ts';
+import { type EncodedRecord, type Run, planRuns } from './batch-plan.ts';
 import { repairLog, rollbackBatch } from './file-repair.ts';
 import type { AuditEntry, AuditEventV1 } from './event.ts';
 import { recordsAfter, recordsNewestFirst, type ReadSnapshot } from './file-read.ts';
@@ -312,21 +312,22 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
         progressed();
       }
       if (created.length > 0 && fsync) await fs.syncDir(dir);
-      // The file this batch rolled over from is never checked again: the next batch's check is of
-      // the new one. A change to it while this batch was under way, after the check above (cut
-      // short, replaced), would go unnoticed for good, the gate answering on; so it is checked
-      // once more, through the handle still open, before anything is acknowledged. The batch's
-      // records are in the new file then, unacknowledged: a restart reads them and reports the
-      // break before them.
-      if (created.length > 0 && fh !== null && durable.file !== null) {
-        const leftBehind = durable.file.name;
-        const ends = runs.filter((r) => !r.isNew && r.seg.name === leftBehind).map((r) => r.start + r.bytes);
-        const changed = await changedUnderUs(fh, leftBehind, ends.length > 0 ? Math.max(...ends) : durable.size, ownFileYet);
-        if (changed !== null) {
-          for (const c of created) await c.fh.close().catch(() => {});
-          refuseForGood(batch, changed);
-          return;
+      // The files this batch rolled over from (the newest before it, and any it created and then
+      // filled) are never checked again: the next batch's check is of the last one. A change to
+      // one of them while this batch was under way, after the check above (cut short, replaced),
+      // would go unnoticed for good, the gate answering on; so each is checked once more, through
+      // its handle still open, before anything is acknowledged.
+      const changed = await rolledOverFromChanged(runs, created);
+      if (changed !== null) {
+        // the batch's new files go, unacknowledged: left, a restart would read their records as
+        // the log's newest and fold them into the state, past the records the change took
+        try {
+          await rollbackBatch(ctx, durable, null, created, (name) => uncommittedFiles.delete(name));
+        } catch (err) {
+          logger.warn({ err }, 'audit: could not remove the files of the batch refused after a change under the gate');
         }
+        refuseForGood(batch, changed);
+        return;
       }
       // the disk work may have outlasted this gate's hold on the directory (a stall past the
       // lease): another gate may have read the log without these records and written over them
@@ -372,6 +373,24 @@ export async function openFileAuditLog(opts: FileAuditLogOptions): Promise<FileA
     if (named.ino !== own.ino || named.dev !== own.dev) return `${name} has been replaced by another file`;
     if (own.nlink === 0) return `${name} has been removed`;
     if (exactSize ? own.size !== size : own.size < size) return `${name} is ${own.size} bytes long, not the ${size} this gate ${exactSize ? 'wrote' : 'found'}: cut short or written by another`;
+    return null;
+  }
+
+  /**
+   * What has happened to the files a batch rolled over from (see flushBatch), each against the end
+   * the batch left it at; null when none changed, or the batch created no file.
+   */
+  async function rolledOverFromChanged(runs: readonly Run[], created: readonly { seg: Segment; fh: AuditFileHandle }[]): Promise<string | null> {
+    if (created.length === 0) return null;
+    const endOf = (name: string, from: number) => Math.max(from, ...runs.filter((r) => r.seg.name === name).map((r) => r.start + r.bytes));
+    const left: { handle: AuditFileHandle; name: string; size: number; exact: boolean }[] = [];
+    // the file start-up found, before this gate's first batch, only counts up to its last record
+    if (fh !== null && durable.file !== null) left.push({ handle: fh, name: durable.file.name, size: endOf(durable.file.name, durable.size), exact: ownFileYet });
+    for (const c of created.slice(0, -1)) left.push({ handle: c.fh, name: c.seg.name, size: endOf(c.seg.name, 0), exact: true });
+    for (const f of left) {
+      const changed = await changedUnderUs(f.handle, f.name, f.size, f.exact);
+      if (changed !== null) return changed;
+    }
     return null;
   }
 

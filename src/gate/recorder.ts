@@ -152,11 +152,12 @@ export async function replayAuditTail(audit: AuditLog, store: StateStore, auditD
 }
 
 /**
- * The checkpoint has seen records the log no longer holds: acknowledged decisions, spent grants
- * and approvals are gone from the log (its newest file removed or cut short by another hand, or
+ * The checkpoint has seen records the log no longer holds: acknowledged decisions, toggles,
+ * revocations, spent grants and approvals are gone from the log (its newest file removed or cut short by another hand, or
  * the directory restored from an older copy). The only remedy that loses nothing is the missing
- * records back. A state rebuilt from what is left would reopen every grant and approval spent in
- * them, give their seqs to new records, and leave a log that verifies: the loss would show nowhere.
+ * records back. A state rebuilt from what is left would undo every change they held (a spent or
+ * revoked grant open again, a stage switched off on again), give their seqs to new records, and
+ * leave a log that verifies: the loss would show nowhere.
  */
 function stateAheadError(stateSeq: number, headSeq: number, auditDir: string): Error {
   const missing = stateSeq === headSeq + 1 ? `seq ${stateSeq} is` : `seqs ${headSeq + 1}..${stateSeq} are`;
@@ -164,9 +165,11 @@ function stateAheadError(stateSeq: number, headSeq: number, auditDir: string): E
     `state file is at audit seq ${stateSeq} but the audit log ends at seq ${headSeq}: ${missing} missing from ${auditDir} ` +
       `(its newest file removed or cut short, or the directory restored from an older copy). Those are acknowledged records: ` +
       `put the audit file holding them back (from a backup or a snapshot of the volume), then start the gate again. ` +
-      `Only if they are lost for good: moving the state file aside rebuilds the state from the log without them, which reopens ` +
-      `every break-glass grant and approval spent in them (revoke those once the gate is up) and gives their seqs to new records; ` +
-      `keep the moved state file and this message as the record of the loss (README, "Records lost from the log").`,
+      `Only if they are lost for good: moving the state file aside rebuilds the state from the log without them, which undoes ` +
+      `every change they held (break-glass grants and approvals spent or revoked in them are open again, stages switched off in ` +
+      `them are on again, test results recorded in them are gone) and gives their seqs to new records. Before promotions go on, ` +
+      `check the stages, the open grants and approvals and the test results (GET /v1/status) against the moved state file, and ` +
+      `keep it and this message as the record of the loss (README, "Records lost from the log").`,
   );
 }
 

@@ -192,17 +192,53 @@ t.test('the file a batch rolls over from, cut short while that batch is under wa
   t.ok(again instanceof AuditUnavailableError, 'and every append after it');
 });
 
-t.test('the file start-up found, cut short as the first batch (which always goes into a new file) creates that file: refused', async (t) => {
+t.test('the file start-up found, cut short as the first batch (which always goes into a new file) creates that file: refused, the batch\'s file removed, and a restart names the record lost', async (t) => {
   const dir = t.testdir();
   const first = await openFileAuditLog({ dir });
   for (let i = 1; i <= 4; i++) await first.append([entry(i, { at: DAY1 })]);
   await first.close();
+  const files = readdirSync(dir).sort();
   const cut = cutAtRollover();
   const log = await openFileAuditLog({ dir, fs: cut.fs, recoveryProbeMs: 20 });
-  t.teardown(() => log.close());
   cut.arm();
-  const refused = await log.append([entry(5, { at: DAY1 })]).then(() => null, (err: unknown) => err);
+  // three records: in the new file, the last ones' links are to records of the same file, which
+  // no start-up check crosses (one record alone would fail the link to the file before)
+  const refused = await log.append([entry(5, { at: DAY1 }), entry(6, { at: DAY1 }), entry(7, { at: DAY1 })]).then(() => null, (err: unknown) => err);
   t.ok(refused instanceof AuditUnavailableError, 'not acknowledged');
   t.match((refused as Error).message, /is \d+ bytes long, not the \d+ this gate found/);
   t.equal(log.writable(), false);
+  t.same(readdirSync(dir).sort(), files, "the batch's new file is removed: its records were never acknowledged");
+  await log.close();
+  // the restart: the checkpoint saw seq 4, which the cut took
+  const reopened = await openFileAuditLog({ dir });
+  t.teardown(() => reopened.close());
+  const { replayAuditTail } = await import('../../src/gate/recorder.ts');
+  const { createMemoryStore } = await import('../../src/store/memory-store.ts');
+  const { emptyState } = await import('../../src/policy/state.ts');
+  const { parseConfig } = await import('../../src/config.ts');
+  const store = createMemoryStore({ ...emptyState(parseConfig({}).stages), auditSeq: 4 });
+  await t.rejects(replayAuditTail(reopened, store, dir), /seq 4 is missing from/, 'start-up stops and names it (it folded in the unacknowledged 5..7 before)');
+});
+
+t.test('a file a batch created and filled, cut short before the batch ends: refused', async (t) => {
+  const dir = t.testdir();
+  let opened = 0;
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    async open(path, flags) {
+      // the third file the batch creates: cut the second (the batch's own, already filled)
+      if (flags === 'wx+' && ++opened === 3) {
+        const second = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().at(-1)!;
+        truncateSync(join(dir, second), 10);
+      }
+      return nodeAuditFs.open(path, flags);
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs, maxFileBytes: 300, recoveryProbeMs: 20 });
+  t.teardown(() => log.close());
+  // one append over several files of 300 bytes
+  const refused = await log.append([1, 2, 3, 4].map((i) => entry(i, { at: DAY1 }))).then(() => null, (err: unknown) => err);
+  t.ok(refused instanceof AuditUnavailableError, 'not acknowledged');
+  t.match((refused as Error).message, /is 10 bytes long, not the \d+ this gate wrote/);
+  t.same(readdirSync(dir).filter((f) => f.endsWith('.jsonl')), [], "the batch's files are removed");
 });

@@ -147,7 +147,8 @@ t.test('replay: a checkpoint behind the log catches up; one ahead of it is refus
   const refusal = await replayAuditTail(audit, ahead, '/data/audit').catch((err: Error) => err.message);
   t.match(refusal, /seqs 3\.\.5 are missing from \/data\/audit/, 'names the missing seqs and the directory');
   t.match(refusal, /put the audit file holding them back .*then start the gate again/);
-  t.match(refusal, /Only if they are lost for good: moving the state file aside .* reopens every break-glass grant and approval spent in them .*gives their seqs to new records/);
+  t.match(refusal, /Only if they are lost for good: moving the state file aside .* undoes every change they held \(break-glass grants and approvals spent or revoked in them are open again, stages switched off in them are on again, test results recorded in them are gone\) and gives their seqs to new records/);
+  t.match(refusal, /Before promotions go on, check the stages, the open grants and approvals and the test results/);
   t.notMatch(refusal, /Restore the audit directory, or move the state file aside/, 'never offered as an equal choice');
   const one = createMemoryStore({ ...fresh(), auditSeq: 3 });
   t.match(await replayAuditTail(audit, one).catch((err: Error) => err.message), /seq 3 is missing from the audit directory/);
