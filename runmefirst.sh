@@ -326,9 +326,11 @@ step_gate() {
 # *.example.yaml, not a kustomization; files declaring a Project first.
 kargo_files() {
   local dir=$1 f
+  # a listing that fails (an unreadable subdirectory) fails the step: said here, since a failed
+  # pipeline inside a function called with || does not stop it by itself
   find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' \) \
     ! -path '*/examples/*' ! -name '*.example.yaml' ! -name '*.example.yml' \
-    ! -name 'kustomization.yaml' ! -name 'kustomization.yml' | LC_ALL=C sort >"$WORK/kargo-files"
+    ! -name 'kustomization.yaml' ! -name 'kustomization.yml' | LC_ALL=C sort >"$WORK/kargo-files" || return 1
   while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" && printf '%s\n' "$f"; done <"$WORK/kargo-files"
   while IFS= read -r f; do grep -Eq '^kind:[[:space:]]*Project[[:space:]]*$' "$f" || printf '%s\n' "$f"; done <"$WORK/kargo-files"
 }
@@ -386,6 +388,9 @@ apply_kargo_dir() {
     warn "no $KARGO_RESOURCES_DIR/ directory: no $what applied"
     return 0
   fi
+  # listed in this shell, not in a process substitution, whose failure bash never looks at: an
+  # empty list would apply nothing, and the applications step would then drop the recorded pins
+  kargo_files "$dir" >"$WORK/kargo-list" || die "cannot list the files of $KARGO_RESOURCES_DIR/ (find's error above); nothing of it applied"
   while IFS= read -r f; do
     if declares_application "$f"; then
       [[ $which == applications ]] || continue
@@ -409,7 +414,7 @@ apply_kargo_dir() {
     fi
     kc_mut apply -f "$f"
     applied=$((applied + 1))
-  done < <(kargo_files "$dir")
+  done <"$WORK/kargo-list"
   log "$applied $what from $KARGO_RESOURCES_DIR/ applied"
 }
 

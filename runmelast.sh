@@ -85,7 +85,7 @@ step_preflight() {
   pl_check_versions
   pl_check_context
   kc_exists pvc "$BACKUPS_CLAIM" -n "$NS_GATE" ||
-    die "the backups claim $NS_GATE/$BACKUPS_CLAIM does not exist, so no snapshot can be written and nothing will be removed. Run ./runmefirst.sh first (it creates what is missing and changes nothing else)." 2
+    die "the backups claim $NS_GATE/$BACKUPS_CLAIM does not exist, so no snapshot can be written and nothing will be removed. Run ./runmefirst.sh first (it creates what is missing, and leaves what is there as it is unless your settings changed it)." 2
   if ((!DRY_RUN && !YES)); then
     if [[ ! -t 0 ]]; then
       die "refusing to tear down without confirmation: run with --yes (or from a terminal)" 2
@@ -178,7 +178,11 @@ step_argocd_quiesce() {
   fi
 }
 
+# set by a dry run's argocd-apps, which plans the Applications' removal without making it
+APPS_PLANNED_AWAY=0
+
 step_argocd_apps() {
+  ((!DRY_RUN)) || APPS_PLANNED_AWAY=1
   if ! kc_found crd applications.argoproj.io; then
     log "no Application CRD: no Argo CD applications"
     return 0
@@ -237,7 +241,8 @@ step_releases() {
   if kc_found crd applications.argoproj.io; then
     apps=$(kc_read get applications.argoproj.io -n "$NS_ARGOCD" -o name) ||
       die "cannot read the Argo CD Applications in $NS_ARGOCD; nothing was uninstalled. Run again when the API server answers."
-    if [[ -n $apps ]] && ((!DRY_RUN)); then
+    # a dry run that went through argocd-apps has only planned their removal: the real run gets here without them
+    if [[ -n $apps ]] && ! ((DRY_RUN && APPS_PLANNED_AWAY)); then
       pl_refuse "Argo CD Applications still exist ($(tr '\n' ' ' <<<"$apps")); nothing was uninstalled. Run ./runmelast.sh --from argocd-quiesce first, so Kargo's and Argo CD's controllers are stopped and the Applications removed without cascading"
     fi
   fi

@@ -110,9 +110,14 @@ pl_load_env() {
 pl_on_error() {
   local line=$1 code=$2
   trap - ERR
-  # in a subshell (a pipeline's stage, a command substitution) the failure is the parent's to
-  # report, once: its own trap fires as the subshell's status reaches it
-  ((BASH_SUBSHELL == 0)) || exit "$code"
+  # in a subshell (a pipeline's stage, a command substitution): the line that failed, in its own
+  # file, and no step report. The parent reports the step once, as the subshell's status reaches
+  # it; where bash does not look at that status (a process substitution, a substitution used as
+  # an argument) this line is the one sign of the failure
+  if ((BASH_SUBSHELL > 0)); then
+    printf '%s [%s] %s line %s exited %s\n' "$(pl_ts)" "${CURRENT_STEP:-main}" "${BASH_SOURCE[1]##*/}" "$line" "$code" >&2
+    exit "$code"
+  fi
   # the file of the failing line: a helper of deploy/lib fails on a line of its own file
   printf '\n%s [%s] FAILED: step "%s" exited %s (%s line %s).\n' "$(pl_ts)" "${CURRENT_STEP:-main}" \
     "${CURRENT_STEP:-main}" "$code" "${BASH_SOURCE[1]##*/}" "$line" >&2

@@ -8,7 +8,7 @@ import { Sandbox, freshCluster, mutations, expectExit, show, indexOf, keyOf, put
 import { appliedDocs } from './plan.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
-t.setTimeout(300_000);
+t.setTimeout(600_000);
 
 /** A cluster stood up once, then the gate's claim deleted (e.g. with its namespace): its volume is Released and keeps the old claim's uid. */
 function releasedGateVolume(t: Test) {
@@ -201,6 +201,7 @@ t.test('the NFS directories are made once, by a Job that completed: volumes crea
   t.equal(reports.length, 1, 'the failure is reported once (not again from the pipeline it ran in)');
   t.match(reports[0], /\(runmefirst\.sh line \d+\)/, 'naming the line of the step in runmefirst.sh');
   t.equal(failed.output.match(/resume from this step/g)?.length, 1, 'with one resume hint');
+  t.match(failed.output, /\[nfs-dirs\] common\.sh line \d+ exited 1/, 'and the line that failed inside the pipeline, in its own file');
   const fixed = sb.state();
   delete fixed.failApply;
   sb.writeState(fixed);

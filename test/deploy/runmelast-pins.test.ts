@@ -1,13 +1,13 @@
 // Plan test of runmelast.sh then runmefirst.sh: the commit a promotion pinned on each Argo CD
 // Application survives a teardown and a stand-up (kargo/README.md, "Argo CD Applications").
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keyOf, expectExit, repoRoot, mutations, show } from './harness.ts';
 import { installed } from './runmelast-setup.ts';
 
 // Each run of a script makes ~100 calls to the stand-ins (a Node process each): allow a slow machine.
-t.setTimeout(300_000);
+t.setTimeout(600_000);
 
 const PINS_CM = keyOf('ConfigMap', 'argocd', 'stonks-pipeline-app-pins');
 
@@ -144,4 +144,26 @@ t.test('a teardown whose read of the recorded pins fails stops before removing a
   sb.writeState(after);
   expectExit(t, sb.run('runmelast.sh', ['--yes', '--from', 'argocd-apps']), 0, 'run again once the API server answers');
   t.same(recorded(sb), [`stonks-oracle-beta ${sha.beta}`, `stonks-oracle-live ${sha.live}`], 'both pins recorded');
+});
+
+t.test("a listing of kargo/ that fails stops the stand-up: the recorded pins are not dropped with nothing applied", async (t) => {
+  const sha = '89e6c98d92887913cadf06b2adb97f26cde4849b';
+  const sb = withRevisions({ 'stonks-oracle-live': sha });
+  t.teardown(() => sb.cleanup());
+  expectExit(t, sb.run('runmelast.sh', ['--yes']), 0, 'the teardown records the pin');
+  // a find that cannot read a subdirectory of kargo/ (an operator who is not root)
+  const bin = join(sb.dir, 'failing-find');
+  mkdirSync(bin);
+  writeFileSync(
+    join(bin, 'find'),
+    '#!/usr/bin/env bash\nfor a in "$@"; do [[ $a == "*.yaml" ]] && { echo "find: \'$1/argocd\': Permission denied" >&2; exit 1; }; done\nexec /usr/bin/find "$@"\n',
+    { mode: 0o755 },
+  );
+  const up = sb.run('runmefirst.sh', [], { PATH: `${bin}:${join(repoRoot, 'test', 'deploy', 'fixtures', 'bin')}:${process.env.PATH}` });
+  t.not(up.status, 0, 'the stand-up fails');
+  t.match(up.output, /cannot list the files of .*; nothing of it applied/);
+  t.match(up.output, /\[applications\] ERROR: cannot list the files of /, 'the step that stopped');
+  t.notMatch(up.output, /The pipeline is up/);
+  t.same(recorded(sb), [`stonks-oracle-live ${sha}`], 'the recorded pin is kept');
+  t.equal(mutations(up.calls).filter((c) => /delete configmap stonks-pipeline-app-pins/.test(show(c))).length, 0);
 });

@@ -44,6 +44,10 @@ t.test('refusals', async (t) => {
     t.match(r.output, /REFUSED: Argo CD Applications still exist .*nothing was uninstalled\. Run \.\/runmelast\.sh --from argocd-quiesce first/);
     t.same(mutations(r.calls).filter((c) => bare(c)[0] === 'uninstall').map(show), [], 'not one release uninstalled (kargo, argo-rollouts went first before)');
     t.equal(Object.keys(sb.state().releases).length, REVERSE_RELEASES.length, 'every release is still there');
+    // and its dry run says so, instead of a clean plan the real run refuses
+    const dry = sb.run('runmelast.sh', ['--yes', '--dry-run', '--from', 'releases']);
+    expectExit(t, dry, 3);
+    t.match(dry.output, /REFUSED: Argo CD Applications still exist/);
   });
 
   t.test('a read of a controller that fails is no answer: the teardown stops before removing anything', async (t) => {
