@@ -436,25 +436,27 @@ t.test('a listen host that does not resolve, or a data directory that is a file,
   t.match(file.stderr, new RegExp(`gate: cannot start: dataDir \\(GATE_DATA_DIR\\) ${join(dir, 'a-file')} is not a directory: .*(ENOTDIR|EEXIST)`));
 });
 
+/**
+ * NODE_OPTIONS that load, before the gate, a module at `path` changing node:fs/promises with
+ * `lines` (which see `fsp` and `existsSync`): a volume that refuses writes, for a spawned gate.
+ */
+async function fsPreload(path: string, lines: string[]): Promise<string> {
+  const header = ["import fsp from 'node:fs/promises';", "import { existsSync } from 'node:fs';", "import { syncBuiltinESMExports } from 'node:module';"];
+  await writeFile(path, [...header, ...lines, 'syncBuiltinESMExports();'].join('\n'));
+  return `--import=${pathToFileURL(path).href}`;
+}
+
 t.test('a data volume that refuses the lock\'s write at start (full): the gate answers 503 (/healthz 200) and starts once it takes writes, instead of exiting into a crash loop', async (t) => {
   const dir = await tempDir(t, 'gate-full-');
   const full = join(dir, 'volume-full');
   await writeFile(full, '');
   // while the marker file exists, writing the lock's file fails as on a full volume
-  const preload = join(dir, 'full-volume.mjs');
-  await writeFile(
-    preload,
-    [
-      "import fsp from 'node:fs/promises';",
-      "import { existsSync } from 'node:fs';",
-      "import { syncBuiltinESMExports } from 'node:module';",
-      'const writeFile = fsp.writeFile;',
-      `fsp.writeFile = (path, ...rest) => /gate\\.lock\\./.test(String(path)) && existsSync(${JSON.stringify(full)}) ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })) : writeFile(path, ...rest);`,
-      'syncBuiltinESMExports();',
-    ].join('\n'),
-  );
+  const nodeOptions = await fsPreload(join(dir, 'full-volume.mjs'), [
+    'const writeFile = fsp.writeFile;',
+    `fsp.writeFile = (path, ...rest) => /gate\\.lock\\./.test(String(path)) && existsSync(${JSON.stringify(full)}) ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })) : writeFile(path, ...rest);`,
+  ]);
   const port = await freePort();
-  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: nodeOptions } });
   const base = `http://127.0.0.1:${port}`;
   const answered = await eventually(async () => (await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200, 10_000, 50);
   t.ok(answered, 'it answers while it cannot take the lock');
@@ -483,21 +485,13 @@ t.test('a first start on a fresh volume mounted read-only (its data directory ca
   await writeFile(readOnly, '');
   // while the marker file exists, making the data directory fails as Node 24 reports it on a
   // read-only mount: ENOENT from the recursive mkdir, EROFS from one level alone
-  const preload = join(dir, 'read-only-volume.mjs');
-  await writeFile(
-    preload,
-    [
-      "import fsp from 'node:fs/promises';",
-      "import { existsSync } from 'node:fs';",
-      "import { syncBuiltinESMExports } from 'node:module';",
-      'const mkdir = fsp.mkdir;',
-      `const ro = () => existsSync(${JSON.stringify(readOnly)});`,
-      `fsp.mkdir = (path, opts) => String(path).startsWith(${JSON.stringify(join(dir, 'data'))}) && ro() ? Promise.reject(Object.assign(new Error('mkdir ' + path), { code: opts?.recursive ? 'ENOENT' : 'EROFS' })) : mkdir(path, opts);`,
-      'syncBuiltinESMExports();',
-    ].join('\n'),
-  );
+  const nodeOptions = await fsPreload(join(dir, 'read-only-volume.mjs'), [
+    'const mkdir = fsp.mkdir;',
+    `const ro = () => existsSync(${JSON.stringify(readOnly)});`,
+    `fsp.mkdir = (path, opts) => String(path).startsWith(${JSON.stringify(join(dir, 'data'))}) && ro() ? Promise.reject(Object.assign(new Error('mkdir ' + path), { code: opts?.recursive ? 'ENOENT' : 'EROFS' })) : mkdir(path, opts);`,
+  ]);
   const port = await freePort();
-  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` } });
+  const starting = spawnGate({ t, dataDir: join(dir, 'data'), env: { GATE_PORT: String(port), NODE_OPTIONS: nodeOptions } });
   const base = `http://127.0.0.1:${port}`;
   const answered = await eventually(async () => (await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) === 200, 10_000, 50);
   t.ok(answered, 'it answers while it cannot make its data directory (before: exit 1 on ENOENT, a crash loop)');
