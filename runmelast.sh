@@ -164,18 +164,18 @@ step_argocd_quiesce() {
   fi
   # With the controllers stopped nothing acts on an Application while its finalizers go, and
   # the ApplicationSet controller cannot recreate Applications behind our back.
+  local stopped=0
   if kc_found deployment argocd-applicationset-controller -n "$NS_ARGOCD"; then
     kc_mut scale deployment/argocd-applicationset-controller -n "$NS_ARGOCD" --replicas=0
+    stopped=1
   fi
   if kc_found statefulset argocd-application-controller -n "$NS_ARGOCD"; then
     kc_mut scale statefulset/argocd-application-controller -n "$NS_ARGOCD" --replicas=0
     ((DRY_RUN)) || kc_read wait --for=delete pod -l app.kubernetes.io/name=argocd-application-controller \
       -n "$NS_ARGOCD" --timeout=120s
+    stopped=1
   fi
-  if ! kc_found deployment argocd-applicationset-controller -n "$NS_ARGOCD" &&
-    ! kc_found statefulset argocd-application-controller -n "$NS_ARGOCD"; then
-    log "Argo CD controllers not running: nothing to stop"
-  fi
+  ((stopped)) || log "Argo CD controllers not running: nothing to stop"
 }
 
 # set by a dry run's argocd-apps, which plans the Applications' removal without making it

@@ -237,13 +237,12 @@ async function main(): Promise<void> {
         stop?.();
       },
     });
+  const makeDirAndTakeLock = async () => {
+    await makeTheDataDir();
+    return takeLock();
+  };
   let refusedBy = '';
-  const lock = await whenVolumeTakesWrites(
-    async () => {
-      await makeTheDataDir();
-      return takeLock();
-    },
-    {
+  const lock = await whenVolumeTakesWrites(makeDirAndTakeLock, {
     intervalMs: VOLUME_PROBE_MS,
     signal: starting.signal,
     onRefused: async (code, err) => {
