@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isAuditSeq } from '../policy/state.ts';
+import { nodeAuditFs } from './audit-fs.ts';
+import { listSegments } from './segments.ts';
 import { verifyAuditLog } from './verify.ts';
 
 /**
@@ -89,6 +91,23 @@ export async function runAuditVerify(
     return 0;
   }
   const b = result.firstBroken;
-  out(`audit log BROKEN at record seq ${b.seq ?? '?'} (file ${b.file} line ${b.line}): ${b.reason}`);
+  out(`audit log BROKEN at record seq ${b.seq ?? '?'} (file ${b.file} line ${b.line}): ${b.reason}${(await crashEnd(dir, b)) ? CRASH_END : ''}`);
   return 1;
+}
+
+/**
+ * What a torn last line of the newest file is, for the operator reading the verdict: the end a
+ * crash leaves (a write is acknowledged only once it is whole and fsynced), which the gate's next
+ * start keeps aside and cuts. Without it, "BROKEN" beside the README's "restore the file from a
+ * backup" sends them to restore for nothing.
+ */
+const CRASH_END =
+  ': the end a crash leaves in the newest file (a write cut short, never acknowledged: an answer leaves only once its record is whole on disk). ' +
+  "The gate's next start keeps it beside the log (<file>.cut-<byte offset>) and cuts it: start the gate and verify again; restore from a backup only if start-up refuses";
+
+/** The break is a torn last line of the newest audit file. */
+async function crashEnd(dir: string, b: { file: string; reason: string }): Promise<boolean> {
+  if (!b.reason.startsWith('torn last line')) return false;
+  const segments = await listSegments(nodeAuditFs, dir).catch(() => []);
+  return segments.length > 0 && basename(b.file) === segments.at(-1)!.name;
 }

@@ -278,6 +278,18 @@ t.test('runAuditVerify prints one line and returns the exit code', async (t) => 
   }
 });
 
+t.test('runAuditVerify: a torn last line in an older file (the newest one is whole) is not called the end a crash leaves', async (t) => {
+  const dataDir = t.testdir();
+  const dir = join(dataDir, 'audit');
+  const files = await makeLog(dir);
+  t.ok(files.length >= 2, 'several files');
+  const older = join(dir, files[0]!);
+  writeFileSync(older, readFileSync(older, 'utf8').slice(0, -1));
+  const out: string[] = [];
+  t.equal(await runAuditVerify(dataDir, (l) => out.push(l), async () => {}), 1, 'broken');
+  t.match(out[0], new RegExp(`file ${files[0]}.*torn last line: no final newline$`), 'torn, and nothing more said');
+});
+
 t.test('runAuditVerify on a running gate: a last line still being written is looked at again, not reported torn', async (t) => {
   const { appendFileSync } = await import('node:fs');
   const dataDir = t.testdir();
@@ -301,6 +313,7 @@ t.test('runAuditVerify on a running gate: a last line still being written is loo
   const again: string[] = [];
   t.equal(await runAuditVerify(dataDir, (l) => again.push(l)), 1, 'still unfinished: torn');
   t.match(again[0], /torn last line/);
+  t.match(again[0], /: the end a crash leaves in the newest file \(a write cut short, never acknowledged.*The gate's next start keeps it beside the log \(<file>\.cut-<byte offset>\) and cuts it: start the gate and verify again; restore from a backup only if start-up refuses$/, 'said to be the end a crash leaves, which start-up cuts');
 
   // a busy gate: by the second look the line is finished and a later one is being written (the
   // writer moves on during each pause)
