@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -190,6 +190,22 @@ t.test('a 507 for a nearly full volume is logged as a warning and a refusal, not
   t.ok(logged.some((l) => /nearly full/.test(l.msg)), 'the warning');
   t.ok(logged.some((l) => l.msg === 'request refused'), 'logged as a refusal');
   t.same(logged.filter((l) => l.msg === 'request failed'), [], 'not as a failure');
+});
+
+t.test('an artifact the data volume will not store is a retryable 503 (not a 500): nothing recorded, and the cause logged', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
+  const g = await buildTestApp(t, { now: CLOSED, deps: { logger: createLogger('info', sink) } });
+  // artifacts/ is a file: making artifacts/inttest fails as a volume gone wrong would (ENOTDIR)
+  await writeFile(join(g.dataDir, 'artifacts'), 'in the way');
+  const put = await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } });
+  t.match({ status: put.statusCode, body: put.json() }, { status: 503, body: { error: 'storage_unavailable', retryable: true, message: /could not be stored on the data volume, so nothing was recorded\. Retry later\./ } });
+  t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded'), [], 'nothing recorded');
+  t.equal((await g.app.inject({ url: '/v1/test-results/abc123' })).json().found, false, 'no result');
+  const failed = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } }).filter((l) => l.msg === 'request failed');
+  t.match(failed, [{ err: { message: /could not be stored on the data volume.*: ENOTDIR: not a directory, mkdir / } }], 'logged as a failed request, naming the file system\'s error');
+  await rm(join(g.dataDir, 'artifacts'));
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } })).statusCode, 200, 'stored once the volume takes it');
 });
 
 t.test('a volume whose free space cannot be read is written to as before', async (t) => {
