@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DateTime } from 'luxon';
@@ -136,7 +137,12 @@ export async function runCli(
         return 2;
       }
       try {
+        const fresh = !existsSync(tokenFilePath(dataDir));
         const { token, entry } = await createToken(tokenFilePath(dataDir), values.name, roles, new Date(), createIdFactory()('tok'));
+        // a mistyped --data-dir (or one given before the gate's first start) starts a token file
+        // of its own: a gate started there makes no admin or kargo token, since a first start
+        // makes them only where there is no token file. Said on stderr: the token stays stdout's last line
+        if (fresh) err(newTokenFileNote(dataDir));
         out(`created token "${entry.name}" (roles ${entry.roles.join(',')}) in ${tokenFilePath(dataDir)}`);
         out('it is shown only now; store it in a secret manager:');
         out(token);
@@ -293,4 +299,12 @@ if (import.meta.main) {
   const delivered = () => new Promise<Error | null>((resolve) => process.stdout.write('', (e) => resolve(stdoutError ?? e ?? null)));
   const code = await runCli(process.argv.slice(2), process.env, (s) => process.stdout.write(`${s}\n`), (s) => process.stderr.write(`${s}\n`), delivered);
   process.exitCode = code;
+}
+
+/** token create started a token file: what that means for a gate started on the directory. */
+function newTokenFileNote(dataDir: string): string {
+  return (
+    `gate: note: ${tokenFilePath(dataDir)} did not exist; this token starts it. A gate's first start makes its admin and kargo tokens only where there is no token file, ` +
+    `so a gate started on ${dataDir} will know only the tokens created with token create. If that is not your gate's data directory (its GATE_DATA_DIR), remove ${dataDir} and create the token again with the right --data-dir`
+  );
 }

@@ -145,3 +145,14 @@ t.test('token create --roles auditor: a local token that may read the audit log 
     t.equal((await auth.authorize(who.identity, { resource, verb }, 'stonks-pipeline')).ok, resource === 'auditrecords', `${verb} ${resource}`);
   }
 });
+
+t.test('token create that starts a token file says so on stderr (a mistyped --data-dir gets a gate with no first-start tokens); the token stays the last line of stdout', async (t) => {
+  const dataDir = join(await tempDir(t, 'gate-cli-fresh-'), 'typo', 'data');
+  const first = await cli(['token', 'create', '--name', 'olivia', '--roles', 'operator', '--data-dir', dataDir]);
+  t.equal(first.code, 0, first.err);
+  t.match(first.err, new RegExp(`^gate: note: ${join(dataDir, 'tokens.json')} did not exist; this token starts it\\. A gate's first start makes its admin and kargo tokens only where there is no token file`), 'the note');
+  t.match(first.out.split('\n').at(-1), /^gate_[A-Za-z0-9_-]{43}$/, 'the token is the last line of stdout');
+  const second = await cli(['token', 'create', '--name', 'alice', '--roles', 'approver', '--data-dir', dataDir]);
+  t.equal(second.code, 0);
+  t.equal(second.err, '', 'a token file that exists: nothing to say');
+});
