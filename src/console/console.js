@@ -3,8 +3,8 @@
 
 import { ApiError, Unreachable, api, query, session } from './api.js';
 import { copyText, h, icon, replaceChildren } from './dom.js';
-import { ET, TAG_PATTERN, clockTime, dayLabel, formatCountdown, formatDuration, stamp, toggleEffect, yourTime } from './format.js';
-import { approvalsView, auditTable, candidateTag, chainView, copyTagLabel, grantsView, marketView, stageView, waitingView } from './views.js';
+import { ET, TAG_PATTERN, candidate, clockTime, dayLabel, formatCountdown, formatDuration, stamp, toggleEffect, yourTime } from './format.js';
+import { approvalsView, auditTable, chainView, copyTagLabel, grantsView, marketView, stageView, waitingView } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -41,10 +41,12 @@ const state = {
   recheckingIdentity: false,
   /** dialogs whose request is under way (Escape does not close them then) */
   inFlight: new Set(),
-  /** the grant whose one-time token is on screen: {id, seen (listed open by a status since)} */
+  /** the grant whose one-time token is on screen: {id, seen (listed open by a status since), shownAt (performance.now())} */
   shownGrant: null,
-  /** the approval #ap-done confirms: {id, stage, imageTag, seen (listed pending by a status since)} */
+  /** the approval #ap-done confirms: {id, stage, imageTag, seen (listed pending by a status since), shownAt} */
   shownApproval: null,
+  /** when the status held was asked for (performance.now()): one asked for after an item was shown lists it if it is open */
+  statusAskedAt: -Infinity,
 };
 
 /** The gate's clock now, in epoch milliseconds. */
@@ -127,6 +129,7 @@ async function poll() {
     const st = await api('GET', 'v1/status', undefined, { auth: false, timeoutMs: 4000 });
     syncClock(Date.parse(st.at), (t0 + performance.now()) / 2);
     state.status = st;
+    state.statusAskedAt = t0;
     setConnected(true);
     if ((wasDown && !firstLoad) || settingsDisagree(st) || performance.now() - state.settingsReadAt >= SETTINGS_MAX_AGE_MS) await refreshSettings();
     render();
@@ -411,6 +414,9 @@ function handleAuthError(err) {
     session.clear();
     state.me = null;
     hideToken(); // a break-glass token still on screen goes with the session, as at sign-out
+    // and, as at sign-out, what they typed and were told: whoever signs in next on this tab must
+    // not find a half-written justification or notes to send under their own name
+    forgetTypedAndTold();
     $('signin-error').textContent = 'The gate no longer accepts your token; sign in again.';
     applyIdentity();
     return true;
@@ -568,9 +574,11 @@ function prefillForm(which, stage, tag, focusId) {
 
 /**
  * Fills the tag field from the stage's candidate unless the operator typed something else. A tag
- * filled in that no promotion waits with any more, while another waits in the stage, follows it
- * while the operator has written nothing in the form; once they have (a justification or notes
- * written for that tag) it is not changed under them, and #<form>-tag-stale names the tag waiting.
+ * filled in that is no longer the candidate (no promotion waits with it any more while another
+ * waits in the stage; or, with none waiting, the tag the stage would be promoted to has moved on)
+ * follows the candidate while the operator has written nothing in the form; once they have (a
+ * justification or notes written for that tag) it is not changed under them, and
+ * #<form>-tag-stale names the candidate.
  */
 function autoPrefill(which) {
   const stage = $(`${which}-stage`).value;
@@ -583,15 +591,18 @@ function autoPrefill(which) {
     stale.textContent = '';
     return;
   }
-  const tag = candidateTag(state.status, stage);
+  const { tag, from } = candidate(state.status, stage);
   if (input.value !== '' && pf.stage === stage) {
     const waiting = state.status.waiting.filter((w) => w.stage === stage).map((w) => w.imageTag);
-    if (waiting.length === 0 || waiting.includes(input.value)) stale.textContent = '';
+    // with none waiting and no candidate known (a status without deploys or decisions), kept
+    const current = waiting.length > 0 ? waiting.includes(input.value) : tag === '' || tag === input.value;
+    if (current) stale.textContent = '';
     else if ($(which === 'bg' ? 'bg-just' : 'ap-notes').value.trim() === '') {
       input.value = tag;
       state.prefill[which] = { stage, value: tag };
       stale.textContent = '';
-    } else stale.textContent = `No promotion waits in ${stage} with this tag any more: the one waiting has ${tag}. To use it, press its button under Waiting promotions.`;
+    } else if (waiting.length > 0) stale.textContent = `No promotion waits in ${stage} with this tag any more: the one waiting has ${tag}. To use it, press its button under Waiting promotions.`;
+    else stale.textContent = `This tag is no longer the one to promote to ${stage}: ${tag} is now (${from}). To use it, replace the tag.`;
     return;
   }
   stale.textContent = '';
@@ -664,6 +675,14 @@ function openBreakGlassDialog(ev) {
   $('bg-c-tag').textContent = v.imageTag;
   $('bg-c-just').textContent = v.justification;
   $('bg-c-ttl').textContent = `${v.ttlMinutes ?? state.settings.breakGlass.defaultTtlMinutes} minutes`;
+  // a grant already open for this stage and tag (another operator's, or one whose token was lost):
+  // a second is one more live token, so the dialog says so before it is asked for
+  const open = (state.status?.grants ?? []).filter((g) => g.stage === v.stage && g.imageTag === v.imageTag);
+  $('bg-c-open').hidden = open.length === 0;
+  $('bg-c-open').textContent = open
+    .map((g) => `Grant ${g.id}, requested by ${g.requestedBy}, is already open for ${g.stage} and this tag (expires at ${clockTime(g.expiresAt, ET, true)} ET). `)
+    .concat(open.length ? ['A second grant is one more token that lets a promotion through; if the first token was lost, revoke its grant under Open grants instead.'] : [])
+    .join('');
   $('bg-c-expect').textContent = v.stage;
   $('bg-c-confirm').value = '';
   $('bg-c-error').textContent = '';
@@ -752,16 +771,18 @@ function showToken(grant) {
   );
   const box = $('bg-token');
   box.hidden = false;
-  state.shownGrant = { id: grant.id, seen: false };
+  state.shownGrant = { id: grant.id, seen: false, shownAt: performance.now() };
   tick();
   box.focus();
 }
 
 /**
  * The item this page shows (`key` of state: shownGrant, shownApproval) against the status's list of
- * open ones: returned, and forgotten, once it was listed and is no longer (a promotion used it, an
- * operator revoked it, it expired). A status that has not listed it yet may have been read before
- * it was made, and says nothing: null, as while it is listed.
+ * open ones: returned, and forgotten, once it is not listed by a status that would list it if it
+ * were open: one that listed it before, or one asked for after the gate answered that it was made
+ * (a promotion may use it before the first such status: a status poll lost, or Kargo quicker than
+ * the poll). A status asked for earlier, that has not listed it, may have been read before it was
+ * made, and says nothing: null, as while it is listed.
  */
 function goneFromStatus(key, listed) {
   const shown = state[key];
@@ -770,7 +791,7 @@ function goneFromStatus(key, listed) {
     shown.seen = true;
     return null;
   }
-  if (!shown.seen) return null;
+  if (!shown.seen && !(state.statusAskedAt > shown.shownAt)) return null;
   state[key] = null;
   return shown;
 }
@@ -900,7 +921,7 @@ async function approve(ev) {
     $('ap-notes').value = '';
     updateCount('ap-notes', 'ap-notes-count', s.notesMin);
     $('ap-done').textContent = `Approved ${a.imageTag} for ${a.stage} as ${a.approvedBy}; valid until ${stamp(a.expiresAt)}.`;
-    state.shownApproval = { id: a.id, stage: a.stage, imageTag: a.imageTag, seen: false };
+    state.shownApproval = { id: a.id, stage: a.stage, imageTag: a.imageTag, seen: false, shownAt: performance.now() };
     pollSoon();
   } catch (err) {
     // signed out: the form is disabled, the token field is where to go on
@@ -1229,6 +1250,9 @@ function chainCheckFailed(err) {
 
 function auditGo(where) {
   const a = state.audit;
+  // a second Older or Newer while the page the first asked for still loads would move from the
+  // page on screen (its cursor), not from the one asked for: it waits for that page
+  if (where !== 'newest' && a.loading && a.shown !== JSON.stringify([auditFilters(), a.cursor])) return;
   if (where === 'newest') {
     a.cursor = null;
     a.stack = [];

@@ -140,14 +140,19 @@ export function nextChange(market, nowMs) {
  * candidate (the tag of the stage before it), else the tag of the stage's last decision.
  */
 export function candidateTag(status, stage) {
+  return candidate(status, stage).tag;
+}
+
+/** candidateTag with where it comes from ("waiting in live", "deployed in paper", "live's last decision"; '' for no tag). */
+export function candidate(status, stage) {
   const waiting = (status.waiting ?? []).filter((w) => w.stage === stage);
-  if (waiting.length > 0) return waiting[waiting.length - 1].imageTag;
+  if (waiting.length > 0) return { tag: waiting[waiting.length - 1].imageTag, from: `waiting in ${stage}` };
   const names = status.stages.map((s) => s.name);
   const i = names.indexOf(stage);
   const before = i > 0 ? status.stages[i - 1] : null;
-  if (before?.deployed?.imageTag) return before.deployed.imageTag;
+  if (before?.deployed?.imageTag) return { tag: before.deployed.imageTag, from: `deployed in ${before.name}` };
   const own = status.stages[i];
-  return own?.lastDecision?.imageTag ?? '';
+  return own?.lastDecision?.imageTag ? { tag: own.lastDecision.imageTag, from: `${stage}'s last decision` } : { tag: '', from: '' };
 }
 
 /**

@@ -2,7 +2,7 @@
 // Times are rendered with data-until / data-since attributes that the clock tick keeps current.
 
 import { h, icon } from './dom.js';
-import { ET, candidateTag, clockTime, dayLabel, displayValue, holdStartsAt, laterStamp, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp, yourTime } from './format.js';
+import { ET, clockTime, dayLabel, holdStartsAt, laterStamp, localRange, localZone, marketGate, marketReasonText, nextChange, recordFields, shortTag, stamp, yourTime } from './format.js';
 
 /** A countdown to `iso` (kept current by the tick). */
 export const until = (iso, key) => h('span', { class: 'countdown', dataset: { until: iso }, 'data-key': key ?? null }, '');
@@ -373,4 +373,3 @@ export function chainView(v) {
   return [pagePart, fullPart, h('span', { class: 'muted' }, ` (full walk at most every ${fv.intervalMinutes} min)`)];
 }
 
-export { candidateTag, displayValue };

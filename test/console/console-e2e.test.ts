@@ -400,7 +400,8 @@ function run(): void {
     await expectText(t, '#au-page', /Records \d+–\d+ of \d+/, 'page 1');
     const head = (await call(tokens['admin'] as string, 'GET', '/v1/audit?limit=1')).body.head.seq as number;
     await expectText(t, '#au-page', new RegExp(`Records ${head - 19}–${head} of ${head}`), 'newest 20');
-    await page.click('#au-older');
+    // a double click: the second click, made while the first's page loads, moves no further
+    await page.dblclick('#au-older');
     const oldest = Math.max(1, head - 39);
     await expectText(t, '#au-page', new RegExp(`Records ${oldest}–${head - 20} of`), 'older page');
     t.notOk(await page.locator('#au-newer').isDisabled(), 'newer enabled');
@@ -498,6 +499,8 @@ function run(): void {
     await signIn(t, 'tess');
     await requestBreakGlass(page, 'live', TAG, 'checking that a lost session takes the token off the screen');
     await page.locator('#bg-token').waitFor({ state: 'visible' });
+    // tess starts on another justification, which whoever signs in next must not find
+    await page.fill('#bg-just', 'tess: half written, not for anyone else');
     // tess's token is withdrawn (the gate re-reads the token file), and the next authenticated
     // call, made when the audit log moves on, gets a 401
     const file = join(gate.dataDir, 'tokens.json');
@@ -510,7 +513,9 @@ function run(): void {
     await expectText(t, '#signin-error', /The gate no longer accepts your token; sign in again\./, 'signed out by the 401', 8000);
     t.ok(await page.locator('#bg-token').isHidden(), 'the one-time token is no longer on screen');
     t.equal(await page.inputValue('#bg-token-value'), '', 'nor in its field');
+    t.equal(await page.inputValue('#bg-just'), '', 'the justification tess was writing goes with her session');
     await signIn(t, 'admin');
+    t.equal(await page.inputValue('#bg-just'), '', 'the next person signed in does not find it');
   });
 
   t.test('only turning a stage off is a red button, and a token withdrawn while a dialog is open signs out with the focus on the token field', async (t) => {
@@ -523,6 +528,7 @@ function run(): void {
     await page.click('#tg-integration-btn');
     t.equal(await text('#tg-c-ok'), 'Turn integration off');
     t.ok(await isDanger(), 'turning a stage off: the red button');
+    t.ok(await page.locator('#tg-c-field').isVisible(), 'turning a stage off: the stage name is asked for');
     await page.click('#tg-c-cancel');
     await page.fill('#tg-integration-note', '');
     // beta was turned off above: turning it back on checks promotions again
@@ -531,6 +537,7 @@ function run(): void {
     await page.click('#tg-beta-btn');
     t.equal(await text('#tg-c-ok'), 'Turn beta on');
     t.notOk(await isDanger(), 'turning a stage on: not the red button');
+    t.ok(await page.locator('#tg-c-field').isHidden(), 'turning a stage on: no stage name asked for (none is needed)');
 
     // tina's token is withdrawn while the dialog is open; confirming gets a 401
     const file = join(gate.dataDir, 'tokens.json');

@@ -378,4 +378,97 @@ function run(): void {
     await page.unroute('**/v1/status', status);
     t.same(problems, [], 'no script errors');
   });
+
+  t.test('with no promotion waiting, a tag filled in from the stage before follows that stage to its next tag while nothing is written; once notes are, it is kept and the new tag named', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    const tagOf = (c: string) => c.repeat(40);
+    // what paper has deployed, as the test sets it; nothing waits in live
+    let paperTag = tagOf('a');
+    const status = async (route: any) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.waiting = [];
+      for (const st of body.stages) if (st.name === 'paper') st.deployed = { ...(st.deployed ?? {}), imageTag: paperTag };
+      await route.fulfill({ response: res, json: body });
+    };
+    await page.route('**/v1/status', status);
+    const tagBecomes = async (want: string, msg: string) =>
+      page.waitForFunction((w) => document.getElementById('ap-tag').value === w, want, { timeout: UPDATE_MS }).then(
+        () => t.pass(msg),
+        async () => t.fail(msg, { found: await page.inputValue('#ap-tag'), wanted: want }),
+      );
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('admin');
+    await page.selectOption('#ap-stage', 'live');
+    await tagBecomes(tagOf('a'), 'live is filled in with the tag paper has deployed');
+    paperTag = tagOf('b');
+    await tagBecomes(tagOf('b'), 'paper deploys another tag: with nothing written, the tag follows it');
+    t.equal(await text('#ap-tag-stale'), '', 'nothing to say');
+    await page.fill('#ap-notes', 'diff of b reviewed, paper fills reconciled');
+    paperTag = tagOf('c');
+    await expectText('#ap-tag-stale', new RegExp(`This tag is no longer the one to promote to live: ${tagOf('c')} is now \\(deployed in paper\\)`), 'with notes written, the form names the new tag');
+    t.equal(await page.inputValue('#ap-tag'), tagOf('b'), 'and keeps the tag the notes were written for');
+    paperTag = tagOf('b');
+    await page.waitForFunction(() => document.getElementById('ap-tag-stale').textContent === '', undefined, { timeout: UPDATE_MS }).then(
+      () => t.pass('paper back on b: the note goes'),
+      async () => t.fail('paper back on b: the note goes', { found: await text('#ap-tag-stale') }),
+    );
+    await page.fill('#ap-notes', '');
+    await page.unroute('**/v1/status', status);
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('the break-glass confirmation names a grant already open for the same stage and tag', async (t) => {
+    const { page, expectText, signIn, problems } = await open(t);
+    const g = await call(tokens['admin'] as string, 'POST', '/v1/break-glass', { project: PROJECT, stage: 'paper', imageTag: TAG, justification: 'paper router hotfix asked for by another operator' });
+    t.equal(g.status, 201, 'another operator holds a grant for paper and this tag');
+    t.teardown(() => call(tokens['admin'] as string, 'DELETE', `/v1/break-glass/${g.body.id}`).then(() => {}));
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('olivia');
+    await expectText('#grants', /paper · 3f2c1a9 Copy · by admin/, 'the grant is listed');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    t.ok(await page.locator('#bg-c-open').isVisible(), 'the dialog shows a warning');
+    await expectText('#bg-c-open', new RegExp(`Grant ${g.body.id}, requested by admin, is already open for paper and this tag \\(expires at \\d\\d:\\d\\d:\\d\\d ET\\)\\. A second grant is one more token`), 'naming the open grant');
+    await page.click('#bg-c-cancel');
+    await page.fill('#bg-tag', 'f'.repeat(40));
+    await page.click('#bg-submit');
+    t.ok(await page.locator('#bg-c-open').isHidden(), 'for another tag: no warning');
+    await page.click('#bg-c-cancel');
+    t.equal((await call(tokens['admin'] as string, 'GET', '/v1/break-glass')).body.grants.length, 1, 'nothing asked for');
+    await page.fill('#bg-just', '');
+    t.same(problems, [], 'no script errors');
+  });
+
+  t.test('the one-time token box says its grant is no longer open when a promotion used it before any status listed it (the polls lost meanwhile)', async (t) => {
+    const { page, expectText, text, signIn, problems } = await open(t);
+    // paper's integration tests passed: only the market holds TAG, which the grant lets through
+    t.equal((await call(tokens['cibot'] as string, 'PUT', `/v1/test-results/${TAG}`, { exitCode: 0, passed: 42, failed: 0 })).status, 200, 'the tests passed');
+    await page.goto(`${fx.gate.url}/`);
+    await signIn('olivia');
+    await page.selectOption('#bg-stage', 'paper');
+    await page.fill('#bg-tag', TAG);
+    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
+    await page.click('#bg-submit');
+    await page.fill('#bg-c-confirm', 'paper');
+    // the status polls fail from now until the grant is used
+    const lost = (route: any) => route.abort('connectionreset');
+    await page.route('**/v1/status', lost);
+    await page.click('#bg-c-ok');
+    await page.locator('#bg-token').waitFor({ state: 'visible' });
+    const token = await page.inputValue('#bg-token-value');
+    const id = await page.evaluate(() => document.getElementById('bg-token').dataset.grant);
+    const used = await call(tokens['kargo'] as string, 'POST', '/v1/decisions', { project: PROJECT, stage: 'paper', imageTag: TAG, promotion: 'paper-bg-used-unseen', breakGlassToken: token });
+    t.match(used.body, { decision: 'allow', breakGlass: { id, consumed: true } }, 'a promotion used the grant');
+    await page.unroute('**/v1/status', lost);
+    await expectText('#conn', /^Connected/, 'the polls answer again');
+    await expectText('#bg-token-expiry', new RegExp(`Grant ${id} is no longer open`), 'the box says the token lets nothing through');
+    t.equal(await page.locator('#bg-token-expiry [data-until]').count(), 0, 'no countdown');
+    t.notMatch(await text('#bg-token-expiry'), /Expires at/, 'no expiry');
+    await page.click('#bg-token-done');
+    t.same(problems, [], 'no script errors');
+  });
+
 }
