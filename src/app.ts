@@ -10,6 +10,7 @@ import type { Deps } from './deps.ts';
 import { createDecisionService } from './gate/decision-service.ts';
 import { createRecorder } from './gate/recorder.ts';
 import { createClientErrors } from './http/client-errors.ts';
+import { createBodyBudget, declaredBodyBytes } from './http/body-budget.ts';
 import { capConnections } from './http/connection-cap.ts';
 import { jsonBodyParser } from './http/json-body.ts';
 import { HttpError, ShedError, auditUnavailable, clockOutsideCalendar, errorBody } from './http/errors.ts';
@@ -39,6 +40,13 @@ import { whoamiRoutes } from './routes/whoami.ts';
 import { boundedTurns } from './bounded-turns.ts';
 
 export const BODY_LIMIT = 64 * 1024;
+/**
+ * Request bodies held at once (bodyBudget), in bytes: all clients together, and one identity. A
+ * few tens of MB of heap at worst (a body parsed takes up to ~16 times its size); a test-result
+ * upload (up to 1 MiB) fits twice in one identity's share.
+ */
+export const BODIES_HELD_BYTES = 4 * 1024 * 1024;
+export const BODIES_HELD_PER_IDENTITY_BYTES = 2 * 1024 * 1024;
 /** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
 const MAX_PARAM_LENGTH = 16 * 1024;
 
@@ -266,6 +274,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
   capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc());
   const recorder = createRecorder(audit, store, metrics);
+  const bodies = deps.bodyBudget ?? createBodyBudget(BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES);
   const reserved = new Set<string>();
   const decisions = createDecisionService({ config, clock, newId: deps.newId, store, recorder, calendar, reserved, writable: () => audit.writable() });
   const refusals = createRefusalRecorder({
@@ -355,9 +364,21 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   });
   // every hook has passed: fastify reads the body now. One whose limit passed while its hooks
   // were deciding is not read (its connection reads nothing more): it is answered the 408
-  app.addHook('preParsing', (req, _reply, payload, done) => {
+  app.addHook('preParsing', (req, reply, payload, done) => {
     const late = connections.startBody(req);
     if (late) return done(new HttpError(late.status, late.code, late.message, { field: late.field }));
+    // its share of the bodies held, until its answer is done or its connection closes
+    const bytes = declaredBodyBytes(req.headers, req.routeOptions.bodyLimit ?? BODY_LIMIT);
+    if (bytes > 0) {
+      const release = bodies.take(identityOf(req).name, bytes);
+      if (release === null) {
+        reply.header('retry-after', '1');
+        return done(
+          new ShedError(503, 'bodies_saturated', 'The gate holds as many request bodies as it takes at once (from you, or from all clients); retry shortly.', { retryable: true }),
+        );
+      }
+      reply.raw.once('close', release);
+    }
     // fastify does not decode a content coding: a gzip body would be read as JSON and called
     // "not valid JSON"; RFC 9110 §15.5.16 answers a coding the server does not take with 415
     const coding = req.headers['content-encoding'];

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from './audit/log.ts';
 import type { Authenticator } from './auth/identity.ts';
 import type { Config } from './config.ts';
+import type { BodyBudget } from './http/body-budget.ts';
 import type { Clock } from './policy/clock.ts';
 import type { MarketCalendar } from './policy/market-hours.ts';
 import type { Stage } from './stages.ts';
@@ -45,4 +46,6 @@ export interface Deps {
   dropReportMs?: number;
   /** bytes free to the gate on the volume holding `dir` (default: statfs); tests fake a full disk */
   freeBytes?: (dir: string) => Promise<number>;
+  /** the request bodies held at once (default: BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES); tests use smaller ones */
+  bodyBudget?: BodyBudget;
 }

@@ -187,7 +187,15 @@ export function createClientErrors(deps: ClientErrorDeps) {
     },
     /** Notes a request whose headers have arrived as its socket's current one (the first hook). */
     track(req: FastifyRequest, reply: FastifyReply): void {
-      bySocket.set(req.raw.socket, { req, reply });
+      const socket = req.raw.socket;
+      const current = { req, reply };
+      bySocket.set(socket, current);
+      // answered, it is no longer anything a client error on the socket could be (nor anything
+      // an answer waits for): forgotten, or a keep-alive connection would keep it, and its parsed
+      // body (up to ~1 MB for 64 KiB of JSON), alive for as long as it stays open
+      reply.raw.once('close', () => {
+        if (bySocket.get(socket) === current) bySocket.delete(socket);
+      });
     },
     /** Whether `req` is the newest request its socket has brought: none is pipelined behind it. */
     isNewest(req: FastifyRequest): boolean {

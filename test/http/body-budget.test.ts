@@ -1,0 +1,69 @@
+// The request bodies the gate holds at once are bounded, in all and per identity: a request that
+// does not fit is turned away 503 before its body is read, and its share comes back when its
+// answer is done.
+import t from 'tap';
+import { BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES, BODY_LIMIT } from '../../src/app.ts';
+import { createBodyBudget, declaredBodyBytes } from '../../src/http/body-budget.ts';
+import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+
+t.test('createBodyBudget: the total and each identity\'s share; a release gives back once', async (t) => {
+  const b = createBodyBudget(100, 60);
+  const a1 = b.take('a', 50);
+  t.ok(a1, 'a takes 50');
+  t.equal(b.take('a', 20), null, 'a may not go past its 60');
+  const a2 = b.take('a', 10);
+  t.ok(a2, 'a takes 10 more: 60');
+  const k1 = b.take('k', 40);
+  t.ok(k1, 'k takes 40: the total is full');
+  t.equal(b.take('k', 1), null, 'nothing past the total, though k has room of its own');
+  t.equal(b.held(), 100);
+  a1!();
+  a1!();
+  t.equal(b.held(), 50, 'a release gives back once');
+  t.ok(b.take('k', 20), 'room again');
+  t.equal(b.take('a', 51), null, 'a has 10 held: 51 more is past its share');
+  t.ok(b.take('a', 30), 'a: 40 held');
+  a2!();
+  k1!();
+  t.equal(b.held(), 50);
+});
+
+t.test('declaredBodyBytes: the Content-Length up to the limit, the limit for a chunked body, 0 for none', async (t) => {
+  t.equal(declaredBodyBytes({ 'content-length': '300' }, 1000), 300);
+  t.equal(declaredBodyBytes({ 'content-length': '5000' }, 1000), 1000, 'a body over the limit is refused 413 anyway: counted at the limit');
+  t.equal(declaredBodyBytes({ 'content-length': 'x' }, 1000), 1000, 'not a number: the limit');
+  t.equal(declaredBodyBytes({ 'transfer-encoding': 'chunked' }, 1000), 1000, 'a length not known: the limit');
+  t.equal(declaredBodyBytes({}, 1000), 0);
+  t.equal(declaredBodyBytes({ 'content-length': '0' }, 1000), 0);
+});
+
+t.test('the defaults: a test-result upload (1 MiB) fits twice in an identity\'s share, and the total holds two identities\' shares', async (t) => {
+  t.ok(BODIES_HELD_PER_IDENTITY_BYTES >= 2 * 1024 * 1024);
+  t.ok(BODIES_HELD_BYTES >= 2 * BODIES_HELD_PER_IDENTITY_BYTES);
+  t.ok(BODIES_HELD_BYTES <= 8 * 1024 * 1024, 'a few tens of MB of heap at worst (a body parsed takes up to ~16 times its size)');
+  t.ok(BODIES_HELD_PER_IDENTITY_BYTES / BODY_LIMIT >= 32, 'one identity can have 32 decisions of the largest body in flight');
+});
+
+t.test('a request whose identity\'s share is full is 503 bodies_saturated with retry-after, before its body is read; another identity goes on; shares come back when answers are done', async (t) => {
+  const budget = createBodyBudget(10_000, 2_000);
+  const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', deps: { bodyBudget: budget } });
+  const body = JSON.stringify(decisionBody({ promotion: 'p-1' }));
+  // the caller identity holds its share (bodies of requests under way)
+  const held = budget.take('caller', 2_000 - body.length + 1);
+  t.ok(held);
+  const turned = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: body });
+  t.equal(turned.statusCode, 503);
+  t.equal(turned.headers['retry-after'], '1');
+  t.match(turned.json(), { error: 'bodies_saturated', retryable: true, message: /holds as many request bodies as it takes at once/ });
+  t.same(g.audit.records().filter((r) => r.type === 'decision'), [], 'not decided');
+  t.equal((await g.as('operator', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody() })).statusCode, 200, 'another identity goes on');
+  held!();
+  const ok = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: body });
+  t.equal(ok.statusCode, 200, 'its share back: decided');
+  t.equal(budget.held(), 0, 'every answered request gave its share back');
+  // a refused body (400) and a GET take and give back too, or take nothing
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { x: [[], []] } })).statusCode, 400);
+  t.equal((await g.as('caller', { method: 'GET', url: '/v1/status' })).statusCode, 200);
+  t.equal(budget.held(), 0, 'still nothing held');
+  t.match((await g.app.inject({ url: '/metrics' })).body, /gate_requests_shed_total\{error="bodies_saturated"\} 1/, 'counted as shed');
+});
