@@ -190,11 +190,13 @@ export function createClientErrors(deps: ClientErrorDeps) {
       const socket = req.raw.socket;
       const current = { req, reply };
       bySocket.set(socket, current);
-      // answered, it is no longer anything a client error on the socket could be (nor anything
-      // an answer waits for): forgotten, or a keep-alive connection would keep it, and its parsed
-      // body (up to ~1 MB for 64 KiB of JSON), alive for as long as it stays open
+      // answered and read whole, it is no longer anything a client error on the socket could be
+      // (nor anything an answer waits for): forgotten, or a keep-alive connection would keep it,
+      // and its parsed body (up to ~1 MB for 64 KiB of JSON), alive for as long as it stays open.
+      // One answered before its body came (a refusal by a hook) is kept: a timeout of that body
+      // must close the connection, not be answered as a new request's
       reply.raw.once('close', () => {
-        if (bySocket.get(socket) === current) bySocket.delete(socket);
+        if (bySocket.get(socket) === current && req.raw.complete) bySocket.delete(socket);
       });
     },
     /** Whether `req` is the newest request its socket has brought: none is pipelined behind it. */
