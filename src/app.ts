@@ -272,7 +272,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     dataVolumeFreeBytes: () => (deps.freeBytes ?? volumeFreeBytes)(deps.dataDir),
     processMetrics: deps.processMetrics ?? true,
   });
-  capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc());
+  // the proxies in front carry many clients each: held only to maxConnections
+  const proxyPeers = parseCidrs(config.proxyAuth.trustedCidrs, 'proxyAuth.trustedCidrs');
+  capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc(), {
+    max: config.http.maxConnectionsPerClient,
+    exempt: (address) => isInList(proxies, address) || isInList(proxyPeers, address),
+  });
   const recorder = createRecorder(audit, store, metrics);
   const bodies = deps.bodyBudget ?? createBodyBudget(BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES);
   const reserved = new Set<string>();

@@ -189,6 +189,7 @@ const FileSchema = z.strictObject({
     .strictObject({
       trustedProxies: z.array(z.string()).optional(),
       maxConnections: z.number().int().min(16).max(65536).optional(),
+      maxConnectionsPerClient: z.number().int().min(4).max(65536).optional(),
     })
     .optional(),
   proxyAuth: z
@@ -236,9 +237,10 @@ export interface Config {
   /**
    * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets,
    * the TokenReview slots one client may hold);
-   * maxConnections: open connections at most, past which a new one is closed at once
+   * maxConnections: open connections at most, past which a new one is closed at once;
+   * maxConnectionsPerClient: the same from one peer address (not trustedProxies nor proxyAuth.trustedCidrs)
    */
-  http: { trustedProxies: string[]; maxConnections: number };
+  http: { trustedProxies: string[]; maxConnections: number; maxConnectionsPerClient: number };
   /**
    * secretSha256: hex SHA-256 of the secret the proxy adds to every request (in secretHeader), two
    * while it is rotated (either secret is right), or none: the identity headers are then trusted by
@@ -395,7 +397,11 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   if (breakGlass.defaultTtlMinutes > breakGlass.maxTtlMinutes) {
     throw fileError('breakGlass.defaultTtlMinutes: must not exceed breakGlass.maxTtlMinutes');
   }
-  const http = { trustedProxies: f.http?.trustedProxies ?? [], maxConnections: f.http?.maxConnections ?? 1024 };
+  const http = {
+    trustedProxies: f.http?.trustedProxies ?? [],
+    maxConnections: f.http?.maxConnections ?? 1024,
+    maxConnectionsPerClient: f.http?.maxConnectionsPerClient ?? 64,
+  };
   const proxyAuthCidrs = f.proxyAuth?.trustedCidrs ?? [];
   // both address lists are checked here, so a bad entry stops the gate before it opens its data
   for (const [key, cidrs] of [

@@ -256,8 +256,8 @@ if (missing.length > 0) {
         alert_rule_test: [
           { eval_time: '5m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [] },
           { eval_time: '7m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [{ exp_labels: { ...common, namespace: 'stonks-gate', pod: 'gate-0' }, exp_annotations: {
-            summary: 'The gate closed new connections unanswered in the last 10 minutes (http.maxConnections open)',
-            description: 'gate-0 had config.http.maxConnections connections open and closed new ones at once, without an answer, in the last 10 minutes. Kargo\'s gate step and Rollouts\' verifications count such a close as an error. A client holding many idle connections is the usual cause (the gate\'s log names the address of a refused one: "connections refused"); the scrape that raised this kept its own connection, so the gate looks up meanwhile.',
+            summary: 'The gate closed new connections unanswered in the last 10 minutes (http.maxConnections open, or maxConnectionsPerClient from one client)',
+            description: 'gate-0 had config.http.maxConnections connections open, or config.http.maxConnectionsPerClient from one client, and closed new ones at once, without an answer, in the last 10 minutes. Kargo\'s gate step and Rollouts\' verifications count such a close as an error. A client holding many idle connections is the usual cause (the gate\'s log names the address of a refused one: "connections refused"); the scrape that raised this kept its own connection, so the gate looks up meanwhile.',
           } }] },
           { eval_time: '25m', alertname: 'StonksGateConnectionsDropped', exp_alerts: [] },
         ],

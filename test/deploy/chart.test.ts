@@ -423,6 +423,7 @@ if (!helm) {
       cases.push([`proxyAuth.trustedCidrs ${cidr}`, { proxyAuth: { trustedCidrs: [cidr] } }]);
     }
     for (const n of [15, 16, 1024, 65536, 65537, 1.5]) cases.push([`http.maxConnections ${n}`, { http: { maxConnections: n } }]);
+    for (const n of [3, 4, 64, 65536, 65537, 2.5]) cases.push([`http.maxConnectionsPerClient ${n}`, { http: { maxConnectionsPerClient: n } }]);
     for (const name of ['Day of mourning', ' x ', '\u00a0', '\u000b', '\u2003\u3000', '\ufeff', 'a\u00a0']) {
       cases.push([`closure name ${JSON.stringify(name)}`, { market: { extraClosures: [{ date: '2027-01-04', name }] } }]);
       cases.push([`early close name ${JSON.stringify(name)}`, { market: { extraEarlyCloses: [{ date: '2027-01-04', close: '13:00', name }] } }]);

@@ -7,19 +7,19 @@ import { createLogger } from '../../src/logger.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
 import { eventually } from '../helpers/eventually.ts';
 
-/** An open connection that sends nothing (an idle keep-alive socket, as far as the server knows). */
-function idle(port: number): Promise<Socket> {
+/** An open connection that sends nothing (an idle keep-alive socket, as far as the server knows), from `from` (a loopback address). */
+function idle(port: number, from = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
+    const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(s));
     s.on('error', reject);
   });
 }
 
-/** GET /healthz on a new connection: the status, or null when the connection was closed without an answer. */
-function healthz(port: number): Promise<number | null> {
+/** GET /healthz on a new connection (from `from`): the status, or null when the connection was closed without an answer. */
+function healthz(port: number, from = '127.0.0.1'): Promise<number | null> {
   return new Promise((resolve) => {
     let reply = '';
-    const s = connect(port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n'));
+    const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => s.write('GET /healthz HTTP/1.1\r\nHost: gate\r\nConnection: close\r\n\r\n'));
     s.setEncoding('utf8');
     s.on('data', (c: string) => (reply += c));
     s.on('error', () => undefined);
@@ -32,17 +32,18 @@ function healthz(port: number): Promise<number | null> {
  * port, its open connections, the sockets a test holds (destroyed at teardown), and the log's
  * "connections refused" lines.
  */
-async function cappedGate(t: Parameters<typeof buildTestApp>[0], dropReportMs?: number) {
+async function cappedGate(t: Parameters<typeof buildTestApp>[0], dropReportMs?: number, configYaml = 'http: { maxConnections: 16 }\n') {
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, cb) => void (lines.push(String(chunk)), cb()) });
-  const g = await buildTestApp(t, { configYaml: 'http: { maxConnections: 16 }\n', deps: { logger: createLogger('info', sink), ...(dropReportMs === undefined ? {} : { dropReportMs }) } });
+  const g = await buildTestApp(t, { configYaml, deps: { logger: createLogger('info', sink), ...(dropReportMs === undefined ? {} : { dropReportMs }) } });
   await g.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = g.app.server.address() as AddressInfo;
   const open = () => new Promise<number>((resolve, reject) => g.app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
   const held: Socket[] = [];
   t.teardown(() => held.forEach((s) => s.destroy()));
   const told = () => lines.filter((l) => l.includes('connections refused: http.maxConnections are open')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { g, port, open, held, told };
+  const toldPerClient = () => lines.filter((l) => l.includes('connections refused: one client has http.maxConnectionsPerClient open')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { g, port, open, held, told, toldPerClient };
 }
 
 t.test('http.maxConnections: default 1024, a whole number from 16 to 65536', async (t) => {
@@ -113,4 +114,36 @@ t.test('refused connections still being counted when the gate closes are told th
   held.forEach((s) => s.destroy());
   await g.app.close();
   t.same(told().map((l) => l.dropped), [1, 2], 'the two counted are told at the close');
+});
+
+t.test('http.maxConnectionsPerClient: default 64, a whole number from 4 to 65536', async (t) => {
+  t.equal(parseConfig({}, null).http.maxConnectionsPerClient, 64);
+  t.equal(parseConfig({}, 'http: { maxConnectionsPerClient: 8 }\n').http.maxConnectionsPerClient, 8);
+  for (const bad of ['0', '3', '1.5', '"many"', '100000']) {
+    t.throws(() => parseConfig({}, `http: { maxConnectionsPerClient: ${bad} }\n`), { constructor: ConfigError, message: /http\.maxConnectionsPerClient/ }, bad);
+  }
+});
+
+t.test('one client holding http.maxConnectionsPerClient connections has its next one closed at once and logged; another client still connects; one freed lets the next in', async (t) => {
+  const { port, open, held, toldPerClient, told } = await cappedGate(t, undefined, 'http: { maxConnections: 64, maxConnectionsPerClient: 4 }\n');
+  for (let i = 0; i < 4; i++) held.push(await idle(port));
+  t.ok(await eventually(async () => (await open()) === 4), 'the server holds the 4 idle connections');
+  t.equal(await healthz(port), null, 'the client\'s 5th connection is closed without an answer');
+  t.equal(await healthz(port, '127.0.0.2'), 200, 'another client (another address) is answered');
+  t.ok(await eventually(() => toldPerClient().length > 0), 'the log says why');
+  t.match(toldPerClient()[0], { level: 40, maxConnectionsPerClient: 4, dropped: 1, remoteAddress: '127.0.0.1' });
+  t.same(told(), [], 'not as the cap of all connections');
+  held.pop()!.destroy();
+  t.ok(await eventually(async () => (await open()) === 3), 'one closed');
+  t.equal(await healthz(port), 200, 'the client connects again');
+});
+
+t.test('a trusted proxy, or a sign-in proxy, is held only to http.maxConnections', async (t) => {
+  for (const yaml of ['http: { maxConnections: 64, maxConnectionsPerClient: 4, trustedProxies: ["127.0.0.1"] }\n', 'http: { maxConnections: 64, maxConnectionsPerClient: 4 }\nproxyAuth: { trustedCidrs: ["127.0.0.0/8"] }\n']) {
+    const { port, open, held, toldPerClient } = await cappedGate(t, undefined, yaml);
+    for (let i = 0; i < 6; i++) held.push(await idle(port));
+    t.ok(await eventually(async () => (await open()) === 6), `${yaml.trim()}: 6 connections from the proxy held`);
+    t.equal(await healthz(port), 200, 'and a 7th answered');
+    t.same(toldPerClient(), []);
+  }
 });

@@ -1,5 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { spawnGate } from '../helpers/spawn-gate.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 // One client that sends many bodies at once which JSON makes large (64 KiB of `[],` parses to
 // ~0.85 MB of arrays) must not run the real gate out of memory: before the body budget, and while
@@ -8,7 +11,11 @@ import { spawnGate } from '../helpers/spawn-gate.ts';
 // here so the test needs few requests; the chart's 384 MiB container gives Node about as much.
 
 t.test('hundreds of concurrent 64 KiB bodies that parse large, on keep-alive connections: every one answered 400 or 503 bodies_saturated, and the gate lives on', async (t) => {
-  const gate = await spawnGate({ t, env: { NODE_OPTIONS: '--max-old-space-size=160', GATE_NOW: '2026-11-25T22:00:00Z' } });
+  // all from one address: past the 64 connections one client may hold the rest would be closed
+  // unanswered (http.maxConnectionsPerClient), and this test is about the bodies
+  const config = join(await tempDir(t, 'gate-body-memory-'), 'gate.yaml');
+  await writeFile(config, 'http: { maxConnectionsPerClient: 1024 }\n');
+  const gate = await spawnGate({ t, env: { NODE_OPTIONS: '--max-old-space-size=160', GATE_NOW: '2026-11-25T22:00:00Z', GATE_CONFIG: config } });
   const token = gate.tokens['kargo'] as string;
   let body = '{"x":[';
   while (body.length < 64 * 1024 - 10) body += '[],';
