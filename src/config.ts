@@ -400,7 +400,7 @@ export function parseConfig(env: Record<string, string | undefined>, fileText: s
   const http = {
     trustedProxies: f.http?.trustedProxies ?? [],
     maxConnections: f.http?.maxConnections ?? 1024,
-    maxConnectionsPerClient: f.http?.maxConnectionsPerClient ?? 64,
+    maxConnectionsPerClient: f.http?.maxConnectionsPerClient ?? 256,
   };
   const proxyAuthCidrs = f.proxyAuth?.trustedCidrs ?? [];
   // both address lists are checked here, so a bad entry stops the gate before it opens its data

@@ -116,8 +116,8 @@ t.test('refused connections still being counted when the gate closes are told th
   t.same(told().map((l) => l.dropped), [1, 2], 'the two counted are told at the close');
 });
 
-t.test('http.maxConnectionsPerClient: default 64, a whole number from 4 to 65536', async (t) => {
-  t.equal(parseConfig({}, null).http.maxConnectionsPerClient, 64);
+t.test('http.maxConnectionsPerClient: default 256, a whole number from 4 to 65536', async (t) => {
+  t.equal(parseConfig({}, null).http.maxConnectionsPerClient, 256);
   t.equal(parseConfig({}, 'http: { maxConnectionsPerClient: 8 }\n').http.maxConnectionsPerClient, 8);
   for (const bad of ['0', '3', '1.5', '"many"', '100000']) {
     t.throws(() => parseConfig({}, `http: { maxConnectionsPerClient: ${bad} }\n`), { constructor: ConfigError, message: /http\.maxConnectionsPerClient/ }, bad);

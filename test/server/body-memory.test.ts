@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/temp-dir.ts';
 // here so the test needs few requests; the chart's 384 MiB container gives Node about as much.
 
 t.test('hundreds of concurrent 64 KiB bodies that parse large, on keep-alive connections: every one answered 400 or 503 bodies_saturated, and the gate lives on', async (t) => {
-  // all from one address: past the 64 connections one client may hold the rest would be closed
+  // all from one address: past the 256 connections one client may hold the rest would be closed
   // unanswered (http.maxConnectionsPerClient), and this test is about the bodies
   const config = join(await tempDir(t, 'gate-body-memory-'), 'gate.yaml');
   await writeFile(config, 'http: { maxConnectionsPerClient: 1024 }\n');
