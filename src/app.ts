@@ -391,6 +391,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       const field = 'headers.content-encoding';
       return done(new HttpError(415, 'unsupported_media_type', `${field}: "${redactedExcerpt(coding, 40)}" is not taken; send the body without a content coding`, { field }));
     }
+    // Node reads a body whose last transfer coding is chunked and drops the codings before it
+    // ("gzip, chunked"): the gate would read gzip as JSON. Only chunked alone is taken
+    const transfer = req.headers['transfer-encoding'];
+    if (transfer !== undefined && !/^\s*chunked\s*$/i.test(transfer)) {
+      const field = 'headers.transfer-encoding';
+      return done(new HttpError(400, 'invalid_request', `${field}: "${redactedExcerpt(transfer, 40)}" is not taken; send the body chunked or with a Content-Length`, { field }));
+    }
     done(null, payload);
   });
   // one log line per request, written when the answer has gone

@@ -9,7 +9,7 @@ import { ApprovalRequest } from './approvals.ts';
 import type { RouteContext } from './context.ts';
 import { BreakGlassRequest } from './grants.ts';
 import { ToggleRequest } from './stages.ts';
-import { redactTokens } from '../auth/redact-tokens.ts';
+import { redactedExcerpt } from '../auth/redact-tokens.ts';
 
 /** Security headers of every console response: no inline script or style, no framing, no referrer. */
 export const CONSOLE_HEADERS: Readonly<Record<string, string>> = {
@@ -83,7 +83,7 @@ export function consoleRoutes(ctx: RouteContext, dir: string | null = findConsol
     const missing = (reply: FastifyReply, what: string) =>
       reply.code(assets ? 404 : 503).headers(CONSOLE_HEADERS).type('application/json; charset=utf-8').send({
         error: assets ? 'not_found' : 'console_unavailable',
-        message: assets ? `no console file ${redactTokens(what)}` : 'the console files are not installed with this gate',
+        message: assets ? `no console file ${redactedExcerpt(what, 200)}` : 'the console files are not installed with this gate',
       });
 
     // its 200 is listed: the errors every route can answer are added to the document, and a route

@@ -78,3 +78,18 @@ t.test('two Authorization headers are a 400 naming headers.authorization, audite
   const once = await send(port, `GET /v1/whoami HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nConnection: close\r\n\r\n`);
   t.match(once, /^HTTP\/1\.1 200 /, 'one is answered as before');
 });
+
+t.test('a transfer coding before chunked ("gzip, chunked", which Node drops and reads on) is 400 naming headers.transfer-encoding and recorded, not read as JSON; chunked alone is read', async (t) => {
+  const { g, port } = await listening(t);
+  const body = JSON.stringify(decisionBody());
+  const chunked = (te: string) =>
+    `POST /v1/decisions HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nContent-Type: application/json\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  const gz = await send(port, chunked('gzip, chunked'));
+  t.match(gz, /^HTTP\/1\.1 400 /);
+  t.match(gz, /"field":"headers\.transfer-encoding"/, 'naming the header');
+  t.match(gz, /"gzip, chunked\\" is not taken; send the body chunked or with a Content-Length/);
+  t.same(g.audit.records().map((r) => [r.type, r.data?.['status']]), [['refusal', 400]], 'recorded as a refusal, nothing decided');
+  const plain = await send(port, chunked('chunked'));
+  t.match(plain, /^HTTP\/1\.1 200 /, 'chunked alone is read');
+  t.match(plain, /"decision":"wait"/);
+});

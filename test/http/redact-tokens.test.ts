@@ -79,6 +79,11 @@ t.test('a token pasted into a path or a JSON key is not copied into the log, the
   const asset = await g.app.inject({ url: `/console/${bg}` });
   t.equal(asset.statusCode, 404);
   t.equal(asset.json().message, 'no console file gbg_[redacted]', 'the console route answers its own 404s');
+  // control and bidirectional characters are replaced there as in every other text quoted, and a long name cut
+  const odd = await g.app.inject({ url: '/console/%1b%5b2J%e2%80%ae.js' });
+  t.equal(odd.statusCode, 404);
+  t.equal(odd.json().message, 'no console file \ufffd[2J\ufffd.js', 'ESC and U+202E replaced');
+  t.equal((await g.app.inject({ url: `/console/${'a'.repeat(500)}.js` })).json().message, `no console file ${'a'.repeat(200)}…`, 'cut at 200');
   // percent-encoded in the path of a refused write
   const enc = await g.as('caller', { method: 'PUT', url: `/v1/test-results/gbg_%${bg.charCodeAt(4).toString(16)}${bg.slice(5)}`, payload: { exitCode: 0 } });
   t.equal(enc.statusCode, 403);
