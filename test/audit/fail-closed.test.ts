@@ -425,3 +425,50 @@ for (const first of [false, true]) {
     t.match(await verifyAuditLog(dir), { ok: true, count: head.seq + 1 });
   });
 }
+
+t.test('an append queued behind a batch, whose lock is lost as that batch is answered, is refused and writes nothing', async (t) => {
+  const dir = t.testdir();
+  let writer = true;
+  let hold: Promise<void> | null = null;
+  let held = false;
+  // the audit fs, with an fdatasync that waits for `hold` while it is set
+  const fs: AuditFs = {
+    ...nodeAuditFs,
+    open: async (path, flags) => {
+      const fh = await nodeAuditFs.open(path, flags);
+      return new Proxy(fh, {
+        get(target, prop) {
+          if (prop === 'datasync') {
+            return async () => {
+              if (hold) {
+                held = true;
+                await hold;
+              }
+              return target.datasync();
+            };
+          }
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs, recoveryProbeMs: 3_600_000, isWriter: () => writer });
+  t.teardown(() => log.close());
+  await log.append([entry(1, { at: DAY1 })]);
+  let release!: () => void;
+  hold = new Promise<void>((r) => (release = r));
+  // the lock is lost the moment seq 2 is answered (its batch passed every check)
+  const second = log.append([entry(2, { at: DAY1 })]).then((r) => {
+    writer = false;
+    return r;
+  });
+  await waitFor(() => held);
+  const third = log.append([entry(3, { at: DAY1 })]);
+  hold = null;
+  release();
+  t.equal((await second)[0]!.seq, 2, 'seq 2 answered while the lock was held');
+  await t.rejects(third, { name: 'AuditUnavailableError', message: /no longer holds the data-directory lock/ }, 'the append queued behind it is refused');
+  const text = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+  t.equal(text.trim().split('\n').length, 2, 'and nothing of it was written');
+});

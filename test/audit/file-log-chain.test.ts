@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { nodeAuditFs, type AuditFs } from '../../src/audit/audit-fs.ts';
 import { hashRecord } from '../../src/audit/canonical-json.ts';
 import { GENESIS_HASH, type AuditEventV1 } from '../../src/audit/event.ts';
 import { openFileAuditLog } from '../../src/audit/file-log.ts';
@@ -282,4 +283,35 @@ t.test('one write takes under 64 KiB of queued appends (the start-up tail read),
   await log.close();
   t.same((await Promise.all(queued)).map((rs) => rs[0]!.seq).at(-1), 401, 'close() flushed all of them');
   t.match(await verifyAuditLog(dir), { ok: true, count: 401 });
+});
+
+t.test('appends made while a batch over 64 KiB is being checked get their seqs after the rest of that batch: call order', async (t) => {
+  const dir = t.testdir();
+  let during: (() => void) | null = null;
+  // the audit fs, with a hook run at its next stat of a path: the check of the newest file that
+  // starts a batch, after the batch is taken from the queue and before it is sealed and split
+  const hooked: AuditFs = {
+    ...nodeAuditFs,
+    stat: (path) => {
+      const hook = during;
+      during = null;
+      hook?.();
+      return nodeAuditFs.stat(path);
+    },
+  };
+  const log = await openFileAuditLog({ dir, fs: hooked });
+  t.teardown(() => log.close());
+  const pad = 'x'.repeat(900);
+  await log.append([entry(1, { data: { pad } })]);
+  const late: Promise<{ seq: number }[]>[] = [];
+  during = () => {
+    for (let i = 0; i < 5; i++) late.push(log.append([entry(1000 + i, { data: { pad } })]));
+  };
+  // 100 appends of ~1.2 KB queued at once: one batch, written in parts under 64 KiB
+  const first = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append([entry(i + 2, { data: { pad } })])));
+  const after = await Promise.all(late);
+  t.equal(late.length, 5, 'five appends came while the batch was checked');
+  t.same(first.map((rs) => rs[0]!.seq), Array.from({ length: 100 }, (_, i) => i + 2), 'the batch: seqs 2..101, in call order');
+  t.same(after.map((rs) => rs[0]!.seq), [102, 103, 104, 105, 106], 'those made meanwhile: after all of it');
+  t.match(await verifyAuditLog(dir), { ok: true, count: 106 });
 });

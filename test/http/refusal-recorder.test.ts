@@ -213,3 +213,20 @@ t.test('the sweep records many summaries in appends of at most SUMMARIES_PER_APP
   t.equal(g.audit.stats().batches - batches, Math.ceil(clients / SUMMARIES_PER_APPEND), `in appends of at most ${SUMMARIES_PER_APPEND}`);
   await g.app.close();
 });
+
+t.test('a summary due when its client is refused over the all-clients budget with the audit log down is kept, and recorded once the log is back', async (t) => {
+  const g = await buildTestApp(t, { now: START, configYaml: BUDGET });
+  // minute 1: 10.0.0.7 goes over its budget (3 recorded, 2 counted)
+  for (let i = 0; i < 5; i++) await badToken(g);
+  g.clock.set('2026-11-25T22:01:00.001Z');
+  // minute 2: ten other clients use up the all-clients budget (ten budgets of 3)
+  for (let c = 0; c < 10; c++) for (let i = 0; i < 3; i++) await badToken(g, `10.0.1.${c}`);
+  // the log goes down (a failed append leaves it not writable until one succeeds)
+  g.audit.failNextAppends(1);
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-down' }) })).statusCode, 503);
+  t.equal((await badToken(g)).statusCode, 503, '10.0.0.7 again, over the all-clients budget, with the log down: 503');
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: decisionBody({ promotion: 'p-up' }) })).statusCode, 200, 'the log takes appends again');
+  await g.app.close();
+  const of7 = summaries(g.audit.records()).filter((r) => r.data?.['remoteAddress'] === '10.0.0.7');
+  t.match(of7, [{ data: { suppressed: 2, from: START } }], 'minute 1\'s summary of 10.0.0.7 is in the log');
+});

@@ -865,3 +865,14 @@ t.test('a lock file whose write fails part way (a full volume) leaves no temp fi
   await t.rejects(createExclusive(fs, join(dir, 'gate.lock'), '{"owner":"me"}', join(dir, 'gate.lock.x.new')), { code: 'ENOSPC' });
   t.same(await readdir(dir), [], 'nothing left in the directory');
 });
+
+t.test('release leaves a lock another gate wrote in place of this one\'s before this one noticed (no renewal between)', async (t) => {
+  const dir = await tempDir(t, 'lock-');
+  const now = 1_800_000_000_000;
+  const lock = await acquireDataDirLock({ dir, host: 'a', pid: 5, isAlive: () => true, now: () => now, leaseMs: 60_000, renewMs: 30_000 });
+  const mine = JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8'));
+  const theirs = { ...mine, owner: 'another-gates-owner-id', host: 'b', pid: 6 };
+  await writeFile(join(dir, 'gate.lock'), JSON.stringify(theirs));
+  await lock.release();
+  t.same(JSON.parse(await readFile(join(dir, 'gate.lock'), 'utf8')), theirs, 'the other gate\'s lock stays');
+});

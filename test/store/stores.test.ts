@@ -98,6 +98,37 @@ t.test('the checkpoint file: written whole through a temp file, or not at all', 
   await t.rejects(f.read(), SyntaxError, 'a torn file is an error, not an empty state');
 });
 
+t.test('the checkpoint\'s data is on disk (fdatasync of the temp file, whole) before the rename puts it at the name', async (t) => {
+  const real = await import('node:fs/promises');
+  const events: string[] = [];
+  const { DurableJsonFile: Durable } = await t.mockImport<typeof import('../../src/store/durable-json-file.ts')>('../../src/store/durable-json-file.ts', {
+    'node:fs/promises': {
+      ...real,
+      open: async (...args: Parameters<typeof real.open>) => {
+        const fh = await real.open(...args);
+        const { writeFile: write, datasync } = fh;
+        fh.writeFile = (async (...a: Parameters<typeof fh.writeFile>) => {
+          await write.apply(fh, a);
+          events.push('write');
+        }) as typeof fh.writeFile;
+        fh.datasync = async () => {
+          await datasync.apply(fh);
+          events.push(`datasync ${(await fh.stat()).size} bytes`);
+        };
+        return fh;
+      },
+      rename: async (...args: Parameters<typeof real.rename>) => {
+        events.push('rename');
+        return real.rename(...args);
+      },
+    },
+  });
+  const dir = await tempDir(t, 'state-');
+  const data = { n: 1, pad: 'x'.repeat(1000) };
+  await new Durable<typeof data>(join(dir, 'state.json')).write(data);
+  t.same(events, ['write', `datasync ${JSON.stringify(data).length} bytes`, 'rename'], 'written, then made durable whole, then renamed');
+});
+
 t.test('lowdb store throttles checkpoints but flush() writes at once', async (t) => {
   const dir = await tempDir(t, 'state-');
   const file = join(dir, 'state.json');
