@@ -46,6 +46,13 @@ export const BODY_LIMIT = 64 * 1024;
  * upload (up to 1 MiB) fits twice in one identity's share.
  */
 export const BODIES_HELD_BYTES = 4 * 1024 * 1024;
+/**
+ * A body of at most this many bytes takes no share: decisions, grants, approvals and toggles are a
+ * few hundred bytes. They are bounded by the connections instead (http.maxConnections of them at
+ * most, a few tens of MB parsed at the default 1024), and a client holding large bodies' shares
+ * (slowly sent ones keep theirs until the request's 30 s run out) cannot turn Kargo's away.
+ */
+export const SMALL_BODY_BYTES = 4 * 1024;
 export const BODIES_HELD_PER_IDENTITY_BYTES = 2 * 1024 * 1024;
 /** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
 const MAX_PARAM_LENGTH = 16 * 1024;
@@ -372,9 +379,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook('preParsing', (req, reply, payload, done) => {
     const late = connections.startBody(req);
     if (late) return done(new HttpError(late.status, late.code, late.message, { field: late.field }));
-    // its share of the bodies held, until its answer is done or its connection closes
+    // its share of the bodies held, until its answer is done or its connection closes; a small
+    // body (every decision Kargo sends) takes none, so clients holding large ones cannot starve it
     const bytes = declaredBodyBytes(req.headers, req.routeOptions.bodyLimit ?? BODY_LIMIT);
-    if (bytes > 0) {
+    if (bytes > SMALL_BODY_BYTES) {
       const release = bodies.take(identityOf(req).name, bytes);
       if (release === null) {
         reply.header('retry-after', '1');

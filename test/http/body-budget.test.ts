@@ -2,9 +2,9 @@
 // does not fit is turned away 503 before its body is read, and its share comes back when its
 // answer is done.
 import t from 'tap';
-import { BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES, BODY_LIMIT } from '../../src/app.ts';
+import { BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES, BODY_LIMIT, SMALL_BODY_BYTES } from '../../src/app.ts';
 import { createBodyBudget, declaredBodyBytes } from '../../src/http/body-budget.ts';
-import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { buildTestApp } from '../helpers/build-app.ts';
 
 t.test('createBodyBudget: the total and each identity\'s share; a release gives back once', async (t) => {
   const b = createBodyBudget(100, 60);
@@ -44,26 +44,30 @@ t.test('the defaults: a test-result upload (1 MiB) fits twice in an identity\'s 
   t.ok(BODIES_HELD_PER_IDENTITY_BYTES / BODY_LIMIT >= 32, 'one identity can have 32 decisions of the largest body in flight');
 });
 
-t.test('a request whose identity\'s share is full is 503 bodies_saturated with retry-after, before its body is read; another identity goes on; shares come back when answers are done', async (t) => {
-  const budget = createBodyBudget(10_000, 2_000);
+t.test('a request with a body over 4 KiB whose identity\'s share is full is 503 bodies_saturated with retry-after, before its body is read; another identity goes on; a small body takes no share; shares come back when answers are done', async (t) => {
+  const budget = createBodyBudget(100_000, 20_000);
   const g = await buildTestApp(t, { now: '2026-11-25T22:00:00Z', deps: { bodyBudget: budget } });
-  const body = JSON.stringify(decisionBody({ promotion: 'p-1' }));
-  // the caller identity holds its share (bodies of requests under way)
-  const held = budget.take('caller', 2_000 - body.length + 1);
+  // a body over SMALL_BODY_BYTES (a test result with its log)
+  const large = JSON.stringify({ exitCode: 0, passed: 1, log: 'x'.repeat(SMALL_BODY_BYTES) });
+  const upload = (role: string) => g.as(role, { method: 'PUT', url: '/v1/test-results/abc123', headers: { 'content-type': 'application/json' }, payload: large });
+  // the ci identity holds its share (bodies of requests under way)
+  const held = budget.take('ci', 20_000);
   t.ok(held);
-  const turned = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: body });
+  const turned = await upload('ci');
   t.equal(turned.statusCode, 503);
   t.equal(turned.headers['retry-after'], '1');
   t.match(turned.json(), { error: 'bodies_saturated', retryable: true, message: /holds as many request bodies as it takes at once/ });
-  t.same(g.audit.records().filter((r) => r.type === 'decision'), [], 'not decided');
-  t.equal((await g.as('operator', { method: 'POST', url: '/v1/decisions/preview', payload: decisionBody() })).statusCode, 200, 'another identity goes on');
+  t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded'), [], 'not recorded');
+  t.equal((await upload('admin')).statusCode, 200, 'another identity goes on');
+  // a small body takes no share: a full share does not stop it
+  const small = JSON.stringify({ exitCode: 0, passed: 1 });
+  t.ok(small.length <= SMALL_BODY_BYTES);
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/def456', headers: { 'content-type': 'application/json' }, payload: small })).statusCode, 200, 'a small body goes through a full share');
   held!();
-  const ok = await g.as('caller', { method: 'POST', url: '/v1/decisions', headers: { 'content-type': 'application/json' }, payload: body });
-  t.equal(ok.statusCode, 200, 'its share back: decided');
+  t.equal((await upload('ci')).statusCode, 200, 'its share back: recorded');
   t.equal(budget.held(), 0, 'every answered request gave its share back');
-  // a refused body (400) and a GET take and give back too, or take nothing
-  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { x: [[], []] } })).statusCode, 400);
-  t.equal((await g.as('caller', { method: 'GET', url: '/v1/status' })).statusCode, 200);
+  // a refused body (400) gives its share back too
+  t.equal((await g.as('caller', { method: 'POST', url: '/v1/decisions', payload: { x: 'y'.repeat(SMALL_BODY_BYTES) } })).statusCode, 400);
   t.equal(budget.held(), 0, 'still nothing held');
   t.match((await g.app.inject({ url: '/metrics' })).body, /gate_requests_shed_total\{error="bodies_saturated"\} 1/, 'counted as shed');
 });
