@@ -83,13 +83,18 @@ export async function expectFocus(t: Test, page: Page, id: string, msg: string, 
   }
 }
 
-/** Fills the console's break-glass form and confirms it in its dialog (typing the stage name). */
-export async function requestBreakGlass(page: Page, stage: string, tag: string, justification: string): Promise<void> {
+/** Fills the console's break-glass form and its dialog's confirmation (typing the stage name), short of confirming. */
+export async function fillBreakGlass(page: Page, stage: string, tag: string, justification: string): Promise<void> {
   await page.selectOption('#bg-stage', stage);
   await page.fill('#bg-tag', tag);
   await page.fill('#bg-just', justification);
   await page.click('#bg-submit');
   await page.fill('#bg-c-confirm', stage);
+}
+
+/** Fills the console's break-glass form and confirms it in its dialog (typing the stage name). */
+export async function requestBreakGlass(page: Page, stage: string, tag: string, justification: string): Promise<void> {
+  await fillBreakGlass(page, stage, tag, justification);
   await page.click('#bg-c-ok');
 }
 

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { eventually } from '../helpers/eventually.ts';
-import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, requireChromium } from './browser.ts';
+import { PROJECT, TAG, UPDATE_MS, consoleFixture, expectFocus, fillBreakGlass, requireChromium } from './browser.ts';
 
 /**
  * What the console keeps an operator from losing or sending by mistake while the page stays open:
@@ -71,11 +71,7 @@ function run(): void {
     const { page, expectText, text, signIn, problems } = await open(t);
     await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
+    await fillBreakGlass(page, 'paper', TAG, 'paper order router hotfix, cannot wait for the close');
     // a status poll read before the grant is issued and answered once its token is on screen: it
     // does not list the grant, which is not gone for that
     let read!: () => void;
@@ -448,11 +444,7 @@ function run(): void {
     t.equal((await call(tokens['cibot'] as string, 'PUT', `/v1/test-results/${TAG}`, { exitCode: 0, passed: 42, failed: 0 })).status, 200, 'the tests passed');
     await page.goto(`${fx.gate.url}/`);
     await signIn('olivia');
-    await page.selectOption('#bg-stage', 'paper');
-    await page.fill('#bg-tag', TAG);
-    await page.fill('#bg-just', 'paper order router hotfix, cannot wait for the close');
-    await page.click('#bg-submit');
-    await page.fill('#bg-c-confirm', 'paper');
+    await fillBreakGlass(page, 'paper', TAG, 'paper order router hotfix, cannot wait for the close');
     // the status polls fail from now until the grant is used
     const lost = (route: any) => route.abort('connectionreset');
     await page.route('**/v1/status', lost);
