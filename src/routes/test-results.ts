@@ -17,6 +17,7 @@ import { ErrorSchema, NoQuery, OciTag, authErrors, recordedText } from './common
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
+import { takeTurns } from '../take-turns.ts';
 import { writeArtifact } from './write-artifact.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
@@ -118,6 +119,7 @@ export function testResultRoutes(ctx: RouteContext) {
       });
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
+    const uploads = takeTurns();
 
     r.put('/v1/test-results/:imageTag', {
       onRequest: ctx.guard({ resource: 'testresults', verb: 'update' }),
@@ -133,49 +135,54 @@ export function testResultRoutes(ctx: RouteContext) {
       handler: async (req) => {
         const { imageTag } = req.params;
         const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
-        // artifacts are kept for good, on the volume the audit log is written to: uploads stop
-        // while it has less than a reserve free. A volume that cannot say (statfs refused) is
-        // written to as before: the write itself fails if it is full
-        const free = await ctx.freeBytes(ctx.dataDir).catch((err: unknown) => {
-          req.log.warn({ err }, 'test results: the free space of the data volume could not be read');
-          return Number.POSITIVE_INFINITY;
-        });
-        if (free - raw.length < ARTIFACT_RESERVE_BYTES) {
-          req.log.warn({ freeBytes: free, reserveBytes: ARTIFACT_RESERVE_BYTES }, 'test results refused: the data volume is nearly full');
-          throw new HttpError(
-            507,
-            'insufficient_storage',
-            `the data volume has ${Math.floor(free / 2 ** 20)} MiB free; test results are refused below ${ARTIFACT_RESERVE_BYTES / 2 ** 20} MiB, kept for the audit log`,
-          );
-        }
-        const artifactName = await writeArtifact(dir, imageTag, raw);
-        const artifact = join('artifacts', 'inttest', artifactName);
-        const actor = identityOf(req);
-        // set by the builder below, which recordChange runs before it resolves
-        let summary!: TestSummary;
-        try {
-          // stamped when it is this result's turn (after decisions already waiting)
-          await ctx.recorder.recordChange(() => {
-            const recordedAt = isoOf(ctx.clock.now());
-            summary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
-            return [
-              auditEntry({
-                at: recordedAt,
-                type: 'testresult.recorded',
-                id: req.id,
-                actor,
-                project: ctx.config.project,
-                stage: 'integration',
-                imageTag,
-                data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
-              }),
-            ];
+        // one upload at a time, from the free-space check to its record: two of one tag are
+        // recorded in the order their files are numbered (the highest file is the newest result,
+        // the one to send again), and each sees the space the one before it took
+        return uploads(async () => {
+          // artifacts are kept for good, on the volume the audit log is written to: uploads stop
+          // while it has less than a reserve free. A volume that cannot say (statfs refused) is
+          // written to as before: the write itself fails if it is full
+          const free = await ctx.freeBytes(ctx.dataDir).catch((err: unknown) => {
+            req.log.warn({ err }, 'test results: the free space of the data volume could not be read');
+            return Number.POSITIVE_INFINITY;
           });
-        } catch (err) {
-          await rm(join(dir, artifactName), { force: true }); // unrecorded: the artifact goes too
-          throw err;
-        }
-        return { found: true, ...summary };
+          if (free - raw.length < ARTIFACT_RESERVE_BYTES) {
+            req.log.warn({ freeBytes: free, reserveBytes: ARTIFACT_RESERVE_BYTES }, 'test results refused: the data volume is nearly full');
+            throw new HttpError(
+              507,
+              'insufficient_storage',
+              `the data volume has ${Math.floor(free / 2 ** 20)} MiB free; test results are refused below ${ARTIFACT_RESERVE_BYTES / 2 ** 20} MiB, kept for the audit log`,
+            );
+          }
+          const artifactName = await writeArtifact(dir, imageTag, raw);
+          const artifact = join('artifacts', 'inttest', artifactName);
+          const actor = identityOf(req);
+          // set by the builder below, which recordChange runs before it resolves
+          let summary!: TestSummary;
+          try {
+            // stamped when it is this result's turn (after decisions already waiting)
+            await ctx.recorder.recordChange(() => {
+              const recordedAt = isoOf(ctx.clock.now());
+              summary = { imageTag, ...summarize(req.body), recordedAt, recordedBy: actor.name, artifact };
+              return [
+                auditEntry({
+                  at: recordedAt,
+                  type: 'testresult.recorded',
+                  id: req.id,
+                  actor,
+                  project: ctx.config.project,
+                  stage: 'integration',
+                  imageTag,
+                  data: { summary, sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length },
+                }),
+              ];
+            });
+          } catch (err) {
+            await rm(join(dir, artifactName), { force: true }); // unrecorded: the artifact goes too
+            throw err;
+          }
+          return { found: true, ...summary };
+        });
       },
     });
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
+import { createMemoryAuditLog } from '../../src/audit/memory-log.ts';
+import type { AuditLog } from '../../src/audit/log.ts';
 import { createLogger } from '../../src/logger.ts';
 import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
@@ -206,6 +208,38 @@ t.test('an artifact the data volume will not store is a retryable 503 (not a 500
   t.match(failed, [{ err: { message: /could not be stored on the data volume.*: ENOTDIR: not a directory, mkdir / } }], 'logged as a failed request, naming the file system\'s error');
   await rm(join(g.dataDir, 'artifacts'));
   t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/abc123', payload: { exitCode: 0 } })).statusCode, 200, 'stored once the volume takes it');
+});
+
+t.test('uploads of one tag at the same time: the result the gate holds is the one in the highest-numbered file (the one the README says to send again)', async (t) => {
+  // the failing run's record takes a while (a busy audit log): the passing run, sent just after
+  // it, must not be numbered after it and recorded before it
+  const memory = createMemoryAuditLog();
+  const slowFailures: AuditLog = {
+    ...memory,
+    append: async (entries) => {
+      if (entries.some((e) => e.type === 'testresult.recorded' && (e.data?.['summary'] as { exitCode?: number } | undefined)?.exitCode === 1)) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return memory.append(entries);
+    },
+  };
+  const g = await buildTestApp(t, { now: CLOSED, deps: { audit: slowFailures } });
+  const tags = Array.from({ length: 5 }, (_, i) => `race${i}`);
+  await Promise.all(
+    tags.flatMap((tag) => [
+      g.as('ci', { method: 'PUT', url: `/v1/test-results/${tag}`, payload: { exitCode: 1, failed: 1 } }),
+      g.as('admin', { method: 'PUT', url: `/v1/test-results/${tag}`, payload: { exitCode: 0, passed: 1 } }),
+    ]),
+  );
+  const files = await readdir(join(g.dataDir, 'artifacts', 'inttest'));
+  const wrong: string[] = [];
+  for (const tag of tags) {
+    const highest = files.includes(`${tag}~2.json`) ? `${tag}~2.json` : `${tag}.json`;
+    const stored = JSON.parse(await readFile(join(g.dataDir, 'artifacts', 'inttest', highest), 'utf8')) as { exitCode: number };
+    const held = (await g.app.inject({ url: `/v1/test-results/${tag}` })).json() as { exitCode: number; artifact: string };
+    if (held.exitCode !== stored.exitCode || held.artifact !== `artifacts/inttest/${highest}`) wrong.push(`${tag}: holds ${held.artifact} (exit ${held.exitCode}), highest ${highest} (exit ${stored.exitCode})`);
+  }
+  t.same(wrong, [], 'every tag: the result held is the highest file\'s');
 });
 
 t.test('a volume whose free space cannot be read is written to as before', async (t) => {
