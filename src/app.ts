@@ -379,9 +379,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.addHook('preParsing', (req, reply, payload, done) => {
     const late = connections.startBody(req);
     if (late) return done(new HttpError(late.status, late.code, late.message, { field: late.field }));
+    const bytes = declaredBodyBytes(req.headers, req.routeOptions.bodyLimit ?? BODY_LIMIT);
+    // no route takes it: answered 404 as it is, its body never read. fastify would parse it for
+    // the not-found handler, which let anyone without a token make the gate parse (and hold, for
+    // a slow body) 64 KiB bodies that answer nobody
+    if (bytes > 0 && req.routeOptions.url === undefined) return done(new HttpError(404, 'not_found', `no route ${req.method} ${pathOf(req)}`));
     // its share of the bodies held, until its answer is done or its connection closes; a small
     // body (every decision Kargo sends) takes none, so clients holding large ones cannot starve it
-    const bytes = declaredBodyBytes(req.headers, req.routeOptions.bodyLimit ?? BODY_LIMIT);
     if (bytes > SMALL_BODY_BYTES) {
       const release = bodies.take(identityOf(req).name, bytes);
       if (release === null) {

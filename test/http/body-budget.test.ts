@@ -71,3 +71,17 @@ t.test('a request with a body over 4 KiB whose identity\'s share is full is 503 
   t.equal(budget.held(), 0, 'still nothing held');
   t.match((await g.app.inject({ url: '/metrics' })).body, /gate_requests_shed_total\{error="bodies_saturated"\} 1/, 'counted as shed');
 });
+
+t.test('a body sent where no route takes one is answered 404 unread: not parsed, no share taken, with or without a token', async (t) => {
+  const budget = createBodyBudget(100_000, 20_000);
+  const g = await buildTestApp(t, { deps: { bodyBudget: budget } });
+  const junk = `{not json ${'x'.repeat(64 * 1024 - 20)}`;
+  for (const role of [null, 'caller'] as const) {
+    const res = await g.as(role, { method: 'POST', url: '/nope', headers: { 'content-type': 'application/json' }, payload: junk });
+    t.equal(res.statusCode, 404, `${role ?? 'no token'}: 404, not the 400 of a body parsed for nobody`);
+    t.same(res.json(), { error: 'not_found', message: 'no route POST /nope' });
+  }
+  t.equal(budget.held(), 0, 'no share taken');
+  t.same(g.audit.records(), [], 'not recorded, like any unknown route');
+  t.equal((await g.app.inject({ method: 'GET', url: '/nope' })).statusCode, 404, 'a GET as before');
+});
