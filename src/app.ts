@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { statfs } from 'node:fs/promises';
+import { finished } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -279,11 +280,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     dataVolumeFreeBytes: () => (deps.freeBytes ?? volumeFreeBytes)(deps.dataDir),
     processMetrics: deps.processMetrics ?? true,
   });
-  // the proxies in front carry many clients each: held only to maxConnections
-  const proxyPeers = parseCidrs(config.proxyAuth.trustedCidrs, 'proxyAuth.trustedCidrs');
+  // the proxies in front carry many clients each: held only to maxConnections. Not the sign-in
+  // proxy's proxyAuth.trustedCidrs: the README sets them to the pod network, which would exempt
+  // every pod (what singles that proxy out is its secret, checked per request)
   capConnections(app, config.http.maxConnections, deps.dropReportMs ?? 60_000, () => metrics.connectionsDropped.inc(), {
     max: config.http.maxConnectionsPerClient,
-    exempt: (address) => isInList(proxies, address) || isInList(proxyPeers, address),
+    exempt: (address) => isInList(proxies, address),
   });
   const recorder = createRecorder(audit, store, metrics);
   const bodies = deps.bodyBudget ?? createBodyBudget(BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES);
@@ -394,7 +396,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
           new ShedError(503, 'bodies_saturated', 'The gate holds as many request bodies as it takes at once (from you, or from all clients); retry shortly.', { retryable: true }),
         );
       }
-      reply.raw.once('close', release);
+      // given back when the answer is done or the connection goes: also when that was before
+      // now (the client left while the hooks awaited a token check), which a 'close' listener
+      // added now would never hear of, leaking the share for good
+      finished(reply.raw, release);
     }
     // fastify does not decode a content coding: a gzip body would be read as JSON and called
     // "not valid JSON"; RFC 9110 §15.5.16 answers a coding the server does not take with 415

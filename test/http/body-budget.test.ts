@@ -1,7 +1,11 @@
 // The request bodies the gate holds at once are bounded, in all and per identity: a request that
 // does not fit is turned away 503 before its body is read, and its share comes back when its
 // answer is done.
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import t from 'tap';
+import type { Authenticator } from '../../src/auth/identity.ts';
+import { createLocalAuthenticator, tokenFilePath } from '../../src/auth/local-tokens.ts';
 import { BODIES_HELD_BYTES, BODIES_HELD_PER_IDENTITY_BYTES, BODY_LIMIT, SMALL_BODY_BYTES } from '../../src/app.ts';
 import { createBodyBudget, declaredBodyBytes } from '../../src/http/body-budget.ts';
 import { buildTestApp } from '../helpers/build-app.ts';
@@ -84,4 +88,37 @@ t.test('a body sent where no route takes one is answered 404 unread: not parsed,
   t.equal(budget.held(), 0, 'no share taken');
   t.same(g.audit.records(), [], 'not recorded, like any unknown route');
   t.equal((await g.app.inject({ method: 'GET', url: '/nope' })).statusCode, 404, 'a GET as before');
+});
+
+t.test('a client that leaves while its token is still being checked (a reset, or a FIN after the whole request) takes no share for good', async (t) => {
+  const budget = createBodyBudget(10 * 1024 * 1024, 10 * 1024 * 1024);
+  // token checks that take 50 ms, as a TokenReview does
+  let inner!: Authenticator;
+  const slow: Authenticator = {
+    mode: 'local',
+    authenticate: async (req) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return inner.authenticate(req);
+    },
+    authorize: (identity, permission, namespace) => inner.authorize(identity, permission, namespace),
+  };
+  const g = await buildTestApp(t, { auth: slow, deps: { bodyBudget: budget } });
+  inner = createLocalAuthenticator(tokenFilePath(g.dataDir));
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const head = `POST /v1/decisions/preview HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['caller']}\r\nContent-Type: application/json\r\n`;
+  const leave = (request: string, how: 'reset' | 'fin') =>
+    new Promise<void>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.write(request);
+        setTimeout(() => (how === 'reset' ? s.resetAndDestroy() : s.end()), 5);
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve());
+    });
+  const body = JSON.stringify({ pad: 'x'.repeat(5000) });
+  await Promise.all(Array.from({ length: 10 }, () => leave(`${head}Transfer-Encoding: chunked\r\n\r\n`, 'reset')));
+  await Promise.all(Array.from({ length: 10 }, () => leave(`${head}Content-Length: ${body.length}\r\n\r\n${body}`, 'fin')));
+  await new Promise((r) => setTimeout(r, 300)); // every token check over
+  t.equal(budget.held(), 0, 'every share given back');
 });
