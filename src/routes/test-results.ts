@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { redactTokens } from '../auth/redact-tokens.ts';
-import { HttpError } from '../http/errors.ts';
+import { HttpError, ShedError } from '../http/errors.ts';
 import { jsonBodyParser } from '../http/json-body.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
@@ -17,10 +17,12 @@ import { ErrorSchema, NoQuery, OciTag, authErrors, recordedText } from './common
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
-import { takeTurns } from '../take-turns.ts';
+import { TurnsFullError, boundedTurns } from '../bounded-turns.ts';
 import { writeArtifact } from './write-artifact.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
+/** Uploads that may wait behind the one being stored and recorded; one more is answered 503 uploads_saturated at once. */
+export const UPLOADS_WAITING = 2;
 
 const Count = z.number().int('must be an integer').min(0, 'must not be negative');
 const CountsShape = { passed: Count.optional(), failed: Count.optional(), skipped: Count.optional(), total: Count.optional() };
@@ -119,7 +121,19 @@ export function testResultRoutes(ctx: RouteContext) {
       });
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const uploads = takeTurns();
+    const uploads = boundedTurns(UPLOADS_WAITING);
+    const uploadInTurn = async <T>(req: FastifyRequest, reply: FastifyReply, upload: () => Promise<T>): Promise<T> => {
+      try {
+        return await uploads(() => {
+          if (req.socket?.destroyed === true) throw new HttpError(499, 'client_closed_request', 'the client closed the connection before its upload\'s turn');
+          return upload();
+        });
+      } catch (err) {
+        if (!(err instanceof TurnsFullError)) throw err;
+        reply.header('retry-after', '1');
+        throw new ShedError(503, 'uploads_saturated', `${err.maxWaiting} test-result uploads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
+      }
+    };
 
     r.put('/v1/test-results/:imageTag', {
       onRequest: ctx.guard({ resource: 'testresults', verb: 'update' }),
@@ -132,13 +146,15 @@ export function testResultRoutes(ctx: RouteContext) {
         body: TestResultsBody,
         response: { 200: TestResultView, 400: ErrorSchema, 409: ErrorSchema, 413: ErrorSchema, 507: ErrorSchema, ...authErrors },
       },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         const { imageTag } = req.params;
         const raw = rawBodies.get(req) ?? Buffer.from(JSON.stringify(req.body));
         // one upload at a time, from the free-space check to its record: two of one tag are
         // recorded in the order their files are numbered (the highest file is the newest result,
-        // the one to send again), and each sees the space the one before it took
-        return uploads(async () => {
+        // the one to send again), and each sees the space the one before it took. The line is
+        // short (UPLOADS_WAITING): a waiting upload holds its parsed body (10-20 MB for 1 MiB of
+        // JSON) after its connection, and its body share, may have gone
+        return uploadInTurn(req, reply, async () => {
           // artifacts are kept for good, on the volume the audit log is written to: uploads stop
           // while it has less than a reserve free. A volume that cannot say (statfs refused) is
           // written to as before: the write itself fails if it is full

@@ -1,5 +1,7 @@
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -8,8 +10,9 @@ import type { AuditLog } from '../../src/audit/log.ts';
 import { createLogger } from '../../src/logger.ts';
 import { TOKEN_IN_TEXT } from '../../src/routes/common-schemas.ts';
 import { newBreakGlassToken } from '../../src/routes/grants.ts';
-import { ARTIFACT_RESERVE_BYTES } from '../../src/routes/test-results.ts';
+import { ARTIFACT_RESERVE_BYTES, UPLOADS_WAITING } from '../../src/routes/test-results.ts';
 import { buildTestApp, decisionBody } from '../helpers/build-app.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const CLOSED = '2026-11-25T22:00:00Z';
 
@@ -225,12 +228,13 @@ t.test('uploads of one tag at the same time: the result the gate holds is the on
   };
   const g = await buildTestApp(t, { now: CLOSED, deps: { audit: slowFailures } });
   const tags = Array.from({ length: 5 }, (_, i) => `race${i}`);
-  await Promise.all(
-    tags.flatMap((tag) => [
+  for (const tag of tags) {
+    const sent = await Promise.all([
       g.as('ci', { method: 'PUT', url: `/v1/test-results/${tag}`, payload: { exitCode: 1, failed: 1 } }),
       g.as('admin', { method: 'PUT', url: `/v1/test-results/${tag}`, payload: { exitCode: 0, passed: 1 } }),
-    ]),
-  );
+    ]);
+    t.same(sent.map((r) => r.statusCode), [200, 200], `${tag}: both taken`);
+  }
   const files = await readdir(join(g.dataDir, 'artifacts', 'inttest'));
   const wrong: string[] = [];
   for (const tag of tags) {
@@ -240,6 +244,55 @@ t.test('uploads of one tag at the same time: the result the gate holds is the on
     if (held.exitCode !== stored.exitCode || held.artifact !== `artifacts/inttest/${highest}`) wrong.push(`${tag}: holds ${held.artifact} (exit ${held.exitCode}), highest ${highest} (exit ${stored.exitCode})`);
   }
   t.same(wrong, [], 'every tag: the result held is the highest file\'s');
+});
+
+t.test('uploads wait in a short line: past UPLOADS_WAITING behind the one being stored, 503 uploads_saturated with retry-after, not queued', async (t) => {
+  // a slow free-space read (a busy NFS server): each upload takes 100 ms
+  const g = await buildTestApp(t, { now: CLOSED, deps: { freeBytes: () => new Promise((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), 100)) } });
+  const answers = await Promise.all(Array.from({ length: UPLOADS_WAITING + 3 }, (_, i) => g.as('ci', { method: 'PUT', url: `/v1/test-results/line${i}`, payload: { exitCode: 0, passed: 1 } })));
+  t.same(answers.map((a) => a.statusCode), [...Array.from({ length: UPLOADS_WAITING + 1 }, () => 200), 503, 503], 'the one stored and those waiting: 200; the rest at once: 503');
+  const turned = answers.at(-1)!;
+  t.equal(turned.headers['retry-after'], '1');
+  t.match(turned.json(), { error: 'uploads_saturated', retryable: true, message: `${UPLOADS_WAITING} test-result uploads are already waiting for their turn (from all clients); retry shortly` });
+  t.equal(g.audit.records().filter((r) => r.type === 'testresult.recorded').length, UPLOADS_WAITING + 1, 'only those taken are recorded');
+  t.equal((await g.as('ci', { method: 'PUT', url: '/v1/test-results/line9', payload: { exitCode: 0, passed: 1 } })).statusCode, 200, 'the line free again: taken');
+});
+
+t.test('an upload whose client left while it waited for its turn is neither stored nor recorded', async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let reads = 0;
+  // the first upload's free-space read waits until released: the next one waits for its turn
+  const g = await buildTestApp(t, {
+    now: CLOSED,
+    deps: {
+      freeBytes: async () => {
+        reads += 1;
+        if (reads === 1) await held;
+        return Number.POSITIVE_INFINITY;
+      },
+    },
+  });
+  await g.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = g.app.server.address() as AddressInfo;
+  const first = g.as('ci', { method: 'PUT', url: '/v1/test-results/first', payload: { exitCode: 0, passed: 1 } });
+  await eventually(() => reads === 1);
+  const body = JSON.stringify({ exitCode: 0, passed: 1 });
+  await new Promise<void>((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(`PUT /v1/test-results/gone HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer ${g.tokens['ci']}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      // long enough to be read and wait in the line, then gone
+      setTimeout(() => s.resetAndDestroy(), 200);
+    });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve());
+  });
+  release();
+  t.equal((await first).statusCode, 200, 'the first stored');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded').map((r) => r.imageTag), ['first'], 'the one whose client left: not recorded');
+  t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')), ['first.json'], 'nor stored');
+  t.equal(reads, 1, 'nor its free space read');
 });
 
 t.test('a volume whose free space cannot be read is written to as before', async (t) => {
