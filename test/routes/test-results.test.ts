@@ -293,6 +293,7 @@ t.test('an upload whose client left while it waited for its turn is neither stor
   t.same(g.audit.records().filter((r) => r.type === 'testresult.recorded').map((r) => r.imageTag), ['first'], 'the one whose client left: not recorded');
   t.same(await readdir(join(g.dataDir, 'artifacts', 'inttest')), ['first.json'], 'nor stored');
   t.equal(reads, 1, 'nor its free space read');
+  t.match(g.audit.records().filter((r) => r.type === 'refusal'), [{ imageTag: 'gone', data: { status: 499, error: 'client_closed_request' } }], 'its skip audited as the refusal it is');
 });
 
 t.test('a volume whose free space cannot be read is written to as before', async (t) => {
