@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AUDIT_TYPES } from '../audit/event.ts';
-import { TurnsFullError } from '../bounded-turns.ts';
 import type { AuditQuery } from '../audit/log.ts';
 import type { Permission } from '../auth/identity.ts';
-import { HttpError, ShedError } from '../http/errors.ts';
+import { inTurnOrShed } from '../http/turn-or-shed.ts';
 import { RECORDED_STAGE_MAX } from '../http/refusals.ts';
 import type { RouteContext } from './context.ts';
 import { ErrorSchema, IsoInstant, authErrors } from './common-schemas.ts';
@@ -45,28 +44,18 @@ export function toAuditQuery(query: z.infer<typeof AuditQuerySchema>): AuditQuer
  */
 export const AUDIT_READS_WAITING = 32;
 
+const AUDIT_READS_LINE = { saturated: 'audit_reads_saturated', what: 'audit reads', turn: 'its turn to read the audit log' };
+
 /**
- * Runs `scan` in the audit log's turn (ctx.auditReads), unless the client has gone by then: one
- * that left while it waited (a console tab closed, a script's timeout) costs no scan, so a queue
- * of abandoned requests drains at once instead of holding up the ones still waiting. Its answer
- * (499, nginx's "client closed request") reaches nobody; it shows in the request log. When
- * AUDIT_READS_WAITING reads already wait, the request is not queued: 503 `audit_reads_saturated`
- * with `retry-after: 1`. A 503 as `auth_saturated`, not a 429: the line is every client's, and
- * the one turned away need not have sent many. Not audited (a 503 is no refusal to isAuditedRefusal
- * in app.ts): the reader's permission was checked and granted, and a record for each, never summed
- * up for an authenticated caller, would turn a flood of reads into appends beside the decisions.
+ * Runs `scan` in the audit log's turn (ctx.auditReads) by inTurnOrShed: one whose client left while
+ * it waited (a console tab closed, a script's timeout) costs no scan, and past AUDIT_READS_WAITING
+ * waiting it is answered 503 `audit_reads_saturated` at once. Not audited (a 503 is no refusal to
+ * isAuditedRefusal in app.ts): the reader's permission was checked and granted, and a record for
+ * each, never summed up for an authenticated caller, would turn a flood of reads into appends
+ * beside the decisions.
  */
-export async function scanInTurn<T>(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, scan: () => Promise<T>): Promise<T> {
-  try {
-    return await ctx.auditReads(() => {
-      if (req.socket?.destroyed === true) throw new HttpError(499, 'client_closed_request', 'the client closed the connection before its turn to read the audit log');
-      return scan();
-    });
-  } catch (err) {
-    if (!(err instanceof TurnsFullError)) throw err;
-    reply.header('retry-after', '1');
-    throw new ShedError(503, 'audit_reads_saturated', `${err.maxWaiting} audit reads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
-  }
+export function scanInTurn<T>(ctx: RouteContext, req: FastifyRequest, reply: FastifyReply, scan: () => Promise<T>): Promise<T> {
+  return inTurnOrShed(ctx.auditReads, req, reply, AUDIT_READS_LINE, scan);
 }
 
 /** The permission reading the audit log takes (GET /v1/audit and /v1/audit/verify; whoami reports it). */

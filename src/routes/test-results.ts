@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { auditEntry } from '../audit/entry.ts';
 import { redactTokens } from '../auth/redact-tokens.ts';
-import { HttpError, ShedError } from '../http/errors.ts';
+import { HttpError } from '../http/errors.ts';
+import { inTurnOrShed } from '../http/turn-or-shed.ts';
 import { jsonBodyParser } from '../http/json-body.ts';
 import { identityOf } from '../http/request-identity.ts';
 import { stageNeedsTestResult } from '../policy/decide.ts';
@@ -17,12 +18,13 @@ import { ErrorSchema, NoQuery, OciTag, authErrors, recordedText } from './common
 import { isoOf } from '../policy/clock.ts';
 import { STAGES } from '../stages.ts';
 import { noTestPassed } from '../policy/no-test-passed.ts';
-import { TurnsFullError, boundedTurns } from '../bounded-turns.ts';
+import { boundedTurns } from '../bounded-turns.ts';
 import { writeArtifact } from './write-artifact.ts';
 
 export const RESULTS_BODY_LIMIT = 1024 * 1024;
 /** Uploads that may wait behind the one being stored and recorded; one more is answered 503 uploads_saturated at once. */
 export const UPLOADS_WAITING = 2;
+const UPLOADS_LINE = { saturated: 'uploads_saturated', what: 'test-result uploads', turn: "its upload's turn" };
 
 const Count = z.number().int('must be an integer').min(0, 'must not be negative');
 const CountsShape = { passed: Count.optional(), failed: Count.optional(), skipped: Count.optional(), total: Count.optional() };
@@ -122,18 +124,6 @@ export function testResultRoutes(ctx: RouteContext) {
     });
     const r = app.withTypeProvider<ZodTypeProvider>();
     const uploads = boundedTurns(UPLOADS_WAITING);
-    const uploadInTurn = async <T>(req: FastifyRequest, reply: FastifyReply, upload: () => Promise<T>): Promise<T> => {
-      try {
-        return await uploads(() => {
-          if (req.socket?.destroyed === true) throw new HttpError(499, 'client_closed_request', 'the client closed the connection before its upload\'s turn');
-          return upload();
-        });
-      } catch (err) {
-        if (!(err instanceof TurnsFullError)) throw err;
-        reply.header('retry-after', '1');
-        throw new ShedError(503, 'uploads_saturated', `${err.maxWaiting} test-result uploads are already waiting for their turn (from all clients); retry shortly`, { retryable: true });
-      }
-    };
 
     r.put('/v1/test-results/:imageTag', {
       onRequest: ctx.guard({ resource: 'testresults', verb: 'update' }),
@@ -154,7 +144,7 @@ export function testResultRoutes(ctx: RouteContext) {
         // the one to send again), and each sees the space the one before it took. The line is
         // short (UPLOADS_WAITING): a waiting upload holds its parsed body (10-20 MB for 1 MiB of
         // JSON) after its connection, and its body share, may have gone
-        return uploadInTurn(req, reply, async () => {
+        return inTurnOrShed(uploads, req, reply, UPLOADS_LINE, async () => {
           // artifacts are kept for good, on the volume the audit log is written to: uploads stop
           // while it has less than a reserve free. A volume that cannot say (statfs refused) is
           // written to as before: the write itself fails if it is full
