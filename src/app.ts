@@ -47,6 +47,7 @@ export const BODY_LIMIT = 64 * 1024;
  * upload (up to 1 MiB) fits twice in one identity's share.
  */
 export const BODIES_HELD_BYTES = 4 * 1024 * 1024;
+export const BODIES_HELD_PER_IDENTITY_BYTES = 2 * 1024 * 1024;
 /**
  * A body of at most this many bytes takes no share: decisions, grants, approvals and toggles are a
  * few hundred bytes. They are bounded by the connections instead (http.maxConnections of them at
@@ -54,7 +55,6 @@ export const BODIES_HELD_BYTES = 4 * 1024 * 1024;
  * (slowly sent ones keep theirs until the request's 30 s run out) cannot turn Kargo's away.
  */
 export const SMALL_BODY_BYTES = 4 * 1024;
-export const BODIES_HELD_PER_IDENTITY_BYTES = 2 * 1024 * 1024;
 /** Node's default limit of a request's headers, the request line included (--max-http-header-size). */
 const MAX_PARAM_LENGTH = 16 * 1024;
 

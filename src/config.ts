@@ -238,7 +238,7 @@ export interface Config {
    * trustedProxies: peers whose X-Forwarded-For names the client (refusal records, refusal budgets,
    * the TokenReview slots one client may hold);
    * maxConnections: open connections at most, past which a new one is closed at once;
-   * maxConnectionsPerClient: the same from one peer address (not trustedProxies nor proxyAuth.trustedCidrs)
+   * maxConnectionsPerClient: the same from one peer address (not trustedProxies; proxyAuth.trustedCidrs are held to it)
    */
   http: { trustedProxies: string[]; maxConnections: number; maxConnectionsPerClient: number };
   /**

@@ -679,10 +679,9 @@ function openBreakGlassDialog(ev) {
   // a second is one more live token, so the dialog says so before it is asked for
   const open = (state.status?.grants ?? []).filter((g) => g.stage === v.stage && g.imageTag === v.imageTag);
   $('bg-c-open').hidden = open.length === 0;
-  $('bg-c-open').textContent = open
-    .map((g) => `Grant ${g.id}, requested by ${g.requestedBy}, is already open for ${g.stage} and this tag (expires at ${clockTime(g.expiresAt, ET, true)} ET). `)
-    .concat(open.length ? ['A second grant is one more token that lets a promotion through; if the first token was lost, revoke its grant under Open grants instead.'] : [])
-    .join('');
+  $('bg-c-open').textContent =
+    open.map((g) => `Grant ${g.id}, requested by ${g.requestedBy}, is already open for ${g.stage} and this tag (expires at ${clockTime(g.expiresAt, ET, true)} ET). `).join('') +
+    (open.length ? 'A second grant is one more token that lets a promotion through; if the first token was lost, revoke its grant under Open grants instead.' : '');
   $('bg-c-expect').textContent = v.stage;
   $('bg-c-confirm').value = '';
   $('bg-c-error').textContent = '';
