@@ -46,13 +46,18 @@ async function cappedGate(t: Parameters<typeof buildTestApp>[0], dropReportMs?: 
   return { g, port, open, held, told, toldPerClient };
 }
 
-t.test('http.maxConnections: default 1024, a whole number from 16 to 65536', async (t) => {
-  t.equal(parseConfig({}, null).http.maxConnections, 1024);
-  t.equal(parseConfig({}, 'http: { maxConnections: 64 }\n').http.maxConnections, 64);
-  for (const bad of ['0', '8', '1.5', '"many"', '100000']) {
-    t.throws(() => parseConfig({}, `http: { maxConnections: ${bad} }\n`), { constructor: ConfigError, message: /http\.maxConnections/ }, bad);
-  }
-});
+for (const { key, fallback, min, good, bad } of [
+  { key: 'maxConnections', fallback: 1024, min: 16, good: 64, bad: ['0', '8', '1.5', '"many"', '100000'] },
+  { key: 'maxConnectionsPerClient', fallback: 256, min: 4, good: 8, bad: ['0', '3', '1.5', '"many"', '100000'] },
+] as const) {
+  t.test(`http.${key}: default ${fallback}, a whole number from ${min} to 65536`, async (t) => {
+    t.equal(parseConfig({}, null).http[key], fallback);
+    t.equal(parseConfig({}, `http: { ${key}: ${good} }\n`).http[key], good);
+    for (const b of bad) {
+      t.throws(() => parseConfig({}, `http: { ${key}: ${b} }\n`), { constructor: ConfigError, message: new RegExp(`http\\.${key}\\b`) }, b);
+    }
+  });
+}
 
 t.test('past http.maxConnections open connections, a new one is closed at once and logged; one freed lets the next in', async (t) => {
   const { port, open, held, told } = await cappedGate(t);
@@ -114,14 +119,6 @@ t.test('refused connections still being counted when the gate closes are told th
   held.forEach((s) => s.destroy());
   await g.app.close();
   t.same(told().map((l) => l.dropped), [1, 2], 'the two counted are told at the close');
-});
-
-t.test('http.maxConnectionsPerClient: default 256, a whole number from 4 to 65536', async (t) => {
-  t.equal(parseConfig({}, null).http.maxConnectionsPerClient, 256);
-  t.equal(parseConfig({}, 'http: { maxConnectionsPerClient: 8 }\n').http.maxConnectionsPerClient, 8);
-  for (const bad of ['0', '3', '1.5', '"many"', '100000']) {
-    t.throws(() => parseConfig({}, `http: { maxConnectionsPerClient: ${bad} }\n`), { constructor: ConfigError, message: /http\.maxConnectionsPerClient/ }, bad);
-  }
 });
 
 t.test('one client holding http.maxConnectionsPerClient connections has its next one closed at once and logged; another client still connects; one freed lets the next in', async (t) => {
